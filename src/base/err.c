@@ -1,0 +1,60 @@
+/* err.c - see err.h. */
+#include "base/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int cpgo_err_set(struct cpgo_err *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->text, sizeof err->text, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+void cpgo_err_prefix(struct cpgo_err *err, const char *fmt, ...)
+{
+    if (!err) return;
+    char pre[CPGO_ERR_TEXT_MAX], old[CPGO_ERR_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->text, sizeof old);
+    /* Truncation is acceptable: the message stays one bounded line. */
+    size_t n = strlen(pre);
+    if (n > sizeof err->text - 3) n = sizeof err->text - 3;
+    memcpy(err->text, pre, n);
+    memcpy(err->text + n, ": ", 2);
+    size_t rest = sizeof err->text - n - 3;
+    size_t ol = strlen(old);
+    if (ol > rest) ol = rest;
+    memcpy(err->text + n + 2, old, ol);
+    err->text[n + 2 + ol] = 0;
+}
+
+const char *cpgo_err_class(int code)
+{
+    switch (code) {
+    case CPGO_OK: return "ok";
+    case CPGO_E_INPUT: return "bad_payload";
+    case CPGO_E_LIMIT: return "limit";
+    case CPGO_E_INCOMPAT: return "incompatible";
+    case CPGO_E_EMPTY: return "no_data";
+    case CPGO_E_NOMEM: return "nomem";
+    case CPGO_E_IO: return "io";
+    case CPGO_E_USAGE: return "usage";
+    }
+    return "unknown";
+}
+
+int cpgo_err_is_input(int code)
+{
+    return code == CPGO_E_INPUT || code == CPGO_E_LIMIT || code == CPGO_E_INCOMPAT ||
+           code == CPGO_E_EMPTY || code == CPGO_E_USAGE;
+}

@@ -1,0 +1,146 @@
+/* hash.c - see hash.h. Linear probing; load factor kept at or below 1/2. */
+#include "base/hash.h"
+#include "base/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = cpgo_hash_mix(seed, len);
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = cpgo_hash_mix(h, v);
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        uint64_t v = 0;
+        memcpy(&v, p, len);
+        h = cpgo_hash_mix(h, v);
+    }
+    return h;
+}
+
+void cpgo_itab_free(struct cpgo_itab *t)
+{
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+static int itab_grow(struct cpgo_itab *t, size_t want)
+{
+    size_t cap = 16;
+    while (cap < want * 2) cap <<= 1;
+    if (cap <= t->cap) return 0;
+    struct cpgo_itab_slot *s = calloc(cap, sizeof *s);
+    if (!s) return CPGO_E_NOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].idx1) continue;
+        size_t j = t->slots[i].hash & (cap - 1);
+        while (s[j].idx1) j = (j + 1) & (cap - 1);
+        s[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = s;
+    t->cap = cap;
+    return 0;
+}
+
+int cpgo_itab_reserve(struct cpgo_itab *t, size_t n)
+{
+    return itab_grow(t, n);
+}
+
+int64_t cpgo_itab_find(const struct cpgo_itab *t, uint64_t hash, cpgo_itab_eq_fn eq,
+                       const void *ctx)
+{
+    if (!t->cap) return -1;
+    uint32_t h = (uint32_t)hash;
+    size_t j = h & (t->cap - 1);
+    for (;;) {
+        const struct cpgo_itab_slot *s = &t->slots[j];
+        if (!s->idx1) return -1;
+        if (s->hash == h && eq(ctx, s->idx1 - 1)) return s->idx1 - 1;
+        j = (j + 1) & (t->cap - 1);
+    }
+}
+
+int cpgo_itab_insert(struct cpgo_itab *t, uint64_t hash, uint32_t idx)
+{
+    if ((t->n + 1) * 2 > t->cap && itab_grow(t, t->n + 1 > 8 ? (t->n + 1) * 2 : 8))
+        return CPGO_E_NOMEM;
+    uint32_t h = (uint32_t)hash;
+    size_t j = h & (t->cap - 1);
+    while (t->slots[j].idx1) j = (j + 1) & (t->cap - 1);
+    t->slots[j].hash = h;
+    t->slots[j].idx1 = idx + 1;
+    t->n++;
+    return 0;
+}
+
+void cpgo_idmap_free(struct cpgo_idmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static int idmap_grow(struct cpgo_idmap *m, size_t want)
+{
+    size_t cap = 16;
+    while (cap < want * 2) cap <<= 1;
+    if (cap <= m->cap) return 0;
+    uint64_t *k = calloc(cap, sizeof *k);
+    uint32_t *v = malloc(cap * sizeof *v);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return CPGO_E_NOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        size_t j = cpgo_hash_mix(0, m->keys[i]) & (cap - 1);
+        while (k[j]) j = (j + 1) & (cap - 1);
+        k[j] = m->keys[i];
+        v[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = k;
+    m->vals = v;
+    m->cap = cap;
+    return 0;
+}
+
+int cpgo_idmap_reserve(struct cpgo_idmap *m, size_t n)
+{
+    return idmap_grow(m, n);
+}
+
+int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val)
+{
+    if ((m->n + 1) * 2 > m->cap && idmap_grow(m, (m->n + 1) * 2)) return CPGO_E_NOMEM;
+    size_t j = cpgo_hash_mix(0, id) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == id) return 1;
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = id;
+    m->vals[j] = val;
+    m->n++;
+    return 0;
+}
+
+int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id)
+{
+    if (!m->cap || !id) return -1;
+    size_t j = cpgo_hash_mix(0, id) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == id) return m->vals[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    return -1;
+}

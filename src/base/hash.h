@@ -1,0 +1,68 @@
+/*
+ * hash.h - hashing and an open-addressing index table.
+ *
+ * The merge engine keeps its entities (strings, functions, mappings, locations, samples) in
+ * flat arrays and finds them by content through a cpgo_itab: a table of (hash, index)
+ * slots. The table never stores keys; equality is decided by a caller-supplied callback that
+ * compares the candidate index with the probe, so an entity's content lives in one place.
+ * A cpgo_idmap maps 64-bit ids to indexes (for a decoded profile's id references).
+ * Not thread-safe; each table belongs to one owner on one thread.
+ */
+#ifndef CPGO_BASE_HASH_H
+#define CPGO_BASE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline uint64_t cpgo_hash_mix(uint64_t h, uint64_t v)
+{
+    /* A strong 64-bit mixer (splitmix64 finaliser over h ^ v): cheap and well spread. */
+    uint64_t x = h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed);
+
+struct cpgo_itab_slot {
+    uint32_t hash; /* low 32 bits of the entity hash; 0 is allowed */
+    uint32_t idx1; /* entity index + 1; 0 = empty slot */
+};
+
+struct cpgo_itab {
+    struct cpgo_itab_slot *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t n;
+};
+
+/* Returns 1 when entity `idx` equals the probe described by `ctx`. */
+typedef int (*cpgo_itab_eq_fn)(const void *ctx, uint32_t idx);
+
+void cpgo_itab_free(struct cpgo_itab *t);
+/* Finds an entity with this hash for which eq() holds; returns its index or -1. */
+int64_t cpgo_itab_find(const struct cpgo_itab *t, uint64_t hash, cpgo_itab_eq_fn eq,
+                       const void *ctx);
+/* Inserts index idx under hash (the caller has checked it is absent). 0 or CPGO_E_NOMEM. */
+int cpgo_itab_insert(struct cpgo_itab *t, uint64_t hash, uint32_t idx);
+/* Makes room for n entries without rehashing. 0 or CPGO_E_NOMEM. */
+int cpgo_itab_reserve(struct cpgo_itab *t, size_t n);
+
+struct cpgo_idmap {
+    uint64_t *keys; /* 0 = empty (ids are never 0) */
+    uint32_t *vals;
+    size_t cap;
+    size_t n;
+};
+
+void cpgo_idmap_free(struct cpgo_idmap *m);
+int cpgo_idmap_reserve(struct cpgo_idmap *m, size_t n);
+/* Inserts id -> val; returns 1 when id was already present (val untouched), 0, or NOMEM. */
+int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val);
+/* Returns the value for id, or -1. */
+int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id);
+
+#endif

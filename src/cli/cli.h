@@ -1,0 +1,39 @@
+/*
+ * cli.h - the command-line front end: one function per subcommand, plus the helpers they
+ * share (reading inputs under a ceiling, writing outputs atomically, limit options).
+ *
+ * Exit status everywhere: 0 success; 1 operational failure (I/O, memory); 2 invalid usage
+ * or invalid input, always with one line on stderr that names the file.
+ * Thread: the main thread; these commands run no loop.
+ */
+#ifndef CPGO_CLI_H
+#define CPGO_CLI_H
+
+#include <stdio.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "profile/codec.h"
+
+enum { CPGO_EXIT_OK = 0, CPGO_EXIT_FAIL = 1, CPGO_EXIT_INVALID = 2 };
+
+int cpgo_cmd_merge(int argc, char **argv);
+int cpgo_cmd_inspect(int argc, char **argv);
+
+/* Usage text of a command (NULL for unknown) and the list of commands. */
+const char *cpgo_cli_usage(const char *cmd);
+void cpgo_cli_print_help(FILE *out);
+
+/* Reads a whole file ("-" = standard input) into out, refusing more than max bytes. */
+int cpgo_cli_read_file(const char *path, size_t max, struct cpgo_buf *out, struct cpgo_err *err);
+/* Writes data to path atomically (temp file in the same directory, fsync, rename);
+ * "-" or NULL writes to standard output. */
+int cpgo_cli_write_file(const char *path, const void *data, size_t len, struct cpgo_err *err);
+/* Applies "--limit NAME=N". Returns 0 or CPGO_E_USAGE with a message. */
+int cpgo_cli_parse_limit(struct cpgo_limits *lim, const char *spec, struct cpgo_err *err);
+/* Prints "cpgo CMD: message" and a hint for usage errors; returns the exit status for code. */
+int cpgo_cli_fail(const char *cmd, const struct cpgo_err *err);
+int cpgo_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

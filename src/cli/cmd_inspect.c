@@ -1,0 +1,138 @@
+/*
+ * cmd_inspect.c - `cpgo inspect`: header, sizes, totals, PGO usability and hottest functions
+ * of one profile, as text or as JSON (jansson).
+ */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/summary.h"
+
+#define TOPN 10
+
+static json_t *fns_json(const struct cpgo_summary_fn *f, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "name", f[i].name, "flat",
+                                           (json_int_t)f[i].flat, "cum", (json_int_t)f[i].cum));
+    return a;
+}
+
+static int print_json(const char *file, size_t bytes, const struct cpgo_summary *s)
+{
+    json_t *types = json_array();
+    for (size_t i = 0; i < s->ntypes; i++)
+        json_array_append_new(types, json_pack("{s:s, s:s, s:I}", "type", s->type_names[i], "unit",
+                                               s->type_units[i], "total",
+                                               (json_int_t)s->totals[i]));
+    json_t *o = json_pack(
+        "{s:s, s:I, s:o, s:{s:s, s:s}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
+        "s:{s:b, s:b, s:b}, s:s, s:o, s:o}",
+        "file", file, "bytes", (json_int_t)bytes, "sample_types", types, "period_type", "type",
+        s->period_type, "unit", s->period_unit, "period", (json_int_t)s->period, "time_nanos",
+        (json_int_t)s->time_nanos, "duration_nanos", (json_int_t)s->duration_nanos, "counts",
+        "samples", (json_int_t)s->nsamples, "locations", (json_int_t)s->nlocations, "functions",
+        (json_int_t)s->nfunctions, "mappings", (json_int_t)s->nmappings, "strings",
+        (json_int_t)s->nstrings, "pgo", "usable", cpgo_summary_pgo_usable(s), "has_pgo_sample_type",
+        s->pgo_index >= 0, "has_start_lines", s->has_start_lines, "top_value",
+        s->ntypes ? s->type_names[s->value_index] : "", "top_flat",
+        fns_json(s->by_flat, s->ntop_flat), "top_cum", fns_json(s->by_cum, s->ntop_cum));
+    if (!o) return -1;
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!text) return -1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
+static void print_text(const char *file, size_t bytes, const struct cpgo_summary *s)
+{
+    printf("file:          %s (%zu bytes)\n", file, bytes);
+    printf("sample types: ");
+    for (size_t i = 0; i < s->ntypes; i++) printf(" %s/%s", s->type_names[i], s->type_units[i]);
+    printf("\nperiod:        %" PRId64 " %s/%s\n", s->period, s->period_type, s->period_unit);
+    printf("time:          %" PRId64 " ns since the epoch\n", s->time_nanos);
+    printf("duration:      %.3f s\n", (double)s->duration_nanos / 1e9);
+    printf("counts:        %zu samples, %zu locations, %zu functions, %zu mappings, %zu strings\n",
+           s->nsamples, s->nlocations, s->nfunctions, s->nmappings, s->nstrings);
+    printf("totals:       ");
+    for (size_t i = 0; i < s->ntypes; i++) printf(" %" PRId64 " %s", s->totals[i], s->type_units[i]);
+    printf("\nGo PGO:        %s", cpgo_summary_pgo_usable(s) ? "usable" : "NOT usable");
+    if (s->pgo_index < 0) printf(" (no samples/count or cpu/nanoseconds sample type)");
+    if (!s->has_start_lines) printf(" (no function has a start line)");
+    printf("\n");
+    if (!s->ntypes) return;
+    const char *unit = s->type_units[s->value_index];
+    int64_t total = s->totals[s->value_index];
+    printf("\ntop %zu by flat %s/%s:\n", s->ntop_flat, s->type_names[s->value_index], unit);
+    for (size_t i = 0; i < s->ntop_flat; i++)
+        printf("  %14" PRId64 " %6.2f%%  %s\n", s->by_flat[i].flat,
+               total ? 100.0 * (double)s->by_flat[i].flat / (double)total : 0.0, s->by_flat[i].name);
+    printf("\ntop %zu by cumulative %s/%s:\n", s->ntop_cum, s->type_names[s->value_index], unit);
+    for (size_t i = 0; i < s->ntop_cum; i++)
+        printf("  %14" PRId64 " %6.2f%%  %s\n", s->by_cum[i].cum,
+               total ? 100.0 * (double)s->by_cum[i].cum / (double)total : 0.0, s->by_cum[i].name);
+}
+
+int cpgo_cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cpgo_limits lim;
+    cpgo_limits_default(&lim);
+    struct cpgo_err err = {0};
+    int json = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'l':
+            if (cpgo_cli_parse_limit(&lim, optarg, &err)) return cpgo_cli_fail("inspect", &err);
+            break;
+        case 'h': fputs(cpgo_cli_usage("inspect"), stdout); return CPGO_EXIT_OK;
+        default:
+            return cpgo_cli_usage_error("inspect", "unknown or incomplete option '%s'",
+                                        argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1) return cpgo_cli_usage_error("inspect", "expects exactly one FILE");
+    const char *path = argv[optind];
+    const char *name = strcmp(path, "-") ? path : "<stdin>";
+    struct cpgo_buf in;
+    struct cpgo_profile *p = NULL;
+    int rc = cpgo_cli_read_file(path, lim.max_compressed, &in, &err);
+    size_t bytes = in.len;
+    if (!rc) {
+        rc = cpgo_profile_decode(in.data, in.len, &lim, &p, &err);
+        cpgo_buf_free(&in);
+    }
+    struct cpgo_summary s;
+    if (!rc) rc = cpgo_summary_build(p, TOPN, &s, &err);
+    cpgo_profile_free(p);
+    if (rc) {
+        cpgo_err_prefix(&err, "%s", name);
+        return cpgo_cli_fail("inspect", &err);
+    }
+    if (json) {
+        if (print_json(name, bytes, &s)) {
+            cpgo_summary_free(&s);
+            cpgo_err_set(&err, CPGO_E_NOMEM, "cannot build JSON output");
+            return cpgo_cli_fail("inspect", &err);
+        }
+    } else {
+        print_text(name, bytes, &s);
+    }
+    cpgo_summary_free(&s);
+    return fflush(stdout) ? CPGO_EXIT_FAIL : CPGO_EXIT_OK;
+}

@@ -1,0 +1,510 @@
+/*
+ * codec.c - see codec.h.
+ *
+ * Memory is bounded in three steps, each before the allocation it bounds:
+ *   1. the compressed size is checked against max_compressed;
+ *   2. gunzip writes into a buffer whose ceiling is max_decompressed, so a gzip bomb stops
+ *      after at most that many bytes (and the time it takes to inflate them);
+ *   3. a pre-scan walks the top-level protobuf fields and counts the repeated messages
+ *      (samples, locations, ...) without allocating, so an over-limit profile is refused
+ *      whole (Prometheus sample_limit semantics) before protobuf-c builds it; protobuf-c then
+ *      allocates through a counting allocator whose budget stops amplification attacks
+ *      (thousands of empty sub-messages cost 2 bytes on the wire but ~80 in memory).
+ * protobuf-c offers no count-only pass, which is why step 3 reads tags itself; it decodes
+ * nothing, and any input it does not understand is left to protobuf-c to reject.
+ */
+#include "profile/codec.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+void cpgo_limits_default(struct cpgo_limits *l)
+{
+    l->max_compressed = 64u << 20;
+    l->max_decompressed = 256u << 20;
+    l->max_decode_memory = 1024u << 20;
+    l->max_samples = 4000000;
+    l->max_locations = 2000000;
+    l->max_functions = 1000000;
+    l->max_mappings = 100000;
+    l->max_strings = 4000000;
+}
+
+int cpgo_codec_is_gzip(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+int cpgo_codec_gunzip(const void *data, size_t len, size_t max, struct cpgo_buf *out,
+                      struct cpgo_err *err)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+        return cpgo_err_set(err, CPGO_E_NOMEM, "gunzip: cannot initialise zlib");
+    cpgo_buf_init(out, max);
+    zs.next_in = (Bytef *)data;
+    int rc = 0;
+    size_t left = len; /* input not yet handed to zlib (avail_in is 32-bit) */
+    for (;;) {
+        if (zs.avail_in < 2 && left) {
+            size_t take = left > (1u << 30) ? (1u << 30) : left;
+            zs.avail_in += (uInt)take;
+            left -= take;
+        }
+        /* At the ceiling, inflate into a one-byte probe: any output means "over the limit",
+         * so a bomb is refused after max bytes and never allocates beyond them. */
+        unsigned char probe;
+        int at_ceiling = 0;
+        if (out->len == out->cap) {
+            size_t room = out->cap ? out->cap : 64 * 1024;
+            if (out->max - out->len < room) room = out->max - out->len;
+            if (room == 0)
+                at_ceiling = 1;
+            else if ((rc = cpgo_buf_reserve(out, room))) {
+                cpgo_err_set(err, rc, "gunzip: cannot allocate %zu bytes", room);
+                break;
+            }
+        }
+        if (at_ceiling) {
+            zs.next_out = &probe;
+            zs.avail_out = 1;
+        } else {
+            size_t room = out->cap - out->len;
+            zs.next_out = out->data + out->len;
+            zs.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
+        }
+        uInt out_before = zs.avail_out, in_before = zs.avail_in;
+        int z = inflate(&zs, Z_NO_FLUSH);
+        size_t produced = out_before - zs.avail_out;
+        if (at_ceiling && produced) {
+            rc = cpgo_err_set(err, CPGO_E_LIMIT,
+                              "decompressed profile exceeds the limit of %zu bytes", max);
+            break;
+        }
+        if (!at_ceiling) out->len += produced;
+        if (z == Z_STREAM_END) {
+            /* Another gzip member may follow (Go's reader is multistream); anything else is
+             * trailing garbage and rejected, as Go does ("gzip: invalid header"). */
+            if (zs.avail_in < 2 && left) {
+                size_t take = left > (1u << 30) ? (1u << 30) : left;
+                zs.avail_in += (uInt)take;
+                left -= take;
+            }
+            if (zs.avail_in == 0) break;
+            if (!cpgo_codec_is_gzip(zs.next_in, zs.avail_in)) {
+                rc = cpgo_err_set(err, CPGO_E_INPUT,
+                                  "gunzip: %zu bytes of trailing data after the gzip stream",
+                                  (size_t)zs.avail_in + left);
+                break;
+            }
+            inflateReset(&zs);
+            continue;
+        }
+        if (z == Z_OK) continue;
+        if (z == Z_BUF_ERROR && zs.avail_in == 0 && left == 0) {
+            rc = cpgo_err_set(err, CPGO_E_INPUT, "gunzip: truncated gzip data");
+            break;
+        }
+        if (z == Z_BUF_ERROR && (produced || in_before != zs.avail_in)) continue;
+        if (z == Z_MEM_ERROR) {
+            rc = cpgo_err_set(err, CPGO_E_NOMEM, "gunzip: out of memory");
+            break;
+        }
+        rc = cpgo_err_set(err, CPGO_E_INPUT, "gunzip: %s",
+                          zs.msg ? zs.msg : "corrupt gzip data");
+        break;
+    }
+    inflateEnd(&zs);
+    if (rc) cpgo_buf_free(out);
+    return rc;
+}
+
+/* ---- counting allocator ------------------------------------------------------------- */
+
+struct cpgo_arena_chunk {
+    struct cpgo_arena_chunk *next;
+    size_t size;
+    max_align_t data[]; /* keeps the first object aligned */
+};
+
+#define ARENA_CHUNK (1u << 20)
+
+static void *ca_alloc(void *data, size_t size)
+{
+    struct cpgo_counting_alloc *a = data;
+    size = (size + 15) & ~(size_t)15;
+    if (size == 0) size = 16;
+    if (size > a->left) {
+        size_t csize = size > ARENA_CHUNK / 4 ? size : ARENA_CHUNK;
+        if (csize > a->budget - a->used || a->used > a->budget) {
+            a->exceeded = 1;
+            return NULL;
+        }
+        struct cpgo_arena_chunk *c = malloc(sizeof *c + csize);
+        if (!c) return NULL;
+        c->size = csize;
+        c->next = a->chunks;
+        a->chunks = c;
+        a->used += csize;
+        if (csize != ARENA_CHUNK) return c->data; /* an oversize block: its own chunk */
+        a->cur = (unsigned char *)c->data;
+        a->left = csize;
+    }
+    void *p = a->cur;
+    a->cur += size;
+    a->left -= size;
+    return p;
+}
+
+static void ca_free(void *data, void *ptr)
+{
+    /* Objects die with the arena (cpgo_profile_free). */
+    (void)data;
+    (void)ptr;
+}
+
+static void arena_release(struct cpgo_counting_alloc *a)
+{
+    while (a->chunks) {
+        struct cpgo_arena_chunk *n = a->chunks->next;
+        free(a->chunks);
+        a->chunks = n;
+    }
+    a->cur = NULL;
+    a->left = 0;
+    a->used = 0;
+}
+
+/* ---- pre-scan ----------------------------------------------------------------------- */
+
+static int read_varint(const unsigned char **pp, const unsigned char *end, uint64_t *v)
+{
+    const unsigned char *p = *pp;
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (p >= end) return -1;
+        unsigned char b = *p++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *pp = p;
+            *v = r;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Counts the top-level repeated messages. Malformed framing is left to protobuf-c. */
+static int prescan(const unsigned char *data, size_t len, const struct cpgo_limits *lim,
+                   struct cpgo_err *err)
+{
+    size_t counts[7] = {0};
+    const unsigned char *p = data, *end = data + len;
+    while (p < end) {
+        uint64_t tag, v;
+        if (read_varint(&p, end, &tag)) return 0;
+        uint64_t field = tag >> 3;
+        switch (tag & 7) {
+        case 0:
+            if (read_varint(&p, end, &v)) return 0;
+            break;
+        case 1:
+            if (end - p < 8) return 0;
+            p += 8;
+            break;
+        case 2:
+            if (read_varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4) return 0;
+            p += 4;
+            break;
+        default:
+            return 0;
+        }
+        if (field >= 1 && field <= 6) counts[field]++;
+    }
+    static const struct {
+        int field;
+        const char *what;
+        size_t off;
+    } checks[] = {
+        {2, "samples", offsetof(struct cpgo_limits, max_samples)},
+        {3, "mappings", offsetof(struct cpgo_limits, max_mappings)},
+        {4, "locations", offsetof(struct cpgo_limits, max_locations)},
+        {5, "functions", offsetof(struct cpgo_limits, max_functions)},
+        {6, "strings", offsetof(struct cpgo_limits, max_strings)},
+    };
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        size_t max;
+        memcpy(&max, (const char *)lim + checks[i].off, sizeof max);
+        if (counts[checks[i].field] > max)
+            return cpgo_err_set(err, CPGO_E_LIMIT, "profile has %zu %s, more than the limit of %zu",
+                                counts[checks[i].field], checks[i].what, max);
+    }
+    return 0;
+}
+
+/* ---- validation --------------------------------------------------------------------- */
+
+#define STR_OK(pb, i) ((i) >= 0 && (uint64_t)(i) < (pb)->n_string_table)
+
+static int bad_str(struct cpgo_err *err, const cpgo_pb_profile *pb, const char *where, int64_t i)
+{
+    return cpgo_err_set(err, CPGO_E_INPUT,
+                        "%s references string %" PRId64 ", but the string table has %zu entries",
+                        where, i, pb->n_string_table);
+}
+
+/* Builds the id index of one kind: ids non-zero and unique. Dense 1..n needs no map. */
+static int index_ids(struct cpgo_id_index *x, const void *const *items, size_t n, size_t id_off,
+                     const char *what, struct cpgo_err *err)
+{
+    x->n = n;
+    x->dense = 1;
+    for (size_t i = 0; i < n && x->dense; i++) {
+        uint64_t id;
+        memcpy(&id, (const char *)items[i] + id_off, sizeof id);
+        if (id != i + 1) x->dense = 0;
+    }
+    if (x->dense) return 0;
+    if (cpgo_idmap_reserve(&x->map, n))
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory building id maps");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t id;
+        memcpy(&id, (const char *)items[i] + id_off, sizeof id);
+        if (id == 0) return cpgo_err_set(err, CPGO_E_INPUT, "%s %zu has the reserved id 0", what, i);
+        int r = cpgo_idmap_put(&x->map, id, (uint32_t)i);
+        if (r < 0) return cpgo_err_set(err, r, "out of memory");
+        if (r) return cpgo_err_set(err, CPGO_E_INPUT, "two %ss have the id %" PRIu64, what, id);
+    }
+    return 0;
+}
+
+int cpgo_profile_validate(struct cpgo_profile *p, struct cpgo_err *err)
+{
+    cpgo_pb_profile *pb = p->pb;
+    char where[96];
+    if (pb->n_string_table == 0)
+        return cpgo_err_set(err, CPGO_E_INPUT, "not a pprof profile: the string table is empty");
+    if (pb->string_table[0].len != 0)
+        return cpgo_err_set(err, CPGO_E_INPUT, "string_table[0] must be \"\"");
+    for (size_t i = 0; i < pb->n_sample_type; i++) {
+        snprintf(where, sizeof where, "sample_type %zu", i);
+        if (!STR_OK(pb, pb->sample_type[i]->type)) return bad_str(err, pb, where, pb->sample_type[i]->type);
+        if (!STR_OK(pb, pb->sample_type[i]->unit)) return bad_str(err, pb, where, pb->sample_type[i]->unit);
+    }
+    if (pb->period_type) {
+        if (!STR_OK(pb, pb->period_type->type)) return bad_str(err, pb, "period_type", pb->period_type->type);
+        if (!STR_OK(pb, pb->period_type->unit)) return bad_str(err, pb, "period_type", pb->period_type->unit);
+    }
+    if (!STR_OK(pb, pb->drop_frames)) return bad_str(err, pb, "drop_frames", pb->drop_frames);
+    if (!STR_OK(pb, pb->keep_frames)) return bad_str(err, pb, "keep_frames", pb->keep_frames);
+    if (!STR_OK(pb, pb->default_sample_type))
+        return bad_str(err, pb, "default_sample_type", pb->default_sample_type);
+    if (!STR_OK(pb, pb->doc_url)) return bad_str(err, pb, "doc_url", pb->doc_url);
+    for (size_t i = 0; i < pb->n_comment; i++) {
+        snprintf(where, sizeof where, "comment %zu", i);
+        if (!STR_OK(pb, pb->comment[i])) return bad_str(err, pb, where, pb->comment[i]);
+    }
+
+    int rc;
+    if ((rc = index_ids(&p->mapping_ids, (const void *const *)pb->mapping, pb->n_mapping,
+                        offsetof(Perftools__Profiles__Mapping, id), "mapping", err)) ||
+        (rc = index_ids(&p->function_ids, (const void *const *)pb->function, pb->n_function,
+                        offsetof(Perftools__Profiles__Function, id), "function", err)) ||
+        (rc = index_ids(&p->location_ids, (const void *const *)pb->location, pb->n_location,
+                        offsetof(Perftools__Profiles__Location, id), "location", err)))
+        return rc;
+
+    for (size_t i = 0; i < pb->n_mapping; i++) {
+        const Perftools__Profiles__Mapping *m = pb->mapping[i];
+        if (!STR_OK(pb, m->filename) || !STR_OK(pb, m->build_id)) {
+            snprintf(where, sizeof where, "mapping %" PRIu64, m->id);
+            return bad_str(err, pb, where, STR_OK(pb, m->filename) ? m->build_id : m->filename);
+        }
+    }
+    for (size_t i = 0; i < pb->n_function; i++) {
+        const Perftools__Profiles__Function *f = pb->function[i];
+        if (!STR_OK(pb, f->name) || !STR_OK(pb, f->system_name) || !STR_OK(pb, f->filename)) {
+            snprintf(where, sizeof where, "function %" PRIu64, f->id);
+            return bad_str(err, pb, where,
+                           !STR_OK(pb, f->name) ? f->name
+                           : !STR_OK(pb, f->system_name) ? f->system_name
+                                                          : f->filename);
+        }
+    }
+    for (size_t i = 0; i < pb->n_location; i++) {
+        const Perftools__Profiles__Location *l = pb->location[i];
+        if (l->mapping_id && cpgo_id_lookup(&p->mapping_ids, l->mapping_id) < 0)
+            return cpgo_err_set(err, CPGO_E_INPUT,
+                                "location %" PRIu64 " references mapping %" PRIu64
+                                ", which does not exist",
+                                l->id, l->mapping_id);
+        for (size_t j = 0; j < l->n_line; j++) {
+            uint64_t fid = l->line[j]->function_id;
+            if (fid == 0)
+                return cpgo_err_set(err, CPGO_E_INPUT,
+                                    "location %" PRIu64 " line %zu has no function", l->id, j);
+            if (cpgo_id_lookup(&p->function_ids, fid) < 0)
+                return cpgo_err_set(err, CPGO_E_INPUT,
+                                    "location %" PRIu64 " references function %" PRIu64
+                                    ", which does not exist",
+                                    l->id, fid);
+        }
+    }
+    if (pb->n_sample && pb->n_sample_type == 0)
+        return cpgo_err_set(err, CPGO_E_INPUT, "profile has samples but no sample types");
+    for (size_t i = 0; i < pb->n_sample; i++) {
+        const Perftools__Profiles__Sample *s = pb->sample[i];
+        if (s->n_value != pb->n_sample_type)
+            return cpgo_err_set(err, CPGO_E_INPUT,
+                                "sample %zu has %zu values, but the profile has %zu sample types",
+                                i, s->n_value, pb->n_sample_type);
+        for (size_t j = 0; j < s->n_location_id; j++)
+            if (cpgo_id_lookup(&p->location_ids, s->location_id[j]) < 0)
+                return cpgo_err_set(err, CPGO_E_INPUT,
+                                    "sample %zu references location %" PRIu64
+                                    ", which does not exist",
+                                    i, s->location_id[j]);
+        for (size_t j = 0; j < s->n_label; j++) {
+            const Perftools__Profiles__Label *lb = s->label[j];
+            if (!STR_OK(pb, lb->key) || !STR_OK(pb, lb->str) || !STR_OK(pb, lb->num_unit)) {
+                snprintf(where, sizeof where, "sample %zu label %zu", i, j);
+                return bad_str(err, pb, where,
+                               !STR_OK(pb, lb->key) ? lb->key
+                               : !STR_OK(pb, lb->str) ? lb->str
+                                                      : lb->num_unit);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- decode / free / encode ----------------------------------------------------------- */
+
+void cpgo_profile_free(struct cpgo_profile *p)
+{
+    if (!p) return;
+    /* Every object of the message lives in the arena: releasing it frees them all. */
+    arena_release(&p->alloc);
+    cpgo_idmap_free(&p->mapping_ids.map);
+    cpgo_idmap_free(&p->location_ids.map);
+    cpgo_idmap_free(&p->function_ids.map);
+    free(p);
+}
+
+int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *lim,
+                        struct cpgo_profile **out, struct cpgo_err *err)
+{
+    *out = NULL;
+    if (len == 0) return cpgo_err_set(err, CPGO_E_EMPTY, "empty profile (no data)");
+    if (len > lim->max_compressed)
+        return cpgo_err_set(err, CPGO_E_LIMIT, "profile is %zu bytes, more than the limit of %zu",
+                            len, lim->max_compressed);
+    struct cpgo_buf raw = {0};
+    const unsigned char *bytes = data;
+    size_t nbytes = len;
+    int rc;
+    if (cpgo_codec_is_gzip(data, len)) {
+        if ((rc = cpgo_codec_gunzip(data, len, lim->max_decompressed, &raw, err))) return rc;
+        bytes = raw.data;
+        nbytes = raw.len;
+        if (nbytes == 0) {
+            cpgo_buf_free(&raw);
+            return cpgo_err_set(err, CPGO_E_EMPTY, "empty profile (gzip holds no data)");
+        }
+    } else if (len > lim->max_decompressed) {
+        return cpgo_err_set(err, CPGO_E_LIMIT, "profile is %zu bytes, more than the limit of %zu",
+                            len, lim->max_decompressed);
+    }
+    if ((rc = prescan(bytes, nbytes, lim, err))) {
+        cpgo_buf_free(&raw);
+        return rc;
+    }
+    struct cpgo_profile *p = calloc(1, sizeof *p);
+    if (!p) {
+        cpgo_buf_free(&raw);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
+    p->alloc.base.alloc = ca_alloc;
+    p->alloc.base.free = ca_free;
+    p->alloc.base.allocator_data = &p->alloc;
+    p->alloc.budget = lim->max_decode_memory;
+    p->pb = perftools__profiles__profile__unpack(&p->alloc.base, nbytes, bytes);
+    cpgo_buf_free(&raw);
+    if (!p->pb) {
+        rc = p->alloc.exceeded
+                 ? cpgo_err_set(err, CPGO_E_LIMIT,
+                                "decoding the profile needs more than the limit of %zu bytes "
+                                "of memory",
+                                lim->max_decode_memory)
+                 : cpgo_err_set(err, CPGO_E_INPUT,
+                                "not a pprof profile: the protobuf message is malformed");
+        cpgo_profile_free(p);
+        return rc;
+    }
+    /* Unpacking succeeded; the detailed counts are now exact (pre-scan bounded them). */
+    if ((rc = cpgo_profile_validate(p, err))) {
+        cpgo_profile_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
+                        struct cpgo_err *err)
+{
+    size_t n = perftools__profiles__profile__get_packed_size(pb);
+    unsigned char *bytes = malloc(n ? n : 1);
+    if (!bytes) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory encoding %zu bytes", n);
+    size_t got = perftools__profiles__profile__pack(pb, bytes);
+    if (got != n) {
+        free(bytes);
+        return cpgo_err_set(err, CPGO_E_INPUT, "protobuf encoder size mismatch");
+    }
+    cpgo_buf_init(out, 0);
+    if (raw) {
+        out->data = bytes;
+        out->len = out->cap = n;
+        return 0;
+    }
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    /* windowBits 31 = gzip wrapper with a fixed header (mtime 0, no name): deterministic.
+     * Level 1, as Go's runtime writes its profiles: merged profiles are mostly varints that
+     * higher levels shrink by a few percent at several times the cost. */
+    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(bytes);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "gzip: cannot initialise zlib");
+    }
+    uLong bound = deflateBound(&zs, (uLong)n) + 32;
+    int rc = cpgo_buf_reserve(out, bound);
+    if (rc) {
+        deflateEnd(&zs);
+        free(bytes);
+        return cpgo_err_set(err, rc, "out of memory compressing %zu bytes", n);
+    }
+    zs.next_in = bytes;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out->data;
+    zs.avail_out = (uInt)out->cap;
+    int z = deflate(&zs, Z_FINISH);
+    out->len = out->cap - zs.avail_out;
+    deflateEnd(&zs);
+    free(bytes);
+    if (z != Z_STREAM_END) {
+        cpgo_buf_free(out);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "gzip: compression did not finish");
+    }
+    return 0;
+}

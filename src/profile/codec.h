@@ -1,0 +1,118 @@
+/*
+ * codec.h - pprof profiles in and out: gunzip under a ceiling, a limit pre-scan, protobuf-c
+ * decoding with a counting allocator, validation as google/pprof does it, and
+ * deterministic encoding.
+ *
+ * Owns: a decoded struct cpgo_profile (the protobuf-c message, the allocator that made it
+ * and the id -> index maps built while validating). Borrows nothing after decode returns:
+ * the input bytes may be freed.
+ * Threads: CPU work. Call it from the work queue (or the CLI), never from the loop thread.
+ * Everything here is reentrant; nothing is global.
+ */
+#ifndef CPGO_PROFILE_CODEC_H
+#define CPGO_PROFILE_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/hash.h"
+#include "profile.pb-c.h"
+
+typedef Perftools__Profiles__Profile cpgo_pb_profile;
+
+/* Ceilings applied to every decoded profile. All are checked before the allocation they bound. */
+struct cpgo_limits {
+    size_t max_compressed;    /* bytes as received (gzip or raw) */
+    size_t max_decompressed;  /* bytes of protobuf after gunzip */
+    size_t max_decode_memory; /* bytes protobuf-c may allocate for one message */
+    size_t max_samples;
+    size_t max_locations;
+    size_t max_functions;
+    size_t max_mappings;
+    size_t max_strings;
+};
+
+/* Safe defaults: generous for real Go profiles (the largest seen in the wild is 60 MB raw). */
+void cpgo_limits_default(struct cpgo_limits *l);
+
+/*
+ * The allocator protobuf-c decodes with: a bump arena with a byte budget. A decoded profile
+ * is tens of thousands of small objects that all die together, so an arena is both the
+ * fastest allocator and the simplest to bound; freeing the profile releases the chunks.
+ */
+struct cpgo_arena_chunk;
+struct cpgo_counting_alloc {
+    ProtobufCAllocator base; /* handed to protobuf-c; allocator_data points back here */
+    size_t used;             /* bytes of chunks taken, counted against budget */
+    size_t budget;
+    int exceeded;
+    struct cpgo_arena_chunk *chunks;
+    unsigned char *cur;
+    size_t left;
+};
+
+/* id -> index for one kind of entity. Most writers (Go's runtime, pprof) number ids 1..n
+ * in order; then the index is id - 1 and no map is built. */
+struct cpgo_id_index {
+    int dense;
+    size_t n;
+    struct cpgo_idmap map; /* only when !dense */
+};
+
+struct cpgo_profile {
+    cpgo_pb_profile *pb;
+    struct cpgo_counting_alloc alloc;
+    /* id -> index into pb->mapping / pb->location / pb->function */
+    struct cpgo_id_index mapping_ids;
+    struct cpgo_id_index location_ids;
+    struct cpgo_id_index function_ids;
+};
+
+/* Index of the entity with this id, or -1. */
+static inline int64_t cpgo_id_lookup(const struct cpgo_id_index *x, uint64_t id)
+{
+    if (x->dense) return (id - 1 < x->n) ? (int64_t)(id - 1) : -1;
+    return cpgo_idmap_get(&x->map, id);
+}
+
+/*
+ * Gunzips `data` (one or more concatenated gzip members, as Go's gzip reader accepts) into
+ * `out`, stopping with CPGO_E_LIMIT as soon as more than `max` bytes would be produced.
+ * Trailing bytes that are not another gzip member are an error.
+ */
+int cpgo_codec_gunzip(const void *data, size_t len, size_t max, struct cpgo_buf *out,
+                      struct cpgo_err *err);
+
+/* True when data starts with the gzip magic 1f 8b. */
+int cpgo_codec_is_gzip(const void *data, size_t len);
+
+/*
+ * Decodes gzip or raw protobuf and validates it. On success *out owns a profile to be freed
+ * with cpgo_profile_free. Errors: CPGO_E_EMPTY (no bytes), CPGO_E_LIMIT, CPGO_E_INPUT.
+ */
+int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *lim,
+                        struct cpgo_profile **out, struct cpgo_err *err);
+
+/* Validates a protobuf-c message as google/pprof's parser + CheckValid do, building the id
+ * maps of p. Used by decode and, on our own output, before anything is written (M7). */
+int cpgo_profile_validate(struct cpgo_profile *p, struct cpgo_err *err);
+
+void cpgo_profile_free(struct cpgo_profile *p);
+
+/* The string at index i of the string table (validated to exist). */
+static inline const char *cpgo_profile_str(const cpgo_pb_profile *pb, int64_t i, size_t *len)
+{
+    *len = pb->string_table[i].len;
+    return (const char *)pb->string_table[i].data;
+}
+
+/*
+ * Encodes a message as protobuf, gzip-compressed unless raw. The same message always gives
+ * the same bytes (fixed gzip header: no name, mtime 0).
+ */
+int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
+                        struct cpgo_err *err);
+
+#endif

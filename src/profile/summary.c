@@ -1,0 +1,215 @@
+/*
+ * summary.c - see summary.h. Functions are grouped by name, as `go tool pprof -top` does.
+ * flat: the weight of samples whose leaf-most frame (first line of the first location, the
+ * innermost inlined call) is the function; cum: of samples with the function anywhere on
+ * the stack, each sample counted once per function.
+ */
+#include "profile/summary.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *dupn(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+struct name_probe {
+    const cpgo_pb_profile *pb;
+    const int64_t *group_name; /* group -> string index */
+    const char *s;
+    size_t len;
+};
+
+static int name_eq(const void *ctx, uint32_t idx)
+{
+    const struct name_probe *p = ctx;
+    size_t len;
+    const char *s = cpgo_profile_str(p->pb, p->group_name[idx], &len);
+    return len == p->len && memcmp(s, p->s, len) == 0;
+}
+
+static int cmp_flat(const void *a, const void *b)
+{
+    const struct cpgo_summary_fn *x = a, *y = b;
+    if (x->flat != y->flat) return x->flat > y->flat ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int cmp_cum(const void *a, const void *b)
+{
+    const struct cpgo_summary_fn *x = a, *y = b;
+    if (x->cum != y->cum) return x->cum > y->cum ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+void cpgo_summary_free(struct cpgo_summary *s)
+{
+    for (size_t i = 0; i < s->ntypes; i++) {
+        if (s->type_names) free(s->type_names[i]);
+        if (s->type_units) free(s->type_units[i]);
+    }
+    free(s->type_names);
+    free(s->type_units);
+    free(s->totals);
+    free(s->period_type);
+    free(s->period_unit);
+    for (size_t i = 0; i < s->ntop_flat; i++) free(s->by_flat[i].name);
+    for (size_t i = 0; i < s->ntop_cum; i++) free(s->by_cum[i].name);
+    free(s->by_flat);
+    free(s->by_cum);
+    memset(s, 0, sizeof *s);
+}
+
+int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_summary *s,
+                       struct cpgo_err *err)
+{
+    const cpgo_pb_profile *pb = p->pb;
+    memset(s, 0, sizeof *s);
+    s->nsamples = pb->n_sample;
+    s->nlocations = pb->n_location;
+    s->nfunctions = pb->n_function;
+    s->nmappings = pb->n_mapping;
+    s->nstrings = pb->n_string_table;
+    s->period = pb->period;
+    s->time_nanos = pb->time_nanos;
+    s->duration_nanos = pb->duration_nanos;
+    s->pgo_index = -1;
+    size_t len;
+    const char *str;
+    str = cpgo_profile_str(pb, pb->period_type ? pb->period_type->type : 0, &len);
+    s->period_type = dupn(str, len);
+    str = cpgo_profile_str(pb, pb->period_type ? pb->period_type->unit : 0, &len);
+    s->period_unit = dupn(str, len);
+    s->ntypes = pb->n_sample_type;
+    s->type_names = calloc(s->ntypes + 1, sizeof *s->type_names);
+    s->type_units = calloc(s->ntypes + 1, sizeof *s->type_units);
+    s->totals = calloc(s->ntypes + 1, sizeof *s->totals);
+    if (!s->type_names || !s->type_units || !s->totals || !s->period_type || !s->period_unit)
+        goto nomem;
+    size_t dlen;
+    const char *dflt = cpgo_profile_str(pb, pb->default_sample_type, &dlen);
+    s->value_index = s->ntypes ? s->ntypes - 1 : 0;
+    for (size_t i = 0; i < s->ntypes; i++) {
+        size_t tl, ul;
+        const char *t = cpgo_profile_str(pb, pb->sample_type[i]->type, &tl);
+        const char *u = cpgo_profile_str(pb, pb->sample_type[i]->unit, &ul);
+        if (!(s->type_names[i] = dupn(t, tl)) || !(s->type_units[i] = dupn(u, ul))) goto nomem;
+        if (s->pgo_index < 0 && ((!strcmp(s->type_names[i], "samples") && !strcmp(s->type_units[i], "count")) ||
+                                 (!strcmp(s->type_names[i], "cpu") && !strcmp(s->type_units[i], "nanoseconds"))))
+            s->pgo_index = (int)i;
+        if (dlen && tl == dlen && !memcmp(t, dflt, tl)) s->value_index = i;
+    }
+    for (size_t i = 0; i < pb->n_function; i++)
+        if (pb->function[i]->start_line) s->has_start_lines = 1;
+    for (size_t i = 0; i < pb->n_sample; i++)
+        for (size_t j = 0; j < s->ntypes; j++)
+            s->totals[j] = sat_add(s->totals[j], pb->sample[i]->value[j]);
+    if (!s->ntypes || !topn) return 0;
+
+    /* Group functions by name. */
+    struct cpgo_itab tab = {0};
+    uint32_t *fgroup = calloc(pb->n_function + 1, sizeof *fgroup);
+    int64_t *gname = calloc(pb->n_function + 1, sizeof *gname);
+    int64_t *flat = calloc(pb->n_function + 1, sizeof *flat);
+    int64_t *cum = calloc(pb->n_function + 1, sizeof *cum);
+    size_t *stamp = calloc(pb->n_function + 1, sizeof *stamp);
+    size_t ngroups = 0;
+    int rc = 0;
+    if (!fgroup || !gname || !flat || !cum || !stamp) goto fail;
+    for (size_t i = 0; i < pb->n_function; i++) {
+        struct name_probe np = {pb, gname, NULL, 0};
+        np.s = cpgo_profile_str(pb, pb->function[i]->name, &np.len);
+        uint64_t h = cpgo_hash_bytes(np.s, np.len, 7);
+        int64_t g = cpgo_itab_find(&tab, h, name_eq, &np);
+        if (g < 0) {
+            g = (int64_t)ngroups;
+            gname[ngroups++] = pb->function[i]->name;
+            if (cpgo_itab_insert(&tab, h, (uint32_t)g)) goto fail;
+        }
+        fgroup[i] = (uint32_t)g;
+    }
+    for (size_t i = 0; i < pb->n_sample; i++) {
+        const Perftools__Profiles__Sample *sm = pb->sample[i];
+        int64_t v = sm->value[s->value_index];
+        int leaf = 1;
+        for (size_t j = 0; j < sm->n_location_id; j++) {
+            int64_t li = cpgo_id_lookup(&p->location_ids, sm->location_id[j]);
+            const Perftools__Profiles__Location *l = pb->location[li];
+            for (size_t k = 0; k < l->n_line; k++) {
+                int64_t fi = cpgo_id_lookup(&p->function_ids, l->line[k]->function_id);
+                uint32_t g = fgroup[fi];
+                if (leaf) flat[g] = sat_add(flat[g], v);
+                leaf = 0;
+                if (stamp[g] != i + 1) {
+                    stamp[g] = i + 1;
+                    cum[g] = sat_add(cum[g], v);
+                }
+            }
+        }
+    }
+    struct cpgo_summary_fn *all = calloc(ngroups + 1, sizeof *all);
+    if (!all) goto fail;
+    for (size_t g = 0; g < ngroups; g++) {
+        const char *n = cpgo_profile_str(pb, gname[g], &len);
+        all[g].flat = flat[g];
+        all[g].cum = cum[g];
+        all[g].name = dupn(n, len);
+        if (!all[g].name) {
+            for (size_t k = 0; k < g; k++) free(all[k].name);
+            free(all);
+            goto fail;
+        }
+    }
+    size_t n = ngroups < topn ? ngroups : topn;
+    s->by_flat = calloc(n + 1, sizeof *s->by_flat);
+    s->by_cum = calloc(n + 1, sizeof *s->by_cum);
+    if (!s->by_flat || !s->by_cum) {
+        for (size_t k = 0; k < ngroups; k++) free(all[k].name);
+        free(all);
+        goto fail;
+    }
+    qsort(all, ngroups, sizeof *all, cmp_flat);
+    for (size_t k = 0; k < n && all[k].flat; k++) {
+        s->by_flat[k] = all[k];
+        s->by_flat[k].name = strdup(all[k].name);
+        s->ntop_flat++;
+    }
+    qsort(all, ngroups, sizeof *all, cmp_cum);
+    for (size_t k = 0; k < n && all[k].cum; k++) {
+        s->by_cum[k] = all[k];
+        s->by_cum[k].name = strdup(all[k].name);
+        s->ntop_cum++;
+    }
+    for (size_t k = 0; k < ngroups; k++) free(all[k].name);
+    free(all);
+    for (size_t k = 0; k < s->ntop_flat; k++) if (!s->by_flat[k].name) goto fail;
+    for (size_t k = 0; k < s->ntop_cum; k++) if (!s->by_cum[k].name) goto fail;
+    goto done;
+fail:
+    rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory summarising the profile");
+done:
+    cpgo_itab_free(&tab);
+    free(fgroup);
+    free(gname);
+    free(flat);
+    free(cum);
+    free(stamp);
+    if (rc) cpgo_summary_free(s);
+    return rc;
+nomem:
+    cpgo_summary_free(s);
+    return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory summarising the profile");
+}

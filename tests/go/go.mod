@@ -1,0 +1,3 @@
+module cpgo.test/progs
+
+go 1.21

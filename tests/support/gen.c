@@ -1,0 +1,83 @@
+/*
+ * cpgo-testgen - writes deterministic Go-like CPU profiles for tests and benchmarks.
+ *   cpgo-testgen -o FILE [-seed N] [-samples N] [-locations N] [-functions N] [-labels] [-raw]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pbuild.h"
+
+int main(int argc, char **argv)
+{
+    const char *out = NULL;
+    unsigned long long seed = 1, samples = 20000, locations = 16000, functions = 8000;
+    int labels = 0, raw = 0;
+    const char *corrupt = NULL, *kind = "cpu";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-o") && v) out = argv[++i];
+        else if (!strcmp(a, "-seed") && v) seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-samples") && v) samples = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-locations") && v) locations = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-functions") && v) functions = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-labels")) labels = 1;
+        else if (!strcmp(a, "-raw")) raw = 1;
+        else if (!strcmp(a, "-corrupt") && v) corrupt = argv[++i];
+        else if (!strcmp(a, "-kind") && v) kind = argv[++i];
+        else {
+            fprintf(stderr, "usage: cpgo-testgen -o FILE [-seed N] [-samples N] [-locations N] "
+                            "[-functions N] [-labels] [-raw] [-kind cpu|heap|wall]\n"
+                            "       [-corrupt dangling-location|string-index|value-count|zero-id]\n");
+            return 2;
+        }
+    }
+    if (!out || !locations || !functions) {
+        fprintf(stderr, "cpgo-testgen: -o FILE is required\n");
+        return 2;
+    }
+    struct pbuild *b = pbuild_golike(seed, samples, locations, functions, labels);
+    cpgo_pb_profile *pb = pbuild_pb(b);
+    if (!strcmp(kind, "heap")) {
+        /* a heap profile: other sample and period types, same stacks */
+        pb->sample_type[0]->type = pbuild_str(b, "alloc_objects");
+        pb->sample_type[1]->type = pbuild_str(b, "alloc_space");
+        pb->sample_type[1]->unit = pbuild_str(b, "bytes");
+        pbuild_period(b, "space", "bytes", 524288);
+    } else if (!strcmp(kind, "wall")) {
+        /* a third sample type besides the CPU ones (for --compat) */
+        pbuild_sample_type(b, "wall", "nanoseconds");
+        for (size_t i = 0; i < pb->n_sample; i++) {
+            int64_t *v = realloc(NULL, 3 * sizeof *v);
+            v[0] = pb->sample[i]->value[0];
+            v[1] = pb->sample[i]->value[1];
+            v[2] = 3 * v[1];
+            pb->sample[i]->value = v; /* leaked on purpose: a test tool */
+            pb->sample[i]->n_value = 3;
+        }
+    } else if (strcmp(kind, "cpu")) {
+        fprintf(stderr, "cpgo-testgen: unknown -kind %s\n", kind);
+        return 2;
+    }
+    if (corrupt && pb->n_sample > 17) {
+        if (!strcmp(corrupt, "dangling-location")) pb->sample[17]->location_id[0] = locations + 99;
+        else if (!strcmp(corrupt, "string-index")) pb->function[3]->name = (int64_t)pb->n_string_table + 5;
+        else if (!strcmp(corrupt, "value-count")) pb->sample[17]->n_value = 1;
+        else if (!strcmp(corrupt, "zero-id")) pb->location[2]->id = 0;
+        else {
+            fprintf(stderr, "cpgo-testgen: unknown -corrupt %s\n", corrupt);
+            return 2;
+        }
+    }
+    struct cpgo_buf buf;
+    if (pbuild_encode(b, raw, &buf)) return 1;
+    FILE *f = fopen(out, "wb");
+    if (!f || fwrite(buf.data, 1, buf.len, f) != buf.len || fclose(f)) {
+        perror(out);
+        return 1;
+    }
+    cpgo_buf_free(&buf);
+    pbuild_free(b);
+    return 0;
+}

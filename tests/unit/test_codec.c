@@ -1,0 +1,248 @@
+/* Unit tests for profile/codec: gzip handling, limits, validation, deterministic encoding. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "pbuild.h"
+#include "profile/codec.h"
+
+static struct pbuild *small(void)
+{
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "samples", "count");
+    pbuild_sample_type(b, "cpu", "nanoseconds");
+    pbuild_period(b, "cpu", "nanoseconds", 10000000);
+    pbuild_function(b, 1, "main.a", "a.go", 10);
+    pbuild_function(b, 2, "main.b", "a.go", 20);
+    pbuild_mapping(b, 1, 0x1000, 0x9000, 0, "/bin/x", "");
+    uint64_t f1[] = {1}, f2[] = {2};
+    int64_t l1[] = {12}, l2[] = {25};
+    pbuild_location(b, 1, 1, 0x1100, 1, f1, l1);
+    pbuild_location(b, 2, 1, 0x1200, 1, f2, l2);
+    uint64_t st[] = {1, 2};
+    int64_t v[] = {3, 30000000};
+    pbuild_sample(b, 2, st, 2, v);
+    return b;
+}
+
+static int decode_buf(const struct cpgo_buf *in, const struct cpgo_limits *lim,
+                      struct cpgo_err *err)
+{
+    struct cpgo_profile *p = NULL;
+    int rc = cpgo_profile_decode(in->data, in->len, lim, &p, err);
+    cpgo_profile_free(p);
+    return rc;
+}
+
+/* Encodes b raw, lets `tamper` edit the message first. Returns decode's code and text. */
+static int decode_tampered(void (*tamper)(cpgo_pb_profile *), struct cpgo_err *err)
+{
+    struct pbuild *b = small();
+    tamper(pbuild_pb(b));
+    struct cpgo_buf out;
+    struct cpgo_limits lim;
+    cpgo_limits_default(&lim);
+    pbuild_encode(b, 1, &out);
+    int rc = decode_buf(&out, &lim, err);
+    cpgo_buf_free(&out);
+    pbuild_free(b);
+    return rc;
+}
+
+static void t_str0(cpgo_pb_profile *pb) { pb->string_table[0].len = 1, pb->string_table[0].data = (uint8_t *)"x"; }
+static void t_stridx(cpgo_pb_profile *pb) { pb->function[0]->name = 999; }
+static void t_dangling_loc(cpgo_pb_profile *pb) { pb->sample[0]->location_id[1] = 99; }
+static void t_dangling_fn(cpgo_pb_profile *pb) { pb->location[0]->line[0]->function_id = 77; }
+static void t_dangling_map(cpgo_pb_profile *pb) { pb->location[1]->mapping_id = 5; }
+static void t_zero_id(cpgo_pb_profile *pb) { pb->location[0]->id = 0; }
+static void t_dup_id(cpgo_pb_profile *pb) { pb->function[1]->id = 1; }
+static void t_values(cpgo_pb_profile *pb) { pb->sample[0]->n_value = 1; }
+static void t_neg_str(cpgo_pb_profile *pb) { pb->sample_type[0]->unit = -1; }
+
+static void gz(const void *data, size_t len, int level, struct cpgo_buf *out)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    deflateInit2(&zs, level, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY);
+    cpgo_buf_init(out, 0);
+    cpgo_buf_reserve(out, deflateBound(&zs, (uLong)len) + 64);
+    zs.next_in = (Bytef *)data;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out->data;
+    zs.avail_out = (uInt)out->cap;
+    deflate(&zs, Z_FINISH);
+    out->len = out->cap - zs.avail_out;
+    deflateEnd(&zs);
+}
+
+int main(void)
+{
+    struct cpgo_limits lim;
+    cpgo_limits_default(&lim);
+    struct cpgo_err err;
+
+    /* round trip, raw and gzip; deterministic bytes */
+    struct pbuild *b = small();
+    struct cpgo_buf raw, gzb, gzb2;
+    CHECK_EQ_INT(pbuild_encode(b, 1, &raw), 0);
+    CHECK_EQ_INT(pbuild_encode(b, 0, &gzb), 0);
+    CHECK_EQ_INT(pbuild_encode(b, 0, &gzb2), 0);
+    CHECK(gzb.len == gzb2.len && !memcmp(gzb.data, gzb2.data, gzb.len));
+    CHECK(cpgo_codec_is_gzip(gzb.data, gzb.len));
+    CHECK(!cpgo_codec_is_gzip(raw.data, raw.len));
+    struct cpgo_profile *p = NULL;
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(p->pb->n_sample, 1);
+    CHECK_EQ_INT(p->pb->n_location, 2);
+    struct cpgo_buf re;
+    CHECK_EQ_INT(cpgo_profile_encode(p->pb, 1, &re, &err), 0);
+    CHECK(re.len == raw.len && !memcmp(re.data, raw.data, raw.len));
+    cpgo_buf_free(&re);
+    cpgo_profile_free(p);
+    CHECK_EQ_INT(decode_buf(&gzb, &lim, &err), 0);
+
+    /* two concatenated gzip members decode as one stream (Go's reader is multistream) */
+    struct cpgo_buf half1, half2, cat;
+    gz(raw.data, raw.len / 2, 6, &half1);
+    gz(raw.data + raw.len / 2, raw.len - raw.len / 2, 6, &half2);
+    cpgo_buf_init(&cat, 0);
+    cpgo_buf_append(&cat, half1.data, half1.len);
+    cpgo_buf_append(&cat, half2.data, half2.len);
+    CHECK_EQ_INT(decode_buf(&cat, &lim, &err), 0);
+    /* trailing garbage after the stream is refused */
+    cpgo_buf_append(&cat, "\0\0junk", 6);
+    CHECK_EQ_INT(decode_buf(&cat, &lim, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "trailing");
+    cpgo_buf_free(&cat);
+    cpgo_buf_free(&half1);
+    cpgo_buf_free(&half2);
+
+    /* truncated gzip, corrupt CRC, corrupt ISIZE */
+    struct cpgo_buf t;
+    cpgo_buf_init(&t, 0);
+    cpgo_buf_append(&t, gzb.data, gzb.len - 5);
+    CHECK_EQ_INT(decode_buf(&t, &lim, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "gunzip");
+    t.len = 0;
+    cpgo_buf_append(&t, gzb.data, gzb.len);
+    t.data[t.len - 6] ^= 0xff; /* CRC32 */
+    CHECK_EQ_INT(decode_buf(&t, &lim, &err), CPGO_E_INPUT);
+    t.len = 0;
+    cpgo_buf_append(&t, gzb.data, gzb.len);
+    t.data[t.len - 1] ^= 0x01; /* ISIZE */
+    CHECK_EQ_INT(decode_buf(&t, &lim, &err), CPGO_E_INPUT);
+    t.len = 0;
+    cpgo_buf_append(&t, gzb.data, gzb.len);
+    t.data[3] = 0xe0; /* reserved header flags */
+    CHECK_EQ_INT(decode_buf(&t, &lim, &err), CPGO_E_INPUT);
+    cpgo_buf_free(&t);
+
+    /* gzip bomb under a small ceiling: refused with the limit, not a partial profile */
+    size_t zlen = 64u << 20;
+    unsigned char *zeros = calloc(zlen, 1);
+    struct cpgo_buf bomb;
+    gz(zeros, zlen, 9, &bomb);
+    free(zeros);
+    struct cpgo_limits small_lim = lim;
+    small_lim.max_decompressed = 1u << 20;
+    CHECK_EQ_INT(decode_buf(&bomb, &small_lim, &err), CPGO_E_LIMIT);
+    CHECK_STR_CONTAINS(err.text, "decompressed");
+    /* a gzip of exactly the ceiling is fine as gzip (then fails as protobuf: zeros) */
+    struct cpgo_buf out;
+    CHECK_EQ_INT(cpgo_codec_gunzip(bomb.data, bomb.len, zlen, &out, &err), 0);
+    CHECK_EQ_INT(out.len, zlen);
+    cpgo_buf_free(&out);
+    CHECK_EQ_INT(cpgo_codec_gunzip(bomb.data, bomb.len, zlen - 1, &out, &err), CPGO_E_LIMIT);
+    cpgo_buf_free(&bomb);
+
+    /* compressed size limit */
+    small_lim = lim;
+    small_lim.max_compressed = 10;
+    CHECK_EQ_INT(decode_buf(&gzb, &small_lim, &err), CPGO_E_LIMIT);
+
+    /* count limits: refused whole */
+    struct pbuild *big = pbuild_golike(1, 500, 200, 100, 0);
+    struct cpgo_buf bigb;
+    pbuild_encode(big, 0, &bigb);
+    small_lim = lim;
+    small_lim.max_samples = 499;
+    CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
+    CHECK_STR_CONTAINS(err.text, "500 samples");
+    small_lim = lim;
+    small_lim.max_locations = 10;
+    CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
+    small_lim = lim;
+    small_lim.max_functions = 10;
+    CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
+    small_lim = lim;
+    small_lim.max_strings = 10;
+    CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
+    /* decode memory budget */
+    small_lim = lim;
+    small_lim.max_decode_memory = 4096;
+    CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
+    CHECK_STR_CONTAINS(err.text, "memory");
+    CHECK_EQ_INT(decode_buf(&bigb, &lim, &err), 0);
+    cpgo_buf_free(&bigb);
+    pbuild_free(big);
+
+    /* allocation amplification: 1M empty samples (2 bytes each on the wire) */
+    size_t nempty = 1000000;
+    unsigned char *amp = malloc(nempty * 2 + 4);
+    for (size_t i = 0; i < nempty; i++) {
+        amp[2 * i] = 0x12; /* field 2, length-delimited */
+        amp[2 * i + 1] = 0;
+    }
+    small_lim = lim;
+    small_lim.max_samples = 100000;
+    struct cpgo_buf ab = {amp, nempty * 2, nempty * 2, 0};
+    CHECK_EQ_INT(decode_buf(&ab, &small_lim, &err), CPGO_E_LIMIT);
+    small_lim = lim;
+    small_lim.max_decode_memory = 8u << 20;
+    CHECK_EQ_INT(decode_buf(&ab, &small_lim, &err), CPGO_E_LIMIT);
+    free(amp);
+
+    /* not a profile */
+    CHECK_EQ_INT(cpgo_profile_decode("", 0, &lim, &p, &err), CPGO_E_EMPTY);
+    const char *html = "<html><body>Please log in</body></html>";
+    CHECK_EQ_INT(cpgo_profile_decode(html, strlen(html), &lim, &p, &err), CPGO_E_INPUT);
+    unsigned char rnd[4096];
+    uint64_t s = 42;
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        rnd[i] = (unsigned char)(s >> 56);
+    }
+    CHECK(cpgo_profile_decode(rnd, sizeof rnd, &lim, &p, &err) != 0);
+    CHECK(p == NULL);
+    /* gzip holding nothing */
+    struct cpgo_buf e0;
+    gz("", 0, 6, &e0);
+    CHECK_EQ_INT(decode_buf(&e0, &lim, &err), CPGO_E_EMPTY);
+    cpgo_buf_free(&e0);
+
+    /* validation, with messages that say what is wrong */
+    CHECK_EQ_INT(decode_tampered(t_str0, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "string_table[0]");
+    CHECK_EQ_INT(decode_tampered(t_stridx, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "function 1 references string 999");
+    CHECK_EQ_INT(decode_tampered(t_dangling_loc, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "sample 0 references location 99, which does not exist");
+    CHECK_EQ_INT(decode_tampered(t_dangling_fn, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "references function 77");
+    CHECK_EQ_INT(decode_tampered(t_dangling_map, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "references mapping 5");
+    CHECK_EQ_INT(decode_tampered(t_zero_id, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "reserved id 0");
+    CHECK_EQ_INT(decode_tampered(t_dup_id, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "two functions have the id 1");
+    CHECK_EQ_INT(decode_tampered(t_values, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "sample 0 has 1 values, but the profile has 2 sample types");
+    CHECK_EQ_INT(decode_tampered(t_neg_str, &err), CPGO_E_INPUT);
+
+    cpgo_buf_free(&raw);
+    cpgo_buf_free(&gzb);
+    cpgo_buf_free(&gzb2);
+    pbuild_free(b);
+    CHECK_DONE();
+}

@@ -1,0 +1,56 @@
+/* Unit tests for profile/summary: totals, flat/cum, PGO usability. */
+#include "check.h"
+#include "pbuild.h"
+#include "profile/summary.h"
+
+int main(void)
+{
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "samples", "count");
+    pbuild_sample_type(b, "cpu", "nanoseconds");
+    pbuild_period(b, "cpu", "nanoseconds", 10);
+    pbuild_function(b, 1, "leaf", "a.go", 1);
+    pbuild_function(b, 2, "mid", "a.go", 10);
+    pbuild_function(b, 3, "root", "a.go", 20);
+    uint64_t f1[] = {1, 2}, f3[] = {3};
+    int64_t l1[] = {2, 11}, l3[] = {21};
+    pbuild_location(b, 1, 0, 0x10, 2, f1, l1); /* leaf inlined into mid */
+    pbuild_location(b, 2, 0, 0x20, 1, f3, l3);
+    uint64_t s1[] = {1, 2}, s2[] = {2, 2}; /* second: recursion in root */
+    int64_t v1[] = {1, 10}, v2[] = {2, 20};
+    pbuild_sample(b, 2, s1, 2, v1);
+    pbuild_sample(b, 2, s2, 2, v2);
+    struct cpgo_buf raw;
+    pbuild_encode(b, 1, &raw);
+    struct cpgo_limits lim;
+    cpgo_limits_default(&lim);
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    struct cpgo_summary s;
+    CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), 0);
+    CHECK_EQ_INT(s.totals[0], 3);
+    CHECK_EQ_INT(s.totals[1], 30);
+    CHECK_EQ_INT(s.value_index, 1); /* the last type when no default is set */
+    CHECK(cpgo_summary_pgo_usable(&s));
+    CHECK_EQ_INT(s.ntop_flat, 2);
+    CHECK(!strcmp(s.by_flat[0].name, "root") && s.by_flat[0].flat == 20);
+    CHECK(!strcmp(s.by_flat[1].name, "leaf") && s.by_flat[1].flat == 10);
+    CHECK(!strcmp(s.by_cum[0].name, "root") && s.by_cum[0].cum == 30); /* counted once */
+    cpgo_summary_free(&s);
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    /* no start lines -> not usable for PGO */
+    pbuild_pb(b)->function[0]->start_line = 0;
+    pbuild_pb(b)->function[1]->start_line = 0;
+    pbuild_pb(b)->function[2]->start_line = 0;
+    pbuild_encode(b, 1, &raw);
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), 0);
+    CHECK(!cpgo_summary_pgo_usable(&s));
+    cpgo_summary_free(&s);
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    pbuild_free(b);
+    CHECK_DONE();
+}
