@@ -1,14 +1,69 @@
 /*
  * cmd_merge.c - `cpgo merge`: fold profiles one by one into one merger (memory follows the
  * result, not the inputs), trim for PGO if asked, write deterministic bytes.
+ *
+ * Reading and decoding (gunzip, protobuf, validation) of input i+1 runs on a second thread
+ * while the main thread merges input i: a pipeline of depth one, so at most two decoded
+ * inputs exist at once. The output is compressed on all cores. Neither changes a byte of
+ * the result.
  */
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "merge/merge.h"
+
+struct decoded {
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    int rc;
+};
+
+struct reader {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char **files;
+    int nfiles;
+    const struct cpgo_limits *lim;
+    struct decoded *slots; /* one per file; `ready` counts the filled prefix */
+    int ready;
+    int taken;             /* the consumer has taken slots below this */
+    int stop;
+};
+
+static void decode_one(const char *path, const struct cpgo_limits *lim, struct decoded *d)
+{
+    struct cpgo_buf in;
+    d->p = NULL;
+    d->rc = cpgo_cli_read_file(path, lim->max_compressed, &in, &d->err);
+    if (!d->rc) {
+        d->rc = cpgo_profile_decode(in.data, in.len, lim, &d->p, &d->err);
+        cpgo_buf_free(&in);
+    }
+}
+
+static void *reader_main(void *arg)
+{
+    struct reader *r = arg;
+    for (int i = 0; i < r->nfiles; i++) {
+        pthread_mutex_lock(&r->mu);
+        /* stay at most one input ahead of the merge */
+        while (!r->stop && i > r->taken + 1) pthread_cond_wait(&r->cv, &r->mu);
+        int stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop) break;
+        decode_one(r->files[i], r->lim, &r->slots[i]);
+        pthread_mutex_lock(&r->mu);
+        r->ready = i + 1;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
 
 int cpgo_cmd_merge(int argc, char **argv)
 {
@@ -67,21 +122,53 @@ int cpgo_cmd_merge(int argc, char **argv)
         cpgo_err_set(&err, CPGO_E_NOMEM, "out of memory");
         return cpgo_cli_fail("merge", &err);
     }
-    int rc = 0;
-    for (int i = optind; i < argc && !rc; i++) {
-        const char *name = strcmp(argv[i], "-") ? argv[i] : "<stdin>";
-        struct cpgo_buf in;
-        struct cpgo_profile *p = NULL;
-        if ((rc = cpgo_cli_read_file(argv[i], lim.max_compressed, &in, &err)) == 0) {
-            rc = cpgo_profile_decode(in.data, in.len, &lim, &p, &err);
-            cpgo_buf_free(&in);
+    struct reader r;
+    memset(&r, 0, sizeof r);
+    r.files = argv + optind;
+    r.nfiles = argc - optind;
+    r.lim = &lim;
+    r.slots = calloc((size_t)r.nfiles, sizeof *r.slots);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    pthread_t tid;
+    int threaded = r.slots && pthread_create(&tid, NULL, reader_main, &r) == 0;
+    int rc = r.slots ? 0 : cpgo_err_set(&err, CPGO_E_NOMEM, "out of memory");
+    for (int i = 0; i < r.nfiles && !rc; i++) {
+        struct decoded *d = &r.slots[i];
+        if (threaded) {
+            pthread_mutex_lock(&r.mu);
+            while (r.ready <= i) pthread_cond_wait(&r.cv, &r.mu);
+            pthread_mutex_unlock(&r.mu);
+        } else {
+            decode_one(r.files[i], &lim, d);
         }
-        if (!rc) rc = cpgo_merge_add(m, p, &err);
-        cpgo_profile_free(p);
-        if (rc) cpgo_err_prefix(&err, "%s", name);
+        rc = d->rc;
+        if (rc) err = d->err;
+        else rc = cpgo_merge_add(m, d->p, &err);
+        cpgo_profile_free(d->p);
+        d->p = NULL;
+        if (threaded) {
+            pthread_mutex_lock(&r.mu);
+            r.taken = i + 1;
+            if (rc) r.stop = 1;
+            pthread_cond_broadcast(&r.cv);
+            pthread_mutex_unlock(&r.mu);
+        }
+        if (rc) cpgo_err_prefix(&err, "%s", strcmp(r.files[i], "-") ? r.files[i] : "<stdin>");
     }
+    if (threaded) {
+        pthread_join(tid, NULL);
+        /* after a failure the reader may have decoded one input ahead */
+        for (int i = 0; i < r.nfiles; i++) cpgo_profile_free(r.slots[i].p);
+    }
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
+    free(r.slots);
+
     struct cpgo_buf out = {0};
-    if (!rc) rc = cpgo_merge_encode(m, raw, &out, &err);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
+    if (!rc) rc = cpgo_merge_encode(m, raw, threads, &out, &err);
     cpgo_merge_free(m);
     if (!rc) rc = cpgo_cli_write_file(out_path, out.data, out.len, &err);
     cpgo_buf_free(&out);

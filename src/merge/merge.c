@@ -1155,12 +1155,13 @@ int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cp
     return rc;
 }
 
-int cpgo_merge_encode(struct cpgo_merger *m, int raw, struct cpgo_buf *out, struct cpgo_err *err)
+int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_buf *out,
+                      struct cpgo_err *err)
 {
     struct cpgo_merged *r;
     int rc = cpgo_merge_result(m, &r, err);
     if (rc) return rc;
-    rc = cpgo_profile_encode(&r->pb, raw, out, err);
+    rc = cpgo_profile_encode_mt(&r->pb, raw, threads, out, err);
     cpgo_merged_free(r);
     return rc;
 }

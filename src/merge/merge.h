@@ -74,7 +74,9 @@ size_t cpgo_merge_count(const struct cpgo_merger *m);
 int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_err *err);
 void cpgo_merged_free(struct cpgo_merged *r);
 
-/* Convenience: merge + encode in one go (used by the CLI and the work queue). */
-int cpgo_merge_encode(struct cpgo_merger *m, int raw, struct cpgo_buf *out, struct cpgo_err *err);
+/* Convenience: result + encode in one go (used by the CLI and the work queue); `threads`
+ * compress in parallel (the bytes do not depend on it). */
+int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_buf *out,
+                      struct cpgo_err *err);
 
 #endif

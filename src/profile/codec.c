@@ -14,6 +14,7 @@
  * nothing, and any input it does not understand is left to protobuf-c to reject.
  */
 #include "profile/codec.h"
+#include "profile/gz.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -43,86 +44,7 @@ int cpgo_codec_is_gzip(const void *data, size_t len)
 int cpgo_codec_gunzip(const void *data, size_t len, size_t max, struct cpgo_buf *out,
                       struct cpgo_err *err)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-        return cpgo_err_set(err, CPGO_E_NOMEM, "gunzip: cannot initialise zlib");
-    cpgo_buf_init(out, max);
-    zs.next_in = (Bytef *)data;
-    int rc = 0;
-    size_t left = len; /* input not yet handed to zlib (avail_in is 32-bit) */
-    for (;;) {
-        if (zs.avail_in < 2 && left) {
-            size_t take = left > (1u << 30) ? (1u << 30) : left;
-            zs.avail_in += (uInt)take;
-            left -= take;
-        }
-        /* At the ceiling, inflate into a one-byte probe: any output means "over the limit",
-         * so a bomb is refused after max bytes and never allocates beyond them. */
-        unsigned char probe;
-        int at_ceiling = 0;
-        if (out->len == out->cap) {
-            size_t room = out->cap ? out->cap : 64 * 1024;
-            if (out->max - out->len < room) room = out->max - out->len;
-            if (room == 0)
-                at_ceiling = 1;
-            else if ((rc = cpgo_buf_reserve(out, room))) {
-                cpgo_err_set(err, rc, "gunzip: cannot allocate %zu bytes", room);
-                break;
-            }
-        }
-        if (at_ceiling) {
-            zs.next_out = &probe;
-            zs.avail_out = 1;
-        } else {
-            size_t room = out->cap - out->len;
-            zs.next_out = out->data + out->len;
-            zs.avail_out = (uInt)(room > (1u << 30) ? (1u << 30) : room);
-        }
-        uInt out_before = zs.avail_out, in_before = zs.avail_in;
-        int z = inflate(&zs, Z_NO_FLUSH);
-        size_t produced = out_before - zs.avail_out;
-        if (at_ceiling && produced) {
-            rc = cpgo_err_set(err, CPGO_E_LIMIT,
-                              "decompressed profile exceeds the limit of %zu bytes", max);
-            break;
-        }
-        if (!at_ceiling) out->len += produced;
-        if (z == Z_STREAM_END) {
-            /* Another gzip member may follow (Go's reader is multistream); anything else is
-             * trailing garbage and rejected, as Go does ("gzip: invalid header"). */
-            if (zs.avail_in < 2 && left) {
-                size_t take = left > (1u << 30) ? (1u << 30) : left;
-                zs.avail_in += (uInt)take;
-                left -= take;
-            }
-            if (zs.avail_in == 0) break;
-            if (!cpgo_codec_is_gzip(zs.next_in, zs.avail_in)) {
-                rc = cpgo_err_set(err, CPGO_E_INPUT,
-                                  "gunzip: %zu bytes of trailing data after the gzip stream",
-                                  (size_t)zs.avail_in + left);
-                break;
-            }
-            inflateReset(&zs);
-            continue;
-        }
-        if (z == Z_OK) continue;
-        if (z == Z_BUF_ERROR && zs.avail_in == 0 && left == 0) {
-            rc = cpgo_err_set(err, CPGO_E_INPUT, "gunzip: truncated gzip data");
-            break;
-        }
-        if (z == Z_BUF_ERROR && (produced || in_before != zs.avail_in)) continue;
-        if (z == Z_MEM_ERROR) {
-            rc = cpgo_err_set(err, CPGO_E_NOMEM, "gunzip: out of memory");
-            break;
-        }
-        rc = cpgo_err_set(err, CPGO_E_INPUT, "gunzip: %s",
-                          zs.msg ? zs.msg : "corrupt gzip data");
-        break;
-    }
-    inflateEnd(&zs);
-    if (rc) cpgo_buf_free(out);
-    return rc;
+    return cpgo_gz_decompress(data, len, max, out, err);
 }
 
 /* ---- counting allocator ------------------------------------------------------------- */
@@ -463,6 +385,12 @@ int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *
 int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
                         struct cpgo_err *err)
 {
+    return cpgo_profile_encode_mt(pb, raw, 1, out, err);
+}
+
+int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads,
+                           struct cpgo_buf *out, struct cpgo_err *err)
+{
     size_t n = perftools__profiles__profile__get_packed_size(pb);
     unsigned char *bytes = malloc(n ? n : 1);
     if (!bytes) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory encoding %zu bytes", n);
@@ -477,34 +405,8 @@ int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out
         out->len = out->cap = n;
         return 0;
     }
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    /* windowBits 31 = gzip wrapper with a fixed header (mtime 0, no name): deterministic.
-     * Level 1, as Go's runtime writes its profiles: merged profiles are mostly varints that
-     * higher levels shrink by a few percent at several times the cost. */
-    if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK) {
-        free(bytes);
-        return cpgo_err_set(err, CPGO_E_NOMEM, "gzip: cannot initialise zlib");
-    }
-    uLong bound = deflateBound(&zs, (uLong)n) + 32;
-    int rc = cpgo_buf_reserve(out, bound);
-    if (rc) {
-        deflateEnd(&zs);
-        free(bytes);
-        return cpgo_err_set(err, rc, "out of memory compressing %zu bytes", n);
-    }
-    zs.next_in = bytes;
-    zs.avail_in = (uInt)n;
-    zs.next_out = out->data;
-    zs.avail_out = (uInt)out->cap;
-    int z = deflate(&zs, Z_FINISH);
-    out->len = out->cap - zs.avail_out;
-    deflateEnd(&zs);
+    int rc = cpgo_gz_compress(bytes, n, threads, out, err);
     free(bytes);
-    if (z != Z_STREAM_END) {
-        cpgo_buf_free(out);
-        return cpgo_err_set(err, CPGO_E_NOMEM, "gzip: compression did not finish");
-    }
-    return 0;
+    return rc;
+
 }

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cpgo_merge_new(&m, variant ? &o : NULL)) abort();
         if (cpgo_merge_add(m, p, &err) == 0 && cpgo_merge_add(m, p, &err) == 0) {
             struct cpgo_buf out;
-            if (cpgo_merge_encode(m, 1, &out, &err) == 0) {
+            if (cpgo_merge_encode(m, 1, 1, &out, &err) == 0) {
                 struct cpgo_profile *q = NULL;
                 /* our own output must decode (it is validated before it is returned) */
                 struct cpgo_limits big;

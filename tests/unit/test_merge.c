@@ -40,7 +40,7 @@ static int merge_n(const struct cpgo_merge_opts *o, size_t n, struct cpgo_buf *i
         rc = cpgo_merge_add(m, p, err);
         cpgo_profile_free(p);
     }
-    if (!rc) rc = cpgo_merge_encode(m, 1, out, err);
+    if (!rc) rc = cpgo_merge_encode(m, 1, 1, out, err);
     cpgo_merge_free(m);
     return rc;
 }
