@@ -1,0 +1,136 @@
+/*
+ * config.h - cpgo's configuration: the original tool's YAML (backends[] with url, schedule
+ * and open_pull_request) loads unchanged; everything else is an optional extension with a
+ * documented default.
+ *
+ * One declarative table of keys (config.c) drives parsing, defaults, bounds, the
+ * unknown-key errors and the reference in docs/CONFIG.md. Parsing is strict (libyaml event
+ * API): unknown keys, wrong types, duplicate keys, anchors and aliases, nesting deeper than
+ * 16, files over 4 MiB, out-of-range values and impossible combinations are errors that
+ * name file, line, column and key ("config.yaml:7:5: backends[0].timeout: 45 is not a
+ * duration (e.g. 45s)"). All errors are collected, not only the first.
+ *
+ * Backends whose (repository, target_branch, target_file) are equal -- repository compared
+ * after normalisation, see repo.h -- form one target: their profiles are merged into one
+ * file. Backends of one target must agree on trimming.
+ *
+ * Owns: everything reachable from struct cpgo_config. Thread: load on any thread; a loaded
+ * config is immutable and may be shared read-only.
+ */
+#ifndef CPGO_CONFIG_CONFIG_H
+#define CPGO_CONFIG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/err.h"
+#include "config/repo.h"
+#include "merge/merge.h"
+#include "profile/codec.h"
+#include "sched/cron.h"
+
+enum cpgo_log_level { CPGO_LOG_DEBUG, CPGO_LOG_INFO, CPGO_LOG_WARN, CPGO_LOG_ERROR };
+enum cpgo_log_format { CPGO_LOG_LOGFMT, CPGO_LOG_JSON };
+enum cpgo_forge { CPGO_FORGE_AUTO, CPGO_FORGE_GITHUB, CPGO_FORGE_LOCAL };
+
+struct cpgo_header {
+    char *name;
+    char *value;
+};
+
+struct cpgo_backend_cfg {
+    char *name;      /* `name`, default "host:port" of the URL (made unique with "#2", ...) */
+    char *url;       /* http or https only; credentials in the URL are allowed but masked */
+    char *schedule_text;
+    struct cpgo_cron *schedule;
+    int64_t seconds;    /* the profile's `seconds` query parameter, 30 when absent */
+    int64_t timeout_ms; /* `timeout`; default seconds + 15 s; must exceed seconds and be
+                           below the schedule's minimum period */
+    int64_t connect_timeout_ms; /* `connect_timeout`, default 10s */
+    int retries;               /* `retries`, default 2, range 0-10 */
+    struct cpgo_header *headers; /* `headers` map; names are tokens, values without CR/LF */
+    size_t nheaders;
+    struct cpgo_trim trim; /* `drop_labels` (default true), `keep_frames` (0 = all, else
+                              >= 2), `strip_addresses` (default true) */
+    /* open_pull_request */
+    char *repository; /* as written */
+    struct cpgo_repo repo;
+    char *target_file;   /* default "default.pgo"; relative, no "..", no leading "/" */
+    char *target_branch; /* default "main"; a valid git branch name */
+    char *head_branch;   /* `open_pull_request.head_branch`, NULL = cpgo/<branch>/<file> */
+    int64_t min_interval_ms; /* `open_pull_request.min_interval`, default 1h */
+    enum cpgo_forge forge;   /* `open_pull_request.forge`: github | local, default by URL */
+    size_t target;           /* index into cpgo_config.targets */
+    int line, column;        /* where the backend starts in the file */
+};
+
+struct cpgo_target_cfg {
+    char *key;  /* "<host>/<path>@<branch>:<file>", unique */
+    char *id;   /* 16 hex digits of a stable hash of key: file names, shards */
+    struct cpgo_repo repo;
+    char *repository, *target_branch, *target_file, *head_branch;
+    int64_t min_interval_ms;
+    enum cpgo_forge forge;
+    struct cpgo_trim trim;
+    size_t *backends; /* indexes into cpgo_config.backends */
+    size_t nbackends;
+};
+
+struct cpgo_limits_cfg {
+    struct cpgo_limits profile; /* `limits.max_body_bytes` is profile.max_compressed;
+                                   max_decompressed_bytes, max_decode_memory_bytes,
+                                   max_samples, max_locations, max_functions, max_mappings,
+                                   max_strings */
+    size_t max_concurrent_scrapes; /* default 1024 */
+    size_t max_queued_bodies;      /* scraped bodies waiting for the work queue, default 64 */
+    size_t max_queued_bytes;       /* their bytes, default 256 MiB */
+};
+
+struct cpgo_github_cfg {
+    char *api_url;    /* default https://api.github.com */
+    char *token_env;  /* default GITHUB_TOKEN */
+    char *token_file; /* default NULL */
+};
+
+struct cpgo_config {
+    char *path; /* the file loaded */
+    char *state_dir; /* default $XDG_STATE_HOME/cpgo, else ~/.local/state/cpgo, else
+                        /var/lib/cpgo for root */
+    char *listen;    /* admin address "host:port"; NULL = off; a bare ":port" = 127.0.0.1 */
+    enum cpgo_log_level log_level;   /* `log.level`, default info */
+    enum cpgo_log_format log_format; /* `log.format`, default logfmt */
+    int64_t shutdown_timeout_ms;     /* `shutdown_timeout`, default 30s */
+    struct cpgo_limits_cfg limits;
+    struct cpgo_github_cfg github;
+    struct cpgo_backend_cfg *backends;
+    size_t nbackends;
+    struct cpgo_target_cfg *targets;
+    size_t ntargets;
+};
+
+/* Collected errors; each line names file:line:column and the key. */
+struct cpgo_config_errors {
+    char **lines;
+    size_t n;
+};
+void cpgo_config_errors_free(struct cpgo_config_errors *e);
+
+/* Loads and validates a file. 0, or CPGO_E_INPUT with every error in *errs (CPGO_E_IO when
+ * the file cannot be read, with one line). */
+int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs);
+/* The same from memory (tests, fuzzing); `name` is used in messages and base_dir resolves
+ * relative repository paths. */
+int cpgo_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
+                      struct cpgo_config **out, struct cpgo_config_errors *errs);
+void cpgo_config_free(struct cpgo_config *c);
+
+/* Writes the normalised configuration as YAML, every default filled in, secrets masked
+ * (header values of Authorization/Cookie/*token*, URL passwords). */
+int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
+
+/* Writes the key reference (Markdown table: key, type, default, bounds, description) from
+ * the same table that drives parsing: docs/CONFIG.md is generated with it. */
+void cpgo_config_write_reference(FILE *out);
+
+#endif
