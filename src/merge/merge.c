@@ -845,6 +845,11 @@ size_t cpgo_merge_count(const struct cpgo_merger *m)
     return m->ninputs;
 }
 
+size_t cpgo_merge_nsamples(const struct cpgo_merger *m)
+{
+    return m->nsmps;
+}
+
 int cpgo_merge_new(struct cpgo_merger **out, const struct cpgo_merge_opts *opts)
 {
     struct cpgo_merger *m = calloc(1, sizeof *m);
@@ -1162,6 +1167,19 @@ int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_b
     int rc = cpgo_merge_result(m, &r, err);
     if (rc) return rc;
     rc = cpgo_profile_encode_mt(&r->pb, raw, threads, out, err);
+    cpgo_merged_free(r);
+    return rc;
+}
+
+int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
+{
+    struct cpgo_merged *r;
+    int rc = cpgo_merge_result(src, &r, err);
+    if (rc) return rc;
+    struct cpgo_profile wp;
+    rc = wrap_validate(&r->pb, &wp, err);
+    if (!rc) rc = cpgo_merge_add(dst, &wp, err);
+    unwrap(&wp);
     cpgo_merged_free(r);
     return rc;
 }

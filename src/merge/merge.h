@@ -64,6 +64,12 @@ int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct c
 
 /* Number of profiles folded in so far. */
 size_t cpgo_merge_count(const struct cpgo_merger *m);
+/* Number of distinct samples accumulated (0 = nothing to publish). */
+size_t cpgo_merge_nsamples(const struct cpgo_merger *m);
+
+/* Folds everything src has accumulated into dst, as if src's result were one more input.
+ * src may be compacted but is otherwise unchanged. */
+int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err);
 
 /*
  * Finishes: garbage-collects zero samples and entities no sample uses (a merge of the

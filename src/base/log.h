@@ -1,0 +1,29 @@
+/*
+ * log.h - structured log lines: logfmt by default, JSON lines (jansson) on request.
+ *
+ *   cpgo_log(CPGO_LOG_WARN, "scrape failed", "backend", b->name, "class", "timeout", NULL);
+ *
+ * Arguments after the message are key/value string pairs ending with NULL. Every line about
+ * a backend or target carries it as a field. One write(2) per line under a mutex, so lines
+ * from the loop and the work threads never interleave. Values are written as given: callers
+ * pass URLs through cpgo_log_mask_url, and tokens never reach a log call at all.
+ * Thread: any.
+ */
+#ifndef CPGO_BASE_LOG_H
+#define CPGO_BASE_LOG_H
+
+#include <stddef.h>
+
+enum { CPGO_LVL_DEBUG = 0, CPGO_LVL_INFO = 1, CPGO_LVL_WARN = 2, CPGO_LVL_ERROR = 3 };
+
+/* Process-wide settings (set once at start, before threads): minimum level, json or not,
+ * and the fd to write to (default 2). */
+void cpgo_log_setup(int min_level, int json, int fd);
+int cpgo_log_enabled(int level);
+void cpgo_log(int level, const char *msg, ...) __attribute__((sentinel));
+
+/* Copies url into buf with any password in its userinfo replaced by "xxxxx" and the query
+ * values of keys that look secret (token, key, secret, password, sig) replaced too. */
+void cpgo_log_mask_url(const char *url, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * outdir.h - the directory publisher (`cpgo run --output DIR`): each target's file is
+ * DIR/<repository host>/<repository path>/<target_branch>/<target_file>; the file already
+ * there is the existing profile, and the new one is existing + pending, trimmed, written
+ * atomically. Pending is cleared only once the file is safely written (state.h protocol).
+ * Thread: a target's work-queue lane.
+ */
+#ifndef CPGO_PUBLISH_OUTDIR_H
+#define CPGO_PUBLISH_OUTDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "merge/merge.h"
+#include "state/state.h"
+
+struct cpgo_publish_info {
+    size_t bytes_before; /* 0 when there was no file */
+    size_t bytes_after;
+    uint64_t scrapes;    /* scrapes folded in by this publish */
+    int unchanged;       /* the result equals the existing file: nothing written */
+    int nothing;         /* no pending scrapes: nothing to publish */
+};
+
+/* Builds the output path; CPGO_E_INPUT if a component would escape DIR. */
+int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path,
+                     const char *branch, const char *file, char *buf, size_t cap,
+                     struct cpgo_err *err);
+
+int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct cpgo_merge_opts *mo,
+                        const struct cpgo_limits *lim, struct cpgo_publish_info *info,
+                        struct cpgo_err *err);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * workq.h - the work queue: CPU work (decode, validate, trim, merge, encode, file I/O) on
+ * libuv's thread pool, never on the loop thread.
+ *
+ * Jobs are submitted to a lane; the jobs of one lane run one at a time in submission order
+ * (a target's merger is only ever touched by one job at a time, so it needs no lock), and
+ * different lanes run in parallel on the pool. A job's inputs are moved in, its outputs are
+ * moved out and applied in its done callback on the loop thread.
+ *
+ * Bounded: the queue counts waiting jobs and their bytes; cpgo_workq_has_room tells the
+ * scheduler whether to start another scrape, so a slow merge makes scrapes wait instead of
+ * memory growing.
+ *
+ * Owns: queued jobs until their done callback. Thread: the loop thread (work callbacks run
+ * on pool threads and must touch only their job and their lane's private data).
+ */
+#ifndef CPGO_QUEUE_WORKQ_H
+#define CPGO_QUEUE_WORKQ_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct cpgo_workq;
+struct cpgo_job;
+
+struct cpgo_lane {
+    struct cpgo_job *head, *tail; /* waiting */
+    struct cpgo_job *running;
+};
+
+struct cpgo_job {
+    size_t bytes;                      /* weight against max_bytes (a body's size) */
+    void (*work)(struct cpgo_job *);   /* pool thread */
+    void (*done)(struct cpgo_job *, int canceled); /* loop thread; frees the job */
+    /* private */
+    uv_work_t req;
+    struct cpgo_job *next;
+    struct cpgo_lane *lane;
+    struct cpgo_workq *q;
+};
+
+int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, struct cpgo_workq **out);
+/* Queues job on lane. Always accepted: callers ask cpgo_workq_has_room before they start
+ * work that will produce a job. */
+void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
+int cpgo_workq_has_room(const struct cpgo_workq *q);
+size_t cpgo_workq_depth(const struct cpgo_workq *q); /* waiting + running */
+size_t cpgo_workq_bytes(const struct cpgo_workq *q);
+/* True when the lane has nothing waiting or running. */
+int cpgo_lane_idle(const struct cpgo_lane *lane);
+/* Cancels every job that has not started (done(job, 1)); running jobs finish normally. */
+void cpgo_workq_cancel_waiting(struct cpgo_workq *q, struct cpgo_lane *lane);
+void cpgo_workq_free(struct cpgo_workq *q); /* only when depth is 0 */
+
+#endif

@@ -1,0 +1,459 @@
+/*
+ * scrape.c - see scrape.h. The curl-multi-on-libuv pattern of curl's multi-uv example,
+ * with the fixes a daemon needs (shared reference curl-uv.md):
+ *   - poll errors are forwarded as CURL_CSELECT_ERR, so a reset connection fails at once
+ *     instead of waiting for its timeout;
+ *   - completions are drained after every socket action and every timer action, so the
+ *     last transfer to finish by timeout is reaped;
+ *   - a socket's poll handle is stopped before it is closed, so curl may hand us the same
+ *     fd number again at once (no UV_EEXIST);
+ *   - curl is never called from its own callbacks: timer requests only (re)arm a uv timer,
+ *     and done callbacks run after curl has returned, from a list collected first;
+ *   - shutdown removes the easy handles, calls curl_multi_cleanup (which may still call the
+ *     socket callback), then closes the timer; the scraper is freed in the last close
+ *     callback.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "scrape/scrape.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cpgo_scraper {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    int closing;
+    size_t open_handles; /* uv handles not yet closed: the timer and poll contexts */
+    size_t sockets;
+    void (*closed)(void *);
+    void *closed_arg;
+    struct cpgo_scrape *head; /* scrapes in flight (doubly linked) */
+    size_t in_flight;
+};
+
+struct cpgo_scrape {
+    struct cpgo_scraper *s;
+    struct cpgo_scrape *prev, *next;
+    CURL *easy;
+    struct curl_slist *headers;
+    unsigned char *buf;
+    size_t len, cap, max;
+    int over_limit;
+    CURLcode result;
+    uint64_t started_ns;
+    cpgo_scrape_done_cb done;
+    void *arg;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sock_ctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct cpgo_scraper *s;
+};
+
+static const char *const class_names[CPGO_CLASS_COUNT] = {
+    [CPGO_CLASS_OK] = "ok",
+    [CPGO_CLASS_DNS] = "dns",
+    [CPGO_CLASS_CONNECT] = "connect",
+    [CPGO_CLASS_TIMEOUT] = "timeout",
+    [CPGO_CLASS_RESET] = "reset",
+    [CPGO_CLASS_PARTIAL] = "partial",
+    [CPGO_CLASS_HTTP_5XX] = "http_5xx",
+    [CPGO_CLASS_BUSY] = "busy",
+    [CPGO_CLASS_TLS] = "tls",
+    [CPGO_CLASS_BODY_LIMIT] = "body_size_limit",
+    [CPGO_CLASS_HTTP_4XX] = "http_4xx",
+    [CPGO_CLASS_CONFIG] = "config",
+    [CPGO_CLASS_BAD_PAYLOAD] = "bad_payload",
+    [CPGO_CLASS_DECOMPRESSED_LIMIT] = "decompressed_limit",
+    [CPGO_CLASS_LIMIT] = "limit",
+    [CPGO_CLASS_INCOMPATIBLE] = "incompatible",
+    [CPGO_CLASS_NOT_CPU] = "not_cpu_profile",
+    [CPGO_CLASS_NO_DATA] = "no_data",
+    [CPGO_CLASS_INTERNAL] = "internal",
+    [CPGO_CLASS_CANCELED] = "canceled",
+};
+
+const char *cpgo_class_name(enum cpgo_class c)
+{
+    return (unsigned)c < CPGO_CLASS_COUNT ? class_names[c] : "unknown";
+}
+
+int cpgo_class_transient(enum cpgo_class c)
+{
+    return c >= CPGO_CLASS_DNS && c <= CPGO_CLASS_BUSY;
+}
+
+static void maybe_finish_close(struct cpgo_scraper *s)
+{
+    if (s->closing && s->open_handles == 0) {
+        void (*cb)(void *) = s->closed;
+        void *arg = s->closed_arg;
+        free(s);
+        if (cb) cb(arg);
+    }
+}
+
+static void handle_closed_cb(uv_handle_t *h)
+{
+    struct cpgo_scraper *s;
+    if (h->type == UV_POLL) {
+        struct sock_ctx *c = h->data;
+        s = c->s;
+        free(c);
+    } else {
+        s = h->data;
+    }
+    s->open_handles--;
+    maybe_finish_close(s);
+}
+
+/* ---- completions ------------------------------------------------------------------------- */
+
+static void unlink_scrape(struct cpgo_scrape *t)
+{
+    struct cpgo_scraper *s = t->s;
+    if (t->prev) t->prev->next = t->next;
+    else s->head = t->next;
+    if (t->next) t->next->prev = t->prev;
+    t->prev = t->next = NULL;
+    s->in_flight--;
+}
+
+static void free_scrape(struct cpgo_scrape *t)
+{
+    if (t->easy) {
+        curl_multi_remove_handle(t->s->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->headers);
+    free(t->buf);
+    free(t);
+}
+
+static void first_line(const unsigned char *b, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < cap && o < 120; i++) {
+        unsigned char c = b[i];
+        if (c == '\n' || c == '\r') break;
+        out[o++] = (c >= ' ' && c < 127) ? (char)c : '?';
+    }
+    out[o] = 0;
+}
+
+static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_result *r)
+{
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
+    r->len = t->len;
+    if (rc == CURLE_OK) {
+        long st = r->http_status;
+        if (st >= 200 && st < 300) {
+            r->cls = CPGO_CLASS_OK;
+            return;
+        }
+        char line[128];
+        first_line(t->buf, t->len, line, sizeof line);
+        if (st == 500 && t->len && memmem(t->buf, t->len, "already in use", 14)) {
+            r->cls = CPGO_CLASS_BUSY;
+            snprintf(r->error, sizeof r->error, "HTTP 500: %s", line);
+        } else if (st >= 500) {
+            r->cls = CPGO_CLASS_HTTP_5XX;
+            snprintf(r->error, sizeof r->error, "HTTP %ld: %s", st, line);
+        } else if (st == 400 && t->len && memmem(t->buf, t->len, "WriteTimeout", 12)) {
+            r->cls = CPGO_CLASS_CONFIG;
+            snprintf(r->error, sizeof r->error,
+                     "HTTP 400: %s (raise the server's WriteTimeout or lower seconds=)", line);
+        } else if (st >= 300 && st < 400) {
+            r->cls = CPGO_CLASS_HTTP_4XX;
+            char *loc = NULL;
+            curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
+            snprintf(r->error, sizeof r->error, "HTTP %ld redirect refused (scrapes never "
+                     "follow redirects)", st);
+        } else {
+            r->cls = CPGO_CLASS_HTTP_4XX;
+            snprintf(r->error, sizeof r->error, "HTTP %ld%s%s%s", st, line[0] ? ": " : "", line,
+                     st == 404 ? " (is the path /debug/pprof/profile right?)" : "");
+        }
+        return;
+    }
+    const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: r->cls = CPGO_CLASS_DNS; break;
+    case CURLE_COULDNT_CONNECT: r->cls = CPGO_CLASS_CONNECT; break;
+    case CURLE_OPERATION_TIMEDOUT: r->cls = CPGO_CLASS_TIMEOUT; break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING: r->cls = CPGO_CLASS_RESET; break;
+    case CURLE_PARTIAL_FILE: r->cls = CPGO_CLASS_PARTIAL; break;
+    case CURLE_FILESIZE_EXCEEDED: r->cls = CPGO_CLASS_BODY_LIMIT; break;
+    case CURLE_WRITE_ERROR:
+        r->cls = t->over_limit ? CPGO_CLASS_BODY_LIMIT : CPGO_CLASS_INTERNAL;
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR: r->cls = CPGO_CLASS_TLS; break;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT: r->cls = CPGO_CLASS_CONFIG; break;
+    default: r->cls = CPGO_CLASS_CONNECT; break;
+    }
+    if (r->cls == CPGO_CLASS_BODY_LIMIT)
+        snprintf(r->error, sizeof r->error, "body larger than the limit of %zu bytes", t->max);
+    else
+        snprintf(r->error, sizeof r->error, "%s", detail);
+}
+
+/* Drains curl's completion messages, then runs the done callbacks (outside curl). */
+static void check_multi_info(struct cpgo_scraper *s)
+{
+    struct cpgo_scrape *done_head = NULL, **tail = &done_head;
+    CURLMsg *msg;
+    int pending;
+    while ((msg = curl_multi_info_read(s->multi, &pending))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL *easy = msg->easy_handle; /* copy out before the message is invalidated */
+        CURLcode rc = msg->data.result;
+        struct cpgo_scrape *t = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+        if (!t) continue;
+        unlink_scrape(t);
+        t->result = rc;
+        *tail = t;
+        tail = &t->next;
+    }
+    struct cpgo_scrape *t = done_head;
+    while (t) {
+        struct cpgo_scrape *next = t->next;
+        t->next = NULL;
+        struct cpgo_scrape_result r;
+        memset(&r, 0, sizeof r);
+        classify(t, t->result, &r);
+        r.seconds = (double)(uv_hrtime() - t->started_ns) / 1e9;
+        if (r.cls == CPGO_CLASS_OK) {
+            r.body = t->buf;
+            t->buf = NULL;
+        }
+        cpgo_scrape_done_cb cb = t->done;
+        void *arg = t->arg;
+        free_scrape(t);
+        cb(&r, arg);
+        free(r.body); /* NULL unless the callback left it (it takes ownership by zeroing) */
+        t = next;
+    }
+}
+
+/* ---- curl -> us -------------------------------------------------------------------------- */
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    struct sock_ctx *c = h->data;
+    struct cpgo_scraper *s = c->s;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    }
+    int running;
+    curl_multi_socket_action(s->multi, c->fd, flags, &running);
+    /* c may be gone now (curl may have removed the socket): do not touch it */
+    check_multi_info(s);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct cpgo_scraper *s = userp;
+    struct sock_ctx *c = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (c) {
+            uv_poll_stop(&c->poll);
+            curl_multi_assign(s->multi, fd, NULL);
+            s->sockets--;
+            uv_close((uv_handle_t *)&c->poll, handle_closed_cb);
+        }
+        return 0;
+    }
+    if (s->closing) return 0;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c) return 0; /* the transfer will time out; failing here would abort all */
+        c->fd = fd;
+        c->s = s;
+        int rc = uv_poll_init_socket(s->loop, &c->poll, fd);
+        if (rc) {
+            free(c);
+            return 0;
+        }
+        c->poll.data = c;
+        s->open_handles++;
+        s->sockets++;
+        curl_multi_assign(s->multi, fd, c);
+    }
+    int ev = 0;
+    if (what & CURL_POLL_IN) ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
+    uv_poll_start(&c->poll, ev, poll_cb);
+    return 0;
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+    struct cpgo_scraper *s = h->data;
+    int running;
+    curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(s);
+}
+
+static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct cpgo_scraper *s = userp;
+    if (timeout_ms < 0) uv_timer_stop(&s->timer);
+    else if (!s->closing) uv_timer_start(&s->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
+    return 0;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct cpgo_scrape *t = userp;
+    size_t n = size * nmemb;
+    if (n > t->max - t->len) {
+        t->over_limit = 1;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 64 * 1024;
+        while (cap < t->len + n) cap *= 2;
+        if (cap > t->max) cap = t->max;
+        unsigned char *b = realloc(t->buf, cap);
+        if (!b) return 0;
+        t->buf = b;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, data, n);
+    t->len += n;
+    return n;
+}
+
+/* ---- public ---------------------------------------------------------------------------- */
+
+int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
+                     struct cpgo_scraper **out)
+{
+    struct cpgo_scraper *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->loop = loop;
+    s->multi = curl_multi_init();
+    if (!s->multi) {
+        free(s);
+        return -1;
+    }
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    s->open_handles = 1;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, timerfunc_cb);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    /* one CPU profile at a time per target process */
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+    if (opts && opts->max_total_connections)
+        curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                          (long)opts->max_total_connections);
+    (void)opts;
+    *out = s;
+    return 0;
+}
+
+struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_scrape_req *req)
+{
+    if (s->closing) return NULL;
+    struct cpgo_scrape *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->s = s;
+    t->max = req->max_body_bytes ? req->max_body_bytes : (64u << 20);
+    t->done = req->done;
+    t->arg = req->arg;
+    t->easy = curl_easy_init();
+    if (!t->easy) {
+        free(t);
+        return NULL;
+    }
+    CURL *e = t->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)req->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "cpgo/" CPGO_VERSION);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
+     * it idle for the whole period, which is fine for net/http. */
+    for (const char *const *h = req->headers; h && *h; h++) {
+        struct curl_slist *n = curl_slist_append(t->headers, *h);
+        if (!n) {
+            free_scrape(t);
+            return NULL;
+        }
+        t->headers = n;
+    }
+    if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    t->started_ns = uv_hrtime();
+    t->next = s->head;
+    if (s->head) s->head->prev = t;
+    s->head = t;
+    s->in_flight++;
+    if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
+        unlink_scrape(t);
+        curl_easy_cleanup(t->easy);
+        t->easy = NULL;
+        free_scrape(t);
+        return NULL;
+    }
+    return t;
+}
+
+void cpgo_scrape_cancel(struct cpgo_scrape *t)
+{
+    if (!t) return;
+    unlink_scrape(t);
+    free_scrape(t);
+}
+
+size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s)
+{
+    return s->in_flight;
+}
+
+size_t cpgo_scraper_sockets(const struct cpgo_scraper *s)
+{
+    return s->sockets;
+}
+
+void cpgo_scraper_close(struct cpgo_scraper *s, void (*closed)(void *arg), void *arg)
+{
+    s->closing = 1;
+    s->closed = closed;
+    s->closed_arg = arg;
+    while (s->head) cpgo_scrape_cancel(s->head);
+    /* may still call socket_cb with CURL_POLL_REMOVE: handled like any removal */
+    curl_multi_cleanup(s->multi);
+    s->multi = NULL;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, handle_closed_cb);
+}

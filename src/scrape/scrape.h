@@ -1,0 +1,99 @@
+/*
+ * scrape.h - HTTP scrapes of profile endpoints: one curl multi handle driven by one libuv
+ * loop (curl's socket and timer callbacks mapped onto uv_poll and uv_timer), so thousands of
+ * scrapes run concurrently without threads.
+ *
+ * Owns: the multi handle, its timer, one poll context per socket curl watches, and every
+ * scrape in flight (its easy handle, header list and body buffer). A finished scrape's
+ * body is handed to the done callback, which owns it from then on.
+ * Thread: the loop thread only. The done callback runs on the loop thread and never from
+ * inside cpgo_scrape_start or a curl callback (curl is never re-entered).
+ *
+ * Per scrape: http/https only, no redirects, a total timeout and a connect timeout, a body
+ * ceiling counted in the write callback, no Accept-Encoding (the gzip is the file format
+ * and its decompression limit is the decoder's job), at most one connection per host:port
+ * (Go answers a second CPU profile request with 500 "already in use").
+ */
+#ifndef CPGO_SCRAPE_SCRAPE_H
+#define CPGO_SCRAPE_SCRAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Why a scrape (or the decoding of its body) failed. The class decides the retry policy. */
+enum cpgo_class {
+    CPGO_CLASS_OK = 0,
+    /* transient: retried with backoff while the next tick is far enough away */
+    CPGO_CLASS_DNS,
+    CPGO_CLASS_CONNECT,
+    CPGO_CLASS_TIMEOUT,
+    CPGO_CLASS_RESET,
+    CPGO_CLASS_PARTIAL,
+    CPGO_CLASS_HTTP_5XX,
+    CPGO_CLASS_BUSY,
+    /* permanent: wait for the next tick */
+    CPGO_CLASS_TLS,
+    CPGO_CLASS_BODY_LIMIT,
+    CPGO_CLASS_HTTP_4XX,
+    CPGO_CLASS_CONFIG,
+    CPGO_CLASS_BAD_PAYLOAD,
+    CPGO_CLASS_DECOMPRESSED_LIMIT,
+    CPGO_CLASS_LIMIT,
+    CPGO_CLASS_INCOMPATIBLE,
+    CPGO_CLASS_NOT_CPU,
+    CPGO_CLASS_NO_DATA,
+    CPGO_CLASS_INTERNAL,
+    CPGO_CLASS_CANCELED,
+    CPGO_CLASS_COUNT
+};
+
+const char *cpgo_class_name(enum cpgo_class c);
+int cpgo_class_transient(enum cpgo_class c);
+
+struct cpgo_scrape_result {
+    enum cpgo_class cls;
+    long http_status;          /* 0 when no response */
+    unsigned char *body;       /* NULL unless 2xx; the done callback takes it by setting
+                                  body to NULL, else it is freed when the callback returns */
+    size_t len;                /* bytes of body received (also for failures) */
+    double seconds;            /* wall time of the transfer */
+    char error[256];           /* one line: what went wrong (no secrets) */
+};
+
+struct cpgo_scrape;
+typedef void (*cpgo_scrape_done_cb)(struct cpgo_scrape_result *res, void *arg);
+
+struct cpgo_scrape_req {
+    const char *url;
+    const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+    int64_t timeout_ms;
+    int64_t connect_timeout_ms;
+    size_t max_body_bytes;
+    cpgo_scrape_done_cb done;
+    void *arg;
+};
+
+struct cpgo_scraper_opts {
+    size_t max_total_connections; /* CURLMOPT_MAX_TOTAL_CONNECTIONS */
+    const char *user_agent;
+};
+
+struct cpgo_scraper;
+
+int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
+                     struct cpgo_scraper **out);
+/* Starts a scrape. Returns NULL only when out of memory or closing (then `done` is not
+ * called). */
+struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_scrape_req *req);
+/* Abandons a scrape in flight: its handle is removed, its buffers freed, `done` is not
+ * called. */
+void cpgo_scrape_cancel(struct cpgo_scrape *t);
+size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s);
+/* Number of sockets curl currently has us watch (open connections). */
+size_t cpgo_scraper_sockets(const struct cpgo_scraper *s);
+/* Cancels everything, cleans up curl, closes the uv handles; `closed` runs once the last
+ * uv handle is closed (then the loop may be closed). */
+void cpgo_scraper_close(struct cpgo_scraper *s, void (*closed)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * state.h - crash-safe pending profiles, one directory per target under state_dir.
+ *
+ * Layout of state_dir/targets/<target id>/:
+ *   target            the target's key, for people reading the directory
+ *   journal/<seq>.pb  every accepted scrape body, as received, written atomically before it
+ *                     is merged (tmp + fsync + rename + fsync dir)
+ *   pending-<seq>.pb  a snapshot of the pending merge of all journal entries <= seq
+ *   published.json    {"upto_seq": S}: everything <= S is in the published output
+ *   publishing.json   {"upto_seq", "path", "size", "hash"}: a publish in progress
+ *
+ * The invariant: every accepted scrape is counted exactly once in what cpgo publishes.
+ * A scrape is accepted when its journal entry is renamed into place; on start, pending =
+ * newest snapshot + later journal entries, minus everything <= published upto_seq. A publish
+ * first records its intent (the output's expected size and hash), then writes the output,
+ * then records published.json. After a crash in between, the output file tells which
+ * happened: if it has the recorded hash the publish completed, otherwise it did not and the
+ * same entries are published again. kill -9 at any moment loses at most the scrape whose
+ * journal entry was not yet renamed, and counts nothing twice.
+ *
+ * Owns: the target's pending merger and its files. Thread: every function does file I/O and
+ * CPU work: call them only from the target's work-queue lane (one at a time).
+ */
+#ifndef CPGO_STATE_STATE_H
+#define CPGO_STATE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "merge/merge.h"
+#include "profile/codec.h"
+
+struct cpgo_tstate;
+
+/* Opens (creating it, mode 0700) and recovers the target's directory. `recover_path` is
+ * the output file a publish in progress may have written (NULL if the publisher decides
+ * itself, see publish_check). */
+int cpgo_state_open(const char *state_dir, const char *target_id, const char *target_key,
+                    const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
+                    struct cpgo_tstate **out, struct cpgo_err *err);
+void cpgo_state_close(struct cpgo_tstate *ts);
+
+/* Accepts one decoded scrape: journals the body, then merges the profile into pending. */
+int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
+                      const struct cpgo_profile *p, struct cpgo_err *err);
+
+/* Writes a snapshot of pending and drops the journal entries it covers. Called every few
+ * ingests and at shutdown so that recovery stays fast. */
+int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err);
+/* Journal entries since the last snapshot. */
+size_t cpgo_state_journal_len(const struct cpgo_tstate *ts);
+
+struct cpgo_merger *cpgo_state_pending(struct cpgo_tstate *ts);
+/* Scrapes in pending (accepted and not yet published). */
+uint64_t cpgo_state_pending_scrapes(const struct cpgo_tstate *ts);
+
+/* Publishing, in three steps around writing the output: */
+int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data,
+                             size_t len, struct cpgo_err *err);
+int cpgo_state_publish_commit(struct cpgo_tstate *ts, struct cpgo_err *err);
+void cpgo_state_publish_abort(struct cpgo_tstate *ts);
+
+/* Atomic file write: temp file in the same directory, fsync, rename, fsync the directory.
+ * Creates missing parent directories (mode 0755). */
+int cpgo_state_write_file(const char *path, const void *data, size_t len, struct cpgo_err *err);
+/* Reads a whole file up to max bytes; CPGO_E_EMPTY when it does not exist. */
+int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
+                         struct cpgo_err *err);
+/* A 64-bit content hash (FNV-1a) used to recognise a file cpgo wrote. */
+uint64_t cpgo_state_hash(const void *data, size_t len);
+
+#endif
