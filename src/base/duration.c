@@ -5,13 +5,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * Exact integer arithmetic in nanoseconds, with Go's limits: a value must fit a Go
+ * time.Duration (2^63-1 ns, about 292 years), so every string accepted here is accepted by
+ * time.ParseDuration too. (Floating point made "0.035s" 34 ms and "1.001s" 1000 ms, and
+ * reported long digit runs as "missing unit".) A unit is the run of characters up to
+ * the next digit or '.', and must be one of Go's unit names exactly.
+ */
 int cpgo_duration_parse(const char *text, int64_t *ms, struct cpgo_err *err)
 {
     static const struct {
         const char *unit;
-        double ms;
-    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1.0},
-                 {"s", 1e3},   {"m", 6e4},   {"h", 3.6e6}};
+        uint64_t ns;
+    } units[] = {
+        {"ns", 1},           {"us", 1000},      {"\xc2\xb5s", 1000}, /* U+00B5 micro sign */
+        {"\xce\xbcs", 1000},                                         /* U+03BC Greek mu */
+        {"ms", 1000000},     {"s", 1000000000}, {"m", 60000000000},  {"h", 3600000000000}};
+    const uint64_t max = INT64_MAX; /* ns */
     const char *p = text;
     if (!p || !*p) return cpgo_err_set(err, CPGO_E_INPUT, "empty duration");
     if (!strcmp(p, "0")) {
@@ -20,47 +30,55 @@ int cpgo_duration_parse(const char *text, int64_t *ms, struct cpgo_err *err)
     }
     if (*p == '-' || *p == '+')
         return cpgo_err_set(err, CPGO_E_INPUT, "'%.64s' is not a duration: no sign allowed", text);
-    double total = 0;
+    uint64_t total = 0;
     while (*p) {
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return cpgo_err_set(err, CPGO_E_INPUT, "'%.64s' is not a duration (e.g. 45s, 1h30m)",
-                                text);
-        double whole = 0, frac = 0, scale = 1;
-        int digits = 0;
-        while (isdigit((unsigned char)*p)) {
-            whole = whole * 10 + (*p++ - '0');
-            digits++;
-            if (whole > 1e15) break;
+        uint64_t whole = 0, frac = 0, scale = 1;
+        int digits = 0, over = 0;
+        for (; isdigit((unsigned char)*p); p++, digits++) {
+            unsigned d = (unsigned)(*p - '0');
+            if (whole > (max - d) / 10)
+                over = 1;
+            else
+                whole = whole * 10 + d;
         }
         if (*p == '.') {
-            p++;
-            while (isdigit((unsigned char)*p)) {
-                scale /= 10;
-                frac += (*p++ - '0') * scale;
-                digits++;
+            /* digits past 10^-18 cannot change a nanosecond count below 2^63 */
+            for (p++; isdigit((unsigned char)*p); p++, digits++) {
+                if (scale < 1000000000000000000u) {
+                    frac = frac * 10 + (unsigned)(*p - '0');
+                    scale *= 10;
+                }
             }
         }
         if (!digits)
             return cpgo_err_set(err, CPGO_E_INPUT, "'%.64s' is not a duration (e.g. 45s, 1h30m)",
                                 text);
-        size_t best = 0;
-        double mult = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t l = strlen(units[i].unit);
-            /* longest match: "ms" before "m" */
-            if (!strncmp(p, units[i].unit, l) && l > best) {
-                best = l;
-                mult = units[i].ms;
-            }
-        }
-        if (!best)
+        const char *u = p;
+        while (*p && *p != '.' && !isdigit((unsigned char)*p))
+            p++;
+        if (u == p)
             return cpgo_err_set(err, CPGO_E_INPUT,
-                                "'%.64s' is not a duration: missing unit (ns, us, ms, s, m, h)", text);
-        p += best;
-        total += (whole + frac) * mult;
-        if (total > 9.2e15) return cpgo_err_set(err, CPGO_E_INPUT, "duration '%.64s' is too large", text);
+                                "'%.64s' is not a duration: missing unit (ns, us, ms, s, m, h)",
+                                text);
+        uint64_t unit = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+            if (strlen(units[i].unit) == (size_t)(p - u) &&
+                !strncmp(u, units[i].unit, (size_t)(p - u)))
+                unit = units[i].ns;
+        if (!unit)
+            return cpgo_err_set(
+                err, CPGO_E_INPUT,
+                "'%.64s' is not a duration: unknown unit '%.*s' (ns, us, ms, s, m, h)", text,
+                (int)(p - u > 16 ? 16 : p - u), u);
+        if (over || whole > max / unit)
+            return cpgo_err_set(err, CPGO_E_INPUT, "duration '%.64s' is too large", text);
+        /* frac < scale <= 10^18 and unit < 2^42: the product fits 128 bits */
+        uint64_t v = whole * unit + (uint64_t)((unsigned __int128)frac * unit / scale);
+        if (v > max || total > max - v)
+            return cpgo_err_set(err, CPGO_E_INPUT, "duration '%.64s' is too large", text);
+        total += v;
     }
-    *ms = (int64_t)total;
+    *ms = (int64_t)(total / 1000000); /* sub-millisecond remainders round down */
     return 0;
 }
 
