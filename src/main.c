@@ -45,6 +45,39 @@ static const struct {
      "\n"
      "  --json                machine-readable output\n"
      "  --limit NAME=N        see 'cpgo help merge'\n"},
+    {"check-config", cpgo_cmd_check_config, "validate a configuration file and print it normalised",
+     "usage: cpgo check-config [-c FILE] [-q]\n"
+     "       cpgo check-config --reference\n"
+     "\n"
+     "Validates a configuration file (default ./config.yaml) and prints it normalised:\n"
+     "YAML with every default filled in and secrets masked (header values of\n"
+     "Authorization, Cookie and other secret-looking headers, credentials in URLs), then\n"
+     "the targets it defines, as comments. Every error is printed on standard error as\n"
+     "FILE:LINE:COLUMN: KEY: PROBLEM. Exit status 0 when valid, 2 when there are errors,\n"
+     "1 when the file cannot be read.\n"
+     "\n"
+     "  -c, --config FILE     the configuration file ('-' reads standard input); the\n"
+     "                        original tool's -configPath FILE is accepted too\n"
+     "  -q, --quiet           print nothing when the file is valid\n"
+     "  --reference           print the reference of every key (docs/CONFIG.md) and exit\n"},
+    {"run", cpgo_cmd_run, "scrape the fleet on its schedules, merge and publish (the daemon)",
+     "usage: cpgo run [-c FILE] [-v] [--once] --output DIR\n"
+     "\n"
+     "Scrapes every backend of the configuration (default ./config.yaml) on its cron\n"
+     "schedule, merges the profiles of each target in the background and publishes\n"
+     "each target's file once every backend that was due has finished.\n"
+     "\n"
+     "  -c, --config FILE     the configuration (the original's -configPath works too)\n"
+     "  -v, --verbose         debug logging (the original's -verbose works too)\n"
+     "  --once                scrape every backend once, now, publish, exit: 0 when every\n"
+     "                        target was published, 1 when a backend or target failed\n"
+     "  --output DIR          publish into DIR/<host>/<repository>/<branch>/<file>; the\n"
+     "                        file there is the existing profile (existing + new)\n"
+     "\n"
+     "Signals: SIGINT/SIGTERM stop scheduling, let scrapes in flight finish (up to\n"
+     "shutdown_timeout), save state and exit 0; SIGHUP reloads the configuration (an\n"
+     "invalid one is refused and the running one kept). Pending samples survive restarts\n"
+     "and crashes in state_dir: every scrape is counted exactly once.\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -19,6 +19,8 @@ enum { CPGO_EXIT_OK = 0, CPGO_EXIT_FAIL = 1, CPGO_EXIT_INVALID = 2 };
 
 int cpgo_cmd_merge(int argc, char **argv);
 int cpgo_cmd_inspect(int argc, char **argv);
+int cpgo_cmd_check_config(int argc, char **argv);
+int cpgo_cmd_run(int argc, char **argv);
 
 /* Usage text of a command (NULL for unknown) and the list of commands. */
 const char *cpgo_cli_usage(const char *cmd);

@@ -126,7 +126,7 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
 void cpgo_config_free(struct cpgo_config *c);
 
 /* Writes the normalised configuration as YAML, every default filled in, secrets masked
- * (header values of Authorization/Cookie/*token*, URL passwords). */
+ * (header values of Authorization, Cookie and names containing "token"; URL passwords). */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
 
 /* Writes the key reference (Markdown table: key, type, default, bounds, description) from

@@ -402,6 +402,8 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "cpgo/" CPGO_VERSION);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* bigger reads: a 130 KB profile in a few callbacks instead of dozens */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
     /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
      * it idle for the whole period, which is fine for net/http. */
     for (const char *const *h = req->headers; h && *h; h++) {

@@ -40,3 +40,35 @@ sep = "-----------+-------------------------------------------------------\n"
 blocks = [b for b in sys.stdin.read().split(sep) if b.strip()]
 print("\n=====\n".join(sorted(blocks)))'
 }
+
+# start_fleet DIR ARGS... : starts cpgo-fakefleet with a port file in DIR; sets FLEET_PID.
+start_fleet() {
+  local dir=$1; shift
+  rm -f "$dir/ports"
+  "$CPGO_FAKEFLEET" --port-file "$dir/ports" --stats "$dir/stats.json" --duration 300 "$@" \
+    2>>"$dir/fleet.log" &
+  FLEET_PID=$!
+  for _ in $(seq 1 200); do [ -s "$dir/ports" ] && return 0; sleep 0.05; done
+  fail "fake fleet did not start: $(tail -3 "$dir/fleet.log")"
+  return 1
+}
+stop_fleet() { kill "$FLEET_PID" 2>/dev/null; wait "$FLEET_PID" 2>/dev/null; }
+# json_get FILE EXPR : evaluates a Python expression on the JSON document `d`.
+json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# samples_in FILE : total samples/count of a profile (0 when the file is missing).
+samples_in() {
+  if [ -s "$1" ]; then "$CPGO" inspect --json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["sample_types"][0]["total"])'
+  else echo 0; fi
+}
+# total_samples DIR : sum of samples/count over every published file under DIR.
+total_samples() {
+  local t=0 f
+  while IFS= read -r f; do t=$((t + $(samples_in "$f"))); done < <(find "$1" -type f -name '*.pgo' 2>/dev/null)
+  echo "$t"
+}
+# wait_for COND_CMD TIMEOUT_S : polls a command until it succeeds.
+wait_for() {
+  local i
+  for i in $(seq 1 $(( $2 * 10 ))); do eval "$1" && return 0; sleep 0.1; done
+  return 1
+}

@@ -1,0 +1,46 @@
+/*
+ * cmd_run.c - `cpgo run`: parses the flags (also the original tool's -configPath and
+ * -verbose) and hands over to the daemon.
+ */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+
+int cpgo_cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"configPath", required_argument, NULL, 'c'}, /* the original tool's flag */
+        {"verbose", no_argument, NULL, 'v'},
+        {"once", no_argument, NULL, 'O'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cpgo_run_opts o;
+    memset(&o, 0, sizeof o);
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long_only(argc, argv, "c:vo:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o.config_path = optarg; break;
+        case 'v': o.verbose = 1; break;
+        case 'O': o.once = 1; break;
+        case 'o': o.output_dir = optarg; break;
+        case 'h': fputs(cpgo_cli_usage("run"), stdout); return CPGO_EXIT_OK;
+        default:
+            return cpgo_cli_usage_error("run", "unknown or incomplete option '%s'",
+                                        argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cpgo_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
+    if (!o.output_dir)
+        return cpgo_cli_usage_error("run",
+                                    "publishing to a forge is not available yet; use --output DIR");
+    return cpgo_daemon_run(&o);
+}

@@ -1,0 +1,1018 @@
+/*
+ * daemon.c - see daemon.h.
+ *
+ * Runtime objects: one struct backend per configured backend (its timers, the scrape in
+ * flight, its last result) and one struct target per target (its work lane, its state,
+ * round accounting). They are heap objects referenced by pointer from callbacks and jobs,
+ * so a configuration reload can swap the config they point at without moving them.
+ *
+ * Scheduling: each backend has a tick timer armed for its next cron time plus a small
+ * deterministic offset (a hash of the backend, as Prometheus spreads scrapes), so a fleet on
+ * the same schedule does not connect in the same millisecond. A tick that finds the
+ * backend's previous scrape still running is counted as missed and logged; scrapes of one
+ * backend never overlap. Transient failures are retried with exponential backoff and
+ * jitter while the next tick is far enough away; permanent ones wait for the next tick.
+ *
+ * Rounds: a tick enters the backend into its target's round; when every backend that
+ * entered has finished (succeeded or failed), the target publishes once.
+ *
+ * Shutdown: stop ticking, let scrapes in flight finish up to shutdown_timeout, drain the
+ * ingest jobs, snapshot every target, close every handle, then the loop ends.
+ */
+#include "daemon/daemon.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "base/log.h"
+#include "config/config.h"
+#include "publish/outdir.h"
+#include "queue/workq.h"
+#include "scrape/scrape.h"
+#include "state/state.h"
+
+struct daemon;
+
+struct target {
+    struct daemon *d;
+    const struct cpgo_target_cfg *cfg; /* NULL once retired */
+    char key[512];
+    char id[32];
+    char out_path[4096]; /* "" when not publishing to a directory */
+    struct cpgo_trim trim;
+    struct cpgo_lane lane;
+    struct cpgo_tstate *ts; /* touched only by this target's jobs */
+    int loaded, load_failed;
+    size_t round_outstanding;
+    int round_active;
+    int publishing;
+    int publish_again;
+    int retired; /* no longer in the configuration */
+    uint64_t pending_scrapes;
+    uint64_t publishes, publish_failures;
+    int failed; /* for --once: this target could not be published */
+    int published_once;
+    int once_submitted;
+    char last_error[512];
+    struct target *next;
+};
+
+struct backend {
+    struct daemon *d;
+    const struct cpgo_backend_cfg *cfg;
+    struct target *t;
+    char name[256];
+    char url_masked[1024];
+    uv_timer_t tick;  /* schedule */
+    uv_timer_t retry; /* backoff */
+    int refs; /* open uv handles + jobs that point here: freed at 0 */
+    int64_t next_fire_ms; /* wall-clock ms of the next tick */
+    int64_t offset_ms;
+    struct cpgo_scrape *scrape;
+    int busy;      /* scraping, waiting to scrape, retrying or being ingested */
+    int in_round;  /* counted in t->round_outstanding */
+    int waiting;   /* in the waiting list for queue room / concurrency */
+    int attempt;
+    char **headers;
+    /* status */
+    enum cpgo_class last_class;
+    char last_error[512];
+    int64_t last_success_ms;
+    uint64_t ok, failed, missed_ticks;
+    int failed_in_once;
+    int removed;
+    struct backend *next, *wait_next;
+};
+
+struct daemon {
+    uv_loop_t loop;
+    struct cpgo_config *cfg;
+    struct cpgo_run_opts opts;
+    struct cpgo_scraper *scraper;
+    struct cpgo_workq *q;
+    struct backend *backends;
+    struct target *targets;
+    struct backend *wait_head, *wait_tail;
+    size_t scrapes_in_flight;
+    uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t shutdown_timer;
+    int stopping;
+    int shutdown_timer_open;
+    int snapshots_outstanding;
+    int snapshot_phase; /* 0 not started, 1 running, 2 done */
+    int closing;
+    int exit_code;
+    /* --once */
+    int once_publishing;
+    size_t once_outstanding_publishes;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t hash_str(const char *s, uint64_t h)
+{
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+static void schedule_next(struct backend *b);
+static void start_scrape(struct backend *b);
+static void backend_finished(struct backend *b);
+static void backend_unref(struct backend *b);
+static void maybe_progress_shutdown(struct daemon *d);
+static void drain_waiting(struct daemon *d);
+static void once_check(struct daemon *d);
+
+/* ---- jobs ---------------------------------------------------------------------------- */
+
+enum job_kind { JOB_LOAD, JOB_INGEST, JOB_PUBLISH, JOB_SNAPSHOT };
+
+struct job {
+    struct cpgo_job base;
+    enum job_kind kind;
+    struct target *t;
+    struct backend *b;
+    /* inputs (copied: a job never reads the live config) */
+    char state_dir[1024];
+    char target_id[32];
+    char key[512];
+    char out_path[4096];
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+    unsigned char *body;
+    size_t len;
+    /* outputs */
+    int rc;
+    enum cpgo_class cls;
+    struct cpgo_err err;
+    uint64_t pending_scrapes;
+    struct cpgo_publish_info info;
+};
+
+static enum cpgo_class class_of_decode(int rc, const char *text)
+{
+    if (rc == CPGO_E_EMPTY) return CPGO_CLASS_NO_DATA;
+    if (rc == CPGO_E_LIMIT)
+        return strstr(text, "decompressed") ? CPGO_CLASS_DECOMPRESSED_LIMIT : CPGO_CLASS_LIMIT;
+    if (rc == CPGO_E_INCOMPAT) return CPGO_CLASS_INCOMPATIBLE;
+    if (rc == CPGO_E_NOMEM || rc == CPGO_E_IO) return CPGO_CLASS_INTERNAL;
+    return CPGO_CLASS_BAD_PAYLOAD;
+}
+
+/* Go PGO can use it: a samples/count or cpu/nanoseconds sample type, start lines. */
+static int check_cpu_profile(const struct cpgo_profile *p, struct cpgo_err *err)
+{
+    const cpgo_pb_profile *pb = p->pb;
+    int has_type = 0, has_start = 0;
+    for (size_t i = 0; i < pb->n_sample_type; i++) {
+        size_t lt, lu;
+        const char *t = cpgo_profile_str(pb, pb->sample_type[i]->type, &lt);
+        const char *u = cpgo_profile_str(pb, pb->sample_type[i]->unit, &lu);
+        if ((lt == 7 && !memcmp(t, "samples", 7) && lu == 5 && !memcmp(u, "count", 5)) ||
+            (lt == 3 && !memcmp(t, "cpu", 3) && lu == 11 && !memcmp(u, "nanoseconds", 11)))
+            has_type = 1;
+    }
+    if (!has_type)
+        return cpgo_err_set(err, CPGO_E_INPUT,
+                            "not a CPU profile: no samples/count or cpu/nanoseconds sample type");
+    for (size_t i = 0; i < pb->n_function && !has_start; i++)
+        if (pb->function[i]->start_line) has_start = 1;
+    if (!has_start && pb->n_function)
+        return cpgo_err_set(err, CPGO_E_INPUT,
+                            "profile has no function start lines (Go 1.20+ writes them); Go PGO "
+                            "cannot use it");
+    if (pb->n_sample == 0) return cpgo_err_set(err, CPGO_E_EMPTY, "profile has no samples");
+    return 0;
+}
+
+static void job_work(struct cpgo_job *base)
+{
+    struct job *j = (struct job *)base;
+    struct target *t = j->t;
+    j->rc = 0;
+    switch (j->kind) {
+    case JOB_LOAD:
+        j->rc = cpgo_state_open(j->state_dir, j->target_id, j->key, &j->mo, &j->lim, &t->ts,
+                                &j->err);
+        if (!j->rc) j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+        break;
+    case JOB_INGEST: {
+        if (!t->ts) {
+            j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+            j->cls = CPGO_CLASS_INTERNAL;
+            break;
+        }
+        struct cpgo_profile *p = NULL;
+        j->rc = cpgo_profile_decode(j->body, j->len, &j->lim, &p, &j->err);
+        if (!j->rc && (j->rc = check_cpu_profile(p, &j->err)) != 0)
+            j->cls = j->rc == CPGO_E_EMPTY ? CPGO_CLASS_NO_DATA : CPGO_CLASS_NOT_CPU;
+        else if (j->rc)
+            j->cls = class_of_decode(j->rc, j->err.text);
+        if (!j->rc) {
+            j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, &j->err);
+            if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
+        }
+        if (j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
+            /* say what came instead of a profile: the first bytes, printable only */
+            char pre[80];
+            size_t n = j->len < 64 ? j->len : 64, o = 0;
+            for (size_t i = 0; i < n; i++)
+                pre[o++] = (j->body[i] >= ' ' && j->body[i] < 127) ? (char)j->body[i] : '.';
+            pre[o] = 0;
+            size_t l = strlen(j->err.text);
+            snprintf(j->err.text + l, sizeof j->err.text - l, " (body starts: \"%s\")", pre);
+        }
+        cpgo_profile_free(p);
+        if (!j->rc && cpgo_state_journal_len(t->ts) >= 32) {
+            struct cpgo_err e;
+            cpgo_state_snapshot(t->ts, &e); /* best effort: the journal still holds it all */
+        }
+        if (!j->rc) j->cls = CPGO_CLASS_OK;
+        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+        break;
+    }
+    case JOB_PUBLISH:
+        if (!t->ts) {
+            j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+            break;
+        }
+        j->rc = cpgo_outdir_publish(t->ts, j->out_path, &j->mo, &j->lim, &j->info, &j->err);
+        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+        break;
+    case JOB_SNAPSHOT:
+        if (t->ts) j->rc = cpgo_state_snapshot(t->ts, &j->err);
+        break;
+    }
+    free(j->body);
+    j->body = NULL;
+}
+
+static void job_done(struct cpgo_job *base, int canceled);
+
+static struct job *job_new(struct target *t, enum job_kind kind)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    struct daemon *d = t->d;
+    j->kind = kind;
+    j->t = t;
+    j->base.work = job_work;
+    j->base.done = job_done;
+    snprintf(j->state_dir, sizeof j->state_dir, "%s", d->cfg->state_dir);
+    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
+    snprintf(j->key, sizeof j->key, "%s", t->key);
+    snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
+    j->mo.trim = t->trim;
+    j->lim = d->cfg->limits.profile;
+    return j;
+}
+
+static void submit_publish(struct target *t)
+{
+    struct daemon *d = t->d;
+    if (!d->opts.output_dir || !t->loaded) return;
+    if (t->publishing) {
+        t->publish_again = 1;
+        return;
+    }
+    if (t->retired) return;
+    struct job *j = job_new(t, JOB_PUBLISH);
+    if (!j) return;
+    if (!j->out_path[0]) {
+        snprintf(t->last_error, sizeof t->last_error, "output path would leave %s",
+                 d->opts.output_dir);
+        t->failed = 1;
+        free(j);
+        return;
+    }
+    t->publishing = 1;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+}
+
+static void job_done(struct cpgo_job *base, int canceled)
+{
+    struct job *j = (struct job *)base;
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled && j->rc == 0) {
+        j->rc = CPGO_E_IO;
+        snprintf(j->err.text, sizeof j->err.text, "canceled at shutdown");
+        j->cls = CPGO_CLASS_CANCELED;
+    }
+    t->pending_scrapes = j->pending_scrapes ? j->pending_scrapes : t->pending_scrapes;
+    switch (j->kind) {
+    case JOB_LOAD:
+        if (j->rc) {
+            t->load_failed = 1;
+            t->failed = 1;
+            snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
+            cpgo_log(CPGO_LVL_ERROR, "cannot open target state", "target", t->key, "error",
+                     j->err.text, NULL);
+        } else {
+            t->loaded = 1;
+            if (j->pending_scrapes) {
+                char n[24];
+                snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
+                cpgo_log(CPGO_LVL_INFO, "recovered pending scrapes", "target", t->key,
+                         "pending_scrapes", n, NULL);
+            }
+        }
+        break;
+    case JOB_INGEST: {
+        struct backend *b = j->b;
+        if (j->rc) {
+            b->failed++;
+            b->last_class = j->cls;
+            snprintf(b->last_error, sizeof b->last_error, "%s", j->err.text);
+            if (d->opts.once) b->failed_in_once = 1;
+            cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key,
+                     "url", b->url_masked, "class", cpgo_class_name(j->cls), "error",
+                     j->err.text, NULL);
+        } else {
+            b->ok++;
+            b->last_class = CPGO_CLASS_OK;
+            b->last_error[0] = 0;
+            b->last_success_ms = wall_ms();
+            b->failed_in_once = 0;
+            char n[32];
+            snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
+            cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
+                     "pending_scrapes", n, NULL);
+        }
+        b->busy = 0;
+        if (!b->removed) backend_finished(b);
+        backend_unref(b);
+        break;
+    }
+    case JOB_PUBLISH:
+        t->publishing = 0;
+        if (j->rc) {
+            t->publish_failures++;
+            t->failed = 1;
+            snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
+            cpgo_log(CPGO_LVL_ERROR, "publish failed", "target", t->key, "error", j->err.text,
+                     NULL);
+        } else if (j->info.nothing) {
+            if (!t->published_once) t->failed = d->opts.once ? 1 : t->failed;
+            if (d->opts.once)
+                snprintf(t->last_error, sizeof t->last_error, "no scrape succeeded: nothing to publish");
+        } else {
+            t->publishes++;
+            t->published_once = 1;
+            t->failed = 0;
+            char sc[24], before[24], after[24];
+            snprintf(sc, sizeof sc, "%" PRIu64, j->info.scrapes);
+            snprintf(before, sizeof before, "%zu", j->info.bytes_before);
+            snprintf(after, sizeof after, "%zu", j->info.bytes_after);
+            cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes",
+                     sc, "bytes_before", before, "bytes_after", after, NULL);
+        }
+        if (d->opts.once && d->once_outstanding_publishes) d->once_outstanding_publishes--;
+        if (t->publish_again && !d->stopping) {
+            t->publish_again = 0;
+            submit_publish(t);
+        }
+        break;
+    case JOB_SNAPSHOT:
+        if (j->rc)
+            cpgo_log(CPGO_LVL_WARN, "snapshot failed (the journal still holds everything)",
+                     "target", t->key, "error", j->err.text, NULL);
+        d->snapshots_outstanding--;
+        break;
+    }
+    free(j->body);
+    free(j);
+    drain_waiting(d);
+    if (d->opts.once) once_check(d);
+    maybe_progress_shutdown(d);
+}
+
+/* ---- scrapes ------------------------------------------------------------------------- */
+
+static void retry_cb(uv_timer_t *h)
+{
+    struct backend *b = h->data;
+    if (b->d->stopping || b->removed) {
+        b->busy = 0;
+        backend_finished(b);
+        return;
+    }
+    start_scrape(b);
+}
+
+static void scrape_done(struct cpgo_scrape_result *r, void *arg)
+{
+    struct backend *b = arg;
+    struct daemon *d = b->d;
+    b->scrape = NULL;
+    d->scrapes_in_flight--;
+    if (r->cls == CPGO_CLASS_OK) {
+        struct job *j = job_new(b->t, JOB_INGEST);
+        if (j) {
+            j->b = b;
+            b->refs++;
+            j->body = r->body;
+            j->len = r->len;
+            j->base.bytes = r->len;
+            r->body = NULL; /* the job owns it now */
+            cpgo_workq_submit(d->q, &b->t->lane, &j->base);
+            drain_waiting(d);
+            return;
+        }
+        r->cls = CPGO_CLASS_INTERNAL;
+        snprintf(r->error, sizeof r->error, "out of memory");
+    }
+    b->last_class = r->cls;
+    snprintf(b->last_error, sizeof b->last_error, "%s", r->error);
+    int64_t now = wall_ms();
+    int transient = cpgo_class_transient(r->cls);
+    if (transient && b->attempt < b->cfg->retries && !d->stopping && !b->removed) {
+        /* exponential backoff with jitter: 1s, 2s, 4s, ... (x 0.5-1.5), only while the
+         * retry and its timeout still end before the next tick */
+        int64_t base = 1000LL << (b->attempt < 10 ? b->attempt : 10);
+        uint64_t rnd = hash_str(b->name, (uint64_t)now * 2654435761u);
+        int64_t delay = base / 2 + (int64_t)(rnd % (uint64_t)base);
+        if (d->opts.once || now + delay + b->cfg->timeout_ms < b->next_fire_ms) {
+            b->attempt++;
+            char att[16];
+            snprintf(att, sizeof att, "%d", b->attempt);
+            cpgo_log(CPGO_LVL_INFO, "scrape failed, retrying", "backend", b->name, "url",
+                     b->url_masked, "class", cpgo_class_name(r->cls), "error", r->error,
+                     "attempt", att, NULL);
+            uv_timer_start(&b->retry, retry_cb, (uint64_t)delay, 0);
+            return;
+        }
+    }
+    b->failed++;
+    if (d->opts.once) b->failed_in_once = 1;
+    cpgo_log(CPGO_LVL_WARN, "scrape failed", "backend", b->name, "target", b->t->key, "url",
+             b->url_masked, "class", cpgo_class_name(r->cls), "transient",
+             transient ? "true" : "false", "error", r->error, NULL);
+    b->busy = 0;
+    backend_finished(b);
+    drain_waiting(d);
+    maybe_progress_shutdown(d);
+}
+
+static int has_capacity(struct daemon *d)
+{
+    return d->scrapes_in_flight < d->cfg->limits.max_concurrent_scrapes &&
+           cpgo_workq_has_room(d->q);
+}
+
+static void start_scrape(struct backend *b)
+{
+    struct daemon *d = b->d;
+    if (!has_capacity(d) || !b->t->loaded) {
+        if (!b->waiting) {
+            b->waiting = 1;
+            b->wait_next = NULL;
+            if (d->wait_tail) d->wait_tail->wait_next = b;
+            else d->wait_head = b;
+            d->wait_tail = b;
+        }
+        return;
+    }
+    struct cpgo_scrape_req req = {
+        .url = b->cfg->url,
+        .headers = (const char *const *)b->headers,
+        .timeout_ms = b->cfg->timeout_ms,
+        .connect_timeout_ms = b->cfg->connect_timeout_ms,
+        .max_body_bytes = d->cfg->limits.profile.max_compressed,
+        .done = scrape_done,
+        .arg = b,
+    };
+    b->scrape = cpgo_scrape_start(d->scraper, &req);
+    if (!b->scrape) {
+        b->last_class = CPGO_CLASS_INTERNAL;
+        snprintf(b->last_error, sizeof b->last_error, "cannot start the scrape");
+        b->failed++;
+        b->busy = 0;
+        backend_finished(b);
+        return;
+    }
+    d->scrapes_in_flight++;
+}
+
+static void drain_waiting(struct daemon *d)
+{
+    while (d->wait_head && (d->stopping || has_capacity(d))) {
+        struct backend *b = d->wait_head;
+        if (!d->stopping && !b->t->loaded && !b->t->load_failed) break; /* keep FIFO order */
+        d->wait_head = b->wait_next;
+        if (!d->wait_head) d->wait_tail = NULL;
+        b->waiting = 0;
+        if (d->stopping || b->removed || b->t->load_failed) {
+            if (b->t->load_failed) {
+                b->failed++;
+                if (d->opts.once) b->failed_in_once = 1;
+                snprintf(b->last_error, sizeof b->last_error, "target state unavailable");
+            }
+            b->busy = 0;
+            backend_finished(b);
+            continue;
+        }
+        start_scrape(b);
+    }
+}
+
+/* A backend's round is over (success ingested, or final failure). */
+static void backend_finished(struct backend *b)
+{
+    struct target *t = b->t;
+    b->attempt = 0;
+    if (!b->in_round) return;
+    b->in_round = 0;
+    if (t->round_outstanding) t->round_outstanding--;
+    if (t->round_outstanding == 0 && !b->d->stopping) {
+        /* with --once too: a target publishes as soon as its own backends are done, while
+         * other targets are still being scraped and merged */
+        if (b->d->opts.once) {
+            if (t->once_submitted) return;
+            t->once_submitted = 1;
+            b->d->once_outstanding_publishes++;
+        }
+        submit_publish(t);
+    }
+}
+
+static void tick_cb(uv_timer_t *h)
+{
+    struct backend *b = h->data;
+    struct daemon *d = b->d;
+    if (d->stopping || b->removed) return;
+    if (b->busy) {
+        b->missed_ticks++;
+        char n[24];
+        snprintf(n, sizeof n, "%" PRIu64, b->missed_ticks);
+        cpgo_log(CPGO_LVL_WARN, "missed tick: the previous scrape is still running", "backend",
+                 b->name, "missed_ticks", n, NULL);
+    } else {
+        b->busy = 1;
+        b->in_round = 1;
+        b->t->round_outstanding++;
+        start_scrape(b);
+    }
+    schedule_next(b);
+}
+
+static void schedule_next(struct backend *b)
+{
+    int64_t now = wall_ms();
+    int64_t next;
+    /* the next cron time after the one just handled (or now) */
+    int64_t after = (b->next_fire_ms > now ? b->next_fire_ms : now) / 1000;
+    if (cpgo_cron_next(b->cfg->schedule, after, &next)) {
+        cpgo_log(CPGO_LVL_WARN, "schedule never fires again", "backend", b->name, NULL);
+        return;
+    }
+    b->next_fire_ms = next * 1000;
+    int64_t delay = b->next_fire_ms + b->offset_ms - now;
+    uv_timer_start(&b->tick, tick_cb, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static void free_headers(char **h)
+{
+    for (char **p = h; p && *p; p++) free(*p);
+    free(h);
+}
+
+static char **build_headers(const struct cpgo_backend_cfg *c)
+{
+    char **h = calloc(c->nheaders + 1, sizeof *h);
+    if (!h) return NULL;
+    for (size_t i = 0; i < c->nheaders; i++) {
+        size_t n = strlen(c->headers[i].name) + strlen(c->headers[i].value) + 3;
+        h[i] = malloc(n);
+        if (!h[i]) {
+            free_headers(h);
+            return NULL;
+        }
+        snprintf(h[i], n, "%s: %s", c->headers[i].name, c->headers[i].value);
+    }
+    return h;
+}
+
+static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
+{
+    struct daemon *d = t->d;
+    t->cfg = tc;
+    t->trim = tc->trim;
+    snprintf(t->key, sizeof t->key, "%s", tc->key);
+    snprintf(t->id, sizeof t->id, "%s", tc->id);
+    t->out_path[0] = 0;
+    if (d->opts.output_dir) {
+        struct cpgo_err e;
+        if (cpgo_outdir_path(d->opts.output_dir, tc->repo.host, tc->repo.path, tc->target_branch,
+                             tc->target_file, t->out_path, sizeof t->out_path, &e)) {
+            t->out_path[0] = 0;
+            cpgo_log(CPGO_LVL_ERROR, "cannot publish this target", "target", t->key, "error",
+                     e.text, NULL);
+        }
+    }
+}
+
+static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg *tc)
+{
+    struct target *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->d = d;
+    target_set_cfg(t, tc);
+    t->next = d->targets;
+    d->targets = t;
+    struct job *j = job_new(t, JOB_LOAD);
+    if (!j) return t;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+    return t;
+}
+
+static void backend_unref(struct backend *b)
+{
+    if (--b->refs == 0) {
+        free_headers(b->headers);
+        free(b);
+    }
+}
+
+static void backend_handle_closed(uv_handle_t *h)
+{
+    backend_unref(h->data);
+}
+
+static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_cfg *bc,
+                                   struct target *t)
+{
+    struct backend *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->d = d;
+    b->cfg = bc;
+    b->t = t;
+    snprintf(b->name, sizeof b->name, "%s", bc->name);
+    cpgo_log_mask_url(bc->url, b->url_masked, sizeof b->url_masked);
+    b->headers = build_headers(bc);
+    uv_timer_init(&d->loop, &b->tick);
+    uv_timer_init(&d->loop, &b->retry);
+    b->tick.data = b->retry.data = b;
+    b->refs = 2;
+    /* a deterministic spread: up to a tenth of the period, at most 5 s */
+    int64_t period_ms = cpgo_cron_min_period(bc->schedule) * 1000;
+    int64_t spread = period_ms / 10 < 5000 ? period_ms / 10 : 5000;
+    b->offset_ms = spread > 0 ? (int64_t)(hash_str(bc->url, hash_str(bc->name, 0xcbf29ce484222325ULL)) %
+                                          (uint64_t)spread)
+                              : 0;
+    b->next = d->backends;
+    d->backends = b;
+    return b;
+}
+
+static void backend_close(struct backend *b)
+{
+    if (b->scrape) {
+        cpgo_scrape_cancel(b->scrape);
+        b->scrape = NULL;
+        b->d->scrapes_in_flight--;
+    }
+    uv_timer_stop(&b->tick);
+    uv_timer_stop(&b->retry);
+    uv_close((uv_handle_t *)&b->tick, backend_handle_closed);
+    uv_close((uv_handle_t *)&b->retry, backend_handle_closed);
+}
+
+static void scraper_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void finish(struct daemon *d)
+{
+    if (d->closing) return;
+    d->closing = 1;
+    /* the wait list holds only backends that will not start now */
+    d->wait_head = d->wait_tail = NULL;
+    for (struct backend *b = d->backends, *n; b; b = n) {
+        n = b->next;
+        backend_close(b);
+    }
+    d->backends = NULL;
+    cpgo_scraper_close(d->scraper, scraper_closed, d);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sighup, NULL);
+    if (d->shutdown_timer_open) uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
+}
+
+static void shutdown_deadline_cb(uv_timer_t *h)
+{
+    struct daemon *d = h->data;
+    cpgo_log(CPGO_LVL_WARN, "shutdown deadline reached: abandoning scrapes in flight", NULL);
+    for (struct backend *b = d->backends; b; b = b->next) {
+        if (b->scrape) {
+            cpgo_scrape_cancel(b->scrape);
+            b->scrape = NULL;
+            d->scrapes_in_flight--;
+            b->busy = 0;
+        }
+        uv_timer_stop(&b->retry);
+    }
+    maybe_progress_shutdown(d);
+}
+
+static void maybe_progress_shutdown(struct daemon *d)
+{
+    if (!d->stopping || d->closing) return;
+    if (d->scrapes_in_flight || cpgo_workq_depth(d->q)) return;
+    for (struct backend *b = d->backends; b; b = b->next)
+        if (uv_is_active((uv_handle_t *)&b->retry)) return;
+    if (d->snapshot_phase == 0) {
+        /* flush: snapshot each target so the next start needs no journal replay */
+        d->snapshot_phase = 1;
+        for (struct target *t = d->targets; t; t = t->next) {
+            if (!t->loaded) continue;
+            struct job *j = job_new(t, JOB_SNAPSHOT);
+            if (!j) continue;
+            d->snapshots_outstanding++;
+            cpgo_workq_submit(d->q, &t->lane, &j->base);
+        }
+        if (d->snapshots_outstanding) return;
+    }
+    if (d->snapshots_outstanding) return;
+    d->snapshot_phase = 2;
+    finish(d);
+}
+
+static void begin_shutdown(struct daemon *d, const char *why)
+{
+    if (d->stopping) return;
+    d->stopping = 1;
+    cpgo_log(CPGO_LVL_INFO, "stopping", "reason", why, NULL);
+    for (struct backend *b = d->backends; b; b = b->next) {
+        uv_timer_stop(&b->tick);
+        if (uv_is_active((uv_handle_t *)&b->retry)) {
+            uv_timer_stop(&b->retry);
+            b->busy = 0;
+        }
+    }
+    drain_waiting(d); /* releases waiting backends without starting them */
+    uv_timer_init(&d->loop, &d->shutdown_timer);
+    d->shutdown_timer.data = d;
+    d->shutdown_timer_open = 1;
+    uv_timer_start(&d->shutdown_timer, shutdown_deadline_cb, (uint64_t)d->cfg->shutdown_timeout_ms,
+                   0);
+    uv_unref((uv_handle_t *)&d->shutdown_timer);
+    maybe_progress_shutdown(d);
+}
+
+static void signal_cb(uv_signal_t *h, int signum);
+
+/* Applies a new configuration: keeps the runtime of targets and backends that still exist
+ * (matched by target key, and backend name + URL), adds new ones, retires the rest. */
+static void apply_config(struct daemon *d, struct cpgo_config *nc)
+{
+    struct cpgo_config *old = d->cfg;
+    d->cfg = nc;
+    for (struct target *t = d->targets; t; t = t->next) t->retired = 1;
+    struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
+    for (size_t i = 0; i < nc->ntargets; i++) {
+        struct target *t = d->targets;
+        while (t && strcmp(t->key, nc->targets[i].key)) t = t->next;
+        if (t) {
+            target_set_cfg(t, &nc->targets[i]);
+            t->retired = 0;
+        } else {
+            t = target_new(d, &nc->targets[i]);
+        }
+        if (tmap) tmap[i] = t;
+    }
+    /* retired targets keep their state object (a job may be running) but get no work */
+    for (struct target *t = d->targets; t; t = t->next)
+        if (t->retired) t->cfg = NULL;
+    for (struct backend *b = d->backends; b; b = b->next) b->removed = 1;
+    for (size_t i = 0; i < nc->nbackends; i++) {
+        const struct cpgo_backend_cfg *bc = &nc->backends[i];
+        struct backend *b = d->backends;
+        while (b && !(b->removed && !strcmp(b->name, bc->name) && !strcmp(b->cfg->url, bc->url)))
+            b = b->next;
+        struct target *t = tmap ? tmap[bc->target] : NULL;
+        if (!t) continue;
+        if (b) {
+            b->removed = 0;
+            b->cfg = bc;
+            b->t = t;
+            free_headers(b->headers);
+            b->headers = build_headers(bc);
+        } else {
+            b = backend_new(d, bc, t);
+            if (!b) continue;
+        }
+        b->next_fire_ms = 0;
+        if (!d->opts.once) schedule_next(b);
+    }
+    free(tmap);
+    /* removed backends: cancel what is in flight, close their timers */
+    struct backend **pp = &d->backends;
+    while (*pp) {
+        struct backend *b = *pp;
+        if (!b->removed) {
+            pp = &b->next;
+            continue;
+        }
+        *pp = b->next;
+        if (b->waiting) {
+            /* unlink from the wait list */
+            struct backend **w = &d->wait_head, *prev = NULL;
+            while (*w && *w != b) {
+                prev = *w;
+                w = &(*w)->wait_next;
+            }
+            if (*w) {
+                *w = b->wait_next;
+                if (d->wait_tail == b) d->wait_tail = prev;
+            }
+        }
+        if (b->in_round && b->t->round_outstanding) b->t->round_outstanding--;
+        cpgo_log(CPGO_LVL_INFO, "backend removed", "backend", b->name, NULL);
+        backend_close(b);
+    }
+    /* targets whose backends are now all gone still hold their cfg pointer into the old
+     * config only if retired; those got cfg = NULL above */
+    for (struct target *t = d->targets; t; t = t->next)
+        if (!t->retired && t->cfg == NULL) t->retired = 1;
+    if (old) cpgo_config_free(old);
+}
+
+static void reload(struct daemon *d)
+{
+    struct cpgo_config *nc = NULL;
+    struct cpgo_config_errors errs = {0};
+    int rc = cpgo_config_load(d->opts.config_path, &nc, &errs);
+    if (rc) {
+        for (size_t i = 0; i < errs.n; i++)
+            cpgo_log(CPGO_LVL_ERROR, "config reload refused; keeping the running configuration",
+                     "error", errs.lines[i], NULL);
+        cpgo_config_errors_free(&errs);
+        return;
+    }
+    cpgo_config_errors_free(&errs);
+    if (strcmp(nc->state_dir, d->cfg->state_dir)) {
+        cpgo_log(CPGO_LVL_WARN, "state_dir cannot change on reload; keeping the old one", NULL);
+        free(nc->state_dir);
+        nc->state_dir = strdup(d->cfg->state_dir);
+    }
+    apply_config(d, nc);
+    char n[24];
+    snprintf(n, sizeof n, "%zu", nc->nbackends);
+    cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (signum == SIGHUP) {
+        if (!d->stopping) reload(d);
+        return;
+    }
+    begin_shutdown(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* --once: when every backend has finished and no ingest is queued, publish every target;
+ * when every publish has finished, stop. */
+static void once_check(struct daemon *d)
+{
+    if (d->stopping) return;
+    for (struct backend *b = d->backends; b; b = b->next)
+        if (b->busy || b->waiting) return;
+    if (!d->once_publishing) {
+        for (struct target *t = d->targets; t; t = t->next)
+            if (!t->loaded && !t->load_failed) return;
+        d->once_publishing = 1;
+        /* targets whose round never started (no backend reached them) publish now */
+        for (struct target *t = d->targets; t; t = t->next) {
+            if (t->retired || !t->loaded || t->once_submitted) continue;
+            t->once_submitted = 1;
+            d->once_outstanding_publishes++;
+            submit_publish(t);
+        }
+    }
+    if (d->once_outstanding_publishes == 0 && cpgo_workq_depth(d->q) == 0) {
+        for (struct backend *b = d->backends; b; b = b->next)
+            if (b->failed_in_once) d->exit_code = 1;
+        begin_shutdown(d, "--once finished");
+    }
+}
+
+static void once_start_cb(uv_timer_t *h)
+{
+    struct daemon *d = h->data;
+    for (struct backend *b = d->backends; b; b = b->next) {
+        b->busy = 1;
+        b->in_round = 1;
+        b->t->round_outstanding++;
+        start_scrape(b);
+    }
+    uv_close((uv_handle_t *)h, (uv_close_cb)free);
+    once_check(d);
+}
+
+int cpgo_daemon_run(const struct cpgo_run_opts *o)
+{
+    struct cpgo_config *cfg = NULL;
+    struct cpgo_config_errors errs = {0};
+    int rc = cpgo_config_load(o->config_path, &cfg, &errs);
+    if (rc) {
+        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "cpgo run: %s\n", errs.lines[i]);
+        cpgo_config_errors_free(&errs);
+        return rc == CPGO_E_IO ? 1 : 2;
+    }
+    cpgo_config_errors_free(&errs);
+    cpgo_log_setup(o->verbose ? CPGO_LVL_DEBUG : (int)cfg->log_level,
+                   cfg->log_format == CPGO_LOG_JSON, 2);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+        fprintf(stderr, "cpgo run: cannot initialise libcurl\n");
+        cpgo_config_free(cfg);
+        return 1;
+    }
+    /* CPU work and fsyncs share libuv's pool: give it room to overlap them on every core
+     * (read once, at the pool's first use; the process has no other thread yet). */
+    if (!getenv("UV_THREADPOOL_SIZE")) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        char n[16];
+        snprintf(n, sizeof n, "%ld", ncpu < 2 ? 4 : ncpu * 3 > 64 ? 64 : ncpu * 3);
+        setenv("UV_THREADPOOL_SIZE", n, 0);
+    }
+    struct daemon *d = calloc(1, sizeof *d);
+    if (!d) return 1;
+    d->opts = *o;
+    uv_loop_init(&d->loop);
+    struct cpgo_scraper_opts so = {cfg->limits.max_concurrent_scrapes, NULL};
+    if (cpgo_scraper_new(&d->loop, &so, &d->scraper) ||
+        cpgo_workq_new(&d->loop, cfg->limits.max_queued_bodies, cfg->limits.max_queued_bytes,
+                       &d->q)) {
+        fprintf(stderr, "cpgo run: out of memory\n");
+        return 1;
+    }
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sighup);
+    d->sigint.data = d->sigterm.data = d->sighup.data = d;
+    uv_signal_start(&d->sigint, signal_cb, SIGINT);
+    uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&d->sighup, signal_cb, SIGHUP);
+    char nb[24], nt[24];
+    snprintf(nb, sizeof nb, "%zu", cfg->nbackends);
+    snprintf(nt, sizeof nt, "%zu", cfg->ntargets);
+    cpgo_log(CPGO_LVL_INFO, "starting", "config", o->config_path, "backends", nb, "targets", nt,
+             "state_dir", cfg->state_dir, "mode", o->once ? "once" : "daemon", NULL);
+    d->cfg = NULL;
+    apply_config(d, cfg);
+    if (o->once) {
+        uv_timer_t *t = malloc(sizeof *t);
+        uv_timer_init(&d->loop, t);
+        t->data = d;
+        uv_timer_start(t, once_start_cb, 0, 0);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    /* the loop thread's own CPU time: curl, timers and callbacks, no decoding or merging */
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    char cpus[32];
+    snprintf(cpus, sizeof cpus, "%.3f", (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9);
+    cpgo_log(CPGO_LVL_INFO, "stopped", "loop_cpu_seconds", cpus, NULL);
+
+    int code = 0;
+    if (o->once) {
+        for (struct target *t = d->targets; t; t = t->next)
+            if (!t->retired && (t->failed || !t->published_once)) {
+                code = 1;
+                cpgo_log(CPGO_LVL_ERROR, "target not published", "target", t->key, "error",
+                         t->last_error[0] ? t->last_error : "no successful scrape", NULL);
+            }
+        /* backends that failed are reported by their log lines; they fail the run */
+        if (d->exit_code) code = d->exit_code;
+    }
+    for (struct target *t = d->targets, *n; t; t = n) {
+        n = t->next;
+        cpgo_state_close(t->ts);
+        free(t);
+    }
+    cpgo_workq_free(d->q);
+    int lc = uv_loop_close(&d->loop);
+    if (lc) cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
+    cpgo_config_free(d->cfg);
+    curl_global_cleanup();
+    free(d);
+    return code;
+}

@@ -1,0 +1,24 @@
+/*
+ * daemon.h - `cpgo run`: the loop that ties configuration, schedules, scrapes, the work
+ * queue, state and publishing together.
+ *
+ * Threads: one libuv loop thread runs timers, signals, curl (through the scraper) and every
+ * callback; CPU work and file I/O run as jobs on libuv's thread pool, one lane per target.
+ * Data flow: tick -> scrape (loop) -> ingest job (decode, validate, journal, merge) ->
+ * round accounting (loop) -> publish job (existing + pending -> output).
+ */
+#ifndef CPGO_DAEMON_DAEMON_H
+#define CPGO_DAEMON_DAEMON_H
+
+struct cpgo_run_opts {
+    const char *config_path;
+    int verbose;
+    int once;
+    const char *output_dir; /* publish into a directory instead of a forge */
+};
+
+/* Runs until SIGINT/SIGTERM (or, with once, one round). Returns the exit status:
+ * 0 ok; 1 a backend or target failed (with once) or a runtime failure; 2 invalid config. */
+int cpgo_daemon_run(const struct cpgo_run_opts *o);
+
+#endif

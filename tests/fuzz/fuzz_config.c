@@ -1,0 +1,64 @@
+/* fuzz_config.c - libFuzzer target: the configuration parser on arbitrary bytes. It must never
+ * crash or leak; a refusal must come with error lines that name the file; an accepted config
+ * must dump, and its dump must load again and dump to the same text (the dump is valid
+ * configuration, defaults and masks included). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char *dump(const struct cpgo_config *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) abort();
+    if (cpgo_config_dump(c, f)) abort();
+    fclose(f);
+    return buf;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int env_set;
+    if (!env_set) { /* the state_dir default must not depend on who runs the fuzzer */
+        setenv("XDG_STATE_HOME", "/nonexistent/state", 1);
+        env_set = 1;
+    }
+    struct cpgo_config *c = NULL;
+    struct cpgo_config_errors e;
+    int rc = cpgo_config_parse((const char *)data, size, "fuzz.yaml", "/nonexistent/dir", &c, &e);
+    if (rc) {
+        if (c) abort();
+        if (rc == CPGO_E_INPUT && e.n == 0) abort();
+        for (size_t i = 0; i < e.n; i++)
+            if (strncmp(e.lines[i], "fuzz.yaml", 9) || strchr(e.lines[i], '\n')) abort();
+        cpgo_config_errors_free(&e);
+        return 0;
+    }
+    if (!c || e.n || !c->nbackends || !c->ntargets) abort();
+    for (size_t i = 0; i < c->nbackends; i++)
+        if (c->backends[i].target >= c->ntargets || !c->backends[i].name) abort();
+    char *d1 = dump(c);
+    struct cpgo_config *c2 = NULL;
+    if (cpgo_config_parse(d1, strlen(d1), "fuzz.yaml", "/nonexistent/dir", &c2, &e)) {
+        for (size_t i = 0; i < e.n; i++)
+            fprintf(stderr, "%s\n", e.lines[i]);
+        fprintf(stderr, "the dump does not load:\n%s", d1);
+        abort();
+    }
+    char *d2 = dump(c2);
+    if (strcmp(d1, d2)) {
+        fprintf(stderr, "the dump changes when loaded again:\n%s---\n%s", d1, d2);
+        abort();
+    }
+    free(d1);
+    free(d2);
+    cpgo_config_free(c2);
+    cpgo_config_free(c);
+    return 0;
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# `cpgo check-config`: the original sample and every example load (exit 0); errors exit 2
+# with file:line:column lines on stderr; an unreadable file exits 1; the original tool's
+# -configPath flag works; secrets (header values, URL passwords, literal tokens) never
+# reach the output; the normalised dump loads again unchanged; --reference is
+# docs/CONFIG.md.
+. "$(dirname "$0")/lib.sh"
+
+# the state_dir default depends on the environment: pin it
+export XDG_STATE_HOME="$T/xdg"
+
+expect() { # expect STATUS NEEDLE_IN_STDERR DESCRIPTION -- COMMAND...
+  local want=$1 needle=$2 d=$3; shift 4
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then fail "$d: exit $rc, want $want ($(head -c 600 "$T/err"))"; return; fi
+  if [ -n "$needle" ] && ! grep -qF -- "$needle" "$T/err"; then
+    fail "$d: stderr lacks '$needle': $(cat "$T/err")"; return
+  fi
+  ok
+}
+
+# the original tool's configuration, unchanged, in every flag spelling
+S="$CPGO_SRC/config.sample.yaml"
+expect 0 "" "sample with -c" -- "$CPGO" check-config -c "$S"
+check "sample dump names the backend" grep -q '^- name: localhost:6060$' "$T/out"
+check "sample dump has the default timeout" grep -q '^  timeout: 45s$' "$T/out"
+check "sample dump lists the target" grep -q '^#   [0-9a-f]\{16\} github.com/my-org/my-repo@main:default.pgo' "$T/out"
+check "nothing on stderr when valid" [ ! -s "$T/err" ]
+cp "$T/out" "$T/sample.dump"
+expect 0 "" "sample with --config" -- "$CPGO" check-config --config "$S"
+check "--config gives the same dump" cmp -s "$T/out" "$T/sample.dump"
+expect 0 "" "sample with --config=" -- "$CPGO" check-config --config="$S"
+expect 0 "" "sample with -configPath" -- "$CPGO" check-config -configPath "$S"
+check "-configPath gives the same dump" cmp -s "$T/out" "$T/sample.dump"
+expect 0 "" "sample with -configPath=" -- "$CPGO" check-config -configPath="$S"
+expect 0 "" "sample as an argument" -- "$CPGO" check-config "$S"
+expect 0 "" "sample, quiet" -- "$CPGO" check-config -q -c "$S"
+check "quiet prints nothing" [ ! -s "$T/out" ]
+expect 0 "" "sample from stdin" -- sh -c "'$CPGO' check-config -c - < '$S'"
+check "stdin dump names the backend" grep -q '^- name: localhost:6060$' "$T/out"
+# the default file is ./config.yaml, as in the original tool
+(cd "$T" && cp "$S" config.yaml && "$CPGO" check-config >"$T/out" 2>"$T/err")
+check "./config.yaml is the default (exit $?)" grep -q '^- name: localhost:6060$' "$T/out"
+rm -f "$T/config.yaml"
+
+# every example
+for f in "$CPGO_SRC"/examples/config/*.yaml; do
+  expect 0 "" "example $(basename "$f")" -- "$CPGO" check-config -c "$f"
+done
+expect 0 "" "fleet" -- "$CPGO" check-config -c "$CPGO_SRC/examples/config/fleet.yaml"
+check "fleet has 3 targets" grep -q '^# 3 targets' "$T/out"
+check "fleet merges three checkout instances" \
+  grep -q 'backends: checkout-0.shop.svc:6060 checkout-1.shop.svc:6060 checkout-2.shop.svc:6060' "$T/out"
+
+# the dump is configuration: it loads again and gives the same text
+for f in "$S" "$CPGO_SRC"/examples/config/*.yaml; do
+  "$CPGO" check-config -c "$f" > "$T/d1.yaml" 2>/dev/null
+  (cd "$(dirname "$f")" && "$CPGO" check-config -c "$T/d1.yaml" > "$T/d2.yaml" 2>"$T/err")
+  check "dump of $(basename "$f") loads ($(head -c 300 "$T/err"))" [ -s "$T/d2.yaml" ]
+  check "dump of $(basename "$f") is stable" cmp -s <(tail -n +2 "$T/d1.yaml") <(tail -n +2 "$T/d2.yaml")
+done
+
+# errors: exit 2, every error on stderr as file:line:column: key: problem, and a summary
+cat > "$T/bad.yaml" <<'EOF'
+backends:
+- url: http://localhost:6060/debug/pprof/profile
+  schedule: '*/5 * * * *'
+  timeout: 45
+  scheduel: '@hourly'
+  open_pull_request:
+    repository: ftp://example.com/org/app
+    target_file: /etc/passwd
+EOF
+expect 2 "$T/bad.yaml:4:12: backends[0].timeout: '45' is not a duration (e.g. 45s)" "bad config" -- \
+  "$CPGO" check-config -c "$T/bad.yaml"
+check "unknown key suggested" grep -qF "$T/bad.yaml:5:3: backends[0].scheduel: unknown key; did you mean 'schedule'?" "$T/err"
+check "repository named" grep -qF "$T/bad.yaml:7:17: backends[0].open_pull_request.repository: repository 'ftp://example.com/org/app': unsupported scheme ftp" "$T/err"
+check "target_file named" grep -qF "$T/bad.yaml:8:18: backends[0].open_pull_request.target_file: '/etc/passwd' must be a relative path" "$T/err"
+check "summary line" grep -qF "cpgo check-config: $T/bad.yaml: 4 errors" "$T/err"
+check "nothing on stdout on errors" [ ! -s "$T/out" ]
+check "5 lines on stderr" [ "$(wc -l < "$T/err")" -eq 5 ]
+
+printf 'backends: []\n' > "$T/empty-list.yaml"
+expect 2 "empty-list.yaml:1:11: backends: the list is empty" "empty backends" -- "$CPGO" check-config -c "$T/empty-list.yaml"
+printf 'backends:\n- url: [x\n' > "$T/syntax.yaml"
+expect 2 "syntax.yaml:3:1: YAML syntax error" "syntax error" -- "$CPGO" check-config -c "$T/syntax.yaml"
+printf 'x: &a 1\ny: *a\n' > "$T/alias.yaml"
+expect 2 "alias.yaml:1:4: x: anchors and aliases are not allowed" "anchors" -- "$CPGO" check-config -c "$T/alias.yaml"
+head -c 5000000 /dev/zero | tr '\0' '#' > "$T/huge.yaml"
+expect 2 "huge.yaml: the file is larger than the limit of 4 MiB" "file over 4 MiB" -- "$CPGO" check-config -c "$T/huge.yaml"
+expect 2 "<stdin>: the file is larger than the limit of 4 MiB" "stdin over 4 MiB" -- \
+  sh -c "'$CPGO' check-config -c - < '$T/huge.yaml'"
+
+# operational failures exit 1
+expect 1 "$T/missing.yaml: cannot open: No such file or directory" "missing file" -- "$CPGO" check-config -c "$T/missing.yaml"
+expect 1 "is a directory" "directory" -- "$CPGO" check-config -c "$T"
+if [ "$(id -u)" -ne 0 ]; then
+  cp "$S" "$T/unreadable.yaml" && chmod 000 "$T/unreadable.yaml"
+  expect 1 "Permission denied" "unreadable file" -- "$CPGO" check-config -c "$T/unreadable.yaml"
+fi
+
+# usage
+expect 2 "cpgo help check-config" "unknown option" -- "$CPGO" check-config --bogus
+expect 2 "needs a FILE" "-c without a file" -- "$CPGO" check-config -c
+expect 2 "needs a FILE" "-configPath without a file" -- "$CPGO" check-config -configPath
+expect 2 "expects one configuration file" "two files" -- "$CPGO" check-config "$S" "$S"
+expect 0 "" "help" -- "$CPGO" help check-config
+check "help mentions -configPath" grep -q -- '-configPath' "$T/out"
+expect 0 "" "--help" -- "$CPGO" check-config --help
+
+# secrets never reach the output, valid or not
+TOKEN='ghp_Z9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF'
+cat > "$T/secrets.yaml" <<EOF
+backends:
+- url: http://scraper:pw-$TOKEN@localhost:6060/debug/pprof/profile?seconds=20
+  schedule: '*/5 * * * *'
+  headers:
+    Authorization: Bearer $TOKEN
+    Cookie: session=cookie-$TOKEN
+    X-Auth-Token: hdr-$TOKEN
+    Proxy-Authorization: Basic proxy-$TOKEN
+    X-Scope-OrgID: team-a
+  open_pull_request:
+    repository: https://github.com/org/app
+EOF
+expect 0 "" "config with secrets" -- "$CPGO" check-config -c "$T/secrets.yaml"
+check "the token is not in the dump" sh -c "! grep -qF -- '$TOKEN' '$T/out' '$T/err'"
+check "Authorization is masked" grep -qF 'Authorization: "****"' "$T/out"
+check "the URL password is masked" grep -qF 'http://scraper:****@localhost:6060' "$T/out"
+check "other headers are shown" grep -qF 'X-Scope-OrgID: team-a' "$T/out"
+# the same with errors elsewhere, and a bad header value
+sed -e 's/seconds=20/seconds=zz/' -e "s/X-Scope-OrgID: team-a/X-Scope-OrgID: \"a\\\\nb $TOKEN\"/" \
+  "$T/secrets.yaml" > "$T/secrets-bad.yaml"
+printf 'github:\n  token: lit-%s\n' "$TOKEN" >> "$T/secrets-bad.yaml"
+expect 2 "github.token: tokens must not be written in the configuration" "secrets with errors" -- \
+  "$CPGO" check-config -c "$T/secrets-bad.yaml"
+check "errors name the bad url" grep -qF "backends[0].url: 'http://scraper:****@localhost:6060" "$T/err"
+check "errors name the bad header" grep -qF "backends[0].headers.X-Scope-OrgID: the value contains a line break" "$T/err"
+check "the token is not in the errors" sh -c "! grep -qF -- '$TOKEN' '$T/out' '$T/err'"
+check "the token_env hint is given" grep -qF "github.token_env" "$T/err"
+
+# the reference is docs/CONFIG.md
+expect 0 "" "--reference" -- "$CPGO" check-config --reference
+check "docs/CONFIG.md is current (regenerate: cpgo check-config --reference > docs/CONFIG.md)" \
+  cmp -s "$T/out" "$CPGO_SRC/docs/CONFIG.md"
+finish
