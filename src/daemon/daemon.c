@@ -949,7 +949,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
      * (read once, at the pool's first use; the process has no other thread yet). */
     if (!getenv("UV_THREADPOOL_SIZE")) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        char n[16];
+        char n[32];
         snprintf(n, sizeof n, "%ld", ncpu < 2 ? 4 : ncpu * 3 > 64 ? 64 : ncpu * 3);
         setenv("UV_THREADPOOL_SIZE", n, 0);
     }
