@@ -94,8 +94,8 @@ void cpgo_cli_print_help(FILE *out)
                  "usage: cpgo COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             CPGO_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-10s %s\n", "help", "show help for a command");
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-13s %s\n", "help", "show help for a command");
     fprintf(out, "\nRun 'cpgo help COMMAND' for a command's options. 'cpgo --version' prints the "
                  "version.\n");
 }
