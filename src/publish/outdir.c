@@ -38,6 +38,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
         info->nothing = 1;
         return 0;
     }
+    cpgo_state_remove_stale_temps(path);
     unsigned char *old = NULL;
     size_t oldlen = 0;
     int rc = cpgo_state_read_file(path, lim->max_compressed, &old, &oldlen, err);

@@ -270,6 +270,43 @@ static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot)
     }
 }
 
+/* Removes temp files a killed process left behind (a write that never reached its rename:
+ * by the protocol, never accepted). Only this target's lane writes in dir. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp-")) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+}
+
+void cpgo_state_remove_stale_temps(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t bl = strlen(base);
+    struct dirent *e;
+    char p[8400];
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, base, bl) && !strncmp(e->d_name + bl, ".tmp-", 5)) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+}
+
 /* Settles a publish that was in progress when the process died. */
 static void recover_publishing(struct cpgo_tstate *ts)
 {
@@ -340,6 +377,9 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
         cpgo_err_set(err, rc, "out of memory");
         goto fail;
     }
+    remove_stale_temps(ts->dir);
+    snprintf(p, sizeof p, "%s/journal", ts->dir);
+    remove_stale_temps(p);
     recover_publishing(ts);
     path_of(ts, p, sizeof p, "published.json", 0);
     if (read_json_seq(p, "upto_seq", &ts->published_seq, NULL)) ts->published_seq = 0;

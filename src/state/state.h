@@ -67,6 +67,8 @@ int cpgo_state_write_file(const char *path, const void *data, size_t len, struct
 /* Reads a whole file up to max bytes; CPGO_E_EMPTY when it does not exist. */
 int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                          struct cpgo_err *err);
+/* Removes "<path>.tmp-*" files that a killed writer of path left behind. */
+void cpgo_state_remove_stale_temps(const char *path);
 /* A 64-bit content hash (FNV-1a) used to recognise a file cpgo wrote. */
 uint64_t cpgo_state_hash(const void *data, size_t len);
 
