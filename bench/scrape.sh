@@ -28,7 +28,7 @@ for n in "${sizes[@]}"; do
   fleet=$!
   for _ in $(seq 1 200); do [ -s "$out/run$n/ports" ] && break; sleep 0.05; done
   {
-    echo "state_dir: $PWD/$out/run$n/state"
+    echo "state_dir: ${CPGO_BENCH_STATE:-$PWD/$out/run$n}/state"
     echo "limits: {max_concurrent_scrapes: $((n + 16)), max_queued_bodies: 256}"
     echo "backends:"
     i=0

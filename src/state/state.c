@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define SNAPSHOT_MAX (1024u << 20)
 
@@ -244,20 +246,141 @@ static int reset_pending(struct cpgo_tstate *ts)
     return 0;
 }
 
-/* Deletes journal entries and snapshots that are covered (<= upto) except keep_snapshot. */
-static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot)
+/* ---- the journal: one append-only file of records ------------------------------------
+ * record = "CPGJ" | seq (u64 le) | len (u32 le) | crc32 of body (u32 le) | body.
+ * Appending needs no new inode per scrape (creating and deleting thousands of small files
+ * is what ext4 charges most for); a record torn by a crash fails its length or CRC check
+ * and is cut off at recovery. */
+#define JHDR 20
+
+static void put_le(unsigned char *p, uint64_t v, int n)
 {
-    char dir[4200], p[4300];
+    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n; i-- > 0;) v = (v << 8) | p[i];
+    return v;
+}
+
+static void journal_path(const struct cpgo_tstate *ts, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/journal.log", ts->dir);
+}
+
+/* Appends one record and syncs its data. *old_size gets the size before (to undo). */
+static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
+                          off_t *old_size, struct cpgo_err *err)
+{
+    char p[4300];
+    journal_path(ts, p, sizeof p);
+    if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return cpgo_err_set(err, CPGO_E_IO, "cannot open %s: %s", p, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st)) {
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s: %s", p, strerror(errno));
+    }
+    *old_size = st.st_size;
+    unsigned char hdr[JHDR];
+    memcpy(hdr, "CPGJ", 4);
+    put_le(hdr + 4, seq, 8);
+    put_le(hdr + 12, len, 4);
+    put_le(hdr + 16, crc32(0L, body, (uInt)len), 4);
+    struct iovec iov[2] = {{hdr, JHDR}, {(void *)body, len}};
+    size_t want = JHDR + len, done = 0;
+    while (done < want) {
+        ssize_t n = writev(fd, iov, 2);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += (size_t)n;
+        /* advance the iovecs past what was written */
+        size_t k = (size_t)n;
+        for (int i = 0; i < 2; i++) {
+            size_t take = k < iov[i].iov_len ? k : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + take;
+            iov[i].iov_len -= take;
+            k -= take;
+        }
+    }
+    if (done < want || fdatasync(fd)) {
+        int e = errno;
+        if (ftruncate(fd, *old_size)) { /* best effort: recovery cuts a torn tail anyway */
+        }
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_IO, "cannot append to %s: %s", p, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+static void journal_truncate(struct cpgo_tstate *ts, off_t size)
+{
+    char p[4300];
+    journal_path(ts, p, sizeof p);
+    if (truncate(p, size) && errno != ENOENT) {
+        /* nothing sensible to do: recovery skips records <= the recorded seqs */
+    }
+}
+
+/* Replays records with seq > base into pending; cuts a torn or corrupt tail. */
+static void journal_replay(struct cpgo_tstate *ts, uint64_t base)
+{
+    char p[4300];
+    journal_path(ts, p, sizeof p);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;
+    off_t off = 0;
+    unsigned char hdr[JHDR];
+    unsigned char *body = NULL;
+    for (;;) {
+        ssize_t n = pread(fd, hdr, JHDR, off);
+        if (n == 0) break;
+        uint64_t seq = get_le(hdr + 4, 8);
+        size_t len = (size_t)get_le(hdr + 12, 4);
+        uint32_t crc = (uint32_t)get_le(hdr + 16, 4);
+        int good = n == JHDR && !memcmp(hdr, "CPGJ", 4) && len <= ts->lim.max_compressed;
+        unsigned char *nb = good ? realloc(body, len ? len : 1) : NULL;
+        if (nb) body = nb;
+        good = good && nb && pread(fd, body, len, off + JHDR) == (ssize_t)len &&
+               crc32(0L, body, (uInt)len) == crc;
+        if (!good) {
+            /* a record torn by a crash (or damage): everything from here was never synced
+             * as a whole, so it was never accepted */
+            if (ftruncate(fd, off)) {
+            }
+            break;
+        }
+        if (seq >= ts->next_seq) ts->next_seq = seq + 1;
+        if (seq > base) {
+            struct cpgo_profile *prof = NULL;
+            struct cpgo_err e;
+            if (cpgo_profile_decode(body, len, &ts->lim, &prof, &e) == 0 &&
+                cpgo_merge_add(ts->pending, prof, &e) == 0) {
+                ts->pending_scrapes++;
+                ts->journal_len++;
+            }
+            /* a record that does not merge was refused when it was written */
+            cpgo_profile_free(prof);
+        }
+        off += JHDR + (off_t)len;
+    }
+    free(body);
+    close(fd);
+}
+
+/* Deletes snapshots that are covered (<= upto) except keep_snapshot; with truncate_journal,
+ * empties the journal too (the caller has made everything in it durable elsewhere). */
+static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot,
+                  int truncate_journal)
+{
+    char p[4300];
     uint64_t *seqs;
     size_t n;
-    snprintf(dir, sizeof dir, "%s/journal", ts->dir);
-    if (list_seqs(dir, "", ".pb", &seqs, &n) == 0) {
-        for (size_t i = 0; i < n && seqs[i] <= upto; i++) {
-            snprintf(p, sizeof p, "%s/%" PRIu64 ".pb", dir, seqs[i]);
-            unlink(p);
-        }
-        free(seqs);
-    }
+    if (truncate_journal) journal_truncate(ts, 0);
     if (list_seqs(ts->dir, "pending-", ".pb", &seqs, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             if (seqs[i] == keep_snapshot) continue;
@@ -365,21 +488,27 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
     ts->lim = *lim;
     char p[4300];
     int rc = 0;
-    snprintf(p, sizeof p, "%s/journal", ts->dir);
+    snprintf(p, sizeof p, "%s", ts->dir);
     if (mkdir_p(p, 0700)) {
         rc = cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s", p,
                           strerror(errno));
         goto fail;
     }
     path_of(ts, p, sizeof p, "target", 0);
-    if ((rc = cpgo_state_write_file(p, target_key, strlen(target_key), err))) goto fail;
+    unsigned char *known = NULL;
+    size_t known_len = 0;
+    struct cpgo_err ignore;
+    cpgo_state_read_file(p, 65536, &known, &known_len, &ignore);
+    /* written once: a start with a thousand targets should not cost a thousand fsyncs */
+    if (!known || known_len != strlen(target_key) || memcmp(known, target_key, known_len))
+        rc = cpgo_state_write_file(p, target_key, strlen(target_key), err);
+    free(known);
+    if (rc) goto fail;
     if ((rc = reset_pending(ts))) {
         cpgo_err_set(err, rc, "out of memory");
         goto fail;
     }
     remove_stale_temps(ts->dir);
-    snprintf(p, sizeof p, "%s/journal", ts->dir);
-    remove_stale_temps(p);
     recover_publishing(ts);
     path_of(ts, p, sizeof p, "published.json", 0);
     if (read_json_seq(p, "upto_seq", &ts->published_seq, NULL)) ts->published_seq = 0;
@@ -413,24 +542,8 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
     }
     uint64_t base = ts->snapshot_seq > ts->published_seq ? ts->snapshot_seq : ts->published_seq;
     if (base + 1 > ts->next_seq) ts->next_seq = base + 1;
-    snprintf(p, sizeof p, "%s/journal", ts->dir);
-    if (list_seqs(p, "", ".pb", &seqs, &ns) == 0) {
-        for (size_t i = 0; i < ns; i++) {
-            if (seqs[i] >= ts->next_seq) ts->next_seq = seqs[i] + 1;
-            if (seqs[i] <= base) continue;
-            char jp[4400];
-            snprintf(jp, sizeof jp, "%s/%" PRIu64 ".pb", p, seqs[i]);
-            struct cpgo_err e;
-            if (add_file(ts, jp, &e) == 0) {
-                ts->pending_scrapes++;
-                ts->journal_len++;
-            }
-            /* an entry that does not decode was never accepted: it cannot exist, since
-             * bodies are validated before they are journaled; ignore it if it does */
-        }
-        free(seqs);
-    }
-    prune(ts, base, ts->snapshot_seq);
+    journal_replay(ts, base);
+    prune(ts, base, ts->snapshot_seq, 0);
     *out = ts;
     return 0;
 fail:
@@ -450,14 +563,13 @@ int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
                       const struct cpgo_profile *p, struct cpgo_err *err)
 {
     /* Journal first, merge second. If the merge refuses the profile (incompatible sample
-     * types), the entry is removed again; if the process dies before that, recovery meets
-     * the same refusal and skips the entry. Either way it is never counted. */
-    char path[4300];
-    snprintf(path, sizeof path, "%s/journal/%" PRIu64 ".pb", ts->dir, ts->next_seq);
-    int rc = cpgo_state_write_file(path, body, len, err);
+     * types), the record is cut off again; if the process dies before that, recovery meets
+     * the same refusal and skips the record. Either way it is never counted. */
+    off_t before;
+    int rc = journal_append(ts, ts->next_seq, body, len, &before, err);
     if (rc) return rc;
     if ((rc = cpgo_merge_add(ts->pending, p, err))) {
-        unlink(path);
+        journal_truncate(ts, before);
         return rc;
     }
     ts->next_seq++;
@@ -485,7 +597,7 @@ int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err)
     json_decref(meta);
     ts->snapshot_seq = seq;
     ts->journal_len = 0;
-    prune(ts, seq, seq);
+    prune(ts, seq, seq, 1);
     return 0;
 }
 
@@ -535,7 +647,7 @@ int cpgo_state_publish_commit(struct cpgo_tstate *ts, struct cpgo_err *err)
     ts->publishing_seq = 0;
     ts->journal_len = 0;
     ts->snapshot_seq = 0;
-    prune(ts, seq, 0);
+    prune(ts, seq, 0, 1);
     path_of(ts, p, sizeof p, "pending.json", 0);
     unlink(p);
     return reset_pending(ts) ? cpgo_err_set(err, CPGO_E_NOMEM, "out of memory") : 0;

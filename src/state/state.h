@@ -3,20 +3,21 @@
  *
  * Layout of state_dir/targets/<target id>/:
  *   target            the target's key, for people reading the directory
- *   journal/<seq>.pb  every accepted scrape body, as received, written atomically before it
- *                     is merged (tmp + fsync + rename + fsync dir)
+ *   journal.log       every accepted scrape body, as received, appended as a checksummed
+ *                     record (seq, length, CRC) and synced before it is merged
  *   pending-<seq>.pb  a snapshot of the pending merge of all journal entries <= seq
  *   published.json    {"upto_seq": S}: everything <= S is in the published output
  *   publishing.json   {"upto_seq", "path", "size", "hash"}: a publish in progress
  *
  * The invariant: every accepted scrape is counted exactly once in what cpgo publishes.
- * A scrape is accepted when its journal entry is renamed into place; on start, pending =
+ * A scrape is accepted when its journal record is synced; on start, pending =
  * newest snapshot + later journal entries, minus everything <= published upto_seq. A publish
  * first records its intent (the output's expected size and hash), then writes the output,
  * then records published.json. After a crash in between, the output file tells which
  * happened: if it has the recorded hash the publish completed, otherwise it did not and the
  * same entries are published again. kill -9 at any moment loses at most the scrape whose
- * journal entry was not yet renamed, and counts nothing twice.
+ * journal record was not yet complete (a torn record fails its CRC and is cut off), and
+ * counts nothing twice.
  *
  * Owns: the target's pending merger and its files. Thread: every function does file I/O and
  * CPU work: call them only from the target's work-queue lane (one at a time).
