@@ -101,6 +101,7 @@ struct daemon {
     struct target *targets;
     struct backend *wait_head, *wait_tail;
     size_t scrapes_in_flight;
+    size_t busy_backends;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
     int stopping;
@@ -128,12 +129,24 @@ static uint64_t hash_str(const char *s, uint64_t h)
 }
 
 static void schedule_next(struct backend *b);
+
+/* busy: scraping, waiting to scrape, retrying or being ingested. Counted so that --once can
+ * tell "everything finished" without walking thousands of backends per event. */
+static void set_busy(struct backend *b, int busy);
 static void start_scrape(struct backend *b);
 static void backend_finished(struct backend *b);
 static void backend_unref(struct backend *b);
 static void maybe_progress_shutdown(struct daemon *d);
 static void drain_waiting(struct daemon *d);
 static void once_check(struct daemon *d);
+
+static void set_busy(struct backend *b, int busy)
+{
+    if (b->busy == busy) return;
+    b->busy = busy;
+    if (busy) b->d->busy_backends++;
+    else b->d->busy_backends--;
+}
 
 /* ---- jobs ---------------------------------------------------------------------------- */
 
@@ -351,7 +364,7 @@ static void job_done(struct cpgo_job *base, int canceled)
             cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
                      "pending_scrapes", n, NULL);
         }
-        b->busy = 0;
+        set_busy(b, 0);
         if (!b->removed) backend_finished(b);
         backend_unref(b);
         break;
@@ -405,7 +418,7 @@ static void retry_cb(uv_timer_t *h)
 {
     struct backend *b = h->data;
     if (b->d->stopping || b->removed) {
-        b->busy = 0;
+        set_busy(b, 0);
         backend_finished(b);
         return;
     }
@@ -460,7 +473,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     cpgo_log(CPGO_LVL_WARN, "scrape failed", "backend", b->name, "target", b->t->key, "url",
              b->url_masked, "class", cpgo_class_name(r->cls), "transient",
              transient ? "true" : "false", "error", r->error, NULL);
-    b->busy = 0;
+    set_busy(b, 0);
     backend_finished(b);
     drain_waiting(d);
     maybe_progress_shutdown(d);
@@ -499,7 +512,7 @@ static void start_scrape(struct backend *b)
         b->last_class = CPGO_CLASS_INTERNAL;
         snprintf(b->last_error, sizeof b->last_error, "cannot start the scrape");
         b->failed++;
-        b->busy = 0;
+        set_busy(b, 0);
         backend_finished(b);
         return;
     }
@@ -520,7 +533,7 @@ static void drain_waiting(struct daemon *d)
                 if (d->opts.once) b->failed_in_once = 1;
                 snprintf(b->last_error, sizeof b->last_error, "target state unavailable");
             }
-            b->busy = 0;
+            set_busy(b, 0);
             backend_finished(b);
             continue;
         }
@@ -560,7 +573,7 @@ static void tick_cb(uv_timer_t *h)
         cpgo_log(CPGO_LVL_WARN, "missed tick: the previous scrape is still running", "backend",
                  b->name, "missed_ticks", n, NULL);
     } else {
-        b->busy = 1;
+        set_busy(b, 1);
         b->in_round = 1;
         b->t->round_outstanding++;
         start_scrape(b);
@@ -681,6 +694,7 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
 
 static void backend_close(struct backend *b)
 {
+    set_busy(b, 0);
     if (b->scrape) {
         cpgo_scrape_cancel(b->scrape);
         b->scrape = NULL;
@@ -724,7 +738,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
             cpgo_scrape_cancel(b->scrape);
             b->scrape = NULL;
             d->scrapes_in_flight--;
-            b->busy = 0;
+            set_busy(b, 0);
         }
         uv_timer_stop(&b->retry);
     }
@@ -763,7 +777,7 @@ static void begin_shutdown(struct daemon *d, const char *why)
         uv_timer_stop(&b->tick);
         if (uv_is_active((uv_handle_t *)&b->retry)) {
             uv_timer_stop(&b->retry);
-            b->busy = 0;
+            set_busy(b, 0);
         }
     }
     drain_waiting(d); /* releases waiting backends without starting them */
@@ -800,12 +814,33 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     /* retired targets keep their state object (a job may be running) but get no work */
     for (struct target *t = d->targets; t; t = t->next)
         if (t->retired) t->cfg = NULL;
-    for (struct backend *b = d->backends; b; b = b->next) b->removed = 1;
+    /* existing backends by name (unique within a config): a hash table, so a reload of
+     * thousands of backends stays linear */
+    size_t nold = 0;
+    for (struct backend *b = d->backends; b; b = b->next) {
+        b->removed = 1;
+        nold++;
+    }
+    size_t cap = 16;
+    while (cap < nold * 2) cap <<= 1;
+    struct backend **byname = calloc(cap, sizeof *byname);
+    for (struct backend *b = d->backends; b && byname; b = b->next) {
+        size_t k = hash_str(b->name, 0xcbf29ce484222325ULL) & (cap - 1);
+        while (byname[k]) k = (k + 1) & (cap - 1);
+        byname[k] = b;
+    }
     for (size_t i = 0; i < nc->nbackends; i++) {
         const struct cpgo_backend_cfg *bc = &nc->backends[i];
-        struct backend *b = d->backends;
-        while (b && !(b->removed && !strcmp(b->name, bc->name) && !strcmp(b->cfg->url, bc->url)))
-            b = b->next;
+        struct backend *b = NULL;
+        if (byname) {
+            size_t k = hash_str(bc->name, 0xcbf29ce484222325ULL) & (cap - 1);
+            for (; byname[k]; k = (k + 1) & (cap - 1))
+                if (byname[k]->removed && !strcmp(byname[k]->name, bc->name) &&
+                    !strcmp(byname[k]->cfg->url, bc->url)) {
+                    b = byname[k];
+                    break;
+                }
+        }
         struct target *t = tmap ? tmap[bc->target] : NULL;
         if (!t) continue;
         if (b) {
@@ -822,6 +857,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         if (!d->opts.once) schedule_next(b);
     }
     free(tmap);
+    free(byname);
     /* removed backends: cancel what is in flight, close their timers */
     struct backend **pp = &d->backends;
     while (*pp) {
@@ -893,8 +929,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 static void once_check(struct daemon *d)
 {
     if (d->stopping) return;
-    for (struct backend *b = d->backends; b; b = b->next)
-        if (b->busy || b->waiting) return;
+    if (d->busy_backends || d->wait_head) return;
     if (!d->once_publishing) {
         for (struct target *t = d->targets; t; t = t->next)
             if (!t->loaded && !t->load_failed) return;
@@ -918,7 +953,7 @@ static void once_start_cb(uv_timer_t *h)
 {
     struct daemon *d = h->data;
     for (struct backend *b = d->backends; b; b = b->next) {
-        b->busy = 1;
+        set_busy(b, 1);
         b->in_round = 1;
         b->t->round_outstanding++;
         start_scrape(b);

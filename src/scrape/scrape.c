@@ -331,7 +331,14 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
     if (t->len + n > t->cap) {
-        size_t cap = t->cap ? t->cap : 64 * 1024;
+        size_t cap = t->cap;
+        if (!cap) {
+            /* size the buffer from Content-Length when the server sent one (Go does), so a
+             * body costs its own size, not the next power of two */
+            curl_off_t cl = -1;
+            curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+            cap = (cl > 0 && (uint64_t)cl <= t->max) ? (size_t)cl : 64 * 1024;
+        }
         while (cap < t->len + n) cap *= 2;
         if (cap > t->max) cap = t->max;
         unsigned char *b = realloc(t->buf, cap);
@@ -402,8 +409,6 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "cpgo/" CPGO_VERSION);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* bigger reads: a 130 KB profile in a few callbacks instead of dozens */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
     /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
      * it idle for the whole period, which is fine for net/http. */
     for (const char *const *h = req->headers; h && *h; h++) {
