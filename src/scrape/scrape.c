@@ -44,6 +44,8 @@ struct cpgo_scrape {
     int over_limit;
     CURLcode result;
     uint64_t started_ns;
+    /* a caller's own easy handle (cpgo_scraper_run_easy): not ours to clean up */
+    cpgo_easy_done_cb easy_done;
     cpgo_scrape_done_cb done;
     void *arg;
     char errbuf[CURL_ERROR_SIZE];
@@ -128,7 +130,7 @@ static void free_scrape(struct cpgo_scrape *t)
 {
     if (t->easy) {
         curl_multi_remove_handle(t->s->multi, t->easy);
-        curl_easy_cleanup(t->easy);
+        if (!t->easy_done) curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
     free(t->buf);
@@ -233,6 +235,15 @@ static void check_multi_info(struct cpgo_scraper *s)
     while (t) {
         struct cpgo_scrape *next = t->next;
         t->next = NULL;
+        if (t->easy_done) {
+            cpgo_easy_done_cb cb = t->easy_done;
+            void *easy = t->easy, *arg = t->arg;
+            CURLcode rc = t->result;
+            free_scrape(t); /* removes the handle from the multi, leaves it to the caller */
+            cb(easy, (int)rc, arg);
+            t = next;
+            continue;
+        }
         struct cpgo_scrape_result r;
         memset(&r, 0, sizeof r);
         classify(t, t->result, &r);
@@ -433,6 +444,30 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
         return NULL;
     }
     return t;
+}
+
+int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb done, void *arg)
+{
+    if (s->closing) return -1;
+    struct cpgo_scrape *t = calloc(1, sizeof *t);
+    if (!t) return -1;
+    t->s = s;
+    t->easy = easy;
+    t->easy_done = done;
+    t->arg = arg;
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    t->started_ns = uv_hrtime();
+    t->next = s->head;
+    if (s->head) s->head->prev = t;
+    s->head = t;
+    s->in_flight++;
+    if (curl_multi_add_handle(s->multi, easy) != CURLM_OK) {
+        unlink_scrape(t);
+        free(t);
+        return -1;
+    }
+    return 0;
 }
 
 void cpgo_scrape_cancel(struct cpgo_scrape *t)

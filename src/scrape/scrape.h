@@ -89,6 +89,15 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
 /* Abandons a scrape in flight: its handle is removed, its buffers freed, `done` is not
  * called. */
 void cpgo_scrape_cancel(struct cpgo_scrape *t);
+/*
+ * Drives any prepared easy handle on the same multi and loop (REST calls to forges use
+ * it). The scraper sets CURLOPT_PRIVATE and CURLOPT_NOSIGNAL; everything else is the
+ * caller's. `done` runs on the loop thread after curl has finished with the handle (it has
+ * been removed from the multi; the caller cleans it up). Returns -1 if it cannot be added
+ * (then `done` is not called).
+ */
+typedef void (*cpgo_easy_done_cb)(void *easy, int curlcode, void *arg);
+int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb done, void *arg);
 size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s);
 /* Number of sockets curl currently has us watch (open connections). */
 size_t cpgo_scraper_sockets(const struct cpgo_scraper *s);
