@@ -492,7 +492,19 @@ void cpgo_scraper_close(struct cpgo_scraper *s, void (*closed)(void *arg), void 
     s->closing = 1;
     s->closed = closed;
     s->closed_arg = arg;
-    while (s->head) cpgo_scrape_cancel(s->head);
+    while (s->head) {
+        struct cpgo_scrape *t = s->head;
+        if (t->easy_done) {
+            /* a caller's handle: give it back, aborted, so the caller can free it */
+            cpgo_easy_done_cb cb = t->easy_done;
+            void *easy = t->easy, *a = t->arg;
+            unlink_scrape(t);
+            free_scrape(t);
+            cb(easy, (int)CURLE_ABORTED_BY_CALLBACK, a);
+            continue;
+        }
+        cpgo_scrape_cancel(t);
+    }
     /* may still call socket_cb with CURL_POLL_REMOVE: handled like any removal */
     curl_multi_cleanup(s->multi);
     s->multi = NULL;

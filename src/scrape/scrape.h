@@ -93,8 +93,9 @@ void cpgo_scrape_cancel(struct cpgo_scrape *t);
  * Drives any prepared easy handle on the same multi and loop (REST calls to forges use
  * it). The scraper sets CURLOPT_PRIVATE and CURLOPT_NOSIGNAL; everything else is the
  * caller's. `done` runs on the loop thread after curl has finished with the handle (it has
- * been removed from the multi; the caller cleans it up). Returns -1 if it cannot be added
- * (then `done` is not called).
+ * been removed from the multi; the caller cleans it up). At cpgo_scraper_close, handles
+ * still running are returned through `done` with CURLE_ABORTED_BY_CALLBACK. Returns -1 if
+ * it cannot be added (then `done` is not called).
  */
 typedef void (*cpgo_easy_done_cb)(void *easy, int curlcode, void *arg);
 int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb done, void *arg);
