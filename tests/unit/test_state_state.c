@@ -1,0 +1,184 @@
+/* Unit tests for state/state: journal recovery (torn tails), snapshots, the publish intent
+ * protocol after a crash at each step, stale temp files. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pbuild.h"
+#include "state/state.h"
+
+static struct cpgo_limits lim;
+static struct cpgo_merge_opts mo;
+static char dir[512];
+
+static struct cpgo_buf body(int seed)
+{
+    struct pbuild *b = pbuild_golike((uint64_t)seed, 50, 40, 20, 0);
+    struct cpgo_buf out;
+    pbuild_encode(b, 0, &out);
+    pbuild_free(b);
+    return out;
+}
+
+static int64_t samples(struct cpgo_tstate *ts)
+{
+    struct cpgo_merged *r;
+    struct cpgo_err err;
+    if (cpgo_merge_count(cpgo_state_pending(ts)) == 0) return 0;
+    if (cpgo_merge_result(cpgo_state_pending(ts), &r, &err)) return -1;
+    int64_t t = 0;
+    for (size_t i = 0; i < r->pb.n_sample; i++) t += r->pb.sample[i]->value[0];
+    cpgo_merged_free(r);
+    return t;
+}
+
+static int64_t samples_of(const struct cpgo_buf *b)
+{
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    if (cpgo_profile_decode(b->data, b->len, &lim, &p, &err)) return -1;
+    int64_t t = 0;
+    for (size_t i = 0; i < p->pb->n_sample; i++) t += p->pb->sample[i]->value[0];
+    cpgo_profile_free(p);
+    return t;
+}
+
+static struct cpgo_tstate *open_ts(void)
+{
+    struct cpgo_tstate *ts = NULL;
+    struct cpgo_err err;
+    if (cpgo_state_open(dir, "t1", "host/repo@main:default.pgo", &mo, &lim, &ts, &err))
+        fprintf(stderr, "open: %s\n", err.text);
+    return ts;
+}
+
+static void ingest(struct cpgo_tstate *ts, const struct cpgo_buf *b)
+{
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    CHECK_EQ_INT(cpgo_profile_decode(b->data, b->len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(cpgo_state_ingest(ts, b->data, b->len, p, &err), 0);
+    cpgo_profile_free(p);
+}
+
+int main(void)
+{
+    cpgo_limits_default(&lim);
+    memset(&mo, 0, sizeof mo);
+    snprintf(dir, sizeof dir, "%s/cpgo-state-test-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             (long)getpid());
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    struct cpgo_err err;
+    struct cpgo_buf b1 = body(1), b2 = body(2), b3 = body(3);
+    int64_t s1 = samples_of(&b1), s2 = samples_of(&b2), s3 = samples_of(&b3);
+
+    /* journal survives a restart */
+    struct cpgo_tstate *ts = open_ts();
+    CHECK(ts != NULL);
+    ingest(ts, &b1);
+    ingest(ts, &b2);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 2);
+    cpgo_state_close(ts); /* as after kill -9: no snapshot */
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 2);
+    CHECK_EQ_INT(samples(ts), s1 + s2);
+
+    /* a torn record at the end (a crash mid-append) is cut off, the rest kept */
+    cpgo_state_close(ts);
+    char jp[700];
+    snprintf(jp, sizeof jp, "%s/targets/t1/journal.log", dir);
+    struct stat st;
+    CHECK_EQ_INT(stat(jp, &st), 0);
+    FILE *f = fopen(jp, "ab");
+    fwrite("CPGJ\x03\0\0\0\0\0\0\0\xff\xff\0\0garbage", 1, 23, f);
+    fclose(f);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 2);
+    struct stat st2;
+    stat(jp, &st2);
+    CHECK_EQ_INT(st2.st_size, st.st_size); /* the tail was truncated */
+    /* a flipped byte inside the last record: CRC fails, that record is dropped */
+    cpgo_state_close(ts);
+    f = fopen(jp, "r+b");
+    fseek(f, -10, SEEK_END);
+    fputc('X', f);
+    fclose(f);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 1);
+    CHECK_EQ_INT(samples(ts), s1);
+    ingest(ts, &b2);
+
+    /* snapshot: the journal is emptied, pending survives */
+    CHECK_EQ_INT(cpgo_state_snapshot(ts, &err), 0);
+    stat(jp, &st);
+    CHECK_EQ_INT(st.st_size, 0);
+    ingest(ts, &b3);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 3);
+    CHECK_EQ_INT(samples(ts), s1 + s2 + s3);
+
+    /* publish, crash after the intent but before the output: not published */
+    char out[700];
+    snprintf(out, sizeof out, "%s/out/default.pgo", dir);
+    struct cpgo_buf enc;
+    CHECK_EQ_INT(cpgo_merge_encode(cpgo_state_pending(ts), 0, 1, &enc, &err), 0);
+    CHECK_EQ_INT(cpgo_state_publish_begin(ts, out, enc.data, enc.len, &err), 0);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 3); /* still pending */
+    /* crash after the output was written, before the commit: published */
+    CHECK_EQ_INT(cpgo_state_publish_begin(ts, out, enc.data, enc.len, &err), 0);
+    CHECK_EQ_INT(cpgo_state_write_file(out, enc.data, enc.len, &err), 0);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 0);
+    CHECK_EQ_INT(samples(ts), 0);
+    /* an output changed by someone else is not mistaken for ours */
+    ingest(ts, &b1);
+    cpgo_buf_free(&enc);
+    CHECK_EQ_INT(cpgo_merge_encode(cpgo_state_pending(ts), 0, 1, &enc, &err), 0);
+    CHECK_EQ_INT(cpgo_state_publish_begin(ts, out, enc.data, enc.len, &err), 0);
+    CHECK_EQ_INT(cpgo_state_write_file(out, "other", 5, &err), 0);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 1);
+    /* a normal commit clears pending and the journal */
+    CHECK_EQ_INT(cpgo_state_publish_begin(ts, out, enc.data, enc.len, &err), 0);
+    CHECK_EQ_INT(cpgo_state_write_file(out, enc.data, enc.len, &err), 0);
+    CHECK_EQ_INT(cpgo_state_publish_commit(ts, &err), 0);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 0);
+    cpgo_buf_free(&enc);
+    /* new scrapes after a publish continue the sequence and survive a restart */
+    ingest(ts, &b2);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 1);
+    CHECK_EQ_INT(samples(ts), s2);
+
+    /* stale temp files from a killed writer are removed at open and before a publish */
+    cpgo_state_close(ts);
+    char tmp[800];
+    snprintf(tmp, sizeof tmp, "%s/targets/t1/published.json.tmp-99999", dir);
+    f = fopen(tmp, "w");
+    fclose(f);
+    ts = open_ts();
+    CHECK(access(tmp, F_OK) != 0);
+    snprintf(tmp, sizeof tmp, "%s.tmp-12345", out);
+    f = fopen(tmp, "w");
+    fclose(f);
+    cpgo_state_remove_stale_temps(out);
+    CHECK(access(tmp, F_OK) != 0);
+    CHECK(access(out, F_OK) == 0);
+
+    cpgo_state_close(ts);
+    cpgo_buf_free(&b1);
+    cpgo_buf_free(&b2);
+    cpgo_buf_free(&b3);
+    if (system(cmd)) {
+    }
+    CHECK_DONE();
+}
