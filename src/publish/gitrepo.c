@@ -263,21 +263,6 @@ static char *xstrdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp) return -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, mode) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) && errno != EEXIST) return -1;
-    return 0;
-}
 
 static void oid_hex(char out[CPGO_GIT_ID_SIZE], const git_oid *id)
 {
@@ -389,7 +374,7 @@ static int lock_cache(struct call *c)
         snprintf(dir, sizeof dir, "%s", c->g->lock);
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0;
-        if (!mkdir_p(dir, 0700)) c->lockfd = open(c->g->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (!cpgo_state_mkdir_p(dir, 0700)) c->lockfd = open(c->g->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (c->lockfd < 0)
         return fail(c, CPGO_GIT_LOCAL, "cannot open lock %s: %s", c->g->lock, strerror(errno));
@@ -616,7 +601,7 @@ int cpgo_gitrepo_open(const char *state_dir, const struct cpgo_repo *repo,
     }
     snprintf(g->cache, cap, "%s/%016llx.git", dir, (unsigned long long)h);
     snprintf(g->lock, cap, "%s/%016llx.lock", dir, (unsigned long long)h);
-    if (mkdir_p(dir, 0700)) {
+    if (cpgo_state_mkdir_p(dir, 0700)) {
         int e = errno;
         cpgo_gitrepo_close(g);
         return cpgo_err_set(err, CPGO_E_IO, "cannot create %s: %s", dir, strerror(e));

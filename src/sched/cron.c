@@ -20,6 +20,7 @@
  * stops after 5 years. Nothing is global; a schedule is immutable once parsed.
  */
 #include "sched/cron.h"
+#include "sched/civil.h"
 #include "base/duration.h"
 #include "sched/tz.h"
 
@@ -47,37 +48,6 @@ struct cpgo_cron {
     struct cpgo_tz *tz;         /* NULL: UTC */
     char text[CRON_MAX + 1];
 };
-
-/* ---- calendar (days since 1970-01-01, proleptic Gregorian; after H. Hinnant) --------- */
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 /* ---- parsing ------------------------------------------------------------------------- */
 
@@ -434,10 +404,10 @@ static int day_matches(const struct cpgo_cron *c, int64_t days, unsigned mday)
 static int match_from(const struct cpgo_cron *c, int64_t t, int64_t limit, int64_t *out)
 {
     while (t <= limit) {
-        int64_t days = floor_div(t, DAY), y;
+        int64_t days = cpgo_floor_div(t, DAY), y;
         unsigned mon, mday, secs = (unsigned)(t - days * DAY);
         unsigned h = secs / 3600, mi = secs / 60 % 60;
-        civil_from_days(days, &y, &mon, &mday);
+        cpgo_civil_from_days(days, &y, &mon, &mday);
         if (!((c->month >> mon) & 1)) {
             unsigned m = mon + 1;
             while (m <= 12 && !((c->month >> m) & 1))
@@ -446,7 +416,7 @@ static int match_from(const struct cpgo_cron *c, int64_t t, int64_t limit, int64
                 y++;
                 m = (unsigned)__builtin_ctz(c->month); /* month is never empty */
             }
-            t = days_from_civil(y, m, 1) * DAY;
+            t = cpgo_days_from_civil(y, m, 1) * DAY;
             continue;
         }
         if (!day_matches(c, days, mday)) {
@@ -506,14 +476,14 @@ static int fields_next(const struct cpgo_cron *c, int64_t after, int64_t *next)
 {
     int64_t limit = after + FIVE_YEARS, wall;
     if (!c->tz) {
-        if (match_from(c, floor_div(after, 60) * 60 + 60, limit, &wall)) return CPGO_E_INPUT;
+        if (match_from(c, cpgo_floor_div(after, 60) * 60 + 60, limit, &wall)) return CPGO_E_INPUT;
         *next = wall;
         return 0;
     }
     /* Start at the earliest wall time that can map to an instant after `after`: if the
      * offset drops within the next day, wall times just before the current one come again. */
     int32_t o1 = cpgo_tz_offset(c->tz, after), o2 = cpgo_tz_offset(c->tz, after + OFF_SPAN);
-    int64_t t = floor_div(after + (o1 < o2 ? o1 : o2), 60) * 60;
+    int64_t t = cpgo_floor_div(after + (o1 < o2 ? o1 : o2), 60) * 60;
     for (;;) {
         if (match_from(c, t, limit + OFF_SPAN, &wall)) return CPGO_E_INPUT;
         int64_t u = 0;
@@ -531,7 +501,7 @@ int cpgo_cron_next(const struct cpgo_cron *c, int64_t after, int64_t *next)
     if (!c || !next) return CPGO_E_USAGE;
     if (after > T_LIMIT || after < -T_LIMIT) return CPGO_E_INPUT;
     if (c->every) {
-        *next = (floor_div(after, c->every) + 1) * c->every;
+        *next = (cpgo_floor_div(after, c->every) + 1) * c->every;
         return 0;
     }
     return fields_next(c, after, next);
@@ -577,7 +547,7 @@ int64_t cpgo_cron_min_period(const struct cpgo_cron *c)
     if (c->every) return c->every;
     /* A fixed reference makes the answer the same whenever it is asked. 2028 is a leap
      * year, so schedules that fire on Feb 29 are measured with it. */
-    const int64_t ref = days_from_civil(2028, 1, 1) * DAY, end = ref + 366 * DAY;
+    const int64_t ref = cpgo_days_from_civil(2028, 1, 1) * DAY, end = ref + 366 * DAY;
     /* Walking a year of "*\/5" fire times costs ~100k steps; stopping as soon as a gap
      * reaches the lower bound makes the common cases immediate. */
     int64_t floor_gap =

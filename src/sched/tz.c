@@ -23,6 +23,7 @@
  * Calendar math is done here (days-from-civil, after H. Hinnant), never by libc.
  */
 #include "sched/tz.h"
+#include "sched/civil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,25 +66,12 @@ struct cpgo_tz {
 
 /* ---- calendar ------------------------------------------------------------------------ */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static int64_t year_of_days(int64_t z)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    return (int64_t)yoe + era * 400 + (mp >= 10);
+    int64_t y;
+    unsigned m, d;
+    cpgo_civil_from_days(z, &y, &m, &d);
+    return y;
 }
 
 static int is_leap(int64_t y)
@@ -91,11 +79,6 @@ static int is_leap(int64_t y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 /* ---- POSIX TZ footer ----------------------------------------------------------------- */
 
@@ -212,14 +195,14 @@ static int parse_posix(struct cpgo_tz *z, const char *s)
 /* Seconds since the epoch, as a local wall time, at which rule r takes effect in year y. */
 static int64_t rule_local(int64_t y, const struct tz_rule *r)
 {
-    int64_t jan1 = days_from_civil(y, 1, 1), yday;
+    int64_t jan1 = cpgo_days_from_civil(y, 1, 1), yday;
     if (r->kind == 'J') {
         yday = r->a - 1 + (is_leap(y) && r->a >= 60);
     } else if (r->kind == 'N') {
         yday = r->a;
     } else {
         static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int64_t first = days_from_civil(y, (unsigned)r->a, 1);
+        int64_t first = cpgo_days_from_civil(y, (unsigned)r->a, 1);
         int wd = (int)((first % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
         int dim = mdays[r->a - 1] + (r->a == 2 && is_leap(y));
         int day = 1 + (r->c - wd + 7) % 7 + (r->b - 1) * 7;
@@ -233,11 +216,11 @@ static int64_t rule_local(int64_t y, const struct tz_rule *r)
 static int32_t footer_offset(const struct cpgo_tz *z, int64_t t)
 {
     if (!z->has_dst) return z->std_off;
-    if (t > FOLD_LIMIT || t < -FOLD_LIMIT) t -= floor_div(t, CYCLE_SECS) * CYCLE_SECS;
+    if (t > FOLD_LIMIT || t < -FOLD_LIMIT) t -= cpgo_floor_div(t, CYCLE_SECS) * CYCLE_SECS;
     /* The transitions of the years around t, in time order; the last one at or before t
      * decides. Looking at three years copes with rules whose /time pushes a change across
      * New Year, and with DST all year round ("0/0,J365/25"). */
-    int64_t y = year_of_days(floor_div(t, DAY));
+    int64_t y = year_of_days(cpgo_floor_div(t, DAY));
     int64_t when[6];
     int isdst[6] = {0};
     const int n = 6;

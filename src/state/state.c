@@ -37,7 +37,7 @@ uint64_t cpgo_state_hash(const void *data, size_t len)
     return h;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+int cpgo_state_mkdir_p(const char *path, mode_t mode)
 {
     char tmp[4096];
     size_t n = strlen(path);
@@ -75,7 +75,7 @@ int cpgo_state_write_file(const char *path, const void *data, size_t len, struct
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
-        if (mkdir_p(dir, 0755))
+        if (cpgo_state_mkdir_p(dir, 0755))
             return cpgo_err_set(err, CPGO_E_IO, "cannot create directory %s: %s", dir,
                                 strerror(errno));
     }
@@ -489,7 +489,7 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
     char p[4300];
     int rc = 0;
     snprintf(p, sizeof p, "%s", ts->dir);
-    if (mkdir_p(p, 0700)) {
+    if (cpgo_state_mkdir_p(p, 0700)) {
         rc = cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s", p,
                           strerror(errno));
         goto fail;

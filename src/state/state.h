@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/err.h"
 #include "merge/merge.h"
@@ -68,6 +69,8 @@ int cpgo_state_write_file(const char *path, const void *data, size_t len, struct
 /* Reads a whole file up to max bytes; CPGO_E_EMPTY when it does not exist. */
 int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                          struct cpgo_err *err);
+/* mkdir -p: creates path and its missing parents with mode. 0 or -1 (errno set). */
+int cpgo_state_mkdir_p(const char *path, mode_t mode);
 /* Removes "<path>.tmp-*" files that a killed writer of path left behind. */
 void cpgo_state_remove_stale_temps(const char *path);
 /* A 64-bit content hash (FNV-1a) used to recognise a file cpgo wrote. */
