@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "merge/merge.h"
+#include "profile/gz.h"
 
 struct decoded {
     struct cpgo_profile *p;
@@ -165,11 +166,23 @@ int cpgo_cmd_merge(int argc, char **argv)
     pthread_cond_destroy(&r.cv);
     free(r.slots);
 
-    struct cpgo_buf out = {0};
+    /* Pack, then free the accumulator and the message before compressing: the peak is the
+     * larger of (accumulator + raw bytes) and (raw + gzip), not their sum. */
+    struct cpgo_buf out = {0}, packed = {0};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
-    if (!rc) rc = cpgo_merge_encode(m, raw, threads, &out, &err);
+    struct cpgo_merged *res = NULL;
+    if (!rc) rc = cpgo_merge_result(m, &res, &err);
+    if (!rc) rc = cpgo_profile_pack(&res->pb, &packed, &err);
+    cpgo_merged_free(res);
     cpgo_merge_free(m);
+    if (!rc && raw) {
+        out = packed;
+        packed.data = NULL;
+    } else if (!rc) {
+        rc = cpgo_gz_compress(packed.data, packed.len, threads, &out, &err);
+    }
+    cpgo_buf_free(&packed);
     if (!rc) rc = cpgo_cli_write_file(out_path, out.data, out.len, &err);
     cpgo_buf_free(&out);
     return rc ? cpgo_cli_fail("merge", &err) : CPGO_EXIT_OK;

@@ -388,8 +388,7 @@ int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out
     return cpgo_profile_encode_mt(pb, raw, 1, out, err);
 }
 
-int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads,
-                           struct cpgo_buf *out, struct cpgo_err *err)
+int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cpgo_err *err)
 {
     size_t n = perftools__profiles__profile__get_packed_size(pb);
     unsigned char *bytes = malloc(n ? n : 1);
@@ -400,13 +399,21 @@ int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads,
         return cpgo_err_set(err, CPGO_E_INPUT, "protobuf encoder size mismatch");
     }
     cpgo_buf_init(out, 0);
-    if (raw) {
-        out->data = bytes;
-        out->len = out->cap = n;
-        return 0;
-    }
-    int rc = cpgo_gz_compress(bytes, n, threads, out, err);
-    free(bytes);
-    return rc;
+    out->data = bytes;
+    out->len = out->cap = n;
+    return 0;
+}
 
+int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads,
+                           struct cpgo_buf *out, struct cpgo_err *err)
+{
+    struct cpgo_buf packed;
+    int rc = cpgo_profile_pack(pb, &packed, err);
+    if (rc || raw) {
+        *out = packed;
+        return rc;
+    }
+    rc = cpgo_gz_compress(packed.data, packed.len, threads, out, err);
+    cpgo_buf_free(&packed);
+    return rc;
 }
