@@ -43,8 +43,12 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
     size_t oldlen = 0;
     int rc = cpgo_state_read_file(path, lim->max_compressed, &old, &oldlen, err);
     if (rc && rc != CPGO_E_EMPTY) return rc;
-    struct cpgo_merger *m;
-    if (cpgo_merge_new(&m, mo)) {
+    struct cpgo_merger *m = NULL;
+    if (!old) {
+        /* Nothing to merge with: pending, built with the same trimming, is the result
+         * (merging it into an empty merger would compact it to the same bytes). */
+        m = pending;
+    } else if (cpgo_merge_new(&m, mo)) {
         free(old);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     }
@@ -57,13 +61,13 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
         cpgo_profile_free(p);
         if (rc) cpgo_err_prefix(err, "existing profile %s", path);
     }
-    if (!rc) {
+    if (!rc && m != pending) {
         rc = cpgo_merge_add_merger(m, pending, err);
         if (rc) cpgo_err_prefix(err, "merging pending samples into %s", path);
     }
     struct cpgo_buf out = {0};
     if (!rc) rc = cpgo_merge_encode(m, 0, 1, &out, err);
-    cpgo_merge_free(m);
+    if (m != pending) cpgo_merge_free(m);
     if (!rc) {
         info->bytes_after = out.len;
         if (old && out.len == oldlen && !memcmp(out.data, old, oldlen)) {
