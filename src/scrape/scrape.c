@@ -384,9 +384,9 @@ int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
     /* one CPU profile at a time per target process */
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
-    if (opts && opts->max_total_connections)
-        curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                          (long)opts->max_total_connections);
+    /* The total is capped by the daemon, which starts a scrape only below
+     * max_concurrent_scrapes (a transfer queued inside curl would spend its timeout
+     * waiting); curl's own total cap costs loop CPU per event with thousands of transfers. */
     (void)opts;
     *out = s;
     return 0;

@@ -75,7 +75,7 @@ struct cpgo_scrape_req {
 };
 
 struct cpgo_scraper_opts {
-    size_t max_total_connections; /* CURLMOPT_MAX_TOTAL_CONNECTIONS */
+    size_t max_total_connections; /* informational: callers gate concurrency themselves */
     const char *user_agent;
 };
 
