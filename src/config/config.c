@@ -1879,7 +1879,7 @@ static void complete_backend(struct ctx *c, struct bstate *b)
     if (valid(b, KI_SCHEDULE)) {
         struct cpgo_err e;
         if (cpgo_cron_parse(cfg->schedule_text, &cfg->schedule, &e) == 0)
-            b->period = cpgo_cron_min_period(cfg->schedule);
+            cfg->period_s = b->period = cpgo_cron_min_period(cfg->schedule);
         else if (e.code == CPGO_E_NOMEM)
             c->nomem = 1;
     }

@@ -48,6 +48,7 @@ struct cpgo_backend_cfg {
     int64_t timeout_ms; /* `timeout`; default seconds + 15 s; must exceed seconds and be
                            below the schedule's minimum period */
     int64_t connect_timeout_ms; /* `connect_timeout`, default 10s */
+    int64_t period_s;           /* the schedule's shortest gap between fires (derived) */
     int retries;               /* `retries`, default 2, range 0-10 */
     struct cpgo_header *headers; /* `headers` map; names are tokens, values without CR/LF */
     size_t nheaders;

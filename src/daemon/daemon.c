@@ -102,6 +102,7 @@ struct daemon {
     struct backend *wait_head, *wait_tail;
     size_t scrapes_in_flight;
     size_t busy_backends;
+    int reloading; /* a config load is running on the pool */
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t shutdown_timer;
     int stopping;
@@ -324,7 +325,7 @@ static void job_done(struct cpgo_job *base, int canceled)
         snprintf(j->err.text, sizeof j->err.text, "canceled at shutdown");
         j->cls = CPGO_CLASS_CANCELED;
     }
-    t->pending_scrapes = j->pending_scrapes ? j->pending_scrapes : t->pending_scrapes;
+    if (j->kind != JOB_SNAPSHOT && t->ts) t->pending_scrapes = j->pending_scrapes;
     switch (j->kind) {
     case JOB_LOAD:
         if (j->rc) {
@@ -682,7 +683,8 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     b->tick.data = b->retry.data = b;
     b->refs = 2;
     /* a deterministic spread: up to a tenth of the period, at most 5 s */
-    int64_t period_ms = cpgo_cron_min_period(bc->schedule) * 1000;
+    /* the period was measured once when the config was loaded, off the loop */
+    int64_t period_ms = bc->period_s * 1000;
     int64_t spread = period_ms / 10 < 5000 ? period_ms / 10 : 5000;
     b->offset_ms = spread > 0 ? (int64_t)(hash_str(bc->url, hash_str(bc->name, 0xcbf29ce484222325ULL)) %
                                           (uint64_t)spread)
@@ -748,7 +750,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
 static void maybe_progress_shutdown(struct daemon *d)
 {
     if (!d->stopping || d->closing) return;
-    if (d->scrapes_in_flight || cpgo_workq_depth(d->q)) return;
+    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading) return;
     for (struct backend *b = d->backends; b; b = b->next)
         if (uv_is_active((uv_handle_t *)&b->retry)) return;
     if (d->snapshot_phase == 0) {
@@ -890,28 +892,64 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     if (old) cpgo_config_free(old);
 }
 
+/* Reading and validating the file (YAML, cron, up to thousands of backends) is CPU work: it
+ * runs on the pool; only the swap runs on the loop. */
+struct reload_req {
+    uv_work_t req;
+    struct daemon *d;
+    char path[4096];
+    struct cpgo_config *nc;
+    struct cpgo_config_errors errs;
+    int rc;
+};
+
+static void reload_work(uv_work_t *w)
+{
+    struct reload_req *r = w->data;
+    r->rc = cpgo_config_load(r->path, &r->nc, &r->errs);
+}
+
+static void reload_done(uv_work_t *w, int status)
+{
+    struct reload_req *r = w->data;
+    struct daemon *d = r->d;
+    d->reloading = 0;
+    if (status == 0 && r->rc) {
+        for (size_t i = 0; i < r->errs.n; i++)
+            cpgo_log(CPGO_LVL_ERROR, "config reload refused; keeping the running configuration",
+                     "error", r->errs.lines[i], NULL);
+    } else if (status == 0 && !d->stopping && r->nc) {
+        struct cpgo_config *nc = r->nc;
+        r->nc = NULL;
+        if (strcmp(nc->state_dir, d->cfg->state_dir)) {
+            cpgo_log(CPGO_LVL_WARN, "state_dir cannot change on reload; keeping the old one", NULL);
+            free(nc->state_dir);
+            nc->state_dir = strdup(d->cfg->state_dir);
+        }
+        apply_config(d, nc);
+        char n[24];
+        snprintf(n, sizeof n, "%zu", nc->nbackends);
+        cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);
+    }
+    if (r->nc) cpgo_config_free(r->nc);
+    cpgo_config_errors_free(&r->errs);
+    free(r);
+    maybe_progress_shutdown(d);
+}
+
 static void reload(struct daemon *d)
 {
-    struct cpgo_config *nc = NULL;
-    struct cpgo_config_errors errs = {0};
-    int rc = cpgo_config_load(d->opts.config_path, &nc, &errs);
-    if (rc) {
-        for (size_t i = 0; i < errs.n; i++)
-            cpgo_log(CPGO_LVL_ERROR, "config reload refused; keeping the running configuration",
-                     "error", errs.lines[i], NULL);
-        cpgo_config_errors_free(&errs);
+    if (d->reloading) return; /* one reload at a time; the next SIGHUP reads the newer file */
+    struct reload_req *r = calloc(1, sizeof *r);
+    if (!r) return;
+    r->d = d;
+    r->req.data = r;
+    snprintf(r->path, sizeof r->path, "%s", d->opts.config_path);
+    if (uv_queue_work(&d->loop, &r->req, reload_work, reload_done)) {
+        free(r);
         return;
     }
-    cpgo_config_errors_free(&errs);
-    if (strcmp(nc->state_dir, d->cfg->state_dir)) {
-        cpgo_log(CPGO_LVL_WARN, "state_dir cannot change on reload; keeping the old one", NULL);
-        free(nc->state_dir);
-        nc->state_dir = strdup(d->cfg->state_dir);
-    }
-    apply_config(d, nc);
-    char n[24];
-    snprintf(n, sizeof n, "%zu", nc->nbackends);
-    cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);
+    d->reloading = 1;
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -992,7 +1030,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (!d) return 1;
     d->opts = *o;
     uv_loop_init(&d->loop);
-    struct cpgo_scraper_opts so = {cfg->limits.max_concurrent_scrapes, NULL};
+    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION};
     if (cpgo_scraper_new(&d->loop, &so, &d->scraper) ||
         cpgo_workq_new(&d->loop, cfg->limits.max_queued_bodies, cfg->limits.max_queued_bytes,
                        &d->q)) {

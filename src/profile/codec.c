@@ -35,18 +35,6 @@ void cpgo_limits_default(struct cpgo_limits *l)
     l->max_strings = 4000000;
 }
 
-int cpgo_codec_is_gzip(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
-}
-
-int cpgo_codec_gunzip(const void *data, size_t len, size_t max, struct cpgo_buf *out,
-                      struct cpgo_err *err)
-{
-    return cpgo_gz_decompress(data, len, max, out, err);
-}
-
 /* ---- counting allocator ------------------------------------------------------------- */
 
 struct cpgo_arena_chunk {
@@ -335,8 +323,8 @@ int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *
     const unsigned char *bytes = data;
     size_t nbytes = len;
     int rc;
-    if (cpgo_codec_is_gzip(data, len)) {
-        if ((rc = cpgo_codec_gunzip(data, len, lim->max_decompressed, &raw, err))) return rc;
+    if (cpgo_gz_is_gzip(data, len)) {
+        if ((rc = cpgo_gz_decompress(data, len, lim->max_decompressed, &raw, err))) return rc;
         bytes = raw.data;
         nbytes = raw.len;
         if (nbytes == 0) {

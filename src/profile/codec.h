@@ -78,17 +78,6 @@ static inline int64_t cpgo_id_lookup(const struct cpgo_id_index *x, uint64_t id)
 }
 
 /*
- * Gunzips `data` (one or more concatenated gzip members, as Go's gzip reader accepts) into
- * `out`, stopping with CPGO_E_LIMIT as soon as more than `max` bytes would be produced.
- * Trailing bytes that are not another gzip member are an error.
- */
-int cpgo_codec_gunzip(const void *data, size_t len, size_t max, struct cpgo_buf *out,
-                      struct cpgo_err *err);
-
-/* True when data starts with the gzip magic 1f 8b. */
-int cpgo_codec_is_gzip(const void *data, size_t len);
-
-/*
  * Decodes gzip or raw protobuf and validates it. On success *out owns a profile to be freed
  * with cpgo_profile_free. Errors: CPGO_E_EMPTY (no bytes), CPGO_E_LIMIT, CPGO_E_INPUT.
  */

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <zlib.h>
 
-static int is_gzip(const unsigned char *p, size_t len)
+int cpgo_gz_is_gzip(const void *data, size_t len)
 {
+    const unsigned char *p = data;
     return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
 }
 
@@ -69,7 +70,7 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
                 left -= take;
             }
             if (zs.avail_in == 0) break;
-            if (!is_gzip(zs.next_in, zs.avail_in)) {
+            if (!cpgo_gz_is_gzip(zs.next_in, zs.avail_in)) {
                 rc = cpgo_err_set(err, CPGO_E_INPUT,
                                   "gunzip: %zu bytes of trailing data after the gzip stream",
                                   (size_t)zs.avail_in + left);

@@ -17,6 +17,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 
+/* True when data starts with the gzip magic 1f 8b. */
+int cpgo_gz_is_gzip(const void *data, size_t len);
+
 /* One or more concatenated gzip members into out; more than max bytes -> CPGO_E_LIMIT,
  * stopping at the ceiling. Trailing bytes that are not another member are an error. */
 int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf *out,

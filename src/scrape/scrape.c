@@ -32,6 +32,7 @@ struct cpgo_scraper {
     void *closed_arg;
     struct cpgo_scrape *head; /* scrapes in flight (doubly linked) */
     size_t in_flight;
+    const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
 
 struct cpgo_scrape {
@@ -172,8 +173,6 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
                      "HTTP 400: %s (raise the server's WriteTimeout or lower seconds=)", line);
         } else if (st >= 300 && st < 400) {
             r->cls = CPGO_CLASS_HTTP_4XX;
-            char *loc = NULL;
-            curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
             snprintf(r->error, sizeof r->error, "HTTP %ld redirect refused (scrapes never "
                      "follow redirects)", st);
         } else {
@@ -387,7 +386,7 @@ int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
     /* The total is capped by the daemon, which starts a scrape only below
      * max_concurrent_scrapes (a transfer queued inside curl would spend its timeout
      * waiting); curl's own total cap costs loop CPU per event with thousands of transfers. */
-    (void)opts;
+    s->user_agent = opts && opts->user_agent ? opts->user_agent : "cpgo/" CPGO_VERSION;
     *out = s;
     return 0;
 }
@@ -418,7 +417,7 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "cpgo/" CPGO_VERSION);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
      * it idle for the whole period, which is fine for net/http. */

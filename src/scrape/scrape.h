@@ -75,8 +75,7 @@ struct cpgo_scrape_req {
 };
 
 struct cpgo_scraper_opts {
-    size_t max_total_connections; /* informational: callers gate concurrency themselves */
-    const char *user_agent;
+    const char *user_agent; /* NULL = "cpgo/<version>"; concurrency is the caller's to gate */
 };
 
 struct cpgo_scraper;

@@ -90,8 +90,8 @@ int main(void)
     CHECK_EQ_INT(pbuild_encode(b, 0, &gzb), 0);
     CHECK_EQ_INT(pbuild_encode(b, 0, &gzb2), 0);
     CHECK(gzb.len == gzb2.len && !memcmp(gzb.data, gzb2.data, gzb.len));
-    CHECK(cpgo_codec_is_gzip(gzb.data, gzb.len));
-    CHECK(!cpgo_codec_is_gzip(raw.data, raw.len));
+    CHECK(cpgo_gz_is_gzip(gzb.data, gzb.len));
+    CHECK(!cpgo_gz_is_gzip(raw.data, raw.len));
     struct cpgo_profile *p = NULL;
     CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
     CHECK_EQ_INT(p->pb->n_sample, 1);
@@ -151,10 +151,10 @@ int main(void)
     CHECK_STR_CONTAINS(err.text, "decompressed");
     /* a gzip of exactly the ceiling is fine as gzip (then fails as protobuf: zeros) */
     struct cpgo_buf out;
-    CHECK_EQ_INT(cpgo_codec_gunzip(bomb.data, bomb.len, zlen, &out, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_decompress(bomb.data, bomb.len, zlen, &out, &err), 0);
     CHECK_EQ_INT(out.len, zlen);
     cpgo_buf_free(&out);
-    CHECK_EQ_INT(cpgo_codec_gunzip(bomb.data, bomb.len, zlen - 1, &out, &err), CPGO_E_LIMIT);
+    CHECK_EQ_INT(cpgo_gz_decompress(bomb.data, bomb.len, zlen - 1, &out, &err), CPGO_E_LIMIT);
     cpgo_buf_free(&bomb);
 
     /* compressed size limit */

@@ -1308,7 +1308,7 @@ int main(void)
     }
     uv_loop_init(&loop);
     uv_timer_init(&loop, &watchdog);
-    struct cpgo_scraper_opts so = {.max_total_connections = 16};
+    struct cpgo_scraper_opts so = {.user_agent = "cpgo-test"};
     CHECK_EQ_INT(cpgo_scraper_new(&loop, &so, &scr), 0);
 
     RUN(test_create);
