@@ -235,7 +235,8 @@ static void job_work(struct cpgo_job *base)
         else if (j->rc)
             j->cls = class_of_decode(j->rc, j->err.text);
         if (!j->rc) {
-            j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, &j->err);
+            j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, j->b->name,
+                                      (int64_t)time(NULL), &j->err);
             if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
         }
         if (j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {

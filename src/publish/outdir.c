@@ -34,7 +34,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
     memset(info, 0, sizeof *info);
     struct cpgo_merger *pending = cpgo_state_pending(ts);
     info->scrapes = cpgo_state_pending_scrapes(ts);
-    if (cpgo_merge_count(pending) == 0) {
+    if (!cpgo_state_has_pending(ts)) {
         info->nothing = 1;
         return 0;
     }
@@ -44,7 +44,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
     int rc = cpgo_state_read_file(path, lim->max_compressed, &old, &oldlen, err);
     if (rc && rc != CPGO_E_EMPTY) return rc;
     struct cpgo_merger *m = NULL;
-    if (!old) {
+    if (!old && cpgo_state_segments(ts) == 0) {
         /* Nothing to merge with: pending, built with the same trimming, is the result
          * (merging it into an empty merger would compact it to the same bytes). */
         m = pending;
@@ -62,7 +62,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
         if (rc) cpgo_err_prefix(err, "existing profile %s", path);
     }
     if (!rc && m != pending) {
-        rc = cpgo_merge_add_merger(m, pending, err);
+        rc = cpgo_state_fold_pending(ts, m, err);
         if (rc) cpgo_err_prefix(err, "merging pending samples into %s", path);
     }
     struct cpgo_buf out = {0};

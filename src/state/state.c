@@ -16,18 +16,81 @@
 
 #define SNAPSHOT_MAX (1024u << 20)
 
+/* Where pending scrapes came from: the window and the distinct instances (64-bit hashes of
+ * backend names, sorted; at most CPGO_STATE_MAX_INSTANCES are told apart). */
+struct meta {
+    uint64_t scrapes;
+    int64_t first, last;
+    uint64_t *inst;
+    size_t ninst, capinst;
+};
+
+/* A pushed segment: the entries in (previous segment's upto, upto], stored merged in
+ * seg-<upto>.pb, and the blob ids of every push that contained everything <= upto. */
+struct seg {
+    uint64_t upto;
+    struct meta m;
+    char blobs[CPGO_STATE_MAX_BLOBS][CPGO_STATE_BLOB_SIZE];
+    int nblobs;
+};
+
 struct cpgo_tstate {
     char *dir;
     struct cpgo_merge_opts mo;
     struct cpgo_limits lim;
-    struct cpgo_merger *pending;
+    struct cpgo_merger *pending; /* the fresh part: entries after the last segment */
+    struct meta fresh;
     uint64_t next_seq;      /* the seq the next journal entry gets */
     uint64_t published_seq; /* everything <= this is published */
     uint64_t snapshot_seq;  /* the newest snapshot covers entries <= this */
-    uint64_t pending_scrapes;
+    uint64_t pending_scrapes; /* fresh + segments */
     size_t journal_len;
     uint64_t publishing_seq; /* != 0 between publish_begin and commit/abort */
+    struct seg segs[CPGO_STATE_MAX_SEGS + 1];
+    size_t nsegs;
+    struct cpgo_state_forge forge;
 };
+
+static void meta_free(struct meta *m)
+{
+    free(m->inst);
+    memset(m, 0, sizeof *m);
+}
+
+static void meta_add_inst(struct meta *m, uint64_t h)
+{
+    size_t lo = 0, hi = m->ninst;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->inst[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < m->ninst && m->inst[lo] == h) return;
+    if (m->ninst >= CPGO_STATE_MAX_INSTANCES) return;
+    if (m->ninst == m->capinst) {
+        size_t nc = m->capinst ? m->capinst * 2 : 8;
+        uint64_t *n = realloc(m->inst, nc * sizeof *n);
+        if (!n) return; /* a count that stops growing, not a failure */
+        m->inst = n;
+        m->capinst = nc;
+    }
+    memmove(m->inst + lo + 1, m->inst + lo, (m->ninst - lo) * sizeof *m->inst);
+    m->inst[lo] = h;
+    m->ninst++;
+}
+
+static void meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t last)
+{
+    if (first && (!m->first || first < m->first)) m->first = first;
+    if (last > m->last) m->last = last;
+    m->scrapes += scrapes;
+}
+
+static void meta_union(struct meta *dst, const struct meta *src)
+{
+    meta_add(dst, src->scrapes, src->first, src->last);
+    for (size_t i = 0; i < src->ninst; i++) meta_add_inst(dst, src->inst[i]);
+}
 
 uint64_t cpgo_state_hash(const void *data, size_t len)
 {
@@ -242,16 +305,60 @@ static int reset_pending(struct cpgo_tstate *ts)
     if (cpgo_merge_new(&m, &ts->mo)) return CPGO_E_NOMEM;
     cpgo_merge_free(ts->pending);
     ts->pending = m;
-    ts->pending_scrapes = 0;
+    meta_free(&ts->fresh);
     return 0;
 }
 
+static void recount(struct cpgo_tstate *ts)
+{
+    uint64_t n = ts->fresh.scrapes;
+    for (size_t i = 0; i < ts->nsegs; i++) n += ts->segs[i].m.scrapes;
+    ts->pending_scrapes = n;
+}
+
+static json_t *meta_json(const struct meta *m)
+{
+    json_t *inst = json_array();
+    for (size_t i = 0; i < m->ninst; i++) {
+        char h[20];
+        snprintf(h, sizeof h, "%016" PRIx64, m->inst[i]);
+        json_array_append_new(inst, json_string(h));
+    }
+    return json_pack("{s:I, s:I, s:I, s:o}", "scrapes", (json_int_t)m->scrapes, "first",
+                     (json_int_t)m->first, "last", (json_int_t)m->last, "instances", inst);
+}
+
+static void meta_from_json(struct meta *m, json_t *o)
+{
+    meta_free(m);
+    json_t *v;
+    if (json_is_integer(v = json_object_get(o, "scrapes")) && json_integer_value(v) >= 0)
+        m->scrapes = (uint64_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(o, "first"))) m->first = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(o, "last"))) m->last = json_integer_value(v);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(o, "instances"), i, e)
+    {
+        const char *h = json_string_value(e);
+        if (h) meta_add_inst(m, strtoull(h, NULL, 16));
+    }
+}
+
 /* ---- the journal: one append-only file of records ------------------------------------
- * record = "CPGJ" | seq (u64 le) | len (u32 le) | crc32 of body (u32 le) | body.
- * Appending needs no new inode per scrape (creating and deleting thousands of small files
- * is what ext4 charges most for); a record torn by a crash fails its length or CRC check
- * and is cut off at recovery. */
-#define JHDR 20
+ * record = "CPGK" | seq (u64 le) | len (u32 le) | crc32 (u32 le) | when (i64 le, seconds)
+ *          | instance (u64 le, hash of the backend name) | body,
+ * the CRC covering when, instance and body. ("CPGJ" records, without when and instance,
+ * are still read.) Appending needs no new inode per scrape (creating and deleting
+ * thousands of small files is what ext4 charges most for); a record torn by a crash fails
+ * its length or CRC check and is cut off at recovery. */
+#define JHDR_OLD 20
+#define JHDR 36
+
+static uint64_t inst_hash(const char *name)
+{
+    return name ? cpgo_state_hash(name, strlen(name)) : 0;
+}
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {
@@ -272,7 +379,7 @@ static void journal_path(const struct cpgo_tstate *ts, char *buf, size_t cap)
 
 /* Appends one record and syncs its data. *old_size gets the size before (to undo). */
 static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                          off_t *old_size, struct cpgo_err *err)
+                          int64_t when, uint64_t inst, off_t *old_size, struct cpgo_err *err)
 {
     char p[4300];
     journal_path(ts, p, sizeof p);
@@ -286,10 +393,12 @@ static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body
     }
     *old_size = st.st_size;
     unsigned char hdr[JHDR];
-    memcpy(hdr, "CPGJ", 4);
+    memcpy(hdr, "CPGK", 4);
     put_le(hdr + 4, seq, 8);
     put_le(hdr + 12, len, 4);
-    put_le(hdr + 16, crc32(0L, body, (uInt)len), 4);
+    put_le(hdr + 20, (uint64_t)when, 8);
+    put_le(hdr + 28, inst, 8);
+    put_le(hdr + 16, crc32(crc32(0L, hdr + 20, 16), body, (uInt)len), 4);
     struct iovec iov[2] = {{hdr, JHDR}, {(void *)body, len}};
     size_t want = JHDR + len, done = 0;
     while (done < want) {
@@ -339,14 +448,19 @@ static void journal_replay(struct cpgo_tstate *ts, uint64_t base)
     for (;;) {
         ssize_t n = pread(fd, hdr, JHDR, off);
         if (n == 0) break;
+        int old = n >= 4 && !memcmp(hdr, "CPGJ", 4);
+        size_t hl = old ? JHDR_OLD : JHDR;
         uint64_t seq = get_le(hdr + 4, 8);
         size_t len = (size_t)get_le(hdr + 12, 4);
         uint32_t crc = (uint32_t)get_le(hdr + 16, 4);
-        int good = n == JHDR && !memcmp(hdr, "CPGJ", 4) && len <= ts->lim.max_compressed;
+        int64_t when = old ? 0 : (int64_t)get_le(hdr + 20, 8);
+        uint64_t inst = old ? 0 : get_le(hdr + 28, 8);
+        int good = n >= (ssize_t)hl && (old || !memcmp(hdr, "CPGK", 4)) &&
+                   len <= ts->lim.max_compressed;
         unsigned char *nb = good ? realloc(body, len ? len : 1) : NULL;
         if (nb) body = nb;
-        good = good && nb && pread(fd, body, len, off + JHDR) == (ssize_t)len &&
-               crc32(0L, body, (uInt)len) == crc;
+        good = good && nb && pread(fd, body, len, off + (off_t)hl) == (ssize_t)len &&
+               crc32(old ? 0L : crc32(0L, hdr + 20, 16), body, (uInt)len) == crc;
         if (!good) {
             /* a record torn by a crash (or damage): everything from here was never synced
              * as a whole, so it was never accepted */
@@ -360,13 +474,14 @@ static void journal_replay(struct cpgo_tstate *ts, uint64_t base)
             struct cpgo_err e;
             if (cpgo_profile_decode(body, len, &ts->lim, &prof, &e) == 0 &&
                 cpgo_merge_add(ts->pending, prof, &e) == 0) {
-                ts->pending_scrapes++;
                 ts->journal_len++;
+                meta_add(&ts->fresh, 1, when, when);
+                if (inst) meta_add_inst(&ts->fresh, inst);
             }
             /* a record that does not merge was refused when it was written */
             cpgo_profile_free(prof);
         }
-        off += JHDR + (off_t)len;
+        off += (off_t)hl + (off_t)len;
     }
     free(body);
     close(fd);
@@ -470,6 +585,289 @@ static void recover_publishing(struct cpgo_tstate *ts)
     json_decref(o);
 }
 
+/* ---- pushed segments (pushes.json, seg-<upto>.pb) and the forge record (forge.json) ---- */
+
+static int save_segments(struct cpgo_tstate *ts, struct cpgo_err *err)
+{
+    char p[4300];
+    path_of(ts, p, sizeof p, "pushes.json", 0);
+    if (ts->nsegs == 0) {
+        if (unlink(p) && errno != ENOENT)
+            return cpgo_err_set(err, CPGO_E_IO, "cannot remove %s: %s", p, strerror(errno));
+        return 0;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ts->nsegs; i++) {
+        const struct seg *g = &ts->segs[i];
+        json_t *o = meta_json(&g->m);
+        json_t *b = json_array();
+        for (int k = 0; k < g->nblobs; k++) json_array_append_new(b, json_string(g->blobs[k]));
+        json_object_set_new(o, "upto_seq", json_integer((json_int_t)g->upto));
+        json_object_set_new(o, "blobs", b);
+        json_array_append_new(arr, o);
+    }
+    json_t *o = json_pack("{s:o}", "segments", arr);
+    int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    json_decref(o);
+    return rc;
+}
+
+/* Segments at or below published_seq are settled (a crash after published.json was written
+ * and before pushes.json was): they are dropped here. */
+static void load_segments(struct cpgo_tstate *ts)
+{
+    char p[4300];
+    path_of(ts, p, sizeof p, "pushes.json", 0);
+    json_error_t je;
+    json_t *o = json_load_file(p, 0, &je);
+    if (!o) return;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(o, "segments"), i, e)
+    {
+        json_t *u = json_object_get(e, "upto_seq");
+        if (!json_is_integer(u) || json_integer_value(u) <= 0) continue;
+        uint64_t upto = (uint64_t)json_integer_value(u);
+        if (upto <= ts->published_seq) continue;
+        if (ts->nsegs && upto <= ts->segs[ts->nsegs - 1].upto) continue;
+        if (ts->nsegs == CPGO_STATE_MAX_SEGS) break;
+        struct seg *g = &ts->segs[ts->nsegs];
+        memset(g, 0, sizeof *g);
+        g->upto = upto;
+        meta_from_json(&g->m, e);
+        size_t k;
+        json_t *b;
+        json_array_foreach(json_object_get(e, "blobs"), k, b)
+        {
+            const char *id = json_string_value(b);
+            if (id && strlen(id) < CPGO_STATE_BLOB_SIZE && g->nblobs < CPGO_STATE_MAX_BLOBS)
+                snprintf(g->blobs[g->nblobs++], CPGO_STATE_BLOB_SIZE, "%s", id);
+        }
+        ts->nsegs++;
+    }
+    json_decref(o);
+}
+
+/* Forgets segments [0, n) and their files. */
+static void drop_segments(struct cpgo_tstate *ts, size_t n)
+{
+    if (n == 0) return;
+    char p[4300];
+    for (size_t i = 0; i < n; i++) {
+        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
+        unlink(p);
+        meta_free(&ts->segs[i].m);
+    }
+    memmove(ts->segs, ts->segs + n, (ts->nsegs - n) * sizeof *ts->segs);
+    ts->nsegs -= n;
+    struct cpgo_err e;
+    save_segments(ts, &e); /* best effort: load_segments skips settled ones anyway */
+    recount(ts);
+}
+
+static void load_forge(struct cpgo_tstate *ts)
+{
+    char p[4300];
+    path_of(ts, p, sizeof p, "forge.json", 0);
+    json_error_t je;
+    json_t *o = json_load_file(p, 0, &je);
+    if (!o) return;
+    struct cpgo_state_forge *f = &ts->forge;
+    json_t *v;
+    if (json_is_integer(v = json_object_get(o, "last_publish"))) f->last_publish = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(o, "pr_number")) && json_integer_value(v) > 0)
+        f->pr_number = (uint64_t)json_integer_value(v);
+    if (json_is_string(v = json_object_get(o, "pr_url")))
+        snprintf(f->pr_url, sizeof f->pr_url, "%s", json_string_value(v));
+    if (json_is_integer(v = json_object_get(o, "closed_pr")) && json_integer_value(v) > 0)
+        f->closed_pr = (uint64_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(o, "closed_scrapes")) && json_integer_value(v) >= 0)
+        f->closed_scrapes = (uint64_t)json_integer_value(v);
+    f->released = json_is_true(json_object_get(o, "released"));
+    json_decref(o);
+}
+
+void cpgo_state_forge_get(const struct cpgo_tstate *ts, struct cpgo_state_forge *out)
+{
+    *out = ts->forge;
+}
+
+int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *f,
+                         struct cpgo_err *err)
+{
+    if (!memcmp(&ts->forge, f, sizeof *f)) return 0;
+    char p[4300];
+    path_of(ts, p, sizeof p, "forge.json", 0);
+    json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:b}", "last_publish",
+                          (json_int_t)f->last_publish, "pr_number", (json_int_t)f->pr_number,
+                          "pr_url", f->pr_url, "closed_pr", (json_int_t)f->closed_pr,
+                          "closed_scrapes", (json_int_t)f->closed_scrapes, "released",
+                          f->released);
+    int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    json_decref(o);
+    if (!rc) ts->forge = *f;
+    return rc;
+}
+
+int cpgo_state_has_pending(const struct cpgo_tstate *ts)
+{
+    return ts->nsegs > 0 || cpgo_merge_count(ts->pending) > 0;
+}
+
+void cpgo_state_pending_meta(const struct cpgo_tstate *ts, struct cpgo_state_meta *out)
+{
+    struct meta m = {0};
+    for (size_t i = 0; i < ts->nsegs; i++) meta_union(&m, &ts->segs[i].m);
+    meta_union(&m, &ts->fresh);
+    out->scrapes = m.scrapes;
+    out->first = m.first;
+    out->last = m.last;
+    out->instances = m.ninst;
+    meta_free(&m);
+}
+
+size_t cpgo_state_segments(const struct cpgo_tstate *ts)
+{
+    return ts->nsegs;
+}
+
+int cpgo_state_fold_pending(struct cpgo_tstate *ts, struct cpgo_merger *dst, struct cpgo_err *err)
+{
+    char p[4300];
+    struct cpgo_merger *save = ts->pending;
+    for (size_t i = 0; i < ts->nsegs; i++) {
+        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
+        ts->pending = dst; /* add_file folds into ts->pending */
+        int rc = add_file(ts, p, err);
+        ts->pending = save;
+        if (rc) return rc;
+    }
+    if (cpgo_merge_count(ts->pending) == 0) return 0;
+    return cpgo_merge_add_merger(dst, ts->pending, err);
+}
+
+/* Merges segments 0 and 1 into one (the boundary between them is forgotten, and with it
+ * the blobs of segment 0: landing one of those could no longer be settled exactly). */
+static int coalesce_first_two(struct cpgo_tstate *ts, struct cpgo_err *err)
+{
+    struct cpgo_merger *m;
+    if (cpgo_merge_new(&m, &ts->mo)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    char p[4300];
+    struct cpgo_merger *save = ts->pending;
+    int rc = 0;
+    for (size_t i = 0; i < 2 && !rc; i++) {
+        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
+        ts->pending = m;
+        rc = add_file(ts, p, err);
+        ts->pending = save;
+    }
+    struct cpgo_buf b = {0};
+    if (!rc) rc = cpgo_merge_encode(m, 0, 1, &b, err);
+    cpgo_merge_free(m);
+    if (!rc) {
+        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[1].upto);
+        rc = cpgo_state_write_file(p, b.data, b.len, err);
+    }
+    cpgo_buf_free(&b);
+    if (rc) return rc;
+    meta_union(&ts->segs[1].m, &ts->segs[0].m);
+    path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[0].upto);
+    meta_free(&ts->segs[0].m);
+    memmove(ts->segs, ts->segs + 1, (ts->nsegs - 1) * sizeof *ts->segs);
+    ts->nsegs--;
+    rc = save_segments(ts, err);
+    if (!rc) unlink(p);
+    return rc;
+}
+
+int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_err *err)
+{
+    if (strlen(blob) >= CPGO_STATE_BLOB_SIZE)
+        return cpgo_err_set(err, CPGO_E_USAGE, "blob id too long");
+    if (cpgo_merge_count(ts->pending) == 0) {
+        /* nothing new: this push holds the same entries as the last segment's pushes */
+        if (ts->nsegs == 0) return 0;
+        struct seg *g = &ts->segs[ts->nsegs - 1];
+        for (int k = 0; k < g->nblobs; k++)
+            if (!strcmp(g->blobs[k], blob)) return 0;
+        if (g->nblobs == CPGO_STATE_MAX_BLOBS) {
+            memmove(g->blobs, g->blobs + 1, sizeof g->blobs[0] * (CPGO_STATE_MAX_BLOBS - 1));
+            g->nblobs--;
+        }
+        snprintf(g->blobs[g->nblobs++], CPGO_STATE_BLOB_SIZE, "%s", blob);
+        return save_segments(ts, err);
+    }
+    /* close the fresh part into a new segment: its file first, then the record (the
+     * commit point), then the journal and snapshots it replaces */
+    uint64_t upto = ts->next_seq - 1;
+    struct cpgo_buf b;
+    int rc;
+    /* only the newest boundaries matter (a push replaces the pull request's content, so an
+     * older blob can land only in a race with the push after it): keep a few */
+    if (ts->nsegs >= CPGO_STATE_MAX_SEGS - 1 && (rc = coalesce_first_two(ts, err))) {
+        cpgo_err_prefix(err, "merging old segments");
+        return rc;
+    }
+    if ((rc = cpgo_merge_encode(ts->pending, 0, 1, &b, err))) return rc;
+    char p[4300];
+    path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", upto);
+    rc = cpgo_state_write_file(p, b.data, b.len, err);
+    cpgo_buf_free(&b);
+    if (rc) return rc;
+    struct seg *g = &ts->segs[ts->nsegs];
+    memset(g, 0, sizeof *g);
+    g->upto = upto;
+    g->m = ts->fresh;
+    memset(&ts->fresh, 0, sizeof ts->fresh);
+    snprintf(g->blobs[0], CPGO_STATE_BLOB_SIZE, "%s", blob);
+    g->nblobs = 1;
+    ts->nsegs++;
+    if ((rc = save_segments(ts, err))) {
+        /* not recorded: the fresh part stays what it was */
+        ts->nsegs--;
+        ts->fresh = g->m;
+        unlink(p);
+        return rc;
+    }
+    journal_truncate(ts, 0);
+    ts->journal_len = 0;
+    ts->snapshot_seq = 0;
+    prune(ts, upto, 0, 0);
+    path_of(ts, p, sizeof p, "pending.json", 0);
+    unlink(p);
+    if (reset_pending(ts)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    recount(ts);
+    return 0;
+}
+
+int cpgo_state_settle(struct cpgo_tstate *ts, const char *blob, uint64_t *settled,
+                      struct cpgo_err *err)
+{
+    *settled = 0;
+    if (!blob || !*blob) return 0;
+    size_t hit = 0;
+    for (size_t i = 0; i < ts->nsegs; i++)
+        for (int k = 0; k < ts->segs[i].nblobs; k++)
+            if (!strcmp(ts->segs[i].blobs[k], blob)) hit = i + 1;
+    if (!hit) return 0;
+    uint64_t upto = ts->segs[hit - 1].upto;
+    for (size_t i = 0; i < hit; i++) *settled += ts->segs[i].m.scrapes;
+    /* published.json first: segments at or below it are dropped when loaded, so a crash
+     * before pushes.json is rewritten cannot count them again */
+    char p[4300];
+    json_t *o = json_pack("{s:I}", "upto_seq", (json_int_t)upto);
+    path_of(ts, p, sizeof p, "published.json", 0);
+    int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    json_decref(o);
+    if (rc) {
+        *settled = 0;
+        return rc;
+    }
+    ts->published_seq = upto;
+    drop_segments(ts, hit);
+    return 0;
+}
+
 int cpgo_state_open(const char *state_dir, const char *target_id, const char *target_key,
                     const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
                     struct cpgo_tstate **out, struct cpgo_err *err)
@@ -512,14 +910,19 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
     recover_publishing(ts);
     path_of(ts, p, sizeof p, "published.json", 0);
     if (read_json_seq(p, "upto_seq", &ts->published_seq, NULL)) ts->published_seq = 0;
+    load_segments(ts);
+    load_forge(ts);
+    /* the fresh part starts after what was published and what was pushed */
+    uint64_t floor = ts->published_seq;
+    if (ts->nsegs && ts->segs[ts->nsegs - 1].upto > floor) floor = ts->segs[ts->nsegs - 1].upto;
 
     uint64_t *seqs;
     size_t ns;
-    ts->next_seq = ts->published_seq + 1;
-    /* newest snapshot newer than what was published */
+    ts->next_seq = floor + 1;
+    /* newest snapshot newer than that */
     if (list_seqs(ts->dir, "pending-", ".pb", &seqs, &ns) == 0) {
         for (size_t i = ns; i-- > 0;) {
-            if (seqs[i] <= ts->published_seq) break;
+            if (seqs[i] <= floor) break;
             path_of(ts, p, sizeof p, "pending-%" PRIu64 ".pb", seqs[i]);
             if (add_file(ts, p, err) == 0) {
                 ts->snapshot_seq = seqs[i];
@@ -530,20 +933,32 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
         }
         free(seqs);
     }
-    /* The snapshot records how many scrapes it holds in a sidecar; absent -> count inputs. */
-    ts->pending_scrapes = cpgo_merge_count(ts->pending);
+    /* The snapshot records how many scrapes it holds (and their window and instances) in a
+     * sidecar; absent -> count inputs. */
+    ts->fresh.scrapes = cpgo_merge_count(ts->pending);
     path_of(ts, p, sizeof p, "pending.json", 0);
     uint64_t counted;
     json_t *meta = NULL;
     if (ts->snapshot_seq && read_json_seq(p, "seq", &counted, &meta) == 0) {
-        if (counted == ts->snapshot_seq)
-            ts->pending_scrapes = (uint64_t)json_integer_value(json_object_get(meta, "scrapes"));
+        if (counted == ts->snapshot_seq) meta_from_json(&ts->fresh, meta);
         json_decref(meta);
     }
-    uint64_t base = ts->snapshot_seq > ts->published_seq ? ts->snapshot_seq : ts->published_seq;
+    uint64_t base = ts->snapshot_seq > floor ? ts->snapshot_seq : floor;
     if (base + 1 > ts->next_seq) ts->next_seq = base + 1;
     journal_replay(ts, base);
     prune(ts, base, ts->snapshot_seq, 0);
+    /* segment files no record names (a crash before pushes.json was written) */
+    if (list_seqs(ts->dir, "seg-", ".pb", &seqs, &ns) == 0) {
+        for (size_t i = 0; i < ns; i++) {
+            int named = 0;
+            for (size_t k = 0; k < ts->nsegs; k++) named |= ts->segs[k].upto == seqs[i];
+            if (named) continue;
+            path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", seqs[i]);
+            unlink(p);
+        }
+        free(seqs);
+    }
+    recount(ts);
     *out = ts;
     return 0;
 fail:
@@ -554,19 +969,23 @@ fail:
 void cpgo_state_close(struct cpgo_tstate *ts)
 {
     if (!ts) return;
+    meta_free(&ts->fresh);
+    for (size_t i = 0; i < ts->nsegs; i++) meta_free(&ts->segs[i].m);
     cpgo_merge_free(ts->pending);
     free(ts->dir);
     free(ts);
 }
 
 int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
-                      const struct cpgo_profile *p, struct cpgo_err *err)
+                      const struct cpgo_profile *p, const char *instance, int64_t when,
+                      struct cpgo_err *err)
 {
     /* Journal first, merge second. If the merge refuses the profile (incompatible sample
      * types), the record is cut off again; if the process dies before that, recovery meets
      * the same refusal and skips the record. Either way it is never counted. */
     off_t before;
-    int rc = journal_append(ts, ts->next_seq, body, len, &before, err);
+    uint64_t inst = inst_hash(instance);
+    int rc = journal_append(ts, ts->next_seq, body, len, when, inst, &before, err);
     if (rc) return rc;
     if ((rc = cpgo_merge_add(ts->pending, p, err))) {
         journal_truncate(ts, before);
@@ -574,6 +993,8 @@ int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
     }
     ts->next_seq++;
     ts->journal_len++;
+    meta_add(&ts->fresh, 1, when, when);
+    if (inst) meta_add_inst(&ts->fresh, inst);
     ts->pending_scrapes++;
     return 0;
 }
@@ -590,8 +1011,8 @@ int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err)
     rc = cpgo_state_write_file(p, b.data, b.len, err);
     cpgo_buf_free(&b);
     if (rc) return rc;
-    json_t *meta = json_pack("{s:I, s:I}", "seq", (json_int_t)seq, "scrapes",
-                             (json_int_t)ts->pending_scrapes);
+    json_t *meta = meta_json(&ts->fresh);
+    if (meta) json_object_set_new(meta, "seq", json_integer((json_int_t)seq));
     path_of(ts, p, sizeof p, "pending.json", 0);
     if (meta) write_json(p, meta, err);
     json_decref(meta);
@@ -650,7 +1071,10 @@ int cpgo_state_publish_commit(struct cpgo_tstate *ts, struct cpgo_err *err)
     prune(ts, seq, 0, 1);
     path_of(ts, p, sizeof p, "pending.json", 0);
     unlink(p);
-    return reset_pending(ts) ? cpgo_err_set(err, CPGO_E_NOMEM, "out of memory") : 0;
+    drop_segments(ts, ts->nsegs);
+    if (reset_pending(ts)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    recount(ts);
+    return 0;
 }
 
 void cpgo_state_publish_abort(struct cpgo_tstate *ts)

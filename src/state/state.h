@@ -8,6 +8,20 @@
  *   pending-<seq>.pb  a snapshot of the pending merge of all journal entries <= seq
  *   published.json    {"upto_seq": S}: everything <= S is in the published output
  *   publishing.json   {"upto_seq", "path", "size", "hash"}: a publish in progress
+ *   pushes.json       the pushed segments (forges): [{upto_seq, blobs, scrapes, ...}]
+ *   seg-<upto>.pb     one segment's entries, merged
+ *   forge.json        the forge's record: last publish, pull request, closed-PR gate
+ *
+ * Forges (git): a push does not publish. The pull request may be merged hours later, or
+ * never, and scrapes keep arriving meanwhile. So a push closes the pending entries so far
+ * into a *segment* (cpgo_state_push_begin, recorded durably before the push with the id
+ * of the blob being pushed), and later scrapes start a new fresh part. When the target
+ * branch's file becomes one of the blobs recorded for segment i (cpgo_state_settle),
+ * segments 0..i are in the base branch: they are published and dropped; the rest stay
+ * pending. Each round proposes base file + all segments + fresh, so nothing is counted
+ * twice: a segment is either in the base file (settled) or in the proposal, never both. A
+ * crash between recording and pushing leaves a recorded blob that was never pushed, which
+ * is harmless: it can only match a base file with exactly those contents.
  *
  * The invariant: every accepted scrape is counted exactly once in what cpgo publishes.
  * A scrape is accepted when its journal record is synced; on start, pending =
@@ -43,9 +57,12 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
                     struct cpgo_tstate **out, struct cpgo_err *err);
 void cpgo_state_close(struct cpgo_tstate *ts);
 
-/* Accepts one decoded scrape: journals the body, then merges the profile into pending. */
+/* Accepts one decoded scrape: journals the body, then merges the profile into pending.
+ * `instance` (the backend's name, may be NULL) and `when` (seconds since the epoch) are
+ * kept for the pull request's account of what it contains. */
 int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
-                      const struct cpgo_profile *p, struct cpgo_err *err);
+                      const struct cpgo_profile *p, const char *instance, int64_t when,
+                      struct cpgo_err *err);
 
 /* Writes a snapshot of pending and drops the journal entries it covers. Called every few
  * ingests and at shutdown so that recovery stays fast. */
@@ -53,9 +70,49 @@ int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err);
 /* Journal entries since the last snapshot. */
 size_t cpgo_state_journal_len(const struct cpgo_tstate *ts);
 
+/* The fresh part of pending (entries after the last pushed segment). */
 struct cpgo_merger *cpgo_state_pending(struct cpgo_tstate *ts);
-/* Scrapes in pending (accepted and not yet published). */
+/* Scrapes in pending (accepted and not yet published): segments and fresh part. */
 uint64_t cpgo_state_pending_scrapes(const struct cpgo_tstate *ts);
+/* 1 when anything is pending (a segment or a fresh scrape). */
+int cpgo_state_has_pending(const struct cpgo_tstate *ts);
+/* Folds all of pending (the segments, read from disk, then the fresh part) into dst. */
+int cpgo_state_fold_pending(struct cpgo_tstate *ts, struct cpgo_merger *dst, struct cpgo_err *err);
+
+#define CPGO_STATE_MAX_SEGS 4
+#define CPGO_STATE_MAX_BLOBS 4
+#define CPGO_STATE_BLOB_SIZE 72 /* a git object id in hex (SHA-1 or SHA-256) and a NUL */
+#define CPGO_STATE_MAX_INSTANCES 100000
+
+/* What pending holds: scrapes, their window, distinct instances. */
+struct cpgo_state_meta {
+    uint64_t scrapes;
+    int64_t first, last; /* seconds since the epoch; 0 = unknown */
+    size_t instances;
+};
+void cpgo_state_pending_meta(const struct cpgo_tstate *ts, struct cpgo_state_meta *out);
+/* Pushed segments not yet settled. */
+size_t cpgo_state_segments(const struct cpgo_tstate *ts);
+
+/* Forges: before pushing `blob` (which contains all of pending), record it. */
+int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_err *err);
+/* The target branch's file is `blob`: settles every segment up to the newest one a push of
+ * that blob contained. *settled = the scrapes published by this (0 if none). */
+int cpgo_state_settle(struct cpgo_tstate *ts, const char *blob, uint64_t *settled,
+                      struct cpgo_err *err);
+
+/* What the forge publisher remembers between rounds and restarts. */
+struct cpgo_state_forge {
+    int64_t last_publish; /* ms since the epoch of the last round that pushed */
+    uint64_t pr_number;   /* the open pull request, 0 = none known */
+    char pr_url[512];
+    uint64_t closed_pr;      /* a pull request closed without merging, 0 = none */
+    uint64_t closed_scrapes; /* pending scrapes when it was seen closed */
+    int released;            /* pending grew enough since: a new one may be opened */
+};
+void cpgo_state_forge_get(const struct cpgo_tstate *ts, struct cpgo_state_forge *out);
+int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *f,
+                         struct cpgo_err *err);
 
 /* Publishing, in three steps around writing the output: */
 int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data,

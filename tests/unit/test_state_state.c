@@ -45,6 +45,27 @@ static int64_t samples_of(const struct cpgo_buf *b)
     return t;
 }
 
+/* Samples in all of pending: segments and the fresh part. */
+static int64_t folded(struct cpgo_tstate *ts)
+{
+    struct cpgo_merger *m;
+    struct cpgo_err err;
+    cpgo_merge_new(&m, &mo);
+    int64_t t = -1;
+    if (cpgo_state_fold_pending(ts, m, &err) == 0) {
+        struct cpgo_merged *r;
+        t = 0;
+        if (cpgo_merge_count(m) && cpgo_merge_result(m, &r, &err) == 0) {
+            for (size_t i = 0; i < r->pb.n_sample; i++) t += r->pb.sample[i]->value[0];
+            cpgo_merged_free(r);
+        }
+    } else {
+        fprintf(stderr, "fold: %s\n", err.text);
+    }
+    cpgo_merge_free(m);
+    return t;
+}
+
 static struct cpgo_tstate *open_ts(void)
 {
     struct cpgo_tstate *ts = NULL;
@@ -59,7 +80,7 @@ static void ingest(struct cpgo_tstate *ts, const struct cpgo_buf *b)
     struct cpgo_profile *p;
     struct cpgo_err err;
     CHECK_EQ_INT(cpgo_profile_decode(b->data, b->len, &lim, &p, &err), 0);
-    CHECK_EQ_INT(cpgo_state_ingest(ts, b->data, b->len, p, &err), 0);
+    CHECK_EQ_INT(cpgo_state_ingest(ts, b->data, b->len, p, "b1", 1700000000, &err), 0);
     cpgo_profile_free(p);
 }
 
@@ -175,6 +196,97 @@ int main(void)
     CHECK(access(out, F_OK) == 0);
 
     cpgo_state_close(ts);
+
+    /* forge segments: a push closes pending into a segment; settling by the blob the base
+     * branch now has publishes exactly what that push contained */
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), "%s", "");
+    if (system(cmd)) {
+    }
+    ts = open_ts();
+    ingest(ts, &b1);
+    ingest(ts, &b2);
+    CHECK_EQ_INT(cpgo_state_push_begin(ts, "aaaa", &err), 0);
+    CHECK_EQ_INT(cpgo_state_segments(ts), 1);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 2);
+    CHECK_EQ_INT(samples(ts), 0); /* the fresh part is empty */
+    ingest(ts, &b3);
+    cpgo_state_close(ts); /* crash: no snapshot */
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_segments(ts), 1);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 3);
+    CHECK_EQ_INT(samples(ts), s3);
+    CHECK_EQ_INT(folded(ts), s1 + s2 + s3);
+    struct cpgo_state_meta meta;
+    cpgo_state_pending_meta(ts, &meta);
+    CHECK_EQ_INT(meta.scrapes, 3);
+    CHECK_EQ_INT(meta.instances, 1);
+    CHECK_EQ_INT(meta.first, 1700000000);
+    uint64_t settled = 0;
+    CHECK_EQ_INT(cpgo_state_settle(ts, "bbbb", &settled, &err), 0);
+    CHECK_EQ_INT(settled, 0);
+    /* a second push with nothing new adds its blob to the same segment... */
+    CHECK_EQ_INT(cpgo_state_push_begin(ts, "cccc", &err), 0);
+    CHECK_EQ_INT(cpgo_state_segments(ts), 2);
+    CHECK_EQ_INT(cpgo_state_push_begin(ts, "dddd", &err), 0);
+    CHECK_EQ_INT(cpgo_state_segments(ts), 2);
+    ingest(ts, &b1);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    /* ...and the older push landing (a race with the newer push) settles only its part */
+    CHECK_EQ_INT(cpgo_state_settle(ts, "aaaa", &settled, &err), 0);
+    CHECK_EQ_INT(settled, 2);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 2);
+    CHECK_EQ_INT(folded(ts), s3 + s1);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 2);
+    CHECK_EQ_INT(cpgo_state_settle(ts, "dddd", &settled, &err), 0);
+    CHECK_EQ_INT(settled, 1);
+    CHECK_EQ_INT(cpgo_state_segments(ts), 0);
+    CHECK_EQ_INT(folded(ts), s1);
+    /* a crash after published.json and before pushes.json was rewritten: the settled
+     * segment is not counted again */
+    CHECK_EQ_INT(cpgo_state_push_begin(ts, "eeee", &err), 0);
+    cpgo_state_close(ts);
+    char pj[700];
+    snprintf(pj, sizeof pj, "%s/targets/t1/published.json", dir);
+    f = fopen(pj, "w");
+    fprintf(f, "{\"upto_seq\": 6}");
+    fclose(f);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_segments(ts), 0);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 0);
+    /* many pushes keep a bounded number of segments, and nothing is lost */
+    for (int i = 0; i < 6; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "f%d", i);
+        ingest(ts, &b1);
+        CHECK_EQ_INT(cpgo_state_push_begin(ts, id, &err), 0);
+        CHECK(cpgo_state_segments(ts) < CPGO_STATE_MAX_SEGS);
+    }
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 6);
+    CHECK_EQ_INT(folded(ts), 6 * s1);
+    CHECK_EQ_INT(cpgo_state_settle(ts, "f4", &settled, &err), 0);
+    CHECK_EQ_INT(settled, 5);
+    CHECK_EQ_INT(folded(ts), s1);
+    /* the forge record survives a restart */
+    struct cpgo_state_forge fg;
+    cpgo_state_forge_get(ts, &fg);
+    CHECK_EQ_INT(fg.pr_number, 0);
+    fg.pr_number = 7;
+    fg.closed_pr = 5;
+    fg.closed_scrapes = 3;
+    snprintf(fg.pr_url, sizeof fg.pr_url, "https://example.com/pr/7");
+    CHECK_EQ_INT(cpgo_state_forge_put(ts, &fg, &err), 0);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    struct cpgo_state_forge fg2;
+    cpgo_state_forge_get(ts, &fg2);
+    CHECK_EQ_INT(fg2.pr_number, 7);
+    CHECK_EQ_INT(fg2.closed_scrapes, 3);
+    CHECK(!strcmp(fg2.pr_url, fg.pr_url));
+    cpgo_state_close(ts);
+
     cpgo_buf_free(&b1);
     cpgo_buf_free(&b2);
     cpgo_buf_free(&b3);
