@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/daemon.h"
@@ -17,12 +18,14 @@ int cpgo_cmd_run(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},
         {"once", no_argument, NULL, 'O'},
         {"output", required_argument, NULL, 'o'},
+        {"githubToken", required_argument, NULL, 'T'}, /* the original's; discouraged */
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct cpgo_run_opts o;
     memset(&o, 0, sizeof o);
     int c;
+    char *token = NULL;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long_only(argc, argv, "c:vo:h", opts, NULL)) != -1) {
@@ -31,6 +34,15 @@ int cpgo_cmd_run(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case 'O': o.once = 1; break;
         case 'o': o.output_dir = optarg; break;
+        case 'T':
+            /* keep a copy and wipe the argument, so /proc/<pid>/cmdline stops showing it
+             * (ps saw it until now: the daemon warns about that) */
+            free(token);
+            token = strdup(optarg);
+            memset(optarg, 0, strlen(optarg));
+            if (!token) return CPGO_EXIT_FAIL;
+            o.github_token = token;
+            break;
         case 'h': fputs(cpgo_cli_usage("run"), stdout); return CPGO_EXIT_OK;
         default:
             return cpgo_cli_usage_error("run", "unknown or incomplete option '%s'",
@@ -39,8 +51,10 @@ int cpgo_cmd_run(int argc, char **argv)
     }
     if (optind < argc) return cpgo_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
     if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
-    if (!o.output_dir)
-        return cpgo_cli_usage_error("run",
-                                    "publishing to a forge is not available yet; use --output DIR");
-    return cpgo_daemon_run(&o);
+    int rc = cpgo_daemon_run(&o);
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    return rc;
 }

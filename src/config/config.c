@@ -581,6 +581,7 @@ static int check_keep_frames(struct ctx *, const struct key *, void *, const cha
 static int check_repository(struct ctx *, const struct key *, void *, const char *, struct pos);
 static int check_target_file(struct ctx *, const struct key *, void *, const char *, struct pos);
 static int check_branch(struct ctx *, const struct key *, void *, const char *, struct pos);
+static int check_ident(struct ctx *, const struct key *, void *, const char *, struct pos);
 
 static const struct choice log_levels[] = {{"debug", CPGO_LOG_DEBUG},
                                            {"info", CPGO_LOG_INFO},
@@ -615,6 +616,11 @@ enum {
     KI_API_URL,
     KI_TOKEN_ENV,
     KI_TOKEN_FILE,
+    KI_GIT,
+    KI_GIT_NAME,
+    KI_GIT_EMAIL,
+    KI_GIT_SSH_KEY,
+    KI_GIT_TIMEOUT,
     KI_DEFAULTS,
     KI_BACKENDS,
     KI_NAME,
@@ -634,6 +640,7 @@ enum {
     KI_HEAD_BRANCH,
     KI_MIN_INTERVAL,
     KI_FORGE,
+    KI_REOPEN_GROWTH,
     NKEYS
 };
 
@@ -715,6 +722,25 @@ static const struct key keys[NKEYS] = {
                        .def_doc = "none", .check = check_path, .flags = F_NULLABLE,
                        .desc = "File that holds the token, used instead of `token_env` when "
                                "set. Relative to the configuration file's directory."},
+    [KI_GIT] = {"git", .scope = S_TOP, .type = T_SECTION,
+                .desc = "How cpgo commits and reaches repositories."},
+    [KI_GIT_NAME] = {"git.author_name", TOP(git.author_name), .type = T_STR, .def = "cpgo",
+                     .check = check_ident,
+                     .desc = "Author and committer name of cpgo's commits. cpgo rewrites only "
+                             "head branches whose commit has this committer."},
+    [KI_GIT_EMAIL] = {"git.author_email", TOP(git.author_email), .type = T_STR,
+                      .def = "cpgo@localhost", .check = check_ident,
+                      .desc = "Author and committer email of cpgo's commits."},
+    [KI_GIT_SSH_KEY] = {"git.ssh_key", TOP(git.ssh_key), .type = T_STR, .def_doc = "the ssh agent",
+                        .check = check_path, .flags = F_NULLABLE,
+                        .desc = "Private key file for ssh repositories (its public key is "
+                                "`<file>.pub` when present). Relative to the configuration "
+                                "file's directory. Host keys are checked against "
+                                "`~/.ssh/known_hosts`."},
+    [KI_GIT_TIMEOUT] = {"git.timeout", TOP(git.timeout_ms), .type = T_DURATION, .def = "10m",
+                        .min = SEC, .max = 24 * HOUR,
+                        .desc = "Longest fetch or push; a transfer still running then is "
+                                "aborted (checked as data moves)."},
     [KI_DEFAULTS] = {"defaults", .scope = S_TOP, .type = T_SECTION,
                      .desc = "Any `backends[]` key, `open_pull_request.*` included: the value "
                              "for every backend that does not set that key itself. A key is "
@@ -800,6 +826,11 @@ static const struct key keys[NKEYS] = {
                   .desc = "`github`: push the head branch and open or update a pull request "
                           "through the GitHub API. `local`: commit to the head branch of the "
                           "repository only, no pull request."},
+    [KI_REOPEN_GROWTH] = {"open_pull_request.reopen_growth", BK(reopen_growth), .type = T_INT,
+                          .def = "100", .min = 0, .max = 100000,
+                          .desc = "After a pull request was closed without merging, cpgo opens "
+                                  "no new one until the pending scrapes have grown by this many "
+                                  "percent since (100: doubled)."},
 };
 
 static int is_leaf(const struct key *k)
@@ -1304,6 +1335,23 @@ static int check_env(struct ctx *c, const struct key *k, void *base, const char 
         add_error(c, at.line, at.col,
                   "%s: '%s' is not an environment variable name (letters, digits, '_')", path,
                   show(s, sh, sizeof sh));
+        return -1;
+    }
+    return 0;
+}
+
+/* git refuses '<', '>' and line breaks in names and emails */
+static int check_ident(struct ctx *c, const struct key *k, void *base, const char *path,
+                       struct pos at)
+{
+    const char *s = *(char **)field(base, k->off);
+    size_t n = strlen(s);
+    int ok = n >= 1 && n <= 200 && !has_ctl(s) && !strpbrk(s, "<>");
+    if (!ok) {
+        char sh[SHOW_MAX + 8];
+        add_error(c, at.line, at.col,
+                  "%s: '%s' must be 1 to 200 characters without '<', '>' or control characters",
+                  path, show(s, sh, sizeof sh));
         return -1;
     }
     return 0;
@@ -2081,7 +2129,8 @@ static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
 {
     const struct cpgo_backend_cfg *x = &first->cfg, *y = &b->cfg;
     static const size_t ks[] = {KI_DROP_LABELS, KI_KEEP_FRAMES,  KI_STRIP_ADDRESSES,
-                                KI_HEAD_BRANCH, KI_MIN_INTERVAL, KI_FORGE};
+                                KI_HEAD_BRANCH, KI_MIN_INTERVAL, KI_FORGE,
+                                KI_REOPEN_GROWTH};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         size_t k = ks[i];
         if (!valid(b, k) && b->s.set[k]) continue;
@@ -2196,6 +2245,7 @@ static void build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate 
         t->head_branch = bc->head_branch ? xstrdup(c, bc->head_branch) : NULL;
         t->min_interval_ms = bc->min_interval_ms;
         t->forge = bc->forge;
+        t->reopen_growth = bc->reopen_growth;
         t->trim = bc->trim;
         if (copy_repo(&t->repo, &bc->repo)) c->nomem = 1;
     }

@@ -62,6 +62,7 @@ struct cpgo_backend_cfg {
     char *head_branch;   /* `open_pull_request.head_branch`, NULL = cpgo/<branch>/<file> */
     int64_t min_interval_ms; /* `open_pull_request.min_interval`, default 1h */
     enum cpgo_forge forge;   /* `open_pull_request.forge`: github | local, default by URL */
+    int reopen_growth;       /* `open_pull_request.reopen_growth`, percent, default 100 */
     size_t target;           /* index into cpgo_config.targets */
     int line, column;        /* where the backend starts in the file */
 };
@@ -73,6 +74,7 @@ struct cpgo_target_cfg {
     char *repository, *target_branch, *target_file, *head_branch;
     int64_t min_interval_ms;
     enum cpgo_forge forge;
+    int reopen_growth;
     struct cpgo_trim trim;
     size_t *backends; /* indexes into cpgo_config.backends */
     size_t nbackends;
@@ -94,6 +96,13 @@ struct cpgo_github_cfg {
     char *token_file; /* default NULL */
 };
 
+struct cpgo_git_cfg {
+    char *author_name;  /* default "cpgo" */
+    char *author_email; /* default "cpgo@localhost" */
+    char *ssh_key;      /* default NULL: the ssh agent */
+    int64_t timeout_ms; /* `git.timeout`, default 10m */
+};
+
 struct cpgo_config {
     char *path; /* the file loaded */
     char *state_dir; /* default $XDG_STATE_HOME/cpgo, else ~/.local/state/cpgo, else
@@ -104,6 +113,7 @@ struct cpgo_config {
     int64_t shutdown_timeout_ms;     /* `shutdown_timeout`, default 30s */
     struct cpgo_limits_cfg limits;
     struct cpgo_github_cfg github;
+    struct cpgo_git_cfg git;
     struct cpgo_backend_cfg *backends;
     size_t nbackends;
     struct cpgo_target_cfg *targets;

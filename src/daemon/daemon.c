@@ -32,91 +32,9 @@
 #include <uv.h>
 
 #include "base/log.h"
-#include "config/config.h"
-#include "publish/outdir.h"
-#include "queue/workq.h"
-#include "scrape/scrape.h"
-#include "state/state.h"
+#include "daemon/daemon_int.h"
 
-struct daemon;
-
-struct target {
-    struct daemon *d;
-    const struct cpgo_target_cfg *cfg; /* NULL once retired */
-    char key[512];
-    char id[32];
-    char out_path[4096]; /* "" when not publishing to a directory */
-    struct cpgo_trim trim;
-    struct cpgo_lane lane;
-    struct cpgo_tstate *ts; /* touched only by this target's jobs */
-    int loaded, load_failed;
-    size_t round_outstanding;
-    int round_active;
-    int publishing;
-    int publish_again;
-    int retired; /* no longer in the configuration */
-    uint64_t pending_scrapes;
-    uint64_t publishes, publish_failures;
-    int failed; /* for --once: this target could not be published */
-    int published_once;
-    int once_submitted;
-    char last_error[512];
-    struct target *next;
-};
-
-struct backend {
-    struct daemon *d;
-    const struct cpgo_backend_cfg *cfg;
-    struct target *t;
-    char name[256];
-    char url_masked[1024];
-    uv_timer_t tick;  /* schedule */
-    uv_timer_t retry; /* backoff */
-    int refs; /* open uv handles + jobs that point here: freed at 0 */
-    int64_t next_fire_ms; /* wall-clock ms of the next tick */
-    int64_t offset_ms;
-    struct cpgo_scrape *scrape;
-    int busy;      /* scraping, waiting to scrape, retrying or being ingested */
-    int in_round;  /* counted in t->round_outstanding */
-    int waiting;   /* in the waiting list for queue room / concurrency */
-    int attempt;
-    char **headers;
-    /* status */
-    enum cpgo_class last_class;
-    char last_error[512];
-    int64_t last_success_ms;
-    uint64_t ok, failed, missed_ticks;
-    int failed_in_once;
-    int removed;
-    struct backend *next, *wait_next;
-};
-
-struct daemon {
-    uv_loop_t loop;
-    struct cpgo_config *cfg;
-    struct cpgo_run_opts opts;
-    struct cpgo_scraper *scraper;
-    struct cpgo_workq *q;
-    struct backend *backends;
-    struct target *targets;
-    struct backend *wait_head, *wait_tail;
-    size_t scrapes_in_flight;
-    size_t busy_backends;
-    int reloading; /* a config load is running on the pool */
-    uv_signal_t sigint, sigterm, sighup;
-    uv_timer_t shutdown_timer;
-    int stopping;
-    int shutdown_timer_open;
-    int snapshots_outstanding;
-    int snapshot_phase; /* 0 not started, 1 running, 2 done */
-    int closing;
-    int exit_code;
-    /* --once */
-    int once_publishing;
-    size_t once_outstanding_publishes;
-};
-
-static int64_t wall_ms(void)
+int64_t cpgo_daemon_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -150,30 +68,6 @@ static void set_busy(struct backend *b, int busy)
 }
 
 /* ---- jobs ---------------------------------------------------------------------------- */
-
-enum job_kind { JOB_LOAD, JOB_INGEST, JOB_PUBLISH, JOB_SNAPSHOT };
-
-struct job {
-    struct cpgo_job base;
-    enum job_kind kind;
-    struct target *t;
-    struct backend *b;
-    /* inputs (copied: a job never reads the live config) */
-    char state_dir[1024];
-    char target_id[32];
-    char key[512];
-    char out_path[4096];
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
-    unsigned char *body;
-    size_t len;
-    /* outputs */
-    int rc;
-    enum cpgo_class cls;
-    struct cpgo_err err;
-    uint64_t pending_scrapes;
-    struct cpgo_publish_info info;
-};
 
 static enum cpgo_class class_of_decode(int rc, const char *text)
 {
@@ -269,14 +163,20 @@ static void job_work(struct cpgo_job *base)
     case JOB_SNAPSHOT:
         if (t->ts) j->rc = cpgo_state_snapshot(t->ts, &j->err);
         break;
+    case JOB_FORGE:
+    case JOB_NOTE:
+        cpgo_publish_job_work(j);
+        break;
     }
+    if (t->ts && (j->kind == JOB_LOAD || j->kind == JOB_FORGE || j->kind == JOB_NOTE))
+        cpgo_state_forge_get(t->ts, &j->fs_out);
     free(j->body);
     j->body = NULL;
 }
 
 static void job_done(struct cpgo_job *base, int canceled);
 
-static struct job *job_new(struct target *t, enum job_kind kind)
+struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
 {
     struct job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
@@ -303,7 +203,7 @@ static void submit_publish(struct target *t)
         return;
     }
     if (t->retired) return;
-    struct job *j = job_new(t, JOB_PUBLISH);
+    struct job *j = cpgo_daemon_job_new(t, JOB_PUBLISH);
     if (!j) return;
     if (!j->out_path[0]) {
         snprintf(t->last_error, sizeof t->last_error, "output path would leave %s",
@@ -337,6 +237,8 @@ static void job_done(struct cpgo_job *base, int canceled)
                      j->err.text, NULL);
         } else {
             t->loaded = 1;
+            t->fs = j->fs_out;
+            t->last_publish_ms = t->fs.last_publish;
             if (j->pending_scrapes) {
                 char n[24];
                 snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
@@ -359,7 +261,7 @@ static void job_done(struct cpgo_job *base, int canceled)
             b->ok++;
             b->last_class = CPGO_CLASS_OK;
             b->last_error[0] = 0;
-            b->last_success_ms = wall_ms();
+            b->last_success_ms = cpgo_daemon_wall_ms();
             b->failed_in_once = 0;
             char n[32];
             snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
@@ -406,9 +308,19 @@ static void job_done(struct cpgo_job *base, int canceled)
                      "target", t->key, "error", j->err.text, NULL);
         d->snapshots_outstanding--;
         break;
+    case JOB_FORGE:
+    case JOB_NOTE:
+        cpgo_publish_job_done(j);
+        break;
     }
     free(j->body);
+    if (j->kind == JOB_FORGE || j->kind == JOB_NOTE) cpgo_publish_job_free(j);
     free(j);
+    cpgo_daemon_after_job(d);
+}
+
+void cpgo_daemon_after_job(struct daemon *d)
+{
     drain_waiting(d);
     if (d->opts.once) once_check(d);
     maybe_progress_shutdown(d);
@@ -434,7 +346,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     b->scrape = NULL;
     d->scrapes_in_flight--;
     if (r->cls == CPGO_CLASS_OK) {
-        struct job *j = job_new(b->t, JOB_INGEST);
+        struct job *j = cpgo_daemon_job_new(b->t, JOB_INGEST);
         if (j) {
             j->b = b;
             b->refs++;
@@ -451,7 +363,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     }
     b->last_class = r->cls;
     snprintf(b->last_error, sizeof b->last_error, "%s", r->error);
-    int64_t now = wall_ms();
+    int64_t now = cpgo_daemon_wall_ms();
     int transient = cpgo_class_transient(r->cls);
     if (transient && b->attempt < b->cfg->retries && !d->stopping && !b->removed) {
         /* exponential backoff with jitter: 1s, 2s, 4s, ... (x 0.5-1.5), only while the
@@ -559,7 +471,8 @@ static void backend_finished(struct backend *b)
             t->once_submitted = 1;
             b->d->once_outstanding_publishes++;
         }
-        submit_publish(t);
+        if (b->d->opts.output_dir) submit_publish(t);
+        else cpgo_publish_request(t);
     }
 }
 
@@ -585,7 +498,7 @@ static void tick_cb(uv_timer_t *h)
 
 static void schedule_next(struct backend *b)
 {
-    int64_t now = wall_ms();
+    int64_t now = cpgo_daemon_wall_ms();
     int64_t next;
     /* the next cron time after the one just handled (or now) */
     int64_t after = (b->next_fire_ms > now ? b->next_fire_ms : now) / 1000;
@@ -638,6 +551,8 @@ static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
             cpgo_log(CPGO_LVL_ERROR, "cannot publish this target", "target", t->key, "error",
                      e.text, NULL);
         }
+    } else {
+        cpgo_publish_target_cfg(t);
     }
 }
 
@@ -649,7 +564,7 @@ static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg 
     target_set_cfg(t, tc);
     t->next = d->targets;
     d->targets = t;
-    struct job *j = job_new(t, JOB_LOAD);
+    struct job *j = cpgo_daemon_job_new(t, JOB_LOAD);
     if (!j) return t;
     cpgo_workq_submit(d->q, &t->lane, &j->base);
     return t;
@@ -725,6 +640,7 @@ static void finish(struct daemon *d)
         backend_close(b);
     }
     d->backends = NULL;
+    cpgo_publish_close(d); /* before the scraper: the GitHub client borrows it */
     cpgo_scraper_close(d->scraper, scraper_closed, d);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -751,7 +667,9 @@ static void shutdown_deadline_cb(uv_timer_t *h)
 static void maybe_progress_shutdown(struct daemon *d)
 {
     if (!d->stopping || d->closing) return;
-    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading) return;
+    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading ||
+        !cpgo_publish_idle(d))
+        return;
     for (struct backend *b = d->backends; b; b = b->next)
         if (uv_is_active((uv_handle_t *)&b->retry)) return;
     if (d->snapshot_phase == 0) {
@@ -759,7 +677,7 @@ static void maybe_progress_shutdown(struct daemon *d)
         d->snapshot_phase = 1;
         for (struct target *t = d->targets; t; t = t->next) {
             if (!t->loaded) continue;
-            struct job *j = job_new(t, JOB_SNAPSHOT);
+            struct job *j = cpgo_daemon_job_new(t, JOB_SNAPSHOT);
             if (!j) continue;
             d->snapshots_outstanding++;
             cpgo_workq_submit(d->q, &t->lane, &j->base);
@@ -978,7 +896,8 @@ static void once_check(struct daemon *d)
             if (t->retired || !t->loaded || t->once_submitted) continue;
             t->once_submitted = 1;
             d->once_outstanding_publishes++;
-            submit_publish(t);
+            if (d->opts.output_dir) submit_publish(t);
+            else cpgo_publish_request(t);
         }
     }
     if (d->once_outstanding_publishes == 0 && cpgo_workq_depth(d->q) == 0) {
@@ -1027,9 +946,30 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         snprintf(n, sizeof n, "%ld", ncpu < 2 ? 4 : ncpu * 3 > 64 ? 64 : ncpu * 3);
         setenv("UV_THREADPOOL_SIZE", n, 0);
     }
+    struct cpgo_err gerr;
+    if (cpgo_git_init(&gerr)) {
+        fprintf(stderr, "cpgo run: %s\n", gerr.text);
+        cpgo_config_free(cfg);
+        curl_global_cleanup();
+        return 1;
+    }
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
     d->opts = *o;
+    if (!o->output_dir) {
+        struct cpgo_err e;
+        d->cfg = cfg; /* for the token settings; apply_config sets it for good */
+        if (cpgo_publish_setup(d, &e)) {
+            fprintf(stderr, "cpgo run: %s\n", e.text);
+            cpgo_publish_free(d);
+            cpgo_config_free(cfg);
+            cpgo_git_shutdown();
+            curl_global_cleanup();
+            free(d);
+            return 1;
+        }
+        d->cfg = NULL;
+    }
     uv_loop_init(&d->loop);
     struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION};
     if (cpgo_scraper_new(&d->loop, &so, &d->scraper) ||
@@ -1077,15 +1017,20 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         /* backends that failed are reported by their log lines; they fail the run */
         if (d->exit_code) code = d->exit_code;
     }
+    cpgo_publish_free(d);
     for (struct target *t = d->targets, *n; t; t = n) {
         n = t->next;
         cpgo_state_close(t->ts);
+        cpgo_gitrepo_close(t->git);
+        free(t->pr_title);
+        free(t->pr_body);
         free(t);
     }
     cpgo_workq_free(d->q);
     int lc = uv_loop_close(&d->loop);
     if (lc) cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
     cpgo_config_free(d->cfg);
+    cpgo_git_shutdown();
     curl_global_cleanup();
     free(d);
     return code;

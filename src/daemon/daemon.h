@@ -15,6 +15,7 @@ struct cpgo_run_opts {
     int verbose;
     int once;
     const char *output_dir; /* publish into a directory instead of a forge */
+    const char *github_token; /* the original's -githubToken flag (discouraged), or NULL */
 };
 
 /* Runs until SIGINT/SIGTERM (or, with once, one round). Returns the exit status:

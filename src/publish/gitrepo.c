@@ -1492,6 +1492,19 @@ out:
     return rc;
 }
 
+int cpgo_gitrepo_blob_id(const void *data, size_t len, char out[CPGO_GIT_ID_SIZE],
+                         struct cpgo_err *err)
+{
+    git_oid id;
+    if (git_odb_hash(&id, data, len, GIT_OBJECT_BLOB) < 0) {
+        git_error_clear();
+        out[0] = 0;
+        return cpgo_err_set(err, CPGO_E_NOMEM, "cannot hash the profile");
+    }
+    oid_hex(out, &id);
+    return 0;
+}
+
 /* ---- merged? ---- */
 
 int cpgo_gitrepo_is_merged(struct cpgo_gitrepo *g, const char *target_branch, const char *path,

@@ -241,6 +241,10 @@ struct cpgo_git_publish {
 int cpgo_gitrepo_publish(struct cpgo_gitrepo *g, const struct cpgo_git_commit_req *req,
                          struct cpgo_git_publish *out, struct cpgo_err *err);
 
+/* The id git gives a blob with these bytes (what cpgo_gitrepo_publish will push). */
+int cpgo_gitrepo_blob_id(const void *data, size_t len, char out[CPGO_GIT_ID_SIZE],
+                         struct cpgo_err *err);
+
 /*
  * Sets *merged = 1 when the blob at `path` on the fetched target_branch has id `blob`
  * (the one cpgo pushed last): the pull request was merged, or its content landed.

@@ -1,0 +1,691 @@
+/*
+ * publish.c - publishing to forges (git repositories, GitHub pull requests): the publish
+ * queue and its cadence on the loop, the git round on a target's lane (forge.h), the pull
+ * request on the loop (github.h). See daemon_int.h for the objects.
+ *
+ * Cadence: a target whose round of scrapes has finished asks to publish
+ * (cpgo_publish_request). It publishes at most once per min_interval: earlier requests arm
+ * the target's `due` timer. Due targets wait in one FIFO, the publish queue, of which at
+ * most forge_max run at a time; a target already waiting is not queued again (its turn
+ * publishes everything pending by then), so a thousand targets on a one-minute schedule
+ * cost a thousand queue entries per min_interval at most, never one per tick. With --once
+ * a target publishes as soon as its round is over.
+ *
+ * GitHub: after a round that pushed (or found its branch up to date), the open pull request
+ * for the head branch is found, created, or its body updated when it changed. One client
+ * per token paces every request (github.h). Pull requests without cpgo's marker are never
+ * touched; one closed without merging is not recreated until pending has grown by
+ * reopen_growth percent (the git round enforces it from the forge record).
+ *
+ * The token: from -githubToken (with a warning), github.token_file, or the environment
+ * variable github.token_env. It is held once, in the daemon, and zeroed when freed; jobs
+ * borrow it; it never reaches a log line (errors are built by modules that scrub it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/duration.h"
+#include "base/log.h"
+#include "daemon/daemon_int.h"
+
+#define TOKEN_FILE_MAX 4096
+
+static void finished(struct target *t);
+static void gh_find(struct target *t);
+
+/* ---- the token --------------------------------------------------------------------- */
+
+static int read_token_file(const char *path, char **out, struct cpgo_err *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read github.token_file %s: %s", path,
+                            strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is not a regular file",
+                            path);
+    }
+    if (st.st_mode & S_IWOTH) {
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_USAGE,
+                            "github.token_file %s is writable by every user: refused (chmod "
+                            "600 it)",
+                            path);
+    }
+    if (st.st_mode & (S_IRGRP | S_IROTH))
+        cpgo_log(CPGO_LVL_WARN, "github.token_file is readable by other users (chmod 600 it)",
+                 "path", path, NULL);
+    char buf[TOKEN_FILE_MAX + 1];
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+        if (n == sizeof buf - 1) break;
+    }
+    close(fd);
+    if (n == TOKEN_FILE_MAX) {
+        explicit_bzero(buf, sizeof buf);
+        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is too large for a token",
+                            path);
+    }
+    buf[n] = 0;
+    /* a trailing newline (echo > file) is not part of the token */
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                 buf[n - 1] == '\t'))
+        buf[--n] = 0;
+    size_t s = 0;
+    while (s < n && (buf[s] == ' ' || buf[s] == '\t')) s++;
+    if (s == n) {
+        explicit_bzero(buf, sizeof buf);
+        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
+    }
+    for (size_t i = s; i < n; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+            explicit_bzero(buf, sizeof buf);
+            return cpgo_err_set(err, CPGO_E_USAGE,
+                                "github.token_file %s holds more than one line or control "
+                                "characters",
+                                path);
+        }
+    *out = strdup(buf + s);
+    explicit_bzero(buf, sizeof buf);
+    return *out ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+}
+
+int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err)
+{
+    const struct cpgo_config *cfg = d->cfg;
+    d->forge_max = 4;
+    if (d->opts.github_token && *d->opts.github_token) {
+        d->token = strdup(d->opts.github_token);
+        snprintf(d->token_source, sizeof d->token_source, "-githubToken");
+        cpgo_log(CPGO_LVL_WARN,
+                 "-githubToken puts the token on the command line, where other users of this "
+                 "machine can read it; set GITHUB_TOKEN or github.token_file instead",
+                 NULL);
+    } else if (cfg->github.token_file) {
+        int rc = read_token_file(cfg->github.token_file, &d->token, err);
+        if (rc) return rc;
+        snprintf(d->token_source, sizeof d->token_source, "github.token_file");
+    } else {
+        const char *v = getenv(cfg->github.token_env);
+        if (v && *v) {
+            d->token = strdup(v);
+            snprintf(d->token_source, sizeof d->token_source, "$%.60s", cfg->github.token_env);
+        }
+    }
+    if (d->token)
+        cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
+    if (d->token && strpbrk(d->token, "\r\n")) {
+        explicit_bzero(d->token, strlen(d->token));
+        free(d->token);
+        d->token = NULL;
+        return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
+                            d->token_source);
+    }
+    return 0;
+}
+
+/* ---- targets -------------------------------------------------------------------------- */
+
+void cpgo_publish_target_cfg(struct target *t)
+{
+    const struct cpgo_target_cfg *tc = t->cfg;
+    t->github = tc->forge == CPGO_FORGE_GITHUB ||
+                (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
+    snprintf(t->head_branch, sizeof t->head_branch, "%s", tc->head_branch ? tc->head_branch : "");
+    t->owner[0] = t->repo[0] = 0;
+    if (t->github) {
+        /* owner/repo: exactly two segments of the repository path */
+        const char *p = tc->repo.path, *slash = strchr(p, '/');
+        if (slash && !strchr(slash + 1, '/') && slash > p && slash[1] &&
+            (size_t)(slash - p) < sizeof t->owner && strlen(slash + 1) < sizeof t->repo) {
+            snprintf(t->owner, sizeof t->owner, "%.*s", (int)(slash - p), p);
+            snprintf(t->repo, sizeof t->repo, "%s", slash + 1);
+        }
+    }
+}
+
+static void fail(struct target *t, const char *msg, const char *error)
+{
+    t->failed = 1;
+    t->publish_failures++;
+    snprintf(t->last_error, sizeof t->last_error, "%.500s", error);
+    cpgo_log(CPGO_LVL_ERROR, msg, "target", t->key, "error", error, NULL);
+}
+
+static void save_note(struct target *t)
+{
+    if (!t->ts || t->retired) return;
+    struct job *j = cpgo_daemon_job_new(t, JOB_NOTE);
+    if (!j) return;
+    j->note = t->fs;
+    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+}
+
+/* The end of one publish (success or not): --once accounting, a publish asked for
+ * meanwhile, the next target in the queue. */
+static void finished(struct target *t)
+{
+    struct daemon *d = t->d;
+    free(t->pr_title);
+    free(t->pr_body);
+    t->pr_title = t->pr_body = NULL;
+    t->publishing = 0;
+    if (d->opts.once && t->once_submitted && !t->once_done) {
+        t->once_done = 1;
+        if (d->once_outstanding_publishes) d->once_outstanding_publishes--;
+    }
+    if (t->publish_again && !d->stopping) {
+        t->publish_again = 0;
+        cpgo_publish_request(t);
+    }
+}
+
+static void succeeded(struct target *t)
+{
+    t->published_once = 1;
+    t->failed = 0;
+    t->last_error[0] = 0;
+}
+
+static int start_forge(struct target *t)
+{
+    struct daemon *d = t->d;
+    if (t->github) {
+        if (!t->owner[0]) {
+            fail(t, "cannot publish",
+                 "forge github needs a repository path of the form owner/repo");
+            return -1;
+        }
+        if (!d->token) {
+            char e[256];
+            snprintf(e, sizeof e,
+                     "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
+                     "needs none)",
+                     d->cfg->github.token_env);
+            fail(t, "cannot publish", e);
+            return -1;
+        }
+        if (!d->gh && !d->gh_closing) {
+            struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
+            struct cpgo_err e;
+            if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
+                fail(t, "cannot publish", e.text);
+                return -1;
+            }
+        }
+        struct cpgo_gh_status st;
+        if (d->gh) cpgo_gh_client_status(d->gh, &st);
+        if (!d->gh || st.stopped) {
+            fail(t, "cannot publish",
+                 d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and "
+                         "restart"
+                       : "GitHub is shutting down");
+            return -1;
+        }
+    }
+    struct job *j = cpgo_daemon_job_new(t, JOB_FORGE);
+    if (!j) {
+        fail(t, "cannot publish", "out of memory");
+        return -1;
+    }
+    const struct cpgo_target_cfg *tc = t->cfg;
+    const struct cpgo_config *cfg = d->cfg;
+    j->repo.kind = tc->repo.kind;
+    j->repo.port = tc->repo.port;
+    j->repo.host = strdup(tc->repo.host);
+    j->repo.path = strdup(tc->repo.path);
+    j->repo.url = strdup(tc->repo.url);
+    j->repo.user = tc->repo.user ? strdup(tc->repo.user) : NULL;
+    snprintf(j->target_branch, sizeof j->target_branch, "%s", tc->target_branch);
+    snprintf(j->target_file, sizeof j->target_file, "%s", tc->target_file);
+    snprintf(j->head_branch, sizeof j->head_branch, "%s", t->head_branch);
+    snprintf(j->author_name, sizeof j->author_name, "%s", cfg->git.author_name);
+    snprintf(j->author_email, sizeof j->author_email, "%s", cfg->git.author_email);
+    snprintf(j->ssh_key, sizeof j->ssh_key, "%s", cfg->git.ssh_key ? cfg->git.ssh_key : "");
+    j->token = d->token; /* borrowed: the daemon frees it after the pool is idle */
+    j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
+    j->reopen_growth = (unsigned)tc->reopen_growth;
+    if (!j->repo.host || !j->repo.path || !j->repo.url) {
+        cpgo_publish_job_free(j);
+        free(j);
+        fail(t, "cannot publish", "out of memory");
+        return -1;
+    }
+    t->publishing = 1;
+    d->forge_running++;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+    return 0;
+}
+
+static void pubq_drain(struct daemon *d)
+{
+    while (!d->stopping && d->forge_running < d->forge_max && d->pubq_head) {
+        struct target *t = d->pubq_head;
+        d->pubq_head = t->pubq_next;
+        if (!d->pubq_head) d->pubq_tail = NULL;
+        t->in_pubq = 0;
+        if (t->retired || !t->loaded) {
+            finished(t);
+            continue;
+        }
+        if (start_forge(t)) finished(t);
+    }
+}
+
+static void enqueue(struct target *t)
+{
+    struct daemon *d = t->d;
+    if (t->in_pubq) return; /* coalesced: its turn publishes everything pending by then */
+    if (t->publishing) {
+        t->publish_again = 1;
+        return;
+    }
+    t->in_pubq = 1;
+    t->pubq_next = NULL;
+    if (d->pubq_tail) d->pubq_tail->pubq_next = t;
+    else d->pubq_head = t;
+    d->pubq_tail = t;
+    pubq_drain(d);
+}
+
+static void due_cb(uv_timer_t *h)
+{
+    struct target *t = h->data;
+    if (t->d->stopping || t->retired) return;
+    enqueue(t);
+}
+
+void cpgo_publish_request(struct target *t)
+{
+    struct daemon *d = t->d;
+    if (d->stopping) return;
+    if (!t->loaded || t->retired) {
+        if (t->load_failed) finished(t);
+        return;
+    }
+    if (d->opts.once) {
+        enqueue(t);
+        return;
+    }
+    int64_t now = cpgo_daemon_wall_ms();
+    int64_t due = t->last_publish_ms + (t->cfg ? t->cfg->min_interval_ms : 0);
+    if (t->last_publish_ms == 0 || now >= due || now < t->last_publish_ms) {
+        enqueue(t);
+        return;
+    }
+    if (!t->due_open) {
+        uv_timer_init(&d->loop, &t->due);
+        t->due.data = t;
+        t->due_open = 1;
+    }
+    if (!uv_is_active((uv_handle_t *)&t->due)) {
+        uv_timer_start(&t->due, due_cb, (uint64_t)(due - now), 0);
+        char in[32];
+        cpgo_duration_format(due - now, in, sizeof in);
+        cpgo_log(CPGO_LVL_DEBUG, "publish deferred by min_interval", "target", t->key, "in", in,
+                 NULL);
+    }
+}
+
+int cpgo_publish_idle(const struct daemon *d)
+{
+    return d->forge_running == 0;
+}
+
+/* ---- the git round (pool) -------------------------------------------------------------- */
+
+void cpgo_publish_job_work(struct job *j)
+{
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    if (j->kind == JOB_NOTE) {
+        j->rc = cpgo_state_forge_put(t->ts, &j->note, &j->err);
+        return;
+    }
+    if (!t->git) {
+        struct cpgo_git_opts go = {
+            .token = j->token,
+            .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
+            .timeout_s = j->git_timeout_s,
+        };
+        char pub[4200];
+        if (j->ssh_key[0]) {
+            snprintf(pub, sizeof pub, "%s.pub", j->ssh_key);
+            if (access(pub, R_OK) == 0) go.ssh_pubkey = pub;
+        }
+        j->rc = cpgo_gitrepo_open(j->state_dir, &j->repo, &go, &t->git, &j->err);
+        if (j->rc) {
+            j->fr.gcls = CPGO_GIT_LOCAL;
+            return;
+        }
+    }
+    struct cpgo_forge_req req = {
+        .target_key = j->key,
+        .target_branch = j->target_branch,
+        .target_file = j->target_file,
+        .head_branch = j->head_branch[0] ? j->head_branch : NULL,
+        .mo = j->mo,
+        .lim = j->lim,
+        .ident = {j->author_name, j->author_email},
+        .reopen_growth_pct = j->reopen_growth,
+    };
+    j->rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
+    if (!j->rc && j->fr.pushed) {
+        struct cpgo_state_forge fs;
+        cpgo_state_forge_get(t->ts, &fs);
+        fs.last_publish = cpgo_daemon_wall_ms();
+        struct cpgo_err e;
+        cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: only the cadence needs it */
+    }
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+}
+
+void cpgo_publish_job_free(struct job *j)
+{
+    cpgo_repo_free(&j->repo);
+    cpgo_forge_result_free(&j->fr);
+}
+
+static void log_round(struct target *t, const struct job *j, const char *msg)
+{
+    const struct cpgo_forge_result *r = &j->fr;
+    char sc[24], inst[24], before[24], after[24];
+    snprintf(sc, sizeof sc, "%" PRIu64, r->scrapes);
+    snprintf(inst, sizeof inst, "%zu", r->instances);
+    snprintf(before, sizeof before, "%zu", r->bytes_before);
+    snprintf(after, sizeof after, "%zu", r->bytes_after);
+    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "branch", r->head_branch, "commit", r->commit,
+             "path", r->path, "scrapes", sc, "instances", inst, "bytes_before", before,
+             "bytes_after", after, "summary", r->summary, NULL);
+}
+
+void cpgo_publish_job_done(struct job *j)
+{
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (t->ts) t->fs = j->fs_out;
+    if (j->kind == JOB_NOTE) {
+        if (j->rc)
+            cpgo_log(CPGO_LVL_WARN, "cannot save the forge record", "target", t->key, "error",
+                     j->err.text, NULL);
+        return;
+    }
+    d->forge_running--;
+    struct cpgo_forge_result *r = &j->fr;
+    if (r->head_branch[0]) snprintf(t->head_branch, sizeof t->head_branch, "%s", r->head_branch);
+    if (r->settled) {
+        char n[24];
+        snprintf(n, sizeof n, "%" PRIu64, r->settled);
+        cpgo_log(CPGO_LVL_INFO,
+                 t->github ? "pull request merged: its scrapes are published"
+                           : "branch merged: its scrapes are published",
+                 "target", t->key, "scrapes", n, NULL);
+    }
+    if (j->rc) {
+        char e[700];
+        snprintf(e, sizeof e, "%s", j->err.text);
+        fail(t,
+             cpgo_git_class_transient(r->gcls) ? "publish failed; the next round retries"
+                                               : "publish failed; a person must act",
+             e);
+        cpgo_log(CPGO_LVL_DEBUG, "publish failure class", "target", t->key, "class",
+                 cpgo_git_class_name(r->gcls), NULL);
+    } else if (r->nothing) {
+        if (r->settled || t->published_once) {
+            succeeded(t);
+        } else if (d->opts.once) {
+            t->failed = 1;
+            snprintf(t->last_error, sizeof t->last_error, "nothing to publish: no scrape succeeded");
+        }
+        cpgo_log(CPGO_LVL_DEBUG, "nothing to publish", "target", t->key, NULL);
+    } else if (r->gated) {
+        succeeded(t);
+        char n[24], need[24];
+        snprintf(n, sizeof n, "%" PRIu64, r->scrapes);
+        snprintf(need, sizeof need, "%" PRIu64,
+                 t->fs.closed_scrapes + t->fs.closed_scrapes * (uint64_t)j->reopen_growth / 100);
+        char pr[24];
+        snprintf(pr, sizeof pr, "%" PRIu64, t->fs.closed_pr);
+        cpgo_log(CPGO_LVL_INFO,
+                 "the last pull request was closed without merging: no new one until pending "
+                 "scrapes reach the threshold",
+                 "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need,
+                 NULL);
+    } else if (r->same_as_base) {
+        succeeded(t);
+        cpgo_log(CPGO_LVL_INFO, "the merged profile equals the target branch's: nothing to propose",
+                 "target", t->key, NULL);
+    } else {
+        if (r->pushed) t->publishes++;
+        t->last_publish_ms = t->fs.last_publish ? t->fs.last_publish : t->last_publish_ms;
+        if (r->pushed) t->last_publish_ms = cpgo_daemon_wall_ms();
+        if (!t->github) {
+            succeeded(t);
+            log_round(t, j, r->pushed ? "published: branch updated" : "published: branch up to date");
+        } else {
+            log_round(t, j, r->pushed ? "pushed" : "branch up to date");
+            t->pr_title = strdup(r->title);
+            t->pr_body = r->body;
+            r->body = NULL;
+            t->pr_scrapes = r->scrapes;
+            t->find_retried = 0;
+            if (!t->pr_title || !t->pr_body) {
+                fail(t, "cannot publish", "out of memory");
+            } else {
+                t->publishing = 1; /* the GitHub step is part of this publish */
+                gh_find(t);
+                pubq_drain(d);
+                return;
+            }
+        }
+    }
+    finished(t);
+    pubq_drain(d);
+}
+
+/* ---- the pull request (loop) ----------------------------------------------------------- */
+
+static void gh_end(struct target *t)
+{
+    t->gh_steps = 0;
+    finished(t);
+    pubq_drain(t->d);
+    cpgo_daemon_after_job(t->d);
+}
+
+static void gh_fail(struct target *t, struct cpgo_gh_result *res)
+{
+    if (res->cls == CPGO_GH_AUTH)
+        fail(t, "GitHub rejected the token: all GitHub work stopped until restart", res->error);
+    else
+        fail(t, "pull request failed", res->error);
+    gh_end(t);
+}
+
+static void set_pr(struct target *t, const struct cpgo_gh_pr *pr)
+{
+    t->fs.pr_number = pr->number;
+    snprintf(t->fs.pr_url, sizeof t->fs.pr_url, "%s", pr->html_url ? pr->html_url : "");
+}
+
+static void log_pr(struct target *t, const char *msg, const struct cpgo_gh_pr *pr)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%" PRIu64, pr->number);
+    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "pr", n, "url",
+             pr->html_url ? pr->html_url : "", NULL);
+}
+
+static void on_update(struct cpgo_gh_result *res, void *arg)
+{
+    struct target *t = arg;
+    if (res->cls != CPGO_GH_OK) {
+        gh_fail(t, res);
+        return;
+    }
+    set_pr(t, &res->pr);
+    log_pr(t, "pull request updated", &res->pr);
+    succeeded(t);
+    save_note(t);
+    gh_end(t);
+}
+
+static void on_create(struct cpgo_gh_result *res, void *arg)
+{
+    struct target *t = arg;
+    if (res->cls == CPGO_GH_EXISTS && !t->find_retried) {
+        /* opened meanwhile (by an earlier attempt or a person): look it up */
+        t->find_retried = 1;
+        gh_find(t);
+        return;
+    }
+    if (res->cls != CPGO_GH_OK) {
+        gh_fail(t, res);
+        return;
+    }
+    set_pr(t, &res->pr);
+    t->fs.closed_pr = 0;
+    t->fs.closed_scrapes = 0;
+    t->fs.released = 0;
+    log_pr(t, res->recovered ? "pull request opened (found after an ambiguous failure)"
+                             : "pull request opened",
+           &res->pr);
+    succeeded(t);
+    save_note(t);
+    gh_end(t);
+}
+
+static void gh_create(struct target *t)
+{
+    struct daemon *d = t->d;
+    struct cpgo_gh_new_pr np = {
+        .title = t->pr_title,
+        .head_branch = t->head_branch,
+        .base = t->cfg ? t->cfg->target_branch : "main",
+        .body = t->pr_body,
+    };
+    if (!t->cfg || cpgo_gh_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
+        fail(t, "pull request failed", "cannot start the request");
+        gh_end(t);
+    }
+}
+
+static void on_find(struct cpgo_gh_result *res, void *arg)
+{
+    struct target *t = arg;
+    struct daemon *d = t->d;
+    if (res->cls != CPGO_GH_OK) {
+        gh_fail(t, res);
+        return;
+    }
+    const struct cpgo_gh_pr *pr = &res->pr;
+    char n[24];
+    snprintf(n, sizeof n, "%" PRIu64, pr->number);
+    if (res->found && pr->open) {
+        if (!cpgo_gh_body_has_marker(pr->body, t->key)) {
+            /* a person's pull request from cpgo's branch name: theirs, not ours */
+            char e[800];
+            snprintf(e, sizeof e,
+                     "pull request #%s from branch %s is not cpgo's (its body lacks the cpgo "
+                     "marker): left alone",
+                     n, t->head_branch);
+            fail(t, "pull request not managed by cpgo", e);
+            gh_end(t);
+            return;
+        }
+        set_pr(t, pr);
+        if (pr->body && !strcmp(pr->body, t->pr_body)) {
+            log_pr(t, "pull request up to date", pr);
+            succeeded(t);
+            save_note(t);
+            gh_end(t);
+            return;
+        }
+        if (cpgo_gh_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
+                              t)) {
+            fail(t, "pull request failed", "cannot start the update");
+            gh_end(t);
+        }
+        return;
+    }
+    if (res->found && !pr->open && !pr->merged && cpgo_gh_body_has_marker(pr->body, t->key)) {
+        if (t->fs.closed_pr != pr->number) {
+            /* closed by a person: respect it until pending has grown materially */
+            t->fs.closed_pr = pr->number;
+            t->fs.closed_scrapes = t->pr_scrapes;
+            t->fs.released = 0;
+            t->fs.pr_number = 0;
+            t->fs.pr_url[0] = 0;
+            char g[24];
+            snprintf(g, sizeof g, "%d", t->cfg ? t->cfg->reopen_growth : 100);
+            cpgo_log(CPGO_LVL_WARN,
+                     "pull request was closed without merging: not reopened; a new one waits "
+                     "until pending scrapes grow by reopen_growth percent",
+                     "target", t->key, "pr", n, "reopen_growth", g, NULL);
+            succeeded(t);
+            save_note(t);
+            gh_end(t);
+            return;
+        }
+        if (!t->fs.released) {
+            succeeded(t);
+            gh_end(t);
+            return;
+        }
+    }
+    gh_create(t);
+}
+
+static void gh_find(struct target *t)
+{
+    struct daemon *d = t->d;
+    t->gh_steps = 1;
+    if (!d->gh || !t->cfg ||
+        cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->cfg->target_branch,
+                        on_find, t)) {
+        fail(t, "pull request failed", "cannot start the lookup");
+        gh_end(t);
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+void cpgo_publish_close(struct daemon *d)
+{
+    for (struct target *t = d->targets; t; t = t->next)
+        if (t->due_open) {
+            t->due_open = 0;
+            uv_close((uv_handle_t *)&t->due, NULL);
+        }
+    d->pubq_head = d->pubq_tail = NULL;
+    if (d->gh) {
+        d->gh_closing = 1;
+        cpgo_gh_client_close(d->gh, NULL, NULL);
+        d->gh = NULL;
+    }
+}
+
+void cpgo_publish_free(struct daemon *d)
+{
+    if (d->token) {
+        explicit_bzero(d->token, strlen(d->token));
+        free(d->token);
+        d->token = NULL;
+    }
+}

@@ -1,0 +1,80 @@
+/*
+ * forge.h - one publishing round of a target to its git repository: the part of a forge
+ * publish that runs on the work queue. The GitHub pull request (github.h) is the loop's
+ * part, after this.
+ *
+ * A round, in order:
+ *   1. fetch target_branch and the head branch (cpgo_gitrepo_fetch);
+ *   2. find the existing profile on target_branch (path, or the unique match of a bare
+ *      name; several matches, a directory or a symlink are permanent errors);
+ *   3. settle: if that file is a blob cpgo pushed, the pending scrapes it held are
+ *      published (state.h, segments) -- this is how a merged pull request is noticed, with
+ *      any merge method, since the file's bytes are what was pushed;
+ *   4. nothing pending -> done; a pull request closed without merging and pending not yet
+ *      grown by `reopen_growth_pct` -> done (gated);
+ *   5. the head branch must be cpgo's (one commit by cpgo's committer on target_branch, or
+ *      merged): otherwise it is left alone and reported (CPGO_GIT_FOREIGN);
+ *   6. decode and check the existing file: not a profile, or sample types that do not
+ *      merge, is a permanent error for the target (CPGO_GIT_CONTENT): nothing is pushed;
+ *   7. new file = trim(existing + every pending segment + fresh scrapes), the summary line
+ *      and the Markdown body (prbody.h);
+ *   8. record the push (cpgo_state_push_begin, durable) and then push one commit on the tip
+ *      of target_branch whose only change is the file (cpgo_gitrepo_publish). Nothing is
+ *      pushed when the head branch already is that commit's tree on that base.
+ *
+ * Thread: a target's work-queue lane (blocking: network, files, CPU). Owns nothing beyond
+ * the call; the result's body is malloc'd for the caller.
+ */
+#ifndef CPGO_PUBLISH_FORGE_H
+#define CPGO_PUBLISH_FORGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "merge/merge.h"
+#include "profile/codec.h"
+#include "publish/gitrepo.h"
+#include "state/state.h"
+
+struct cpgo_forge_req {
+    const char *target_key;
+    const char *target_branch;
+    const char *target_file;
+    const char *head_branch; /* NULL: cpgo/<target_branch>/<the profile's path> */
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim; /* for the existing file too */
+    struct cpgo_git_ident ident; /* author and committer */
+    unsigned reopen_growth_pct;  /* closed-PR gate, see step 4 */
+};
+
+struct cpgo_forge_result {
+    int nothing;       /* nothing pending (after settling) */
+    int gated;         /* waiting after a pull request closed without merging */
+    int pushed;        /* a commit was pushed */
+    int unchanged;     /* the head branch already had this content */
+    int same_as_base;  /* the new file equals target_branch's */
+    int created;       /* the file does not exist on target_branch yet */
+    uint64_t settled;  /* scrapes published because the base now has a pushed blob */
+    uint64_t scrapes;  /* scrapes in this proposal (pending) */
+    size_t instances;
+    size_t bytes_before, bytes_after;
+    char path[1024];   /* the profile's path in the repository */
+    char head_branch[512];
+    char commit[CPGO_GIT_ID_SIZE];
+    char blob[CPGO_GIT_ID_SIZE];
+    char base[CPGO_GIT_ID_SIZE];
+    char summary[256]; /* one line (the commit's subject) */
+    char title[256];   /* the pull request's title */
+    char *body;        /* the pull request's Markdown body (malloc'd), or NULL */
+    enum cpgo_git_class gcls; /* of a failure; CPGO_GIT_OK otherwise */
+};
+void cpgo_forge_result_free(struct cpgo_forge_result *r);
+
+/* 0, or a CPGO_E_* code with err naming the repository and branch or file; r->gcls tells
+ * whether retrying can help (cpgo_git_class_transient). */
+int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
+                     const struct cpgo_forge_req *req, struct cpgo_forge_result *r,
+                     struct cpgo_err *err);
+
+#endif
