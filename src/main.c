@@ -61,7 +61,7 @@ static const struct {
      "  -q, --quiet           print nothing when the file is valid\n"
      "  --reference           print the reference of every key (docs/CONFIG.md) and exit\n"},
     {"run", cpgo_cmd_run, "scrape the fleet on its schedules, merge and publish (the daemon)",
-     "usage: cpgo run [-c FILE] [-v] [--once] [--output DIR]\n"
+     "usage: cpgo run [-c FILE] [-v] [--once] [--output DIR] [--shard I/N]\n"
      "\n"
      "Scrapes every backend of the configuration (default ./config.yaml) on its cron\n"
      "schedule, merges the profiles of each target in the background and publishes each\n"
@@ -75,6 +75,9 @@ static const struct {
      "                        every target was published, 1 when a backend or target failed\n"
      "  --output DIR          publish into DIR/<host>/<repository>/<branch>/<file> instead\n"
      "                        of a repository; the file there is the existing profile\n"
+     "  --shard I/N           own only the targets whose id (cpgo check-config prints it)\n"
+     "                        modulo N is I: N replicas partition the fleet without\n"
+     "                        coordination. CPGO_SHARD=I/N does the same.\n"
      "  -githubToken TOKEN    the original's flag, accepted with a warning: other users see\n"
      "                        command lines. Use GITHUB_TOKEN (github.token_env) or\n"
      "                        github.token_file.\n"

@@ -19,6 +19,7 @@ int cpgo_cmd_run(int argc, char **argv)
         {"once", no_argument, NULL, 'O'},
         {"output", required_argument, NULL, 'o'},
         {"githubToken", required_argument, NULL, 'T'}, /* the original's; discouraged */
+        {"shard", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -26,6 +27,7 @@ int cpgo_cmd_run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     int c;
     char *token = NULL;
+    const char *shard = getenv("CPGO_SHARD");
     optind = 1;
     opterr = 0;
     while ((c = getopt_long_only(argc, argv, "c:vo:h", opts, NULL)) != -1) {
@@ -34,6 +36,9 @@ int cpgo_cmd_run(int argc, char **argv)
         case 'v': o.verbose = 1; break;
         case 'O': o.once = 1; break;
         case 'o': o.output_dir = optarg; break;
+        case 'S':
+            shard = optarg;
+            break;
         case 'T':
             /* keep a copy and wipe the argument, so /proc/<pid>/cmdline stops showing it
              * (ps saw it until now: the daemon warns about that) */
@@ -51,6 +56,12 @@ int cpgo_cmd_run(int argc, char **argv)
     }
     if (optind < argc) return cpgo_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
     if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
+    if (shard && cpgo_daemon_parse_shard(shard, &o.shard_index, &o.shard_count)) {
+        free(token);
+        return cpgo_cli_usage_error("run",
+                                    "--shard (or CPGO_SHARD) '%s' is not I/N with 0 <= I < N",
+                                    shard);
+    }
     int rc = cpgo_daemon_run(&o);
     if (token) {
         explicit_bzero(token, strlen(token));

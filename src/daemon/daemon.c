@@ -21,6 +21,7 @@
  */
 #include "daemon/daemon.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -722,6 +723,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     for (struct target *t = d->targets; t; t = t->next) t->retired = 1;
     struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
     for (size_t i = 0; i < nc->ntargets; i++) {
+        if (!cpgo_daemon_owns(&d->opts, nc->targets[i].id)) continue; /* another replica's */
         struct target *t = d->targets;
         while (t && strcmp(t->key, nc->targets[i].key)) t = t->next;
         if (t) {
@@ -920,6 +922,27 @@ static void once_start_cb(uv_timer_t *h)
     once_check(d);
 }
 
+int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count)
+{
+    char *end;
+    if (!s || !isdigit((unsigned char)s[0])) return -1;
+    errno = 0;
+    unsigned long i = strtoul(s, &end, 10);
+    if (errno || *end != '/' || !isdigit((unsigned char)end[1])) return -1;
+    unsigned long n = strtoul(end + 1, &end, 10);
+    if (errno || *end || n == 0 || n > 65536 || i >= n) return -1;
+    *index = (unsigned)i;
+    *count = (unsigned)n;
+    return 0;
+}
+
+int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
+{
+    if (o->shard_count <= 1) return 1;
+    /* the id is the FNV-1a hash of the target key, stable across replicas and releases */
+    return strtoull(target_id, NULL, 16) % o->shard_count == o->shard_index;
+}
+
 int cpgo_daemon_run(const struct cpgo_run_opts *o)
 {
     struct cpgo_config *cfg = NULL;
@@ -988,8 +1011,16 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     char nb[24], nt[24];
     snprintf(nb, sizeof nb, "%zu", cfg->nbackends);
     snprintf(nt, sizeof nt, "%zu", cfg->ntargets);
+    char shard[32] = "all";
+    if (o->shard_count > 1) {
+        size_t owned = 0;
+        for (size_t i = 0; i < cfg->ntargets; i++) owned += cpgo_daemon_owns(o, cfg->targets[i].id);
+        snprintf(shard, sizeof shard, "%u/%u", o->shard_index, o->shard_count);
+        snprintf(nt, sizeof nt, "%zu of %zu", owned, cfg->ntargets);
+    }
     cpgo_log(CPGO_LVL_INFO, "starting", "config", o->config_path, "backends", nb, "targets", nt,
-             "state_dir", cfg->state_dir, "mode", o->once ? "once" : "daemon", NULL);
+             "shard", shard, "state_dir", cfg->state_dir, "mode", o->once ? "once" : "daemon",
+             NULL);
     d->cfg = NULL;
     apply_config(d, cfg);
     if (o->once) {

@@ -16,10 +16,17 @@ struct cpgo_run_opts {
     int once;
     const char *output_dir; /* publish into a directory instead of a forge */
     const char *github_token; /* the original's -githubToken flag (discouraged), or NULL */
+    unsigned shard_index, shard_count; /* own the targets whose id % count == index;
+                                          count 0 = all (see cpgo_daemon_parse_shard) */
 };
 
 /* Runs until SIGINT/SIGTERM (or, with once, one round). Returns the exit status:
  * 0 ok; 1 a backend or target failed (with once) or a runtime failure; 2 invalid config. */
 int cpgo_daemon_run(const struct cpgo_run_opts *o);
+
+/* Parses "I/N" (0 <= I < N <= 65536) for --shard and CPGO_SHARD. 0 or -1. */
+int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count);
+/* 1 when the target with this id (16 hex digits) belongs to the shard. */
+int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id);
 
 #endif
