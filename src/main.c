@@ -60,6 +60,15 @@ static const struct {
      "                        original tool's -configPath FILE is accepted too\n"
      "  -q, --quiet           print nothing when the file is valid\n"
      "  --reference           print the reference of every key (docs/CONFIG.md) and exit\n"},
+    {"demo", cpgo_cmd_demo, "run the whole pipeline on this machine with nothing configured",
+     "usage: cpgo demo [--dir DIR]\n"
+     "\n"
+     "Starts three Go service backends on 127.0.0.1 that serve real Go CPU profiles\n"
+     "(bundled in cpgo), creates a git repository with a Go main package and an existing\n"
+     "default.pgo, runs two rounds of `cpgo run --once` through the local forge (the\n"
+     "embedded default: no account), and prints the branch, the commit and the pull\n"
+     "request body cpgo would open. Everything goes into DIR (default: a new directory\n"
+     "under $TMPDIR or /tmp). Exit status 0 when the pipeline worked.\n"},
     {"run", cpgo_cmd_run, "scrape the fleet on its schedules, merge and publish (the daemon)",
      "usage: cpgo run [-c FILE] [-v] [--once] [--output DIR] [--shard I/N]\n"
      "\n"

@@ -955,7 +955,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     }
     cpgo_config_errors_free(&errs);
     cpgo_log_setup(o->verbose ? CPGO_LVL_DEBUG : (int)cfg->log_level,
-                   cfg->log_format == CPGO_LOG_JSON, 2);
+                   cfg->log_format == CPGO_LOG_JSON, o->log_fd > 0 ? o->log_fd : 2);
     if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
         fprintf(stderr, "cpgo run: cannot initialise libcurl\n");
         cpgo_config_free(cfg);

@@ -16,6 +16,7 @@ struct cpgo_run_opts {
     int once;
     const char *output_dir; /* publish into a directory instead of a forge */
     const char *github_token; /* the original's -githubToken flag (discouraged), or NULL */
+    int log_fd;                        /* where logs go; 0 = standard error */
     unsigned shard_index, shard_count; /* own the targets whose id % count == index;
                                           count 0 = all (see cpgo_daemon_parse_shard) */
 };

@@ -1029,7 +1029,7 @@ static void stop_client(struct cpgo_gh_client *c, const char *msg)
     append_clean(m, sizeof m, &o, msg, strlen(msg));
     scrub(c, m);
     snprintf(c->st.stop_reason, sizeof c->st.stop_reason,
-             "GitHub answered 401 (%s) at %s: all GitHub requests stopped; fix the token", m,
+             "GitHub answered 401 (%.40s) at %.40s: all GitHub requests stopped; fix the token", m,
              c->api_host);
     cpgo_log(CPGO_LVL_ERROR, "github authentication failed: all GitHub requests stopped",
              "api", c->api_url, "reason", m, NULL);

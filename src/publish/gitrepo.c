@@ -132,6 +132,11 @@ static int class_code(enum cpgo_git_class c)
     }
 }
 
+/* Nested calls (cpgo demo runs the daemon twice) share one libgit2 initialisation: libgit2
+ * 1.5 frees its user agent at shutdown without forgetting it, so setting it again after a
+ * full shutdown would free it twice. Main thread only. */
+static int git_users;
+
 int cpgo_git_init(struct cpgo_err *err)
 {
     int rc = git_libgit2_init();
@@ -140,12 +145,14 @@ int cpgo_git_init(struct cpgo_err *err)
         return cpgo_err_set(err, CPGO_E_IO, "cannot initialise libgit2: %s",
                             e && e->message ? e->message : "unknown error");
     }
-    git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "cpgo/" CPGO_VERSION);
+    if (git_users++ == 0) git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "cpgo/" CPGO_VERSION);
     return 0;
 }
 
 void cpgo_git_shutdown(void)
 {
+    if (git_users == 0) return;
+    git_users--;
     git_libgit2_shutdown();
 }
 
