@@ -110,6 +110,7 @@ static void job_work(struct cpgo_job *base)
 {
     struct job *j = (struct job *)base;
     struct target *t = j->t;
+    uint64_t started = uv_hrtime();
     j->rc = 0;
     switch (j->kind) {
     case JOB_LOAD:
@@ -173,6 +174,7 @@ static void job_work(struct cpgo_job *base)
         cpgo_state_forge_get(t->ts, &j->fs_out);
     free(j->body);
     j->body = NULL;
+    j->work_seconds = (double)(uv_hrtime() - started) / 1e9;
 }
 
 static void job_done(struct cpgo_job *base, int canceled);
@@ -250,6 +252,10 @@ static void job_done(struct cpgo_job *base, int canceled)
         break;
     case JOB_INGEST: {
         struct backend *b = j->b;
+        if (!b->removed)
+            cpgo_observe_scrape(b, j->rc ? j->cls : CPGO_CLASS_OK, j->scrape_seconds,
+                                j->scrape_bytes);
+        if (!j->rc) cpgo_observe_merged(t, j->work_seconds);
         if (j->rc) {
             b->failed++;
             b->last_class = j->cls;
@@ -276,6 +282,10 @@ static void job_done(struct cpgo_job *base, int canceled)
     }
     case JOB_PUBLISH:
         t->publishing = 0;
+        cpgo_observe_publish(t, j->rc              ? "failed"
+                                : j->info.nothing  ? "nothing"
+                                : j->info.unchanged ? "unchanged"
+                                                    : "written");
         if (j->rc) {
             t->publish_failures++;
             t->failed = 1;
@@ -353,6 +363,8 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
             b->refs++;
             j->body = r->body;
             j->len = r->len;
+            j->scrape_seconds = r->seconds;
+            j->scrape_bytes = r->len;
             j->base.bytes = r->len;
             r->body = NULL; /* the job owns it now */
             cpgo_workq_submit(d->q, &b->t->lane, &j->base);
@@ -364,6 +376,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     }
     b->last_class = r->cls;
     snprintf(b->last_error, sizeof b->last_error, "%s", r->error);
+    cpgo_observe_scrape(b, r->cls, r->seconds, r->len);
     int64_t now = cpgo_daemon_wall_ms();
     int transient = cpgo_class_transient(r->cls);
     if (transient && b->attempt < b->cfg->retries && !d->stopping && !b->removed) {
@@ -484,6 +497,7 @@ static void tick_cb(uv_timer_t *h)
     if (d->stopping || b->removed) return;
     if (b->busy) {
         b->missed_ticks++;
+        cpgo_observe_missed(b);
         char n[24];
         snprintf(n, sizeof n, "%" PRIu64, b->missed_ticks);
         cpgo_log(CPGO_LVL_WARN, "missed tick: the previous scrape is still running", "backend",
@@ -642,6 +656,7 @@ static void finish(struct daemon *d)
     }
     d->backends = NULL;
     cpgo_publish_close(d); /* before the scraper: the GitHub client borrows it */
+    cpgo_observe_close(d);
     cpgo_scraper_close(d->scraper, scraper_closed, d);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -1001,6 +1016,28 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         fprintf(stderr, "cpgo run: out of memory\n");
         return 1;
     }
+    {
+        struct cpgo_err e;
+        d->cfg = cfg; /* read by the admin endpoint's setup; apply_config sets it for good */
+        if (cpgo_observe_init(d, &e) || cpgo_observe_start(d, &e)) {
+            fprintf(stderr, "cpgo run: %s\n", e.text);
+            cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", e.text, NULL);
+            d->cfg = NULL;
+            cpgo_observe_close(d);
+            cpgo_scraper_close(d->scraper, scraper_closed, d);
+            uv_run(&d->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&d->loop);
+            cpgo_observe_free(d);
+            cpgo_publish_free(d);
+            cpgo_workq_free(d->q);
+            cpgo_config_free(cfg);
+            cpgo_git_shutdown();
+            curl_global_cleanup();
+            free(d);
+            return 1;
+        }
+        d->cfg = NULL;
+    }
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_signal_init(&d->loop, &d->sighup);
@@ -1049,6 +1086,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         if (d->exit_code) code = d->exit_code;
     }
     cpgo_publish_free(d);
+    cpgo_observe_free(d);
     for (struct target *t = d->targets, *n; t; t = n) {
         n = t->next;
         cpgo_state_close(t->ts);

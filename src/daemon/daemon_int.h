@@ -26,6 +26,23 @@
 #include "state/state.h"
 
 struct daemon;
+struct cpgo_admin;
+struct cpgo_metrics;
+struct cpgo_metric;
+
+/* observe.c: metrics, the admin endpoint, the loop-lag probe */
+struct cpgo_observe {
+    struct cpgo_metrics *reg;
+    struct cpgo_admin *admin; /* NULL without `listen:` */
+    struct cpgo_metric *scrapes, *scrape_seconds, *bytes, *missed, *merged, *merge_seconds,
+        *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
+        *publish_queue, *scrapes_in_flight, *loop_lag, *loop_lag_hist;
+    uv_timer_t lag_timer;
+    int lag_open;
+    uint64_t lag_due; /* uv_hrtime() when the probe is due */
+    double last_lag_s;
+    size_t pubq_len;
+};
 
 struct target {
     struct daemon *d;
@@ -64,6 +81,8 @@ struct target {
     char *pr_title, *pr_body;   /* what the GitHub step proposes */
     uint64_t pr_scrapes;
     int find_retried;
+    char last_outcome[32]; /* of the last publish (status page) */
+    int64_t last_outcome_ms;
     struct target *next;
 };
 
@@ -125,6 +144,7 @@ struct daemon {
     char token_source[64];                /* where it came from (never the token) */
     struct cpgo_gh_client *gh;            /* one per token; NULL without github targets */
     int gh_closing;
+    struct cpgo_observe obs;
 };
 
 enum job_kind { JOB_LOAD, JOB_INGEST, JOB_PUBLISH, JOB_SNAPSHOT, JOB_FORGE, JOB_NOTE };
@@ -159,12 +179,26 @@ struct job {
     struct cpgo_publish_info info;
     struct cpgo_forge_result fr;
     struct cpgo_state_forge fs_out; /* JOB_LOAD and JOB_FORGE: the record as stored */
+    double scrape_seconds;          /* JOB_INGEST: the transfer, for metrics */
+    size_t scrape_bytes;
+    double work_seconds;            /* time spent in the work function */
 };
 
 /* daemon.c */
 int64_t cpgo_daemon_wall_ms(void);
 struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind);
 void cpgo_daemon_after_job(struct daemon *d); /* drain waiting, once check, shutdown */
+
+/* observe.c (loop thread) */
+int cpgo_observe_init(struct daemon *d, struct cpgo_err *err);  /* the registry */
+int cpgo_observe_start(struct daemon *d, struct cpgo_err *err); /* lag probe, admin endpoint */
+void cpgo_observe_close(struct daemon *d);
+void cpgo_observe_free(struct daemon *d);
+void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes);
+void cpgo_observe_missed(struct backend *b);
+void cpgo_observe_merged(struct target *t, double seconds);
+void cpgo_observe_publish(struct target *t, const char *outcome);
+void cpgo_observe_settled(struct target *t, uint64_t scrapes);
 
 /* publish.c: forge publishing */
 int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* token, GitHub client */

@@ -159,6 +159,7 @@ void cpgo_publish_target_cfg(struct target *t)
 
 static void fail(struct target *t, const char *msg, const char *error)
 {
+    cpgo_observe_publish(t, "failed");
     t->failed = 1;
     t->publish_failures++;
     snprintf(t->last_error, sizeof t->last_error, "%.500s", error);
@@ -277,6 +278,7 @@ static void pubq_drain(struct daemon *d)
         d->pubq_head = t->pubq_next;
         if (!d->pubq_head) d->pubq_tail = NULL;
         t->in_pubq = 0;
+        d->obs.pubq_len--;
         if (t->retired || !t->loaded) {
             finished(t);
             continue;
@@ -294,6 +296,7 @@ static void enqueue(struct target *t)
         return;
     }
     t->in_pubq = 1;
+    d->obs.pubq_len++;
     t->pubq_next = NULL;
     if (d->pubq_tail) d->pubq_tail->pubq_next = t;
     else d->pubq_head = t;
@@ -430,6 +433,7 @@ void cpgo_publish_job_done(struct job *j)
     struct cpgo_forge_result *r = &j->fr;
     if (r->head_branch[0]) snprintf(t->head_branch, sizeof t->head_branch, "%s", r->head_branch);
     if (r->settled) {
+        cpgo_observe_settled(t, r->settled);
         char n[24];
         snprintf(n, sizeof n, "%" PRIu64, r->settled);
         cpgo_log(CPGO_LVL_INFO,
@@ -453,9 +457,11 @@ void cpgo_publish_job_done(struct job *j)
             t->failed = 1;
             snprintf(t->last_error, sizeof t->last_error, "nothing to publish: no scrape succeeded");
         }
+        cpgo_observe_publish(t, "nothing");
         cpgo_log(CPGO_LVL_DEBUG, "nothing to publish", "target", t->key, NULL);
     } else if (r->gated) {
         succeeded(t);
+        cpgo_observe_publish(t, "gated");
         char n[24], need[24];
         snprintf(n, sizeof n, "%" PRIu64, r->scrapes);
         snprintf(need, sizeof need, "%" PRIu64,
@@ -469,10 +475,12 @@ void cpgo_publish_job_done(struct job *j)
                  NULL);
     } else if (r->same_as_base) {
         succeeded(t);
+        cpgo_observe_publish(t, "same_as_base");
         cpgo_log(CPGO_LVL_INFO, "the merged profile equals the target branch's: nothing to propose",
                  "target", t->key, NULL);
     } else {
         if (r->pushed) t->publishes++;
+        cpgo_observe_publish(t, r->pushed ? "pushed" : "unchanged");
         t->last_publish_ms = t->fs.last_publish ? t->fs.last_publish : t->last_publish_ms;
         if (r->pushed) t->last_publish_ms = cpgo_daemon_wall_ms();
         if (!t->github) {
@@ -540,6 +548,7 @@ static void on_update(struct cpgo_gh_result *res, void *arg)
         return;
     }
     set_pr(t, &res->pr);
+    cpgo_observe_publish(t, "pr_updated");
     log_pr(t, "pull request updated", &res->pr);
     succeeded(t);
     save_note(t);
@@ -563,6 +572,7 @@ static void on_create(struct cpgo_gh_result *res, void *arg)
     t->fs.closed_pr = 0;
     t->fs.closed_scrapes = 0;
     t->fs.released = 0;
+    cpgo_observe_publish(t, "pr_opened");
     log_pr(t, res->recovered ? "pull request opened (found after an ambiguous failure)"
                              : "pull request opened",
            &res->pr);
@@ -611,6 +621,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
         }
         set_pr(t, pr);
         if (pr->body && !strcmp(pr->body, t->pr_body)) {
+            cpgo_observe_publish(t, "pr_current");
             log_pr(t, "pull request up to date", pr);
             succeeded(t);
             save_note(t);
@@ -632,6 +643,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
             t->fs.released = 0;
             t->fs.pr_number = 0;
             t->fs.pr_url[0] = 0;
+            cpgo_observe_publish(t, "pr_closed");
             char g[24];
             snprintf(g, sizeof g, "%d", t->cfg ? t->cfg->reopen_growth : 100);
             cpgo_log(CPGO_LVL_WARN,
@@ -674,6 +686,7 @@ void cpgo_publish_close(struct daemon *d)
             uv_close((uv_handle_t *)&t->due, NULL);
         }
     d->pubq_head = d->pubq_tail = NULL;
+    d->obs.pubq_len = 0;
     if (d->gh) {
         d->gh_closing = 1;
         cpgo_gh_client_close(d->gh, NULL, NULL);

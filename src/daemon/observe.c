@@ -1,0 +1,363 @@
+/*
+ * observe.c - what the daemon shows about itself: the Prometheus metrics (admin/metrics.h),
+ * the admin endpoint's pages (admin/http.h) when `listen:` is set, and the loop-lag probe.
+ *
+ *   /healthz  200 while the loop answers (a stuck loop answers nothing, which is the
+ *             signal), with the last measured loop lag
+ *   /readyz   200 once the configuration is loaded and every target's state was opened;
+ *             503 listing the targets whose state is not (yet) readable
+ *   /metrics  the registry below, plus the server's own cpgo_admin_* families
+ *   /status   JSON (jansson): every backend with its target, last result and error class,
+ *             last success, next run; every target with its pending scrapes, last
+ *             publish, pull request; GitHub's rate-limit state. URLs are shown masked and
+ *             the token never appears: nothing here holds it.
+ *
+ * Loop lag: a repeating 1 s timer compares when it ran with when it was due; the gauge is
+ * the most recent lag, the histogram their distribution. The timer is unref'd so it never
+ * keeps the loop alive.
+ *
+ * Counters are updated where events happen (daemon.c, publish.c call the cpgo_observe_*
+ * functions on the loop); gauges are refreshed by a collector when /metrics renders.
+ * Thread: the loop only.
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "admin/http.h"
+#include "admin/metrics.h"
+#include "base/log.h"
+#include "daemon/daemon_int.h"
+
+#define LAG_PERIOD_MS 1000
+#define STATUS_MAX (64u << 20)
+
+static const double dur_buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+static const double merge_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                       0.25,  0.5,    1,     2.5,  5,     10};
+static const double lag_buckets[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+
+static void iso_time(int64_t ms, char *buf, size_t cap)
+{
+    if (ms <= 0) {
+        buf[0] = 0;
+        return;
+    }
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    char t[40];
+    iso_time(ms, t, sizeof t);
+    return t[0] ? json_string(t) : json_null();
+}
+
+/* ---- metrics ---------------------------------------------------------------------------- */
+
+static void collect(struct cpgo_metrics *r, void *arg)
+{
+    (void)r;
+    struct daemon *d = arg;
+    struct cpgo_observe *o = &d->obs;
+    cpgo_metric_set(o->queue_depth, (double)cpgo_workq_depth(d->q), NULL);
+    cpgo_metric_set(o->scrapes_in_flight, (double)d->scrapes_in_flight, NULL);
+    cpgo_metric_set(o->loop_lag, o->last_lag_s, NULL);
+    cpgo_metric_set(o->publish_queue, (double)o->pubq_len, NULL);
+    if (d->gh) {
+        struct cpgo_gh_status st;
+        cpgo_gh_client_status(d->gh, &st);
+        cpgo_metric_set(o->gh_remaining, (double)st.rate_remaining, NULL);
+        cpgo_metric_set(o->gh_stopped, st.stopped ? 1 : 0, NULL);
+    }
+    /* per-target and per-backend gauges: rebuilt, so removed ones disappear */
+    cpgo_metric_clear(o->pending);
+    for (struct target *t = d->targets; t; t = t->next)
+        if (!t->retired) cpgo_metric_set(o->pending, (double)t->pending_scrapes, CPGO_LABELS(t->key));
+    cpgo_metric_clear(o->last_success);
+    for (struct backend *b = d->backends; b; b = b->next)
+        if (b->last_success_ms)
+            cpgo_metric_set(o->last_success, (double)b->last_success_ms / 1000.0,
+                            CPGO_LABELS(b->name, b->t->key));
+}
+
+int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
+{
+    struct cpgo_observe *o = &d->obs;
+    /* one series per backend and class at most: a 10,000-backend fleet fits */
+    o->reg = cpgo_metrics_new(200000);
+    if (!o->reg) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    struct cpgo_metrics *r = o->reg;
+    o->scrapes = cpgo_metric_counter(r, "cpgo_scrapes_total",
+                                     "Scrapes finished, by backend, target and result class "
+                                     "(ok, timeout, http_5xx, bad_payload, ...).",
+                                     CPGO_LABELS("backend", "target", "class"));
+    o->scrape_seconds = cpgo_metric_histogram(r, "cpgo_scrape_duration_seconds",
+                                              "Wall time of one scrape transfer.", NULL,
+                                              dur_buckets, sizeof dur_buckets / sizeof *dur_buckets);
+    o->bytes = cpgo_metric_counter(r, "cpgo_scrape_received_bytes_total",
+                                   "Response bytes received from backends.", NULL);
+    o->missed = cpgo_metric_counter(r, "cpgo_missed_ticks_total",
+                                    "Schedule ticks skipped because the previous scrape of the "
+                                    "backend was still running.",
+                                    CPGO_LABELS("backend"));
+    o->merged = cpgo_metric_counter(r, "cpgo_profiles_merged_total",
+                                    "Scraped profiles accepted and merged into pending.",
+                                    CPGO_LABELS("target"));
+    o->merge_seconds = cpgo_metric_histogram(
+        r, "cpgo_merge_duration_seconds",
+        "Time to decode, validate, journal and merge one scraped profile (work queue).", NULL,
+        merge_buckets, sizeof merge_buckets / sizeof *merge_buckets);
+    o->publishes = cpgo_metric_counter(r, "cpgo_publishes_total",
+                                       "Publish rounds by target and outcome (pushed, unchanged, "
+                                       "nothing, gated, failed, pr_opened, pr_updated, ...).",
+                                       CPGO_LABELS("target", "outcome"));
+    o->settled = cpgo_metric_counter(r, "cpgo_settled_scrapes_total",
+                                     "Scrapes published because the target branch took cpgo's "
+                                     "file (a merged pull request).",
+                                     CPGO_LABELS("target"));
+    o->pending = cpgo_metric_gauge(r, "cpgo_pending_scrapes",
+                                   "Accepted scrapes not yet in the target branch.",
+                                   CPGO_LABELS("target"));
+    o->last_success = cpgo_metric_gauge(r, "cpgo_backend_last_success_timestamp_seconds",
+                                        "When the backend was last scraped successfully.",
+                                        CPGO_LABELS("backend", "target"));
+    o->gh_remaining = cpgo_metric_gauge(r, "cpgo_github_rate_limit_remaining",
+                                        "GitHub's x-ratelimit-remaining from the last response "
+                                        "(-1 before the first).",
+                                        NULL);
+    o->gh_stopped = cpgo_metric_gauge(r, "cpgo_github_stopped",
+                                      "1 when GitHub rejected the token (401) and all GitHub "
+                                      "work stopped.",
+                                      NULL);
+    o->queue_depth = cpgo_metric_gauge(r, "cpgo_workqueue_depth",
+                                       "Jobs queued or running on the work queue.", NULL);
+    o->publish_queue = cpgo_metric_gauge(r, "cpgo_publish_queue_length",
+                                         "Targets waiting for their turn to publish.", NULL);
+    o->scrapes_in_flight = cpgo_metric_gauge(r, "cpgo_scrape_connections_open",
+                                             "Scrapes in flight (open backend connections).",
+                                             NULL);
+    o->loop_lag = cpgo_metric_gauge(r, "cpgo_loop_lag_seconds",
+                                    "How late the event loop ran a 1 s timer, last measured.",
+                                    NULL);
+    o->loop_lag_hist = cpgo_metric_histogram(r, "cpgo_loop_lag_distribution_seconds",
+                                             "How late the event loop ran its 1 s timer.", NULL,
+                                             lag_buckets, sizeof lag_buckets / sizeof *lag_buckets);
+    if (cpgo_metrics_error(r))
+        return cpgo_err_set(err, CPGO_E_USAGE, "metrics: %s", cpgo_metrics_error(r));
+    cpgo_metric_set(o->gh_remaining, -1, NULL);
+    cpgo_metrics_add_collector(r, collect, d);
+    return 0;
+}
+
+void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
+{
+    struct cpgo_observe *o = &b->d->obs;
+    cpgo_metric_inc(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(cls)));
+    if (seconds > 0) cpgo_metric_observe(o->scrape_seconds, seconds, NULL);
+    cpgo_metric_add(o->bytes, (double)bytes, NULL);
+}
+
+void cpgo_observe_missed(struct backend *b)
+{
+    cpgo_metric_inc(b->d->obs.missed, CPGO_LABELS(b->name));
+}
+
+void cpgo_observe_merged(struct target *t, double seconds)
+{
+    cpgo_metric_inc(t->d->obs.merged, CPGO_LABELS(t->key));
+    cpgo_metric_observe(t->d->obs.merge_seconds, seconds, NULL);
+}
+
+void cpgo_observe_publish(struct target *t, const char *outcome)
+{
+    cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome));
+    snprintf(t->last_outcome, sizeof t->last_outcome, "%s", outcome);
+    t->last_outcome_ms = cpgo_daemon_wall_ms();
+}
+
+void cpgo_observe_settled(struct target *t, uint64_t scrapes)
+{
+    cpgo_metric_add(t->d->obs.settled, (double)scrapes, CPGO_LABELS(t->key));
+}
+
+/* ---- loop lag ----------------------------------------------------------------------------- */
+
+static void lag_cb(uv_timer_t *h)
+{
+    struct daemon *d = h->data;
+    struct cpgo_observe *o = &d->obs;
+    uint64_t now = uv_hrtime();
+    double lag = o->lag_due ? (double)(int64_t)(now - o->lag_due) / 1e9 : 0;
+    if (lag < 0) lag = 0;
+    o->last_lag_s = lag;
+    cpgo_metric_observe(o->loop_lag_hist, lag, NULL);
+    o->lag_due = now + (uint64_t)LAG_PERIOD_MS * 1000000u;
+    uv_timer_start(h, lag_cb, LAG_PERIOD_MS, 0);
+}
+
+/* ---- pages -------------------------------------------------------------------------------- */
+
+static int page_healthz(const char *path, const char *query, struct cpgo_admin_resp *resp,
+                        void *arg)
+{
+    (void)path;
+    (void)query;
+    struct daemon *d = arg;
+    char s[96];
+    int n = snprintf(s, sizeof s, "ok\nloop_lag_seconds %.6f\n", d->obs.last_lag_s);
+    return cpgo_buf_append(resp->body, s, (size_t)n);
+}
+
+static int page_readyz(const char *path, const char *query, struct cpgo_admin_resp *resp,
+                       void *arg)
+{
+    (void)path;
+    (void)query;
+    struct daemon *d = arg;
+    size_t waiting = 0, failed = 0;
+    for (struct target *t = d->targets; t; t = t->next) {
+        if (t->retired) continue;
+        if (t->load_failed) failed++;
+        else if (!t->loaded) waiting++;
+    }
+    if (!d->cfg || failed || waiting || d->stopping) {
+        resp->status = 503;
+        char s[160];
+        int n = snprintf(s, sizeof s,
+                         "not ready: %zu target states unreadable, %zu still opening%s\n", failed,
+                         waiting, d->stopping ? ", stopping" : "");
+        if (cpgo_buf_append(resp->body, s, (size_t)n)) return -1;
+        for (struct target *t = d->targets; t && failed; t = t->next)
+            if (!t->retired && t->load_failed) {
+                char line[1100];
+                n = snprintf(line, sizeof line, "%s: %s\n", t->key, t->last_error);
+                if (cpgo_buf_append(resp->body, line, (size_t)n)) return -1;
+            }
+        return 0;
+    }
+    return cpgo_buf_append(resp->body, "ready\n", 6);
+}
+
+static json_t *status_json(struct daemon *d)
+{
+    json_t *root = json_object(), *backends = json_array(), *targets = json_array();
+    for (struct backend *b = d->backends; b; b = b->next) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:I, s:I, s:I, s:b}", "name",
+                              b->name, "target", b->t->key, "url", b->url_masked, "last_result",
+                              b->ok + b->failed ? cpgo_class_name(b->last_class) : "none",
+                              "last_error", b->last_error[0] ? b->last_error : NULL,
+                              "last_success", time_or_null(b->last_success_ms), "next_run",
+                              time_or_null(b->next_fire_ms + b->offset_ms), "scrapes_ok",
+                              (json_int_t)b->ok, "scrapes_failed", (json_int_t)b->failed,
+                              "missed_ticks", (json_int_t)b->missed_ticks, "busy", b->busy);
+        if (o) json_array_append_new(backends, o);
+    }
+    for (struct target *t = d->targets; t; t = t->next) {
+        if (t->retired) continue;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:I, s:o, s:s?, s:o, s:s?, s:s?, s:b, s:b, s:s?}", "target", t->key,
+            "id", t->id, "forge", d->opts.output_dir ? "directory" : t->github ? "github" : "local",
+            "pending_scrapes", (json_int_t)t->pending_scrapes, "last_publish",
+            time_or_null(t->last_publish_ms), "last_outcome",
+            t->last_outcome[0] ? t->last_outcome : NULL, "last_outcome_at",
+            time_or_null(t->last_outcome_ms), "head_branch",
+            t->head_branch[0] ? t->head_branch : NULL, "pull_request",
+            t->fs.pr_url[0] ? t->fs.pr_url : NULL, "publishing", t->publishing || t->in_pubq,
+            "ready", t->loaded && !t->load_failed, "last_error",
+            t->last_error[0] ? t->last_error : NULL);
+        if (o) json_array_append_new(targets, o);
+    }
+    json_object_set_new(root, "version", json_string(CPGO_VERSION));
+    json_object_set_new(root, "stopping", json_boolean(d->stopping));
+    json_object_set_new(root, "loop_lag_seconds", json_real(d->obs.last_lag_s));
+    json_object_set_new(root, "work_queue_depth", json_integer((json_int_t)cpgo_workq_depth(d->q)));
+    json_object_set_new(root, "scrapes_in_flight", json_integer((json_int_t)d->scrapes_in_flight));
+    if (d->gh) {
+        struct cpgo_gh_status st;
+        cpgo_gh_client_status(d->gh, &st);
+        json_object_set_new(root, "github",
+                            json_pack("{s:b, s:I, s:I, s:I, s:s?}", "stopped", st.stopped,
+                                      "rate_limit_remaining", (json_int_t)st.rate_remaining,
+                                      "queued", (json_int_t)st.queued, "requests",
+                                      (json_int_t)st.requests, "stop_reason",
+                                      st.stop_reason[0] ? st.stop_reason : NULL));
+    }
+    json_object_set_new(root, "backends", backends);
+    json_object_set_new(root, "targets", targets);
+    return root;
+}
+
+static int page_status(const char *path, const char *query, struct cpgo_admin_resp *resp,
+                       void *arg)
+{
+    (void)path;
+    (void)query;
+    json_t *j = status_json(arg);
+    if (!j) return -1;
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!s) return -1;
+    resp->content_type = "application/json";
+    int rc = cpgo_buf_append(resp->body, s, strlen(s));
+    if (!rc) rc = cpgo_buf_append(resp->body, "\n", 1);
+    free(s);
+    return rc;
+}
+
+int cpgo_observe_start(struct daemon *d, struct cpgo_err *err)
+{
+    struct cpgo_observe *o = &d->obs;
+    uv_timer_init(&d->loop, &o->lag_timer);
+    o->lag_timer.data = d;
+    o->lag_open = 1;
+    o->lag_due = uv_hrtime() + (uint64_t)LAG_PERIOD_MS * 1000000u;
+    uv_timer_start(&o->lag_timer, lag_cb, LAG_PERIOD_MS, 0);
+    uv_unref((uv_handle_t *)&o->lag_timer);
+    if (!d->cfg->listen) return 0;
+    struct cpgo_admin_route routes[] = {
+        {"/healthz", page_healthz, d},
+        {"/readyz", page_readyz, d},
+        {"/metrics", cpgo_admin_metrics_handler, o->reg},
+        {"/status", page_status, d},
+    };
+    struct cpgo_admin_opts ao = {
+        .listen = d->cfg->listen,
+        .routes = routes,
+        .nroutes = sizeof routes / sizeof routes[0],
+        .max_response_bytes = STATUS_MAX,
+    };
+    int rc = cpgo_admin_new(&d->loop, &ao, &o->admin, err);
+    if (rc) return rc;
+    cpgo_admin_register_metrics(o->admin, o->reg);
+    char port[16];
+    snprintf(port, sizeof port, "%d", cpgo_admin_port(o->admin));
+    cpgo_log(CPGO_LVL_INFO, "admin endpoint listening", "listen", d->cfg->listen, "port", port,
+             NULL);
+    return 0;
+}
+
+void cpgo_observe_close(struct daemon *d)
+{
+    struct cpgo_observe *o = &d->obs;
+    if (o->lag_open) {
+        o->lag_open = 0;
+        uv_close((uv_handle_t *)&o->lag_timer, NULL);
+    }
+    if (o->admin) {
+        cpgo_admin_close(o->admin, NULL, NULL);
+        o->admin = NULL;
+    }
+}
+
+void cpgo_observe_free(struct daemon *d)
+{
+    cpgo_metrics_free(d->obs.reg);
+    d->obs.reg = NULL;
+}
