@@ -34,6 +34,7 @@
 
 #include "base/log.h"
 #include "daemon/daemon_int.h"
+#include "publish/gitsock.h"
 
 int64_t cpgo_daemon_wall_ms(void)
 {
@@ -677,6 +678,18 @@ static void shutdown_deadline_cb(uv_timer_t *h)
         }
         uv_timer_stop(&b->retry);
     }
+    if (!cpgo_publish_idle(d)) {
+        /* A git transfer that never ends (libgit2 1.5 has no socket timeouts) holds a pool
+         * thread that nothing can interrupt. Everything accepted is already durable (the
+         * journal is synced before a scrape counts; every state file is replaced
+         * atomically), so leaving now loses nothing: the next start recovers, as after
+         * kill -9. */
+        cpgo_log(CPGO_LVL_ERROR,
+                 "shutdown deadline reached with a git transfer still running: exiting without "
+                 "it (the state on disk is complete)",
+                 NULL);
+        _exit(d->opts.once ? 1 : 0);
+    }
     maybe_progress_shutdown(d);
 }
 
@@ -991,6 +1004,10 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         curl_global_cleanup();
         return 1;
     }
+    /* git over http(s): a server that stops answering fails the round after this long
+     * without data, instead of holding a pool thread forever */
+    cpgo_gitsock_set_timeouts(cfg->git.timeout_ms < 30000 ? cfg->git.timeout_ms : 30000,
+                              cfg->git.timeout_ms < 60000 ? cfg->git.timeout_ms : 60000);
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
     d->opts = *o;

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "publish/gitsock.h"
 #include "state/state.h"
 
 #define TRACKING_PREFIX "refs/remotes/origin/"
@@ -145,7 +146,15 @@ int cpgo_git_init(struct cpgo_err *err)
         return cpgo_err_set(err, CPGO_E_IO, "cannot initialise libgit2: %s",
                             e && e->message ? e->message : "unknown error");
     }
-    if (git_users++ == 0) git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "cpgo/" CPGO_VERSION);
+    if (git_users++ == 0) {
+        git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "cpgo/" CPGO_VERSION);
+        /* connect and inactivity deadlines for http(s), which libgit2 1.5 has none of */
+        if (cpgo_gitsock_register()) {
+            git_users--;
+            git_libgit2_shutdown();
+            return cpgo_err_set(err, CPGO_E_IO, "cannot register cpgo's socket stream with libgit2");
+        }
+    }
     return 0;
 }
 

@@ -49,9 +49,11 @@
  * Thread: a target's work-queue lane, never the loop: every call blocks (file system,
  * network, flock). libgit2 objects never leave the call; a struct cpgo_gitrepo is plain
  * data used by one thread at a time. cpgo_git_init() must have been called once.
- * Limits: libgit2 1.5 has no socket timeouts; opts.timeout_s aborts a transfer that is
- * still running past its deadline when libgit2 next reports progress, which bounds slow
- * transfers but not a peer that never answers.
+ * Limits: libgit2 1.5 has no socket timeouts of its own; cpgo_git_init registers cpgo's
+ * socket stream (gitsock.h) with a connect deadline and an inactivity deadline on every
+ * read and write (http, https under mbedtls, and ssh's socket), so a peer that never
+ * answers fails the call; opts.timeout_s additionally aborts a transfer that is still
+ * running past its deadline when libgit2 next reports progress (a slow trickle).
  */
 #ifndef CPGO_PUBLISH_GITREPO_H
 #define CPGO_PUBLISH_GITREPO_H
