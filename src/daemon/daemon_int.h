@@ -81,6 +81,7 @@ struct target {
     char *pr_title, *pr_body;   /* what the GitHub step proposes */
     uint64_t pr_scrapes;
     int find_retried;
+    int probe_only; /* the GitHub lookup only checks whether a closed PR was reopened */
     char last_outcome[32]; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;

@@ -473,6 +473,14 @@ void cpgo_publish_job_done(struct job *j)
                  "scrapes reach the threshold",
                  "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need,
                  NULL);
+        if (t->github && d->gh) {
+            /* a person may have reopened it: one lookup tells, and lifts the gate */
+            t->probe_only = 1;
+            t->publishing = 1;
+            gh_find(t);
+            pubq_drain(d);
+            return;
+        }
     } else if (r->same_as_base) {
         succeeded(t);
         cpgo_observe_publish(t, "same_as_base");
@@ -519,6 +527,7 @@ static void gh_end(struct target *t)
 
 static void gh_fail(struct target *t, struct cpgo_gh_result *res)
 {
+    t->probe_only = 0;
     if (res->cls == CPGO_GH_AUTH)
         fail(t, "GitHub rejected the token: all GitHub work stopped until restart", res->error);
     else
@@ -607,6 +616,22 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
     const struct cpgo_gh_pr *pr = &res->pr;
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
+    if (t->probe_only) {
+        t->probe_only = 0;
+        if (res->found && pr->open && cpgo_gh_body_has_marker(pr->body, t->key)) {
+            set_pr(t, pr);
+            t->fs.closed_pr = 0;
+            t->fs.closed_scrapes = 0;
+            t->fs.released = 0;
+            save_note(t);
+            cpgo_log(CPGO_LVL_INFO,
+                     "the closed pull request was reopened: it is updated from the next round",
+                     "target", t->key, "pr", n, NULL);
+            t->publish_again = 1; /* the next due time publishes into it */
+        }
+        gh_end(t);
+        return;
+    }
     if (res->found && pr->open) {
         if (!cpgo_gh_body_has_marker(pr->body, t->key)) {
             /* a person's pull request from cpgo's branch name: theirs, not ours */

@@ -137,6 +137,18 @@ check "closed: a new pull request once pending doubled (from $closed_at)" [ "$(p
 check "closed: the old one stays closed" [ "$(pr_field 0 '["state"]')" = closed ]
 num=$(pr_field 1 '["number"]')
 
+# 4b. closed, then reopened by a person: cpgo resumes updating it, no new one
+prs | python3 -c 'import json,sys; print(json.load(sys.stdin)[1]["body"], end="")' >"$T/body2"
+setpr "$num" "$T/body2" closed
+run_once
+check "closed again: noticed" grep -q 'closed without merging: not reopened' "$T/out"
+setpr "$num" "$T/body2" open
+run_once
+check "reopened: noticed (rc $rc)" grep -q 'closed pull request was reopened' "$T/out"
+run_once
+check "reopened: updated in place" grep -q "msg=\"pull request updated\".*pr=$num" "$T/out"
+check "reopened: still two pull requests in all" [ "$(pr_count)" = 2 ]
+
 # 5. rate limited, then success
 ctl '{"action": "fault", "kind": "rate_limit", "reset_in": 2, "count": 1, "method": "GET"}'
 start=$(date +%s)
