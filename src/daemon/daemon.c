@@ -850,12 +850,20 @@ struct reload_req {
     struct cpgo_config *nc;
     struct cpgo_config_errors errs;
     int rc;
+    const char *flag_token;
+    char *token; /* read with the new configuration (token files rotate) */
+    char token_source[64];
+    struct cpgo_err token_err;
+    int token_rc;
 };
 
 static void reload_work(uv_work_t *w)
 {
     struct reload_req *r = w->data;
     r->rc = cpgo_config_load(r->path, &r->nc, &r->errs);
+    if (!r->rc && r->nc)
+        r->token_rc = cpgo_publish_load_token(r->nc, r->flag_token, &r->token, r->token_source,
+                                              sizeof r->token_source, &r->token_err);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -876,11 +884,23 @@ static void reload_done(uv_work_t *w, int status)
             nc->state_dir = strdup(d->cfg->state_dir);
         }
         apply_config(d, nc);
+        if (d->opts.output_dir) {
+        } else if (r->token_rc) {
+            cpgo_log(CPGO_LVL_ERROR, "cannot read the GitHub token; keeping the one in use",
+                     "error", r->token_err.text, NULL);
+        } else {
+            cpgo_publish_token_update(d, r->token, r->token_source);
+            r->token = NULL;
+        }
         char n[24];
         snprintf(n, sizeof n, "%zu", nc->nbackends);
         cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);
     }
     if (r->nc) cpgo_config_free(r->nc);
+    if (r->token) {
+        explicit_bzero(r->token, strlen(r->token));
+        free(r->token);
+    }
     cpgo_config_errors_free(&r->errs);
     free(r);
     maybe_progress_shutdown(d);
@@ -894,6 +914,7 @@ static void reload(struct daemon *d)
     r->d = d;
     r->req.data = r;
     snprintf(r->path, sizeof r->path, "%s", d->opts.config_path);
+    r->flag_token = d->opts.github_token;
     if (uv_queue_work(&d->loop, &r->req, reload_work, reload_done)) {
         free(r);
         return;

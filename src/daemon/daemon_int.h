@@ -54,6 +54,7 @@ struct target {
     struct cpgo_lane lane;
     struct cpgo_tstate *ts;   /* touched only by this target's jobs */
     struct cpgo_gitrepo *git; /* the same: opened by the first forge job */
+    unsigned git_gen;         /* the token generation git was opened with (lane only) */
     int loaded, load_failed;
     size_t round_outstanding;
     int round_active;
@@ -145,6 +146,9 @@ struct daemon {
     char token_source[64];                /* where it came from (never the token) */
     struct cpgo_gh_client *gh;            /* one per token; NULL without github targets */
     int gh_closing;
+    int gh_stale;      /* the token changed: replace the client when gh_busy is 0 */
+    size_t gh_busy;    /* targets with a GitHub operation in flight */
+    unsigned token_gen; /* bumped when the token changes */
     struct cpgo_observe obs;
 };
 
@@ -168,7 +172,8 @@ struct job {
     struct cpgo_repo repo; /* copied strings */
     char target_branch[256], target_file[1024], head_branch[512];
     char author_name[256], author_email[256], ssh_key[4096];
-    char *token;
+    char *token; /* a copy, zeroed when the job is freed */
+    unsigned token_gen;
     int git_timeout_s;
     unsigned reopen_growth;
     struct cpgo_state_forge note; /* JOB_NOTE: the record to save */
@@ -202,7 +207,12 @@ void cpgo_observe_publish(struct target *t, const char *outcome);
 void cpgo_observe_settled(struct target *t, uint64_t scrapes);
 
 /* publish.c: forge publishing */
-int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* token, GitHub client */
+int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* the token */
+/* Reads the token as configured (any thread: the reload job calls it). */
+int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
+                            char *source, size_t srccap, struct cpgo_err *err);
+/* Takes ownership of token (may be NULL): the reloaded configuration's token. */
+void cpgo_publish_token_update(struct daemon *d, char *token, const char *source);
 void cpgo_publish_target_cfg(struct target *t);   /* derive forge fields from t->cfg */
 void cpgo_publish_request(struct target *t);      /* a round finished: publish when due */
 void cpgo_publish_job_work(struct job *j);        /* JOB_FORGE, JOB_NOTE (pool) */

@@ -18,8 +18,10 @@
  * reopen_growth percent (the git round enforces it from the forge record).
  *
  * The token: from -githubToken (with a warning), github.token_file, or the environment
- * variable github.token_env. It is held once, in the daemon, and zeroed when freed; jobs
- * borrow it; it never reaches a log line (errors are built by modules that scrub it).
+ * variable github.token_env; read again on SIGHUP (short-lived tokens rotate), when the
+ * GitHub client is replaced once idle and each target's git handle at its next round.
+ * Every copy (the daemon's, a job's, the client's, a git handle's) is zeroed when freed;
+ * it never reaches a log line (errors are built by modules that scrub it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -103,38 +105,72 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
     return *out ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
 }
 
+int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
+                            char *source, size_t srccap, struct cpgo_err *err)
+{
+    *out = NULL;
+    source[0] = 0;
+    if (flag && *flag) {
+        *out = strdup(flag);
+        snprintf(source, srccap, "-githubToken");
+    } else if (cfg->github.token_file) {
+        int rc = read_token_file(cfg->github.token_file, out, err);
+        if (rc) return rc;
+        snprintf(source, srccap, "github.token_file");
+    } else {
+        const char *v = getenv(cfg->github.token_env);
+        if (v && *v) {
+            *out = strdup(v);
+            snprintf(source, srccap, "$%.60s", cfg->github.token_env);
+        }
+    }
+    if (*out && strpbrk(*out, "\r\n")) {
+        explicit_bzero(*out, strlen(*out));
+        free(*out);
+        *out = NULL;
+        return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
+                            source);
+    }
+    return 0;
+}
+
 int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err)
 {
-    const struct cpgo_config *cfg = d->cfg;
     d->forge_max = 4;
-    if (d->opts.github_token && *d->opts.github_token) {
-        d->token = strdup(d->opts.github_token);
-        snprintf(d->token_source, sizeof d->token_source, "-githubToken");
+    if (d->opts.github_token && *d->opts.github_token)
         cpgo_log(CPGO_LVL_WARN,
                  "-githubToken puts the token on the command line, where other users of this "
                  "machine can read it; set GITHUB_TOKEN or github.token_file instead",
                  NULL);
-    } else if (cfg->github.token_file) {
-        int rc = read_token_file(cfg->github.token_file, &d->token, err);
-        if (rc) return rc;
-        snprintf(d->token_source, sizeof d->token_source, "github.token_file");
-    } else {
-        const char *v = getenv(cfg->github.token_env);
-        if (v && *v) {
-            d->token = strdup(v);
-            snprintf(d->token_source, sizeof d->token_source, "$%.60s", cfg->github.token_env);
-        }
-    }
+    int rc = cpgo_publish_load_token(d->cfg, d->opts.github_token, &d->token, d->token_source,
+                                     sizeof d->token_source, err);
+    if (rc) return rc;
     if (d->token)
         cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
-    if (d->token && strpbrk(d->token, "\r\n")) {
+    return 0;
+}
+
+void cpgo_publish_token_update(struct daemon *d, char *token, const char *source)
+{
+    int same = (!token && !d->token) || (token && d->token && !strcmp(token, d->token));
+    if (same) {
+        if (token) {
+            explicit_bzero(token, strlen(token));
+            free(token);
+        }
+        return;
+    }
+    if (d->token) {
         explicit_bzero(d->token, strlen(d->token));
         free(d->token);
-        d->token = NULL;
-        return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
-                            d->token_source);
     }
-    return 0;
+    d->token = token;
+    snprintf(d->token_source, sizeof d->token_source, "%s", source);
+    d->token_gen++;
+    /* the GitHub client holds the old token: replaced once nothing is in flight on it */
+    if (d->gh) d->gh_stale = 1;
+    cpgo_log(CPGO_LVL_INFO, token ? "GitHub token replaced" : "GitHub token removed", "source",
+             source[0] ? source : "none", NULL);
 }
 
 /* ---- targets -------------------------------------------------------------------------- */
@@ -219,6 +255,11 @@ static int start_forge(struct target *t)
             fail(t, "cannot publish", e);
             return -1;
         }
+        if (d->gh && d->gh_stale && d->gh_busy == 0) {
+            cpgo_gh_client_close(d->gh, NULL, NULL);
+            d->gh = NULL;
+            d->gh_stale = 0;
+        }
         if (!d->gh && !d->gh_closing) {
             struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
             struct cpgo_err e;
@@ -256,7 +297,8 @@ static int start_forge(struct target *t)
     snprintf(j->author_name, sizeof j->author_name, "%s", cfg->git.author_name);
     snprintf(j->author_email, sizeof j->author_email, "%s", cfg->git.author_email);
     snprintf(j->ssh_key, sizeof j->ssh_key, "%s", cfg->git.ssh_key ? cfg->git.ssh_key : "");
-    j->token = d->token; /* borrowed: the daemon frees it after the pool is idle */
+    j->token = d->token ? strdup(d->token) : NULL; /* the job's own copy, zeroed when freed */
+    j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
     if (!j->repo.host || !j->repo.path || !j->repo.url) {
@@ -361,7 +403,13 @@ void cpgo_publish_job_work(struct job *j)
         j->rc = cpgo_state_forge_put(t->ts, &j->note, &j->err);
         return;
     }
+    if (t->git && t->git_gen != j->token_gen) {
+        /* the token changed (SIGHUP): the handle holds the old one */
+        cpgo_gitrepo_close(t->git);
+        t->git = NULL;
+    }
     if (!t->git) {
+        t->git_gen = j->token_gen;
         struct cpgo_git_opts go = {
             .token = j->token,
             .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
@@ -401,6 +449,11 @@ void cpgo_publish_job_work(struct job *j)
 
 void cpgo_publish_job_free(struct job *j)
 {
+    if (j->token) {
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+        j->token = NULL;
+    }
     cpgo_repo_free(&j->repo);
     cpgo_forge_result_free(&j->fr);
 }
@@ -519,6 +572,7 @@ void cpgo_publish_job_done(struct job *j)
 
 static void gh_end(struct target *t)
 {
+    if (t->gh_steps && t->d->gh_busy) t->d->gh_busy--;
     t->gh_steps = 0;
     finished(t);
     pubq_drain(t->d);
@@ -692,6 +746,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
 static void gh_find(struct target *t)
 {
     struct daemon *d = t->d;
+    if (!t->gh_steps) d->gh_busy++;
     t->gh_steps = 1;
     if (!d->gh || !t->cfg ||
         cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->cfg->target_branch,

@@ -173,6 +173,25 @@ check "401: reported" grep -q 'GitHub rejected the token' "$T/out"
 check "401: one request, no retries ($((after - before)))" [ $((after - before)) -eq 1 ]
 ctl '{"action": "unauthorized", "value": false}'
 
+# 7b. token rotation: a token file that changes is read again on SIGHUP
+printf 'ghs_notTheRightTokenAtAll\n' >"$T/token"
+chmod 600 "$T/token"
+sed -e "s|^github: {api_url: '\(.*\)'}|github: {api_url: '\1', token_file: $T/token}|" \
+  -e 's/@every 1m/@every 2s/' -e 's/forge: github}/forge: github, min_interval: 1s}/' \
+  "$T/config.yaml" >"$T/rotate.yaml"
+env -u GITHUB_TOKEN "$CPGO" run -c "$T/rotate.yaml" -v >"$T/r.out" 2>&1 &
+pid=$!
+check "rotation: the wrong token fails at the git server" \
+  wait_for "grep -q 'authentication failed for http://127.0.0.1:$GPORT/acme/app.git' '$T/r.out'" 20
+printf '%s\r\n' "$TOKEN" >"$T/token"
+kill -HUP $pid
+check "rotation: the new token is taken" wait_for "grep -q 'GitHub token replaced' '$T/r.out'" 10
+check "rotation: publishing resumes" \
+  wait_for "grep -q 'msg=\"pull request updated\"' '$T/r.out'" 20
+kill -TERM $pid; wait $pid
+check "rotation: exit 0" [ $? -eq 0 ]
+cat "$T/r.out" >>"$T/all.out"
+
 # 8. -githubToken: accepted with a warning, not left in the command line
 sed 's/@every 1m/@every 5m/' "$T/config.yaml" >"$T/daemon.yaml"
 env -u GITHUB_TOKEN "$CPGO" run -c "$T/daemon.yaml" -v -githubToken "$TOKEN" >"$T/d.out" 2>&1 &
