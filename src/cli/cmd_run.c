@@ -50,8 +50,12 @@ int cpgo_cmd_run(int argc, char **argv)
             break;
         case 'h': fputs(cpgo_cli_usage("run"), stdout); return CPGO_EXIT_OK;
         default:
-            return cpgo_cli_usage_error("run", "unknown or incomplete option '%s'",
-                                        argv[optind - 1]);
+        {
+            /* never echo a value: "-githubTokn=ghs_..." would print the token */
+            const char *a = argv[optind - 1];
+            int n = (int)strcspn(a, "=");
+            return cpgo_cli_usage_error("run", "unknown or incomplete option '%.*s'", n, a);
+        }
         }
     }
     if (optind < argc) return cpgo_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);

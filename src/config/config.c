@@ -2192,6 +2192,48 @@ static char *repo_branch_key(struct ctx *c, const struct cpgo_repo *r, const cha
     return k;
 }
 
+/* forge github sends the GitHub token to the repository's host (git over https): only to
+ * GitHub's own git host -- github.com for api.github.com, the API's host for Enterprise --
+ * and never over plain http except on loopback (http URLs of the GitHub host are upgraded). */
+static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, struct bstate *b)
+{
+    struct cpgo_backend_cfg *bc = &b->cfg;
+    if (bc->forge != CPGO_FORGE_GITHUB || !bc->repo.host || !cfg->github.api_url) return;
+    if (bc->repo.kind != CPGO_REPO_HTTPS && bc->repo.kind != CPGO_REPO_HTTP) return;
+    const char *api = strstr(cfg->github.api_url, "://");
+    api = api ? api + 3 : cfg->github.api_url;
+    char host[256];
+    size_t hl = strcspn(api, ":/");
+    snprintf(host, sizeof host, "%.*s", (int)(hl < 255 ? hl : 255), api);
+    const char *want = !strcasecmp(host, "api.github.com") ? "github.com" : host;
+    int loop = !strcmp(bc->repo.host, "127.0.0.1") || !strcmp(bc->repo.host, "localhost") ||
+               !strcmp(bc->repo.host, "[::1]") || !strcmp(bc->repo.host, "::1");
+    char path[96], sh[SHOW_MAX + 8];
+    struct pos p = where(b, KI_REPOSITORY);
+    backend_path(b, KI_REPOSITORY, path, sizeof path);
+    if (strcasecmp(bc->repo.host, want))
+        add_error(c, p.line, p.col,
+                  "%s: '%s' is not on %s, the git host of github.api_url (%s): forge github "
+                  "would send the GitHub token there; set forge: local, or github.api_url for "
+                  "GitHub Enterprise",
+                  path, show(bc->repository, sh, sizeof sh), want, cfg->github.api_url);
+    else if (bc->repo.kind == CPGO_REPO_HTTP && !loop && !strncasecmp(bc->repo.url, "http://", 7)) {
+        /* The original tool's sample says http://github.com/...: GitHub serves git over
+         * https only (http redirects), and the token must not cross the network in the
+         * clear, so the clone URL is upgraded. */
+        size_t n = strlen(bc->repo.url) + 2;
+        char *u = malloc(n);
+        if (!u) {
+            c->nomem = 1;
+            return;
+        }
+        snprintf(u, n, "https://%s", bc->repo.url + strlen("http://"));
+        free(bc->repo.url);
+        bc->repo.url = u;
+        bc->repo.kind = CPGO_REPO_HTTPS;
+    }
+}
+
 static void build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n)
 {
     struct strmap m, heads;
@@ -2229,6 +2271,7 @@ static void build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate 
             check_agreement(c, &cfg->targets[ti], &bs[first[ti]], b);
             continue;
         }
+        check_github_host(c, cfg, b);
         size_t ti = cfg->ntargets++;
         struct cpgo_target_cfg *t = &cfg->targets[ti];
         m.key[s] = t->key = key;

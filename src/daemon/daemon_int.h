@@ -71,7 +71,8 @@ struct target {
     /* forges */
     int github;                 /* forge github (else local) */
     char owner[128], repo[128]; /* github: from the repository path */
-    char head_branch[512];
+    char head_branch[512]; /* resolved by the last git round (the GitHub step uses it) */
+    char base_branch[256]; /* target_branch of that round */
     int in_pubq;            /* waiting in the publish queue */
     struct target *pubq_next;
     uv_timer_t due;         /* min_interval: when the next publish may start */

@@ -87,6 +87,7 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
                  buf[n - 1] == '\t'))
         buf[--n] = 0;
     size_t s = 0;
+    if (n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) s = 3; /* a BOM from a Windows editor */
     while (s < n && (buf[s] == ' ' || buf[s] == '\t')) s++;
     if (s == n) {
         explicit_bzero(buf, sizeof buf);
@@ -122,6 +123,14 @@ int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, cha
         if (v && *v) {
             *out = strdup(v);
             snprintf(source, srccap, "$%.60s", cfg->github.token_env);
+            /* `export GITHUB_TOKEN=$(cat file)` keeps no newline, but a secret mounted into
+             * the environment may: trailing whitespace is not part of a token */
+            size_t n = *out ? strlen(*out) : 0;
+            while (n && strchr(" \t\r\n", (*out)[n - 1])) (*out)[--n] = 0;
+            if (*out && !n) {
+                free(*out);
+                *out = NULL;
+            }
         }
     }
     if (*out && strpbrk(*out, "\r\n")) {
@@ -144,7 +153,18 @@ int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err)
                  NULL);
     int rc = cpgo_publish_load_token(d->cfg, d->opts.github_token, &d->token, d->token_source,
                                      sizeof d->token_source, err);
-    if (rc) return rc;
+    if (rc) {
+        /* fatal only when a target needs it: forge local runs without a token */
+        int needed = 0;
+        for (size_t i = 0; i < d->cfg->ntargets; i++) {
+            const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
+            needed |= tc->forge == CPGO_FORGE_GITHUB ||
+                       (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
+        }
+        if (needed) return rc;
+        cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error",
+                 err->text, NULL);
+    }
     if (d->token)
         cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
     return 0;
@@ -180,7 +200,6 @@ void cpgo_publish_target_cfg(struct target *t)
     const struct cpgo_target_cfg *tc = t->cfg;
     t->github = tc->forge == CPGO_FORGE_GITHUB ||
                 (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
-    snprintf(t->head_branch, sizeof t->head_branch, "%s", tc->head_branch ? tc->head_branch : "");
     t->owner[0] = t->repo[0] = 0;
     if (t->github) {
         /* owner/repo: exactly two segments of the repository path */
@@ -293,11 +312,15 @@ static int start_forge(struct target *t)
     j->repo.user = tc->repo.user ? strdup(tc->repo.user) : NULL;
     snprintf(j->target_branch, sizeof j->target_branch, "%s", tc->target_branch);
     snprintf(j->target_file, sizeof j->target_file, "%s", tc->target_file);
-    snprintf(j->head_branch, sizeof j->head_branch, "%s", t->head_branch);
+    /* the configured head branch, or "" for the default, which the round resolves from the
+     * profile's path (t->head_branch keeps the resolved one for the GitHub step) */
+    snprintf(j->head_branch, sizeof j->head_branch, "%s", tc->head_branch ? tc->head_branch : "");
     snprintf(j->author_name, sizeof j->author_name, "%s", cfg->git.author_name);
     snprintf(j->author_email, sizeof j->author_email, "%s", cfg->git.author_email);
     snprintf(j->ssh_key, sizeof j->ssh_key, "%s", cfg->git.ssh_key ? cfg->git.ssh_key : "");
-    j->token = d->token ? strdup(d->token) : NULL; /* the job's own copy, zeroed when freed */
+    /* the job's own copy, zeroed when freed; only for GitHub's git host (config checks it):
+     * a local forge's server never sees the GitHub token */
+    j->token = t->github && d->token ? strdup(d->token) : NULL;
     j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
@@ -485,6 +508,7 @@ void cpgo_publish_job_done(struct job *j)
     d->forge_running--;
     struct cpgo_forge_result *r = &j->fr;
     if (r->head_branch[0]) snprintf(t->head_branch, sizeof t->head_branch, "%s", r->head_branch);
+    snprintf(t->base_branch, sizeof t->base_branch, "%s", j->target_branch);
     if (r->settled) {
         cpgo_observe_settled(t, r->settled);
         char n[24];
@@ -583,7 +607,13 @@ static void gh_fail(struct target *t, struct cpgo_gh_result *res)
 {
     t->probe_only = 0;
     if (res->cls == CPGO_GH_AUTH)
-        fail(t, "GitHub rejected the token: all GitHub work stopped until restart", res->error);
+        fail(t,
+             "GitHub rejected the token: all GitHub work stopped until the token is replaced "
+             "(SIGHUP reads it again) or cpgo restarts",
+             res->error);
+    else if (res->cls == CPGO_GH_CANCELED && t->d->stopping)
+        cpgo_log(CPGO_LVL_INFO, "pull request step abandoned at shutdown; the next start resumes it",
+                 "target", t->key, NULL);
     else
         fail(t, "pull request failed", res->error);
     gh_end(t);
@@ -650,10 +680,10 @@ static void gh_create(struct target *t)
     struct cpgo_gh_new_pr np = {
         .title = t->pr_title,
         .head_branch = t->head_branch,
-        .base = t->cfg ? t->cfg->target_branch : "main",
+        .base = t->base_branch,
         .body = t->pr_body,
     };
-    if (!t->cfg || cpgo_gh_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
+    if (!d->gh || cpgo_gh_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
         fail(t, "pull request failed", "cannot start the request");
         gh_end(t);
     }
@@ -748,9 +778,8 @@ static void gh_find(struct target *t)
     struct daemon *d = t->d;
     if (!t->gh_steps) d->gh_busy++;
     t->gh_steps = 1;
-    if (!d->gh || !t->cfg ||
-        cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->cfg->target_branch,
-                        on_find, t)) {
+    if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch,
+                                  t->base_branch, on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
         gh_end(t);
     }

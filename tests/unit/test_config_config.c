@@ -145,7 +145,9 @@ static void test_sample(void)
     CHECK_EQ_INT(b->trim.keep_frames, 0);
     CHECK_EQ_INT(b->trim.strip_addresses, 1);
     CHECK(!strcmp(b->repository, "http://github.com/my-org/my-repo"));
-    CHECK_EQ_INT(b->repo.kind, CPGO_REPO_HTTP);
+    /* forge github: GitHub's http URL is cloned over https (the token never goes in clear) */
+    CHECK_EQ_INT(b->repo.kind, CPGO_REPO_HTTPS);
+    CHECK(!strcmp(b->repo.url, "https://github.com/my-org/my-repo"));
     CHECK(!strcmp(b->repo.host, "github.com"));
     CHECK(!strcmp(b->repo.path, "my-org/my-repo"));
     CHECK(!strcmp(b->target_file, "default.pgo"));
@@ -367,6 +369,17 @@ static void test_messages(void)
     expect_error("log:\n  level: verbose\n" B_MIN,
                  NAME ":2:10: log.level: 'verbose' is not one of debug, info, warn, error");
     expect_error("log:\n  format: xml\n" B_MIN, "log.format: 'xml' is not one of logfmt, json");
+    /* forge github never sends the token to another host */
+    expect_error(B_HEAD "  open_pull_request:\n    repository: https://gitlab.com/org/app\n",
+                 NAME ":5:17: backends[0].open_pull_request.repository: "
+                      "'https://gitlab.com/org/app' is not on github.com");
+    expect_error("github: {api_url: 'https://ghe.example.com/api/v3'}\n" B_MIN,
+                 "is not on ghe.example.com, the git host of github.api_url");
+    cpgo_config_free(parse_ok("github: {api_url: 'https://ghe.example.com/api/v3'}\n" B_HEAD
+                              "  open_pull_request:\n    repository: "
+                              "https://ghe.example.com/org/app\n"));
+    cpgo_config_free(parse_ok(B_HEAD "  open_pull_request:\n    repository: "
+                                     "https://gitlab.com/org/app\n    forge: local\n"));
     expect_error(B_MIN "    forge: gitlab\n",
                  "open_pull_request.forge: 'gitlab' is not one of github, local");
     expect_error("shutdown_timeout: 0s\n" B_MIN,
