@@ -253,6 +253,7 @@ static void job_done(struct cpgo_job *base, int canceled)
         break;
     case JOB_INGEST: {
         struct backend *b = j->b;
+        if (t->ingests) t->ingests--;
         if (!b->removed)
             cpgo_observe_scrape(b, j->rc ? j->cls : CPGO_CLASS_OK, j->scrape_seconds,
                                 j->scrape_bytes);
@@ -357,6 +358,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     struct daemon *d = b->d;
     b->scrape = NULL;
     d->scrapes_in_flight--;
+    if (b->t->scraping) b->t->scraping--;
     if (r->cls == CPGO_CLASS_OK) {
         struct job *j = cpgo_daemon_job_new(b->t, JOB_INGEST);
         if (j) {
@@ -366,6 +368,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
             j->len = r->len;
             j->scrape_seconds = r->seconds;
             j->scrape_bytes = r->len;
+            b->t->ingests++;
             j->base.bytes = r->len;
             r->body = NULL; /* the job owns it now */
             cpgo_workq_submit(d->q, &b->t->lane, &j->base);
@@ -446,6 +449,7 @@ static void start_scrape(struct backend *b)
         return;
     }
     d->scrapes_in_flight++;
+    b->t->scraping++;
 }
 
 static void drain_waiting(struct daemon *d)
@@ -496,7 +500,20 @@ static void tick_cb(uv_timer_t *h)
     struct backend *b = h->data;
     struct daemon *d = b->d;
     if (d->stopping || b->removed) return;
-    if (b->busy) {
+    struct target *t = b->t;
+    size_t cap = d->cfg->limits.max_queued_bodies / 4;
+    if (cap < 2) cap = 2;
+    if (!b->busy && t->forge_job && t->ingests + t->scraping >= cap) {
+        /* The target's lane is busy with a git round (a slow or silent git server): its
+         * bodies would wait behind it and, past the shared queue's room, stall every
+         * other target's scrapes. Skip this tick for this target only. */
+        b->missed_ticks++;
+        cpgo_observe_missed(b);
+        char n[24];
+        snprintf(n, sizeof n, "%zu", t->ingests + t->scraping);
+        cpgo_log(CPGO_LVL_WARN, "missed tick: the target is busy publishing with scrapes waiting",
+                 "backend", b->name, "target", t->key, "waiting", n, NULL);
+    } else if (b->busy) {
         b->missed_ticks++;
         cpgo_observe_missed(b);
         char n[24];
@@ -633,6 +650,7 @@ static void backend_close(struct backend *b)
         cpgo_scrape_cancel(b->scrape);
         b->scrape = NULL;
         b->d->scrapes_in_flight--;
+        if (b->t->scraping) b->t->scraping--;
     }
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->retry);
@@ -674,6 +692,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
             cpgo_scrape_cancel(b->scrape);
             b->scrape = NULL;
             d->scrapes_in_flight--;
+            if (b->t->scraping) b->t->scraping--;
             set_busy(b, 0);
         }
         uv_timer_stop(&b->retry);

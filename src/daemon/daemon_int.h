@@ -83,7 +83,12 @@ struct target {
     char *pr_title, *pr_body;   /* what the GitHub step proposes */
     uint64_t pr_scrapes;
     int find_retried;
-    int probe_only; /* the GitHub lookup only checks whether a closed PR was reopened */
+    int probe_only; /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
+                       PR given back or closed */
+    int forge_job;   /* a git round of this target is queued or running on its lane */
+    size_t ingests;  /* its scraped bodies queued for ingest */
+    size_t scraping; /* its scrapes in flight */
+    int retry_soon; /* the last publish failed transiently: due again within 5 minutes */
     char last_outcome[32]; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;

@@ -331,6 +331,7 @@ static int start_forge(struct target *t)
         return -1;
     }
     t->publishing = 1;
+    t->forge_job = 1;
     d->forge_running++;
     cpgo_workq_submit(d->q, &t->lane, &j->base);
     return 0;
@@ -389,7 +390,9 @@ void cpgo_publish_request(struct target *t)
         return;
     }
     int64_t now = cpgo_daemon_wall_ms();
-    int64_t due = t->last_publish_ms + (t->cfg ? t->cfg->min_interval_ms : 0);
+    int64_t interval = t->cfg ? t->cfg->min_interval_ms : 0;
+    if (t->retry_soon && interval > 300000) interval = 300000; /* a transient failure */
+    int64_t due = t->last_publish_ms + interval;
     if (t->last_publish_ms == 0 || now >= due || now < t->last_publish_ms) {
         enqueue(t);
         return;
@@ -451,6 +454,7 @@ void cpgo_publish_job_work(struct job *j)
     }
     struct cpgo_forge_req req = {
         .target_key = j->key,
+        .target_id = j->target_id,
         .target_branch = j->target_branch,
         .target_file = j->target_file,
         .head_branch = j->head_branch[0] ? j->head_branch : NULL,
@@ -460,13 +464,16 @@ void cpgo_publish_job_work(struct job *j)
         .reopen_growth_pct = j->reopen_growth,
     };
     j->rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
-    if (!j->rc && j->fr.pushed) {
-        struct cpgo_state_forge fs;
-        cpgo_state_forge_get(t->ts, &fs);
-        fs.last_publish = cpgo_daemon_wall_ms();
-        struct cpgo_err e;
-        cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: only the cadence needs it */
-    }
+    /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
+     * gated target must not fetch on every tick */
+    struct cpgo_state_forge fs;
+    cpgo_state_forge_get(t->ts, &fs);
+    fs.last_publish = cpgo_daemon_wall_ms();
+    /* only a commit this target pushed itself: an "unchanged" head may be another's */
+    if (!j->rc && j->fr.pushed && j->fr.commit[0])
+        snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
+    struct cpgo_err e;
+    cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
 }
 
@@ -506,7 +513,11 @@ void cpgo_publish_job_done(struct job *j)
         return;
     }
     d->forge_running--;
+    t->forge_job = 0;
     struct cpgo_forge_result *r = &j->fr;
+    /* the cadence counts every attempt; a transient failure retries sooner */
+    t->last_publish_ms = cpgo_daemon_wall_ms();
+    t->retry_soon = j->rc && cpgo_git_class_transient(r->gcls);
     if (r->head_branch[0]) snprintf(t->head_branch, sizeof t->head_branch, "%s", r->head_branch);
     snprintf(t->base_branch, sizeof t->base_branch, "%s", j->target_branch);
     if (r->settled) {
@@ -536,6 +547,20 @@ void cpgo_publish_job_done(struct job *j)
         }
         cpgo_observe_publish(t, "nothing");
         cpgo_log(CPGO_LVL_DEBUG, "nothing to publish", "target", t->key, NULL);
+    } else if (r->unmanaged) {
+        char e[900];
+        snprintf(e, sizeof e,
+                 "pull request #%" PRIu64 " was taken over by a person (the cpgo marker was "
+                 "removed): its branch %s is left alone while it is open",
+                 t->fs.unmanaged_pr, t->head_branch);
+        fail(t, "publish skipped", e);
+        if (t->github && d->gh) {
+            t->probe_only = 2;
+            t->publishing = 1;
+            gh_find(t);
+            pubq_drain(d);
+            return;
+        }
     } else if (r->gated) {
         succeeded(t);
         cpgo_observe_publish(t, "gated");
@@ -566,8 +591,6 @@ void cpgo_publish_job_done(struct job *j)
     } else {
         if (r->pushed) t->publishes++;
         cpgo_observe_publish(t, r->pushed ? "pushed" : "unchanged");
-        t->last_publish_ms = t->fs.last_publish ? t->fs.last_publish : t->last_publish_ms;
-        if (r->pushed) t->last_publish_ms = cpgo_daemon_wall_ms();
         if (!t->github) {
             succeeded(t);
             log_round(t, j, r->pushed ? "published: branch updated" : "published: branch up to date");
@@ -700,6 +723,29 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
     const struct cpgo_gh_pr *pr = &res->pr;
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
+    if (t->probe_only == 2) {
+        /* the taken-over pull request: still open without the marker? */
+        t->probe_only = 0;
+        int mine = res->found && pr->open && cpgo_gh_body_has_marker(pr->body, t->key);
+        if (!res->found || !pr->open || mine) {
+            t->fs.unmanaged_pr = 0;
+            if (res->found && !pr->open && !pr->merged) {
+                /* closed by the person who had it: as any closed one, no new pull request
+                 * until pending has grown */
+                t->fs.closed_pr = pr->number;
+                t->fs.closed_scrapes = t->pending_scrapes;
+                t->fs.released = 0;
+            }
+            save_note(t);
+            cpgo_log(CPGO_LVL_INFO, "the taken-over pull request is no longer a person's",
+                     "target", t->key, "pr", n, "state",
+                     !res->found ? "gone" : mine ? "marker back" : pr->merged ? "merged" : "closed",
+                     NULL);
+            t->publish_again = 1;
+        }
+        gh_end(t);
+        return;
+    }
     if (t->probe_only) {
         t->probe_only = 0;
         if (res->found && pr->open && cpgo_gh_body_has_marker(pr->body, t->key)) {
@@ -724,6 +770,9 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                      "pull request #%s from branch %s is not cpgo's (its body lacks the cpgo "
                      "marker): left alone",
                      n, t->head_branch);
+            /* no more pushes to its branch while it stays open and unmarked */
+            t->fs.unmanaged_pr = pr->number;
+            save_note(t);
             fail(t, "pull request not managed by cpgo", e);
             gh_end(t);
             return;

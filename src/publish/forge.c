@@ -58,10 +58,26 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     snprintf(r->base, sizeof r->base, "%s", f.base[0] ? f.base : tips.base);
     r->created = !f.found;
 
-    /* 3. a merged pull request shows as the base branch holding a blob cpgo pushed */
-    if (f.found && (rc = cpgo_state_settle(ts, f.blob, &r->settled, err))) {
-        r->gcls = CPGO_GIT_LOCAL;
-        goto out;
+    /* 3. a merged pull request shows as the base branch having held a blob cpgo pushed */
+    {
+        char blobs[CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS][CPGO_STATE_BLOB_SIZE];
+        const char *ids[CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS];
+        int hit[CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS];
+        size_t nb = cpgo_state_pushed_blobs(ts, blobs, sizeof blobs / sizeof blobs[0]);
+        for (size_t i = 0; i < nb; i++) ids[i] = blobs[i];
+        if (nb && (rc = cpgo_gitrepo_path_history(g, req->target_branch, f.path,
+                                                   CPGO_FORGE_HISTORY, ids, nb, hit, err)))
+            return git_failed(g, r, rc);
+        /* newest first: settling a segment settles every older one */
+        for (size_t i = nb; i-- > 0;) {
+            if (!hit[i]) continue;
+            uint64_t n = 0;
+            if ((rc = cpgo_state_settle(ts, blobs[i], &n, err))) {
+                r->gcls = CPGO_GIT_LOCAL;
+                goto out;
+            }
+            r->settled += n;
+        }
     }
     /* 4. */
     if (!cpgo_state_has_pending(ts)) {
@@ -74,6 +90,10 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     r->instances = meta.instances;
     struct cpgo_state_forge fs;
     cpgo_state_forge_get(ts, &fs);
+    if (fs.unmanaged_pr) {
+        r->unmanaged = 1; /* a person's now: the GitHub step looks whether that changed */
+        goto out;
+    }
     if (fs.closed_pr && !fs.released) {
         uint64_t need = fs.closed_scrapes + fs.closed_scrapes * req->reopen_growth_pct / 100;
         if (meta.scrapes < need || meta.scrapes == 0) {
@@ -93,7 +113,23 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
         git_failed(g, r, rc);
         goto out;
     }
-    if (head.foreign) {
+    int ours = head.exists &&
+               ((fs.last_commit[0] && !strcmp(head.tip, fs.last_commit)) ||
+                (req->target_id && !strcmp(head.tip_target, req->target_id) &&
+                 !strcmp(head.tip_email, req->ident.email && *req->ident.email
+                                             ? req->ident.email
+                                             : CPGO_GIT_DEFAULT_EMAIL)));
+    if (head.exists && !ours && head.tip_target[0] && req->target_id &&
+        strcmp(head.tip_target, req->target_id)) {
+        r->gcls = CPGO_GIT_CONTENT;
+        rc = cpgo_err_set(err, CPGO_E_INPUT,
+                          "branch '%s' belongs to another cpgo target (id %s): two targets "
+                          "resolve to the same file; give one of them another target_file or "
+                          "head_branch",
+                          r->head_branch, head.tip_target);
+        goto out;
+    }
+    if (head.foreign && !ours) {
         r->gcls = CPGO_GIT_FOREIGN;
         rc = cpgo_err_set(err, CPGO_E_USAGE,
                           "branch '%s' has commits cpgo did not make; left alone (delete the "
@@ -184,13 +220,20 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
         const char *b = r->body, *nl = strchr(b, '\n');
         if (nl && !strncmp(b, "<!--", 4)) b = nl + 1;
         while (*b == '\n') b++;
-        size_t ml = strlen(r->summary) + strlen(b) + 4;
+        const char *id = req->target_id ? req->target_id : "";
+        size_t ml = strlen(r->summary) + strlen(b) + strlen(CPGO_GIT_TRAILER) + strlen(id) + 8;
         char *msg = malloc(ml);
         if (!msg) {
             rc = content_error(r, cpgo_err_set(err, CPGO_E_NOMEM, "out of memory"));
             goto build_out;
         }
-        snprintf(msg, ml, "%s\n\n%s", r->summary, b);
+        /* the trailer says which target the commit belongs to (ownership, collisions); the
+         * body's footer about the pull request (after its "---" rule) is left out: git's
+         * trailer parsers take a "---" line as the start of a patch */
+        const char *foot = strstr(b, "\n---\n");
+        size_t bl = foot ? (size_t)(foot - b) : strlen(b);
+        while (bl && b[bl - 1] == '\n') bl--;
+        snprintf(msg, ml, "%s\n\n%.*s\n\n%s: %s\n", r->summary, (int)bl, b, CPGO_GIT_TRAILER, id);
         struct cpgo_git_commit_req creq = {
             .target_branch = req->target_branch,
             .head_branch = r->head_branch,
@@ -200,6 +243,7 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
             .message = msg,
             .author = req->ident,
             .committer = req->ident,
+            .overwrite_foreign = ours, /* decided above from the tip */
         };
         struct cpgo_git_publish pub;
         rc = cpgo_gitrepo_publish(g, &creq, &pub, err);

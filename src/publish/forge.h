@@ -7,13 +7,16 @@
  *   1. fetch target_branch and the head branch (cpgo_gitrepo_fetch);
  *   2. find the existing profile on target_branch (path, or the unique match of a bare
  *      name; several matches, a directory or a symlink are permanent errors);
- *   3. settle: if that file is a blob cpgo pushed, the pending scrapes it held are
- *      published (state.h, segments) -- this is how a merged pull request is noticed, with
- *      any merge method, since the file's bytes are what was pushed;
+ *   3. settle: if the file has been a blob cpgo pushed, at any of the target branch's
+ *      newest CPGO_FORGE_HISTORY commits, the pending scrapes that push held are published
+ *      (state.h, segments) -- this is how a merged pull request is noticed, with any merge
+ *      method (the file's bytes are what was pushed), even if the file changed since;
  *   4. nothing pending -> done; a pull request closed without merging and pending not yet
  *      grown by `reopen_growth_pct` -> done (gated);
- *   5. the head branch must be cpgo's (one commit by cpgo's committer on target_branch, or
- *      merged): otherwise it is left alone and reported (CPGO_GIT_FOREIGN);
+ *   5. the head branch must be cpgo's: its tip is the commit cpgo pushed last, or a commit
+ *      by cpgo's committer carrying this target's Cpgo-Target trailer (then it is rewritten
+ *      whatever base it sits on), or one cpgo commit on the base; a tip of another target is
+ *      a configuration error; anything else is left alone and reported (CPGO_GIT_FOREIGN);
  *   6. decode and check the existing file: not a profile, or sample types that do not
  *      merge, is a permanent error for the target (CPGO_GIT_CONTENT): nothing is pushed;
  *   7. new file = trim(existing + every pending segment + fresh scrapes), the summary line
@@ -37,8 +40,11 @@
 #include "publish/gitrepo.h"
 #include "state/state.h"
 
+#define CPGO_FORGE_HISTORY 1000 /* target-branch commits searched for a landed push */
+
 struct cpgo_forge_req {
     const char *target_key;
+    const char *target_id; /* written as the commits' Cpgo-Target trailer */
     const char *target_branch;
     const char *target_file;
     const char *head_branch; /* NULL: cpgo/<target_branch>/<the profile's path> */
@@ -51,6 +57,7 @@ struct cpgo_forge_req {
 struct cpgo_forge_result {
     int nothing;       /* nothing pending (after settling) */
     int gated;         /* waiting after a pull request closed without merging */
+    int unmanaged;     /* a person took the open pull request over: branch left alone */
     int pushed;        /* a commit was pushed */
     int unchanged;     /* the head branch already had this content */
     int same_as_base;  /* the new file equals target_branch's */

@@ -1138,7 +1138,76 @@ int cpgo_gitrepo_inspect_head(struct cpgo_gitrepo *g, const char *target_branch,
     out->exists = 1;
     oid_hex(out->tip, &head);
     rc = walk_head(&c, &base, &head, target_branch, head_branch, ident, out);
+    if (!rc) {
+        /* who made the tip, and for which target: ownership follows the tip, not its parents
+         * (a base branch rewritten under the branch must not make cpgo's commit foreign) */
+        git_commit *cm = NULL;
+        if (git_commit_lookup(&cm, c.repo, &head) >= 0) {
+            const git_signature *who = git_commit_committer(cm);
+            snprintf(out->tip_email, sizeof out->tip_email, "%s",
+                     who && who->email ? who->email : "");
+            git_message_trailer_array tr = {0};
+            const char *msg = git_commit_message(cm);
+            if (msg && git_message_trailers(&tr, msg) >= 0) {
+                for (size_t i = 0; i < tr.count; i++)
+                    if (!strcmp(tr.trailers[i].key, CPGO_GIT_TRAILER))
+                        snprintf(out->tip_target, sizeof out->tip_target, "%s",
+                                 tr.trailers[i].value);
+                git_message_trailer_array_free(&tr);
+            }
+            git_commit_free(cm);
+        }
+        git_error_clear();
+    }
 out:
+    end(&c);
+    return rc;
+}
+
+int cpgo_gitrepo_path_history(struct cpgo_gitrepo *g, const char *target_branch, const char *path,
+                              size_t max_commits, const char *const *blobs, size_t nblobs,
+                              int *hit, struct cpgo_err *err)
+{
+    for (size_t i = 0; i < nblobs; i++) hit[i] = 0;
+    if (!nblobs) return 0;
+    struct call c;
+    git_oid tip, id;
+    git_oid *want = calloc(nblobs, sizeof *want);
+    git_revwalk *walk = NULL;
+    if (!want) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < nblobs; i++)
+        if (git_oid_fromstr(&want[i], blobs[i]) < 0) memset(&want[i], 0, sizeof want[i]);
+    int rc = begin(&c, g, err);
+    if (rc || (rc = tracking_tip(&c, target_branch, NULL, &tip))) goto out;
+    if ((rc = git_revwalk_new(&walk, c.repo)) < 0 ||
+        (rc = git_revwalk_sorting(walk, GIT_SORT_TIME)) < 0 ||
+        (rc = git_revwalk_push(walk, &tip)) < 0) {
+        rc = gfail(&c, CPGO_GIT_LOCAL, rc, "cannot walk branch '%s' of %s", target_branch,
+                   g->url);
+        goto out;
+    }
+    size_t seen = 0, left = nblobs;
+    while (seen++ < max_commits && left && git_revwalk_next(&id, walk) == 0) {
+        git_commit *cm = NULL;
+        git_tree *tree = NULL;
+        git_tree_entry *e = NULL;
+        if (git_commit_lookup(&cm, c.repo, &id) >= 0 && git_commit_tree(&tree, cm) >= 0 &&
+            git_tree_entry_bypath(&e, tree, path) >= 0) {
+            for (size_t i = 0; i < nblobs; i++)
+                if (!hit[i] && git_oid_equal(git_tree_entry_id(e), &want[i])) {
+                    hit[i] = 1;
+                    left--;
+                }
+        }
+        git_tree_entry_free(e);
+        git_tree_free(tree);
+        git_commit_free(cm);
+    }
+    git_error_clear();
+    rc = 0;
+out:
+    git_revwalk_free(walk);
+    free(want);
     end(&c);
     return rc;
 }

@@ -192,6 +192,8 @@ struct cpgo_git_head {
                                     target_branch, or one whose committer is not `ident` */
     char why[160];               /* for foreign: one line, e.g. "commit 1a2b3c4d by Jane
                                     <jane@example.com> is not cpgo's" */
+    char tip_email[256];         /* the tip commit's committer email */
+    char tip_target[64];         /* its "Cpgo-Target:" trailer (the target id), or "" */
 };
 
 /*
@@ -242,6 +244,19 @@ struct cpgo_git_publish {
  */
 int cpgo_gitrepo_publish(struct cpgo_gitrepo *g, const struct cpgo_git_commit_req *req,
                          struct cpgo_git_publish *out, struct cpgo_err *err);
+
+/*
+ * Which of `blobs` (hex ids) the file at `path` has been on the fetched target_branch, in its
+ * newest max_commits commits (all parents, newest first): hit[i] = 1 for each. A pushed
+ * profile that landed -- by merge, squash or rebase -- appears there even if the file
+ * changed again since.
+ */
+int cpgo_gitrepo_path_history(struct cpgo_gitrepo *g, const char *target_branch, const char *path,
+                              size_t max_commits, const char *const *blobs, size_t nblobs,
+                              int *hit, struct cpgo_err *err);
+
+/* The trailer cpgo writes into its commits: "Cpgo-Target: <target id>". */
+#define CPGO_GIT_TRAILER "Cpgo-Target"
 
 /* The id git gives a blob with these bytes (what cpgo_gitrepo_publish will push). */
 int cpgo_gitrepo_blob_id(const void *data, size_t len, char out[CPGO_GIT_ID_SIZE],

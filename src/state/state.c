@@ -684,6 +684,10 @@ static void load_forge(struct cpgo_tstate *ts)
     if (json_is_integer(v = json_object_get(o, "closed_scrapes")) && json_integer_value(v) >= 0)
         f->closed_scrapes = (uint64_t)json_integer_value(v);
     f->released = json_is_true(json_object_get(o, "released"));
+    if (json_is_integer(v = json_object_get(o, "unmanaged_pr")) && json_integer_value(v) > 0)
+        f->unmanaged_pr = (uint64_t)json_integer_value(v);
+    if (json_is_string(v = json_object_get(o, "last_commit")))
+        snprintf(f->last_commit, sizeof f->last_commit, "%s", json_string_value(v));
     json_decref(o);
 }
 
@@ -698,15 +702,26 @@ int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *
     if (!memcmp(&ts->forge, f, sizeof *f)) return 0;
     char p[4300];
     path_of(ts, p, sizeof p, "forge.json", 0);
-    json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:b}", "last_publish",
+    json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:b, s:I, s:s}", "last_publish",
                           (json_int_t)f->last_publish, "pr_number", (json_int_t)f->pr_number,
                           "pr_url", f->pr_url, "closed_pr", (json_int_t)f->closed_pr,
                           "closed_scrapes", (json_int_t)f->closed_scrapes, "released",
-                          f->released);
+                          f->released, "unmanaged_pr", (json_int_t)f->unmanaged_pr,
+                          "last_commit", f->last_commit);
     int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     json_decref(o);
     if (!rc) ts->forge = *f;
     return rc;
+}
+
+size_t cpgo_state_pushed_blobs(const struct cpgo_tstate *ts, char (*out)[CPGO_STATE_BLOB_SIZE],
+                               size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ts->nsegs; i++)
+        for (int k = 0; k < ts->segs[i].nblobs && n < cap; k++)
+            memcpy(out[n++], ts->segs[i].blobs[k], CPGO_STATE_BLOB_SIZE);
+    return n;
 }
 
 int cpgo_state_has_pending(const struct cpgo_tstate *ts)

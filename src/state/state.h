@@ -94,6 +94,9 @@ void cpgo_state_pending_meta(const struct cpgo_tstate *ts, struct cpgo_state_met
 /* Pushed segments not yet settled. */
 size_t cpgo_state_segments(const struct cpgo_tstate *ts);
 
+/* Every blob id recorded for a push (newest segment last); returns how many were written. */
+size_t cpgo_state_pushed_blobs(const struct cpgo_tstate *ts, char (*out)[CPGO_STATE_BLOB_SIZE],
+                               size_t cap);
 /* Forges: before pushing `blob` (which contains all of pending), record it. */
 int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_err *err);
 /* The target branch's file is `blob`: settles every segment up to the newest one a push of
@@ -109,6 +112,9 @@ struct cpgo_state_forge {
     uint64_t closed_pr;      /* a pull request closed without merging, 0 = none */
     uint64_t closed_scrapes; /* pending scrapes when it was seen closed */
     int released;            /* pending grew enough since: a new one may be opened */
+    uint64_t unmanaged_pr;   /* an open pull request a person took over (marker removed):
+                                its branch is left alone while it is open */
+    char last_commit[CPGO_STATE_BLOB_SIZE]; /* the head branch commit cpgo pushed last */
 };
 void cpgo_state_forge_get(const struct cpgo_tstate *ts, struct cpgo_state_forge *out);
 int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *f,

@@ -118,12 +118,15 @@ check "unmanaged: exit 1 (rc $rc)" [ "$rc" -eq 1 ]
 check "unmanaged: reported" grep -q 'is not cpgo.s (its body lacks the cpgo marker): left alone' "$T/out"
 check "unmanaged: body untouched" [ "$(pr_field 0 '["body"]')" = "mine now" ]
 check "unmanaged: no second pull request" [ "$(pr_count)" = 1 ]
+tip=$(git -C "$REPO" rev-parse "refs/heads/$BR")
+run_once
+check "unmanaged: later rounds leave its branch alone" [ "$(git -C "$REPO" rev-parse "refs/heads/$BR")" = "$tip" ]
+check "unmanaged: and say so" grep -q 'taken over by a person' "$T/out"
 
 # 4. closed without merging: not recreated each round, only once pending has doubled
 setpr "$num" "$T/body" closed
 run_once
-check "closed: exit 0 (rc $rc)" [ "$rc" -eq 0 ]
-check "closed: noticed" grep -q 'closed without merging: not reopened' "$T/out"
+check "closed: noticed" grep -q 'closed without merging: not reopened\|no longer a person.s.*state=closed' "$T/out"
 check "closed: no new pull request" [ "$(pr_count)" = 1 ]
 closed_at=$(grep -o 'pending_scrapes=[0-9]*' "$T/out" | tail -1 | cut -d= -f2)
 run_once

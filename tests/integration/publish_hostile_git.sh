@@ -72,4 +72,41 @@ kill -TERM $pid; wait $pid
 rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "daemon: SIGTERM exits 0 (rc $rc) within shutdown_timeout + git timeout (${ms} ms)" [ "$rc" -eq 0 ] && [ "$ms" -lt 8000 ]
+
+# one target stuck on a silent git server must not stall the others' scraping: its bodies
+# may not fill the shared work queue while its git round holds its lane
+stop_fleet
+start_fleet "$T" --profile "$P" --count 8 || finish
+mapfile -t FP8 < <(awk '{print $1}' "$T/ports")
+git init -q -b main "$T/good"
+echo 'package main' >"$T/good/main.go"
+git -C "$T/good" add -A && git -C "$T/good" -c user.name=H -c user.email=h@x commit -q -m init
+{
+  echo "state_dir: $T/state-stall"
+  echo "shutdown_timeout: 2s"
+  echo "git: {timeout: 60s}"
+  echo "limits: {max_queued_bodies: 8}"
+  echo "backends:"
+  for i in 0 1 2 3 4 5; do
+    echo "- {name: stuck-$i, url: 'http://127.0.0.1:${FP8[$i]}/debug/pprof/profile?seconds=1', schedule: '@every 2s', timeout: 1500ms,"
+    echo "   open_pull_request: {repository: 'http://127.0.0.1:$SILENT/acme/app.git', forge: local, min_interval: 1s}}"
+  done
+  for i in 6 7; do
+    echo "- {name: good-$i, url: 'http://127.0.0.1:${FP8[$i]}/debug/pprof/profile?seconds=1', schedule: '@every 2s', timeout: 1500ms,"
+    echo "   open_pull_request: {repository: '$T/good', min_interval: 1s}}"
+  done
+} >"$T/stall.yaml"
+"$CPGO" run -c "$T/stall.yaml" >"$T/stall.out" 2>&1 &
+pid=$!
+sleep 14
+good=$(grep -c 'scrape merged" backend=good' "$T/stall.out")
+check "a stuck target does not stall the others ($good scrapes of the healthy target in 14 s)" [ "$good" -ge 8 ]
+check "the stuck target's ticks are skipped and said so" grep -q 'target is busy publishing' "$T/stall.out"
+check "the healthy target publishes" grep -q 'published: branch updated" target=local' "$T/stall.out"
+start=$(date +%s%N)
+kill -TERM $pid; wait $pid
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+check "stuck transfer: SIGTERM still exits 0 soon after shutdown_timeout (rc $rc, ${ms} ms)" [ "$rc" -eq 0 ] && [ "$ms" -lt 6000 ]
+check "stuck transfer: said why it did not wait" grep -q 'git transfer still running' "$T/stall.out"
 finish

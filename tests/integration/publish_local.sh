@@ -115,6 +115,53 @@ check "recreated after deletion (rc $rc)" [ "$rc" -eq 0 ]
 check "nothing lost while it was foreign" [ "$(branch_samples "$R" "$BR" default.pgo)" -eq $((8 * S + 6 * S)) ]
 [ "$tip" != "" ] || true
 
+# 5b. the base branch rewritten under cpgo's branch (amend, force-push): still cpgo's
+R6="$T/rewrite"
+mkrepo "$R6"
+mkcfg "$R6" >"$T/c6.yaml"
+run_once "$T/c6.yaml"
+git -C "$R6" -c user.name=Human -c user.email=human@example.com commit -q --amend -m "rewritten"
+run_once "$T/c6.yaml"
+check "rewritten base: exit 0 (rc $rc: $(grep -m1 level=error "$T/out"))" [ "$rc" -eq 0 ]
+check "rewritten base: regenerated on the new tip" [ "$(git -C "$R6" rev-parse "$BR^")" = "$(git -C "$R6" rev-parse main)" ]
+check "rewritten base: four scrapes" [ "$(branch_samples "$R6" "$BR" default.pgo)" -eq $((4 * S)) ]
+# another author name: cpgo's own last commit is still recognised
+{ echo "git: {author_name: profile-bot, author_email: bot@example.com}"; cat "$T/c6.yaml"; } >"$T/c6b.yaml"
+run_once "$T/c6b.yaml"
+check "new author: exit 0 (rc $rc: $(grep -m1 level=error "$T/out"))" [ "$rc" -eq 0 ]
+check "new author: committed as the new name" [ "$(git -C "$R6" log -1 --format=%an "$BR")" = profile-bot ]
+check "the commit names its target in a trailer" bash -c "git -C '$R6' log -1 --format=%B '$BR' | grep -q '^Cpgo-Target: [0-9a-f]\{16\}$'"
+# merged, then the file changed on main before cpgo's next round: no double count
+git -C "$R6" merge -q --ff-only "$BR"
+cp "$P" "$R6/default.pgo"
+git -C "$R6" add -A && git -C "$R6" -c user.name=Human -c user.email=human@example.com commit -q -m "replace the profile"
+run_once "$T/c6b.yaml"
+check "merged then changed: the merge is noticed" grep -q 'branch merged: its scrapes are published.*scrapes=6' "$T/out"
+check "merged then changed: main's file + only the new scrapes" \
+  [ "$(branch_samples "$R6" "$BR" default.pgo)" -eq $((S + 2 * S)) ]
+
+# 5c. two targets that resolve to the same file: refused, not overwriting each other
+R7="$T/collide"
+mkrepo "$R7"
+cp "$P" "$R7/cmd/app/default.pgo"
+git -C "$R7" add -A && git -C "$R7" -c user.name=H -c user.email=h@x commit -q -m pgo
+{
+  echo "state_dir: $T/state-collide"
+  echo "backends:"
+  echo "- url: http://127.0.0.1:${PORTS[0]}/debug/pprof/profile?seconds=1"
+  echo "  schedule: '@every 1m'"
+  echo "  timeout: 1500ms"
+  echo "  open_pull_request: {repository: $R7}"
+  echo "- url: http://127.0.0.1:${PORTS[1]}/debug/pprof/profile?seconds=1"
+  echo "  schedule: '@every 1m'"
+  echo "  timeout: 1500ms"
+  echo "  open_pull_request: {repository: $R7, target_file: cmd/app/default.pgo}"
+} >"$T/c7.yaml"
+run_once "$T/c7.yaml"
+run_once "$T/c7.yaml"
+check "collision: exit 1" [ "$rc" -eq 1 ]
+check "collision: reported" grep -q 'belongs to another cpgo target' "$T/out"
+
 # 6. found by searching the tree: the one default.pgo in a subdirectory
 R2="$T/search"
 mkrepo "$R2"
