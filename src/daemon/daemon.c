@@ -911,6 +911,11 @@ static void reload_done(uv_work_t *w, int status)
             cpgo_publish_token_update(d, r->token, r->token_source);
             r->token = NULL;
         }
+        /* repository URLs, git.ssh_key and git.timeout may have changed: every target's git
+         * handle is opened again at its next round (cheap: it is plain data), and the GitHub
+         * client is replaced once idle (github.api_url) */
+        d->token_gen++;
+        if (d->gh && strcmp(d->gh_api_url, d->cfg->github.api_url)) d->gh_stale = 1;
         char n[24];
         snprintf(n, sizeof n, "%zu", nc->nbackends);
         cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);

@@ -154,7 +154,8 @@ struct daemon {
     int gh_closing;
     int gh_stale;      /* the token changed: replace the client when gh_busy is 0 */
     size_t gh_busy;    /* targets with a GitHub operation in flight */
-    unsigned token_gen; /* bumped when the token changes */
+    unsigned token_gen; /* bumped when the token or the configuration changes */
+    char gh_api_url[1024]; /* the client's API URL */
     struct cpgo_observe obs;
 };
 

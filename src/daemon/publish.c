@@ -282,6 +282,7 @@ static int start_forge(struct target *t)
         if (!d->gh && !d->gh_closing) {
             struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
             struct cpgo_err e;
+            snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
             if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
                 fail(t, "cannot publish", e.text);
                 return -1;
@@ -629,6 +630,9 @@ static void gh_end(struct target *t)
 static void gh_fail(struct target *t, struct cpgo_gh_result *res)
 {
     t->probe_only = 0;
+    /* a pushed branch without its pull request should not wait a whole min_interval */
+    t->retry_soon = res->cls == CPGO_GH_TRANSIENT || res->cls == CPGO_GH_RATE_LIMITED ||
+                    res->cls == CPGO_GH_CANCELED || res->cls == CPGO_GH_INTERNAL;
     if (res->cls == CPGO_GH_AUTH)
         fail(t,
              "GitHub rejected the token: all GitHub work stopped until the token is replaced "
