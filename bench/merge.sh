@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -x "$build/cpgo" ] || scripts/build >/dev/null
+[ -x "$build/cpgo" ] || scripts/build --dir "$build" >/dev/null
 command -v go >/dev/null || { echo "bench/merge.sh: needs Go on PATH for the peer (go tool pprof)"; exit 2; }
 out=bench/out/merge
 mkdir -p "$out"

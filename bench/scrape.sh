@@ -3,26 +3,35 @@
 # (each waits 2 s, then sends a ~130 KB Go-like CPU profile; 5 backends per target).
 # Prints wall time beyond the 2 s, cpgo's CPU seconds, peak RSS, CPU per scrape and the
 # loop thread's own CPU per scrape, for each N.
-#   bench/scrape.sh [N...]        default: 100 1000 5000 (5000 only if the fd limit allows)
+#   bench/scrape.sh [--build DIR] [N...]   default: 100 1000 5000 (5000 only if the fd limit allows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x build/cpgo ] || scripts/build >/dev/null
+build=build
+sizes=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build) [ $# -ge 2 ] || { echo "usage: bench/scrape.sh [--build DIR] [N...]" >&2; exit 2; }; build=$2; shift ;;
+    [1-9]*) sizes+=("$1") ;;
+    *) echo "usage: bench/scrape.sh [--build DIR] [N...]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -x "$build/cpgo" ] || scripts/build --dir "$build" >/dev/null
 out=bench/out/scrape
 mkdir -p "$out"
-sizes=("$@")
 if [ ${#sizes[@]} -eq 0 ]; then
   sizes=(100 1000)
   hard=$(ulimit -Hn)
   if [ "$hard" = unlimited ] || [ "$hard" -ge 12000 ]; then sizes+=(5000); fi
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ -s "$out/profile.pb.gz" ] || build/tests/cpgo-testgen -o "$out/profile.pb.gz" -seed 7 \
+[ -s "$out/profile.pb.gz" ] || "$build/tests/cpgo-testgen" -o "$out/profile.pb.gz" -seed 7 \
   -samples 2600 -locations 2200 -functions 1100
 printf '%-6s %9s %10s %9s %10s %13s %14s %6s\n' backends "wall s" "beyond 2s" "cpu s" \
   "RSS MiB" "cpu/scrape ms" "loop/scrape ms" "ok"
 for n in "${sizes[@]}"; do
   rm -rf "$out/run$n" && mkdir -p "$out/run$n"
-  build/tests/fakefleet/cpgo-fakefleet --profile "$out/profile.pb.gz" --count "$n" \
+  "$build/tests/fakefleet/cpgo-fakefleet" --profile "$out/profile.pb.gz" --count "$n" \
     --port-file "$out/run$n/ports" --delay-ms 2000 --stats "$out/run$n/stats.json" \
     --duration 300 2>"$out/run$n/fleet.log" &
   fleet=$!
@@ -39,7 +48,7 @@ for n in "${sizes[@]}"; do
       i=$((i + 1))
     done < "$out/run$n/ports"
   } > "$out/run$n/config.yaml"
-  /usr/bin/time -f "%e %U %S %M" -o "$out/run$n/time" build/cpgo run --once \
+  /usr/bin/time -f "%e %U %S %M" -o "$out/run$n/time" "$build/cpgo" run --once \
     -c "$out/run$n/config.yaml" --output "$out/run$n/published" 2>"$out/run$n/cpgo.log" || true
   kill "$fleet" 2>/dev/null || true
   wait "$fleet" 2>/dev/null || true
