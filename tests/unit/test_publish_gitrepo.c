@@ -452,6 +452,36 @@ static void finding(void)
 }
 
 /* A local repository that pruned an old cpgo blob the cache still has: it is copied back. */
+/* Many rounds keep the cache small: packs are merged once they pile up, and what force-
+ * pushes left unreachable goes with them. */
+static void upkeep(void)
+{
+    char dir[600];
+    make_repo("upkeep", 1, dir, sizeof dir);
+    struct cpgo_gitrepo *g = open_repo(dir, 1);
+    if (!g) return;
+    struct round r;
+    memset(&r, 0, sizeof r);
+    int failed = 0;
+    for (int i = 0; i < 60 && !failed; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "profile-%d", i);
+        failed = do_round(g, "default.pgo", data, &r) || !r.pub.pushed;
+        if (failed) fprintf(stderr, "upkeep round %d: %s\n", i, r.err.text);
+    }
+    CHECK_EQ_INT(failed, 0);
+    const char *cache = cpgo_gitrepo_cache_dir(g);
+    long packs = atol(cap("ls '%s/objects/pack' | grep -c '\\.pack$'", cache));
+    CHECK(packs >= 1 && packs <= 25);
+    if (packs > 25) fprintf(stderr, "upkeep: %ld packs\n", packs);
+    /* the cache still works, and holds what the branches need */
+    CHECK_EQ_INT(do_round(g, "default.pgo", "profile-final", &r), 0);
+    CHECK(!strcmp(cap("git -C '%s' show %s:default.pgo", dir, HEAD_BR), "profile-final"));
+    CHECK(!strcmp(cap("git -C '%s' fsck --connectivity-only >/dev/null 2>&1 && echo ok", cache), "ok"));
+    cpgo_git_file_free(&r.file);
+    cpgo_gitrepo_close(g);
+}
+
 static void pruned(void)
 {
     char dir[600];
@@ -794,6 +824,7 @@ int main(int argc, char **argv)
     finding();
     search_limits();
     pruned();
+    upkeep();
     threads();
     identity();
     missing();
