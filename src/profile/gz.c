@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -16,6 +17,21 @@ int cpgo_gz_is_gzip(const void *data, size_t len)
 int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf *out,
                       struct cpgo_err *err)
 {
+    /* gzip's trailer ends with ISIZE, the last member's size mod 2^32. One larger than the
+     * limit, and no more than deflate can expand the input (1032:1), is either true or a lie
+     * that fails the trailer check: the profile is refused before inflating anything, so a
+     * plain gzip bomb costs nothing. (Truncated input has no trailer: its last bytes rarely
+     * pass the ratio test, and anything else is still stopped at the limit below.) */
+    if (len >= 18) {
+        const unsigned char *t = (const unsigned char *)data + len - 4;
+        uint32_t isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
+                         (uint32_t)t[3] << 24;
+        if (isize > max && (uint64_t)isize <= (uint64_t)len * 1032)
+            return cpgo_err_set(err, CPGO_E_LIMIT,
+                                "decompressed profile exceeds the limit of %zu bytes (the gzip "
+                                "trailer says %" PRIu32 ")",
+                                max, isize);
+    }
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
