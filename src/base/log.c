@@ -151,10 +151,13 @@ void cpgo_log_mask_url(const char *url, char *buf, size_t cap)
     const char *at = memchr(auth_start, '@', (size_t)(auth_end - auth_start));
     while (*p && o + 1 < cap) {
         if (at && p == auth_start) {
+            /* user:password -> user:xxxxx; a lone user is usually a token -> xxxxx */
             const char *colon = memchr(auth_start, ':', (size_t)(at - auth_start));
             size_t ulen = (size_t)((colon ? colon : at) - auth_start);
-            o += (size_t)snprintf(buf + o, cap - o, "%.*s%s@", (int)ulen, auth_start,
-                                  colon ? ":xxxxx" : "");
+            if (colon)
+                o += (size_t)snprintf(buf + o, cap - o, "%.*s:xxxxx@", (int)ulen, auth_start);
+            else
+                o += (size_t)snprintf(buf + o, cap - o, "xxxxx@");
             p = at + 1;
             continue;
         }
@@ -171,4 +174,42 @@ void cpgo_log_mask_url(const char *url, char *buf, size_t cap)
         buf[o++] = *p++;
     }
     buf[o < cap ? o : cap - 1] = 0;
+}
+
+void cpgo_log_scrub(char *text, const char *const *secrets)
+{
+    for (const char *const *sp = secrets; sp && *sp; sp++) {
+        size_t sl = strlen(*sp);
+        if (sl < 4) continue; /* too short to tell from ordinary text */
+        for (char *p = text; (p = strstr(p, *sp));) {
+            memcpy(p, "****", 4);
+            memmove(p + 4, p + sl, strlen(p + sl) + 1);
+            p += 4;
+        }
+    }
+}
+
+size_t cpgo_log_url_secrets(const char *url, char **out, size_t cap)
+{
+    size_t n = 0;
+    const char *scheme = strstr(url, "://");
+    const char *a = scheme ? scheme + 3 : url;
+    const char *end = a + strcspn(a, "/?#");
+    const char *at = memchr(a, '@', (size_t)(end - a));
+    if (at && n < cap) {
+        const char *colon = memchr(a, ':', (size_t)(at - a));
+        const char *s = colon ? colon + 1 : a;
+        if ((out[n] = strndup(s, (size_t)(at - s)))) n++;
+    }
+    for (const char *q = strchr(end, '?'); q && *q && n < cap;) {
+        q++;
+        size_t klen = strcspn(q, "=&#");
+        if (q[klen] == '=' && secret_key(q, klen)) {
+            const char *v = q + klen + 1;
+            if ((out[n] = strndup(v, strcspn(v, "&#")))) n++;
+        }
+        q += strcspn(q, "&#");
+        if (*q != '&') break;
+    }
+    return n;
 }

@@ -26,4 +26,11 @@ void cpgo_log(int level, const char *msg, ...) __attribute__((sentinel));
  * values of keys that look secret (token, key, secret, password, sig) replaced too. */
 void cpgo_log_mask_url(const char *url, char *buf, size_t cap);
 
+/* Replaces every occurrence of each secret (NULL-terminated list; ones shorter than 4 bytes
+ * are skipped) in text with "****", in place: for error lines and bodies a server echoes. */
+void cpgo_log_scrub(char *text, const char *const *secrets);
+/* The secrets in a URL (userinfo password or lone user, values of secret-looking query
+ * keys), malloc'd into out[0..cap); returns how many. */
+size_t cpgo_log_url_secrets(const char *url, char **out, size_t cap);
+
 #endif

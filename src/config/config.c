@@ -19,6 +19,7 @@
  * header value, a URL password or anything found under a "token" key.
  */
 #include "config/config.h"
+#include "base/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -163,9 +164,10 @@ static void mask_url(const char *u, char *buf, size_t cap)
 
 static const char *show_url(const char *u, char *buf, size_t cap)
 {
-    char m[4096];
+    char m[4096], q[4096];
     mask_url(u, m, sizeof m);
-    return show(m, buf, cap);
+    cpgo_log_mask_url(m, q, sizeof q); /* and secret-looking query values, as logs do */
+    return show(q, buf, cap);
 }
 
 void cpgo_config_errors_free(struct cpgo_config_errors *e)
@@ -1515,7 +1517,7 @@ static int is_token(const char *s)
     return 1;
 }
 
-static int secret_header(const char *name)
+int cpgo_config_secret_header(const char *name)
 {
     static const char *const words[] = {"auth",  "cookie",  "token",  "secret",
                                         "passw", "api-key", "apikey", "api_key"};
@@ -2634,7 +2636,11 @@ static void dump_scope(FILE *o, enum kscope scope, const void *base, const char 
         if (k->type == T_STR) {
             const char *s = *(char *const *)cfield(base, k->off);
             if (i == KI_URL && s) {
-                mask_url(s, v, sizeof v);
+                {
+                    char m2[4096];
+                    mask_url(s, m2, sizeof m2);
+                    cpgo_log_mask_url(m2, v, sizeof v);
+                }
                 put_str(o, v);
             } else if (i == KI_REPOSITORY && ((const struct cpgo_backend_cfg *)base)->repo.url &&
                        ((const struct cpgo_backend_cfg *)base)->repo.kind == CPGO_REPO_FILE) {
@@ -2655,7 +2661,7 @@ static void dump_scope(FILE *o, enum kscope scope, const void *base, const char 
                 fprintf(o, "\n%s%*s", indent, 2 * depth_of(k->name) + 2, "");
                 put_str(o, h[j].name);
                 fputs(": ", o);
-                put_str(o, secret_header(h[j].name) ? "****" : h[j].value);
+                put_str(o, cpgo_config_secret_header(h[j].name) ? "****" : h[j].value);
             }
         } else {
             fmt_value(k, base, v, sizeof v);

@@ -140,6 +140,10 @@ void cpgo_config_free(struct cpgo_config *c);
  * (header values of Authorization, Cookie and names containing "token"; URL passwords). */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
 
+/* 1 when a header's value is a secret (Authorization, Cookie, names with token, auth,
+ * secret, password, api-key): masked in output and scrubbed from echoed error text. */
+int cpgo_config_secret_header(const char *name);
+
 /* Writes the key reference (Markdown table: key, type, default, bounds, description) from
  * the same table that drives parsing: docs/CONFIG.md is generated with it. */
 void cpgo_config_write_reference(FILE *out);

@@ -50,6 +50,7 @@ static uint64_t hash_str(const char *s, uint64_t h)
 }
 
 static void schedule_next(struct backend *b);
+static void scrub(const struct backend *b, char *text);
 
 /* busy: scraping, waiting to scrape, retrying or being ingested. Counted so that --once can
  * tell "everything finished" without walking thousands of backends per event. */
@@ -253,6 +254,7 @@ static void job_done(struct cpgo_job *base, int canceled)
         break;
     case JOB_INGEST: {
         struct backend *b = j->b;
+        scrub(b, j->err.text); /* the body's first bytes may echo a credential */
         if (t->ingests) t->ingests--;
         if (!b->removed)
             cpgo_observe_scrape(b, j->rc ? j->cls : CPGO_CLASS_OK, j->scrape_seconds,
@@ -357,6 +359,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     struct backend *b = arg;
     struct daemon *d = b->d;
     b->scrape = NULL;
+    scrub(b, r->error); /* a server may echo what it was sent */
     d->scrapes_in_flight--;
     if (b->t->scraping) b->t->scraping--;
     if (r->cls == CPGO_CLASS_OK) {
@@ -552,6 +555,29 @@ static void free_headers(char **h)
     free(h);
 }
 
+/* What a backend must never see echoed into logs or /status: secret header values (and
+ * the credential after "Bearer "/"Basic "), URL passwords and secret query values. */
+static char **build_secrets(const struct cpgo_backend_cfg *c)
+{
+    size_t cap = 2 * c->nheaders + 9, n = 0;
+    char **s = calloc(cap, sizeof *s);
+    if (!s) return NULL;
+    for (size_t i = 0; i < c->nheaders; i++) {
+        if (!cpgo_config_secret_header(c->headers[i].name)) continue;
+        const char *v = c->headers[i].value;
+        if ((s[n] = strdup(v))) n++;
+        const char *sp = strrchr(v, ' ');
+        if (sp && sp[1] && (s[n] = strdup(sp + 1))) n++;
+    }
+    n += cpgo_log_url_secrets(c->url, s + n, cap - 1 - n);
+    return s;
+}
+
+static void scrub(const struct backend *b, char *text)
+{
+    if (b->secrets) cpgo_log_scrub(text, (const char *const *)b->secrets);
+}
+
 static char **build_headers(const struct cpgo_backend_cfg *c)
 {
     char **h = calloc(c->nheaders + 1, sizeof *h);
@@ -607,6 +633,7 @@ static void backend_unref(struct backend *b)
 {
     if (--b->refs == 0) {
         free_headers(b->headers);
+        free_headers(b->secrets); /* (same shape: a NULL-terminated list of strings) */
         free(b);
     }
 }
@@ -627,6 +654,7 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     snprintf(b->name, sizeof b->name, "%s", bc->name);
     cpgo_log_mask_url(bc->url, b->url_masked, sizeof b->url_masked);
     b->headers = build_headers(bc);
+    b->secrets = build_secrets(bc);
     uv_timer_init(&d->loop, &b->tick);
     uv_timer_init(&d->loop, &b->retry);
     b->tick.data = b->retry.data = b;
@@ -819,6 +847,8 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             b->t = t;
             free_headers(b->headers);
             b->headers = build_headers(bc);
+            free_headers(b->secrets);
+            b->secrets = build_secrets(bc);
         } else {
             b = backend_new(d, bc, t);
             if (!b) continue;

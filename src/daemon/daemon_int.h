@@ -111,6 +111,7 @@ struct backend {
     int waiting;   /* in the waiting list for queue room / concurrency */
     int attempt;
     char **headers;
+    char **secrets; /* scrubbed from error text a server echoes (see build_secrets) */
     /* status */
     enum cpgo_class last_class;
     char last_error[512];

@@ -14,6 +14,26 @@ mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
 F2=$!
 wait_for "[ -s '$T/ports404' ]" 10
 P404=$(awk '{print $1}' "$T/ports404")
+# a backend that echoes the credentials it is sent (in a 403 and in a 200 HTML page)
+python3 - "$T/echo.port" <<'PY' &
+import http.server, sys, threading, os
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def do_GET(self):
+        H.n += 1
+        body = ("<html>%s %s</html>" % (self.headers.get("Authorization"), self.path)).encode()
+        self.send_response(403 if H.n % 2 else 200)
+        self.send_header("Content-Type", "text/html"); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1] + ".tmp", "w").write(str(srv.server_address[1])); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+threading.Timer(120, srv.shutdown).start()
+srv.serve_forever()
+PY
+ECHO_PID=$!
+wait_for "[ -s '$T/echo.port' ]" 10
+EP=$(cat "$T/echo.port")
 git init -q -b main "$T/repo"
 echo 'package main' >"$T/repo/main.go"
 git -C "$T/repo" add -A && git -C "$T/repo" -c user.name=H -c user.email=h@x commit -q -m init
@@ -36,10 +56,16 @@ backends:
   schedule: '@every 2s'
   timeout: 1500ms
   open_pull_request: {repository: $T/repo, target_file: other/default.pgo}
+- url: http://127.0.0.1:$EP/debug/pprof/profile?seconds=1&token=QUERYSECRET99
+  name: echo
+  schedule: '@every 2s'
+  timeout: 1500ms
+  headers: {Authorization: Bearer HDRSECRET123456}
+  open_pull_request: {repository: $T/repo, target_file: echo/default.pgo}
 YAML
 GITHUB_TOKEN=ghp_admintesttokenneverprinted "$CPGO" run -c "$T/config.yaml" 2>"$T/log" &
 pid=$!
-trap 'kill $pid $F2 2>/dev/null; stop_fleet' EXIT
+trap 'kill $pid $F2 $ECHO_PID 2>/dev/null; stop_fleet' EXIT
 check "listening logged" wait_for "grep -q 'admin endpoint listening' '$T/log'" 10
 PORT=$(grep -o 'admin endpoint listening.* port=[0-9]*' "$T/log" | grep -o '[0-9]*$')
 A="http://127.0.0.1:$PORT"
@@ -66,9 +92,9 @@ check "404 backend counted by class" grep -q 'cpgo_scrapes_total{backend="missin
 check "ok scrapes counted" grep -q 'cpgo_scrapes_total{backend="good-1",target="[^"]*",class="ok"} [1-9]' "$T/metrics"
 check "publishes counted" grep -q 'cpgo_publishes_total{target="[^"]*",outcome="pushed"} [1-9]' "$T/metrics"
 curl -s "$A/status" >"$T/status.json"
-check "status is JSON with 3 backends and 2 targets" python3 -c "
+check "status is JSON with 4 backends and 3 targets" python3 -c "
 import json,sys; d=json.load(open('$T/status.json'))
-assert len(d['backends'])==3 and len(d['targets'])==2, d
+assert len(d['backends'])==4 and len(d['targets'])==3, d
 b={x['name']:x for x in d['backends']}
 assert b['missing']['last_result']=='http_4xx' and b['missing']['last_error'], b['missing']
 assert b['good-1']['last_success'] and b['good-1']['next_run'], b['good-1']
@@ -77,6 +103,11 @@ assert t['forge']=='local' and t['head_branch']=='cpgo/main/default.pgo' and t['
 "
 check "status masks URL credentials" bash -c "! grep -q s3cretpass '$T/status.json' && grep -q 'user:xxxxx@' '$T/status.json'"
 check "metrics and status never show the token" bash -c "! grep -q ghp_admintest '$T/status.json' '$T/metrics'"
+check "the echoing backend was scraped both ways" bash -c "grep -q 'backend=echo.*class=http_4xx' '$T/log' && grep -q 'backend=echo.*bad_payload' '$T/log'"
+check "echoed credentials are scrubbed from logs, status and metrics" \
+  bash -c "! grep -q 'HDRSECRET\|QUERYSECRET' '$T/log' '$T/status.json' '$T/metrics'"
+"$CPGO" check-config -c "$T/config.yaml" >"$T/dump" 2>&1
+check "check-config masks them too" bash -c "! grep -q 'HDRSECRET\|QUERYSECRET' '$T/dump'"
 check "POST is 405" [ "$(code -X POST "$A/metrics")" = 405 ]
 check "unknown path is 404" [ "$(code "$A/nope")" = 404 ]
 check "a 3 KB URL is 414" [ "$(code "$A/$(head -c 3000 /dev/zero | tr '\0' a)")" = 414 ]
