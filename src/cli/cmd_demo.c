@@ -15,6 +15,7 @@
  * Thread: main (the backends' loop runs in one extra thread until the demo ends).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <stdio.h>
@@ -212,6 +213,26 @@ static int read_branch(const char *dir, const char *branch, char id[41], char **
 
 /* ---- the demo ------------------------------------------------------------------------- */
 
+/* A YAML double-quoted scalar: any path (spaces, '#', ':', quotes) reads back unchanged. */
+static void yaml_quote(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (; *in && o + 6 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
 static int run_round(const char *config, int log_fd)
 {
     struct cpgo_run_opts o;
@@ -249,11 +270,15 @@ int cpgo_cmd_demo(int argc, char **argv)
             fprintf(stderr, "cpgo demo: %s: %s\n", dir_arg, strerror(errno));
             return CPGO_EXIT_FAIL;
         }
-        char probe[4200];
-        snprintf(probe, sizeof probe, "%s/service", dir);
-        if (access(probe, F_OK) == 0) {
-            fprintf(stderr, "cpgo demo: %s already holds a demo; give an empty directory\n",
-                    dir);
+        /* never write over what is there: the directory must be new or empty */
+        DIR *dd = opendir(dir);
+        int used = 0;
+        struct dirent *e;
+        while (dd && (e = readdir(dd)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) used = 1;
+        if (dd) closedir(dd);
+        if (used) {
+            fprintf(stderr, "cpgo demo: %s is not empty; give a new or empty directory\n", dir);
             return CPGO_EXIT_INVALID;
         }
     } else {
@@ -278,8 +303,16 @@ int cpgo_cmd_demo(int argc, char **argv)
     return rc;
 }
 
+static char self_path[4096] = "cpgo";
+
 static int demo(const char *dir, char *err, size_t errcap)
 {
+    /* the demo's backends are on loopback: an http_proxy in the environment must not
+     * route them elsewhere */
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+    ssize_t sl = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (sl > 0) self_path[sl] = 0;
     char repo[4200], config[4200], logp[4200];
     snprintf(repo, sizeof repo, "%s/service", dir);
     snprintf(config, sizeof config, "%s/config.yaml", dir);
@@ -302,10 +335,14 @@ static int demo(const char *dir, char *err, size_t errcap)
         free(b);
         return CPGO_EXIT_FAIL;
     }
+    char qstate[9000], qrepo[9000], sd[4200];
+    snprintf(sd, sizeof sd, "%s/state", dir);
+    yaml_quote(sd, qstate, sizeof qstate);
+    yaml_quote(repo, qrepo, sizeof qrepo);
     fprintf(cf,
             "# Written by `cpgo demo`: three instances of one service, published to a local\n"
             "# repository (forge local: the head branch is the result, no account needed).\n"
-            "state_dir: %s/state\n"
+            "state_dir: %s\n"
             "defaults:\n"
             "  schedule: '*/5 * * * *'\n"
             "  open_pull_request:\n"
@@ -313,7 +350,7 @@ static int demo(const char *dir, char *err, size_t errcap)
             "    target_file: default.pgo   # a bare name: found in cmd/checkout/\n"
             "    target_branch: main\n"
             "backends:\n",
-            dir, repo);
+            qstate, qrepo);
     for (int i = 0; i < NBACKENDS; i++)
         fprintf(cf,
                 "- name: checkout-%d\n"
@@ -342,7 +379,9 @@ static int demo(const char *dir, char *err, size_t errcap)
            NBACKENDS, r1);
     fflush(stdout);
     int r2 = r1 == 0 ? run_round(config, logfd) : r1;
-    printf("  round 2     scraped again; the same branch regenerated in place: exit %d\n\n", r2);
+    if (r1 == 0)
+        printf("  round 2     scraped again; the same branch regenerated in place: exit %d\n\n",
+               r2);
     close(logfd);
     backends_stop(b);
     free(b);
@@ -374,12 +413,12 @@ static int demo(const char *dir, char *err, size_t errcap)
     }
     free(msg);
     printf("\nWhere to look:\n");
-    printf("  git -C %s log --stat main..%s\n", repo, branch);
-    printf("  git -C %s show %s:cmd/checkout/default.pgo > /tmp/default.pgo && cpgo inspect "
-           "/tmp/default.pgo\n",
-           repo, branch);
-    printf("  %s (what cpgo logged), %s/state (its crash-safe state)\n", logp, dir);
-    printf("Merging the branch (git -C %s merge --ff-only %s) is what merging the pull request\n"
+    printf("  git -C '%s' log --stat main..%s\n", repo, branch);
+    printf("  git -C '%s' show %s:cmd/checkout/default.pgo > '%s/default.pgo'\n", repo, branch,
+           dir);
+    printf("  '%s' inspect '%s/default.pgo'\n", self_path, dir);
+    printf("  '%s' (what cpgo logged), '%s/state' (its crash-safe state)\n", logp, dir);
+    printf("Merging the branch (git -C '%s' merge --ff-only %s) is what merging the pull request\n"
            "does: the next round notices it and proposes only newer scrapes.\n",
            repo, branch);
     return CPGO_EXIT_OK;

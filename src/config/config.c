@@ -165,9 +165,9 @@ static void mask_url(const char *u, char *buf, size_t cap)
 static const char *show_url(const char *u, char *buf, size_t cap)
 {
     char m[4096], q[4096];
-    mask_url(u, m, sizeof m);
-    cpgo_log_mask_url(m, q, sizeof q); /* and secret-looking query values, as logs do */
-    return show(q, buf, cap);
+    cpgo_log_mask_url(u, q, sizeof q); /* secret-looking query values, as logs do */
+    mask_url(q, m, sizeof m);
+    return show(m, buf, cap);
 }
 
 void cpgo_config_errors_free(struct cpgo_config_errors *e)
@@ -2201,6 +2201,7 @@ static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, stru
 {
     struct cpgo_backend_cfg *bc = &b->cfg;
     if (bc->forge != CPGO_FORGE_GITHUB || !bc->repo.host || !cfg->github.api_url) return;
+    if (strpbrk(cfg->github.api_url, "@?#")) return; /* refused by its own check already */
     if (bc->repo.kind != CPGO_REPO_HTTPS && bc->repo.kind != CPGO_REPO_HTTP) return;
     const char *api = strstr(cfg->github.api_url, "://");
     api = api ? api + 3 : cfg->github.api_url;
@@ -2638,8 +2639,8 @@ static void dump_scope(FILE *o, enum kscope scope, const void *base, const char 
             if (i == KI_URL && s) {
                 {
                     char m2[4096];
-                    mask_url(s, m2, sizeof m2);
-                    cpgo_log_mask_url(m2, v, sizeof v);
+                    cpgo_log_mask_url(s, m2, sizeof m2);
+                    mask_url(m2, v, sizeof v);
                 }
                 put_str(o, v);
             } else if (i == KI_REPOSITORY && ((const struct cpgo_backend_cfg *)base)->repo.url &&

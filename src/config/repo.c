@@ -248,8 +248,10 @@ int cpgo_repo_parse(const char *text, const char *base_dir, struct cpgo_repo *ou
 {
     memset(out, 0, sizeof *out);
     if (!text || !*text) return cpgo_err_set(err, CPGO_E_INPUT, "repository '': empty");
+    /* spaces are fine in a local path ("/home/me/My Repos/app"), never in a URL */
+    int local_path = text[0] == '/' || text[0] == '.';
     for (const char *p = text; *p; p++)
-        if (iscntrl((unsigned char)*p) || *p == ' ')
+        if (iscntrl((unsigned char)*p) || (*p == ' ' && !local_path))
             return fail(err, text, "contains spaces or control characters");
 
     const char *sep = strstr(text, "://");

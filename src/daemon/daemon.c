@@ -396,9 +396,9 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
             b->attempt++;
             char att[16];
             snprintf(att, sizeof att, "%d", b->attempt);
-            cpgo_log(CPGO_LVL_INFO, "scrape failed, retrying", "backend", b->name, "url",
-                     b->url_masked, "class", cpgo_class_name(r->cls), "error", r->error,
-                     "attempt", att, NULL);
+            cpgo_log(CPGO_LVL_INFO, "scrape failed, retrying", "backend", b->name, "target",
+                     b->t->key, "url", b->url_masked, "class", cpgo_class_name(r->cls), "error",
+                     r->error, "attempt", att, NULL);
             uv_timer_start(&b->retry, retry_cb, (uint64_t)delay, 0);
             return;
         }
@@ -522,7 +522,7 @@ static void tick_cb(uv_timer_t *h)
         char n[24];
         snprintf(n, sizeof n, "%" PRIu64, b->missed_ticks);
         cpgo_log(CPGO_LVL_WARN, "missed tick: the previous scrape is still running", "backend",
-                 b->name, "missed_ticks", n, NULL);
+                 b->name, "target", b->t->key, "missed_ticks", n, NULL);
     } else {
         set_busy(b, 1);
         b->in_round = 1;
@@ -927,6 +927,11 @@ static void reload_done(uv_work_t *w, int status)
     } else if (status == 0 && !d->stopping && r->nc) {
         struct cpgo_config *nc = r->nc;
         r->nc = NULL;
+        if ((nc->listen || d->cfg->listen) &&
+            (!nc->listen || !d->cfg->listen || strcmp(nc->listen, d->cfg->listen)))
+            cpgo_log(CPGO_LVL_WARN, "listen cannot change on reload; restart to apply it", NULL);
+        if (nc->log_level != d->cfg->log_level || nc->log_format != d->cfg->log_format)
+            cpgo_log(CPGO_LVL_WARN, "log.level and log.format apply at the next start", NULL);
         if (strcmp(nc->state_dir, d->cfg->state_dir)) {
             cpgo_log(CPGO_LVL_WARN, "state_dir cannot change on reload; keeping the old one", NULL);
             free(nc->state_dir);
@@ -1042,8 +1047,14 @@ int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count)
 int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
 {
     if (o->shard_count <= 1) return 1;
-    /* the id is the FNV-1a hash of the target key, stable across replicas and releases */
-    return strtoull(target_id, NULL, 16) % o->shard_count == o->shard_index;
+    /* the id is the FNV-1a hash of the target key, stable across replicas and releases;
+     * FNV's low bits depend on the key's low bits only, so it is mixed (splitmix64's
+     * finalizer) before the modulo, or N = 2^k would group similar names */
+    uint64_t z = strtoull(target_id, NULL, 16);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z % o->shard_count == o->shard_index;
 }
 
 int cpgo_daemon_run(const struct cpgo_run_opts *o)

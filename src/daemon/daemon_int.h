@@ -31,17 +31,22 @@ struct cpgo_metrics;
 struct cpgo_metric;
 
 /* observe.c: metrics, the admin endpoint, the loop-lag probe */
+#define LAG_WINDOW 10
 struct cpgo_observe {
     struct cpgo_metrics *reg;
     struct cpgo_admin *admin; /* NULL without `listen:` */
     struct cpgo_metric *scrapes, *scrape_seconds, *bytes, *missed, *merged, *merge_seconds,
         *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
-        *publish_queue, *scrapes_in_flight, *loop_lag, *loop_lag_hist;
+        *publish_queue, *scrapes_in_flight, *loop_lag, *loop_lag_max, *loop_lag_hist;
     uv_timer_t lag_timer;
     int lag_open;
     uint64_t lag_due; /* uv_hrtime() when the probe is due */
     double last_lag_s;
+    double lag_ring[LAG_WINDOW]; /* the last probes, for the rolling maximum */
+    size_t lag_next;
     size_t pubq_len;
+    char *status_page; /* the last /status rendering and when (uv_now) */
+    uint64_t status_at;
 };
 
 struct target {

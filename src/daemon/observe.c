@@ -69,6 +69,10 @@ static void collect(struct cpgo_metrics *r, void *arg)
     cpgo_metric_set(o->queue_depth, (double)cpgo_workq_depth(d->q), NULL);
     cpgo_metric_set(o->scrapes_in_flight, (double)d->scrapes_in_flight, NULL);
     cpgo_metric_set(o->loop_lag, o->last_lag_s, NULL);
+    double mx = 0;
+    for (size_t i = 0; i < LAG_WINDOW; i++)
+        if (o->lag_ring[i] > mx) mx = o->lag_ring[i];
+    cpgo_metric_set(o->loop_lag_max, mx, NULL);
     cpgo_metric_set(o->publish_queue, (double)o->pubq_len, NULL);
     if (d->gh) {
         struct cpgo_gh_status st;
@@ -146,6 +150,8 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->loop_lag = cpgo_metric_gauge(r, "cpgo_loop_lag_seconds",
                                     "How late the event loop ran a 1 s timer, last measured.",
                                     NULL);
+    o->loop_lag_max = cpgo_metric_gauge(r, "cpgo_loop_lag_max_seconds",
+                                        "The largest loop lag of the last 10 probes (10 s).", NULL);
     o->loop_lag_hist = cpgo_metric_histogram(r, "cpgo_loop_lag_distribution_seconds",
                                              "How late the event loop ran its 1 s timer.", NULL,
                                              lag_buckets, sizeof lag_buckets / sizeof *lag_buckets);
@@ -197,6 +203,7 @@ static void lag_cb(uv_timer_t *h)
     double lag = o->lag_due ? (double)(int64_t)(now - o->lag_due) / 1e9 : 0;
     if (lag < 0) lag = 0;
     o->last_lag_s = lag;
+    o->lag_ring[o->lag_next++ % LAG_WINDOW] = lag;
     cpgo_metric_observe(o->loop_lag_hist, lag, NULL);
     o->lag_due = now + (uint64_t)LAG_PERIOD_MS * 1000000u;
     uv_timer_start(h, lag_cb, LAG_PERIOD_MS, 0);
@@ -226,6 +233,20 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
         if (t->retired) continue;
         if (t->load_failed) failed++;
         else if (!t->loaded) waiting++;
+    }
+    struct cpgo_gh_status gst;
+    int gh_stopped = 0;
+    if (d->gh) {
+        cpgo_gh_client_status(d->gh, &gst);
+        gh_stopped = gst.stopped;
+    }
+    if (gh_stopped) {
+        /* degraded, not dead: scraping goes on, but nothing reaches GitHub (G11) */
+        resp->status = 503;
+        char s[300];
+        int n = snprintf(s, sizeof s, "not ready: GitHub rejected the token (401); replace it "
+                                      "and send SIGHUP\n");
+        return cpgo_buf_append(resp->body, s, (size_t)n);
     }
     if (!d->cfg || failed || waiting || d->stopping) {
         resp->status = 503;
@@ -294,20 +315,30 @@ static json_t *status_json(struct daemon *d)
     return root;
 }
 
+/* Rendering thousands of backends takes tens of milliseconds on the loop: a page is built
+ * at most once a second and served from that copy, so polling /status cannot stall the
+ * loop (it is a view that may be a second old). */
 static int page_status(const char *path, const char *query, struct cpgo_admin_resp *resp,
                        void *arg)
 {
     (void)path;
     (void)query;
-    json_t *j = status_json(arg);
-    if (!j) return -1;
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    if (!s) return -1;
+    struct daemon *d = arg;
+    struct cpgo_observe *o = &d->obs;
+    uint64_t now = uv_now(&d->loop);
+    if (!o->status_page || now - o->status_at >= 1000) {
+        json_t *j = status_json(d);
+        if (!j) return -1;
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (!s) return -1;
+        free(o->status_page);
+        o->status_page = s;
+        o->status_at = now;
+    }
     resp->content_type = "application/json";
-    int rc = cpgo_buf_append(resp->body, s, strlen(s));
+    int rc = cpgo_buf_append(resp->body, o->status_page, strlen(o->status_page));
     if (!rc) rc = cpgo_buf_append(resp->body, "\n", 1);
-    free(s);
     return rc;
 }
 
@@ -358,6 +389,8 @@ void cpgo_observe_close(struct daemon *d)
 
 void cpgo_observe_free(struct daemon *d)
 {
+    free(d->obs.status_page);
+    d->obs.status_page = NULL;
     cpgo_metrics_free(d->obs.reg);
     d->obs.reg = NULL;
 }

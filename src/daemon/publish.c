@@ -56,15 +56,20 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
         return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is not a regular file",
                             path);
     }
-    if (st.st_mode & S_IWOTH) {
+    if (st.st_mode & (S_IWOTH | S_IWGRP)) {
+        /* someone else could put their token there, or read ours as it is rotated */
         close(fd);
         return cpgo_err_set(err, CPGO_E_USAGE,
-                            "github.token_file %s is writable by every user: refused (chmod "
-                            "600 it)",
-                            path);
+                            "github.token_file %s is writable by %s: refused (chmod 600 it)",
+                            path, st.st_mode & S_IWOTH ? "every user" : "its group");
     }
-    if (st.st_mode & (S_IRGRP | S_IROTH))
-        cpgo_log(CPGO_LVL_WARN, "github.token_file is readable by other users (chmod 600 it)",
+    /* readable by every user: warn. Group-readable is how Kubernetes (defaultMode 0440 with
+     * fsGroup) and systemd hand a secret to a service's own group: fine when that group is
+     * ours. */
+    if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != getegid()))
+        cpgo_log(CPGO_LVL_WARN,
+                 "github.token_file is readable by other users (chmod 600 it, or 440 with "
+                 "cpgo's group)",
                  "path", path, NULL);
     char buf[TOKEN_FILE_MAX + 1];
     size_t n = 0;

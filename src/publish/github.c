@@ -1307,15 +1307,20 @@ static void handle(struct gh_req *r, struct gh_resp *rs)
     finish(r, CPGO_GH_HTTP, "%s", why);
 }
 
+/* Seconds to wait, capped at a day: the value is multiplied into milliseconds, and a huge
+ * one must wait long (max_pause_ms caps it again), not wrap into "retry now". */
+#define RETRY_AFTER_MAX_S 86400
+
 static int64_t parse_retry_after(const char *v, int64_t date)
 {
     if (!v) return -1;
     int64_t s = parse_int_header(v);
-    if (s >= 0) return s;
+    if (s >= 0) return s > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : s;
     time_t t = curl_getdate(v, NULL); /* the HTTP-date form */
     if (t <= 0) return -1;
     int64_t now = date > 0 ? date : (int64_t)time(NULL);
-    return t > now ? (int64_t)t - now : 0;
+    int64_t left = t > now ? (int64_t)t - now : 0;
+    return left > RETRY_AFTER_MAX_S ? RETRY_AFTER_MAX_S : left;
 }
 
 static void easy_done(void *easy, int curlcode, void *arg)

@@ -44,7 +44,13 @@ for s in 0 1 2; do
   for f in $(cd "$T/out$s" && find . -name default.pgo); do
     repo=$(echo "$f" | cut -d/ -f2-4)
     id=$("$CPGO" check-config -c "$T/config.yaml" | grep -F "$repo@main:default.pgo" | grep -o '[0-9a-f]\{16\}' | head -1)
-    check "target $repo is in shard $s by its id $id" python3 -c "import sys; sys.exit(int('$id',16)%3!=$s)"
+    check "target $repo is in shard $s by its id $id" python3 -c "
+import sys
+M = (1 << 64) - 1
+z = int('$id', 16)
+z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M
+z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M
+sys.exit((z ^ (z >> 31)) % 3 != $s)"
   done
 done
 for bad in /4 4/4 x/4 1/0 -1/2 "1/2x"; do
