@@ -1,10 +1,12 @@
-/* log.c - see log.h. The settings are the one piece of process-wide state: written once
- * before any thread starts, read-only afterwards. */
+/* log.c - see log.h. The settings are the one piece of process-wide state: the fd is
+ * written once before any thread starts; level and format are atomics, so a configuration
+ * reload can change them while the work threads log. */
 #include "base/log.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int g_min_level = CPGO_LVL_INFO;
-static int g_json;
+static _Atomic int g_min_level = CPGO_LVL_INFO;
+static _Atomic int g_json;
 static int g_fd = 2;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -23,6 +25,12 @@ void cpgo_log_setup(int min_level, int json, int fd)
     g_min_level = min_level;
     g_json = json;
     g_fd = fd;
+}
+
+void cpgo_log_set_level(int min_level, int json)
+{
+    g_min_level = min_level;
+    g_json = json;
 }
 
 int cpgo_log_enabled(int level)

@@ -20,6 +20,8 @@ enum { CPGO_LVL_DEBUG = 0, CPGO_LVL_INFO = 1, CPGO_LVL_WARN = 2, CPGO_LVL_ERROR 
  * and the fd to write to (default 2). */
 void cpgo_log_setup(int min_level, int json, int fd);
 int cpgo_log_enabled(int level);
+/* Changes level and format at run time (any thread; a reload uses it). */
+void cpgo_log_set_level(int min_level, int json);
 void cpgo_log(int level, const char *msg, ...) __attribute__((sentinel));
 
 /* Copies url into buf with any password in its userinfo replaced by "xxxxx" and the query

@@ -930,8 +930,17 @@ static void reload_done(uv_work_t *w, int status)
         if ((nc->listen || d->cfg->listen) &&
             (!nc->listen || !d->cfg->listen || strcmp(nc->listen, d->cfg->listen)))
             cpgo_log(CPGO_LVL_WARN, "listen cannot change on reload; restart to apply it", NULL);
-        if (nc->log_level != d->cfg->log_level || nc->log_format != d->cfg->log_format)
-            cpgo_log(CPGO_LVL_WARN, "log.level and log.format apply at the next start", NULL);
+        if (nc->log_level != d->cfg->log_level || nc->log_format != d->cfg->log_format) {
+            /* -v keeps debug whatever the file says */
+            cpgo_log_set_level(d->opts.verbose ? CPGO_LVL_DEBUG : (int)nc->log_level,
+                               nc->log_format == CPGO_LOG_JSON);
+            cpgo_log(CPGO_LVL_INFO, "log settings changed", "level",
+                     nc->log_level == CPGO_LOG_DEBUG  ? "debug"
+                     : nc->log_level == CPGO_LOG_INFO ? "info"
+                     : nc->log_level == CPGO_LOG_WARN ? "warn"
+                                                      : "error",
+                     "format", nc->log_format == CPGO_LOG_JSON ? "json" : "logfmt", NULL);
+        }
         if (strcmp(nc->state_dir, d->cfg->state_dir)) {
             cpgo_log(CPGO_LVL_WARN, "state_dir cannot change on reload; keeping the old one", NULL);
             free(nc->state_dir);

@@ -43,6 +43,11 @@ sleep 2.5
 r0=$(reqs "${PORTS[0]}")
 sleep 4.5
 check "removed backend no longer scraped" [ "$(reqs "${PORTS[0]}")" -eq "$r0" ]
+# log settings follow the file too
+{ echo "log: {format: json}"; mkcfg "${PORTS[1]}" "${PORTS[2]}"; } > "$T/config.yaml"
+kill -HUP "$pid"
+check "log format switched to JSON on reload" wait_for "grep -q '\"msg\": *\"configuration reloaded\"' '$T/log'" 5
+check "the JSON lines are JSON" bash -c "grep '^{' '$T/log' | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]'"
 check "daemon alive" kill -0 "$pid"
 kill -TERM "$pid"
 wait "$pid"
