@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+uint64_t cpgo_hash_fnv1a(const void *data, size_t len, uint64_t h)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
 uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
 {
     const unsigned char *p = data;

@@ -14,10 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static inline uint64_t cpgo_hash_mix(uint64_t h, uint64_t v)
+/* splitmix64's finaliser: every input bit reaches every output bit. */
+static inline uint64_t cpgo_hash_fmix64(uint64_t x)
 {
-    /* A strong 64-bit mixer (splitmix64 finaliser over h ^ v): cheap and well spread. */
-    uint64_t x = h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
     x ^= x >> 27;
@@ -26,7 +25,19 @@ static inline uint64_t cpgo_hash_mix(uint64_t h, uint64_t v)
     return x;
 }
 
+static inline uint64_t cpgo_hash_mix(uint64_t h, uint64_t v)
+{
+    /* A strong 64-bit mixer (splitmix64 finaliser over h ^ v): cheap and well spread. */
+    return cpgo_hash_fmix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
+}
+
 uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed);
+
+/* FNV-1a, for values that are stored or shown and so must never change between releases:
+ * target ids, git cache names, the hash of a published file. h = CPGO_FNV1A_INIT to start
+ * (or a previous result, to continue). Its low bits are weak: mix before a modulo. */
+#define CPGO_FNV1A_INIT 0xcbf29ce484222325ULL
+uint64_t cpgo_hash_fnv1a(const void *data, size_t len, uint64_t h);
 
 struct cpgo_itab_slot {
     uint32_t hash; /* low 32 bits of the entity hash; 0 is allowed */

@@ -19,6 +19,7 @@
  * header value, a URL password or anything found under a "token" key.
  */
 #include "config/config.h"
+#include "base/hash.h"
 #include "base/log.h"
 
 #include <ctype.h>
@@ -2021,12 +2022,7 @@ struct strmap {
 
 static uint64_t fnv1a(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return cpgo_hash_fnv1a(s, strlen(s), CPGO_FNV1A_INIT);
 }
 
 static int strmap_init(struct strmap *m, size_t n)

@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "daemon/daemon_int.h"
 #include "publish/gitsock.h"
@@ -45,8 +46,7 @@ int64_t cpgo_daemon_wall_ms(void)
 
 static uint64_t hash_str(const char *s, uint64_t h)
 {
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
+    return cpgo_hash_fnv1a(s, strlen(s), h);
 }
 
 static void schedule_next(struct backend *b);
@@ -663,7 +663,7 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     /* the period was measured once when the config was loaded, off the loop */
     int64_t period_ms = bc->period_s * 1000;
     int64_t spread = period_ms / 10 < 5000 ? period_ms / 10 : 5000;
-    b->offset_ms = spread > 0 ? (int64_t)(hash_str(bc->url, hash_str(bc->name, 0xcbf29ce484222325ULL)) %
+    b->offset_ms = spread > 0 ? (int64_t)(hash_str(bc->url, hash_str(bc->name, CPGO_FNV1A_INIT)) %
                                           (uint64_t)spread)
                               : 0;
     b->next = d->backends;
@@ -823,7 +823,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     while (cap < nold * 2) cap <<= 1;
     struct backend **byname = calloc(cap, sizeof *byname);
     for (struct backend *b = d->backends; b && byname; b = b->next) {
-        size_t k = hash_str(b->name, 0xcbf29ce484222325ULL) & (cap - 1);
+        size_t k = hash_str(b->name, CPGO_FNV1A_INIT) & (cap - 1);
         while (byname[k]) k = (k + 1) & (cap - 1);
         byname[k] = b;
     }
@@ -831,7 +831,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         const struct cpgo_backend_cfg *bc = &nc->backends[i];
         struct backend *b = NULL;
         if (byname) {
-            size_t k = hash_str(bc->name, 0xcbf29ce484222325ULL) & (cap - 1);
+            size_t k = hash_str(bc->name, CPGO_FNV1A_INIT) & (cap - 1);
             for (; byname[k]; k = (k + 1) & (cap - 1))
                 if (byname[k]->removed && !strcmp(byname[k]->name, bc->name) &&
                     !strcmp(byname[k]->cfg->url, bc->url)) {
@@ -1059,11 +1059,7 @@ int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
     /* the id is the FNV-1a hash of the target key, stable across replicas and releases;
      * FNV's low bits depend on the key's low bits only, so it is mixed (splitmix64's
      * finalizer) before the modulo, or N = 2^k would group similar names */
-    uint64_t z = strtoull(target_id, NULL, 16);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return z % o->shard_count == o->shard_index;
+    return cpgo_hash_fmix64(strtoull(target_id, NULL, 16)) % o->shard_count == o->shard_index;
 }
 
 int cpgo_daemon_run(const struct cpgo_run_opts *o)

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "publish/gitsock.h"
 #include "state/state.h"
 
@@ -597,7 +598,7 @@ int cpgo_gitrepo_open(const char *state_dir, const struct cpgo_repo *repo,
         snprintf(norm, sizeof norm, "%s:%d/%s", repo->host, repo->port, repo->path);
     else
         snprintf(norm, sizeof norm, "%s/%s", repo->host, repo->path);
-    uint64_t h = cpgo_state_hash(norm, strlen(norm));
+    uint64_t h = cpgo_hash_fnv1a(norm, strlen(norm), CPGO_FNV1A_INIT);
     snprintf(dir, sizeof dir, "%s/git", state_dir);
     size_t cap = strlen(dir) + 32;
     g->cache = malloc(cap);

@@ -1,6 +1,8 @@
 /* state.c - see state.h for the layout and the exactly-once protocol. */
 #include "state/state.h"
 
+#include "base/hash.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -90,14 +92,6 @@ static void meta_union(struct meta *dst, const struct meta *src)
 {
     meta_add(dst, src->scrapes, src->first, src->last);
     for (size_t i = 0; i < src->ninst; i++) meta_add_inst(dst, src->inst[i]);
-}
-
-uint64_t cpgo_state_hash(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
 }
 
 int cpgo_state_mkdir_p(const char *path, mode_t mode)
@@ -282,7 +276,9 @@ static int list_seqs(const char *dir, const char *prefix, const char *suffix, ui
     return 0;
 }
 
-static int add_file(struct cpgo_tstate *ts, const char *path, struct cpgo_err *err)
+/* Folds the profile stored at path (a snapshot or a segment) into m. */
+static int add_file(struct cpgo_tstate *ts, const char *path, struct cpgo_merger *m,
+                    struct cpgo_err *err)
 {
     unsigned char *data;
     size_t len;
@@ -293,7 +289,7 @@ static int add_file(struct cpgo_tstate *ts, const char *path, struct cpgo_err *e
     lim.max_compressed = lim.max_decompressed = SNAPSHOT_MAX;
     rc = cpgo_profile_decode(data, len, &lim, &p, err);
     free(data);
-    if (!rc) rc = cpgo_merge_add(ts->pending, p, err);
+    if (!rc) rc = cpgo_merge_add(m, p, err);
     cpgo_profile_free(p);
     if (rc) cpgo_err_prefix(err, "%s", path);
     return rc;
@@ -357,7 +353,7 @@ static void meta_from_json(struct meta *m, json_t *o)
 
 static uint64_t inst_hash(const char *name)
 {
-    return name ? cpgo_state_hash(name, strlen(name)) : 0;
+    return name ? cpgo_hash_fnv1a(name, strlen(name), CPGO_FNV1A_INIT) : 0;
 }
 
 static void put_le(unsigned char *p, uint64_t v, int n)
@@ -566,7 +562,7 @@ static void recover_publishing(struct cpgo_tstate *ts)
         struct cpgo_err e;
         if (cpgo_state_read_file(out, (size_t)size + 1, &data, &len, &e) == 0) {
             char h[32];
-            snprintf(h, sizeof h, "%016" PRIx64, cpgo_state_hash(data, len));
+            snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
             done = (json_int_t)len == size && !strcmp(h, hash);
             free(data);
         }
@@ -749,12 +745,9 @@ size_t cpgo_state_segments(const struct cpgo_tstate *ts)
 int cpgo_state_fold_pending(struct cpgo_tstate *ts, struct cpgo_merger *dst, struct cpgo_err *err)
 {
     char p[4300];
-    struct cpgo_merger *save = ts->pending;
     for (size_t i = 0; i < ts->nsegs; i++) {
         path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
-        ts->pending = dst; /* add_file folds into ts->pending */
-        int rc = add_file(ts, p, err);
-        ts->pending = save;
+        int rc = add_file(ts, p, dst, err);
         if (rc) return rc;
     }
     if (cpgo_merge_count(ts->pending) == 0) return 0;
@@ -768,13 +761,10 @@ static int coalesce_first_two(struct cpgo_tstate *ts, struct cpgo_err *err)
     struct cpgo_merger *m;
     if (cpgo_merge_new(&m, &ts->mo)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     char p[4300];
-    struct cpgo_merger *save = ts->pending;
     int rc = 0;
     for (size_t i = 0; i < 2 && !rc; i++) {
         path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
-        ts->pending = m;
-        rc = add_file(ts, p, err);
-        ts->pending = save;
+        rc = add_file(ts, p, m, err);
     }
     struct cpgo_buf b = {0};
     if (!rc) rc = cpgo_merge_encode(m, 0, 1, &b, err);
@@ -939,7 +929,7 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
         for (size_t i = ns; i-- > 0;) {
             if (seqs[i] <= floor) break;
             path_of(ts, p, sizeof p, "pending-%" PRIu64 ".pb", seqs[i]);
-            if (add_file(ts, p, err) == 0) {
+            if (add_file(ts, p, ts->pending, err) == 0) {
                 ts->snapshot_seq = seqs[i];
                 break;
             }
@@ -1057,7 +1047,7 @@ int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const voi
 {
     uint64_t seq = ts->next_seq - 1;
     char h[32], p[4300];
-    snprintf(h, sizeof h, "%016" PRIx64, cpgo_state_hash(data, len));
+    snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
     json_t *o = json_pack("{s:I, s:s, s:I, s:s}", "upto_seq", (json_int_t)seq, "path", path,
                           "size", (json_int_t)len, "hash", h);
     if (!o) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");

@@ -136,7 +136,5 @@ int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, siz
 int cpgo_state_mkdir_p(const char *path, mode_t mode);
 /* Removes "<path>.tmp-*" files that a killed writer of path left behind. */
 void cpgo_state_remove_stale_temps(const char *path);
-/* A 64-bit content hash (FNV-1a) used to recognise a file cpgo wrote. */
-uint64_t cpgo_state_hash(const void *data, size_t len);
 
 #endif

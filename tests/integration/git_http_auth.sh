@@ -24,27 +24,11 @@ TOKEN="ghs_$(token)"
 WRONG="ghs_$(token)"
 
 SRV="$T/srv"
-mkdir -p "$SRV/www" "$SRV/repos"
-printf 'x-access-token:%s\n' "$TOKEN" >"$SRV/users"
-REPO="$SRV/repos/app.git"
-git init -q --bare -b main "$REPO"
-git -C "$REPO" config http.receivepack true
-# the base: one commit on main, made on the server's side
-git init -q -b main "$T/seed"
-echo 'package main' >"$T/seed/main.go"
-git -C "$T/seed" add main.go
-git -C "$T/seed" -c user.name=Human -c user.email=human@example.com commit -q -m init
-git -C "$T/seed" push -q "$REPO" main
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-GIT_HTTP_ROOT="$SRV" GIT_HTTP_PORT="$PORT" \
-  lighttpd -D -f "$CPGO_SRC/tests/support/git-http/lighttpd.conf" >"$SRV/lighttpd.out" 2>&1 &
-SERVER=$!
+start_git_http "$SRV" "$TOKEN" git || finish
+SERVER=$GIT_HTTP_PID
+REPO=$GIT_HTTP_REPO
+PORT=$GIT_HTTP_PORT_USED
 trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null' EXIT
-if ! wait_for "curl -s -o /dev/null http://127.0.0.1:$PORT/" 10; then
-  fail "lighttpd did not start: $(cat "$SRV/lighttpd.out" "$SRV/error.log" 2>/dev/null | tail -3)"
-  finish
-fi
 URL="http://127.0.0.1:$PORT/git/app.git"
 BR=cpgo/main/default.pgo
 STATE="$T/state"

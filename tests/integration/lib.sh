@@ -72,3 +72,37 @@ wait_for() {
   for i in $(seq 1 $(( $2 * 10 ))); do eval "$1" && return 0; sleep 0.1; done
   return 1
 }
+
+# free_port : a TCP port free on 127.0.0.1 now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_git_http DIR TOKEN PREFIX : a real smart-HTTP git server on loopback (git http-backend
+# behind lighttpd, tests/support/git-http/lighttpd.conf) requiring basic auth with user
+# x-access-token and TOKEN, serving DIR/repos under /PREFIX/. Creates the bare repository
+# DIR/repos/app.git with one commit on main. Sets GIT_HTTP_PORT_USED, GIT_HTTP_PID and
+# GIT_HTTP_REPO; returns 1 (after fail) when the server does not come up.
+start_git_http() {
+  local srv=$1 token=$2 prefix=$3
+  mkdir -p "$srv/www" "$srv/repos"
+  printf 'x-access-token:%s\n' "$token" >"$srv/users"
+  GIT_HTTP_REPO="$srv/repos/app.git"
+  git init -q --bare -b main "$GIT_HTTP_REPO"
+  git -C "$GIT_HTTP_REPO" config http.receivepack true
+  # the base: one commit on main, made on the server's side
+  git init -q -b main "$srv/seed"
+  echo 'package main' >"$srv/seed/main.go"
+  git -C "$srv/seed" add main.go
+  git -C "$srv/seed" -c user.name=Human -c user.email=human@example.com commit -q -m init
+  git -C "$srv/seed" push -q "$GIT_HTTP_REPO" main
+  sed -e "s|\"/git/\" =>|\"/$prefix/\" =>|" -e "s|alias.url = (\"/git\" =>|alias.url = (\"/$prefix\" =>|" \
+    -e "s|\"\\^/git/\"|\"^/$prefix/\"|" "$CPGO_SRC/tests/support/git-http/lighttpd.conf" >"$srv/lighttpd.conf"
+  GIT_HTTP_PORT_USED=$(free_port)
+  GIT_HTTP_ROOT="$srv" GIT_HTTP_PORT="$GIT_HTTP_PORT_USED" \
+    lighttpd -D -f "$srv/lighttpd.conf" >"$srv/lighttpd.out" 2>&1 &
+  GIT_HTTP_PID=$!
+  if ! wait_for "curl -s -o /dev/null http://127.0.0.1:$GIT_HTTP_PORT_USED/" 10; then
+    fail "lighttpd did not start: $(cat "$srv/lighttpd.out" "$srv/error.log" 2>/dev/null | tail -3)"
+    kill "$GIT_HTTP_PID" 2>/dev/null
+    return 1
+  fi
+}

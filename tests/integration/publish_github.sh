@@ -17,31 +17,18 @@ if ! command -v lighttpd >/dev/null 2>&1 || [ ! -x "$BACKEND" ] || ! command -v 
   exit 77
 fi
 export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 TOKEN="ghs_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 # the git server: /acme/<repo>.git, so the repository path is owner/repo as on GitHub
 SRV="$T/srv"
-mkdir -p "$SRV/www" "$SRV/repos"
-printf 'x-access-token:%s\n' "$TOKEN" >"$SRV/users"
-REPO="$SRV/repos/app.git"
-git init -q --bare -b main "$REPO"
-git -C "$REPO" config http.receivepack true
-git init -q -b main "$T/seed"
-echo 'package main' >"$T/seed/main.go"
-git -C "$T/seed" add main.go
-git -C "$T/seed" -c user.name=Human -c user.email=human@example.com commit -q -m init
-git -C "$T/seed" push -q "$REPO" main
-sed -e 's|"/git/" =>|"/acme/" =>|' -e 's|alias.url = ("/git" =>|alias.url = ("/acme" =>|' \
-  -e 's|"\^/git/"|"^/acme/"|' "$CPGO_SRC/tests/support/git-http/lighttpd.conf" >"$SRV/lighttpd.conf"
-GPORT=$(free_port)
-GIT_HTTP_ROOT="$SRV" GIT_HTTP_PORT="$GPORT" lighttpd -D -f "$SRV/lighttpd.conf" >"$SRV/lighttpd.out" 2>&1 &
-GIT_PID=$!
+start_git_http "$SRV" "$TOKEN" acme || finish
+GIT_PID=$GIT_HTTP_PID
+REPO=$GIT_HTTP_REPO
+GPORT=$GIT_HTTP_PORT_USED
 FAKE_GITHUB_TOKEN="$TOKEN" python3 "$CPGO_SRC/tests/support/fake_github.py" --port-file "$T/gh.port" \
   --lifetime 600 >"$T/gh.out" 2>&1 &
 GH_PID=$!
 trap 'kill $GIT_PID $GH_PID 2>/dev/null; wait $GIT_PID $GH_PID 2>/dev/null' EXIT
-wait_for "curl -s -o /dev/null http://127.0.0.1:$GPORT/" 10 || { fail "lighttpd did not start"; finish; }
 wait_for "[ -s '$T/gh.port' ]" 10 || { fail "the fake GitHub did not start"; finish; }
 API="http://127.0.0.1:$(cat "$T/gh.port")"
 ctl() { curl -s -X POST -d "$1" "$API/_control" >/dev/null; }
