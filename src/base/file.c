@@ -250,3 +250,10 @@ int cpgo_file_fault(void)
     int c = atomic_fetch_add(&fault_count, 1) + 1;
     return c == n ? atomic_load(&fault_errno) : 0;
 }
+
+void cpgo_file_fault_set(int n, int e)
+{
+    atomic_store(&fault_errno, e);
+    atomic_store(&fault_count, 0);
+    atomic_store(&fault_n, n > 0 ? n : 0);
+}

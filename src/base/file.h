@@ -55,5 +55,7 @@ int cpgo_file_write_at(int dirfd, const char *name, const void *data, size_t len
  * about fails with that errno (counting from 1 over the process). Returns 0 or the errno
  * to fail with. Reading the variable once, at first use. */
 int cpgo_file_fault(void);
+/* The same, set by a unit test: the nth step from now fails with errno e (n = 0: none). */
+void cpgo_file_fault_set(int n, int e);
 
 #endif

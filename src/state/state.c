@@ -1,7 +1,9 @@
 /* state.c - see state.h for the layout and the exactly-once protocol. */
 #include "state/state.h"
 
+#include "base/file.h"
 #include "base/hash.h"
+#include "base/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -37,7 +41,9 @@ struct seg {
 };
 
 struct cpgo_tstate {
-    char *dir;
+    char *dir;  /* for messages: every file is opened relative to dirfd */
+    int dirfd;  /* the target's directory, opened without following links */
+    int ro;     /* read-only inspection (cpgo state): nothing is written, moved or removed */
     struct cpgo_merge_opts mo;
     struct cpgo_limits lim;
     struct cpgo_merger *pending; /* the fresh part: entries after the last segment */
@@ -51,6 +57,16 @@ struct cpgo_tstate {
     struct seg segs[CPGO_STATE_MAX_SEGS + 1];
     size_t nsegs;
     struct cpgo_state_forge forge;
+    /* published.json is behind published_seq: a publish replaced the output but its
+     * record could not be written (disk full). publishing.json (the intent, whose hash the
+     * output matches) is kept as the proof until published.json is written. */
+    int published_dirty;
+    char pub_path[4096]; /* the publish in progress: its output, size and hash */
+    uint64_t pub_size;
+    char pub_hash[32];
+    off_t journal_end;        /* the end of the last complete journal record */
+    uint64_t corrupt_records; /* journal records skipped as damaged when this state opened */
+    json_t *problems;         /* problems.json: [{time, file, what, hold}] until acknowledged */
 };
 
 static void meta_free(struct meta *m)
@@ -110,117 +126,84 @@ int cpgo_state_mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
-static int fsync_dir(const char *path)
+int cpgo_state_write_file(const char *path, const void *data, size_t len, struct cpgo_err *err)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = 0;
-    else if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-int cpgo_state_write_file(const char *path, const void *data, size_t len, struct cpgo_err *err)
-{
-    char tmp[4200], dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = 0;
+    const char *name = path;
+    int dfd = AT_FDCWD;
+    if (slash) {
+        name = path + (slash - dir) + 1;
+        if (slash == dir) slash[1] = 0;
+        else *slash = 0;
         if (cpgo_state_mkdir_p(dir, 0755))
             return cpgo_err_set(err, CPGO_E_IO, "cannot create directory %s: %s", dir,
                                 strerror(errno));
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return cpgo_err_set(err, CPGO_E_IO, "cannot open directory %s: %s", dir,
+                                strerror(errno));
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return cpgo_err_set(err, CPGO_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return cpgo_err_set(err, CPGO_E_IO, "cannot write %s: %s", tmp, strerror(e));
-        }
-        p += n;
-        left -= (size_t)n;
+    int rc = cpgo_file_write_at(dfd, name, data, len, 0644, err);
+    if (dfd != AT_FDCWD) close(dfd);
+    if (rc) {
+        /* name the whole path, not only the file name */
+        struct cpgo_err e = *err;
+        cpgo_err_set(err, rc, "%s: %s", path, e.text);
     }
-    if (fsync(fd) || close(fd)) {
-        int e = errno;
-        unlink(tmp);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot sync %s: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot rename %s: %s", path, strerror(e));
-    }
-    fsync_dir(path);
-    return 0;
+    return rc;
 }
 
 int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
                          struct cpgo_err *err)
 {
-    *data = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return cpgo_err_set(err, CPGO_E_EMPTY, "%s does not exist", path);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot open %s: %s", path, strerror(errno));
+    return cpgo_file_read_at(AT_FDCWD, path, max, data, len, err);
+}
+
+static void name_of(char *buf, size_t cap, const char *fmt, uint64_t seq)
+{
+    snprintf(buf, cap, fmt, seq);
+}
+
+/* ---- files in the target directory: relative to dirfd, never following a link ---------- */
+
+#define JSON_MAX (4u << 20)
+
+/* 0 with *out, CPGO_E_EMPTY when absent, CPGO_E_INPUT when damaged (not a JSON object),
+ * another code when it cannot be read. */
+static int load_json(const struct cpgo_tstate *ts, const char *name, json_t **out,
+                     struct cpgo_err *err)
+{
+    *out = NULL;
+    unsigned char *data;
+    size_t len;
+    int rc = cpgo_file_read_at(ts->dirfd, name, JSON_MAX, &data, &len, err);
+    if (rc) return rc;
+    json_error_t je;
+    json_t *o = json_loadb((const char *)data, len, 0, &je);
+    free(data);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return cpgo_err_set(err, CPGO_E_INPUT, "%s/%s is damaged: %s", ts->dir, name,
+                            o ? "not a JSON object" : je.text);
     }
-    struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_INPUT, "%s is not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_LIMIT, "%s is %lld bytes, more than the limit of %zu",
-                            path, (long long)st.st_size, max);
-    }
-    size_t cap = (size_t)st.st_size, n = 0;
-    unsigned char *b = malloc(cap + 1);
-    if (!b) {
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory reading %s", path);
-    }
-    while (n < cap) {
-        ssize_t r = read(fd, b + n, cap - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        n += (size_t)r;
-    }
-    close(fd);
-    *data = b;
-    *len = n;
+    *out = o;
     return 0;
 }
 
-static void path_of(const struct cpgo_tstate *ts, char *buf, size_t cap, const char *fmt,
-                    uint64_t seq)
+/* Reads {key: N}; CPGO_E_INPUT when the file exists but has no such non-negative integer. */
+static int read_json_seq(const struct cpgo_tstate *ts, const char *name, const char *key,
+                         uint64_t *seq, json_t **out, struct cpgo_err *err)
 {
-    int n = snprintf(buf, cap, "%s/", ts->dir);
-    snprintf(buf + n, cap - (size_t)n, fmt, seq);
-}
-
-static int read_json_seq(const char *path, const char *key, uint64_t *seq, json_t **out)
-{
-    json_error_t je;
-    json_t *o = json_load_file(path, 0, &je);
-    if (!o) return -1;
+    json_t *o;
+    int rc = load_json(ts, name, &o, err);
+    if (rc) return rc;
     json_t *v = json_object_get(o, key);
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         json_decref(o);
-        return -1;
+        return cpgo_err_set(err, CPGO_E_INPUT, "%s/%s is damaged: no \"%s\"", ts->dir, name,
+                            key);
     }
     *seq = (uint64_t)json_integer_value(v);
     if (out) *out = o;
@@ -228,23 +211,99 @@ static int read_json_seq(const char *path, const char *key, uint64_t *seq, json_
     return 0;
 }
 
-static int write_json(const char *path, json_t *o, struct cpgo_err *err)
+static int write_json(struct cpgo_tstate *ts, const char *name, json_t *o, struct cpgo_err *err)
 {
+    if (ts->ro) return 0;
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     if (!s) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    int rc = cpgo_state_write_file(path, s, strlen(s), err);
+    int rc = cpgo_file_write_at(ts->dirfd, name, s, strlen(s), 0600, err);
     free(s);
+    if (rc) cpgo_err_prefix(err, "%s", ts->dir);
     return rc;
 }
 
-/* Lists numbered files "<prefix><seq><suffix>" in dir, ascending. */
-static int list_seqs(const char *dir, const char *prefix, const char *suffix, uint64_t **out,
-                     size_t *n)
+static int remove_file(struct cpgo_tstate *ts, const char *name)
+{
+    if (ts->ro) return 0;
+    if (unlinkat(ts->dirfd, name, 0) && errno != ENOENT) return -1;
+    return 0;
+}
+
+static void utc_stamp(char *buf, size_t cap, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static int save_problems(struct cpgo_tstate *ts, struct cpgo_err *err)
+{
+    if (!ts->problems || json_array_size(ts->problems) == 0) {
+        if (remove_file(ts, "problems.json"))
+            return cpgo_err_set(err, CPGO_E_IO, "cannot remove %s/problems.json: %s", ts->dir,
+                                strerror(errno));
+        return 0;
+    }
+    json_t *o = json_pack("{s:O}", "problems", ts->problems);
+    int rc = o ? write_json(ts, "problems.json", o, err)
+               : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    json_decref(o);
+    return rc;
+}
+
+/* Records a problem a person must look at (cpgo state; cleared by cpgo state --ack). `hold`:
+ * publishing this target could count something twice until a person has looked. */
+static void add_problem(struct cpgo_tstate *ts, const char *file, int hold, const char *what)
+{
+    char stamp[32];
+    utc_stamp(stamp, sizeof stamp, time(NULL));
+    if (!ts->problems) ts->problems = json_array();
+    json_t *p = json_pack("{s:s, s:s, s:s, s:b}", "time", stamp, "file", file ? file : "", "what",
+                          what, "hold", hold);
+    if (p && json_array_size(ts->problems) < 64) json_array_append_new(ts->problems, p);
+    else json_decref(p);
+    cpgo_log(CPGO_LVL_ERROR, "target state problem: a person must look (cpgo state)",
+             "state", ts->dir, "file", file ? file : "", "problem", what, NULL);
+    struct cpgo_err e;
+    if (save_problems(ts, &e))
+        cpgo_log(CPGO_LVL_ERROR, "cannot record a state problem", "error", e.text, NULL);
+}
+
+/* Moves a damaged file aside as "<name>.corrupt-<time>" (never deletes it) and records the
+ * problem. Writes the aside name into aside (may be NULL). */
+static void quarantine(struct cpgo_tstate *ts, const char *name, int hold, const char *what,
+                       char *aside_out, size_t cap)
+{
+    char stamp[32], aside[512];
+    utc_stamp(stamp, sizeof stamp, time(NULL));
+    snprintf(aside, sizeof aside, "%s.corrupt-%s", name, stamp);
+    for (int k = 1; !ts->ro && faccessat(ts->dirfd, aside, F_OK, AT_SYMLINK_NOFOLLOW) == 0 && k < 100;
+         k++)
+        snprintf(aside, sizeof aside, "%s.corrupt-%s-%d", name, stamp, k);
+    char text[768];
+    if (!ts->ro && renameat(ts->dirfd, name, ts->dirfd, aside)) {
+        snprintf(text, sizeof text, "%s (could not move it aside: %s)", what, strerror(errno));
+        snprintf(aside, sizeof aside, "%s", name);
+    } else {
+        snprintf(text, sizeof text, "%s; moved aside to %s", what, ts->ro ? name : aside);
+    }
+    add_problem(ts, ts->ro ? name : aside, hold, text);
+    if (aside_out) snprintf(aside_out, cap, "%s", aside);
+}
+
+/* Lists numbered files "<prefix><seq><suffix>" in the target directory, ascending. */
+static int list_seqs(const struct cpgo_tstate *ts, const char *prefix, const char *suffix,
+                     uint64_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) return errno == ENOENT ? 0 : -1;
+    int fd = openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
+    if (fd < 0) return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
     size_t cap = 0;
     struct dirent *e;
     size_t pl = strlen(prefix), sl = strlen(suffix);
@@ -276,25 +335,36 @@ static int list_seqs(const char *dir, const char *prefix, const char *suffix, ui
     return 0;
 }
 
-/* Folds the profile stored at path (a snapshot or a segment) into m. */
-static int add_file(struct cpgo_tstate *ts, const char *path, struct cpgo_merger *m,
+/* Limits for reading back what cpgo itself accepted: none but the hardware's. A scrape
+ * accepted under yesterday's limits stays accepted when today's are lower. */
+static void recovery_limits(struct cpgo_limits *l)
+{
+    l->max_compressed = l->max_decompressed = l->max_decode_memory = SIZE_MAX / 4;
+    l->max_samples = l->max_locations = l->max_functions = l->max_mappings = l->max_strings =
+        SIZE_MAX / 4;
+}
+
+/* Folds the profile stored in the target directory (a snapshot or a segment) into m. */
+static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger *m,
                     struct cpgo_err *err)
 {
     unsigned char *data;
     size_t len;
-    int rc = cpgo_state_read_file(path, SNAPSHOT_MAX, &data, &len, err);
-    if (rc) return rc;
+    int rc = cpgo_file_read_at(ts->dirfd, name, SNAPSHOT_MAX, &data, &len, err);
+    if (rc) {
+        cpgo_err_prefix(err, "%s", ts->dir);
+        return rc;
+    }
     struct cpgo_profile *p = NULL;
-    struct cpgo_limits lim = ts->lim;
-    lim.max_compressed = lim.max_decompressed = SNAPSHOT_MAX;
+    struct cpgo_limits lim;
+    recovery_limits(&lim);
     rc = cpgo_profile_decode(data, len, &lim, &p, err);
     free(data);
     if (!rc) rc = cpgo_merge_add(m, p, err);
     cpgo_profile_free(p);
-    if (rc) cpgo_err_prefix(err, "%s", path);
+    if (rc) cpgo_err_prefix(err, "%s/%s", ts->dir, name);
     return rc;
 }
-
 static int reset_pending(struct cpgo_tstate *ts)
 {
     struct cpgo_merger *m;
@@ -346,8 +416,15 @@ static void meta_from_json(struct meta *m, json_t *o)
  *          | instance (u64 le, hash of the backend name) | body,
  * the CRC covering when, instance and body. ("CPGJ" records, without when and instance,
  * are still read.) Appending needs no new inode per scrape (creating and deleting
- * thousands of small files is what ext4 charges most for); a record torn by a crash fails
- * its length or CRC check and is cut off at recovery. */
+ * thousands of small files is what ext4 charges most for).
+ *
+ * Recovery tells two kinds of damage apart. A crash while appending leaves a *torn tail*:
+ * the last record is incomplete (the file ends inside it). It was never synced, so never
+ * accepted: it is cut off. Anything else (a record whose CRC fails with a valid record
+ * after it, a damaged header in the middle, a complete last record that fails its CRC)
+ * is damage to data that was accepted: the damaged bytes are skipped, the records after
+ * them are kept, the journal is moved aside for a person, and the target reports the
+ * problem until acknowledged. */
 #define JHDR_OLD 20
 #define JHDR 36
 
@@ -368,26 +445,33 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
-static void journal_path(const struct cpgo_tstate *ts, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s/journal.log", ts->dir);
-}
+#define JOURNAL "journal.log"
 
-/* Appends one record and syncs its data. *old_size gets the size before (to undo). */
+/* Appends one record and syncs its data. A failed append is cut off again; if even that
+ * fails, the next append first cuts the file back to the last complete record, so a
+ * partial record never ends up between two good ones. */
 static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                          int64_t when, uint64_t inst, off_t *old_size, struct cpgo_err *err)
+                          int64_t when, uint64_t inst, struct cpgo_err *err)
 {
-    char p[4300];
-    journal_path(ts, p, sizeof p);
     if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
-    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return cpgo_err_set(err, CPGO_E_IO, "cannot open %s: %s", p, strerror(errno));
+    int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
+    if (fd < 0) {
+        cpgo_err_prefix(err, "%s", ts->dir);
+        return fd;
+    }
     struct stat st;
     if (fstat(fd, &st)) {
+        int e = errno;
         close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s: %s", p, strerror(errno));
+        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s/" JOURNAL ": %s", ts->dir,
+                            strerror(e));
     }
-    *old_size = st.st_size;
+    if (st.st_size != ts->journal_end && ftruncate(fd, ts->journal_end)) {
+        int e = errno;
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_IO, "cannot cut %s/" JOURNAL " back after a failed write: %s",
+                            ts->dir, strerror(e));
+    }
     unsigned char hdr[JHDR];
     memcpy(hdr, "CPGK", 4);
     put_le(hdr + 4, seq, 8);
@@ -397,10 +481,14 @@ static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body
     put_le(hdr + 16, crc32(crc32(0L, hdr + 20, 16), body, (uInt)len), 4);
     struct iovec iov[2] = {{hdr, JHDR}, {(void *)body, len}};
     size_t want = JHDR + len, done = 0;
-    while (done < want) {
+    int e = cpgo_file_fault();
+    while (!e && done < want) {
         ssize_t n = writev(fd, iov, 2);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO;
+            break;
+        }
         done += (size_t)n;
         /* advance the iovecs past what was written */
         size_t k = (size_t)n;
@@ -411,74 +499,181 @@ static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body
             k -= take;
         }
     }
-    if (done < want || fdatasync(fd)) {
-        int e = errno;
-        if (ftruncate(fd, *old_size)) { /* best effort: recovery cuts a torn tail anyway */
+    if (!e && (e = cpgo_file_fault()) == 0 && fdatasync(fd)) e = errno;
+    if (e) {
+        if (ftruncate(fd, ts->journal_end)) { /* journal_end stays: the next append cuts */
         }
         close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot append to %s: %s", p, strerror(e));
+        return cpgo_err_set(err, CPGO_E_IO, "cannot append to %s/" JOURNAL ": %s", ts->dir,
+                            strerror(e));
     }
     close(fd);
+    ts->journal_end += (off_t)want;
     return 0;
 }
 
 static void journal_truncate(struct cpgo_tstate *ts, off_t size)
 {
-    char p[4300];
-    journal_path(ts, p, sizeof p);
-    if (truncate(p, size) && errno != ENOENT) {
-        /* nothing sensible to do: recovery skips records <= the recorded seqs */
+    if (ts->ro) return;
+    int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY, 0, &(struct cpgo_err){0});
+    if (fd < 0) {
+        ts->journal_end = 0;
+        return;
     }
+    if (ftruncate(fd, size) == 0) ts->journal_end = size;
+    /* else: recovery skips records <= the recorded seqs, and the next append cuts */
+    close(fd);
 }
 
-/* Replays records with seq > base into pending; cuts a torn or corrupt tail. */
-static void journal_replay(struct cpgo_tstate *ts, uint64_t base)
+/* Reads the record at off. 1 = a complete record whose CRC holds; 0 = not one. *torn = the
+ * file ends inside what the header announces. */
+static int read_record(int fd, off_t off, off_t size, unsigned char *hdr, unsigned char **body,
+                       size_t *cap, size_t *hl_out, size_t *len_out, int *torn)
 {
-    char p[4300];
-    journal_path(ts, p, sizeof p);
-    int fd = open(p, O_RDWR | O_CLOEXEC);
-    if (fd < 0) return;
-    off_t off = 0;
+    *torn = 0;
+    if (size - off < JHDR_OLD) {
+        *torn = 1;
+        return 0;
+    }
+    ssize_t n = pread(fd, hdr, JHDR, off);
+    if (n < JHDR_OLD) return 0;
+    int old = !memcmp(hdr, "CPGJ", 4);
+    if (!old && memcmp(hdr, "CPGK", 4)) return 0;
+    size_t hl = old ? JHDR_OLD : JHDR;
+    if (n < (ssize_t)hl) {
+        *torn = size - off < (off_t)hl;
+        return 0;
+    }
+    size_t len = (size_t)get_le(hdr + 12, 4);
+    if ((off_t)(hl + len) > size - off) {
+        *torn = 1;
+        return 0;
+    }
+    if (len + 1 > *cap) {
+        unsigned char *nb = realloc(*body, len + 1);
+        if (!nb) return 0;
+        *body = nb;
+        *cap = len + 1;
+    }
+    if (pread(fd, *body, len, off + (off_t)hl) != (ssize_t)len) return 0;
+    uint32_t crc = (uint32_t)get_le(hdr + 16, 4);
+    if (crc32(old ? 0L : crc32(0L, hdr + 20, 16), *body, (uInt)len) != crc) return 0;
+    *hl_out = hl;
+    *len_out = len;
+    return 1;
+}
+
+/* The next offset after `from` where a complete, valid record starts; -1 if none. */
+static off_t resync(int fd, off_t from, off_t size, unsigned char **body, size_t *cap)
+{
+    unsigned char buf[65536 + 3], hdr[JHDR];
+    for (off_t base = from; base < size; base += 65536) {
+        ssize_t n = pread(fd, buf, sizeof buf, base);
+        if (n < 4) break;
+        for (ssize_t i = 0; i + 4 <= n; i++) {
+            if (buf[i] != 'C' || buf[i + 1] != 'P' || buf[i + 2] != 'G' ||
+                (buf[i + 3] != 'K' && buf[i + 3] != 'J'))
+                continue;
+            size_t hl, len;
+            int torn;
+            if (read_record(fd, base + i, size, hdr, body, cap, &hl, &len, &torn))
+                return base + i;
+        }
+    }
+    return -1;
+}
+
+/* Replays records with seq > base into pending; cuts a torn tail; skips and reports
+ * damage. *damaged = how many damaged stretches were met. */
+static void journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged)
+{
+    *damaged = 0;
+    struct cpgo_err err;
+    int fd = cpgo_file_open(ts->dirfd, JOURNAL, ts->ro ? O_RDONLY : O_RDWR, 0, &err);
+    if (fd < 0) {
+        if (fd != CPGO_E_EMPTY) {
+            cpgo_err_prefix(&err, "%s", ts->dir);
+            add_problem(ts, JOURNAL, 0, err.text);
+        }
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st)) {
+        close(fd);
+        return;
+    }
+    off_t off = 0, size = st.st_size;
     unsigned char hdr[JHDR];
     unsigned char *body = NULL;
-    for (;;) {
-        ssize_t n = pread(fd, hdr, JHDR, off);
-        if (n == 0) break;
-        int old = n >= 4 && !memcmp(hdr, "CPGJ", 4);
-        size_t hl = old ? JHDR_OLD : JHDR;
+    size_t cap = 0;
+    uint64_t last_seq = base;
+    struct cpgo_limits lim;
+    recovery_limits(&lim);
+    while (off < size) {
+        size_t hl = 0, len = 0;
+        int torn;
+        if (!read_record(fd, off, size, hdr, &body, &cap, &hl, &len, &torn)) {
+            off_t next = resync(fd, off + 1, size, &body, &cap);
+            if (next < 0 && torn) {
+                /* the one crash case: an append that never completed, never accepted */
+                char o[24], n[24];
+                snprintf(o, sizeof o, "%lld", (long long)off);
+                snprintf(n, sizeof n, "%lld", (long long)(size - off));
+                cpgo_log(CPGO_LVL_WARN, "cut a torn journal tail (an append a crash interrupted)",
+                         "state", ts->dir, "offset", o, "bytes", n, NULL);
+                if (!ts->ro && ftruncate(fd, off)) {
+                }
+                size = off;
+                break;
+            }
+            /* damage to accepted data: skip exactly the damaged bytes */
+            (*damaged)++;
+            ts->corrupt_records++;
+            char what[300], o[24], sq[48];
+            int hdr_ok = !memcmp(hdr, "CPGK", 4) || !memcmp(hdr, "CPGJ", 4);
+            if (hdr_ok)
+                snprintf(sq, sizeof sq, "%" PRIu64, get_le(hdr + 4, 8));
+            else
+                snprintf(sq, sizeof sq, "after %" PRIu64, last_seq);
+            snprintf(o, sizeof o, "%lld", (long long)off);
+            snprintf(what, sizeof what,
+                     "damaged journal record (sequence %s) at byte offset %lld of " JOURNAL
+                     ": skipped, %lld bytes",
+                     sq, (long long)off, (long long)((next < 0 ? size : next) - off));
+            cpgo_log(CPGO_LVL_ERROR, "damaged journal record skipped", "state", ts->dir, "seq",
+                     sq, "offset", o, NULL);
+            add_problem(ts, JOURNAL, 0, what);
+            if (next < 0) break;
+            off = next;
+            continue;
+        }
         uint64_t seq = get_le(hdr + 4, 8);
-        size_t len = (size_t)get_le(hdr + 12, 4);
-        uint32_t crc = (uint32_t)get_le(hdr + 16, 4);
+        int old = hl == JHDR_OLD;
         int64_t when = old ? 0 : (int64_t)get_le(hdr + 20, 8);
         uint64_t inst = old ? 0 : get_le(hdr + 28, 8);
-        int good = n >= (ssize_t)hl && (old || !memcmp(hdr, "CPGK", 4)) &&
-                   len <= ts->lim.max_compressed;
-        unsigned char *nb = good ? realloc(body, len ? len : 1) : NULL;
-        if (nb) body = nb;
-        good = good && nb && pread(fd, body, len, off + (off_t)hl) == (ssize_t)len &&
-               crc32(old ? 0L : crc32(0L, hdr + 20, 16), body, (uInt)len) == crc;
-        if (!good) {
-            /* a record torn by a crash (or damage): everything from here was never synced
-             * as a whole, so it was never accepted */
-            if (ftruncate(fd, off)) {
-            }
-            break;
-        }
         if (seq >= ts->next_seq) ts->next_seq = seq + 1;
+        if (seq > last_seq) last_seq = seq;
         if (seq > base) {
             struct cpgo_profile *prof = NULL;
             struct cpgo_err e;
-            if (cpgo_profile_decode(body, len, &ts->lim, &prof, &e) == 0 &&
+            if (cpgo_profile_decode(body, len, &lim, &prof, &e) == 0 &&
                 cpgo_merge_add(ts->pending, prof, &e) == 0) {
                 ts->journal_len++;
                 meta_add(&ts->fresh, 1, when, when);
                 if (inst) meta_add_inst(&ts->fresh, inst);
+            } else {
+                /* written by a cpgo that journaled before it merged (a refused profile
+                 * whose record a crash left behind): it was never accepted */
+                char sq[24];
+                snprintf(sq, sizeof sq, "%" PRIu64, seq);
+                cpgo_log(CPGO_LVL_WARN, "journal record not merged (refused when written)",
+                         "state", ts->dir, "seq", sq, "error", e.text, NULL);
             }
-            /* a record that does not merge was refused when it was written */
             cpgo_profile_free(prof);
         }
-        off += (off_t)hl + (off_t)len;
+        off += (off_t)(hl + len);
     }
+    ts->journal_end = size;
     free(body);
     close(fd);
 }
@@ -488,16 +683,17 @@ static void journal_replay(struct cpgo_tstate *ts, uint64_t base)
 static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot,
                   int truncate_journal)
 {
-    char p[4300];
+    if (ts->ro) return;
+    char p[128];
     uint64_t *seqs;
     size_t n;
     if (truncate_journal) journal_truncate(ts, 0);
-    if (list_seqs(ts->dir, "pending-", ".pb", &seqs, &n) == 0) {
+    if (list_seqs(ts, "pending-", ".pb", &seqs, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             if (seqs[i] == keep_snapshot) continue;
             if (seqs[i] <= upto || seqs[i] < keep_snapshot) {
-                snprintf(p, sizeof p, "%s/pending-%" PRIu64 ".pb", ts->dir, seqs[i]);
-                unlink(p);
+                name_of(p, sizeof p, "pending-%" PRIu64 ".pb", seqs[i]);
+                remove_file(ts, p);
             }
         }
         free(seqs);
@@ -505,18 +701,20 @@ static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot,
 }
 
 /* Removes temp files a killed process left behind (a write that never reached its rename:
- * by the protocol, never accepted). Only this target's lane writes in dir. */
-static void remove_stale_temps(const char *dir)
+ * by the protocol, never accepted). Only this target's lane writes in the directory. */
+static void remove_stale_temps(struct cpgo_tstate *ts)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
+    if (ts->ro) return;
+    int fd = openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
     struct dirent *e;
-    char p[4400];
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp-")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
+        if (strstr(e->d_name, ".tmp-") && !strstr(e->d_name, ".corrupt-"))
+            unlinkat(ts->dirfd, e->d_name, 0);
     closedir(d);
 }
 
@@ -541,55 +739,68 @@ void cpgo_state_remove_stale_temps(const char *path)
     closedir(d);
 }
 
-/* Settles a publish that was in progress when the process died. */
-static void recover_publishing(struct cpgo_tstate *ts)
+/* Does the output at path hold exactly the recorded bytes (size and hash)? */
+static int output_matches(const char *path, uint64_t size, const char *hash)
 {
-    char p[4300];
-    path_of(ts, p, sizeof p, "publishing.json", 0);
+    unsigned char *data;
+    size_t len;
+    struct cpgo_err e;
+    if (cpgo_state_read_file(path, (size_t)size + 1, &data, &len, &e)) return 0;
+    char h[32];
+    snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
+    free(data);
+    return (uint64_t)len == size && !strcmp(h, hash);
+}
+
+/* Records published_seq in published.json, then drops the intent it proves. */
+static int write_published(struct cpgo_tstate *ts, struct cpgo_err *err)
+{
+    json_t *o = json_pack("{s:I}", "upto_seq", (json_int_t)ts->published_seq);
+    int rc = o ? write_json(ts, "published.json", o, err)
+               : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    json_decref(o);
+    if (rc) return rc;
+    ts->published_dirty = 0;
+    remove_file(ts, "publishing.json");
+    return 0;
+}
+
+/* Settles a publish that was in progress when the process died (or whose record could not
+ * be written): the output tells whether it happened. Returns the seq it published, or 0. */
+static uint64_t recover_publishing(struct cpgo_tstate *ts)
+{
     uint64_t seq;
     json_t *o = NULL;
-    if (read_json_seq(p, "upto_seq", &seq, &o)) {
-        unlink(p);
-        return;
+    struct cpgo_err e;
+    int rc = read_json_seq(ts, "publishing.json", "upto_seq", &seq, &o, &e);
+    if (rc == CPGO_E_EMPTY) return 0;
+    if (rc) {
+        /* unknown whether the output was replaced: a person decides */
+        quarantine(ts, "publishing.json", 1,
+                   "publishing.json (a publish in progress) is damaged: whether the output "
+                   "holds the pending scrapes is unknown; publishing is held",
+                   NULL, 0);
+        return 0;
     }
     const char *out = json_string_value(json_object_get(o, "path"));
     const char *hash = json_string_value(json_object_get(o, "hash"));
     json_int_t size = json_integer_value(json_object_get(o, "size"));
-    int done = 0;
-    if (out && hash) {
-        unsigned char *data;
-        size_t len;
-        struct cpgo_err e;
-        if (cpgo_state_read_file(out, (size_t)size + 1, &data, &len, &e) == 0) {
-            char h[32];
-            snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
-            done = (json_int_t)len == size && !strcmp(h, hash);
-            free(data);
-        }
-    }
-    if (done) {
-        /* the output was written: record it as published */
-        json_t *pub = json_pack("{s:I}", "upto_seq", (json_int_t)seq);
-        char pp[4300];
-        struct cpgo_err e;
-        path_of(ts, pp, sizeof pp, "published.json", 0);
-        if (write_json(pp, pub, &e) == 0) unlink(p);
-        json_decref(pub);
-    } else {
-        unlink(p);
-    }
+    int done = out && hash && size >= 0 && output_matches(out, (uint64_t)size, hash);
     json_decref(o);
+    if (!done) {
+        remove_file(ts, "publishing.json");
+        return 0;
+    }
+    return seq;
 }
-
 /* ---- pushed segments (pushes.json, seg-<upto>.pb) and the forge record (forge.json) ---- */
 
 static int save_segments(struct cpgo_tstate *ts, struct cpgo_err *err)
 {
-    char p[4300];
-    path_of(ts, p, sizeof p, "pushes.json", 0);
     if (ts->nsegs == 0) {
-        if (unlink(p) && errno != ENOENT)
-            return cpgo_err_set(err, CPGO_E_IO, "cannot remove %s: %s", p, strerror(errno));
+        if (remove_file(ts, "pushes.json"))
+            return cpgo_err_set(err, CPGO_E_IO, "cannot remove %s/pushes.json: %s", ts->dir,
+                                strerror(errno));
         return 0;
     }
     json_t *arr = json_array();
@@ -603,20 +814,53 @@ static int save_segments(struct cpgo_tstate *ts, struct cpgo_err *err)
         json_array_append_new(arr, o);
     }
     json_t *o = json_pack("{s:o}", "segments", arr);
-    int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    int rc = o ? write_json(ts, "pushes.json", o, err)
+               : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     json_decref(o);
     return rc;
 }
 
 /* Segments at or below published_seq are settled (a crash after published.json was written
- * and before pushes.json was): they are dropped here. */
+ * and before pushes.json was): they are dropped here. A damaged pushes.json is moved aside;
+ * its segment files are kept as segments without blobs (nothing is lost), and publishing is
+ * held: whether a push of them was merged is unknown until a person looks. */
 static void load_segments(struct cpgo_tstate *ts)
 {
-    char p[4300];
-    path_of(ts, p, sizeof p, "pushes.json", 0);
-    json_error_t je;
-    json_t *o = json_load_file(p, 0, &je);
-    if (!o) return;
+    json_t *o;
+    struct cpgo_err err;
+    int rc = load_json(ts, "pushes.json", &o, &err);
+    if (rc == CPGO_E_EMPTY) return;
+    if (rc == 0 && !json_is_array(json_object_get(o, "segments"))) {
+        json_decref(o);
+        rc = cpgo_err_set(&err, CPGO_E_INPUT, "%s/pushes.json is damaged: no segment list",
+                          ts->dir);
+    }
+    if (rc) {
+        char what[700];
+        snprintf(what, sizeof what,
+                 "%s; its segment files are kept pending without their blob ids: if a pull "
+                 "request holding them was merged, they would be counted again, so "
+                 "publishing is held",
+                 err.text);
+        quarantine(ts, "pushes.json", 1, what, NULL, 0);
+        uint64_t *seqs;
+        size_t ns;
+        if (list_seqs(ts, "seg-", ".pb", &seqs, &ns) == 0) {
+            for (size_t i = 0; i < ns && ts->nsegs < CPGO_STATE_MAX_SEGS; i++) {
+                if (seqs[i] <= ts->published_seq) continue;
+                struct seg *g = &ts->segs[ts->nsegs++];
+                memset(g, 0, sizeof *g);
+                g->upto = seqs[i];
+                g->m.scrapes = 1; /* the count was in the damaged file: at least one */
+            }
+            free(seqs);
+        }
+        if (!ts->ro) {
+            struct cpgo_err e;
+            save_segments(ts, &e);
+        }
+        return;
+    }
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(o, "segments"), i, e)
@@ -648,10 +892,10 @@ static void load_segments(struct cpgo_tstate *ts)
 static void drop_segments(struct cpgo_tstate *ts, size_t n)
 {
     if (n == 0) return;
-    char p[4300];
+    char p[128];
     for (size_t i = 0; i < n; i++) {
-        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
-        unlink(p);
+        name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
+        remove_file(ts, p);
         meta_free(&ts->segs[i].m);
     }
     memmove(ts->segs, ts->segs + n, (ts->nsegs - n) * sizeof *ts->segs);
@@ -663,11 +907,18 @@ static void drop_segments(struct cpgo_tstate *ts, size_t n)
 
 static void load_forge(struct cpgo_tstate *ts)
 {
-    char p[4300];
-    path_of(ts, p, sizeof p, "forge.json", 0);
-    json_error_t je;
-    json_t *o = json_load_file(p, 0, &je);
-    if (!o) return;
+    json_t *o;
+    struct cpgo_err err;
+    int rc = load_json(ts, "forge.json", &o, &err);
+    if (rc == CPGO_E_EMPTY) return;
+    if (rc) {
+        char what[700];
+        snprintf(what, sizeof what,
+                 "%s; the pull request and the closed-PR gate are found again from the forge",
+                 err.text);
+        quarantine(ts, "forge.json", 0, what, NULL, 0);
+        return;
+    }
     struct cpgo_state_forge *f = &ts->forge;
     json_t *v;
     if (json_is_integer(v = json_object_get(o, "last_publish"))) f->last_publish = json_integer_value(v);
@@ -696,15 +947,14 @@ int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *
                          struct cpgo_err *err)
 {
     if (!memcmp(&ts->forge, f, sizeof *f)) return 0;
-    char p[4300];
-    path_of(ts, p, sizeof p, "forge.json", 0);
     json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:b, s:I, s:s}", "last_publish",
                           (json_int_t)f->last_publish, "pr_number", (json_int_t)f->pr_number,
                           "pr_url", f->pr_url, "closed_pr", (json_int_t)f->closed_pr,
                           "closed_scrapes", (json_int_t)f->closed_scrapes, "released",
                           f->released, "unmanaged_pr", (json_int_t)f->unmanaged_pr,
                           "last_commit", f->last_commit);
-    int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    int rc = o ? write_json(ts, "forge.json", o, err)
+               : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     json_decref(o);
     if (!rc) ts->forge = *f;
     return rc;
@@ -742,11 +992,21 @@ size_t cpgo_state_segments(const struct cpgo_tstate *ts)
     return ts->nsegs;
 }
 
+int cpgo_state_segment(const struct cpgo_tstate *ts, size_t i, uint64_t *upto, uint64_t *scrapes,
+                       size_t *nblobs)
+{
+    if (i >= ts->nsegs) return -1;
+    *upto = ts->segs[i].upto;
+    *scrapes = ts->segs[i].m.scrapes;
+    *nblobs = (size_t)ts->segs[i].nblobs;
+    return 0;
+}
+
 int cpgo_state_fold_pending(struct cpgo_tstate *ts, struct cpgo_merger *dst, struct cpgo_err *err)
 {
-    char p[4300];
+    char p[128];
     for (size_t i = 0; i < ts->nsegs; i++) {
-        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
+        name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
         int rc = add_file(ts, p, dst, err);
         if (rc) return rc;
     }
@@ -760,33 +1020,34 @@ static int coalesce_first_two(struct cpgo_tstate *ts, struct cpgo_err *err)
 {
     struct cpgo_merger *m;
     if (cpgo_merge_new(&m, &ts->mo)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    char p[4300];
+    char p[128];
     int rc = 0;
     for (size_t i = 0; i < 2 && !rc; i++) {
-        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
+        name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
         rc = add_file(ts, p, m, err);
     }
     struct cpgo_buf b = {0};
     if (!rc) rc = cpgo_merge_encode(m, 0, 1, &b, err);
     cpgo_merge_free(m);
     if (!rc) {
-        path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[1].upto);
-        rc = cpgo_state_write_file(p, b.data, b.len, err);
+        name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[1].upto);
+        rc = cpgo_file_write_at(ts->dirfd, p, b.data, b.len, 0600, err);
     }
     cpgo_buf_free(&b);
     if (rc) return rc;
     meta_union(&ts->segs[1].m, &ts->segs[0].m);
-    path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[0].upto);
+    name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[0].upto);
     meta_free(&ts->segs[0].m);
     memmove(ts->segs, ts->segs + 1, (ts->nsegs - 1) * sizeof *ts->segs);
     ts->nsegs--;
     rc = save_segments(ts, err);
-    if (!rc) unlink(p);
+    if (!rc) remove_file(ts, p);
     return rc;
 }
 
 int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_err *err)
 {
+    if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
     if (strlen(blob) >= CPGO_STATE_BLOB_SIZE)
         return cpgo_err_set(err, CPGO_E_USAGE, "blob id too long");
     if (cpgo_merge_count(ts->pending) == 0) {
@@ -795,12 +1056,20 @@ int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_
         struct seg *g = &ts->segs[ts->nsegs - 1];
         for (int k = 0; k < g->nblobs; k++)
             if (!strcmp(g->blobs[k], blob)) return 0;
+        char saved[CPGO_STATE_MAX_BLOBS][CPGO_STATE_BLOB_SIZE];
+        int nsaved = g->nblobs;
+        memcpy(saved, g->blobs, sizeof saved);
         if (g->nblobs == CPGO_STATE_MAX_BLOBS) {
             memmove(g->blobs, g->blobs + 1, sizeof g->blobs[0] * (CPGO_STATE_MAX_BLOBS - 1));
             g->nblobs--;
         }
         snprintf(g->blobs[g->nblobs++], CPGO_STATE_BLOB_SIZE, "%s", blob);
-        return save_segments(ts, err);
+        int rc = save_segments(ts, err);
+        if (rc) { /* not recorded: the push must not happen, and memory says so too */
+            memcpy(g->blobs, saved, sizeof saved);
+            g->nblobs = nsaved;
+        }
+        return rc;
     }
     /* close the fresh part into a new segment: its file first, then the record (the
      * commit point), then the journal and snapshots it replaces */
@@ -814,9 +1083,9 @@ int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_
         return rc;
     }
     if ((rc = cpgo_merge_encode(ts->pending, 0, 1, &b, err))) return rc;
-    char p[4300];
-    path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", upto);
-    rc = cpgo_state_write_file(p, b.data, b.len, err);
+    char p[128];
+    name_of(p, sizeof p, "seg-%" PRIu64 ".pb", upto);
+    rc = cpgo_file_write_at(ts->dirfd, p, b.data, b.len, 0600, err);
     cpgo_buf_free(&b);
     if (rc) return rc;
     struct seg *g = &ts->segs[ts->nsegs];
@@ -831,15 +1100,14 @@ int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_
         /* not recorded: the fresh part stays what it was */
         ts->nsegs--;
         ts->fresh = g->m;
-        unlink(p);
+        remove_file(ts, p);
         return rc;
     }
     journal_truncate(ts, 0);
     ts->journal_len = 0;
     ts->snapshot_seq = 0;
     prune(ts, upto, 0, 0);
-    path_of(ts, p, sizeof p, "pending.json", 0);
-    unlink(p);
+    remove_file(ts, "pending.json");
     if (reset_pending(ts)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     recount(ts);
     return 0;
@@ -849,37 +1117,190 @@ int cpgo_state_settle(struct cpgo_tstate *ts, const char *blob, uint64_t *settle
                       struct cpgo_err *err)
 {
     *settled = 0;
-    if (!blob || !*blob) return 0;
+    if (!blob || !*blob || ts->ro) return 0;
     size_t hit = 0;
     for (size_t i = 0; i < ts->nsegs; i++)
         for (int k = 0; k < ts->segs[i].nblobs; k++)
             if (!strcmp(ts->segs[i].blobs[k], blob)) hit = i + 1;
     if (!hit) return 0;
-    uint64_t upto = ts->segs[hit - 1].upto;
-    for (size_t i = 0; i < hit; i++) *settled += ts->segs[i].m.scrapes;
+    uint64_t upto = ts->segs[hit - 1].upto, before = ts->published_seq;
     /* published.json first: segments at or below it are dropped when loaded, so a crash
      * before pushes.json is rewritten cannot count them again */
-    char p[4300];
-    json_t *o = json_pack("{s:I}", "upto_seq", (json_int_t)upto);
-    path_of(ts, p, sizeof p, "published.json", 0);
-    int rc = o ? write_json(p, o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    json_decref(o);
+    ts->published_seq = upto;
+    int rc = write_published(ts, err);
     if (rc) {
-        *settled = 0;
+        ts->published_seq = before;
         return rc;
     }
-    ts->published_seq = upto;
+    for (size_t i = 0; i < hit; i++) *settled += ts->segs[i].m.scrapes;
     drop_segments(ts, hit);
     return 0;
 }
 
-int cpgo_state_open(const char *state_dir, const char *target_id, const char *target_key,
-                    const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
-                    struct cpgo_tstate **out, struct cpgo_err *err)
+/* ---- the state directory: trust, format, lock --------------------------------------- */
+
+#define STATE_FORMAT 2
+
+/* Is the directory safe to keep accepted data in? Owned by us, writable by nobody else:
+ * not by others, and by its group only when that is one of ours (a Kubernetes fsGroup
+ * volume is group-writable by the pod's group, and the pod runs in that group). */
+static int check_trust(const char *path, const struct stat *st, struct cpgo_err *err)
+{
+    if (st->st_uid != geteuid())
+        return cpgo_err_set(err, CPGO_E_USAGE,
+                            "state directory %s is owned by uid %u, not by cpgo's user (uid %u): "
+                            "refused (another user could change what cpgo publishes)",
+                            path, (unsigned)st->st_uid, (unsigned)geteuid());
+    if (st->st_mode & S_IWOTH)
+        return cpgo_err_set(err, CPGO_E_USAGE,
+                            "state directory %s is world-writable (mode %03o): refused; "
+                            "chmod o-w it",
+                            path, (unsigned)(st->st_mode & 0777));
+    if (st->st_mode & S_IWGRP) {
+        int ours = st->st_gid == getegid();
+        gid_t groups[256];
+        int n = getgroups(256, groups);
+        for (int i = 0; i < n && !ours; i++) ours = groups[i] == st->st_gid;
+        if (!ours)
+            return cpgo_err_set(err, CPGO_E_USAGE,
+                                "state directory %s is writable by group %u, which cpgo is not "
+                                "in (mode %03o): refused; chmod g-w it",
+                                path, (unsigned)st->st_gid, (unsigned)(st->st_mode & 0777));
+    }
+    return 0;
+}
+
+int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *err)
+{
+    struct stat st;
+    if (stat(state_dir, &st)) {
+        if (errno != ENOENT || !create)
+            return cpgo_err_set(err, errno == ENOENT ? CPGO_E_EMPTY : CPGO_E_IO,
+                                "state directory %s: %s", state_dir, strerror(errno));
+        /* created private: the parents cpgo creates too */
+        if (cpgo_state_mkdir_p(state_dir, 0700))
+            return cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s",
+                                state_dir, strerror(errno));
+        if (stat(state_dir, &st))
+            return cpgo_err_set(err, CPGO_E_IO, "state directory %s: %s", state_dir,
+                                strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        return cpgo_err_set(err, CPGO_E_USAGE, "state directory %s is not a directory",
+                            state_dir);
+    int rc = check_trust(state_dir, &st, err);
+    if (rc) return rc;
+    int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return cpgo_err_set(err, CPGO_E_IO, "cannot open state directory %s: %s", state_dir,
+                            strerror(errno));
+    /* the format: absent = the first layout (cpgo up to 0.1: targets/ only), upgraded in
+     * place (format 2 reads every file format 1 wrote; it adds problems.json and the lock) */
+    unsigned char *data = NULL;
+    size_t len;
+    int format = 0;
+    rc = cpgo_file_read_at(dfd, "format.json", 4096, &data, &len, err);
+    if (rc == 0) {
+        json_error_t je;
+        json_t *o = json_loadb((const char *)data, len, 0, &je);
+        json_t *v = json_object_get(o, "format");
+        format = json_is_integer(v) ? (int)json_integer_value(v) : -1;
+        json_decref(o);
+        free(data);
+        if (format <= 0) {
+            close(dfd);
+            return cpgo_err_set(err, CPGO_E_USAGE,
+                                "%s/format.json is damaged: cannot tell the state format; "
+                                "refusing to guess",
+                                state_dir);
+        }
+        if (format > STATE_FORMAT) {
+            close(dfd);
+            return cpgo_err_set(err, CPGO_E_USAGE,
+                                "state directory %s has format %d, written by a newer cpgo "
+                                "(this one reads up to %d): refused",
+                                state_dir, format, STATE_FORMAT);
+        }
+    } else if (rc != CPGO_E_EMPTY) {
+        close(dfd);
+        return rc;
+    }
+    rc = 0;
+    if (create && format < STATE_FORMAT) {
+        struct stat ts;
+        int had = fstatat(dfd, "targets", &ts, AT_SYMLINK_NOFOLLOW) == 0;
+        char buf[64];
+        snprintf(buf, sizeof buf, "{\"format\":%d}\n", STATE_FORMAT);
+        rc = cpgo_file_write_at(dfd, "format.json", buf, strlen(buf), 0600, err);
+        if (rc) cpgo_err_prefix(err, "%s", state_dir);
+        else if (had) {
+            char f[8];
+            snprintf(f, sizeof f, "%d", format ? format : 1);
+            cpgo_log(CPGO_LVL_INFO, "state directory upgraded in place", "state_dir", state_dir,
+                     "from_format", f, "to_format", "2", NULL);
+        }
+    }
+    if (!rc && create && mkdirat(dfd, "targets", 0700) && errno != EEXIST)
+        rc = cpgo_err_set(err, CPGO_E_IO, "cannot create %s/targets: %s", state_dir,
+                          strerror(errno));
+    close(dfd);
+    return rc;
+}
+
+int cpgo_state_lock(const char *state_dir, int *lock_fd, struct cpgo_err *err)
+{
+    *lock_fd = -1;
+    int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return cpgo_err_set(err, CPGO_E_IO, "cannot open state directory %s: %s", state_dir,
+                            strerror(errno));
+    int fd = cpgo_file_open(dfd, "lock", O_RDWR | O_CREAT, 0600, err);
+    close(dfd);
+    if (fd < 0) {
+        cpgo_err_prefix(err, "%s", state_dir);
+        return fd;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB)) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        close(fd);
+        if (n > 0) pid[n] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        if (e == EWOULDBLOCK)
+            return cpgo_err_set(err, CPGO_E_USAGE,
+                                "state directory %s is in use by another cpgo (pid %s): one "
+                                "daemon per state directory (each replica and each shard needs "
+                                "a state_dir of its own)",
+                                state_dir, pid[0] ? pid : "unknown");
+        return cpgo_err_set(err, CPGO_E_IO, "cannot lock %s/lock: %s", state_dir, strerror(e));
+    }
+    /* the holder's pid, for the next one's message; a file left by kill -9 is harmless:
+     * the lock died with its process */
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {
+    }
+    *lock_fd = fd;
+    return 0;
+}
+
+void cpgo_state_unlock(int lock_fd)
+{
+    if (lock_fd >= 0) close(lock_fd);
+}
+
+/* ---- a target's state: open, recover, ingest, snapshot, publish ---------------------- */
+
+static int open_target(const char *state_dir, const char *target_id, const char *target_key,
+                       const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim, int ro,
+                       struct cpgo_tstate **out, struct cpgo_err *err)
 {
     *out = NULL;
     struct cpgo_tstate *ts = calloc(1, sizeof *ts);
     if (!ts) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    ts->dirfd = -1;
+    ts->ro = ro;
     size_t n = strlen(state_dir) + strlen(target_id) + 32;
     ts->dir = malloc(n);
     if (!ts->dir) {
@@ -889,32 +1310,79 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
     snprintf(ts->dir, n, "%s/targets/%s", state_dir, target_id);
     ts->mo = *mo;
     ts->lim = *lim;
-    char p[4300];
     int rc = 0;
-    snprintf(p, sizeof p, "%s", ts->dir);
-    if (cpgo_state_mkdir_p(p, 0700)) {
-        rc = cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s", p,
+    char rel[256];
+    snprintf(rel, sizeof rel, "targets/%s", target_id);
+    if (!ro && cpgo_state_mkdir_p(state_dir, 0700) && errno != EEXIST) {
+        rc = cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s", state_dir,
                           strerror(errno));
         goto fail;
     }
-    path_of(ts, p, sizeof p, "target", 0);
-    unsigned char *known = NULL;
-    size_t known_len = 0;
-    struct cpgo_err ignore;
-    cpgo_state_read_file(p, 65536, &known, &known_len, &ignore);
-    /* written once: a start with a thousand targets should not cost a thousand fsyncs */
-    if (!known || known_len != strlen(target_key) || memcmp(known, target_key, known_len))
-        rc = cpgo_state_write_file(p, target_key, strlen(target_key), err);
-    free(known);
-    if (rc) goto fail;
+    int sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0) {
+        rc = cpgo_err_set(err, errno == ENOENT ? CPGO_E_EMPTY : CPGO_E_IO,
+                          "cannot open state directory %s: %s", state_dir, strerror(errno));
+        goto fail;
+    }
+    if (ro) {
+        int tfd = cpgo_file_opendir(sfd, "targets", err);
+        ts->dirfd = tfd < 0 ? tfd : cpgo_file_opendir(tfd, target_id, err);
+        if (tfd >= 0) close(tfd);
+    } else {
+        ts->dirfd = cpgo_file_mkdirs_at(sfd, rel, 0700, err);
+    }
+    close(sfd);
+    if (ts->dirfd < 0) {
+        rc = ts->dirfd;
+        ts->dirfd = -1;
+        cpgo_err_prefix(err, "target state %s", ts->dir);
+        goto fail;
+    }
+    if (!ro && target_key) {
+        unsigned char *known = NULL;
+        size_t known_len = 0;
+        struct cpgo_err ignore;
+        cpgo_file_read_at(ts->dirfd, "target", 65536, &known, &known_len, &ignore);
+        /* written once: a start with a thousand targets should not cost a thousand fsyncs */
+        if (!known || known_len != strlen(target_key) || memcmp(known, target_key, known_len)) {
+            rc = cpgo_file_write_at(ts->dirfd, "target", target_key, strlen(target_key), 0600,
+                                    err);
+            if (rc) cpgo_err_prefix(err, "%s", ts->dir);
+        }
+        free(known);
+        if (rc) goto fail;
+    }
     if ((rc = reset_pending(ts))) {
         cpgo_err_set(err, rc, "out of memory");
         goto fail;
     }
-    remove_stale_temps(ts->dir);
-    recover_publishing(ts);
-    path_of(ts, p, sizeof p, "published.json", 0);
-    if (read_json_seq(p, "upto_seq", &ts->published_seq, NULL)) ts->published_seq = 0;
+    /* problems found before and not yet acknowledged stay */
+    json_t *pj;
+    struct cpgo_err pe;
+    if (load_json(ts, "problems.json", &pj, &pe) == 0) {
+        json_t *arr = json_object_get(pj, "problems");
+        if (json_is_array(arr)) ts->problems = json_incref(arr);
+        json_decref(pj);
+    }
+    remove_stale_temps(ts);
+    uint64_t recovered = recover_publishing(ts);
+    {
+        uint64_t seq;
+        struct cpgo_err e;
+        int r = read_json_seq(ts, "published.json", "upto_seq", &seq, NULL, &e);
+        if (r == 0) ts->published_seq = seq;
+        else if (r != CPGO_E_EMPTY)
+            quarantine(ts, "published.json", 1,
+                       "published.json (what the output already holds) is damaged: entries "
+                       "that were published may be counted again; publishing is held",
+                       NULL, 0);
+    }
+    if (recovered > ts->published_seq) {
+        /* the output holds them: published, whether or not the record can be written now */
+        ts->published_seq = recovered;
+        struct cpgo_err e;
+        if (ts->ro || write_published(ts, &e)) ts->published_dirty = !ts->ro;
+    }
     load_segments(ts);
     load_forge(ts);
     /* the fresh part starts after what was published and what was pushed */
@@ -923,17 +1391,27 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
 
     uint64_t *seqs;
     size_t ns;
+    char p[128];
     ts->next_seq = floor + 1;
     /* newest snapshot newer than that */
-    if (list_seqs(ts->dir, "pending-", ".pb", &seqs, &ns) == 0) {
+    if (list_seqs(ts, "pending-", ".pb", &seqs, &ns) == 0) {
         for (size_t i = ns; i-- > 0;) {
             if (seqs[i] <= floor) break;
-            path_of(ts, p, sizeof p, "pending-%" PRIu64 ".pb", seqs[i]);
-            if (add_file(ts, p, ts->pending, err) == 0) {
+            name_of(p, sizeof p, "pending-%" PRIu64 ".pb", seqs[i]);
+            struct cpgo_err e;
+            if (add_file(ts, p, ts->pending, &e) == 0) {
                 ts->snapshot_seq = seqs[i];
                 break;
             }
-            /* a damaged snapshot: fall back to an older one plus the journal */
+            /* a damaged snapshot: the scrapes it held are gone from the journal (it was
+             * cut when the snapshot was written). Never silently: moved aside, reported;
+             * the older snapshot and the journal give what can still be had. */
+            char what[1024];
+            snprintf(what, sizeof what,
+                     "snapshot %s (pending scrapes up to sequence %" PRIu64
+                     ") is damaged: %s; the scrapes only it held are missing",
+                     p, seqs[i], e.text);
+            quarantine(ts, p, 0, what, NULL, 0);
             reset_pending(ts);
         }
         free(seqs);
@@ -941,25 +1419,48 @@ int cpgo_state_open(const char *state_dir, const char *target_id, const char *ta
     /* The snapshot records how many scrapes it holds (and their window and instances) in a
      * sidecar; absent -> count inputs. */
     ts->fresh.scrapes = cpgo_merge_count(ts->pending);
-    path_of(ts, p, sizeof p, "pending.json", 0);
     uint64_t counted;
     json_t *meta = NULL;
-    if (ts->snapshot_seq && read_json_seq(p, "seq", &counted, &meta) == 0) {
+    struct cpgo_err me;
+    if (ts->snapshot_seq && read_json_seq(ts, "pending.json", "seq", &counted, &meta, &me) == 0) {
         if (counted == ts->snapshot_seq) meta_from_json(&ts->fresh, meta);
         json_decref(meta);
     }
     uint64_t base = ts->snapshot_seq > floor ? ts->snapshot_seq : floor;
     if (base + 1 > ts->next_seq) ts->next_seq = base + 1;
-    journal_replay(ts, base);
+    int damaged = 0;
+    journal_replay(ts, base, &damaged);
+    if (damaged && !ts->ro) {
+        /* keep the damaged journal for a person and continue from a snapshot of what was
+         * read: the journal is moved aside first, so a failed snapshot moves it back */
+        char aside[512], stamp[32];
+        utc_stamp(stamp, sizeof stamp, time(NULL));
+        snprintf(aside, sizeof aside, JOURNAL ".corrupt-%s", stamp);
+        if (renameat(ts->dirfd, JOURNAL, ts->dirfd, aside) == 0) {
+            ts->journal_end = 0;
+            struct cpgo_err e;
+            if (ts->journal_len == 0 || cpgo_state_snapshot(ts, &e) == 0) {
+                char what[1024];
+                snprintf(what, sizeof what,
+                         "the journal with %d damaged stretch(es) was moved aside to %s; the "
+                         "records around them are kept",
+                         damaged, aside);
+                add_problem(ts, aside, 0, what);
+            } else if (renameat(ts->dirfd, aside, ts->dirfd, JOURNAL) == 0) {
+                struct stat st;
+                ts->journal_end = fstatat(ts->dirfd, JOURNAL, &st, 0) == 0 ? st.st_size : 0;
+            }
+        }
+    }
     prune(ts, base, ts->snapshot_seq, 0);
     /* segment files no record names (a crash before pushes.json was written) */
-    if (list_seqs(ts->dir, "seg-", ".pb", &seqs, &ns) == 0) {
+    if (!ts->ro && list_seqs(ts, "seg-", ".pb", &seqs, &ns) == 0) {
         for (size_t i = 0; i < ns; i++) {
             int named = 0;
             for (size_t k = 0; k < ts->nsegs; k++) named |= ts->segs[k].upto == seqs[i];
             if (named) continue;
-            path_of(ts, p, sizeof p, "seg-%" PRIu64 ".pb", seqs[i]);
-            unlink(p);
+            name_of(p, sizeof p, "seg-%" PRIu64 ".pb", seqs[i]);
+            remove_file(ts, p);
         }
         free(seqs);
     }
@@ -971,26 +1472,120 @@ fail:
     return rc;
 }
 
+int cpgo_state_open(const char *state_dir, const char *target_id, const char *target_key,
+                    const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
+                    struct cpgo_tstate **out, struct cpgo_err *err)
+{
+    return open_target(state_dir, target_id, target_key, mo, lim, 0, out, err);
+}
+
+int cpgo_state_open_ro(const char *state_dir, const char *target_id,
+                       const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
+                       struct cpgo_tstate **out, struct cpgo_err *err)
+{
+    return open_target(state_dir, target_id, NULL, mo, lim, 1, out, err);
+}
+
 void cpgo_state_close(struct cpgo_tstate *ts)
 {
     if (!ts) return;
     meta_free(&ts->fresh);
     for (size_t i = 0; i < ts->nsegs; i++) meta_free(&ts->segs[i].m);
     cpgo_merge_free(ts->pending);
+    json_decref(ts->problems);
+    if (ts->dirfd >= 0) close(ts->dirfd);
     free(ts->dir);
     free(ts);
+}
+
+size_t cpgo_state_problem_count(const struct cpgo_tstate *ts)
+{
+    return ts->problems ? json_array_size(ts->problems) : 0;
+}
+
+const char *cpgo_state_problem(const struct cpgo_tstate *ts, size_t i, int *hold)
+{
+    json_t *p = ts->problems ? json_array_get(ts->problems, i) : NULL;
+    if (hold) *hold = json_is_true(json_object_get(p, "hold"));
+    const char *w = json_string_value(json_object_get(p, "what"));
+    return w ? w : "";
+}
+
+int cpgo_state_held(const struct cpgo_tstate *ts)
+{
+    for (size_t i = 0; i < cpgo_state_problem_count(ts); i++) {
+        int hold;
+        cpgo_state_problem(ts, i, &hold);
+        if (hold) return 1;
+    }
+    return 0;
+}
+
+uint64_t cpgo_state_corrupt_records(const struct cpgo_tstate *ts)
+{
+    return ts->corrupt_records;
+}
+
+uint64_t cpgo_state_published_seq(const struct cpgo_tstate *ts)
+{
+    return ts->published_seq;
+}
+
+int cpgo_state_ack(const char *state_dir, const char *target_id, size_t *cleared,
+                   struct cpgo_err *err)
+{
+    *cleared = 0;
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/targets/%s", state_dir, target_id);
+    int sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0)
+        return cpgo_err_set(err, CPGO_E_IO, "cannot open state directory %s: %s", state_dir,
+                            strerror(errno));
+    int tfd = cpgo_file_opendir(sfd, "targets", err);
+    int dfd = tfd < 0 ? tfd : cpgo_file_opendir(tfd, target_id, err);
+    if (tfd >= 0) close(tfd);
+    close(sfd);
+    if (dfd < 0) {
+        cpgo_err_prefix(err, "%s", rel);
+        return dfd;
+    }
+    struct cpgo_tstate ts = {.dir = rel, .dirfd = dfd};
+    json_t *pj;
+    int rc = load_json(&ts, "problems.json", &pj, err);
+    if (rc == CPGO_E_EMPTY) {
+        close(dfd);
+        return 0;
+    }
+    if (rc == 0) {
+        *cleared = json_array_size(json_object_get(pj, "problems"));
+        json_decref(pj);
+    }
+    /* the record of what was acknowledged is kept beside the moved-aside files */
+    char stamp[32], done[64];
+    utc_stamp(stamp, sizeof stamp, time(NULL));
+    snprintf(done, sizeof done, "problems.json.acked-%s", stamp);
+    if (renameat(dfd, "problems.json", dfd, done)) {
+        rc = cpgo_err_set(err, CPGO_E_IO, "cannot move %s/problems.json: %s", rel,
+                          strerror(errno));
+    } else {
+        rc = 0;
+        fsync(dfd);
+    }
+    close(dfd);
+    return rc;
 }
 
 int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
                       const struct cpgo_profile *p, const char *instance, int64_t when,
                       struct cpgo_err *err)
 {
+    if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
     /* Journal first, merge second. If the merge refuses the profile (incompatible sample
      * types), the record is cut off again; if the process dies before that, recovery meets
      * the same refusal and skips the record. Either way it is never counted. */
-    off_t before;
     uint64_t inst = inst_hash(instance);
-    int rc = journal_append(ts, ts->next_seq, body, len, when, inst, &before, err);
+    off_t before = ts->journal_end;
+    int rc = journal_append(ts, ts->next_seq, body, len, when, inst, err);
     if (rc) return rc;
     if ((rc = cpgo_merge_add(ts->pending, p, err))) {
         journal_truncate(ts, before);
@@ -1006,20 +1601,20 @@ int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
 
 int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err)
 {
-    if (ts->journal_len == 0) return 0;
+    if (ts->journal_len == 0 || ts->ro) return 0;
     uint64_t seq = ts->next_seq - 1;
     struct cpgo_buf b;
     int rc = cpgo_merge_encode(ts->pending, 0, 1, &b, err);
     if (rc) return rc;
-    char p[4300];
-    path_of(ts, p, sizeof p, "pending-%" PRIu64 ".pb", seq);
-    rc = cpgo_state_write_file(p, b.data, b.len, err);
+    char p[128];
+    name_of(p, sizeof p, "pending-%" PRIu64 ".pb", seq);
+    rc = cpgo_file_write_at(ts->dirfd, p, b.data, b.len, 0600, err);
     cpgo_buf_free(&b);
     if (rc) return rc;
     json_t *meta = meta_json(&ts->fresh);
     if (meta) json_object_set_new(meta, "seq", json_integer((json_int_t)seq));
-    path_of(ts, p, sizeof p, "pending.json", 0);
-    if (meta) write_json(p, meta, err);
+    struct cpgo_err e;
+    if (meta) write_json(ts, "pending.json", meta, &e); /* a sidecar: counts only */
     json_decref(meta);
     ts->snapshot_seq = seq;
     ts->journal_len = 0;
@@ -1042,50 +1637,84 @@ uint64_t cpgo_state_pending_scrapes(const struct cpgo_tstate *ts)
     return ts->pending_scrapes;
 }
 
+/* Publishing (--output). Every failure point ends as "published" or "not published":
+ *   publish_begin   publishing.json = {upto, path, size, hash}   fails -> not published
+ *   (caller)        the output is replaced atomically            fails -> abort: the output
+ *                                                                 tells which (its hash)
+ *   publish_commit  published.json = upto                        fails -> published: the
+ *                   output has it; publishing.json stays as the proof, and published.json is
+ *                   written again before the next publish may begin (or at the next start)
+ */
 int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data,
                              size_t len, struct cpgo_err *err)
 {
+    if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
+    int rc;
+    /* an earlier publish's record first: its intent must not be overwritten before */
+    if (ts->published_dirty && (rc = write_published(ts, err))) {
+        cpgo_err_prefix(err, "recording the last publish");
+        return rc;
+    }
     uint64_t seq = ts->next_seq - 1;
-    char h[32], p[4300];
+    char h[32];
     snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
     json_t *o = json_pack("{s:I, s:s, s:I, s:s}", "upto_seq", (json_int_t)seq, "path", path,
                           "size", (json_int_t)len, "hash", h);
     if (!o) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    path_of(ts, p, sizeof p, "publishing.json", 0);
-    int rc = write_json(p, o, err);
+    rc = write_json(ts, "publishing.json", o, err);
     json_decref(o);
-    if (!rc) ts->publishing_seq = seq;
-    return rc;
+    if (rc) return rc;
+    ts->publishing_seq = seq;
+    snprintf(ts->pub_path, sizeof ts->pub_path, "%s", path);
+    snprintf(ts->pub_hash, sizeof ts->pub_hash, "%s", h);
+    ts->pub_size = len;
+    return 0;
+}
+
+/* The output holds everything <= publishing_seq: pending is published, in memory now and
+ * on disk as soon as published.json can be written. */
+static void mark_published(struct cpgo_tstate *ts)
+{
+    uint64_t seq = ts->publishing_seq;
+    ts->published_seq = seq;
+    ts->publishing_seq = 0;
+    ts->journal_len = 0;
+    ts->snapshot_seq = 0;
+    drop_segments(ts, ts->nsegs);
+    reset_pending(ts);
+    recount(ts);
 }
 
 int cpgo_state_publish_commit(struct cpgo_tstate *ts, struct cpgo_err *err)
 {
     uint64_t seq = ts->publishing_seq;
-    char p[4300];
-    json_t *o = json_pack("{s:I}", "upto_seq", (json_int_t)seq);
-    path_of(ts, p, sizeof p, "published.json", 0);
-    int rc = write_json(p, o, err);
-    json_decref(o);
-    if (rc) return rc;
-    path_of(ts, p, sizeof p, "publishing.json", 0);
-    unlink(p);
     ts->published_seq = seq;
-    ts->publishing_seq = 0;
-    ts->journal_len = 0;
-    ts->snapshot_seq = 0;
-    prune(ts, seq, 0, 1);
-    path_of(ts, p, sizeof p, "pending.json", 0);
-    unlink(p);
-    drop_segments(ts, ts->nsegs);
-    if (reset_pending(ts)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    recount(ts);
-    return 0;
+    int rc = write_published(ts, err);
+    if (rc) {
+        /* the output was replaced: published all the same. The intent (publishing.json)
+         * proves it to the next start; the record is written before the next publish. */
+        ts->published_dirty = 1;
+        cpgo_err_prefix(err, "published, but not yet recorded (retried before the next "
+                             "publish; the output proves it meanwhile)");
+    }
+    mark_published(ts);
+    if (!rc) {
+        prune(ts, seq, 0, 1);
+        remove_file(ts, "pending.json");
+    }
+    return rc;
 }
 
 void cpgo_state_publish_abort(struct cpgo_tstate *ts)
 {
-    char p[4300];
-    path_of(ts, p, sizeof p, "publishing.json", 0);
-    unlink(p);
+    if (!ts->publishing_seq) return;
+    /* the write failed, but perhaps after its rename (a failed directory sync): the output
+     * tells which */
+    if (output_matches(ts->pub_path, ts->pub_size, ts->pub_hash)) {
+        struct cpgo_err e;
+        cpgo_state_publish_commit(ts, &e);
+        return;
+    }
+    remove_file(ts, "publishing.json");
     ts->publishing_seq = 0;
 }

@@ -55,7 +55,43 @@ struct cpgo_tstate;
 int cpgo_state_open(const char *state_dir, const char *target_id, const char *target_key,
                     const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
                     struct cpgo_tstate **out, struct cpgo_err *err);
+/* The same recovery, in memory only, for reading (cpgo state): no file is created, written,
+ * moved or removed, and no lock is needed. CPGO_E_EMPTY when the target has no directory. */
+int cpgo_state_open_ro(const char *state_dir, const char *target_id,
+                       const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
+                       struct cpgo_tstate **out, struct cpgo_err *err);
 void cpgo_state_close(struct cpgo_tstate *ts);
+
+/* ---- the state directory (the loop thread at start, or a command) ----
+ * Prepares state_dir: with `create`, creates it (mode 0700, missing parents too) and
+ * targets/, and writes format.json (a directory without one, written by cpgo 0.1, is
+ * upgraded in place: the files are the same). Refuses a directory that is not owned by
+ * cpgo's user, is world-writable, or group-writable by a group cpgo is not in (a
+ * Kubernetes fsGroup volume is fine), and a format newer than this cpgo reads. */
+int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *err);
+/* One owner per state directory: an exclusive flock on state_dir/lock (the holder's pid
+ * written inside, for the refusal's message). The lock lives as long as *lock_fd is open
+ * (until exit or cpgo_state_unlock); a file a killed daemon left does not block. */
+int cpgo_state_lock(const char *state_dir, int *lock_fd, struct cpgo_err *err);
+void cpgo_state_unlock(int lock_fd);
+
+/* ---- problems: damaged files found at recovery ----
+ * A damaged record file is moved aside ("<name>.corrupt-<time>"), never deleted, and a
+ * problem is recorded in problems.json until a person acknowledges it (cpgo state --ack).
+ * `hold`: publishing the target could count something twice, so it is held meanwhile. */
+size_t cpgo_state_problem_count(const struct cpgo_tstate *ts);
+const char *cpgo_state_problem(const struct cpgo_tstate *ts, size_t i, int *hold);
+int cpgo_state_held(const struct cpgo_tstate *ts);
+/* Damaged journal records skipped when the state was opened. */
+uint64_t cpgo_state_corrupt_records(const struct cpgo_tstate *ts);
+uint64_t cpgo_state_published_seq(const struct cpgo_tstate *ts);
+/* Segment i (oldest first): its last seq, scrapes and how many pushed blobs identify it. */
+int cpgo_state_segment(const struct cpgo_tstate *ts, size_t i, uint64_t *upto,
+                       uint64_t *scrapes, size_t *nblobs);
+/* Clears a target's problems (the caller holds the state directory's lock): problems.json
+ * is renamed to problems.json.acked-<time>. *cleared = how many there were. */
+int cpgo_state_ack(const char *state_dir, const char *target_id, size_t *cleared,
+                   struct cpgo_err *err);
 
 /* Accepts one decoded scrape: journals the body, then merges the profile into pending.
  * `instance` (the backend's name, may be NULL) and `when` (seconds since the epoch) are
@@ -120,7 +156,11 @@ void cpgo_state_forge_get(const struct cpgo_tstate *ts, struct cpgo_state_forge 
 int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *f,
                          struct cpgo_err *err);
 
-/* Publishing, in three steps around writing the output: */
+/* Publishing, in three steps around writing the output. Every failure point ends as
+ * "published" or "not published", never both: a failed begin publishes nothing; abort
+ * (the output write failed) asks the output itself whether it was replaced; a failed
+ * commit (the output was replaced) is published all the same, the intent proving it until
+ * published.json can be written (before the next begin, or at the next start). */
 int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data,
                              size_t len, struct cpgo_err *err);
 int cpgo_state_publish_commit(struct cpgo_tstate *ts, struct cpgo_err *err);
