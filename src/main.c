@@ -60,6 +60,20 @@ static const struct {
      "                        original tool's -configPath FILE is accepted too\n"
      "  -q, --quiet           print nothing when the file is valid\n"
      "  --reference           print the reference of every key (docs/CONFIG.md) and exit\n"},
+    {"state", cpgo_cmd_state, "show what a state directory holds; acknowledge its problems",
+     "usage: cpgo state [-c FILE]\n"
+     "       cpgo state [-c FILE] --ack TARGET\n"
+     "\n"
+     "Prints, for every target of the configuration (default ./config.yaml) and every\n"
+     "target directory no longer configured: pending scrapes, pushed segments, what is\n"
+     "published, damaged journal records and the problems recovery found (a damaged file\n"
+     "is moved aside as NAME.corrupt-TIME, never deleted). It takes no lock and writes\n"
+     "nothing, so it runs beside the daemon. Exit status 1 when a target has problems.\n"
+     "\n"
+     "  -c, --config FILE     the configuration\n"
+     "  --ack TARGET          after looking: clear the problems of TARGET (its id or key);\n"
+     "                        the target is ready again and publishing is no longer held.\n"
+     "                        Takes the state directory's lock: stop the daemon first.\n"},
     {"demo", cpgo_cmd_demo, "run the whole pipeline on this machine with nothing configured",
      "usage: cpgo demo [--dir DIR]\n"
      "\n"

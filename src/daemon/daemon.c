@@ -21,6 +21,7 @@
  */
 #include "daemon/daemon.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -61,6 +62,7 @@ static void backend_unref(struct backend *b);
 static void maybe_progress_shutdown(struct daemon *d);
 static void drain_waiting(struct daemon *d);
 static void once_check(struct daemon *d);
+static void submit_load(struct target *t);
 
 static void set_busy(struct backend *b, int busy)
 {
@@ -118,7 +120,15 @@ static void job_work(struct cpgo_job *base)
     case JOB_LOAD:
         j->rc = cpgo_state_open(j->state_dir, j->target_id, j->key, &j->mo, &j->lim, &t->ts,
                                 &j->err);
-        if (!j->rc) j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+        if (!j->rc) {
+            j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+            j->problems = cpgo_state_problem_count(t->ts);
+            j->held = cpgo_state_held(t->ts);
+            j->corrupt_records = cpgo_state_corrupt_records(t->ts);
+            if (j->problems)
+                snprintf(j->problem, sizeof j->problem, "%s",
+                         cpgo_state_problem(t->ts, 0, NULL));
+        }
         break;
     case JOB_INGEST: {
         if (!t->ts) {
@@ -199,22 +209,49 @@ struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
     return j;
 }
 
+/* A publish that cannot start: the target fails (for --once: counted as done, so the run
+ * ends instead of waiting for it). */
+static void publish_skipped(struct target *t, const char *why)
+{
+    struct daemon *d = t->d;
+    t->failed = 1;
+    if (why) snprintf(t->last_error, sizeof t->last_error, "%s", why);
+    if (d->opts.once && t->once_submitted && !t->once_done) {
+        t->once_done = 1;
+        assert(d->once_outstanding_publishes > 0);
+        d->once_outstanding_publishes--;
+    }
+}
+
 static void submit_publish(struct target *t)
 {
     struct daemon *d = t->d;
-    if (!d->opts.output_dir || !t->loaded) return;
+    if (!d->opts.output_dir) return;
+    if (!t->loaded) {
+        if (t->load_failed) publish_skipped(t, NULL); /* last_error names why */
+        return;
+    }
     if (t->publishing) {
         t->publish_again = 1;
         return;
     }
     if (t->retired) return;
+    if (t->held) {
+        cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
+                                "must look at (cpgo state; then cpgo state --ack)",
+                 "target", t->key, "problem", t->problem, NULL);
+        publish_skipped(t, "publishing held: state problem (see cpgo state)");
+        return;
+    }
+    if (!t->out_path[0]) {
+        char why[1200];
+        snprintf(why, sizeof why, "output path would leave %s", d->opts.output_dir);
+        publish_skipped(t, why);
+        return;
+    }
     struct job *j = cpgo_daemon_job_new(t, JOB_PUBLISH);
-    if (!j) return;
-    if (!j->out_path[0]) {
-        snprintf(t->last_error, sizeof t->last_error, "output path would leave %s",
-                 d->opts.output_dir);
-        t->failed = 1;
-        free(j);
+    if (!j) {
+        publish_skipped(t, "out of memory");
         return;
     }
     t->publishing = 1;
@@ -234,14 +271,24 @@ static void job_done(struct cpgo_job *base, int canceled)
     if (j->kind != JOB_SNAPSHOT && t->ts) t->pending_scrapes = j->pending_scrapes;
     switch (j->kind) {
     case JOB_LOAD:
+        t->loading = 0;
         if (j->rc) {
             t->load_failed = 1;
             t->failed = 1;
             snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
-            cpgo_log(CPGO_LVL_ERROR, "cannot open target state", "target", t->key, "error",
-                     j->err.text, NULL);
+            cpgo_log(CPGO_LVL_ERROR,
+                     d->opts.once ? "cannot open target state"
+                                  : "cannot open target state (retried at its next tick)",
+                     "target", t->key, "error", j->err.text, NULL);
         } else {
             t->loaded = 1;
+            t->load_failed = 0;
+            if (t->failed && !t->publishes) t->failed = 0;
+            t->problems = j->problems;
+            t->held = j->held;
+            t->corrupt_records = j->corrupt_records;
+            snprintf(t->problem, sizeof t->problem, "%s", j->problem);
+            cpgo_observe_state_problems(t);
             t->fs = j->fs_out;
             t->last_publish_ms = t->fs.last_publish;
             if (j->pending_scrapes) {
@@ -410,8 +457,9 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
              transient ? "true" : "false", "error", r->error, NULL);
     set_busy(b, 0);
     backend_finished(b);
-    drain_waiting(d);
-    maybe_progress_shutdown(d);
+    /* --once: the last event may be this failure (a publish that cannot start submits no
+     * job whose end would check) */
+    cpgo_daemon_after_job(d);
 }
 
 static int has_capacity(struct daemon *d)
@@ -504,6 +552,7 @@ static void tick_cb(uv_timer_t *h)
     struct daemon *d = b->d;
     if (d->stopping || b->removed) return;
     struct target *t = b->t;
+    if (t->load_failed && !d->opts.once) submit_load(t); /* its scrape waits for it */
     size_t cap = d->cfg->limits.max_queued_bodies / 4;
     if (cap < 2) cap = 2;
     if (!b->busy && t->forge_job && t->ingests + t->scraping >= cap) {
@@ -615,6 +664,18 @@ static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
     }
 }
 
+/* Opens (recovers) the target's state on its lane; again after a failure, at a later
+ * tick: a read-only or full disk may come back. */
+static void submit_load(struct target *t)
+{
+    if (t->loading || t->loaded) return;
+    struct job *j = cpgo_daemon_job_new(t, JOB_LOAD);
+    if (!j) return;
+    t->loading = 1;
+    t->load_failed = 0;
+    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+}
+
 static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg *tc)
 {
     struct target *t = calloc(1, sizeof *t);
@@ -623,9 +684,7 @@ static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg 
     target_set_cfg(t, tc);
     t->next = d->targets;
     d->targets = t;
-    struct job *j = cpgo_daemon_job_new(t, JOB_LOAD);
-    if (!j) return t;
-    cpgo_workq_submit(d->q, &t->lane, &j->base);
+    submit_load(t);
     return t;
 }
 
@@ -1088,6 +1147,20 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         snprintf(n, sizeof n, "%ld", ncpu < 2 ? 4 : ncpu * 3 > 64 ? 64 : ncpu * 3);
         setenv("UV_THREADPOOL_SIZE", n, 0);
     }
+    /* one owner per state directory, before anything is read from it: a second daemon
+     * would replay the first one's journal and publish those scrapes again */
+    int lock_fd = -1;
+    {
+        struct cpgo_err e;
+        if (cpgo_state_dir_prepare(cfg->state_dir, 1, &e) ||
+            cpgo_state_lock(cfg->state_dir, &lock_fd, &e)) {
+            fprintf(stderr, "cpgo run: %s\n", e.text);
+            cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", e.text, NULL);
+            cpgo_config_free(cfg);
+            curl_global_cleanup();
+            return 1;
+        }
+    }
     struct cpgo_err gerr;
     if (cpgo_git_init(&gerr)) {
         fprintf(stderr, "cpgo run: %s\n", gerr.text);
@@ -1102,6 +1175,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
     d->opts = *o;
+    d->lock_fd = lock_fd;
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */
@@ -1209,6 +1283,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     cpgo_config_free(d->cfg);
     cpgo_git_shutdown();
     curl_global_cleanup();
+    cpgo_state_unlock(d->lock_fd);
     free(d);
     return code;
 }

@@ -37,7 +37,8 @@ struct cpgo_observe {
     struct cpgo_admin *admin; /* NULL without `listen:` */
     struct cpgo_metric *scrapes, *scrape_seconds, *bytes, *missed, *merged, *merge_seconds,
         *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
-        *publish_queue, *scrapes_in_flight, *loop_lag, *loop_lag_max, *loop_lag_hist;
+        *publish_queue, *scrapes_in_flight, *loop_lag, *loop_lag_max, *loop_lag_hist,
+        *state_problems, *corrupt_records;
     uv_timer_t lag_timer;
     int lag_open;
     uint64_t lag_due; /* uv_hrtime() when the probe is due */
@@ -61,6 +62,12 @@ struct target {
     struct cpgo_gitrepo *git; /* the same: opened by the first forge job */
     unsigned git_gen;         /* the token generation git was opened with (lane only) */
     int loaded, load_failed;
+    int loading;             /* a JOB_LOAD is queued or running */
+    /* problems its state recovery found (cpgo state; cleared by cpgo state --ack) */
+    size_t problems;
+    int held;                /* publishing held until a person acknowledges */
+    uint64_t corrupt_records;
+    char problem[512];       /* the first one */
     size_t round_outstanding;
     int round_active;
     int publishing;
@@ -129,6 +136,7 @@ struct backend {
 
 struct daemon {
     uv_loop_t loop;
+    int lock_fd; /* flock on state_dir/lock: one daemon per state directory */
     struct cpgo_config *cfg;
     struct cpgo_run_opts opts;
     struct cpgo_scraper *scraper;
@@ -198,6 +206,10 @@ struct job {
     struct cpgo_publish_info info;
     struct cpgo_forge_result fr;
     struct cpgo_state_forge fs_out; /* JOB_LOAD and JOB_FORGE: the record as stored */
+    size_t problems;                /* JOB_LOAD: what recovery found */
+    int held;
+    uint64_t corrupt_records;
+    char problem[512];
     double scrape_seconds;          /* JOB_INGEST: the transfer, for metrics */
     size_t scrape_bytes;
     double work_seconds;            /* time spent in the work function */
@@ -218,6 +230,7 @@ void cpgo_observe_missed(struct backend *b);
 void cpgo_observe_merged(struct target *t, double seconds);
 void cpgo_observe_publish(struct target *t, const char *outcome);
 void cpgo_observe_settled(struct target *t, uint64_t scrapes);
+void cpgo_observe_state_problems(struct target *t); /* after its state was opened */
 
 /* publish.c: forge publishing */
 int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* the token */

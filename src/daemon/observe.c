@@ -84,6 +84,10 @@ static void collect(struct cpgo_metrics *r, void *arg)
     cpgo_metric_clear(o->pending);
     for (struct target *t = d->targets; t; t = t->next)
         if (!t->retired) cpgo_metric_set(o->pending, (double)t->pending_scrapes, CPGO_LABELS(t->key));
+    cpgo_metric_clear(o->state_problems);
+    for (struct target *t = d->targets; t; t = t->next)
+        if (!t->retired && t->loaded)
+            cpgo_metric_set(o->state_problems, (double)t->problems, CPGO_LABELS(t->key));
     cpgo_metric_clear(o->last_success);
     for (struct backend *b = d->backends; b; b = b->next)
         if (b->last_success_ms)
@@ -129,6 +133,13 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->pending = cpgo_metric_gauge(r, "cpgo_pending_scrapes",
                                    "Accepted scrapes not yet in the target branch.",
                                    CPGO_LABELS("target"));
+    o->state_problems = cpgo_metric_gauge(r, "cpgo_state_problems",
+                                          "Damaged state files found at recovery and not yet "
+                                          "acknowledged (cpgo state; cpgo state --ack).",
+                                          CPGO_LABELS("target"));
+    o->corrupt_records = cpgo_metric_counter(r, "cpgo_state_corrupt_records_total",
+                                             "Damaged journal records skipped at recovery.",
+                                             CPGO_LABELS("target"));
     o->last_success = cpgo_metric_gauge(r, "cpgo_backend_last_success_timestamp_seconds",
                                         "When the backend was last scraped successfully.",
                                         CPGO_LABELS("backend", "target"));
@@ -188,6 +199,13 @@ void cpgo_observe_publish(struct target *t, const char *outcome)
     t->last_outcome_ms = cpgo_daemon_wall_ms();
 }
 
+void cpgo_observe_state_problems(struct target *t)
+{
+    if (t->corrupt_records)
+        cpgo_metric_add(t->d->obs.corrupt_records, (double)t->corrupt_records,
+                        CPGO_LABELS(t->key));
+}
+
 void cpgo_observe_settled(struct target *t, uint64_t scrapes)
 {
     cpgo_metric_add(t->d->obs.settled, (double)scrapes, CPGO_LABELS(t->key));
@@ -228,11 +246,12 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
     (void)path;
     (void)query;
     struct daemon *d = arg;
-    size_t waiting = 0, failed = 0;
+    size_t waiting = 0, failed = 0, problems = 0;
     for (struct target *t = d->targets; t; t = t->next) {
         if (t->retired) continue;
         if (t->load_failed) failed++;
         else if (!t->loaded) waiting++;
+        else if (t->problems) problems++;
     }
     struct cpgo_gh_status gst;
     int gh_stopped = 0;
@@ -248,17 +267,19 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
                                       "and send SIGHUP\n");
         return cpgo_buf_append(resp->body, s, (size_t)n);
     }
-    if (!d->cfg || failed || waiting || d->stopping) {
+    if (!d->cfg || failed || waiting || problems || d->stopping) {
         resp->status = 503;
-        char s[160];
+        char s[200];
         int n = snprintf(s, sizeof s,
-                         "not ready: %zu target states unreadable, %zu still opening%s\n", failed,
-                         waiting, d->stopping ? ", stopping" : "");
+                         "not ready: %zu target states unreadable, %zu still opening, %zu with "
+                         "state problems (cpgo state)%s\n",
+                         failed, waiting, problems, d->stopping ? ", stopping" : "");
         if (cpgo_buf_append(resp->body, s, (size_t)n)) return -1;
-        for (struct target *t = d->targets; t && failed; t = t->next)
-            if (!t->retired && t->load_failed) {
+        for (struct target *t = d->targets; t && (failed || problems); t = t->next)
+            if (!t->retired && (t->load_failed || t->problems)) {
                 char line[1100];
-                n = snprintf(line, sizeof line, "%s: %s\n", t->key, t->last_error);
+                n = snprintf(line, sizeof line, "%s: %s\n", t->key,
+                             t->load_failed ? t->last_error : t->problem);
                 if (cpgo_buf_append(resp->body, line, (size_t)n)) return -1;
             }
         return 0;
@@ -291,8 +312,13 @@ static json_t *status_json(struct daemon *d)
             time_or_null(t->last_outcome_ms), "head_branch",
             t->head_branch[0] ? t->head_branch : NULL, "pull_request",
             t->fs.pr_url[0] ? t->fs.pr_url : NULL, "publishing", t->publishing || t->in_pubq,
-            "ready", t->loaded && !t->load_failed, "last_error",
+            "ready", t->loaded && !t->load_failed && !t->problems, "last_error",
             t->last_error[0] ? t->last_error : NULL);
+        if (o && t->problems) {
+            json_object_set_new(o, "state_problems", json_integer((json_int_t)t->problems));
+            json_object_set_new(o, "state_problem", json_string(t->problem));
+            json_object_set_new(o, "publishing_held", json_boolean(t->held));
+        }
         if (o) json_array_append_new(targets, o);
     }
     json_object_set_new(root, "version", json_string(CPGO_VERSION));

@@ -391,6 +391,16 @@ void cpgo_publish_request(struct target *t)
         if (t->load_failed) finished(t);
         return;
     }
+    if (t->held) {
+        /* a damaged state file: publishing could count something twice */
+        cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
+                                "must look at (cpgo state; then cpgo state --ack)",
+                 "target", t->key, "problem", t->problem, NULL);
+        t->failed = 1;
+        snprintf(t->last_error, sizeof t->last_error, "publishing held: state problem (see cpgo state)");
+        finished(t);
+        return;
+    }
     if (d->opts.once) {
         enqueue(t);
         return;

@@ -585,7 +585,8 @@ static off_t resync(int fd, off_t from, off_t size, unsigned char **body, size_t
 
 /* Replays records with seq > base into pending; cuts a torn tail; skips and reports
  * damage. *damaged = how many damaged stretches were met. */
-static void journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged)
+static void journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, char *first,
+                           size_t first_cap)
 {
     *damaged = 0;
     struct cpgo_err err;
@@ -629,20 +630,20 @@ static void journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged)
             /* damage to accepted data: skip exactly the damaged bytes */
             (*damaged)++;
             ts->corrupt_records++;
-            char what[300], o[24], sq[48];
+            char o[24], sq[48];
             int hdr_ok = !memcmp(hdr, "CPGK", 4) || !memcmp(hdr, "CPGJ", 4);
             if (hdr_ok)
                 snprintf(sq, sizeof sq, "%" PRIu64, get_le(hdr + 4, 8));
             else
                 snprintf(sq, sizeof sq, "after %" PRIu64, last_seq);
             snprintf(o, sizeof o, "%lld", (long long)off);
-            snprintf(what, sizeof what,
-                     "damaged journal record (sequence %s) at byte offset %lld of " JOURNAL
-                     ": skipped, %lld bytes",
-                     sq, (long long)off, (long long)((next < 0 ? size : next) - off));
             cpgo_log(CPGO_LVL_ERROR, "damaged journal record skipped", "state", ts->dir, "seq",
                      sq, "offset", o, NULL);
-            add_problem(ts, JOURNAL, 0, what);
+            if (*damaged == 1)
+                snprintf(first, first_cap,
+                         "damaged journal record (sequence %s) at byte offset %lld of " JOURNAL
+                         ": %lld bytes skipped",
+                         sq, (long long)off, (long long)((next < 0 ? size : next) - off));
             if (next < 0) break;
             off = next;
             continue;
@@ -1429,7 +1430,14 @@ static int open_target(const char *state_dir, const char *target_id, const char 
     uint64_t base = ts->snapshot_seq > floor ? ts->snapshot_seq : floor;
     if (base + 1 > ts->next_seq) ts->next_seq = base + 1;
     int damaged = 0;
-    journal_replay(ts, base, &damaged);
+    char first[300] = "";
+    journal_replay(ts, base, &damaged, first, sizeof first);
+    if (damaged && ts->ro) {
+        char what[700];
+        snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the records around them are kept)",
+                 first, damaged);
+        add_problem(ts, JOURNAL, 0, what);
+    }
     if (damaged && !ts->ro) {
         /* keep the damaged journal for a person and continue from a snapshot of what was
          * read: the journal is moved aside first, so a failed snapshot moves it back */
@@ -1442,14 +1450,21 @@ static int open_target(const char *state_dir, const char *target_id, const char 
             if (ts->journal_len == 0 || cpgo_state_snapshot(ts, &e) == 0) {
                 char what[1024];
                 snprintf(what, sizeof what,
-                         "the journal with %d damaged stretch(es) was moved aside to %s; the "
-                         "records around them are kept",
-                         damaged, aside);
+                         "%s (%d damaged stretch(es) in all; the records around them are "
+                         "kept); the journal was moved aside to %s",
+                         first, damaged, aside);
                 add_problem(ts, aside, 0, what);
+                first[0] = 0;
             } else if (renameat(ts->dirfd, aside, ts->dirfd, JOURNAL) == 0) {
                 struct stat st;
                 ts->journal_end = fstatat(ts->dirfd, JOURNAL, &st, 0) == 0 ? st.st_size : 0;
             }
+        }
+        if (first[0]) { /* not moved aside: reported all the same */
+            char what[700];
+            snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the journal could not be moved aside)",
+                     first, damaged);
+            add_problem(ts, JOURNAL, 0, what);
         }
     }
     prune(ts, base, ts->snapshot_seq, 0);
