@@ -69,5 +69,7 @@ STOPSIGNAL SIGTERM
 # -f makes any non-2xx status a failure. The port is the one of `listen` above.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["curl", "-q", "-fsS", "-o", "/dev/null", "--noproxy", "*", "--max-time", "4", "http://127.0.0.1:9090/healthz"]
+# The original tool's command line works as arguments too: `docker run ... cpgo
+#   -configPath /etc/cpgo/config.yaml -verbose` (GITHUB_TOKEN rather than -githubToken).
 ENTRYPOINT ["/usr/local/bin/cpgo"]
 CMD ["run", "-c", "/etc/cpgo/config.yaml"]
