@@ -73,7 +73,7 @@ static int run_flags(const char *cmd, int argc, char **argv)
          * is inside a cluster of short options, optind stays and the rest of the cluster
          * may be anything (-vZghp_...): only the option character is named */
         char one[3] = {'-', (char)optopt, 0};
-        const char *arg = optind > at ? argv[optind - 1] : optopt > ' ' && optopt < 127 ? one : "-";
+        const char *arg = optind > at ? argv[optind - 1] : one;
         switch (c) {
         case 'c': o.config_path = optarg; break;
         case 'v':
