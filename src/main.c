@@ -1,9 +1,12 @@
 /*
- * main.c - cpgo's entry point: dispatches to a subcommand. Every subcommand returns the exit
- * status itself (0 ok, 1 operational failure, 2 invalid usage or input).
+ * main.c - cpgo's entry point: dispatches to a subcommand, or, when the first argument is a
+ * flag, to the original tool's command line (`cpgo -configPath FILE -verbose`: the daemon).
+ * Every subcommand returns the exit status itself (0 ok, 1 operational failure, 2 invalid
+ * usage or input).
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -129,23 +132,43 @@ void cpgo_cli_print_help(FILE *out)
     fprintf(out, "  %-13s %s\n", "help", "show help for a command");
     fprintf(out, "\nRun 'cpgo help COMMAND' for a command's options. 'cpgo --version' prints the "
                  "version.\n");
+    /* teams replacing the original keep its command line in their unit files */
+    fputs("\nThe original tool's command line runs the daemon as 'cpgo run' does:\n"
+          "  cpgo [-configPath FILE] [-githubToken TOKEN] [-verbose]\n"
+          "  -configPath FILE      the configuration (default ./config.yaml)\n"
+          "  -githubToken TOKEN    accepted with a warning: other users see command lines;\n"
+          "                        use GITHUB_TOKEN or github.token_file\n"
+          "  -verbose              debug logging (-verbose=false turns it off)\n"
+          "Go's spellings work (--configPath, -configPath=FILE), and so do run's options.\n",
+          out);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         cpgo_cli_print_help(stderr);
+        /* The original started its daemon here, on ./config.yaml. cpgo does not start one by
+         * surprise (someone exploring the binary would begin scraping and pushing), but it
+         * says how, since this is where a team replacing the original ends up. */
+        struct stat st;
+        if (!stat("./config.yaml", &st))
+            fputs("\n./config.yaml is here: 'cpgo run' starts the daemon on it (the original "
+                  "tool\nstarted it with no arguments; cpgo does not start one by surprise).\n",
+                  stderr);
         return CPGO_EXIT_INVALID;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-version") || !strcmp(cmd, "version")) {
         printf("cpgo %s\n", CPGO_VERSION);
         return CPGO_EXIT_OK;
     }
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+    /* Go's flag package answers -h, -help and --help */
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "-help")) {
         cpgo_cli_print_help(stdout);
         return CPGO_EXIT_OK;
     }
+    /* a flag where the command goes: the original tool's command line */
+    if (cmd[0] == '-' && cmd[1]) return cpgo_cmd_original(argc, argv);
     if (!strcmp(cmd, "help")) {
         if (argc < 3) {
             cpgo_cli_print_help(stdout);

@@ -21,6 +21,10 @@ int cpgo_cmd_merge(int argc, char **argv);
 int cpgo_cmd_inspect(int argc, char **argv);
 int cpgo_cmd_check_config(int argc, char **argv);
 int cpgo_cmd_run(int argc, char **argv);
+/* The original tool's command line, `cpgo -configPath FILE -githubToken TOKEN -verbose`
+ * (argv[1] is a flag, there is no command): the daemon, exactly as `cpgo run` with the
+ * same flags. */
+int cpgo_cmd_original(int argc, char **argv);
 int cpgo_cmd_demo(int argc, char **argv);
 int cpgo_cmd_state(int argc, char **argv);
 

@@ -1,6 +1,13 @@
 /*
- * cmd_run.c - `cpgo run`: parses the flags (also the original tool's -configPath and
- * -verbose) and hands over to the daemon.
+ * cmd_run.c - `cpgo run`, and the original tool's command line (`cpgo -configPath FILE
+ * -githubToken TOKEN -verbose`, no command), which is the same daemon: one parser serves
+ * both, so the two can never drift apart.
+ *
+ * The original is a Go program, so its flags follow Go's flag package: `-flag value`,
+ * `--flag value`, `-flag=value`, and for booleans `-flag` or `-flag=true|false`.
+ * getopt_long_only accepts all of these spellings except the boolean value, which -verbose
+ * takes as an optional argument. A flag's value is never echoed in an error: a mistyped
+ * `-githubTokn=ghs_...` must not print the token.
  */
 #include "cli/cli.h"
 
@@ -10,12 +17,39 @@
 
 #include "daemon/daemon.h"
 
-int cpgo_cmd_run(int argc, char **argv)
+/* Go's strconv.ParseBool, which the original's -verbose=VALUE goes through: 1 true, 0
+ * false, -1 not a boolean. */
+static int go_bool(const char *s)
+{
+    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (!strcmp(s, t[i])) return 1;
+        if (!strcmp(s, f[i])) return 0;
+    }
+    return -1;
+}
+
+/* A usage error. cmd NULL is the original's command line: one line, which names the
+ * original's flags because whoever typed it knows that tool, not cpgo's commands. */
+static int usage_error(const char *cmd, const char *what, const char *arg)
+{
+    int n = (int)strcspn(arg, "="); /* never echo a value */
+    if (cmd) return cpgo_cli_usage_error(cmd, "%s '%.*s'", what, n, arg);
+    fprintf(stderr,
+            "cpgo: %s '%.*s' (the original's flags: -configPath FILE, -githubToken TOKEN, "
+            "-verbose; 'cpgo -h' for help)\n",
+            what, n, arg);
+    return CPGO_EXIT_INVALID;
+}
+
+/* argv[0] is the command ("run") or the program (the original's command line). */
+static int run_flags(const char *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"configPath", required_argument, NULL, 'c'}, /* the original tool's flag */
-        {"verbose", no_argument, NULL, 'v'},
+        {"verbose", optional_argument, NULL, 'v'},    /* optional: Go's -verbose=false */
         {"once", no_argument, NULL, 'O'},
         {"output", required_argument, NULL, 'o'},
         {"githubToken", required_argument, NULL, 'T'}, /* the original's; discouraged */
@@ -25,51 +59,72 @@ int cpgo_cmd_run(int argc, char **argv)
     };
     struct cpgo_run_opts o;
     memset(&o, 0, sizeof o);
-    int c;
     char *token = NULL;
     const char *shard = getenv("CPGO_SHARD");
+    int rc = -1, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long_only(argc, argv, "c:vo:h", opts, NULL)) != -1) {
+    /* leading ':' tells a missing value (':') from an unknown flag ('?') */
+    while (rc < 0) {
+        int at = optind;
+        optarg = NULL;
+        if ((c = getopt_long_only(argc, argv, ":c:vo:h", opts, NULL)) == -1) break;
+        /* the argument getopt was looking at: behind optind once consumed; while getopt
+         * is inside a cluster of short options, optind stays and the rest of the cluster
+         * may be anything (-vZghp_...): only the option character is named */
+        char one[3] = {'-', (char)optopt, 0};
+        const char *arg = optind > at ? argv[optind - 1] : one;
         switch (c) {
         case 'c': o.config_path = optarg; break;
-        case 'v': o.verbose = 1; break;
+        case 'v':
+            o.verbose = optarg ? go_bool(optarg) : 1;
+            if (o.verbose < 0)
+                rc = usage_error(cmd, "a boolean (true, false, 1, 0, t, f) is expected by", arg);
+            break;
         case 'O': o.once = 1; break;
         case 'o': o.output_dir = optarg; break;
-        case 'S':
-            shard = optarg;
-            break;
+        case 'S': shard = optarg; break;
         case 'T':
             /* keep a copy and wipe the argument, so /proc/<pid>/cmdline stops showing it
              * (ps saw it until now: the daemon warns about that) */
             free(token);
             token = strdup(optarg);
             memset(optarg, 0, strlen(optarg));
-            if (!token) return CPGO_EXIT_FAIL;
+            if (!token) rc = CPGO_EXIT_FAIL;
             o.github_token = token;
             break;
-        case 'h': fputs(cpgo_cli_usage("run"), stdout); return CPGO_EXIT_OK;
-        default:
-        {
-            /* never echo a value: "-githubTokn=ghs_..." would print the token */
-            const char *a = argv[optind - 1];
-            int n = (int)strcspn(a, "=");
-            return cpgo_cli_usage_error("run", "unknown or incomplete option '%.*s'", n, a);
-        }
+        case 'h':
+            if (cmd)
+                fputs(cpgo_cli_usage(cmd), stdout);
+            else
+                cpgo_cli_print_help(stdout);
+            rc = CPGO_EXIT_OK;
+            break;
+        case ':': rc = usage_error(cmd, "a value is missing after", arg); break;
+        default: rc = usage_error(cmd, cmd ? "unknown or incomplete option" : "unknown flag", arg);
         }
     }
-    if (optind < argc) return cpgo_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (rc < 0 && optind < argc)
+        rc = cmd ? cpgo_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind])
+                 : usage_error(NULL, "unexpected argument", argv[optind]);
     if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
-    if (shard && cpgo_daemon_parse_shard(shard, &o.shard_index, &o.shard_count)) {
-        free(token);
-        return cpgo_cli_usage_error("run",
-                                    "--shard (or CPGO_SHARD) '%s' is not I/N with 0 <= I < N",
-                                    shard);
-    }
-    int rc = cpgo_daemon_run(&o);
+    if (rc < 0 && shard && cpgo_daemon_parse_shard(shard, &o.shard_index, &o.shard_count))
+        rc = cpgo_cli_usage_error("run", "--shard (or CPGO_SHARD) '%s' is not I/N with 0 <= I < N",
+                                  shard);
+    if (rc < 0) rc = cpgo_daemon_run(&o);
     if (token) {
         explicit_bzero(token, strlen(token));
         free(token);
     }
     return rc;
+}
+
+int cpgo_cmd_run(int argc, char **argv)
+{
+    return run_flags("run", argc, argv);
+}
+
+int cpgo_cmd_original(int argc, char **argv)
+{
+    return run_flags(NULL, argc, argv);
 }

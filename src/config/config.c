@@ -814,12 +814,13 @@ static const struct key keys[NKEYS] = {
     [KI_TARGET_BRANCH] = {"open_pull_request.target_branch", BK(target_branch), .type = T_STR,
                           .def = "main", .check = check_branch,
                           .desc = "The branch the pull request targets (a valid git branch "
-                                  "name)."},
+                                  "name, such as `main`: not `refs/heads/main`)."},
     [KI_HEAD_BRANCH] = {"open_pull_request.head_branch", BK(head_branch), .type = T_STR,
                         .def_doc = "`cpgo/<target_branch>/<target_file>`", .check = check_branch,
                         .flags = F_NULLABLE,
                         .desc = "The branch cpgo pushes to and opens the pull request from; "
-                                "owned by cpgo. Two targets must not share one."},
+                                "owned by cpgo (force-pushed), so never the target branch, and "
+                                "a branch name, not `refs/...`. Two targets must not share one."},
     [KI_MIN_INTERVAL] = {"open_pull_request.min_interval", BK(min_interval_ms), .type = T_DURATION,
                          .def = "1h", .min = 0, .max = 8760 * HOUR,
                          .desc = "Least time between two updates of the pull request of one "
@@ -1474,6 +1475,8 @@ static const char *branch_problem(const char *s)
     if (s[n - 1] == '.') return "must not end with '.'";
     if (!strcmp(s, "@")) return "must not be '@'";
     if (!strcmp(s, "HEAD")) return "must not be HEAD";
+    /* a ref, not a branch name: cpgo would push refs/heads/refs/heads/... */
+    if (!strncmp(s, "refs/", 5)) return "must not start with 'refs/': give the branch name alone";
     for (const char *q = s; *q; q++) {
         unsigned char ch = (unsigned char)*q;
         if (ch < 0x20 || ch == 0x7f || ch == ' ')
@@ -2003,13 +2006,16 @@ static void complete_backend(struct ctx *c, struct bstate *b)
         }
         free(hb);
     }
+    /* Every forge: publishing refuses it too (gitrepo), but only at the first round, after
+     * the scrapes; check-config and the start of `run` must say so at once. */
     if (valid(b, KI_HEAD_BRANCH) && cfg->head_branch && valid(b, KI_TARGET_BRANCH) &&
-        cfg->forge == CPGO_FORGE_GITHUB && !strcmp(cfg->head_branch, cfg->target_branch)) {
+        !strcmp(cfg->head_branch, cfg->target_branch)) {
         struct pos p = where(b, KI_HEAD_BRANCH);
         backend_path(b, KI_HEAD_BRANCH, path, sizeof path);
         add_error(c, p.line, p.col,
-                  "%s: '%s'%s is the target branch; a pull request needs a different branch", path,
-                  show(cfg->head_branch, sh, sizeof sh), inherited(b, KI_HEAD_BRANCH));
+                  "%s: '%s'%s is the target branch; cpgo force-pushes the head branch, so it must "
+                  "be another one",
+                  path, show(cfg->head_branch, sh, sizeof sh), inherited(b, KI_HEAD_BRANCH));
     }
 }
 
@@ -2054,7 +2060,8 @@ static size_t strmap_slot(const struct strmap *m, const char *s)
 
 static void assign_names(struct ctx *c, struct bstate *bs, size_t n)
 {
-    struct strmap m, next; /* names taken; for each URL host:port, the next suffix to try */
+    /* zeroed: when the first map's allocation fails the second is freed uninitialised */
+    struct strmap m = {0}, next = {0}; /* names taken; per URL host:port, the next suffix */
     char **bases = calloc(n ? n : 1, sizeof *bases);
     size_t nbases = 0;
     if (strmap_init(&m, 2 * n) || strmap_init(&next, n) || !bases) {
@@ -2235,7 +2242,7 @@ static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, stru
 
 static void build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n)
 {
-    struct strmap m, heads;
+    struct strmap m = {0}, heads = {0}; /* zeroed: freed when an allocation fails */
     if (strmap_init(&m, n) || strmap_init(&heads, 2 * n) ||
         !(cfg->targets = calloc(n ? n : 1, sizeof *cfg->targets))) {
         c->nomem = 1;
@@ -2324,7 +2331,7 @@ static void build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate 
         char path[96], sh[SHOW_MAX + 8];
         char *h = t->head_branch ? xstrdup(c, t->head_branch) : default_head(c, &bs[first[ti]].cfg);
         if (!h) break;
-        if (!strcmp(h, t->target_branch)) { /* commits to its own base (forge local) */
+        if (!strcmp(h, t->target_branch)) { /* refused above, per backend */
             free(h);
             continue;
         }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/duration.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "daemon/daemon_int.h"
@@ -501,6 +502,12 @@ static void start_scrape(struct backend *b)
     }
     d->scrapes_in_flight++;
     b->t->scraping++;
+    if (cpgo_log_enabled(CPGO_LVL_DEBUG)) { /* -v: each step of a round, as the original logs */
+        char to[32];
+        cpgo_duration_format(b->cfg->timeout_ms, to, sizeof to);
+        cpgo_log(CPGO_LVL_DEBUG, "scrape started", "backend", b->name, "target", b->t->key,
+                 "timeout", to, NULL);
+    }
 }
 
 static void drain_waiting(struct daemon *d)

@@ -2,8 +2,8 @@
 # `cpgo check-config`: the original sample and every example load (exit 0); errors exit 2
 # with file:line:column lines on stderr; an unreadable file exits 1; the original tool's
 # -configPath flag works; secrets (header values, URL passwords, literal tokens) never
-# reach the output; the normalised dump loads again unchanged; --reference is
-# docs/CONFIG.md.
+# reach the output; what run refuses (head_branch: the target branch, or refs/...) is
+# refused; the normalised dump loads again unchanged; --reference is docs/CONFIG.md.
 . "$(dirname "$0")/lib.sh"
 
 # the state_dir default depends on the environment: pin it
@@ -139,6 +139,29 @@ check "errors name the bad url" grep -qF "backends[0].url: 'http://scraper:****@
 check "errors name the bad header" grep -qF "backends[0].headers.X-Scope-OrgID: the value contains a line break" "$T/err"
 check "the token is not in the errors" sh -c "! grep -qF -- '$TOKEN' '$T/out' '$T/err'"
 check "the token_env hint is given" grep -qF "github.token_env" "$T/err"
+
+# check-config refuses what run refuses: the head branch is force-pushed, so never the target
+# branch (whatever the forge), and a branch name, not a ref; run refuses it at its start now,
+# with the same line, instead of at the first publish
+git init -q -b main "$T/hb-repo"
+cat > "$T/hb.yaml" <<EOF
+state_dir: $T/hb-state
+backends:
+- url: http://127.0.0.1:9/debug/pprof/profile?seconds=1
+  schedule: '@hourly'
+  open_pull_request:
+    repository: $T/hb-repo
+    head_branch: main
+EOF
+HB_ERR="$T/hb.yaml:7:18: backends[0].open_pull_request.head_branch: 'main' is the target branch"
+expect 2 "$HB_ERR" "head_branch: main (forge local)" -- "$CPGO" check-config -c "$T/hb.yaml"
+expect 2 "$HB_ERR" "run refuses head_branch: main at its start" -- "$CPGO" run --once -c "$T/hb.yaml"
+check "run refused it before any state" [ ! -e "$T/hb-state" ]
+sed 's|head_branch: main|head_branch: refs/heads/pgo|' "$T/hb.yaml" > "$T/hb-ref.yaml"
+expect 2 "$T/hb-ref.yaml:7:18: backends[0].open_pull_request.head_branch: 'refs/heads/pgo' is not a valid branch name (must not start with 'refs/'" \
+  "head_branch: refs/heads/pgo" -- "$CPGO" check-config -c "$T/hb-ref.yaml"
+expect 2 "must not start with 'refs/'" "run refuses head_branch: refs/..." -- \
+  "$CPGO" run --once -c "$T/hb-ref.yaml"
 
 # the reference is docs/CONFIG.md
 expect 0 "" "--reference" -- "$CPGO" check-config --reference

@@ -329,12 +329,22 @@ static void test_local_forge(void)
     expect_error(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    forge: github\n",
                  NAME ":6:12: backends[0].open_pull_request.forge: github needs a repository on "
                       "a server");
-    /* forge local may commit to the target branch itself */
-    c = parse_ok(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    head_branch: main\n");
-    cpgo_config_free(c);
+    /* the head branch is force-pushed: never the target branch, whatever the forge (run
+     * refuses it when publishing; check-config and run's start refuse it up front) */
+    expect_error(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    head_branch: main\n",
+                 NAME ":6:18: backends[0].open_pull_request.head_branch: 'main' is the target "
+                      "branch; cpgo force-pushes the head branch");
     expect_error(B_MIN "    head_branch: main\n",
                  NAME ":6:18: backends[0].open_pull_request.head_branch: 'main' is the target "
                       "branch");
+    expect_error(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    forge: local\n"
+                        "    target_branch: dev\n    head_branch: dev\n",
+                 NAME ":8:18: backends[0].open_pull_request.head_branch: 'dev' is the target "
+                      "branch");
+    /* through defaults: too, naming where it came from */
+    expect_error("defaults:\n  open_pull_request:\n    head_branch: main\n" B_HEAD
+                 "  open_pull_request:\n    repository: /srv/repo\n",
+                 "backends[0].open_pull_request.head_branch: 'main'");
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -685,6 +695,16 @@ static void test_paths_and_branches(void)
                       "branch name (must not contain '..')");
     expect_error(B_MIN "    head_branch: 'pgo bot'\n",
                  "backends[0].open_pull_request.head_branch: 'pgo bot' is not a valid branch name");
+    /* a ref where a branch name goes: refs/heads/refs/heads/pgo would be pushed */
+    expect_error(B_MIN "    head_branch: refs/heads/pgo\n",
+                 NAME ":6:18: backends[0].open_pull_request.head_branch: 'refs/heads/pgo' is not "
+                      "a valid branch name (must not start with 'refs/'");
+    expect_error(B_MIN "    head_branch: refs/pgo\n", "must not start with 'refs/'");
+    expect_error(B_MIN "    target_branch: refs/heads/main\n",
+                 NAME ":6:20: backends[0].open_pull_request.target_branch: 'refs/heads/main' is "
+                      "not a valid branch name (must not start with 'refs/'");
+    c = parse_ok(B_MIN "    head_branch: pgo/refs/x\n"); /* only as a prefix */
+    cpgo_config_free(c);
     c = parse_ok(B_MIN "    target_branch: release/v1.2\n    head_branch: bots/pgo-v1.2\n");
     if (c) CHECK(!strcmp(c->backends[0].head_branch, "bots/pgo-v1.2"));
     cpgo_config_free(c);
