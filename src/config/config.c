@@ -724,7 +724,9 @@ static const struct key keys[NKEYS] = {
     [KI_TOKEN_FILE] = {"github.token_file", TOP(github.token_file), .type = T_STR,
                        .def_doc = "none", .check = check_path, .flags = F_NULLABLE,
                        .desc = "File that holds the token, used instead of `token_env` when "
-                               "set. Relative to the configuration file's directory."},
+                               "set. Relative to the configuration file's directory. It must "
+                               "be a regular file (a FIFO, socket or device is refused at "
+                               "once) that neither its group nor other users can write."},
     [KI_GIT] = {"git", .scope = S_TOP, .type = T_SECTION,
                 .desc = "How cpgo commits and reaches repositories."},
     [KI_GIT_NAME] = {"git.author_name", TOP(git.author_name), .type = T_STR, .def = "cpgo",

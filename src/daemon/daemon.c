@@ -161,7 +161,8 @@ static void job_work(struct cpgo_job *base)
             j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
             break;
         }
-        j->rc = cpgo_outdir_publish(t->ts, j->out_path, &j->mo, &j->lim, &j->info, &j->err);
+        j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->mo, &j->lim, &j->info,
+                                    &j->err);
         j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
         break;
     case JOB_SNAPSHOT:
@@ -194,6 +195,7 @@ struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
     snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
     snprintf(j->key, sizeof j->key, "%s", t->key);
     snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
+    j->out_dir = d->opts.output_dir;
     j->mo.trim = t->trim;
     j->lim = d->cfg->limits.profile;
     return j;
