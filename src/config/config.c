@@ -739,9 +739,10 @@ static const struct key keys[NKEYS] = {
     [KI_GIT_SSH_KEY] = {"git.ssh_key", TOP(git.ssh_key), .type = T_STR, .def_doc = "the ssh agent",
                         .check = check_path, .flags = F_NULLABLE,
                         .desc = "Private key file for ssh repositories (its public key is "
-                                "`<file>.pub` when present). Relative to the configuration "
-                                "file's directory. Host keys are checked against "
-                                "`~/.ssh/known_hosts`."},
+                                "`<file>.pub` when present); both must be regular files (a "
+                                "FIFO, socket or device is refused). Relative to the "
+                                "configuration file's directory. Host keys are checked "
+                                "against `~/.ssh/known_hosts`."},
     [KI_GIT_TIMEOUT] = {"git.timeout", TOP(git.timeout_ms), .type = T_DURATION, .def = "10m",
                         .min = SEC, .max = 24 * HOUR,
                         .desc = "Longest fetch or push; a transfer still running then is "
