@@ -2503,12 +2503,14 @@ done:
     return 0;
 }
 
-int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs)
+static int load(const char *path, int regular_only, struct cpgo_config **out,
+                struct cpgo_config_errors *errs)
 {
     struct ctx c = {.name = path};
     *out = NULL;
     if (errs) errs->lines = NULL, errs->n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK for a reload: a FIFO must not block the pool thread (see config.h) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
     struct stat st;
     char *buf = NULL;
     size_t len = 0;
@@ -2521,6 +2523,17 @@ int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_con
         rc = CPGO_E_IO;
     } else if (S_ISDIR(st.st_mode)) {
         add_error(&c, 0, 0, "cannot read: is a directory");
+        rc = CPGO_E_IO;
+    } else if (regular_only && !S_ISREG(st.st_mode)) {
+        add_error(&c, 0, 0,
+                  "cannot read again: it is %s, not a regular file (a configuration read "
+                  "from a pipe cannot be reloaded)",
+                  S_ISFIFO(st.st_mode) ? "a FIFO or pipe"
+                  : S_ISSOCK(st.st_mode) ? "a socket"
+                                         : "a device");
+        rc = CPGO_E_IO;
+    } else if (regular_only && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+        add_error(&c, 0, 0, "cannot read: %s", strerror(errno));
         rc = CPGO_E_IO;
     } else if (!(buf = malloc(MAX_FILE + 1))) {
         c.nomem = 1;
@@ -2565,6 +2578,17 @@ int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_con
     free(dir);
     free(buf);
     return rc;
+}
+
+int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs)
+{
+    return load(path, 0, out, errs);
+}
+
+int cpgo_config_reload(const char *path, struct cpgo_config **out,
+                       struct cpgo_config_errors *errs)
+{
+    return load(path, 1, out, errs);
 }
 
 /* ---------------------------------------------------------------------------------------- */

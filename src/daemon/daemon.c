@@ -911,7 +911,7 @@ struct reload_req {
 static void reload_work(uv_work_t *w)
 {
     struct reload_req *r = w->data;
-    r->rc = cpgo_config_load(r->path, &r->nc, &r->errs);
+    r->rc = cpgo_config_reload(r->path, &r->nc, &r->errs);
     if (!r->rc && r->nc)
         r->token_rc = cpgo_publish_load_token(r->nc, r->flag_token, &r->token, r->token_source,
                                               sizeof r->token_source, &r->token_err);

@@ -3,7 +3,8 @@
 # is followed (DIR/<host> -> /victim, a deeper directory, the file itself), and a FIFO as
 # the output file or as github.token_file is refused at once: `--once` exits 1 promptly
 # with an error naming the path, and a running daemon still stops on SIGTERM. DIR itself
-# may be a symlink (the user's choice).
+# may be a symlink (the user's choice). A configuration read from a FIFO still loads at
+# start; a reload refuses it at once instead of blocking.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 P="$T/p.pb.gz"
@@ -127,5 +128,22 @@ kill -TERM "$pid"
 if wait_for "! kill -0 $pid 2>/dev/null" 20; then ok; else fail "SIGTERM did not stop the daemon (FIFO token on reload)"; kill -KILL "$pid"; fi
 wait "$pid" 2>/dev/null
 check "no token in the log" bash -c "! grep -q 0123456789abcdef '$T/d6.log'"
+
+# 6. the configuration read from a FIFO: the first load reads it (a pipe is fine on the main
+#    thread); a reload cannot read it again and says so at once, and SIGTERM still works
+mkcfg "$T/s7" >"$T/c7.yaml"
+mkfifo "$T/config.fifo"
+"$CPGO" run -c "$T/config.fifo" --output "$T/out7" >"$T/d7.log" 2>&1 &
+pid=$!
+cat "$T/c7.yaml" >"$T/config.fifo"
+wait_for "grep -q 'msg=published' '$T/d7.log'" 30
+check "config from a FIFO: the daemon runs and publishes" grep -q 'msg=published' "$T/d7.log"
+kill -HUP "$pid"
+wait_for "grep -q 'reload refused' '$T/d7.log'" 20
+check "reload of a FIFO config: refused with a reason" \
+  grep -q "reload refused.*config.fifo: cannot read again: it is a FIFO or pipe" "$T/d7.log"
+kill -TERM "$pid"
+if wait_for "! kill -0 $pid 2>/dev/null" 20; then ok; else fail "SIGTERM did not stop the daemon (FIFO config on reload)"; kill -KILL "$pid"; fi
+wait "$pid" 2>/dev/null
 stop_fleet
 finish
