@@ -52,6 +52,30 @@ int cpgo_file_open(int dirfd, const char *name, int flags, mode_t mode, struct c
     return fd;
 }
 
+int cpgo_file_open_named(const char *path, struct cpgo_err *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT) return cpgo_err_set(err, CPGO_E_EMPTY, "%s does not exist", path);
+        return cpgo_err_set(err, CPGO_E_IO, "cannot open %s: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st)) {
+        int e = errno;
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return cpgo_err_set(err, CPGO_E_IO, "%s is %s: refused, not a regular file", path,
+                            kind_of(st.st_mode));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
 int cpgo_file_opendir(int dirfd, const char *name, struct cpgo_err *err)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

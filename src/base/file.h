@@ -29,6 +29,13 @@
  * O_CREAT was not given). */
 int cpgo_file_open(int dirfd, const char *name, int flags, mode_t mode, struct cpgo_err *err);
 
+/* Opens for reading a file a person named in the configuration (token file, key file).
+ * Unlike cpgo_file_open, a symlink is followed: the path is that person's choice (and
+ * Kubernetes mounts a secret as a symlink into ..data/). A FIFO, socket or device is still
+ * refused without blocking. Returns the fd, or a negative CPGO_E_* code with the error
+ * naming `path` (CPGO_E_EMPTY when it does not exist). */
+int cpgo_file_open_named(const char *path, struct cpgo_err *err);
+
 /* Opens directory `name` relative to `dirfd` without following a symlink as its last
  * component. Returns the fd or a negative CPGO_E_* code (CPGO_E_EMPTY when absent). */
 int cpgo_file_opendir(int dirfd, const char *name, struct cpgo_err *err);

@@ -724,7 +724,9 @@ static const struct key keys[NKEYS] = {
     [KI_TOKEN_FILE] = {"github.token_file", TOP(github.token_file), .type = T_STR,
                        .def_doc = "none", .check = check_path, .flags = F_NULLABLE,
                        .desc = "File that holds the token, used instead of `token_env` when "
-                               "set. Relative to the configuration file's directory."},
+                               "set. Relative to the configuration file's directory. It must "
+                               "be a regular file (a FIFO, socket or device is refused at "
+                               "once) that neither its group nor other users can write."},
     [KI_GIT] = {"git", .scope = S_TOP, .type = T_SECTION,
                 .desc = "How cpgo commits and reaches repositories."},
     [KI_GIT_NAME] = {"git.author_name", TOP(git.author_name), .type = T_STR, .def = "cpgo",
@@ -737,9 +739,10 @@ static const struct key keys[NKEYS] = {
     [KI_GIT_SSH_KEY] = {"git.ssh_key", TOP(git.ssh_key), .type = T_STR, .def_doc = "the ssh agent",
                         .check = check_path, .flags = F_NULLABLE,
                         .desc = "Private key file for ssh repositories (its public key is "
-                                "`<file>.pub` when present). Relative to the configuration "
-                                "file's directory. Host keys are checked against "
-                                "`~/.ssh/known_hosts`."},
+                                "`<file>.pub` when present); both must be regular files (a "
+                                "FIFO, socket or device is refused). Relative to the "
+                                "configuration file's directory. Host keys are checked "
+                                "against `~/.ssh/known_hosts`."},
     [KI_GIT_TIMEOUT] = {"git.timeout", TOP(git.timeout_ms), .type = T_DURATION, .def = "10m",
                         .min = SEC, .max = 24 * HOUR,
                         .desc = "Longest fetch or push; a transfer still running then is "
@@ -2507,12 +2510,14 @@ done:
     return 0;
 }
 
-int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs)
+static int load(const char *path, int regular_only, struct cpgo_config **out,
+                struct cpgo_config_errors *errs)
 {
     struct ctx c = {.name = path};
     *out = NULL;
     if (errs) errs->lines = NULL, errs->n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK for a reload: a FIFO must not block the pool thread (see config.h) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
     struct stat st;
     char *buf = NULL;
     size_t len = 0;
@@ -2525,6 +2530,17 @@ int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_con
         rc = CPGO_E_IO;
     } else if (S_ISDIR(st.st_mode)) {
         add_error(&c, 0, 0, "cannot read: is a directory");
+        rc = CPGO_E_IO;
+    } else if (regular_only && !S_ISREG(st.st_mode)) {
+        add_error(&c, 0, 0,
+                  "cannot read again: it is %s, not a regular file (a configuration read "
+                  "from a pipe cannot be reloaded)",
+                  S_ISFIFO(st.st_mode) ? "a FIFO or pipe"
+                  : S_ISSOCK(st.st_mode) ? "a socket"
+                                         : "a device");
+        rc = CPGO_E_IO;
+    } else if (regular_only && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+        add_error(&c, 0, 0, "cannot read: %s", strerror(errno));
         rc = CPGO_E_IO;
     } else if (!(buf = malloc(MAX_FILE + 1))) {
         c.nomem = 1;
@@ -2569,6 +2585,17 @@ int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_con
     free(dir);
     free(buf);
     return rc;
+}
+
+int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs)
+{
+    return load(path, 0, out, errs);
+}
+
+int cpgo_config_reload(const char *path, struct cpgo_config **out,
+                       struct cpgo_config_errors *errs)
+{
+    return load(path, 1, out, errs);
 }
 
 /* ---------------------------------------------------------------------------------------- */

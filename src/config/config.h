@@ -130,6 +130,12 @@ void cpgo_config_errors_free(struct cpgo_config_errors *e);
 /* Loads and validates a file. 0, or CPGO_E_INPUT with every error in *errs (CPGO_E_IO when
  * the file cannot be read, with one line). */
 int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs);
+/* The same for a reload (SIGHUP, on a pool thread): the file must be a regular file. A
+ * FIFO, socket or device is refused at once (CPGO_E_IO) instead of blocking the thread until
+ * a writer comes, which SIGTERM could not interrupt. The first load still reads a pipe
+ * (`cpgo run -c /dev/stdin`), on the main thread, as any command-line tool does. */
+int cpgo_config_reload(const char *path, struct cpgo_config **out,
+                       struct cpgo_config_errors *errs);
 /* The same from memory (tests, fuzzing); `name` is used in messages and base_dir resolves
  * relative repository paths. */
 int cpgo_config_parse(const char *text, size_t len, const char *name, const char *base_dir,

@@ -172,7 +172,8 @@ static void job_work(struct cpgo_job *base)
             j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
             break;
         }
-        j->rc = cpgo_outdir_publish(t->ts, j->out_path, &j->mo, &j->lim, &j->info, &j->err);
+        j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->mo, &j->lim, &j->info,
+                                    &j->err);
         j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
         break;
     case JOB_SNAPSHOT:
@@ -205,6 +206,7 @@ struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
     snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
     snprintf(j->key, sizeof j->key, "%s", t->key);
     snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
+    j->out_dir = d->opts.output_dir;
     j->mo.trim = t->trim;
     j->lim = d->cfg->limits.profile;
     return j;
@@ -975,7 +977,7 @@ struct reload_req {
 static void reload_work(uv_work_t *w)
 {
     struct reload_req *r = w->data;
-    r->rc = cpgo_config_load(r->path, &r->nc, &r->errs);
+    r->rc = cpgo_config_reload(r->path, &r->nc, &r->errs);
     if (!r->rc && r->nc)
         r->token_rc = cpgo_publish_load_token(r->nc, r->flag_token, &r->token, r->token_source,
                                               sizeof r->token_source, &r->token_err);

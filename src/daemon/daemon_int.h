@@ -185,6 +185,7 @@ struct job {
     char target_id[32];
     char key[512];
     char out_path[4096];
+    const char *out_dir; /* --output DIR: argv, fixed for the process (not the config) */
     struct cpgo_merge_opts mo;
     struct cpgo_limits lim;
     unsigned char *body;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "base/duration.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "daemon/daemon_int.h"
 
@@ -46,15 +47,19 @@ static void gh_find(struct target *t);
 static int read_token_file(const char *path, char **out, struct cpgo_err *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read github.token_file %s: %s", path,
-                            strerror(errno));
+    /* a FIFO there would block this thread (a pool thread on reload) until a writer
+     * comes, and SIGTERM could not stop cpgo: refused at once, like a socket or device */
+    int fd = cpgo_file_open_named(path, err);
+    if (fd < 0) {
+        cpgo_err_prefix(err, "github.token_file");
+        return err->code = CPGO_E_USAGE;
+    }
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st)) {
+        int e = errno;
         close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is not a regular file",
-                            path);
+        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read github.token_file %s: %s", path,
+                            strerror(e));
     }
     if (st.st_mode & (S_IWOTH | S_IWGRP)) {
         /* someone else could put their token there, or read ours as it is rotated */

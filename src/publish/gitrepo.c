@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/hash.h"
 #include "publish/gitsock.h"
 #include "state/state.h"
@@ -75,6 +76,7 @@ struct call {
     struct timespec deadline;
     int push_rejected;
     char push_status[160];
+    char key_problem[320]; /* git.ssh_key (or its .pub) is not a readable regular file */
 };
 
 const char *cpgo_git_class_name(enum cpgo_git_class c)
@@ -239,6 +241,9 @@ static int gfail(struct call *c, enum cpgo_git_class cls, int rc, const char *fm
         cls = CPGO_GIT_AUTH;
         snprintf(detail, sizeof detail,
                  "the server asked for credentials for another host; none were sent");
+    } else if (c->key_problem[0]) {
+        cls = CPGO_GIT_AUTH;
+        snprintf(detail, sizeof detail, "%s", c->key_problem);
     } else if (c->auth_missing) {
         cls = CPGO_GIT_AUTH;
         snprintf(detail, sizeof detail, "authentication required, and no %s is configured",
@@ -489,6 +494,21 @@ static int same_host(const char *url, const char *host)
     return hl == strlen(host) && !strncasecmp(p, host, hl);
 }
 
+/* 1 when `path` opens as a regular file without blocking; else the reason in out. libssh2
+ * reads key files itself, with a blocking open: a FIFO there would hold a pool thread
+ * until a writer came. */
+static int key_file_ok(const char *path, const char *what, char *out, size_t cap)
+{
+    struct cpgo_err e;
+    int fd = cpgo_file_open_named(path, &e);
+    if (fd < 0) {
+        snprintf(out, cap, "%s: %.280s", what, e.text);
+        return 0;
+    }
+    close(fd);
+    return 1;
+}
+
 static int cb_credentials(git_credential **out, const char *url, const char *username_from_url,
                           unsigned int allowed, void *payload)
 {
@@ -504,8 +524,17 @@ static int cb_credentials(git_credential **out, const char *url, const char *use
     }
     if (g->kind == CPGO_REPO_SSH && (allowed & GIT_CREDENTIAL_SSH_KEY)) {
         c->cred_given = 1;
-        if (g->ssh_key)
+        if (g->ssh_key) {
+            /* checked at open too; again here, as the file may have been replaced since */
+            char *kp = c->key_problem;
+            if (!key_file_ok(g->ssh_key, "git.ssh_key", kp, sizeof c->key_problem) ||
+                (g->ssh_pubkey &&
+                 !key_file_ok(g->ssh_pubkey, "git.ssh_key's .pub", kp, sizeof c->key_problem))) {
+                git_error_set_str(GIT_ERROR_NET, c->key_problem);
+                return GIT_EAUTH;
+            }
             return git_credential_ssh_key_new(out, ssh_user, g->ssh_pubkey, g->ssh_key, NULL);
+        }
         if (!getenv("SSH_AUTH_SOCK")) {
             c->auth_missing = 1;
             git_error_set_str(GIT_ERROR_NET, "no ssh agent");
@@ -618,6 +647,15 @@ int cpgo_gitrepo_open(const char *state_dir, const struct cpgo_repo *repo,
     if (oom) {
         cpgo_gitrepo_close(g);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
+    char kp[320];
+    if (g->kind == CPGO_REPO_SSH && g->ssh_key &&
+        (!key_file_ok(g->ssh_key, "git.ssh_key", kp, sizeof kp) ||
+         (g->ssh_pubkey && !key_file_ok(g->ssh_pubkey, "git.ssh_key's .pub", kp, sizeof kp)))) {
+        /* a person must fix it (class auth): said now, before any network call */
+        int rc = cpgo_err_set(err, class_code(CPGO_GIT_AUTH), "%s", kp);
+        cpgo_gitrepo_close(g);
+        return rc;
     }
     snprintf(g->cache, cap, "%s/%016llx.git", dir, (unsigned long long)h);
     snprintf(g->lock, cap, "%s/%016llx.lock", dir, (unsigned long long)h);
@@ -1421,6 +1459,68 @@ static int copy_objects(struct call *c, git_repository *dst, const git_oid *comm
     return rc < 0 ? rc : 0;
 }
 
+/* 1 when repository r (a working tree's) has HEAD naming `href`, even unborn. */
+static int head_names(git_repository *r, const char *href)
+{
+    git_reference *h = NULL;
+    if (git_reference_lookup(&h, r, "HEAD") < 0) {
+        git_error_clear();
+        return 0;
+    }
+    int yes = git_reference_type(h) == GIT_REFERENCE_SYMBOLIC &&
+              !strcmp(git_reference_symbolic_target(h), href);
+    git_reference_free(h);
+    return yes;
+}
+
+/*
+ * Is `href` the branch checked out in a working tree of dst: the main one (unless bare) or
+ * a linked one (`git worktree add`, also of a bare repository)? Moving that branch would
+ * leave the working tree's index and files describing the old commit, so the next commit
+ * made there would silently revert cpgo's. git push refuses it (receive.denyCurrentBranch),
+ * and so does cpgo. This is what git_branch_is_checked_out answers, plus an unborn branch
+ * (`git checkout --orphan`, not a ref yet) and the working tree's path for the message.
+ * Returns 1 with *where set, 0, or a negative libgit2 code.
+ */
+static int checked_out(git_repository *dst, const char *href, char *where, size_t cap)
+{
+    git_repository *common = dst, *wr = NULL;
+    git_strarray names = {0};
+    int rc = 0;
+    if (git_repository_is_worktree(dst) &&
+        (rc = git_repository_open_ext(&common, git_repository_commondir(dst),
+                                      GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0)
+        return rc;
+    if (!git_repository_is_bare(common) && head_names(common, href)) {
+        snprintf(where, cap, "%s", git_repository_workdir(common));
+        rc = 1;
+        goto out;
+    }
+    if ((rc = git_worktree_list(&names, common)) < 0) goto out;
+    for (size_t i = 0; i < names.count && rc == 0; i++) {
+        git_worktree *wt = NULL;
+        /* a linked tree's HEAD lives in the common directory (worktrees/<name>/HEAD), so
+         * this works even while its files are on an unmounted disk */
+        if (git_worktree_lookup(&wt, common, names.strings[i]) < 0 ||
+            git_repository_open_from_worktree(&wr, wt) < 0) {
+            git_error_clear();
+            git_worktree_free(wt);
+            continue;
+        }
+        if (head_names(wr, href)) {
+            snprintf(where, cap, "%s", git_worktree_path(wt));
+            rc = 1;
+        }
+        git_repository_free(wr);
+        wr = NULL;
+        git_worktree_free(wt);
+    }
+out:
+    git_strarray_dispose(&names);
+    if (common != dst) git_repository_free(common);
+    return rc;
+}
+
 static int update_local(struct call *c, const char *head_branch, const git_oid *commit,
                         const git_oid *tree, const char *path, const git_oid *expect)
 {
@@ -1433,6 +1533,19 @@ static int update_local(struct call *c, const char *head_branch, const git_oid *
     if (rc < 0) {
         rc = gfail(c, rc == GIT_ENOTFOUND ? CPGO_GIT_NOT_FOUND : CPGO_GIT_LOCAL, rc,
                    "cannot open %s", c->g->url);
+        goto out;
+    }
+    char where[1024];
+    if ((rc = checked_out(dst, href, where, sizeof where)) < 0) {
+        rc = gfail(c, CPGO_GIT_LOCAL, rc, "cannot list the working trees of %s", c->g->url);
+        goto out;
+    }
+    if (rc == 1) {
+        rc = fail(c, CPGO_GIT_REJECTED,
+                  "refusing to update branch '%s' of %s: it is checked out in the working tree "
+                  "%s (as git push refuses; check out another branch there, or use a bare "
+                  "repository)",
+                  head_branch, c->g->url, where);
         goto out;
     }
     if ((rc = copy_objects(c, dst, commit, tree, path)) < 0) {

@@ -24,7 +24,8 @@
  * Credentials: https/http take a token as HTTP basic auth (user "x-access-token", password
  * the token) through libgit2's credential callback, only for the repository's own host;
  * ssh uses the ssh agent, or a key file (host keys are checked against ~/.ssh/known_hosts
- * by libgit2); local repositories need none. The token is held in memory only (zeroed on
+ * by libgit2) that must be a regular file (a FIFO would block libssh2's open; refused by
+ * cpgo_gitrepo_open and again before each use); local repositories need none. The token is held in memory only (zeroed on
  * close): it is never part of a URL, a configuration file, a ref or an error text. The
  * credential callback gives up after one rejected attempt, so a wrong token costs one
  * rejected request and ends as CPGO_GIT_AUTH, "authentication failed for <url>".
@@ -34,7 +35,10 @@
  * transport (libgit2 cannot push to a non-bare repository): the objects of the new commit
  * that the repository lacks (the commit, the trees along the path, the blob) are written
  * into its object database, and refs/heads/<head branch> is moved with a compare-and-swap
- * on the value that was fetched.
+ * on the value that was fetched. When the head branch is checked out in a working tree of
+ * that repository (the main one, or a linked one from `git worktree add`; unborn too),
+ * it is not moved under that working tree: the round is refused as `git push` refuses it
+ * (CPGO_GIT_REJECTED, naming the working tree), before anything is written there.
  *
  * Errors: every function returns 0 or a negative CPGO_E_* code and writes one line naming
  * the repository URL (never with credentials) and branch or path into struct cpgo_err.

@@ -1,9 +1,16 @@
 /* outdir.c - see outdir.h. */
 #include "publish/outdir.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/file.h"
 
 static int bad_component(const char *s)
 {
@@ -27,9 +34,84 @@ int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path,
     return 0;
 }
 
-int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct cpgo_merge_opts *mo,
-                        const struct cpgo_limits *lim, struct cpgo_publish_info *info,
-                        struct cpgo_err *err)
+/* Opens DIR itself, creating it and its missing parents. DIR and its parents are the
+ * user's path: links there are followed (only what is below DIR is untrusted). */
+static int open_root(const char *dir, struct cpgo_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        char p[4096];
+        int n = snprintf(p, sizeof p, "%s", dir);
+        if (n < 0 || (size_t)n >= sizeof p)
+            return cpgo_err_set(err, CPGO_E_USAGE, "--output %s: path too long", dir);
+        for (char *q = p + 1; *q; q++) {
+            if (*q != '/') continue;
+            *q = '\0';
+            if (mkdir(p, 0755) && errno != EEXIST) break;
+            *q = '/';
+        }
+        if (mkdir(p, 0755) && errno != EEXIST)
+            return cpgo_err_set(err, CPGO_E_IO, "cannot create --output %s: %s", dir,
+                                strerror(errno));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return cpgo_err_set(err, CPGO_E_IO, "cannot open --output %s: %s", dir, strerror(errno));
+    return fd;
+}
+
+/* Removes "<base>.tmp-*" in dfd that a killed writer left behind (never renamed, so by the
+ * state protocol never published). Only this target's lane writes this file. */
+static void remove_stale_temps(int dfd, const char *base)
+{
+    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0) close(fd);
+        return;
+    }
+    size_t bl = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, base, bl) && !strncmp(e->d_name + bl, ".tmp-", 5))
+            unlinkat(dfd, e->d_name, 0);
+    closedir(d);
+}
+
+/* Opens the directory that holds the output file (creating what is missing below DIR,
+ * never following a link there) and points *base at the file's name in `path`. */
+static int open_parent(const char *dir, const char *path, const char **base,
+                       struct cpgo_err *err)
+{
+    size_t dl = strlen(dir);
+    if (strncmp(path, dir, dl) || path[dl] != '/')
+        return cpgo_err_set(err, CPGO_E_USAGE, "output path %s is not below %s", path, dir);
+    const char *rel = path + dl;
+    while (*rel == '/') rel++;
+    const char *slash = strrchr(rel, '/');
+    if (!slash || !slash[1])
+        return cpgo_err_set(err, CPGO_E_USAGE, "output path %s has no file name", path);
+    char parent[4096];
+    size_t pl = (size_t)(slash - rel);
+    if (pl >= sizeof parent)
+        return cpgo_err_set(err, CPGO_E_USAGE, "output path %s is too long", path);
+    memcpy(parent, rel, pl);
+    parent[pl] = '\0';
+    int root = open_root(dir, err);
+    if (root < 0) return root;
+    int fd = cpgo_file_mkdirs_at(root, parent, 0755, err);
+    close(root);
+    if (fd < 0) {
+        cpgo_err_prefix(err, "--output %s", dir);
+        return fd;
+    }
+    *base = slash + 1;
+    return fd;
+}
+
+int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *path,
+                        const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
+                        struct cpgo_publish_info *info, struct cpgo_err *err)
 {
     memset(info, 0, sizeof *info);
     struct cpgo_merger *pending = cpgo_state_pending(ts);
@@ -38,11 +120,19 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
         info->nothing = 1;
         return 0;
     }
-    cpgo_state_remove_stale_temps(path);
+    const char *base = NULL;
+    int pfd = open_parent(dir, path, &base, err);
+    if (pfd < 0) return pfd;
+    remove_stale_temps(pfd, base);
     unsigned char *old = NULL;
     size_t oldlen = 0;
-    int rc = cpgo_state_read_file(path, lim->max_compressed, &old, &oldlen, err);
-    if (rc && rc != CPGO_E_EMPTY) return rc;
+    /* a symlink, FIFO, socket or device there is refused at once (base/file.h) */
+    int rc = cpgo_file_read_at(pfd, base, lim->max_compressed, &old, &oldlen, err);
+    if (rc && rc != CPGO_E_EMPTY) {
+        cpgo_err_prefix(err, "--output %s", path);
+        close(pfd);
+        return rc;
+    }
     struct cpgo_merger *m = NULL;
     if (!old && cpgo_state_segments(ts) == 0) {
         /* Nothing to merge with: pending, built with the same trimming, is the result
@@ -50,6 +140,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
         m = pending;
     } else if (cpgo_merge_new(&m, mo)) {
         free(old);
+        close(pfd);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     }
     rc = 0;
@@ -77,13 +168,20 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *path, const struct c
         } else {
             rc = cpgo_state_publish_begin(ts, path, out.data, out.len, err);
             if (!rc) {
-                rc = cpgo_state_write_file(path, out.data, out.len, err);
-                if (rc) cpgo_state_publish_abort(ts);
-                else rc = cpgo_state_publish_commit(ts, err);
+                /* relative to the directory opened above: a link planted since is not
+                 * followed, and the rename replaces whatever is at the name */
+                rc = cpgo_file_write_at(pfd, base, out.data, out.len, 0644, err);
+                if (rc) {
+                    cpgo_err_prefix(err, "--output %s", dir);
+                    cpgo_state_publish_abort(ts);
+                } else {
+                    rc = cpgo_state_publish_commit(ts, err);
+                }
             }
         }
     }
     cpgo_buf_free(&out);
     free(old);
+    close(pfd);
     return rc;
 }

@@ -776,6 +776,49 @@ static int http_round(const char *url, const char *token, const char *state, con
     return status;
 }
 
+/* git.ssh_key (and its .pub) that is a FIFO: libssh2 would block opening it; refused at
+ * open, naming the setting, without any network call. */
+static void ssh_key_files(void)
+{
+    char state[700], key[700], pub[700], fifo[700];
+    snprintf(state, sizeof state, "%s/ssh-state", root);
+    snprintf(key, sizeof key, "%s/id_test", root);
+    snprintf(pub, sizeof pub, "%s/id_test.pub", root);
+    snprintf(fifo, sizeof fifo, "%s/id_fifo", root);
+    CHECK_EQ_INT(run("printf 'not really a key\\n' >'%s' && chmod 600 '%s' && mkfifo '%s'", key,
+                     key, fifo),
+                 0);
+    struct cpgo_repo r;
+    memset(&r, 0, sizeof r);
+    r.kind = CPGO_REPO_SSH;
+    r.host = "127.0.0.1";
+    r.path = "acme/app";
+    r.url = "ssh://git@127.0.0.1/acme/app.git";
+    struct cpgo_git_opts o = {.ssh_key = fifo};
+    struct cpgo_err err = {0};
+    struct cpgo_gitrepo *g = NULL;
+    int rc = cpgo_gitrepo_open(state, &r, &o, &g, &err);
+    CHECK(rc < 0);
+    CHECK(g == NULL);
+    CHECK_STR_CONTAINS(err.text, "git.ssh_key: ");
+    CHECK_STR_CONTAINS(err.text, "id_fifo is a FIFO: refused");
+    cpgo_gitrepo_close(g);
+    g = NULL;
+    /* a regular key with a FIFO as its public key */
+    o.ssh_key = key;
+    o.ssh_pubkey = fifo;
+    rc = cpgo_gitrepo_open(state, &r, &o, &g, &err);
+    CHECK(rc < 0);
+    CHECK_STR_CONTAINS(err.text, "git.ssh_key's .pub: ");
+    cpgo_gitrepo_close(g);
+    g = NULL;
+    /* regular files: the handle opens (the key is read only when a server asks) */
+    CHECK_EQ_INT(run("cp '%s' '%s'", key, pub), 0);
+    o.ssh_pubkey = pub;
+    CHECK_EQ_INT(cpgo_gitrepo_open(state, &r, &o, &g, &err), 0);
+    cpgo_gitrepo_close(g);
+}
+
 int main(int argc, char **argv)
 {
     struct cpgo_err err = {0};
@@ -828,6 +871,7 @@ int main(int argc, char **argv)
     threads();
     identity();
     missing();
+    ssh_key_files();
     cpgo_git_shutdown();
     if (!check_failures)
         run("rm -rf '%s'", root);
