@@ -88,6 +88,36 @@ int cpgo_itab_insert(struct cpgo_itab *t, uint64_t hash, uint32_t idx)
     return 0;
 }
 
+void cpgo_itab_truncate(struct cpgo_itab *t, size_t n)
+{
+    if (!t->cap || t->n == 0) return;
+    size_t mask = t->cap - 1, start = 0;
+    /* Scan from just after an empty slot (the table is at most half full): no cluster then
+     * spans the scan's start, so every entry a deletion moves lands at or after the slot
+     * being scanned and is looked at again. */
+    while (t->slots[start].idx1) start++;
+    for (size_t k = 1; k <= t->cap; k++) {
+        size_t i = (start + k) & mask;
+        while (t->slots[i].idx1 > n) {
+            /* Backward-shift deletion (no tombstones): later members of the cluster that
+             * may live in the hole move into it, so every probe chain stays unbroken. */
+            t->slots[i].idx1 = 0;
+            t->n--;
+            size_t hole = i, j = i;
+            for (;;) {
+                j = (j + 1) & mask;
+                if (!t->slots[j].idx1) break;
+                size_t home = t->slots[j].hash & mask;
+                int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+                if (stays) continue;
+                t->slots[hole] = t->slots[j];
+                t->slots[j].idx1 = 0;
+                hole = j;
+            }
+        }
+    }
+}
+
 void cpgo_idmap_free(struct cpgo_idmap *m)
 {
     free(m->keys);

@@ -32,14 +32,15 @@ static int print_json(const char *file, size_t bytes, const struct cpgo_summary 
                                                (json_int_t)s->totals[i]));
     json_t *o = json_pack(
         "{s:s, s:I, s:o, s:{s:s, s:s}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
-        "s:{s:b, s:b, s:b}, s:s, s:o, s:o}",
+        "s:{s:b, s:b, s:b, s:b}, s:s, s:o, s:o}",
         "file", file, "bytes", (json_int_t)bytes, "sample_types", types, "period_type", "type",
         s->period_type, "unit", s->period_unit, "period", (json_int_t)s->period, "time_nanos",
         (json_int_t)s->time_nanos, "duration_nanos", (json_int_t)s->duration_nanos, "counts",
         "samples", (json_int_t)s->nsamples, "locations", (json_int_t)s->nlocations, "functions",
         (json_int_t)s->nfunctions, "mappings", (json_int_t)s->nmappings, "strings",
         (json_int_t)s->nstrings, "pgo", "usable", cpgo_summary_pgo_usable(s), "has_pgo_sample_type",
-        s->pgo_index >= 0, "has_start_lines", s->has_start_lines, "top_value",
+        s->pgo_index >= 0, "has_start_lines", s->has_start_lines, "has_negative_values",
+        s->has_negative, "top_value",
         s->ntypes ? s->type_names[s->value_index] : "", "top_flat",
         fns_json(s->by_flat, s->ntop_flat), "top_cum", fns_json(s->by_cum, s->ntop_cum));
     if (!o) return -1;
@@ -66,6 +67,7 @@ static void print_text(const char *file, size_t bytes, const struct cpgo_summary
     printf("\nGo PGO:        %s", cpgo_summary_pgo_usable(s) ? "usable" : "NOT usable");
     if (s->pgo_index < 0) printf(" (no samples/count or cpu/nanoseconds sample type)");
     if (!s->has_start_lines) printf(" (no function has a start line)");
+    if (s->has_negative) printf(" (negative sample values: not CPU weights)");
     printf("\n");
     if (!s->ntypes) return;
     const char *unit = s->type_units[s->value_index];

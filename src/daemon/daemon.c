@@ -37,6 +37,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "daemon/daemon_int.h"
+#include "profile/shape.h"
 #include "publish/gitsock.h"
 
 int64_t cpgo_daemon_wall_ms(void)
@@ -85,8 +86,11 @@ static enum cpgo_class class_of_decode(int rc, const char *text)
     return CPGO_CLASS_BAD_PAYLOAD;
 }
 
-/* Go PGO can use it: a samples/count or cpu/nanoseconds sample type, start lines. */
-static int check_cpu_profile(const struct cpgo_profile *p, struct cpgo_err *err)
+/* A scrape is checked against the target's shape before it is journaled, so that a bad
+ * instance is refused alone (and named in the log) instead of becoming the reference that
+ * refuses the others. The check is cheap: header strings and one pass over the values. */
+static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
+                             struct cpgo_err *err)
 {
     const cpgo_pb_profile *pb = p->pb;
     int has_type = 0, has_start = 0;
@@ -98,16 +102,30 @@ static int check_cpu_profile(const struct cpgo_profile *p, struct cpgo_err *err)
             (lt == 3 && !memcmp(t, "cpu", 3) && lu == 11 && !memcmp(u, "nanoseconds", 11)))
             has_type = 1;
     }
+    *cls = CPGO_CLASS_NOT_CPU;
     if (!has_type)
         return cpgo_err_set(err, CPGO_E_INPUT,
                             "not a CPU profile: no samples/count or cpu/nanoseconds sample type");
+    size_t perm[CPGO_SHAPE_MAX_TYPES];
+    int rc = cpgo_shape_match(&cpgo_shape_go_cpu, pb, perm, err);
+    if (rc) {
+        *cls = CPGO_CLASS_INCOMPATIBLE;
+        return rc;
+    }
     for (size_t i = 0; i < pb->n_function && !has_start; i++)
         if (pb->function[i]->start_line) has_start = 1;
     if (!has_start && pb->n_function)
         return cpgo_err_set(err, CPGO_E_INPUT,
                             "profile has no function start lines (Go 1.20+ writes them); Go PGO "
                             "cannot use it");
-    if (pb->n_sample == 0) return cpgo_err_set(err, CPGO_E_EMPTY, "profile has no samples");
+    if ((rc = cpgo_shape_check_values(&cpgo_shape_go_cpu, pb, err))) {
+        *cls = CPGO_CLASS_BAD_PAYLOAD;
+        return rc;
+    }
+    if (pb->n_sample == 0) {
+        *cls = CPGO_CLASS_NO_DATA;
+        return cpgo_err_set(err, CPGO_E_EMPTY, "profile has no samples");
+    }
     return 0;
 }
 
@@ -139,16 +157,15 @@ static void job_work(struct cpgo_job *base)
         }
         struct cpgo_profile *p = NULL;
         j->rc = cpgo_profile_decode(j->body, j->len, &j->lim, &p, &j->err);
-        if (!j->rc && (j->rc = check_cpu_profile(p, &j->err)) != 0)
-            j->cls = j->rc == CPGO_E_EMPTY ? CPGO_CLASS_NO_DATA : CPGO_CLASS_NOT_CPU;
-        else if (j->rc)
-            j->cls = class_of_decode(j->rc, j->err.text);
+        int decoded = j->rc == 0;
+        if (decoded) j->rc = check_cpu_profile(p, &j->cls, &j->err);
+        else j->cls = class_of_decode(j->rc, j->err.text);
         if (!j->rc) {
             j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, j->b->name,
                                       (int64_t)time(NULL), &j->err);
             if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
         }
-        if (j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
+        if (!decoded && j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
             /* say what came instead of a profile: the first bytes, printable only */
             char pre[80];
             size_t n = j->len < 64 ? j->len : 64, o = 0;
@@ -208,6 +225,9 @@ struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
     snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
     j->out_dir = d->opts.output_dir;
     j->mo.trim = t->trim;
+    /* every merger of the target (pending, recovery, existing file + pending) decides
+     * compatibility against the Go CPU shape, never against whichever profile came first */
+    j->mo.shape = &cpgo_shape_go_cpu;
     j->lim = d->cfg->limits.profile;
     return j;
 }

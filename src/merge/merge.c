@@ -10,6 +10,12 @@
  * Adding an input uses per-input translation arrays (input string / function / mapping /
  * location index -> accumulator index), filled lazily, exactly like pprof's
  * *ByID memo tables: entities are only created when a non-zero sample reaches them.
+ *
+ * All or nothing: whether an input overflows is only known once its samples have found
+ * their accumulated twins, which means creating the entities they use. So an add records a
+ * mark (every array's length, the header) and an undo log of the accumulated samples it
+ * added to; a refused input is rolled back to the mark: arrays cut, index tables truncated,
+ * additions subtracted again (exact: an addition that would overflow is never made).
  */
 #include "merge/merge.h"
 
@@ -20,6 +26,7 @@
 
 #include "base/buf.h"
 #include "base/hash.h"
+#include "profile/shape.h"
 
 struct str_ent {
     uint32_t off, len;
@@ -116,13 +123,6 @@ struct cpgo_merger {
     size_t tmp_labs_cap;
 };
 
-static inline int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
 /* ---- strings -------------------------------------------------------------------------- */
 
 struct str_probe {
@@ -178,6 +178,21 @@ struct map_xl {
     int64_t offset;
 };
 
+/* What cpgo_merge_add rolls back to when it refuses an input. */
+struct mark {
+    size_t ninputs, nst, nstrs, arena_len, nfns, nmaps, nlocs, nlines, nsmps, nsloc, nlabs;
+    size_t ncomments, nmeta, nmeta_types;
+    struct vtype period_type;
+    uint32_t drop_frames, keep_frames, default_st, doc_url;
+    int64_t time_nanos, duration_nanos, period;
+    int dirty;
+};
+
+/* An accumulated sample (index < mark.nsmps) that input sample `in` was added to. */
+struct undo {
+    size_t smp, in;
+};
+
 struct add_ctx {
     struct cpgo_merger *m;
     const struct cpgo_profile *p;
@@ -188,6 +203,16 @@ struct add_ctx {
     uint32_t *locx;    /* input location index -> accumulator index + 1 */
     size_t *vsel;      /* accumulator sample type i takes input value vsel[i] */
     uint8_t *keepaddr; /* strip_addresses: 1 = this location must keep its address */
+    struct mark mark;
+    struct undo *undo;
+    size_t nundo, undo_cap;
+    /* compat narrowing rewrites st and vals in place: their old contents, to roll back */
+    struct vtype *saved_st;
+    int64_t *saved_vals;
+    /* what overflowed (for the error line) */
+    size_t ovf_sample, ovf_type;
+    int64_t ovf_acc;
+    int ovf_duration;
 };
 
 static int64_t xl_str(struct add_ctx *c, int64_t i)
@@ -436,8 +461,9 @@ static void sort_labels(const struct cpgo_merger *m, struct lab_ent *l, size_t n
     }
 }
 
-static int add_sample(struct add_ctx *c, const Perftools__Profiles__Sample *src)
+static int add_sample(struct add_ctx *c, size_t si)
 {
+    const Perftools__Profiles__Sample *src = c->pb->sample[si];
     struct cpgo_merger *m = c->m;
     /* values, as the accumulator's sample types select them; all-zero samples are skipped */
     int zero = 1;
@@ -496,8 +522,22 @@ static int add_sample(struct add_ctx *c, const Perftools__Profiles__Sample *src)
     int64_t *v;
     if (idx >= 0) {
         v = &m->vals[(size_t)idx * m->nst];
+        /* every column is checked before any is changed: a refused add leaves no trace */
         for (size_t i = 0; i < m->nst; i++) {
-            v[i] = sat_add(v[i], src->value[c->vsel[i]]);
+            int64_t r;
+            if (__builtin_add_overflow(v[i], src->value[c->vsel[i]], &r)) {
+                c->ovf_sample = si;
+                c->ovf_type = i;
+                c->ovf_acc = v[i];
+                return CPGO_E_INPUT;
+            }
+        }
+        if ((size_t)idx < c->mark.nsmps) {
+            if (CPGO_ARRAY_PUSH_ROOM(c->undo, c->nundo, c->undo_cap)) return CPGO_E_NOMEM;
+            c->undo[c->nundo++] = (struct undo){(size_t)idx, si};
+        }
+        for (size_t i = 0; i < m->nst; i++) {
+            v[i] += src->value[c->vsel[i]];
             if (!v[i]) m->dirty = 1; /* may have become all-zero: checked at the end */
         }
         return 0;
@@ -565,6 +605,30 @@ static int reconcile_types(struct add_ctx *c, struct cpgo_err *err)
         XS(pt.unit, c, pb->period_type->unit);
     }
     char a[256], b[256];
+    if (m->opts.shape) {
+        /* The shape is the reference, never an input: each input's types are mapped onto
+         * the shape's order; another set or period type refuses this input only. */
+        const struct cpgo_shape *sh = m->opts.shape;
+        size_t perm[CPGO_SHAPE_MAX_TYPES];
+        int rc = cpgo_shape_match(sh, pb, perm, err);
+        if (rc) return rc;
+        if (m->ninputs == 0) {
+            m->st = calloc(sh->ntypes + 1, sizeof *m->st);
+            if (!m->st) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+            m->nst = sh->ntypes;
+            for (size_t i = 0; i < sh->ntypes; i++) {
+                int64_t t = intern(m, sh->types[i].type, strlen(sh->types[i].type));
+                int64_t u = intern(m, sh->types[i].unit, strlen(sh->types[i].unit));
+                if (t < 0 || u < 0) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+                m->st[i] = (struct vtype){(uint32_t)t, (uint32_t)u};
+            }
+            m->period_type = pt;
+            XS(m->drop_frames, c, pb->drop_frames);
+            XS(m->keep_frames, c, pb->keep_frames);
+        }
+        for (size_t i = 0; i < sh->ntypes; i++) c->vsel[i] = perm[i];
+        return 0;
+    }
     if (m->ninputs == 0) {
         m->nst = pb->n_sample_type;
         m->st = calloc(m->nst + 1, sizeof *m->st);
@@ -650,7 +714,16 @@ static int reconcile_types(struct add_ctx *c, struct cpgo_err *err)
         goto out;
     }
     if (keep < m->nst) {
-        /* Drop the columns this input lacks from everything accumulated so far. */
+        /* Drop the columns this input lacks from everything accumulated so far (kept aside
+         * first: the rest of this input may still be refused). */
+        c->saved_st = malloc((m->nst + 1) * sizeof *m->st);
+        c->saved_vals = malloc((m->nsmps * m->nst + 1) * sizeof *m->vals);
+        if (!c->saved_st || !c->saved_vals) {
+            rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(c->saved_st, m->st, m->nst * sizeof *m->st);
+        if (m->nsmps) memcpy(c->saved_vals, m->vals, m->nsmps * m->nst * sizeof *m->vals);
         for (size_t s = 0; s < m->nsmps; s++) {
             size_t o = 0;
             for (size_t i = 0; i < m->nst; i++)
@@ -675,8 +748,13 @@ static int fold_header(struct add_ctx *c)
     struct cpgo_merger *m = c->m;
     const cpgo_pb_profile *pb = c->pb;
     /* pprof's combineHeaders loop, step by step, so that it can run incrementally. */
+    int64_t duration;
+    if (__builtin_add_overflow(m->duration_nanos, pb->duration_nanos, &duration)) {
+        c->ovf_duration = 1;
+        return CPGO_E_INPUT;
+    }
+    m->duration_nanos = duration;
     if (m->time_nanos == 0 || pb->time_nanos < m->time_nanos) m->time_nanos = pb->time_nanos;
-    m->duration_nanos = sat_add(m->duration_nanos, pb->duration_nanos);
     if (m->period == 0 || m->period < pb->period) m->period = pb->period;
     for (size_t i = 0; i < pb->n_comment; i++) {
         uint32_t s;
@@ -792,10 +870,115 @@ static void mark_kept_addresses(struct add_ctx *c)
     }
 }
 
+static void set_mark(struct add_ctx *c)
+{
+    const struct cpgo_merger *m = c->m;
+    c->mark = (struct mark){
+        .ninputs = m->ninputs,
+        .nst = m->nst,
+        .nstrs = m->nstrs,
+        .arena_len = m->arena.len,
+        .nfns = m->nfns,
+        .nmaps = m->nmaps,
+        .nlocs = m->nlocs,
+        .nlines = m->nlines,
+        .nsmps = m->nsmps,
+        .nsloc = m->nsloc,
+        .nlabs = m->nlabs,
+        .ncomments = m->ncomments,
+        .nmeta = m->nmeta,
+        .nmeta_types = m->nmeta_types,
+        .period_type = m->period_type,
+        .drop_frames = m->drop_frames,
+        .keep_frames = m->keep_frames,
+        .default_st = m->default_st,
+        .doc_url = m->doc_url,
+        .time_nanos = m->time_nanos,
+        .duration_nanos = m->duration_nanos,
+        .period = m->period,
+        .dirty = m->dirty,
+    };
+}
+
+/* Puts the merger back exactly as it was at the mark. Never allocates. */
+static void rollback(struct add_ctx *c)
+{
+    struct cpgo_merger *m = c->m;
+    const struct mark *k = &c->mark;
+    if (c->saved_vals) {
+        /* compat narrowed this call: the old columns come back whole */
+        memcpy(m->st, c->saved_st, k->nst * sizeof *m->st);
+        if (k->nsmps) memcpy(m->vals, c->saved_vals, k->nsmps * k->nst * sizeof *m->vals);
+    } else {
+        for (size_t u = c->nundo; u-- > 0;) {
+            int64_t *v = &m->vals[c->undo[u].smp * m->nst];
+            const int64_t *in = c->pb->sample[c->undo[u].in]->value;
+            for (size_t i = 0; i < m->nst; i++) v[i] -= in[c->vsel[i]];
+        }
+    }
+    if (k->ninputs == 0) {
+        free(m->st);
+        m->st = NULL;
+    }
+    m->ninputs = k->ninputs;
+    m->nst = k->nst;
+    m->nstrs = k->nstrs;
+    m->arena.len = k->arena_len;
+    m->nfns = k->nfns;
+    m->nmaps = k->nmaps;
+    m->nlocs = k->nlocs;
+    m->nlines = k->nlines;
+    m->nsmps = k->nsmps;
+    m->nsloc = k->nsloc;
+    m->nlabs = k->nlabs;
+    m->ncomments = k->ncomments;
+    m->nmeta = k->nmeta;
+    m->nmeta_types = k->nmeta_types;
+    m->period_type = k->period_type;
+    m->drop_frames = k->drop_frames;
+    m->keep_frames = k->keep_frames;
+    m->default_st = k->default_st;
+    m->doc_url = k->doc_url;
+    m->time_nanos = k->time_nanos;
+    m->duration_nanos = k->duration_nanos;
+    m->period = k->period;
+    m->dirty = k->dirty;
+    cpgo_itab_truncate(&m->str_tab, k->nstrs);
+    cpgo_itab_truncate(&m->fn_tab, k->nfns);
+    cpgo_itab_truncate(&m->map_tab, k->nmaps);
+    cpgo_itab_truncate(&m->loc_tab, k->nlocs);
+    cpgo_itab_truncate(&m->smp_tab, k->nsmps);
+}
+
+static void overflow_error(const struct add_ctx *c, struct cpgo_err *err)
+{
+    if (c->ovf_duration) {
+        cpgo_err_set(err, CPGO_E_INPUT,
+                     "its duration (%" PRId64 " ns) added to the %" PRId64
+                     " ns merged so far overflows int64; input refused",
+                     c->pb->duration_nanos, c->m->duration_nanos);
+        return;
+    }
+    size_t lt, lu;
+    const char *t = str_at(c->m, c->m->st[c->ovf_type].type, &lt);
+    const char *u = str_at(c->m, c->m->st[c->ovf_type].unit, &lu);
+    cpgo_err_set(err, CPGO_E_INPUT,
+                 "sample %zu's %.*s/%.*s value (%" PRId64 ") added to the %" PRId64
+                 " merged so far overflows int64; input refused",
+                 c->ovf_sample + 1, (int)(lt > 64 ? 64 : lt), t, (int)(lu > 64 ? 64 : lu), u,
+                 c->pb->sample[c->ovf_sample]->value[c->vsel[c->ovf_type]], c->ovf_acc);
+}
+
 int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_err *err)
 {
     const cpgo_pb_profile *pb = p->pb;
-    struct add_ctx c = {m, p, pb, NULL, NULL, NULL, NULL, NULL, NULL};
+    struct add_ctx c;
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    c.p = p;
+    c.pb = pb;
+    err->code = 0;
+    set_mark(&c);
     int rc = 0;
     c.strx = malloc((pb->n_string_table + 1) * sizeof *c.strx);
     c.fnx = calloc(pb->n_function + 1, sizeof *c.fnx);
@@ -804,39 +987,37 @@ int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct c
     c.vsel = calloc(pb->n_sample_type + m->nst + 1, sizeof *c.vsel);
     c.keepaddr = calloc(pb->n_location + 1, 1);
     if (!c.strx || !c.fnx || !c.mapx || !c.locx || !c.vsel || !c.keepaddr) {
-        rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+        rc = CPGO_E_NOMEM;
         goto out;
     }
     for (size_t i = 0; i < pb->n_string_table; i++) c.strx[i] = -1;
     if ((rc = reconcile_types(&c, err))) goto out;
+    if (m->opts.shape && (rc = cpgo_shape_check_values(m->opts.shape, pb, err))) goto out;
     if (m->opts.trim.strip_addresses) mark_kept_addresses(&c);
-    if ((rc = fold_header(&c))) {
-        cpgo_err_set(err, rc, "out of memory");
-        goto out;
-    }
+    if ((rc = fold_header(&c))) goto out;
     m->ninputs++;
     /* The first mapping of the first input that has any becomes mapping 1 (the main binary). */
     if (m->nmaps == 0 && pb->n_mapping > 0 && !m->opts.trim.strip_addresses) {
         struct map_xl mx;
-        if ((rc = xl_map(&c, 0, &mx))) {
-            cpgo_err_set(err, rc, "out of memory");
-            goto out;
-        }
+        if ((rc = xl_map(&c, 0, &mx))) goto out;
     }
-    for (size_t i = 0; i < pb->n_sample; i++) {
-        if ((rc = add_sample(&c, pb->sample[i]))) {
-            cpgo_err_set(err, rc,
-                         rc == CPGO_E_LIMIT ? "merged profile too large" : "out of memory");
-            goto out;
-        }
-    }
+    for (size_t i = 0; i < pb->n_sample && !rc; i++) rc = add_sample(&c, i);
 out:
+    if (rc) {
+        if (c.ovf_duration || (rc == CPGO_E_INPUT && err->code == 0)) overflow_error(&c, err);
+        else if (err->code != rc)
+            cpgo_err_set(err, rc, rc == CPGO_E_LIMIT ? "merged profile too large" : "out of memory");
+        rollback(&c);
+    }
     free(c.strx);
     free(c.fnx);
     free(c.mapx);
     free(c.locx);
     free(c.vsel);
     free(c.keepaddr);
+    free(c.undo);
+    free(c.saved_st);
+    free(c.saved_vals);
     return rc;
 }
 

@@ -14,8 +14,15 @@
  *     quirks included (a location's key ignores the columns of all but its last line);
  *   - all-zero input samples are skipped; samples that sum to zero are garbage-collected at
  *     the end; ids are dense, in order of first use;
- *   - values add with saturation at INT64_MIN/MAX (pprof wraps; saturating is the
- *     deterministic choice that never flips a hot path into a cold one).
+ *   - values add exactly: an input that would overflow int64 anywhere (a sample value, the
+ *     duration) is refused as a whole (CPGO_E_INPUT), where pprof wraps silently (a hot
+ *     path would turn cold) and saturating would misweigh it just as silently.
+ * With a shape (cpgo_merge_opts.shape, see profile/shape.h), compatibility is decided
+ * against it instead of against the first input: every input's sample types are put in the
+ * shape's order (values move with their types: lossless), an input with another set or
+ * period type is refused (CPGO_E_INCOMPAT), and so is one with a negative value when the
+ * shape forbids them (CPGO_E_INPUT). So no input can become a reference that refuses the
+ * others. `compat` is ignored when a shape is given.
  * Trimming (struct cpgo_trim) rewrites each sample as it is added: labels dropped, stack cut
  * to the leaf-most keep_frames locations, addresses zeroed and mappings and columns dropped.
  * Every rewrite is a function of the location's content, applied to every use of it alike,
@@ -39,9 +46,13 @@ struct cpgo_trim {
     int strip_addresses;
 };
 
+struct cpgo_shape;
+
 struct cpgo_merge_opts {
     int compat; /* keep the sample types common to all inputs (go tool pprof's behaviour) */
     struct cpgo_trim trim;
+    const struct cpgo_shape *shape; /* NULL: pprof's rule (the first input decides); else
+                                       borrowed, immutable, outlives the merger */
 };
 
 struct cpgo_merger;
@@ -57,8 +68,9 @@ int cpgo_merge_new(struct cpgo_merger **out, const struct cpgo_merge_opts *opts)
 void cpgo_merge_free(struct cpgo_merger *m);
 
 /*
- * Folds one validated profile in. On error the merger is unchanged in what it reports
- * (an incompatible input is refused before anything of it is added).
+ * Folds one validated profile in. All or nothing: on any error (incompatible, overflow,
+ * negative values under a shape, out of memory, too large) the merger is left exactly as
+ * it was before the call, so the caller may go on with other inputs.
  */
 int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_err *err);
 

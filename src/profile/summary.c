@@ -48,11 +48,10 @@ static int cmp_cum(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-static int64_t sat_add(int64_t a, int64_t b)
+/* *acc += v; sets *ovf instead of wrapping. */
+static void add_checked(int64_t *acc, int64_t v, int *ovf)
 {
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r)) return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
+    if (__builtin_add_overflow(*acc, v, acc)) *ovf = 1;
 }
 
 void cpgo_summary_free(struct cpgo_summary *s)
@@ -114,9 +113,20 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
     }
     for (size_t i = 0; i < pb->n_function; i++)
         if (pb->function[i]->start_line) s->has_start_lines = 1;
+    int ovf = 0;
     for (size_t i = 0; i < pb->n_sample; i++)
-        for (size_t j = 0; j < s->ntypes; j++)
-            s->totals[j] = sat_add(s->totals[j], pb->sample[i]->value[j]);
+        for (size_t j = 0; j < s->ntypes; j++) {
+            int64_t v = pb->sample[i]->value[j];
+            if (v < 0) s->has_negative = 1;
+            int o = 0;
+            add_checked(&s->totals[j], v, &o);
+            if (o) {
+                cpgo_err_set(err, CPGO_E_INPUT, "the sum of its %s/%s values overflows int64",
+                             s->type_names[j], s->type_units[j]);
+                cpgo_summary_free(s);
+                return CPGO_E_INPUT;
+            }
+        }
     if (!s->ntypes || !topn) return 0;
 
     /* Group functions by name. */
@@ -151,14 +161,20 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
             for (size_t k = 0; k < l->n_line; k++) {
                 int64_t fi = cpgo_id_lookup(&p->function_ids, l->line[k]->function_id);
                 uint32_t g = fgroup[fi];
-                if (leaf) flat[g] = sat_add(flat[g], v);
+                if (leaf) add_checked(&flat[g], v, &ovf);
                 leaf = 0;
                 if (stamp[g] != i + 1) {
                     stamp[g] = i + 1;
-                    cum[g] = sat_add(cum[g], v);
+                    add_checked(&cum[g], v, &ovf);
                 }
             }
         }
+    }
+    if (ovf) {
+        /* only with negative values: otherwise no function's sum exceeds a total */
+        rc = cpgo_err_set(err, CPGO_E_INPUT, "a function's sum of %s/%s values overflows int64",
+                          s->type_names[s->value_index], s->type_units[s->value_index]);
+        goto done;
     }
     struct cpgo_summary_fn *all = calloc(ngroups + 1, sizeof *all);
     if (!all) goto fail;

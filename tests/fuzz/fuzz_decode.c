@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct cpgo_profile *p = NULL;
     struct cpgo_err err;
     if (cpgo_profile_decode(data, size, &lim, &p, &err)) return 0;
-    struct cpgo_merge_opts o = {0, {1, 3, 1}};
+    struct cpgo_merge_opts o = {.trim = {1, 3, 1}};
     for (int variant = 0; variant < 2; variant++) {
         struct cpgo_merger *m;
         if (cpgo_merge_new(&m, variant ? &o : NULL)) abort();

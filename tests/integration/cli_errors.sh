@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command-line contract: exit 0/1/2, one stderr line naming the file, bad inputs refused
 # (truncated gzip, a 2 GiB gzip bomb, random bytes, HTML, empty file, dangling ids, string
-# index out of range, wrong value count, incompatible sample types), atomic -o.
+# index out of range, wrong value count, incompatible sample types, sums overflowing int64),
+# atomic -o; negative values are merged but not called usable for PGO.
 . "$(dirname "$0")/lib.sh"
 
 G="$T/good.pb.gz"
@@ -61,6 +62,40 @@ expect 2 "heap.pb.gz: incompatible period types" "incompatible types" -- \
   "$CPGO" merge "$G" "$T/heap.pb.gz"
 expect 2 "heap.pb.gz: incompatible period types" "incompatible with --compat" -- \
   "$CPGO" merge --compat "$G" "$T/heap.pb.gz"
+
+# sums that overflow int64: refused (exit 2, the file named), never wrapped or saturated
+"$CPGO_TESTGEN" -o "$T/big.pb.gz" -samples 100 -locations 50 -functions 20 -kind bigvalues
+expect 0 "" "one profile with big values merges" -- "$CPGO" merge -o "$T/big1.pb.gz" "$T/big.pb.gz"
+expect 2 "big.pb.gz: sample 1's cpu/nanoseconds value (4611686018427387904) added to the 4611686018427387904 merged so far overflows int64" \
+  "merge whose sums overflow" -- "$CPGO" merge -o "$T/bigbig.pb.gz" "$T/big.pb.gz" "$T/big.pb.gz"
+check "nothing written on overflow" [ ! -e "$T/bigbig.pb.gz" ]
+# negative values (a diff profile): cpgo merge keeps pprof's acceptance; inspect does not
+# call the result usable for PGO
+"$CPGO_TESTGEN" -o "$T/neg.pb.gz" -samples 100 -locations 50 -functions 20 -kind negative
+expect 0 "" "merge keeps negative values" -- "$CPGO" merge -o "$T/negm.pb.gz" "$T/neg.pb.gz" "$G"
+expect 0 "" "inspect negative" -- "$CPGO" inspect "$T/negm.pb.gz"
+check "inspect: negative values are not usable for PGO" grep -q "Go PGO:        NOT usable (negative sample values" "$T/out"
+expect 0 "" "inspect --json negative" -- "$CPGO" inspect --json "$T/neg.pb.gz"
+check "inspect json: not usable, negative" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert not d["pgo"]["usable"] and d["pgo"]["has_negative_values"]' "$T/out"
+# totals that overflow int64: inspect refuses rather than print a wrapped or saturated sum
+"$CPGO" merge --raw -o "$T/big3.pb" "$T/big.pb.gz" "$T/good2.pb.gz"
+python3 - "$T/big3.pb" "$T/bigtotal.pb" <<'PY'
+import sys
+# in the raw protobuf, find the varint INT64_MAX/2+1 and make it INT64_MAX: that one value
+# still fits, the total (plus the other samples) no longer does
+data = open(sys.argv[1], "rb").read()
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7f; v >>= 7
+        if v: out.append(b | 0x80)
+        else: out.append(b); return bytes(out)
+old, new = varint(2**62), varint(2**63 - 1)
+assert data.count(old) == 1 and len(old) == len(new)
+open(sys.argv[2], "wb").write(data.replace(old, new))
+PY
+expect 2 "bigtotal.pb: the sum of its cpu/nanoseconds values overflows int64" \
+  "inspect whose totals overflow" -- "$CPGO" inspect "$T/bigtotal.pb"
 
 # a 2 GiB gzip bomb: refused, quickly, with bounded memory
 if [ ! -s "$CPGO_TMP/bomb.gz" ]; then

@@ -2,6 +2,7 @@
  * cpgo-testgen - writes deterministic Go-like CPU profiles for tests and benchmarks.
  *   cpgo-testgen -o FILE [-seed N] [-samples N] [-locations N] [-functions N] [-labels] [-raw]
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "-kind") && v) kind = argv[++i];
         else {
             fprintf(stderr, "usage: cpgo-testgen -o FILE [-seed N] [-samples N] [-locations N] "
-                            "[-functions N] [-labels] [-raw] [-kind cpu|heap|wall]\n"
+                            "[-functions N] [-labels] [-raw]\n"
+                            "       [-kind cpu|heap|wall|reversed|negative|bigvalues]\n"
                             "       [-corrupt dangling-location|string-index|value-count|zero-id]\n");
             return 2;
         }
@@ -56,6 +58,22 @@ int main(int argc, char **argv)
             pb->sample[i]->value = v; /* leaked on purpose: a test tool */
             pb->sample[i]->n_value = 3;
         }
+    } else if (!strcmp(kind, "reversed")) {
+        /* the same profile with its two sample types (and values) in the other order */
+        Perftools__Profiles__ValueType *t0 = pb->sample_type[0];
+        pb->sample_type[0] = pb->sample_type[1];
+        pb->sample_type[1] = t0;
+        for (size_t i = 0; i < pb->n_sample; i++) {
+            int64_t v0 = pb->sample[i]->value[0];
+            pb->sample[i]->value[0] = pb->sample[i]->value[1];
+            pb->sample[i]->value[1] = v0;
+        }
+    } else if (!strcmp(kind, "negative")) {
+        /* one negative CPU time, as a diff profile has */
+        if (pb->n_sample) pb->sample[pb->n_sample / 2]->value[1] = -pb->sample[0]->value[1] - 1;
+    } else if (!strcmp(kind, "bigvalues")) {
+        /* the first sample weighs more than half of int64: two copies overflow it */
+        if (pb->n_sample) pb->sample[0]->value[1] = INT64_MAX / 2 + 1;
     } else if (strcmp(kind, "cpu")) {
         fprintf(stderr, "cpgo-testgen: unknown -kind %s\n", kind);
         return 2;

@@ -40,6 +40,37 @@ int main(void)
     g_probe = 1;
     CHECK_EQ_INT(cpgo_itab_find(&t, 1, eq_val, NULL), -1);
     cpgo_itab_free(&t);
+
+    /* itab truncate: entries >= n vanish, every other one is still found, for clustered
+     * hashes (long probe chains), hashes near the top of the table (clusters that wrap) and
+     * spread ones; the table keeps working for inserts afterwards. */
+    for (int shape = 0; shape < 3; shape++) {
+        struct cpgo_itab tt = {0};
+        uint64_t hs[5000];
+        for (uint32_t i = 0; i < 5000; i++) {
+            vals[i] = i * 3;
+            hs[i] = shape == 0   ? (uint64_t)(i % 7)
+                    : shape == 1 ? (uint64_t)(0xffffffffu - i % 13)
+                                 : cpgo_hash_mix(i, 99);
+            CHECK_EQ_INT(cpgo_itab_insert(&tt, hs[i], i), 0);
+        }
+        size_t cut[] = {4999, 3000, 1234, 1, 0};
+        for (size_t c = 0; c < sizeof cut / sizeof cut[0]; c++) {
+            cpgo_itab_truncate(&tt, cut[c]);
+            CHECK_EQ_INT(tt.n, cut[c]);
+            int bad = 0;
+            for (uint32_t i = 0; i < 5000; i += (i < 40 ? 1 : 7)) {
+                g_probe = vals[i];
+                int64_t want = i < cut[c] ? (int64_t)i : -1;
+                if (cpgo_itab_find(&tt, hs[i], eq_val, NULL) != want) bad++;
+            }
+            CHECK_EQ_INT(bad, 0);
+        }
+        for (uint32_t i = 0; i < 100; i++) CHECK_EQ_INT(cpgo_itab_insert(&tt, hs[i], i), 0);
+        g_probe = vals[77];
+        CHECK_EQ_INT(cpgo_itab_find(&tt, hs[77], eq_val, NULL), 77);
+        cpgo_itab_free(&tt);
+    }
     free(vals);
 
     /* buf: the ceiling holds */

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "merge/merge.h"
 #include "pbuild.h"
+#include "profile/shape.h"
 
 static struct cpgo_limits lim;
 
@@ -351,26 +352,230 @@ int main(void)
     cpgo_buf_free(&rqb);
     pbuild_free(rq);
 
-    /* --- saturation ---------------------------------------------------------------------- */
-    struct pbuild *sat = cpu_profile();
-    pbuild_function(sat, 1, "f", "f.go", 1);
-    uint64_t fs[] = {1};
-    int64_t ls[] = {1};
-    pbuild_location(sat, 1, 0, 0, 1, fs, ls);
-    uint64_t ss[] = {1};
-    int64_t big[] = {INT64_MAX - 1, 1};
-    pbuild_sample(sat, 1, ss, 2, big);
-    struct cpgo_buf sb = enc(sat), sm, two[2];
-    two[0] = sb;
-    two[1] = sb;
-    CHECK_EQ_INT(merge_n(&plain, 2, two, &sm, &err), 0);
-    struct cpgo_profile *sp = dec(&sm);
-    CHECK(sp->pb->sample[0]->value[0] == INT64_MAX);
-    CHECK_EQ_INT(sp->pb->sample[0]->value[1], 2);
-    cpgo_profile_free(sp);
-    cpgo_buf_free(&sm);
-    cpgo_buf_free(&sb);
-    pbuild_free(sat);
+    /* --- overflow: refused whole, the accumulator exactly as before ------------------------ */
+    {
+        /* a: f (INT64_MAX - 1, 1) and g (5, 5) */
+        struct pbuild *a = cpu_profile();
+        pbuild_times(a, 1000, 10);
+        pbuild_function(a, 1, "f", "f.go", 1);
+        pbuild_function(a, 2, "g", "g.go", 1);
+        uint64_t f1[] = {1}, f2[] = {2};
+        int64_t l1[] = {1};
+        pbuild_location(a, 1, 0, 0, 1, f1, l1);
+        pbuild_location(a, 2, 0, 0, 1, f2, l1);
+        uint64_t sf[] = {1}, sg[] = {2};
+        int64_t big[] = {INT64_MAX - 1, 1}, five[] = {5, 5};
+        pbuild_sample(a, 1, sf, 2, big);
+        pbuild_sample(a, 1, sg, 2, five);
+        /* b: adds to g first (undo log), creates new function h, string, location and
+         * sample, then overflows on f */
+        struct pbuild *b = cpu_profile();
+        pbuild_times(b, 500, 20);
+        pbuild_comment(b, "from b");
+        pbuild_function(b, 1, "g", "g.go", 1);
+        pbuild_function(b, 2, "h", "h.go", 7);
+        pbuild_function(b, 3, "f", "f.go", 1);
+        pbuild_location(b, 1, 0, 0, 1, f1, l1);
+        pbuild_location(b, 2, 0, 0, 1, f2, l1);
+        uint64_t f3[] = {3};
+        pbuild_location(b, 3, 0, 0, 1, f3, l1);
+        uint64_t s1[] = {1}, s2[] = {2, 1}, s3[] = {3};
+        int64_t two[] = {2, 2}, ovf[] = {2, 1};
+        pbuild_sample(b, 1, s1, 2, two);
+        pbuild_sample(b, 2, s2, 2, two);
+        pbuild_label(b, "new", "label");
+        pbuild_sample(b, 1, s3, 2, ovf);
+        /* c: an ordinary input to merge after the refusal */
+        struct pbuild *cc = cpu_profile();
+        pbuild_function(cc, 1, "g", "g.go", 1);
+        pbuild_location(cc, 1, 0, 0, 1, f1, l1);
+        pbuild_sample(cc, 1, s1, 2, five);
+        struct cpgo_buf ab3[3] = {enc(a), enc(b), enc(cc)};
+        struct cpgo_profile *pa3 = dec(&ab3[0]), *pb3 = dec(&ab3[1]), *pc3 = dec(&ab3[2]);
+        struct cpgo_merger *mo;
+        cpgo_merge_new(&mo, &plain);
+        CHECK_EQ_INT(cpgo_merge_add(mo, pa3, &err), 0);
+        struct cpgo_buf before, after, ref, both;
+        CHECK_EQ_INT(cpgo_merge_encode(mo, 1, 1, &before, &err), 0);
+        CHECK_EQ_INT(cpgo_merge_add(mo, pb3, &err), CPGO_E_INPUT);
+        CHECK_STR_CONTAINS(err.text, "sample 3's samples/count value (2)");
+        CHECK_STR_CONTAINS(err.text, "overflows int64");
+        CHECK_EQ_INT(cpgo_merge_count(mo), 1);
+        CHECK_EQ_INT(cpgo_merge_nsamples(mo), 2);
+        CHECK_EQ_INT(cpgo_merge_encode(mo, 1, 1, &after, &err), 0);
+        CHECK(buf_eq(&before, &after)); /* to the byte: values, strings, header, comments */
+        /* the index tables were rolled back too: merging on gives what a fresh merger does */
+        CHECK_EQ_INT(cpgo_merge_add(mo, pc3, &err), 0);
+        CHECK_EQ_INT(cpgo_merge_add(mo, pb3, &err), CPGO_E_INPUT);
+        CHECK_EQ_INT(cpgo_merge_encode(mo, 1, 1, &both, &err), 0);
+        struct cpgo_buf ac[2] = {ab3[0], ab3[2]};
+        CHECK_EQ_INT(merge_n(&plain, 2, ac, &ref, &err), 0);
+        CHECK(buf_eq(&both, &ref));
+        char *cb = canon_of(&both, 1);
+        CHECK(!strstr(cb, "h.go") && !strstr(cb, "from b") && !strstr(cb, "new=label"));
+        CHECK_STR_CONTAINS(cb, "= 9223372036854775806 1\n"); /* f as a left it */
+        free(cb);
+        cpgo_merge_free(mo);
+        /* cpgo merge a b: refused with the same code (exit 2 in the CLI) */
+        struct cpgo_buf out3;
+        CHECK_EQ_INT(merge_n(&plain, 2, ab3, &out3, &err), CPGO_E_INPUT);
+        /* compat narrowing in the refused input is rolled back as well */
+        struct pbuild *w = cpu_profile();
+        pbuild_sample_type(w, "wall", "nanoseconds");
+        pbuild_function(w, 1, "f", "f.go", 1);
+        pbuild_location(w, 1, 0, 0, 1, f1, l1);
+        int64_t big3[] = {INT64_MAX - 1, 1, 7};
+        pbuild_sample(w, 1, s1, 3, big3);
+        struct cpgo_buf wb = enc(w), wonly, wafter;
+        struct cpgo_profile *pw = dec(&wb);
+        struct cpgo_merge_opts cmp = plain;
+        cmp.compat = 1;
+        cpgo_merge_new(&mo, &cmp);
+        CHECK_EQ_INT(cpgo_merge_add(mo, pw, &err), 0);
+        CHECK_EQ_INT(cpgo_merge_add(mo, pb3, &err), CPGO_E_INPUT); /* narrows, then overflows */
+        CHECK_EQ_INT(cpgo_merge_encode(mo, 1, 1, &wafter, &err), 0);
+        CHECK_EQ_INT(merge_n(&cmp, 1, &wb, &wonly, &err), 0);
+        CHECK(buf_eq(&wafter, &wonly));
+        cpgo_merge_free(mo);
+        /* duration overflow: refused, named */
+        struct pbuild *d1 = cpu_profile(), *d2 = cpu_profile();
+        pbuild_times(d1, 1, INT64_MAX - 5);
+        pbuild_times(d2, 1, 10);
+        struct cpgo_buf db[2] = {enc(d1), enc(d2)}, dout;
+        CHECK_EQ_INT(merge_n(&plain, 2, db, &dout, &err), CPGO_E_INPUT);
+        CHECK_STR_CONTAINS(err.text, "duration (10 ns)");
+        for (int i = 0; i < 2; i++) cpgo_buf_free(&db[i]);
+        pbuild_free(d1);
+        pbuild_free(d2);
+        cpgo_profile_free(pw);
+        cpgo_buf_free(&wb);
+        cpgo_buf_free(&wonly);
+        cpgo_buf_free(&wafter);
+        pbuild_free(w);
+        cpgo_profile_free(pa3);
+        cpgo_profile_free(pb3);
+        cpgo_profile_free(pc3);
+        cpgo_buf_free(&before);
+        cpgo_buf_free(&after);
+        cpgo_buf_free(&ref);
+        cpgo_buf_free(&both);
+        for (int i = 0; i < 3; i++) cpgo_buf_free(&ab3[i]);
+        pbuild_free(a);
+        pbuild_free(b);
+        pbuild_free(cc);
+    }
+
+    /* --- a shape: the target's expected types decide, not the first input ------------------- */
+    {
+        struct cpgo_merge_opts shaped = plain;
+        shaped.shape = &cpgo_shape_go_cpu;
+        /* the same profile with its sample types (and values) in the other order */
+        struct pbuild *rv = pbuild_golike(7, 2000, 500, 200, 1);
+        struct cpgo_buf orig = enc(rv);
+        cpgo_pb_profile *rpb = pbuild_pb(rv);
+        Perftools__Profiles__ValueType *t0 = rpb->sample_type[0];
+        rpb->sample_type[0] = rpb->sample_type[1];
+        rpb->sample_type[1] = t0;
+        for (size_t i = 0; i < rpb->n_sample; i++) {
+            int64_t v0 = rpb->sample[i]->value[0];
+            rpb->sample[i]->value[0] = rpb->sample[i]->value[1];
+            rpb->sample[i]->value[1] = v0;
+        }
+        struct cpgo_buf rev = enc(rv);
+        /* pprof's rule refuses the mix */
+        struct cpgo_buf mix[2] = {orig, rev}, mixr[2] = {rev, orig}, oo[2] = {orig, orig};
+        struct cpgo_buf r1, r2, r3, r4, r5;
+        CHECK_EQ_INT(merge_n(&plain, 2, mix, &r1, &err), CPGO_E_INCOMPAT);
+        /* lossless: merging the reordered profile is merging the original, in either order */
+        CHECK_EQ_INT(merge_n(&shaped, 2, mix, &r1, &err), 0);
+        CHECK_EQ_INT(merge_n(&shaped, 2, mixr, &r2, &err), 0);
+        CHECK_EQ_INT(merge_n(&shaped, 2, oo, &r3, &err), 0);
+        CHECK(buf_eq(&r1, &r3));
+        CHECK(buf_eq(&r2, &r3));
+        CHECK_EQ_INT(merge_n(&shaped, 1, &rev, &r4, &err), 0);
+        CHECK_EQ_INT(merge_n(&plain, 1, &orig, &r5, &err), 0);
+        CHECK(buf_eq(&r4, &r5));
+        struct cpgo_profile *p4 = dec(&r4);
+        size_t lt;
+        CHECK(!strcmp(cpgo_profile_str(p4->pb, p4->pb->sample_type[0]->type, &lt), "samples"));
+        cpgo_profile_free(p4);
+        cpgo_buf_free(&r1);
+        cpgo_buf_free(&r2);
+        cpgo_buf_free(&r3);
+        cpgo_buf_free(&r4);
+        cpgo_buf_free(&r5);
+
+        /* other sets and period types are refused alone; a bad first input never becomes the
+         * reference: the honest one after it is accepted */
+        const char *bad[][4] = {
+            {"samples", "count", NULL, NULL},
+            {"samples", "count", "samples", "count"},
+            {"cpu", "nanoseconds", "wall", "nanoseconds"},
+            {"samples", "count", "cpu", "microseconds"},
+        };
+        struct cpgo_profile *honest = dec(&orig);
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            struct pbuild *x3 = pbuild_new();
+            pbuild_sample_type(x3, bad[k][0], bad[k][1]);
+            if (bad[k][2]) pbuild_sample_type(x3, bad[k][2], bad[k][3]);
+            pbuild_period(x3, "cpu", "nanoseconds", 1);
+            pbuild_function(x3, 1, "f", "f.go", 1);
+            uint64_t fid[] = {1}, sid[] = {1};
+            int64_t ln[] = {1}, vals[] = {1, 1};
+            pbuild_location(x3, 1, 0, 0, 1, fid, ln);
+            pbuild_sample(x3, 1, sid, bad[k][2] ? 2 : 1, vals);
+            struct cpgo_buf xb = enc(x3);
+            struct cpgo_profile *px = dec(&xb);
+            struct cpgo_merger *sm;
+            cpgo_merge_new(&sm, &shaped);
+            CHECK_EQ_INT(cpgo_merge_add(sm, px, &err), CPGO_E_INCOMPAT);
+            CHECK_STR_CONTAINS(err.text, "expected [samples/count cpu/nanoseconds]");
+            CHECK_EQ_INT(cpgo_merge_count(sm), 0);
+            CHECK_EQ_INT(cpgo_merge_add(sm, honest, &err), 0);
+            CHECK_EQ_INT(cpgo_merge_add(sm, px, &err), CPGO_E_INCOMPAT);
+            CHECK_EQ_INT(cpgo_merge_add(sm, honest, &err), 0);
+            CHECK_EQ_INT(cpgo_merge_count(sm), 2);
+            cpgo_merge_free(sm);
+            cpgo_profile_free(px);
+            cpgo_buf_free(&xb);
+            pbuild_free(x3);
+        }
+        struct pbuild *hp2 = cpu_profile();
+        pbuild_period(hp2, "space", "bytes", 1);
+        struct cpgo_buf hb2 = enc(hp2), hout;
+        CHECK_EQ_INT(merge_n(&shaped, 1, &hb2, &hout, &err), CPGO_E_INCOMPAT);
+        CHECK_STR_CONTAINS(err.text, "period type space/bytes, expected cpu/nanoseconds");
+        cpgo_buf_free(&hb2);
+        pbuild_free(hp2);
+
+        /* negative values: refused under the CPU shape (alone), kept by pprof's rule */
+        struct pbuild *ng = cpu_profile();
+        pbuild_function(ng, 1, "f", "f.go", 1);
+        uint64_t fid[] = {1}, sid[] = {1};
+        int64_t ln[] = {1}, okv[] = {1, 10}, negv[] = {1, -10};
+        pbuild_location(ng, 1, 0, 0, 1, fid, ln);
+        pbuild_sample(ng, 1, sid, 2, okv);
+        pbuild_sample(ng, 1, sid, 2, negv);
+        pbuild_label(ng, "k", "v");
+        struct cpgo_buf nb = enc(ng), nout;
+        struct cpgo_profile *pn = dec(&nb);
+        struct cpgo_merger *sm;
+        cpgo_merge_new(&sm, &shaped);
+        CHECK_EQ_INT(cpgo_merge_add(sm, honest, &err), 0);
+        CHECK_EQ_INT(cpgo_merge_add(sm, pn, &err), CPGO_E_INPUT);
+        CHECK_STR_CONTAINS(err.text, "sample 2 has a negative cpu value (-10)");
+        CHECK_EQ_INT(cpgo_merge_count(sm), 1);
+        cpgo_merge_free(sm);
+        CHECK_EQ_INT(merge_n(&plain, 1, &nb, &nout, &err), 0);
+        cpgo_buf_free(&nout);
+        cpgo_profile_free(pn);
+        cpgo_buf_free(&nb);
+        pbuild_free(ng);
+        cpgo_profile_free(honest);
+        cpgo_buf_free(&orig);
+        cpgo_buf_free(&rev);
+        pbuild_free(rv);
+    }
 
     cpgo_buf_free(&qb);
     pbuild_free(q);

@@ -1,4 +1,6 @@
 /* Unit tests for profile/summary: totals, flat/cum, PGO usability. */
+#include <stdint.h>
+
 #include "check.h"
 #include "pbuild.h"
 #include "profile/summary.h"
@@ -49,6 +51,38 @@ int main(void)
     CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), 0);
     CHECK(!cpgo_summary_pgo_usable(&s));
     cpgo_summary_free(&s);
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    /* start lines back; a negative value (a diff profile) -> not usable for PGO */
+    for (int i = 0; i < 3; i++) pbuild_pb(b)->function[i]->start_line = 1;
+    pbuild_pb(b)->sample[1]->value[1] = -20;
+    pbuild_encode(b, 1, &raw);
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), 0);
+    CHECK(s.has_negative);
+    CHECK_EQ_INT(s.totals[1], -10);
+    CHECK(!cpgo_summary_pgo_usable(&s));
+    cpgo_summary_free(&s);
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    /* totals that overflow int64 are an error, not a wrapped or saturated figure */
+    pbuild_pb(b)->sample[0]->value[1] = INT64_MAX - 5;
+    pbuild_pb(b)->sample[1]->value[1] = 6;
+    pbuild_encode(b, 1, &raw);
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "the sum of its cpu/nanoseconds values overflows int64");
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    /* a function's sum overflows while every running total fits (mixed signs) */
+    pbuild_pb(b)->sample[0]->value[1] = INT64_MAX;  /* leaf */
+    pbuild_pb(b)->sample[1]->value[1] = -INT64_MAX; /* root */
+    int64_t v3[] = {1, INT64_MAX};
+    pbuild_sample(b, 2, s1, 2, v3); /* leaf again */
+    pbuild_encode(b, 1, &raw);
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "a function's sum of cpu/nanoseconds values overflows int64");
     cpgo_profile_free(p);
     cpgo_buf_free(&raw);
     pbuild_free(b);
