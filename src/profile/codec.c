@@ -35,6 +35,22 @@ void cpgo_limits_default(struct cpgo_limits *l)
     l->max_strings = 4000000;
 }
 
+#define MAXOF(f) out->f = configured->f > d.f ? configured->f : d.f
+void cpgo_limits_merged(const struct cpgo_limits *configured, struct cpgo_limits *out)
+{
+    struct cpgo_limits d;
+    cpgo_limits_default(&d);
+    MAXOF(max_compressed);
+    MAXOF(max_decompressed);
+    MAXOF(max_decode_memory);
+    MAXOF(max_samples);
+    MAXOF(max_locations);
+    MAXOF(max_functions);
+    MAXOF(max_mappings);
+    MAXOF(max_strings);
+}
+#undef MAXOF
+
 /* ---- counting allocator ------------------------------------------------------------- */
 
 struct cpgo_arena_chunk {

@@ -36,6 +36,10 @@ struct cpgo_limits {
 
 /* Safe defaults: generous for real Go profiles (the largest seen in the wild is 60 MB raw). */
 void cpgo_limits_default(struct cpgo_limits *l);
+/* Limits for a profile that merges many scrapes (the existing published file, cpgo's own
+ * output): each limit is the larger of the configured one and the default. Scrape limits
+ * bound one instance's body; lowering them must not make the merged file unreadable. */
+void cpgo_limits_merged(const struct cpgo_limits *configured, struct cpgo_limits *out);
 
 /*
  * The allocator protobuf-c decodes with: a bump arena with a byte budget. A decoded profile

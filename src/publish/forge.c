@@ -44,10 +44,14 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     else
         snprintf(r->head_branch, sizeof r->head_branch, "cpgo/%s/%s", req->target_branch,
                  req->target_file);
+    /* the existing file and the result merge many scrapes: the per-scrape limits do not
+     * bound them */
+    struct cpgo_limits mlim;
+    cpgo_limits_merged(&req->lim, &mlim);
     int rc = cpgo_gitrepo_fetch(g, req->target_branch, r->head_branch, &tips, err);
     if (rc) return git_failed(g, r, rc);
-    rc = cpgo_gitrepo_find_profile(g, req->target_branch, req->target_file,
-                                   req->lim.max_compressed, &f, err);
+    rc = cpgo_gitrepo_find_profile(g, req->target_branch, req->target_file, mlim.max_compressed,
+                                   &f, err);
     if (rc) return git_failed(g, r, rc);
     snprintf(r->path, sizeof r->path, "%s", f.path);
     if (!req->head_branch && strcmp(f.path, req->target_file)) {
@@ -150,7 +154,7 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     }
     if (f.found) {
         r->bytes_before = f.len;
-        if ((rc = cpgo_profile_decode(f.data, f.len, &req->lim, &old, err))) {
+        if ((rc = cpgo_profile_decode(f.data, f.len, &mlim, &old, err))) {
             cpgo_err_prefix(err, "the existing %s on branch '%s' is not a valid profile", f.path,
                             req->target_branch);
             content_error(r, rc == CPGO_E_NOMEM ? rc : CPGO_E_INPUT);
@@ -178,7 +182,7 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     m = NULL;
     r->bytes_after = out.len;
     /* what is pushed is decoded again: the summary for the body, and a last check */
-    if ((rc = cpgo_profile_decode(out.data, out.len, &req->lim, &neu, err)) ||
+    if ((rc = cpgo_profile_decode(out.data, out.len, &mlim, &neu, err)) ||
         (rc = cpgo_summary_build(neu, 10, &sa, err))) {
         cpgo_err_prefix(err, "the merged profile");
         r->gcls = CPGO_GIT_INTERNAL;

@@ -114,6 +114,10 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
                         struct cpgo_publish_info *info, struct cpgo_err *err)
 {
     memset(info, 0, sizeof *info);
+    /* the existing file merges many scrapes: the per-scrape limits do not bound it */
+    struct cpgo_limits mlim;
+    cpgo_limits_merged(lim, &mlim);
+    lim = &mlim;
     struct cpgo_merger *pending = cpgo_state_pending(ts);
     info->scrapes = cpgo_state_pending_scrapes(ts);
     if (!cpgo_state_has_pending(ts)) {
