@@ -49,7 +49,7 @@ static const struct {
      "  --json                machine-readable output\n"
      "  --limit NAME=N        see 'cpgo help merge'\n"},
     {"check-config", cpgo_cmd_check_config, "validate a configuration file and print it normalised",
-     "usage: cpgo check-config [-c FILE] [-q]\n"
+     "usage: cpgo check-config [-c FILE] [-q] [--output DIR]\n"
      "       cpgo check-config --reference\n"
      "\n"
      "Validates a configuration file (default ./config.yaml) and prints it normalised:\n"
@@ -62,6 +62,8 @@ static const struct {
      "  -c, --config FILE     the configuration file ('-' reads standard input); the\n"
      "                        original tool's -configPath FILE is accepted too\n"
      "  -q, --quiet           print nothing when the file is valid\n"
+     "  --output DIR          also check what 'cpgo run --output DIR' checks: no two\n"
+     "                        targets share an output file\n"
      "  --reference           print the reference of every key (docs/CONFIG.md) and exit\n"},
     {"state", cpgo_cmd_state, "show what a state directory holds; acknowledge its problems",
      "usage: cpgo state [-c FILE]\n"

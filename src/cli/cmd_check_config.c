@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "daemon/daemon.h"
 
 #define CMD "check-config"
 
@@ -53,7 +54,7 @@ static int read_stdin(struct cpgo_buf *in)
 
 int cpgo_cmd_check_config(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *output = NULL;
     int reference = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
@@ -67,6 +68,12 @@ int cpgo_cmd_check_config(int argc, char **argv)
         }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--output") || !strncmp(a, "--output=", 9)) {
+            if (a[8] == '=') output = a + 9;
+            else if (i + 1 < argc) output = argv[++i];
+            else return cpgo_cli_usage_error(CMD, "--output needs a DIR");
             continue;
         }
         int f = file_option(argc, argv, &i, &val);
@@ -108,6 +115,15 @@ int cpgo_cmd_check_config(int argc, char **argv)
             fprintf(stderr, "cpgo %s: %s: %s\n", CMD, name, cpgo_err_class(rc));
         cpgo_config_errors_free(&errs);
         return cpgo_err_is_input(rc) ? CPGO_EXIT_INVALID : CPGO_EXIT_FAIL;
+    }
+    if (output) {
+        /* what `cpgo run --output DIR` refuses before it scrapes */
+        struct cpgo_err e;
+        if ((rc = cpgo_daemon_check_output(output, cfg, &e))) {
+            fprintf(stderr, "%s: %s\n", name, e.text);
+            cpgo_config_free(cfg);
+            return rc == CPGO_E_NOMEM ? CPGO_EXIT_FAIL : CPGO_EXIT_INVALID;
+        }
     }
     rc = quiet ? 0 : cpgo_config_dump(cfg, stdout);
     cpgo_config_free(cfg);

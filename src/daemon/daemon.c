@@ -1150,6 +1150,33 @@ int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
     return cpgo_hash_fmix64(strtoull(target_id, NULL, 16)) % o->shard_count == o->shard_index;
 }
 
+int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
+                             struct cpgo_err *err)
+{
+    size_t n = cfg->ntargets;
+    if (n == 0) return 0;
+    char **paths = calloc(n, sizeof *paths);
+    const char **keys = calloc(n, sizeof *keys);
+    int rc = paths && keys ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct cpgo_target_cfg *tc = &cfg->targets[i];
+        keys[i] = tc->key;
+        if (!(paths[i] = malloc(4096))) {
+            rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+            break;
+        }
+        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path, tc->target_branch,
+                              tc->target_file, paths[i], 4096, err);
+        if (rc) cpgo_err_prefix(err, "target %s", tc->key);
+    }
+    if (!rc) rc = cpgo_outdir_check_layout(n, keys, (const char *const *)paths, err);
+    for (size_t i = 0; paths && i < n; i++) free(paths[i]);
+    free(paths);
+    free(keys);
+    if (rc) cpgo_err_prefix(err, "--output %s", dir);
+    return rc;
+}
+
 int cpgo_daemon_run(const struct cpgo_run_opts *o)
 {
     struct cpgo_config *cfg = NULL;
@@ -1175,6 +1202,17 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         char n[32];
         snprintf(n, sizeof n, "%ld", ncpu < 2 ? 4 : ncpu * 3 > 64 ? 64 : ncpu * 3);
         setenv("UV_THREADPOOL_SIZE", n, 0);
+    }
+    /* --output DIR: two targets must never share an output file (exit 2, before anything) */
+    if (o->output_dir) {
+        struct cpgo_err e;
+        int lrc = cpgo_daemon_check_output(o->output_dir, cfg, &e);
+        if (lrc) {
+            fprintf(stderr, "cpgo run: %s\n", e.text);
+            cpgo_config_free(cfg);
+            curl_global_cleanup();
+            return lrc == CPGO_E_NOMEM ? 1 : 2;
+        }
     }
     /* one owner per state directory, before anything is read from it: a second daemon
      * would replay the first one's journal and publish those scrapes again */

@@ -25,6 +25,13 @@ struct cpgo_run_opts {
  * 0 ok; 1 a backend or target failed (with once) or a runtime failure; 2 invalid config. */
 int cpgo_daemon_run(const struct cpgo_run_opts *o);
 
+/* --output DIR: every target's path must be valid and no two may share a file (or make
+ * one's file the other's directory). 0, or CPGO_E_INPUT naming the targets. */
+struct cpgo_config;
+struct cpgo_err;
+int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
+                             struct cpgo_err *err);
+
 /* Parses "I/N" (0 <= I < N <= 65536) for --shard and CPGO_SHARD. 0 or -1. */
 int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count);
 /* 1 when the target with this id (16 hex digits) belongs to the shard. */

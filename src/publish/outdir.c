@@ -109,6 +109,46 @@ static int open_parent(const char *dir, const char *path, const char **base,
     return fd;
 }
 
+struct kp {
+    const char *key, *path;
+};
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(((const struct kp *)a)->path, ((const struct kp *)b)->path);
+}
+
+int cpgo_outdir_check_layout(size_t n, const char *const *keys, const char *const *paths,
+                             struct cpgo_err *err)
+{
+    if (n < 2) return 0;
+    struct kp *v = malloc(n * sizeof *v);
+    if (!v) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) v[i] = (struct kp){keys[i], paths[i]};
+    qsort(v, n, sizeof *v, cmp_path);
+    /* sorted, a path that is another's directory sorts before the paths below it
+     * ("a/b" < "a/b/c"), with possibly other "a/b..." names in between ("a/b.x") */
+    int rc = 0;
+    for (size_t k = 0; k + 1 < n && !rc; k++) {
+        size_t pl = strlen(v[k].path);
+        for (size_t m = k + 1; m < n && !rc; m++) {
+            const char *q = v[m].path;
+            if (strncmp(v[k].path, q, pl)) break;
+            if (q[pl] == 0)
+                rc = cpgo_err_set(err, CPGO_E_INPUT,
+                                  "targets %s and %s would write the same output file %s",
+                                  v[k].key, v[m].key, q);
+            else if (q[pl] == '/')
+                rc = cpgo_err_set(err, CPGO_E_INPUT,
+                                  "target %s's output file %s would be a directory of target "
+                                  "%s's output %s",
+                                  v[k].key, v[k].path, v[m].key, q);
+        }
+    }
+    free(v);
+    return rc;
+}
+
 int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *path,
                         const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
                         struct cpgo_publish_info *info, struct cpgo_err *err)

@@ -37,6 +37,14 @@ int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path,
                      const char *branch, const char *file, char *buf, size_t cap,
                      struct cpgo_err *err);
 
+/* The layout must be injective: refuses two targets whose output paths are the same file,
+ * or whose paths make one target's file a directory of another's (repository acme/svc with
+ * branch x/y and repository acme/svc/x with branch y land on the same file). paths[i] is
+ * target keys[i]'s path (cpgo_outdir_path). Returns 0 or CPGO_E_INPUT, the error naming
+ * both targets and the path. */
+int cpgo_outdir_check_layout(size_t n, const char *const *keys, const char *const *paths,
+                             struct cpgo_err *err);
+
 /* Publishes pending into `path`, which cpgo_outdir_path built from `dir`: the part below
  * `dir` is resolved without following links (see above). */
 int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *path,
