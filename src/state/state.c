@@ -1,5 +1,5 @@
 /* state.c - see state.h for the layout and the exactly-once protocol. */
-#include "state/state.h"
+#include "state/state_int.h"
 
 #include "base/file.h"
 #include "base/hash.h"
@@ -14,60 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/file.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
-
-#define SNAPSHOT_MAX (1024u << 20)
-
-/* Where pending scrapes came from: the window and the distinct instances (64-bit hashes of
- * backend names, sorted; at most CPGO_STATE_MAX_INSTANCES are told apart). */
-struct meta {
-    uint64_t scrapes;
-    int64_t first, last;
-    uint64_t *inst;
-    size_t ninst, capinst;
-};
-
-/* A pushed segment: the entries in (previous segment's upto, upto], stored merged in
- * seg-<upto>.pb, and the blob ids of every push that contained everything <= upto. */
-struct seg {
-    uint64_t upto;
-    struct meta m;
-    char blobs[CPGO_STATE_MAX_BLOBS][CPGO_STATE_BLOB_SIZE];
-    int nblobs;
-};
-
-struct cpgo_tstate {
-    char *dir;  /* for messages: every file is opened relative to dirfd */
-    int dirfd;  /* the target's directory, opened without following links */
-    int ro;     /* read-only inspection (cpgo state): nothing is written, moved or removed */
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
-    struct cpgo_merger *pending; /* the fresh part: entries after the last segment */
-    struct meta fresh;
-    uint64_t next_seq;      /* the seq the next journal entry gets */
-    uint64_t published_seq; /* everything <= this is published */
-    uint64_t snapshot_seq;  /* the newest snapshot covers entries <= this */
-    uint64_t pending_scrapes; /* fresh + segments */
-    size_t journal_len;
-    uint64_t publishing_seq; /* != 0 between publish_begin and commit/abort */
-    struct seg segs[CPGO_STATE_MAX_SEGS + 1];
-    size_t nsegs;
-    struct cpgo_state_forge forge;
-    /* published.json is behind published_seq: a publish replaced the output but its
-     * record could not be written (disk full). publishing.json (the intent, whose hash the
-     * output matches) is kept as the proof until published.json is written. */
-    int published_dirty;
-    char pub_path[4096]; /* the publish in progress: its output, size and hash */
-    uint64_t pub_size;
-    char pub_hash[32];
-    off_t journal_end;        /* the end of the last complete journal record */
-    uint64_t corrupt_records; /* journal records skipped as damaged when this state opened */
-    json_t *problems;         /* problems.json: [{time, file, what, hold}] until acknowledged */
-};
 
 static void meta_free(struct meta *m)
 {
@@ -75,7 +23,7 @@ static void meta_free(struct meta *m)
     memset(m, 0, sizeof *m);
 }
 
-static void meta_add_inst(struct meta *m, uint64_t h)
+void state_meta_add_inst(struct meta *m, uint64_t h)
 {
     size_t lo = 0, hi = m->ninst;
     while (lo < hi) {
@@ -97,7 +45,7 @@ static void meta_add_inst(struct meta *m, uint64_t h)
     m->ninst++;
 }
 
-static void meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t last)
+void state_meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t last)
 {
     if (first && (!m->first || first < m->first)) m->first = first;
     if (last > m->last) m->last = last;
@@ -106,60 +54,10 @@ static void meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t la
 
 static void meta_union(struct meta *dst, const struct meta *src)
 {
-    meta_add(dst, src->scrapes, src->first, src->last);
-    for (size_t i = 0; i < src->ninst; i++) meta_add_inst(dst, src->inst[i]);
+    state_meta_add(dst, src->scrapes, src->first, src->last);
+    for (size_t i = 0; i < src->ninst; i++) state_meta_add_inst(dst, src->inst[i]);
 }
 
-int cpgo_state_mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof tmp) return -1;
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, mode) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) && errno != EEXIST) return -1;
-    return 0;
-}
-
-int cpgo_state_write_file(const char *path, const void *data, size_t len, struct cpgo_err *err)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    const char *name = path;
-    int dfd = AT_FDCWD;
-    if (slash) {
-        name = path + (slash - dir) + 1;
-        if (slash == dir) slash[1] = 0;
-        else *slash = 0;
-        if (cpgo_state_mkdir_p(dir, 0755))
-            return cpgo_err_set(err, CPGO_E_IO, "cannot create directory %s: %s", dir,
-                                strerror(errno));
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-            return cpgo_err_set(err, CPGO_E_IO, "cannot open directory %s: %s", dir,
-                                strerror(errno));
-    }
-    int rc = cpgo_file_write_at(dfd, name, data, len, 0644, err);
-    if (dfd != AT_FDCWD) close(dfd);
-    if (rc) {
-        /* name the whole path, not only the file name */
-        struct cpgo_err e = *err;
-        cpgo_err_set(err, rc, "%s: %s", path, e.text);
-    }
-    return rc;
-}
-
-int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, size_t *len,
-                         struct cpgo_err *err)
-{
-    return cpgo_file_read_at(AT_FDCWD, path, max, data, len, err);
-}
 
 static void name_of(char *buf, size_t cap, const char *fmt, uint64_t seq)
 {
@@ -253,7 +151,7 @@ static int save_problems(struct cpgo_tstate *ts, struct cpgo_err *err)
 
 /* Records a problem a person must look at (cpgo state; cleared by cpgo state --ack). `hold`:
  * publishing this target could count something twice until a person has looked. */
-static void add_problem(struct cpgo_tstate *ts, const char *file, int hold, const char *what)
+void state_add_problem(struct cpgo_tstate *ts, const char *file, int hold, const char *what)
 {
     char stamp[32];
     utc_stamp(stamp, sizeof stamp, time(NULL));
@@ -287,7 +185,7 @@ static void quarantine(struct cpgo_tstate *ts, const char *name, int hold, const
     } else {
         snprintf(text, sizeof text, "%s; moved aside to %s", what, ts->ro ? name : aside);
     }
-    add_problem(ts, ts->ro ? name : aside, hold, text);
+    state_add_problem(ts, ts->ro ? name : aside, hold, text);
     if (aside_out) snprintf(aside_out, cap, "%s", aside);
 }
 
@@ -337,7 +235,7 @@ static int list_seqs(const struct cpgo_tstate *ts, const char *prefix, const cha
 
 /* Limits for reading back what cpgo itself accepted: none but the hardware's. A scrape
  * accepted under yesterday's limits stays accepted when today's are lower. */
-static void recovery_limits(struct cpgo_limits *l)
+void state_recovery_limits(struct cpgo_limits *l)
 {
     l->max_compressed = l->max_decompressed = l->max_decode_memory = SIZE_MAX / 4;
     l->max_samples = l->max_locations = l->max_functions = l->max_mappings = l->max_strings =
@@ -357,7 +255,7 @@ static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger
     }
     struct cpgo_profile *p = NULL;
     struct cpgo_limits lim;
-    recovery_limits(&lim);
+    state_recovery_limits(&lim);
     rc = cpgo_profile_decode(data, len, &lim, &p, err);
     free(data);
     if (!rc) rc = cpgo_merge_add(m, p, err);
@@ -407,277 +305,10 @@ static void meta_from_json(struct meta *m, json_t *o)
     json_array_foreach(json_object_get(o, "instances"), i, e)
     {
         const char *h = json_string_value(e);
-        if (h) meta_add_inst(m, strtoull(h, NULL, 16));
+        if (h) state_meta_add_inst(m, strtoull(h, NULL, 16));
     }
 }
 
-/* ---- the journal: one append-only file of records ------------------------------------
- * record = "CPGK" | seq (u64 le) | len (u32 le) | crc32 (u32 le) | when (i64 le, seconds)
- *          | instance (u64 le, hash of the backend name) | body,
- * the CRC covering when, instance and body. ("CPGJ" records, without when and instance,
- * are still read.) Appending needs no new inode per scrape (creating and deleting
- * thousands of small files is what ext4 charges most for).
- *
- * Recovery tells two kinds of damage apart. A crash while appending leaves a *torn tail*:
- * the last record is incomplete (the file ends inside it). It was never synced, so never
- * accepted: it is cut off. Anything else (a record whose CRC fails with a valid record
- * after it, a damaged header in the middle, a complete last record that fails its CRC)
- * is damage to data that was accepted: the damaged bytes are skipped, the records after
- * them are kept, the journal is moved aside for a person, and the target reports the
- * problem until acknowledged. */
-#define JHDR_OLD 20
-#define JHDR 36
-
-static uint64_t inst_hash(const char *name)
-{
-    return name ? cpgo_hash_fnv1a(name, strlen(name), CPGO_FNV1A_INIT) : 0;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n; i-- > 0;) v = (v << 8) | p[i];
-    return v;
-}
-
-#define JOURNAL "journal.log"
-
-/* Appends one record and syncs its data. A failed append is cut off again; if even that
- * fails, the next append first cuts the file back to the last complete record, so a
- * partial record never ends up between two good ones. */
-static int journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                          int64_t when, uint64_t inst, struct cpgo_err *err)
-{
-    if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
-    int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
-    if (fd < 0) {
-        cpgo_err_prefix(err, "%s", ts->dir);
-        return fd;
-    }
-    struct stat st;
-    if (fstat(fd, &st)) {
-        int e = errno;
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s/" JOURNAL ": %s", ts->dir,
-                            strerror(e));
-    }
-    if (st.st_size != ts->journal_end && ftruncate(fd, ts->journal_end)) {
-        int e = errno;
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot cut %s/" JOURNAL " back after a failed write: %s",
-                            ts->dir, strerror(e));
-    }
-    unsigned char hdr[JHDR];
-    memcpy(hdr, "CPGK", 4);
-    put_le(hdr + 4, seq, 8);
-    put_le(hdr + 12, len, 4);
-    put_le(hdr + 20, (uint64_t)when, 8);
-    put_le(hdr + 28, inst, 8);
-    put_le(hdr + 16, crc32(crc32(0L, hdr + 20, 16), body, (uInt)len), 4);
-    struct iovec iov[2] = {{hdr, JHDR}, {(void *)body, len}};
-    size_t want = JHDR + len, done = 0;
-    int e = cpgo_file_fault();
-    while (!e && done < want) {
-        ssize_t n = writev(fd, iov, 2);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            e = n < 0 ? errno : EIO;
-            break;
-        }
-        done += (size_t)n;
-        /* advance the iovecs past what was written */
-        size_t k = (size_t)n;
-        for (int i = 0; i < 2; i++) {
-            size_t take = k < iov[i].iov_len ? k : iov[i].iov_len;
-            iov[i].iov_base = (char *)iov[i].iov_base + take;
-            iov[i].iov_len -= take;
-            k -= take;
-        }
-    }
-    if (!e && (e = cpgo_file_fault()) == 0 && fdatasync(fd)) e = errno;
-    if (e) {
-        if (ftruncate(fd, ts->journal_end)) { /* journal_end stays: the next append cuts */
-        }
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot append to %s/" JOURNAL ": %s", ts->dir,
-                            strerror(e));
-    }
-    close(fd);
-    ts->journal_end += (off_t)want;
-    return 0;
-}
-
-static void journal_truncate(struct cpgo_tstate *ts, off_t size)
-{
-    if (ts->ro) return;
-    int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY, 0, &(struct cpgo_err){0});
-    if (fd < 0) {
-        ts->journal_end = 0;
-        return;
-    }
-    if (ftruncate(fd, size) == 0) ts->journal_end = size;
-    /* else: recovery skips records <= the recorded seqs, and the next append cuts */
-    close(fd);
-}
-
-/* Reads the record at off. 1 = a complete record whose CRC holds; 0 = not one. *torn = the
- * file ends inside what the header announces. */
-static int read_record(int fd, off_t off, off_t size, unsigned char *hdr, unsigned char **body,
-                       size_t *cap, size_t *hl_out, size_t *len_out, int *torn)
-{
-    *torn = 0;
-    if (size - off < JHDR_OLD) {
-        *torn = 1;
-        return 0;
-    }
-    ssize_t n = pread(fd, hdr, JHDR, off);
-    if (n < JHDR_OLD) return 0;
-    int old = !memcmp(hdr, "CPGJ", 4);
-    if (!old && memcmp(hdr, "CPGK", 4)) return 0;
-    size_t hl = old ? JHDR_OLD : JHDR;
-    if (n < (ssize_t)hl) {
-        *torn = size - off < (off_t)hl;
-        return 0;
-    }
-    size_t len = (size_t)get_le(hdr + 12, 4);
-    if ((off_t)(hl + len) > size - off) {
-        *torn = 1;
-        return 0;
-    }
-    if (len + 1 > *cap) {
-        unsigned char *nb = realloc(*body, len + 1);
-        if (!nb) return 0;
-        *body = nb;
-        *cap = len + 1;
-    }
-    if (pread(fd, *body, len, off + (off_t)hl) != (ssize_t)len) return 0;
-    uint32_t crc = (uint32_t)get_le(hdr + 16, 4);
-    if (crc32(old ? 0L : crc32(0L, hdr + 20, 16), *body, (uInt)len) != crc) return 0;
-    *hl_out = hl;
-    *len_out = len;
-    return 1;
-}
-
-/* The next offset after `from` where a complete, valid record starts; -1 if none. */
-static off_t resync(int fd, off_t from, off_t size, unsigned char **body, size_t *cap)
-{
-    unsigned char buf[65536 + 3], hdr[JHDR];
-    for (off_t base = from; base < size; base += 65536) {
-        ssize_t n = pread(fd, buf, sizeof buf, base);
-        if (n < 4) break;
-        for (ssize_t i = 0; i + 4 <= n; i++) {
-            if (buf[i] != 'C' || buf[i + 1] != 'P' || buf[i + 2] != 'G' ||
-                (buf[i + 3] != 'K' && buf[i + 3] != 'J'))
-                continue;
-            size_t hl, len;
-            int torn;
-            if (read_record(fd, base + i, size, hdr, body, cap, &hl, &len, &torn))
-                return base + i;
-        }
-    }
-    return -1;
-}
-
-/* Replays records with seq > base into pending; cuts a torn tail; skips and reports
- * damage. *damaged = how many damaged stretches were met. */
-static void journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, char *first,
-                           size_t first_cap)
-{
-    *damaged = 0;
-    struct cpgo_err err;
-    int fd = cpgo_file_open(ts->dirfd, JOURNAL, ts->ro ? O_RDONLY : O_RDWR, 0, &err);
-    if (fd < 0) {
-        if (fd != CPGO_E_EMPTY) {
-            cpgo_err_prefix(&err, "%s", ts->dir);
-            add_problem(ts, JOURNAL, 0, err.text);
-        }
-        return;
-    }
-    struct stat st;
-    if (fstat(fd, &st)) {
-        close(fd);
-        return;
-    }
-    off_t off = 0, size = st.st_size;
-    unsigned char hdr[JHDR];
-    unsigned char *body = NULL;
-    size_t cap = 0;
-    uint64_t last_seq = base;
-    struct cpgo_limits lim;
-    recovery_limits(&lim);
-    while (off < size) {
-        size_t hl = 0, len = 0;
-        int torn;
-        if (!read_record(fd, off, size, hdr, &body, &cap, &hl, &len, &torn)) {
-            off_t next = resync(fd, off + 1, size, &body, &cap);
-            if (next < 0 && torn) {
-                /* the one crash case: an append that never completed, never accepted */
-                char o[24], n[24];
-                snprintf(o, sizeof o, "%lld", (long long)off);
-                snprintf(n, sizeof n, "%lld", (long long)(size - off));
-                cpgo_log(CPGO_LVL_WARN, "cut a torn journal tail (an append a crash interrupted)",
-                         "state", ts->dir, "offset", o, "bytes", n, NULL);
-                if (!ts->ro && ftruncate(fd, off)) {
-                }
-                size = off;
-                break;
-            }
-            /* damage to accepted data: skip exactly the damaged bytes */
-            (*damaged)++;
-            ts->corrupt_records++;
-            char o[24], sq[48];
-            int hdr_ok = !memcmp(hdr, "CPGK", 4) || !memcmp(hdr, "CPGJ", 4);
-            if (hdr_ok)
-                snprintf(sq, sizeof sq, "%" PRIu64, get_le(hdr + 4, 8));
-            else
-                snprintf(sq, sizeof sq, "after %" PRIu64, last_seq);
-            snprintf(o, sizeof o, "%lld", (long long)off);
-            cpgo_log(CPGO_LVL_ERROR, "damaged journal record skipped", "state", ts->dir, "seq",
-                     sq, "offset", o, NULL);
-            if (*damaged == 1)
-                snprintf(first, first_cap,
-                         "damaged journal record (sequence %s) at byte offset %lld of " JOURNAL
-                         ": %lld bytes skipped",
-                         sq, (long long)off, (long long)((next < 0 ? size : next) - off));
-            if (next < 0) break;
-            off = next;
-            continue;
-        }
-        uint64_t seq = get_le(hdr + 4, 8);
-        int old = hl == JHDR_OLD;
-        int64_t when = old ? 0 : (int64_t)get_le(hdr + 20, 8);
-        uint64_t inst = old ? 0 : get_le(hdr + 28, 8);
-        if (seq >= ts->next_seq) ts->next_seq = seq + 1;
-        if (seq > last_seq) last_seq = seq;
-        if (seq > base) {
-            struct cpgo_profile *prof = NULL;
-            struct cpgo_err e;
-            if (cpgo_profile_decode(body, len, &lim, &prof, &e) == 0 &&
-                cpgo_merge_add(ts->pending, prof, &e) == 0) {
-                ts->journal_len++;
-                meta_add(&ts->fresh, 1, when, when);
-                if (inst) meta_add_inst(&ts->fresh, inst);
-            } else {
-                /* written by a cpgo that journaled before it merged (a refused profile
-                 * whose record a crash left behind): it was never accepted */
-                char sq[24];
-                snprintf(sq, sizeof sq, "%" PRIu64, seq);
-                cpgo_log(CPGO_LVL_WARN, "journal record not merged (refused when written)",
-                         "state", ts->dir, "seq", sq, "error", e.text, NULL);
-            }
-            cpgo_profile_free(prof);
-        }
-        off += (off_t)(hl + len);
-    }
-    ts->journal_end = size;
-    free(body);
-    close(fd);
-}
 
 /* Deletes snapshots that are covered (<= upto) except keep_snapshot; with truncate_journal,
  * empties the journal too (the caller has made everything in it durable elsewhere). */
@@ -688,7 +319,7 @@ static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot,
     char p[128];
     uint64_t *seqs;
     size_t n;
-    if (truncate_journal) journal_truncate(ts, 0);
+    if (truncate_journal) state_journal_truncate(ts, 0);
     if (list_seqs(ts, "pending-", ".pb", &seqs, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
             if (seqs[i] == keep_snapshot) continue;
@@ -1104,7 +735,7 @@ int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_
         remove_file(ts, p);
         return rc;
     }
-    journal_truncate(ts, 0);
+    state_journal_truncate(ts, 0);
     ts->journal_len = 0;
     ts->snapshot_seq = 0;
     prune(ts, upto, 0, 0);
@@ -1138,158 +769,6 @@ int cpgo_state_settle(struct cpgo_tstate *ts, const char *blob, uint64_t *settle
     return 0;
 }
 
-/* ---- the state directory: trust, format, lock --------------------------------------- */
-
-#define STATE_FORMAT 2
-
-/* Is the directory safe to keep accepted data in? Owned by us, writable by nobody else:
- * not by others, and by its group only when that is one of ours (a Kubernetes fsGroup
- * volume is group-writable by the pod's group, and the pod runs in that group). */
-static int check_trust(const char *path, const struct stat *st, struct cpgo_err *err)
-{
-    if (st->st_uid != geteuid())
-        return cpgo_err_set(err, CPGO_E_USAGE,
-                            "state directory %s is owned by uid %u, not by cpgo's user (uid %u): "
-                            "refused (another user could change what cpgo publishes)",
-                            path, (unsigned)st->st_uid, (unsigned)geteuid());
-    if (st->st_mode & S_IWOTH)
-        return cpgo_err_set(err, CPGO_E_USAGE,
-                            "state directory %s is world-writable (mode %03o): refused; "
-                            "chmod o-w it",
-                            path, (unsigned)(st->st_mode & 0777));
-    if (st->st_mode & S_IWGRP) {
-        int ours = st->st_gid == getegid();
-        gid_t groups[256];
-        int n = getgroups(256, groups);
-        for (int i = 0; i < n && !ours; i++) ours = groups[i] == st->st_gid;
-        if (!ours)
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "state directory %s is writable by group %u, which cpgo is not "
-                                "in (mode %03o): refused; chmod g-w it",
-                                path, (unsigned)st->st_gid, (unsigned)(st->st_mode & 0777));
-    }
-    return 0;
-}
-
-int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *err)
-{
-    struct stat st;
-    if (stat(state_dir, &st)) {
-        if (errno != ENOENT || !create)
-            return cpgo_err_set(err, errno == ENOENT ? CPGO_E_EMPTY : CPGO_E_IO,
-                                "state directory %s: %s", state_dir, strerror(errno));
-        /* created private: the parents cpgo creates too */
-        if (cpgo_state_mkdir_p(state_dir, 0700))
-            return cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s",
-                                state_dir, strerror(errno));
-        if (stat(state_dir, &st))
-            return cpgo_err_set(err, CPGO_E_IO, "state directory %s: %s", state_dir,
-                                strerror(errno));
-    }
-    if (!S_ISDIR(st.st_mode))
-        return cpgo_err_set(err, CPGO_E_USAGE, "state directory %s is not a directory",
-                            state_dir);
-    int rc = check_trust(state_dir, &st, err);
-    if (rc) return rc;
-    int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return cpgo_err_set(err, CPGO_E_IO, "cannot open state directory %s: %s", state_dir,
-                            strerror(errno));
-    /* the format: absent = the first layout (cpgo up to 0.1: targets/ only), upgraded in
-     * place (format 2 reads every file format 1 wrote; it adds problems.json and the lock) */
-    unsigned char *data = NULL;
-    size_t len;
-    int format = 0;
-    rc = cpgo_file_read_at(dfd, "format.json", 4096, &data, &len, err);
-    if (rc == 0) {
-        json_error_t je;
-        json_t *o = json_loadb((const char *)data, len, 0, &je);
-        json_t *v = json_object_get(o, "format");
-        format = json_is_integer(v) ? (int)json_integer_value(v) : -1;
-        json_decref(o);
-        free(data);
-        if (format <= 0) {
-            close(dfd);
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "%s/format.json is damaged: cannot tell the state format; "
-                                "refusing to guess",
-                                state_dir);
-        }
-        if (format > STATE_FORMAT) {
-            close(dfd);
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "state directory %s has format %d, written by a newer cpgo "
-                                "(this one reads up to %d): refused",
-                                state_dir, format, STATE_FORMAT);
-        }
-    } else if (rc != CPGO_E_EMPTY) {
-        close(dfd);
-        return rc;
-    }
-    rc = 0;
-    if (create && format < STATE_FORMAT) {
-        struct stat ts;
-        int had = fstatat(dfd, "targets", &ts, AT_SYMLINK_NOFOLLOW) == 0;
-        char buf[64];
-        snprintf(buf, sizeof buf, "{\"format\":%d}\n", STATE_FORMAT);
-        rc = cpgo_file_write_at(dfd, "format.json", buf, strlen(buf), 0600, err);
-        if (rc) cpgo_err_prefix(err, "%s", state_dir);
-        else if (had) {
-            char f[8];
-            snprintf(f, sizeof f, "%d", format ? format : 1);
-            cpgo_log(CPGO_LVL_INFO, "state directory upgraded in place", "state_dir", state_dir,
-                     "from_format", f, "to_format", "2", NULL);
-        }
-    }
-    if (!rc && create && mkdirat(dfd, "targets", 0700) && errno != EEXIST)
-        rc = cpgo_err_set(err, CPGO_E_IO, "cannot create %s/targets: %s", state_dir,
-                          strerror(errno));
-    close(dfd);
-    return rc;
-}
-
-int cpgo_state_lock(const char *state_dir, int *lock_fd, struct cpgo_err *err)
-{
-    *lock_fd = -1;
-    int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return cpgo_err_set(err, CPGO_E_IO, "cannot open state directory %s: %s", state_dir,
-                            strerror(errno));
-    int fd = cpgo_file_open(dfd, "lock", O_RDWR | O_CREAT, 0600, err);
-    close(dfd);
-    if (fd < 0) {
-        cpgo_err_prefix(err, "%s", state_dir);
-        return fd;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB)) {
-        int e = errno;
-        char pid[32] = "";
-        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-        close(fd);
-        if (n > 0) pid[n] = 0;
-        pid[strcspn(pid, "\n")] = 0;
-        if (e == EWOULDBLOCK)
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "state directory %s is in use by another cpgo (pid %s): one "
-                                "daemon per state directory (each replica and each shard needs "
-                                "a state_dir of its own)",
-                                state_dir, pid[0] ? pid : "unknown");
-        return cpgo_err_set(err, CPGO_E_IO, "cannot lock %s/lock: %s", state_dir, strerror(e));
-    }
-    /* the holder's pid, for the next one's message; a file left by kill -9 is harmless:
-     * the lock died with its process */
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n) {
-    }
-    *lock_fd = fd;
-    return 0;
-}
-
-void cpgo_state_unlock(int lock_fd)
-{
-    if (lock_fd >= 0) close(lock_fd);
-}
 
 /* ---- a target's state: open, recover, ingest, snapshot, publish ---------------------- */
 
@@ -1431,12 +910,12 @@ static int open_target(const char *state_dir, const char *target_id, const char 
     if (base + 1 > ts->next_seq) ts->next_seq = base + 1;
     int damaged = 0;
     char first[300] = "";
-    journal_replay(ts, base, &damaged, first, sizeof first);
+    state_journal_replay(ts, base, &damaged, first, sizeof first);
     if (damaged && ts->ro) {
         char what[700];
         snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the records around them are kept)",
                  first, damaged);
-        add_problem(ts, JOURNAL, 0, what);
+        state_add_problem(ts, JOURNAL, 0, what);
     }
     if (damaged && !ts->ro) {
         /* keep the damaged journal for a person and continue from a snapshot of what was
@@ -1453,7 +932,7 @@ static int open_target(const char *state_dir, const char *target_id, const char 
                          "%s (%d damaged stretch(es) in all; the records around them are "
                          "kept); the journal was moved aside to %s",
                          first, damaged, aside);
-                add_problem(ts, aside, 0, what);
+                state_add_problem(ts, aside, 0, what);
                 first[0] = 0;
             } else if (renameat(ts->dirfd, aside, ts->dirfd, JOURNAL) == 0) {
                 struct stat st;
@@ -1464,7 +943,7 @@ static int open_target(const char *state_dir, const char *target_id, const char 
             char what[700];
             snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the journal could not be moved aside)",
                      first, damaged);
-            add_problem(ts, JOURNAL, 0, what);
+            state_add_problem(ts, JOURNAL, 0, what);
         }
     }
     prune(ts, base, ts->snapshot_seq, 0);
@@ -1598,18 +1077,18 @@ int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
     /* Journal first, merge second. If the merge refuses the profile (incompatible sample
      * types), the record is cut off again; if the process dies before that, recovery meets
      * the same refusal and skips the record. Either way it is never counted. */
-    uint64_t inst = inst_hash(instance);
+    uint64_t inst = state_inst_hash(instance);
     off_t before = ts->journal_end;
-    int rc = journal_append(ts, ts->next_seq, body, len, when, inst, err);
+    int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, err);
     if (rc) return rc;
     if ((rc = cpgo_merge_add(ts->pending, p, err))) {
-        journal_truncate(ts, before);
+        state_journal_truncate(ts, before);
         return rc;
     }
     ts->next_seq++;
     ts->journal_len++;
-    meta_add(&ts->fresh, 1, when, when);
-    if (inst) meta_add_inst(&ts->fresh, inst);
+    state_meta_add(&ts->fresh, 1, when, when);
+    if (inst) state_meta_add_inst(&ts->fresh, inst);
     ts->pending_scrapes++;
     return 0;
 }
