@@ -66,7 +66,7 @@ void cpgo_state_close(struct cpgo_tstate *ts);
  * Prepares state_dir: with `create`, creates it (mode 0700, missing parents too) and
  * targets/, and writes format.json (a directory without one, written by cpgo 0.1, is
  * upgraded in place: the files are the same). Refuses a directory that is not owned by
- * cpgo's user, is world-writable, or group-writable by a group cpgo is not in (a
+ * cpgo's user (or root), is world-writable, or group-writable by a group cpgo is not in (a
  * Kubernetes fsGroup volume is fine), and a format newer than this cpgo reads. */
 int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *err);
 /* One owner per state directory: an exclusive flock on state_dir/lock (the holder's pid

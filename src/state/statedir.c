@@ -70,15 +70,18 @@ int cpgo_state_read_file(const char *path, size_t max, unsigned char **data, siz
 
 #define STATE_FORMAT 2
 
-/* Is the directory safe to keep accepted data in? Owned by us, writable by nobody else:
+/* Is the directory safe to keep accepted data in? Owned by us (or root), writable by nobody
+ * else:
  * not by others, and by its group only when that is one of ours (a Kubernetes fsGroup
  * volume is group-writable by the pod's group, and the pod runs in that group). */
 static int check_trust(const char *path, const struct stat *st, struct cpgo_err *err)
 {
-    if (st->st_uid != geteuid())
+    /* root may own it (a volume's root, as Kubernetes mounts it; ssh accepts root-owned
+     * key directories for the same reason): root can change anything anyway */
+    if (st->st_uid != geteuid() && st->st_uid != 0)
         return cpgo_err_set(err, CPGO_E_USAGE,
-                            "state directory %s is owned by uid %u, not by cpgo's user (uid %u): "
-                            "refused (another user could change what cpgo publishes)",
+                            "state directory %s is owned by uid %u, not by cpgo's user (uid %u) "
+                            "or root: refused (another user could change what cpgo publishes)",
                             path, (unsigned)st->st_uid, (unsigned)geteuid());
     if (st->st_mode & S_IWOTH)
         return cpgo_err_set(err, CPGO_E_USAGE,

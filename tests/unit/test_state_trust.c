@@ -459,10 +459,18 @@ static void test_statedir(void)
             CHECK_STR_CONTAINS(err.text, "group");
             chmod(sub, 0750); /* group-readable is fine */
             CHECK_EQ_INT(cpgo_state_dir_prepare(sub, 1, &err), 0);
-            chown(sub, (uid_t)-1, getegid());
+            if (chown(sub, (uid_t)-1, getegid())) {
+            }
         }
     }
-    chmod(sub, 0770); /* writable by our own group (a Kubernetes fsGroup volume): fine */
+    /* owned by another user: refused (root may own it, as a volume's root) */
+    if (geteuid() == 0 && chown(sub, 12345, (gid_t)-1) == 0) {
+        CHECK(cpgo_state_dir_prepare(sub, 1, &err) != 0);
+        CHECK_STR_CONTAINS(err.text, "owned by uid 12345");
+        if (chown(sub, 0, (gid_t)-1)) {
+        }
+    }
+    chmod(sub, 02770); /* writable by our own group (a Kubernetes fsGroup volume): fine */
     CHECK_EQ_INT(cpgo_state_dir_prepare(sub, 1, &err), 0);
     chmod(sub, 0700);
     /* a newer format is refused; a damaged one too */
