@@ -658,7 +658,11 @@ static const struct key keys[NKEYS] = {
                       .check = check_path,
                       .desc = "Directory for cpgo's state (pending profiles, publication "
                               "records). A relative path is relative to the configuration "
-                              "file's directory."},
+                              "file's directory. One daemon owns it (a lock; a second one "
+                              "exits 1), so each replica and each shard needs its own. "
+                              "Created 0700; refused when another user owns it or others "
+                              "can write to it (its group may, when cpgo is in that group). "
+                              "Inspect it with `cpgo state`."},
     [KI_LISTEN] = {"listen", TOP(listen), .type = T_STR, .def_doc = "off", .check = check_listen,
                    .flags = F_NULLABLE,
                    .desc = "Address of the admin HTTP endpoint (health, status, metrics), "

@@ -39,11 +39,11 @@ person() { git -C "$R" -c user.name=Human -c user.email=human@example.com "$@"; 
 ST="$T/state"
 mkdir -p "$ST"
 TMPFS=0
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=3m,mode=0700 tmpfs "$ST" 2>/dev/null; then
+if [ -z "${SOAK_NO_TMPFS:-}" ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=3m,mode=0700 tmpfs "$ST" 2>/dev/null; then
   TMPFS=1
   trap 'umount "$ST" 2>/dev/null' EXIT
 else
-  echo "note: cannot mount a tmpfs here; the disk-full phases use the fault hook instead"
+  echo "note: cannot mount a tmpfs here; the disk-full phases fail one write step of each daemon started meanwhile (CPGO_TEST_FAIL_WRITE)"
 fi
 
 {
@@ -65,8 +65,13 @@ BR0=cpgo/main/default.pgo
 BR1=cpgo/main/cmd/tool/default.pgo
 
 LOG="$T/daemon.log"
+FAULT= # without a tmpfs: the write step a daemon started while the "disk is full" fails
 start_daemon() {
-  "$CPGO" run -c "$T/config.yaml" 2>>"$LOG" &
+  if [ -n "$FAULT" ]; then
+    CPGO_TEST_FAIL_WRITE="$((RANDOM % 30 + 1)):28" "$CPGO" run -c "$T/config.yaml" 2>>"$LOG" &
+  else
+    "$CPGO" run -c "$T/config.yaml" 2>>"$LOG" &
+  fi
   PID=$!
 }
 merge_branch() { # merge_branch BRANCH: as a person, when the branch exists
@@ -84,10 +89,13 @@ merge_branch() { # merge_branch BRANCH: as a person, when the branch exists
 fill_disk() {
   if [ "$TMPFS" = 1 ]; then
     dd if=/dev/zero of="$ST/fill" bs=64k 2>/dev/null
-    FILLS=$((FILLS + 1))
+  else
+    FAULT=1
+    : >"$ST/fill"
   fi
+  FILLS=$((FILLS + 1))
 }
-empty_disk() { rm -f "$ST/fill"; }
+empty_disk() { rm -f "$ST/fill"; FAULT=; }
 
 KILLS=0 TERMS=0 MERGES=0 FILLS=0 SECONDS_REFUSED=0 OTHERS=0
 start_daemon
