@@ -197,5 +197,33 @@ ln -s "$T/victim" "$T/new/deep/s8/targets/$TID/published.json"
 "$CPGO" run --once -c <(sed "s|$T/s7|$T/new/deep/s8|" "$T/c7.yaml") --output "$T/o8" 2>"$T/n.log"
 check "a symlink planted in a target's directory is not written through" [ "$(cat "$T/victim")" = victim ]
 
+# ---- 8. a read-only filesystem (root: a bind mount made read-only) ----------------------
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/s9" && "$CPGO" run --once -c <(sed "s|$T/s7|$T/s9|" "$T/c7.yaml") \
+    --output "$T/o9" 2>/dev/null && mount --bind "$T/s9/targets/$TID" "$T/s9/targets/$TID" 2>/dev/null; then
+  if mount -o remount,bind,ro "$T/s9/targets/$TID" 2>/dev/null; then
+    start=$(date +%s)
+    timeout 60 "$CPGO" run --once -c <(sed "s|$T/s7|$T/s9|" "$T/c7.yaml") --output "$T/o9" 2>"$T/o.log"
+    rc=$?
+    check "read-only target state: --once exits 1 (got $rc)" [ "$rc" -eq 1 ]
+    check "... promptly" [ $(( $(date +%s) - start )) -lt 20 ]
+    check "... saying the file system is read-only" grep -qi "read-only file system" "$T/o.log"
+  fi
+  umount "$T/s9/targets/$TID"
+else
+  echo "note: cannot make a read-only bind mount here; section 8 skipped"
+fi
+
+# ---- 9. a token file others can write is refused, before anything starts ------------------
+echo "ghp_tokenfilesecret0123456789" >"$T/token"
+for mode in 0666 0620; do
+  chmod "$mode" "$T/token"
+  sed -e "s|$T/s7|$T/s10|" -e "s|^backends:|github: {token_file: $T/token}\nbackends:|" "$T/c7.yaml" >"$T/c10.yaml"
+  "$CPGO" run --once -c "$T/c10.yaml" 2>"$T/p.log"
+  rc=$?
+  check "token_file mode $mode refused (exit 1, got $rc)" [ "$rc" -eq 1 ]
+  check "... saying why" grep -q "github.token_file $T/token is writable by" "$T/p.log"
+  check "... without showing the token" bash -c "! grep -q tokenfilesecret '$T/p.log'"
+done
+
 stop_fleet
 finish
