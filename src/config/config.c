@@ -738,7 +738,9 @@ static const struct key keys[NKEYS] = {
                          "printable characters without spaces; unique."},
     [KI_URL] = {"url", BK(url), .type = T_STR, .check = check_url, .flags = F_REQUIRED,
                 .desc = "The CPU profile endpoint, http or https, e.g. "
-                        "`http://host:6060/debug/pprof/profile?seconds=30`. Its `seconds` "
+                        "`http://host:6060/debug/pprof/profile?seconds=30`, read as libcurl "
+                        "reads it (a `@`, `:` or `/` in a user name or password is written "
+                        "`%40`, `%3A`, `%2F`). Its `seconds` "
                         "(1 to 3600, default 30) is the profile's duration. Credentials in "
                         "the URL are allowed and masked in output."},
     [KI_SCHEDULE] = {"schedule", BK(schedule_text), .type = T_STR, .check = check_schedule,
@@ -2685,9 +2687,15 @@ static const char reference_head[] =
     "  made unique with `#2`, `#3`...\n"
     "- Secrets: a `token` key anywhere (e.g. `github.token`) is refused. The GitHub token\n"
     "  comes from the environment variable named by `github.token_env` or from\n"
-    "  `github.token_file`. Output never shows header values of Authorization, Cookie or\n"
-    "  any header whose name suggests a secret (contains `token`, `auth`, `secret`,\n"
-    "  `password`, `api-key`), nor credentials in URLs.\n"
+    "  `github.token_file`. Output (logs, `/status`, errors, `check-config`) never shows\n"
+    "  header values of Authorization, Cookie or any header whose name suggests a secret\n"
+    "  (contains `auth`, `cookie`, `token`, `secret`, `passw`, `api-key`, `apikey`,\n"
+    "  `api_key`), nor a URL's password (or lone user, usually a token) or the values of\n"
+    "  query keys containing `token`, `key`, `secret`, `password`, `passwd`, `sig` or\n"
+    "  `auth`: they read `xxxxx` in URLs and `****` elsewhere. Text a backend or GitHub\n"
+    "  sends back is scrubbed of every such secret and the GitHub token, as sent,\n"
+    "  percent-decoded, percent-encoded and base64 (HTTP Basic), before it is cut to fit\n"
+    "  a message.\n"
     "\n"
     "## Keys\n"
     "\n"
