@@ -137,6 +137,10 @@ static void job_work(struct cpgo_job *base)
                                       (int64_t)time(NULL), &j->err);
             if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
         }
+        if (j->rc) { /* a decoder message may quote the profile's strings */
+            size_t l = strlen(j->err.text);
+            cpgo_url_scrub(j->secrets, j->err.text, l, j->err.text, l + 1);
+        }
         if (j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
             /* say what came instead of a profile: the first 64 bytes, printable only,
              * scrubbed of the backend's secrets before they are cut */
