@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,89 +134,4 @@ void cpgo_log(int level, const char *msg, ...)
         write_line(line, o);
     }
     va_end(ap);
-}
-
-static int secret_key(const char *k, size_t n)
-{
-    static const char *words[] = {"token", "key", "secret", "password", "passwd", "sig", "auth"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        size_t w = strlen(words[i]);
-        for (size_t j = 0; j + w <= n; j++)
-            if (!strncasecmp(k + j, words[i], w)) return 1;
-    }
-    return 0;
-}
-
-void cpgo_log_mask_url(const char *url, char *buf, size_t cap)
-{
-    size_t o = 0;
-    if (!cap) return;
-    const char *p = url;
-    const char *scheme = strstr(url, "://");
-    const char *auth_start = scheme ? scheme + 3 : url;
-    const char *auth_end = auth_start + strcspn(auth_start, "/?#");
-    const char *at = memchr(auth_start, '@', (size_t)(auth_end - auth_start));
-    while (*p && o + 1 < cap) {
-        if (at && p == auth_start) {
-            /* user:password -> user:xxxxx; a lone user is usually a token -> xxxxx */
-            const char *colon = memchr(auth_start, ':', (size_t)(at - auth_start));
-            size_t ulen = (size_t)((colon ? colon : at) - auth_start);
-            if (colon)
-                o += (size_t)snprintf(buf + o, cap - o, "%.*s:xxxxx@", (int)ulen, auth_start);
-            else
-                o += (size_t)snprintf(buf + o, cap - o, "xxxxx@");
-            p = at + 1;
-            continue;
-        }
-        if ((*p == '?' || *p == '&') && p > auth_end) {
-            buf[o++] = *p++;
-            size_t klen = strcspn(p, "=&#");
-            if (p[klen] == '=' && secret_key(p, klen)) {
-                o += (size_t)snprintf(buf + o, cap - o, "%.*s=xxxxx", (int)klen, p);
-                p += klen + 1;
-                p += strcspn(p, "&#");
-            }
-            continue;
-        }
-        buf[o++] = *p++;
-    }
-    buf[o < cap ? o : cap - 1] = 0;
-}
-
-void cpgo_log_scrub(char *text, const char *const *secrets)
-{
-    for (const char *const *sp = secrets; sp && *sp; sp++) {
-        size_t sl = strlen(*sp);
-        if (sl < 4) continue; /* too short to tell from ordinary text */
-        for (char *p = text; (p = strstr(p, *sp));) {
-            memcpy(p, "****", 4);
-            memmove(p + 4, p + sl, strlen(p + sl) + 1);
-            p += 4;
-        }
-    }
-}
-
-size_t cpgo_log_url_secrets(const char *url, char **out, size_t cap)
-{
-    size_t n = 0;
-    const char *scheme = strstr(url, "://");
-    const char *a = scheme ? scheme + 3 : url;
-    const char *end = a + strcspn(a, "/?#");
-    const char *at = memchr(a, '@', (size_t)(end - a));
-    if (at && n < cap) {
-        const char *colon = memchr(a, ':', (size_t)(at - a));
-        const char *s = colon ? colon + 1 : a;
-        if ((out[n] = strndup(s, (size_t)(at - s)))) n++;
-    }
-    for (const char *q = strchr(end, '?'); q && *q && n < cap;) {
-        q++;
-        size_t klen = strcspn(q, "=&#");
-        if (q[klen] == '=' && secret_key(q, klen)) {
-            const char *v = q + klen + 1;
-            if ((out[n] = strndup(v, strcspn(v, "&#")))) n++;
-        }
-        q += strcspn(q, "&#");
-        if (*q != '&') break;
-    }
-    return n;
 }

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -139,35 +140,11 @@ static const char *show(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-/* A URL for messages and dumps: the password (or a lone user, usually a token) masked. */
-static void mask_url(const char *u, char *buf, size_t cap)
-{
-    const char *auth = strstr(u, "://");
-    if (!auth) {
-        snprintf(buf, cap, "%s", u);
-        return;
-    }
-    auth += 3;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@') at = auth + i;
-    if (!at) {
-        snprintf(buf, cap, "%s", u);
-        return;
-    }
-    const char *colon = memchr(auth, ':', (size_t)(at - auth));
-    if (colon)
-        snprintf(buf, cap, "%.*s:****%s", (int)(colon - u), u, at);
-    else
-        snprintf(buf, cap, "%.*s****%s", (int)(auth - u), u, at);
-}
-
+/* A URL for messages: masked (url.h), bounded, one line. */
 static const char *show_url(const char *u, char *buf, size_t cap)
 {
-    char m[4096], q[4096];
-    cpgo_log_mask_url(u, q, sizeof q); /* secret-looking query values, as logs do */
-    mask_url(q, m, sizeof m);
+    char m[4096];
+    cpgo_url_mask(u, m, sizeof m);
     return show(m, buf, cap);
 }
 
@@ -768,7 +745,9 @@ static const struct key keys[NKEYS] = {
                          "printable characters without spaces; unique."},
     [KI_URL] = {"url", BK(url), .type = T_STR, .check = check_url, .flags = F_REQUIRED,
                 .desc = "The CPU profile endpoint, http or https, e.g. "
-                        "`http://host:6060/debug/pprof/profile?seconds=30`. Its `seconds` "
+                        "`http://host:6060/debug/pprof/profile?seconds=30`, read as libcurl "
+                        "reads it (a `@`, `:` or `/` in a user name or password is written "
+                        "`%40`, `%3A`, `%2F`). Its `seconds` "
                         "(1 to 3600, default 30) is the profile's duration. Credentials in "
                         "the URL are allowed and masked in output."},
     [KI_SCHEDULE] = {"schedule", BK(schedule_text), .type = T_STR, .check = check_schedule,
@@ -1203,78 +1182,32 @@ static int check_listen(struct ctx *c, const struct key *k, void *base, const ch
     return 0;
 }
 
-/* Splits an http(s) URL: 0, or -1 with *why. host_port gets "host:port" (default port
- * filled in), seconds the `seconds` query parameter (30 when absent). */
+/* Splits an http(s) URL as libcurl, which will fetch it, parses it (url.h): 0, or -1 with
+ * *why. host_port gets "host:port" (default port filled in), seconds the `seconds` query
+ * parameter (30 when absent). */
 static int split_url(const char *u, char *host_port, size_t cap, int64_t *seconds, int *has_user,
                      const char **why)
 {
-    size_t sl;
-    int https;
-    if (!strncasecmp(u, "http://", 7))
-        sl = 7, https = 0;
-    else if (!strncasecmp(u, "https://", 8))
-        sl = 8, https = 1;
-    else {
-        *why = "is not an http or https URL";
-        return -1;
-    }
-    for (const char *q = u; *q; q++) {
-        if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
-            *why = "contains spaces or control characters";
-            return -1;
-        }
-    }
-    const char *auth = u + sl;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@') at = auth + i;
-    *has_user = at != NULL;
-    const char *hs = at ? at + 1 : auth, *he = auth + alen;
-    const char *colon = NULL;
-    if (*hs == '[') {
-        const char *rb = memchr(hs, ']', (size_t)(he - hs));
-        if (rb && rb + 1 < he && rb[1] == ':')
-            colon = rb + 1;
-        else if (!rb || rb + 1 != he) {
-            *why = "has an invalid host";
-            return -1;
-        }
-    } else {
-        colon = memchr(hs, ':', (size_t)(he - hs));
-    }
-    const char *hend = colon ? colon : he;
-    if (hend == hs) {
-        *why = "has no host";
-        return -1;
-    }
-    if (!valid_host(hs, (size_t)(hend - hs))) {
-        *why = "has an invalid host";
-        return -1;
-    }
-    int port = https ? 443 : 80;
-    if (colon && (port = parse_port(colon + 1, (size_t)(he - colon - 1), 1)) < 0) {
-        *why = "has an invalid port";
-        return -1;
-    }
+    struct cpgo_url p;
+    if (cpgo_url_parse(u, &p, why)) return -1;
+    *has_user = p.user || p.password;
     if (host_port) {
-        snprintf(host_port, cap, "%.*s:%d", (int)(hend - hs), hs, port);
-        for (size_t i = 0; i < (size_t)(hend - hs) && host_port[i]; i++)
-            host_port[i] = (char)tolower((unsigned char)host_port[i]);
+        snprintf(host_port, cap, "%s:%d", p.host, p.port);
+        for (char *c = host_port; *c; c++) /* the port is digits: only the host changes */
+            *c = (char)tolower((unsigned char)*c);
     }
     *seconds = 30;
-    const char *qm = memchr(he, '?', strlen(he));
-    if (!qm) return 0;
-    int seen = 0;
-    for (const char *q = qm + 1; *q && *q != '#';) {
-        size_t n = strcspn(q, "&#");
+    int rc = 0, seen = 0;
+    for (const char *q = p.query; q && *q && !rc;) {
+        size_t n = strcspn(q, "&");
         if (n > 8 && !strncmp(q, "seconds=", 8)) {
             int64_t v;
             char num[24];
             size_t vl = n - 8;
             if (seen) {
                 *why = "has seconds= twice";
-                return -1;
+                rc = -1;
+                break;
             }
             seen = 1;
             if (vl >= sizeof num) vl = sizeof num - 1;
@@ -1282,17 +1215,19 @@ static int split_url(const char *u, char *host_port, size_t cap, int64_t *second
             num[vl] = 0;
             if (!isdigit((unsigned char)num[0]) || !text_int(num, &v) || v < 1 || v > 3600) {
                 *why = "has a seconds= parameter that is not a whole number from 1 to 3600";
-                return -1;
+                rc = -1;
+                break;
             }
             *seconds = v;
         } else if (n == 7 && !strncmp(q, "seconds", 7)) {
             *why = "has a seconds= parameter that is not a whole number from 1 to 3600";
-            return -1;
+            rc = -1;
         }
         q += n;
         if (*q == '&') q++;
     }
-    return 0;
+    cpgo_url_free(&p);
+    return rc;
 }
 
 static int check_url(struct ctx *c, const struct key *k, void *base, const char *path,
@@ -1526,20 +1461,6 @@ static int is_token(const char *s)
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s)) return 0;
     return 1;
-}
-
-int cpgo_config_secret_header(const char *name)
-{
-    static const char *const words[] = {"auth",  "cookie",  "token",  "secret",
-                                        "passw", "api-key", "apikey", "api_key"};
-    char low[128];
-    size_t n = 0;
-    for (; name[n] && n + 1 < sizeof low; n++)
-        low[n] = (char)tolower((unsigned char)name[n]);
-    low[n] = 0;
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strstr(low, words[i])) return 1;
-    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2213,11 +2134,12 @@ static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, stru
     if (bc->forge != CPGO_FORGE_GITHUB || !bc->repo.host || !cfg->github.api_url) return;
     if (strpbrk(cfg->github.api_url, "@?#")) return; /* refused by its own check already */
     if (bc->repo.kind != CPGO_REPO_HTTPS && bc->repo.kind != CPGO_REPO_HTTP) return;
-    const char *api = strstr(cfg->github.api_url, "://");
-    api = api ? api + 3 : cfg->github.api_url;
+    struct cpgo_url api;
+    const char *why;
+    if (cpgo_url_parse(cfg->github.api_url, &api, &why)) return; /* refused by its check */
     char host[256];
-    size_t hl = strcspn(api, ":/");
-    snprintf(host, sizeof host, "%.*s", (int)(hl < 255 ? hl : 255), api);
+    snprintf(host, sizeof host, "%s", api.host);
+    cpgo_url_free(&api);
     const char *want = !strcasecmp(host, "api.github.com") ? "github.com" : host;
     int loop = !strcmp(bc->repo.host, "127.0.0.1") || !strcmp(bc->repo.host, "localhost") ||
                !strcmp(bc->repo.host, "[::1]") || !strcmp(bc->repo.host, "::1");
@@ -2671,11 +2593,7 @@ static void dump_scope(FILE *o, enum kscope scope, const void *base, const char 
         if (k->type == T_STR) {
             const char *s = *(char *const *)cfield(base, k->off);
             if (i == KI_URL && s) {
-                {
-                    char m2[4096];
-                    cpgo_log_mask_url(s, m2, sizeof m2);
-                    mask_url(m2, v, sizeof v);
-                }
+                cpgo_url_mask(s, v, sizeof v);
                 put_str(o, v);
             } else if (i == KI_REPOSITORY && ((const struct cpgo_backend_cfg *)base)->repo.url &&
                        ((const struct cpgo_backend_cfg *)base)->repo.kind == CPGO_REPO_FILE) {
@@ -2696,7 +2614,7 @@ static void dump_scope(FILE *o, enum kscope scope, const void *base, const char 
                 fprintf(o, "\n%s%*s", indent, 2 * depth_of(k->name) + 2, "");
                 put_str(o, h[j].name);
                 fputs(": ", o);
-                put_str(o, cpgo_config_secret_header(h[j].name) ? "****" : h[j].value);
+                put_str(o, cpgo_url_secret_header(h[j].name) ? "****" : h[j].value);
             }
         } else {
             fmt_value(k, base, v, sizeof v);
@@ -2807,9 +2725,15 @@ static const char reference_head[] =
     "  made unique with `#2`, `#3`...\n"
     "- Secrets: a `token` key anywhere (e.g. `github.token`) is refused. The GitHub token\n"
     "  comes from the environment variable named by `github.token_env` or from\n"
-    "  `github.token_file`. Output never shows header values of Authorization, Cookie or\n"
-    "  any header whose name suggests a secret (contains `token`, `auth`, `secret`,\n"
-    "  `password`, `api-key`), nor credentials in URLs.\n"
+    "  `github.token_file`. Output (logs, `/status`, errors, `check-config`) never shows\n"
+    "  header values of Authorization, Cookie or any header whose name suggests a secret\n"
+    "  (contains `auth`, `cookie`, `token`, `secret`, `passw`, `api-key`, `apikey`,\n"
+    "  `api_key`), nor a URL's password (or lone user, usually a token) or the values of\n"
+    "  query keys containing `token`, `key`, `secret`, `password`, `passwd`, `sig` or\n"
+    "  `auth`: they read `xxxxx` in URLs and `****` elsewhere. Text a backend or GitHub\n"
+    "  sends back is scrubbed of every such secret and the GitHub token, as sent,\n"
+    "  percent-decoded, percent-encoded and base64 (HTTP Basic), before it is cut to fit\n"
+    "  a message.\n"
     "\n"
     "## Keys\n"
     "\n"

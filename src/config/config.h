@@ -143,12 +143,8 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
 void cpgo_config_free(struct cpgo_config *c);
 
 /* Writes the normalised configuration as YAML, every default filled in, secrets masked
- * (header values of Authorization, Cookie and names containing "token"; URL passwords). */
+ * (values of secret headers, cpgo_url_secret_header; URLs through cpgo_url_mask). */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
-
-/* 1 when a header's value is a secret (Authorization, Cookie, names with token, auth,
- * secret, password, api-key): masked in output and scrubbed from echoed error text. */
-int cpgo_config_secret_header(const char *name);
 
 /* Writes the key reference (Markdown table: key, type, default, bounds, description) from
  * the same table that drives parsing: docs/CONFIG.md is generated with it. */

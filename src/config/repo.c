@@ -10,6 +10,7 @@
  * anywhere are refused, and error messages never repeat a password.
  */
 #include "config/repo.h"
+#include "base/url.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -20,21 +21,11 @@
 
 #define ECHO_MAX 200
 
-/* The value for messages: at most ECHO_MAX bytes, with any password replaced by "****". */
+/* The value for messages: masked (url.h: a password never, not even a piece of one), at
+ * most ECHO_MAX bytes, one line. */
 static void echo(const char *text, char *buf, size_t cap)
 {
-    const char *auth = strstr(text, "://");
-    auth = auth ? auth + 3 : text;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@') at = auth + i;
-    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon)
-        snprintf(buf, cap, "%.*s:****%.*s", (int)(colon - text), text, ECHO_MAX,
-                 at); /* the user is kept, the password never */
-    else
-        snprintf(buf, cap, "%.*s", ECHO_MAX, text);
+    cpgo_url_mask(text, buf, cap < ECHO_MAX + 1 ? cap : ECHO_MAX + 1);
     for (char *p = buf; *p; p++) /* messages are one line */
         if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }

@@ -36,6 +36,7 @@
 #include "base/duration.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/url.h"
 #include "daemon/daemon_int.h"
 #include "profile/shape.h"
 #include "publish/gitsock.h"
@@ -53,7 +54,6 @@ static uint64_t hash_str(const char *s, uint64_t h)
 }
 
 static void schedule_next(struct backend *b);
-static void scrub(const struct backend *b, char *text);
 
 /* busy: scraping, waiting to scrape, retrying or being ingested. Counted so that --once can
  * tell "everything finished" without walking thousands of backends per event. */
@@ -165,13 +165,18 @@ static void job_work(struct cpgo_job *base)
                                       (int64_t)time(NULL), &j->err);
             if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
         }
+        if (j->rc) { /* a decoder message may quote the profile's strings */
+            size_t l = strlen(j->err.text);
+            cpgo_url_scrub(j->secrets, j->err.text, l, j->err.text, l + 1);
+        }
         if (!decoded && j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
-            /* say what came instead of a profile: the first bytes, printable only */
+            /* say what came instead of a profile: the first 64 bytes, printable only,
+             * scrubbed of the backend's secrets before they are cut */
             char pre[80];
-            size_t n = j->len < 64 ? j->len : 64, o = 0;
-            for (size_t i = 0; i < n; i++)
-                pre[o++] = (j->body[i] >= ' ' && j->body[i] < 127) ? (char)j->body[i] : '.';
-            pre[o] = 0;
+            size_t o = cpgo_url_scrub(j->secrets, (const char *)j->body,
+                                      j->len < 4096 ? j->len : 4096, pre, 65);
+            for (size_t i = 0; i < o; i++)
+                if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
             size_t l = strlen(j->err.text);
             snprintf(j->err.text + l, sizeof j->err.text - l, " (body starts: \"%s\")", pre);
         }
@@ -324,7 +329,6 @@ static void job_done(struct cpgo_job *base, int canceled)
         break;
     case JOB_INGEST: {
         struct backend *b = j->b;
-        scrub(b, j->err.text); /* the body's first bytes may echo a credential */
         if (t->ingests) t->ingests--;
         if (!b->removed)
             cpgo_observe_scrape(b, j->rc ? j->cls : CPGO_CLASS_OK, j->scrape_seconds,
@@ -399,6 +403,7 @@ static void job_done(struct cpgo_job *base, int canceled)
         break;
     }
     free(j->body);
+    cpgo_url_secrets_unref(j->secrets);
     if (j->kind == JOB_FORGE || j->kind == JOB_NOTE) cpgo_publish_job_free(j);
     free(j);
     cpgo_daemon_after_job(d);
@@ -429,7 +434,6 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     struct backend *b = arg;
     struct daemon *d = b->d;
     b->scrape = NULL;
-    scrub(b, r->error); /* a server may echo what it was sent */
     d->scrapes_in_flight--;
     if (b->t->scraping) b->t->scraping--;
     if (r->cls == CPGO_CLASS_OK) {
@@ -437,6 +441,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
         if (j) {
             j->b = b;
             b->refs++;
+            j->secrets = cpgo_url_secrets_ref(b->secrets); /* a reload may replace b's */
             j->body = r->body;
             j->len = r->len;
             j->scrape_seconds = r->seconds;
@@ -507,6 +512,7 @@ static void start_scrape(struct backend *b)
     struct cpgo_scrape_req req = {
         .url = b->cfg->url,
         .headers = (const char *const *)b->headers,
+        .secrets = b->secrets,
         .timeout_ms = b->cfg->timeout_ms,
         .connect_timeout_ms = b->cfg->connect_timeout_ms,
         .max_body_bytes = d->cfg->limits.profile.max_compressed,
@@ -633,27 +639,18 @@ static void free_headers(char **h)
     free(h);
 }
 
-/* What a backend must never see echoed into logs or /status: secret header values (and
- * the credential after "Bearer "/"Basic "), URL passwords and secret query values. */
-static char **build_secrets(const struct cpgo_backend_cfg *c)
+/* What must never come back from a backend into logs or /status, in every form (url.h):
+ * secret header values, the URL's password (or lone user) and secret query values. A
+ * process that holds such a secret is made not dumpable. */
+static struct cpgo_url_secrets *build_secrets(const struct cpgo_backend_cfg *c)
 {
-    size_t cap = 2 * c->nheaders + 9, n = 0;
-    char **s = calloc(cap, sizeof *s);
+    struct cpgo_url_secrets *s = cpgo_url_secrets_new();
     if (!s) return NULL;
-    for (size_t i = 0; i < c->nheaders; i++) {
-        if (!cpgo_config_secret_header(c->headers[i].name)) continue;
-        const char *v = c->headers[i].value;
-        if ((s[n] = strdup(v))) n++;
-        const char *sp = strrchr(v, ' ');
-        if (sp && sp[1] && (s[n] = strdup(sp + 1))) n++;
-    }
-    n += cpgo_log_url_secrets(c->url, s + n, cap - 1 - n);
+    for (size_t i = 0; i < c->nheaders; i++)
+        cpgo_url_secrets_add_header(s, c->headers[i].name, c->headers[i].value);
+    cpgo_url_secrets_add_url(s, c->url);
+    if (cpgo_url_secrets_count(s)) cpgo_url_secrets_nodump();
     return s;
-}
-
-static void scrub(const struct backend *b, char *text)
-{
-    if (b->secrets) cpgo_log_scrub(text, (const char *const *)b->secrets);
 }
 
 static char **build_headers(const struct cpgo_backend_cfg *c)
@@ -721,7 +718,7 @@ static void backend_unref(struct backend *b)
 {
     if (--b->refs == 0) {
         free_headers(b->headers);
-        free_headers(b->secrets); /* (same shape: a NULL-terminated list of strings) */
+        cpgo_url_secrets_unref(b->secrets);
         free(b);
     }
 }
@@ -740,7 +737,7 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     b->cfg = bc;
     b->t = t;
     snprintf(b->name, sizeof b->name, "%s", bc->name);
-    cpgo_log_mask_url(bc->url, b->url_masked, sizeof b->url_masked);
+    cpgo_url_mask(bc->url, b->url_masked, sizeof b->url_masked);
     b->headers = build_headers(bc);
     b->secrets = build_secrets(bc);
     uv_timer_init(&d->loop, &b->tick);
@@ -935,7 +932,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             b->t = t;
             free_headers(b->headers);
             b->headers = build_headers(bc);
-            free_headers(b->secrets);
+            cpgo_url_secrets_unref(b->secrets);
             b->secrets = build_secrets(bc);
         } else {
             b = backend_new(d, bc, t);

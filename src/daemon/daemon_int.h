@@ -123,7 +123,7 @@ struct backend {
     int waiting;   /* in the waiting list for queue room / concurrency */
     int attempt;
     char **headers;
-    char **secrets; /* scrubbed from error text a server echoes (see build_secrets) */
+    struct cpgo_url_secrets *secrets; /* scrubbed from text it echoes (build_secrets) */
     /* status */
     enum cpgo_class last_class;
     char last_error[512];
@@ -190,6 +190,7 @@ struct job {
     struct cpgo_limits lim;
     unsigned char *body;
     size_t len;
+    struct cpgo_url_secrets *secrets; /* JOB_INGEST: the backend's (a reference) */
     /* forge inputs */
     struct cpgo_repo repo; /* copied strings */
     char target_branch[256], target_file[1024], head_branch[512];

@@ -35,6 +35,7 @@
 #include "base/duration.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/url.h"
 #include "daemon/daemon_int.h"
 
 #define TOKEN_FILE_MAX 4096
@@ -150,6 +151,8 @@ int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, cha
         return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
                             source);
     }
+    /* from now on a core dump (or a same-user ptrace) would hold the token */
+    if (*out) cpgo_url_secrets_nodump();
     return 0;
 }
 

@@ -17,7 +17,8 @@
  *     callback, never from a submit function;
  *   - the token lives in `token` and, during a transfer, in the Authorization node of the
  *     request's header list, which is zeroed before it is freed; no error line or log
- *     line is built from anything that holds it, and every error line is scrubbed anyway;
+ *     line is built from anything that holds it, and what a server sends back (error
+ *     bodies, Location, html_url) is scrubbed of it in every form (url.h) before any cut;
  *   - every buffer is bounded: response bodies by max_json_bytes (counted in the write
  *     callback), error lines by their arrays, URLs by validated parts.
  */
@@ -36,6 +37,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/url.h"
 
 #define GH_MAX_REDIRECTS 3
 #define GH_MAX_NAME 100
@@ -82,9 +84,11 @@ struct cpgo_gh_client {
     uv_loop_t *loop;
     struct cpgo_scraper *scraper;
     char *api_url; /* no trailing '/' */
-    char *api_scheme, *api_host, *api_port, *api_path;
+    char *api_scheme, *api_host, *api_path;
+    int api_port;
     char *token;
     size_t token_len;
+    struct cpgo_url_secrets *secrets; /* the token in every form (url.h), for error text */
     struct cpgo_gh_limits lim;
     struct cpgo_gh_pacing pace;
     uv_timer_t timer;
@@ -229,20 +233,13 @@ static int valid_branch(const char *s)
     return 1;
 }
 
-/* Replaces every occurrence of the token in s (NUL-terminated, in place). */
+/* Scrubs the token, in every form, from s (NUL-terminated, in place). Text a server sent
+ * is scrubbed where it is read, before any cut (cpgo_gh_parse_message); this is for lines
+ * built from other things. */
 static void scrub(const struct cpgo_gh_client *c, char *s)
 {
-    static const char mask[] = "[redacted]";
-    if (!c->token_len) return;
-    size_t m = sizeof mask - 1;
-    if (m > c->token_len) m = c->token_len; /* never grow the string */
-    char *p = s;
-    while ((p = strstr(p, c->token))) {
-        size_t tail = strlen(p + c->token_len);
-        memcpy(p, mask, m);
-        memmove(p + m, p + c->token_len, tail + 1);
-        p += m; /* past the mask: a token that looks like the mask cannot loop */
-    }
+    size_t n = strlen(s);
+    cpgo_url_scrub(c->secrets, s, n, s, n + 1);
 }
 
 static uint64_t rnd(struct cpgo_gh_client *c)
@@ -269,41 +266,6 @@ static int64_t parse_int_header(const char *v)
 
 /* ---- URLs -------------------------------------------------------------------------------- */
 
-struct url_parts {
-    char *scheme, *host, *port, *path, *user, *query;
-};
-
-static void url_parts_free(struct url_parts *u)
-{
-    curl_free(u->scheme);
-    curl_free(u->host);
-    curl_free(u->port);
-    curl_free(u->path);
-    curl_free(u->user);
-    curl_free(u->query);
-    memset(u, 0, sizeof *u);
-}
-
-static int url_split(const char *url, struct url_parts *u)
-{
-    memset(u, 0, sizeof *u);
-    CURLU *h = curl_url();
-    if (!h) return -1;
-    int rc = -1;
-    if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK) goto out;
-    if (curl_url_get(h, CURLUPART_SCHEME, &u->scheme, 0) != CURLUE_OK) goto out;
-    if (curl_url_get(h, CURLUPART_HOST, &u->host, 0) != CURLUE_OK) goto out;
-    if (curl_url_get(h, CURLUPART_PORT, &u->port, CURLU_DEFAULT_PORT) != CURLUE_OK) goto out;
-    if (curl_url_get(h, CURLUPART_PATH, &u->path, 0) != CURLUE_OK) goto out;
-    curl_url_get(h, CURLUPART_USER, &u->user, 0);
-    curl_url_get(h, CURLUPART_QUERY, &u->query, 0);
-    rc = 0;
-out:
-    curl_url_cleanup(h);
-    if (rc) url_parts_free(u);
-    return rc;
-}
-
 static int is_loopback(const char *host)
 {
     return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") ||
@@ -313,13 +275,14 @@ static int is_loopback(const char *host)
 /* The token may go only to the API itself: same scheme, host and port, under its path. */
 static int same_api(const struct cpgo_gh_client *c, const char *url)
 {
-    struct url_parts u;
-    if (url_split(url, &u)) return 0;
+    struct cpgo_url u;
+    const char *why;
+    if (cpgo_url_parse(url, &u, &why)) return 0;
     size_t pl = strlen(c->api_path);
-    int ok = !u.user && !strcasecmp(u.scheme, c->api_scheme) &&
-             !strcasecmp(u.host, c->api_host) && !strcmp(u.port, c->api_port) &&
+    int ok = !u.user && !u.password && !strcasecmp(u.scheme, c->api_scheme) &&
+             !strcasecmp(u.host, c->api_host) && u.port == c->api_port &&
              !strncmp(u.path, c->api_path, pl) && (u.path[pl] == '/' || u.path[pl] == 0);
-    url_parts_free(&u);
+    cpgo_url_free(&u);
     return ok;
 }
 
@@ -547,15 +510,19 @@ static void append_clean(char *out, size_t cap, size_t *o, const char *s, size_t
     out[*o < cap ? *o : cap - 1] = 0;
 }
 
-void cpgo_gh_parse_message(const char *data, size_t len, char *out, size_t cap)
+void cpgo_gh_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
+                           char *out, size_t cap)
 {
     if (!cap) return;
     out[0] = 0;
-    size_t o = 0;
+    /* the whole line first (bounded: a cut there is masked by the scrubber), scrubbed,
+     * and only then cut to cap and made printable */
+    struct cpgo_buf line;
+    cpgo_buf_init(&line, 16384);
     json_t *root = json_loadb(data, len, 0, NULL);
     json_t *msg = root ? json_object_get(root, "message") : NULL;
     if (json_is_string(msg)) {
-        append_clean(out, cap, &o, json_string_value(msg), json_string_length(msg));
+        cpgo_buf_append(&line, json_string_value(msg), json_string_length(msg));
         json_t *errs = json_object_get(root, "errors");
         size_t shown = 0;
         for (size_t i = 0; json_is_array(errs) && i < json_array_size(errs) && shown < 3; i++) {
@@ -567,17 +534,25 @@ void cpgo_gh_parse_message(const char *data, size_t len, char *out, size_t cap)
                 m = e;
             }
             if (!json_is_string(m)) continue;
-            append_clean(out, cap, &o, shown ? "; " : ": ", 2);
-            append_clean(out, cap, &o, json_string_value(m), json_string_length(m));
+            cpgo_buf_append(&line, shown ? "; " : ": ", 2);
+            cpgo_buf_append(&line, json_string_value(m), json_string_length(m));
             shown++;
         }
-    } else {
+    } else if (data) {
         /* not GitHub's error document (a proxy page?): its first line */
         size_t n = 0;
-        while (n < len && n < 160 && data[n] != '\n' && data[n] != '\r') n++;
-        append_clean(out, cap, &o, data, n);
+        while (n < len && data[n] != '\n' && data[n] != '\r') n++;
+        cpgo_buf_append(&line, data, n < 16384 ? n : 16384);
     }
     json_decref(root);
+    size_t o = cpgo_url_scrub(secrets, line.data ? (const char *)line.data : "", line.len, out,
+                              cap);
+    for (size_t i = 0; i < o; i++) {
+        unsigned char ch = (unsigned char)out[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+        out[i] = (ch >= ' ' && ch < 127) ? (char)ch : '?';
+    }
+    cpgo_buf_free(&line);
 }
 
 int cpgo_gh_link_next(const char *link, char *out, size_t cap)
@@ -768,6 +743,8 @@ static void finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ..
         if (cpgo_log_enabled(CPGO_LVL_DEBUG))
             cpgo_log(CPGO_LVL_DEBUG, "github operation failed", "repository", r->repo, "class",
                      cpgo_gh_class_name(cls), "error", r->res.error, NULL);
+    } else if (r->res.pr.html_url) {
+        scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
     }
     r->done(&r->res, r->arg);
     free_req(r);
@@ -917,7 +894,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
     }
     if (cpgo_log_enabled(CPGO_LVL_DEBUG)) {
         char masked[512];
-        cpgo_log_mask_url(r->url, masked, sizeof masked);
+        cpgo_url_mask(r->url, masked, sizeof masked);
         cpgo_log(CPGO_LVL_DEBUG, "github request", "repository", r->repo, "method", r->method,
                  "url", masked, NULL);
     }
@@ -930,10 +907,10 @@ static void close_cb(uv_handle_t *h)
     void *arg = c->closed_arg;
     explicit_bzero(c->token, c->token_len);
     free(c->token);
+    cpgo_url_secrets_unref(c->secrets);
     free(c->api_url);
     free(c->api_scheme);
     free(c->api_host);
-    free(c->api_port);
     free(c->api_path);
     free(c->mut_ring);
     free(c);
@@ -1185,8 +1162,7 @@ static void handle(struct gh_req *r, struct gh_resp *rs)
     }
     if (rs->curlcode != CURLE_OK) {
         const char *detail = rs->curl_err[0] ? rs->curl_err : curl_easy_strerror(rs->curlcode);
-        snprintf(why, sizeof why, "%.200s", detail);
-        scrub(c, why);
+        cpgo_url_scrub(c->secrets, detail, strlen(detail), why, 201);
         switch (rs->curlcode) {
         case CURLE_WRITE_ERROR:
         case CURLE_FILESIZE_EXCEEDED:
@@ -1217,8 +1193,7 @@ static void handle(struct gh_req *r, struct gh_resp *rs)
         return;
     }
     char msg[160];
-    cpgo_gh_parse_message((const char *)rs->body, rs->len, msg, sizeof msg);
-    scrub(c, msg);
+    cpgo_gh_parse_message((const char *)rs->body, rs->len, c->secrets, msg, sizeof msg);
     snprintf(why, sizeof why, "HTTP %ld%s%s", st, msg[0] ? ": " : "", msg);
 
     if (st == 301 || st == 302 || st == 307 || st == 308) {
@@ -1231,9 +1206,9 @@ static void handle(struct gh_req *r, struct gh_resp *rs)
             return;
         }
         if (!same_api(c, rs->location)) {
-            char masked[160];
-            cpgo_log_mask_url(rs->location, masked, sizeof masked);
-            scrub(c, masked);
+            char whole[4096], masked[160]; /* masked and scrubbed whole, then cut */
+            cpgo_url_mask(rs->location, whole, sizeof whole);
+            cpgo_url_scrub(c->secrets, whole, strlen(whole), masked, sizeof masked);
             finish(r, CPGO_GH_REDIRECT,
                    "HTTP %ld redirect to %s refused: it leaves %s://%s (the token goes to the "
                    "API only)",
@@ -1406,13 +1381,16 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
     memcpy(c->token, tok, c->token_len + 1);
     memcpy(c->api_url, api, al);
     c->api_url[al] = 0;
-    struct url_parts u;
-    if (url_split(c->api_url, &u) || u.user || u.query ||
+    if (!(c->secrets = cpgo_url_secrets_new()) || cpgo_url_secrets_add(c->secrets, tok))
+        goto nomem;
+    struct cpgo_url u;
+    const char *why;
+    if (cpgo_url_parse(c->api_url, &u, &why) || u.user || u.password || u.query ||
         (strcasecmp(u.scheme, "https") && !(strcasecmp(u.scheme, "http") == 0 &&
                                             is_loopback(u.host)))) {
-        url_parts_free(&u); /* url_split leaves it empty when it fails */
+        cpgo_url_free(&u); /* cpgo_url_parse leaves it empty when it fails */
         char masked[256];
-        cpgo_log_mask_url(c->api_url, masked, sizeof masked);
+        cpgo_url_mask(c->api_url, masked, sizeof masked);
         scrub(c, masked);
         cpgo_err_set(err, CPGO_E_USAGE,
                      "github: api_url %s is not an https URL without credentials (like "
@@ -1420,13 +1398,14 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
                      masked);
         explicit_bzero(c->token, c->token_len);
         free(c->token);
+        cpgo_url_secrets_unref(c->secrets);
         free(c->api_url);
         free(c);
         return CPGO_E_USAGE;
     }
     c->api_scheme = xstrdup(u.scheme);
     c->api_host = xstrdup(u.host);
-    c->api_port = xstrdup(u.port);
+    c->api_port = u.port;
     /* "/" for api.github.com, "/api/v3" for Enterprise: stored without the trailing '/' */
     size_t pl = strlen(u.path);
     while (pl && u.path[pl - 1] == '/') pl--;
@@ -1435,8 +1414,8 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
         memcpy(c->api_path, u.path, pl);
         c->api_path[pl] = 0;
     }
-    url_parts_free(&u);
-    if (!c->api_scheme || !c->api_host || !c->api_port || !c->api_path) goto nomem;
+    cpgo_url_free(&u);
+    if (!c->api_scheme || !c->api_host || !c->api_path) goto nomem;
     if (c->pace.max_mutations_per_hour) {
         c->mut_ring = calloc(c->pace.max_mutations_per_hour, sizeof *c->mut_ring);
         if (!c->mut_ring) goto nomem;
@@ -1450,10 +1429,10 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
 nomem:
     if (c->token) explicit_bzero(c->token, c->token_len);
     free(c->token);
+    cpgo_url_secrets_unref(c->secrets);
     free(c->api_url);
     free(c->api_scheme);
     free(c->api_host);
-    free(c->api_port);
     free(c->api_path);
     free(c->mut_ring);
     free(c);

@@ -31,8 +31,9 @@
  *
  * The token is copied into memory the client owns, sent only in an Authorization header
  * whose bytes are zeroed after each transfer, zeroed with explicit_bzero when the client
- * is freed, and never logged or put into error text: every error line is also scrubbed of
- * it, in case a server echoes it back. (libcurl keeps its own copy of the request headers
+ * is freed, and never logged or put into error text: what a server sends back is scrubbed
+ * of it in every form (as sent, percent-encoded, base64; url.h) before it is cut to fit an
+ * error line, in case the server echoes it. (libcurl keeps its own copy of the request headers
  * while sending; that copy is freed, not zeroed, by libcurl.)
  *
  * Owns: the client, its queue, its uv timer, the token, the easy handle in flight.
@@ -49,6 +50,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/url.h"
 #include "scrape/scrape.h"
 
 #define CPGO_GH_DEFAULT_API_URL "https://api.github.com"
@@ -228,8 +230,10 @@ int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items,
                           struct cpgo_gh_pr **out, size_t *n, char *err, size_t errcap);
 /* GitHub's error document {"message", "errors": [{"message"|"code"}]} as one printable
  * line ("Validation Failed: A pull request already exists for o:b."); the first line of
- * the body when it is not one. Always writes a NUL-terminated string. */
-void cpgo_gh_parse_message(const char *data, size_t len, char *out, size_t cap);
+ * the body when it is not one. Every form of the secrets (NULL: none) is scrubbed from the
+ * whole line before it is cut to cap. Always writes a NUL-terminated string. */
+void cpgo_gh_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
+                           char *out, size_t cap);
 /* The URL of rel="next" in a Link header: 1 (written to out), 0 (none), -1 (malformed or
  * does not fit). */
 int cpgo_gh_link_next(const char *link, char *out, size_t cap);

@@ -11,7 +11,8 @@
  *   repository's own host (a redirect elsewhere gets nothing);
  * - the callback hands out credentials once per call: if libgit2 asks again, they were
  *   rejected, and the call ends as CPGO_GIT_AUTH instead of retrying;
- * - every error line is scrubbed of the token and of control characters before it leaves;
+ * - every error line (libgit2's messages and a server's push status quote the server) is
+ *   made one line and scrubbed of the token in every form (url.h) before it is cut;
  * - objects of a regenerated commit are built in an in-memory object database (libgit2's
  *   mempack) and written to disk as one pack only when they are about to be pushed, so an
  *   unchanged round writes nothing and the cache does not collect a blob per round;
@@ -38,6 +39,7 @@
 
 #include "base/file.h"
 #include "base/hash.h"
+#include "base/url.h"
 #include "publish/gitsock.h"
 #include "state/state.h"
 
@@ -56,6 +58,7 @@ struct cpgo_gitrepo {
     enum cpgo_repo_kind kind;
     char *token; /* zeroed on close */
     char *token_user;
+    struct cpgo_url_secrets *secrets; /* the token in every form, scrubbed from errors */
     char *ssh_key;
     char *ssh_pubkey;
     int timeout_s;
@@ -171,35 +174,41 @@ void cpgo_git_shutdown(void)
 
 /* ---- error lines ---- */
 
-/* Replaces every occurrence of the token with "****" and control characters with ' '. */
-static void scrub(char *text, const char *token)
-{
-    for (char *p = text; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
-    size_t n = strlen(text);
-    while (n && text[n - 1] == ' ')
-        text[--n] = 0;
-    if (!token || !*token) return;
-    /* never longer than the token, so the line cannot grow; the search goes on after each
-       replacement, so a token made of '*' cannot loop */
-    size_t tl = strlen(token), stars = tl < 4 ? tl : 4;
-    for (char *hit = text; (hit = strstr(hit, token));) {
-        memset(hit, '*', stars);
-        memmove(hit + stars, hit + tl, strlen(hit + tl) + 1);
-        hit += stars;
-    }
-}
-
+/*
+ * One error line: fmt, then ": detail" (libgit2's message, which may quote the server),
+ * control characters made spaces, then scrubbed of the token in every form (url.h) and
+ * only then cut to fit struct cpgo_err.
+ */
 static int vfail(struct cpgo_gitrepo *g, struct cpgo_err *err, enum cpgo_git_class cls,
                  const char *detail, const char *fmt, va_list ap)
 {
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, aq);
+    va_end(aq);
+    size_t dl = detail && *detail ? strlen(detail) : 0;
+    if (dl > 65536) dl = 65536; /* a window: the scrubber masks a secret cut at its end */
+    size_t cap = (n > 0 ? (size_t)n : 0) + dl + 3;
+    char *whole = malloc(cap);
     char line[CPGO_ERR_TEXT_MAX];
-    vsnprintf(line, sizeof line, fmt, ap);
-    if (detail && *detail) {
-        size_t n = strlen(line);
-        snprintf(line + n, sizeof line - n, ": %s", detail);
+    if (!whole) {
+        snprintf(line, sizeof line, "out of memory formatting an error");
+    } else {
+        vsnprintf(whole, cap, fmt, ap);
+        size_t len = strlen(whole);
+        if (dl) {
+            memcpy(whole + len, ": ", 2);
+            memcpy(whole + len + 2, detail, dl);
+            len += 2 + dl;
+            whole[len] = 0;
+        }
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)whole[i] < 0x20 || whole[i] == 0x7f) whole[i] = ' ';
+        while (len && whole[len - 1] == ' ') whole[--len] = 0;
+        cpgo_url_scrub(g ? g->secrets : NULL, whole, len, line, sizeof line);
+        explicit_bzero(whole, cap);
+        free(whole);
     }
-    scrub(line, g ? g->token : NULL);
     if (g) g->last = cls;
     return cpgo_err_set(err, class_code(cls), "%s", line);
 }
@@ -232,37 +241,38 @@ static int gfail(struct call *c, enum cpgo_git_class cls, int rc, const char *fm
 static int gfail(struct call *c, enum cpgo_git_class cls, int rc, const char *fmt, ...)
 {
     const git_error *e = git_error_last();
-    char detail[320];
-    snprintf(detail, sizeof detail, "%s",
-             e && e->message && *e->message ? e->message : "unknown libgit2 error");
+    /* libgit2's message whole (vfail scrubs it before any cut), or cpgo's own words */
+    char own[160];
+    const char *detail = e && e->message && *e->message ? e->message : "unknown libgit2 error";
     int klass = e ? e->klass : GIT_ERROR_NONE;
     int status = http_status(detail);
     if (c->auth_wronghost) {
         cls = CPGO_GIT_AUTH;
-        snprintf(detail, sizeof detail,
-                 "the server asked for credentials for another host; none were sent");
+        detail = "the server asked for credentials for another host; none were sent";
     } else if (c->key_problem[0]) {
         cls = CPGO_GIT_AUTH;
-        snprintf(detail, sizeof detail, "%s", c->key_problem);
+        detail = c->key_problem;
     } else if (c->auth_missing) {
         cls = CPGO_GIT_AUTH;
-        snprintf(detail, sizeof detail, "authentication required, and no %s is configured",
+        snprintf(own, sizeof own, "authentication required, and no %s is configured",
                  c->g->kind == CPGO_REPO_SSH ? "ssh key or agent" : "token");
+        detail = own;
     } else if (c->auth_failed || rc == GIT_EAUTH || status == 401) {
         return fail(c, CPGO_GIT_AUTH, "authentication failed for %s%s", c->g->url,
                     c->g->kind == CPGO_REPO_SSH ? " (ssh key rejected)"
                                                 : " (the token was rejected)");
     } else if (c->timed_out) {
         cls = CPGO_GIT_NETWORK;
-        snprintf(detail, sizeof detail, "timed out after %d s", c->g->timeout_s);
+        snprintf(own, sizeof own, "timed out after %d s", c->g->timeout_s);
+        detail = own;
     } else if (rc == GIT_ECERTIFICATE) {
         cls = CPGO_GIT_TLS;
     } else if (status == 403) {
         cls = CPGO_GIT_AUTH;
-        snprintf(detail, sizeof detail, "access denied (HTTP 403)");
+        detail = "access denied (HTTP 403)";
     } else if (status == 404) {
         cls = CPGO_GIT_NOT_FOUND;
-        snprintf(detail, sizeof detail, "repository not found (HTTP 404)");
+        detail = "repository not found (HTTP 404)";
     } else if (status >= 500) {
         cls = CPGO_GIT_NETWORK;
     } else if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP ||
@@ -589,9 +599,10 @@ static int cb_push_transfer(unsigned int current, unsigned int total, size_t byt
 static int cb_push_ref(const char *refname, const char *status, void *payload)
 {
     struct call *c = payload;
-    if (status) {
+    if (status) { /* the server's words: scrubbed before they are cut */
         c->push_rejected = 1;
-        snprintf(c->push_status, sizeof c->push_status, "%s", status);
+        cpgo_url_scrub(c->g->secrets, status, strlen(status), c->push_status,
+                       sizeof c->push_status);
     }
     (void)refname;
     return 0;
@@ -640,7 +651,12 @@ int cpgo_gitrepo_open(const char *state_dir, const struct cpgo_repo *repo,
                                                                    : CPGO_GIT_DEFAULT_TOKEN_USER;
     g->token_user = xstrdup(tu);
     int oom = !g->cache || !g->lock || !g->url || !g->host || !g->token_user;
-    if (opts && opts->token && *opts->token) oom |= !(g->token = xstrdup(opts->token));
+    if (opts && opts->token && *opts->token) {
+        oom |= !(g->token = xstrdup(opts->token));
+        /* as sent (basic auth: base64 of user:token) and as a server may quote it */
+        oom |= !(g->secrets = cpgo_url_secrets_new()) ||
+               cpgo_url_secrets_add_basic(g->secrets, tu, opts->token);
+    }
     if (opts && opts->ssh_key && *opts->ssh_key) oom |= !(g->ssh_key = xstrdup(opts->ssh_key));
     if (opts && opts->ssh_pubkey && *opts->ssh_pubkey)
         oom |= !(g->ssh_pubkey = xstrdup(opts->ssh_pubkey));
@@ -687,6 +703,7 @@ void cpgo_gitrepo_close(struct cpgo_gitrepo *g)
     free(g->url);
     free(g->host);
     free(g->token_user);
+    cpgo_url_secrets_unref(g->secrets);
     free(g->ssh_key);
     free(g->ssh_pubkey);
     free(g);

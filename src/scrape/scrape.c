@@ -49,6 +49,7 @@ struct cpgo_scrape {
     cpgo_easy_done_cb easy_done;
     cpgo_scrape_done_cb done;
     void *arg;
+    struct cpgo_url_secrets *secrets; /* a reference, dropped with the scrape */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -134,19 +135,21 @@ static void free_scrape(struct cpgo_scrape *t)
         if (!t->easy_done) curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
+    cpgo_url_secrets_unref(t->secrets);
     free(t->buf);
     free(t);
 }
 
-static void first_line(const unsigned char *b, size_t n, char *out, size_t cap)
+/* The body's first line for an error message, at most 120 characters: scrubbed of the
+ * request's secrets first and cut after, so an echoed credential that straddles the cut
+ * leaves nothing behind (the window is bounded; the scrubber masks a secret it cuts). */
+static void first_line(const struct cpgo_scrape *t, char *out, size_t cap)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < cap && o < 120; i++) {
-        unsigned char c = b[i];
-        if (c == '\n' || c == '\r') break;
-        out[o++] = (c >= ' ' && c < 127) ? (char)c : '?';
-    }
-    out[o] = 0;
+    size_t w = 0;
+    while (w < t->len && w < 4096 && t->buf[w] != '\n' && t->buf[w] != '\r') w++;
+    size_t o = cpgo_url_scrub(t->secrets, (const char *)t->buf, w, out, cap < 121 ? cap : 121);
+    for (size_t i = 0; i < o; i++)
+        if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] >= 127) out[i] = '?';
 }
 
 static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_result *r)
@@ -160,7 +163,7 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
             return;
         }
         char line[128];
-        first_line(t->buf, t->len, line, sizeof line);
+        first_line(t, line, sizeof line);
         if (st == 500 && t->len && memmem(t->buf, t->len, "already in use", 14)) {
             r->cls = CPGO_CLASS_BUSY;
             snprintf(r->error, sizeof r->error, "HTTP 500: %s", line);
@@ -209,7 +212,7 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
     if (r->cls == CPGO_CLASS_BODY_LIMIT)
         snprintf(r->error, sizeof r->error, "body larger than the limit of %zu bytes", t->max);
     else
-        snprintf(r->error, sizeof r->error, "%s", detail);
+        cpgo_url_scrub(t->secrets, detail, strlen(detail), r->error, sizeof r->error);
 }
 
 /* Drains curl's completion messages, then runs the done callbacks (outside curl). */
@@ -405,6 +408,7 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
         free(t);
         return NULL;
     }
+    t->secrets = cpgo_url_secrets_ref(req->secrets);
     CURL *e = t->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/url.h"
+
 /* Why a scrape (or the decoding of its body) failed. The class decides the retry policy. */
 enum cpgo_class {
     CPGO_CLASS_OK = 0,
@@ -58,7 +60,8 @@ struct cpgo_scrape_result {
                                   body to NULL, else it is freed when the callback returns */
     size_t len;                /* bytes of body received (also for failures) */
     double seconds;            /* wall time of the transfer */
-    char error[256];           /* one line: what went wrong (no secrets) */
+    char error[256];           /* one line: what went wrong, scrubbed of the request's
+                                  secrets before it was cut (a server may echo them) */
 };
 
 struct cpgo_scrape;
@@ -67,6 +70,8 @@ typedef void (*cpgo_scrape_done_cb)(struct cpgo_scrape_result *res, void *arg);
 struct cpgo_scrape_req {
     const char *url;
     const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+    struct cpgo_url_secrets *secrets; /* scrubbed from the error text (NULL = none); the
+                                         scrape holds a reference until it ends */
     int64_t timeout_ms;
     int64_t connect_timeout_ms;
     size_t max_body_bytes;

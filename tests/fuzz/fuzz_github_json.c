@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     char msg[160];
-    cpgo_gh_parse_message(text, size, msg, sizeof msg);
+    cpgo_gh_parse_message(text, size, NULL, msg, sizeof msg);
     check_line(msg, sizeof msg);
     for (const char *p = msg; *p; p++)
         if ((unsigned char)*p < ' ' || (unsigned char)*p > 126) abort();

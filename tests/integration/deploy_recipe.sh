@@ -497,6 +497,7 @@ check "unit: Restart=on-failure" [ "$(key Restart)" = on-failure ]
 cred=$(key LoadCredential); cred=${cred%%:*}
 check "unit: the token is a credential (LoadCredential=NAME:PATH)" [ -n "$cred" ]
 check "unit: no token in Environment=" sh -c "! grep -qiE '^Environment=.*(token|secret)' '$U'"
+check "unit: LimitCORE=0 (a core file would hold the token)" [ "$(key LimitCORE)" = 0 ]
 SC=$S/deploy/systemd/config.yaml
 "$CPGO" check-config -q -c "$SC" >/dev/null 2>"$T/sd-cc.err"
 rc=$?

@@ -38,7 +38,13 @@ Test controls (no authentication, not logged):
           redirect {"status", "location"}      "{base}" and "{path}" are substituted
           delay {"seconds"}                    sleep, then answer normally
           create_then_fail {"status"}          do the request, then answer status
-          echo_auth {}                         403 whose message quotes the Authorization
+          echo_auth {"form"?, "pad"?, "status"?}  a 403 (or status) whose message quotes the
+                                               Authorization header after `pad` dots, in a
+                                               form: raw (default), token (the credential
+                                               alone), percent (percent-encoded), base64,
+                                               basic (base64 of x-access-token:credential),
+                                               all (every form); with "html": true, a
+                                               text/html page whose first line quotes it
   GET /_log   {"requests": [{method, path, host, auth: ok|bad|none, t (epoch s), status,
                user_agent, accept, api_version, content_type, body, reset}], "violations": n}
   GET /_prs?repo=o/r   all pull requests of a repository, full form
@@ -47,6 +53,7 @@ It exits on SIGTERM, when its parent process goes away, or after --lifetime seco
 """
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -56,10 +63,25 @@ import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 DOCS = "https://docs.github.com/rest/pulls/pulls"
 LOCK = threading.RLock()
+
+
+def echo_forms(auth, form):
+    """The Authorization header value as a careless server might quote it back."""
+    cred = auth.split(" ", 1)[-1]
+    forms = {
+        "raw": auth,
+        "token": cred,
+        "percent": quote(auth, safe=""),
+        "base64": base64.b64encode(auth.encode()).decode(),
+        "basic": base64.b64encode(("x-access-token:" + cred).encode()).decode(),
+    }
+    if form == "all":
+        return " ".join(forms.values())
+    return forms[form]
 
 
 def iso(t):
@@ -305,7 +327,12 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "delay":
                 time.sleep(float(fault.get("seconds", 1)))
             if kind == "echo_auth":
-                return self.send(403, error_doc(403, "Token %s is not allowed here" % auth))
+                text = "." * int(fault.get("pad", 0)) + "Token %s is not allowed here" % echo_forms(
+                    auth or "", fault.get("form", "raw"))
+                st = int(fault.get("status", 403))
+                if fault.get("html"):
+                    return self.send(st, raw=("<html>%s</html>\n" % text).encode(), ctype="text/html")
+                return self.send(st, error_doc(st, text))
             if kind == "create_then_fail":
                 after = int(fault.get("status", 502))
 

@@ -146,7 +146,7 @@ static void test_bad(void)
     struct cpgo_repo r;
     struct cpgo_err err = {0};
     CHECK(cpgo_repo_parse("https://bob:hunter2@github.com/o/r", NULL, &r, &err) == CPGO_E_INPUT);
-    CHECK_STR_CONTAINS(err.text, "'https://bob:****@github.com/o/r'");
+    CHECK_STR_CONTAINS(err.text, "'https://bob:xxxxx@github.com/o/r'");
     CHECK(cpgo_repo_parse(NULL, NULL, &r, &err) == CPGO_E_INPUT);
     /* hosts are at most 253 bytes, as in DNS */
     char url[400];

@@ -1006,7 +1006,7 @@ static void test_forbidden_and_secrets(void)
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
     CHECK_EQ_INT(d4.r.cls, CPGO_GH_FORBIDDEN);
-    CHECK_STR_CONTAINS(d4.r.error, "Bearer [redacted]");
+    CHECK_STR_CONTAINS(d4.r.error, "Bearer ****");
     CHECK(!strstr(d4.r.error, TOKEN));
     CHECK_EQ_INT(log_n(), 4);
     struct cpgo_gh_status st;
@@ -1016,6 +1016,71 @@ static void test_forbidden_and_secrets(void)
     done_free(&d2);
     done_free(&d3);
     done_free(&d4);
+    close_client(c);
+}
+
+/* 1 when text holds any 6-byte piece of secret[from, ...). */
+static int shows_piece(const char *text, const char *secret, size_t from)
+{
+    for (size_t i = from; i + 6 <= strlen(secret); i++) {
+        char piece[7];
+        memcpy(piece, secret + i, 6);
+        piece[6] = 0;
+        if (strstr(text, piece)) {
+            fprintf(stderr, "  \"%s\" shows \"%s\"\n", text, piece);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void b64(const char *in, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        out[o++] = a[(v >> 18) & 63];
+        out[o++] = a[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? a[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? a[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+/* A server that echoes the token in another form (base64, as Basic, percent-encoded), or
+ * where the error line's cut falls: no piece of it reaches the error line. */
+static void test_echoed_token_forms(void)
+{
+    static const char *const forms[] = {"raw", "token", "percent", "base64", "basic", "all"};
+    char bearer_b64[128], basic_b64[128];
+    b64("Bearer " TOKEN, bearer_b64);
+    b64("x-access-token:" TOKEN, basic_b64);
+    ctl0("{s:s}", "action", "reset");
+    struct cpgo_gh_client *c = client();
+    unsigned runs = 0;
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        for (int html = 0; html < 2; html++) {
+            for (int pad = 0; pad <= 160; pad += 20) {
+                ctl0("{s:s, s:s, s:s, s:i, s:b}", "action", "fault", "kind", "echo_auth",
+                     "form", forms[f], "pad", pad, "html", html);
+                struct done d = {0};
+                CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
+                WAIT(&d.n, 1);
+                CHECK_EQ_INT(d.r.cls, CPGO_GH_FORBIDDEN);
+                /* the token, and the base64 characters that come from it alone */
+                CHECK(!shows_piece(d.r.error, TOKEN, 0));
+                CHECK(!shows_piece(d.r.error, bearer_b64, 10)); /* "Bearer " is 9.3 chars */
+                CHECK(!shows_piece(d.r.error, basic_b64, 21));  /* "x-access-token:" 20 */
+                if (pad == 0 && !html) CHECK_STR_CONTAINS(d.r.error, "****");
+                done_free(&d);
+                runs++;
+            }
+        }
+    }
+    CHECK(runs == 6 * 2 * 9);
     close_client(c);
 }
 
@@ -1238,16 +1303,27 @@ static void test_parsers(void)
     const char *ve = "{\"message\":\"Validation Failed\",\"errors\":[{\"resource\":"
                      "\"PullRequest\",\"code\":\"custom\",\"message\":\"No commits between "
                      "main and x\"},{\"code\":\"invalid\",\"field\":\"head\"}]}";
-    cpgo_gh_parse_message(ve, strlen(ve), out, sizeof out);
+    cpgo_gh_parse_message(ve, strlen(ve), NULL, out, sizeof out);
     CHECK(!strcmp(out, "Validation Failed: No commits between main and x; invalid"));
     const char *html = "<html>\n<body>Bad gateway</body>";
-    cpgo_gh_parse_message(html, strlen(html), out, sizeof out);
+    cpgo_gh_parse_message(html, strlen(html), NULL, out, sizeof out);
     CHECK(!strcmp(out, "<html>"));
     const char *ctl_chars = "{\"message\":\"a\\nb\\u0007\"}";
-    cpgo_gh_parse_message(ctl_chars, strlen(ctl_chars), out, 4);
+    cpgo_gh_parse_message(ctl_chars, strlen(ctl_chars), NULL, out, 4);
     CHECK(!strcmp(out, "a b"));
-    cpgo_gh_parse_message(NULL, 0, out, sizeof out);
+    cpgo_gh_parse_message(NULL, 0, NULL, out, sizeof out);
     CHECK(!strcmp(out, ""));
+    /* scrubbed whole, then cut: a token straddling the cut leaves nothing */
+    struct cpgo_url_secrets *sec = cpgo_url_secrets_new();
+    cpgo_url_secrets_add(sec, TOKEN);
+    char doc[400];
+    snprintf(doc, sizeof doc, "{\"message\":\"%.*sBearer %s\"}", 140,
+             "................................................................................"
+             "................................................................................",
+             TOKEN);
+    cpgo_gh_parse_message(doc, strlen(doc), sec, out, 150);
+    CHECK(!strstr(out, "ghp_") && !strcmp(out + 140, "Bearer **"));
+    cpgo_url_secrets_unref(sec);
 
     struct cpgo_gh_pr pr;
     char err[200];
@@ -1324,6 +1400,7 @@ int main(void)
     RUN(test_pagination);
     RUN(test_api_prefix);
     RUN(test_rate_limits);
+    RUN(test_echoed_token_forms);
     RUN(test_pacing);
     RUN(test_close_and_validation);
 
