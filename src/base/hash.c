@@ -56,11 +56,6 @@ static int itab_grow(struct cpgo_itab *t, size_t want)
     return 0;
 }
 
-int cpgo_itab_reserve(struct cpgo_itab *t, size_t n)
-{
-    return itab_grow(t, n);
-}
-
 int64_t cpgo_itab_find(const struct cpgo_itab *t, uint64_t hash, cpgo_itab_eq_fn eq,
                        const void *ctx)
 {

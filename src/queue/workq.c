@@ -1,6 +1,7 @@
 /* workq.c - see workq.h. */
 #include "queue/workq.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 struct cpgo_workq {
@@ -38,6 +39,7 @@ static void after_cb(uv_work_t *req, int status)
     struct cpgo_job *j = req->data;
     struct cpgo_workq *q = j->q;
     struct cpgo_lane *lane = j->lane;
+    assert(lane->running == j && q->jobs > 0 && q->bytes >= j->bytes);
     lane->running = NULL;
     q->jobs--;
     q->bytes -= j->bytes;
@@ -48,11 +50,9 @@ static void after_cb(uv_work_t *req, int status)
 
 static void start_next(struct cpgo_lane *lane)
 {
-    if (lane->running || !lane->head) return;
-    struct cpgo_job *j = lane->head;
-    lane->head = j->next;
-    if (!lane->head) lane->tail = NULL;
-    j->next = NULL;
+    if (lane->running || cpgo_list_empty(&lane->waiting)) return;
+    struct cpgo_job *j =
+        CPGO_LIST_DATA(cpgo_list_pop_head(&lane->waiting), struct cpgo_job, link);
     lane->running = j;
     j->req.data = j;
     if (uv_queue_work(j->q->loop, &j->req, work_cb, after_cb) != 0) {
@@ -69,12 +69,9 @@ void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo
 {
     job->q = q;
     job->lane = lane;
-    job->next = NULL;
     q->jobs++;
     q->bytes += job->bytes;
-    if (lane->tail) lane->tail->next = job;
-    else lane->head = job;
-    lane->tail = job;
+    cpgo_list_push_tail(&lane->waiting, &job->link);
     start_next(lane);
 }
 
@@ -86,27 +83,4 @@ int cpgo_workq_has_room(const struct cpgo_workq *q)
 size_t cpgo_workq_depth(const struct cpgo_workq *q)
 {
     return q->jobs;
-}
-
-size_t cpgo_workq_bytes(const struct cpgo_workq *q)
-{
-    return q->bytes;
-}
-
-int cpgo_lane_idle(const struct cpgo_lane *lane)
-{
-    return !lane->running && !lane->head;
-}
-
-void cpgo_workq_cancel_waiting(struct cpgo_workq *q, struct cpgo_lane *lane)
-{
-    struct cpgo_job *j = lane->head;
-    lane->head = lane->tail = NULL;
-    while (j) {
-        struct cpgo_job *next = j->next;
-        q->jobs--;
-        q->bytes -= j->bytes;
-        j->done(j, 1);
-        j = next;
-    }
 }

@@ -20,11 +20,13 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "base/list.h"
+
 struct cpgo_workq;
 struct cpgo_job;
 
 struct cpgo_lane {
-    struct cpgo_job *head, *tail; /* waiting */
+    struct cpgo_list waiting; /* of cpgo_job.link; all-zero = empty */
     struct cpgo_job *running;
 };
 
@@ -34,7 +36,7 @@ struct cpgo_job {
     void (*done)(struct cpgo_job *, int canceled); /* loop thread; frees the job */
     /* private */
     uv_work_t req;
-    struct cpgo_job *next;
+    struct cpgo_list_node link;
     struct cpgo_lane *lane;
     struct cpgo_workq *q;
 };
@@ -45,11 +47,6 @@ int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, struct cp
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
 int cpgo_workq_has_room(const struct cpgo_workq *q);
 size_t cpgo_workq_depth(const struct cpgo_workq *q); /* waiting + running */
-size_t cpgo_workq_bytes(const struct cpgo_workq *q);
-/* True when the lane has nothing waiting or running. */
-int cpgo_lane_idle(const struct cpgo_lane *lane);
-/* Cancels every job that has not started (done(job, 1)); running jobs finish normally. */
-void cpgo_workq_cancel_waiting(struct cpgo_workq *q, struct cpgo_lane *lane);
 void cpgo_workq_free(struct cpgo_workq *q); /* only when depth is 0 */
 
 #endif
