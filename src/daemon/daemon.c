@@ -78,7 +78,8 @@ static enum cpgo_class class_of_decode(int rc, const char *text)
     if (rc == CPGO_E_LIMIT)
         return strstr(text, "decompressed") ? CPGO_CLASS_DECOMPRESSED_LIMIT : CPGO_CLASS_LIMIT;
     if (rc == CPGO_E_INCOMPAT) return CPGO_CLASS_INCOMPATIBLE;
-    if (rc == CPGO_E_NOMEM || rc == CPGO_E_IO) return CPGO_CLASS_INTERNAL;
+    if (rc == CPGO_E_NOMEM) return CPGO_CLASS_OOM;
+    if (rc == CPGO_E_IO) return CPGO_CLASS_INTERNAL;
     return CPGO_CLASS_BAD_PAYLOAD;
 }
 
@@ -378,7 +379,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
             drain_waiting(d);
             return;
         }
-        r->cls = CPGO_CLASS_INTERNAL;
+        r->cls = CPGO_CLASS_OOM;
         snprintf(r->error, sizeof r->error, "out of memory");
     }
     b->last_class = r->cls;
@@ -795,6 +796,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
 {
     struct cpgo_config *old = d->cfg;
     d->cfg = nc;
+    cpgo_scraper_set_inflight_budget(d->scraper, nc->limits.max_inflight_bytes);
     for (struct target *t = d->targets; t; t = t->next) t->retired = 1;
     struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
     for (size_t i = 0; i < nc->ntargets; i++) {
@@ -1117,7 +1119,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         d->cfg = NULL;
     }
     uv_loop_init(&d->loop);
-    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION};
+    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, cfg->limits.max_inflight_bytes};
     if (cpgo_scraper_new(&d->loop, &so, &d->scraper) ||
         cpgo_workq_new(&d->loop, cfg->limits.max_queued_bodies, cfg->limits.max_queued_bytes,
                        &d->q)) {
