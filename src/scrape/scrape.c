@@ -470,20 +470,24 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         while (cap < need) cap = cap > t->max / 2 ? t->max : cap * 2;
         if (declared && cap > declared) cap = declared;
         if (cap > t->max) cap = t->max;
-        /* when the doubled buffer does not fit the budget, exactly what arrived may */
-        if (charge(t, cap - t->cap, cap)) {
+        /* The new buffer is charged whole before the old one is refunded: realloc may hold
+         * both while it copies. When the doubled buffer does not fit, exactly what arrived
+         * may. */
+        size_t old = t->cap;
+        if (charge(t, cap, cap)) {
             cap = need;
-            if (charge(t, cap - t->cap, cap)) {
+            if (charge(t, cap, cap)) {
                 t->over_budget = 1;
                 return 0;
             }
         }
         unsigned char *b = realloc(t->buf, cap);
         if (!b) {
-            t->s->inflight -= cap - t->cap;
+            t->s->inflight -= cap;
             t->out_of_memory = 1;
             return 0;
         }
+        t->s->inflight -= old;
         t->buf = b;
         t->cap = cap;
     }
