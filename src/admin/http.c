@@ -34,6 +34,7 @@
 #include "admin/metrics.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <llhttp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -45,7 +46,9 @@
 #define READ_BUF (64 * 1024) /* one read; also the ceiling of a connection's pending input */
 #define HEAD_MAX 768         /* a response's status line and headers */
 #define CTYPE_MAX 200        /* a handler's content type */
-#define BACKLOG 128
+/* Connections the kernel completes before we accept them: past it a new SYN is dropped and
+ * retried a second later, longer than a health check waits, so room for a burst */
+#define BACKLOG 511
 #define DEFAULT_CTYPE "text/plain; charset=utf-8"
 
 struct route {
@@ -140,8 +143,9 @@ struct cpgo_admin {
     struct route *routes;
     size_t nroutes;
     llhttp_settings_t settings;
-    struct conn *conns;
+    struct conn *conns, *conns_tail; /* newest first: the tail is the oldest */
     size_t nconns;
+    size_t nclosing; /* of those, closed and waiting for their close callbacks */
     size_t handles; /* uv handles open: listener, connections', refused connections' */
     size_t out_total;
     cpgo_admin_closed_cb closed_cb;
@@ -173,6 +177,7 @@ static const char *const reason_names[CPGO_ADMIN_R_COUNT] = {
     [CPGO_ADMIN_R_WRITE_TIMEOUT] = "write_timeout",
     [CPGO_ADMIN_R_OVERLOAD] = "overload",
     [CPGO_ADMIN_R_HANDLER] = "handler",
+    [CPGO_ADMIN_R_EVICTED] = "evicted",
 };
 
 const char *cpgo_admin_reason_name(enum cpgo_admin_reason r)
@@ -248,8 +253,16 @@ static void conn_free(struct conn *c)
         c->prev->next = c->next;
     else
         a->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        a->conns_tail = c->prev;
+    assert(a->nconns > 0);
     a->nconns--;
+    if (c->phase == P_CLOSING) {
+        assert(a->nclosing > 0);
+        a->nclosing--;
+    }
     cpgo_buf_free(&c->pending);
     free(c->url);
     free(c);
@@ -269,6 +282,7 @@ static void conn_abort(struct conn *c)
 {
     if (c->phase == P_CLOSING) return;
     c->phase = P_CLOSING;
+    c->a->nclosing++;
     c->reading = 0;
     if (c->a->fake) return; /* the driver frees it */
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
@@ -947,7 +961,10 @@ static struct conn *conn_new(struct cpgo_admin *a)
     llhttp_init(&c->parser, HTTP_REQUEST, &a->settings);
     c->parser.data = c;
     c->next = a->conns;
-    if (a->conns) a->conns->prev = c;
+    if (a->conns)
+        a->conns->prev = c;
+    else
+        a->conns_tail = c;
     a->conns = c;
     a->nconns++;
     /* the first request's header deadline runs from the accept */
@@ -1000,6 +1017,24 @@ static void refuse(struct cpgo_admin *a, uv_stream_t *server, int out_of_memory)
     uv_close((uv_handle_t *)&r->tcp, on_refused_closed);
 }
 
+/*
+ * At the cap: closes the oldest connection that is not being answered (open with no
+ * response queued: idle, fresh, or part of a request received; or lingering after an
+ * error), so the new one can be served. Oldest first because a client that holds
+ * connections holds its oldest ones longest, and a prober's connection is fresh. A
+ * connection whose response is being written keeps its place. 0 when one was closed.
+ */
+static int evict_one(struct cpgo_admin *a)
+{
+    for (struct conn *c = a->conns_tail; c; c = c->prev) {
+        if (!((c->phase == P_OPEN && !c->nwrites) || c->phase == P_LINGER)) continue;
+        a->st.rejected[CPGO_ADMIN_R_EVICTED]++;
+        conn_abort(c);
+        return 0;
+    }
+    return -1;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct cpgo_admin *a = server->data;
@@ -1007,7 +1042,8 @@ static void on_connection(uv_stream_t *server, int status)
         a->st.accept_errors++;
         return;
     }
-    if (a->nconns >= a->lim.max_conns) {
+    /* closing connections are gone for the cap (freed when their handles close) */
+    if (a->nconns - a->nclosing >= a->lim.max_conns && evict_one(a)) {
         refuse(a, server, 0);
         return;
     }

@@ -29,8 +29,10 @@
  * they must be cheap: copy out numbers kept elsewhere, never compute on demand.
  *
  * Bounded (struct cpgo_admin_opts, 0 = default): request-target length (414), header
- * section bytes and header count (431), concurrent connections (503 and close), per-
- * connection deadlines (request headers, keep-alive idle, write progress), one response
+ * section bytes and header count (431), concurrent connections (at the cap, the oldest
+ * connection with no request being answered is closed to make room, so idle or slowloris
+ * clients cannot lock out health checks; only when every connection is busy answering does
+ * the new one get 503 and close), per-connection deadlines (request headers, keep-alive idle, write progress), one response
  * body, unwritten output per connection (reading and parsing stop above it and resume when
  * the output has drained) and in total (503). Errors end the connection with a lingering
  * close (our FIN first, the client's late bytes read and dropped for a moment) so the
@@ -84,7 +86,10 @@ struct cpgo_admin_route {
 #define CPGO_ADMIN_DEFAULT_MAX_URL_BYTES 2048
 #define CPGO_ADMIN_DEFAULT_MAX_HEADER_BYTES (16 * 1024)
 #define CPGO_ADMIN_DEFAULT_MAX_HEADERS 64
-#define CPGO_ADMIN_DEFAULT_MAX_CONNECTIONS 32
+/* A connection costs about 3 KB here (its struct, the parser, a URL buffer) plus the
+ * kernel's socket buffers: hundreds are cheap, and a client holding many must not starve
+ * the health checks that decide whether the pod is restarted. */
+#define CPGO_ADMIN_DEFAULT_MAX_CONNECTIONS 256
 #define CPGO_ADMIN_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define CPGO_ADMIN_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define CPGO_ADMIN_DEFAULT_WRITE_TIMEOUT_MS 30000
@@ -104,7 +109,10 @@ struct cpgo_admin_opts {
     size_t max_url_bytes;    /* request-target bytes; more: 414 */
     size_t max_header_bytes; /* request line + header lines; more: 431 */
     size_t max_headers;      /* header fields; more: 431 */
-    size_t max_connections;  /* open connections; the next one gets 503 and is closed */
+    /* Open connections. At the cap a new connection closes the oldest one that is not
+     * being answered (idle, part of a request received, or lingering after an error);
+     * when there is none, the new one gets 503 and is closed. */
+    size_t max_connections;
     /* From accepting a connection (or a request's first byte) until its header section is
      * complete; a slowloris client is closed when it passes. */
     uint64_t header_timeout_ms;
@@ -120,7 +128,7 @@ struct cpgo_admin_opts {
 
 /* Why a request or connection was refused (cpgo_admin_stats.rejected). */
 enum cpgo_admin_reason {
-    CPGO_ADMIN_R_CONN_LIMIT,        /* 503: max_connections reached */
+    CPGO_ADMIN_R_CONN_LIMIT,        /* 503: max_connections reached, none could be evicted */
     CPGO_ADMIN_R_URL_TOO_LONG,      /* 414 */
     CPGO_ADMIN_R_HEADERS_TOO_LARGE, /* 431: bytes */
     CPGO_ADMIN_R_TOO_MANY_HEADERS,  /* 431: count */
@@ -132,6 +140,7 @@ enum cpgo_admin_reason {
     CPGO_ADMIN_R_WRITE_TIMEOUT,     /* closed: responses not read within write_timeout */
     CPGO_ADMIN_R_OVERLOAD,          /* 503: max_total_output reached */
     CPGO_ADMIN_R_HANDLER,           /* 500: the handler failed */
+    CPGO_ADMIN_R_EVICTED, /* closed: the oldest connection not being answered, at the cap */
     CPGO_ADMIN_R_COUNT
 };
 

@@ -592,6 +592,7 @@ enum {
     KI_MAX_CONCURRENT,
     KI_MAX_QUEUED_BODIES,
     KI_MAX_QUEUED_BYTES,
+    KI_MAX_INFLIGHT_BYTES,
     KI_GITHUB,
     KI_API_URL,
     KI_TOKEN_ENV,
@@ -692,6 +693,15 @@ static const struct key keys[NKEYS] = {
     [KI_MAX_QUEUED_BYTES] = {"limits.max_queued_bytes", TOP(limits.max_queued_bytes),
                              .type = T_SIZE, .def = "256MiB", .min = 1, .max = TIB,
                              .desc = "Bytes of those waiting bodies."},
+    [KI_MAX_INFLIGHT_BYTES] = {"limits.max_inflight_bytes", TOP(limits.max_inflight_bytes),
+                               .type = T_SIZE, .def = "256MiB", .min = 1024 * 1024, .max = TIB,
+                               .desc = "Bytes of response bodies still being received, over "
+                                       "all scrapes together (each is also under "
+                                       "`max_body_bytes`). When a body needs more, the "
+                                       "largest body in flight is dropped for it; that "
+                                       "scrape fails with class `inflight_limit` and is "
+                                       "retried. Bounds the memory that endless or huge "
+                                       "answers from many backends can take."},
     [KI_GITHUB] = {"github", .scope = S_TOP, .type = T_SECTION,
                    .desc = "The GitHub API, for `forge: github` targets. The token is never "
                            "written in this file."},

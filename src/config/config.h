@@ -88,6 +88,7 @@ struct cpgo_limits_cfg {
     size_t max_concurrent_scrapes; /* default 1024 */
     size_t max_queued_bodies;      /* scraped bodies waiting for the work queue, default 64 */
     size_t max_queued_bytes;       /* their bytes, default 256 MiB */
+    size_t max_inflight_bytes;     /* bodies still being received, all scrapes, 256 MiB */
 };
 
 struct cpgo_github_cfg {

@@ -37,8 +37,8 @@ struct cpgo_observe {
     struct cpgo_admin *admin; /* NULL without `listen:` */
     struct cpgo_metric *scrapes, *scrape_seconds, *bytes, *missed, *merged, *merge_seconds,
         *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
-        *publish_queue, *scrapes_in_flight, *loop_lag, *loop_lag_max, *loop_lag_hist,
-        *state_problems, *corrupt_records;
+        *publish_queue, *scrapes_in_flight, *inflight_bytes, *inflight_peak, *inflight_budget,
+        *loop_lag, *loop_lag_max, *loop_lag_hist, *state_problems, *corrupt_records;
     uv_timer_t lag_timer;
     int lag_open;
     uint64_t lag_due; /* uv_hrtime() when the probe is due */

@@ -68,6 +68,10 @@ static void collect(struct cpgo_metrics *r, void *arg)
     struct cpgo_observe *o = &d->obs;
     cpgo_metric_set(o->queue_depth, (double)cpgo_workq_depth(d->q), NULL);
     cpgo_metric_set(o->scrapes_in_flight, (double)d->scrapes_in_flight, NULL);
+    cpgo_metric_set(o->inflight_bytes, (double)cpgo_scraper_inflight_bytes(d->scraper), NULL);
+    cpgo_metric_set(o->inflight_peak, (double)cpgo_scraper_inflight_peak(d->scraper), NULL);
+    if (d->cfg)
+        cpgo_metric_set(o->inflight_budget, (double)d->cfg->limits.max_inflight_bytes, NULL);
     cpgo_metric_set(o->loop_lag, o->last_lag_s, NULL);
     double mx = 0;
     for (size_t i = 0; i < LAG_WINDOW; i++)
@@ -104,7 +108,8 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     struct cpgo_metrics *r = o->reg;
     o->scrapes = cpgo_metric_counter(r, "cpgo_scrapes_total",
                                      "Scrapes finished, by backend, target and result class "
-                                     "(ok, timeout, http_5xx, bad_payload, ...).",
+                                     "(ok, timeout, http_5xx, inflight_limit, bad_response, "
+                                     "bad_payload, ...).",
                                      CPGO_LABELS("backend", "target", "class"));
     o->scrape_seconds = cpgo_metric_histogram(r, "cpgo_scrape_duration_seconds",
                                               "Wall time of one scrape transfer.", NULL,
@@ -158,6 +163,16 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->scrapes_in_flight = cpgo_metric_gauge(r, "cpgo_scrape_connections_open",
                                              "Scrapes in flight (open backend connections).",
                                              NULL);
+    o->inflight_bytes = cpgo_metric_gauge(r, "cpgo_scrape_inflight_bytes",
+                                          "Bytes of response bodies being received now (what "
+                                          "limits.max_inflight_bytes bounds).",
+                                          NULL);
+    o->inflight_peak = cpgo_metric_gauge(r, "cpgo_scrape_inflight_peak_bytes",
+                                         "The most cpgo_scrape_inflight_bytes has been since "
+                                         "the start.",
+                                         NULL);
+    o->inflight_budget = cpgo_metric_gauge(r, "cpgo_scrape_inflight_budget_bytes",
+                                           "limits.max_inflight_bytes.", NULL);
     o->loop_lag = cpgo_metric_gauge(r, "cpgo_loop_lag_seconds",
                                     "How late the event loop ran a 1 s timer, last measured.",
                                     NULL);
@@ -326,6 +341,8 @@ static json_t *status_json(struct daemon *d)
     json_object_set_new(root, "loop_lag_seconds", json_real(d->obs.last_lag_s));
     json_object_set_new(root, "work_queue_depth", json_integer((json_int_t)cpgo_workq_depth(d->q)));
     json_object_set_new(root, "scrapes_in_flight", json_integer((json_int_t)d->scrapes_in_flight));
+    json_object_set_new(root, "inflight_bytes",
+                        json_integer((json_int_t)cpgo_scraper_inflight_bytes(d->scraper)));
     if (d->gh) {
         struct cpgo_gh_status st;
         cpgo_gh_client_status(d->gh, &st);

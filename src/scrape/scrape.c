@@ -12,10 +12,23 @@
  *   - shutdown removes the easy handles, calls curl_multi_cleanup (which may still call the
  *     socket callback), then closes the timer; the scraper is freed in the last close
  *     callback.
+ *
+ * The in-flight budget (scrape.h) is charged in the write callback, the only place a body
+ * buffer grows, and refunded wherever a buffer leaves a scrape (freed, dropped, or handed
+ * to the done callback), so `inflight` is exactly the sum of the capacities of the buffers
+ * scrapes own. Why drop the largest body rather than pause the one that needs room: a
+ * paused transfer keeps its buffer and its connection, so paused bodies could hold the
+ * whole budget until their timeouts while every new body waits behind them; dropping the
+ * largest frees room at once, costs the body most likely to be hostile (a Go profile is a
+ * few hundred KB, arriving in one burst), and lets no scrape wait past its own timeout.
+ * A dropped body's buffer is freed inside another transfer's write callback: it is ours
+ * (curl only ever hands data to the callback), and its transfer fails at its next
+ * callback, or ends by its own timeout or completion, always reported as inflight_limit.
  */
 #define _GNU_SOURCE /* memmem */
 #include "scrape/scrape.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +45,7 @@ struct cpgo_scraper {
     void *closed_arg;
     struct cpgo_scrape *head; /* scrapes in flight (doubly linked) */
     size_t in_flight;
+    size_t inflight, inflight_peak, inflight_budget; /* body bytes held, see scrape.h */
     const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
 
@@ -43,6 +57,8 @@ struct cpgo_scrape {
     unsigned char *buf;
     size_t len, cap, max;
     int over_limit;
+    int over_budget; /* its body was dropped (or refused) for the in-flight budget */
+    int out_of_memory;
     CURLcode result;
     uint64_t started_ns;
     /* a caller's own easy handle (cpgo_scraper_run_easy): not ours to clean up */
@@ -68,10 +84,13 @@ static const char *const class_names[CPGO_CLASS_COUNT] = {
     [CPGO_CLASS_PARTIAL] = "partial",
     [CPGO_CLASS_HTTP_5XX] = "http_5xx",
     [CPGO_CLASS_BUSY] = "busy",
+    [CPGO_CLASS_INFLIGHT_LIMIT] = "inflight_limit",
+    [CPGO_CLASS_OOM] = "oom",
     [CPGO_CLASS_TLS] = "tls",
     [CPGO_CLASS_BODY_LIMIT] = "body_size_limit",
     [CPGO_CLASS_HTTP_4XX] = "http_4xx",
     [CPGO_CLASS_CONFIG] = "config",
+    [CPGO_CLASS_BAD_RESPONSE] = "bad_response",
     [CPGO_CLASS_BAD_PAYLOAD] = "bad_payload",
     [CPGO_CLASS_DECOMPRESSED_LIMIT] = "decompressed_limit",
     [CPGO_CLASS_LIMIT] = "limit",
@@ -89,7 +108,7 @@ const char *cpgo_class_name(enum cpgo_class c)
 
 int cpgo_class_transient(enum cpgo_class c)
 {
-    return c >= CPGO_CLASS_DNS && c <= CPGO_CLASS_BUSY;
+    return c >= CPGO_CLASS_DNS && c <= CPGO_CLASS_OOM;
 }
 
 static void maybe_finish_close(struct cpgo_scraper *s)
@@ -128,15 +147,39 @@ static void unlink_scrape(struct cpgo_scrape *t)
     s->in_flight--;
 }
 
+/* The body buffer leaves the scrape (freed or handed over): refund its capacity. */
+static void release_body(struct cpgo_scrape *t)
+{
+    struct cpgo_scraper *s = t->s;
+    assert(s->inflight >= t->cap);
+    s->inflight -= t->cap;
+    t->cap = 0;
+    t->buf = NULL;
+}
+
+/* Hands a finished body to its done callback: it leaves the budget (the work queue counts
+ * `len` from now on, so a buffer much larger than that is shrunk first). */
+static unsigned char *give_body(struct cpgo_scrape *t)
+{
+    unsigned char *b = t->buf;
+    if (b && t->cap - t->len > t->len / 8 + 4096) {
+        unsigned char *nb = realloc(b, t->len ? t->len : 1);
+        if (nb) b = nb;
+    }
+    release_body(t);
+    return b;
+}
+
 static void free_scrape(struct cpgo_scrape *t)
 {
+    free(t->buf);
+    release_body(t);
     if (t->easy) {
         curl_multi_remove_handle(t->s->multi, t->easy);
         if (!t->easy_done) curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
     cpgo_url_secrets_unref(t->secrets);
-    free(t->buf);
     free(t);
 }
 
@@ -152,10 +195,69 @@ static void first_line(const struct cpgo_scrape *t, char *out, size_t cap)
         if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] >= 127) out[i] = '?';
 }
 
+/* A transport failure's class. Some CURLcodes cover causes of different kinds: curl 7.88
+ * reports one response header line over its 100 KB cap as "Out of memory" (with no other
+ * text), headers over 300 KB in all and broken chunking as receive errors, an HTTP/0.9
+ * answer as "unsupported protocol"; those are the server's answer being invalid, not our
+ * memory, network or URL. curl allocates nothing else between the status line and the
+ * body, so "out of memory" with a status and no body byte is the header case. */
+static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode rc,
+                                         const char *detail, long status)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return CPGO_CLASS_DNS;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_INTERFACE_FAILED:
+    case CURLE_NO_CONNECTION_AVAILABLE:
+    case CURLE_PROXY: return CPGO_CLASS_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT: return CPGO_CLASS_TIMEOUT;
+    case CURLE_RECV_ERROR:
+        if (strstr(detail, "chunked-encoding") || strstr(detail, "header"))
+            return CPGO_CLASS_BAD_RESPONSE;
+        return CPGO_CLASS_RESET;
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return CPGO_CLASS_RESET;
+    case CURLE_PARTIAL_FILE: return CPGO_CLASS_PARTIAL;
+    case CURLE_FILESIZE_EXCEEDED: return CPGO_CLASS_BODY_LIMIT;
+    case CURLE_WRITE_ERROR:
+        return t->over_limit      ? CPGO_CLASS_BODY_LIMIT
+               : t->out_of_memory ? CPGO_CLASS_OOM
+                                  : CPGO_CLASS_INTERNAL;
+    case CURLE_OUT_OF_MEMORY:
+        if (status > 0 && !t->len) return CPGO_CLASS_BAD_RESPONSE;
+        return CPGO_CLASS_OOM;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING: return CPGO_CLASS_BAD_RESPONSE;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR: return CPGO_CLASS_TLS;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        if (strstr(detail, "HTTP/0.9")) return CPGO_CLASS_BAD_RESPONSE;
+        return CPGO_CLASS_CONFIG;
+    case CURLE_URL_MALFORMAT: return CPGO_CLASS_CONFIG;
+    default: return CPGO_CLASS_INTERNAL; /* shown with curl's own message */
+    }
+}
+
 static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_result *r)
 {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
     r->len = t->len;
+    if (t->over_budget) {
+        /* first: a dropped body may still have "completed" (its last byte had arrived) */
+        r->cls = CPGO_CLASS_INFLIGHT_LIMIT;
+        snprintf(r->error, sizeof r->error,
+                 "dropped at %zu bytes: response bodies in flight reached "
+                 "limits.max_inflight_bytes (%zu bytes); the largest ones give way",
+                 t->len, t->s->inflight_budget);
+        return;
+    }
     if (rc == CURLE_OK) {
         long st = r->http_status;
         if (st >= 200 && st < 300) {
@@ -186,31 +288,17 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
         return;
     }
     const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-    switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: r->cls = CPGO_CLASS_DNS; break;
-    case CURLE_COULDNT_CONNECT: r->cls = CPGO_CLASS_CONNECT; break;
-    case CURLE_OPERATION_TIMEDOUT: r->cls = CPGO_CLASS_TIMEOUT; break;
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_GOT_NOTHING: r->cls = CPGO_CLASS_RESET; break;
-    case CURLE_PARTIAL_FILE: r->cls = CPGO_CLASS_PARTIAL; break;
-    case CURLE_FILESIZE_EXCEEDED: r->cls = CPGO_CLASS_BODY_LIMIT; break;
-    case CURLE_WRITE_ERROR:
-        r->cls = t->over_limit ? CPGO_CLASS_BODY_LIMIT : CPGO_CLASS_INTERNAL;
-        break;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR: r->cls = CPGO_CLASS_TLS; break;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT: r->cls = CPGO_CLASS_CONFIG; break;
-    default: r->cls = CPGO_CLASS_CONNECT; break;
-    }
+    r->cls = class_of_curlcode(t, rc, detail, r->http_status);
     if (r->cls == CPGO_CLASS_BODY_LIMIT)
         snprintf(r->error, sizeof r->error, "body larger than the limit of %zu bytes", t->max);
+    else if (r->cls == CPGO_CLASS_OOM && rc == CURLE_WRITE_ERROR)
+        snprintf(r->error, sizeof r->error, "out of memory growing the body past %zu bytes",
+                 t->len);
+    else if (r->cls == CPGO_CLASS_BAD_RESPONSE && rc == CURLE_OUT_OF_MEMORY)
+        snprintf(r->error, sizeof r->error,
+                 "HTTP %ld with a response header line over curl's 100 KB limit (curl says "
+                 "\"%.60s\")",
+                 r->http_status, detail);
     else
         cpgo_url_scrub(t->secrets, detail, strlen(detail), r->error, sizeof r->error);
 }
@@ -251,8 +339,7 @@ static void check_multi_info(struct cpgo_scraper *s)
         classify(t, t->result, &r);
         r.seconds = (double)(uv_hrtime() - t->started_ns) / 1e9;
         if (r.cls == CPGO_CLASS_OK) {
-            r.body = t->buf;
-            t->buf = NULL;
+            r.body = give_body(t);
         }
         cpgo_scrape_done_cb cb = t->done;
         void *arg = t->arg;
@@ -335,27 +422,75 @@ static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* Initial body buffer without a Content-Length, and the most a Content-Length reserves at
+ * the first byte (a liar announcing 60 MB then trickling must not hold 60 MB of budget). */
+#define BODY_FIRST (64 * 1024)
+#define BODY_FIRST_MAX (1024 * 1024)
+
+/* Drops the largest body in flight other than `asker` if it is larger than `asker` would
+ * become with `want`, to make room; 1 when one was dropped. */
+static int drop_largest(struct cpgo_scrape *asker, size_t want)
+{
+    struct cpgo_scrape *big = NULL;
+    for (struct cpgo_scrape *t = asker->s->head; t; t = t->next)
+        if (t != asker && t->cap && (!big || t->cap > big->cap)) big = t;
+    if (!big || big->cap <= want) return 0;
+    free(big->buf);
+    release_body(big);
+    big->over_budget = 1; /* its next write callback fails the transfer */
+    return 1;
+}
+
+/* Charges `extra` bytes to the budget, dropping larger bodies for room; 0 when it fits. */
+static int charge(struct cpgo_scrape *t, size_t extra, size_t want)
+{
+    struct cpgo_scraper *s = t->s;
+    while (s->inflight > s->inflight_budget || extra > s->inflight_budget - s->inflight)
+        if (!drop_largest(t, want)) return -1;
+    s->inflight += extra;
+    if (s->inflight > s->inflight_peak) s->inflight_peak = s->inflight;
+    return 0;
+}
+
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct cpgo_scrape *t = userp;
     size_t n = size * nmemb;
+    if (t->over_budget) return 0; /* dropped: CURLE_WRITE_ERROR, reported as inflight_limit */
     if (n > t->max - t->len) {
         t->over_limit = 1;
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
     if (t->len + n > t->cap) {
-        size_t cap = t->cap;
-        if (!cap) {
-            /* size the buffer from Content-Length when the server sent one (Go does), so a
-             * body costs its own size, not the next power of two */
-            curl_off_t cl = -1;
-            curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-            cap = (cl > 0 && (uint64_t)cl <= t->max) ? (size_t)cl : 64 * 1024;
-        }
-        while (cap < t->len + n) cap *= 2;
+        size_t need = t->len + n, cap = t->cap;
+        /* Content-Length (Go sends one), when the body has not passed it yet: the buffer
+         * grows up to it, so a body costs its own size, not the next power of two */
+        curl_off_t cl = -1;
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        size_t declared = cl > 0 && (uint64_t)cl <= t->max && (size_t)cl >= need ? (size_t)cl : 0;
+        if (!cap)
+            cap = declared ? (declared < BODY_FIRST_MAX ? declared : BODY_FIRST_MAX) : BODY_FIRST;
+        while (cap < need) cap = cap > t->max / 2 ? t->max : cap * 2;
+        if (declared && cap > declared) cap = declared;
         if (cap > t->max) cap = t->max;
+        /* The new buffer is charged whole before the old one is refunded: realloc may hold
+         * both while it copies. When the doubled buffer does not fit, exactly what arrived
+         * may. */
+        size_t old = t->cap;
+        if (charge(t, cap, cap)) {
+            cap = need;
+            if (charge(t, cap, cap)) {
+                t->over_budget = 1;
+                return 0;
+            }
+        }
         unsigned char *b = realloc(t->buf, cap);
-        if (!b) return 0;
+        if (!b) {
+            t->s->inflight -= cap;
+            t->out_of_memory = 1;
+            return 0;
+        }
+        t->s->inflight -= old;
         t->buf = b;
         t->cap = cap;
     }
@@ -390,6 +525,7 @@ int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
      * max_concurrent_scrapes (a transfer queued inside curl would spend its timeout
      * waiting); curl's own total cap costs loop CPU per event with thousands of transfers. */
     s->user_agent = opts && opts->user_agent ? opts->user_agent : "cpgo/" CPGO_VERSION;
+    cpgo_scraper_set_inflight_budget(s, opts ? opts->max_inflight_bytes : 0);
     *out = s;
     return 0;
 }
@@ -483,6 +619,21 @@ void cpgo_scrape_cancel(struct cpgo_scrape *t)
 size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s)
 {
     return s->in_flight;
+}
+
+void cpgo_scraper_set_inflight_budget(struct cpgo_scraper *s, size_t bytes)
+{
+    s->inflight_budget = bytes ? bytes : CPGO_SCRAPE_DEFAULT_INFLIGHT;
+}
+
+size_t cpgo_scraper_inflight_bytes(const struct cpgo_scraper *s)
+{
+    return s->inflight;
+}
+
+size_t cpgo_scraper_inflight_peak(const struct cpgo_scraper *s)
+{
+    return s->inflight_peak;
 }
 
 size_t cpgo_scraper_sockets(const struct cpgo_scraper *s)

@@ -13,6 +13,16 @@
  * ceiling counted in the write callback, no Accept-Encoding (the gzip is the file format
  * and its decompression limit is the decoder's job), at most one connection per host:port
  * (Go answers a second CPU profile request with 500 "already in use").
+ *
+ * All scrapes together: the body buffers of transfers in flight share one byte budget
+ * (cpgo_scraper_set_inflight_budget; `limits.max_inflight_bytes`). What counts is what is
+ * allocated: a buffer's capacity, from its first byte until it is handed to the done
+ * callback or freed. A body that needs more than the budget has left makes room by
+ * dropping the largest body in flight (its buffer is freed at once, its transfer fails
+ * with class inflight_limit, transient); when it is itself the largest, it fails instead.
+ * Nothing waits for budget, so every scrape keeps its own timeout, and endless or huge
+ * bodies cost at most the budget, however many backends send them. A body handed to the
+ * done callback leaves the budget (the work queue counts it from then on).
  */
 #ifndef CPGO_SCRAPE_SCRAPE_H
 #define CPGO_SCRAPE_SCRAPE_H
@@ -34,11 +44,14 @@ enum cpgo_class {
     CPGO_CLASS_PARTIAL,
     CPGO_CLASS_HTTP_5XX,
     CPGO_CLASS_BUSY,
+    CPGO_CLASS_INFLIGHT_LIMIT, /* the in-flight body budget was spent (other bodies) */
+    CPGO_CLASS_OOM,            /* this process ran out of memory */
     /* permanent: wait for the next tick */
     CPGO_CLASS_TLS,
     CPGO_CLASS_BODY_LIMIT,
     CPGO_CLASS_HTTP_4XX,
     CPGO_CLASS_CONFIG,
+    CPGO_CLASS_BAD_RESPONSE, /* not valid HTTP: bad Content-Length, huge headers, chunking */
     CPGO_CLASS_BAD_PAYLOAD,
     CPGO_CLASS_DECOMPRESSED_LIMIT,
     CPGO_CLASS_LIMIT,
@@ -81,7 +94,10 @@ struct cpgo_scrape_req {
 
 struct cpgo_scraper_opts {
     const char *user_agent; /* NULL = "cpgo/<version>"; concurrency is the caller's to gate */
+    size_t max_inflight_bytes; /* the budget above; 0 = CPGO_SCRAPE_DEFAULT_INFLIGHT */
 };
+
+#define CPGO_SCRAPE_DEFAULT_INFLIGHT ((size_t)256 << 20)
 
 struct cpgo_scraper;
 
@@ -104,6 +120,12 @@ void cpgo_scrape_cancel(struct cpgo_scrape *t);
 typedef void (*cpgo_easy_done_cb)(void *easy, int curlcode, void *arg);
 int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb done, void *arg);
 size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s);
+/* Changes the in-flight body budget (a reload). Bodies already over a lower budget are
+ * dropped, largest first, as soon as one of them needs more. 0 = the default. */
+void cpgo_scraper_set_inflight_budget(struct cpgo_scraper *s, size_t bytes);
+/* Bytes of body buffers the budget holds now, and the most it has held since the start. */
+size_t cpgo_scraper_inflight_bytes(const struct cpgo_scraper *s);
+size_t cpgo_scraper_inflight_peak(const struct cpgo_scraper *s);
 /* Number of sockets curl currently has us watch (open connections). */
 size_t cpgo_scraper_sockets(const struct cpgo_scraper *s);
 /* Cancels everything, cleans up curl, closes the uv handles; `closed` runs once the last

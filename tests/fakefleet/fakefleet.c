@@ -9,7 +9,7 @@
  * Each endpoint is one listener on 127.0.0.1 that answers GET /debug/pprof/profile?seconds=S
  * the way its behaviour says (a real profile after the window, or one of the failure modes
  * of reliability.md's S section: hang, reset, trickle, huge, gzip bomb, HTML, 404, busy,
- * 400, short body, slow headers). It exists so cpgo's scraper can be tested against
+ * 400, short body, slow headers, a chunked body that never ends). It exists so cpgo's scraper can be tested against
  * thousands of misbehaving backends without thousands of Go processes, and so tests can
  * check exactly-once accounting: --stats counts, per endpoint, the requests seen and the
  * responses whose whole body reached the socket.
@@ -76,12 +76,13 @@ enum behaviour {
     B_BADREQUEST,
     B_SHORT,
     B_SLOWHEADERS,
+    B_ENDLESS,
     B_COUNT
 };
 
 static const char *const beh_names[B_COUNT] = {
     "normal", "hang",     "reset", "trickle",    "huge",  "bomb",
-    "html",   "notfound", "busy",  "badrequest", "short", "slowheaders",
+    "html",   "notfound", "busy",  "badrequest", "short", "slowheaders", "endless",
 };
 
 static const char BUSY_BODY[] = "Could not enable CPU profiling: cpu profiling already in use\n";
@@ -165,6 +166,7 @@ struct conn {
     unsigned seconds;
     int writes; /* outstanding uv_write requests */
     uint64_t stream_left, stream_off;
+    int endless; /* stream_left is not counted down: chunks until the client goes */
     char head[512];
 };
 
@@ -211,7 +213,7 @@ static void usage(void)
             "       [--behaviour B | --mix B=W,B=W,...] [--delay-ms MS] [--stats FILE]\n"
             "       [--trickle-ms MS] [--huge-bytes SIZE] [--bomb-bytes SIZE] [--duration S]\n"
             "behaviours: normal hang reset trickle huge bomb html notfound busy badrequest\n"
-            "            short slowheaders\n");
+            "            short slowheaders endless\n");
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -746,8 +748,18 @@ static void send_reject(struct conn *c, int status)
 
 static void on_timer(uv_timer_t *t);
 
+/* endless: one chunk of the chunked encoding, "10000\r\n" + 64 KiB of zeros + "\r\n" */
+static unsigned char endless_chunk[7 + CHUNK + 2];
+
 static void pump_huge(struct conn *c)
 {
+    while (!c->closing && c->endless && c->writes < MAX_QUEUED_CHUNKS) {
+        if (!endless_chunk[0]) {
+            memcpy(endless_chunk, "10000\r\n", 7);
+            memcpy(endless_chunk + 7 + CHUNK, "\r\n", 2);
+        }
+        if (conn_write(c, endless_chunk, sizeof endless_chunk, NULL, 0)) return;
+    }
     while (!c->closing && c->stream_left && c->writes < MAX_QUEUED_CHUNKS) {
         size_t n = c->stream_left < CHUNK ? (size_t)c->stream_left : CHUNK;
         c->stream_left -= n;
@@ -773,6 +785,7 @@ static void answer(struct conn *c)
     size_t plen = f->profile.len;
     size_t hl;
     c->stream_left = 0;
+    c->endless = 0;
     c->finish = FIN_KEEP;
     switch (c->ep->beh) {
     case B_RESET:
@@ -804,6 +817,19 @@ static void answer(struct conn *c)
         if (conn_write(c, c->head, hl, NULL, 0)) return;
         pump_huge(c);
         break;
+    case B_ENDLESS: {
+        int n = snprintf(c->head, sizeof c->head,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" PROFILE_HDRS
+                         "Transfer-Encoding: chunked\r\n%s\r\n",
+                         c->close_after ? "Connection: close\r\n" : "");
+        c->status = 200;
+        c->phase = PH_HUGE;
+        c->stream_left = 1; /* never reaches 0: the response is never done */
+        c->endless = 1;
+        if (conn_write(c, c->head, (size_t)n, NULL, 0)) return;
+        pump_huge(c);
+        break;
+    }
     case B_BOMB:
         send_whole(c, 200, "application/octet-stream", PROFILE_HDRS, f->bomb.data, f->bomb.len);
         break;

@@ -232,6 +232,15 @@ check "stats totals: $(json "d['requests'], d['completed'], d['ok'], d['busy']")
 check "stats: every client connection closed (connections $(json "d['connections']"))" \
   [ "$(json "d['connections']")" = 0 ]
 stop_fleet main
+
+# ---- endless: a chunked body that never ends ---------------------------------------------
+start_fleet endless --behaviour endless --delay-ms 100 && {
+  get "http://127.0.0.1:$(awk '{print $1}' "$T/endless.ports")/debug/pprof/profile" -m 1.5
+  check "endless: 200, chunked, still sending at curl's timeout (got $R)" \
+    eval '[ "$CODE" = 200 ] && [ "$RC" = 28 ] && grep -qi "^transfer-encoding: chunked" "$T/hdr"'
+  check "endless: many MB in a second ($SIZE bytes)" [ "$SIZE" -gt $((8 << 20)) ]
+  stop_fleet endless
+}
 check "stats after exit: endpoints listed" [ "$(json "len(d['endpoints'])")" = 24 ]
 
 # ---- 2000 endpoints under a soft fd limit of 1024: the limit is raised to the hard one ----
