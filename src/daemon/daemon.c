@@ -274,7 +274,7 @@ static void submit_publish(struct target *t)
         return;
     }
     if (!t->out_path[0]) {
-        char why[1200];
+        char why[sizeof t->last_error];
         snprintf(why, sizeof why, "output path would leave %s", d->opts.output_dir);
         publish_skipped(t, why);
         return;
