@@ -71,7 +71,9 @@ int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body,
         return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s/" JOURNAL ": %s", ts->dir,
                             strerror(e));
     }
-    if (st.st_size != ts->journal_end && ftruncate(fd, ts->journal_end)) {
+    /* shorter than we know (someone cut or replaced it): trust the file, never pad it */
+    if (st.st_size < ts->journal_end) ts->journal_end = st.st_size;
+    if (st.st_size > ts->journal_end && ftruncate(fd, ts->journal_end)) {
         int e = errno;
         close(fd);
         return cpgo_err_set(err, CPGO_E_IO, "cannot cut %s/" JOURNAL " back after a failed write: %s",
