@@ -212,11 +212,23 @@ RUNAS=()
 if [ "$(id -u)" = 0 ]; then
   chown -R 65534:65534 "$ND"
   RUNAS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  # the build may sit below a directory only root can enter (a mktemp -d clone): then the
+  # binary and the configuration move to a directory the unprivileged user can reach
+  if ! "${RUNAS[@]}" sh -c "test -x '$CPGO' && test -r '$ND/config.yaml' && test -w '$ND'" 2>/dev/null; then
+    ND2=$(mktemp -d /tmp/cpgo-nd.XXXXXX)
+    chmod 755 "$ND2"
+    cp "$CPGO" "$ND2/cpgo"
+    sed "s|$ND/state|$ND2/state|" "$ND/config.yaml" >"$ND2/config.yaml"
+    chown -R 65534:65534 "$ND2"
+    CPGO_ND="$ND2/cpgo"
+    ND="$ND2"
+    trap 'rm -rf "$ND2"' EXIT
+  fi
 fi
 owner_of_proc() { # CONFIG [ENV...] -> the uid owning /proc/<pid>/status once it runs
   local cfg=$1 p
   shift
-  env "$@" "${RUNAS[@]}" "$CPGO" run -c "$cfg" 2>"$ND/log" &
+  env "$@" "${RUNAS[@]}" "${CPGO_ND:-$CPGO}" run -c "$cfg" 2>"$ND/log" &
   p=$!
   # "starting" comes after the token is loaded
   wait_for "grep -q 'msg=starting' '$ND/log'" 20
