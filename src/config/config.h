@@ -159,8 +159,8 @@ int cpgo_config_head_branch(const char *target_branch, const char *file, char *b
 
 /* The forge a target publishes through: `forge` when it is set, else (CPGO_FORGE_AUTO)
  * local for a local repository (a path or file://) and github for one on a server (https,
- * http, ssh); github when repo is NULL (not parsed). A loaded configuration holds the
- * result; the daemon asks again for a target built by hand. */
+ * http, ssh); github when repo is NULL (not parsed). A loaded configuration already holds
+ * the decision (never AUTO); the daemon asks too, so that any target is decided alike. */
 enum cpgo_forge cpgo_config_resolve_forge(enum cpgo_forge forge, const struct cpgo_repo *repo);
 
 /* Writes the key reference (Markdown table: key, type, default, bounds, description) from
