@@ -28,6 +28,7 @@
 #include "admin/http.h"
 #include "base/buf.h"
 #include "cli/cli.h"
+#include "config/config.h"
 #include "daemon/daemon.h"
 #include "publish/gitrepo.h"
 
@@ -390,7 +391,8 @@ static int demo(const char *dir, char *err, size_t errcap)
         return CPGO_EXIT_FAIL;
     }
 
-    const char *branch = "cpgo/main/cmd/checkout/default.pgo";
+    char branch[64]; /* the default head branch: the profile is cmd/checkout/default.pgo */
+    cpgo_config_head_branch("main", "cmd/checkout/default.pgo", branch, sizeof branch);
     char id[41] = "";
     char *msg = NULL;
     rc = read_branch(repo, branch, id, &msg);

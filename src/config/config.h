@@ -3,7 +3,7 @@
  * and open_pull_request) loads unchanged; everything else is an optional extension with a
  * documented default.
  *
- * One declarative table of keys (config.c) drives parsing, defaults, bounds, the
+ * One declarative table of keys (schema.c) drives parsing, defaults, bounds, the
  * unknown-key errors and the reference in docs/CONFIG.md. Parsing is strict (libyaml event
  * API): unknown keys, wrong types, duplicate keys, anchors and aliases, nesting deeper than
  * 16, files over 4 MiB, out-of-range values and impossible combinations are errors that
@@ -30,6 +30,12 @@
 #include "profile/codec.h"
 #include "sched/cron.h"
 
+/* The longest target_branch and target_file a configuration accepts, and so the longest
+ * default head branch ("cpgo/<target_branch>/<target_file>", NUL included). */
+#define CPGO_CONFIG_BRANCH_MAX 200
+#define CPGO_CONFIG_FILE_MAX 1024
+#define CPGO_CONFIG_HEAD_MAX (sizeof "cpgo/" + CPGO_CONFIG_BRANCH_MAX + 1 + CPGO_CONFIG_FILE_MAX)
+
 enum cpgo_log_level { CPGO_LOG_DEBUG, CPGO_LOG_INFO, CPGO_LOG_WARN, CPGO_LOG_ERROR };
 enum cpgo_log_format { CPGO_LOG_LOGFMT, CPGO_LOG_JSON };
 enum cpgo_forge { CPGO_FORGE_AUTO, CPGO_FORGE_GITHUB, CPGO_FORGE_LOCAL };
@@ -40,16 +46,16 @@ struct cpgo_header {
 };
 
 struct cpgo_backend_cfg {
-    char *name;      /* `name`, default "host:port" of the URL (made unique with "#2", ...) */
-    char *url;       /* http or https only; credentials in the URL are allowed but masked */
+    char *name; /* `name`, default "host:port" of the URL (made unique with "#2", ...) */
+    char *url;  /* http or https only; credentials in the URL are allowed but masked */
     char *schedule_text;
     struct cpgo_cron *schedule;
-    int64_t seconds;    /* the profile's `seconds` query parameter, 30 when absent */
-    int64_t timeout_ms; /* `timeout`; default seconds + 15 s; must exceed seconds and be
-                           below the schedule's minimum period */
-    int64_t connect_timeout_ms; /* `connect_timeout`, default 10s */
-    int64_t period_s;           /* the schedule's shortest gap between fires (derived) */
-    int retries;               /* `retries`, default 2, range 0-10 */
+    int64_t seconds;             /* the profile's `seconds` query parameter, 30 when absent */
+    int64_t timeout_ms;          /* `timeout`; default seconds + 15 s; must exceed seconds and be
+                                    below the schedule's minimum period */
+    int64_t connect_timeout_ms;  /* `connect_timeout`, default 10s */
+    int64_t period_s;            /* the schedule's shortest gap between fires (derived) */
+    int retries;                 /* `retries`, default 2, range 0-10 */
     struct cpgo_header *headers; /* `headers` map; names are tokens, values without CR/LF */
     size_t nheaders;
     struct cpgo_trim trim; /* `drop_labels` (default true), `keep_frames` (0 = all, else
@@ -57,9 +63,9 @@ struct cpgo_backend_cfg {
     /* open_pull_request */
     char *repository; /* as written */
     struct cpgo_repo repo;
-    char *target_file;   /* default "default.pgo"; relative, no "..", no leading "/" */
-    char *target_branch; /* default "main"; a valid git branch name */
-    char *head_branch;   /* `open_pull_request.head_branch`, NULL = cpgo/<branch>/<file> */
+    char *target_file;       /* default "default.pgo"; relative, no "..", no leading "/" */
+    char *target_branch;     /* default "main"; a valid git branch name */
+    char *head_branch;       /* `open_pull_request.head_branch`, NULL = cpgo/<branch>/<file> */
     int64_t min_interval_ms; /* `open_pull_request.min_interval`, default 1h */
     enum cpgo_forge forge;   /* `open_pull_request.forge`: github | local, default by URL */
     int reopen_growth;       /* `open_pull_request.reopen_growth`, percent, default 100 */
@@ -68,8 +74,8 @@ struct cpgo_backend_cfg {
 };
 
 struct cpgo_target_cfg {
-    char *key;  /* "<host>/<path>@<branch>:<file>", unique */
-    char *id;   /* 16 hex digits of a stable hash of key: file names, shards */
+    char *key; /* "<host>/<path>@<branch>:<file>", unique */
+    char *id;  /* 16 hex digits of a stable hash of key: file names, shards */
     struct cpgo_repo repo;
     char *repository, *target_branch, *target_file, *head_branch;
     int64_t min_interval_ms;
@@ -81,10 +87,10 @@ struct cpgo_target_cfg {
 };
 
 struct cpgo_limits_cfg {
-    struct cpgo_limits profile; /* `limits.max_body_bytes` is profile.max_compressed;
-                                   max_decompressed_bytes, max_decode_memory_bytes,
-                                   max_samples, max_locations, max_functions, max_mappings,
-                                   max_strings */
+    struct cpgo_limits profile;    /* `limits.max_body_bytes` is profile.max_compressed;
+                                      max_decompressed_bytes, max_decode_memory_bytes,
+                                      max_samples, max_locations, max_functions, max_mappings,
+                                      max_strings */
     size_t max_concurrent_scrapes; /* default 1024 */
     size_t max_queued_bodies;      /* scraped bodies waiting for the work queue, default 64 */
     size_t max_queued_bytes;       /* their bytes, default 256 MiB */
@@ -105,7 +111,7 @@ struct cpgo_git_cfg {
 };
 
 struct cpgo_config {
-    char *path; /* the file loaded */
+    char *path;      /* the file loaded */
     char *state_dir; /* default $XDG_STATE_HOME/cpgo, else ~/.local/state/cpgo, else
                         /var/lib/cpgo for root */
     char *listen;    /* admin address "host:port"; NULL = off; a bare ":port" = 127.0.0.1 */
@@ -135,8 +141,7 @@ int cpgo_config_load(const char *path, struct cpgo_config **out, struct cpgo_con
  * FIFO, socket or device is refused at once (CPGO_E_IO) instead of blocking the thread until
  * a writer comes, which SIGTERM could not interrupt. The first load still reads a pipe
  * (`cpgo run -c /dev/stdin`), on the main thread, as any command-line tool does. */
-int cpgo_config_reload(const char *path, struct cpgo_config **out,
-                       struct cpgo_config_errors *errs);
+int cpgo_config_reload(const char *path, struct cpgo_config **out, struct cpgo_config_errors *errs);
 /* The same from memory (tests, fuzzing); `name` is used in messages and base_dir resolves
  * relative repository paths. */
 int cpgo_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
@@ -146,6 +151,18 @@ void cpgo_config_free(struct cpgo_config *c);
 /* Writes the normalised configuration as YAML, every default filled in, secrets masked
  * (values of secret headers, cpgo_url_secret_header; URLs through cpgo_url_mask). */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
+
+/* The default head branch of a target, "cpgo/<target_branch>/<file>", where file is the
+ * profile's path in the repository (the configured target_file, or where an existing profile
+ * was found). The one place that spells it: configuration, publishing and the demo call it.
+ * 0, or -1 with buf "" when it does not fit in cap (cap 0: nothing written). */
+int cpgo_config_head_branch(const char *target_branch, const char *file, char *buf, size_t cap);
+
+/* The forge a target publishes through: `forge` when it is set, else (CPGO_FORGE_AUTO)
+ * local for a local repository (a path or file://) and github for one on a server (https,
+ * http, ssh); github when repo is NULL (not parsed). A loaded configuration already holds
+ * the decision (never AUTO); the daemon asks too, so that any target is decided alike. */
+enum cpgo_forge cpgo_config_resolve_forge(enum cpgo_forge forge, const struct cpgo_repo *repo);
 
 /* Writes the key reference (Markdown table: key, type, default, bounds, description) from
  * the same table that drives parsing: docs/CONFIG.md is generated with it. */

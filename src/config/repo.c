@@ -37,16 +37,6 @@ static int fail(struct cpgo_err *err, const char *text, const char *why)
     return cpgo_err_set(err, CPGO_E_INPUT, "repository '%s': %s", e, why);
 }
 
-static char *dupn(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
 static int host_char(int c)
 {
     return isalnum(c) || c == '-' || c == '.' || c == '_';
@@ -65,7 +55,7 @@ static char *parse_host(const char *s, size_t n)
             if (!host_char((unsigned char)s[i])) return NULL;
         if (s[0] == '.' || s[0] == '-') return NULL;
     }
-    char *h = dupn(s, n);
+    char *h = strndup(s, n);
     if (h)
         for (char *p = h; *p; p++)
             *p = (char)tolower((unsigned char)*p);
@@ -130,7 +120,7 @@ static int norm_path(const char *s, size_t n, char **with_git, char **norm, cons
         *why = "has no path (e.g. https://github.com/org/repo)";
         return CPGO_E_INPUT;
     }
-    *norm = dupn(w, nl);
+    *norm = strndup(w, nl);
     *with_git = w;
     if (!*norm) {
         free(w);
@@ -205,8 +195,8 @@ static int parse_local(const char *text, const char *p, const char *base_dir, st
         return fail(err, text, "names the root directory, not a repository");
     }
     out->kind = CPGO_REPO_FILE;
-    out->host = dupn("local", 5);
-    out->path = dupn(abs + 1, nl - 1);
+    out->host = strdup("local");
+    out->path = strndup(abs + 1, nl - 1);
     out->url = abs;
     if (!out->host || !out->path) {
         cpgo_repo_free(out);
@@ -322,7 +312,7 @@ int cpgo_repo_parse(const char *text, const char *base_dir, struct cpgo_repo *ou
             return rc == CPGO_E_NOMEM ? cpgo_err_set(err, rc, "out of memory")
                                       : fail(err, text, why);
         }
-        char *user = at ? dupn(auth, (size_t)(at - auth)) : NULL;
+        char *user = at ? strndup(auth, (size_t)(at - auth)) : NULL;
         size_t ul = strlen(scheme) + strlen(host) + strlen(wg) + (user ? strlen(user) : 0) + 32;
         char *url = malloc(ul);
         if (!url || (at && !user)) {
@@ -369,7 +359,7 @@ int cpgo_repo_parse(const char *text, const char *base_dir, struct cpgo_repo *ou
             return rc == CPGO_E_NOMEM ? cpgo_err_set(err, rc, "out of memory")
                                       : fail(err, text, why);
         }
-        char *user = at ? dupn(text, (size_t)(at - text)) : NULL;
+        char *user = at ? strndup(text, (size_t)(at - text)) : NULL;
         size_t ul = strlen(host) + strlen(wg) + (user ? strlen(user) : 0) + 8;
         char *url = malloc(ul);
         if (!url || (at && !user)) {

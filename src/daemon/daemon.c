@@ -40,6 +40,7 @@
 #include "base/url.h"
 #include "daemon/daemon_int.h"
 #include "profile/shape.h"
+#include "profile/summary.h"
 #include "publish/gitsock.h"
 
 int64_t cpgo_daemon_wall_ms(void)
@@ -95,17 +96,10 @@ static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
                              struct cpgo_err *err)
 {
     const cpgo_pb_profile *pb = p->pb;
-    int has_type = 0, has_start = 0;
-    for (size_t i = 0; i < pb->n_sample_type; i++) {
-        size_t lt, lu;
-        const char *t = cpgo_profile_str(pb, pb->sample_type[i]->type, &lt);
-        const char *u = cpgo_profile_str(pb, pb->sample_type[i]->unit, &lu);
-        if ((lt == 7 && !memcmp(t, "samples", 7) && lu == 5 && !memcmp(u, "count", 5)) ||
-            (lt == 3 && !memcmp(t, "cpu", 3) && lu == 11 && !memcmp(u, "nanoseconds", 11)))
-            has_type = 1;
-    }
+    /* the values are checked by the shape, with a message that names the first negative */
+    unsigned lacks = cpgo_summary_pgo_lacks(pb, CPGO_PGO_NO_TYPE | CPGO_PGO_NO_START_LINES, NULL);
     *cls = CPGO_CLASS_NOT_CPU;
-    if (!has_type)
+    if (lacks & CPGO_PGO_NO_TYPE)
         return cpgo_err_set(err, CPGO_E_INPUT,
                             "not a CPU profile: no samples/count or cpu/nanoseconds sample type");
     size_t perm[CPGO_SHAPE_MAX_TYPES];
@@ -114,9 +108,9 @@ static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
         *cls = CPGO_CLASS_INCOMPATIBLE;
         return rc;
     }
-    for (size_t i = 0; i < pb->n_function && !has_start; i++)
-        if (pb->function[i]->start_line) has_start = 1;
-    if (!has_start && pb->n_function)
+    /* one without functions is not refused here, so that an idle program's empty profile is
+     * reported below as having no samples */
+    if ((lacks & CPGO_PGO_NO_START_LINES) && pb->n_function)
         return cpgo_err_set(err, CPGO_E_INPUT,
                             "profile has no function start lines (Go 1.20+ writes them); Go PGO "
                             "cannot use it");

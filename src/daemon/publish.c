@@ -171,8 +171,7 @@ int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err)
         int needed = 0;
         for (size_t i = 0; i < d->cfg->ntargets; i++) {
             const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
-            needed |= tc->forge == CPGO_FORGE_GITHUB ||
-                       (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
+            needed |= cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
         }
         if (needed) return rc;
         cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error",
@@ -211,8 +210,7 @@ void cpgo_publish_token_update(struct daemon *d, char *token, const char *source
 void cpgo_publish_target_cfg(struct target *t)
 {
     const struct cpgo_target_cfg *tc = t->cfg;
-    t->github = tc->forge == CPGO_FORGE_GITHUB ||
-                (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
+    t->github = cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
     t->owner[0] = t->repo[0] = 0;
     if (t->github) {
         /* owner/repo: exactly two segments of the repository path */

@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dupn(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = 0;
-    }
-    return d;
-}
-
 struct name_probe {
     const cpgo_pb_profile *pb;
     const int64_t *group_name; /* group -> string index */
@@ -48,6 +38,39 @@ static int cmp_cum(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* A string-table entry is its bytes, not a C string: equal as bytes, not only up to a NUL. */
+static int str_is(const cpgo_pb_profile *pb, int64_t idx, const char *want)
+{
+    size_t len;
+    const char *s = cpgo_profile_str(pb, idx, &len);
+    return len == strlen(want) && !memcmp(s, want, len);
+}
+
+unsigned cpgo_summary_pgo_lacks(const cpgo_pb_profile *pb, unsigned which, int *type_index)
+{
+    unsigned lacks = 0;
+    int ti = -1;
+    for (size_t i = 0; i < pb->n_sample_type && ti < 0; i++) {
+        const Perftools__Profiles__ValueType *vt = pb->sample_type[i];
+        if ((str_is(pb, vt->type, "samples") && str_is(pb, vt->unit, "count")) ||
+            (str_is(pb, vt->type, "cpu") && str_is(pb, vt->unit, "nanoseconds")))
+            ti = (int)i;
+    }
+    if (ti < 0) lacks |= CPGO_PGO_NO_TYPE;
+    if (type_index) *type_index = ti;
+    if (which & CPGO_PGO_NO_START_LINES) {
+        size_t i = 0;
+        while (i < pb->n_function && !pb->function[i]->start_line)
+            i++;
+        if (i == pb->n_function) lacks |= CPGO_PGO_NO_START_LINES;
+    }
+    if (which & CPGO_PGO_NEGATIVE)
+        for (size_t i = 0; i < pb->n_sample && !(lacks & CPGO_PGO_NEGATIVE); i++)
+            for (size_t j = 0; j < pb->sample[i]->n_value; j++)
+                if (pb->sample[i]->value[j] < 0) lacks |= CPGO_PGO_NEGATIVE;
+    return lacks & which;
+}
+
 /* *acc += v; sets *ovf instead of wrapping. */
 static void add_checked(int64_t *acc, int64_t v, int *ovf)
 {
@@ -65,8 +88,10 @@ void cpgo_summary_free(struct cpgo_summary *s)
     free(s->totals);
     free(s->period_type);
     free(s->period_unit);
-    for (size_t i = 0; i < s->ntop_flat; i++) free(s->by_flat[i].name);
-    for (size_t i = 0; i < s->ntop_cum; i++) free(s->by_cum[i].name);
+    for (size_t i = 0; i < s->ntop_flat; i++)
+        free(s->by_flat[i].name);
+    for (size_t i = 0; i < s->ntop_cum; i++)
+        free(s->by_cum[i].name);
     free(s->by_flat);
     free(s->by_cum);
     memset(s, 0, sizeof *s);
@@ -85,13 +110,12 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
     s->period = pb->period;
     s->time_nanos = pb->time_nanos;
     s->duration_nanos = pb->duration_nanos;
-    s->pgo_index = -1;
     size_t len;
     const char *str;
     str = cpgo_profile_str(pb, pb->period_type ? pb->period_type->type : 0, &len);
-    s->period_type = dupn(str, len);
+    s->period_type = strndup(str, len);
     str = cpgo_profile_str(pb, pb->period_type ? pb->period_type->unit : 0, &len);
-    s->period_unit = dupn(str, len);
+    s->period_unit = strndup(str, len);
     s->ntypes = pb->n_sample_type;
     s->type_names = calloc(s->ntypes + 1, sizeof *s->type_names);
     s->type_units = calloc(s->ntypes + 1, sizeof *s->type_units);
@@ -105,19 +129,17 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
         size_t tl, ul;
         const char *t = cpgo_profile_str(pb, pb->sample_type[i]->type, &tl);
         const char *u = cpgo_profile_str(pb, pb->sample_type[i]->unit, &ul);
-        if (!(s->type_names[i] = dupn(t, tl)) || !(s->type_units[i] = dupn(u, ul))) goto nomem;
-        if (s->pgo_index < 0 && ((!strcmp(s->type_names[i], "samples") && !strcmp(s->type_units[i], "count")) ||
-                                 (!strcmp(s->type_names[i], "cpu") && !strcmp(s->type_units[i], "nanoseconds"))))
-            s->pgo_index = (int)i;
+        if (!(s->type_names[i] = strndup(t, tl)) || !(s->type_units[i] = strndup(u, ul)))
+            goto nomem;
         if (dlen && tl == dlen && !memcmp(t, dflt, tl)) s->value_index = i;
     }
-    for (size_t i = 0; i < pb->n_function; i++)
-        if (pb->function[i]->start_line) s->has_start_lines = 1;
+    s->pgo_lacks = cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, &s->pgo_index);
+    s->has_start_lines = !(s->pgo_lacks & CPGO_PGO_NO_START_LINES);
+    s->has_negative = !!(s->pgo_lacks & CPGO_PGO_NEGATIVE);
     int ovf = 0;
     for (size_t i = 0; i < pb->n_sample; i++)
         for (size_t j = 0; j < s->ntypes; j++) {
             int64_t v = pb->sample[i]->value[j];
-            if (v < 0) s->has_negative = 1;
             int o = 0;
             add_checked(&s->totals[j], v, &o);
             if (o) {
@@ -182,9 +204,10 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
         const char *n = cpgo_profile_str(pb, gname[g], &len);
         all[g].flat = flat[g];
         all[g].cum = cum[g];
-        all[g].name = dupn(n, len);
+        all[g].name = strndup(n, len);
         if (!all[g].name) {
-            for (size_t k = 0; k < g; k++) free(all[k].name);
+            for (size_t k = 0; k < g; k++)
+                free(all[k].name);
             free(all);
             goto fail;
         }
@@ -193,7 +216,8 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
     s->by_flat = calloc(n + 1, sizeof *s->by_flat);
     s->by_cum = calloc(n + 1, sizeof *s->by_cum);
     if (!s->by_flat || !s->by_cum) {
-        for (size_t k = 0; k < ngroups; k++) free(all[k].name);
+        for (size_t k = 0; k < ngroups; k++)
+            free(all[k].name);
         free(all);
         goto fail;
     }
@@ -209,10 +233,13 @@ int cpgo_summary_build(const struct cpgo_profile *p, size_t topn, struct cpgo_su
         s->by_cum[k].name = strdup(all[k].name);
         s->ntop_cum++;
     }
-    for (size_t k = 0; k < ngroups; k++) free(all[k].name);
+    for (size_t k = 0; k < ngroups; k++)
+        free(all[k].name);
     free(all);
-    for (size_t k = 0; k < s->ntop_flat; k++) if (!s->by_flat[k].name) goto fail;
-    for (size_t k = 0; k < s->ntop_cum; k++) if (!s->by_cum[k].name) goto fail;
+    for (size_t k = 0; k < s->ntop_flat; k++)
+        if (!s->by_flat[k].name) goto fail;
+    for (size_t k = 0; k < s->ntop_cum; k++)
+        if (!s->by_cum[k].name) goto fail;
     goto done;
 fail:
     rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory summarising the profile");

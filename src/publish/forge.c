@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "config/config.h"
 #include "profile/summary.h"
 #include "publish/prbody.h"
 
@@ -41,9 +42,12 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
      * (incremental) fetch */
     if (req->head_branch)
         snprintf(r->head_branch, sizeof r->head_branch, "%s", req->head_branch);
-    else
-        snprintf(r->head_branch, sizeof r->head_branch, "cpgo/%s/%s", req->target_branch,
-                 req->target_file);
+    else if (cpgo_config_head_branch(req->target_branch, req->target_file, r->head_branch,
+                                     sizeof r->head_branch))
+        return content_error(r, cpgo_err_set(err, CPGO_E_INPUT,
+                                             "the default head branch is too long for the "
+                                             "profile's path (set head_branch): %s",
+                                             req->target_file));
     /* the existing file and the result merge many scrapes: the per-scrape limits do not
      * bound them */
     struct cpgo_limits mlim;
@@ -55,7 +59,14 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     if (rc) return git_failed(g, r, rc);
     snprintf(r->path, sizeof r->path, "%s", f.path);
     if (!req->head_branch && strcmp(f.path, req->target_file)) {
-        snprintf(r->head_branch, sizeof r->head_branch, "cpgo/%s/%s", req->target_branch, f.path);
+        if (cpgo_config_head_branch(req->target_branch, f.path, r->head_branch,
+                                    sizeof r->head_branch)) {
+            rc = content_error(r, cpgo_err_set(err, CPGO_E_INPUT,
+                                               "the default head branch is too long for the "
+                                               "profile's path (set head_branch): %s",
+                                               f.path));
+            goto out;
+        }
         if ((rc = cpgo_gitrepo_fetch(g, req->target_branch, r->head_branch, &tips, err)))
             return git_failed(g, r, rc);
     }

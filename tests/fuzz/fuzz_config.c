@@ -1,13 +1,19 @@
 /* fuzz_config.c - libFuzzer target: the configuration parser on arbitrary bytes. It must never
  * crash or leak; a refusal must come with error lines that name the file; an accepted config
  * must dump, and its dump must load again and dump to the same text (the dump is valid
- * configuration, defaults and masks included). */
+ * configuration, defaults and masks included).
+ *
+ * The YAML tree reader the parser starts with (src/config/yaml.c) is driven on its own too:
+ * a tree it hands over is sound (every node placed, mappings in key/value pairs, scalars
+ * without NUL bytes, no deeper than MAX_DEPTH), a refusal comes with errors and no tree, and
+ * what it refuses the parser refuses. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
+#include "config/config_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,6 +28,36 @@ static char *dump(const struct cpgo_config *c)
     return buf;
 }
 
+/* depth: of n, the root's is 1; a scalar sits one level below the deepest collection */
+static void check_tree(const struct node *n, int depth)
+{
+    if (n->line < 1 || n->col < 1 || n->n > n->cap) abort();
+    if (n->kind == N_SCALAR) {
+        if (depth > MAX_DEPTH + 1 || n->n || !n->s || strlen(n->s) != n->len) abort();
+        return;
+    }
+    if (depth > MAX_DEPTH || (n->kind == N_MAP && n->n % 2)) abort();
+    for (size_t i = 0; i < n->n; i++)
+        check_tree(n->kid[i], depth + 1);
+}
+
+/* The reader alone: 1 when it refused the text. */
+static int read_tree(const uint8_t *data, size_t size)
+{
+    struct ctx c = {.name = "fuzz.yaml"};
+    struct node *root = NULL;
+    int rc = cpgo_config_yaml_read(&c, (const char *)data, size, &root);
+    struct cpgo_config_errors e;
+    cpgo_config_export_errors(&c, &e);
+    if (rc ? root || !e.n : e.n != 0) abort();
+    for (size_t i = 0; i < e.n; i++)
+        if (strncmp(e.lines[i], "fuzz.yaml", 9) || strchr(e.lines[i], '\n')) abort();
+    cpgo_config_errors_free(&e);
+    if (root) check_tree(root, 1);
+    cpgo_config_yaml_free(root);
+    return rc != 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int env_set;
@@ -29,9 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setenv("XDG_STATE_HOME", "/nonexistent/state", 1);
         env_set = 1;
     }
+    int refused = size <= MAX_FILE && read_tree(data, size);
     struct cpgo_config *c = NULL;
     struct cpgo_config_errors e;
     int rc = cpgo_config_parse((const char *)data, size, "fuzz.yaml", "/nonexistent/dir", &c, &e);
+    if (refused && !rc) abort();
     if (rc) {
         if (c) abort();
         if (rc == CPGO_E_INPUT && e.n == 0) abort();

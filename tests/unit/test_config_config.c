@@ -998,6 +998,52 @@ static void test_targets(void)
                  "    head_branch: pgo\n");
     if (c) CHECK_EQ_INT(c->ntargets, 2);
     cpgo_config_free(c);
+    /* head branches are compared whole, however long: two that differ only in their last
+     * byte are two head branches for one target */
+    char longhead[151], two_heads[1024];
+    memset(longhead, 'h', sizeof longhead - 1);
+    longhead[sizeof longhead - 1] = 0;
+    snprintf(two_heads, sizeof two_heads,
+             "backends:\n"
+             "- url: http://a:6060/x\n  schedule: '@hourly'\n" OPR "    head_branch: %s1\n"
+             "- url: http://b:6060/x\n  schedule: '@hourly'\n" OPR "    head_branch: %s2\n",
+             longhead, longhead);
+    expect_error(two_heads, NAME ":11:18: backends[1].open_pull_request.head_branch: hhhh");
+    expect_error(two_heads, "differs from backends[0]");
+}
+
+/* The default head branch and the `auto` forge: one function each (config.h), which
+ * publishing and the daemon call too. */
+static void test_head_and_forge(void)
+{
+    char b[64];
+    CHECK_EQ_INT(cpgo_config_head_branch("main", "cmd/app/default.pgo", b, sizeof b), 0);
+    CHECK(!strcmp(b, "cpgo/main/cmd/app/default.pgo"));
+    CHECK_EQ_INT(cpgo_config_head_branch("dev", "x.pgo", b, sizeof "cpgo/dev/x.pgo"), 0);
+    CHECK(!strcmp(b, "cpgo/dev/x.pgo"));
+    /* a name that does not fit is refused, never cut (a cut one would be pushed to) */
+    CHECK_EQ_INT(cpgo_config_head_branch("dev", "x.pgo", b, sizeof "cpgo/dev/x.pgo" - 1), -1);
+    CHECK(b[0] == 0);
+    CHECK_EQ_INT(cpgo_config_head_branch("dev", "x.pgo", b, 0), -1);
+    /* the longest branch and file a configuration accepts fit CPGO_CONFIG_HEAD_MAX */
+    static char branch[CPGO_CONFIG_BRANCH_MAX + 1], file[CPGO_CONFIG_FILE_MAX + 1],
+        head[CPGO_CONFIG_HEAD_MAX];
+    memset(branch, 'b', CPGO_CONFIG_BRANCH_MAX);
+    memset(file, 'f', CPGO_CONFIG_FILE_MAX);
+    CHECK_EQ_INT(cpgo_config_head_branch(branch, file, head, sizeof head), 0);
+    CHECK_EQ_INT(strlen(head), sizeof head - 1);
+
+    struct cpgo_repo local, https;
+    struct cpgo_err e;
+    CHECK_EQ_INT(cpgo_repo_parse("../repos/app", BASE, &local, &e), 0);
+    CHECK_EQ_INT(cpgo_repo_parse("https://github.com/org/app", BASE, &https, &e), 0);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_AUTO, &local), CPGO_FORGE_LOCAL);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_AUTO, &https), CPGO_FORGE_GITHUB);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_AUTO, NULL), CPGO_FORGE_GITHUB);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_GITHUB, &local), CPGO_FORGE_GITHUB);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_LOCAL, &https), CPGO_FORGE_LOCAL);
+    cpgo_repo_free(&local);
+    cpgo_repo_free(&https);
 }
 
 /* All errors are collected (and sorted by position), at most 100. */
@@ -1208,6 +1254,7 @@ int main(void)
     test_names();
     test_defaults();
     test_targets();
+    test_head_and_forge();
     test_collect();
     test_load();
     test_dump();

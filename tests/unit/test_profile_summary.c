@@ -5,8 +5,50 @@
 #include "pbuild.h"
 #include "profile/summary.h"
 
+/* Go PGO's needs, one rule for inspect, PR bodies and the daemon (cpgo_summary_pgo_lacks). */
+static void test_pgo_lacks(void)
+{
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "alloc_objects", "count");
+    pbuild_sample_type(b, "cpu", "nanoseconds");
+    pbuild_function(b, 1, "f", "a.go", 3);
+    uint64_t fn[] = {1}, loc[] = {1};
+    int64_t line[] = {4}, v[] = {1, 10};
+    pbuild_location(b, 1, 0, 0x10, 1, fn, line);
+    pbuild_sample(b, 1, loc, 2, v);
+    cpgo_pb_profile *pb = pbuild_pb(b);
+    int ti = -7;
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, &ti), 0);
+    CHECK_EQ_INT(ti, 1); /* the type Go PGO reads: cpu/nanoseconds, not the first */
+    /* no start line anywhere */
+    pb->function[0]->start_line = 0;
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, NULL), CPGO_PGO_NO_START_LINES);
+    /* only the needs asked about are reported */
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_NO_TYPE | CPGO_PGO_NEGATIVE, NULL), 0);
+    pb->function[0]->start_line = 3;
+    /* a negative value in any sample type */
+    pb->sample[0]->value[0] = -1;
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, NULL), CPGO_PGO_NEGATIVE);
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_NO_TYPE | CPGO_PGO_NO_START_LINES, NULL), 0);
+    pb->sample[0]->value[0] = 1;
+    /* no samples/count or cpu/nanoseconds: the names must match whole (cpu/nanosecond is
+     * another unit) */
+    pb->sample_type[1]->unit = pbuild_str(b, "nanosecond");
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, &ti), CPGO_PGO_NO_TYPE);
+    CHECK_EQ_INT(ti, -1);
+    pb->sample_type[0]->type = pbuild_str(b, "samples");
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, &ti), 0);
+    CHECK_EQ_INT(ti, 0);
+    /* no function at all: nothing has a start line */
+    pb->n_function = 0;
+    CHECK_EQ_INT(cpgo_summary_pgo_lacks(pb, CPGO_PGO_ALL, NULL), CPGO_PGO_NO_START_LINES);
+    pb->n_function = 1;
+    pbuild_free(b);
+}
+
 int main(void)
 {
+    test_pgo_lacks();
     struct pbuild *b = pbuild_new();
     pbuild_sample_type(b, "samples", "count");
     pbuild_sample_type(b, "cpu", "nanoseconds");

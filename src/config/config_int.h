@@ -1,0 +1,299 @@
+/*
+ * config_int.h - what the files of src/config share. Not for other modules: config.h is the
+ * interface (the config fuzzer, tests/fuzz/fuzz_config.c, also drives the YAML reader
+ * through it).
+ *
+ * A load runs in three steps, each in its own file:
+ *   yaml.c     libyaml's event API into a small tree of mappings, sequences and scalars
+ *              with positions; anchors, aliases, non-standard tags, a second document,
+ *              NUL bytes and nesting deeper than MAX_DEPTH are refused there.
+ *   config.c   the walk of that tree against the key table (unknown keys, types,
+ *              duplicates), the error list, load, parse and free.
+ *   targets.c  each backend completed (defaults:, computed defaults, rules that span keys),
+ *              names made unique, backends grouped into targets.
+ * and beside them:
+ *   schema.c   `cpgo_config_keys`, the one table of every key (name, type, default, bounds,
+ *              offset, check, description), and what is done by type: store, copy, format,
+ *              free.
+ *   checks.c   the checks of single values the table names (paths, URLs, branches...).
+ *   dump.c     the normalised dump and the reference (docs/CONFIG.md).
+ *
+ * Thread: any; one struct ctx belongs to one parse.
+ */
+#ifndef CPGO_CONFIG_INT_H
+#define CPGO_CONFIG_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+#define MAX_FILE (4u << 20)
+#define MAX_DEPTH 16
+#define MAX_ERRORS 100
+#define MAX_HEADERS 64
+#define MAX_BACKENDS 10000
+#define MAX_NAME 300 /* a default name, "host:port#N", always fits */
+#define SHOW_MAX 80  /* of a value quoted in a message */
+
+#define SEC 1000LL
+#define MINUTE (60 * SEC)
+#define HOUR (60 * MINUTE)
+#define KIB ((int64_t)1024)
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define TIB (1024 * GIB)
+
+/* ---- errors (config.c) ------------------------------------------------------------------ */
+
+struct pos {
+    int line, col;
+};
+
+struct item {
+    int line, col;
+    char *text;
+};
+
+/* One parse: its name and directory, the errors found so far, and what the top-level walk
+ * hands to the later steps. */
+struct ctx {
+    const char *name;
+    const char *base_dir;
+    struct item *errs;
+    size_t nerr, cap;
+    int full, nomem;
+    const struct node *backends; /* the backends: value, found by the top-level walk */
+    struct pos backends_at;
+    struct bstate *defs; /* the defaults: template */
+};
+
+/* Records "name:line:col: <message>" (line 0: "name: <message>"); control bytes in the
+ * message become '?', so one error is always one line. At most MAX_ERRORS. */
+void cpgo_config_add_error(struct ctx *c, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Hands the errors over (sorted by position, stable) and empties c's list. */
+void cpgo_config_export_errors(struct ctx *c, struct cpgo_config_errors *out);
+/* strdup that records running out of memory in c. */
+char *cpgo_config_strdup(struct ctx *c, const char *s);
+/* A value for messages: bounded (SHOW_MAX), one line, control bytes shown as '?'. */
+const char *cpgo_config_show(const char *s, char *buf, size_t cap);
+/* A URL for messages: masked (url.h), bounded, one line. */
+const char *cpgo_config_show_url(const char *u, char *buf, size_t cap);
+
+/* ---- the YAML tree (yaml.c) ------------------------------------------------------------- */
+
+enum nkind { N_SCALAR, N_MAP, N_SEQ };
+
+struct node {
+    enum nkind kind;
+    int line, col;
+    int quoted; /* scalar written quoted, as a block scalar, or tagged !!str: a string */
+    char *s;    /* a scalar's text, NUL-terminated, without NUL bytes inside */
+    size_t len;
+    struct node **kid; /* mapping: key, value, key, value...; sequence: items */
+    size_t n, cap;
+};
+
+/* Parses text into a tree. 0 with *root (NULL for an empty stream) when the tree is sound
+ * (no anchor, alias, foreign tag, second document or NUL byte; depth <= MAX_DEPTH); otherwise
+ * -1, the errors recorded in c, and no tree. */
+int cpgo_config_yaml_read(struct ctx *c, const char *text, size_t len, struct node **root);
+void cpgo_config_yaml_free(struct node *n);
+const char *cpgo_config_yaml_kind(const struct node *n); /* "a mapping", "a list"... */
+int cpgo_config_yaml_null(const struct node *n);         /* a plain null: "", ~, null */
+int cpgo_config_yaml_bool(const struct node *n, int *v); /* a plain YAML 1.2 boolean */
+/* Appends a path element to buf: ".key" (or "key" at the start) or "[idx]" when key is
+ * NULL. */
+void cpgo_config_path_add(char *buf, size_t cap, const char *key, long idx);
+
+/* ---- the key table (schema.c) ----------------------------------------------------------- */
+
+enum ktype {
+    T_SECTION, /* a mapping of further keys */
+    T_LIST,    /* backends: a list of backend mappings */
+    T_STR,
+    T_DURATION, /* int64_t milliseconds */
+    T_SIZE,     /* size_t bytes; an integer or "64MiB" */
+    T_COUNT,    /* size_t */
+    T_INT,      /* int */
+    T_BOOL,     /* int */
+    T_ENUM,     /* an enum, stored as int */
+    T_HEADERS,  /* struct cpgo_header * at off, size_t count at off2 */
+};
+
+enum kscope { S_TOP, S_BACKEND };
+
+#define F_REQUIRED 1u
+#define F_NULLABLE 2u /* null (or absence) means "none" */
+#define F_PRESET 4u   /* the default comes from cpgo_limits_default */
+
+struct choice {
+    const char *name;
+    int value;
+};
+
+struct key;
+/* A check after a value is stored: validates (and may normalise) it; records its own error
+ * and returns -1 when the value is refused. */
+typedef int (*check_fn)(struct ctx *c, const struct key *k, void *base, const char *path,
+                        struct pos at);
+
+struct key {
+    const char *name; /* dotted within its scope: "log.level", "open_pull_request.forge" */
+    enum kscope scope;
+    enum ktype type;
+    size_t off, off2;
+    const char *def;        /* default, converted like a value from the file */
+    const char *def_doc;    /* the default as documented, when computed */
+    int64_t min, max;       /* bounds of numbers (durations in ms, sizes in bytes) */
+    const char *bounds_doc; /* bounds as documented, when not simply min..max */
+    const struct choice *choices;
+    check_fn check;
+    unsigned flags;
+    const char *desc;
+};
+
+/* The index of each key in cpgo_config_keys (the order of the reference and the dump). */
+enum {
+    KI_STATE_DIR,
+    KI_LISTEN,
+    KI_LOG,
+    KI_LOG_LEVEL,
+    KI_LOG_FORMAT,
+    KI_SHUTDOWN_TIMEOUT,
+    KI_LIMITS,
+    KI_MAX_BODY,
+    KI_MAX_DECOMPRESSED,
+    KI_MAX_DECODE_MEMORY,
+    KI_MAX_SAMPLES,
+    KI_MAX_LOCATIONS,
+    KI_MAX_FUNCTIONS,
+    KI_MAX_MAPPINGS,
+    KI_MAX_STRINGS,
+    KI_MAX_CONCURRENT,
+    KI_MAX_QUEUED_BODIES,
+    KI_MAX_QUEUED_BYTES,
+    KI_MAX_INFLIGHT_BYTES,
+    KI_GITHUB,
+    KI_API_URL,
+    KI_TOKEN_ENV,
+    KI_TOKEN_FILE,
+    KI_GIT,
+    KI_GIT_NAME,
+    KI_GIT_EMAIL,
+    KI_GIT_SSH_KEY,
+    KI_GIT_TIMEOUT,
+    KI_DEFAULTS,
+    KI_BACKENDS,
+    KI_NAME,
+    KI_URL,
+    KI_SCHEDULE,
+    KI_TIMEOUT,
+    KI_CONNECT_TIMEOUT,
+    KI_RETRIES,
+    KI_HEADERS,
+    KI_DROP_LABELS,
+    KI_KEEP_FRAMES,
+    KI_STRIP_ADDRESSES,
+    KI_OPR,
+    KI_REPOSITORY,
+    KI_TARGET_FILE,
+    KI_TARGET_BRANCH,
+    KI_HEAD_BRANCH,
+    KI_MIN_INTERVAL,
+    KI_FORGE,
+    KI_REOPEN_GROWTH,
+    NKEYS
+};
+
+extern const struct key cpgo_config_keys[NKEYS];
+
+static inline int key_is_leaf(const struct key *k)
+{
+    return k->type != T_SECTION && k->type != T_LIST;
+}
+
+static inline void *field(void *base, size_t off)
+{
+    return (char *)base + off;
+}
+
+static inline const void *cfield(const void *base, size_t off)
+{
+    return (const char *)base + off;
+}
+
+const struct key *cpgo_config_find_key(enum kscope scope, const char *name);
+/* Converts text for key k and stores it at base (strings are copied). NULL, or why the text
+ * was refused (to follow "'<text>' "), in why or a constant. */
+const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, const char *text,
+                              char *why, size_t cap);
+/* Copies key k's value from one struct to another (deeply). */
+void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const void *src);
+void cpgo_config_free_headers(struct cpgo_header *h, size_t n);
+/* Frees the values of one scope's keys (strings, headers) at base. */
+void cpgo_config_free_scope(enum kscope scope, void *base);
+/* The value at base formatted for the dump and the reference ("45s", "64MiB", "true"). */
+void cpgo_config_format_value(const struct key *k, const void *base, char *buf, size_t cap);
+/* A key's bounds as documented ("1s to 24h"), "" for keys without bounds. */
+void cpgo_config_format_bounds(const struct key *k, char *buf, size_t cap);
+
+/* ---- checks of single values (checks.c) ------------------------------------------------- */
+
+int cpgo_config_check_path(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_listen(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_api_url(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_env(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_name(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_url(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_schedule(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_keep_frames(struct ctx *, const struct key *, void *, const char *,
+                                  struct pos);
+int cpgo_config_check_repository(struct ctx *, const struct key *, void *, const char *,
+                                 struct pos);
+int cpgo_config_check_target_file(struct ctx *, const struct key *, void *, const char *,
+                                  struct pos);
+int cpgo_config_check_branch(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_ident(struct ctx *, const struct key *, void *, const char *, struct pos);
+
+/* A decimal integer, the whole of s, without overflow: 1 with *v, else 0. */
+int cpgo_config_parse_int(const char *s, int64_t *v);
+int cpgo_config_has_ctl(const char *s); /* a control byte (< 0x20 or DEL) */
+/* Why s is not a branch name (git check-ref-format for refs/heads/<s>, simplified), or
+ * NULL. */
+const char *cpgo_config_branch_problem(const char *s);
+/* Splits an http(s) URL as libcurl, which will fetch it, parses it (url.h): 0, or -1 with
+ * *why. host_port gets "host:port" (default port filled in, host lowercased), seconds the
+ * `seconds` query parameter (30 when absent). */
+int cpgo_config_split_url(const char *u, char *host_port, size_t cap, int64_t *seconds,
+                          int *has_user, const char **why);
+
+/* ---- completing backends, targets (targets.c) ------------------------------------------- */
+
+/* Per scope instance: which keys were seen, and where. */
+struct sstate {
+    unsigned char set[NKEYS]; /* 0 absent, 1 set, 2 present but refused, 3 inherited */
+    struct pos at[NKEYS];     /* the value's position */
+    struct pos kat[NKEYS];    /* the key's position */
+};
+
+/* A backend while it is parsed: its configuration and what the walk saw. */
+struct bstate {
+    struct cpgo_backend_cfg cfg;
+    struct sstate s;
+    char path[32]; /* "backends[i]" */
+    int valid_url;
+    int64_t seconds;
+    int64_t period; /* seconds, 0 unknown */
+};
+
+/* Fills in inherited (defaults:) and default values, then checks what spans keys. */
+void cpgo_config_complete_backend(struct ctx *c, struct bstate *b);
+/* Checks that given names are unique and names the others after their URL's host:port. */
+void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n);
+/* Groups the backends into cfg->targets, checks that the backends of one target agree and
+ * that head branches are not shared. */
+void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n);
+
+#endif

@@ -1,0 +1,544 @@
+/*
+ * targets.c - from walked backends to targets: each backend completed (values inherited from
+ * `defaults:`, computed defaults such as timeout = seconds + 15s, the forge and the head
+ * branch) and checked where keys meet (timeout against the profile's seconds and the
+ * schedule's period; a head branch that is not the target branch), names made unique, and
+ * backends grouped into targets by normalised repository, branch and file, with the rules
+ * that span backends: one target's backends agree, a head branch belongs to one target and
+ * is never another target's base branch, forge github sends its token only to GitHub's git
+ * host.
+ *
+ * The default head branch and the default forge are computed here, once, for config and
+ * for publishing (config.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/duration.h"
+#include "base/hash.h"
+#include "base/url.h"
+#include "config/config_int.h"
+
+/* Key k of a backend has a usable value: set, inherited, or an optional key's default. */
+static int valid(const struct bstate *b, size_t k)
+{
+    unsigned char st = b->s.set[k];
+    return st == 1 || st == 3 || (st == 0 && !(cpgo_config_keys[k].flags & F_REQUIRED));
+}
+
+static int given(const struct bstate *b, size_t k)
+{
+    return b->s.set[k] == 1 || b->s.set[k] == 3;
+}
+
+/* Where to point for key k of a backend: its value, else the backend. */
+static struct pos where(const struct bstate *b, size_t k)
+{
+    if (b->s.set[k]) return b->s.at[k];
+    if (k >= KI_REPOSITORY && b->s.set[KI_OPR]) return b->s.at[KI_OPR];
+    return (struct pos){b->cfg.line, b->cfg.column};
+}
+
+static const char *inherited(const struct bstate *b, size_t k)
+{
+    return b->s.set[k] == 3 ? " (from defaults)" : "";
+}
+
+static void backend_path(const struct bstate *b, size_t k, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s.%s", b->path, cpgo_config_keys[k].name);
+}
+
+int cpgo_config_head_branch(const char *target_branch, const char *file, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "cpgo/%s/%s", target_branch, file);
+    if (n >= 0 && (size_t)n < cap) return 0;
+    if (cap) buf[0] = 0;
+    return -1;
+}
+
+enum cpgo_forge cpgo_config_resolve_forge(enum cpgo_forge forge, const struct cpgo_repo *repo)
+{
+    if (forge != CPGO_FORGE_AUTO) return forge;
+    return repo && repo->kind == CPGO_REPO_FILE ? CPGO_FORGE_LOCAL : CPGO_FORGE_GITHUB;
+}
+
+/* The head branch a backend's target is pushed to: the configured one or the default. */
+static void head_of(const struct cpgo_backend_cfg *cfg, char *buf, size_t cap)
+{
+    if (cfg->head_branch)
+        snprintf(buf, cap, "%s", cfg->head_branch);
+    else
+        cpgo_config_head_branch(cfg->target_branch, cfg->target_file, buf, cap);
+}
+
+void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
+{
+    struct cpgo_backend_cfg *cfg = &b->cfg;
+    struct bstate *d = c->defs;
+    char why[160], path[96], t1[32], t2[32], sh[SHOW_MAX + 8];
+    for (size_t k = 0; k < NKEYS; k++) {
+        if (cpgo_config_keys[k].scope != S_BACKEND || !key_is_leaf(&cpgo_config_keys[k]) ||
+            b->s.set[k])
+            continue;
+        if (d->s.set[k] == 1) {
+            cpgo_config_copy_value(c, &cpgo_config_keys[k], cfg, &d->cfg);
+            b->s.set[k] = 3;
+            b->s.at[k] = d->s.at[k];
+        } else if (d->s.set[k] == 2) {
+            b->s.set[k] = 2; /* already reported at defaults */
+        } else if (cpgo_config_keys[k].def) {
+            cpgo_config_store(c, &cpgo_config_keys[k], cfg, cpgo_config_keys[k].def, why,
+                              sizeof why);
+        }
+    }
+    static const size_t required[] = {KI_URL, KI_SCHEDULE, KI_REPOSITORY};
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = required[i];
+        if (b->s.set[k] || (k == KI_REPOSITORY && b->s.set[KI_OPR] == 2)) continue;
+        struct pos p = where(b, k);
+        backend_path(b, k, path, sizeof path);
+        cpgo_config_add_error(c, p.line, p.col, "%s: required", path);
+    }
+
+    b->seconds = 30;
+    if (valid(b, KI_URL)) {
+        const char *w;
+        int user;
+        b->valid_url = !cpgo_config_split_url(cfg->url, NULL, 0, &b->seconds, &user, &w);
+    }
+    cfg->seconds = b->seconds;
+    if (valid(b, KI_SCHEDULE)) {
+        struct cpgo_err e;
+        if (cpgo_cron_parse(cfg->schedule_text, &cfg->schedule, &e) == 0)
+            cfg->period_s = b->period = cpgo_cron_min_period(cfg->schedule);
+        else if (e.code == CPGO_E_NOMEM)
+            c->nomem = 1;
+    }
+
+    /* timeout: longer than the profile, shorter than the schedule's period */
+    int timeout_ok = given(b, KI_TIMEOUT) || (!b->s.set[KI_TIMEOUT] && b->valid_url);
+    if (!b->s.set[KI_TIMEOUT]) cfg->timeout_ms = b->seconds * SEC + 15 * SEC;
+    if (!b->s.set[KI_CONNECT_TIMEOUT] && cfg->connect_timeout_ms > cfg->timeout_ms)
+        cfg->connect_timeout_ms = cfg->timeout_ms; /* a default never conflicts */
+    backend_path(b, KI_TIMEOUT, path, sizeof path);
+    if (timeout_ok && b->valid_url && cfg->timeout_ms <= b->seconds * SEC) {
+        struct pos p = where(b, KI_TIMEOUT);
+        cpgo_duration_format(cfg->timeout_ms, t1, sizeof t1);
+        cpgo_config_add_error(
+            c, p.line, p.col,
+            "%s: %s%s must be longer than the profile's %" PRId64
+            " seconds (seconds= in url), or the scrape ends before the profile does",
+            path, t1, inherited(b, KI_TIMEOUT), b->seconds);
+        timeout_ok = 0;
+    } else if (timeout_ok && b->period > 0 && cfg->timeout_ms >= b->period * SEC) {
+        struct pos p = b->s.set[KI_TIMEOUT] ? where(b, KI_TIMEOUT) : where(b, KI_SCHEDULE);
+        cpgo_duration_format(cfg->timeout_ms, t1, sizeof t1);
+        cpgo_duration_format(b->period * SEC, t2, sizeof t2);
+        cpgo_config_add_error(
+            c, p.line, p.col,
+            "%s: %s%s must be shorter than the schedule's shortest period (%s between "
+            "'%s' firings), or scrapes would overlap",
+            path, t1,
+            b->s.set[KI_TIMEOUT] ? inherited(b, KI_TIMEOUT) : " (the default, seconds + 15s)", t2,
+            cpgo_config_show(cfg->schedule_text, sh, sizeof sh));
+        timeout_ok = 0;
+    }
+    if (timeout_ok && given(b, KI_CONNECT_TIMEOUT) && cfg->connect_timeout_ms > cfg->timeout_ms) {
+        struct pos p = where(b, KI_CONNECT_TIMEOUT);
+        backend_path(b, KI_CONNECT_TIMEOUT, path, sizeof path);
+        cpgo_duration_format(cfg->connect_timeout_ms, t1, sizeof t1);
+        cpgo_duration_format(cfg->timeout_ms, t2, sizeof t2);
+        cpgo_config_add_error(c, p.line, p.col, "%s: %s%s must not be longer than timeout (%s)",
+                              path, t1, inherited(b, KI_CONNECT_TIMEOUT), t2);
+    }
+
+    int repo_ok = 0;
+    if (valid(b, KI_REPOSITORY)) {
+        struct cpgo_err e;
+        int rc = cpgo_repo_parse(cfg->repository, c->base_dir, &cfg->repo, &e);
+        if (rc == CPGO_E_NOMEM) c->nomem = 1;
+        repo_ok = rc == 0;
+    }
+    if (!b->s.set[KI_FORGE])
+        cfg->forge = cpgo_config_resolve_forge(CPGO_FORGE_AUTO, repo_ok ? &cfg->repo : NULL);
+    else if (valid(b, KI_FORGE) && repo_ok && cfg->forge == CPGO_FORGE_GITHUB &&
+             cfg->repo.kind == CPGO_REPO_FILE) {
+        struct pos p = where(b, KI_FORGE);
+        backend_path(b, KI_FORGE, path, sizeof path);
+        cpgo_config_add_error(
+            c, p.line, p.col,
+            "%s: github%s needs a repository on a server (https, http or ssh), not the "
+            "local path '%s'",
+            path, inherited(b, KI_FORGE), cpgo_config_show(cfg->repo.url, sh, sizeof sh));
+    }
+
+    if (valid(b, KI_TARGET_BRANCH) && valid(b, KI_TARGET_FILE) && !cfg->head_branch &&
+        (valid(b, KI_HEAD_BRANCH) || !b->s.set[KI_HEAD_BRANCH])) {
+        char hb[CPGO_CONFIG_HEAD_MAX];
+        const char *w = cpgo_config_head_branch(cfg->target_branch, cfg->target_file, hb, sizeof hb)
+                            ? "is too long"
+                            : cpgo_config_branch_problem(hb);
+        if (w) {
+            struct pos p = where(b, KI_TARGET_FILE);
+            backend_path(b, KI_HEAD_BRANCH, path, sizeof path);
+            cpgo_config_add_error(
+                c, p.line, p.col,
+                "%s: the default '%s' is not a valid branch name (%s); set head_branch", path,
+                cpgo_config_show(hb, sh, sizeof sh), w);
+        }
+    }
+    /* Every forge: publishing refuses it too (gitrepo), but only at the first round, after
+     * the scrapes; check-config and the start of `run` must say so at once. */
+    if (valid(b, KI_HEAD_BRANCH) && cfg->head_branch && valid(b, KI_TARGET_BRANCH) &&
+        !strcmp(cfg->head_branch, cfg->target_branch)) {
+        struct pos p = where(b, KI_HEAD_BRANCH);
+        backend_path(b, KI_HEAD_BRANCH, path, sizeof path);
+        cpgo_config_add_error(
+            c, p.line, p.col,
+            "%s: '%s'%s is the target branch; cpgo force-pushes the head branch, so it must "
+            "be another one",
+            path, cpgo_config_show(cfg->head_branch, sh, sizeof sh), inherited(b, KI_HEAD_BRANCH));
+    }
+}
+
+/* A string -> index map (open addressing, FNV-1a), for names and target keys. */
+struct strmap {
+    const char **key;
+    size_t *val;
+    size_t cap, n;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    return cpgo_hash_fnv1a(s, strlen(s), CPGO_FNV1A_INIT);
+}
+
+static int strmap_init(struct strmap *m, size_t n)
+{
+    m->cap = 16;
+    while (m->cap < 2 * n + 2)
+        m->cap *= 2;
+    m->n = 0;
+    m->key = calloc(m->cap, sizeof *m->key);
+    m->val = calloc(m->cap, sizeof *m->val);
+    return m->key && m->val ? 0 : -1;
+}
+
+static void strmap_free(struct strmap *m)
+{
+    free(m->key);
+    free(m->val);
+}
+
+/* Returns the slot of s: found (key set) or where it would go. The map never fills: it is
+ * sized for every insertion up front. */
+static size_t strmap_slot(const struct strmap *m, const char *s)
+{
+    size_t i = (size_t)fnv1a(s) & (m->cap - 1);
+    while (m->key[i] && strcmp(m->key[i], s))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n)
+{
+    /* zeroed: when the first map's allocation fails the second is freed uninitialised */
+    struct strmap m = {0}, next = {0}; /* names taken; per URL host:port, the next suffix */
+    char **bases = calloc(n ? n : 1, sizeof *bases);
+    size_t nbases = 0;
+    if (strmap_init(&m, 2 * n) || strmap_init(&next, n) || !bases) {
+        c->nomem = 1;
+        strmap_free(&m);
+        strmap_free(&next);
+        free(bases);
+        return;
+    }
+    char path[96], sh[SHOW_MAX + 8];
+    for (size_t i = 0; i < n; i++) {
+        if (!given(&bs[i], KI_NAME)) continue;
+        size_t s = strmap_slot(&m, bs[i].cfg.name);
+        if (m.key[s]) {
+            struct pos p = where(&bs[i], KI_NAME);
+            backend_path(&bs[i], KI_NAME, path, sizeof path);
+            cpgo_config_add_error(c, p.line, p.col, "%s: '%s'%s is also the name of %s", path,
+                                  cpgo_config_show(bs[i].cfg.name, sh, sizeof sh),
+                                  inherited(&bs[i], KI_NAME), bs[m.val[s]].path);
+            continue;
+        }
+        m.key[s] = bs[i].cfg.name;
+        m.val[s] = i;
+    }
+    for (size_t i = 0; i < n && !c->nomem; i++) {
+        if (bs[i].s.set[KI_NAME] || !bs[i].valid_url) continue;
+        char hp[300], cand[340];
+        const char *w;
+        int64_t sec;
+        int user;
+        cpgo_config_split_url(bs[i].cfg.url, hp, sizeof hp, &sec, &user, &w);
+        size_t ns = strmap_slot(&next, hp);
+        if (!next.key[ns]) {
+            if (!(bases[nbases] = cpgo_config_strdup(c, hp))) break;
+            next.key[ns] = bases[nbases++];
+            next.val[ns] = 1;
+        }
+        size_t s;
+        for (;;) { /* "host:port", then "host:port#2", "#3"... skipping names taken */
+            size_t k = next.val[ns]++;
+            if (k == 1)
+                snprintf(cand, sizeof cand, "%s", hp);
+            else
+                snprintf(cand, sizeof cand, "%s#%zu", hp, k);
+            s = strmap_slot(&m, cand);
+            if (!m.key[s]) break;
+        }
+        bs[i].cfg.name = cpgo_config_strdup(c, cand);
+        if (!bs[i].cfg.name) break;
+        m.key[s] = bs[i].cfg.name;
+        m.val[s] = i;
+    }
+    for (size_t i = 0; i < nbases; i++)
+        free(bases[i]);
+    free(bases);
+    strmap_free(&m);
+    strmap_free(&next);
+}
+
+/* A backend that writes target t must configure it as t's first backend does. */
+static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
+                            const struct bstate *first, const struct bstate *b)
+{
+    const struct cpgo_backend_cfg *x = &first->cfg, *y = &b->cfg;
+    static const size_t ks[] = {KI_DROP_LABELS,  KI_KEEP_FRAMES, KI_STRIP_ADDRESSES, KI_HEAD_BRANCH,
+                                KI_MIN_INTERVAL, KI_FORGE,       KI_REOPEN_GROWTH};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        size_t k = ks[i];
+        if (!valid(b, k) && b->s.set[k]) continue;
+        int differ;
+        char v1[CPGO_CONFIG_HEAD_MAX], v2[CPGO_CONFIG_HEAD_MAX];
+        if (k == KI_HEAD_BRANCH) { /* compared as pushed to: the default spelled out */
+            if (!valid(first, KI_TARGET_BRANCH) || !valid(first, KI_TARGET_FILE)) continue;
+            head_of(x, v1, sizeof v1);
+            head_of(y, v2, sizeof v2);
+            differ = strcmp(v1, v2) != 0;
+        } else {
+            cpgo_config_format_value(&cpgo_config_keys[k], x, v1, sizeof v1);
+            cpgo_config_format_value(&cpgo_config_keys[k], y, v2, sizeof v2);
+            differ = strcmp(v1, v2) != 0;
+        }
+        if (!differ) continue;
+        char path[96], sh1[SHOW_MAX + 8], sh2[SHOW_MAX + 8];
+        struct pos p = where(b, k);
+        backend_path(b, k, path, sizeof path);
+        int trim = k == KI_DROP_LABELS || k == KI_KEEP_FRAMES || k == KI_STRIP_ADDRESSES;
+        cpgo_config_add_error(
+            c, p.line, p.col,
+            "%s: %s%s differs from %s (%s), which writes the same target %s; backends of "
+            "one target must %s",
+            path, cpgo_config_show(v2, sh2, sizeof sh2), inherited(b, k), first->path,
+            cpgo_config_show(v1, sh1, sizeof sh1), t->key,
+            trim ? "trim alike" : "agree on open_pull_request settings");
+    }
+}
+
+static int copy_repo(struct cpgo_repo *d, const struct cpgo_repo *s)
+{
+    memset(d, 0, sizeof *d);
+    d->kind = s->kind;
+    d->port = s->port;
+    d->host = strdup(s->host);
+    d->path = strdup(s->path);
+    d->url = strdup(s->url);
+    d->user = s->user ? strdup(s->user) : NULL;
+    if (!d->host || !d->path || !d->url || (s->user && !d->user)) {
+        cpgo_repo_free(d);
+        return -1;
+    }
+    return 0;
+}
+
+static char *repo_branch_key(struct ctx *c, const struct cpgo_repo *r, const char *branch)
+{
+    size_t n = strlen(r->host) + strlen(r->path) + strlen(branch) + 4;
+    char *k = malloc(n);
+    if (!k) {
+        c->nomem = 1;
+        return NULL;
+    }
+    snprintf(k, n, "%s/%s@%s", r->host, r->path, branch);
+    return k;
+}
+
+/* forge github sends the GitHub token to the repository's host (git over https): only to
+ * GitHub's own git host -- github.com for api.github.com, the API's host for Enterprise --
+ * and never over plain http except on loopback (http URLs of the GitHub host are upgraded). */
+static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, struct bstate *b)
+{
+    struct cpgo_backend_cfg *bc = &b->cfg;
+    if (bc->forge != CPGO_FORGE_GITHUB || !bc->repo.host || !cfg->github.api_url) return;
+    if (strpbrk(cfg->github.api_url, "@?#")) return; /* refused by its own check already */
+    if (bc->repo.kind != CPGO_REPO_HTTPS && bc->repo.kind != CPGO_REPO_HTTP) return;
+    struct cpgo_url api;
+    const char *why;
+    if (cpgo_url_parse(cfg->github.api_url, &api, &why)) return; /* refused by its check */
+    char host[256];
+    snprintf(host, sizeof host, "%s", api.host);
+    cpgo_url_free(&api);
+    const char *want = !strcasecmp(host, "api.github.com") ? "github.com" : host;
+    int loop = !strcmp(bc->repo.host, "127.0.0.1") || !strcmp(bc->repo.host, "localhost") ||
+               !strcmp(bc->repo.host, "[::1]") || !strcmp(bc->repo.host, "::1");
+    char path[96], sh[SHOW_MAX + 8];
+    struct pos p = where(b, KI_REPOSITORY);
+    backend_path(b, KI_REPOSITORY, path, sizeof path);
+    if (strcasecmp(bc->repo.host, want))
+        cpgo_config_add_error(
+            c, p.line, p.col,
+            "%s: '%s' is not on %s, the git host of github.api_url (%s): forge github "
+            "would send the GitHub token there; set forge: local, or github.api_url for "
+            "GitHub Enterprise",
+            path, cpgo_config_show(bc->repository, sh, sizeof sh), want, cfg->github.api_url);
+    else if (bc->repo.kind == CPGO_REPO_HTTP && !loop && !strncasecmp(bc->repo.url, "http://", 7)) {
+        /* The original tool's sample says http://github.com/...: GitHub serves git over
+         * https only (http redirects), and the token must not cross the network in the
+         * clear, so the clone URL is upgraded. */
+        size_t n = strlen(bc->repo.url) + 2;
+        char *u = malloc(n);
+        if (!u) {
+            c->nomem = 1;
+            return;
+        }
+        snprintf(u, n, "https://%s", bc->repo.url + strlen("http://"));
+        free(bc->repo.url);
+        bc->repo.url = u;
+        bc->repo.kind = CPGO_REPO_HTTPS;
+    }
+}
+
+void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n)
+{
+    struct strmap m = {0}, heads = {0}; /* zeroed: freed when an allocation fails */
+    if (strmap_init(&m, n) || strmap_init(&heads, 2 * n) ||
+        !(cfg->targets = calloc(n ? n : 1, sizeof *cfg->targets))) {
+        c->nomem = 1;
+        strmap_free(&m);
+        strmap_free(&heads);
+        return;
+    }
+    size_t *first = calloc(n ? n : 1, sizeof *first);
+    size_t *counts = calloc(n ? n : 1, sizeof *counts);
+    if (!first || !counts) c->nomem = 1;
+    for (size_t i = 0; i < n && !c->nomem; i++) {
+        struct bstate *b = &bs[i];
+        struct cpgo_backend_cfg *bc = &b->cfg;
+        if (!valid(b, KI_REPOSITORY) || !bc->repo.host || !valid(b, KI_TARGET_BRANCH) ||
+            !valid(b, KI_TARGET_FILE))
+            continue;
+        size_t kl = strlen(bc->repo.host) + strlen(bc->repo.path) + strlen(bc->target_branch) +
+                    strlen(bc->target_file) + 4;
+        char *key = malloc(kl);
+        if (!key) {
+            c->nomem = 1;
+            break;
+        }
+        snprintf(key, kl, "%s/%s@%s:%s", bc->repo.host, bc->repo.path, bc->target_branch,
+                 bc->target_file);
+        size_t s = strmap_slot(&m, key);
+        if (m.key[s]) {
+            free(key);
+            size_t ti = m.val[s];
+            bc->target = ti;
+            counts[ti]++;
+            check_agreement(c, &cfg->targets[ti], &bs[first[ti]], b);
+            continue;
+        }
+        check_github_host(c, cfg, b);
+        size_t ti = cfg->ntargets++;
+        struct cpgo_target_cfg *t = &cfg->targets[ti];
+        m.key[s] = t->key = key;
+        m.val[s] = ti;
+        first[ti] = i;
+        counts[ti] = 1;
+        bc->target = ti;
+        char id[17];
+        snprintf(id, sizeof id, "%016" PRIx64, fnv1a(key));
+        t->id = cpgo_config_strdup(c, id);
+        t->repository = cpgo_config_strdup(c, bc->repository);
+        t->target_branch = cpgo_config_strdup(c, bc->target_branch);
+        t->target_file = cpgo_config_strdup(c, bc->target_file);
+        t->head_branch = bc->head_branch ? cpgo_config_strdup(c, bc->head_branch) : NULL;
+        t->min_interval_ms = bc->min_interval_ms;
+        t->forge = bc->forge;
+        t->reopen_growth = bc->reopen_growth;
+        t->trim = bc->trim;
+        if (copy_repo(&t->repo, &bc->repo)) c->nomem = 1;
+    }
+    /* backend index lists */
+    for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
+        cfg->targets[ti].backends = malloc(counts[ti] * sizeof(size_t));
+        if (!cfg->targets[ti].backends) c->nomem = 1;
+    }
+    for (size_t i = 0; i < n && !c->nomem; i++) {
+        struct bstate *b = &bs[i];
+        if (!b->cfg.repo.host || !valid(b, KI_TARGET_BRANCH) || !valid(b, KI_TARGET_FILE) ||
+            !valid(b, KI_REPOSITORY))
+            continue;
+        struct cpgo_target_cfg *t = &cfg->targets[b->cfg.target];
+        t->backends[t->nbackends++] = i;
+    }
+    /* head branches: one target each, and never another target's base branch */
+    char **hkeys = NULL;
+    size_t nh = 0;
+    if (!c->nomem && cfg->ntargets && !(hkeys = calloc(2 * cfg->ntargets, sizeof *hkeys)))
+        c->nomem = 1;
+    for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
+        const struct cpgo_target_cfg *t = &cfg->targets[ti];
+        if (!(hkeys[nh] = repo_branch_key(c, &t->repo, t->target_branch))) break;
+        size_t s = strmap_slot(&heads, hkeys[nh]);
+        if (!heads.key[s]) {
+            heads.key[s] = hkeys[nh];
+            heads.val[s] = SIZE_MAX - ti; /* marks a base branch */
+        }
+        nh++;
+    }
+    for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
+        const struct cpgo_target_cfg *t = &cfg->targets[ti];
+        const struct bstate *b = &bs[first[ti]];
+        char path[96], sh[SHOW_MAX + 8], h[CPGO_CONFIG_HEAD_MAX];
+        head_of(&b->cfg, h, sizeof h);              /* t's head: its first backend's */
+        if (!strcmp(h, t->target_branch)) continue; /* refused above, per backend */
+        char *hk = repo_branch_key(c, &t->repo, h);
+        if (!hk) break;
+        hkeys[nh++] = hk;
+        size_t s = strmap_slot(&heads, hk);
+        if (!heads.key[s]) {
+            heads.key[s] = hk;
+            heads.val[s] = ti;
+            continue;
+        }
+        size_t other = heads.val[s];
+        struct pos p = where(b, KI_HEAD_BRANCH);
+        backend_path(b, KI_HEAD_BRANCH, path, sizeof path);
+        if (other >= SIZE_MAX - cfg->ntargets)
+            cpgo_config_add_error(
+                c, p.line, p.col,
+                "%s: '%s' is the target branch of %s in the same repository; cpgo would "
+                "overwrite it",
+                path, cpgo_config_show(h, sh, sizeof sh), bs[first[SIZE_MAX - other]].path);
+        else
+            cpgo_config_add_error(
+                c, p.line, p.col,
+                "%s: '%s' is also the head branch of %s, a different target in the same "
+                "repository",
+                path, cpgo_config_show(h, sh, sizeof sh), bs[first[other]].path);
+    }
+    for (size_t i = 0; i < nh; i++)
+        free(hkeys[i]);
+    free(hkeys);
+    free(first);
+    free(counts);
+    strmap_free(&m);
+    strmap_free(&heads);
+}
