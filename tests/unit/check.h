@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_failures, check_count;
+/* atomic: tests may CHECK from several threads (test_publish_gitrepo) */
+static _Atomic int check_failures, check_count;
 
 #define CHECK(cond)                                                                           \
     do {                                                                                      \
