@@ -23,9 +23,35 @@ static const char *kind_of(mode_t m)
     return "not a regular file";
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define CPGO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CPGO_TSAN 1
+#endif
+#endif
+
+int cpgo_file_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+#ifdef CPGO_TSAN
+    char p[4200];
+    if (dirfd != AT_FDCWD && name[0] != '/') {
+        int n = snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd, name);
+        if (n < 0 || (size_t)n >= sizeof p) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        name = p;
+    }
+    return open(name, flags, mode);
+#else
+    return openat(dirfd, name, flags, mode);
+#endif
+}
+
 int cpgo_file_open(int dirfd, const char *name, int flags, mode_t mode, struct cpgo_err *err)
 {
-    int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+    int fd = cpgo_file_openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT && !(flags & O_CREAT))
@@ -78,7 +104,7 @@ int cpgo_file_open_named(const char *path, struct cpgo_err *err)
 
 int cpgo_file_opendir(int dirfd, const char *name, struct cpgo_err *err)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = cpgo_file_openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT) return cpgo_err_set(err, CPGO_E_EMPTY, "%s does not exist", name);

@@ -195,7 +195,7 @@ static int list_seqs(const struct cpgo_tstate *ts, const char *prefix, const cha
 {
     *out = NULL;
     *n = 0;
-    int fd = openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
+    int fd = cpgo_file_openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); /* own offset */
     if (fd < 0) return -1;
     DIR *d = fdopendir(fd);
     if (!d) {
@@ -337,7 +337,7 @@ static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot,
 static void remove_stale_temps(struct cpgo_tstate *ts)
 {
     if (ts->ro) return;
-    int fd = openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* own offset */
+    int fd = cpgo_file_openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); /* own offset */
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0) close(fd);

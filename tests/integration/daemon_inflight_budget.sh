@@ -55,7 +55,15 @@ hwm=$(kb VmHWM)
 grown=$(( (hwm - base) / 1024 ))
 limit=$(( BUDGET_MIB + BUDGET_MIB / 8 + 16 )) # curl, metrics, ASan shadow memory
 echo "base ${base} kB, peak ${hwm} kB: grew ${grown} MiB (budget ${BUDGET_MIB} MiB, limit ${limit} MiB)"
-check "peak RSS grew by ${grown} MiB, at most budget + margin (${limit} MiB)" [ "$grown" -le "$limit" ]
+# ThreadSanitizer's shadow memory and 5-15x slowdown make RSS and per-round counts
+# meaningless there: that build checks races, the normal and ASan builds check the bound
+TSAN=0
+ldd "$CPGO" 2>/dev/null | grep -q libtsan && TSAN=1
+if [ "$TSAN" = 1 ]; then
+  echo "note: ThreadSanitizer build: the RSS bound and per-round counts are not judged"
+else
+  check "peak RSS grew by ${grown} MiB, at most budget + margin (${limit} MiB)" [ "$grown" -le "$limit" ]
+fi
 check "the budget was used: cpgo_scrape_inflight_peak_bytes near ${BUDGET_MIB} MiB" python3 -c "
 import re,sys; t=open('$T/metrics').read()
 peak=float(re.search(r'^cpgo_scrape_inflight_peak_bytes (\S+)', t, re.M).group(1))
@@ -67,7 +75,7 @@ c={}
 for cls, v in re.findall(r'^cpgo_scrapes_total\{backend=\"endless-\d+\",target=\"[^\"]*\",class=\"(\w+)\"\} (\S+)', t, re.M):
     c[cls] = c.get(cls, 0) + float(v)
 print(c, file=sys.stderr)
-sys.exit(0 if c.get('inflight_limit', 0) >= $N and set(c) <= {'inflight_limit', 'timeout'} else 1)"
+sys.exit(0 if c.get('inflight_limit', 0) >= ($N if $TSAN == 0 else 1) and set(c) <= {'inflight_limit', 'timeout'} else 1)"
 check "/status shows the class and the budget" python3 -c "
 import json; d=json.load(open('$T/status.json'))
 e=[b for b in d['backends'] if b['last_result']=='inflight_limit']
