@@ -49,8 +49,8 @@ struct round {
     /* the existing file and the result merge many scrapes: the per-scrape limits do not
      * bound them */
     struct cpgo_limits mlim;
-    struct cpgo_git_tips tips; /* fetch */
-    struct cpgo_git_file f;    /* find: the existing profile (owned) */
+    struct cpgo_git_tips tips;   /* fetch */
+    struct cpgo_git_file f;      /* find: the existing profile (owned) */
     struct cpgo_state_meta meta; /* gate: what pending holds */
     struct cpgo_state_forge fs;  /* gate: the forge record */
     int ours;                    /* foreign check: the head branch's tip is this target's */
@@ -102,8 +102,7 @@ static void name_head_branch(struct round *rd, const char *path)
     if (rd->req->head_branch)
         snprintf(r->head_branch, sizeof r->head_branch, "%s", rd->req->head_branch);
     else
-        snprintf(r->head_branch, sizeof r->head_branch, "cpgo/%s/%s", rd->req->target_branch,
-                 path);
+        snprintf(r->head_branch, sizeof r->head_branch, "cpgo/%s/%s", rd->req->target_branch, path);
 }
 
 /* 1 when `blob` is among the blobs the state recorded for pushes. */
@@ -124,8 +123,8 @@ static inline int blob_recorded(const struct cpgo_tstate *ts, const char *blob)
 static int step_fetch(struct round *rd)
 {
     name_head_branch(rd, rd->req->target_file);
-    int rc = cpgo_gitrepo_fetch(rd->g, rd->req->target_branch, rd->r->head_branch, &rd->tips,
-                                rd->err);
+    int rc =
+        cpgo_gitrepo_fetch(rd->g, rd->req->target_branch, rd->r->head_branch, &rd->tips, rd->err);
     return rc ? git_failed(rd, rc) : STEP_NEXT;
 }
 
@@ -156,7 +155,8 @@ static int step_settle(struct round *rd)
     const char *ids[MAX_PUSHED_BLOBS];
     int hit[MAX_PUSHED_BLOBS];
     size_t nb = cpgo_state_pushed_blobs(rd->ts, blobs, MAX_PUSHED_BLOBS);
-    for (size_t i = 0; i < nb; i++) ids[i] = blobs[i];
+    for (size_t i = 0; i < nb; i++)
+        ids[i] = blobs[i];
     int rc;
     if (nb && (rc = cpgo_gitrepo_path_history(rd->g, rd->req->target_branch, rd->f.path,
                                               CPGO_FORGE_HISTORY, ids, nb, hit, rd->err)))
@@ -192,8 +192,7 @@ static int step_gate(struct round *rd)
     if (rd->fs.closed_pr && !rd->fs.released) {
         uint64_t need =
             rd->fs.closed_scrapes + rd->fs.closed_scrapes * rd->req->reopen_growth_pct / 100;
-        if (rd->meta.scrapes < need || rd->meta.scrapes == 0)
-            return done(rd, CPGO_FORGE_OUT_GATED);
+        if (rd->meta.scrapes < need || rd->meta.scrapes == 0) return done(rd, CPGO_FORGE_OUT_GATED);
         rd->fs.released = 1;
         int rc = cpgo_state_forge_put(rd->ts, &rd->fs, rd->err);
         if (rc) return local_failed(rd, rc);
@@ -212,10 +211,9 @@ static int step_foreign_check(struct round *rd)
     if (rc) return git_failed(rd, rc);
     const char *email =
         req->ident.email && *req->ident.email ? req->ident.email : CPGO_GIT_DEFAULT_EMAIL;
-    rd->ours = head.exists &&
-               ((rd->fs.last_commit[0] && !strcmp(head.tip, rd->fs.last_commit)) ||
-                (req->target_id && !strcmp(head.tip_target, req->target_id) &&
-                 !strcmp(head.tip_email, email)));
+    rd->ours = head.exists && ((rd->fs.last_commit[0] && !strcmp(head.tip, rd->fs.last_commit)) ||
+                               (req->target_id && !strcmp(head.tip_target, req->target_id) &&
+                                !strcmp(head.tip_email, email)));
     if (head.exists && !rd->ours && head.tip_target[0] && req->target_id &&
         strcmp(head.tip_target, req->target_id)) {
         r->gcls = CPGO_GIT_CONTENT;
@@ -246,15 +244,14 @@ static int step_validate(struct round *rd)
     rd->r->bytes_before = f->len;
     int rc = cpgo_profile_decode(f->data, f->len, &rd->mlim, &rd->old, rd->err);
     if (rc) {
-        cpgo_err_prefix(rd->err, "the existing %s on branch '%s' is not a valid profile",
-                        f->path, rd->req->target_branch);
+        cpgo_err_prefix(rd->err, "the existing %s on branch '%s' is not a valid profile", f->path,
+                        rd->req->target_branch);
         return content_failed(rd, rc == CPGO_E_NOMEM ? rc : CPGO_E_INPUT);
     }
     /* the summary is for the body only: without it the body leaves the "before" side out */
     if (cpgo_summary_build(rd->old, 10, &rd->sb, rd->err) == 0) rd->have_sb = 1;
     if ((rc = cpgo_merge_add(rd->m, rd->old, rd->err))) {
-        cpgo_err_prefix(rd->err, "the existing %s on branch '%s'", f->path,
-                        rd->req->target_branch);
+        cpgo_err_prefix(rd->err, "the existing %s on branch '%s'", f->path, rd->req->target_branch);
         return content_failed(rd, rc);
     }
     return STEP_NEXT;
@@ -333,14 +330,16 @@ static char *commit_message(const struct round *rd)
     const struct cpgo_forge_result *r = rd->r;
     const char *b = r->body, *nl = strchr(b, '\n');
     if (nl && !strncmp(b, "<!--", 4)) b = nl + 1;
-    while (*b == '\n') b++;
+    while (*b == '\n')
+        b++;
     const char *id = rd->req->target_id ? rd->req->target_id : "";
     size_t ml = strlen(r->summary) + strlen(b) + strlen(CPGO_GIT_TRAILER) + strlen(id) + 8;
     char *msg = malloc(ml);
     if (!msg) return NULL;
     const char *foot = strstr(b, "\n---\n");
     size_t bl = foot ? (size_t)(foot - b) : strlen(b);
-    while (bl && b[bl - 1] == '\n') bl--;
+    while (bl && b[bl - 1] == '\n')
+        bl--;
     snprintf(msg, ml, "%s\n\n%.*s\n\n%s: %s\n", r->summary, (int)bl, b, CPGO_GIT_TRAILER, id);
     return msg;
 }

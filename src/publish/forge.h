@@ -56,7 +56,7 @@ struct cpgo_forge_req {
     const char *target_file;
     const char *head_branch; /* NULL: cpgo/<target_branch>/<the profile's path> */
     struct cpgo_merge_opts mo;
-    struct cpgo_limits lim; /* for the existing file too */
+    struct cpgo_limits lim;      /* for the existing file too */
     struct cpgo_git_ident ident; /* author and committer */
     unsigned reopen_growth_pct;  /* closed-PR gate, see the gate step */
 };
@@ -74,22 +74,22 @@ enum cpgo_forge_outcome {
 
 struct cpgo_forge_result {
     enum cpgo_forge_outcome outcome;
-    const char *step;  /* the step that failed ("fetch", "find", "settle", "gate", "foreign
-                          check", "validate", "merge", "record", "push"); NULL otherwise */
-    int created;       /* the file does not exist on target_branch yet */
-    uint64_t settled;  /* scrapes published because the base now has a pushed blob (also
-                          when a later step failed) */
-    uint64_t scrapes;  /* scrapes in this proposal (pending) */
+    const char *step; /* the step that failed ("fetch", "find", "settle", "gate", "foreign
+                         check", "validate", "merge", "record", "push"); NULL otherwise */
+    int created;      /* the file does not exist on target_branch yet */
+    uint64_t settled; /* scrapes published because the base now has a pushed blob (also
+                         when a later step failed) */
+    uint64_t scrapes; /* scrapes in this proposal (pending) */
     size_t instances;
     size_t bytes_before, bytes_after;
-    char path[1024];   /* the profile's path in the repository */
+    char path[1024]; /* the profile's path in the repository */
     char head_branch[512];
     char commit[CPGO_GIT_ID_SIZE];
     char blob[CPGO_GIT_ID_SIZE];
     char base[CPGO_GIT_ID_SIZE];
-    char summary[256]; /* one line (the commit's subject) */
-    char title[256];   /* the pull request's title */
-    char *body;        /* the pull request's Markdown body (malloc'd), or NULL */
+    char summary[256];        /* one line (the commit's subject) */
+    char title[256];          /* the pull request's title */
+    char *body;               /* the pull request's Markdown body (malloc'd), or NULL */
     enum cpgo_git_class gcls; /* of a failure; CPGO_GIT_OK otherwise */
 };
 void cpgo_forge_result_free(struct cpgo_forge_result *r);

@@ -172,9 +172,8 @@ int main(void)
     struct cpgo_err err = {0};
     CHECK_EQ_INT(cpgo_git_init(&err), 0);
     struct cpgo_tstate *ts = NULL;
-    CHECK_EQ_INT(cpgo_state_open(state_dir, "t1", "local/repo@main:default.pgo", &mo, &lim, &ts,
-                                 &err),
-                 0);
+    CHECK_EQ_INT(
+        cpgo_state_open(state_dir, "t1", "local/repo@main:default.pgo", &mo, &lim, &ts, &err), 0);
     struct cpgo_repo cr = {.kind = CPGO_REPO_FILE, .url = repo, .host = "local", .path = "repo"};
     struct cpgo_gitrepo *g = NULL;
     CHECK_EQ_INT(cpgo_gitrepo_open(state_dir, &cr, NULL, &g, &err), 0);
