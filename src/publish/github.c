@@ -1,13 +1,16 @@
 /*
  * github.c - see github.h. The GitHub REST client: a FIFO of operations, one HTTP request
  * in flight at a time, run as the scraper's own easy handles on the shared curl multi.
- * This file is the client's life and its queue: creating and closing the client, the
- * queue and its pump, one transfer (the request built, the response copied out) and the
- * one callback that ends each operation. The rest of the module (github_int.h lists what
- * the files share):
- *   github_pace.c   judging a response: pacing, rate limits, retries, redirects, pages
- *   github_parse.c  the response parsers (pull requests, error documents, Link headers)
+ * This file is the client's life and its transfers: creating and closing the client, the
+ * pump that starts the head of the queue when its time has come, one transfer (the
+ * request built, the response copied out, then judged). The rest of the module, one
+ * concern a file (github_int.h lists what they share); each calls only the ones listed
+ * after it, so no two call each other:
  *   github_pr.c     the operations (find, create, update, get) and cpgo's marker
+ *   github.c        (this file)
+ *   github_pace.c   judging a response: pacing, rate limits, retries, redirects, pages
+ *   github_req.c    an operation's life: the queue, the one callback that ends it
+ *   github_parse.c  the response parsers (pull requests, error documents, Link headers)
  *
  * Life of an operation: submit validates, builds its URL and JSON, queues it and arms the
  * pump timer (never sending from inside the submit call, so callbacks are never
@@ -41,42 +44,6 @@
 
 #include "base/log.h"
 
-static const char *const class_names[CPGO_GH_CLASS_COUNT] = {
-    [CPGO_GH_OK] = "ok",
-    [CPGO_GH_AUTH] = "auth",
-    [CPGO_GH_FORBIDDEN] = "forbidden",
-    [CPGO_GH_NOT_FOUND] = "not_found",
-    [CPGO_GH_EXISTS] = "exists",
-    [CPGO_GH_INVALID] = "invalid",
-    [CPGO_GH_RATE_LIMITED] = "rate_limited",
-    [CPGO_GH_TRANSIENT] = "transient",
-    [CPGO_GH_BAD_RESPONSE] = "bad_response",
-    [CPGO_GH_REDIRECT] = "redirect",
-    [CPGO_GH_HTTP] = "http",
-    [CPGO_GH_CONFIG] = "config",
-    [CPGO_GH_CANCELED] = "canceled",
-    [CPGO_GH_INTERNAL] = "internal",
-};
-
-const char *cpgo_gh_class_name(enum cpgo_gh_class c)
-{
-    return (unsigned)c < CPGO_GH_CLASS_COUNT ? class_names[c] : "unknown";
-}
-
-static const char *op_name(enum cpgo_gh_op op)
-{
-    switch (op) {
-    case CPGO_GH_OP_FIND:
-        return "find pull request";
-    case CPGO_GH_OP_CREATE:
-        return "create pull request";
-    case CPGO_GH_OP_UPDATE:
-        return "update pull request";
-    default:
-        return "get pull request";
-    }
-}
-
 void cpgo_gh_limits_default(struct cpgo_gh_limits *l)
 {
     l->max_json_bytes = 4u << 20;
@@ -97,45 +64,6 @@ void cpgo_gh_pacing_default(struct cpgo_gh_pacing *p)
     p->reset_margin_ms = 1000;
     p->max_pause_ms = 3900000;
     p->max_retries = 5;
-}
-
-/* ---- small helpers ----------------------------------------------------------------------- */
-
-uint64_t github_now_ms(void)
-{
-    return uv_hrtime() / 1000000u;
-}
-
-char *github_xprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
-char *github_xstrdup(const char *s)
-{
-    size_t n = strlen(s);
-    char *d = malloc(n + 1);
-    if (d) memcpy(d, s, n + 1);
-    return d;
-}
-
-/* Scrubs the token, in every form, from s (NUL-terminated, in place). Text a server sent
- * is scrubbed where it is read, before any cut (cpgo_gh_parse_message); this is for lines
- * built from other things. */
-void github_scrub(const struct cpgo_gh_client *c, char *s)
-{
-    size_t n = strlen(s);
-    cpgo_url_scrub(c->secrets, s, n, s, n + 1);
 }
 
 static int64_t parse_int_header(const char *v)
@@ -159,80 +87,7 @@ static int is_loopback(const char *host)
     return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4);
 }
 
-/* ---- the queue ----------------------------------------------------------------------------- */
-
 static void pump(struct cpgo_gh_client *c);
-
-void github_free_req(struct gh_req *r)
-{
-    free(r->url);
-    free(r->payload);
-    free(r->create_url);
-    free(r->lookup_url);
-    cpgo_buf_free(&r->body);
-    cpgo_gh_pr_free(&r->res.pr);
-    free(r);
-}
-
-static void push_back(struct cpgo_gh_client *c, struct gh_req *r)
-{
-    r->next = NULL;
-    if (c->tail)
-        c->tail->next = r;
-    else
-        c->head = r;
-    c->tail = r;
-    c->nqueued++;
-}
-
-void github_push_front(struct cpgo_gh_client *c, struct gh_req *r)
-{
-    r->next = c->head;
-    c->head = r;
-    if (!c->tail) c->tail = r;
-    c->nqueued++;
-}
-
-static struct gh_req *pop(struct cpgo_gh_client *c)
-{
-    struct gh_req *r = c->head;
-    if (!r) return NULL;
-    c->head = r->next;
-    if (!c->head) c->tail = NULL;
-    r->next = NULL;
-    c->nqueued--;
-    return r;
-}
-
-/* Ends an operation: the one callback, then the request is freed. */
-void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ...)
-{
-    struct cpgo_gh_client *c = r->c;
-    r->res.cls = cls;
-    r->res.error[0] = 0;
-    if (cls != CPGO_GH_OK) {
-        int n = snprintf(r->res.error, sizeof r->res.error, "github %s: %s: ", r->repo,
-                         op_name(r->res.op));
-        if (n > 0 && (size_t)n < sizeof r->res.error) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(r->res.error + n, sizeof r->res.error - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
-        for (char *p = r->res.error; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
-        github_scrub(c, r->res.error);
-        cpgo_gh_pr_free(&r->res.pr);
-        r->res.found = 0;
-        if (cpgo_log_enabled(CPGO_LVL_DEBUG))
-            cpgo_log(CPGO_LVL_DEBUG, "github operation failed", "repository", r->repo, "class",
-                     cpgo_gh_class_name(cls), "error", r->res.error, NULL);
-    } else if (r->res.pr.html_url) {
-        github_scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
-    }
-    r->done(&r->res, r->arg);
-    github_free_req(r);
-}
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
@@ -385,7 +240,7 @@ static void pump_cb(uv_timer_t *h)
     if (c->closing || c->stopped) {
         /* fail everything queued; a callback may queue more, which fails here too */
         struct gh_req *r;
-        while ((r = pop(c))) {
+        while ((r = github_pop(c))) {
             if (c->closing)
                 github_finish(r, CPGO_GH_CANCELED, "not sent: the GitHub client is closing");
             else
@@ -402,7 +257,7 @@ static void pump_cb(uv_timer_t *h)
         uv_timer_start(&c->timer, pump_cb, t - now, 0);
         return;
     }
-    start(c, pop(c));
+    start(c, github_pop(c));
     if (!c->active) pump(c); /* it finished at once: go on with the next */
 }
 
@@ -608,7 +463,7 @@ int github_submit(struct cpgo_gh_client *c, struct gh_req *r)
         github_free_req(r);
         return CPGO_E_NOMEM;
     }
-    push_back(c, r);
+    github_push_back(c, r);
     pump(c);
     return 0;
 }

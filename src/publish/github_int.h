@@ -83,7 +83,7 @@ struct cpgo_gh_client {
     struct cpgo_gh_status st;
 };
 
-/* github.c: the client, its queue and transfers */
+/* github_req.c: an operation's life and the shared helpers (calls only github_parse.c) */
 uint64_t github_now_ms(void); /* monotonic */
 /* A malloc'd formatted string, or NULL. */
 char *github_xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -91,14 +91,18 @@ char *github_xstrdup(const char *s);
 /* Scrubs the token, in every form, from s (NUL-terminated, in place). */
 void github_scrub(const struct cpgo_gh_client *c, char *s);
 void github_free_req(struct gh_req *r);
-/* Queues r at the head (a retry, a redirect, the next page) or the tail (github_submit:
- * a new operation, then the pump is armed; NOMEM when r has no URL, r freed). */
+/* The queue: new operations at the tail; a retry, a redirect or the next page at the head. */
+void github_push_back(struct cpgo_gh_client *c, struct gh_req *r);
 void github_push_front(struct cpgo_gh_client *c, struct gh_req *r);
-int github_submit(struct cpgo_gh_client *c, struct gh_req *r);
+struct gh_req *github_pop(struct cpgo_gh_client *c);
 /* Ends an operation: the one callback (the error line built from fmt, naming the
  * repository and the operation, scrubbed), then the request is freed. */
 void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* github.c: the client and its transfers */
+/* Queues a new operation and arms the pump; CPGO_E_NOMEM (r freed) when r has no URL. */
+int github_submit(struct cpgo_gh_client *c, struct gh_req *r);
 
 /* github_pace.c: pacing and judging responses */
 /* When the head of the queue may start (monotonic ms). */
