@@ -217,12 +217,10 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
     }
 }
 
-static void close_cb(uv_handle_t *h)
+/* Zeroes the token and frees what the client owns (any of it may be missing yet). */
+static void client_free(struct cpgo_gh_client *c)
 {
-    struct cpgo_gh_client *c = h->data;
-    void (*cb)(void *) = c->closed;
-    void *arg = c->closed_arg;
-    explicit_bzero(c->token, c->token_len);
+    if (c->token) explicit_bzero(c->token, c->token_len);
     free(c->token);
     cpgo_url_secrets_unref(c->secrets);
     free(c->api_url);
@@ -231,6 +229,14 @@ static void close_cb(uv_handle_t *h)
     free(c->api_path);
     free(c->mut_ring);
     free(c);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+    struct cpgo_gh_client *c = h->data;
+    void (*cb)(void *) = c->closed;
+    void *arg = c->closed_arg;
+    client_free(c);
     if (cb) cb(arg);
 }
 
@@ -395,11 +401,7 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
                      "github: api_url %s is not an https URL without credentials (like "
                      "https://api.github.com or https://HOST/api/v3)",
                      masked);
-        explicit_bzero(c->token, c->token_len);
-        free(c->token);
-        cpgo_url_secrets_unref(c->secrets);
-        free(c->api_url);
-        free(c);
+        client_free(c);
         return CPGO_E_USAGE;
     }
     c->api_scheme = github_xstrdup(u.scheme);
@@ -427,15 +429,7 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
     *out = c;
     return 0;
 nomem:
-    if (c->token) explicit_bzero(c->token, c->token_len);
-    free(c->token);
-    cpgo_url_secrets_unref(c->secrets);
-    free(c->api_url);
-    free(c->api_scheme);
-    free(c->api_host);
-    free(c->api_path);
-    free(c->mut_ring);
-    free(c);
+    client_free(c);
     return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
 }
 

@@ -99,6 +99,19 @@ static uint64_t reset_wait_ms(const struct cpgo_gh_client *c, const struct gh_re
     return (uint64_t)s * 1000u + c->pace.reset_margin_ms;
 }
 
+/* Points r's next request at `url` (copied): 0, or -1 once r is finished (out of memory). */
+static int retarget(struct gh_req *r, const char *url)
+{
+    char *u = github_xstrdup(url);
+    if (!u) {
+        github_finish(r, CPGO_GH_INTERNAL, "out of memory");
+        return -1;
+    }
+    free(r->url);
+    r->url = u;
+    return 0;
+}
+
 static void stop_client(struct cpgo_gh_client *c, const char *msg)
 {
     c->stopped = 1;
@@ -155,12 +168,7 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
         /* nothing was created: the POST may be sent again */
         r->in_lookup = 0;
         r->method = "POST";
-        free(r->url);
-        r->url = github_xstrdup(r->create_url);
-        if (!r->url) {
-            github_finish(r, CPGO_GH_INTERNAL, "out of memory");
-            return;
-        }
+        if (retarget(r, r->create_url)) return;
         r->pages = r->redirects = 0;
         github_push_front(c, r);
         return;
@@ -182,13 +190,7 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
             return;
         }
         if (r->pages + 1 < c->lim.max_pages) {
-            char *u = github_xstrdup(next);
-            if (!u) {
-                github_finish(r, CPGO_GH_INTERNAL, "out of memory");
-                return;
-            }
-            free(r->url);
-            r->url = u;
+            if (retarget(r, next)) return;
             r->pages++;
             r->redirects = 0;
             github_push_front(c, r);
@@ -232,12 +234,7 @@ static void handle_ambiguous(struct gh_req *r, struct gh_resp *rs, enum cpgo_gh_
             github_finish(r, cls, "%s (gave up after %u retries)", why, r->retries);
             return;
         }
-        free(r->url);
-        r->url = github_xstrdup(r->lookup_url);
-        if (!r->url) {
-            github_finish(r, CPGO_GH_INTERNAL, "out of memory");
-            return;
-        }
+        if (retarget(r, r->lookup_url)) return;
         r->in_lookup = 1;
         r->method = "GET";
         r->pages = r->redirects = 0;
@@ -323,13 +320,7 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
                 st, masked, c->api_scheme, c->api_host);
             return;
         }
-        char *u = github_xstrdup(rs->location);
-        if (!u) {
-            github_finish(r, CPGO_GH_INTERNAL, "out of memory");
-            return;
-        }
-        free(r->url);
-        r->url = u;
+        if (retarget(r, rs->location)) return;
         r->redirects++;
         github_push_front(c, r);
         return;

@@ -198,20 +198,17 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
     s.c = &c;
     s.name = target_file;
     int src = search_tree(&s, tree, 0, 0);
-    if (s.over == 1) {
-        rc = gitrepo_fail(
-            &c, CPGO_GIT_LIMIT,
-            "searching branch '%s' of %s for %s: more than %d entries; set target_file "
-            "to the profile's path",
-            target_branch, g->url, target_file, CPGO_GIT_SEARCH_MAX_ENTRIES);
-        goto out;
-    }
-    if (s.over == 2) {
-        rc = gitrepo_fail(
-            &c, CPGO_GIT_LIMIT,
-            "searching branch '%s' of %s for %s: directories nested deeper than %d; set "
-            "target_file to the profile's path",
-            target_branch, g->url, target_file, CPGO_GIT_SEARCH_MAX_DEPTH);
+    if (s.over) {
+        char why[64];
+        if (s.over == 1)
+            snprintf(why, sizeof why, "more than %d entries", CPGO_GIT_SEARCH_MAX_ENTRIES);
+        else
+            snprintf(why, sizeof why, "directories nested deeper than %d",
+                     CPGO_GIT_SEARCH_MAX_DEPTH);
+        rc = gitrepo_fail(&c, CPGO_GIT_LIMIT,
+                          "searching branch '%s' of %s for %s: %s; set target_file to the "
+                          "profile's path",
+                          target_branch, g->url, target_file, why);
         goto out;
     }
     if (src < 0) {
