@@ -492,7 +492,7 @@ void cpgo_publish_job_work(struct job *j)
     cpgo_state_forge_get(t->ts, &fs);
     fs.last_publish = cpgo_daemon_wall_ms();
     /* only a commit this target pushed itself: an "unchanged" head may be another's */
-    if (!j->rc && j->fr.pushed && j->fr.commit[0])
+    if (!j->rc && j->fr.outcome == CPGO_FORGE_OUT_PUSHED && j->fr.commit[0])
         snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
     struct cpgo_err e;
     cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
@@ -560,7 +560,7 @@ void cpgo_publish_job_done(struct job *j)
              e);
         cpgo_log(CPGO_LVL_DEBUG, "publish failure class", "target", t->key, "class",
                  cpgo_git_class_name(r->gcls), NULL);
-    } else if (r->nothing) {
+    } else if (r->outcome == CPGO_FORGE_OUT_NOTHING) {
         if (r->settled || t->published_once) {
             succeeded(t);
         } else if (d->opts.once) {
@@ -569,7 +569,7 @@ void cpgo_publish_job_done(struct job *j)
         }
         cpgo_observe_publish(t, "nothing");
         cpgo_log(CPGO_LVL_DEBUG, "nothing to publish", "target", t->key, NULL);
-    } else if (r->unmanaged) {
+    } else if (r->outcome == CPGO_FORGE_OUT_UNMANAGED) {
         char e[900];
         snprintf(e, sizeof e,
                  "pull request #%" PRIu64 " was taken over by a person (the cpgo marker was "
@@ -583,7 +583,7 @@ void cpgo_publish_job_done(struct job *j)
             pubq_drain(d);
             return;
         }
-    } else if (r->gated) {
+    } else if (r->outcome == CPGO_FORGE_OUT_GATED) {
         succeeded(t);
         cpgo_observe_publish(t, "gated");
         char n[24], need[24];
@@ -605,19 +605,20 @@ void cpgo_publish_job_done(struct job *j)
             pubq_drain(d);
             return;
         }
-    } else if (r->same_as_base) {
+    } else if (r->outcome == CPGO_FORGE_OUT_SAME_AS_BASE) {
         succeeded(t);
         cpgo_observe_publish(t, "same_as_base");
         cpgo_log(CPGO_LVL_INFO, "the merged profile equals the target branch's: nothing to propose",
                  "target", t->key, NULL);
     } else {
-        if (r->pushed) t->publishes++;
-        cpgo_observe_publish(t, r->pushed ? "pushed" : "unchanged");
+        int pushed = r->outcome == CPGO_FORGE_OUT_PUSHED; /* else unchanged */
+        if (pushed) t->publishes++;
+        cpgo_observe_publish(t, pushed ? "pushed" : "unchanged");
         if (!t->github) {
             succeeded(t);
-            log_round(t, j, r->pushed ? "published: branch updated" : "published: branch up to date");
+            log_round(t, j, pushed ? "published: branch updated" : "published: branch up to date");
         } else {
-            log_round(t, j, r->pushed ? "pushed" : "branch up to date");
+            log_round(t, j, pushed ? "pushed" : "branch up to date");
             t->pr_title = strdup(r->title);
             t->pr_body = r->body;
             r->body = NULL;

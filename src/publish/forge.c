@@ -1,6 +1,30 @@
-/* forge.c - see forge.h. */
+/*
+ * forge.c - see forge.h for what a round does and in which order.
+ *
+ * The round is a fixed sequence of named steps over one struct round, as curl's
+ * lib/multi.c runs its transfer state machine as multistate_* functions: each step reads
+ * what the steps before it left in the round and returns
+ *   STEP_NEXT         go on with the next step,
+ *   STEP_DONE         the outcome is decided (set in the result) and nothing failed,
+ *   a CPGO_E_* code   the round failed (the result's gcls says whether retrying helps).
+ * The driver (cpgo_forge_round) runs the steps in order and frees what they left; no step
+ * jumps, and only the push step talks to the head branch's remote.
+ *
+ * The exactly-once invariants, asserted where they hold:
+ *   - after settle, no blob recorded for a push is the base file's blob: a segment whose
+ *     push is in the base branch is published and gone, so the proposal (base file +
+ *     segments + fresh) cannot count it twice;
+ *   - the record step runs only with something pending: nothing is pushed when nothing is
+ *     pending;
+ *   - the push step pushes only a blob that the state has recorded (cpgo_state_push_begin
+ *     has returned), and git pushes exactly that blob: a crash after the push cannot count
+ *     the scrapes it holds twice;
+ *   - a round ends with exactly one outcome, CPGO_FORGE_OUT_FAILED if and only if it
+ *     returns an error.
+ */
 #include "publish/forge.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,278 +34,402 @@
 #include "profile/summary.h"
 #include "publish/prbody.h"
 
+#define STEP_NEXT 0
+#define STEP_DONE 1
+
+#define MAX_PUSHED_BLOBS (CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS)
+
+/* Everything one round carries from step to step. */
+struct round {
+    /* borrowed for the call */
+    struct cpgo_tstate *ts;
+    struct cpgo_gitrepo *g;
+    const struct cpgo_forge_req *req;
+    struct cpgo_forge_result *r;
+    struct cpgo_err *err;
+    /* the existing file and the result merge many scrapes: the per-scrape limits do not
+     * bound them */
+    struct cpgo_limits mlim;
+    struct cpgo_git_tips tips;   /* fetch */
+    struct cpgo_git_file f;      /* find: the existing profile (owned) */
+    struct cpgo_state_meta meta; /* gate: what pending holds */
+    struct cpgo_state_forge fs;  /* gate: the forge record */
+    int ours;                    /* foreign check: the head branch's tip is this target's */
+    /* validate, merge (owned) */
+    struct cpgo_merger *m;
+    struct cpgo_profile *old, *neu;
+    struct cpgo_summary sb, sa;
+    int have_sb, have_sa;
+    struct cpgo_buf out; /* the new file */
+    int recorded;        /* record: cpgo_state_push_begin returned for r->blob */
+};
+
 void cpgo_forge_result_free(struct cpgo_forge_result *r)
 {
     free(r->body);
     r->body = NULL;
 }
 
-static int git_failed(struct cpgo_gitrepo *g, struct cpgo_forge_result *r, int rc)
+static int git_failed(struct round *rd, int rc)
 {
-    r->gcls = cpgo_gitrepo_last_class(g);
-    if (r->gcls == CPGO_GIT_OK) r->gcls = CPGO_GIT_INTERNAL;
+    rd->r->gcls = cpgo_gitrepo_last_class(rd->g);
+    if (rd->r->gcls == CPGO_GIT_OK) rd->r->gcls = CPGO_GIT_INTERNAL;
     return rc;
 }
 
-static int content_error(struct cpgo_forge_result *r, int rc)
+static int local_failed(struct round *rd, int rc)
 {
-    r->gcls = rc == CPGO_E_NOMEM || rc == CPGO_E_IO ? CPGO_GIT_LOCAL : CPGO_GIT_CONTENT;
+    rd->r->gcls = CPGO_GIT_LOCAL;
     return rc;
 }
+
+/* A profile that cannot be made is the content's fault, unless memory or the disk ran out. */
+static int content_failed(struct round *rd, int rc)
+{
+    rd->r->gcls = rc == CPGO_E_NOMEM || rc == CPGO_E_IO ? CPGO_GIT_LOCAL : CPGO_GIT_CONTENT;
+    return rc;
+}
+
+static int done(struct round *rd, enum cpgo_forge_outcome o)
+{
+    rd->r->outcome = o;
+    return STEP_DONE;
+}
+
+/* The head branch: configured, or cpgo/<target_branch>/<the profile's path> (config's one
+ * rule). A default name that does not fit is refused, never cut. */
+static int name_head_branch(struct round *rd, const char *path)
+{
+    struct cpgo_forge_result *r = rd->r;
+    if (rd->req->head_branch) {
+        snprintf(r->head_branch, sizeof r->head_branch, "%s", rd->req->head_branch);
+        return 0;
+    }
+    if (cpgo_config_head_branch(rd->req->target_branch, path, r->head_branch,
+                                sizeof r->head_branch))
+        return content_failed(rd, cpgo_err_set(rd->err, CPGO_E_INPUT,
+                                               "the default head branch is too long for the "
+                                               "profile's path (set head_branch): %s",
+                                               path));
+    return 0;
+}
+
+/* 1 when `blob` is among the blobs the state recorded for pushes. */
+static inline int blob_recorded(const struct cpgo_tstate *ts, const char *blob)
+{
+    char blobs[MAX_PUSHED_BLOBS][CPGO_STATE_BLOB_SIZE];
+    size_t nb = cpgo_state_pushed_blobs(ts, blobs, MAX_PUSHED_BLOBS);
+    for (size_t i = 0; i < nb; i++)
+        if (!strcmp(blobs[i], blob)) return 1;
+    return 0;
+}
+
+/* ---- the steps, in order ---------------------------------------------------------------- */
+
+/* 1. target_branch and the head branch into the cache. The default head branch names the
+ * profile's path, known only after the search: the configured file is the first guess, and
+ * a profile found elsewhere costs one more (incremental) fetch in step_find. */
+static int step_fetch(struct round *rd)
+{
+    int rc = name_head_branch(rd, rd->req->target_file);
+    if (rc) return rc;
+    rc = cpgo_gitrepo_fetch(rd->g, rd->req->target_branch, rd->r->head_branch, &rd->tips, rd->err);
+    return rc ? git_failed(rd, rc) : STEP_NEXT;
+}
+
+/* 2. the existing profile on target_branch (or where it will be created). */
+static int step_find(struct round *rd)
+{
+    const struct cpgo_forge_req *req = rd->req;
+    struct cpgo_forge_result *r = rd->r;
+    int rc = cpgo_gitrepo_find_profile(rd->g, req->target_branch, req->target_file,
+                                       rd->mlim.max_compressed, &rd->f, rd->err);
+    if (rc) return git_failed(rd, rc);
+    snprintf(r->path, sizeof r->path, "%s", rd->f.path);
+    if (!req->head_branch && strcmp(rd->f.path, req->target_file)) {
+        if ((rc = name_head_branch(rd, rd->f.path))) return rc;
+        rc = cpgo_gitrepo_fetch(rd->g, req->target_branch, r->head_branch, &rd->tips, rd->err);
+        if (rc) return git_failed(rd, rc);
+    }
+    snprintf(r->base, sizeof r->base, "%s", rd->f.base[0] ? rd->f.base : rd->tips.base);
+    r->created = !rd->f.found;
+    return STEP_NEXT;
+}
+
+/* 3. a merged pull request shows as the base branch having held a blob cpgo pushed: the
+ * segments those pushes closed are published. */
+static int step_settle(struct round *rd)
+{
+    char blobs[MAX_PUSHED_BLOBS][CPGO_STATE_BLOB_SIZE];
+    const char *ids[MAX_PUSHED_BLOBS];
+    int hit[MAX_PUSHED_BLOBS];
+    size_t nb = cpgo_state_pushed_blobs(rd->ts, blobs, MAX_PUSHED_BLOBS);
+    for (size_t i = 0; i < nb; i++)
+        ids[i] = blobs[i];
+    int rc;
+    if (nb && (rc = cpgo_gitrepo_path_history(rd->g, rd->req->target_branch, rd->f.path,
+                                              CPGO_FORGE_HISTORY, ids, nb, hit, rd->err)))
+        return git_failed(rd, rc);
+    /* the file read in step_find is the base too: the history walk starts at the tip it
+     * fetched last, which is that file's commit unless target_branch moved in between */
+    for (size_t i = 0; i < nb; i++)
+        if (rd->f.found && !strcmp(blobs[i], rd->f.blob)) hit[i] = 1;
+    /* newest first: settling a segment settles every older one */
+    for (size_t i = nb; i-- > 0;) {
+        if (!hit[i]) continue;
+        uint64_t n = 0;
+        if ((rc = cpgo_state_settle(rd->ts, blobs[i], &n, rd->err))) return local_failed(rd, rc);
+        rd->r->settled += n;
+    }
+    /* what is in the base branch is no longer pending: the proposal cannot count it twice */
+    assert(!rd->f.found || !blob_recorded(rd->ts, rd->f.blob));
+    return STEP_NEXT;
+}
+
+/* 4. whether to propose anything: something pending, no person in charge of the pull
+ * request, and no closed pull request still gating. */
+static int step_gate(struct round *rd)
+{
+    struct cpgo_forge_result *r = rd->r;
+    if (!cpgo_state_has_pending(rd->ts)) return done(rd, CPGO_FORGE_OUT_NOTHING);
+    cpgo_state_pending_meta(rd->ts, &rd->meta);
+    r->scrapes = rd->meta.scrapes;
+    r->instances = rd->meta.instances;
+    cpgo_state_forge_get(rd->ts, &rd->fs);
+    /* a person's now: the GitHub step looks whether that changed */
+    if (rd->fs.unmanaged_pr) return done(rd, CPGO_FORGE_OUT_UNMANAGED);
+    if (rd->fs.closed_pr && !rd->fs.released) {
+        uint64_t need =
+            rd->fs.closed_scrapes + rd->fs.closed_scrapes * rd->req->reopen_growth_pct / 100;
+        if (rd->meta.scrapes < need || rd->meta.scrapes == 0) return done(rd, CPGO_FORGE_OUT_GATED);
+        rd->fs.released = 1;
+        int rc = cpgo_state_forge_put(rd->ts, &rd->fs, rd->err);
+        if (rc) return local_failed(rd, rc);
+    }
+    return STEP_NEXT;
+}
+
+/* 5. never rewrite what a person pushed: ownership follows the head branch's tip. */
+static int step_foreign_check(struct round *rd)
+{
+    const struct cpgo_forge_req *req = rd->req;
+    struct cpgo_forge_result *r = rd->r;
+    struct cpgo_git_head head;
+    int rc = cpgo_gitrepo_inspect_head(rd->g, req->target_branch, r->head_branch, &req->ident,
+                                       &head, rd->err);
+    if (rc) return git_failed(rd, rc);
+    const char *email =
+        req->ident.email && *req->ident.email ? req->ident.email : CPGO_GIT_DEFAULT_EMAIL;
+    rd->ours = head.exists && ((rd->fs.last_commit[0] && !strcmp(head.tip, rd->fs.last_commit)) ||
+                               (req->target_id && !strcmp(head.tip_target, req->target_id) &&
+                                !strcmp(head.tip_email, email)));
+    if (head.exists && !rd->ours && head.tip_target[0] && req->target_id &&
+        strcmp(head.tip_target, req->target_id)) {
+        r->gcls = CPGO_GIT_CONTENT;
+        return cpgo_err_set(rd->err, CPGO_E_INPUT,
+                            "branch '%s' belongs to another cpgo target (id %s): two targets "
+                            "resolve to the same file; give one of them another target_file "
+                            "or head_branch",
+                            r->head_branch, head.tip_target);
+    }
+    if (head.foreign && !rd->ours) {
+        r->gcls = CPGO_GIT_FOREIGN;
+        return cpgo_err_set(rd->err, CPGO_E_USAGE,
+                            "branch '%s' has commits cpgo did not make; left alone (delete the "
+                            "branch to let cpgo recreate it): %s",
+                            r->head_branch, head.why);
+    }
+    return STEP_NEXT;
+}
+
+/* 6. the existing file must be a profile the pending scrapes merge with: else nothing is
+ * pushed, and a person must look (CPGO_GIT_CONTENT). */
+static int step_validate(struct round *rd)
+{
+    const struct cpgo_git_file *f = &rd->f;
+    if (cpgo_merge_new(&rd->m, &rd->req->mo))
+        return content_failed(rd, cpgo_err_set(rd->err, CPGO_E_NOMEM, "out of memory"));
+    if (!f->found) return STEP_NEXT;
+    rd->r->bytes_before = f->len;
+    int rc = cpgo_profile_decode(f->data, f->len, &rd->mlim, &rd->old, rd->err);
+    if (rc) {
+        cpgo_err_prefix(rd->err, "the existing %s on branch '%s' is not a valid profile", f->path,
+                        rd->req->target_branch);
+        return content_failed(rd, rc == CPGO_E_NOMEM ? rc : CPGO_E_INPUT);
+    }
+    /* the summary is for the body only: without it the body leaves the "before" side out */
+    if (cpgo_summary_build(rd->old, 10, &rd->sb, rd->err) == 0) rd->have_sb = 1;
+    if ((rc = cpgo_merge_add(rd->m, rd->old, rd->err))) {
+        cpgo_err_prefix(rd->err, "the existing %s on branch '%s'", f->path, rd->req->target_branch);
+        return content_failed(rd, rc);
+    }
+    return STEP_NEXT;
+}
+
+/* 7. new file = trim(existing + every pending segment + fresh), its summary line, title and
+ * Markdown body. */
+static int step_merge(struct round *rd)
+{
+    const struct cpgo_forge_req *req = rd->req;
+    struct cpgo_forge_result *r = rd->r;
+    int rc = cpgo_state_fold_pending(rd->ts, rd->m, rd->err);
+    if (rc) {
+        cpgo_err_prefix(rd->err,
+                        "pending profiles cannot be merged with the existing %s on branch '%s'",
+                        rd->f.path, req->target_branch);
+        return content_failed(rd, rc);
+    }
+    if ((rc = cpgo_merge_encode(rd->m, 0, 1, &rd->out, rd->err))) return content_failed(rd, rc);
+    cpgo_merge_free(rd->m);
+    rd->m = NULL;
+    r->bytes_after = rd->out.len;
+    /* what is pushed is decoded again: the summary for the body, and a last check */
+    if ((rc = cpgo_profile_decode(rd->out.data, rd->out.len, &rd->mlim, &rd->neu, rd->err)) ||
+        (rc = cpgo_summary_build(rd->neu, 10, &rd->sa, rd->err))) {
+        cpgo_err_prefix(rd->err, "the merged profile");
+        r->gcls = CPGO_GIT_INTERNAL;
+        return rc;
+    }
+    rd->have_sa = 1;
+    struct cpgo_prbody_in in = {
+        .target_key = req->target_key,
+        .target_file = rd->f.path,
+        .target_branch = req->target_branch,
+        .scrapes = rd->meta.scrapes,
+        .instances = rd->meta.instances,
+        .first_scrape = rd->meta.first,
+        .last_scrape = rd->meta.last,
+        .created = r->created,
+        .bytes_before = rd->f.len,
+        .bytes_after = rd->out.len,
+        .before = rd->have_sb ? &rd->sb : NULL,
+        .after = &rd->sa,
+    };
+    size_t blen;
+    if ((rc = cpgo_prbody_build(&in, &r->body, &blen, rd->err))) {
+        r->gcls = CPGO_GIT_INTERNAL;
+        return rc;
+    }
+    if (cpgo_prbody_summary_line(&in, r->summary, sizeof r->summary) < 0)
+        snprintf(r->summary, sizeof r->summary, "cpgo: update %s", rd->f.path);
+    if (cpgo_prbody_title(&in, r->title, sizeof r->title) < 0)
+        snprintf(r->title, sizeof r->title, "cpgo: update the PGO profile");
+    return STEP_NEXT;
+}
+
+/* 8. the record before the push: a crash after the push must not count these scrapes
+ * twice (state.h, segments). */
+static int step_record(struct round *rd)
+{
+    /* step_gate stopped the round when nothing was pending */
+    assert(cpgo_state_has_pending(rd->ts));
+    int rc = cpgo_gitrepo_blob_id(rd->out.data, rd->out.len, rd->r->blob, rd->err);
+    if (!rc) rc = cpgo_state_push_begin(rd->ts, rd->r->blob, rd->err);
+    if (rc) return local_failed(rd, rc);
+    rd->recorded = 1;
+    return STEP_NEXT;
+}
+
+/* The commit message: the summary line, the body without its marker line and without its
+ * footer about the pull request (after its "---" rule: git's trailer parsers take a "---"
+ * line as the start of a patch), then the trailer naming the target (ownership,
+ * collisions). NULL when out of memory. */
+static char *commit_message(const struct round *rd)
+{
+    const struct cpgo_forge_result *r = rd->r;
+    const char *b = r->body, *nl = strchr(b, '\n');
+    if (nl && !strncmp(b, "<!--", 4)) b = nl + 1;
+    while (*b == '\n')
+        b++;
+    const char *id = rd->req->target_id ? rd->req->target_id : "";
+    size_t ml = strlen(r->summary) + strlen(b) + strlen(CPGO_GIT_TRAILER) + strlen(id) + 8;
+    char *msg = malloc(ml);
+    if (!msg) return NULL;
+    const char *foot = strstr(b, "\n---\n");
+    size_t bl = foot ? (size_t)(foot - b) : strlen(b);
+    while (bl && b[bl - 1] == '\n')
+        bl--;
+    snprintf(msg, ml, "%s\n\n%.*s\n\n%s: %s\n", r->summary, (int)bl, b, CPGO_GIT_TRAILER, id);
+    return msg;
+}
+
+/* 9. one commit on the tip of target_branch whose only change is the file, force-pushed
+ * with a lease; nothing is pushed when the head branch already has it. */
+static int step_push(struct round *rd)
+{
+    struct cpgo_forge_result *r = rd->r;
+    /* only what the state recorded may leave: step_record ran and succeeded */
+    assert(rd->recorded && blob_recorded(rd->ts, r->blob));
+    char *msg = commit_message(rd);
+    if (!msg) return content_failed(rd, cpgo_err_set(rd->err, CPGO_E_NOMEM, "out of memory"));
+    struct cpgo_git_commit_req creq = {
+        .target_branch = rd->req->target_branch,
+        .head_branch = r->head_branch,
+        .path = rd->f.path,
+        .data = rd->out.data,
+        .len = rd->out.len,
+        .message = msg,
+        .author = rd->req->ident,
+        .committer = rd->req->ident,
+        .overwrite_foreign = rd->ours, /* decided from the tip in step_foreign_check */
+    };
+    struct cpgo_git_publish pub;
+    int rc = cpgo_gitrepo_publish(rd->g, &creq, &pub, rd->err);
+    free(msg);
+    if (rc) return git_failed(rd, rc);
+    /* the git layer hashed the same bytes: what the branch holds is the recorded blob */
+    assert(!strcmp(pub.blob, r->blob));
+    assert(pub.pushed + pub.unchanged + pub.same_as_base == 1);
+    snprintf(r->commit, sizeof r->commit, "%s", pub.commit);
+    snprintf(r->base, sizeof r->base, "%s", pub.base);
+    return done(rd, pub.pushed      ? CPGO_FORGE_OUT_PUSHED
+                    : pub.unchanged ? CPGO_FORGE_OUT_UNCHANGED
+                                    : CPGO_FORGE_OUT_SAME_AS_BASE);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(struct round *rd);
+} steps[] = {
+    {"fetch", step_fetch},
+    {"find", step_find},
+    {"settle", step_settle},
+    {"gate", step_gate},
+    {"foreign check", step_foreign_check},
+    {"validate", step_validate},
+    {"merge", step_merge},
+    {"record", step_record},
+    {"push", step_push},
+};
 
 int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
                      const struct cpgo_forge_req *req, struct cpgo_forge_result *r,
                      struct cpgo_err *err)
 {
     memset(r, 0, sizeof *r);
-    struct cpgo_git_tips tips;
-    struct cpgo_git_file f;
-    memset(&f, 0, sizeof f);
-    /* the default head branch names the profile's path, known only after the search: the
-     * configured file is the first guess, and a profile found elsewhere costs one more
-     * (incremental) fetch */
-    if (req->head_branch)
-        snprintf(r->head_branch, sizeof r->head_branch, "%s", req->head_branch);
-    else if (cpgo_config_head_branch(req->target_branch, req->target_file, r->head_branch,
-                                     sizeof r->head_branch))
-        return content_error(r, cpgo_err_set(err, CPGO_E_INPUT,
-                                             "the default head branch is too long for the "
-                                             "profile's path (set head_branch): %s",
-                                             req->target_file));
-    /* the existing file and the result merge many scrapes: the per-scrape limits do not
-     * bound them */
-    struct cpgo_limits mlim;
-    cpgo_limits_merged(&req->lim, &mlim);
-    int rc = cpgo_gitrepo_fetch(g, req->target_branch, r->head_branch, &tips, err);
-    if (rc) return git_failed(g, r, rc);
-    rc = cpgo_gitrepo_find_profile(g, req->target_branch, req->target_file, mlim.max_compressed,
-                                   &f, err);
-    if (rc) return git_failed(g, r, rc);
-    snprintf(r->path, sizeof r->path, "%s", f.path);
-    if (!req->head_branch && strcmp(f.path, req->target_file)) {
-        if (cpgo_config_head_branch(req->target_branch, f.path, r->head_branch,
-                                    sizeof r->head_branch)) {
-            rc = content_error(r, cpgo_err_set(err, CPGO_E_INPUT,
-                                               "the default head branch is too long for the "
-                                               "profile's path (set head_branch): %s",
-                                               f.path));
-            goto out;
-        }
-        if ((rc = cpgo_gitrepo_fetch(g, req->target_branch, r->head_branch, &tips, err)))
-            return git_failed(g, r, rc);
+    struct round rd = {.ts = ts, .g = g, .req = req, .r = r, .err = err};
+    cpgo_limits_merged(&req->lim, &rd.mlim);
+    int rc = STEP_NEXT;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && rc == STEP_NEXT; i++) {
+        r->step = steps[i].name;
+        rc = steps[i].run(&rd);
     }
-    snprintf(r->base, sizeof r->base, "%s", f.base[0] ? f.base : tips.base);
-    r->created = !f.found;
-
-    /* 3. a merged pull request shows as the base branch having held a blob cpgo pushed */
-    {
-        char blobs[CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS][CPGO_STATE_BLOB_SIZE];
-        const char *ids[CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS];
-        int hit[CPGO_STATE_MAX_SEGS * CPGO_STATE_MAX_BLOBS];
-        size_t nb = cpgo_state_pushed_blobs(ts, blobs, sizeof blobs / sizeof blobs[0]);
-        for (size_t i = 0; i < nb; i++) ids[i] = blobs[i];
-        if (nb && (rc = cpgo_gitrepo_path_history(g, req->target_branch, f.path,
-                                                   CPGO_FORGE_HISTORY, ids, nb, hit, err)))
-            return git_failed(g, r, rc);
-        /* newest first: settling a segment settles every older one */
-        for (size_t i = nb; i-- > 0;) {
-            if (!hit[i]) continue;
-            uint64_t n = 0;
-            if ((rc = cpgo_state_settle(ts, blobs[i], &n, err))) {
-                r->gcls = CPGO_GIT_LOCAL;
-                goto out;
-            }
-            r->settled += n;
-        }
+    /* the push step decides the outcome of a round that runs to its end */
+    assert(rc != STEP_NEXT);
+    if (rc < 0) {
+        r->outcome = CPGO_FORGE_OUT_FAILED;
+        if (r->gcls == CPGO_GIT_OK) r->gcls = CPGO_GIT_INTERNAL;
+    } else {
+        rc = 0;
+        r->step = NULL;
     }
-    /* 4. */
-    if (!cpgo_state_has_pending(ts)) {
-        r->nothing = 1;
-        goto out;
-    }
-    struct cpgo_state_meta meta;
-    cpgo_state_pending_meta(ts, &meta);
-    r->scrapes = meta.scrapes;
-    r->instances = meta.instances;
-    struct cpgo_state_forge fs;
-    cpgo_state_forge_get(ts, &fs);
-    if (fs.unmanaged_pr) {
-        r->unmanaged = 1; /* a person's now: the GitHub step looks whether that changed */
-        goto out;
-    }
-    if (fs.closed_pr && !fs.released) {
-        uint64_t need = fs.closed_scrapes + fs.closed_scrapes * req->reopen_growth_pct / 100;
-        if (meta.scrapes < need || meta.scrapes == 0) {
-            r->gated = 1;
-            goto out;
-        }
-        fs.released = 1;
-        if ((rc = cpgo_state_forge_put(ts, &fs, err))) {
-            r->gcls = CPGO_GIT_LOCAL;
-            goto out;
-        }
-    }
-    /* 5. never rewrite what a person pushed */
-    struct cpgo_git_head head;
-    if ((rc = cpgo_gitrepo_inspect_head(g, req->target_branch, r->head_branch, &req->ident,
-                                        &head, err))) {
-        git_failed(g, r, rc);
-        goto out;
-    }
-    int ours = head.exists &&
-               ((fs.last_commit[0] && !strcmp(head.tip, fs.last_commit)) ||
-                (req->target_id && !strcmp(head.tip_target, req->target_id) &&
-                 !strcmp(head.tip_email, req->ident.email && *req->ident.email
-                                             ? req->ident.email
-                                             : CPGO_GIT_DEFAULT_EMAIL)));
-    if (head.exists && !ours && head.tip_target[0] && req->target_id &&
-        strcmp(head.tip_target, req->target_id)) {
-        r->gcls = CPGO_GIT_CONTENT;
-        rc = cpgo_err_set(err, CPGO_E_INPUT,
-                          "branch '%s' belongs to another cpgo target (id %s): two targets "
-                          "resolve to the same file; give one of them another target_file or "
-                          "head_branch",
-                          r->head_branch, head.tip_target);
-        goto out;
-    }
-    if (head.foreign && !ours) {
-        r->gcls = CPGO_GIT_FOREIGN;
-        rc = cpgo_err_set(err, CPGO_E_USAGE,
-                          "branch '%s' has commits cpgo did not make; left alone (delete the "
-                          "branch to let cpgo recreate it): %s",
-                          r->head_branch, head.why);
-        goto out;
-    }
-
-    /* 6. + 7. */
-    struct cpgo_merger *m = NULL;
-    struct cpgo_profile *old = NULL, *neu = NULL;
-    struct cpgo_summary sb, sa;
-    int have_sb = 0, have_sa = 0;
-    struct cpgo_buf out = {0};
-    if (cpgo_merge_new(&m, &req->mo)) {
-        rc = content_error(r, cpgo_err_set(err, CPGO_E_NOMEM, "out of memory"));
-        goto build_out;
-    }
-    if (f.found) {
-        r->bytes_before = f.len;
-        if ((rc = cpgo_profile_decode(f.data, f.len, &mlim, &old, err))) {
-            cpgo_err_prefix(err, "the existing %s on branch '%s' is not a valid profile", f.path,
-                            req->target_branch);
-            content_error(r, rc == CPGO_E_NOMEM ? rc : CPGO_E_INPUT);
-            rc = rc == CPGO_E_NOMEM ? rc : CPGO_E_INPUT;
-            goto build_out;
-        }
-        if (cpgo_summary_build(old, 10, &sb, err) == 0) have_sb = 1;
-        if ((rc = cpgo_merge_add(m, old, err))) {
-            cpgo_err_prefix(err, "the existing %s on branch '%s'", f.path, req->target_branch);
-            content_error(r, rc);
-            goto build_out;
-        }
-    }
-    if ((rc = cpgo_state_fold_pending(ts, m, err))) {
-        cpgo_err_prefix(err, "pending profiles cannot be merged with the existing %s on branch '%s'",
-                        f.path, req->target_branch);
-        content_error(r, rc);
-        goto build_out;
-    }
-    if ((rc = cpgo_merge_encode(m, 0, 1, &out, err))) {
-        content_error(r, rc);
-        goto build_out;
-    }
-    cpgo_merge_free(m);
-    m = NULL;
-    r->bytes_after = out.len;
-    /* what is pushed is decoded again: the summary for the body, and a last check */
-    if ((rc = cpgo_profile_decode(out.data, out.len, &mlim, &neu, err)) ||
-        (rc = cpgo_summary_build(neu, 10, &sa, err))) {
-        cpgo_err_prefix(err, "the merged profile");
-        r->gcls = CPGO_GIT_INTERNAL;
-        goto build_out;
-    }
-    have_sa = 1;
-    struct cpgo_prbody_in in = {
-        .target_key = req->target_key,
-        .target_file = f.path,
-        .target_branch = req->target_branch,
-        .scrapes = meta.scrapes,
-        .instances = meta.instances,
-        .first_scrape = meta.first,
-        .last_scrape = meta.last,
-        .created = r->created,
-        .bytes_before = f.len,
-        .bytes_after = out.len,
-        .before = have_sb ? &sb : NULL,
-        .after = &sa,
-    };
-    size_t blen;
-    if ((rc = cpgo_prbody_build(&in, &r->body, &blen, err))) {
-        r->gcls = CPGO_GIT_INTERNAL;
-        goto build_out;
-    }
-    if (cpgo_prbody_summary_line(&in, r->summary, sizeof r->summary) < 0)
-        snprintf(r->summary, sizeof r->summary, "cpgo: update %s", f.path);
-    if (cpgo_prbody_title(&in, r->title, sizeof r->title) < 0)
-        snprintf(r->title, sizeof r->title, "cpgo: update the PGO profile");
-
-    /* 8. the record first: a crash after the push must not count these scrapes twice */
-    if ((rc = cpgo_gitrepo_blob_id(out.data, out.len, r->blob, err)) ||
-        (rc = cpgo_state_push_begin(ts, r->blob, err))) {
-        r->gcls = CPGO_GIT_LOCAL;
-        goto build_out;
-    }
-    {
-        /* the commit message: the summary line, then the body without its marker line */
-        const char *b = r->body, *nl = strchr(b, '\n');
-        if (nl && !strncmp(b, "<!--", 4)) b = nl + 1;
-        while (*b == '\n') b++;
-        const char *id = req->target_id ? req->target_id : "";
-        size_t ml = strlen(r->summary) + strlen(b) + strlen(CPGO_GIT_TRAILER) + strlen(id) + 8;
-        char *msg = malloc(ml);
-        if (!msg) {
-            rc = content_error(r, cpgo_err_set(err, CPGO_E_NOMEM, "out of memory"));
-            goto build_out;
-        }
-        /* the trailer says which target the commit belongs to (ownership, collisions); the
-         * body's footer about the pull request (after its "---" rule) is left out: git's
-         * trailer parsers take a "---" line as the start of a patch */
-        const char *foot = strstr(b, "\n---\n");
-        size_t bl = foot ? (size_t)(foot - b) : strlen(b);
-        while (bl && b[bl - 1] == '\n') bl--;
-        snprintf(msg, ml, "%s\n\n%.*s\n\n%s: %s\n", r->summary, (int)bl, b, CPGO_GIT_TRAILER, id);
-        struct cpgo_git_commit_req creq = {
-            .target_branch = req->target_branch,
-            .head_branch = r->head_branch,
-            .path = f.path,
-            .data = out.data,
-            .len = out.len,
-            .message = msg,
-            .author = req->ident,
-            .committer = req->ident,
-            .overwrite_foreign = ours, /* decided above from the tip */
-        };
-        struct cpgo_git_publish pub;
-        rc = cpgo_gitrepo_publish(g, &creq, &pub, err);
-        free(msg);
-        if (rc) {
-            git_failed(g, r, rc);
-            goto build_out;
-        }
-        r->pushed = pub.pushed;
-        r->unchanged = pub.unchanged;
-        r->same_as_base = pub.same_as_base;
-        snprintf(r->commit, sizeof r->commit, "%s", pub.commit);
-        snprintf(r->base, sizeof r->base, "%s", pub.base);
-    }
-build_out:
-    if (have_sb) cpgo_summary_free(&sb);
-    if (have_sa) cpgo_summary_free(&sa);
-    cpgo_profile_free(old);
-    cpgo_profile_free(neu);
-    cpgo_merge_free(m);
-    cpgo_buf_free(&out);
-out:
-    cpgo_git_file_free(&f);
-    if (rc && r->gcls == CPGO_GIT_OK) r->gcls = CPGO_GIT_INTERNAL;
+    assert((rc != 0) == (r->outcome == CPGO_FORGE_OUT_FAILED));
+    if (rd.have_sb) cpgo_summary_free(&rd.sb);
+    if (rd.have_sa) cpgo_summary_free(&rd.sa);
+    cpgo_profile_free(rd.old);
+    cpgo_profile_free(rd.neu);
+    cpgo_merge_free(rd.m);
+    cpgo_buf_free(&rd.out);
+    cpgo_git_file_free(&rd.f);
     return rc;
 }

@@ -3,27 +3,34 @@
  * publish that runs on the work queue. The GitHub pull request (github.h) is the loop's
  * part, after this.
  *
- * A round, in order:
- *   1. fetch target_branch and the head branch (cpgo_gitrepo_fetch);
- *   2. find the existing profile on target_branch (path, or the unique match of a bare
- *      name; several matches, a directory or a symlink are permanent errors);
- *   3. settle: if the file has been a blob cpgo pushed, at any of the target branch's
- *      newest CPGO_FORGE_HISTORY commits, the pending scrapes that push held are published
- *      (state.h, segments) -- this is how a merged pull request is noticed, with any merge
- *      method (the file's bytes are what was pushed), even if the file changed since;
- *   4. nothing pending -> done; a pull request closed without merging and pending not yet
- *      grown by `reopen_growth_pct` -> done (gated);
- *   5. the head branch must be cpgo's: its tip is the commit cpgo pushed last, or a commit
- *      by cpgo's committer carrying this target's Cpgo-Target trailer (then it is rewritten
- *      whatever base it sits on), or one cpgo commit on the base; a tip of another target is
- *      a configuration error; anything else is left alone and reported (CPGO_GIT_FOREIGN);
- *   6. decode and check the existing file: not a profile, or sample types that do not
- *      merge, is a permanent error for the target (CPGO_GIT_CONTENT): nothing is pushed;
- *   7. new file = trim(existing + every pending segment + fresh scrapes), the summary line
- *      and the Markdown body (prbody.h);
- *   8. record the push (cpgo_state_push_begin, durable) and then push one commit on the tip
- *      of target_branch whose only change is the file (cpgo_gitrepo_publish). Nothing is
- *      pushed when the head branch already is that commit's tree on that base.
+ * A round is nine named steps, in order (forge.c has one function per step):
+ *   fetch     target_branch and the head branch (cpgo_gitrepo_fetch);
+ *   find      the existing profile on target_branch (path, or the unique match of a bare
+ *             name; several matches, a directory or a symlink are permanent errors);
+ *   settle    if the file has been a blob cpgo pushed, at any of the target branch's newest
+ *             CPGO_FORGE_HISTORY commits, the pending scrapes that push held are published
+ *             (state.h, segments) -- this is how a merged pull request is noticed, with any
+ *             merge method (the file's bytes are what was pushed), even if the file changed
+ *             since;
+ *   gate      nothing pending -> done (nothing); a person took the open pull request over ->
+ *             done (unmanaged); a pull request closed without merging and pending not yet
+ *             grown by `reopen_growth_pct` -> done (gated);
+ *   foreign check  the head branch must be cpgo's: its tip is the commit cpgo pushed last,
+ *             or a commit by cpgo's committer carrying this target's Cpgo-Target trailer
+ *             (then it is rewritten whatever base it sits on), or one cpgo commit on the
+ *             base; a tip of another target is a configuration error; anything else is left
+ *             alone and reported (CPGO_GIT_FOREIGN);
+ *   validate  decode and check the existing file: not a profile, or sample types that do
+ *             not merge, is a permanent error for the target (CPGO_GIT_CONTENT): nothing is
+ *             pushed;
+ *   merge     new file = trim(existing + every pending segment + fresh scrapes), the summary
+ *             line and the Markdown body (prbody.h);
+ *   record    the push, durably, before it happens (cpgo_state_push_begin);
+ *   push      one commit on the tip of target_branch whose only change is the file
+ *             (cpgo_gitrepo_publish). Nothing is pushed when the head branch already is
+ *             that commit's tree on that base.
+ * The outcome is one enum value (struct cpgo_forge_result); forge.c asserts the
+ * exactly-once invariants between the steps.
  *
  * Thread: a target's work-queue lane (blocking: network, files, CPU). Owns nothing beyond
  * the call; the result's body is malloc'd for the caller.
@@ -49,31 +56,40 @@ struct cpgo_forge_req {
     const char *target_file;
     const char *head_branch; /* NULL: cpgo/<target_branch>/<the profile's path> */
     struct cpgo_merge_opts mo;
-    struct cpgo_limits lim; /* for the existing file too */
+    struct cpgo_limits lim;      /* for the existing file too */
     struct cpgo_git_ident ident; /* author and committer */
-    unsigned reopen_growth_pct;  /* closed-PR gate, see step 4 */
+    unsigned reopen_growth_pct;  /* closed-PR gate, see the gate step */
+};
+
+/* How a round ended: exactly one, CPGO_FORGE_OUT_FAILED if and only if it returned an error. */
+enum cpgo_forge_outcome {
+    CPGO_FORGE_OUT_FAILED = 0,   /* see the error, `gcls` and `step` */
+    CPGO_FORGE_OUT_NOTHING,      /* nothing pending (after settling) */
+    CPGO_FORGE_OUT_GATED,        /* waiting after a pull request closed without merging */
+    CPGO_FORGE_OUT_UNMANAGED,    /* a person took the open pull request over: branch left alone */
+    CPGO_FORGE_OUT_PUSHED,       /* a commit was pushed */
+    CPGO_FORGE_OUT_UNCHANGED,    /* the head branch already had this content */
+    CPGO_FORGE_OUT_SAME_AS_BASE, /* the new file equals target_branch's: nothing to propose */
 };
 
 struct cpgo_forge_result {
-    int nothing;       /* nothing pending (after settling) */
-    int gated;         /* waiting after a pull request closed without merging */
-    int unmanaged;     /* a person took the open pull request over: branch left alone */
-    int pushed;        /* a commit was pushed */
-    int unchanged;     /* the head branch already had this content */
-    int same_as_base;  /* the new file equals target_branch's */
-    int created;       /* the file does not exist on target_branch yet */
-    uint64_t settled;  /* scrapes published because the base now has a pushed blob */
-    uint64_t scrapes;  /* scrapes in this proposal (pending) */
+    enum cpgo_forge_outcome outcome;
+    const char *step; /* the step that failed ("fetch", "find", "settle", "gate", "foreign
+                         check", "validate", "merge", "record", "push"); NULL otherwise */
+    int created;      /* the file does not exist on target_branch yet */
+    uint64_t settled; /* scrapes published because the base now has a pushed blob (also
+                         when a later step failed) */
+    uint64_t scrapes; /* scrapes in this proposal (pending) */
     size_t instances;
     size_t bytes_before, bytes_after;
-    char path[1024];   /* the profile's path in the repository */
+    char path[1024]; /* the profile's path in the repository */
     char head_branch[512];
     char commit[CPGO_GIT_ID_SIZE];
     char blob[CPGO_GIT_ID_SIZE];
     char base[CPGO_GIT_ID_SIZE];
-    char summary[256]; /* one line (the commit's subject) */
-    char title[256];   /* the pull request's title */
-    char *body;        /* the pull request's Markdown body (malloc'd), or NULL */
+    char summary[256];        /* one line (the commit's subject) */
+    char title[256];          /* the pull request's title */
+    char *body;               /* the pull request's Markdown body (malloc'd), or NULL */
     enum cpgo_git_class gcls; /* of a failure; CPGO_GIT_OK otherwise */
 };
 void cpgo_forge_result_free(struct cpgo_forge_result *r);

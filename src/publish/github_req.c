@@ -1,0 +1,163 @@
+/*
+ * github_req.c - an operation's life in the GitHub client, below everything else in it:
+ * the queue (a FIFO: new operations at the tail, retries, redirects and next pages at the
+ * head), the one callback that ends each operation with its error line built, scrubbed of
+ * the token, and the small helpers the client's files share. Calls nothing of the other
+ * github files but the parsers (github_parse.c). Thread: the loop.
+ */
+#include "publish/github_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+static const char *const class_names[CPGO_GH_CLASS_COUNT] = {
+    [CPGO_GH_OK] = "ok",
+    [CPGO_GH_AUTH] = "auth",
+    [CPGO_GH_FORBIDDEN] = "forbidden",
+    [CPGO_GH_NOT_FOUND] = "not_found",
+    [CPGO_GH_EXISTS] = "exists",
+    [CPGO_GH_INVALID] = "invalid",
+    [CPGO_GH_RATE_LIMITED] = "rate_limited",
+    [CPGO_GH_TRANSIENT] = "transient",
+    [CPGO_GH_BAD_RESPONSE] = "bad_response",
+    [CPGO_GH_REDIRECT] = "redirect",
+    [CPGO_GH_HTTP] = "http",
+    [CPGO_GH_CONFIG] = "config",
+    [CPGO_GH_CANCELED] = "canceled",
+    [CPGO_GH_INTERNAL] = "internal",
+};
+
+const char *cpgo_gh_class_name(enum cpgo_gh_class c)
+{
+    return (unsigned)c < CPGO_GH_CLASS_COUNT ? class_names[c] : "unknown";
+}
+
+static const char *op_name(enum cpgo_gh_op op)
+{
+    switch (op) {
+    case CPGO_GH_OP_FIND:
+        return "find pull request";
+    case CPGO_GH_OP_CREATE:
+        return "create pull request";
+    case CPGO_GH_OP_UPDATE:
+        return "update pull request";
+    default:
+        return "get pull request";
+    }
+}
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+uint64_t github_now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+char *github_xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *github_xstrdup(const char *s)
+{
+    size_t n = strlen(s);
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, s, n + 1);
+    return d;
+}
+
+/* Scrubs the token, in every form, from s (NUL-terminated, in place). Text a server sent
+ * is scrubbed where it is read, before any cut (cpgo_gh_parse_message); this is for lines
+ * built from other things. */
+void github_scrub(const struct cpgo_gh_client *c, char *s)
+{
+    size_t n = strlen(s);
+    cpgo_url_scrub(c->secrets, s, n, s, n + 1);
+}
+
+/* ---- the queue ----------------------------------------------------------------------------- */
+
+void github_free_req(struct gh_req *r)
+{
+    free(r->url);
+    free(r->payload);
+    free(r->create_url);
+    free(r->lookup_url);
+    cpgo_buf_free(&r->body);
+    cpgo_gh_pr_free(&r->res.pr);
+    free(r);
+}
+
+void github_push_back(struct cpgo_gh_client *c, struct gh_req *r)
+{
+    r->next = NULL;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->nqueued++;
+}
+
+void github_push_front(struct cpgo_gh_client *c, struct gh_req *r)
+{
+    r->next = c->head;
+    c->head = r;
+    if (!c->tail) c->tail = r;
+    c->nqueued++;
+}
+
+struct gh_req *github_pop(struct cpgo_gh_client *c)
+{
+    struct gh_req *r = c->head;
+    if (!r) return NULL;
+    c->head = r->next;
+    if (!c->head) c->tail = NULL;
+    r->next = NULL;
+    c->nqueued--;
+    return r;
+}
+
+/* Ends an operation: the one callback, then the request is freed. */
+void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ...)
+{
+    struct cpgo_gh_client *c = r->c;
+    r->res.cls = cls;
+    r->res.error[0] = 0;
+    if (cls != CPGO_GH_OK) {
+        int n = snprintf(r->res.error, sizeof r->res.error, "github %s: %s: ", r->repo,
+                         op_name(r->res.op));
+        if (n > 0 && (size_t)n < sizeof r->res.error) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(r->res.error + n, sizeof r->res.error - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+        for (char *p = r->res.error; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+        github_scrub(c, r->res.error);
+        cpgo_gh_pr_free(&r->res.pr);
+        r->res.found = 0;
+        if (cpgo_log_enabled(CPGO_LVL_DEBUG))
+            cpgo_log(CPGO_LVL_DEBUG, "github operation failed", "repository", r->repo, "class",
+                     cpgo_gh_class_name(cls), "error", r->res.error, NULL);
+    } else if (r->res.pr.html_url) {
+        github_scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
+    }
+    r->done(&r->res, r->arg);
+    github_free_req(r);
+}
