@@ -14,7 +14,16 @@
  * jitter while the next tick is far enough away; permanent ones wait for the next tick.
  *
  * Rounds: a tick enters the backend into its target's round; when every backend that
- * entered has finished (succeeded or failed), the target publishes once.
+ * entered has finished (succeeded or failed), the target publishes once (publish.c).
+ *
+ * Jobs: this file's kinds run on the target's lane: load (open and recover its state),
+ * ingest (one scraped body), snapshot (at shutdown). Each is its own struct with its own
+ * work and done; every done ends with progress(), which publish.c reaches through the hook
+ * in struct daemon, never by calling this file.
+ *
+ * Counters (busy backends, scrapes in flight, a target's round, ingests, snapshots) are
+ * asserted before they are decremented: a count that would go below zero is a bug in the
+ * accounting, not something to clamp.
  *
  * Shutdown: stop ticking, let scrapes in flight finish up to shutdown_timeout, drain the
  * ingest jobs, snapshot every target, close every handle, then the loop ends.
@@ -42,13 +51,6 @@
 #include "profile/shape.h"
 #include "publish/gitsock.h"
 
-int64_t cpgo_daemon_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t hash_str(const char *s, uint64_t h)
 {
     return cpgo_hash_fnv1a(s, strlen(s), h);
@@ -65,17 +67,135 @@ static void backend_unref(struct backend *b);
 static void maybe_progress_shutdown(struct daemon *d);
 static void drain_waiting(struct daemon *d);
 static void once_check(struct daemon *d);
-static void submit_load(struct target *t);
+static void progress(struct daemon *d);
 
 static void set_busy(struct backend *b, int busy)
 {
     if (b->busy == busy) return;
     b->busy = busy;
-    if (busy) b->d->busy_backends++;
-    else b->d->busy_backends--;
+    if (busy) {
+        b->d->busy_backends++;
+    } else {
+        assert(b->d->busy_backends > 0);
+        b->d->busy_backends--;
+    }
 }
 
-/* ---- jobs ---------------------------------------------------------------------------- */
+/* ---- jobs: one struct per kind, each with its own work (pool) and done (loop) ---------- */
+
+/* Opens (recovers) a target's state on its lane. Its inputs are copied: a job never reads
+ * the live configuration. */
+struct load_job {
+    struct cpgo_job base;
+    struct target *t;
+    char state_dir[1024];
+    char target_id[32];
+    char key[512];
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+    /* outputs */
+    int rc;
+    struct cpgo_err err;
+    uint64_t pending_scrapes;
+    size_t problems; /* what recovery found */
+    int held;
+    uint64_t corrupt_records;
+    char problem[512];
+    struct cpgo_state_forge fs; /* the forge record as stored */
+};
+
+static void load_work(struct cpgo_job *job)
+{
+    struct load_job *j = CPGO_JOB_DATA(job, struct load_job, base);
+    struct target *t = j->t;
+    j->rc = cpgo_state_open(j->state_dir, j->target_id, j->key, &j->mo, &j->lim, &t->ts, &j->err);
+    if (j->rc) return;
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+    j->problems = cpgo_state_problem_count(t->ts);
+    j->held = cpgo_state_held(t->ts);
+    j->corrupt_records = cpgo_state_corrupt_records(t->ts);
+    if (j->problems)
+        snprintf(j->problem, sizeof j->problem, "%s", cpgo_state_problem(t->ts, 0, NULL));
+    cpgo_state_forge_get(t->ts, &j->fs);
+}
+
+static void load_done(struct cpgo_job *job, int canceled)
+{
+    struct load_job *j = CPGO_JOB_DATA(job, struct load_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    t->loading = 0;
+    if (j->rc) {
+        t->load_failed = 1;
+        t->failed = 1;
+        snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
+        cpgo_log(CPGO_LVL_ERROR,
+                 d->opts.once ? "cannot open target state"
+                              : "cannot open target state (retried at its next tick)",
+                 "target", t->key, "error", j->err.text, NULL);
+    } else {
+        t->loaded = 1;
+        t->load_failed = 0;
+        if (t->failed && !t->publishes) t->failed = 0;
+        t->pending_scrapes = j->pending_scrapes;
+        t->problems = j->problems;
+        t->held = j->held;
+        t->corrupt_records = j->corrupt_records;
+        snprintf(t->problem, sizeof t->problem, "%s", j->problem);
+        cpgo_observe_state_problems(t);
+        t->fs = j->fs;
+        t->last_publish_ms = t->fs.last_publish;
+        if (j->pending_scrapes) {
+            char n[24];
+            snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
+            cpgo_log(CPGO_LVL_INFO, "recovered pending scrapes", "target", t->key,
+                     "pending_scrapes", n, NULL);
+        }
+    }
+    free(j);
+    progress(d);
+}
+
+/* Opens (recovers) the target's state on its lane; again after a failure, at a later
+ * tick: a read-only or full disk may come back. */
+static void submit_load(struct target *t)
+{
+    if (t->loading || t->loaded) return;
+    struct daemon *d = t->d;
+    struct load_job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->base.work = load_work;
+    j->base.done = load_done;
+    j->t = t;
+    snprintf(j->state_dir, sizeof j->state_dir, "%s", d->cfg->state_dir);
+    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
+    snprintf(j->key, sizeof j->key, "%s", t->key);
+    j->mo = cpgo_daemon_merge_opts(t);
+    j->lim = d->cfg->limits.profile;
+    t->loading = 1;
+    t->load_failed = 0;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+}
+
+/* One scraped body: decode with the limits, require the Go CPU shape, journal (the moment
+ * it is accepted), merge into pending. */
+struct ingest_job {
+    struct cpgo_job base;
+    struct target *t;
+    struct backend *b;                /* a reference (b->refs) */
+    unsigned char *body;              /* moved in from the scrape; freed by the work */
+    size_t len;
+    struct cpgo_url_secrets *secrets; /* the backend's (a reference: a reload may replace b's) */
+    struct cpgo_limits lim;
+    double scrape_seconds; /* the transfer, for metrics */
+    /* outputs */
+    int rc;
+    enum cpgo_class cls;
+    struct cpgo_err err;
+    uint64_t pending_scrapes;
+    double work_seconds;
+};
 
 static enum cpgo_class class_of_decode(int rc, const char *text)
 {
@@ -131,287 +251,163 @@ static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
     return 0;
 }
 
-static void job_work(struct cpgo_job *base)
+static void ingest_work(struct cpgo_job *job)
 {
-    struct job *j = (struct job *)base;
+    struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
     struct target *t = j->t;
     uint64_t started = uv_hrtime();
-    j->rc = 0;
-    switch (j->kind) {
-    case JOB_LOAD:
-        j->rc = cpgo_state_open(j->state_dir, j->target_id, j->key, &j->mo, &j->lim, &t->ts,
-                                &j->err);
-        if (!j->rc) {
-            j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-            j->problems = cpgo_state_problem_count(t->ts);
-            j->held = cpgo_state_held(t->ts);
-            j->corrupt_records = cpgo_state_corrupt_records(t->ts);
-            if (j->problems)
-                snprintf(j->problem, sizeof j->problem, "%s",
-                         cpgo_state_problem(t->ts, 0, NULL));
-        }
-        break;
-    case JOB_INGEST: {
-        if (!t->ts) {
-            j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-            j->cls = CPGO_CLASS_INTERNAL;
-            break;
-        }
-        struct cpgo_profile *p = NULL;
-        j->rc = cpgo_profile_decode(j->body, j->len, &j->lim, &p, &j->err);
-        int decoded = j->rc == 0;
-        if (decoded) j->rc = check_cpu_profile(p, &j->cls, &j->err);
-        else j->cls = class_of_decode(j->rc, j->err.text);
-        if (!j->rc) {
-            j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, j->b->name,
-                                      (int64_t)time(NULL), &j->err);
-            if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
-        }
-        if (j->rc) { /* a decoder message may quote the profile's strings */
-            size_t l = strlen(j->err.text);
-            cpgo_url_scrub(j->secrets, j->err.text, l, j->err.text, l + 1);
-        }
-        if (!decoded && j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
-            /* say what came instead of a profile: the first 64 bytes, printable only,
-             * scrubbed of the backend's secrets before they are cut */
-            char pre[80];
-            size_t o = cpgo_url_scrub(j->secrets, (const char *)j->body,
-                                      j->len < 4096 ? j->len : 4096, pre, 65);
-            for (size_t i = 0; i < o; i++)
-                if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
-            size_t l = strlen(j->err.text);
-            snprintf(j->err.text + l, sizeof j->err.text - l, " (body starts: \"%s\")", pre);
-        }
-        cpgo_profile_free(p);
-        if (!j->rc && cpgo_state_journal_len(t->ts) >= 32) {
-            struct cpgo_err e;
-            cpgo_state_snapshot(t->ts, &e); /* best effort: the journal still holds it all */
-        }
-        if (!j->rc) j->cls = CPGO_CLASS_OK;
-        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-        break;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        j->cls = CPGO_CLASS_INTERNAL;
+        return;
     }
-    case JOB_PUBLISH:
-        if (!t->ts) {
-            j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-            break;
-        }
-        j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->mo, &j->lim, &j->info,
-                                    &j->err);
-        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-        break;
-    case JOB_SNAPSHOT:
-        if (t->ts) j->rc = cpgo_state_snapshot(t->ts, &j->err);
-        break;
-    case JOB_FORGE:
-    case JOB_NOTE:
-        cpgo_publish_job_work(j);
-        break;
+    struct cpgo_profile *p = NULL;
+    j->rc = cpgo_profile_decode(j->body, j->len, &j->lim, &p, &j->err);
+    int decoded = j->rc == 0;
+    if (decoded) j->rc = check_cpu_profile(p, &j->cls, &j->err);
+    else j->cls = class_of_decode(j->rc, j->err.text);
+    if (!j->rc) {
+        j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, j->b->name, (int64_t)time(NULL),
+                                  &j->err);
+        if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
     }
-    if (t->ts && (j->kind == JOB_LOAD || j->kind == JOB_FORGE || j->kind == JOB_NOTE))
-        cpgo_state_forge_get(t->ts, &j->fs_out);
+    if (j->rc) { /* a decoder message may quote the profile's strings */
+        size_t l = strlen(j->err.text);
+        cpgo_url_scrub(j->secrets, j->err.text, l, j->err.text, l + 1);
+    }
+    if (!decoded && j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
+        /* say what came instead of a profile: the first 64 bytes, printable only,
+         * scrubbed of the backend's secrets before they are cut */
+        char pre[80];
+        size_t o = cpgo_url_scrub(j->secrets, (const char *)j->body, j->len < 4096 ? j->len : 4096,
+                                  pre, 65);
+        for (size_t i = 0; i < o; i++)
+            if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
+        size_t l = strlen(j->err.text);
+        snprintf(j->err.text + l, sizeof j->err.text - l, " (body starts: \"%s\")", pre);
+    }
+    cpgo_profile_free(p);
+    if (!j->rc && cpgo_state_journal_len(t->ts) >= 32) {
+        struct cpgo_err e;
+        cpgo_state_snapshot(t->ts, &e); /* best effort: the journal still holds it all */
+    }
+    if (!j->rc) j->cls = CPGO_CLASS_OK;
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     free(j->body);
     j->body = NULL;
     j->work_seconds = (double)(uv_hrtime() - started) / 1e9;
 }
 
-static void job_done(struct cpgo_job *base, int canceled);
-
-struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
+static void ingest_done(struct cpgo_job *job, int canceled)
 {
-    struct job *j = calloc(1, sizeof *j);
-    if (!j) return NULL;
-    struct daemon *d = t->d;
-    j->kind = kind;
-    j->t = t;
-    j->base.work = job_work;
-    j->base.done = job_done;
-    snprintf(j->state_dir, sizeof j->state_dir, "%s", d->cfg->state_dir);
-    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
-    snprintf(j->key, sizeof j->key, "%s", t->key);
-    snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
-    j->out_dir = d->opts.output_dir;
-    j->mo.trim = t->trim;
-    /* every merger of the target (pending, recovery, existing file + pending) decides
-     * compatibility against the Go CPU shape, never against whichever profile came first */
-    j->mo.shape = &cpgo_shape_go_cpu;
-    j->lim = d->cfg->limits.profile;
-    return j;
-}
-
-/* A publish that cannot start: the target fails (for --once: counted as done, so the run
- * ends instead of waiting for it). */
-static void publish_skipped(struct target *t, const char *why)
-{
-    struct daemon *d = t->d;
-    t->failed = 1;
-    if (why) snprintf(t->last_error, sizeof t->last_error, "%s", why);
-    if (d->opts.once && t->once_submitted && !t->once_done) {
-        t->once_done = 1;
-        assert(d->once_outstanding_publishes > 0);
-        d->once_outstanding_publishes--;
-    }
-}
-
-static void submit_publish(struct target *t)
-{
-    struct daemon *d = t->d;
-    if (!d->opts.output_dir) return;
-    if (!t->loaded) {
-        if (t->load_failed) publish_skipped(t, NULL); /* last_error names why */
-        return;
-    }
-    if (t->publishing) {
-        t->publish_again = 1;
-        return;
-    }
-    if (t->retired) return;
-    if (t->held) {
-        cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
-                                "must look at (cpgo state; then cpgo state --ack)",
-                 "target", t->key, "problem", t->problem, NULL);
-        publish_skipped(t, "publishing held: state problem (see cpgo state)");
-        return;
-    }
-    if (!t->out_path[0]) {
-        char why[1200];
-        snprintf(why, sizeof why, "output path would leave %s", d->opts.output_dir);
-        publish_skipped(t, why);
-        return;
-    }
-    struct job *j = cpgo_daemon_job_new(t, JOB_PUBLISH);
-    if (!j) {
-        publish_skipped(t, "out of memory");
-        return;
-    }
-    t->publishing = 1;
-    cpgo_workq_submit(d->q, &t->lane, &j->base);
-}
-
-static void job_done(struct cpgo_job *base, int canceled)
-{
-    struct job *j = (struct job *)base;
+    struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
     struct target *t = j->t;
+    struct backend *b = j->b;
     struct daemon *d = t->d;
-    if (canceled && j->rc == 0) {
-        j->rc = CPGO_E_IO;
-        snprintf(j->err.text, sizeof j->err.text, "canceled at shutdown");
+    if (canceled) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
         j->cls = CPGO_CLASS_CANCELED;
+    } else if (t->ts) {
+        t->pending_scrapes = j->pending_scrapes;
     }
-    if (j->kind != JOB_SNAPSHOT && t->ts) t->pending_scrapes = j->pending_scrapes;
-    switch (j->kind) {
-    case JOB_LOAD:
-        t->loading = 0;
-        if (j->rc) {
-            t->load_failed = 1;
-            t->failed = 1;
-            snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
-            cpgo_log(CPGO_LVL_ERROR,
-                     d->opts.once ? "cannot open target state"
-                                  : "cannot open target state (retried at its next tick)",
-                     "target", t->key, "error", j->err.text, NULL);
-        } else {
-            t->loaded = 1;
-            t->load_failed = 0;
-            if (t->failed && !t->publishes) t->failed = 0;
-            t->problems = j->problems;
-            t->held = j->held;
-            t->corrupt_records = j->corrupt_records;
-            snprintf(t->problem, sizeof t->problem, "%s", j->problem);
-            cpgo_observe_state_problems(t);
-            t->fs = j->fs_out;
-            t->last_publish_ms = t->fs.last_publish;
-            if (j->pending_scrapes) {
-                char n[24];
-                snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
-                cpgo_log(CPGO_LVL_INFO, "recovered pending scrapes", "target", t->key,
-                         "pending_scrapes", n, NULL);
-            }
-        }
-        break;
-    case JOB_INGEST: {
-        struct backend *b = j->b;
-        if (t->ingests) t->ingests--;
-        if (!b->removed)
-            cpgo_observe_scrape(b, j->rc ? j->cls : CPGO_CLASS_OK, j->scrape_seconds,
-                                j->scrape_bytes);
-        if (!j->rc) cpgo_observe_merged(t, j->work_seconds);
-        if (j->rc) {
-            b->failed++;
-            b->last_class = j->cls;
-            snprintf(b->last_error, sizeof b->last_error, "%s", j->err.text);
-            if (d->opts.once) b->failed_in_once = 1;
-            cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key,
-                     "url", b->url_masked, "class", cpgo_class_name(j->cls), "error",
-                     j->err.text, NULL);
-        } else {
-            b->ok++;
-            b->last_class = CPGO_CLASS_OK;
-            b->last_error[0] = 0;
-            b->last_success_ms = cpgo_daemon_wall_ms();
-            b->failed_in_once = 0;
-            char n[32];
-            snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
-            cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
-                     "pending_scrapes", n, NULL);
-        }
-        set_busy(b, 0);
-        if (!b->removed) backend_finished(b);
-        backend_unref(b);
-        break;
+    assert(t->ingests > 0);
+    t->ingests--;
+    if (!b->removed) cpgo_observe_scrape(b, j->cls, j->scrape_seconds, j->len);
+    if (!j->rc) cpgo_observe_merged(t, j->work_seconds);
+    if (j->rc) {
+        b->failed++;
+        b->last_class = j->cls;
+        snprintf(b->last_error, sizeof b->last_error, "%s", j->err.text);
+        if (d->opts.once) b->failed_in_once = 1;
+        cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key, "url",
+                 b->url_masked, "class", cpgo_class_name(j->cls), "error", j->err.text, NULL);
+    } else {
+        b->ok++;
+        b->last_class = CPGO_CLASS_OK;
+        b->last_error[0] = 0;
+        b->last_success_ms = cpgo_daemon_wall_ms();
+        b->failed_in_once = 0;
+        char n[32];
+        snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
+        cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
+                 "pending_scrapes", n, NULL);
     }
-    case JOB_PUBLISH:
-        t->publishing = 0;
-        cpgo_observe_publish(t, j->rc              ? "failed"
-                                : j->info.nothing  ? "nothing"
-                                : j->info.unchanged ? "unchanged"
-                                                    : "written");
-        if (j->rc) {
-            t->publish_failures++;
-            t->failed = 1;
-            snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
-            cpgo_log(CPGO_LVL_ERROR, "publish failed", "target", t->key, "error", j->err.text,
-                     NULL);
-        } else if (j->info.nothing) {
-            if (!t->published_once) t->failed = d->opts.once ? 1 : t->failed;
-            if (d->opts.once)
-                snprintf(t->last_error, sizeof t->last_error, "no scrape succeeded: nothing to publish");
-        } else {
-            t->publishes++;
-            t->published_once = 1;
-            t->failed = 0;
-            char sc[24], before[24], after[24];
-            snprintf(sc, sizeof sc, "%" PRIu64, j->info.scrapes);
-            snprintf(before, sizeof before, "%zu", j->info.bytes_before);
-            snprintf(after, sizeof after, "%zu", j->info.bytes_after);
-            cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes",
-                     sc, "bytes_before", before, "bytes_after", after, NULL);
-        }
-        if (d->opts.once && d->once_outstanding_publishes) d->once_outstanding_publishes--;
-        if (t->publish_again && !d->stopping) {
-            t->publish_again = 0;
-            submit_publish(t);
-        }
-        break;
-    case JOB_SNAPSHOT:
-        if (j->rc)
-            cpgo_log(CPGO_LVL_WARN, "snapshot failed (the journal still holds everything)",
-                     "target", t->key, "error", j->err.text, NULL);
-        d->snapshots_outstanding--;
-        break;
-    case JOB_FORGE:
-    case JOB_NOTE:
-        cpgo_publish_job_done(j);
-        break;
-    }
+    set_busy(b, 0);
+    if (!b->removed) backend_finished(b);
+    backend_unref(b);
     free(j->body);
     cpgo_url_secrets_unref(j->secrets);
-    if (j->kind == JOB_FORGE || j->kind == JOB_NOTE) cpgo_publish_job_free(j);
     free(j);
-    cpgo_daemon_after_job(d);
+    progress(d);
 }
 
-void cpgo_daemon_after_job(struct daemon *d)
+/* Queues the scraped body (moved in) on its target's lane. -1 when out of memory. */
+static int submit_ingest(struct backend *b, struct cpgo_scrape_result *r)
+{
+    struct daemon *d = b->d;
+    struct target *t = b->t;
+    struct ingest_job *j = calloc(1, sizeof *j);
+    if (!j) return -1;
+    j->base.work = ingest_work;
+    j->base.done = ingest_done;
+    j->base.bytes = r->len;
+    j->t = t;
+    j->b = b;
+    b->refs++;
+    j->secrets = cpgo_url_secrets_ref(b->secrets);
+    j->lim = d->cfg->limits.profile;
+    j->body = r->body;
+    j->len = r->len;
+    r->body = NULL; /* the job owns it now */
+    j->scrape_seconds = r->seconds;
+    t->ingests++;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+    return 0;
+}
+
+/* At shutdown: a snapshot of the target, so the next start needs no journal replay. */
+struct snapshot_job {
+    struct cpgo_job base;
+    struct target *t;
+    int rc;
+    struct cpgo_err err;
+};
+
+static void snapshot_work(struct cpgo_job *job)
+{
+    struct snapshot_job *j = CPGO_JOB_DATA(job, struct snapshot_job, base);
+    if (j->t->ts) j->rc = cpgo_state_snapshot(j->t->ts, &j->err);
+}
+
+static void snapshot_done(struct cpgo_job *job, int canceled)
+{
+    struct snapshot_job *j = CPGO_JOB_DATA(job, struct snapshot_job, base);
+    struct daemon *d = j->t->d;
+    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    if (j->rc)
+        cpgo_log(CPGO_LVL_WARN, "snapshot failed (the journal still holds everything)", "target",
+                 j->t->key, "error", j->err.text, NULL);
+    assert(d->snapshots_outstanding > 0);
+    d->snapshots_outstanding--;
+    free(j);
+    progress(d);
+}
+
+static int submit_snapshot(struct target *t)
+{
+    struct snapshot_job *j = calloc(1, sizeof *j);
+    if (!j) return -1;
+    j->base.work = snapshot_work;
+    j->base.done = snapshot_done;
+    j->t = t;
+    t->d->snapshots_outstanding++;
+    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+    return 0;
+}
+
+/* After a job's end, a scrape's failure or a pull-request step's end (the progress hook
+ * publish.c calls): waiting scrapes may start, a --once run may end, shutdown may advance. */
+static void progress(struct daemon *d)
 {
     drain_waiting(d);
     if (d->opts.once) once_check(d);
@@ -431,27 +427,22 @@ static void retry_cb(uv_timer_t *h)
     start_scrape(b);
 }
 
+/* A scrape in flight ended: done, cancelled or abandoned. */
+static void scrape_ended(struct backend *b)
+{
+    assert(b->d->scrapes_in_flight > 0 && b->t->scraping > 0);
+    b->d->scrapes_in_flight--;
+    b->t->scraping--;
+}
+
 static void scrape_done(struct cpgo_scrape_result *r, void *arg)
 {
     struct backend *b = arg;
     struct daemon *d = b->d;
     b->scrape = NULL;
-    d->scrapes_in_flight--;
-    if (b->t->scraping) b->t->scraping--;
+    scrape_ended(b);
     if (r->cls == CPGO_CLASS_OK) {
-        struct job *j = cpgo_daemon_job_new(b->t, JOB_INGEST);
-        if (j) {
-            j->b = b;
-            b->refs++;
-            j->secrets = cpgo_url_secrets_ref(b->secrets); /* a reload may replace b's */
-            j->body = r->body;
-            j->len = r->len;
-            j->scrape_seconds = r->seconds;
-            j->scrape_bytes = r->len;
-            b->t->ingests++;
-            j->base.bytes = r->len;
-            r->body = NULL; /* the job owns it now */
-            cpgo_workq_submit(d->q, &b->t->lane, &j->base);
+        if (submit_ingest(b, r) == 0) {
             drain_waiting(d);
             return;
         }
@@ -489,7 +480,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     backend_finished(b);
     /* --once: the last event may be this failure (a publish that cannot start submits no
      * job whose end would check) */
-    cpgo_daemon_after_job(d);
+    progress(d);
 }
 
 static int has_capacity(struct daemon *d)
@@ -504,10 +495,7 @@ static void start_scrape(struct backend *b)
     if (!has_capacity(d) || !b->t->loaded) {
         if (!b->waiting) {
             b->waiting = 1;
-            b->wait_next = NULL;
-            if (d->wait_tail) d->wait_tail->wait_next = b;
-            else d->wait_head = b;
-            d->wait_tail = b;
+            cpgo_list_push_tail(&d->waiting, &b->wait_link);
         }
         return;
     }
@@ -542,11 +530,10 @@ static void start_scrape(struct backend *b)
 
 static void drain_waiting(struct daemon *d)
 {
-    while (d->wait_head && (d->stopping || has_capacity(d))) {
-        struct backend *b = d->wait_head;
+    while (!cpgo_list_empty(&d->waiting) && (d->stopping || has_capacity(d))) {
+        struct backend *b = CPGO_LIST_DATA(cpgo_list_head(&d->waiting), struct backend, wait_link);
         if (!d->stopping && !b->t->loaded && !b->t->load_failed) break; /* keep FIFO order */
-        d->wait_head = b->wait_next;
-        if (!d->wait_head) d->wait_tail = NULL;
+        cpgo_list_remove(&d->waiting, &b->wait_link);
         b->waiting = 0;
         if (d->stopping || b->removed || b->t->load_failed) {
             if (b->t->load_failed) {
@@ -569,7 +556,8 @@ static void backend_finished(struct backend *b)
     b->attempt = 0;
     if (!b->in_round) return;
     b->in_round = 0;
-    if (t->round_outstanding) t->round_outstanding--;
+    assert(t->round_outstanding > 0);
+    t->round_outstanding--;
     if (t->round_outstanding == 0 && !b->d->stopping) {
         /* with --once too: a target publishes as soon as its own backends are done, while
          * other targets are still being scraped and merged */
@@ -578,8 +566,36 @@ static void backend_finished(struct backend *b)
             t->once_submitted = 1;
             b->d->once_outstanding_publishes++;
         }
-        if (b->d->opts.output_dir) submit_publish(t);
-        else cpgo_publish_request(t);
+        cpgo_publish_request(t);
+    }
+}
+
+/* Takes the backend out of its target's round without finishing it: a reload removes it or
+ * moves it to another target. */
+static void leave_round(struct backend *b)
+{
+    if (!b->in_round) return;
+    b->in_round = 0;
+    assert(b->t->round_outstanding > 0);
+    b->t->round_outstanding--;
+}
+
+/* A reload gives a kept backend (same name and URL) another target: what it counts in the
+ * old one (its scrape in flight, its place in the round) moves with it. */
+static void backend_move(struct backend *b, struct target *t)
+{
+    if (b->t == t) return;
+    int in_round = b->in_round;
+    leave_round(b);
+    if (b->scrape) {
+        assert(b->t->scraping > 0);
+        b->t->scraping--;
+        t->scraping++;
+    }
+    b->t = t;
+    if (in_round) {
+        b->in_round = 1;
+        t->round_outstanding++;
     }
 }
 
@@ -673,35 +689,11 @@ static char **build_headers(const struct cpgo_backend_cfg *c)
 
 static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
 {
-    struct daemon *d = t->d;
     t->cfg = tc;
     t->trim = tc->trim;
     snprintf(t->key, sizeof t->key, "%s", tc->key);
     snprintf(t->id, sizeof t->id, "%s", tc->id);
-    t->out_path[0] = 0;
-    if (d->opts.output_dir) {
-        struct cpgo_err e;
-        if (cpgo_outdir_path(d->opts.output_dir, tc->repo.host, tc->repo.path, tc->target_branch,
-                             tc->target_file, t->out_path, sizeof t->out_path, &e)) {
-            t->out_path[0] = 0;
-            cpgo_log(CPGO_LVL_ERROR, "cannot publish this target", "target", t->key, "error",
-                     e.text, NULL);
-        }
-    } else {
-        cpgo_publish_target_cfg(t);
-    }
-}
-
-/* Opens (recovers) the target's state on its lane; again after a failure, at a later
- * tick: a read-only or full disk may come back. */
-static void submit_load(struct target *t)
-{
-    if (t->loading || t->loaded) return;
-    struct job *j = cpgo_daemon_job_new(t, JOB_LOAD);
-    if (!j) return;
-    t->loading = 1;
-    t->load_failed = 0;
-    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+    cpgo_publish_target_cfg(t);
 }
 
 static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg *tc)
@@ -718,6 +710,7 @@ static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg 
 
 static void backend_unref(struct backend *b)
 {
+    assert(b->refs > 0);
     if (--b->refs == 0) {
         free_headers(b->headers);
         cpgo_url_secrets_unref(b->secrets);
@@ -764,8 +757,7 @@ static void backend_close(struct backend *b)
     if (b->scrape) {
         cpgo_scrape_cancel(b->scrape);
         b->scrape = NULL;
-        b->d->scrapes_in_flight--;
-        if (b->t->scraping) b->t->scraping--;
+        scrape_ended(b);
     }
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->retry);
@@ -783,7 +775,8 @@ static void finish(struct daemon *d)
     if (d->closing) return;
     d->closing = 1;
     /* the wait list holds only backends that will not start now */
-    d->wait_head = d->wait_tail = NULL;
+    for (struct cpgo_list_node *n; (n = cpgo_list_pop_head(&d->waiting));)
+        CPGO_LIST_DATA(n, struct backend, wait_link)->waiting = 0;
     for (struct backend *b = d->backends, *n; b; b = n) {
         n = b->next;
         backend_close(b);
@@ -806,8 +799,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
         if (b->scrape) {
             cpgo_scrape_cancel(b->scrape);
             b->scrape = NULL;
-            d->scrapes_in_flight--;
-            if (b->t->scraping) b->t->scraping--;
+            scrape_ended(b);
             set_busy(b, 0);
         }
         uv_timer_stop(&b->retry);
@@ -839,11 +831,7 @@ static void maybe_progress_shutdown(struct daemon *d)
         /* flush: snapshot each target so the next start needs no journal replay */
         d->snapshot_phase = 1;
         for (struct target *t = d->targets; t; t = t->next) {
-            if (!t->loaded) continue;
-            struct job *j = cpgo_daemon_job_new(t, JOB_SNAPSHOT);
-            if (!j) continue;
-            d->snapshots_outstanding++;
-            cpgo_workq_submit(d->q, &t->lane, &j->base);
+            if (t->loaded) submit_snapshot(t);
         }
         if (d->snapshots_outstanding) return;
     }
@@ -932,7 +920,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         if (b) {
             b->removed = 0;
             b->cfg = bc;
-            b->t = t;
+            backend_move(b, t);
             free_headers(b->headers);
             b->headers = build_headers(bc);
             cpgo_url_secrets_unref(b->secrets);
@@ -956,18 +944,10 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         }
         *pp = b->next;
         if (b->waiting) {
-            /* unlink from the wait list */
-            struct backend **w = &d->wait_head, *prev = NULL;
-            while (*w && *w != b) {
-                prev = *w;
-                w = &(*w)->wait_next;
-            }
-            if (*w) {
-                *w = b->wait_next;
-                if (d->wait_tail == b) d->wait_tail = prev;
-            }
+            cpgo_list_remove(&d->waiting, &b->wait_link);
+            b->waiting = 0;
         }
-        if (b->in_round && b->t->round_outstanding) b->t->round_outstanding--;
+        leave_round(b);
         cpgo_log(CPGO_LVL_INFO, "backend removed", "backend", b->name, NULL);
         backend_close(b);
     }
@@ -1093,7 +1073,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 static void once_check(struct daemon *d)
 {
     if (d->stopping) return;
-    if (d->busy_backends || d->wait_head) return;
+    if (d->busy_backends || !cpgo_list_empty(&d->waiting)) return;
     if (!d->once_publishing) {
         for (struct target *t = d->targets; t; t = t->next)
             if (!t->loaded && !t->load_failed) return;
@@ -1103,8 +1083,7 @@ static void once_check(struct daemon *d)
             if (t->retired || !t->loaded || t->once_submitted) continue;
             t->once_submitted = 1;
             d->once_outstanding_publishes++;
-            if (d->opts.output_dir) submit_publish(t);
-            else cpgo_publish_request(t);
+            cpgo_publish_request(t);
         }
     }
     if (d->once_outstanding_publishes == 0 && cpgo_workq_depth(d->q) == 0) {
@@ -1257,6 +1236,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (!d) return 1;
     d->opts = *o;
     d->lock_fd = lock_fd;
+    d->progress = progress;
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */

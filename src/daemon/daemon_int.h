@@ -1,21 +1,34 @@
 /*
- * daemon_int.h - the daemon's runtime objects, shared by its two files: daemon.c
- * (schedules, scrapes, ingest, lifecycle, reload) and publish.c (the publish queue, forge
- * rounds on the work queue, pull requests on the loop).
+ * daemon_int.h - the daemon's runtime objects, shared by its three files: daemon.c
+ * (schedules, scrapes, ingest, lifecycle, reload), publish.c (publishing: into a directory,
+ * or the publish queue, forge rounds on the work queue and pull requests on the loop) and
+ * observe.c (metrics, the admin endpoint's pages).
+ *
+ * Calls go one way: daemon.c calls publish.c and observe.c, publish.c calls observe.c, and
+ * neither calls back into daemon.c. What they may use of the daemon's runtime is at the end
+ * of this file (the wall clock, a target's merge options, the progress hook daemon.c
+ * installs), so the three files do not call each other in a circle.
  *
  * One struct backend per configured backend, one struct target per target; both are heap
  * objects referenced by pointer from callbacks and jobs, so a configuration reload can swap
- * the config they point at without moving them. Thread: the loop, except the fields a
- * target's jobs touch on its lane (ts, git), which the loop never reads while a job of
- * that target is queued or running.
+ * the config they point at without moving them. Each kind of job is its own struct, which
+ * embeds struct cpgo_job (queue/workq.h) and sets its own work and done, beside the code of
+ * that kind (daemon.c: load, ingest, snapshot; publish.c: directory, forge round, note).
+ * Thread: the loop, except the fields a target's jobs touch on its lane (ts, git), which
+ * the loop never reads while a job of that target is queued or running.
  */
 #ifndef CPGO_DAEMON_INT_H
 #define CPGO_DAEMON_INT_H
 
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
+#include "base/list.h"
+
 #include "config/config.h"
+#include "merge/merge.h"
+#include "profile/shape.h"
 #include "daemon/daemon.h"
 #include "publish/forge.h"
 #include "publish/github.h"
@@ -29,6 +42,23 @@ struct daemon;
 struct cpgo_admin;
 struct cpgo_metrics;
 struct cpgo_metric;
+
+/* How a publish, or its pull-request step, ended: cpgo_publishes_total{outcome}, /status. */
+enum cpgo_outcome {
+    CPGO_OUTCOME_NONE = 0, /* nothing to count (a lookup only, a step abandoned at shutdown) */
+    CPGO_OUTCOME_FAILED,
+    CPGO_OUTCOME_WRITTEN,      /* --output DIR: the file was replaced */
+    CPGO_OUTCOME_UNCHANGED,    /* the file, or the head branch, already had the result */
+    CPGO_OUTCOME_NOTHING,      /* no pending scrapes */
+    CPGO_OUTCOME_PUSHED,       /* the head branch was regenerated and pushed */
+    CPGO_OUTCOME_GATED,        /* a pull request closed without merging holds it */
+    CPGO_OUTCOME_SAME_AS_BASE, /* the merged profile equals the target branch's */
+    CPGO_OUTCOME_PR_OPENED,
+    CPGO_OUTCOME_PR_UPDATED,
+    CPGO_OUTCOME_PR_CURRENT,
+    CPGO_OUTCOME_PR_CLOSED,
+    CPGO_OUTCOME_COUNT
+};
 
 /* observe.c: metrics, the admin endpoint, the loop-lag probe */
 #define LAG_WINDOW 10
@@ -45,7 +75,6 @@ struct cpgo_observe {
     double last_lag_s;
     double lag_ring[LAG_WINDOW]; /* the last probes, for the rolling maximum */
     size_t lag_next;
-    size_t pubq_len;
     char *status_page; /* the last /status rendering and when (uv_now) */
     uint64_t status_at;
 };
@@ -85,8 +114,8 @@ struct target {
     char owner[128], repo[128]; /* github: from the repository path */
     char head_branch[512]; /* resolved by the last git round (the GitHub step uses it) */
     char base_branch[256]; /* target_branch of that round */
-    int in_pubq;            /* waiting in the publish queue */
-    struct target *pubq_next;
+    int in_pubq;                      /* waiting in the publish queue */
+    struct cpgo_list_node pubq_link;  /* in daemon.pubq */
     uv_timer_t due;         /* min_interval: when the next publish may start */
     int due_open;
     int64_t last_publish_ms;
@@ -101,7 +130,7 @@ struct target {
     size_t ingests;  /* its scraped bodies queued for ingest */
     size_t scraping; /* its scrapes in flight */
     int retry_soon; /* the last publish failed transiently: due again within 5 minutes */
-    char last_outcome[32]; /* of the last publish (status page) */
+    enum cpgo_outcome last_outcome; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;
 };
@@ -131,7 +160,8 @@ struct backend {
     uint64_t ok, failed, missed_ticks;
     int failed_in_once;
     int removed;
-    struct backend *next, *wait_next;
+    struct cpgo_list_node wait_link; /* in daemon.waiting, while waiting */
+    struct backend *next;
 };
 
 struct daemon {
@@ -143,7 +173,7 @@ struct daemon {
     struct cpgo_workq *q;
     struct backend *backends;
     struct target *targets;
-    struct backend *wait_head, *wait_tail;
+    struct cpgo_list waiting; /* of backend.wait_link: FIFO of scrapes waiting for room */
     size_t scrapes_in_flight;
     size_t busy_backends;
     int reloading; /* a config load is running on the pool */
@@ -159,7 +189,7 @@ struct daemon {
     int once_publishing;
     size_t once_outstanding_publishes;
     /* publishing to forges */
-    struct target *pubq_head, *pubq_tail; /* targets waiting for their publish */
+    struct cpgo_list pubq;                /* of target.pubq_link: FIFO waiting to publish */
     size_t forge_running;                 /* forge jobs on the pool */
     size_t forge_max;                     /* at most this many at once */
     char *token;                          /* GitHub token, or NULL; zeroed when freed */
@@ -171,58 +201,13 @@ struct daemon {
     unsigned token_gen; /* bumped when the token or the configuration changes */
     char gh_api_url[1024]; /* the client's API URL */
     struct cpgo_observe obs;
+    /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
+     * --once run or advance the shutdown (a job's end, a pull-request step's end). */
+    void (*progress)(struct daemon *d);
 };
 
-enum job_kind { JOB_LOAD, JOB_INGEST, JOB_PUBLISH, JOB_SNAPSHOT, JOB_FORGE, JOB_NOTE };
-
-struct job {
-    struct cpgo_job base;
-    enum job_kind kind;
-    struct target *t;
-    struct backend *b;
-    /* inputs (copied: a job never reads the live config) */
-    char state_dir[1024];
-    char target_id[32];
-    char key[512];
-    char out_path[4096];
-    const char *out_dir; /* --output DIR: argv, fixed for the process (not the config) */
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
-    unsigned char *body;
-    size_t len;
-    struct cpgo_url_secrets *secrets; /* JOB_INGEST: the backend's (a reference) */
-    /* forge inputs */
-    struct cpgo_repo repo; /* copied strings */
-    char target_branch[256], target_file[1024], head_branch[512];
-    char author_name[256], author_email[256], ssh_key[4096];
-    char *token; /* a copy, zeroed when the job is freed */
-    unsigned token_gen;
-    int git_timeout_s;
-    unsigned reopen_growth;
-    struct cpgo_state_forge note; /* JOB_NOTE: the record to save */
-    /* outputs */
-    int rc;
-    enum cpgo_class cls;
-    struct cpgo_err err;
-    uint64_t pending_scrapes;
-    struct cpgo_publish_info info;
-    struct cpgo_forge_result fr;
-    struct cpgo_state_forge fs_out; /* JOB_LOAD and JOB_FORGE: the record as stored */
-    size_t problems;                /* JOB_LOAD: what recovery found */
-    int held;
-    uint64_t corrupt_records;
-    char problem[512];
-    double scrape_seconds;          /* JOB_INGEST: the transfer, for metrics */
-    size_t scrape_bytes;
-    double work_seconds;            /* time spent in the work function */
-};
-
-/* daemon.c */
-int64_t cpgo_daemon_wall_ms(void);
-struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind);
-void cpgo_daemon_after_job(struct daemon *d); /* drain waiting, once check, shutdown */
-
-/* observe.c (loop thread) */
+/* observe.c (loop thread): daemon.c and publish.c report each event through one of these,
+ * from one place per event; observe.c keeps the registry and the pages. */
 int cpgo_observe_init(struct daemon *d, struct cpgo_err *err);  /* the registry */
 int cpgo_observe_start(struct daemon *d, struct cpgo_err *err); /* lag probe, admin endpoint */
 void cpgo_observe_close(struct daemon *d);
@@ -230,24 +215,46 @@ void cpgo_observe_free(struct daemon *d);
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes);
 void cpgo_observe_missed(struct backend *b);
 void cpgo_observe_merged(struct target *t, double seconds);
-void cpgo_observe_publish(struct target *t, const char *outcome);
+void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome); /* NONE: no-op */
 void cpgo_observe_settled(struct target *t, uint64_t scrapes);
 void cpgo_observe_state_problems(struct target *t); /* after its state was opened */
 
-/* publish.c: forge publishing */
+/* publish.c: publishing into a directory (--output) or to forges */
 int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* the token */
 /* Reads the token as configured (any thread: the reload job calls it). */
 int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
                             char *source, size_t srccap, struct cpgo_err *err);
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
 void cpgo_publish_token_update(struct daemon *d, char *token, const char *source);
-void cpgo_publish_target_cfg(struct target *t);   /* derive forge fields from t->cfg */
-void cpgo_publish_request(struct target *t);      /* a round finished: publish when due */
-void cpgo_publish_job_work(struct job *j);        /* JOB_FORGE, JOB_NOTE (pool) */
-void cpgo_publish_job_done(struct job *j);        /* JOB_FORGE, JOB_NOTE (loop) */
-void cpgo_publish_job_free(struct job *j);
-void cpgo_publish_close(struct daemon *d);        /* timers, the GitHub client */
-void cpgo_publish_free(struct daemon *d);         /* after the loop ended */
-int cpgo_publish_idle(const struct daemon *d);    /* no forge work running or queued */
+void cpgo_publish_target_cfg(struct target *t); /* derive output path, forge from t->cfg */
+void cpgo_publish_request(struct target *t);    /* a round finished: publish when due */
+void cpgo_publish_close(struct daemon *d);      /* timers, the GitHub client */
+void cpgo_publish_free(struct daemon *d);       /* after the loop ended */
+int cpgo_publish_idle(const struct daemon *d);  /* no forge work running */
+
+/* ---- the runtime interface: what publish.c and observe.c may use of daemon.c's runtime --- */
+
+static inline int64_t cpgo_daemon_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How every merger of a target merges (pending, recovery, existing file + pending): with its
+ * trimming, deciding compatibility against the Go CPU shape, never against whichever
+ * profile came first. */
+static inline struct cpgo_merge_opts cpgo_daemon_merge_opts(const struct target *t)
+{
+    struct cpgo_merge_opts mo = {.trim = t->trim, .shape = &cpgo_shape_go_cpu};
+    return mo;
+}
+
+/* After a job's done or a pull-request step's end: lets daemon.c start waiting scrapes,
+ * end a --once run, advance the shutdown. */
+static inline void cpgo_daemon_progress(struct daemon *d)
+{
+    d->progress(d);
+}
 
 #endif

@@ -16,8 +16,9 @@
  * the most recent lag, the histogram their distribution. The timer is unref'd so it never
  * keeps the loop alive.
  *
- * Counters are updated where events happen (daemon.c, publish.c call the cpgo_observe_*
- * functions on the loop); gauges are refreshed by a collector when /metrics renders.
+ * Counters are updated where events happen: daemon.c and publish.c call one
+ * cpgo_observe_* function per event, from one place each, and never touch the registry
+ * themselves; gauges are refreshed by a collector when /metrics renders.
  * Thread: the loop only.
  */
 #include <inttypes.h>
@@ -77,7 +78,7 @@ static void collect(struct cpgo_metrics *r, void *arg)
     for (size_t i = 0; i < LAG_WINDOW; i++)
         if (o->lag_ring[i] > mx) mx = o->lag_ring[i];
     cpgo_metric_set(o->loop_lag_max, mx, NULL);
-    cpgo_metric_set(o->publish_queue, (double)o->pubq_len, NULL);
+    cpgo_metric_set(o->publish_queue, (double)d->pubq.len, NULL);
     if (d->gh) {
         struct cpgo_gh_status st;
         cpgo_gh_client_status(d->gh, &st);
@@ -188,6 +189,21 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     return 0;
 }
 
+static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
+    [CPGO_OUTCOME_NONE] = "none",
+    [CPGO_OUTCOME_FAILED] = "failed",
+    [CPGO_OUTCOME_WRITTEN] = "written",
+    [CPGO_OUTCOME_UNCHANGED] = "unchanged",
+    [CPGO_OUTCOME_NOTHING] = "nothing",
+    [CPGO_OUTCOME_PUSHED] = "pushed",
+    [CPGO_OUTCOME_GATED] = "gated",
+    [CPGO_OUTCOME_SAME_AS_BASE] = "same_as_base",
+    [CPGO_OUTCOME_PR_OPENED] = "pr_opened",
+    [CPGO_OUTCOME_PR_UPDATED] = "pr_updated",
+    [CPGO_OUTCOME_PR_CURRENT] = "pr_current",
+    [CPGO_OUTCOME_PR_CLOSED] = "pr_closed",
+};
+
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
 {
     struct cpgo_observe *o = &b->d->obs;
@@ -207,11 +223,12 @@ void cpgo_observe_merged(struct target *t, double seconds)
     cpgo_metric_observe(t->d->obs.merge_seconds, seconds, NULL);
 }
 
-void cpgo_observe_publish(struct target *t, const char *outcome)
+void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome)
 {
-    cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome));
-    snprintf(t->last_outcome, sizeof t->last_outcome, "%s", outcome);
+    if (outcome <= CPGO_OUTCOME_NONE || outcome >= CPGO_OUTCOME_COUNT) return;
+    t->last_outcome = outcome;
     t->last_outcome_ms = cpgo_daemon_wall_ms();
+    cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome_names[outcome]));
 }
 
 void cpgo_observe_state_problems(struct target *t)
@@ -323,7 +340,7 @@ static json_t *status_json(struct daemon *d)
             "id", t->id, "forge", d->opts.output_dir ? "directory" : t->github ? "github" : "local",
             "pending_scrapes", (json_int_t)t->pending_scrapes, "last_publish",
             time_or_null(t->last_publish_ms), "last_outcome",
-            t->last_outcome[0] ? t->last_outcome : NULL, "last_outcome_at",
+            t->last_outcome ? outcome_names[t->last_outcome] : NULL, "last_outcome_at",
             time_or_null(t->last_outcome_ms), "head_branch",
             t->head_branch[0] ? t->head_branch : NULL, "pull_request",
             t->fs.pr_url[0] ? t->fs.pr_url : NULL, "publishing", t->publishing || t->in_pubq,

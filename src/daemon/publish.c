@@ -23,6 +23,7 @@
  * Every copy (the daemon's, a job's, the client's, a git handle's) is zeroed when freed;
  * it never reaches a log line (errors are built by modules that scrub it).
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -210,10 +211,23 @@ void cpgo_publish_token_update(struct daemon *d, char *token, const char *source
 
 void cpgo_publish_target_cfg(struct target *t)
 {
+    struct daemon *d = t->d;
     const struct cpgo_target_cfg *tc = t->cfg;
+    t->out_path[0] = 0;
+    t->github = 0;
+    t->owner[0] = t->repo[0] = 0;
+    if (d->opts.output_dir) {
+        struct cpgo_err e;
+        if (cpgo_outdir_path(d->opts.output_dir, tc->repo.host, tc->repo.path, tc->target_branch,
+                             tc->target_file, t->out_path, sizeof t->out_path, &e)) {
+            t->out_path[0] = 0;
+            cpgo_log(CPGO_LVL_ERROR, "cannot publish this target", "target", t->key, "error",
+                     e.text, NULL);
+        }
+        return;
+    }
     t->github = tc->forge == CPGO_FORGE_GITHUB ||
                 (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
-    t->owner[0] = t->repo[0] = 0;
     if (t->github) {
         /* owner/repo: exactly two segments of the repository path */
         const char *p = tc->repo.path, *slash = strchr(p, '/');
@@ -227,24 +241,14 @@ void cpgo_publish_target_cfg(struct target *t)
 
 static void fail(struct target *t, const char *msg, const char *error)
 {
-    cpgo_observe_publish(t, "failed");
     t->failed = 1;
     t->publish_failures++;
     snprintf(t->last_error, sizeof t->last_error, "%.500s", error);
     cpgo_log(CPGO_LVL_ERROR, msg, "target", t->key, "error", error, NULL);
 }
 
-static void save_note(struct target *t)
-{
-    if (!t->ts || t->retired) return;
-    struct job *j = cpgo_daemon_job_new(t, JOB_NOTE);
-    if (!j) return;
-    j->note = t->fs;
-    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
-}
-
 /* The end of one publish (success or not): --once accounting, a publish asked for
- * meanwhile, the next target in the queue. */
+ * meanwhile. */
 static void finished(struct target *t)
 {
     struct daemon *d = t->d;
@@ -254,12 +258,22 @@ static void finished(struct target *t)
     t->publishing = 0;
     if (d->opts.once && t->once_submitted && !t->once_done) {
         t->once_done = 1;
-        if (d->once_outstanding_publishes) d->once_outstanding_publishes--;
+        assert(d->once_outstanding_publishes > 0);
+        d->once_outstanding_publishes--;
     }
     if (t->publish_again && !d->stopping) {
         t->publish_again = 0;
         cpgo_publish_request(t);
     }
+}
+
+/* A publish that cannot start: the target fails (for --once: counted as done, so the run
+ * ends instead of waiting for it). */
+static void skipped(struct target *t, const char *why)
+{
+    t->failed = 1;
+    if (why) snprintf(t->last_error, sizeof t->last_error, "%s", why);
+    finished(t);
 }
 
 static void succeeded(struct target *t)
@@ -269,55 +283,317 @@ static void succeeded(struct target *t)
     t->last_error[0] = 0;
 }
 
-static int start_forge(struct target *t)
+/* ---- publishing into a directory (--output DIR) ------------------------------------------ */
+
+/* existing ⊕ pending, written atomically into the target's file below DIR (outdir.h). */
+struct dir_job {
+    struct cpgo_job base;
+    struct target *t;
+    const char *out_dir; /* argv, fixed for the process (not the config) */
+    char out_path[4096];
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+    /* outputs */
+    int rc;
+    struct cpgo_err err;
+    struct cpgo_publish_info info;
+    uint64_t pending_scrapes;
+};
+
+static void dir_work(struct cpgo_job *job)
+{
+    struct dir_job *j = CPGO_JOB_DATA(job, struct dir_job, base);
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->mo, &j->lim, &j->info,
+                                &j->err);
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+}
+
+static void dir_done(struct cpgo_job *job, int canceled)
+{
+    struct dir_job *j = CPGO_JOB_DATA(job, struct dir_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    else if (t->ts) t->pending_scrapes = j->pending_scrapes;
+    cpgo_observe_publish(t, j->rc                ? CPGO_OUTCOME_FAILED
+                            : j->info.nothing   ? CPGO_OUTCOME_NOTHING
+                            : j->info.unchanged ? CPGO_OUTCOME_UNCHANGED
+                                                : CPGO_OUTCOME_WRITTEN);
+    if (j->rc) {
+        fail(t, "publish failed", j->err.text);
+    } else if (j->info.nothing) {
+        if (!t->published_once && d->opts.once) t->failed = 1;
+        if (d->opts.once)
+            snprintf(t->last_error, sizeof t->last_error,
+                     "no scrape succeeded: nothing to publish");
+    } else {
+        t->publishes++;
+        t->published_once = 1;
+        t->failed = 0;
+        char sc[24], before[24], after[24];
+        snprintf(sc, sizeof sc, "%" PRIu64, j->info.scrapes);
+        snprintf(before, sizeof before, "%zu", j->info.bytes_before);
+        snprintf(after, sizeof after, "%zu", j->info.bytes_after);
+        cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes", sc,
+                 "bytes_before", before, "bytes_after", after, NULL);
+    }
+    free(j);
+    finished(t);
+    cpgo_daemon_progress(d);
+}
+
+/* With --output DIR a target publishes as soon as its round is over. */
+static void dir_publish(struct target *t)
 {
     struct daemon *d = t->d;
-    if (t->github) {
-        if (!t->owner[0]) {
-            fail(t, "cannot publish",
-                 "forge github needs a repository path of the form owner/repo");
-            return -1;
+    if (t->publishing) {
+        t->publish_again = 1;
+        return;
+    }
+    if (!t->out_path[0]) {
+        char why[sizeof t->last_error];
+        snprintf(why, sizeof why, "output path would leave %s", d->opts.output_dir);
+        skipped(t, why);
+        return;
+    }
+    struct dir_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        skipped(t, "out of memory");
+        return;
+    }
+    j->base.work = dir_work;
+    j->base.done = dir_done;
+    j->t = t;
+    j->out_dir = d->opts.output_dir;
+    snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
+    j->mo = cpgo_daemon_merge_opts(t);
+    j->lim = d->cfg->limits.profile;
+    t->publishing = 1;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+}
+
+/* ---- the forge record ------------------------------------------------------------------ */
+
+/* Saves the loop's copy of the forge record (forge.json) on the target's lane. */
+struct note_job {
+    struct cpgo_job base;
+    struct target *t;
+    struct cpgo_state_forge note; /* the record to save */
+    int rc;
+    struct cpgo_err err;
+    struct cpgo_state_forge fs; /* the record as stored */
+};
+
+static void note_work(struct cpgo_job *job)
+{
+    struct note_job *j = CPGO_JOB_DATA(job, struct note_job, base);
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    j->rc = cpgo_state_forge_put(t->ts, &j->note, &j->err);
+    cpgo_state_forge_get(t->ts, &j->fs);
+}
+
+static void note_done(struct cpgo_job *job, int canceled)
+{
+    struct note_job *j = CPGO_JOB_DATA(job, struct note_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    else if (t->ts) t->fs = j->fs;
+    if (j->rc)
+        cpgo_log(CPGO_LVL_WARN, "cannot save the forge record", "target", t->key, "error",
+                 j->err.text, NULL);
+    free(j);
+    cpgo_daemon_progress(d);
+}
+
+static void save_note(struct target *t)
+{
+    if (!t->ts || t->retired) return;
+    struct note_job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->base.work = note_work;
+    j->base.done = note_done;
+    j->t = t;
+    j->note = t->fs;
+    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+}
+
+/* ---- the git round (pool) -------------------------------------------------------------- */
+
+/* One publishing round to the target's repository (publish/forge.h). Its inputs are
+ * copied: a job never reads the live configuration. */
+struct forge_job {
+    struct cpgo_job base;
+    struct target *t;
+    char state_dir[1024];
+    char target_id[32];
+    char key[512];
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+    struct cpgo_repo repo; /* copied strings */
+    char target_branch[256], target_file[1024], head_branch[512];
+    char author_name[256], author_email[256], ssh_key[4096];
+    char *token; /* a copy, zeroed when the job is freed */
+    unsigned token_gen;
+    int git_timeout_s;
+    unsigned reopen_growth;
+    /* outputs */
+    int rc;
+    struct cpgo_err err;
+    struct cpgo_forge_result fr;
+    uint64_t pending_scrapes;
+    struct cpgo_state_forge fs; /* the record as stored */
+};
+
+static void forge_job_free(struct forge_job *j)
+{
+    if (j->token) {
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+    }
+    cpgo_repo_free(&j->repo);
+    cpgo_forge_result_free(&j->fr);
+    free(j);
+}
+
+/* Opens the target's git handle (again when the token changed: SIGHUP), then runs the
+ * round. */
+static int forge_round(struct forge_job *j)
+{
+    struct target *t = j->t;
+    if (t->git && t->git_gen != j->token_gen) {
+        /* the token changed (SIGHUP): the handle holds the old one */
+        cpgo_gitrepo_close(t->git);
+        t->git = NULL;
+    }
+    if (!t->git) {
+        t->git_gen = j->token_gen;
+        struct cpgo_git_opts go = {
+            .token = j->token,
+            .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
+            .timeout_s = j->git_timeout_s,
+        };
+        char pub[4200];
+        if (j->ssh_key[0]) {
+            snprintf(pub, sizeof pub, "%s.pub", j->ssh_key);
+            if (access(pub, R_OK) == 0) go.ssh_pubkey = pub;
         }
-        if (!d->token) {
-            char e[256];
-            snprintf(e, sizeof e,
-                     "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
-                     "needs none)",
-                     d->cfg->github.token_env);
-            fail(t, "cannot publish", e);
-            return -1;
-        }
-        if (d->gh && d->gh_stale && d->gh_busy == 0) {
-            cpgo_gh_client_close(d->gh, NULL, NULL);
-            d->gh = NULL;
-            d->gh_stale = 0;
-        }
-        if (!d->gh && !d->gh_closing) {
-            struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
-            struct cpgo_err e;
-            snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
-            if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
-                fail(t, "cannot publish", e.text);
-                return -1;
-            }
-        }
-        struct cpgo_gh_status st;
-        if (d->gh) cpgo_gh_client_status(d->gh, &st);
-        if (!d->gh || st.stopped) {
-            fail(t, "cannot publish",
-                 d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and "
-                         "restart"
-                       : "GitHub is shutting down");
-            return -1;
+        int rc = cpgo_gitrepo_open(j->state_dir, &j->repo, &go, &t->git, &j->err);
+        if (rc) {
+            j->fr.gcls = CPGO_GIT_LOCAL;
+            return rc;
         }
     }
-    struct job *j = cpgo_daemon_job_new(t, JOB_FORGE);
-    if (!j) {
-        fail(t, "cannot publish", "out of memory");
+    struct cpgo_forge_req req = {
+        .target_key = j->key,
+        .target_id = j->target_id,
+        .target_branch = j->target_branch,
+        .target_file = j->target_file,
+        .head_branch = j->head_branch[0] ? j->head_branch : NULL,
+        .mo = j->mo,
+        .lim = j->lim,
+        .ident = {j->author_name, j->author_email},
+        .reopen_growth_pct = j->reopen_growth,
+    };
+    int rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
+    /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
+     * gated target must not fetch on every tick */
+    struct cpgo_state_forge fs;
+    cpgo_state_forge_get(t->ts, &fs);
+    fs.last_publish = cpgo_daemon_wall_ms();
+    /* only a commit this target pushed itself: an "unchanged" head may be another's */
+    if (!rc && j->fr.pushed && j->fr.commit[0])
+        snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
+    struct cpgo_err e;
+    cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
+    return rc;
+}
+
+static void forge_work(struct cpgo_job *job)
+{
+    struct forge_job *j = CPGO_JOB_DATA(job, struct forge_job, base);
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    j->rc = forge_round(j);
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+    cpgo_state_forge_get(t->ts, &j->fs);
+}
+
+static void forge_done(struct cpgo_job *job, int canceled);
+
+/* GitHub: what the round and its pull-request step need on the loop (a repository path, a
+ * token, a client that is not stopped). 0, or -1 with why naming what is missing. */
+static int github_ready(struct target *t, char *why, size_t cap)
+{
+    struct daemon *d = t->d;
+    if (!t->owner[0]) {
+        snprintf(why, cap, "forge github needs a repository path of the form owner/repo");
         return -1;
     }
+    if (!d->token) {
+        snprintf(why, cap,
+                 "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
+                 "needs none)",
+                 d->cfg->github.token_env);
+        return -1;
+    }
+    if (d->gh && d->gh_stale && d->gh_busy == 0) {
+        cpgo_gh_client_close(d->gh, NULL, NULL);
+        d->gh = NULL;
+        d->gh_stale = 0;
+    }
+    if (!d->gh && !d->gh_closing) {
+        struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
+        struct cpgo_err e;
+        snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
+        if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
+            snprintf(why, cap, "%s", e.text);
+            return -1;
+        }
+    }
+    struct cpgo_gh_status st;
+    if (d->gh) cpgo_gh_client_status(d->gh, &st);
+    if (!d->gh || st.stopped) {
+        snprintf(why, cap, "%s",
+                 d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and restart"
+                       : "GitHub is shutting down");
+        return -1;
+    }
+    return 0;
+}
+
+/* Queues the target's round on its lane: 0, or -1 with why naming what is missing. */
+static int start_forge(struct target *t, char *why, size_t cap)
+{
+    struct daemon *d = t->d;
+    if (t->github && github_ready(t, why, cap)) return -1;
+    struct forge_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    j->base.work = forge_work;
+    j->base.done = forge_done;
+    j->t = t;
     const struct cpgo_target_cfg *tc = t->cfg;
     const struct cpgo_config *cfg = d->cfg;
+    snprintf(j->state_dir, sizeof j->state_dir, "%s", cfg->state_dir);
+    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
+    snprintf(j->key, sizeof j->key, "%s", t->key);
+    j->mo = cpgo_daemon_merge_opts(t);
+    j->lim = cfg->limits.profile;
     j->repo.kind = tc->repo.kind;
     j->repo.port = tc->repo.port;
     j->repo.host = strdup(tc->repo.host);
@@ -338,10 +614,9 @@ static int start_forge(struct target *t)
     j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
-    if (!j->repo.host || !j->repo.path || !j->repo.url) {
-        cpgo_publish_job_free(j);
-        free(j);
-        fail(t, "cannot publish", "out of memory");
+    if (!j->repo.host || !j->repo.path || !j->repo.url || (t->github && d->token && !j->token)) {
+        forge_job_free(j);
+        snprintf(why, cap, "out of memory");
         return -1;
     }
     t->publishing = 1;
@@ -353,17 +628,20 @@ static int start_forge(struct target *t)
 
 static void pubq_drain(struct daemon *d)
 {
-    while (!d->stopping && d->forge_running < d->forge_max && d->pubq_head) {
-        struct target *t = d->pubq_head;
-        d->pubq_head = t->pubq_next;
-        if (!d->pubq_head) d->pubq_tail = NULL;
+    while (!d->stopping && d->forge_running < d->forge_max && !cpgo_list_empty(&d->pubq)) {
+        struct target *t =
+            CPGO_LIST_DATA(cpgo_list_pop_head(&d->pubq), struct target, pubq_link);
         t->in_pubq = 0;
-        d->obs.pubq_len--;
         if (t->retired || !t->loaded) {
             finished(t);
             continue;
         }
-        if (start_forge(t)) finished(t);
+        char why[600];
+        if (start_forge(t, why, sizeof why)) {
+            cpgo_observe_publish(t, CPGO_OUTCOME_FAILED);
+            fail(t, "cannot publish", why);
+            finished(t);
+        }
     }
 }
 
@@ -376,11 +654,7 @@ static void enqueue(struct target *t)
         return;
     }
     t->in_pubq = 1;
-    d->obs.pubq_len++;
-    t->pubq_next = NULL;
-    if (d->pubq_tail) d->pubq_tail->pubq_next = t;
-    else d->pubq_head = t;
-    d->pubq_tail = t;
+    cpgo_list_push_tail(&d->pubq, &t->pubq_link);
     pubq_drain(d);
 }
 
@@ -396,7 +670,7 @@ void cpgo_publish_request(struct target *t)
     struct daemon *d = t->d;
     if (d->stopping) return;
     if (!t->loaded || t->retired) {
-        if (t->load_failed) finished(t);
+        if (t->load_failed) skipped(t, NULL); /* last_error names why */
         return;
     }
     if (t->held) {
@@ -404,9 +678,11 @@ void cpgo_publish_request(struct target *t)
         cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
                                 "must look at (cpgo state; then cpgo state --ack)",
                  "target", t->key, "problem", t->problem, NULL);
-        t->failed = 1;
-        snprintf(t->last_error, sizeof t->last_error, "publishing held: state problem (see cpgo state)");
-        finished(t);
+        skipped(t, "publishing held: state problem (see cpgo state)");
+        return;
+    }
+    if (d->opts.output_dir) {
+        dir_publish(t);
         return;
     }
     if (d->opts.once) {
@@ -440,81 +716,10 @@ int cpgo_publish_idle(const struct daemon *d)
     return d->forge_running == 0;
 }
 
-/* ---- the git round (pool) -------------------------------------------------------------- */
+/* ---- the git round's result (loop) ----------------------------------------------------- */
 
-void cpgo_publish_job_work(struct job *j)
+static void log_round(struct target *t, const struct cpgo_forge_result *r, const char *msg)
 {
-    struct target *t = j->t;
-    if (!t->ts) {
-        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-        return;
-    }
-    if (j->kind == JOB_NOTE) {
-        j->rc = cpgo_state_forge_put(t->ts, &j->note, &j->err);
-        return;
-    }
-    if (t->git && t->git_gen != j->token_gen) {
-        /* the token changed (SIGHUP): the handle holds the old one */
-        cpgo_gitrepo_close(t->git);
-        t->git = NULL;
-    }
-    if (!t->git) {
-        t->git_gen = j->token_gen;
-        struct cpgo_git_opts go = {
-            .token = j->token,
-            .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
-            .timeout_s = j->git_timeout_s,
-        };
-        char pub[4200];
-        if (j->ssh_key[0]) {
-            snprintf(pub, sizeof pub, "%s.pub", j->ssh_key);
-            if (access(pub, R_OK) == 0) go.ssh_pubkey = pub;
-        }
-        j->rc = cpgo_gitrepo_open(j->state_dir, &j->repo, &go, &t->git, &j->err);
-        if (j->rc) {
-            j->fr.gcls = CPGO_GIT_LOCAL;
-            return;
-        }
-    }
-    struct cpgo_forge_req req = {
-        .target_key = j->key,
-        .target_id = j->target_id,
-        .target_branch = j->target_branch,
-        .target_file = j->target_file,
-        .head_branch = j->head_branch[0] ? j->head_branch : NULL,
-        .mo = j->mo,
-        .lim = j->lim,
-        .ident = {j->author_name, j->author_email},
-        .reopen_growth_pct = j->reopen_growth,
-    };
-    j->rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
-    /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
-     * gated target must not fetch on every tick */
-    struct cpgo_state_forge fs;
-    cpgo_state_forge_get(t->ts, &fs);
-    fs.last_publish = cpgo_daemon_wall_ms();
-    /* only a commit this target pushed itself: an "unchanged" head may be another's */
-    if (!j->rc && j->fr.pushed && j->fr.commit[0])
-        snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
-    struct cpgo_err e;
-    cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
-    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-}
-
-void cpgo_publish_job_free(struct job *j)
-{
-    if (j->token) {
-        explicit_bzero(j->token, strlen(j->token));
-        free(j->token);
-        j->token = NULL;
-    }
-    cpgo_repo_free(&j->repo);
-    cpgo_forge_result_free(&j->fr);
-}
-
-static void log_round(struct target *t, const struct job *j, const char *msg)
-{
-    const struct cpgo_forge_result *r = &j->fr;
     char sc[24], inst[24], before[24], after[24];
     snprintf(sc, sizeof sc, "%" PRIu64, r->scrapes);
     snprintf(inst, sizeof inst, "%zu", r->instances);
@@ -525,19 +730,20 @@ static void log_round(struct target *t, const struct job *j, const char *msg)
              "bytes_after", after, "summary", r->summary, NULL);
 }
 
-void cpgo_publish_job_done(struct job *j)
+/* What follows a round on the loop. */
+enum after_round {
+    ROUND_ENDS,       /* the publish ends with the round */
+    ROUND_PR,         /* GitHub: find, create or update the pull request */
+    ROUND_PROBE,      /* GitHub: look the pull request up only (probe_only says why) */
+    ROUND_PR_FAILED,  /* the pull-request step could not start */
+};
+
+/* Applies a round's result: the cadence, the log, the target's status; the outcome it
+ * counts; what follows. */
+static enum after_round round_result(struct target *t, struct forge_job *j,
+                                     enum cpgo_outcome *outcome)
 {
-    struct target *t = j->t;
     struct daemon *d = t->d;
-    if (t->ts) t->fs = j->fs_out;
-    if (j->kind == JOB_NOTE) {
-        if (j->rc)
-            cpgo_log(CPGO_LVL_WARN, "cannot save the forge record", "target", t->key, "error",
-                     j->err.text, NULL);
-        return;
-    }
-    d->forge_running--;
-    t->forge_job = 0;
     struct cpgo_forge_result *r = &j->fr;
     /* the cadence counts every attempt; a transient failure retries sooner */
     t->last_publish_ms = cpgo_daemon_wall_ms();
@@ -554,100 +760,135 @@ void cpgo_publish_job_done(struct job *j)
                  "target", t->key, "scrapes", n, NULL);
     }
     if (j->rc) {
-        char e[700];
-        snprintf(e, sizeof e, "%s", j->err.text);
+        *outcome = CPGO_OUTCOME_FAILED;
         fail(t,
              cpgo_git_class_transient(r->gcls) ? "publish failed; the next round retries"
                                                : "publish failed; a person must act",
-             e);
+             j->err.text);
         cpgo_log(CPGO_LVL_DEBUG, "publish failure class", "target", t->key, "class",
                  cpgo_git_class_name(r->gcls), NULL);
-    } else if (r->nothing) {
+        return ROUND_ENDS;
+    }
+    if (r->nothing) {
+        *outcome = CPGO_OUTCOME_NOTHING;
         if (r->settled || t->published_once) {
             succeeded(t);
         } else if (d->opts.once) {
             t->failed = 1;
-            snprintf(t->last_error, sizeof t->last_error, "nothing to publish: no scrape succeeded");
+            snprintf(t->last_error, sizeof t->last_error,
+                     "nothing to publish: no scrape succeeded");
         }
-        cpgo_observe_publish(t, "nothing");
         cpgo_log(CPGO_LVL_DEBUG, "nothing to publish", "target", t->key, NULL);
-    } else if (r->unmanaged) {
+        return ROUND_ENDS;
+    }
+    if (r->unmanaged) {
+        *outcome = CPGO_OUTCOME_FAILED;
         char e[900];
         snprintf(e, sizeof e,
                  "pull request #%" PRIu64 " was taken over by a person (the cpgo marker was "
                  "removed): its branch %s is left alone while it is open",
                  t->fs.unmanaged_pr, t->head_branch);
         fail(t, "publish skipped", e);
-        if (t->github && d->gh) {
-            t->probe_only = 2;
-            t->publishing = 1;
-            gh_find(t);
-            pubq_drain(d);
-            return;
-        }
-    } else if (r->gated) {
+        if (!t->github || !d->gh) return ROUND_ENDS;
+        t->probe_only = 2; /* given back or closed? */
+        return ROUND_PROBE;
+    }
+    if (r->gated) {
+        *outcome = CPGO_OUTCOME_GATED;
         succeeded(t);
-        cpgo_observe_publish(t, "gated");
-        char n[24], need[24];
+        char n[24], need[24], pr[24];
         snprintf(n, sizeof n, "%" PRIu64, r->scrapes);
         snprintf(need, sizeof need, "%" PRIu64,
                  t->fs.closed_scrapes + t->fs.closed_scrapes * (uint64_t)j->reopen_growth / 100);
-        char pr[24];
         snprintf(pr, sizeof pr, "%" PRIu64, t->fs.closed_pr);
         cpgo_log(CPGO_LVL_INFO,
                  "the last pull request was closed without merging: no new one until pending "
                  "scrapes reach the threshold",
                  "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need,
                  NULL);
-        if (t->github && d->gh) {
-            /* a person may have reopened it: one lookup tells, and lifts the gate */
-            t->probe_only = 1;
-            t->publishing = 1;
-            gh_find(t);
-            pubq_drain(d);
-            return;
-        }
-    } else if (r->same_as_base) {
+        if (!t->github || !d->gh) return ROUND_ENDS;
+        t->probe_only = 1; /* a person may have reopened it: one lookup tells, and lifts the gate */
+        return ROUND_PROBE;
+    }
+    if (r->same_as_base) {
+        *outcome = CPGO_OUTCOME_SAME_AS_BASE;
         succeeded(t);
-        cpgo_observe_publish(t, "same_as_base");
         cpgo_log(CPGO_LVL_INFO, "the merged profile equals the target branch's: nothing to propose",
                  "target", t->key, NULL);
-    } else {
-        if (r->pushed) t->publishes++;
-        cpgo_observe_publish(t, r->pushed ? "pushed" : "unchanged");
-        if (!t->github) {
-            succeeded(t);
-            log_round(t, j, r->pushed ? "published: branch updated" : "published: branch up to date");
-        } else {
-            log_round(t, j, r->pushed ? "pushed" : "branch up to date");
-            t->pr_title = strdup(r->title);
-            t->pr_body = r->body;
-            r->body = NULL;
-            t->pr_scrapes = r->scrapes;
-            t->find_retried = 0;
-            if (!t->pr_title || !t->pr_body) {
-                fail(t, "cannot publish", "out of memory");
-            } else {
-                t->publishing = 1; /* the GitHub step is part of this publish */
-                gh_find(t);
-                pubq_drain(d);
-                return;
-            }
-        }
+        return ROUND_ENDS;
     }
-    finished(t);
+    *outcome = r->pushed ? CPGO_OUTCOME_PUSHED : CPGO_OUTCOME_UNCHANGED;
+    if (r->pushed) t->publishes++;
+    if (!t->github) {
+        succeeded(t);
+        log_round(t, r, r->pushed ? "published: branch updated" : "published: branch up to date");
+        return ROUND_ENDS;
+    }
+    log_round(t, r, r->pushed ? "pushed" : "branch up to date");
+    t->pr_title = strdup(r->title);
+    t->pr_body = r->body;
+    r->body = NULL;
+    t->pr_scrapes = r->scrapes;
+    t->find_retried = 0;
+    if (!t->pr_title || !t->pr_body) {
+        fail(t, "cannot publish", "out of memory");
+        return ROUND_PR_FAILED;
+    }
+    return ROUND_PR;
+}
+
+static void gh_end(struct target *t, enum cpgo_outcome outcome);
+
+static void forge_done(struct cpgo_job *job, int canceled)
+{
+    struct forge_job *j = CPGO_JOB_DATA(job, struct forge_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    } else if (t->ts) {
+        t->fs = j->fs;
+        t->pending_scrapes = j->pending_scrapes;
+    }
+    assert(d->forge_running > 0);
+    d->forge_running--;
+    t->forge_job = 0;
+    enum cpgo_outcome outcome = CPGO_OUTCOME_NONE;
+    enum after_round next = round_result(t, j, &outcome);
+    cpgo_observe_publish(t, outcome);
+    forge_job_free(j);
+    switch (next) {
+    case ROUND_ENDS:
+        finished(t);
+        break;
+    case ROUND_PR_FAILED:
+        gh_end(t, CPGO_OUTCOME_FAILED);
+        break;
+    case ROUND_PR:
+    case ROUND_PROBE:
+        t->publishing = 1; /* the GitHub step is part of this publish */
+        gh_find(t);
+        break;
+    }
     pubq_drain(d);
+    cpgo_daemon_progress(d);
 }
 
 /* ---- the pull request (loop) ----------------------------------------------------------- */
 
-static void gh_end(struct target *t)
+/* The end of the pull-request step: the one place that counts its outcome. */
+static void gh_end(struct target *t, enum cpgo_outcome outcome)
 {
-    if (t->gh_steps && t->d->gh_busy) t->d->gh_busy--;
-    t->gh_steps = 0;
+    struct daemon *d = t->d;
+    cpgo_observe_publish(t, outcome);
+    if (t->gh_steps) {
+        assert(d->gh_busy > 0);
+        d->gh_busy--;
+        t->gh_steps = 0;
+    }
     finished(t);
-    pubq_drain(t->d);
-    cpgo_daemon_after_job(t->d);
+    pubq_drain(d);
+    cpgo_daemon_progress(d);
 }
 
 static void gh_fail(struct target *t, struct cpgo_gh_result *res)
@@ -656,17 +897,20 @@ static void gh_fail(struct target *t, struct cpgo_gh_result *res)
     /* a pushed branch without its pull request should not wait a whole min_interval */
     t->retry_soon = res->cls == CPGO_GH_TRANSIENT || res->cls == CPGO_GH_RATE_LIMITED ||
                     res->cls == CPGO_GH_CANCELED || res->cls == CPGO_GH_INTERNAL;
+    if (res->cls == CPGO_GH_CANCELED && t->d->stopping) {
+        cpgo_log(CPGO_LVL_INFO, "pull request step abandoned at shutdown; the next start resumes it",
+                 "target", t->key, NULL);
+        gh_end(t, CPGO_OUTCOME_NONE);
+        return;
+    }
     if (res->cls == CPGO_GH_AUTH)
         fail(t,
              "GitHub rejected the token: all GitHub work stopped until the token is replaced "
              "(SIGHUP reads it again) or cpgo restarts",
              res->error);
-    else if (res->cls == CPGO_GH_CANCELED && t->d->stopping)
-        cpgo_log(CPGO_LVL_INFO, "pull request step abandoned at shutdown; the next start resumes it",
-                 "target", t->key, NULL);
     else
         fail(t, "pull request failed", res->error);
-    gh_end(t);
+    gh_end(t, CPGO_OUTCOME_FAILED);
 }
 
 static void set_pr(struct target *t, const struct cpgo_gh_pr *pr)
@@ -691,11 +935,10 @@ static void on_update(struct cpgo_gh_result *res, void *arg)
         return;
     }
     set_pr(t, &res->pr);
-    cpgo_observe_publish(t, "pr_updated");
     log_pr(t, "pull request updated", &res->pr);
     succeeded(t);
     save_note(t);
-    gh_end(t);
+    gh_end(t, CPGO_OUTCOME_PR_UPDATED);
 }
 
 static void on_create(struct cpgo_gh_result *res, void *arg)
@@ -715,13 +958,12 @@ static void on_create(struct cpgo_gh_result *res, void *arg)
     t->fs.closed_pr = 0;
     t->fs.closed_scrapes = 0;
     t->fs.released = 0;
-    cpgo_observe_publish(t, "pr_opened");
     log_pr(t, res->recovered ? "pull request opened (found after an ambiguous failure)"
                              : "pull request opened",
            &res->pr);
     succeeded(t);
     save_note(t);
-    gh_end(t);
+    gh_end(t, CPGO_OUTCOME_PR_OPENED);
 }
 
 static void gh_create(struct target *t)
@@ -735,7 +977,7 @@ static void gh_create(struct target *t)
     };
     if (!d->gh || cpgo_gh_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
         fail(t, "pull request failed", "cannot start the request");
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_FAILED);
     }
 }
 
@@ -770,7 +1012,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                      NULL);
             t->publish_again = 1;
         }
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
     if (t->probe_only) {
@@ -786,7 +1028,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                      "target", t->key, "pr", n, NULL);
             t->publish_again = 1; /* the next due time publishes into it */
         }
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
     if (res->found && pr->open) {
@@ -801,22 +1043,21 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
             t->fs.unmanaged_pr = pr->number;
             save_note(t);
             fail(t, "pull request not managed by cpgo", e);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_FAILED);
             return;
         }
         set_pr(t, pr);
         if (pr->body && !strcmp(pr->body, t->pr_body)) {
-            cpgo_observe_publish(t, "pr_current");
             log_pr(t, "pull request up to date", pr);
             succeeded(t);
             save_note(t);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_PR_CURRENT);
             return;
         }
         if (cpgo_gh_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
                               t)) {
             fail(t, "pull request failed", "cannot start the update");
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_FAILED);
         }
         return;
     }
@@ -828,7 +1069,6 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
             t->fs.released = 0;
             t->fs.pr_number = 0;
             t->fs.pr_url[0] = 0;
-            cpgo_observe_publish(t, "pr_closed");
             char g[24];
             snprintf(g, sizeof g, "%d", t->cfg ? t->cfg->reopen_growth : 100);
             cpgo_log(CPGO_LVL_WARN,
@@ -837,12 +1077,12 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                      "target", t->key, "pr", n, "reopen_growth", g, NULL);
             succeeded(t);
             save_note(t);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_PR_CLOSED);
             return;
         }
         if (!t->fs.released) {
             succeeded(t);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_NONE);
             return;
         }
     }
@@ -857,7 +1097,7 @@ static void gh_find(struct target *t)
     if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch,
                                   t->base_branch, on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_FAILED);
     }
 }
 
@@ -870,8 +1110,8 @@ void cpgo_publish_close(struct daemon *d)
             t->due_open = 0;
             uv_close((uv_handle_t *)&t->due, NULL);
         }
-    d->pubq_head = d->pubq_tail = NULL;
-    d->obs.pubq_len = 0;
+    for (struct cpgo_list_node *n; (n = cpgo_list_pop_head(&d->pubq));)
+        CPGO_LIST_DATA(n, struct target, pubq_link)->in_pubq = 0;
     if (d->gh) {
         d->gh_closing = 1;
         cpgo_gh_client_close(d->gh, NULL, NULL);
