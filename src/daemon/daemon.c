@@ -581,10 +581,12 @@ static void leave_round(struct backend *b)
 }
 
 /* A reload gives a kept backend (same name and URL) another target: what it counts in the
- * old one (its scrape in flight, its place in the round) moves with it. */
+ * old one (its scrape in flight, its place in the round) moves with it, and its scrape
+ * series under the old target go. */
 static void backend_move(struct backend *b, struct target *t)
 {
     if (b->t == t) return;
+    cpgo_observe_backend_left(b, 0);
     int in_round = b->in_round;
     leave_round(b);
     if (b->scrape) {
@@ -885,9 +887,13 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         }
         if (tmap) tmap[i] = t;
     }
-    /* retired targets keep their state object (a job may be running) but get no work */
+    /* retired targets keep their state object (a job may be running) but get no work, and
+     * their series leave /metrics */
     for (struct target *t = d->targets; t; t = t->next)
-        if (t->retired) t->cfg = NULL;
+        if (t->retired) {
+            if (t->cfg) cpgo_observe_target_retired(t);
+            t->cfg = NULL;
+        }
     /* existing backends by name (unique within a config): a hash table, so a reload of
      * thousands of backends stays linear */
     size_t nold = 0;
@@ -948,6 +954,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             b->waiting = 0;
         }
         leave_round(b);
+        cpgo_observe_backend_left(b, 1);
         cpgo_log(CPGO_LVL_INFO, "backend removed", "backend", b->name, NULL);
         backend_close(b);
     }

@@ -218,6 +218,10 @@ void cpgo_observe_merged(struct target *t, double seconds);
 void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome); /* NONE: no-op */
 void cpgo_observe_settled(struct target *t, uint64_t scrapes);
 void cpgo_observe_state_problems(struct target *t); /* after its state was opened */
+/* A reload removed the backend (removed) or moves it to another target (its series under
+ * the target it leaves go): called while b->t is still the old target. */
+void cpgo_observe_backend_left(struct backend *b, int removed);
+void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
 
 /* publish.c: publishing into a directory (--output) or to forges */
 int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* the token */

@@ -18,7 +18,9 @@
  *
  * Counters are updated where events happen: daemon.c and publish.c call one
  * cpgo_observe_* function per event, from one place each, and never touch the registry
- * themselves; gauges are refreshed by a collector when /metrics renders.
+ * themselves; gauges are refreshed by a collector when /metrics renders. A reload that
+ * removes a backend or a target removes its series (cpgo_metric_remove), so /metrics shows
+ * only what is configured; events of a retired target that finish later are not counted.
  * Thread: the loop only.
  */
 #include <inttypes.h>
@@ -219,8 +221,8 @@ void cpgo_observe_missed(struct backend *b)
 
 void cpgo_observe_merged(struct target *t, double seconds)
 {
-    cpgo_metric_inc(t->d->obs.merged, CPGO_LABELS(t->key));
     cpgo_metric_observe(t->d->obs.merge_seconds, seconds, NULL);
+    if (!t->retired) cpgo_metric_inc(t->d->obs.merged, CPGO_LABELS(t->key));
 }
 
 void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome)
@@ -228,19 +230,38 @@ void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome)
     if (outcome <= CPGO_OUTCOME_NONE || outcome >= CPGO_OUTCOME_COUNT) return;
     t->last_outcome = outcome;
     t->last_outcome_ms = cpgo_daemon_wall_ms();
-    cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome_names[outcome]));
+    if (!t->retired)
+        cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome_names[outcome]));
 }
 
 void cpgo_observe_state_problems(struct target *t)
 {
-    if (t->corrupt_records)
+    if (t->corrupt_records && !t->retired)
         cpgo_metric_add(t->d->obs.corrupt_records, (double)t->corrupt_records,
                         CPGO_LABELS(t->key));
 }
 
 void cpgo_observe_settled(struct target *t, uint64_t scrapes)
 {
-    cpgo_metric_add(t->d->obs.settled, (double)scrapes, CPGO_LABELS(t->key));
+    if (!t->retired) cpgo_metric_add(t->d->obs.settled, (double)scrapes, CPGO_LABELS(t->key));
+}
+
+void cpgo_observe_backend_left(struct backend *b, int removed)
+{
+    struct cpgo_observe *o = &b->d->obs;
+    for (int c = 0; c < CPGO_CLASS_COUNT; c++)
+        cpgo_metric_remove(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(c)));
+    if (removed) cpgo_metric_remove(o->missed, CPGO_LABELS(b->name));
+}
+
+void cpgo_observe_target_retired(struct target *t)
+{
+    struct cpgo_observe *o = &t->d->obs;
+    cpgo_metric_remove(o->merged, CPGO_LABELS(t->key));
+    cpgo_metric_remove(o->settled, CPGO_LABELS(t->key));
+    cpgo_metric_remove(o->corrupt_records, CPGO_LABELS(t->key));
+    for (int c = CPGO_OUTCOME_NONE + 1; c < CPGO_OUTCOME_COUNT; c++)
+        cpgo_metric_remove(o->publishes, CPGO_LABELS(t->key, outcome_names[c]));
 }
 
 /* ---- loop lag ----------------------------------------------------------------------------- */
