@@ -31,9 +31,7 @@
 #include "daemon/daemon.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -197,60 +195,6 @@ struct ingest_job {
     double work_seconds;
 };
 
-static enum cpgo_class class_of_decode(int rc, const char *text)
-{
-    if (rc == CPGO_E_EMPTY) return CPGO_CLASS_NO_DATA;
-    if (rc == CPGO_E_LIMIT)
-        return strstr(text, "decompressed") ? CPGO_CLASS_DECOMPRESSED_LIMIT : CPGO_CLASS_LIMIT;
-    if (rc == CPGO_E_INCOMPAT) return CPGO_CLASS_INCOMPATIBLE;
-    if (rc == CPGO_E_NOMEM) return CPGO_CLASS_OOM;
-    if (rc == CPGO_E_IO) return CPGO_CLASS_INTERNAL;
-    return CPGO_CLASS_BAD_PAYLOAD;
-}
-
-/* A scrape is checked against the target's shape before it is journaled, so that a bad
- * instance is refused alone (and named in the log) instead of becoming the reference that
- * refuses the others. The check is cheap: header strings and one pass over the values. */
-static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
-                             struct cpgo_err *err)
-{
-    const cpgo_pb_profile *pb = p->pb;
-    int has_type = 0, has_start = 0;
-    for (size_t i = 0; i < pb->n_sample_type; i++) {
-        size_t lt, lu;
-        const char *t = cpgo_profile_str(pb, pb->sample_type[i]->type, &lt);
-        const char *u = cpgo_profile_str(pb, pb->sample_type[i]->unit, &lu);
-        if ((lt == 7 && !memcmp(t, "samples", 7) && lu == 5 && !memcmp(u, "count", 5)) ||
-            (lt == 3 && !memcmp(t, "cpu", 3) && lu == 11 && !memcmp(u, "nanoseconds", 11)))
-            has_type = 1;
-    }
-    *cls = CPGO_CLASS_NOT_CPU;
-    if (!has_type)
-        return cpgo_err_set(err, CPGO_E_INPUT,
-                            "not a CPU profile: no samples/count or cpu/nanoseconds sample type");
-    size_t perm[CPGO_SHAPE_MAX_TYPES];
-    int rc = cpgo_shape_match(&cpgo_shape_go_cpu, pb, perm, err);
-    if (rc) {
-        *cls = CPGO_CLASS_INCOMPATIBLE;
-        return rc;
-    }
-    for (size_t i = 0; i < pb->n_function && !has_start; i++)
-        if (pb->function[i]->start_line) has_start = 1;
-    if (!has_start && pb->n_function)
-        return cpgo_err_set(err, CPGO_E_INPUT,
-                            "profile has no function start lines (Go 1.20+ writes them); Go PGO "
-                            "cannot use it");
-    if ((rc = cpgo_shape_check_values(&cpgo_shape_go_cpu, pb, err))) {
-        *cls = CPGO_CLASS_BAD_PAYLOAD;
-        return rc;
-    }
-    if (pb->n_sample == 0) {
-        *cls = CPGO_CLASS_NO_DATA;
-        return cpgo_err_set(err, CPGO_E_EMPTY, "profile has no samples");
-    }
-    return 0;
-}
-
 static void ingest_work(struct cpgo_job *job)
 {
     struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
@@ -261,37 +205,8 @@ static void ingest_work(struct cpgo_job *job)
         j->cls = CPGO_CLASS_INTERNAL;
         return;
     }
-    struct cpgo_profile *p = NULL;
-    j->rc = cpgo_profile_decode(j->body, j->len, &j->lim, &p, &j->err);
-    int decoded = j->rc == 0;
-    if (decoded) j->rc = check_cpu_profile(p, &j->cls, &j->err);
-    else j->cls = class_of_decode(j->rc, j->err.text);
-    if (!j->rc) {
-        j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, j->b->name, (int64_t)time(NULL),
-                                  &j->err);
-        if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
-    }
-    if (j->rc) { /* a decoder message may quote the profile's strings */
-        size_t l = strlen(j->err.text);
-        cpgo_url_scrub(j->secrets, j->err.text, l, j->err.text, l + 1);
-    }
-    if (!decoded && j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
-        /* say what came instead of a profile: the first 64 bytes, printable only,
-         * scrubbed of the backend's secrets before they are cut */
-        char pre[80];
-        size_t o = cpgo_url_scrub(j->secrets, (const char *)j->body, j->len < 4096 ? j->len : 4096,
-                                  pre, 65);
-        for (size_t i = 0; i < o; i++)
-            if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
-        size_t l = strlen(j->err.text);
-        snprintf(j->err.text + l, sizeof j->err.text - l, " (body starts: \"%s\")", pre);
-    }
-    cpgo_profile_free(p);
-    if (!j->rc && cpgo_state_journal_len(t->ts) >= 32) {
-        struct cpgo_err e;
-        cpgo_state_snapshot(t->ts, &e); /* best effort: the journal still holds it all */
-    }
-    if (!j->rc) j->cls = CPGO_CLASS_OK;
+    j->rc = cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->secrets, &j->cls,
+                             &j->err);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     free(j->body);
     j->body = NULL;
@@ -986,7 +901,7 @@ static void reload_work(uv_work_t *w)
     struct reload_req *r = w->data;
     r->rc = cpgo_config_reload(r->path, &r->nc, &r->errs);
     if (!r->rc && r->nc)
-        r->token_rc = cpgo_publish_load_token(r->nc, r->flag_token, &r->token, r->token_source,
+        r->token_rc = cpgo_token_load(r->nc, r->flag_token, &r->token, r->token_source,
                                               sizeof r->token_source, &r->token_err);
 }
 
@@ -1027,7 +942,7 @@ static void reload_done(uv_work_t *w, int status)
             cpgo_log(CPGO_LVL_ERROR, "cannot read the GitHub token; keeping the one in use",
                      "error", r->token_err.text, NULL);
         } else {
-            cpgo_publish_token_update(d, r->token, r->token_source);
+            cpgo_token_update(d, r->token, r->token_source);
             r->token = NULL;
         }
         /* repository URLs, git.ssh_key and git.timeout may have changed: every target's git
@@ -1111,56 +1026,6 @@ static void once_start_cb(uv_timer_t *h)
     }
     uv_close((uv_handle_t *)h, (uv_close_cb)free);
     once_check(d);
-}
-
-int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count)
-{
-    char *end;
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    unsigned long i = strtoul(s, &end, 10);
-    if (errno || *end != '/' || !isdigit((unsigned char)end[1])) return -1;
-    unsigned long n = strtoul(end + 1, &end, 10);
-    if (errno || *end || n == 0 || n > 65536 || i >= n) return -1;
-    *index = (unsigned)i;
-    *count = (unsigned)n;
-    return 0;
-}
-
-int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
-{
-    if (o->shard_count <= 1) return 1;
-    /* the id is the FNV-1a hash of the target key, stable across replicas and releases;
-     * FNV's low bits depend on the key's low bits only, so it is mixed (splitmix64's
-     * finalizer) before the modulo, or N = 2^k would group similar names */
-    return cpgo_hash_fmix64(strtoull(target_id, NULL, 16)) % o->shard_count == o->shard_index;
-}
-
-int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
-                             struct cpgo_err *err)
-{
-    size_t n = cfg->ntargets;
-    if (n == 0) return 0;
-    char **paths = calloc(n, sizeof *paths);
-    const char **keys = calloc(n, sizeof *keys);
-    int rc = paths && keys ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++) {
-        const struct cpgo_target_cfg *tc = &cfg->targets[i];
-        keys[i] = tc->key;
-        if (!(paths[i] = malloc(4096))) {
-            rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-            break;
-        }
-        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path, tc->target_branch,
-                              tc->target_file, paths[i], 4096, err);
-        if (rc) cpgo_err_prefix(err, "target %s", tc->key);
-    }
-    if (!rc) rc = cpgo_outdir_check_layout(n, keys, (const char *const *)paths, err);
-    for (size_t i = 0; paths && i < n; i++) free(paths[i]);
-    free(paths);
-    free(keys);
-    if (rc) cpgo_err_prefix(err, "--output %s", dir);
-    return rc;
 }
 
 /* Response bodies, decode arenas and merge tables are large buffers freed in any order.
@@ -1247,9 +1112,9 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */
-        if (cpgo_publish_setup(d, &e)) {
+        if (cpgo_token_setup(d, &e)) {
             fprintf(stderr, "cpgo run: %s\n", e.text);
-            cpgo_publish_free(d);
+            cpgo_token_free(d);
             cpgo_config_free(cfg);
             cpgo_git_shutdown();
             curl_global_cleanup();
@@ -1278,7 +1143,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             uv_loop_close(&d->loop);
             cpgo_observe_free(d);
-            cpgo_publish_free(d);
+            cpgo_token_free(d);
             cpgo_workq_free(d->q);
             cpgo_config_free(cfg);
             cpgo_git_shutdown();
@@ -1335,7 +1200,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         /* backends that failed are reported by their log lines; they fail the run */
         if (d->exit_code) code = d->exit_code;
     }
-    cpgo_publish_free(d);
+    cpgo_token_free(d);
     cpgo_observe_free(d);
     for (struct target *t = d->targets, *n; t; t = n) {
         n = t->next;

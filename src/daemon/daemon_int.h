@@ -191,7 +191,6 @@ struct daemon {
     /* publishing to forges */
     struct cpgo_list pubq;                /* of target.pubq_link: FIFO waiting to publish */
     size_t forge_running;                 /* forge jobs on the pool */
-    size_t forge_max;                     /* at most this many at once */
     char *token;                          /* GitHub token, or NULL; zeroed when freed */
     char token_source[64];                /* where it came from (never the token) */
     struct cpgo_gh_client *gh;            /* one per token; NULL without github targets */
@@ -223,17 +222,28 @@ void cpgo_observe_state_problems(struct target *t); /* after its state was opene
 void cpgo_observe_backend_left(struct backend *b, int removed);
 void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
 
-/* publish.c: publishing into a directory (--output) or to forges */
-int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* the token */
+/* ingest.c (a target's lane): decode, check the Go CPU shape, journal, merge one scraped
+ * body; 0, or an error with its class in cls (the message names what is wrong, scrubbed of
+ * secrets). */
+int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t len,
+                     const struct cpgo_limits *lim, const char *backend,
+                     const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
+                     struct cpgo_err *err);
+
+/* token.c: the GitHub token */
+/* Loads d->token at the start: an error only when a target needs GitHub. */
+int cpgo_token_setup(struct daemon *d, struct cpgo_err *err);
 /* Reads the token as configured (any thread: the reload job calls it). */
-int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
-                            char *source, size_t srccap, struct cpgo_err *err);
+int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out, char *source,
+                    size_t srccap, struct cpgo_err *err);
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
-void cpgo_publish_token_update(struct daemon *d, char *token, const char *source);
+void cpgo_token_update(struct daemon *d, char *token, const char *source);
+void cpgo_token_free(struct daemon *d); /* zeroes it */
+
+/* publish.c: publishing into a directory (--output) or to forges */
 void cpgo_publish_target_cfg(struct target *t); /* derive output path, forge from t->cfg */
 void cpgo_publish_request(struct target *t);    /* a round finished: publish when due */
 void cpgo_publish_close(struct daemon *d);      /* timers, the GitHub client */
-void cpgo_publish_free(struct daemon *d);       /* after the loop ended */
 int cpgo_publish_idle(const struct daemon *d);  /* no forge work running */
 
 /* ---- the runtime interface: what publish.c and observe.c may use of daemon.c's runtime --- */

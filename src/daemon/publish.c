@@ -6,7 +6,7 @@
  * Cadence: a target whose round of scrapes has finished asks to publish
  * (cpgo_publish_request). It publishes at most once per min_interval: earlier requests arm
  * the target's `due` timer. Due targets wait in one FIFO, the publish queue, of which at
- * most forge_max run at a time; a target already waiting is not queued again (its turn
+ * most FORGE_RUNNING_MAX run at a time; a target already waiting is not queued again (its turn
  * publishes everything pending by then), so a thousand targets on a one-minute schedule
  * cost a thousand queue entries per min_interval at most, never one per tick. With --once
  * a target publishes as soon as its round is over.
@@ -17,195 +17,27 @@
  * touched; one closed without merging is not recreated until pending has grown by
  * reopen_growth percent (the git round enforces it from the forge record).
  *
- * The token: from -githubToken (with a warning), github.token_file, or the environment
- * variable github.token_env; read again on SIGHUP (short-lived tokens rotate), when the
- * GitHub client is replaced once idle and each target's git handle at its next round.
- * Every copy (the daemon's, a job's, the client's, a git handle's) is zeroed when freed;
- * it never reaches a log line (errors are built by modules that scrub it).
+ * The token (token.c) is the daemon's; a forge job and the GitHub client get their own
+ * copies, zeroed when freed. When it changes (SIGHUP), the GitHub client is replaced once
+ * idle and each target's git handle at its next round.
  */
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/duration.h"
-#include "base/file.h"
 #include "base/log.h"
-#include "base/url.h"
 #include "daemon/daemon_int.h"
 
-#define TOKEN_FILE_MAX 4096
+/* Forge rounds on the pool at once: each holds a pool thread through a fetch and a push,
+ * for as long as the git server takes. */
+#define FORGE_RUNNING_MAX 4
 
 static void finished(struct target *t);
 static void gh_find(struct target *t);
-
-/* ---- the token --------------------------------------------------------------------- */
-
-static int read_token_file(const char *path, char **out, struct cpgo_err *err)
-{
-    *out = NULL;
-    /* a FIFO there would block this thread (a pool thread on reload) until a writer
-     * comes, and SIGTERM could not stop cpgo: refused at once, like a socket or device */
-    int fd = cpgo_file_open_named(path, err);
-    if (fd < 0) {
-        cpgo_err_prefix(err, "github.token_file");
-        return err->code = CPGO_E_USAGE;
-    }
-    struct stat st;
-    if (fstat(fd, &st)) {
-        int e = errno;
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read github.token_file %s: %s", path,
-                            strerror(e));
-    }
-    if (st.st_mode & (S_IWOTH | S_IWGRP)) {
-        /* someone else could put their token there, or read ours as it is rotated */
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE,
-                            "github.token_file %s is writable by %s: refused (chmod 600 it)",
-                            path, st.st_mode & S_IWOTH ? "every user" : "its group");
-    }
-    /* readable by every user: warn. Group-readable is how Kubernetes (defaultMode 0440 with
-     * fsGroup) and systemd hand a secret to a service's own group: fine when that group is
-     * ours. */
-    if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != getegid()))
-        cpgo_log(CPGO_LVL_WARN,
-                 "github.token_file is readable by other users (chmod 600 it, or 440 with "
-                 "cpgo's group)",
-                 "path", path, NULL);
-    char buf[TOKEN_FILE_MAX + 1];
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        n += (size_t)r;
-        if (n == sizeof buf - 1) break;
-    }
-    close(fd);
-    if (n == TOKEN_FILE_MAX) {
-        explicit_bzero(buf, sizeof buf);
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is too large for a token",
-                            path);
-    }
-    buf[n] = 0;
-    /* a trailing newline (echo > file) is not part of the token */
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                 buf[n - 1] == '\t'))
-        buf[--n] = 0;
-    size_t s = 0;
-    if (n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) s = 3; /* a BOM from a Windows editor */
-    while (s < n && (buf[s] == ' ' || buf[s] == '\t')) s++;
-    if (s == n) {
-        explicit_bzero(buf, sizeof buf);
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
-    }
-    for (size_t i = s; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-            explicit_bzero(buf, sizeof buf);
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "github.token_file %s holds more than one line or control "
-                                "characters",
-                                path);
-        }
-    *out = strdup(buf + s);
-    explicit_bzero(buf, sizeof buf);
-    return *out ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-}
-
-int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
-                            char *source, size_t srccap, struct cpgo_err *err)
-{
-    *out = NULL;
-    source[0] = 0;
-    if (flag && *flag) {
-        *out = strdup(flag);
-        snprintf(source, srccap, "-githubToken");
-    } else if (cfg->github.token_file) {
-        int rc = read_token_file(cfg->github.token_file, out, err);
-        if (rc) return rc;
-        snprintf(source, srccap, "github.token_file");
-    } else {
-        const char *v = getenv(cfg->github.token_env);
-        if (v && *v) {
-            *out = strdup(v);
-            snprintf(source, srccap, "$%.60s", cfg->github.token_env);
-            /* `export GITHUB_TOKEN=$(cat file)` keeps no newline, but a secret mounted into
-             * the environment may: trailing whitespace is not part of a token */
-            size_t n = *out ? strlen(*out) : 0;
-            while (n && strchr(" \t\r\n", (*out)[n - 1])) (*out)[--n] = 0;
-            if (*out && !n) {
-                free(*out);
-                *out = NULL;
-            }
-        }
-    }
-    if (*out && strpbrk(*out, "\r\n")) {
-        explicit_bzero(*out, strlen(*out));
-        free(*out);
-        *out = NULL;
-        return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
-                            source);
-    }
-    /* from now on a core dump (or a same-user ptrace) would hold the token */
-    if (*out) cpgo_url_secrets_nodump();
-    return 0;
-}
-
-int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err)
-{
-    d->forge_max = 4;
-    if (d->opts.github_token && *d->opts.github_token)
-        cpgo_log(CPGO_LVL_WARN,
-                 "-githubToken puts the token on the command line, where other users of this "
-                 "machine can read it; set GITHUB_TOKEN or github.token_file instead",
-                 NULL);
-    int rc = cpgo_publish_load_token(d->cfg, d->opts.github_token, &d->token, d->token_source,
-                                     sizeof d->token_source, err);
-    if (rc) {
-        /* fatal only when a target needs it: forge local runs without a token */
-        int needed = 0;
-        for (size_t i = 0; i < d->cfg->ntargets; i++) {
-            const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
-            needed |= tc->forge == CPGO_FORGE_GITHUB ||
-                       (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
-        }
-        if (needed) return rc;
-        cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error",
-                 err->text, NULL);
-    }
-    if (d->token)
-        cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
-    return 0;
-}
-
-void cpgo_publish_token_update(struct daemon *d, char *token, const char *source)
-{
-    int same = (!token && !d->token) || (token && d->token && !strcmp(token, d->token));
-    if (same) {
-        if (token) {
-            explicit_bzero(token, strlen(token));
-            free(token);
-        }
-        return;
-    }
-    if (d->token) {
-        explicit_bzero(d->token, strlen(d->token));
-        free(d->token);
-    }
-    d->token = token;
-    snprintf(d->token_source, sizeof d->token_source, "%s", source);
-    d->token_gen++;
-    /* the GitHub client holds the old token: replaced once nothing is in flight on it */
-    if (d->gh) d->gh_stale = 1;
-    cpgo_log(CPGO_LVL_INFO, token ? "GitHub token replaced" : "GitHub token removed", "source",
-             source[0] ? source : "none", NULL);
-}
 
 /* ---- targets -------------------------------------------------------------------------- */
 
@@ -628,7 +460,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
 
 static void pubq_drain(struct daemon *d)
 {
-    while (!d->stopping && d->forge_running < d->forge_max && !cpgo_list_empty(&d->pubq)) {
+    while (!d->stopping && d->forge_running < FORGE_RUNNING_MAX && !cpgo_list_empty(&d->pubq)) {
         struct target *t =
             CPGO_LIST_DATA(cpgo_list_pop_head(&d->pubq), struct target, pubq_link);
         t->in_pubq = 0;
@@ -1116,14 +948,5 @@ void cpgo_publish_close(struct daemon *d)
         d->gh_closing = 1;
         cpgo_gh_client_close(d->gh, NULL, NULL);
         d->gh = NULL;
-    }
-}
-
-void cpgo_publish_free(struct daemon *d)
-{
-    if (d->token) {
-        explicit_bzero(d->token, strlen(d->token));
-        free(d->token);
-        d->token = NULL;
     }
 }
