@@ -81,16 +81,11 @@ static void set_busy(struct backend *b, int busy)
 
 /* ---- jobs: one struct per kind, each with its own work (pool) and done (loop) ---------- */
 
-/* Opens (recovers) a target's state on its lane. Its inputs are copied: a job never reads
- * the live configuration. */
+/* Opens (recovers) a target's state on its lane. */
 struct load_job {
     struct cpgo_job base;
     struct target *t;
-    char state_dir[1024];
-    char target_id[32];
-    char key[512];
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
+    struct cpgo_target_in in;
     /* outputs */
     int rc;
     struct cpgo_err err;
@@ -106,7 +101,8 @@ static void load_work(struct cpgo_job *job)
 {
     struct load_job *j = CPGO_JOB_DATA(job, struct load_job, base);
     struct target *t = j->t;
-    j->rc = cpgo_state_open(j->state_dir, j->target_id, j->key, &j->mo, &j->lim, &t->ts, &j->err);
+    j->rc = cpgo_state_open(j->in.state_dir, j->in.id, j->in.key, &j->in.mo, &j->in.lim, &t->ts,
+                            &j->err);
     if (j->rc) return;
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     j->problems = cpgo_state_problem_count(t->ts);
@@ -166,11 +162,7 @@ static void submit_load(struct target *t)
     j->base.work = load_work;
     j->base.done = load_done;
     j->t = t;
-    snprintf(j->state_dir, sizeof j->state_dir, "%s", d->cfg->state_dir);
-    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
-    snprintf(j->key, sizeof j->key, "%s", t->key);
-    j->mo = cpgo_daemon_merge_opts(t);
-    j->lim = d->cfg->limits.profile;
+    cpgo_daemon_target_in(t, &j->in);
     t->loading = 1;
     t->load_failed = 0;
     cpgo_workq_submit(d->q, &t->lane, &j->base);
@@ -181,8 +173,8 @@ static void submit_load(struct target *t)
 struct ingest_job {
     struct cpgo_job base;
     struct target *t;
-    struct backend *b;                /* a reference (b->refs) */
-    unsigned char *body;              /* moved in from the scrape; freed by the work */
+    struct backend *b;   /* a reference (b->refs) */
+    unsigned char *body; /* moved in from the scrape; freed by the work */
     size_t len;
     struct cpgo_url_secrets *secrets; /* the backend's (a reference: a reload may replace b's) */
     struct cpgo_limits lim;
@@ -205,8 +197,8 @@ static void ingest_work(struct cpgo_job *job)
         j->cls = CPGO_CLASS_INTERNAL;
         return;
     }
-    j->rc = cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->secrets, &j->cls,
-                             &j->err);
+    j->rc =
+        cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->secrets, &j->cls, &j->err);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     free(j->body);
     j->body = NULL;
@@ -570,7 +562,8 @@ static void schedule_next(struct backend *b)
 
 static void free_headers(char **h)
 {
-    for (char **p = h; p && *p; p++) free(*p);
+    for (char **p = h; p && *p; p++)
+        free(*p);
     free(h);
 }
 
@@ -660,9 +653,10 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     /* the period was measured once when the config was loaded, off the loop */
     int64_t period_ms = bc->period_s * 1000;
     int64_t spread = period_ms / 10 < 5000 ? period_ms / 10 : 5000;
-    b->offset_ms = spread > 0 ? (int64_t)(hash_str(bc->url, hash_str(bc->name, CPGO_FNV1A_INIT)) %
-                                          (uint64_t)spread)
-                              : 0;
+    b->offset_ms =
+        spread > 0
+            ? (int64_t)(hash_str(bc->url, hash_str(bc->name, CPGO_FNV1A_INIT)) % (uint64_t)spread)
+            : 0;
     b->next = d->backends;
     d->backends = b;
     return b;
@@ -739,8 +733,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
 static void maybe_progress_shutdown(struct daemon *d)
 {
     if (!d->stopping || d->closing) return;
-    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading ||
-        !cpgo_publish_idle(d))
+    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading || !cpgo_publish_idle(d))
         return;
     for (struct backend *b = d->backends; b; b = b->next)
         if (uv_is_active((uv_handle_t *)&b->retry)) return;
@@ -788,12 +781,14 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     struct cpgo_config *old = d->cfg;
     d->cfg = nc;
     cpgo_scraper_set_inflight_budget(d->scraper, nc->limits.max_inflight_bytes);
-    for (struct target *t = d->targets; t; t = t->next) t->retired = 1;
+    for (struct target *t = d->targets; t; t = t->next)
+        t->retired = 1;
     struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
     for (size_t i = 0; i < nc->ntargets; i++) {
         if (!cpgo_daemon_owns(&d->opts, nc->targets[i].id)) continue; /* another replica's */
         struct target *t = d->targets;
-        while (t && strcmp(t->key, nc->targets[i].key)) t = t->next;
+        while (t && strcmp(t->key, nc->targets[i].key))
+            t = t->next;
         if (t) {
             target_set_cfg(t, &nc->targets[i]);
             t->retired = 0;
@@ -817,11 +812,13 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         nold++;
     }
     size_t cap = 16;
-    while (cap < nold * 2) cap <<= 1;
+    while (cap < nold * 2)
+        cap <<= 1;
     struct backend **byname = calloc(cap, sizeof *byname);
     for (struct backend *b = d->backends; b && byname; b = b->next) {
         size_t k = hash_str(b->name, CPGO_FNV1A_INIT) & (cap - 1);
-        while (byname[k]) k = (k + 1) & (cap - 1);
+        while (byname[k])
+            k = (k + 1) & (cap - 1);
         byname[k] = b;
     }
     for (size_t i = 0; i < nc->nbackends; i++) {
@@ -902,7 +899,7 @@ static void reload_work(uv_work_t *w)
     r->rc = cpgo_config_reload(r->path, &r->nc, &r->errs);
     if (!r->rc && r->nc)
         r->token_rc = cpgo_token_load(r->nc, r->flag_token, &r->token, r->token_source,
-                                              sizeof r->token_source, &r->token_err);
+                                      sizeof r->token_source, &r->token_err);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1041,6 +1038,28 @@ static void fix_mmap_threshold(void)
 #endif
 }
 
+/* Frees what cpgo_daemon_run set up (its loop closed or never run), the configuration in
+ * d->cfg included, and releases the libraries and the state directory's lock. */
+static void daemon_free(struct daemon *d)
+{
+    cpgo_token_free(d);
+    cpgo_observe_free(d);
+    for (struct target *t = d->targets, *n; t; t = n) {
+        n = t->next;
+        cpgo_state_close(t->ts);
+        cpgo_gitrepo_close(t->git);
+        free(t->pr_title);
+        free(t->pr_body);
+        free(t);
+    }
+    cpgo_workq_free(d->q);
+    cpgo_config_free(d->cfg);
+    cpgo_git_shutdown();
+    curl_global_cleanup();
+    cpgo_state_unlock(d->lock_fd);
+    free(d);
+}
+
 int cpgo_daemon_run(const struct cpgo_run_opts *o)
 {
     fix_mmap_threshold();
@@ -1048,7 +1067,8 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     struct cpgo_config_errors errs = {0};
     int rc = cpgo_config_load(o->config_path, &cfg, &errs);
     if (rc) {
-        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "cpgo run: %s\n", errs.lines[i]);
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "cpgo run: %s\n", errs.lines[i]);
         cpgo_config_errors_free(&errs);
         return rc == CPGO_E_IO ? 1 : 2;
     }
@@ -1114,11 +1134,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */
         if (cpgo_token_setup(d, &e)) {
             fprintf(stderr, "cpgo run: %s\n", e.text);
-            cpgo_token_free(d);
-            cpgo_config_free(cfg);
-            cpgo_git_shutdown();
-            curl_global_cleanup();
-            free(d);
+            daemon_free(d);
             return 1;
         }
         d->cfg = NULL;
@@ -1137,18 +1153,11 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         if (cpgo_observe_init(d, &e) || cpgo_observe_start(d, &e)) {
             fprintf(stderr, "cpgo run: %s\n", e.text);
             cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", e.text, NULL);
-            d->cfg = NULL;
             cpgo_observe_close(d);
             cpgo_scraper_close(d->scraper, scraper_closed, d);
             uv_run(&d->loop, UV_RUN_DEFAULT);
             uv_loop_close(&d->loop);
-            cpgo_observe_free(d);
-            cpgo_token_free(d);
-            cpgo_workq_free(d->q);
-            cpgo_config_free(cfg);
-            cpgo_git_shutdown();
-            curl_global_cleanup();
-            free(d);
+            daemon_free(d);
             return 1;
         }
         d->cfg = NULL;
@@ -1166,7 +1175,8 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     char shard[32] = "all";
     if (o->shard_count > 1) {
         size_t owned = 0;
-        for (size_t i = 0; i < cfg->ntargets; i++) owned += cpgo_daemon_owns(o, cfg->targets[i].id);
+        for (size_t i = 0; i < cfg->ntargets; i++)
+            owned += cpgo_daemon_owns(o, cfg->targets[i].id);
         snprintf(shard, sizeof shard, "%u/%u", o->shard_index, o->shard_count);
         snprintf(nt, sizeof nt, "%zu of %zu", owned, cfg->ntargets);
     }
@@ -1200,23 +1210,8 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         /* backends that failed are reported by their log lines; they fail the run */
         if (d->exit_code) code = d->exit_code;
     }
-    cpgo_token_free(d);
-    cpgo_observe_free(d);
-    for (struct target *t = d->targets, *n; t; t = n) {
-        n = t->next;
-        cpgo_state_close(t->ts);
-        cpgo_gitrepo_close(t->git);
-        free(t->pr_title);
-        free(t->pr_body);
-        free(t);
-    }
-    cpgo_workq_free(d->q);
-    int lc = uv_loop_close(&d->loop);
-    if (lc) cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
-    cpgo_config_free(d->cfg);
-    cpgo_git_shutdown();
-    curl_global_cleanup();
-    cpgo_state_unlock(d->lock_fd);
-    free(d);
+    if (uv_loop_close(&d->loop))
+        cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
+    daemon_free(d);
     return code;
 }

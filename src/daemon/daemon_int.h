@@ -21,6 +21,7 @@
 #define CPGO_DAEMON_INT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 #include <uv.h>
 
@@ -91,12 +92,12 @@ struct target {
     struct cpgo_gitrepo *git; /* the same: opened by the first forge job */
     unsigned git_gen;         /* the token generation git was opened with (lane only) */
     int loaded, load_failed;
-    int loading;             /* a JOB_LOAD is queued or running */
+    int loading; /* a load job is queued or running */
     /* problems its state recovery found (cpgo state; cleared by cpgo state --ack) */
     size_t problems;
-    int held;                /* publishing held until a person acknowledges */
+    int held; /* publishing held until a person acknowledges */
     uint64_t corrupt_records;
-    char problem[512];       /* the first one */
+    char problem[512]; /* the first one */
     size_t round_outstanding;
     int round_active;
     int publishing;
@@ -110,13 +111,13 @@ struct target {
     int once_done; /* forge: its --once publish has finished */
     char last_error[512];
     /* forges */
-    int github;                 /* forge github (else local) */
-    char owner[128], repo[128]; /* github: from the repository path */
-    char head_branch[512]; /* resolved by the last git round (the GitHub step uses it) */
-    char base_branch[256]; /* target_branch of that round */
-    int in_pubq;                      /* waiting in the publish queue */
-    struct cpgo_list_node pubq_link;  /* in daemon.pubq */
-    uv_timer_t due;         /* min_interval: when the next publish may start */
+    int github;                      /* forge github (else local) */
+    char owner[128], repo[128];      /* github: from the repository path */
+    char head_branch[512];           /* resolved by the last git round (the GitHub step uses it) */
+    char base_branch[256];           /* target_branch of that round */
+    int in_pubq;                     /* waiting in the publish queue */
+    struct cpgo_list_node pubq_link; /* in daemon.pubq */
+    uv_timer_t due;                  /* min_interval: when the next publish may start */
     int due_open;
     int64_t last_publish_ms;
     struct cpgo_state_forge fs; /* loop's copy of the forge record */
@@ -124,12 +125,12 @@ struct target {
     char *pr_title, *pr_body;   /* what the GitHub step proposes */
     uint64_t pr_scrapes;
     int find_retried;
-    int probe_only; /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
-                       PR given back or closed */
+    int probe_only;  /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
+                        PR given back or closed */
     int forge_job;   /* a git round of this target is queued or running on its lane */
     size_t ingests;  /* its scraped bodies queued for ingest */
     size_t scraping; /* its scrapes in flight */
-    int retry_soon; /* the last publish failed transiently: due again within 5 minutes */
+    int retry_soon;  /* the last publish failed transiently: due again within 5 minutes */
     enum cpgo_outcome last_outcome; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;
@@ -141,15 +142,15 @@ struct backend {
     struct target *t;
     char name[256];
     char url_masked[1024];
-    uv_timer_t tick;  /* schedule */
-    uv_timer_t retry; /* backoff */
-    int refs; /* open uv handles + jobs that point here: freed at 0 */
+    uv_timer_t tick;      /* schedule */
+    uv_timer_t retry;     /* backoff */
+    int refs;             /* open uv handles + jobs that point here: freed at 0 */
     int64_t next_fire_ms; /* wall-clock ms of the next tick */
     int64_t offset_ms;
     struct cpgo_scrape *scrape;
-    int busy;      /* scraping, waiting to scrape, retrying or being ingested */
-    int in_round;  /* counted in t->round_outstanding */
-    int waiting;   /* in the waiting list for queue room / concurrency */
+    int busy;     /* scraping, waiting to scrape, retrying or being ingested */
+    int in_round; /* counted in t->round_outstanding */
+    int waiting;  /* in the waiting list for queue room / concurrency */
     int attempt;
     char **headers;
     struct cpgo_url_secrets *secrets; /* scrubbed from text it echoes (build_secrets) */
@@ -189,15 +190,15 @@ struct daemon {
     int once_publishing;
     size_t once_outstanding_publishes;
     /* publishing to forges */
-    struct cpgo_list pubq;                /* of target.pubq_link: FIFO waiting to publish */
-    size_t forge_running;                 /* forge jobs on the pool */
-    char *token;                          /* GitHub token, or NULL; zeroed when freed */
-    char token_source[64];                /* where it came from (never the token) */
-    struct cpgo_gh_client *gh;            /* one per token; NULL without github targets */
+    struct cpgo_list pubq;     /* of target.pubq_link: FIFO waiting to publish */
+    size_t forge_running;      /* forge jobs on the pool */
+    char *token;               /* GitHub token, or NULL; zeroed when freed */
+    char token_source[64];     /* where it came from (never the token) */
+    struct cpgo_gh_client *gh; /* one per token; NULL without github targets */
     int gh_closing;
-    int gh_stale;      /* the token changed: replace the client when gh_busy is 0 */
-    size_t gh_busy;    /* targets with a GitHub operation in flight */
-    unsigned token_gen; /* bumped when the token or the configuration changes */
+    int gh_stale;          /* the token changed: replace the client when gh_busy is 0 */
+    size_t gh_busy;        /* targets with a GitHub operation in flight */
+    unsigned token_gen;    /* bumped when the token or the configuration changes */
     char gh_api_url[1024]; /* the client's API URL */
     struct cpgo_observe obs;
     /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
@@ -255,13 +256,26 @@ static inline int64_t cpgo_daemon_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* How every merger of a target merges (pending, recovery, existing file + pending): with its
- * trimming, deciding compatibility against the Go CPU shape, never against whichever
- * profile came first. */
-static inline struct cpgo_merge_opts cpgo_daemon_merge_opts(const struct target *t)
+/* What a job needs to open or use its target's state, copied when it is submitted: a job
+ * never reads the live configuration. */
+struct cpgo_target_in {
+    char state_dir[1024];
+    char id[32];
+    char key[512];
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+};
+
+static inline void cpgo_daemon_target_in(const struct target *t, struct cpgo_target_in *in)
 {
-    struct cpgo_merge_opts mo = {.trim = t->trim, .shape = &cpgo_shape_go_cpu};
-    return mo;
+    snprintf(in->state_dir, sizeof in->state_dir, "%s", t->d->cfg->state_dir);
+    snprintf(in->id, sizeof in->id, "%s", t->id);
+    snprintf(in->key, sizeof in->key, "%s", t->key);
+    /* every merger of the target (pending, recovery, existing file + pending) merges with
+     * its trimming and decides compatibility against the Go CPU shape, never against
+     * whichever profile came first */
+    in->mo = (struct cpgo_merge_opts){.trim = t->trim, .shape = &cpgo_shape_go_cpu};
+    in->lim = t->d->cfg->limits.profile;
 }
 
 /* After a job's done or a pull-request step's end: lets daemon.c start waiting scrapes,

@@ -84,8 +84,10 @@ int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t l
     struct cpgo_profile *p = NULL;
     int rc = cpgo_profile_decode(body, len, lim, &p, err);
     int decoded = rc == 0;
-    if (decoded) rc = check_cpu_profile(p, cls, err);
-    else *cls = class_of_decode(rc, err->text);
+    if (decoded)
+        rc = check_cpu_profile(p, cls, err);
+    else
+        *cls = class_of_decode(rc, err->text);
     if (!rc) {
         rc = cpgo_state_ingest(ts, body, len, p, backend, (int64_t)time(NULL), err);
         if (rc) *cls = class_of_decode(rc, err->text);

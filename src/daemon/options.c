@@ -39,8 +39,7 @@ int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
     return cpgo_hash_fmix64(strtoull(target_id, NULL, 16)) % o->shard_count == o->shard_index;
 }
 
-int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
-                             struct cpgo_err *err)
+int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg, struct cpgo_err *err)
 {
     size_t n = cfg->ntargets;
     if (n == 0) return 0;
@@ -54,12 +53,13 @@ int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
             rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
             break;
         }
-        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path, tc->target_branch,
-                              tc->target_file, paths[i], 4096, err);
+        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path, tc->target_branch, tc->target_file,
+                              paths[i], 4096, err);
         if (rc) cpgo_err_prefix(err, "target %s", tc->key);
     }
     if (!rc) rc = cpgo_outdir_check_layout(n, keys, (const char *const *)paths, err);
-    for (size_t i = 0; paths && i < n; i++) free(paths[i]);
+    for (size_t i = 0; paths && i < n; i++)
+        free(paths[i]);
     free(paths);
     free(keys);
     if (rc) cpgo_err_prefix(err, "--output %s", dir);

@@ -123,8 +123,7 @@ struct dir_job {
     struct target *t;
     const char *out_dir; /* argv, fixed for the process (not the config) */
     char out_path[4096];
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
+    struct cpgo_target_in in;
     /* outputs */
     int rc;
     struct cpgo_err err;
@@ -140,7 +139,7 @@ static void dir_work(struct cpgo_job *job)
         j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
         return;
     }
-    j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->mo, &j->lim, &j->info,
+    j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->in.mo, &j->in.lim, &j->info,
                                 &j->err);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
 }
@@ -150,9 +149,11 @@ static void dir_done(struct cpgo_job *job, int canceled)
     struct dir_job *j = CPGO_JOB_DATA(job, struct dir_job, base);
     struct target *t = j->t;
     struct daemon *d = t->d;
-    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
-    else if (t->ts) t->pending_scrapes = j->pending_scrapes;
-    cpgo_observe_publish(t, j->rc                ? CPGO_OUTCOME_FAILED
+    if (canceled)
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    else if (t->ts)
+        t->pending_scrapes = j->pending_scrapes;
+    cpgo_observe_publish(t, j->rc               ? CPGO_OUTCOME_FAILED
                             : j->info.nothing   ? CPGO_OUTCOME_NOTHING
                             : j->info.unchanged ? CPGO_OUTCOME_UNCHANGED
                                                 : CPGO_OUTCOME_WRITTEN);
@@ -203,8 +204,7 @@ static void dir_publish(struct target *t)
     j->t = t;
     j->out_dir = d->opts.output_dir;
     snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
-    j->mo = cpgo_daemon_merge_opts(t);
-    j->lim = d->cfg->limits.profile;
+    cpgo_daemon_target_in(t, &j->in);
     t->publishing = 1;
     cpgo_workq_submit(d->q, &t->lane, &j->base);
 }
@@ -238,8 +238,10 @@ static void note_done(struct cpgo_job *job, int canceled)
     struct note_job *j = CPGO_JOB_DATA(job, struct note_job, base);
     struct target *t = j->t;
     struct daemon *d = t->d;
-    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
-    else if (t->ts) t->fs = j->fs;
+    if (canceled)
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    else if (t->ts)
+        t->fs = j->fs;
     if (j->rc)
         cpgo_log(CPGO_LVL_WARN, "cannot save the forge record", "target", t->key, "error",
                  j->err.text, NULL);
@@ -266,11 +268,7 @@ static void save_note(struct target *t)
 struct forge_job {
     struct cpgo_job base;
     struct target *t;
-    char state_dir[1024];
-    char target_id[32];
-    char key[512];
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
+    struct cpgo_target_in in;
     struct cpgo_repo repo; /* copied strings */
     char target_branch[256], target_file[1024], head_branch[512];
     char author_name[256], author_email[256], ssh_key[4096];
@@ -319,20 +317,20 @@ static int forge_round(struct forge_job *j)
             snprintf(pub, sizeof pub, "%s.pub", j->ssh_key);
             if (access(pub, R_OK) == 0) go.ssh_pubkey = pub;
         }
-        int rc = cpgo_gitrepo_open(j->state_dir, &j->repo, &go, &t->git, &j->err);
+        int rc = cpgo_gitrepo_open(j->in.state_dir, &j->repo, &go, &t->git, &j->err);
         if (rc) {
             j->fr.gcls = CPGO_GIT_LOCAL;
             return rc;
         }
     }
     struct cpgo_forge_req req = {
-        .target_key = j->key,
-        .target_id = j->target_id,
+        .target_key = j->in.key,
+        .target_id = j->in.id,
         .target_branch = j->target_branch,
         .target_file = j->target_file,
         .head_branch = j->head_branch[0] ? j->head_branch : NULL,
-        .mo = j->mo,
-        .lim = j->lim,
+        .mo = j->in.mo,
+        .lim = j->in.lim,
         .ident = {j->author_name, j->author_email},
         .reopen_growth_pct = j->reopen_growth,
     };
@@ -421,11 +419,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
     j->t = t;
     const struct cpgo_target_cfg *tc = t->cfg;
     const struct cpgo_config *cfg = d->cfg;
-    snprintf(j->state_dir, sizeof j->state_dir, "%s", cfg->state_dir);
-    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
-    snprintf(j->key, sizeof j->key, "%s", t->key);
-    j->mo = cpgo_daemon_merge_opts(t);
-    j->lim = cfg->limits.profile;
+    cpgo_daemon_target_in(t, &j->in);
     j->repo.kind = tc->repo.kind;
     j->repo.port = tc->repo.port;
     j->repo.host = strdup(tc->repo.host);
@@ -461,8 +455,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
 static void pubq_drain(struct daemon *d)
 {
     while (!d->stopping && d->forge_running < FORGE_RUNNING_MAX && !cpgo_list_empty(&d->pubq)) {
-        struct target *t =
-            CPGO_LIST_DATA(cpgo_list_pop_head(&d->pubq), struct target, pubq_link);
+        struct target *t = CPGO_LIST_DATA(cpgo_list_pop_head(&d->pubq), struct target, pubq_link);
         t->in_pubq = 0;
         if (t->retired || !t->loaded) {
             finished(t);
@@ -507,8 +500,9 @@ void cpgo_publish_request(struct target *t)
     }
     if (t->held) {
         /* a damaged state file: publishing could count something twice */
-        cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
-                                "must look at (cpgo state; then cpgo state --ack)",
+        cpgo_log(CPGO_LVL_WARN,
+                 "publishing held: the target's state has a problem a person "
+                 "must look at (cpgo state; then cpgo state --ack)",
                  "target", t->key, "problem", t->problem, NULL);
         skipped(t, "publishing held: state problem (see cpgo state)");
         return;
@@ -564,10 +558,10 @@ static void log_round(struct target *t, const struct cpgo_forge_result *r, const
 
 /* What follows a round on the loop. */
 enum after_round {
-    ROUND_ENDS,       /* the publish ends with the round */
-    ROUND_PR,         /* GitHub: find, create or update the pull request */
-    ROUND_PROBE,      /* GitHub: look the pull request up only (probe_only says why) */
-    ROUND_PR_FAILED,  /* the pull-request step could not start */
+    ROUND_ENDS,      /* the publish ends with the round */
+    ROUND_PR,        /* GitHub: find, create or update the pull request */
+    ROUND_PROBE,     /* GitHub: look the pull request up only (probe_only says why) */
+    ROUND_PR_FAILED, /* the pull-request step could not start */
 };
 
 /* Applies a round's result: the cadence, the log, the target's status; the outcome it
@@ -636,8 +630,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
         cpgo_log(CPGO_LVL_INFO,
                  "the last pull request was closed without merging: no new one until pending "
                  "scrapes reach the threshold",
-                 "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need,
-                 NULL);
+                 "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need, NULL);
         if (!t->github || !d->gh) return ROUND_ENDS;
         t->probe_only = 1; /* a person may have reopened it: one lookup tells, and lifts the gate */
         return ROUND_PROBE;
@@ -730,8 +723,9 @@ static void gh_fail(struct target *t, struct cpgo_gh_result *res)
     t->retry_soon = res->cls == CPGO_GH_TRANSIENT || res->cls == CPGO_GH_RATE_LIMITED ||
                     res->cls == CPGO_GH_CANCELED || res->cls == CPGO_GH_INTERNAL;
     if (res->cls == CPGO_GH_CANCELED && t->d->stopping) {
-        cpgo_log(CPGO_LVL_INFO, "pull request step abandoned at shutdown; the next start resumes it",
-                 "target", t->key, NULL);
+        cpgo_log(CPGO_LVL_INFO,
+                 "pull request step abandoned at shutdown; the next start resumes it", "target",
+                 t->key, NULL);
         gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
@@ -755,8 +749,8 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_gh_pr *p
 {
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
-    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "pr", n, "url",
-             pr->html_url ? pr->html_url : "", NULL);
+    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "pr", n, "url", pr->html_url ? pr->html_url : "",
+             NULL);
 }
 
 static void on_update(struct cpgo_gh_result *res, void *arg)
@@ -790,8 +784,9 @@ static void on_create(struct cpgo_gh_result *res, void *arg)
     t->fs.closed_pr = 0;
     t->fs.closed_scrapes = 0;
     t->fs.released = 0;
-    log_pr(t, res->recovered ? "pull request opened (found after an ambiguous failure)"
-                             : "pull request opened",
+    log_pr(t,
+           res->recovered ? "pull request opened (found after an ambiguous failure)"
+                          : "pull request opened",
            &res->pr);
     succeeded(t);
     save_note(t);
@@ -838,9 +833,12 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                 t->fs.released = 0;
             }
             save_note(t);
-            cpgo_log(CPGO_LVL_INFO, "the taken-over pull request is no longer a person's",
-                     "target", t->key, "pr", n, "state",
-                     !res->found ? "gone" : mine ? "marker back" : pr->merged ? "merged" : "closed",
+            cpgo_log(CPGO_LVL_INFO, "the taken-over pull request is no longer a person's", "target",
+                     t->key, "pr", n, "state",
+                     !res->found  ? "gone"
+                     : mine       ? "marker back"
+                     : pr->merged ? "merged"
+                                  : "closed",
                      NULL);
             t->publish_again = 1;
         }
@@ -926,8 +924,8 @@ static void gh_find(struct target *t)
     struct daemon *d = t->d;
     if (!t->gh_steps) d->gh_busy++;
     t->gh_steps = 1;
-    if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch,
-                                  t->base_branch, on_find, t)) {
+    if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
+                                  on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
         gh_end(t, CPGO_OUTCOME_FAILED);
     }

@@ -45,8 +45,8 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
         /* someone else could put their token there, or read ours as it is rotated */
         close(fd);
         return cpgo_err_set(err, CPGO_E_USAGE,
-                            "github.token_file %s is writable by %s: refused (chmod 600 it)",
-                            path, st.st_mode & S_IWOTH ? "every user" : "its group");
+                            "github.token_file %s is writable by %s: refused (chmod 600 it)", path,
+                            st.st_mode & S_IWOTH ? "every user" : "its group");
     }
     /* readable by every user: warn. Group-readable is how Kubernetes (defaultMode 0440 with
      * fsGroup) and systemd hand a secret to a service's own group: fine when that group is
@@ -73,12 +73,13 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
     }
     buf[n] = 0;
     /* a trailing newline (echo > file) is not part of the token */
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                 buf[n - 1] == '\t'))
+    while (n &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         buf[--n] = 0;
     size_t s = 0;
     if (n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) s = 3; /* a BOM from a Windows editor */
-    while (s < n && (buf[s] == ' ' || buf[s] == '\t')) s++;
+    while (s < n && (buf[s] == ' ' || buf[s] == '\t'))
+        s++;
     if (s == n) {
         explicit_bzero(buf, sizeof buf);
         return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
@@ -96,8 +97,8 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
     return *out ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
 }
 
-int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out,
-                            char *source, size_t srccap, struct cpgo_err *err)
+int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out, char *source,
+                    size_t srccap, struct cpgo_err *err)
 {
     *out = NULL;
     source[0] = 0;
@@ -116,7 +117,8 @@ int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out,
             /* `export GITHUB_TOKEN=$(cat file)` keeps no newline, but a secret mounted into
              * the environment may: trailing whitespace is not part of a token */
             size_t n = *out ? strlen(*out) : 0;
-            while (n && strchr(" \t\r\n", (*out)[n - 1])) (*out)[--n] = 0;
+            while (n && strchr(" \t\r\n", (*out)[n - 1]))
+                (*out)[--n] = 0;
             if (*out && !n) {
                 free(*out);
                 *out = NULL;
@@ -143,21 +145,20 @@ int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
                  "machine can read it; set GITHUB_TOKEN or github.token_file instead",
                  NULL);
     int rc = cpgo_token_load(d->cfg, d->opts.github_token, &d->token, d->token_source,
-                                     sizeof d->token_source, err);
+                             sizeof d->token_source, err);
     if (rc) {
         /* fatal only when a target needs it: forge local runs without a token */
         int needed = 0;
         for (size_t i = 0; i < d->cfg->ntargets; i++) {
             const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
             needed |= tc->forge == CPGO_FORGE_GITHUB ||
-                       (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
+                      (tc->forge == CPGO_FORGE_AUTO && tc->repo.kind != CPGO_REPO_FILE);
         }
         if (needed) return rc;
-        cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error",
-                 err->text, NULL);
+        cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error", err->text,
+                 NULL);
     }
-    if (d->token)
-        cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
+    if (d->token) cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
     return 0;
 }
 

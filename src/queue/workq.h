@@ -39,8 +39,8 @@ struct cpgo_lane {
 };
 
 struct cpgo_job {
-    size_t bytes;                      /* weight against max_bytes (a body's size) */
-    void (*work)(struct cpgo_job *);   /* pool thread */
+    size_t bytes;                                  /* weight against max_bytes (a body's size) */
+    void (*work)(struct cpgo_job *);               /* pool thread */
     void (*done)(struct cpgo_job *, int canceled); /* loop thread; frees the job */
     /* private */
     uv_work_t req;
@@ -58,6 +58,6 @@ int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, struct cp
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
 int cpgo_workq_has_room(const struct cpgo_workq *q);
 size_t cpgo_workq_depth(const struct cpgo_workq *q); /* waiting + running */
-void cpgo_workq_free(struct cpgo_workq *q); /* only when depth is 0 */
+void cpgo_workq_free(struct cpgo_workq *q);          /* only when depth is 0 */
 
 #endif
