@@ -1,13 +1,20 @@
 /*
- * publish.c - publishing to forges (git repositories, GitHub pull requests): the publish
- * queue and its cadence on the loop, the git round on a target's lane (forge.h), the pull
- * request on the loop (github.h). See daemon_int.h for the objects.
+ * publish.c - publishing a target once its round is over: into a directory with --output
+ * (publish/outdir.h: a directory-publish job on its lane, at once), or to forges (git
+ * repositories, GitHub pull requests): the publish queue and its cadence on the loop, the
+ * git round on a target's lane (publish/forge.h), the pull request on the loop
+ * (publish/github.h). See daemon_int.h for the objects.
+ *
+ * Job kinds here: directory publish, forge round, note (saves the forge record). Every
+ * publish ends in finished() (--once accounting, a publish asked for meanwhile); each
+ * outcome is counted once: the round's in dir_done or forge_done, a round that cannot
+ * start in pubq_drain, the pull-request step's in gh_end.
  *
  * Cadence: a target whose round of scrapes has finished asks to publish
  * (cpgo_publish_request). It publishes at most once per min_interval: earlier requests arm
  * the target's `due` timer. Due targets wait in one FIFO, the publish queue, of which at
- * most FORGE_RUNNING_MAX run at a time; a target already waiting is not queued again (its turn
- * publishes everything pending by then), so a thousand targets on a one-minute schedule
+ * most FORGE_RUNNING_MAX run at a time; a target already waiting is not queued again (its
+ * turn publishes everything pending by then), so a thousand targets on a one-minute schedule
  * cost a thousand queue entries per min_interval at most, never one per tick. With --once
  * a target publishes as soon as its round is over.
  *
