@@ -14,7 +14,16 @@
  * jitter while the next tick is far enough away; permanent ones wait for the next tick.
  *
  * Rounds: a tick enters the backend into its target's round; when every backend that
- * entered has finished (succeeded or failed), the target publishes once.
+ * entered has finished (succeeded or failed), the target publishes once (publish.c).
+ *
+ * Jobs: this file's kinds run on the target's lane: load (open and recover its state),
+ * ingest (one scraped body), snapshot (at shutdown). Each is its own struct with its own
+ * work and done; every done ends with progress(), which publish.c reaches through the hook
+ * in struct daemon, never by calling this file.
+ *
+ * Counters (busy backends, scrapes in flight, a target's round, ingests, snapshots) are
+ * asserted before they are decremented: a count that would go below zero is a bug in the
+ * accounting, not something to clamp.
  *
  * Shutdown: stop ticking, let scrapes in flight finish up to shutdown_timeout, drain the
  * ingest jobs, snapshot every target, close every handle, then the loop ends.
@@ -22,9 +31,7 @@
 #include "daemon/daemon.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -40,15 +47,7 @@
 #include "base/url.h"
 #include "daemon/daemon_int.h"
 #include "profile/shape.h"
-#include "profile/summary.h"
 #include "publish/gitsock.h"
-
-int64_t cpgo_daemon_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t hash_str(const char *s, uint64_t h)
 {
@@ -66,346 +65,256 @@ static void backend_unref(struct backend *b);
 static void maybe_progress_shutdown(struct daemon *d);
 static void drain_waiting(struct daemon *d);
 static void once_check(struct daemon *d);
-static void submit_load(struct target *t);
+static void progress(struct daemon *d);
 
 static void set_busy(struct backend *b, int busy)
 {
     if (b->busy == busy) return;
     b->busy = busy;
-    if (busy) b->d->busy_backends++;
-    else b->d->busy_backends--;
+    if (busy) {
+        b->d->busy_backends++;
+    } else {
+        assert(b->d->busy_backends > 0);
+        b->d->busy_backends--;
+    }
 }
 
-/* ---- jobs ---------------------------------------------------------------------------- */
+/* ---- jobs: one struct per kind, each with its own work (pool) and done (loop) ---------- */
 
-static enum cpgo_class class_of_decode(int rc, const char *text)
+/* Opens (recovers) a target's state on its lane. */
+struct load_job {
+    struct cpgo_job base;
+    struct target *t;
+    struct cpgo_target_in in;
+    /* outputs */
+    int rc;
+    struct cpgo_err err;
+    uint64_t pending_scrapes;
+    size_t problems; /* what recovery found */
+    int held;
+    uint64_t corrupt_records;
+    char problem[512];
+    struct cpgo_state_forge fs; /* the forge record as stored */
+};
+
+static void load_work(struct cpgo_job *job)
 {
-    if (rc == CPGO_E_EMPTY) return CPGO_CLASS_NO_DATA;
-    if (rc == CPGO_E_LIMIT)
-        return strstr(text, "decompressed") ? CPGO_CLASS_DECOMPRESSED_LIMIT : CPGO_CLASS_LIMIT;
-    if (rc == CPGO_E_INCOMPAT) return CPGO_CLASS_INCOMPATIBLE;
-    if (rc == CPGO_E_NOMEM) return CPGO_CLASS_OOM;
-    if (rc == CPGO_E_IO) return CPGO_CLASS_INTERNAL;
-    return CPGO_CLASS_BAD_PAYLOAD;
+    struct load_job *j = CPGO_JOB_DATA(job, struct load_job, base);
+    struct target *t = j->t;
+    j->rc = cpgo_state_open(j->in.state_dir, j->in.id, j->in.key, &j->in.mo, &j->in.lim, &t->ts,
+                            &j->err);
+    if (j->rc) return;
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+    j->problems = cpgo_state_problem_count(t->ts);
+    j->held = cpgo_state_held(t->ts);
+    j->corrupt_records = cpgo_state_corrupt_records(t->ts);
+    if (j->problems)
+        snprintf(j->problem, sizeof j->problem, "%s", cpgo_state_problem(t->ts, 0, NULL));
+    cpgo_state_forge_get(t->ts, &j->fs);
 }
 
-/* A scrape is checked against the target's shape before it is journaled, so that a bad
- * instance is refused alone (and named in the log) instead of becoming the reference that
- * refuses the others. The check is cheap: header strings and one pass over the values. */
-static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
-                             struct cpgo_err *err)
+static void load_done(struct cpgo_job *job, int canceled)
 {
-    const cpgo_pb_profile *pb = p->pb;
-    /* the values are checked by the shape, with a message that names the first negative */
-    unsigned lacks = cpgo_summary_pgo_lacks(pb, CPGO_PGO_NO_TYPE | CPGO_PGO_NO_START_LINES, NULL);
-    *cls = CPGO_CLASS_NOT_CPU;
-    if (lacks & CPGO_PGO_NO_TYPE)
-        return cpgo_err_set(err, CPGO_E_INPUT,
-                            "not a CPU profile: no samples/count or cpu/nanoseconds sample type");
-    size_t perm[CPGO_SHAPE_MAX_TYPES];
-    int rc = cpgo_shape_match(&cpgo_shape_go_cpu, pb, perm, err);
-    if (rc) {
-        *cls = CPGO_CLASS_INCOMPATIBLE;
-        return rc;
+    struct load_job *j = CPGO_JOB_DATA(job, struct load_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    t->loading = 0;
+    if (j->rc) {
+        t->load_failed = 1;
+        t->failed = 1;
+        snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
+        cpgo_log(CPGO_LVL_ERROR,
+                 d->opts.once ? "cannot open target state"
+                              : "cannot open target state (retried at its next tick)",
+                 "target", t->key, "error", j->err.text, NULL);
+    } else {
+        t->loaded = 1;
+        t->load_failed = 0;
+        if (t->failed && !t->publishes) t->failed = 0;
+        t->pending_scrapes = j->pending_scrapes;
+        t->problems = j->problems;
+        t->held = j->held;
+        t->corrupt_records = j->corrupt_records;
+        snprintf(t->problem, sizeof t->problem, "%s", j->problem);
+        cpgo_observe_state_problems(t);
+        t->fs = j->fs;
+        t->last_publish_ms = t->fs.last_publish;
+        if (j->pending_scrapes) {
+            char n[24];
+            snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
+            cpgo_log(CPGO_LVL_INFO, "recovered pending scrapes", "target", t->key,
+                     "pending_scrapes", n, NULL);
+        }
     }
-    /* one without functions is not refused here, so that an idle program's empty profile is
-     * reported below as having no samples */
-    if ((lacks & CPGO_PGO_NO_START_LINES) && pb->n_function)
-        return cpgo_err_set(err, CPGO_E_INPUT,
-                            "profile has no function start lines (Go 1.20+ writes them); Go PGO "
-                            "cannot use it");
-    if ((rc = cpgo_shape_check_values(&cpgo_shape_go_cpu, pb, err))) {
-        *cls = CPGO_CLASS_BAD_PAYLOAD;
-        return rc;
-    }
-    if (pb->n_sample == 0) {
-        *cls = CPGO_CLASS_NO_DATA;
-        return cpgo_err_set(err, CPGO_E_EMPTY, "profile has no samples");
-    }
-    return 0;
+    free(j);
+    progress(d);
 }
 
-static void job_work(struct cpgo_job *base)
+/* Opens (recovers) the target's state on its lane; again after a failure, at a later
+ * tick: a read-only or full disk may come back. */
+static void submit_load(struct target *t)
 {
-    struct job *j = (struct job *)base;
+    if (t->loading || t->loaded) return;
+    struct daemon *d = t->d;
+    struct load_job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->base.work = load_work;
+    j->base.done = load_done;
+    j->t = t;
+    cpgo_daemon_target_in(t, &j->in);
+    t->loading = 1;
+    t->load_failed = 0;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+}
+
+/* One scraped body: decode with the limits, require the Go CPU shape, journal (the moment
+ * it is accepted), merge into pending. */
+struct ingest_job {
+    struct cpgo_job base;
+    struct target *t;
+    struct backend *b;   /* a reference (b->refs) */
+    unsigned char *body; /* moved in from the scrape; freed by the work */
+    size_t len;
+    struct cpgo_url_secrets *secrets; /* the backend's (a reference: a reload may replace b's) */
+    struct cpgo_limits lim;
+    double scrape_seconds; /* the transfer, for metrics */
+    /* outputs */
+    int rc;
+    enum cpgo_class cls;
+    struct cpgo_err err;
+    uint64_t pending_scrapes;
+    double work_seconds;
+};
+
+static void ingest_work(struct cpgo_job *job)
+{
+    struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
     struct target *t = j->t;
     uint64_t started = uv_hrtime();
-    j->rc = 0;
-    switch (j->kind) {
-    case JOB_LOAD:
-        j->rc = cpgo_state_open(j->state_dir, j->target_id, j->key, &j->mo, &j->lim, &t->ts,
-                                &j->err);
-        if (!j->rc) {
-            j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-            j->problems = cpgo_state_problem_count(t->ts);
-            j->held = cpgo_state_held(t->ts);
-            j->corrupt_records = cpgo_state_corrupt_records(t->ts);
-            if (j->problems)
-                snprintf(j->problem, sizeof j->problem, "%s",
-                         cpgo_state_problem(t->ts, 0, NULL));
-        }
-        break;
-    case JOB_INGEST: {
-        if (!t->ts) {
-            j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-            j->cls = CPGO_CLASS_INTERNAL;
-            break;
-        }
-        struct cpgo_profile *p = NULL;
-        j->rc = cpgo_profile_decode(j->body, j->len, &j->lim, &p, &j->err);
-        int decoded = j->rc == 0;
-        if (decoded) j->rc = check_cpu_profile(p, &j->cls, &j->err);
-        else j->cls = class_of_decode(j->rc, j->err.text);
-        if (!j->rc) {
-            j->rc = cpgo_state_ingest(t->ts, j->body, j->len, p, j->b->name,
-                                      (int64_t)time(NULL), &j->err);
-            if (j->rc) j->cls = class_of_decode(j->rc, j->err.text);
-        }
-        if (j->rc) { /* a decoder message may quote the profile's strings */
-            size_t l = strlen(j->err.text);
-            cpgo_url_scrub(j->secrets, j->err.text, l, j->err.text, l + 1);
-        }
-        if (!decoded && j->rc == CPGO_E_INPUT && j->cls == CPGO_CLASS_BAD_PAYLOAD && j->len) {
-            /* say what came instead of a profile: the first 64 bytes, printable only,
-             * scrubbed of the backend's secrets before they are cut */
-            char pre[80];
-            size_t o = cpgo_url_scrub(j->secrets, (const char *)j->body,
-                                      j->len < 4096 ? j->len : 4096, pre, 65);
-            for (size_t i = 0; i < o; i++)
-                if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
-            size_t l = strlen(j->err.text);
-            snprintf(j->err.text + l, sizeof j->err.text - l, " (body starts: \"%s\")", pre);
-        }
-        cpgo_profile_free(p);
-        if (!j->rc && cpgo_state_journal_len(t->ts) >= 32) {
-            struct cpgo_err e;
-            cpgo_state_snapshot(t->ts, &e); /* best effort: the journal still holds it all */
-        }
-        if (!j->rc) j->cls = CPGO_CLASS_OK;
-        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-        break;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        j->cls = CPGO_CLASS_INTERNAL;
+        return;
     }
-    case JOB_PUBLISH:
-        if (!t->ts) {
-            j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-            break;
-        }
-        j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->mo, &j->lim, &j->info,
-                                    &j->err);
-        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-        break;
-    case JOB_SNAPSHOT:
-        if (t->ts) j->rc = cpgo_state_snapshot(t->ts, &j->err);
-        break;
-    case JOB_FORGE:
-    case JOB_NOTE:
-        cpgo_publish_job_work(j);
-        break;
-    }
-    if (t->ts && (j->kind == JOB_LOAD || j->kind == JOB_FORGE || j->kind == JOB_NOTE))
-        cpgo_state_forge_get(t->ts, &j->fs_out);
+    j->rc =
+        cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->secrets, &j->cls, &j->err);
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     free(j->body);
     j->body = NULL;
     j->work_seconds = (double)(uv_hrtime() - started) / 1e9;
 }
 
-static void job_done(struct cpgo_job *base, int canceled);
-
-struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind)
+static void ingest_done(struct cpgo_job *job, int canceled)
 {
-    struct job *j = calloc(1, sizeof *j);
-    if (!j) return NULL;
-    struct daemon *d = t->d;
-    j->kind = kind;
-    j->t = t;
-    j->base.work = job_work;
-    j->base.done = job_done;
-    snprintf(j->state_dir, sizeof j->state_dir, "%s", d->cfg->state_dir);
-    snprintf(j->target_id, sizeof j->target_id, "%s", t->id);
-    snprintf(j->key, sizeof j->key, "%s", t->key);
-    snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
-    j->out_dir = d->opts.output_dir;
-    j->mo.trim = t->trim;
-    /* every merger of the target (pending, recovery, existing file + pending) decides
-     * compatibility against the Go CPU shape, never against whichever profile came first */
-    j->mo.shape = &cpgo_shape_go_cpu;
-    j->lim = d->cfg->limits.profile;
-    return j;
-}
-
-/* A publish that cannot start: the target fails (for --once: counted as done, so the run
- * ends instead of waiting for it). */
-static void publish_skipped(struct target *t, const char *why)
-{
-    struct daemon *d = t->d;
-    t->failed = 1;
-    if (why) snprintf(t->last_error, sizeof t->last_error, "%s", why);
-    if (d->opts.once && t->once_submitted && !t->once_done) {
-        t->once_done = 1;
-        assert(d->once_outstanding_publishes > 0);
-        d->once_outstanding_publishes--;
-    }
-}
-
-static void submit_publish(struct target *t)
-{
-    struct daemon *d = t->d;
-    if (!d->opts.output_dir) return;
-    if (!t->loaded) {
-        if (t->load_failed) publish_skipped(t, NULL); /* last_error names why */
-        return;
-    }
-    if (t->publishing) {
-        t->publish_again = 1;
-        return;
-    }
-    if (t->retired) return;
-    if (t->held) {
-        cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
-                                "must look at (cpgo state; then cpgo state --ack)",
-                 "target", t->key, "problem", t->problem, NULL);
-        publish_skipped(t, "publishing held: state problem (see cpgo state)");
-        return;
-    }
-    if (!t->out_path[0]) {
-        char why[sizeof t->last_error];
-        snprintf(why, sizeof why, "output path would leave %s", d->opts.output_dir);
-        publish_skipped(t, why);
-        return;
-    }
-    struct job *j = cpgo_daemon_job_new(t, JOB_PUBLISH);
-    if (!j) {
-        publish_skipped(t, "out of memory");
-        return;
-    }
-    t->publishing = 1;
-    cpgo_workq_submit(d->q, &t->lane, &j->base);
-}
-
-static void job_done(struct cpgo_job *base, int canceled)
-{
-    struct job *j = (struct job *)base;
+    struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
     struct target *t = j->t;
+    struct backend *b = j->b;
     struct daemon *d = t->d;
-    if (canceled && j->rc == 0) {
-        j->rc = CPGO_E_IO;
-        snprintf(j->err.text, sizeof j->err.text, "canceled at shutdown");
+    if (canceled) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
         j->cls = CPGO_CLASS_CANCELED;
+    } else if (t->ts) {
+        t->pending_scrapes = j->pending_scrapes;
     }
-    if (j->kind != JOB_SNAPSHOT && t->ts) t->pending_scrapes = j->pending_scrapes;
-    switch (j->kind) {
-    case JOB_LOAD:
-        t->loading = 0;
-        if (j->rc) {
-            t->load_failed = 1;
-            t->failed = 1;
-            snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
-            cpgo_log(CPGO_LVL_ERROR,
-                     d->opts.once ? "cannot open target state"
-                                  : "cannot open target state (retried at its next tick)",
-                     "target", t->key, "error", j->err.text, NULL);
-        } else {
-            t->loaded = 1;
-            t->load_failed = 0;
-            if (t->failed && !t->publishes) t->failed = 0;
-            t->problems = j->problems;
-            t->held = j->held;
-            t->corrupt_records = j->corrupt_records;
-            snprintf(t->problem, sizeof t->problem, "%s", j->problem);
-            cpgo_observe_state_problems(t);
-            t->fs = j->fs_out;
-            t->last_publish_ms = t->fs.last_publish;
-            if (j->pending_scrapes) {
-                char n[24];
-                snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
-                cpgo_log(CPGO_LVL_INFO, "recovered pending scrapes", "target", t->key,
-                         "pending_scrapes", n, NULL);
-            }
-        }
-        break;
-    case JOB_INGEST: {
-        struct backend *b = j->b;
-        if (t->ingests) t->ingests--;
-        if (!b->removed)
-            cpgo_observe_scrape(b, j->rc ? j->cls : CPGO_CLASS_OK, j->scrape_seconds,
-                                j->scrape_bytes);
-        if (!j->rc) cpgo_observe_merged(t, j->work_seconds);
-        if (j->rc) {
-            b->failed++;
-            b->last_class = j->cls;
-            snprintf(b->last_error, sizeof b->last_error, "%s", j->err.text);
-            if (d->opts.once) b->failed_in_once = 1;
-            cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key,
-                     "url", b->url_masked, "class", cpgo_class_name(j->cls), "error",
-                     j->err.text, NULL);
-        } else {
-            b->ok++;
-            b->last_class = CPGO_CLASS_OK;
-            b->last_error[0] = 0;
-            b->last_success_ms = cpgo_daemon_wall_ms();
-            b->failed_in_once = 0;
-            char n[32];
-            snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
-            cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
-                     "pending_scrapes", n, NULL);
-        }
-        set_busy(b, 0);
-        if (!b->removed) backend_finished(b);
-        backend_unref(b);
-        break;
+    assert(t->ingests > 0);
+    t->ingests--;
+    if (!b->removed) cpgo_observe_scrape(b, j->cls, j->scrape_seconds, j->len);
+    if (!j->rc) cpgo_observe_merged(t, j->work_seconds);
+    if (j->rc) {
+        b->failed++;
+        b->last_class = j->cls;
+        snprintf(b->last_error, sizeof b->last_error, "%s", j->err.text);
+        if (d->opts.once) b->failed_in_once = 1;
+        cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key, "url",
+                 b->url_masked, "class", cpgo_class_name(j->cls), "error", j->err.text, NULL);
+    } else {
+        b->ok++;
+        b->last_class = CPGO_CLASS_OK;
+        b->last_error[0] = 0;
+        b->last_success_ms = cpgo_daemon_wall_ms();
+        b->failed_in_once = 0;
+        char n[32];
+        snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
+        cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
+                 "pending_scrapes", n, NULL);
     }
-    case JOB_PUBLISH:
-        t->publishing = 0;
-        cpgo_observe_publish(t, j->rc              ? "failed"
-                                : j->info.nothing  ? "nothing"
-                                : j->info.unchanged ? "unchanged"
-                                                    : "written");
-        if (j->rc) {
-            t->publish_failures++;
-            t->failed = 1;
-            snprintf(t->last_error, sizeof t->last_error, "%s", j->err.text);
-            cpgo_log(CPGO_LVL_ERROR, "publish failed", "target", t->key, "error", j->err.text,
-                     NULL);
-        } else if (j->info.nothing) {
-            if (!t->published_once) t->failed = d->opts.once ? 1 : t->failed;
-            if (d->opts.once)
-                snprintf(t->last_error, sizeof t->last_error, "no scrape succeeded: nothing to publish");
-        } else {
-            t->publishes++;
-            t->published_once = 1;
-            t->failed = 0;
-            char sc[24], before[24], after[24];
-            snprintf(sc, sizeof sc, "%" PRIu64, j->info.scrapes);
-            snprintf(before, sizeof before, "%zu", j->info.bytes_before);
-            snprintf(after, sizeof after, "%zu", j->info.bytes_after);
-            cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes",
-                     sc, "bytes_before", before, "bytes_after", after, NULL);
-        }
-        if (d->opts.once && d->once_outstanding_publishes) d->once_outstanding_publishes--;
-        if (t->publish_again && !d->stopping) {
-            t->publish_again = 0;
-            submit_publish(t);
-        }
-        break;
-    case JOB_SNAPSHOT:
-        if (j->rc)
-            cpgo_log(CPGO_LVL_WARN, "snapshot failed (the journal still holds everything)",
-                     "target", t->key, "error", j->err.text, NULL);
-        d->snapshots_outstanding--;
-        break;
-    case JOB_FORGE:
-    case JOB_NOTE:
-        cpgo_publish_job_done(j);
-        break;
-    }
+    set_busy(b, 0);
+    if (!b->removed) backend_finished(b);
+    backend_unref(b);
     free(j->body);
     cpgo_url_secrets_unref(j->secrets);
-    if (j->kind == JOB_FORGE || j->kind == JOB_NOTE) cpgo_publish_job_free(j);
     free(j);
-    cpgo_daemon_after_job(d);
+    progress(d);
 }
 
-void cpgo_daemon_after_job(struct daemon *d)
+/* Queues the scraped body (moved in) on its target's lane. -1 when out of memory. */
+static int submit_ingest(struct backend *b, struct cpgo_scrape_result *r)
+{
+    struct daemon *d = b->d;
+    struct target *t = b->t;
+    struct ingest_job *j = calloc(1, sizeof *j);
+    if (!j) return -1;
+    j->base.work = ingest_work;
+    j->base.done = ingest_done;
+    j->base.bytes = r->len;
+    j->t = t;
+    j->b = b;
+    b->refs++;
+    j->secrets = cpgo_url_secrets_ref(b->secrets);
+    j->lim = d->cfg->limits.profile;
+    j->body = r->body;
+    j->len = r->len;
+    r->body = NULL; /* the job owns it now */
+    j->scrape_seconds = r->seconds;
+    t->ingests++;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+    return 0;
+}
+
+/* At shutdown: a snapshot of the target, so the next start needs no journal replay. */
+struct snapshot_job {
+    struct cpgo_job base;
+    struct target *t;
+    int rc;
+    struct cpgo_err err;
+};
+
+static void snapshot_work(struct cpgo_job *job)
+{
+    struct snapshot_job *j = CPGO_JOB_DATA(job, struct snapshot_job, base);
+    if (j->t->ts) j->rc = cpgo_state_snapshot(j->t->ts, &j->err);
+}
+
+static void snapshot_done(struct cpgo_job *job, int canceled)
+{
+    struct snapshot_job *j = CPGO_JOB_DATA(job, struct snapshot_job, base);
+    struct daemon *d = j->t->d;
+    if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    if (j->rc)
+        cpgo_log(CPGO_LVL_WARN, "snapshot failed (the journal still holds everything)", "target",
+                 j->t->key, "error", j->err.text, NULL);
+    assert(d->snapshots_outstanding > 0);
+    d->snapshots_outstanding--;
+    free(j);
+    progress(d);
+}
+
+static int submit_snapshot(struct target *t)
+{
+    struct snapshot_job *j = calloc(1, sizeof *j);
+    if (!j) return -1;
+    j->base.work = snapshot_work;
+    j->base.done = snapshot_done;
+    j->t = t;
+    t->d->snapshots_outstanding++;
+    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+    return 0;
+}
+
+/* After a job's end, a scrape's failure or a pull-request step's end (the progress hook
+ * publish.c calls): waiting scrapes may start, a --once run may end, shutdown may advance. */
+static void progress(struct daemon *d)
 {
     drain_waiting(d);
     if (d->opts.once) once_check(d);
@@ -425,27 +334,22 @@ static void retry_cb(uv_timer_t *h)
     start_scrape(b);
 }
 
+/* A scrape in flight ended: done, cancelled or abandoned. */
+static void scrape_ended(struct backend *b)
+{
+    assert(b->d->scrapes_in_flight > 0 && b->t->scraping > 0);
+    b->d->scrapes_in_flight--;
+    b->t->scraping--;
+}
+
 static void scrape_done(struct cpgo_scrape_result *r, void *arg)
 {
     struct backend *b = arg;
     struct daemon *d = b->d;
     b->scrape = NULL;
-    d->scrapes_in_flight--;
-    if (b->t->scraping) b->t->scraping--;
+    scrape_ended(b);
     if (r->cls == CPGO_CLASS_OK) {
-        struct job *j = cpgo_daemon_job_new(b->t, JOB_INGEST);
-        if (j) {
-            j->b = b;
-            b->refs++;
-            j->secrets = cpgo_url_secrets_ref(b->secrets); /* a reload may replace b's */
-            j->body = r->body;
-            j->len = r->len;
-            j->scrape_seconds = r->seconds;
-            j->scrape_bytes = r->len;
-            b->t->ingests++;
-            j->base.bytes = r->len;
-            r->body = NULL; /* the job owns it now */
-            cpgo_workq_submit(d->q, &b->t->lane, &j->base);
+        if (submit_ingest(b, r) == 0) {
             drain_waiting(d);
             return;
         }
@@ -483,7 +387,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     backend_finished(b);
     /* --once: the last event may be this failure (a publish that cannot start submits no
      * job whose end would check) */
-    cpgo_daemon_after_job(d);
+    progress(d);
 }
 
 static int has_capacity(struct daemon *d)
@@ -498,10 +402,7 @@ static void start_scrape(struct backend *b)
     if (!has_capacity(d) || !b->t->loaded) {
         if (!b->waiting) {
             b->waiting = 1;
-            b->wait_next = NULL;
-            if (d->wait_tail) d->wait_tail->wait_next = b;
-            else d->wait_head = b;
-            d->wait_tail = b;
+            cpgo_list_push_tail(&d->waiting, &b->wait_link);
         }
         return;
     }
@@ -536,11 +437,10 @@ static void start_scrape(struct backend *b)
 
 static void drain_waiting(struct daemon *d)
 {
-    while (d->wait_head && (d->stopping || has_capacity(d))) {
-        struct backend *b = d->wait_head;
+    while (!cpgo_list_empty(&d->waiting) && (d->stopping || has_capacity(d))) {
+        struct backend *b = CPGO_LIST_DATA(cpgo_list_head(&d->waiting), struct backend, wait_link);
         if (!d->stopping && !b->t->loaded && !b->t->load_failed) break; /* keep FIFO order */
-        d->wait_head = b->wait_next;
-        if (!d->wait_head) d->wait_tail = NULL;
+        cpgo_list_remove(&d->waiting, &b->wait_link);
         b->waiting = 0;
         if (d->stopping || b->removed || b->t->load_failed) {
             if (b->t->load_failed) {
@@ -563,7 +463,8 @@ static void backend_finished(struct backend *b)
     b->attempt = 0;
     if (!b->in_round) return;
     b->in_round = 0;
-    if (t->round_outstanding) t->round_outstanding--;
+    assert(t->round_outstanding > 0);
+    t->round_outstanding--;
     if (t->round_outstanding == 0 && !b->d->stopping) {
         /* with --once too: a target publishes as soon as its own backends are done, while
          * other targets are still being scraped and merged */
@@ -572,8 +473,38 @@ static void backend_finished(struct backend *b)
             t->once_submitted = 1;
             b->d->once_outstanding_publishes++;
         }
-        if (b->d->opts.output_dir) submit_publish(t);
-        else cpgo_publish_request(t);
+        cpgo_publish_request(t);
+    }
+}
+
+/* Takes the backend out of its target's round without finishing it: a reload removes it or
+ * moves it to another target. */
+static void leave_round(struct backend *b)
+{
+    if (!b->in_round) return;
+    b->in_round = 0;
+    assert(b->t->round_outstanding > 0);
+    b->t->round_outstanding--;
+}
+
+/* A reload gives a kept backend (same name and URL) another target: what it counts in the
+ * old one (its scrape in flight, its place in the round) moves with it, and its scrape
+ * series under the old target go. */
+static void backend_move(struct backend *b, struct target *t)
+{
+    if (b->t == t) return;
+    cpgo_observe_backend_left(b, 0);
+    int in_round = b->in_round;
+    leave_round(b);
+    if (b->scrape) {
+        assert(b->t->scraping > 0);
+        b->t->scraping--;
+        t->scraping++;
+    }
+    b->t = t;
+    if (in_round) {
+        b->in_round = 1;
+        t->round_outstanding++;
     }
 }
 
@@ -631,7 +562,8 @@ static void schedule_next(struct backend *b)
 
 static void free_headers(char **h)
 {
-    for (char **p = h; p && *p; p++) free(*p);
+    for (char **p = h; p && *p; p++)
+        free(*p);
     free(h);
 }
 
@@ -667,35 +599,11 @@ static char **build_headers(const struct cpgo_backend_cfg *c)
 
 static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
 {
-    struct daemon *d = t->d;
     t->cfg = tc;
     t->trim = tc->trim;
     snprintf(t->key, sizeof t->key, "%s", tc->key);
     snprintf(t->id, sizeof t->id, "%s", tc->id);
-    t->out_path[0] = 0;
-    if (d->opts.output_dir) {
-        struct cpgo_err e;
-        if (cpgo_outdir_path(d->opts.output_dir, tc->repo.host, tc->repo.path, tc->target_branch,
-                             tc->target_file, t->out_path, sizeof t->out_path, &e)) {
-            t->out_path[0] = 0;
-            cpgo_log(CPGO_LVL_ERROR, "cannot publish this target", "target", t->key, "error",
-                     e.text, NULL);
-        }
-    } else {
-        cpgo_publish_target_cfg(t);
-    }
-}
-
-/* Opens (recovers) the target's state on its lane; again after a failure, at a later
- * tick: a read-only or full disk may come back. */
-static void submit_load(struct target *t)
-{
-    if (t->loading || t->loaded) return;
-    struct job *j = cpgo_daemon_job_new(t, JOB_LOAD);
-    if (!j) return;
-    t->loading = 1;
-    t->load_failed = 0;
-    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+    cpgo_publish_target_cfg(t);
 }
 
 static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg *tc)
@@ -712,6 +620,7 @@ static struct target *target_new(struct daemon *d, const struct cpgo_target_cfg 
 
 static void backend_unref(struct backend *b)
 {
+    assert(b->refs > 0);
     if (--b->refs == 0) {
         free_headers(b->headers);
         cpgo_url_secrets_unref(b->secrets);
@@ -744,9 +653,10 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     /* the period was measured once when the config was loaded, off the loop */
     int64_t period_ms = bc->period_s * 1000;
     int64_t spread = period_ms / 10 < 5000 ? period_ms / 10 : 5000;
-    b->offset_ms = spread > 0 ? (int64_t)(hash_str(bc->url, hash_str(bc->name, CPGO_FNV1A_INIT)) %
-                                          (uint64_t)spread)
-                              : 0;
+    b->offset_ms =
+        spread > 0
+            ? (int64_t)(hash_str(bc->url, hash_str(bc->name, CPGO_FNV1A_INIT)) % (uint64_t)spread)
+            : 0;
     b->next = d->backends;
     d->backends = b;
     return b;
@@ -758,8 +668,7 @@ static void backend_close(struct backend *b)
     if (b->scrape) {
         cpgo_scrape_cancel(b->scrape);
         b->scrape = NULL;
-        b->d->scrapes_in_flight--;
-        if (b->t->scraping) b->t->scraping--;
+        scrape_ended(b);
     }
     uv_timer_stop(&b->tick);
     uv_timer_stop(&b->retry);
@@ -777,7 +686,8 @@ static void finish(struct daemon *d)
     if (d->closing) return;
     d->closing = 1;
     /* the wait list holds only backends that will not start now */
-    d->wait_head = d->wait_tail = NULL;
+    for (struct cpgo_list_node *n; (n = cpgo_list_pop_head(&d->waiting));)
+        CPGO_LIST_DATA(n, struct backend, wait_link)->waiting = 0;
     for (struct backend *b = d->backends, *n; b; b = n) {
         n = b->next;
         backend_close(b);
@@ -800,8 +710,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
         if (b->scrape) {
             cpgo_scrape_cancel(b->scrape);
             b->scrape = NULL;
-            d->scrapes_in_flight--;
-            if (b->t->scraping) b->t->scraping--;
+            scrape_ended(b);
             set_busy(b, 0);
         }
         uv_timer_stop(&b->retry);
@@ -824,8 +733,7 @@ static void shutdown_deadline_cb(uv_timer_t *h)
 static void maybe_progress_shutdown(struct daemon *d)
 {
     if (!d->stopping || d->closing) return;
-    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading ||
-        !cpgo_publish_idle(d))
+    if (d->scrapes_in_flight || cpgo_workq_depth(d->q) || d->reloading || !cpgo_publish_idle(d))
         return;
     for (struct backend *b = d->backends; b; b = b->next)
         if (uv_is_active((uv_handle_t *)&b->retry)) return;
@@ -833,11 +741,7 @@ static void maybe_progress_shutdown(struct daemon *d)
         /* flush: snapshot each target so the next start needs no journal replay */
         d->snapshot_phase = 1;
         for (struct target *t = d->targets; t; t = t->next) {
-            if (!t->loaded) continue;
-            struct job *j = cpgo_daemon_job_new(t, JOB_SNAPSHOT);
-            if (!j) continue;
-            d->snapshots_outstanding++;
-            cpgo_workq_submit(d->q, &t->lane, &j->base);
+            if (t->loaded) submit_snapshot(t);
         }
         if (d->snapshots_outstanding) return;
     }
@@ -877,12 +781,14 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     struct cpgo_config *old = d->cfg;
     d->cfg = nc;
     cpgo_scraper_set_inflight_budget(d->scraper, nc->limits.max_inflight_bytes);
-    for (struct target *t = d->targets; t; t = t->next) t->retired = 1;
+    for (struct target *t = d->targets; t; t = t->next)
+        t->retired = 1;
     struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
     for (size_t i = 0; i < nc->ntargets; i++) {
         if (!cpgo_daemon_owns(&d->opts, nc->targets[i].id)) continue; /* another replica's */
         struct target *t = d->targets;
-        while (t && strcmp(t->key, nc->targets[i].key)) t = t->next;
+        while (t && strcmp(t->key, nc->targets[i].key))
+            t = t->next;
         if (t) {
             target_set_cfg(t, &nc->targets[i]);
             t->retired = 0;
@@ -891,9 +797,13 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         }
         if (tmap) tmap[i] = t;
     }
-    /* retired targets keep their state object (a job may be running) but get no work */
+    /* retired targets keep their state object (a job may be running) but get no work, and
+     * their series leave /metrics */
     for (struct target *t = d->targets; t; t = t->next)
-        if (t->retired) t->cfg = NULL;
+        if (t->retired) {
+            if (t->cfg) cpgo_observe_target_retired(t);
+            t->cfg = NULL;
+        }
     /* existing backends by name (unique within a config): a hash table, so a reload of
      * thousands of backends stays linear */
     size_t nold = 0;
@@ -902,11 +812,13 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         nold++;
     }
     size_t cap = 16;
-    while (cap < nold * 2) cap <<= 1;
+    while (cap < nold * 2)
+        cap <<= 1;
     struct backend **byname = calloc(cap, sizeof *byname);
     for (struct backend *b = d->backends; b && byname; b = b->next) {
         size_t k = hash_str(b->name, CPGO_FNV1A_INIT) & (cap - 1);
-        while (byname[k]) k = (k + 1) & (cap - 1);
+        while (byname[k])
+            k = (k + 1) & (cap - 1);
         byname[k] = b;
     }
     for (size_t i = 0; i < nc->nbackends; i++) {
@@ -926,7 +838,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         if (b) {
             b->removed = 0;
             b->cfg = bc;
-            b->t = t;
+            backend_move(b, t);
             free_headers(b->headers);
             b->headers = build_headers(bc);
             cpgo_url_secrets_unref(b->secrets);
@@ -950,18 +862,11 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         }
         *pp = b->next;
         if (b->waiting) {
-            /* unlink from the wait list */
-            struct backend **w = &d->wait_head, *prev = NULL;
-            while (*w && *w != b) {
-                prev = *w;
-                w = &(*w)->wait_next;
-            }
-            if (*w) {
-                *w = b->wait_next;
-                if (d->wait_tail == b) d->wait_tail = prev;
-            }
+            cpgo_list_remove(&d->waiting, &b->wait_link);
+            b->waiting = 0;
         }
-        if (b->in_round && b->t->round_outstanding) b->t->round_outstanding--;
+        leave_round(b);
+        cpgo_observe_backend_left(b, 1);
         cpgo_log(CPGO_LVL_INFO, "backend removed", "backend", b->name, NULL);
         backend_close(b);
     }
@@ -993,8 +898,8 @@ static void reload_work(uv_work_t *w)
     struct reload_req *r = w->data;
     r->rc = cpgo_config_reload(r->path, &r->nc, &r->errs);
     if (!r->rc && r->nc)
-        r->token_rc = cpgo_publish_load_token(r->nc, r->flag_token, &r->token, r->token_source,
-                                              sizeof r->token_source, &r->token_err);
+        r->token_rc = cpgo_token_load(r->nc, r->flag_token, &r->token, r->token_source,
+                                      sizeof r->token_source, &r->token_err);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1034,7 +939,7 @@ static void reload_done(uv_work_t *w, int status)
             cpgo_log(CPGO_LVL_ERROR, "cannot read the GitHub token; keeping the one in use",
                      "error", r->token_err.text, NULL);
         } else {
-            cpgo_publish_token_update(d, r->token, r->token_source);
+            cpgo_token_update(d, r->token, r->token_source);
             r->token = NULL;
         }
         /* repository URLs, git.ssh_key and git.timeout may have changed: every target's git
@@ -1087,7 +992,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 static void once_check(struct daemon *d)
 {
     if (d->stopping) return;
-    if (d->busy_backends || d->wait_head) return;
+    if (d->busy_backends || !cpgo_list_empty(&d->waiting)) return;
     if (!d->once_publishing) {
         for (struct target *t = d->targets; t; t = t->next)
             if (!t->loaded && !t->load_failed) return;
@@ -1097,8 +1002,7 @@ static void once_check(struct daemon *d)
             if (t->retired || !t->loaded || t->once_submitted) continue;
             t->once_submitted = 1;
             d->once_outstanding_publishes++;
-            if (d->opts.output_dir) submit_publish(t);
-            else cpgo_publish_request(t);
+            cpgo_publish_request(t);
         }
     }
     if (d->once_outstanding_publishes == 0 && cpgo_workq_depth(d->q) == 0) {
@@ -1121,56 +1025,6 @@ static void once_start_cb(uv_timer_t *h)
     once_check(d);
 }
 
-int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count)
-{
-    char *end;
-    if (!s || !isdigit((unsigned char)s[0])) return -1;
-    errno = 0;
-    unsigned long i = strtoul(s, &end, 10);
-    if (errno || *end != '/' || !isdigit((unsigned char)end[1])) return -1;
-    unsigned long n = strtoul(end + 1, &end, 10);
-    if (errno || *end || n == 0 || n > 65536 || i >= n) return -1;
-    *index = (unsigned)i;
-    *count = (unsigned)n;
-    return 0;
-}
-
-int cpgo_daemon_owns(const struct cpgo_run_opts *o, const char *target_id)
-{
-    if (o->shard_count <= 1) return 1;
-    /* the id is the FNV-1a hash of the target key, stable across replicas and releases;
-     * FNV's low bits depend on the key's low bits only, so it is mixed (splitmix64's
-     * finalizer) before the modulo, or N = 2^k would group similar names */
-    return cpgo_hash_fmix64(strtoull(target_id, NULL, 16)) % o->shard_count == o->shard_index;
-}
-
-int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
-                             struct cpgo_err *err)
-{
-    size_t n = cfg->ntargets;
-    if (n == 0) return 0;
-    char **paths = calloc(n, sizeof *paths);
-    const char **keys = calloc(n, sizeof *keys);
-    int rc = paths && keys ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++) {
-        const struct cpgo_target_cfg *tc = &cfg->targets[i];
-        keys[i] = tc->key;
-        if (!(paths[i] = malloc(4096))) {
-            rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-            break;
-        }
-        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path, tc->target_branch,
-                              tc->target_file, paths[i], 4096, err);
-        if (rc) cpgo_err_prefix(err, "target %s", tc->key);
-    }
-    if (!rc) rc = cpgo_outdir_check_layout(n, keys, (const char *const *)paths, err);
-    for (size_t i = 0; paths && i < n; i++) free(paths[i]);
-    free(paths);
-    free(keys);
-    if (rc) cpgo_err_prefix(err, "--output %s", dir);
-    return rc;
-}
-
 /* Response bodies, decode arenas and merge tables are large buffers freed in any order.
  * glibc raises its mmap threshold (up to 32 MiB) each time such a buffer is freed, after
  * which the next ones come from the heap and, once freed, stay resident: the in-flight
@@ -1184,6 +1038,28 @@ static void fix_mmap_threshold(void)
 #endif
 }
 
+/* Frees what cpgo_daemon_run set up (its loop closed or never run), the configuration in
+ * d->cfg included, and releases the libraries and the state directory's lock. */
+static void daemon_free(struct daemon *d)
+{
+    cpgo_token_free(d);
+    cpgo_observe_free(d);
+    for (struct target *t = d->targets, *n; t; t = n) {
+        n = t->next;
+        cpgo_state_close(t->ts);
+        cpgo_gitrepo_close(t->git);
+        free(t->pr_title);
+        free(t->pr_body);
+        free(t);
+    }
+    cpgo_workq_free(d->q);
+    cpgo_config_free(d->cfg);
+    cpgo_git_shutdown();
+    curl_global_cleanup();
+    cpgo_state_unlock(d->lock_fd);
+    free(d);
+}
+
 int cpgo_daemon_run(const struct cpgo_run_opts *o)
 {
     fix_mmap_threshold();
@@ -1191,7 +1067,8 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     struct cpgo_config_errors errs = {0};
     int rc = cpgo_config_load(o->config_path, &cfg, &errs);
     if (rc) {
-        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "cpgo run: %s\n", errs.lines[i]);
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "cpgo run: %s\n", errs.lines[i]);
         cpgo_config_errors_free(&errs);
         return rc == CPGO_E_IO ? 1 : 2;
     }
@@ -1251,16 +1128,13 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (!d) return 1;
     d->opts = *o;
     d->lock_fd = lock_fd;
+    d->progress = progress;
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */
-        if (cpgo_publish_setup(d, &e)) {
+        if (cpgo_token_setup(d, &e)) {
             fprintf(stderr, "cpgo run: %s\n", e.text);
-            cpgo_publish_free(d);
-            cpgo_config_free(cfg);
-            cpgo_git_shutdown();
-            curl_global_cleanup();
-            free(d);
+            daemon_free(d);
             return 1;
         }
         d->cfg = NULL;
@@ -1279,18 +1153,11 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         if (cpgo_observe_init(d, &e) || cpgo_observe_start(d, &e)) {
             fprintf(stderr, "cpgo run: %s\n", e.text);
             cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", e.text, NULL);
-            d->cfg = NULL;
             cpgo_observe_close(d);
             cpgo_scraper_close(d->scraper, scraper_closed, d);
             uv_run(&d->loop, UV_RUN_DEFAULT);
             uv_loop_close(&d->loop);
-            cpgo_observe_free(d);
-            cpgo_publish_free(d);
-            cpgo_workq_free(d->q);
-            cpgo_config_free(cfg);
-            cpgo_git_shutdown();
-            curl_global_cleanup();
-            free(d);
+            daemon_free(d);
             return 1;
         }
         d->cfg = NULL;
@@ -1308,7 +1175,8 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     char shard[32] = "all";
     if (o->shard_count > 1) {
         size_t owned = 0;
-        for (size_t i = 0; i < cfg->ntargets; i++) owned += cpgo_daemon_owns(o, cfg->targets[i].id);
+        for (size_t i = 0; i < cfg->ntargets; i++)
+            owned += cpgo_daemon_owns(o, cfg->targets[i].id);
         snprintf(shard, sizeof shard, "%u/%u", o->shard_index, o->shard_count);
         snprintf(nt, sizeof nt, "%zu of %zu", owned, cfg->ntargets);
     }
@@ -1342,23 +1210,8 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         /* backends that failed are reported by their log lines; they fail the run */
         if (d->exit_code) code = d->exit_code;
     }
-    cpgo_publish_free(d);
-    cpgo_observe_free(d);
-    for (struct target *t = d->targets, *n; t; t = n) {
-        n = t->next;
-        cpgo_state_close(t->ts);
-        cpgo_gitrepo_close(t->git);
-        free(t->pr_title);
-        free(t->pr_body);
-        free(t);
-    }
-    cpgo_workq_free(d->q);
-    int lc = uv_loop_close(&d->loop);
-    if (lc) cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
-    cpgo_config_free(d->cfg);
-    cpgo_git_shutdown();
-    curl_global_cleanup();
-    cpgo_state_unlock(d->lock_fd);
-    free(d);
+    if (uv_loop_close(&d->loop))
+        cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
+    daemon_free(d);
     return code;
 }

@@ -14,8 +14,8 @@ struct cpgo_run_opts {
     const char *config_path;
     int verbose;
     int once;
-    const char *output_dir; /* publish into a directory instead of a forge */
-    const char *github_token; /* the original's -githubToken flag (discouraged), or NULL */
+    const char *output_dir;            /* publish into a directory instead of a forge */
+    const char *github_token;          /* the original's -githubToken flag (discouraged), or NULL */
     int log_fd;                        /* where logs go; 0 = standard error */
     unsigned shard_index, shard_count; /* own the targets whose id % count == index;
                                           count 0 = all (see cpgo_daemon_parse_shard) */
@@ -29,8 +29,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o);
  * one's file the other's directory). 0, or CPGO_E_INPUT naming the targets. */
 struct cpgo_config;
 struct cpgo_err;
-int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg,
-                             struct cpgo_err *err);
+int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg, struct cpgo_err *err);
 
 /* Parses "I/N" (0 <= I < N <= 65536) for --shard and CPGO_SHARD. 0 or -1. */
 int cpgo_daemon_parse_shard(const char *s, unsigned *index, unsigned *count);

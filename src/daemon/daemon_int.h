@@ -1,21 +1,35 @@
 /*
- * daemon_int.h - the daemon's runtime objects, shared by its two files: daemon.c
- * (schedules, scrapes, ingest, lifecycle, reload) and publish.c (the publish queue, forge
- * rounds on the work queue, pull requests on the loop).
+ * daemon_int.h - the daemon's runtime objects, shared by its three files: daemon.c
+ * (schedules, scrapes, ingest, lifecycle, reload), publish.c (publishing: into a directory,
+ * or the publish queue, forge rounds on the work queue and pull requests on the loop) and
+ * observe.c (metrics, the admin endpoint's pages).
+ *
+ * Calls go one way: daemon.c calls publish.c and observe.c, publish.c calls observe.c, and
+ * neither calls back into daemon.c. What they may use of the daemon's runtime is at the end
+ * of this file (the wall clock, a target's merge options, the progress hook daemon.c
+ * installs), so the three files do not call each other in a circle.
  *
  * One struct backend per configured backend, one struct target per target; both are heap
  * objects referenced by pointer from callbacks and jobs, so a configuration reload can swap
- * the config they point at without moving them. Thread: the loop, except the fields a
- * target's jobs touch on its lane (ts, git), which the loop never reads while a job of
- * that target is queued or running.
+ * the config they point at without moving them. Each kind of job is its own struct, which
+ * embeds struct cpgo_job (queue/workq.h) and sets its own work and done, beside the code of
+ * that kind (daemon.c: load, ingest, snapshot; publish.c: directory, forge round, note).
+ * Thread: the loop, except the fields a target's jobs touch on its lane (ts, git), which
+ * the loop never reads while a job of that target is queued or running.
  */
 #ifndef CPGO_DAEMON_INT_H
 #define CPGO_DAEMON_INT_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <uv.h>
 
+#include "base/list.h"
+
 #include "config/config.h"
+#include "merge/merge.h"
+#include "profile/shape.h"
 #include "daemon/daemon.h"
 #include "publish/forge.h"
 #include "publish/github.h"
@@ -29,6 +43,23 @@ struct daemon;
 struct cpgo_admin;
 struct cpgo_metrics;
 struct cpgo_metric;
+
+/* How a publish, or its pull-request step, ended: cpgo_publishes_total{outcome}, /status. */
+enum cpgo_outcome {
+    CPGO_OUTCOME_NONE = 0, /* nothing to count (a lookup only, a step abandoned at shutdown) */
+    CPGO_OUTCOME_FAILED,
+    CPGO_OUTCOME_WRITTEN,      /* --output DIR: the file was replaced */
+    CPGO_OUTCOME_UNCHANGED,    /* the file, or the head branch, already had the result */
+    CPGO_OUTCOME_NOTHING,      /* no pending scrapes */
+    CPGO_OUTCOME_PUSHED,       /* the head branch was regenerated and pushed */
+    CPGO_OUTCOME_GATED,        /* a pull request closed without merging holds it */
+    CPGO_OUTCOME_SAME_AS_BASE, /* the merged profile equals the target branch's */
+    CPGO_OUTCOME_PR_OPENED,
+    CPGO_OUTCOME_PR_UPDATED,
+    CPGO_OUTCOME_PR_CURRENT,
+    CPGO_OUTCOME_PR_CLOSED,
+    CPGO_OUTCOME_COUNT
+};
 
 /* observe.c: metrics, the admin endpoint, the loop-lag probe */
 #define LAG_WINDOW 10
@@ -45,7 +76,6 @@ struct cpgo_observe {
     double last_lag_s;
     double lag_ring[LAG_WINDOW]; /* the last probes, for the rolling maximum */
     size_t lag_next;
-    size_t pubq_len;
     char *status_page; /* the last /status rendering and when (uv_now) */
     uint64_t status_at;
 };
@@ -62,12 +92,12 @@ struct target {
     struct cpgo_gitrepo *git; /* the same: opened by the first forge job */
     unsigned git_gen;         /* the token generation git was opened with (lane only) */
     int loaded, load_failed;
-    int loading;             /* a JOB_LOAD is queued or running */
+    int loading; /* a load job is queued or running */
     /* problems its state recovery found (cpgo state; cleared by cpgo state --ack) */
     size_t problems;
-    int held;                /* publishing held until a person acknowledges */
+    int held; /* publishing held until a person acknowledges */
     uint64_t corrupt_records;
-    char problem[512];       /* the first one */
+    char problem[512]; /* the first one */
     size_t round_outstanding;
     int round_active;
     int publishing;
@@ -81,13 +111,13 @@ struct target {
     int once_done; /* forge: its --once publish has finished */
     char last_error[512];
     /* forges */
-    int github;                 /* forge github (else local) */
-    char owner[128], repo[128]; /* github: from the repository path */
-    char head_branch[512]; /* resolved by the last git round (the GitHub step uses it) */
-    char base_branch[256]; /* target_branch of that round */
-    int in_pubq;            /* waiting in the publish queue */
-    struct target *pubq_next;
-    uv_timer_t due;         /* min_interval: when the next publish may start */
+    int github;                      /* forge github (else local) */
+    char owner[128], repo[128];      /* github: from the repository path */
+    char head_branch[512];           /* resolved by the last git round (the GitHub step uses it) */
+    char base_branch[256];           /* target_branch of that round */
+    int in_pubq;                     /* waiting in the publish queue */
+    struct cpgo_list_node pubq_link; /* in daemon.pubq */
+    uv_timer_t due;                  /* min_interval: when the next publish may start */
     int due_open;
     int64_t last_publish_ms;
     struct cpgo_state_forge fs; /* loop's copy of the forge record */
@@ -95,13 +125,13 @@ struct target {
     char *pr_title, *pr_body;   /* what the GitHub step proposes */
     uint64_t pr_scrapes;
     int find_retried;
-    int probe_only; /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
-                       PR given back or closed */
+    int probe_only;  /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
+                        PR given back or closed */
     int forge_job;   /* a git round of this target is queued or running on its lane */
     size_t ingests;  /* its scraped bodies queued for ingest */
     size_t scraping; /* its scrapes in flight */
-    int retry_soon; /* the last publish failed transiently: due again within 5 minutes */
-    char last_outcome[32]; /* of the last publish (status page) */
+    int retry_soon;  /* the last publish failed transiently: due again within 5 minutes */
+    enum cpgo_outcome last_outcome; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;
 };
@@ -112,15 +142,15 @@ struct backend {
     struct target *t;
     char name[256];
     char url_masked[1024];
-    uv_timer_t tick;  /* schedule */
-    uv_timer_t retry; /* backoff */
-    int refs; /* open uv handles + jobs that point here: freed at 0 */
+    uv_timer_t tick;      /* schedule */
+    uv_timer_t retry;     /* backoff */
+    int refs;             /* open uv handles + jobs that point here: freed at 0 */
     int64_t next_fire_ms; /* wall-clock ms of the next tick */
     int64_t offset_ms;
     struct cpgo_scrape *scrape;
-    int busy;      /* scraping, waiting to scrape, retrying or being ingested */
-    int in_round;  /* counted in t->round_outstanding */
-    int waiting;   /* in the waiting list for queue room / concurrency */
+    int busy;     /* scraping, waiting to scrape, retrying or being ingested */
+    int in_round; /* counted in t->round_outstanding */
+    int waiting;  /* in the waiting list for queue room / concurrency */
     int attempt;
     char **headers;
     struct cpgo_url_secrets *secrets; /* scrubbed from text it echoes (build_secrets) */
@@ -131,7 +161,8 @@ struct backend {
     uint64_t ok, failed, missed_ticks;
     int failed_in_once;
     int removed;
-    struct backend *next, *wait_next;
+    struct cpgo_list_node wait_link; /* in daemon.waiting, while waiting */
+    struct backend *next;
 };
 
 struct daemon {
@@ -143,7 +174,7 @@ struct daemon {
     struct cpgo_workq *q;
     struct backend *backends;
     struct target *targets;
-    struct backend *wait_head, *wait_tail;
+    struct cpgo_list waiting; /* of backend.wait_link: FIFO of scrapes waiting for room */
     size_t scrapes_in_flight;
     size_t busy_backends;
     int reloading; /* a config load is running on the pool */
@@ -159,70 +190,24 @@ struct daemon {
     int once_publishing;
     size_t once_outstanding_publishes;
     /* publishing to forges */
-    struct target *pubq_head, *pubq_tail; /* targets waiting for their publish */
-    size_t forge_running;                 /* forge jobs on the pool */
-    size_t forge_max;                     /* at most this many at once */
-    char *token;                          /* GitHub token, or NULL; zeroed when freed */
-    char token_source[64];                /* where it came from (never the token) */
-    struct cpgo_gh_client *gh;            /* one per token; NULL without github targets */
+    struct cpgo_list pubq;     /* of target.pubq_link: FIFO waiting to publish */
+    size_t forge_running;      /* forge jobs on the pool */
+    char *token;               /* GitHub token, or NULL; zeroed when freed */
+    char token_source[64];     /* where it came from (never the token) */
+    struct cpgo_gh_client *gh; /* one per token; NULL without github targets */
     int gh_closing;
-    int gh_stale;      /* the token changed: replace the client when gh_busy is 0 */
-    size_t gh_busy;    /* targets with a GitHub operation in flight */
-    unsigned token_gen; /* bumped when the token or the configuration changes */
+    int gh_stale;          /* the token changed: replace the client when gh_busy is 0 */
+    size_t gh_busy;        /* targets with a GitHub operation in flight */
+    unsigned token_gen;    /* bumped when the token or the configuration changes */
     char gh_api_url[1024]; /* the client's API URL */
     struct cpgo_observe obs;
+    /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
+     * --once run or advance the shutdown (a job's end, a pull-request step's end). */
+    void (*progress)(struct daemon *d);
 };
 
-enum job_kind { JOB_LOAD, JOB_INGEST, JOB_PUBLISH, JOB_SNAPSHOT, JOB_FORGE, JOB_NOTE };
-
-struct job {
-    struct cpgo_job base;
-    enum job_kind kind;
-    struct target *t;
-    struct backend *b;
-    /* inputs (copied: a job never reads the live config) */
-    char state_dir[1024];
-    char target_id[32];
-    char key[512];
-    char out_path[4096];
-    const char *out_dir; /* --output DIR: argv, fixed for the process (not the config) */
-    struct cpgo_merge_opts mo;
-    struct cpgo_limits lim;
-    unsigned char *body;
-    size_t len;
-    struct cpgo_url_secrets *secrets; /* JOB_INGEST: the backend's (a reference) */
-    /* forge inputs */
-    struct cpgo_repo repo; /* copied strings */
-    char target_branch[256], target_file[1024], head_branch[512];
-    char author_name[256], author_email[256], ssh_key[4096];
-    char *token; /* a copy, zeroed when the job is freed */
-    unsigned token_gen;
-    int git_timeout_s;
-    unsigned reopen_growth;
-    struct cpgo_state_forge note; /* JOB_NOTE: the record to save */
-    /* outputs */
-    int rc;
-    enum cpgo_class cls;
-    struct cpgo_err err;
-    uint64_t pending_scrapes;
-    struct cpgo_publish_info info;
-    struct cpgo_forge_result fr;
-    struct cpgo_state_forge fs_out; /* JOB_LOAD and JOB_FORGE: the record as stored */
-    size_t problems;                /* JOB_LOAD: what recovery found */
-    int held;
-    uint64_t corrupt_records;
-    char problem[512];
-    double scrape_seconds;          /* JOB_INGEST: the transfer, for metrics */
-    size_t scrape_bytes;
-    double work_seconds;            /* time spent in the work function */
-};
-
-/* daemon.c */
-int64_t cpgo_daemon_wall_ms(void);
-struct job *cpgo_daemon_job_new(struct target *t, enum job_kind kind);
-void cpgo_daemon_after_job(struct daemon *d); /* drain waiting, once check, shutdown */
-
-/* observe.c (loop thread) */
+/* observe.c (loop thread): daemon.c and publish.c report each event through one of these,
+ * from one place per event; observe.c keeps the registry and the pages. */
 int cpgo_observe_init(struct daemon *d, struct cpgo_err *err);  /* the registry */
 int cpgo_observe_start(struct daemon *d, struct cpgo_err *err); /* lag probe, admin endpoint */
 void cpgo_observe_close(struct daemon *d);
@@ -230,24 +215,74 @@ void cpgo_observe_free(struct daemon *d);
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes);
 void cpgo_observe_missed(struct backend *b);
 void cpgo_observe_merged(struct target *t, double seconds);
-void cpgo_observe_publish(struct target *t, const char *outcome);
+void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome); /* NONE: no-op */
 void cpgo_observe_settled(struct target *t, uint64_t scrapes);
 void cpgo_observe_state_problems(struct target *t); /* after its state was opened */
+/* A reload removed the backend (removed) or moves it to another target (its series under
+ * the target it leaves go): called while b->t is still the old target. */
+void cpgo_observe_backend_left(struct backend *b, int removed);
+void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
 
-/* publish.c: forge publishing */
-int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err); /* the token */
+/* ingest.c (a target's lane): decode, check the Go CPU shape, journal, merge one scraped
+ * body; 0, or an error with its class in cls (the message names what is wrong, scrubbed of
+ * secrets). */
+int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t len,
+                     const struct cpgo_limits *lim, const char *backend,
+                     const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
+                     struct cpgo_err *err);
+
+/* token.c: the GitHub token */
+/* Loads d->token at the start: an error only when a target needs GitHub. */
+int cpgo_token_setup(struct daemon *d, struct cpgo_err *err);
 /* Reads the token as configured (any thread: the reload job calls it). */
-int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
-                            char *source, size_t srccap, struct cpgo_err *err);
+int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out, char *source,
+                    size_t srccap, struct cpgo_err *err);
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
-void cpgo_publish_token_update(struct daemon *d, char *token, const char *source);
-void cpgo_publish_target_cfg(struct target *t);   /* derive forge fields from t->cfg */
-void cpgo_publish_request(struct target *t);      /* a round finished: publish when due */
-void cpgo_publish_job_work(struct job *j);        /* JOB_FORGE, JOB_NOTE (pool) */
-void cpgo_publish_job_done(struct job *j);        /* JOB_FORGE, JOB_NOTE (loop) */
-void cpgo_publish_job_free(struct job *j);
-void cpgo_publish_close(struct daemon *d);        /* timers, the GitHub client */
-void cpgo_publish_free(struct daemon *d);         /* after the loop ended */
-int cpgo_publish_idle(const struct daemon *d);    /* no forge work running or queued */
+void cpgo_token_update(struct daemon *d, char *token, const char *source);
+void cpgo_token_free(struct daemon *d); /* zeroes it */
+
+/* publish.c: publishing into a directory (--output) or to forges */
+void cpgo_publish_target_cfg(struct target *t); /* derive output path, forge from t->cfg */
+void cpgo_publish_request(struct target *t);    /* a round finished: publish when due */
+void cpgo_publish_close(struct daemon *d);      /* timers, the GitHub client */
+int cpgo_publish_idle(const struct daemon *d);  /* no forge work running */
+
+/* ---- the runtime interface: what publish.c and observe.c may use of daemon.c's runtime --- */
+
+static inline int64_t cpgo_daemon_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What a job needs to open or use its target's state, copied when it is submitted: a job
+ * never reads the live configuration. */
+struct cpgo_target_in {
+    char state_dir[1024];
+    char id[32];
+    char key[512];
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+};
+
+static inline void cpgo_daemon_target_in(const struct target *t, struct cpgo_target_in *in)
+{
+    snprintf(in->state_dir, sizeof in->state_dir, "%s", t->d->cfg->state_dir);
+    snprintf(in->id, sizeof in->id, "%s", t->id);
+    snprintf(in->key, sizeof in->key, "%s", t->key);
+    /* every merger of the target (pending, recovery, existing file + pending) merges with
+     * its trimming and decides compatibility against the Go CPU shape, never against
+     * whichever profile came first */
+    in->mo = (struct cpgo_merge_opts){.trim = t->trim, .shape = &cpgo_shape_go_cpu};
+    in->lim = t->d->cfg->limits.profile;
+}
+
+/* After a job's done or a pull-request step's end: lets daemon.c start waiting scrapes,
+ * end a --once run, advance the shutdown. */
+static inline void cpgo_daemon_progress(struct daemon *d)
+{
+    d->progress(d);
+}
 
 #endif

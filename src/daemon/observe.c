@@ -16,8 +16,11 @@
  * the most recent lag, the histogram their distribution. The timer is unref'd so it never
  * keeps the loop alive.
  *
- * Counters are updated where events happen (daemon.c, publish.c call the cpgo_observe_*
- * functions on the loop); gauges are refreshed by a collector when /metrics renders.
+ * Counters are updated where events happen: daemon.c and publish.c call one
+ * cpgo_observe_* function per event, from one place each, and never touch the registry
+ * themselves; gauges are refreshed by a collector when /metrics renders. A reload that
+ * removes a backend or a target removes its series (cpgo_metric_remove), so /metrics shows
+ * only what is configured; events of a retired target that finish later are not counted.
  * Thread: the loop only.
  */
 #include <inttypes.h>
@@ -77,7 +80,7 @@ static void collect(struct cpgo_metrics *r, void *arg)
     for (size_t i = 0; i < LAG_WINDOW; i++)
         if (o->lag_ring[i] > mx) mx = o->lag_ring[i];
     cpgo_metric_set(o->loop_lag_max, mx, NULL);
-    cpgo_metric_set(o->publish_queue, (double)o->pubq_len, NULL);
+    cpgo_metric_set(o->publish_queue, (double)d->pubq.len, NULL);
     if (d->gh) {
         struct cpgo_gh_status st;
         cpgo_gh_client_status(d->gh, &st);
@@ -87,7 +90,8 @@ static void collect(struct cpgo_metrics *r, void *arg)
     /* per-target and per-backend gauges: rebuilt, so removed ones disappear */
     cpgo_metric_clear(o->pending);
     for (struct target *t = d->targets; t; t = t->next)
-        if (!t->retired) cpgo_metric_set(o->pending, (double)t->pending_scrapes, CPGO_LABELS(t->key));
+        if (!t->retired)
+            cpgo_metric_set(o->pending, (double)t->pending_scrapes, CPGO_LABELS(t->key));
     cpgo_metric_clear(o->state_problems);
     for (struct target *t = d->targets; t; t = t->next)
         if (!t->retired && t->loaded)
@@ -111,9 +115,9 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
                                      "(ok, timeout, http_5xx, inflight_limit, bad_response, "
                                      "bad_payload, ...).",
                                      CPGO_LABELS("backend", "target", "class"));
-    o->scrape_seconds = cpgo_metric_histogram(r, "cpgo_scrape_duration_seconds",
-                                              "Wall time of one scrape transfer.", NULL,
-                                              dur_buckets, sizeof dur_buckets / sizeof *dur_buckets);
+    o->scrape_seconds = cpgo_metric_histogram(
+        r, "cpgo_scrape_duration_seconds", "Wall time of one scrape transfer.", NULL, dur_buckets,
+        sizeof dur_buckets / sizeof *dur_buckets);
     o->bytes = cpgo_metric_counter(r, "cpgo_scrape_received_bytes_total",
                                    "Response bytes received from backends.", NULL);
     o->missed = cpgo_metric_counter(r, "cpgo_missed_ticks_total",
@@ -135,16 +139,16 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
                                      "Scrapes published because the target branch took cpgo's "
                                      "file (a merged pull request).",
                                      CPGO_LABELS("target"));
-    o->pending = cpgo_metric_gauge(r, "cpgo_pending_scrapes",
-                                   "Accepted scrapes not yet in the target branch.",
-                                   CPGO_LABELS("target"));
+    o->pending =
+        cpgo_metric_gauge(r, "cpgo_pending_scrapes",
+                          "Accepted scrapes not yet in the target branch.", CPGO_LABELS("target"));
     o->state_problems = cpgo_metric_gauge(r, "cpgo_state_problems",
                                           "Damaged state files found at recovery and not yet "
                                           "acknowledged (cpgo state; cpgo state --ack).",
                                           CPGO_LABELS("target"));
-    o->corrupt_records = cpgo_metric_counter(r, "cpgo_state_corrupt_records_total",
-                                             "Damaged journal records skipped at recovery.",
-                                             CPGO_LABELS("target"));
+    o->corrupt_records =
+        cpgo_metric_counter(r, "cpgo_state_corrupt_records_total",
+                            "Damaged journal records skipped at recovery.", CPGO_LABELS("target"));
     o->last_success = cpgo_metric_gauge(r, "cpgo_backend_last_success_timestamp_seconds",
                                         "When the backend was last scraped successfully.",
                                         CPGO_LABELS("backend", "target"));
@@ -161,8 +165,7 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->publish_queue = cpgo_metric_gauge(r, "cpgo_publish_queue_length",
                                          "Targets waiting for their turn to publish.", NULL);
     o->scrapes_in_flight = cpgo_metric_gauge(r, "cpgo_scrape_connections_open",
-                                             "Scrapes in flight (open backend connections).",
-                                             NULL);
+                                             "Scrapes in flight (open backend connections).", NULL);
     o->inflight_bytes = cpgo_metric_gauge(r, "cpgo_scrape_inflight_bytes",
                                           "Bytes of response bodies being received now (what "
                                           "limits.max_inflight_bytes bounds).",
@@ -173,9 +176,9 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
                                          NULL);
     o->inflight_budget = cpgo_metric_gauge(r, "cpgo_scrape_inflight_budget_bytes",
                                            "limits.max_inflight_bytes.", NULL);
-    o->loop_lag = cpgo_metric_gauge(r, "cpgo_loop_lag_seconds",
-                                    "How late the event loop ran a 1 s timer, last measured.",
-                                    NULL);
+    o->loop_lag =
+        cpgo_metric_gauge(r, "cpgo_loop_lag_seconds",
+                          "How late the event loop ran a 1 s timer, last measured.", NULL);
     o->loop_lag_max = cpgo_metric_gauge(r, "cpgo_loop_lag_max_seconds",
                                         "The largest loop lag of the last 10 probes (10 s).", NULL);
     o->loop_lag_hist = cpgo_metric_histogram(r, "cpgo_loop_lag_distribution_seconds",
@@ -187,6 +190,21 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     cpgo_metrics_add_collector(r, collect, d);
     return 0;
 }
+
+static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
+    [CPGO_OUTCOME_NONE] = "none",
+    [CPGO_OUTCOME_FAILED] = "failed",
+    [CPGO_OUTCOME_WRITTEN] = "written",
+    [CPGO_OUTCOME_UNCHANGED] = "unchanged",
+    [CPGO_OUTCOME_NOTHING] = "nothing",
+    [CPGO_OUTCOME_PUSHED] = "pushed",
+    [CPGO_OUTCOME_GATED] = "gated",
+    [CPGO_OUTCOME_SAME_AS_BASE] = "same_as_base",
+    [CPGO_OUTCOME_PR_OPENED] = "pr_opened",
+    [CPGO_OUTCOME_PR_UPDATED] = "pr_updated",
+    [CPGO_OUTCOME_PR_CURRENT] = "pr_current",
+    [CPGO_OUTCOME_PR_CLOSED] = "pr_closed",
+};
 
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
 {
@@ -203,27 +221,46 @@ void cpgo_observe_missed(struct backend *b)
 
 void cpgo_observe_merged(struct target *t, double seconds)
 {
-    cpgo_metric_inc(t->d->obs.merged, CPGO_LABELS(t->key));
     cpgo_metric_observe(t->d->obs.merge_seconds, seconds, NULL);
+    if (!t->retired) cpgo_metric_inc(t->d->obs.merged, CPGO_LABELS(t->key));
 }
 
-void cpgo_observe_publish(struct target *t, const char *outcome)
+void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome)
 {
-    cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome));
-    snprintf(t->last_outcome, sizeof t->last_outcome, "%s", outcome);
+    if (outcome <= CPGO_OUTCOME_NONE || outcome >= CPGO_OUTCOME_COUNT) return;
+    t->last_outcome = outcome;
     t->last_outcome_ms = cpgo_daemon_wall_ms();
+    if (!t->retired)
+        cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome_names[outcome]));
 }
 
 void cpgo_observe_state_problems(struct target *t)
 {
-    if (t->corrupt_records)
-        cpgo_metric_add(t->d->obs.corrupt_records, (double)t->corrupt_records,
-                        CPGO_LABELS(t->key));
+    if (t->corrupt_records && !t->retired)
+        cpgo_metric_add(t->d->obs.corrupt_records, (double)t->corrupt_records, CPGO_LABELS(t->key));
 }
 
 void cpgo_observe_settled(struct target *t, uint64_t scrapes)
 {
-    cpgo_metric_add(t->d->obs.settled, (double)scrapes, CPGO_LABELS(t->key));
+    if (!t->retired) cpgo_metric_add(t->d->obs.settled, (double)scrapes, CPGO_LABELS(t->key));
+}
+
+void cpgo_observe_backend_left(struct backend *b, int removed)
+{
+    struct cpgo_observe *o = &b->d->obs;
+    for (int c = 0; c < CPGO_CLASS_COUNT; c++)
+        cpgo_metric_remove(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(c)));
+    if (removed) cpgo_metric_remove(o->missed, CPGO_LABELS(b->name));
+}
+
+void cpgo_observe_target_retired(struct target *t)
+{
+    struct cpgo_observe *o = &t->d->obs;
+    cpgo_metric_remove(o->merged, CPGO_LABELS(t->key));
+    cpgo_metric_remove(o->settled, CPGO_LABELS(t->key));
+    cpgo_metric_remove(o->corrupt_records, CPGO_LABELS(t->key));
+    for (int c = CPGO_OUTCOME_NONE + 1; c < CPGO_OUTCOME_COUNT; c++)
+        cpgo_metric_remove(o->publishes, CPGO_LABELS(t->key, outcome_names[c]));
 }
 
 /* ---- loop lag ----------------------------------------------------------------------------- */
@@ -255,8 +292,7 @@ static int page_healthz(const char *path, const char *query, struct cpgo_admin_r
     return cpgo_buf_append(resp->body, s, (size_t)n);
 }
 
-static int page_readyz(const char *path, const char *query, struct cpgo_admin_resp *resp,
-                       void *arg)
+static int page_readyz(const char *path, const char *query, struct cpgo_admin_resp *resp, void *arg)
 {
     (void)path;
     (void)query;
@@ -264,9 +300,12 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
     size_t waiting = 0, failed = 0, problems = 0;
     for (struct target *t = d->targets; t; t = t->next) {
         if (t->retired) continue;
-        if (t->load_failed) failed++;
-        else if (!t->loaded) waiting++;
-        else if (t->problems) problems++;
+        if (t->load_failed)
+            failed++;
+        else if (!t->loaded)
+            waiting++;
+        else if (t->problems)
+            problems++;
     }
     struct cpgo_gh_status gst;
     int gh_stopped = 0;
@@ -278,8 +317,9 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
         /* degraded, not dead: scraping goes on, but nothing reaches GitHub (G11) */
         resp->status = 503;
         char s[300];
-        int n = snprintf(s, sizeof s, "not ready: GitHub rejected the token (401); replace it "
-                                      "and send SIGHUP\n");
+        int n = snprintf(s, sizeof s,
+                         "not ready: GitHub rejected the token (401); replace it "
+                         "and send SIGHUP\n");
         return cpgo_buf_append(resp->body, s, (size_t)n);
     }
     if (!d->cfg || failed || waiting || problems || d->stopping) {
@@ -309,8 +349,8 @@ static json_t *status_json(struct daemon *d)
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:I, s:I, s:I, s:b}", "name",
                               b->name, "target", b->t->key, "url", b->url_masked, "last_result",
                               b->ok + b->failed ? cpgo_class_name(b->last_class) : "none",
-                              "last_error", b->last_error[0] ? b->last_error : NULL,
-                              "last_success", time_or_null(b->last_success_ms), "next_run",
+                              "last_error", b->last_error[0] ? b->last_error : NULL, "last_success",
+                              time_or_null(b->last_success_ms), "next_run",
                               time_or_null(b->next_fire_ms + b->offset_ms), "scrapes_ok",
                               (json_int_t)b->ok, "scrapes_failed", (json_int_t)b->failed,
                               "missed_ticks", (json_int_t)b->missed_ticks, "busy", b->busy);
@@ -318,17 +358,20 @@ static json_t *status_json(struct daemon *d)
     }
     for (struct target *t = d->targets; t; t = t->next) {
         if (t->retired) continue;
-        json_t *o = json_pack(
-            "{s:s, s:s, s:s, s:I, s:o, s:s?, s:o, s:s?, s:s?, s:b, s:b, s:s?}", "target", t->key,
-            "id", t->id, "forge", d->opts.output_dir ? "directory" : t->github ? "github" : "local",
-            "pending_scrapes", (json_int_t)t->pending_scrapes, "last_publish",
-            time_or_null(t->last_publish_ms), "last_outcome",
-            t->last_outcome[0] ? t->last_outcome : NULL, "last_outcome_at",
-            time_or_null(t->last_outcome_ms), "head_branch",
-            t->head_branch[0] ? t->head_branch : NULL, "pull_request",
-            t->fs.pr_url[0] ? t->fs.pr_url : NULL, "publishing", t->publishing || t->in_pubq,
-            "ready", t->loaded && !t->load_failed && !t->problems, "last_error",
-            t->last_error[0] ? t->last_error : NULL);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s?, s:o, s:s?, s:s?, s:b, s:b, s:s?}",
+                              "target", t->key, "id", t->id, "forge",
+                              d->opts.output_dir ? "directory"
+                              : t->github        ? "github"
+                                                 : "local",
+                              "pending_scrapes", (json_int_t)t->pending_scrapes, "last_publish",
+                              time_or_null(t->last_publish_ms), "last_outcome",
+                              t->last_outcome ? outcome_names[t->last_outcome] : NULL,
+                              "last_outcome_at", time_or_null(t->last_outcome_ms), "head_branch",
+                              t->head_branch[0] ? t->head_branch : NULL, "pull_request",
+                              t->fs.pr_url[0] ? t->fs.pr_url : NULL, "publishing",
+                              t->publishing || t->in_pubq, "ready",
+                              t->loaded && !t->load_failed && !t->problems, "last_error",
+                              t->last_error[0] ? t->last_error : NULL);
         if (o && t->problems) {
             json_object_set_new(o, "state_problems", json_integer((json_int_t)t->problems));
             json_object_set_new(o, "state_problem", json_string(t->problem));
@@ -361,8 +404,7 @@ static json_t *status_json(struct daemon *d)
 /* Rendering thousands of backends takes tens of milliseconds on the loop: a page is built
  * at most once a second and served from that copy, so polling /status cannot stall the
  * loop (it is a view that may be a second old). */
-static int page_status(const char *path, const char *query, struct cpgo_admin_resp *resp,
-                       void *arg)
+static int page_status(const char *path, const char *query, struct cpgo_admin_resp *resp, void *arg)
 {
     (void)path;
     (void)query;

@@ -1,13 +1,20 @@
 /*
- * publish.c - publishing to forges (git repositories, GitHub pull requests): the publish
- * queue and its cadence on the loop, the git round on a target's lane (forge.h), the pull
- * request on the loop (github.h). See daemon_int.h for the objects.
+ * publish.c - publishing a target once its round is over: into a directory with --output
+ * (publish/outdir.h: a directory-publish job on its lane, at once), or to forges (git
+ * repositories, GitHub pull requests): the publish queue and its cadence on the loop, the
+ * git round on a target's lane (publish/forge.h), the pull request on the loop
+ * (publish/github.h). See daemon_int.h for the objects.
+ *
+ * Job kinds here: directory publish, forge round, note (saves the forge record). Every
+ * publish ends in finished() (--once accounting, a publish asked for meanwhile); each
+ * outcome is counted once: the round's in dir_done or forge_done, a round that cannot
+ * start in pubq_drain, the pull-request step's in gh_end.
  *
  * Cadence: a target whose round of scrapes has finished asks to publish
  * (cpgo_publish_request). It publishes at most once per min_interval: earlier requests arm
  * the target's `due` timer. Due targets wait in one FIFO, the publish queue, of which at
- * most forge_max run at a time; a target already waiting is not queued again (its turn
- * publishes everything pending by then), so a thousand targets on a one-minute schedule
+ * most FORGE_RUNNING_MAX run at a time; a target already waiting is not queued again (its
+ * turn publishes everything pending by then), so a thousand targets on a one-minute schedule
  * cost a thousand queue entries per min_interval at most, never one per tick. With --once
  * a target publishes as soon as its round is over.
  *
@@ -17,201 +24,48 @@
  * touched; one closed without merging is not recreated until pending has grown by
  * reopen_growth percent (the git round enforces it from the forge record).
  *
- * The token: from -githubToken (with a warning), github.token_file, or the environment
- * variable github.token_env; read again on SIGHUP (short-lived tokens rotate), when the
- * GitHub client is replaced once idle and each target's git handle at its next round.
- * Every copy (the daemon's, a job's, the client's, a git handle's) is zeroed when freed;
- * it never reaches a log line (errors are built by modules that scrub it).
+ * The token (token.c) is the daemon's; a forge job and the GitHub client get their own
+ * copies, zeroed when freed. When it changes (SIGHUP), the GitHub client is replaced once
+ * idle and each target's git handle at its next round.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/duration.h"
-#include "base/file.h"
 #include "base/log.h"
-#include "base/url.h"
 #include "daemon/daemon_int.h"
 
-#define TOKEN_FILE_MAX 4096
+/* Forge rounds on the pool at once: each holds a pool thread through a fetch and a push,
+ * for as long as the git server takes. */
+#define FORGE_RUNNING_MAX 4
 
 static void finished(struct target *t);
 static void gh_find(struct target *t);
-
-/* ---- the token --------------------------------------------------------------------- */
-
-static int read_token_file(const char *path, char **out, struct cpgo_err *err)
-{
-    *out = NULL;
-    /* a FIFO there would block this thread (a pool thread on reload) until a writer
-     * comes, and SIGTERM could not stop cpgo: refused at once, like a socket or device */
-    int fd = cpgo_file_open_named(path, err);
-    if (fd < 0) {
-        cpgo_err_prefix(err, "github.token_file");
-        return err->code = CPGO_E_USAGE;
-    }
-    struct stat st;
-    if (fstat(fd, &st)) {
-        int e = errno;
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read github.token_file %s: %s", path,
-                            strerror(e));
-    }
-    if (st.st_mode & (S_IWOTH | S_IWGRP)) {
-        /* someone else could put their token there, or read ours as it is rotated */
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE,
-                            "github.token_file %s is writable by %s: refused (chmod 600 it)",
-                            path, st.st_mode & S_IWOTH ? "every user" : "its group");
-    }
-    /* readable by every user: warn. Group-readable is how Kubernetes (defaultMode 0440 with
-     * fsGroup) and systemd hand a secret to a service's own group: fine when that group is
-     * ours. */
-    if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != getegid()))
-        cpgo_log(CPGO_LVL_WARN,
-                 "github.token_file is readable by other users (chmod 600 it, or 440 with "
-                 "cpgo's group)",
-                 "path", path, NULL);
-    char buf[TOKEN_FILE_MAX + 1];
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        n += (size_t)r;
-        if (n == sizeof buf - 1) break;
-    }
-    close(fd);
-    if (n == TOKEN_FILE_MAX) {
-        explicit_bzero(buf, sizeof buf);
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is too large for a token",
-                            path);
-    }
-    buf[n] = 0;
-    /* a trailing newline (echo > file) is not part of the token */
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                 buf[n - 1] == '\t'))
-        buf[--n] = 0;
-    size_t s = 0;
-    if (n >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) s = 3; /* a BOM from a Windows editor */
-    while (s < n && (buf[s] == ' ' || buf[s] == '\t')) s++;
-    if (s == n) {
-        explicit_bzero(buf, sizeof buf);
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
-    }
-    for (size_t i = s; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-            explicit_bzero(buf, sizeof buf);
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "github.token_file %s holds more than one line or control "
-                                "characters",
-                                path);
-        }
-    *out = strdup(buf + s);
-    explicit_bzero(buf, sizeof buf);
-    return *out ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-}
-
-int cpgo_publish_load_token(const struct cpgo_config *cfg, const char *flag, char **out,
-                            char *source, size_t srccap, struct cpgo_err *err)
-{
-    *out = NULL;
-    source[0] = 0;
-    if (flag && *flag) {
-        *out = strdup(flag);
-        snprintf(source, srccap, "-githubToken");
-    } else if (cfg->github.token_file) {
-        int rc = read_token_file(cfg->github.token_file, out, err);
-        if (rc) return rc;
-        snprintf(source, srccap, "github.token_file");
-    } else {
-        const char *v = getenv(cfg->github.token_env);
-        if (v && *v) {
-            *out = strdup(v);
-            snprintf(source, srccap, "$%.60s", cfg->github.token_env);
-            /* `export GITHUB_TOKEN=$(cat file)` keeps no newline, but a secret mounted into
-             * the environment may: trailing whitespace is not part of a token */
-            size_t n = *out ? strlen(*out) : 0;
-            while (n && strchr(" \t\r\n", (*out)[n - 1])) (*out)[--n] = 0;
-            if (*out && !n) {
-                free(*out);
-                *out = NULL;
-            }
-        }
-    }
-    if (*out && strpbrk(*out, "\r\n")) {
-        explicit_bzero(*out, strlen(*out));
-        free(*out);
-        *out = NULL;
-        return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
-                            source);
-    }
-    /* from now on a core dump (or a same-user ptrace) would hold the token */
-    if (*out) cpgo_url_secrets_nodump();
-    return 0;
-}
-
-int cpgo_publish_setup(struct daemon *d, struct cpgo_err *err)
-{
-    d->forge_max = 4;
-    if (d->opts.github_token && *d->opts.github_token)
-        cpgo_log(CPGO_LVL_WARN,
-                 "-githubToken puts the token on the command line, where other users of this "
-                 "machine can read it; set GITHUB_TOKEN or github.token_file instead",
-                 NULL);
-    int rc = cpgo_publish_load_token(d->cfg, d->opts.github_token, &d->token, d->token_source,
-                                     sizeof d->token_source, err);
-    if (rc) {
-        /* fatal only when a target needs it: forge local runs without a token */
-        int needed = 0;
-        for (size_t i = 0; i < d->cfg->ntargets; i++) {
-            const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
-            needed |= cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
-        }
-        if (needed) return rc;
-        cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error",
-                 err->text, NULL);
-    }
-    if (d->token)
-        cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
-    return 0;
-}
-
-void cpgo_publish_token_update(struct daemon *d, char *token, const char *source)
-{
-    int same = (!token && !d->token) || (token && d->token && !strcmp(token, d->token));
-    if (same) {
-        if (token) {
-            explicit_bzero(token, strlen(token));
-            free(token);
-        }
-        return;
-    }
-    if (d->token) {
-        explicit_bzero(d->token, strlen(d->token));
-        free(d->token);
-    }
-    d->token = token;
-    snprintf(d->token_source, sizeof d->token_source, "%s", source);
-    d->token_gen++;
-    /* the GitHub client holds the old token: replaced once nothing is in flight on it */
-    if (d->gh) d->gh_stale = 1;
-    cpgo_log(CPGO_LVL_INFO, token ? "GitHub token replaced" : "GitHub token removed", "source",
-             source[0] ? source : "none", NULL);
-}
 
 /* ---- targets -------------------------------------------------------------------------- */
 
 void cpgo_publish_target_cfg(struct target *t)
 {
+    struct daemon *d = t->d;
     const struct cpgo_target_cfg *tc = t->cfg;
-    t->github = cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
+    t->out_path[0] = 0;
+    t->github = 0;
     t->owner[0] = t->repo[0] = 0;
+    if (d->opts.output_dir) {
+        struct cpgo_err e;
+        if (cpgo_outdir_path(d->opts.output_dir, tc->repo.host, tc->repo.path, tc->target_branch,
+                             tc->target_file, t->out_path, sizeof t->out_path, &e)) {
+            t->out_path[0] = 0;
+            cpgo_log(CPGO_LVL_ERROR, "cannot publish this target", "target", t->key, "error",
+                     e.text, NULL);
+        }
+        return;
+    }
+    t->github = cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
     if (t->github) {
         /* owner/repo: exactly two segments of the repository path */
         const char *p = tc->repo.path, *slash = strchr(p, '/');
@@ -225,24 +79,14 @@ void cpgo_publish_target_cfg(struct target *t)
 
 static void fail(struct target *t, const char *msg, const char *error)
 {
-    cpgo_observe_publish(t, "failed");
     t->failed = 1;
     t->publish_failures++;
     snprintf(t->last_error, sizeof t->last_error, "%.500s", error);
     cpgo_log(CPGO_LVL_ERROR, msg, "target", t->key, "error", error, NULL);
 }
 
-static void save_note(struct target *t)
-{
-    if (!t->ts || t->retired) return;
-    struct job *j = cpgo_daemon_job_new(t, JOB_NOTE);
-    if (!j) return;
-    j->note = t->fs;
-    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
-}
-
 /* The end of one publish (success or not): --once accounting, a publish asked for
- * meanwhile, the next target in the queue. */
+ * meanwhile. */
 static void finished(struct target *t)
 {
     struct daemon *d = t->d;
@@ -252,12 +96,22 @@ static void finished(struct target *t)
     t->publishing = 0;
     if (d->opts.once && t->once_submitted && !t->once_done) {
         t->once_done = 1;
-        if (d->once_outstanding_publishes) d->once_outstanding_publishes--;
+        assert(d->once_outstanding_publishes > 0);
+        d->once_outstanding_publishes--;
     }
     if (t->publish_again && !d->stopping) {
         t->publish_again = 0;
         cpgo_publish_request(t);
     }
+}
+
+/* A publish that cannot start: the target fails (for --once: counted as done, so the run
+ * ends instead of waiting for it). */
+static void skipped(struct target *t, const char *why)
+{
+    t->failed = 1;
+    if (why) snprintf(t->last_error, sizeof t->last_error, "%s", why);
+    finished(t);
 }
 
 static void succeeded(struct target *t)
@@ -267,55 +121,311 @@ static void succeeded(struct target *t)
     t->last_error[0] = 0;
 }
 
-static int start_forge(struct target *t)
+/* ---- publishing into a directory (--output DIR) ------------------------------------------ */
+
+/* existing ⊕ pending, written atomically into the target's file below DIR (outdir.h). */
+struct dir_job {
+    struct cpgo_job base;
+    struct target *t;
+    const char *out_dir; /* argv, fixed for the process (not the config) */
+    char out_path[4096];
+    struct cpgo_target_in in;
+    /* outputs */
+    int rc;
+    struct cpgo_err err;
+    struct cpgo_publish_info info;
+    uint64_t pending_scrapes;
+};
+
+static void dir_work(struct cpgo_job *job)
+{
+    struct dir_job *j = CPGO_JOB_DATA(job, struct dir_job, base);
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->in.mo, &j->in.lim, &j->info,
+                                &j->err);
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+}
+
+static void dir_done(struct cpgo_job *job, int canceled)
+{
+    struct dir_job *j = CPGO_JOB_DATA(job, struct dir_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled)
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    else if (t->ts)
+        t->pending_scrapes = j->pending_scrapes;
+    cpgo_observe_publish(t, j->rc               ? CPGO_OUTCOME_FAILED
+                            : j->info.nothing   ? CPGO_OUTCOME_NOTHING
+                            : j->info.unchanged ? CPGO_OUTCOME_UNCHANGED
+                                                : CPGO_OUTCOME_WRITTEN);
+    if (j->rc) {
+        fail(t, "publish failed", j->err.text);
+    } else if (j->info.nothing) {
+        if (!t->published_once && d->opts.once) t->failed = 1;
+        if (d->opts.once)
+            snprintf(t->last_error, sizeof t->last_error,
+                     "no scrape succeeded: nothing to publish");
+    } else {
+        t->publishes++;
+        t->published_once = 1;
+        t->failed = 0;
+        char sc[24], before[24], after[24];
+        snprintf(sc, sizeof sc, "%" PRIu64, j->info.scrapes);
+        snprintf(before, sizeof before, "%zu", j->info.bytes_before);
+        snprintf(after, sizeof after, "%zu", j->info.bytes_after);
+        cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes", sc,
+                 "bytes_before", before, "bytes_after", after, NULL);
+    }
+    free(j);
+    finished(t);
+    cpgo_daemon_progress(d);
+}
+
+/* With --output DIR a target publishes as soon as its round is over. */
+static void dir_publish(struct target *t)
 {
     struct daemon *d = t->d;
-    if (t->github) {
-        if (!t->owner[0]) {
-            fail(t, "cannot publish",
-                 "forge github needs a repository path of the form owner/repo");
-            return -1;
+    if (t->publishing) {
+        t->publish_again = 1;
+        return;
+    }
+    if (!t->out_path[0]) {
+        char why[sizeof t->last_error];
+        snprintf(why, sizeof why, "output path would leave %s", d->opts.output_dir);
+        skipped(t, why);
+        return;
+    }
+    struct dir_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        skipped(t, "out of memory");
+        return;
+    }
+    j->base.work = dir_work;
+    j->base.done = dir_done;
+    j->t = t;
+    j->out_dir = d->opts.output_dir;
+    snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
+    cpgo_daemon_target_in(t, &j->in);
+    t->publishing = 1;
+    cpgo_workq_submit(d->q, &t->lane, &j->base);
+}
+
+/* ---- the forge record ------------------------------------------------------------------ */
+
+/* Saves the loop's copy of the forge record (forge.json) on the target's lane. */
+struct note_job {
+    struct cpgo_job base;
+    struct target *t;
+    struct cpgo_state_forge note; /* the record to save */
+    int rc;
+    struct cpgo_err err;
+    struct cpgo_state_forge fs; /* the record as stored */
+};
+
+static void note_work(struct cpgo_job *job)
+{
+    struct note_job *j = CPGO_JOB_DATA(job, struct note_job, base);
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    j->rc = cpgo_state_forge_put(t->ts, &j->note, &j->err);
+    cpgo_state_forge_get(t->ts, &j->fs);
+}
+
+static void note_done(struct cpgo_job *job, int canceled)
+{
+    struct note_job *j = CPGO_JOB_DATA(job, struct note_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled)
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    else if (t->ts)
+        t->fs = j->fs;
+    if (j->rc)
+        cpgo_log(CPGO_LVL_WARN, "cannot save the forge record", "target", t->key, "error",
+                 j->err.text, NULL);
+    free(j);
+    cpgo_daemon_progress(d);
+}
+
+static void save_note(struct target *t)
+{
+    if (!t->ts || t->retired) return;
+    struct note_job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->base.work = note_work;
+    j->base.done = note_done;
+    j->t = t;
+    j->note = t->fs;
+    cpgo_workq_submit(t->d->q, &t->lane, &j->base);
+}
+
+/* ---- the git round (pool) -------------------------------------------------------------- */
+
+/* One publishing round to the target's repository (publish/forge.h). Its inputs are
+ * copied: a job never reads the live configuration. */
+struct forge_job {
+    struct cpgo_job base;
+    struct target *t;
+    struct cpgo_target_in in;
+    struct cpgo_repo repo; /* copied strings */
+    char target_branch[256], target_file[1024], head_branch[512];
+    char author_name[256], author_email[256], ssh_key[4096];
+    char *token; /* a copy, zeroed when the job is freed */
+    unsigned token_gen;
+    int git_timeout_s;
+    unsigned reopen_growth;
+    /* outputs */
+    int rc;
+    struct cpgo_err err;
+    struct cpgo_forge_result fr;
+    uint64_t pending_scrapes;
+    struct cpgo_state_forge fs; /* the record as stored */
+};
+
+static void forge_job_free(struct forge_job *j)
+{
+    if (j->token) {
+        explicit_bzero(j->token, strlen(j->token));
+        free(j->token);
+    }
+    cpgo_repo_free(&j->repo);
+    cpgo_forge_result_free(&j->fr);
+    free(j);
+}
+
+/* Opens the target's git handle (again when the token changed: SIGHUP), then runs the
+ * round. */
+static int forge_round(struct forge_job *j)
+{
+    struct target *t = j->t;
+    if (t->git && t->git_gen != j->token_gen) {
+        /* the token changed (SIGHUP): the handle holds the old one */
+        cpgo_gitrepo_close(t->git);
+        t->git = NULL;
+    }
+    if (!t->git) {
+        t->git_gen = j->token_gen;
+        struct cpgo_git_opts go = {
+            .token = j->token,
+            .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
+            .timeout_s = j->git_timeout_s,
+        };
+        char pub[4200];
+        if (j->ssh_key[0]) {
+            snprintf(pub, sizeof pub, "%s.pub", j->ssh_key);
+            if (access(pub, R_OK) == 0) go.ssh_pubkey = pub;
         }
-        if (!d->token) {
-            char e[256];
-            snprintf(e, sizeof e,
-                     "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
-                     "needs none)",
-                     d->cfg->github.token_env);
-            fail(t, "cannot publish", e);
-            return -1;
-        }
-        if (d->gh && d->gh_stale && d->gh_busy == 0) {
-            cpgo_gh_client_close(d->gh, NULL, NULL);
-            d->gh = NULL;
-            d->gh_stale = 0;
-        }
-        if (!d->gh && !d->gh_closing) {
-            struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
-            struct cpgo_err e;
-            snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
-            if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
-                fail(t, "cannot publish", e.text);
-                return -1;
-            }
-        }
-        struct cpgo_gh_status st;
-        if (d->gh) cpgo_gh_client_status(d->gh, &st);
-        if (!d->gh || st.stopped) {
-            fail(t, "cannot publish",
-                 d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and "
-                         "restart"
-                       : "GitHub is shutting down");
-            return -1;
+        int rc = cpgo_gitrepo_open(j->in.state_dir, &j->repo, &go, &t->git, &j->err);
+        if (rc) {
+            j->fr.gcls = CPGO_GIT_LOCAL;
+            return rc;
         }
     }
-    struct job *j = cpgo_daemon_job_new(t, JOB_FORGE);
-    if (!j) {
-        fail(t, "cannot publish", "out of memory");
+    struct cpgo_forge_req req = {
+        .target_key = j->in.key,
+        .target_id = j->in.id,
+        .target_branch = j->target_branch,
+        .target_file = j->target_file,
+        .head_branch = j->head_branch[0] ? j->head_branch : NULL,
+        .mo = j->in.mo,
+        .lim = j->in.lim,
+        .ident = {j->author_name, j->author_email},
+        .reopen_growth_pct = j->reopen_growth,
+    };
+    int rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
+    /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
+     * gated target must not fetch on every tick */
+    struct cpgo_state_forge fs;
+    cpgo_state_forge_get(t->ts, &fs);
+    fs.last_publish = cpgo_daemon_wall_ms();
+    /* only a commit this target pushed itself: an "unchanged" head may be another's */
+    if (!rc && j->fr.outcome == CPGO_FORGE_OUT_PUSHED && j->fr.commit[0])
+        snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
+    struct cpgo_err e;
+    cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
+    return rc;
+}
+
+static void forge_work(struct cpgo_job *job)
+{
+    struct forge_job *j = CPGO_JOB_DATA(job, struct forge_job, base);
+    struct target *t = j->t;
+    if (!t->ts) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
+        return;
+    }
+    j->rc = forge_round(j);
+    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+    cpgo_state_forge_get(t->ts, &j->fs);
+}
+
+static void forge_done(struct cpgo_job *job, int canceled);
+
+/* GitHub: what the round and its pull-request step need on the loop (a repository path, a
+ * token, a client that is not stopped). 0, or -1 with why naming what is missing. */
+static int github_ready(struct target *t, char *why, size_t cap)
+{
+    struct daemon *d = t->d;
+    if (!t->owner[0]) {
+        snprintf(why, cap, "forge github needs a repository path of the form owner/repo");
         return -1;
     }
+    if (!d->token) {
+        snprintf(why, cap,
+                 "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
+                 "needs none)",
+                 d->cfg->github.token_env);
+        return -1;
+    }
+    if (d->gh && d->gh_stale && d->gh_busy == 0) {
+        cpgo_gh_client_close(d->gh, NULL, NULL);
+        d->gh = NULL;
+        d->gh_stale = 0;
+    }
+    if (!d->gh && !d->gh_closing) {
+        struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
+        struct cpgo_err e;
+        snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
+        if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
+            snprintf(why, cap, "%s", e.text);
+            return -1;
+        }
+    }
+    struct cpgo_gh_status st;
+    if (d->gh) cpgo_gh_client_status(d->gh, &st);
+    if (!d->gh || st.stopped) {
+        snprintf(why, cap, "%s",
+                 d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and restart"
+                       : "GitHub is shutting down");
+        return -1;
+    }
+    return 0;
+}
+
+/* Queues the target's round on its lane: 0, or -1 with why naming what is missing. */
+static int start_forge(struct target *t, char *why, size_t cap)
+{
+    struct daemon *d = t->d;
+    if (t->github && github_ready(t, why, cap)) return -1;
+    struct forge_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        snprintf(why, cap, "out of memory");
+        return -1;
+    }
+    j->base.work = forge_work;
+    j->base.done = forge_done;
+    j->t = t;
     const struct cpgo_target_cfg *tc = t->cfg;
     const struct cpgo_config *cfg = d->cfg;
+    cpgo_daemon_target_in(t, &j->in);
     j->repo.kind = tc->repo.kind;
     j->repo.port = tc->repo.port;
     j->repo.host = strdup(tc->repo.host);
@@ -336,10 +446,9 @@ static int start_forge(struct target *t)
     j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
-    if (!j->repo.host || !j->repo.path || !j->repo.url) {
-        cpgo_publish_job_free(j);
-        free(j);
-        fail(t, "cannot publish", "out of memory");
+    if (!j->repo.host || !j->repo.path || !j->repo.url || (t->github && d->token && !j->token)) {
+        forge_job_free(j);
+        snprintf(why, cap, "out of memory");
         return -1;
     }
     t->publishing = 1;
@@ -351,17 +460,19 @@ static int start_forge(struct target *t)
 
 static void pubq_drain(struct daemon *d)
 {
-    while (!d->stopping && d->forge_running < d->forge_max && d->pubq_head) {
-        struct target *t = d->pubq_head;
-        d->pubq_head = t->pubq_next;
-        if (!d->pubq_head) d->pubq_tail = NULL;
+    while (!d->stopping && d->forge_running < FORGE_RUNNING_MAX && !cpgo_list_empty(&d->pubq)) {
+        struct target *t = CPGO_LIST_DATA(cpgo_list_pop_head(&d->pubq), struct target, pubq_link);
         t->in_pubq = 0;
-        d->obs.pubq_len--;
         if (t->retired || !t->loaded) {
             finished(t);
             continue;
         }
-        if (start_forge(t)) finished(t);
+        char why[600];
+        if (start_forge(t, why, sizeof why)) {
+            cpgo_observe_publish(t, CPGO_OUTCOME_FAILED);
+            fail(t, "cannot publish", why);
+            finished(t);
+        }
     }
 }
 
@@ -374,11 +485,7 @@ static void enqueue(struct target *t)
         return;
     }
     t->in_pubq = 1;
-    d->obs.pubq_len++;
-    t->pubq_next = NULL;
-    if (d->pubq_tail) d->pubq_tail->pubq_next = t;
-    else d->pubq_head = t;
-    d->pubq_tail = t;
+    cpgo_list_push_tail(&d->pubq, &t->pubq_link);
     pubq_drain(d);
 }
 
@@ -394,17 +501,20 @@ void cpgo_publish_request(struct target *t)
     struct daemon *d = t->d;
     if (d->stopping) return;
     if (!t->loaded || t->retired) {
-        if (t->load_failed) finished(t);
+        if (t->load_failed) skipped(t, NULL); /* last_error names why */
         return;
     }
     if (t->held) {
         /* a damaged state file: publishing could count something twice */
-        cpgo_log(CPGO_LVL_WARN, "publishing held: the target's state has a problem a person "
-                                "must look at (cpgo state; then cpgo state --ack)",
+        cpgo_log(CPGO_LVL_WARN,
+                 "publishing held: the target's state has a problem a person "
+                 "must look at (cpgo state; then cpgo state --ack)",
                  "target", t->key, "problem", t->problem, NULL);
-        t->failed = 1;
-        snprintf(t->last_error, sizeof t->last_error, "publishing held: state problem (see cpgo state)");
-        finished(t);
+        skipped(t, "publishing held: state problem (see cpgo state)");
+        return;
+    }
+    if (d->opts.output_dir) {
+        dir_publish(t);
         return;
     }
     if (d->opts.once) {
@@ -438,81 +548,10 @@ int cpgo_publish_idle(const struct daemon *d)
     return d->forge_running == 0;
 }
 
-/* ---- the git round (pool) -------------------------------------------------------------- */
+/* ---- the git round's result (loop) ----------------------------------------------------- */
 
-void cpgo_publish_job_work(struct job *j)
+static void log_round(struct target *t, const struct cpgo_forge_result *r, const char *msg)
 {
-    struct target *t = j->t;
-    if (!t->ts) {
-        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-        return;
-    }
-    if (j->kind == JOB_NOTE) {
-        j->rc = cpgo_state_forge_put(t->ts, &j->note, &j->err);
-        return;
-    }
-    if (t->git && t->git_gen != j->token_gen) {
-        /* the token changed (SIGHUP): the handle holds the old one */
-        cpgo_gitrepo_close(t->git);
-        t->git = NULL;
-    }
-    if (!t->git) {
-        t->git_gen = j->token_gen;
-        struct cpgo_git_opts go = {
-            .token = j->token,
-            .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
-            .timeout_s = j->git_timeout_s,
-        };
-        char pub[4200];
-        if (j->ssh_key[0]) {
-            snprintf(pub, sizeof pub, "%s.pub", j->ssh_key);
-            if (access(pub, R_OK) == 0) go.ssh_pubkey = pub;
-        }
-        j->rc = cpgo_gitrepo_open(j->state_dir, &j->repo, &go, &t->git, &j->err);
-        if (j->rc) {
-            j->fr.gcls = CPGO_GIT_LOCAL;
-            return;
-        }
-    }
-    struct cpgo_forge_req req = {
-        .target_key = j->key,
-        .target_id = j->target_id,
-        .target_branch = j->target_branch,
-        .target_file = j->target_file,
-        .head_branch = j->head_branch[0] ? j->head_branch : NULL,
-        .mo = j->mo,
-        .lim = j->lim,
-        .ident = {j->author_name, j->author_email},
-        .reopen_growth_pct = j->reopen_growth,
-    };
-    j->rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
-    /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
-     * gated target must not fetch on every tick */
-    struct cpgo_state_forge fs;
-    cpgo_state_forge_get(t->ts, &fs);
-    fs.last_publish = cpgo_daemon_wall_ms();
-    /* only a commit this target pushed itself: an "unchanged" head may be another's */
-    if (!j->rc && j->fr.outcome == CPGO_FORGE_OUT_PUSHED && j->fr.commit[0])
-        snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
-    struct cpgo_err e;
-    cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
-    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-}
-
-void cpgo_publish_job_free(struct job *j)
-{
-    if (j->token) {
-        explicit_bzero(j->token, strlen(j->token));
-        free(j->token);
-        j->token = NULL;
-    }
-    cpgo_repo_free(&j->repo);
-    cpgo_forge_result_free(&j->fr);
-}
-
-static void log_round(struct target *t, const struct job *j, const char *msg)
-{
-    const struct cpgo_forge_result *r = &j->fr;
     char sc[24], inst[24], before[24], after[24];
     snprintf(sc, sizeof sc, "%" PRIu64, r->scrapes);
     snprintf(inst, sizeof inst, "%zu", r->instances);
@@ -523,19 +562,20 @@ static void log_round(struct target *t, const struct job *j, const char *msg)
              "bytes_after", after, "summary", r->summary, NULL);
 }
 
-void cpgo_publish_job_done(struct job *j)
+/* What follows a round on the loop. */
+enum after_round {
+    ROUND_ENDS,      /* the publish ends with the round */
+    ROUND_PR,        /* GitHub: find, create or update the pull request */
+    ROUND_PROBE,     /* GitHub: look the pull request up only (probe_only says why) */
+    ROUND_PR_FAILED, /* the pull-request step could not start */
+};
+
+/* Applies a round's result: the cadence, the log, the target's status; the outcome it
+ * counts; what follows. */
+static enum after_round round_result(struct target *t, struct forge_job *j,
+                                     enum cpgo_outcome *outcome)
 {
-    struct target *t = j->t;
     struct daemon *d = t->d;
-    if (t->ts) t->fs = j->fs_out;
-    if (j->kind == JOB_NOTE) {
-        if (j->rc)
-            cpgo_log(CPGO_LVL_WARN, "cannot save the forge record", "target", t->key, "error",
-                     j->err.text, NULL);
-        return;
-    }
-    d->forge_running--;
-    t->forge_job = 0;
     struct cpgo_forge_result *r = &j->fr;
     /* the cadence counts every attempt; a transient failure retries sooner */
     t->last_publish_ms = cpgo_daemon_wall_ms();
@@ -552,101 +592,135 @@ void cpgo_publish_job_done(struct job *j)
                  "target", t->key, "scrapes", n, NULL);
     }
     if (j->rc) {
-        char e[700];
-        snprintf(e, sizeof e, "%s", j->err.text);
+        *outcome = CPGO_OUTCOME_FAILED;
         fail(t,
              cpgo_git_class_transient(r->gcls) ? "publish failed; the next round retries"
                                                : "publish failed; a person must act",
-             e);
+             j->err.text);
         cpgo_log(CPGO_LVL_DEBUG, "publish failure class", "target", t->key, "class",
                  cpgo_git_class_name(r->gcls), NULL);
-    } else if (r->outcome == CPGO_FORGE_OUT_NOTHING) {
+        return ROUND_ENDS;
+    }
+    if (r->outcome == CPGO_FORGE_OUT_NOTHING) {
+        *outcome = CPGO_OUTCOME_NOTHING;
         if (r->settled || t->published_once) {
             succeeded(t);
         } else if (d->opts.once) {
             t->failed = 1;
-            snprintf(t->last_error, sizeof t->last_error, "nothing to publish: no scrape succeeded");
+            snprintf(t->last_error, sizeof t->last_error,
+                     "nothing to publish: no scrape succeeded");
         }
-        cpgo_observe_publish(t, "nothing");
         cpgo_log(CPGO_LVL_DEBUG, "nothing to publish", "target", t->key, NULL);
-    } else if (r->outcome == CPGO_FORGE_OUT_UNMANAGED) {
+        return ROUND_ENDS;
+    }
+    if (r->outcome == CPGO_FORGE_OUT_UNMANAGED) {
+        *outcome = CPGO_OUTCOME_FAILED;
         char e[900];
         snprintf(e, sizeof e,
                  "pull request #%" PRIu64 " was taken over by a person (the cpgo marker was "
                  "removed): its branch %s is left alone while it is open",
                  t->fs.unmanaged_pr, t->head_branch);
         fail(t, "publish skipped", e);
-        if (t->github && d->gh) {
-            t->probe_only = 2;
-            t->publishing = 1;
-            gh_find(t);
-            pubq_drain(d);
-            return;
-        }
-    } else if (r->outcome == CPGO_FORGE_OUT_GATED) {
+        if (!t->github || !d->gh) return ROUND_ENDS;
+        t->probe_only = 2; /* given back or closed? */
+        return ROUND_PROBE;
+    }
+    if (r->outcome == CPGO_FORGE_OUT_GATED) {
+        *outcome = CPGO_OUTCOME_GATED;
         succeeded(t);
-        cpgo_observe_publish(t, "gated");
-        char n[24], need[24];
+        char n[24], need[24], pr[24];
         snprintf(n, sizeof n, "%" PRIu64, r->scrapes);
         snprintf(need, sizeof need, "%" PRIu64,
                  t->fs.closed_scrapes + t->fs.closed_scrapes * (uint64_t)j->reopen_growth / 100);
-        char pr[24];
         snprintf(pr, sizeof pr, "%" PRIu64, t->fs.closed_pr);
         cpgo_log(CPGO_LVL_INFO,
                  "the last pull request was closed without merging: no new one until pending "
                  "scrapes reach the threshold",
-                 "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need,
-                 NULL);
-        if (t->github && d->gh) {
-            /* a person may have reopened it: one lookup tells, and lifts the gate */
-            t->probe_only = 1;
-            t->publishing = 1;
-            gh_find(t);
-            pubq_drain(d);
-            return;
-        }
-    } else if (r->outcome == CPGO_FORGE_OUT_SAME_AS_BASE) {
+                 "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need, NULL);
+        if (!t->github || !d->gh) return ROUND_ENDS;
+        t->probe_only = 1; /* a person may have reopened it: one lookup tells, and lifts the gate */
+        return ROUND_PROBE;
+    }
+    if (r->outcome == CPGO_FORGE_OUT_SAME_AS_BASE) {
+        *outcome = CPGO_OUTCOME_SAME_AS_BASE;
         succeeded(t);
-        cpgo_observe_publish(t, "same_as_base");
         cpgo_log(CPGO_LVL_INFO, "the merged profile equals the target branch's: nothing to propose",
                  "target", t->key, NULL);
-    } else {
-        int pushed = r->outcome == CPGO_FORGE_OUT_PUSHED; /* else unchanged */
-        if (pushed) t->publishes++;
-        cpgo_observe_publish(t, pushed ? "pushed" : "unchanged");
-        if (!t->github) {
-            succeeded(t);
-            log_round(t, j, pushed ? "published: branch updated" : "published: branch up to date");
-        } else {
-            log_round(t, j, pushed ? "pushed" : "branch up to date");
-            t->pr_title = strdup(r->title);
-            t->pr_body = r->body;
-            r->body = NULL;
-            t->pr_scrapes = r->scrapes;
-            t->find_retried = 0;
-            if (!t->pr_title || !t->pr_body) {
-                fail(t, "cannot publish", "out of memory");
-            } else {
-                t->publishing = 1; /* the GitHub step is part of this publish */
-                gh_find(t);
-                pubq_drain(d);
-                return;
-            }
-        }
+        return ROUND_ENDS;
     }
-    finished(t);
+    int pushed = r->outcome == CPGO_FORGE_OUT_PUSHED; /* else unchanged */
+    *outcome = pushed ? CPGO_OUTCOME_PUSHED : CPGO_OUTCOME_UNCHANGED;
+    if (pushed) t->publishes++;
+    if (!t->github) {
+        succeeded(t);
+        log_round(t, r, pushed ? "published: branch updated" : "published: branch up to date");
+        return ROUND_ENDS;
+    }
+    log_round(t, r, pushed ? "pushed" : "branch up to date");
+    t->pr_title = strdup(r->title);
+    t->pr_body = r->body;
+    r->body = NULL;
+    t->pr_scrapes = r->scrapes;
+    t->find_retried = 0;
+    if (!t->pr_title || !t->pr_body) {
+        fail(t, "cannot publish", "out of memory");
+        return ROUND_PR_FAILED;
+    }
+    return ROUND_PR;
+}
+
+static void gh_end(struct target *t, enum cpgo_outcome outcome);
+
+static void forge_done(struct cpgo_job *job, int canceled)
+{
+    struct forge_job *j = CPGO_JOB_DATA(job, struct forge_job, base);
+    struct target *t = j->t;
+    struct daemon *d = t->d;
+    if (canceled) {
+        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
+    } else if (t->ts) {
+        t->fs = j->fs;
+        t->pending_scrapes = j->pending_scrapes;
+    }
+    assert(d->forge_running > 0);
+    d->forge_running--;
+    t->forge_job = 0;
+    enum cpgo_outcome outcome = CPGO_OUTCOME_NONE;
+    enum after_round next = round_result(t, j, &outcome);
+    cpgo_observe_publish(t, outcome);
+    forge_job_free(j);
+    switch (next) {
+    case ROUND_ENDS:
+        finished(t);
+        break;
+    case ROUND_PR_FAILED:
+        gh_end(t, CPGO_OUTCOME_FAILED);
+        break;
+    case ROUND_PR:
+    case ROUND_PROBE:
+        t->publishing = 1; /* the GitHub step is part of this publish */
+        gh_find(t);
+        break;
+    }
     pubq_drain(d);
+    cpgo_daemon_progress(d);
 }
 
 /* ---- the pull request (loop) ----------------------------------------------------------- */
 
-static void gh_end(struct target *t)
+/* The end of the pull-request step: the one place that counts its outcome. */
+static void gh_end(struct target *t, enum cpgo_outcome outcome)
 {
-    if (t->gh_steps && t->d->gh_busy) t->d->gh_busy--;
-    t->gh_steps = 0;
+    struct daemon *d = t->d;
+    cpgo_observe_publish(t, outcome);
+    if (t->gh_steps) {
+        assert(d->gh_busy > 0);
+        d->gh_busy--;
+        t->gh_steps = 0;
+    }
     finished(t);
-    pubq_drain(t->d);
-    cpgo_daemon_after_job(t->d);
+    pubq_drain(d);
+    cpgo_daemon_progress(d);
 }
 
 static void gh_fail(struct target *t, struct cpgo_gh_result *res)
@@ -655,17 +729,21 @@ static void gh_fail(struct target *t, struct cpgo_gh_result *res)
     /* a pushed branch without its pull request should not wait a whole min_interval */
     t->retry_soon = res->cls == CPGO_GH_TRANSIENT || res->cls == CPGO_GH_RATE_LIMITED ||
                     res->cls == CPGO_GH_CANCELED || res->cls == CPGO_GH_INTERNAL;
+    if (res->cls == CPGO_GH_CANCELED && t->d->stopping) {
+        cpgo_log(CPGO_LVL_INFO,
+                 "pull request step abandoned at shutdown; the next start resumes it", "target",
+                 t->key, NULL);
+        gh_end(t, CPGO_OUTCOME_NONE);
+        return;
+    }
     if (res->cls == CPGO_GH_AUTH)
         fail(t,
              "GitHub rejected the token: all GitHub work stopped until the token is replaced "
              "(SIGHUP reads it again) or cpgo restarts",
              res->error);
-    else if (res->cls == CPGO_GH_CANCELED && t->d->stopping)
-        cpgo_log(CPGO_LVL_INFO, "pull request step abandoned at shutdown; the next start resumes it",
-                 "target", t->key, NULL);
     else
         fail(t, "pull request failed", res->error);
-    gh_end(t);
+    gh_end(t, CPGO_OUTCOME_FAILED);
 }
 
 static void set_pr(struct target *t, const struct cpgo_gh_pr *pr)
@@ -678,8 +756,8 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_gh_pr *p
 {
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
-    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "pr", n, "url",
-             pr->html_url ? pr->html_url : "", NULL);
+    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "pr", n, "url", pr->html_url ? pr->html_url : "",
+             NULL);
 }
 
 static void on_update(struct cpgo_gh_result *res, void *arg)
@@ -690,11 +768,10 @@ static void on_update(struct cpgo_gh_result *res, void *arg)
         return;
     }
     set_pr(t, &res->pr);
-    cpgo_observe_publish(t, "pr_updated");
     log_pr(t, "pull request updated", &res->pr);
     succeeded(t);
     save_note(t);
-    gh_end(t);
+    gh_end(t, CPGO_OUTCOME_PR_UPDATED);
 }
 
 static void on_create(struct cpgo_gh_result *res, void *arg)
@@ -714,13 +791,13 @@ static void on_create(struct cpgo_gh_result *res, void *arg)
     t->fs.closed_pr = 0;
     t->fs.closed_scrapes = 0;
     t->fs.released = 0;
-    cpgo_observe_publish(t, "pr_opened");
-    log_pr(t, res->recovered ? "pull request opened (found after an ambiguous failure)"
-                             : "pull request opened",
+    log_pr(t,
+           res->recovered ? "pull request opened (found after an ambiguous failure)"
+                          : "pull request opened",
            &res->pr);
     succeeded(t);
     save_note(t);
-    gh_end(t);
+    gh_end(t, CPGO_OUTCOME_PR_OPENED);
 }
 
 static void gh_create(struct target *t)
@@ -734,7 +811,7 @@ static void gh_create(struct target *t)
     };
     if (!d->gh || cpgo_gh_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
         fail(t, "pull request failed", "cannot start the request");
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_FAILED);
     }
 }
 
@@ -763,13 +840,16 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                 t->fs.released = 0;
             }
             save_note(t);
-            cpgo_log(CPGO_LVL_INFO, "the taken-over pull request is no longer a person's",
-                     "target", t->key, "pr", n, "state",
-                     !res->found ? "gone" : mine ? "marker back" : pr->merged ? "merged" : "closed",
+            cpgo_log(CPGO_LVL_INFO, "the taken-over pull request is no longer a person's", "target",
+                     t->key, "pr", n, "state",
+                     !res->found  ? "gone"
+                     : mine       ? "marker back"
+                     : pr->merged ? "merged"
+                                  : "closed",
                      NULL);
             t->publish_again = 1;
         }
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
     if (t->probe_only) {
@@ -785,7 +865,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                      "target", t->key, "pr", n, NULL);
             t->publish_again = 1; /* the next due time publishes into it */
         }
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
     if (res->found && pr->open) {
@@ -800,22 +880,21 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
             t->fs.unmanaged_pr = pr->number;
             save_note(t);
             fail(t, "pull request not managed by cpgo", e);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_FAILED);
             return;
         }
         set_pr(t, pr);
         if (pr->body && !strcmp(pr->body, t->pr_body)) {
-            cpgo_observe_publish(t, "pr_current");
             log_pr(t, "pull request up to date", pr);
             succeeded(t);
             save_note(t);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_PR_CURRENT);
             return;
         }
         if (cpgo_gh_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
                               t)) {
             fail(t, "pull request failed", "cannot start the update");
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_FAILED);
         }
         return;
     }
@@ -827,7 +906,6 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
             t->fs.released = 0;
             t->fs.pr_number = 0;
             t->fs.pr_url[0] = 0;
-            cpgo_observe_publish(t, "pr_closed");
             char g[24];
             snprintf(g, sizeof g, "%d", t->cfg ? t->cfg->reopen_growth : 100);
             cpgo_log(CPGO_LVL_WARN,
@@ -836,12 +914,12 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
                      "target", t->key, "pr", n, "reopen_growth", g, NULL);
             succeeded(t);
             save_note(t);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_PR_CLOSED);
             return;
         }
         if (!t->fs.released) {
             succeeded(t);
-            gh_end(t);
+            gh_end(t, CPGO_OUTCOME_NONE);
             return;
         }
     }
@@ -853,10 +931,10 @@ static void gh_find(struct target *t)
     struct daemon *d = t->d;
     if (!t->gh_steps) d->gh_busy++;
     t->gh_steps = 1;
-    if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch,
-                                  t->base_branch, on_find, t)) {
+    if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
+                                  on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
-        gh_end(t);
+        gh_end(t, CPGO_OUTCOME_FAILED);
     }
 }
 
@@ -869,20 +947,11 @@ void cpgo_publish_close(struct daemon *d)
             t->due_open = 0;
             uv_close((uv_handle_t *)&t->due, NULL);
         }
-    d->pubq_head = d->pubq_tail = NULL;
-    d->obs.pubq_len = 0;
+    for (struct cpgo_list_node *n; (n = cpgo_list_pop_head(&d->pubq));)
+        CPGO_LIST_DATA(n, struct target, pubq_link)->in_pubq = 0;
     if (d->gh) {
         d->gh_closing = 1;
         cpgo_gh_client_close(d->gh, NULL, NULL);
         d->gh = NULL;
-    }
-}
-
-void cpgo_publish_free(struct daemon *d)
-{
-    if (d->token) {
-        explicit_bzero(d->token, strlen(d->token));
-        free(d->token);
-        d->token = NULL;
     }
 }

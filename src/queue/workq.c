@@ -51,8 +51,7 @@ static void after_cb(uv_work_t *req, int status)
 static void start_next(struct cpgo_lane *lane)
 {
     if (lane->running || cpgo_list_empty(&lane->waiting)) return;
-    struct cpgo_job *j =
-        CPGO_LIST_DATA(cpgo_list_pop_head(&lane->waiting), struct cpgo_job, link);
+    struct cpgo_job *j = CPGO_LIST_DATA(cpgo_list_pop_head(&lane->waiting), struct cpgo_job, link);
     lane->running = j;
     j->req.data = j;
     if (uv_queue_work(j->q->loop, &j->req, work_cb, after_cb) != 0) {

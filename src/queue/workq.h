@@ -7,6 +7,14 @@
  * different lanes run in parallel on the pool. A job's inputs are moved in, its outputs are
  * moved out and applied in its done callback on the loop thread.
  *
+ * A job kind is a struct that embeds struct cpgo_job and sets its own work and done; both
+ * get the embedded member back and recover their struct with CPGO_JOB_DATA, so the queue
+ * needs no tag and no union of every kind:
+ *
+ *   struct ingest_job { struct cpgo_job base; unsigned char *body; ... };
+ *   static void ingest_work(struct cpgo_job *job)
+ *   { struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base); ... }
+ *
  * Bounded: the queue counts waiting jobs and their bytes; cpgo_workq_has_room tells the
  * scheduler whether to start another scrape, so a slow merge makes scrapes wait instead of
  * memory growing.
@@ -31,8 +39,8 @@ struct cpgo_lane {
 };
 
 struct cpgo_job {
-    size_t bytes;                      /* weight against max_bytes (a body's size) */
-    void (*work)(struct cpgo_job *);   /* pool thread */
+    size_t bytes;                                  /* weight against max_bytes (a body's size) */
+    void (*work)(struct cpgo_job *);               /* pool thread */
     void (*done)(struct cpgo_job *, int canceled); /* loop thread; frees the job */
     /* private */
     uv_work_t req;
@@ -41,12 +49,15 @@ struct cpgo_job {
     struct cpgo_workq *q;
 };
 
+/* The job-kind struct of type that embeds job as its member field. */
+#define CPGO_JOB_DATA(job, type, field) ((type *)(void *)((char *)(job)-offsetof(type, field)))
+
 int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, struct cpgo_workq **out);
 /* Queues job on lane. Always accepted: callers ask cpgo_workq_has_room before they start
  * work that will produce a job. */
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
 int cpgo_workq_has_room(const struct cpgo_workq *q);
 size_t cpgo_workq_depth(const struct cpgo_workq *q); /* waiting + running */
-void cpgo_workq_free(struct cpgo_workq *q); /* only when depth is 0 */
+void cpgo_workq_free(struct cpgo_workq *q);          /* only when depth is 0 */
 
 #endif

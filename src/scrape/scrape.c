@@ -40,11 +40,9 @@ struct cpgo_scraper {
     uv_timer_t timer;
     int closing;
     size_t open_handles; /* uv handles not yet closed: the timer and poll contexts */
-    size_t sockets;
     void (*closed)(void *);
     void *closed_arg;
     struct cpgo_scrape *head; /* scrapes in flight (doubly linked) */
-    size_t in_flight;
     size_t inflight, inflight_peak, inflight_budget; /* body bytes held, see scrape.h */
     const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
@@ -144,7 +142,6 @@ static void unlink_scrape(struct cpgo_scrape *t)
     else s->head = t->next;
     if (t->next) t->next->prev = t->prev;
     t->prev = t->next = NULL;
-    s->in_flight--;
 }
 
 /* The body buffer leaves the scrape (freed or handed over): refund its capacity. */
@@ -377,7 +374,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (c) {
             uv_poll_stop(&c->poll);
             curl_multi_assign(s->multi, fd, NULL);
-            s->sockets--;
             uv_close((uv_handle_t *)&c->poll, handle_closed_cb);
         }
         return 0;
@@ -395,7 +391,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         }
         c->poll.data = c;
         s->open_handles++;
-        s->sockets++;
         curl_multi_assign(s->multi, fd, c);
     }
     int ev = 0;
@@ -574,7 +569,6 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     t->next = s->head;
     if (s->head) s->head->prev = t;
     s->head = t;
-    s->in_flight++;
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
         unlink_scrape(t);
         curl_easy_cleanup(t->easy);
@@ -600,7 +594,6 @@ int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb 
     t->next = s->head;
     if (s->head) s->head->prev = t;
     s->head = t;
-    s->in_flight++;
     if (curl_multi_add_handle(s->multi, easy) != CURLM_OK) {
         unlink_scrape(t);
         free(t);
@@ -616,11 +609,6 @@ void cpgo_scrape_cancel(struct cpgo_scrape *t)
     free_scrape(t);
 }
 
-size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s)
-{
-    return s->in_flight;
-}
-
 void cpgo_scraper_set_inflight_budget(struct cpgo_scraper *s, size_t bytes)
 {
     s->inflight_budget = bytes ? bytes : CPGO_SCRAPE_DEFAULT_INFLIGHT;
@@ -634,11 +622,6 @@ size_t cpgo_scraper_inflight_bytes(const struct cpgo_scraper *s)
 size_t cpgo_scraper_inflight_peak(const struct cpgo_scraper *s)
 {
     return s->inflight_peak;
-}
-
-size_t cpgo_scraper_sockets(const struct cpgo_scraper *s)
-{
-    return s->sockets;
 }
 
 void cpgo_scraper_close(struct cpgo_scraper *s, void (*closed)(void *arg), void *arg)

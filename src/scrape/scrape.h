@@ -119,15 +119,12 @@ void cpgo_scrape_cancel(struct cpgo_scrape *t);
  */
 typedef void (*cpgo_easy_done_cb)(void *easy, int curlcode, void *arg);
 int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb done, void *arg);
-size_t cpgo_scraper_in_flight(const struct cpgo_scraper *s);
 /* Changes the in-flight body budget (a reload). Bodies already over a lower budget are
  * dropped, largest first, as soon as one of them needs more. 0 = the default. */
 void cpgo_scraper_set_inflight_budget(struct cpgo_scraper *s, size_t bytes);
 /* Bytes of body buffers the budget holds now, and the most it has held since the start. */
 size_t cpgo_scraper_inflight_bytes(const struct cpgo_scraper *s);
 size_t cpgo_scraper_inflight_peak(const struct cpgo_scraper *s);
-/* Number of sockets curl currently has us watch (open connections). */
-size_t cpgo_scraper_sockets(const struct cpgo_scraper *s);
 /* Cancels everything, cleans up curl, closes the uv handles; `closed` runs once the last
  * uv handle is closed (then the loop may be closed). */
 void cpgo_scraper_close(struct cpgo_scraper *s, void (*closed)(void *arg), void *arg);
