@@ -201,7 +201,8 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
     if (fd < 0) {
         if (fd != CPGO_E_EMPTY) {
             cpgo_err_prefix(&err, "%s", ts->dir);
-            state_add_problem(ts, JOURNAL, 0, err.text);
+            *damaged = -1; /* the caller records the problem */
+            snprintf(first, first_cap, "%s", err.text);
         }
         return;
     }

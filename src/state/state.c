@@ -17,46 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static void meta_free(struct meta *m)
-{
-    free(m->inst);
-    memset(m, 0, sizeof *m);
-}
 
-void state_meta_add_inst(struct meta *m, uint64_t h)
-{
-    size_t lo = 0, hi = m->ninst;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (m->inst[mid] < h) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo < m->ninst && m->inst[lo] == h) return;
-    if (m->ninst >= CPGO_STATE_MAX_INSTANCES) return;
-    if (m->ninst == m->capinst) {
-        size_t nc = m->capinst ? m->capinst * 2 : 8;
-        uint64_t *n = realloc(m->inst, nc * sizeof *n);
-        if (!n) return; /* a count that stops growing, not a failure */
-        m->inst = n;
-        m->capinst = nc;
-    }
-    memmove(m->inst + lo + 1, m->inst + lo, (m->ninst - lo) * sizeof *m->inst);
-    m->inst[lo] = h;
-    m->ninst++;
-}
 
-void state_meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t last)
-{
-    if (first && (!m->first || first < m->first)) m->first = first;
-    if (last > m->last) m->last = last;
-    m->scrapes += scrapes;
-}
 
-static void meta_union(struct meta *dst, const struct meta *src)
-{
-    state_meta_add(dst, src->scrapes, src->first, src->last);
-    for (size_t i = 0; i < src->ninst; i++) state_meta_add_inst(dst, src->inst[i]);
-}
 
 
 static void name_of(char *buf, size_t cap, const char *fmt, uint64_t seq)
@@ -233,14 +196,6 @@ static int list_seqs(const struct cpgo_tstate *ts, const char *prefix, const cha
     return 0;
 }
 
-/* Limits for reading back what cpgo itself accepted: none but the hardware's. A scrape
- * accepted under yesterday's limits stays accepted when today's are lower. */
-void state_recovery_limits(struct cpgo_limits *l)
-{
-    l->max_compressed = l->max_decompressed = l->max_decode_memory = SIZE_MAX / 4;
-    l->max_samples = l->max_locations = l->max_functions = l->max_mappings = l->max_strings =
-        SIZE_MAX / 4;
-}
 
 /* Folds the profile stored in the target directory (a snapshot or a segment) into m. */
 static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger *m,
@@ -269,7 +224,7 @@ static int reset_pending(struct cpgo_tstate *ts)
     if (cpgo_merge_new(&m, &ts->mo)) return CPGO_E_NOMEM;
     cpgo_merge_free(ts->pending);
     ts->pending = m;
-    meta_free(&ts->fresh);
+    state_meta_free(&ts->fresh);
     return 0;
 }
 
@@ -280,34 +235,7 @@ static void recount(struct cpgo_tstate *ts)
     ts->pending_scrapes = n;
 }
 
-static json_t *meta_json(const struct meta *m)
-{
-    json_t *inst = json_array();
-    for (size_t i = 0; i < m->ninst; i++) {
-        char h[20];
-        snprintf(h, sizeof h, "%016" PRIx64, m->inst[i]);
-        json_array_append_new(inst, json_string(h));
-    }
-    return json_pack("{s:I, s:I, s:I, s:o}", "scrapes", (json_int_t)m->scrapes, "first",
-                     (json_int_t)m->first, "last", (json_int_t)m->last, "instances", inst);
-}
 
-static void meta_from_json(struct meta *m, json_t *o)
-{
-    meta_free(m);
-    json_t *v;
-    if (json_is_integer(v = json_object_get(o, "scrapes")) && json_integer_value(v) >= 0)
-        m->scrapes = (uint64_t)json_integer_value(v);
-    if (json_is_integer(v = json_object_get(o, "first"))) m->first = json_integer_value(v);
-    if (json_is_integer(v = json_object_get(o, "last"))) m->last = json_integer_value(v);
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(o, "instances"), i, e)
-    {
-        const char *h = json_string_value(e);
-        if (h) state_meta_add_inst(m, strtoull(h, NULL, 16));
-    }
-}
 
 
 /* Deletes snapshots that are covered (<= upto) except keep_snapshot; with truncate_journal,
@@ -438,7 +366,7 @@ static int save_segments(struct cpgo_tstate *ts, struct cpgo_err *err)
     json_t *arr = json_array();
     for (size_t i = 0; i < ts->nsegs; i++) {
         const struct seg *g = &ts->segs[i];
-        json_t *o = meta_json(&g->m);
+        json_t *o = state_meta_json(&g->m);
         json_t *b = json_array();
         for (int k = 0; k < g->nblobs; k++) json_array_append_new(b, json_string(g->blobs[k]));
         json_object_set_new(o, "upto_seq", json_integer((json_int_t)g->upto));
@@ -506,7 +434,7 @@ static void load_segments(struct cpgo_tstate *ts)
         struct seg *g = &ts->segs[ts->nsegs];
         memset(g, 0, sizeof *g);
         g->upto = upto;
-        meta_from_json(&g->m, e);
+        state_meta_from_json(&g->m, e);
         size_t k;
         json_t *b;
         json_array_foreach(json_object_get(e, "blobs"), k, b)
@@ -528,7 +456,7 @@ static void drop_segments(struct cpgo_tstate *ts, size_t n)
     for (size_t i = 0; i < n; i++) {
         name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[i].upto);
         remove_file(ts, p);
-        meta_free(&ts->segs[i].m);
+        state_meta_free(&ts->segs[i].m);
     }
     memmove(ts->segs, ts->segs + n, (ts->nsegs - n) * sizeof *ts->segs);
     ts->nsegs -= n;
@@ -610,13 +538,13 @@ int cpgo_state_has_pending(const struct cpgo_tstate *ts)
 void cpgo_state_pending_meta(const struct cpgo_tstate *ts, struct cpgo_state_meta *out)
 {
     struct meta m = {0};
-    for (size_t i = 0; i < ts->nsegs; i++) meta_union(&m, &ts->segs[i].m);
-    meta_union(&m, &ts->fresh);
+    for (size_t i = 0; i < ts->nsegs; i++) state_meta_union(&m, &ts->segs[i].m);
+    state_meta_union(&m, &ts->fresh);
     out->scrapes = m.scrapes;
     out->first = m.first;
     out->last = m.last;
     out->instances = m.ninst;
-    meta_free(&m);
+    state_meta_free(&m);
 }
 
 size_t cpgo_state_segments(const struct cpgo_tstate *ts)
@@ -667,9 +595,9 @@ static int coalesce_first_two(struct cpgo_tstate *ts, struct cpgo_err *err)
     }
     cpgo_buf_free(&b);
     if (rc) return rc;
-    meta_union(&ts->segs[1].m, &ts->segs[0].m);
+    state_meta_union(&ts->segs[1].m, &ts->segs[0].m);
     name_of(p, sizeof p, "seg-%" PRIu64 ".pb", ts->segs[0].upto);
-    meta_free(&ts->segs[0].m);
+    state_meta_free(&ts->segs[0].m);
     memmove(ts->segs, ts->segs + 1, (ts->nsegs - 1) * sizeof *ts->segs);
     ts->nsegs--;
     rc = save_segments(ts, err);
@@ -903,7 +831,7 @@ static int open_target(const char *state_dir, const char *target_id, const char 
     json_t *meta = NULL;
     struct cpgo_err me;
     if (ts->snapshot_seq && read_json_seq(ts, "pending.json", "seq", &counted, &meta, &me) == 0) {
-        if (counted == ts->snapshot_seq) meta_from_json(&ts->fresh, meta);
+        if (counted == ts->snapshot_seq) state_meta_from_json(&ts->fresh, meta);
         json_decref(meta);
     }
     uint64_t base = ts->snapshot_seq > floor ? ts->snapshot_seq : floor;
@@ -911,6 +839,10 @@ static int open_target(const char *state_dir, const char *target_id, const char 
     int damaged = 0;
     char first[300] = "";
     state_journal_replay(ts, base, &damaged, first, sizeof first);
+    if (damaged < 0) { /* not even opened (a FIFO, no permission): reported, left alone */
+        state_add_problem(ts, JOURNAL, 0, first);
+        damaged = 0;
+    }
     if (damaged && ts->ro) {
         char what[700];
         snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the records around them are kept)",
@@ -983,8 +915,8 @@ int cpgo_state_open_ro(const char *state_dir, const char *target_id,
 void cpgo_state_close(struct cpgo_tstate *ts)
 {
     if (!ts) return;
-    meta_free(&ts->fresh);
-    for (size_t i = 0; i < ts->nsegs; i++) meta_free(&ts->segs[i].m);
+    state_meta_free(&ts->fresh);
+    for (size_t i = 0; i < ts->nsegs; i++) state_meta_free(&ts->segs[i].m);
     cpgo_merge_free(ts->pending);
     json_decref(ts->problems);
     if (ts->dirfd >= 0) close(ts->dirfd);
@@ -1105,7 +1037,7 @@ int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err)
     rc = cpgo_file_write_at(ts->dirfd, p, b.data, b.len, 0600, err);
     cpgo_buf_free(&b);
     if (rc) return rc;
-    json_t *meta = meta_json(&ts->fresh);
+    json_t *meta = state_meta_json(&ts->fresh);
     if (meta) json_object_set_new(meta, "seq", json_integer((json_int_t)seq));
     struct cpgo_err e;
     if (meta) write_json(ts, "pending.json", meta, &e); /* a sidecar: counts only */

@@ -62,13 +62,19 @@ struct cpgo_tstate {
     json_t *problems;         /* problems.json: [{time, file, what, hold}] until acknowledged */
 };
 
-/* state.c */
+/* meta.c: what pending holds (scrapes, window, instances) */
+void state_meta_free(struct meta *m);
 void state_meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t last);
 void state_meta_add_inst(struct meta *m, uint64_t h);
-/* Records a problem a person must look at (see state.h). */
-void state_add_problem(struct cpgo_tstate *ts, const char *file, int hold, const char *what);
+void state_meta_union(struct meta *dst, const struct meta *src);
+json_t *state_meta_json(const struct meta *m);
+void state_meta_from_json(struct meta *m, json_t *o);
 /* Limits for reading back what cpgo itself accepted: none but the hardware's. */
 void state_recovery_limits(struct cpgo_limits *l);
+
+/* state.c */
+/* Records a problem a person must look at (see state.h). */
+void state_add_problem(struct cpgo_tstate *ts, const char *file, int hold, const char *what);
 
 /* journal.c: the append-only journal of accepted scrapes */
 uint64_t state_inst_hash(const char *name);
@@ -79,5 +85,7 @@ void state_journal_truncate(struct cpgo_tstate *ts, off_t size);
  * (*damaged stretches, the first described in `first`). */
 void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, char *first,
                           size_t first_cap);
+/* (a journal that exists but cannot be opened, e.g. a FIFO, is reported as damaged: *damaged
+ * is -1 and `first` says why) */
 
 #endif
