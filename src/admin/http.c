@@ -1143,7 +1143,7 @@ int cpgo_admin_parse_listen(const char *listen, struct sockaddr_storage *out, st
     struct sockaddr_in *sa = (struct sockaddr_in *)out;
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)pn);
-    /* the default is loopback (reliability.md A1); names are never resolved */
+    /* the default is loopback (docs/RELIABILITY.md A1); names are never resolved */
     if (!*host || !strcmp(host, "localhost")) {
         sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         return 0;

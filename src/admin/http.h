@@ -1,6 +1,6 @@
 /*
  * http.h - the admin endpoint: a small, hardened HTTP/1.1 server on the daemon's libuv loop
- * for /metrics and status pages (reliability.md, section A).
+ * for /metrics and status pages (docs/RELIABILITY.md, section A).
  *
  * Wiring (the daemon, with config `listen:`):
  *

@@ -1,6 +1,6 @@
 /*
  * scrape.c - see scrape.h. The curl-multi-on-libuv pattern of curl's multi-uv example,
- * with the fixes a daemon needs (shared reference curl-uv.md):
+ * with the fixes a daemon needs (docs/ARCHITECTURE.md, "Scraping"):
  *   - poll errors are forwarded as CURL_CSELECT_ERR, so a reset connection fails at once
  *     instead of waiting for its timeout;
  *   - completions are drained after every socket action and every timer action, so the
