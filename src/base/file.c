@@ -51,7 +51,8 @@ int cpgo_file_openat(int dirfd, const char *name, int flags, mode_t mode)
 
 int cpgo_file_open(int dirfd, const char *name, int flags, mode_t mode, struct cpgo_err *err)
 {
-    int fd = cpgo_file_openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+    int fd =
+        cpgo_file_openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT && !(flags & O_CREAT))
@@ -134,7 +135,8 @@ int cpgo_file_mkdirs_at(int dirfd, const char *rel, mode_t mode, struct cpgo_err
             return cpgo_err_set(err, CPGO_E_USAGE, "%s: absolute path below a directory", rel);
         }
         cur = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        while (*s == '/') s++;
+        while (*s == '/')
+            s++;
     } else {
         cur = dirfd == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                 : fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
@@ -157,8 +159,8 @@ int cpgo_file_mkdirs_at(int dirfd, const char *rel, mode_t mode, struct cpgo_err
             if (mkdirat(cur, s, mode) && errno != EEXIST) {
                 int e = errno;
                 close(cur);
-                int rc = cpgo_err_set(err, CPGO_E_IO, "cannot create %s in %s: %s", s, rel,
-                                      strerror(e));
+                int rc =
+                    cpgo_err_set(err, CPGO_E_IO, "cannot create %s in %s: %s", s, rel, strerror(e));
                 free(p);
                 return rc;
             }
@@ -178,38 +180,38 @@ int cpgo_file_mkdirs_at(int dirfd, const char *rel, mode_t mode, struct cpgo_err
     return cur;
 }
 
-int cpgo_file_read_at(int dirfd, const char *name, size_t max, unsigned char **data, size_t *len,
+int cpgo_file_read_fd(int fd, const char *name, size_t max, unsigned char **data, size_t *len,
                       struct cpgo_err *err)
 {
     *data = NULL;
     *len = 0;
-    int fd = cpgo_file_open(dirfd, name, O_RDONLY, 0, err);
-    if (fd < 0) return fd;
     struct stat st;
-    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > max) {
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_LIMIT, "%s is %lld bytes, over the limit of %zu", name,
-                            (long long)st.st_size, max);
+    size_t cap = 4096;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > max)
+            return cpgo_err_set(err, CPGO_E_LIMIT, "%s is %lld bytes, over the limit of %zu", name,
+                                (long long)st.st_size, max);
+        cap = (size_t)st.st_size + 1; /* one read, one allocation, in the common case */
+    } else if (max < cap) {
+        cap = max + 1;
     }
-    size_t cap = (size_t)st.st_size + 1, n = 0;
+    /* room for max bytes and one more: reading that one is how a pipe shows it is too long,
+     * and a file of exactly max bytes must still fit */
+    size_t hard = max < SIZE_MAX - 2 ? max + 2 : SIZE_MAX;
+    size_t n = 0;
     unsigned char *b = malloc(cap);
-    if (!b) {
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory reading %s", name);
-    }
+    if (!b) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory reading %s", name);
     for (;;) {
-        if (n + 1 >= cap) { /* the file grew while we read it */
-            if (cap > max) {
+        if (n + 1 >= cap) { /* a pipe, or the file grew while we read it */
+            if (cap >= hard) {
                 free(b);
-                close(fd);
-                return cpgo_err_set(err, CPGO_E_LIMIT, "%s is over the limit of %zu bytes",
-                                    name, max);
+                return cpgo_err_set(err, CPGO_E_LIMIT, "%s is over the limit of %zu bytes", name,
+                                    max);
             }
-            size_t nc = cap * 2 > max + 1 ? max + 2 : cap * 2;
+            size_t nc = cap > hard / 2 ? hard : cap * 2;
             unsigned char *nb = realloc(b, nc);
             if (!nb) {
                 free(b);
-                close(fd);
                 return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory reading %s", name);
             }
             b = nb;
@@ -220,13 +222,11 @@ int cpgo_file_read_at(int dirfd, const char *name, size_t max, unsigned char **d
         if (r < 0) {
             int e = errno;
             free(b);
-            close(fd);
             return cpgo_err_set(err, CPGO_E_IO, "cannot read %s: %s", name, strerror(e));
         }
         if (r == 0) break;
         n += (size_t)r;
     }
-    close(fd);
     if (n > max) {
         free(b);
         return cpgo_err_set(err, CPGO_E_LIMIT, "%s is over the limit of %zu bytes", name, max);
@@ -235,6 +235,18 @@ int cpgo_file_read_at(int dirfd, const char *name, size_t max, unsigned char **d
     *data = b;
     *len = n;
     return 0;
+}
+
+int cpgo_file_read_at(int dirfd, const char *name, size_t max, unsigned char **data, size_t *len,
+                      struct cpgo_err *err)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = cpgo_file_open(dirfd, name, O_RDONLY, 0, err);
+    if (fd < 0) return fd;
+    int rc = cpgo_file_read_fd(fd, name, max, data, len, err);
+    close(fd);
+    return rc;
 }
 
 static atomic_uint tmp_seq;
@@ -270,13 +282,23 @@ int cpgo_file_write_at(int dirfd, const char *name, const void *data, size_t len
         unlinkat(dirfd, tmp, 0);
         return cpgo_err_set(err, CPGO_E_IO, "cannot write %s: %s", name, strerror(fe));
     }
-    /* The rename is durable only once the directory is synced. */
-    int dfd = dirfd == AT_FDCWD ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dirfd;
+    /* The rename is durable only once the directory that holds `name` is synced: dirfd
+     * itself, or the directory part of name ("out/a.pprof" relative to dirfd or the cwd). */
+    const char *slash = strrchr(name, '/');
+    int dfd = dirfd;
+    if (slash) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash == name ? 1 : (int)(slash - name), name);
+        dfd = cpgo_file_openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    } else if (dirfd == AT_FDCWD) {
+        dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
     if (dfd >= 0) {
         int se = (fe = cpgo_file_fault()) ? fe : (fsync(dfd) ? errno : 0);
         if (dfd != dirfd) close(dfd);
-        if (se) return cpgo_err_set(err, CPGO_E_IO, "cannot sync the directory of %s: %s", name,
-                                    strerror(se));
+        if (se)
+            return cpgo_err_set(err, CPGO_E_IO, "cannot sync the directory of %s: %s", name,
+                                strerror(se));
     }
     return 0;
 }

@@ -57,6 +57,13 @@ int cpgo_file_mkdirs_at(int dirfd, const char *rel, mode_t mode, struct cpgo_err
 int cpgo_file_read_at(int dirfd, const char *name, size_t max, unsigned char **data, size_t *len,
                       struct cpgo_err *err);
 
+/* Reads fd (a regular file, a pipe or standard input; not closed) to its end, up to `max`
+ * bytes (more is CPGO_E_LIMIT; a file of exactly max bytes fits). *data is NUL-terminated,
+ * caller frees. `name` is only for the error message. The one reader under a ceiling that
+ * every whole-file read in cpgo goes through. */
+int cpgo_file_read_fd(int fd, const char *name, size_t max, unsigned char **data, size_t *len,
+                      struct cpgo_err *err);
+
 /* Atomic write of a regular file: "<name>.tmp-<pid>-<n>" in dirfd, write, fsync, renameat,
  * fsync the directory. Never follows a symlink at `name` (the rename replaces the link
  * itself). */

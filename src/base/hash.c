@@ -8,7 +8,8 @@
 uint64_t cpgo_hash_fnv1a(const void *data, size_t len, uint64_t h)
 {
     const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
     return h;
 }
 
@@ -40,14 +41,16 @@ void cpgo_itab_free(struct cpgo_itab *t)
 static int itab_grow(struct cpgo_itab *t, size_t want)
 {
     size_t cap = 16;
-    while (cap < want * 2) cap <<= 1;
+    while (cap < want * 2)
+        cap <<= 1;
     if (cap <= t->cap) return 0;
     struct cpgo_itab_slot *s = calloc(cap, sizeof *s);
     if (!s) return CPGO_E_NOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].idx1) continue;
         size_t j = t->slots[i].hash & (cap - 1);
-        while (s[j].idx1) j = (j + 1) & (cap - 1);
+        while (s[j].idx1)
+            j = (j + 1) & (cap - 1);
         s[j] = t->slots[i];
     }
     free(t->slots);
@@ -76,7 +79,8 @@ int cpgo_itab_insert(struct cpgo_itab *t, uint64_t hash, uint32_t idx)
         return CPGO_E_NOMEM;
     uint32_t h = (uint32_t)hash;
     size_t j = h & (t->cap - 1);
-    while (t->slots[j].idx1) j = (j + 1) & (t->cap - 1);
+    while (t->slots[j].idx1)
+        j = (j + 1) & (t->cap - 1);
     t->slots[j].hash = h;
     t->slots[j].idx1 = idx + 1;
     t->n++;
@@ -90,7 +94,8 @@ void cpgo_itab_truncate(struct cpgo_itab *t, size_t n)
     /* Scan from just after an empty slot (the table is at most half full): no cluster then
      * spans the scan's start, so every entry a deletion moves lands at or after the slot
      * being scanned and is looked at again. */
-    while (t->slots[start].idx1) start++;
+    while (t->slots[start].idx1)
+        start++;
     for (size_t k = 1; k <= t->cap; k++) {
         size_t i = (start + k) & mask;
         while (t->slots[i].idx1 > n) {
@@ -123,7 +128,8 @@ void cpgo_idmap_free(struct cpgo_idmap *m)
 static int idmap_grow(struct cpgo_idmap *m, size_t want)
 {
     size_t cap = 16;
-    while (cap < want * 2) cap <<= 1;
+    while (cap < want * 2)
+        cap <<= 1;
     if (cap <= m->cap) return 0;
     uint64_t *k = calloc(cap, sizeof *k);
     uint32_t *v = malloc(cap * sizeof *v);
@@ -135,7 +141,8 @@ static int idmap_grow(struct cpgo_idmap *m, size_t want)
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
         size_t j = cpgo_hash_mix(0, m->keys[i]) & (cap - 1);
-        while (k[j]) j = (j + 1) & (cap - 1);
+        while (k[j])
+            j = (j + 1) & (cap - 1);
         k[j] = m->keys[i];
         v[j] = m->vals[i];
     }
@@ -175,4 +182,61 @@ int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id)
         j = (j + 1) & (m->cap - 1);
     }
     return -1;
+}
+
+/* ---- string map ------------------------------------------------------------------------ */
+
+struct strmap_probe {
+    const struct cpgo_strmap *m;
+    const char *key;
+};
+
+static int strmap_eq(const void *ctx, uint32_t idx)
+{
+    const struct strmap_probe *p = ctx;
+    return strcmp(p->m->keys[idx], p->key) == 0;
+}
+
+/* FNV-1a as elsewhere for names, mixed because the itab indexes by the low bits */
+static uint64_t strmap_hash(const char *key)
+{
+    return cpgo_hash_fmix64(cpgo_hash_fnv1a(key, strlen(key), CPGO_FNV1A_INIT));
+}
+
+void cpgo_strmap_free(struct cpgo_strmap *m)
+{
+    cpgo_itab_free(&m->tab);
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+size_t *cpgo_strmap_get(const struct cpgo_strmap *m, const char *key)
+{
+    struct strmap_probe p = {m, key};
+    int64_t i = cpgo_itab_find(&m->tab, strmap_hash(key), strmap_eq, &p);
+    return i < 0 ? NULL : &m->vals[i];
+}
+
+int cpgo_strmap_put(struct cpgo_strmap *m, const char *key, size_t val)
+{
+    uint64_t h = strmap_hash(key);
+    struct strmap_probe p = {m, key};
+    if (cpgo_itab_find(&m->tab, h, strmap_eq, &p) >= 0) return 1;
+    if (m->n == UINT32_MAX) return CPGO_E_NOMEM; /* the itab's indexes are 32-bit */
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 16;
+        const char **nk = realloc(m->keys, nc * sizeof *nk);
+        if (!nk) return CPGO_E_NOMEM;
+        m->keys = nk;
+        size_t *nv = realloc(m->vals, nc * sizeof *nv);
+        if (!nv) return CPGO_E_NOMEM;
+        m->vals = nv;
+        m->cap = nc;
+    }
+    if (cpgo_itab_insert(&m->tab, h, (uint32_t)m->n)) return CPGO_E_NOMEM;
+    m->keys[m->n] = key;
+    m->vals[m->n] = val;
+    m->n++;
+    return 0;
 }

@@ -6,6 +6,7 @@
  * slots. The table never stores keys; equality is decided by a caller-supplied callback that
  * compares the candidate index with the probe, so an entity's content lives in one place.
  * A cpgo_idmap maps 64-bit ids to indexes (for a decoded profile's id references).
+ * A cpgo_strmap maps strings to values on top of a cpgo_itab (backend names, target keys).
  * Not thread-safe; each table belongs to one owner on one thread.
  */
 #ifndef CPGO_BASE_HASH_H
@@ -76,5 +77,21 @@ int cpgo_idmap_reserve(struct cpgo_idmap *m, size_t n);
 int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val);
 /* Returns the value for id, or -1. */
 int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id);
+
+/* A string -> size_t map: the keys in an array, found through a cpgo_itab. Keys are
+ * borrowed (the caller keeps them alive and unchanged while they are in the map); an
+ * all-zero map is empty. Used where config and daemon index backends by name. */
+struct cpgo_strmap {
+    struct cpgo_itab tab;
+    const char **keys;
+    size_t *vals;
+    size_t n, cap;
+};
+
+void cpgo_strmap_free(struct cpgo_strmap *m);
+/* The value stored for key (writable in place), or NULL. */
+size_t *cpgo_strmap_get(const struct cpgo_strmap *m, const char *key);
+/* Adds key -> val. 1 when key is already there (its value untouched), 0, or CPGO_E_NOMEM. */
+int cpgo_strmap_put(struct cpgo_strmap *m, const char *key, size_t val);
 
 #endif

@@ -31,8 +31,7 @@ static inline void *cpgo_list_data_at(struct cpgo_list_node *n, size_t offset)
     return n ? (void *)((char *)n - offset) : NULL;
 }
 /* The element that contains node (NULL for NULL); node is evaluated once. */
-#define CPGO_LIST_DATA(node, type, field)                                                      \
-    ((type *)cpgo_list_data_at((node), offsetof(type, field)))
+#define CPGO_LIST_DATA(node, type, field) ((type *)cpgo_list_data_at((node), offsetof(type, field)))
 
 static inline int cpgo_list_empty(const struct cpgo_list *l)
 {
@@ -48,9 +47,24 @@ static inline void cpgo_list_push_tail(struct cpgo_list *l, struct cpgo_list_nod
 {
     n->next = NULL;
     n->prev = l->tail;
-    if (l->tail) l->tail->next = n;
-    else l->head = n;
+    if (l->tail)
+        l->tail->next = n;
+    else
+        l->head = n;
     l->tail = n;
+    l->len++;
+}
+
+/* At the front: a retry or a continuation that must go before what waits. */
+static inline void cpgo_list_push_head(struct cpgo_list *l, struct cpgo_list_node *n)
+{
+    n->prev = NULL;
+    n->next = l->head;
+    if (l->head)
+        l->head->prev = n;
+    else
+        l->tail = n;
+    l->head = n;
     l->len++;
 }
 
@@ -58,10 +72,14 @@ static inline void cpgo_list_push_tail(struct cpgo_list *l, struct cpgo_list_nod
 static inline void cpgo_list_remove(struct cpgo_list *l, struct cpgo_list_node *n)
 {
     assert(l->len > 0);
-    if (n->prev) n->prev->next = n->next;
-    else l->head = n->next;
-    if (n->next) n->next->prev = n->prev;
-    else l->tail = n->prev;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        l->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        l->tail = n->prev;
     n->next = n->prev = NULL;
     l->len--;
 }

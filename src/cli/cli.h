@@ -34,7 +34,8 @@ void cpgo_cli_print_help(FILE *out);
 
 /* Reads a whole file ("-" = standard input) into out, refusing more than max bytes. */
 int cpgo_cli_read_file(const char *path, size_t max, struct cpgo_buf *out, struct cpgo_err *err);
-/* Writes data to path atomically (temp file in the same directory, fsync, rename);
+/* Writes data to path atomically (cpgo_file_write_at: temp file, fsync, rename, fsync of
+ * the directory);
  * "-" or NULL writes to standard output. */
 int cpgo_cli_write_file(const char *path, const void *data, size_t len, struct cpgo_err *err);
 /* Applies "--limit NAME=N". Returns 0 or CPGO_E_USAGE with a message. */

@@ -27,6 +27,7 @@
 
 #include "admin/http.h"
 #include "base/buf.h"
+#include "base/file.h"
 #include "cli/cli.h"
 #include "config/config.h"
 #include "daemon/daemon.h"
@@ -59,7 +60,8 @@ struct backends {
 static size_t nprofiles(void)
 {
     size_t n = 0;
-    while (cpgo_demo_profiles[n].name) n++;
+    while (cpgo_demo_profiles[n].name)
+        n++;
     return n;
 }
 
@@ -132,10 +134,8 @@ static int write_file(const char *dir, const char *rel, const void *data, size_t
         mkdir(p, 0755);
         *s = '/';
     }
-    FILE *f = fopen(p, "wb");
-    if (!f) return -1;
-    size_t n = fwrite(data, 1, len, f);
-    return fclose(f) || n != len ? -1 : 0;
+    struct cpgo_err e;
+    return cpgo_file_write_at(AT_FDCWD, p, data, len, 0644, &e) ? -1 : 0;
 }
 
 static int git_check(int rc, const char *what, char *err, size_t errcap)
@@ -171,8 +171,7 @@ static int make_repo(const char *dir, char *err, size_t errcap)
     io.initial_head = "main";
     int rc = git_check(git_repository_init_ext(&repo, dir, &io), "git init", err, errcap);
     if (!rc) rc = git_check(git_repository_index(&idx, repo), "git index", err, errcap);
-    if (!rc)
-        rc = git_check(git_index_add_all(idx, NULL, 0, NULL, NULL), "git add", err, errcap);
+    if (!rc) rc = git_check(git_index_add_all(idx, NULL, 0, NULL, NULL), "git add", err, errcap);
     if (!rc) rc = git_check(git_index_write(idx), "git add", err, errcap);
     if (!rc) rc = git_check(git_index_write_tree(&tree_id, idx), "git write-tree", err, errcap);
     if (!rc) rc = git_check(git_tree_lookup(&tree, repo, &tree_id), "git tree", err, errcap);
@@ -181,8 +180,8 @@ static int make_repo(const char *dir, char *err, size_t errcap)
                        err, errcap);
     if (!rc)
         rc = git_check(git_commit_create_v(&commit_id, repo, "HEAD", sig, sig, NULL,
-                                           "checkout service with a hand-made default.pgo\n",
-                                           tree, 0),
+                                           "checkout service with a hand-made default.pgo\n", tree,
+                                           0),
                        "git commit", err, errcap);
     git_signature_free(sig);
     git_tree_free(tree);
@@ -250,7 +249,8 @@ int cpgo_cmd_demo(int argc, char **argv)
 {
     const char *dir_arg = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir_arg = argv[++i];
+        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir_arg = argv[++i];
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(cpgo_cli_usage("demo"), stdout);
             return CPGO_EXIT_OK;
@@ -376,8 +376,9 @@ static int demo(const char *dir, char *err, size_t errcap)
     printf("  config      %s\n\n", config);
     fflush(stdout);
     int r1 = run_round(config, logfd);
-    printf("  round 1     scraped %d backends, merged with the existing profile, committed: exit %d\n",
-           NBACKENDS, r1);
+    printf(
+        "  round 1     scraped %d backends, merged with the existing profile, committed: exit %d\n",
+        NBACKENDS, r1);
     fflush(stdout);
     int r2 = r1 == 0 ? run_round(config, logfd) : r1;
     if (r1 == 0)
@@ -402,7 +403,8 @@ static int demo(const char *dir, char *err, size_t errcap)
     }
     size_t subject = strcspn(msg, "\n");
     const char *text = msg + subject;
-    while (*text == '\n') text++;
+    while (*text == '\n')
+        text++;
     printf("  branch      %s\n", branch);
     printf("  commit      %s (one commit on top of main; only cmd/checkout/default.pgo)\n", id);
     printf("  message     %.*s\n\n", (int)subject, msg);

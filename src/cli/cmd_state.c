@@ -7,10 +7,12 @@
 #include "cli/cli.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "config/config.h"
 #include "state/state.h"
@@ -59,8 +61,7 @@ static void print_target(const struct cpgo_config *cfg, const char *id, const ch
         printf("    - %s%s\n", w, hold ? " [holds publishing]" : "");
     }
     if (np) {
-        printf("  after looking: cpgo state -c %s --ack %s\n", cfg->path ? cfg->path : "FILE",
-               id);
+        printf("  after looking: cpgo state -c %s --ack %s\n", cfg->path ? cfg->path : "FILE", id);
         (*problems)++;
     }
     cpgo_state_close(ts);
@@ -93,7 +94,8 @@ int cpgo_cmd_state(int argc, char **argv)
     struct cpgo_config_errors errs = {0};
     int rc = cpgo_config_load(path, &cfg, &errs);
     if (rc) {
-        for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "cpgo state: %s\n", errs.lines[i]);
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "cpgo state: %s\n", errs.lines[i]);
         cpgo_config_errors_free(&errs);
         return CPGO_EXIT_INVALID;
     }
@@ -107,8 +109,7 @@ int cpgo_cmd_state(int argc, char **argv)
         if (!id) {
             int hex = strlen(ack) == 16 && strspn(ack, "0123456789abcdef") == 16;
             if (!hex) {
-                fprintf(stderr, "cpgo state: no target %s in %s (give its id or key)\n", ack,
-                        path);
+                fprintf(stderr, "cpgo state: no target %s in %s (give its id or key)\n", ack, path);
                 cpgo_config_free(cfg);
                 return CPGO_EXIT_INVALID;
             }
@@ -125,7 +126,8 @@ int cpgo_cmd_state(int argc, char **argv)
             return CPGO_EXIT_FAIL;
         }
         cpgo_state_unlock(lock);
-        printf("%zu problem(s) of target %s acknowledged; the moved-aside files stay in %s/targets/%s\n",
+        printf("%zu problem(s) of target %s acknowledged; the moved-aside files stay in "
+               "%s/targets/%s\n",
                cleared, id, cfg->state_dir, id);
         cpgo_config_free(cfg);
         return CPGO_EXIT_OK;
@@ -158,11 +160,12 @@ int cpgo_cmd_state(int argc, char **argv)
         if (known) continue;
         char kp[8400], key[600] = "(unknown)";
         snprintf(kp, sizeof kp, "%s/%s/target", tdir, e->d_name);
-        FILE *f = fopen(kp, "r");
-        if (f) {
-            size_t n = fread(key, 1, sizeof key - 1, f);
-            key[n] = 0;
-            fclose(f);
+        unsigned char *data;
+        size_t n;
+        struct cpgo_err ignored; /* unreadable: listed as "(unknown)" */
+        if (cpgo_file_read_at(AT_FDCWD, kp, sizeof key - 1, &data, &n, &ignored) == 0) {
+            memcpy(key, data, n + 1);
+            free(data);
         }
         char label[700];
         snprintf(label, sizeof label, "%s (no longer configured)", key);

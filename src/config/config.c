@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/url.h"
 #include "config/config_int.h"
 
@@ -513,25 +514,18 @@ static int load(const char *path, int regular_only, struct cpgo_config **out,
     } else if (regular_only && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
         cpgo_config_add_error(&c, 0, 0, "cannot read: %s", strerror(errno));
         rc = CPGO_E_IO;
-    } else if (!(buf = malloc(MAX_FILE + 1))) {
-        c.nomem = 1;
-        rc = CPGO_E_NOMEM;
     } else {
-        for (;;) {
-            ssize_t n = read(fd, buf + len, MAX_FILE + 1 - len);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) {
-                cpgo_config_add_error(&c, 0, 0, "cannot read: %s", strerror(errno));
-                rc = CPGO_E_IO;
-                break;
-            }
-            if (n == 0) break;
-            len += (size_t)n;
-            if (len > MAX_FILE) {
-                cpgo_config_add_error(&c, 0, 0, "the file is larger than the limit of 4 MiB");
-                rc = CPGO_E_INPUT;
-                break;
-            }
+        struct cpgo_err e;
+        unsigned char *data;
+        rc = cpgo_file_read_fd(fd, "the file", MAX_FILE, &data, &len, &e);
+        buf = (char *)data;
+        if (rc == CPGO_E_LIMIT) {
+            cpgo_config_add_error(&c, 0, 0, "the file is larger than the limit of 4 MiB");
+            rc = CPGO_E_INPUT;
+        } else if (rc == CPGO_E_NOMEM) {
+            c.nomem = 1;
+        } else if (rc) {
+            cpgo_config_add_error(&c, 0, 0, "%s", e.text);
         }
     }
     if (fd >= 0) close(fd);

@@ -205,72 +205,34 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     }
 }
 
-/* A string -> index map (open addressing, FNV-1a), for names and target keys. */
-struct strmap {
-    const char **key;
-    size_t *val;
-    size_t cap, n;
-};
-
 static uint64_t fnv1a(const char *s)
 {
     return cpgo_hash_fnv1a(s, strlen(s), CPGO_FNV1A_INIT);
 }
 
-static int strmap_init(struct strmap *m, size_t n)
-{
-    m->cap = 16;
-    while (m->cap < 2 * n + 2)
-        m->cap *= 2;
-    m->n = 0;
-    m->key = calloc(m->cap, sizeof *m->key);
-    m->val = calloc(m->cap, sizeof *m->val);
-    return m->key && m->val ? 0 : -1;
-}
-
-static void strmap_free(struct strmap *m)
-{
-    free(m->key);
-    free(m->val);
-}
-
-/* Returns the slot of s: found (key set) or where it would go. The map never fills: it is
- * sized for every insertion up front. */
-static size_t strmap_slot(const struct strmap *m, const char *s)
-{
-    size_t i = (size_t)fnv1a(s) & (m->cap - 1);
-    while (m->key[i] && strcmp(m->key[i], s))
-        i = (i + 1) & (m->cap - 1);
-    return i;
-}
-
 void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n)
 {
-    /* zeroed: when the first map's allocation fails the second is freed uninitialised */
-    struct strmap m = {0}, next = {0}; /* names taken; per URL host:port, the next suffix */
+    /* names taken -> backend index; per URL host:port, the next "#N" suffix to try */
+    struct cpgo_strmap taken = {0}, next = {0};
     char **bases = calloc(n ? n : 1, sizeof *bases);
     size_t nbases = 0;
-    if (strmap_init(&m, 2 * n) || strmap_init(&next, n) || !bases) {
+    if (!bases) {
         c->nomem = 1;
-        strmap_free(&m);
-        strmap_free(&next);
-        free(bases);
         return;
     }
     char path[96], sh[SHOW_MAX + 8];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !c->nomem; i++) {
         if (!given(&bs[i], KI_NAME)) continue;
-        size_t s = strmap_slot(&m, bs[i].cfg.name);
-        if (m.key[s]) {
+        size_t *other = cpgo_strmap_get(&taken, bs[i].cfg.name);
+        if (other) {
             struct pos p = where(&bs[i], KI_NAME);
             backend_path(&bs[i], KI_NAME, path, sizeof path);
             cpgo_config_add_error(c, p.line, p.col, "%s: '%s'%s is also the name of %s", path,
                                   cpgo_config_show(bs[i].cfg.name, sh, sizeof sh),
-                                  inherited(&bs[i], KI_NAME), bs[m.val[s]].path);
+                                  inherited(&bs[i], KI_NAME), bs[*other].path);
             continue;
         }
-        m.key[s] = bs[i].cfg.name;
-        m.val[s] = i;
+        if (cpgo_strmap_put(&taken, bs[i].cfg.name, i)) c->nomem = 1;
     }
     for (size_t i = 0; i < n && !c->nomem; i++) {
         if (bs[i].s.set[KI_NAME] || !bs[i].valid_url) continue;
@@ -279,32 +241,32 @@ void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n)
         int64_t sec;
         int user;
         cpgo_config_split_url(bs[i].cfg.url, hp, sizeof hp, &sec, &user, &w);
-        size_t ns = strmap_slot(&next, hp);
-        if (!next.key[ns]) {
+        size_t *suffix = cpgo_strmap_get(&next, hp);
+        if (!suffix) {
             if (!(bases[nbases] = cpgo_config_strdup(c, hp))) break;
-            next.key[ns] = bases[nbases++];
-            next.val[ns] = 1;
+            if (cpgo_strmap_put(&next, bases[nbases++], 1)) {
+                c->nomem = 1;
+                break;
+            }
+            suffix = cpgo_strmap_get(&next, hp);
         }
-        size_t s;
         for (;;) { /* "host:port", then "host:port#2", "#3"... skipping names taken */
-            size_t k = next.val[ns]++;
+            size_t k = (*suffix)++;
             if (k == 1)
                 snprintf(cand, sizeof cand, "%s", hp);
             else
                 snprintf(cand, sizeof cand, "%s#%zu", hp, k);
-            s = strmap_slot(&m, cand);
-            if (!m.key[s]) break;
+            if (!cpgo_strmap_get(&taken, cand)) break;
         }
         bs[i].cfg.name = cpgo_config_strdup(c, cand);
         if (!bs[i].cfg.name) break;
-        m.key[s] = bs[i].cfg.name;
-        m.val[s] = i;
+        if (cpgo_strmap_put(&taken, bs[i].cfg.name, i)) c->nomem = 1;
     }
     for (size_t i = 0; i < nbases; i++)
         free(bases[i]);
     free(bases);
-    strmap_free(&m);
-    strmap_free(&next);
+    cpgo_strmap_free(&taken);
+    cpgo_strmap_free(&next);
 }
 
 /* A backend that writes target t must configure it as t's first backend does. */
@@ -419,12 +381,11 @@ static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, stru
 
 void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n)
 {
-    struct strmap m = {0}, heads = {0}; /* zeroed: freed when an allocation fails */
-    if (strmap_init(&m, n) || strmap_init(&heads, 2 * n) ||
-        !(cfg->targets = calloc(n ? n : 1, sizeof *cfg->targets))) {
+    /* target key -> target index; repository+branch -> the target whose head it is, or
+     * SIZE_MAX - ti for target ti's base branch */
+    struct cpgo_strmap m = {0}, heads = {0};
+    if (!(cfg->targets = calloc(n ? n : 1, sizeof *cfg->targets))) {
         c->nomem = 1;
-        strmap_free(&m);
-        strmap_free(&heads);
         return;
     }
     size_t *first = calloc(n ? n : 1, sizeof *first);
@@ -445,10 +406,10 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         }
         snprintf(key, kl, "%s/%s@%s:%s", bc->repo.host, bc->repo.path, bc->target_branch,
                  bc->target_file);
-        size_t s = strmap_slot(&m, key);
-        if (m.key[s]) {
+        size_t *known = cpgo_strmap_get(&m, key);
+        if (known) {
             free(key);
-            size_t ti = m.val[s];
+            size_t ti = *known;
             bc->target = ti;
             counts[ti]++;
             check_agreement(c, &cfg->targets[ti], &bs[first[ti]], b);
@@ -457,8 +418,8 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         check_github_host(c, cfg, b);
         size_t ti = cfg->ntargets++;
         struct cpgo_target_cfg *t = &cfg->targets[ti];
-        m.key[s] = t->key = key;
-        m.val[s] = ti;
+        t->key = key;
+        if (cpgo_strmap_put(&m, key, ti)) c->nomem = 1;
         first[ti] = i;
         counts[ti] = 1;
         bc->target = ti;
@@ -496,11 +457,8 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
     for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
         const struct cpgo_target_cfg *t = &cfg->targets[ti];
         if (!(hkeys[nh] = repo_branch_key(c, &t->repo, t->target_branch))) break;
-        size_t s = strmap_slot(&heads, hkeys[nh]);
-        if (!heads.key[s]) {
-            heads.key[s] = hkeys[nh];
-            heads.val[s] = SIZE_MAX - ti; /* marks a base branch */
-        }
+        /* the first target on a base branch is the one named in an error */
+        if (cpgo_strmap_put(&heads, hkeys[nh], SIZE_MAX - ti) == CPGO_E_NOMEM) c->nomem = 1;
         nh++;
     }
     for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
@@ -512,13 +470,12 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         char *hk = repo_branch_key(c, &t->repo, h);
         if (!hk) break;
         hkeys[nh++] = hk;
-        size_t s = strmap_slot(&heads, hk);
-        if (!heads.key[s]) {
-            heads.key[s] = hk;
-            heads.val[s] = ti;
+        size_t *on = cpgo_strmap_get(&heads, hk);
+        if (!on) {
+            if (cpgo_strmap_put(&heads, hk, ti)) c->nomem = 1;
             continue;
         }
-        size_t other = heads.val[s];
+        size_t other = *on;
         struct pos p = where(b, KI_HEAD_BRANCH);
         backend_path(b, KI_HEAD_BRANCH, path, sizeof path);
         if (other >= SIZE_MAX - cfg->ntargets)
@@ -539,6 +496,6 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
     free(hkeys);
     free(first);
     free(counts);
-    strmap_free(&m);
-    strmap_free(&heads);
+    cpgo_strmap_free(&m);
+    cpgo_strmap_free(&heads);
 }

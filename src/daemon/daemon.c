@@ -804,35 +804,28 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             if (t->cfg) cpgo_observe_target_retired(t);
             t->cfg = NULL;
         }
-    /* existing backends by name (unique within a config): a hash table, so a reload of
+    /* existing backends by name (unique within a config): a string map, so a reload of
      * thousands of backends stays linear */
     size_t nold = 0;
     for (struct backend *b = d->backends; b; b = b->next) {
         b->removed = 1;
         nold++;
     }
-    size_t cap = 16;
-    while (cap < nold * 2)
-        cap <<= 1;
-    struct backend **byname = calloc(cap, sizeof *byname);
-    for (struct backend *b = d->backends; b && byname; b = b->next) {
-        size_t k = hash_str(b->name, CPGO_FNV1A_INIT) & (cap - 1);
-        while (byname[k])
-            k = (k + 1) & (cap - 1);
-        byname[k] = b;
+    struct cpgo_strmap byname = {0};
+    struct backend **prev = calloc(nold ? nold : 1, sizeof *prev);
+    nold = 0;
+    for (struct backend *b = d->backends; b && prev; b = b->next) {
+        prev[nold] = b;
+        if (cpgo_strmap_put(&byname, b->name, nold++) == CPGO_E_NOMEM) {
+            free(prev); /* no reuse then: every backend starts afresh */
+            prev = NULL;
+        }
     }
     for (size_t i = 0; i < nc->nbackends; i++) {
         const struct cpgo_backend_cfg *bc = &nc->backends[i];
         struct backend *b = NULL;
-        if (byname) {
-            size_t k = hash_str(bc->name, CPGO_FNV1A_INIT) & (cap - 1);
-            for (; byname[k]; k = (k + 1) & (cap - 1))
-                if (byname[k]->removed && !strcmp(byname[k]->name, bc->name) &&
-                    !strcmp(byname[k]->cfg->url, bc->url)) {
-                    b = byname[k];
-                    break;
-                }
-        }
+        size_t *k = prev ? cpgo_strmap_get(&byname, bc->name) : NULL;
+        if (k && prev[*k]->removed && !strcmp(prev[*k]->cfg->url, bc->url)) b = prev[*k];
         struct target *t = tmap ? tmap[bc->target] : NULL;
         if (!t) continue;
         if (b) {
@@ -851,7 +844,8 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         if (!d->opts.once) schedule_next(b);
     }
     free(tmap);
-    free(byname);
+    free(prev);
+    cpgo_strmap_free(&byname);
     /* removed backends: cancel what is in flight, close their timers */
     struct backend **pp = &d->backends;
     while (*pp) {

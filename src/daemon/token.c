@@ -56,22 +56,19 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
                  "github.token_file is readable by other users (chmod 600 it, or 440 with "
                  "cpgo's group)",
                  "path", path, NULL);
-    char buf[TOKEN_FILE_MAX + 1];
-    size_t n = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        n += (size_t)r;
-        if (n == sizeof buf - 1) break;
-    }
+    unsigned char *data;
+    size_t n;
+    int rc = cpgo_file_read_fd(fd, path, TOKEN_FILE_MAX - 1, &data, &n, err);
     close(fd);
-    if (n == TOKEN_FILE_MAX) {
-        explicit_bzero(buf, sizeof buf);
+    if (rc == CPGO_E_LIMIT)
         return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is too large for a token",
                             path);
+    if (rc) {
+        cpgo_err_prefix(err, "github.token_file");
+        return err->code = rc == CPGO_E_NOMEM ? rc : CPGO_E_USAGE;
     }
-    buf[n] = 0;
+    char *buf = (char *)data;
+    size_t size = n; /* the token is wiped from all of it before it is freed */
     /* a trailing newline (echo > file) is not part of the token */
     while (n &&
            (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
@@ -81,20 +78,19 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
     while (s < n && (buf[s] == ' ' || buf[s] == '\t'))
         s++;
     if (s == n) {
-        explicit_bzero(buf, sizeof buf);
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
+        rc = cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
+    } else {
+        for (size_t i = s; i < n && !rc; i++)
+            if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+                rc = cpgo_err_set(err, CPGO_E_USAGE,
+                                  "github.token_file %s holds more than one line or control "
+                                  "characters",
+                                  path);
     }
-    for (size_t i = s; i < n; i++)
-        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-            explicit_bzero(buf, sizeof buf);
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "github.token_file %s holds more than one line or control "
-                                "characters",
-                                path);
-        }
-    *out = strdup(buf + s);
-    explicit_bzero(buf, sizeof buf);
-    return *out ? 0 : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    if (!rc && !(*out = strdup(buf + s))) rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    explicit_bzero(buf, size);
+    free(buf);
+    return rc;
 }
 
 int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out, char *source,

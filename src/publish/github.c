@@ -256,8 +256,8 @@ static void pump_cb(uv_timer_t *h)
             uv_close((uv_handle_t *)&c->timer, close_cb);
         return;
     }
-    if (c->active || !c->head) return;
-    uint64_t now = github_now_ms(), t = github_earliest_start(c, c->head);
+    if (c->active || !github_peek(c)) return;
+    uint64_t now = github_now_ms(), t = github_earliest_start(c, github_peek(c));
     if (t > now) {
         /* the loop's cached time may lag: re-arm for what remains */
         uv_timer_start(&c->timer, pump_cb, t - now, 0);
@@ -272,14 +272,14 @@ static void pump(struct cpgo_gh_client *c)
 {
     if (uv_is_closing((uv_handle_t *)&c->timer)) return;
     if (c->closing || c->stopped) {
-        if (c->head || (c->closing && !c->active)) uv_timer_start(&c->timer, pump_cb, 0, 0);
+        if (github_peek(c) || (c->closing && !c->active)) uv_timer_start(&c->timer, pump_cb, 0, 0);
         return;
     }
-    if (c->active || !c->head) {
+    if (c->active || !github_peek(c)) {
         uv_timer_stop(&c->timer);
         return;
     }
-    uint64_t now = github_now_ms(), t = github_earliest_start(c, c->head);
+    uint64_t now = github_now_ms(), t = github_earliest_start(c, github_peek(c));
     uv_timer_start(&c->timer, pump_cb, t > now ? t - now : 0, 0);
 }
 
@@ -446,7 +446,7 @@ void cpgo_gh_client_close(struct cpgo_gh_client *c, void (*closed)(void *arg), v
 void cpgo_gh_client_status(const struct cpgo_gh_client *c, struct cpgo_gh_status *st)
 {
     *st = c->st;
-    st->queued = c->nqueued + (c->active ? 1 : 0);
+    st->queued = c->waiting.len + (c->active ? 1 : 0);
     uint64_t now = github_now_ms();
     st->paused_ms = c->not_before_ms > now ? c->not_before_ms - now : 0;
 }

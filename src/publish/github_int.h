@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/list.h"
 #include "base/url.h"
 #include "publish/github.h"
 
@@ -20,7 +21,7 @@
 #define GH_MAX_LIST_ITEMS 1000 /* per page: per_page is at most 100 */
 
 struct gh_req {
-    struct gh_req *next;
+    struct cpgo_list_node link; /* in the client's waiting queue */
     struct cpgo_gh_client *c;
     const char *method;             /* "GET", "POST" or "PATCH" (static strings) */
     char *url;                      /* absolute URL of the next HTTP request */
@@ -67,10 +68,9 @@ struct cpgo_gh_client {
     struct cpgo_gh_limits lim;
     struct cpgo_gh_pacing pace;
     uv_timer_t timer;
-    struct gh_req *head, *tail; /* waiting */
-    size_t nqueued;
-    struct gh_req *active;  /* in flight */
-    uint64_t not_before_ms; /* the queue is paused until then (monotonic ms) */
+    struct cpgo_list waiting; /* of gh_req, by link; its len is what is queued */
+    struct gh_req *active;    /* in flight */
+    uint64_t not_before_ms;   /* the queue is paused until then (monotonic ms) */
     uint64_t last_mutation_ms;
     int have_mutation;
     uint64_t *mut_ring; /* start times of the last max_mutations_per_hour mutations */
@@ -95,6 +95,8 @@ void github_free_req(struct gh_req *r);
 void github_push_back(struct cpgo_gh_client *c, struct gh_req *r);
 void github_push_front(struct cpgo_gh_client *c, struct gh_req *r);
 struct gh_req *github_pop(struct cpgo_gh_client *c);
+/* The next to start (NULL when none waits), left in the queue. */
+struct gh_req *github_peek(const struct cpgo_gh_client *c);
 /* Ends an operation: the one callback (the error line built from fmt, naming the
  * repository and the operation, scrubbed), then the request is freed. */
 void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ...)

@@ -94,7 +94,7 @@ static struct gh_req *new_req(struct cpgo_gh_client *c, enum cpgo_gh_op op, cons
     *rc = CPGO_E_USAGE;
     if (!c || c->closing || !done || !valid_name(owner) || !valid_name(repo)) return NULL;
     *rc = CPGO_E_LIMIT;
-    if (c->nqueued + (c->active ? 1 : 0) >= c->lim.max_queued) return NULL;
+    if (c->waiting.len + (c->active ? 1 : 0) >= c->lim.max_queued) return NULL;
     *rc = CPGO_E_NOMEM;
     struct gh_req *r = calloc(1, sizeof *r);
     if (!r) return NULL;

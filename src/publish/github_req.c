@@ -104,32 +104,22 @@ void github_free_req(struct gh_req *r)
 
 void github_push_back(struct cpgo_gh_client *c, struct gh_req *r)
 {
-    r->next = NULL;
-    if (c->tail)
-        c->tail->next = r;
-    else
-        c->head = r;
-    c->tail = r;
-    c->nqueued++;
+    cpgo_list_push_tail(&c->waiting, &r->link);
 }
 
 void github_push_front(struct cpgo_gh_client *c, struct gh_req *r)
 {
-    r->next = c->head;
-    c->head = r;
-    if (!c->tail) c->tail = r;
-    c->nqueued++;
+    cpgo_list_push_head(&c->waiting, &r->link);
 }
 
 struct gh_req *github_pop(struct cpgo_gh_client *c)
 {
-    struct gh_req *r = c->head;
-    if (!r) return NULL;
-    c->head = r->next;
-    if (!c->head) c->tail = NULL;
-    r->next = NULL;
-    c->nqueued--;
-    return r;
+    return CPGO_LIST_DATA(cpgo_list_pop_head(&c->waiting), struct gh_req, link);
+}
+
+struct gh_req *github_peek(const struct cpgo_gh_client *c)
+{
+    return CPGO_LIST_DATA(cpgo_list_head(&c->waiting), struct gh_req, link);
 }
 
 /* Ends an operation: the one callback, then the request is freed. */

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/hash.h"
 #include "base/url.h"
 #include "publish/gitsock.h"
@@ -388,11 +389,11 @@ static int open_cache(struct call *c)
     /* for people listing state_dir/git: which repository this is */
     char desc[4200];
     snprintf(desc, sizeof desc, "%s/description", c->g->cache);
-    FILE *f = fopen(desc, "w");
-    if (f) {
-        fprintf(f, "cpgo cache of %s\n", c->g->url);
-        fclose(f);
-    }
+    char text[4200];
+    int n = snprintf(text, sizeof text, "cpgo cache of %s\n", c->g->url);
+    struct cpgo_err ignored; /* a courtesy for people: the cache works without it */
+    if (n > 0 && (size_t)n < sizeof text)
+        cpgo_file_write_at(AT_FDCWD, desc, text, (size_t)n, 0644, &ignored);
     return 0;
 }
 

@@ -23,6 +23,8 @@
  * Calendar math is done here (days-from-civil, after H. Hinnant), never by libc.
  */
 #include "sched/tz.h"
+
+#include "base/file.h"
 #include "sched/civil.h"
 
 #include <errno.h>
@@ -78,7 +80,6 @@ static int is_leap(int64_t y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
-
 
 /* ---- POSIX TZ footer ----------------------------------------------------------------- */
 
@@ -432,32 +433,15 @@ static int read_file(const char *path, const char *name, unsigned char **data, s
         close(fd);
         return cpgo_err_set(err, CPGO_E_INPUT, "unknown time zone '%s'", name);
     }
-    if (st.st_size > (off_t)TZ_FILE_MAX) {
-        close(fd);
+    struct cpgo_err e;
+    int rc = cpgo_file_read_fd(fd, path, TZ_FILE_MAX, data, len, &e);
+    close(fd);
+    if (rc == CPGO_E_LIMIT)
         return cpgo_err_set(err, CPGO_E_INPUT, "time zone '%s': file is larger than %u bytes", name,
                             TZ_FILE_MAX);
-    }
-    size_t cap = (size_t)st.st_size + 1, n = 0; /* +1 notices growth while reading */
-    unsigned char *buf = malloc(cap);
-    if (!buf) {
-        close(fd);
-        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory loading time zone '%s'", name);
-    }
-    for (;;) {
-        ssize_t k = read(fd, buf + n, cap - n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            int e = errno;
-            close(fd);
-            free(buf);
-            return cpgo_err_set(err, CPGO_E_IO, "time zone '%s': read error: %s", name,
-                                strerror(e));
-        }
-        if (k == 0 || (n += (size_t)k) == cap) break;
-    }
-    close(fd);
-    *data = buf;
-    *len = n;
+    if (rc == CPGO_E_NOMEM)
+        return cpgo_err_set(err, rc, "out of memory loading time zone '%s'", name);
+    if (rc) return cpgo_err_set(err, rc, "time zone '%s': %s", name, e.text);
     return 0;
 }
 

@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
+
 struct cpgo_scraper {
     uv_loop_t *loop;
     CURLM *multi;
@@ -42,14 +44,14 @@ struct cpgo_scraper {
     size_t open_handles; /* uv handles not yet closed: the timer and poll contexts */
     void (*closed)(void *);
     void *closed_arg;
-    struct cpgo_scrape *head; /* scrapes in flight (doubly linked) */
+    struct cpgo_list flying; /* of cpgo_scrape, by link: the scrapes in flight */
     size_t inflight, inflight_peak, inflight_budget; /* body bytes held, see scrape.h */
     const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
 
 struct cpgo_scrape {
     struct cpgo_scraper *s;
-    struct cpgo_scrape *prev, *next;
+    struct cpgo_list_node link; /* in s->flying, then in a batch of completions */
     CURL *easy;
     struct curl_slist *headers;
     unsigned char *buf;
@@ -137,11 +139,7 @@ static void handle_closed_cb(uv_handle_t *h)
 
 static void unlink_scrape(struct cpgo_scrape *t)
 {
-    struct cpgo_scraper *s = t->s;
-    if (t->prev) t->prev->next = t->next;
-    else s->head = t->next;
-    if (t->next) t->next->prev = t->prev;
-    t->prev = t->next = NULL;
+    cpgo_list_remove(&t->s->flying, &t->link);
 }
 
 /* The body buffer leaves the scrape (freed or handed over): refund its capacity. */
@@ -186,7 +184,8 @@ static void free_scrape(struct cpgo_scrape *t)
 static void first_line(const struct cpgo_scrape *t, char *out, size_t cap)
 {
     size_t w = 0;
-    while (w < t->len && w < 4096 && t->buf[w] != '\n' && t->buf[w] != '\r') w++;
+    while (w < t->len && w < 4096 && t->buf[w] != '\n' && t->buf[w] != '\r')
+        w++;
     size_t o = cpgo_url_scrub(t->secrets, (const char *)t->buf, w, out, cap < 121 ? cap : 121);
     for (size_t i = 0; i < o; i++)
         if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] >= 127) out[i] = '?';
@@ -203,12 +202,15 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return CPGO_CLASS_DNS;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return CPGO_CLASS_DNS;
     case CURLE_COULDNT_CONNECT:
     case CURLE_INTERFACE_FAILED:
     case CURLE_NO_CONNECTION_AVAILABLE:
-    case CURLE_PROXY: return CPGO_CLASS_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT: return CPGO_CLASS_TIMEOUT;
+    case CURLE_PROXY:
+        return CPGO_CLASS_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return CPGO_CLASS_TIMEOUT;
     case CURLE_RECV_ERROR:
         if (strstr(detail, "chunked-encoding") || strstr(detail, "header"))
             return CPGO_CLASS_BAD_RESPONSE;
@@ -216,9 +218,12 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM: return CPGO_CLASS_RESET;
-    case CURLE_PARTIAL_FILE: return CPGO_CLASS_PARTIAL;
-    case CURLE_FILESIZE_EXCEEDED: return CPGO_CLASS_BODY_LIMIT;
+    case CURLE_HTTP2_STREAM:
+        return CPGO_CLASS_RESET;
+    case CURLE_PARTIAL_FILE:
+        return CPGO_CLASS_PARTIAL;
+    case CURLE_FILESIZE_EXCEEDED:
+        return CPGO_CLASS_BODY_LIMIT;
     case CURLE_WRITE_ERROR:
         return t->over_limit      ? CPGO_CLASS_BODY_LIMIT
                : t->out_of_memory ? CPGO_CLASS_OOM
@@ -227,18 +232,22 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
         if (status > 0 && !t->len) return CPGO_CLASS_BAD_RESPONSE;
         return CPGO_CLASS_OOM;
     case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_BAD_CONTENT_ENCODING: return CPGO_CLASS_BAD_RESPONSE;
+    case CURLE_BAD_CONTENT_ENCODING:
+        return CPGO_CLASS_BAD_RESPONSE;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR: return CPGO_CLASS_TLS;
+    case CURLE_SSL_ISSUER_ERROR:
+        return CPGO_CLASS_TLS;
     case CURLE_UNSUPPORTED_PROTOCOL:
         if (strstr(detail, "HTTP/0.9")) return CPGO_CLASS_BAD_RESPONSE;
         return CPGO_CLASS_CONFIG;
-    case CURLE_URL_MALFORMAT: return CPGO_CLASS_CONFIG;
-    default: return CPGO_CLASS_INTERNAL; /* shown with curl's own message */
+    case CURLE_URL_MALFORMAT:
+        return CPGO_CLASS_CONFIG;
+    default:
+        return CPGO_CLASS_INTERNAL; /* shown with curl's own message */
     }
 }
 
@@ -275,8 +284,10 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
                      "HTTP 400: %s (raise the server's WriteTimeout or lower seconds=)", line);
         } else if (st >= 300 && st < 400) {
             r->cls = CPGO_CLASS_HTTP_4XX;
-            snprintf(r->error, sizeof r->error, "HTTP %ld redirect refused (scrapes never "
-                     "follow redirects)", st);
+            snprintf(r->error, sizeof r->error,
+                     "HTTP %ld redirect refused (scrapes never "
+                     "follow redirects)",
+                     st);
         } else {
             r->cls = CPGO_CLASS_HTTP_4XX;
             snprintf(r->error, sizeof r->error, "HTTP %ld%s%s%s", st, line[0] ? ": " : "", line,
@@ -303,7 +314,7 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
 /* Drains curl's completion messages, then runs the done callbacks (outside curl). */
 static void check_multi_info(struct cpgo_scraper *s)
 {
-    struct cpgo_scrape *done_head = NULL, **tail = &done_head;
+    struct cpgo_list done = {0}; /* in completion order */
     CURLMsg *msg;
     int pending;
     while ((msg = curl_multi_info_read(s->multi, &pending))) {
@@ -315,20 +326,16 @@ static void check_multi_info(struct cpgo_scraper *s)
         if (!t) continue;
         unlink_scrape(t);
         t->result = rc;
-        *tail = t;
-        tail = &t->next;
+        cpgo_list_push_tail(&done, &t->link);
     }
-    struct cpgo_scrape *t = done_head;
-    while (t) {
-        struct cpgo_scrape *next = t->next;
-        t->next = NULL;
+    struct cpgo_scrape *t;
+    while ((t = CPGO_LIST_DATA(cpgo_list_pop_head(&done), struct cpgo_scrape, link))) {
         if (t->easy_done) {
             cpgo_easy_done_cb cb = t->easy_done;
             void *easy = t->easy, *arg = t->arg;
             CURLcode rc = t->result;
             free_scrape(t); /* removes the handle from the multi, leaves it to the caller */
             cb(easy, (int)rc, arg);
-            t = next;
             continue;
         }
         struct cpgo_scrape_result r;
@@ -343,7 +350,6 @@ static void check_multi_info(struct cpgo_scraper *s)
         free_scrape(t);
         cb(&r, arg);
         free(r.body); /* NULL unless the callback left it (it takes ownership by zeroing) */
-        t = next;
     }
 }
 
@@ -354,7 +360,8 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     struct sock_ctx *c = h->data;
     struct cpgo_scraper *s = c->s;
     int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
     else {
         if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
         if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -412,8 +419,10 @@ static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     struct cpgo_scraper *s = userp;
-    if (timeout_ms < 0) uv_timer_stop(&s->timer);
-    else if (!s->closing) uv_timer_start(&s->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
+    if (timeout_ms < 0)
+        uv_timer_stop(&s->timer);
+    else if (!s->closing)
+        uv_timer_start(&s->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
     return 0;
 }
 
@@ -427,8 +436,10 @@ static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
 static int drop_largest(struct cpgo_scrape *asker, size_t want)
 {
     struct cpgo_scrape *big = NULL;
-    for (struct cpgo_scrape *t = asker->s->head; t; t = t->next)
+    for (struct cpgo_list_node *n = cpgo_list_head(&asker->s->flying); n; n = n->next) {
+        struct cpgo_scrape *t = CPGO_LIST_DATA(n, struct cpgo_scrape, link);
         if (t != asker && t->cap && (!big || t->cap > big->cap)) big = t;
+    }
     if (!big || big->cap <= want) return 0;
     free(big->buf);
     release_body(big);
@@ -465,7 +476,8 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         size_t declared = cl > 0 && (uint64_t)cl <= t->max && (size_t)cl >= need ? (size_t)cl : 0;
         if (!cap)
             cap = declared ? (declared < BODY_FIRST_MAX ? declared : BODY_FIRST_MAX) : BODY_FIRST;
-        while (cap < need) cap = cap > t->max / 2 ? t->max : cap * 2;
+        while (cap < need)
+            cap = cap > t->max / 2 ? t->max : cap * 2;
         if (declared && cap > declared) cap = declared;
         if (cap > t->max) cap = t->max;
         /* The new buffer is charged whole before the old one is refunded: realloc may hold
@@ -566,9 +578,7 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     }
     if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     t->started_ns = uv_hrtime();
-    t->next = s->head;
-    if (s->head) s->head->prev = t;
-    s->head = t;
+    cpgo_list_push_head(&s->flying, &t->link);
     if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
         unlink_scrape(t);
         curl_easy_cleanup(t->easy);
@@ -591,9 +601,7 @@ int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb 
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     t->started_ns = uv_hrtime();
-    t->next = s->head;
-    if (s->head) s->head->prev = t;
-    s->head = t;
+    cpgo_list_push_head(&s->flying, &t->link);
     if (curl_multi_add_handle(s->multi, easy) != CURLM_OK) {
         unlink_scrape(t);
         free(t);
@@ -629,8 +637,8 @@ void cpgo_scraper_close(struct cpgo_scraper *s, void (*closed)(void *arg), void 
     s->closing = 1;
     s->closed = closed;
     s->closed_arg = arg;
-    while (s->head) {
-        struct cpgo_scrape *t = s->head;
+    struct cpgo_scrape *t;
+    while ((t = CPGO_LIST_DATA(cpgo_list_head(&s->flying), struct cpgo_scrape, link))) {
         if (t->easy_done) {
             /* a caller's handle: give it back, aborted, so the caller can free it */
             cpgo_easy_done_cb cb = t->easy_done;

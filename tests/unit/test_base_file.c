@@ -80,6 +80,61 @@ static void test_mkdirs(int dfd)
     CHECK(cpgo_file_mkdirs_at(dfd, "a/../b", 0700, &err) < 0);
 }
 
+/* cpgo_file_read_fd: a pipe (standard input for `cpgo merge -`) and a file are read to
+ * their end; exactly `max` bytes fit, one more is refused, for a file and a pipe alike. */
+static void test_read_fd(int dfd)
+{
+    struct cpgo_err err;
+    unsigned char *d = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cpgo_file_write_at(dfd, "exact", "0123456789", 10, 0600, &err), 0);
+    CHECK_EQ_INT(cpgo_file_read_at(dfd, "exact", 10, &d, &n, &err), 0);
+    CHECK_EQ_INT((int)n, 10);
+    if (d) CHECK_STR_CONTAINS((char *)d, "0123456789");
+    free(d);
+    CHECK_EQ_INT(cpgo_file_read_at(dfd, "exact", 9, &d, &n, &err), CPGO_E_LIMIT);
+    CHECK_STR_CONTAINS(err.text, "exact");
+
+    for (int over = 0; over <= 1; over++) {
+        int p[2];
+        CHECK_EQ_INT(pipe(p), 0);
+        /* more than one read's worth, so the buffer grows from its first guess */
+        size_t want = 10000 + (size_t)over;
+        char *src = malloc(want);
+        memset(src, 'x', want);
+        CHECK_EQ_INT((int)write(p[1], src, want), (int)want);
+        close(p[1]);
+        int rc = cpgo_file_read_fd(p[0], "<pipe>", 10000, &d, &n, &err);
+        close(p[0]);
+        free(src);
+        if (over) {
+            CHECK_EQ_INT(rc, CPGO_E_LIMIT);
+            CHECK_STR_CONTAINS(err.text, "<pipe> is over the limit of 10000 bytes");
+        } else {
+            CHECK_EQ_INT(rc, 0);
+            CHECK_EQ_INT((int)n, 10000);
+            if (d) CHECK_EQ_INT(d[n], 0);
+            free(d);
+        }
+    }
+}
+
+/* A name with a directory part (`cpgo merge -o out/merged.pprof`) is written atomically
+ * there, and no temp file is left beside it. */
+static void test_write_subdir(int dfd)
+{
+    struct cpgo_err err;
+    CHECK_EQ_INT(mkdirat(dfd, "sub", 0700), 0);
+    char path[200];
+    snprintf(path, sizeof path, "%s/sub/out", dir);
+    CHECK_EQ_INT(cpgo_file_write_at(AT_FDCWD, path, "abc", 3, 0644, &err), 0);
+    unsigned char *d = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(cpgo_file_read_at(dfd, "sub/out", 100, &d, &n, &err), 0);
+    CHECK_EQ_INT((int)n, 3);
+    free(d);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cpgo-test-file-XXXXXX");
@@ -87,6 +142,8 @@ int main(void)
     int dfd = open(dir, O_RDONLY | O_DIRECTORY);
     test_refusals(dfd);
     test_mkdirs(dfd);
+    test_read_fd(dfd);
+    test_write_subdir(dfd);
     close(dfd);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

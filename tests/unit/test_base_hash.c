@@ -1,5 +1,6 @@
 /* Unit tests for base/hash and base/buf. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "base/buf.h"
@@ -15,11 +16,49 @@ static int eq_val(const void *ctx, uint32_t idx)
     return g_vals[idx] == g_probe;
 }
 
+/* cpgo_strmap: put, get, a duplicate refused, values written in place, many keys (the
+ * table grows), and an empty map answers without allocating. */
+static void test_strmap(void)
+{
+    struct cpgo_strmap m = {0};
+    CHECK(cpgo_strmap_get(&m, "a") == NULL);
+    static char keys[5000][16];
+    for (size_t i = 0; i < 5000; i++) {
+        snprintf(keys[i], sizeof keys[i], "host:%zu", i);
+        CHECK_EQ_INT(cpgo_strmap_put(&m, keys[i], i * 3), 0);
+    }
+    CHECK_EQ_INT(cpgo_strmap_put(&m, "host:17", 1), 1); /* another pointer, the same key */
+    size_t *v = cpgo_strmap_get(&m, "host:17");
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_EQ_INT((int)*v, 51);
+        (*v)++;
+    }
+    v = cpgo_strmap_get(&m, "host:17");
+    if (v) CHECK_EQ_INT((int)*v, 52);
+    int all = 1;
+    for (size_t i = 0; i < 5000; i++) {
+        v = cpgo_strmap_get(&m, keys[i]);
+        if (!v || (i != 17 && *v != i * 3)) all = 0;
+    }
+    CHECK(all);
+    CHECK(cpgo_strmap_get(&m, "host:5000") == NULL);
+    CHECK(cpgo_strmap_get(&m, "") == NULL);
+    CHECK_EQ_INT(cpgo_strmap_put(&m, "", 7), 0); /* the empty string is a key like another */
+    v = cpgo_strmap_get(&m, "");
+    if (v) CHECK_EQ_INT((int)*v, 7);
+    CHECK_EQ_INT((int)m.n, 5001);
+    cpgo_strmap_free(&m);
+    CHECK(cpgo_strmap_get(&m, "host:1") == NULL);
+}
+
 int main(void)
 {
+    test_strmap();
     /* idmap: sparse and dense ids, duplicates, misses */
     struct cpgo_idmap m = {0};
-    for (uint64_t i = 1; i <= 10000; i++) CHECK_EQ_INT(cpgo_idmap_put(&m, i * 0x10001, (uint32_t)i), 0);
+    for (uint64_t i = 1; i <= 10000; i++)
+        CHECK_EQ_INT(cpgo_idmap_put(&m, i * 0x10001, (uint32_t)i), 0);
     CHECK_EQ_INT(cpgo_idmap_put(&m, 5 * 0x10001, 99), 1);
     CHECK_EQ_INT(cpgo_idmap_get(&m, 5 * 0x10001), 5);
     CHECK_EQ_INT(cpgo_idmap_get(&m, 7), -1);
@@ -66,7 +105,8 @@ int main(void)
             }
             CHECK_EQ_INT(bad, 0);
         }
-        for (uint32_t i = 0; i < 100; i++) CHECK_EQ_INT(cpgo_itab_insert(&tt, hs[i], i), 0);
+        for (uint32_t i = 0; i < 100; i++)
+            CHECK_EQ_INT(cpgo_itab_insert(&tt, hs[i], i), 0);
         g_probe = vals[77];
         CHECK_EQ_INT(cpgo_itab_find(&tt, hs[77], eq_val, NULL), 77);
         cpgo_itab_free(&tt);

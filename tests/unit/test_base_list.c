@@ -1,5 +1,5 @@
 /* Unit tests for base/list: an all-zero list is empty; FIFO order; O(1) removal from the
- * head, middle and tail; the element from its node. */
+ * head, middle and tail; the element from its node; push at the head. */
 #include "base/list.h"
 #include "check.h"
 
@@ -8,8 +8,30 @@ struct item {
     struct cpgo_list_node link;
 };
 
+/* push_head: a retry goes before what waits, on an empty list and a full one, and the
+ * list stays walkable both ways (remove of the new head and of the old tail). */
+static void test_push_head(void)
+{
+    struct cpgo_list l = {0};
+    struct item it[3] = {{.v = 0}, {.v = 1}, {.v = 2}};
+    cpgo_list_push_head(&l, &it[1].link); /* empty: head and tail */
+    cpgo_list_push_tail(&l, &it[2].link);
+    cpgo_list_push_head(&l, &it[0].link);
+    CHECK_EQ_INT(l.len, 3);
+    int order = 0;
+    for (struct cpgo_list_node *n = cpgo_list_head(&l); n; n = n->next)
+        order = order * 10 + CPGO_LIST_DATA(n, struct item, link)->v + 1;
+    CHECK_EQ_INT(order, 123);
+    cpgo_list_remove(&l, &it[2].link);
+    CHECK(l.tail == &it[1].link);
+    CHECK_EQ_INT(CPGO_LIST_DATA(cpgo_list_pop_head(&l), struct item, link)->v, 0);
+    CHECK_EQ_INT(CPGO_LIST_DATA(cpgo_list_pop_head(&l), struct item, link)->v, 1);
+    CHECK(cpgo_list_empty(&l) && l.tail == NULL);
+}
+
 int main(void)
 {
+    test_push_head();
     struct cpgo_list l = {0};
     CHECK(cpgo_list_empty(&l));
     CHECK(cpgo_list_pop_head(&l) == NULL);
