@@ -42,7 +42,7 @@ struct cpgo_scraper {
     size_t open_handles; /* uv handles not yet closed: the timer and poll contexts */
     void (*closed)(void *);
     void *closed_arg;
-    struct cpgo_scrape *head; /* scrapes in flight (doubly linked) */
+    struct cpgo_scrape *head;                        /* scrapes in flight (doubly linked) */
     size_t inflight, inflight_peak, inflight_budget; /* body bytes held, see scrape.h */
     const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
@@ -73,42 +73,6 @@ struct sock_ctx {
     struct cpgo_scraper *s;
 };
 
-static const char *const class_names[CPGO_CLASS_COUNT] = {
-    [CPGO_CLASS_OK] = "ok",
-    [CPGO_CLASS_DNS] = "dns",
-    [CPGO_CLASS_CONNECT] = "connect",
-    [CPGO_CLASS_TIMEOUT] = "timeout",
-    [CPGO_CLASS_RESET] = "reset",
-    [CPGO_CLASS_PARTIAL] = "partial",
-    [CPGO_CLASS_HTTP_5XX] = "http_5xx",
-    [CPGO_CLASS_BUSY] = "busy",
-    [CPGO_CLASS_INFLIGHT_LIMIT] = "inflight_limit",
-    [CPGO_CLASS_OOM] = "oom",
-    [CPGO_CLASS_TLS] = "tls",
-    [CPGO_CLASS_BODY_LIMIT] = "body_size_limit",
-    [CPGO_CLASS_HTTP_4XX] = "http_4xx",
-    [CPGO_CLASS_CONFIG] = "config",
-    [CPGO_CLASS_BAD_RESPONSE] = "bad_response",
-    [CPGO_CLASS_BAD_PAYLOAD] = "bad_payload",
-    [CPGO_CLASS_DECOMPRESSED_LIMIT] = "decompressed_limit",
-    [CPGO_CLASS_LIMIT] = "limit",
-    [CPGO_CLASS_INCOMPATIBLE] = "incompatible",
-    [CPGO_CLASS_NOT_CPU] = "not_cpu_profile",
-    [CPGO_CLASS_NO_DATA] = "no_data",
-    [CPGO_CLASS_INTERNAL] = "internal",
-    [CPGO_CLASS_CANCELED] = "canceled",
-};
-
-const char *cpgo_class_name(enum cpgo_class c)
-{
-    return (unsigned)c < CPGO_CLASS_COUNT ? class_names[c] : "unknown";
-}
-
-int cpgo_class_transient(enum cpgo_class c)
-{
-    return c >= CPGO_CLASS_DNS && c <= CPGO_CLASS_OOM;
-}
-
 static void maybe_finish_close(struct cpgo_scraper *s)
 {
     if (s->closing && s->open_handles == 0) {
@@ -138,8 +102,10 @@ static void handle_closed_cb(uv_handle_t *h)
 static void unlink_scrape(struct cpgo_scrape *t)
 {
     struct cpgo_scraper *s = t->s;
-    if (t->prev) t->prev->next = t->next;
-    else s->head = t->next;
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        s->head = t->next;
     if (t->next) t->next->prev = t->prev;
     t->prev = t->next = NULL;
 }
@@ -186,7 +152,8 @@ static void free_scrape(struct cpgo_scrape *t)
 static void first_line(const struct cpgo_scrape *t, char *out, size_t cap)
 {
     size_t w = 0;
-    while (w < t->len && w < 4096 && t->buf[w] != '\n' && t->buf[w] != '\r') w++;
+    while (w < t->len && w < 4096 && t->buf[w] != '\n' && t->buf[w] != '\r')
+        w++;
     size_t o = cpgo_url_scrub(t->secrets, (const char *)t->buf, w, out, cap < 121 ? cap : 121);
     for (size_t i = 0; i < o; i++)
         if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] >= 127) out[i] = '?';
@@ -203,12 +170,15 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return CPGO_CLASS_DNS;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return CPGO_CLASS_DNS;
     case CURLE_COULDNT_CONNECT:
     case CURLE_INTERFACE_FAILED:
     case CURLE_NO_CONNECTION_AVAILABLE:
-    case CURLE_PROXY: return CPGO_CLASS_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT: return CPGO_CLASS_TIMEOUT;
+    case CURLE_PROXY:
+        return CPGO_CLASS_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return CPGO_CLASS_TIMEOUT;
     case CURLE_RECV_ERROR:
         if (strstr(detail, "chunked-encoding") || strstr(detail, "header"))
             return CPGO_CLASS_BAD_RESPONSE;
@@ -216,9 +186,12 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM: return CPGO_CLASS_RESET;
-    case CURLE_PARTIAL_FILE: return CPGO_CLASS_PARTIAL;
-    case CURLE_FILESIZE_EXCEEDED: return CPGO_CLASS_BODY_LIMIT;
+    case CURLE_HTTP2_STREAM:
+        return CPGO_CLASS_RESET;
+    case CURLE_PARTIAL_FILE:
+        return CPGO_CLASS_PARTIAL;
+    case CURLE_FILESIZE_EXCEEDED:
+        return CPGO_CLASS_BODY_LIMIT;
     case CURLE_WRITE_ERROR:
         return t->over_limit      ? CPGO_CLASS_BODY_LIMIT
                : t->out_of_memory ? CPGO_CLASS_OOM
@@ -227,18 +200,22 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
         if (status > 0 && !t->len) return CPGO_CLASS_BAD_RESPONSE;
         return CPGO_CLASS_OOM;
     case CURLE_WEIRD_SERVER_REPLY:
-    case CURLE_BAD_CONTENT_ENCODING: return CPGO_CLASS_BAD_RESPONSE;
+    case CURLE_BAD_CONTENT_ENCODING:
+        return CPGO_CLASS_BAD_RESPONSE;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR: return CPGO_CLASS_TLS;
+    case CURLE_SSL_ISSUER_ERROR:
+        return CPGO_CLASS_TLS;
     case CURLE_UNSUPPORTED_PROTOCOL:
         if (strstr(detail, "HTTP/0.9")) return CPGO_CLASS_BAD_RESPONSE;
         return CPGO_CLASS_CONFIG;
-    case CURLE_URL_MALFORMAT: return CPGO_CLASS_CONFIG;
-    default: return CPGO_CLASS_INTERNAL; /* shown with curl's own message */
+    case CURLE_URL_MALFORMAT:
+        return CPGO_CLASS_CONFIG;
+    default:
+        return CPGO_CLASS_INTERNAL; /* shown with curl's own message */
     }
 }
 
@@ -275,8 +252,10 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
                      "HTTP 400: %s (raise the server's WriteTimeout or lower seconds=)", line);
         } else if (st >= 300 && st < 400) {
             r->cls = CPGO_CLASS_HTTP_4XX;
-            snprintf(r->error, sizeof r->error, "HTTP %ld redirect refused (scrapes never "
-                     "follow redirects)", st);
+            snprintf(r->error, sizeof r->error,
+                     "HTTP %ld redirect refused (scrapes never "
+                     "follow redirects)",
+                     st);
         } else {
             r->cls = CPGO_CLASS_HTTP_4XX;
             snprintf(r->error, sizeof r->error, "HTTP %ld%s%s%s", st, line[0] ? ": " : "", line,
@@ -354,7 +333,8 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     struct sock_ctx *c = h->data;
     struct cpgo_scraper *s = c->s;
     int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
     else {
         if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
         if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -412,8 +392,10 @@ static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     struct cpgo_scraper *s = userp;
-    if (timeout_ms < 0) uv_timer_stop(&s->timer);
-    else if (!s->closing) uv_timer_start(&s->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
+    if (timeout_ms < 0)
+        uv_timer_stop(&s->timer);
+    else if (!s->closing)
+        uv_timer_start(&s->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
     return 0;
 }
 
@@ -465,7 +447,8 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
         size_t declared = cl > 0 && (uint64_t)cl <= t->max && (size_t)cl >= need ? (size_t)cl : 0;
         if (!cap)
             cap = declared ? (declared < BODY_FIRST_MAX ? declared : BODY_FIRST_MAX) : BODY_FIRST;
-        while (cap < need) cap = cap > t->max / 2 ? t->max : cap * 2;
+        while (cap < need)
+            cap = cap > t->max / 2 ? t->max : cap * 2;
         if (declared && cap > declared) cap = declared;
         if (cap > t->max) cap = t->max;
         /* The new buffer is charged whole before the old one is refunded: realloc may hold
