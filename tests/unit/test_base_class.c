@@ -1,7 +1,9 @@
-/* test_base_class.c - the shared failure classes: names (metric labels), retry policy. */
+/* test_base_class.c - the shared failure classes: names (metric labels), retry policy,
+ * and the class carried in struct cpgo_err as data. */
 #include <string.h>
 
 #include "base/class.h"
+#include "base/err.h"
 #include "check.h"
 
 int main(void)
@@ -57,5 +59,25 @@ int main(void)
     }
     CHECK(!cpgo_class_transient(CPGO_CLASS_COUNT));
 
+    /* the class travels as data: the text never decides it */
+    struct cpgo_err e;
+    cpgo_err_set(&e, CPGO_E_LIMIT, "decompressed profile exceeds the limit");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_LIMIT);
+    cpgo_err_set_class(&e, CPGO_CLASS_DECOMPRESSED_LIMIT, CPGO_E_LIMIT, "too big");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_DECOMPRESSED_LIMIT);
+    cpgo_err_prefix(&e, "backend a");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_DECOMPRESSED_LIMIT); /* context kept */
+    cpgo_err_set(&e, CPGO_E_LIMIT, "another limit"); /* a new failure forgets it */
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_LIMIT);
+    cpgo_err_set(&e, CPGO_E_INPUT, "x");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_BAD_PAYLOAD);
+    cpgo_err_set(&e, CPGO_E_EMPTY, "x");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_NO_DATA);
+    cpgo_err_set(&e, CPGO_E_INCOMPAT, "x");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_INCOMPATIBLE);
+    cpgo_err_set(&e, CPGO_E_NOMEM, "x");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_OOM);
+    cpgo_err_set(&e, CPGO_E_IO, "x");
+    CHECK_EQ_INT(cpgo_err_to_class(&e), CPGO_CLASS_INTERNAL);
     CHECK_DONE();
 }
