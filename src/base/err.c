@@ -5,29 +5,31 @@
 #include <stdio.h>
 #include <string.h>
 
+static void err_vset(struct cpgo_err *err, enum cpgo_class cls, int code, const char *fmt,
+                     va_list ap)
+{
+    vsnprintf(err->text, sizeof err->text, fmt, ap);
+    err->code = code;
+    err->cls = cls;
+}
+
 int cpgo_err_set(struct cpgo_err *err, int code, const char *fmt, ...)
 {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->text, sizeof err->text, fmt, ap);
-        va_end(ap);
-        err->code = code;
-        err->cls = CPGO_CLASS_OK;
-    }
+    if (!err) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, CPGO_CLASS_OK, code, fmt, ap); /* a new failure forgets an older class */
+    va_end(ap);
     return code;
 }
 
 int cpgo_err_set_class(struct cpgo_err *err, enum cpgo_class cls, int code, const char *fmt, ...)
 {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->text, sizeof err->text, fmt, ap);
-        va_end(ap);
-        err->code = code;
-        err->cls = cls;
-    }
+    if (!err) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, cls, code, fmt, ap);
+    va_end(ap);
     return code;
 }
 
