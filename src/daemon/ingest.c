@@ -5,7 +5,8 @@
  * that refuses the others), journal it (synced: the moment a scrape is accepted), merge it
  * into pending; every 32 journal entries a snapshot replaces the journal.
  *
- * A refusal carries its class (scrape.h: the retry policy and the metrics label) and a
+ * A refusal carries its class (base/class.h: the retry policy and the metrics label; the
+ * decoder names it as data in the error, cpgo_err_to_class, never read from the text) and a
  * message scrubbed of the backend's secrets; for a body that is not a profile at all, the
  * message quotes its first bytes (printable only), scrubbed before they are cut.
  *
@@ -22,17 +23,6 @@
 #include "profile/shape.h"
 #include "profile/summary.h"
 #include "state/state.h"
-
-static enum cpgo_class class_of_decode(int rc, const char *text)
-{
-    if (rc == CPGO_E_EMPTY) return CPGO_CLASS_NO_DATA;
-    if (rc == CPGO_E_LIMIT)
-        return strstr(text, "decompressed") ? CPGO_CLASS_DECOMPRESSED_LIMIT : CPGO_CLASS_LIMIT;
-    if (rc == CPGO_E_INCOMPAT) return CPGO_CLASS_INCOMPATIBLE;
-    if (rc == CPGO_E_NOMEM) return CPGO_CLASS_OOM;
-    if (rc == CPGO_E_IO) return CPGO_CLASS_INTERNAL;
-    return CPGO_CLASS_BAD_PAYLOAD;
-}
 
 /* A scrape is checked against the target's shape before it is journaled, so that a bad
  * instance is refused alone (and named in the log) instead of becoming the reference that
@@ -76,15 +66,16 @@ int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t l
                      struct cpgo_err *err)
 {
     struct cpgo_profile *p = NULL;
+    err->cls = CPGO_CLASS_OK; /* a producer below may name a finer class than its code */
     int rc = cpgo_profile_decode(body, len, lim, &p, err);
     int decoded = rc == 0;
     if (decoded)
         rc = check_cpu_profile(p, cls, err);
     else
-        *cls = class_of_decode(rc, err->text);
+        *cls = cpgo_err_to_class(err);
     if (!rc) {
         rc = cpgo_state_ingest(ts, body, len, p, backend, (int64_t)time(NULL), err);
-        if (rc) *cls = class_of_decode(rc, err->text);
+        if (rc) *cls = cpgo_err_to_class(err);
     }
     if (rc) { /* a decoder message may quote the profile's strings */
         size_t l = strlen(err->text);

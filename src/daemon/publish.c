@@ -325,7 +325,7 @@ static int forge_round(struct forge_job *j)
         }
         int rc = cpgo_gitrepo_open(j->in.state_dir, &j->repo, &go, &t->git, &j->err);
         if (rc) {
-            j->fr.gcls = CPGO_GIT_LOCAL;
+            j->fr.gcls = CPGO_CLASS_LOCAL;
             return rc;
         }
     }
@@ -579,7 +579,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     struct cpgo_forge_result *r = &j->fr;
     /* the cadence counts every attempt; a transient failure retries sooner */
     t->last_publish_ms = cpgo_daemon_wall_ms();
-    t->retry_soon = j->rc && cpgo_git_class_transient(r->gcls);
+    t->retry_soon = j->rc && cpgo_class_transient(r->gcls);
     if (r->head_branch[0]) snprintf(t->head_branch, sizeof t->head_branch, "%s", r->head_branch);
     snprintf(t->base_branch, sizeof t->base_branch, "%s", j->target_branch);
     if (r->settled) {
@@ -594,11 +594,11 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     if (j->rc) {
         *outcome = CPGO_OUTCOME_FAILED;
         fail(t,
-             cpgo_git_class_transient(r->gcls) ? "publish failed; the next round retries"
-                                               : "publish failed; a person must act",
+             cpgo_class_transient(r->gcls) ? "publish failed; the next round retries"
+                                           : "publish failed; a person must act",
              j->err.text);
         cpgo_log(CPGO_LVL_DEBUG, "publish failure class", "target", t->key, "class",
-                 cpgo_git_class_name(r->gcls), NULL);
+                 cpgo_class_name(r->gcls), NULL);
         return ROUND_ENDS;
     }
     if (r->outcome == CPGO_FORGE_OUT_NOTHING) {
@@ -727,16 +727,16 @@ static void gh_fail(struct target *t, struct cpgo_gh_result *res)
 {
     t->probe_only = 0;
     /* a pushed branch without its pull request should not wait a whole min_interval */
-    t->retry_soon = res->cls == CPGO_GH_TRANSIENT || res->cls == CPGO_GH_RATE_LIMITED ||
-                    res->cls == CPGO_GH_CANCELED || res->cls == CPGO_GH_INTERNAL;
-    if (res->cls == CPGO_GH_CANCELED && t->d->stopping) {
+    t->retry_soon = res->cls == CPGO_CLASS_TRANSIENT || res->cls == CPGO_CLASS_RATE_LIMITED ||
+                    res->cls == CPGO_CLASS_CANCELED || res->cls == CPGO_CLASS_INTERNAL_RETRY;
+    if (res->cls == CPGO_CLASS_CANCELED && t->d->stopping) {
         cpgo_log(CPGO_LVL_INFO,
                  "pull request step abandoned at shutdown; the next start resumes it", "target",
                  t->key, NULL);
         gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
-    if (res->cls == CPGO_GH_AUTH)
+    if (res->cls == CPGO_CLASS_AUTH)
         fail(t,
              "GitHub rejected the token: all GitHub work stopped until the token is replaced "
              "(SIGHUP reads it again) or cpgo restarts",
@@ -763,7 +763,7 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_gh_pr *p
 static void on_update(struct cpgo_gh_result *res, void *arg)
 {
     struct target *t = arg;
-    if (res->cls != CPGO_GH_OK) {
+    if (res->cls != CPGO_CLASS_OK) {
         gh_fail(t, res);
         return;
     }
@@ -777,13 +777,13 @@ static void on_update(struct cpgo_gh_result *res, void *arg)
 static void on_create(struct cpgo_gh_result *res, void *arg)
 {
     struct target *t = arg;
-    if (res->cls == CPGO_GH_EXISTS && !t->find_retried) {
+    if (res->cls == CPGO_CLASS_EXISTS && !t->find_retried) {
         /* opened meanwhile (by an earlier attempt or a person): look it up */
         t->find_retried = 1;
         gh_find(t);
         return;
     }
-    if (res->cls != CPGO_GH_OK) {
+    if (res->cls != CPGO_CLASS_OK) {
         gh_fail(t, res);
         return;
     }
@@ -819,7 +819,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
 {
     struct target *t = arg;
     struct daemon *d = t->d;
-    if (res->cls != CPGO_GH_OK) {
+    if (res->cls != CPGO_CLASS_OK) {
         gh_fail(t, res);
         return;
     }

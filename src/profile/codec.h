@@ -83,7 +83,9 @@ static inline int64_t cpgo_id_lookup(const struct cpgo_id_index *x, uint64_t id)
 
 /*
  * Decodes gzip or raw protobuf and validates it. On success *out owns a profile to be freed
- * with cpgo_profile_free. Errors: CPGO_E_EMPTY (no bytes), CPGO_E_LIMIT, CPGO_E_INPUT.
+ * with cpgo_profile_free. Errors: CPGO_E_EMPTY (no bytes), CPGO_E_LIMIT, CPGO_E_INPUT; a
+ * gzip that inflates past max_decompressed also names CPGO_CLASS_DECOMPRESSED_LIMIT in
+ * err->cls (cpgo_err_to_class gives the class of any failure).
  */
 int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *lim,
                         struct cpgo_profile **out, struct cpgo_err *err);
@@ -110,7 +112,7 @@ int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out
 /* Raw protobuf only (the caller may free what the message points into, then compress). */
 int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cpgo_err *err);
 /* The same, compressing on `threads` threads; the bytes do not depend on `threads`. */
-int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads,
-                           struct cpgo_buf *out, struct cpgo_err *err);
+int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads, struct cpgo_buf *out,
+                           struct cpgo_err *err);
 
 #endif

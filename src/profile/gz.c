@@ -15,7 +15,7 @@ int cpgo_gz_is_gzip(const void *data, size_t len)
 }
 
 int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf *out,
-                      struct cpgo_err *err)
+                       struct cpgo_err *err)
 {
     /* gzip's trailer ends with ISIZE, the last member's size mod 2^32. One larger than the
      * limit, and no more than deflate can expand the input (1032:1), is either true or a lie
@@ -24,13 +24,14 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
      * pass the ratio test, and anything else is still stopped at the limit below.) */
     if (len >= 18) {
         const unsigned char *t = (const unsigned char *)data + len - 4;
-        uint32_t isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-                         (uint32_t)t[3] << 24;
+        uint32_t isize =
+            (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
         if (isize > max && (uint64_t)isize <= (uint64_t)len * 1032)
-            return cpgo_err_set(err, CPGO_E_LIMIT,
-                                "decompressed profile exceeds the limit of %zu bytes (the gzip "
-                                "trailer says %" PRIu32 ")",
-                                max, isize);
+            return cpgo_err_set_class(
+                err, CPGO_CLASS_DECOMPRESSED_LIMIT, CPGO_E_LIMIT,
+                "decompressed profile exceeds the limit of %zu bytes (the gzip "
+                "trailer says %" PRIu32 ")",
+                max, isize);
     }
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -72,8 +73,8 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
         int z = inflate(&zs, Z_NO_FLUSH);
         size_t produced = out_before - zs.avail_out;
         if (at_ceiling && produced) {
-            rc = cpgo_err_set(err, CPGO_E_LIMIT,
-                              "decompressed profile exceeds the limit of %zu bytes", max);
+            rc = cpgo_err_set_class(err, CPGO_CLASS_DECOMPRESSED_LIMIT, CPGO_E_LIMIT,
+                                    "decompressed profile exceeds the limit of %zu bytes", max);
             break;
         }
         if (!at_ceiling) out->len += produced;
@@ -105,8 +106,7 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
             rc = cpgo_err_set(err, CPGO_E_NOMEM, "gunzip: out of memory");
             break;
         }
-        rc = cpgo_err_set(err, CPGO_E_INPUT, "gunzip: %s",
-                          zs.msg ? zs.msg : "corrupt gzip data");
+        rc = cpgo_err_set(err, CPGO_E_INPUT, "gunzip: %s", zs.msg ? zs.msg : "corrupt gzip data");
         break;
     }
     inflateEnd(&zs);
@@ -166,7 +166,8 @@ struct gz_worker {
 static void *gz_worker_main(void *arg)
 {
     struct gz_worker *w = arg;
-    for (size_t i = w->first; i < w->njobs; i += w->stride) gz_job_run(&w->jobs[i]);
+    for (size_t i = w->first; i < w->njobs; i += w->stride)
+        gz_job_run(&w->jobs[i]);
     return NULL;
 }
 
@@ -200,7 +201,8 @@ int cpgo_gz_compress(const void *data, size_t len, int threads, struct cpgo_buf 
         size_t owner = i % stride;
         if (owner == 0 || owner > (size_t)started) gz_job_run(&jobs[i]);
     }
-    for (int t = 1; t <= started; t++) pthread_join(ws[t].tid, NULL);
+    for (int t = 1; t <= started; t++)
+        pthread_join(ws[t].tid, NULL);
     free(ws);
 
     int rc = 0;
@@ -231,7 +233,8 @@ int cpgo_gz_compress(const void *data, size_t len, int threads, struct cpgo_buf 
         cpgo_err_set(err, rc, "out of memory compressing %zu bytes", len);
         cpgo_buf_free(out);
     }
-    for (size_t i = 0; i < njobs; i++) free(jobs[i].out);
+    for (size_t i = 0; i < njobs; i++)
+        free(jobs[i].out);
     free(jobs);
     return rc;
 }

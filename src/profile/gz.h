@@ -20,8 +20,9 @@
 /* True when data starts with the gzip magic 1f 8b. */
 int cpgo_gz_is_gzip(const void *data, size_t len);
 
-/* One or more concatenated gzip members into out; more than max bytes -> CPGO_E_LIMIT,
- * stopping at the ceiling. Trailing bytes that are not another member are an error. */
+/* One or more concatenated gzip members into out; more than max bytes -> CPGO_E_LIMIT
+ * with err->cls CPGO_CLASS_DECOMPRESSED_LIMIT, stopping at the ceiling. Trailing bytes that are not
+ * another member are an error. */
 int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf *out,
                        struct cpgo_err *err);
 

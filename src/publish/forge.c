@@ -73,20 +73,20 @@ void cpgo_forge_result_free(struct cpgo_forge_result *r)
 static int git_failed(struct round *rd, int rc)
 {
     rd->r->gcls = cpgo_gitrepo_last_class(rd->g);
-    if (rd->r->gcls == CPGO_GIT_OK) rd->r->gcls = CPGO_GIT_INTERNAL;
+    if (rd->r->gcls == CPGO_CLASS_OK) rd->r->gcls = CPGO_CLASS_INTERNAL_RETRY;
     return rc;
 }
 
 static int local_failed(struct round *rd, int rc)
 {
-    rd->r->gcls = CPGO_GIT_LOCAL;
+    rd->r->gcls = CPGO_CLASS_LOCAL;
     return rc;
 }
 
 /* A profile that cannot be made is the content's fault, unless memory or the disk ran out. */
 static int content_failed(struct round *rd, int rc)
 {
-    rd->r->gcls = rc == CPGO_E_NOMEM || rc == CPGO_E_IO ? CPGO_GIT_LOCAL : CPGO_GIT_CONTENT;
+    rd->r->gcls = rc == CPGO_E_NOMEM || rc == CPGO_E_IO ? CPGO_CLASS_LOCAL : CPGO_CLASS_CONTENT;
     return rc;
 }
 
@@ -225,7 +225,7 @@ static int step_foreign_check(struct round *rd)
                                 !strcmp(head.tip_email, email)));
     if (head.exists && !rd->ours && head.tip_target[0] && req->target_id &&
         strcmp(head.tip_target, req->target_id)) {
-        r->gcls = CPGO_GIT_CONTENT;
+        r->gcls = CPGO_CLASS_CONTENT;
         return cpgo_err_set(rd->err, CPGO_E_INPUT,
                             "branch '%s' belongs to another cpgo target (id %s): two targets "
                             "resolve to the same file; give one of them another target_file "
@@ -233,7 +233,7 @@ static int step_foreign_check(struct round *rd)
                             r->head_branch, head.tip_target);
     }
     if (head.foreign && !rd->ours) {
-        r->gcls = CPGO_GIT_FOREIGN;
+        r->gcls = CPGO_CLASS_FOREIGN;
         return cpgo_err_set(rd->err, CPGO_E_USAGE,
                             "branch '%s' has commits cpgo did not make; left alone (delete the "
                             "branch to let cpgo recreate it): %s",
@@ -243,7 +243,7 @@ static int step_foreign_check(struct round *rd)
 }
 
 /* 6. the existing file must be a profile the pending scrapes merge with: else nothing is
- * pushed, and a person must look (CPGO_GIT_CONTENT). */
+ * pushed, and a person must look (CPGO_CLASS_CONTENT). */
 static int step_validate(struct round *rd)
 {
     const struct cpgo_git_file *f = &rd->f;
@@ -287,7 +287,7 @@ static int step_merge(struct round *rd)
     if ((rc = cpgo_profile_decode(rd->out.data, rd->out.len, &rd->mlim, &rd->neu, rd->err)) ||
         (rc = cpgo_summary_build(rd->neu, 10, &rd->sa, rd->err))) {
         cpgo_err_prefix(rd->err, "the merged profile");
-        r->gcls = CPGO_GIT_INTERNAL;
+        r->gcls = CPGO_CLASS_INTERNAL_RETRY;
         return rc;
     }
     rd->have_sa = 1;
@@ -307,7 +307,7 @@ static int step_merge(struct round *rd)
     };
     size_t blen;
     if ((rc = cpgo_prbody_build(&in, &r->body, &blen, rd->err))) {
-        r->gcls = CPGO_GIT_INTERNAL;
+        r->gcls = CPGO_CLASS_INTERNAL_RETRY;
         return rc;
     }
     if (cpgo_prbody_summary_line(&in, r->summary, sizeof r->summary) < 0)
@@ -418,7 +418,7 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
     assert(rc != STEP_NEXT);
     if (rc < 0) {
         r->outcome = CPGO_FORGE_OUT_FAILED;
-        if (r->gcls == CPGO_GIT_OK) r->gcls = CPGO_GIT_INTERNAL;
+        if (r->gcls == CPGO_CLASS_OK) r->gcls = CPGO_CLASS_INTERNAL_RETRY;
     } else {
         rc = 0;
         r->step = NULL;

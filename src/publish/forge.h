@@ -19,9 +19,9 @@
  *             or a commit by cpgo's committer carrying this target's Cpgo-Target trailer
  *             (then it is rewritten whatever base it sits on), or one cpgo commit on the
  *             base; a tip of another target is a configuration error; anything else is left
- *             alone and reported (CPGO_GIT_FOREIGN);
+ *             alone and reported (CPGO_CLASS_FOREIGN);
  *   validate  decode and check the existing file: not a profile, or sample types that do
- *             not merge, is a permanent error for the target (CPGO_GIT_CONTENT): nothing is
+ *             not merge, is a permanent error for the target (CPGO_CLASS_CONTENT): nothing is
  *             pushed;
  *   merge     new file = trim(existing + every pending segment + fresh scrapes), the summary
  *             line and the Markdown body (prbody.h);
@@ -87,15 +87,15 @@ struct cpgo_forge_result {
     char commit[CPGO_GIT_ID_SIZE];
     char blob[CPGO_GIT_ID_SIZE];
     char base[CPGO_GIT_ID_SIZE];
-    char summary[256];        /* one line (the commit's subject) */
-    char title[256];          /* the pull request's title */
-    char *body;               /* the pull request's Markdown body (malloc'd), or NULL */
-    enum cpgo_git_class gcls; /* of a failure; CPGO_GIT_OK otherwise */
+    char summary[256];    /* one line (the commit's subject) */
+    char title[256];      /* the pull request's title */
+    char *body;           /* the pull request's Markdown body (malloc'd), or NULL */
+    enum cpgo_class gcls; /* of a failure; CPGO_CLASS_OK otherwise */
 };
 void cpgo_forge_result_free(struct cpgo_forge_result *r);
 
 /* 0, or a CPGO_E_* code with err naming the repository and branch or file; r->gcls tells
- * whether retrying can help (cpgo_git_class_transient). */
+ * whether retrying can help (cpgo_class_transient). */
 int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
                      const struct cpgo_forge_req *req, struct cpgo_forge_result *r,
                      struct cpgo_err *err);

@@ -138,7 +138,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
 {
     CURL *e = curl_easy_init();
     if (!e) {
-        github_finish(r, CPGO_GH_INTERNAL, "out of memory");
+        github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
         return;
     }
     cpgo_buf_free(&r->body);
@@ -168,7 +168,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
         r->hdrs = NULL;
         curl_easy_cleanup(e);
         r->easy = NULL;
-        github_finish(r, CPGO_GH_INTERNAL, "out of memory");
+        github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
         return;
     }
     curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -197,7 +197,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
         r->hdrs = NULL;
         curl_easy_cleanup(e);
         r->easy = NULL;
-        github_finish(r, CPGO_GH_CANCELED, "the HTTP client is closing");
+        github_finish(r, CPGO_CLASS_CANCELED, "the HTTP client is closing");
         return;
     }
     c->active = r;
@@ -248,9 +248,9 @@ static void pump_cb(uv_timer_t *h)
         struct gh_req *r;
         while ((r = github_pop(c))) {
             if (c->closing)
-                github_finish(r, CPGO_GH_CANCELED, "not sent: the GitHub client is closing");
+                github_finish(r, CPGO_CLASS_CANCELED, "not sent: the GitHub client is closing");
             else
-                github_finish(r, CPGO_GH_AUTH, "not sent: %s", c->st.stop_reason);
+                github_finish(r, CPGO_CLASS_AUTH, "not sent: %s", c->st.stop_reason);
         }
         if (c->closing && !c->active && !uv_is_closing((uv_handle_t *)&c->timer))
             uv_close((uv_handle_t *)&c->timer, close_cb);

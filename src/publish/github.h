@@ -14,11 +14,11 @@
  *     either header waits `secondary_wait_ms` (>= 60 s) and then backs off exponentially,
  *     with jitter; the request is given up after `max_retries` retries;
  *   - 401 stops the client: the request, everything queued and everything submitted later
- *     fails with CPGO_GH_AUTH without another request (no retry loop) and
+ *     fails with CPGO_CLASS_AUTH without another request (no retry loop) and
  *     cpgo_gh_client_status reports it;
  *   - 403 "Resource not accessible by integration" (or any 403 that is not a rate limit)
- *     fails that request only, class CPGO_GH_FORBIDDEN: the caller skips that repository;
- *   - 422 "A pull request already exists" is CPGO_GH_EXISTS: the caller looks it up;
+ *     fails that request only, class CPGO_CLASS_FORBIDDEN: the caller skips that repository;
+ *   - 422 "A pull request already exists" is CPGO_CLASS_EXISTS: the caller looks it up;
  *   - 5xx, timeouts and connection failures are retried with backoff and jitter, but only
  *     when that is safe: GETs and the idempotent PATCH are sent again; a POST that may or
  *     may not have created the pull request is followed by a lookup of its head branch,
@@ -38,7 +38,7 @@
  *
  * Owns: the client, its queue, its uv timer, the token, the easy handle in flight.
  * Borrows: the loop and the scraper, which must outlive the client (or be closed after
- * it: a scraper closed first hands the request in flight back as CPGO_GH_CANCELED).
+ * it: a scraper closed first hands the request in flight back as CPGO_CLASS_CANCELED).
  * Thread: the loop thread only. Callbacks run on the loop, never from inside a submit
  * function or a curl callback.
  */
@@ -49,6 +49,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/class.h"
 #include "base/err.h"
 #include "base/url.h"
 #include "scrape/scrape.h"
@@ -58,26 +59,17 @@
 #define CPGO_GH_MAX_BODY 65536
 #define CPGO_GH_MAX_TITLE 1024
 
-/* What the caller does next depends on the class only. */
-enum cpgo_gh_class {
-    CPGO_GH_OK = 0,
-    CPGO_GH_AUTH,         /* 401: the client has stopped; fix the token */
-    CPGO_GH_FORBIDDEN,    /* 403 not a rate limit: skip this repository */
-    CPGO_GH_NOT_FOUND,    /* 404: no such repository or pull request, or no access */
-    CPGO_GH_EXISTS,       /* 422 "A pull request already exists": look it up */
-    CPGO_GH_INVALID,      /* any other 422 (e.g. "No commits between", bad head) */
-    CPGO_GH_RATE_LIMITED, /* still rate limited after max_retries retries */
-    CPGO_GH_TRANSIENT,    /* 5xx, timeout, connection failure after max_retries retries
-                             (or a POST that must not be retried blindly) */
-    CPGO_GH_BAD_RESPONSE, /* malformed, wrong-typed or oversized JSON; bad Link header */
-    CPGO_GH_REDIRECT,     /* redirect to another host or scheme, or too many */
-    CPGO_GH_HTTP,         /* any other unexpected status */
-    CPGO_GH_CONFIG,       /* TLS or URL problem: will not go away by itself */
-    CPGO_GH_CANCELED,     /* the client or the scraper was closed */
-    CPGO_GH_INTERNAL,     /* out of memory */
-    CPGO_GH_CLASS_COUNT
-};
-const char *cpgo_gh_class_name(enum cpgo_gh_class c);
+/* What the caller does next depends on the class only (base/class.h). GitHub produces
+ * CPGO_CLASS_OK, AUTH (401: the client has stopped; fix the token), FORBIDDEN (403 not a
+ * rate limit: skip this repository), NOT_FOUND (404: no such repository or pull request,
+ * or no access), EXISTS (422 "A pull request already exists": look it up), INVALID (any
+ * other 422, e.g. "No commits between", bad head), RATE_LIMITED (still rate limited after
+ * max_retries retries), TRANSIENT (5xx, timeout, connection failure after max_retries
+ * retries, or a POST that must not be retried blindly), BAD_RESPONSE (malformed,
+ * wrong-typed or oversized JSON; bad Link header), REDIRECT (to another host or scheme, or
+ * too many), HTTP (any other unexpected status), CONFIG (TLS or URL problem: will not go
+ * away by itself), CANCELED (the client or the scraper was closed), INTERNAL_RETRY (out
+ * of memory). */
 
 enum cpgo_gh_op { CPGO_GH_OP_FIND, CPGO_GH_OP_CREATE, CPGO_GH_OP_UPDATE, CPGO_GH_OP_GET };
 
@@ -85,8 +77,8 @@ enum cpgo_gh_op { CPGO_GH_OP_FIND, CPGO_GH_OP_CREATE, CPGO_GH_OP_UPDATE, CPGO_GH
  * non-NULL after a successful parse ("" when GitHub sent null or nothing). */
 struct cpgo_gh_pr {
     uint64_t number;
-    int open;          /* state "open" (else "closed") */
-    int merged;        /* `merged`, or `merged_at` != null in lists (which lack `merged`) */
+    int open;   /* state "open" (else "closed") */
+    int merged; /* `merged`, or `merged_at` != null in lists (which lack `merged`) */
     int draft;
     int64_t closed_at; /* seconds since the epoch; 0 when not closed */
     char *title, *body, *html_url;
@@ -99,7 +91,7 @@ void cpgo_gh_pr_free(struct cpgo_gh_pr *pr);
  * setting the field to NULL. */
 struct cpgo_gh_result {
     enum cpgo_gh_op op;
-    enum cpgo_gh_class cls;
+    enum cpgo_class cls;
     long http_status;  /* of the last response, 0 when none */
     int found;         /* `pr` is filled: FIND found one; other operations succeeded */
     int recovered;     /* CREATE: a POST that failed ambiguously had created it */
@@ -107,7 +99,7 @@ struct cpgo_gh_result {
     size_t nseen;      /* FIND: pull requests listed for the head */
     unsigned attempts; /* HTTP requests made for this operation */
     struct cpgo_gh_pr pr;
-    char error[320];   /* one line naming the repository; "" when cls == CPGO_GH_OK */
+    char error[320]; /* one line naming the repository; "" when cls == CPGO_CLASS_OK */
 };
 typedef void (*cpgo_gh_done_cb)(struct cpgo_gh_result *res, void *arg);
 
@@ -149,20 +141,20 @@ struct cpgo_gh_client;
 int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
                        const struct cpgo_gh_opts *opts, struct cpgo_gh_client **out,
                        struct cpgo_err *err);
-/* Fails every queued operation with CPGO_GH_CANCELED (through its callback, later), aborts
+/* Fails every queued operation with CPGO_CLASS_CANCELED (through its callback, later), aborts
  * the request in flight, and runs `closed` (may be NULL) once the client is freed. */
 void cpgo_gh_client_close(struct cpgo_gh_client *c, void (*closed)(void *arg), void *arg);
 
 struct cpgo_gh_status {
-    int stopped;              /* a 401 stopped the client */
-    size_t queued;            /* operations waiting, including the one in flight */
-    uint64_t paused_ms;       /* how long the queue still waits (rate limit, backoff) */
-    int64_t rate_remaining;   /* last x-ratelimit-remaining, -1 when unknown */
-    int64_t rate_reset;       /* last x-ratelimit-reset (epoch seconds), -1 when unknown */
-    uint64_t requests;        /* HTTP requests sent */
-    uint64_t retries;         /* of them, retries (rate limits, 5xx, timeouts) */
-    uint64_t rate_limited;    /* responses that were rate limits */
-    char stop_reason[160];    /* why it stopped (no secrets) */
+    int stopped;            /* a 401 stopped the client */
+    size_t queued;          /* operations waiting, including the one in flight */
+    uint64_t paused_ms;     /* how long the queue still waits (rate limit, backoff) */
+    int64_t rate_remaining; /* last x-ratelimit-remaining, -1 when unknown */
+    int64_t rate_reset;     /* last x-ratelimit-reset (epoch seconds), -1 when unknown */
+    uint64_t requests;      /* HTTP requests sent */
+    uint64_t retries;       /* of them, retries (rate limits, 5xx, timeouts) */
+    uint64_t rate_limited;  /* responses that were rate limits */
+    char stop_reason[160];  /* why it stopped (no secrets) */
 };
 void cpgo_gh_client_status(const struct cpgo_gh_client *c, struct cpgo_gh_status *st);
 
@@ -196,11 +188,11 @@ int cpgo_gh_create_pr(struct cpgo_gh_client *c, const char *owner, const char *r
 /* UPDATE: PATCH /repos/{owner}/{repo}/pulls/{number} {"title","body"}; a NULL field is left
  * as it is (at least one is required). */
 int cpgo_gh_update_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
-                      uint64_t number, const char *title, const char *body,
-                      cpgo_gh_done_cb done, void *arg);
+                      uint64_t number, const char *title, const char *body, cpgo_gh_done_cb done,
+                      void *arg);
 /* GET: GET /repos/{owner}/{repo}/pulls/{number}: state, merged, body and the rest. */
-int cpgo_gh_get_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
-                   uint64_t number, cpgo_gh_done_cb done, void *arg);
+int cpgo_gh_get_pr(struct cpgo_gh_client *c, const char *owner, const char *repo, uint64_t number,
+                   cpgo_gh_done_cb done, void *arg);
 
 /*
  * The marker that makes a pull request cpgo's: an HTML comment (invisible when rendered)
@@ -226,8 +218,8 @@ int cpgo_gh_parse_pr(const char *data, size_t len, struct cpgo_gh_pr *out, char 
                      size_t errcap);
 /* A JSON array of pull requests, at most max_items (more is an error). *out is an array of
  * *n (free each with cpgo_gh_pr_free, then the array). */
-int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items,
-                          struct cpgo_gh_pr **out, size_t *n, char *err, size_t errcap);
+int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_gh_pr **out,
+                          size_t *n, char *err, size_t errcap);
 /* GitHub's error document {"message", "errors": [{"message"|"code"}]} as one printable
  * line ("Validation Failed: A pull request already exists for o:b."); the first line of
  * the body when it is not one. Every form of the secrets (NULL: none) is scrubbed from the

@@ -99,7 +99,7 @@ struct gh_req *github_pop(struct cpgo_gh_client *c);
 struct gh_req *github_peek(const struct cpgo_gh_client *c);
 /* Ends an operation: the one callback (the error line built from fmt, naming the
  * repository and the operation, scrubbed), then the request is freed. */
-void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ...)
+void github_finish(struct gh_req *r, enum cpgo_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* github.c: the client and its transfers */

@@ -77,7 +77,7 @@ static uint64_t backoff_ms(struct cpgo_gh_client *c, unsigned attempt)
 
 /* Requeues r at the head after `wait_ms` (the queue waits with it: one request at a time),
  * or gives up when its retries are spent. */
-static void retry(struct gh_req *r, uint64_t wait_ms, enum cpgo_gh_class cls, const char *why)
+static void retry(struct gh_req *r, uint64_t wait_ms, enum cpgo_class cls, const char *why)
 {
     struct cpgo_gh_client *c = r->c;
     if (r->retries >= c->pace.max_retries) {
@@ -104,7 +104,7 @@ static int retarget(struct gh_req *r, const char *url)
 {
     char *u = github_xstrdup(url);
     if (!u) {
-        github_finish(r, CPGO_GH_INTERNAL, "out of memory");
+        github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
         return -1;
     }
     free(r->url);
@@ -136,7 +136,7 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
     char err[200];
     if (cpgo_gh_parse_pr_list((const char *)rs->body, rs->len, GH_MAX_LIST_ITEMS, &prs, &n, err,
                               sizeof err)) {
-        github_finish(r, CPGO_GH_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
+        github_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
         return;
     }
     int open_found = 0;
@@ -162,7 +162,7 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
     if (r->in_lookup) {
         if (r->res.found) {
             r->res.recovered = 1;
-            github_finish(r, CPGO_GH_OK, "%s", "");
+            github_finish(r, CPGO_CLASS_OK, "%s", "");
             return;
         }
         /* nothing was created: the POST may be sent again */
@@ -174,18 +174,18 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
         return;
     }
     if (open_found) {
-        github_finish(r, CPGO_GH_OK, "%s", "");
+        github_finish(r, CPGO_CLASS_OK, "%s", "");
         return;
     }
     char next[2048];
     int ln = rs->link ? cpgo_gh_link_next(rs->link, next, sizeof next) : 0;
     if (ln < 0) {
-        github_finish(r, CPGO_GH_BAD_RESPONSE, "malformed Link header");
+        github_finish(r, CPGO_CLASS_BAD_RESPONSE, "malformed Link header");
         return;
     }
     if (ln == 1) {
         if (!same_api(c, next)) {
-            github_finish(r, CPGO_GH_BAD_RESPONSE, "Link rel=\"next\" leaves the API (%s://%s)",
+            github_finish(r, CPGO_CLASS_BAD_RESPONSE, "Link rel=\"next\" leaves the API (%s://%s)",
                           c->api_scheme, c->api_host);
             return;
         }
@@ -198,7 +198,7 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
         }
         r->res.truncated = 1;
     }
-    github_finish(r, CPGO_GH_OK, "%s", "");
+    github_finish(r, CPGO_CLASS_OK, "%s", "");
 }
 
 static void handle_2xx(struct gh_req *r, struct gh_resp *rs)
@@ -211,15 +211,15 @@ static void handle_2xx(struct gh_req *r, struct gh_resp *rs)
     }
     char err[200];
     if (cpgo_gh_parse_pr((const char *)rs->body, rs->len, &r->res.pr, err, sizeof err)) {
-        github_finish(r, CPGO_GH_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
+        github_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
         return;
     }
     r->res.found = 1;
-    github_finish(r, CPGO_GH_OK, "%s", "");
+    github_finish(r, CPGO_CLASS_OK, "%s", "");
 }
 
 /* A failure after which the request may or may not have taken effect. */
-static void handle_ambiguous(struct gh_req *r, struct gh_resp *rs, enum cpgo_gh_class cls,
+static void handle_ambiguous(struct gh_req *r, struct gh_resp *rs, enum cpgo_class cls,
                              const char *why)
 {
     struct cpgo_gh_client *c = r->c;
@@ -257,7 +257,8 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
     /* a response that completed while closing is still judged (a POST may have created
      * the pull request); whatever would be sent next is canceled by the pump */
     if (rs->curlcode == CURLE_ABORTED_BY_CALLBACK) {
-        github_finish(r, CPGO_GH_CANCELED, "canceled: the GitHub client or the HTTP client closed");
+        github_finish(r, CPGO_CLASS_CANCELED,
+                      "canceled: the GitHub client or the HTTP client closed");
         return;
     }
     if (rs->curlcode != CURLE_OK) {
@@ -267,10 +268,10 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         case CURLE_WRITE_ERROR:
         case CURLE_FILESIZE_EXCEEDED:
             if (rs->over_limit || rs->curlcode == CURLE_FILESIZE_EXCEEDED)
-                github_finish(r, CPGO_GH_BAD_RESPONSE,
+                github_finish(r, CPGO_CLASS_BAD_RESPONSE,
                               "response larger than the limit of %zu bytes", c->lim.max_json_bytes);
             else
-                github_finish(r, CPGO_GH_INTERNAL, "out of memory reading the response");
+                github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory reading the response");
             return;
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
@@ -280,13 +281,13 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         case CURLE_SSL_CIPHER:
         case CURLE_SSL_CACERT_BADFILE:
         case CURLE_SSL_ISSUER_ERROR:
-            github_finish(r, CPGO_GH_CONFIG, "%s", why);
+            github_finish(r, CPGO_CLASS_CONFIG, "%s", why);
             return;
         case CURLE_OUT_OF_MEMORY:
-            github_finish(r, CPGO_GH_INTERNAL, "%s", why);
+            github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "%s", why);
             return;
         default:
-            handle_ambiguous(r, rs, CPGO_GH_TRANSIENT, why);
+            handle_ambiguous(r, rs, CPGO_CLASS_TRANSIENT, why);
             return;
         }
     }
@@ -302,11 +303,11 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
 
     if (st == 301 || st == 302 || st == 307 || st == 308) {
         if (!rs->location) {
-            github_finish(r, CPGO_GH_HTTP, "HTTP %ld without a Location", st);
+            github_finish(r, CPGO_CLASS_HTTP, "HTTP %ld without a Location", st);
             return;
         }
         if (r->redirects >= GH_MAX_REDIRECTS) {
-            github_finish(r, CPGO_GH_REDIRECT, "more than %d redirects", GH_MAX_REDIRECTS);
+            github_finish(r, CPGO_CLASS_REDIRECT, "more than %d redirects", GH_MAX_REDIRECTS);
             return;
         }
         if (!same_api(c, rs->location)) {
@@ -314,7 +315,7 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
             cpgo_url_mask(rs->location, whole, sizeof whole);
             cpgo_url_scrub(c->secrets, whole, strlen(whole), masked, sizeof masked);
             github_finish(
-                r, CPGO_GH_REDIRECT,
+                r, CPGO_CLASS_REDIRECT,
                 "HTTP %ld redirect to %s refused: it leaves %s://%s (the token goes to the "
                 "API only)",
                 st, masked, c->api_scheme, c->api_host);
@@ -327,7 +328,7 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
     }
     if (st == 401) {
         stop_client(c, msg[0] ? msg : "Bad credentials");
-        github_finish(r, CPGO_GH_AUTH, "%s: all GitHub requests stopped; fix the token", why);
+        github_finish(r, CPGO_CLASS_AUTH, "%s: all GitHub requests stopped; fix the token", why);
         return;
     }
     int limited = st == 429 || rs->retry_after_s >= 0 || (st == 403 && rs->remaining == 0) ||
@@ -357,28 +358,28 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         snprintf(ws, sizeof ws, "%llu", (unsigned long long)wait);
         cpgo_log(CPGO_LVL_WARN, "github rate limit: pausing GitHub requests", "repository", r->repo,
                  "kind", kind, "wait_ms", ws, NULL);
-        retry(r, wait, CPGO_GH_RATE_LIMITED, why);
+        retry(r, wait, CPGO_CLASS_RATE_LIMITED, why);
         return;
     }
     if (st == 403) {
-        github_finish(r, CPGO_GH_FORBIDDEN, "%s", why);
+        github_finish(r, CPGO_CLASS_FORBIDDEN, "%s", why);
         return;
     }
     if (st == 404) {
-        github_finish(r, CPGO_GH_NOT_FOUND,
+        github_finish(r, CPGO_CLASS_NOT_FOUND,
                       "%s (no such repository or pull request, or the token "
                       "cannot see it)",
                       why);
         return;
     }
     if (st == 422) {
-        github_finish(r, strcasestr(msg, "already exists") ? CPGO_GH_EXISTS : CPGO_GH_INVALID, "%s",
-                      why);
+        github_finish(r, strcasestr(msg, "already exists") ? CPGO_CLASS_EXISTS : CPGO_CLASS_INVALID,
+                      "%s", why);
         return;
     }
     if (st >= 500) {
-        handle_ambiguous(r, rs, CPGO_GH_TRANSIENT, why);
+        handle_ambiguous(r, rs, CPGO_CLASS_TRANSIENT, why);
         return;
     }
-    github_finish(r, CPGO_GH_HTTP, "%s", why);
+    github_finish(r, CPGO_CLASS_HTTP, "%s", why);
 }

@@ -14,28 +14,6 @@
 
 #include "base/log.h"
 
-static const char *const class_names[CPGO_GH_CLASS_COUNT] = {
-    [CPGO_GH_OK] = "ok",
-    [CPGO_GH_AUTH] = "auth",
-    [CPGO_GH_FORBIDDEN] = "forbidden",
-    [CPGO_GH_NOT_FOUND] = "not_found",
-    [CPGO_GH_EXISTS] = "exists",
-    [CPGO_GH_INVALID] = "invalid",
-    [CPGO_GH_RATE_LIMITED] = "rate_limited",
-    [CPGO_GH_TRANSIENT] = "transient",
-    [CPGO_GH_BAD_RESPONSE] = "bad_response",
-    [CPGO_GH_REDIRECT] = "redirect",
-    [CPGO_GH_HTTP] = "http",
-    [CPGO_GH_CONFIG] = "config",
-    [CPGO_GH_CANCELED] = "canceled",
-    [CPGO_GH_INTERNAL] = "internal",
-};
-
-const char *cpgo_gh_class_name(enum cpgo_gh_class c)
-{
-    return (unsigned)c < CPGO_GH_CLASS_COUNT ? class_names[c] : "unknown";
-}
-
 static const char *op_name(enum cpgo_gh_op op)
 {
     switch (op) {
@@ -123,12 +101,12 @@ struct gh_req *github_peek(const struct cpgo_gh_client *c)
 }
 
 /* Ends an operation: the one callback, then the request is freed. */
-void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ...)
+void github_finish(struct gh_req *r, enum cpgo_class cls, const char *fmt, ...)
 {
     struct cpgo_gh_client *c = r->c;
     r->res.cls = cls;
     r->res.error[0] = 0;
-    if (cls != CPGO_GH_OK) {
+    if (cls != CPGO_CLASS_OK) {
         int n = snprintf(r->res.error, sizeof r->res.error, "github %s: %s: ", r->repo,
                          op_name(r->res.op));
         if (n > 0 && (size_t)n < sizeof r->res.error) {
@@ -144,7 +122,7 @@ void github_finish(struct gh_req *r, enum cpgo_gh_class cls, const char *fmt, ..
         r->res.found = 0;
         if (cpgo_log_enabled(CPGO_LVL_DEBUG))
             cpgo_log(CPGO_LVL_DEBUG, "github operation failed", "repository", r->repo, "class",
-                     cpgo_gh_class_name(cls), "error", r->res.error, NULL);
+                     cpgo_class_name(cls), "error", r->res.error, NULL);
     } else if (r->res.pr.html_url) {
         github_scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
     }

@@ -18,7 +18,7 @@
  *   token reaches libgit2 only through the credential callback, and only for the
  *   repository's own host (a redirect elsewhere gets nothing);
  * - the callback hands out credentials once per call: if libgit2 asks again, they were
- *   rejected, and the call ends as CPGO_GIT_AUTH instead of retrying;
+ *   rejected, and the call ends as CPGO_CLASS_AUTH instead of retrying;
  * - every error line (libgit2's messages and a server's push status quote the server) is
  *   made one line and scrubbed of the token in every form (url.h) before it is cut;
  * - objects of a regenerated commit are built in an in-memory object database (libgit2's
@@ -47,58 +47,19 @@
 #include "publish/gitsock.h"
 #include "state/state.h"
 
-const char *cpgo_git_class_name(enum cpgo_git_class c)
-{
-    switch (c) {
-    case CPGO_GIT_OK:
-        return "ok";
-    case CPGO_GIT_NETWORK:
-        return "network";
-    case CPGO_GIT_CONFLICT:
-        return "conflict";
-    case CPGO_GIT_LOCAL:
-        return "local";
-    case CPGO_GIT_AUTH:
-        return "auth";
-    case CPGO_GIT_TLS:
-        return "tls";
-    case CPGO_GIT_NOT_FOUND:
-        return "not_found";
-    case CPGO_GIT_REJECTED:
-        return "rejected";
-    case CPGO_GIT_FOREIGN:
-        return "foreign";
-    case CPGO_GIT_CONTENT:
-        return "content";
-    case CPGO_GIT_LIMIT:
-        return "limit";
-    case CPGO_GIT_INTERNAL:
-        return "internal";
-    case CPGO_GIT_CLASS_COUNT:
-        break;
-    }
-    return "unknown";
-}
-
-int cpgo_git_class_transient(enum cpgo_git_class c)
-{
-    return c == CPGO_GIT_NETWORK || c == CPGO_GIT_CONFLICT || c == CPGO_GIT_LOCAL ||
-           c == CPGO_GIT_INTERNAL;
-}
-
 /* The cpgo code that goes with a class: permanent classes are "input" codes. */
-static int class_code(enum cpgo_git_class c)
+static int class_code(enum cpgo_class c)
 {
     switch (c) {
-    case CPGO_GIT_AUTH:
-    case CPGO_GIT_TLS:
-    case CPGO_GIT_NOT_FOUND:
-    case CPGO_GIT_REJECTED:
-    case CPGO_GIT_FOREIGN:
+    case CPGO_CLASS_AUTH:
+    case CPGO_CLASS_TLS:
+    case CPGO_CLASS_NOT_FOUND:
+    case CPGO_CLASS_REJECTED:
+    case CPGO_CLASS_FOREIGN:
         return CPGO_E_USAGE;
-    case CPGO_GIT_CONTENT:
+    case CPGO_CLASS_CONTENT:
         return CPGO_E_INPUT;
-    case CPGO_GIT_LIMIT:
+    case CPGO_CLASS_LIMIT:
         return CPGO_E_LIMIT;
     default:
         return CPGO_E_IO;
@@ -145,7 +106,7 @@ void cpgo_git_shutdown(void)
  * control characters made spaces, then scrubbed of the token in every form (url.h) and
  * only then cut to fit struct cpgo_err.
  */
-static int vfail(struct cpgo_gitrepo *g, struct cpgo_err *err, enum cpgo_git_class cls,
+static int vfail(struct cpgo_gitrepo *g, struct cpgo_err *err, enum cpgo_class cls,
                  const char *detail, const char *fmt, va_list ap)
 {
     va_list aq;
@@ -180,7 +141,7 @@ static int vfail(struct cpgo_gitrepo *g, struct cpgo_err *err, enum cpgo_git_cla
     return cpgo_err_set(err, class_code(cls), "%s", line);
 }
 
-int gitrepo_fail(struct call *c, enum cpgo_git_class cls, const char *fmt, ...)
+int gitrepo_fail(struct call *c, enum cpgo_class cls, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -201,7 +162,7 @@ static int http_status(const char *msg)
  * <libgit2's message>". What the callbacks recorded wins over libgit2's wording (which is
  * "too many redirects or authentication replays" for a wrong token).
  */
-int gitrepo_gfail(struct call *c, enum cpgo_git_class cls, int rc, const char *fmt, ...)
+int gitrepo_gfail(struct call *c, enum cpgo_class cls, int rc, const char *fmt, ...)
 {
     const git_error *e = git_error_last();
     /* libgit2's message whole (vfail scrubs it before any cut), or cpgo's own words */
@@ -210,40 +171,40 @@ int gitrepo_gfail(struct call *c, enum cpgo_git_class cls, int rc, const char *f
     int klass = e ? e->klass : GIT_ERROR_NONE;
     int status = http_status(detail);
     if (c->auth_wronghost) {
-        cls = CPGO_GIT_AUTH;
+        cls = CPGO_CLASS_AUTH;
         detail = "the server asked for credentials for another host; none were sent";
     } else if (c->key_problem[0]) {
-        cls = CPGO_GIT_AUTH;
+        cls = CPGO_CLASS_AUTH;
         detail = c->key_problem;
     } else if (c->auth_missing) {
-        cls = CPGO_GIT_AUTH;
+        cls = CPGO_CLASS_AUTH;
         snprintf(own, sizeof own, "authentication required, and no %s is configured",
                  c->g->kind == CPGO_REPO_SSH ? "ssh key or agent" : "token");
         detail = own;
     } else if (c->auth_failed || rc == GIT_EAUTH || status == 401) {
-        return gitrepo_fail(c, CPGO_GIT_AUTH, "authentication failed for %s%s", c->g->url,
+        return gitrepo_fail(c, CPGO_CLASS_AUTH, "authentication failed for %s%s", c->g->url,
                             c->g->kind == CPGO_REPO_SSH ? " (ssh key rejected)"
                                                         : " (the token was rejected)");
     } else if (c->timed_out) {
-        cls = CPGO_GIT_NETWORK;
+        cls = CPGO_CLASS_NETWORK;
         snprintf(own, sizeof own, "timed out after %d s", c->g->timeout_s);
         detail = own;
     } else if (rc == GIT_ECERTIFICATE) {
-        cls = CPGO_GIT_TLS;
+        cls = CPGO_CLASS_TLS;
     } else if (status == 403) {
-        cls = CPGO_GIT_AUTH;
+        cls = CPGO_CLASS_AUTH;
         detail = "access denied (HTTP 403)";
     } else if (status == 404) {
-        cls = CPGO_GIT_NOT_FOUND;
+        cls = CPGO_CLASS_NOT_FOUND;
         detail = "repository not found (HTTP 404)";
     } else if (status >= 500) {
-        cls = CPGO_GIT_NETWORK;
+        cls = CPGO_CLASS_NETWORK;
     } else if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSH || klass == GIT_ERROR_HTTP ||
                klass == GIT_ERROR_SSL) {
         /* a TLS error other than an unverifiable certificate is a failed connection */
-        if (cls == CPGO_GIT_LOCAL || cls == CPGO_GIT_INTERNAL) cls = CPGO_GIT_NETWORK;
+        if (cls == CPGO_CLASS_LOCAL || cls == CPGO_CLASS_INTERNAL_RETRY) cls = CPGO_CLASS_NETWORK;
     } else if (klass == GIT_ERROR_NOMEMORY) {
-        cls = CPGO_GIT_INTERNAL;
+        cls = CPGO_CLASS_INTERNAL_RETRY;
     }
     va_list ap;
     va_start(ap, fmt);
@@ -267,14 +228,14 @@ void gitrepo_oid_hex(char out[CPGO_GIT_ID_SIZE], const git_oid *id)
         out[0] = 0;
 }
 
-/* "refs/heads/<branch>" or a tracking ref name into buf; 0, or CPGO_GIT_CONTENT when
+/* "refs/heads/<branch>" or a tracking ref name into buf; 0, or CPGO_CLASS_CONTENT when
  * the branch name is not a valid ref name. */
 int gitrepo_ref_name(struct call *c, char *buf, size_t cap, const char *prefix, const char *branch)
 {
     int valid = 0;
     if (!branch || !*branch || (size_t)snprintf(buf, cap, "%s%s", prefix, branch) >= cap ||
         git_reference_name_is_valid(&valid, buf) < 0 || !valid)
-        return gitrepo_fail(c, CPGO_GIT_CONTENT, "'%s' is not a valid branch name",
+        return gitrepo_fail(c, CPGO_CLASS_CONTENT, "'%s' is not a valid branch name",
                             branch ? branch : "");
     return 0;
 }
@@ -284,7 +245,7 @@ int gitrepo_check_branches(struct call *c, const char *target_branch, const char
 {
     if (head_branch && target_branch && !strcmp(head_branch, target_branch))
         return gitrepo_fail(
-            c, CPGO_GIT_CONTENT,
+            c, CPGO_CLASS_CONTENT,
             "the head branch '%s' of %s is the target branch; cpgo force-pushes the "
             "head branch, so it must be another one",
             head_branch, c->g->url);
@@ -323,7 +284,8 @@ int gitrepo_check_path(struct call *c, const char *path)
             if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) why = "contains control characters";
         p = e ? e + 1 : p + l;
     }
-    if (why) return gitrepo_fail(c, CPGO_GIT_CONTENT, "target file '%s' %s", path ? path : "", why);
+    if (why)
+        return gitrepo_fail(c, CPGO_CLASS_CONTENT, "target file '%s' %s", path ? path : "", why);
     return 0;
 }
 
@@ -350,14 +312,14 @@ static int lock_cache(struct call *c)
             c->lockfd = open(c->g->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (c->lockfd < 0)
-        return gitrepo_fail(c, CPGO_GIT_LOCAL, "cannot open lock %s: %s", c->g->lock,
+        return gitrepo_fail(c, CPGO_CLASS_LOCAL, "cannot open lock %s: %s", c->g->lock,
                             strerror(errno));
     while (flock(c->lockfd, LOCK_EX)) {
         if (errno == EINTR) continue;
         int e = errno;
         close(c->lockfd);
         c->lockfd = -1;
-        return gitrepo_fail(c, CPGO_GIT_LOCAL, "cannot lock %s: %s", c->g->lock, strerror(e));
+        return gitrepo_fail(c, CPGO_CLASS_LOCAL, "cannot lock %s: %s", c->g->lock, strerror(e));
     }
     return 0;
 }
@@ -378,14 +340,14 @@ static int open_cache(struct call *c)
         char aside[4200];
         snprintf(aside, sizeof aside, "%s.broken-%ld", c->g->cache, (long)time(NULL));
         if (rename(c->g->cache, aside))
-            return gitrepo_fail(c, CPGO_GIT_LOCAL, "cannot move the damaged cache %s aside: %s",
+            return gitrepo_fail(c, CPGO_CLASS_LOCAL, "cannot move the damaged cache %s aside: %s",
                                 c->g->cache, strerror(errno));
     }
     git_error_clear();
     /* an empty or half-created directory is completed in place */
     rc = git_repository_init(&c->repo, c->g->cache, 1);
     if (rc < 0)
-        return gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot create the cache %s", c->g->cache);
+        return gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot create the cache %s", c->g->cache);
     /* for people listing state_dir/git: which repository this is */
     char desc[4200];
     snprintf(desc, sizeof desc, "%s/description", c->g->cache);
@@ -403,7 +365,7 @@ int gitrepo_begin(struct call *c, struct cpgo_gitrepo *g, struct cpgo_err *err)
     c->g = g;
     c->err = err;
     c->lockfd = -1;
-    g->last = CPGO_GIT_OK;
+    g->last = CPGO_CLASS_OK;
     git_error_clear();
     int rc = lock_cache(c);
     return rc ? rc : open_cache(c);
@@ -465,7 +427,7 @@ int cpgo_gitrepo_open(const char *state_dir, const struct cpgo_repo *repo,
          (g->ssh_pubkey &&
           !gitrepo_key_file_ok(g->ssh_pubkey, "git.ssh_key's .pub", kp, sizeof kp)))) {
         /* a person must fix it (class auth): said now, before any network call */
-        int rc = cpgo_err_set(err, class_code(CPGO_GIT_AUTH), "%s", kp);
+        int rc = cpgo_err_set(err, class_code(CPGO_CLASS_AUTH), "%s", kp);
         cpgo_gitrepo_close(g);
         return rc;
     }
@@ -510,7 +472,7 @@ const char *cpgo_gitrepo_cache_dir(const struct cpgo_gitrepo *g)
     return g->cache;
 }
 
-enum cpgo_git_class cpgo_gitrepo_last_class(const struct cpgo_gitrepo *g)
+enum cpgo_class cpgo_gitrepo_last_class(const struct cpgo_gitrepo *g)
 {
     return g->last;
 }

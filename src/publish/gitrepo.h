@@ -25,10 +25,10 @@
  * the token) through libgit2's credential callback, only for the repository's own host;
  * ssh uses the ssh agent, or a key file (host keys are checked against ~/.ssh/known_hosts
  * by libgit2) that must be a regular file (a FIFO would block libssh2's open; refused by
- * cpgo_gitrepo_open and again before each use); local repositories need none. The token is held in memory only (zeroed on
- * close): it is never part of a URL, a configuration file, a ref or an error text. The
- * credential callback gives up after one rejected attempt, so a wrong token costs one
- * rejected request and ends as CPGO_GIT_AUTH, "authentication failed for <url>".
+ * cpgo_gitrepo_open and again before each use); local repositories need none. The token is held in
+ * memory only (zeroed on close): it is never part of a URL, a configuration file, a ref or an error
+ * text. The credential callback gives up after one rejected attempt, so a wrong token costs one
+ * rejected request and ends as CPGO_CLASS_AUTH, "authentication failed for <url>".
  * url.<base>.insteadOf in git configuration is not applied: the configured URL is used.
  *
  * Local repositories (file:// and paths) are written directly, not pushed through a
@@ -38,7 +38,7 @@
  * on the value that was fetched. When the head branch is checked out in a working tree of
  * that repository (the main one, or a linked one from `git worktree add`; unborn too),
  * it is not moved under that working tree: the round is refused as `git push` refuses it
- * (CPGO_GIT_REJECTED, naming the working tree), before anything is written there.
+ * (CPGO_CLASS_REJECTED, naming the working tree), before anything is written there.
  *
  * Errors: every function returns 0 or a negative CPGO_E_* code and writes one line naming
  * the repository URL (never with credentials) and branch or path into struct cpgo_err.
@@ -65,6 +65,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/class.h"
 #include "base/err.h"
 #include "config/repo.h"
 
@@ -79,29 +80,17 @@
 #define CPGO_GIT_DEFAULT_EMAIL "cpgo@localhost"
 #define CPGO_GIT_DEFAULT_TOKEN_USER "x-access-token"
 
-/* Why the last call failed. */
-enum cpgo_git_class {
-    CPGO_GIT_OK = 0,
-    /* transient: the next round may succeed */
-    CPGO_GIT_NETWORK,  /* connect, DNS, TLS handshake, reset, timeout, HTTP 5xx */
-    CPGO_GIT_CONFLICT, /* the head branch changed between fetch and push: not overwritten */
-    CPGO_GIT_LOCAL,    /* the cache or the local file system (I/O, lock, corrupt cache) */
-    /* permanent: a person must act (configuration, credentials, the repository's content) */
-    CPGO_GIT_AUTH,      /* credentials missing or rejected, or access denied */
-    CPGO_GIT_TLS,       /* the server's certificate or host key does not verify */
-    CPGO_GIT_NOT_FOUND, /* the repository or target_branch does not exist */
-    CPGO_GIT_REJECTED,  /* the server refused the push (protected branch, hook) */
-    CPGO_GIT_FOREIGN,   /* the head branch has commits cpgo did not make: left alone */
-    CPGO_GIT_CONTENT,   /* the profile path is ambiguous, a directory, a symlink, invalid */
-    CPGO_GIT_LIMIT,     /* a blob or the tree search is over its limit */
-    CPGO_GIT_INTERNAL,  /* out of memory, or libgit2 failed in an unexpected way */
-    CPGO_GIT_CLASS_COUNT
-};
-
-/* Stable short name for logs and metrics ("auth", "network", ...). */
-const char *cpgo_git_class_name(enum cpgo_git_class c);
-/* 1 when retrying later can help (network, conflict, local, internal). */
-int cpgo_git_class_transient(enum cpgo_git_class c);
+/* Why the last call failed: a class of the shared vocabulary (base/class.h). git produces
+ * CPGO_CLASS_OK and, transient (the next round may succeed): NETWORK (connect, DNS, TLS
+ * handshake, reset, timeout, HTTP 5xx), CONFLICT (the head branch changed between fetch
+ * and push: not overwritten), LOCAL (the cache or the local file system: I/O, lock,
+ * corrupt cache), INTERNAL_RETRY (out of memory, or libgit2 failed in an unexpected way);
+ * permanent (a person must act): AUTH (credentials missing or rejected, or access denied),
+ * TLS (the certificate or host key does not verify), NOT_FOUND (the repository or
+ * target_branch does not exist), REJECTED (the server refused the push: protected branch,
+ * hook), FOREIGN (the head branch has commits cpgo did not make: left alone), CONTENT (the
+ * profile path is ambiguous, a directory, a symlink, invalid), LIMIT (a blob or the tree
+ * search is over its limit). */
 
 /* Process-wide libgit2 setup (git_libgit2_init, the user agent "cpgo/<version>"): call
  * once from the main thread before any other function here, and cpgo_git_shutdown once
@@ -140,8 +129,8 @@ int cpgo_gitrepo_open(const char *state_dir, const struct cpgo_repo *repo,
 void cpgo_gitrepo_close(struct cpgo_gitrepo *g);
 /* The bare cache repository's directory (for people and tests). */
 const char *cpgo_gitrepo_cache_dir(const struct cpgo_gitrepo *g);
-/* The class of the last failed call on g (CPGO_GIT_OK after a success). */
-enum cpgo_git_class cpgo_gitrepo_last_class(const struct cpgo_gitrepo *g);
+/* The class of the last failed call on g (CPGO_CLASS_OK after a success). */
+enum cpgo_class cpgo_gitrepo_last_class(const struct cpgo_gitrepo *g);
 
 /* What a fetch found. */
 struct cpgo_git_tips {
@@ -154,7 +143,7 @@ struct cpgo_git_tips {
  * Fetches refs/heads/<target_branch> and, when the remote has it, refs/heads/<head_branch>
  * into refs/remotes/origin/..., incrementally (only objects the cache lacks), without tags.
  * When the head branch no longer exists remotely, its remote-tracking ref is deleted.
- * head_branch may be NULL. A missing target_branch is CPGO_GIT_NOT_FOUND.
+ * head_branch may be NULL. A missing target_branch is CPGO_CLASS_NOT_FOUND.
  */
 int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const char *head_branch,
                        struct cpgo_git_tips *tips, struct cpgo_err *err);
@@ -175,9 +164,9 @@ void cpgo_git_file_free(struct cpgo_git_file *f);
  * Finds the profile on the fetched target_branch: target_file itself if it exists; else,
  * when target_file is a bare name (no '/'), the one file of that name anywhere in the tree
  * (depth <= CPGO_GIT_SEARCH_MAX_DEPTH, <= CPGO_GIT_SEARCH_MAX_ENTRIES entries visited, or
- * CPGO_GIT_LIMIT). Several matches are CPGO_GIT_CONTENT, listing them; none is "absent"
+ * CPGO_CLASS_LIMIT). Several matches are CPGO_CLASS_CONTENT, listing them; none is "absent"
  * (found = 0, path = target_file). A directory, symlink or submodule at the path is
- * CPGO_GIT_CONTENT; a blob larger than max_bytes is CPGO_GIT_LIMIT. target_file must be a
+ * CPGO_CLASS_CONTENT; a blob larger than max_bytes is CPGO_CLASS_LIMIT. target_file must be a
  * relative path without "." or ".." segments.
  */
 int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
@@ -220,7 +209,7 @@ struct cpgo_git_commit_req {
     struct cpgo_git_ident author;
     struct cpgo_git_ident committer; /* also who "ours" is when checking the head branch */
     int overwrite_foreign;           /* 1: rewrite a head branch with commits of others
-                                        (an explicit opt-in); 0: CPGO_GIT_FOREIGN */
+                                        (an explicit opt-in); 0: CPGO_CLASS_FOREIGN */
 };
 
 struct cpgo_git_publish {
@@ -240,9 +229,9 @@ struct cpgo_git_publish {
  * Nothing is pushed, and nothing is written to the cache, when the fetched head branch
  * is already one commit on this base with this tree (unchanged) or the tree equals the
  * base's (same_as_base). A head branch that cpgo_gitrepo_inspect_head calls foreign (with
- * req->committer as cpgo's identity) is refused with CPGO_GIT_FOREIGN unless
+ * req->committer as cpgo's identity) is refused with CPGO_CLASS_FOREIGN unless
  * req->overwrite_foreign, and head_branch equal to target_branch is refused always. The push is
- * refused with CPGO_GIT_CONFLICT when the remote head branch is no longer what cpgo_gitrepo_fetch
+ * refused with CPGO_CLASS_CONFLICT when the remote head branch is no longer what cpgo_gitrepo_fetch
  * saw (a lease: someone else pushed). Call cpgo_gitrepo_fetch (and, for the policy,
  * cpgo_gitrepo_inspect_head) first.
  */
@@ -256,8 +245,8 @@ int cpgo_gitrepo_publish(struct cpgo_gitrepo *g, const struct cpgo_git_commit_re
  * changed again since.
  */
 int cpgo_gitrepo_path_history(struct cpgo_gitrepo *g, const char *target_branch, const char *path,
-                              size_t max_commits, const char *const *blobs, size_t nblobs,
-                              int *hit, struct cpgo_err *err);
+                              size_t max_commits, const char *const *blobs, size_t nblobs, int *hit,
+                              struct cpgo_err *err);
 
 /* The trailer cpgo writes into its commits: "Cpgo-Target: <target id>". */
 #define CPGO_GIT_TRAILER "Cpgo-Target"

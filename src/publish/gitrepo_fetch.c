@@ -40,24 +40,24 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
     struct stat st;
     if (g->kind == CPGO_REPO_FILE && stat(gitrepo_local_path(g->url), &st) && errno == ENOENT) {
         /* libgit2 would call a missing path "unsupported URL protocol" */
-        rc = gitrepo_fail(&c, CPGO_GIT_NOT_FOUND, "repository %s does not exist", g->url);
+        rc = gitrepo_fail(&c, CPGO_CLASS_NOT_FOUND, "repository %s does not exist", g->url);
         goto out;
     }
     if ((rc = gitrepo_anon_remote(&c, &remote)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_INTERNAL, rc, "cannot fetch from %s", g->url);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot fetch from %s", g->url);
         goto out;
     }
     if ((rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, &proxy, NULL)) < 0) {
         rc = gitrepo_gfail(&c,
-                           g->kind == CPGO_REPO_FILE && rc == GIT_ENOTFOUND ? CPGO_GIT_NOT_FOUND
-                                                                            : CPGO_GIT_NETWORK,
+                           g->kind == CPGO_REPO_FILE && rc == GIT_ENOTFOUND ? CPGO_CLASS_NOT_FOUND
+                                                                            : CPGO_CLASS_NETWORK,
                            rc, "cannot fetch from %s", g->url);
         goto out_remote;
     }
     const git_remote_head **heads = NULL;
     size_t nheads = 0;
     if ((rc = git_remote_ls(&heads, &nheads, remote)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_NETWORK, rc, "cannot list the branches of %s", g->url);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_NETWORK, rc, "cannot list the branches of %s", g->url);
         goto out_remote;
     }
     git_oid base, head;
@@ -72,8 +72,8 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
         }
     }
     if (!have_base) {
-        rc = gitrepo_fail(&c, CPGO_GIT_NOT_FOUND, "branch '%s' does not exist in %s", target_branch,
-                          g->url);
+        rc = gitrepo_fail(&c, CPGO_CLASS_NOT_FOUND, "branch '%s' does not exist in %s",
+                          target_branch, g->url);
         goto out_remote;
     }
     char spec_t[1100], spec_h[1100];
@@ -89,7 +89,7 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
     fo.update_fetchhead = 0;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     if ((rc = git_remote_download(remote, &specs, &fo)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_NETWORK, rc, "cannot fetch branch '%s' from %s",
+        rc = gitrepo_gfail(&c, CPGO_CLASS_NETWORK, rc, "cannot fetch branch '%s' from %s",
                            target_branch, g->url);
         goto out_remote;
     }
@@ -98,20 +98,20 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
        outcome is then the same for every transport, and checked. */
     git_odb *odb = NULL;
     if ((rc = git_repository_odb(&odb, c.repo)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot open the cache %s", g->cache);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot open the cache %s", g->cache);
         goto out_remote;
     }
     int complete = git_odb_exists(odb, &base) && (!have_head || git_odb_exists(odb, &head));
     git_odb_free(odb);
     if (!complete) {
-        rc = gitrepo_fail(&c, CPGO_GIT_NETWORK, "fetching from %s did not bring the branch tips",
+        rc = gitrepo_fail(&c, CPGO_CLASS_NETWORK, "fetching from %s did not bring the branch tips",
                           g->url);
         goto out_remote;
     }
     git_reference *ref = NULL;
     if ((rc = git_reference_create(&ref, c.repo, tdst, &base, 1, "cpgo: fetch")) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot record branch '%s' in %s", target_branch,
-                           g->cache);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot record branch '%s' in %s",
+                           target_branch, g->cache);
         goto out_remote;
     }
     git_reference_free(ref);
@@ -122,7 +122,7 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
         else if ((rc = git_reference_remove(c.repo, hdst)) == GIT_ENOTFOUND)
             rc = 0;
         if (rc < 0) {
-            rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot record branch '%s' in %s",
+            rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot record branch '%s' in %s",
                                head_branch, g->cache);
             goto out_remote;
         }

@@ -24,10 +24,10 @@ int gitrepo_tracking_tip(struct call *c, const char *branch, int *found, git_oid
     if (found) *found = rc == 0;
     if (rc == GIT_ENOTFOUND && found) return 0;
     if (rc == GIT_ENOTFOUND)
-        return gitrepo_fail(c, CPGO_GIT_NOT_FOUND, "branch '%s' of %s has not been fetched", branch,
-                            c->g->url);
+        return gitrepo_fail(c, CPGO_CLASS_NOT_FOUND, "branch '%s' of %s has not been fetched",
+                            branch, c->g->url);
     if (rc < 0)
-        return gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot read branch '%s' of %s", branch,
+        return gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot read branch '%s' of %s", branch,
                              c->g->url);
     return 0;
 }
@@ -39,7 +39,7 @@ int gitrepo_branch_tree(struct call *c, const char *branch, git_oid *tip, git_co
     if (rc) return rc;
     if ((rc = git_commit_lookup(commit, c->repo, tip)) < 0 ||
         (rc = git_commit_tree(tree, *commit)) < 0)
-        return gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot read branch '%s' of %s", branch,
+        return gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot read branch '%s' of %s", branch,
                              c->g->url);
     return 0;
 }
@@ -124,19 +124,19 @@ static int read_blob(struct call *c, const git_oid *id, const char *branch, cons
     git_blob *blob = NULL;
     int rc = git_blob_lookup(&blob, c->repo, id);
     if (rc < 0)
-        return gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot read %s on branch '%s' of %s", path,
+        return gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot read %s on branch '%s' of %s", path,
                              branch, c->g->url);
     git_object_size_t size = git_blob_rawsize(blob);
     if (size > max_bytes) {
         git_blob_free(blob);
-        return gitrepo_fail(c, CPGO_GIT_LIMIT,
+        return gitrepo_fail(c, CPGO_CLASS_LIMIT,
                             "%s on branch '%s' of %s is %llu bytes, more than the limit of %zu",
                             path, branch, c->g->url, (unsigned long long)size, max_bytes);
     }
     out->data = malloc(size ? (size_t)size : 1);
     if (!out->data) {
         git_blob_free(blob);
-        return gitrepo_fail(c, CPGO_GIT_INTERNAL, "out of memory reading %s", path);
+        return gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory reading %s", path);
     }
     memcpy(out->data, git_blob_rawcontent(blob), (size_t)size);
     out->len = (size_t)size;
@@ -174,12 +174,13 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
     if (rc == 0) {
         git_filemode_t m = git_tree_entry_filemode(entry);
         if (!gitrepo_is_file_mode(m)) {
-            rc = gitrepo_fail(&c, CPGO_GIT_CONTENT, "%s on branch '%s' of %s is %s, not a profile",
-                              target_file, target_branch, g->url, gitrepo_mode_noun(m));
+            rc =
+                gitrepo_fail(&c, CPGO_CLASS_CONTENT, "%s on branch '%s' of %s is %s, not a profile",
+                             target_file, target_branch, g->url, gitrepo_mode_noun(m));
             goto out;
         }
         if (!(out->path = strdup(target_file))) {
-            rc = gitrepo_fail(&c, CPGO_GIT_INTERNAL, "out of memory");
+            rc = gitrepo_fail(&c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
             goto out;
         }
         if ((rc = read_blob(&c, git_tree_entry_id(entry), target_branch, target_file, max_bytes,
@@ -189,7 +190,7 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
         goto out;
     }
     if (rc != GIT_ENOTFOUND) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot read %s on branch '%s' of %s",
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot read %s on branch '%s' of %s",
                            target_file, target_branch, g->url);
         goto out;
     }
@@ -205,14 +206,14 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
         else
             snprintf(why, sizeof why, "directories nested deeper than %d",
                      CPGO_GIT_SEARCH_MAX_DEPTH);
-        rc = gitrepo_fail(&c, CPGO_GIT_LIMIT,
+        rc = gitrepo_fail(&c, CPGO_CLASS_LIMIT,
                           "searching branch '%s' of %s for %s: %s; set target_file to the "
                           "profile's path",
                           target_branch, g->url, target_file, why);
         goto out;
     }
     if (src < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, src, "cannot search branch '%s' of %s",
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, src, "cannot search branch '%s' of %s",
                            target_branch, g->url);
         goto out;
     }
@@ -225,7 +226,7 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
             n += (size_t)w;
         }
         rc = gitrepo_fail(
-            &c, CPGO_GIT_CONTENT,
+            &c, CPGO_CLASS_CONTENT,
             "%zu files named %s on branch '%s' of %s: %s%s; set target_file to the path "
             "of the one to update",
             s.matches, target_file, target_branch, g->url, list,
@@ -234,13 +235,14 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
     }
     if (s.matches == 1) {
         if (!gitrepo_is_file_mode(s.first_mode)) {
-            rc = gitrepo_fail(&c, CPGO_GIT_CONTENT, "%s on branch '%s' of %s is %s, not a profile",
-                              s.first[0], target_branch, g->url, gitrepo_mode_noun(s.first_mode));
+            rc =
+                gitrepo_fail(&c, CPGO_CLASS_CONTENT, "%s on branch '%s' of %s is %s, not a profile",
+                             s.first[0], target_branch, g->url, gitrepo_mode_noun(s.first_mode));
             goto out;
         }
         git_tree_entry *found = NULL;
         if ((rc = git_tree_entry_bypath(&found, tree, s.first[0])) < 0) {
-            rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot read %s on branch '%s' of %s",
+            rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot read %s on branch '%s' of %s",
                                s.first[0], target_branch, g->url);
             goto out;
         }
@@ -255,7 +257,7 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
     }
 absent:
     if (!(out->path = strdup(target_file)))
-        rc = gitrepo_fail(&c, CPGO_GIT_INTERNAL, "out of memory");
+        rc = gitrepo_fail(&c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
 out:
     for (size_t i = 0; i < MATCHES_LISTED; i++)
         free(s.first[i]);

@@ -32,7 +32,7 @@ int gitrepo_walk_head(struct call *c, const git_oid *base, const git_oid *head,
     if ((rc = git_revwalk_new(&walk, c->repo)) < 0 || (rc = git_revwalk_push(walk, head)) < 0 ||
         (rc = git_revwalk_hide(walk, base)) < 0) {
         git_revwalk_free(walk);
-        return gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot walk branch '%s' of %s", head_branch,
+        return gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot walk branch '%s' of %s", head_branch,
                              c->g->url);
     }
     git_oid id;
@@ -58,7 +58,7 @@ int gitrepo_walk_head(struct call *c, const git_oid *base, const git_oid *head,
     }
     git_revwalk_free(walk);
     if (rc < 0 && rc != GIT_ITEROVER)
-        return gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot walk branch '%s' of %s", head_branch,
+        return gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot walk branch '%s' of %s", head_branch,
                              c->g->url);
     if (out->ahead > 1 && !out->foreign) {
         snprintf(out->why, sizeof out->why, "%s%llu commits on top of '%s' (cpgo makes one)",
@@ -132,7 +132,7 @@ int cpgo_gitrepo_path_history(struct cpgo_gitrepo *g, const char *target_branch,
     if ((rc = git_revwalk_new(&walk, c.repo)) < 0 ||
         (rc = git_revwalk_sorting(walk, GIT_SORT_TIME)) < 0 ||
         (rc = git_revwalk_push(walk, &tip)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot walk branch '%s' of %s", target_branch,
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot walk branch '%s' of %s", target_branch,
                            g->url);
         goto out;
     }
@@ -176,7 +176,7 @@ int cpgo_gitrepo_is_merged(struct cpgo_gitrepo *g, const char *target_branch, co
     int rc = gitrepo_begin(&c, g, err);
     if (rc || (rc = gitrepo_check_path(&c, path))) goto out;
     if (!blob || git_oid_fromstr(&want, blob) < 0) {
-        rc = gitrepo_fail(&c, CPGO_GIT_INTERNAL, "'%s' is not a blob id", blob ? blob : "");
+        rc = gitrepo_fail(&c, CPGO_CLASS_INTERNAL_RETRY, "'%s' is not a blob id", blob ? blob : "");
         goto out;
     }
     if ((rc = gitrepo_branch_tree(&c, target_branch, &tip, &commit, &tree))) goto out;
@@ -186,7 +186,7 @@ int cpgo_gitrepo_is_merged(struct cpgo_gitrepo *g, const char *target_branch, co
         goto out;
     }
     if (rc < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot read %s on branch '%s' of %s", path,
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot read %s on branch '%s' of %s", path,
                            target_branch, g->url);
         goto out;
     }

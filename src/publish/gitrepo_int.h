@@ -37,7 +37,7 @@ struct cpgo_gitrepo {
     char *ssh_key;
     char *ssh_pubkey;
     int timeout_s;
-    enum cpgo_git_class last;
+    enum cpgo_class last;
 };
 
 /* The state of one call: the open repository, the lock and what the callbacks saw. */
@@ -61,14 +61,14 @@ struct call {
 int gitrepo_begin(struct call *c, struct cpgo_gitrepo *g, struct cpgo_err *err);
 void gitrepo_end(struct call *c);
 /* One line (fmt), scrubbed of the token; sets g->last; returns the class's CPGO_E_* code. */
-int gitrepo_fail(struct call *c, enum cpgo_git_class cls, const char *fmt, ...)
+int gitrepo_fail(struct call *c, enum cpgo_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same for the libgit2 failure rc: "<fmt>: <libgit2's message>", the class refined by
  * what the callbacks saw (authentication, deadline) and by the message (HTTP status). */
-int gitrepo_gfail(struct call *c, enum cpgo_git_class cls, int rc, const char *fmt, ...)
+int gitrepo_gfail(struct call *c, enum cpgo_class cls, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void gitrepo_oid_hex(char out[CPGO_GIT_ID_SIZE], const git_oid *id);
-/* "<prefix><branch>" into buf; CPGO_GIT_CONTENT when it is not a valid ref name. */
+/* "<prefix><branch>" into buf; CPGO_CLASS_CONTENT when it is not a valid ref name. */
 int gitrepo_ref_name(struct call *c, char *buf, size_t cap, const char *prefix, const char *branch);
 /* The head branch must never be the target branch: it is force-pushed. */
 int gitrepo_check_branches(struct call *c, const char *target_branch, const char *head_branch);

@@ -28,7 +28,7 @@ static int tree_with(struct call *c, git_tree *tree, const char *path, const cha
     char *name = NULL;
     int rc = git_treebuilder_new(&b, c->repo, tree);
     if (rc < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_INTERNAL, rc, "cannot build a tree for %s", full);
+        rc = gitrepo_gfail(c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot build a tree for %s", full);
         goto out;
     }
     const char *slash = strchr(path, '/');
@@ -38,40 +38,40 @@ static int tree_with(struct call *c, git_tree *tree, const char *path, const cha
         if (e) {
             mode = git_tree_entry_filemode(e);
             if (!gitrepo_is_file_mode(mode)) {
-                rc = gitrepo_fail(c, CPGO_GIT_CONTENT, "%s in %s is %s, not a profile", full,
+                rc = gitrepo_fail(c, CPGO_CLASS_CONTENT, "%s in %s is %s, not a profile", full,
                                   c->g->url, gitrepo_mode_noun(mode));
                 goto out;
             }
         }
         if ((rc = git_treebuilder_insert(NULL, b, path, id, mode)) < 0) {
-            rc = gitrepo_gfail(c, CPGO_GIT_CONTENT, rc, "cannot add %s to the tree", full);
+            rc = gitrepo_gfail(c, CPGO_CLASS_CONTENT, rc, "cannot add %s to the tree", full);
             goto out;
         }
     } else {
         if (!(name = strndup(path, (size_t)(slash - path)))) {
-            rc = gitrepo_fail(c, CPGO_GIT_INTERNAL, "out of memory");
+            rc = gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
             goto out;
         }
         const git_tree_entry *e = tree ? git_tree_entry_byname(tree, name) : NULL;
         if (e && git_tree_entry_filemode(e) != GIT_FILEMODE_TREE) {
-            rc = gitrepo_fail(c, CPGO_GIT_CONTENT, "cannot create %s in %s: %.*s is %s", full,
+            rc = gitrepo_fail(c, CPGO_CLASS_CONTENT, "cannot create %s in %s: %.*s is %s", full,
                               c->g->url, (int)(slash - full), full,
                               gitrepo_mode_noun(git_tree_entry_filemode(e)));
             goto out;
         }
         if (e && (rc = git_tree_lookup(&sub, c->repo, git_tree_entry_id(e))) < 0) {
-            rc = gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot read the tree of %s", full);
+            rc = gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot read the tree of %s", full);
             goto out;
         }
         git_oid subid;
         if ((rc = tree_with(c, sub, slash + 1, full, id, &subid))) goto out;
         if ((rc = git_treebuilder_insert(NULL, b, name, &subid, GIT_FILEMODE_TREE)) < 0) {
-            rc = gitrepo_gfail(c, CPGO_GIT_CONTENT, rc, "cannot add %s to the tree", full);
+            rc = gitrepo_gfail(c, CPGO_CLASS_CONTENT, rc, "cannot add %s to the tree", full);
             goto out;
         }
     }
     if ((rc = git_treebuilder_write(out, b)) < 0)
-        rc = gitrepo_gfail(c, CPGO_GIT_INTERNAL, rc, "cannot write the tree for %s", full);
+        rc = gitrepo_gfail(c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot write the tree for %s", full);
 out:
     free(name);
     git_tree_free(sub);
@@ -217,18 +217,19 @@ static int update_local(struct call *c, const char *head_branch, const git_oid *
     rc = git_repository_open_ext(&dst, gitrepo_local_path(c->g->url), GIT_REPOSITORY_OPEN_NO_SEARCH,
                                  NULL);
     if (rc < 0) {
-        rc = gitrepo_gfail(c, rc == GIT_ENOTFOUND ? CPGO_GIT_NOT_FOUND : CPGO_GIT_LOCAL, rc,
+        rc = gitrepo_gfail(c, rc == GIT_ENOTFOUND ? CPGO_CLASS_NOT_FOUND : CPGO_CLASS_LOCAL, rc,
                            "cannot open %s", c->g->url);
         goto out;
     }
     char where[1024];
     if ((rc = checked_out(dst, href, where, sizeof where)) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot list the working trees of %s", c->g->url);
+        rc = gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot list the working trees of %s",
+                           c->g->url);
         goto out;
     }
     if (rc == 1) {
         rc = gitrepo_fail(
-            c, CPGO_GIT_REJECTED,
+            c, CPGO_CLASS_REJECTED,
             "refusing to update branch '%s' of %s: it is checked out in the working tree "
             "%s (as git push refuses; check out another branch there, or use a bare "
             "repository)",
@@ -236,7 +237,7 @@ static int update_local(struct call *c, const char *head_branch, const git_oid *
         goto out;
     }
     if ((rc = copy_objects(c, dst, commit, tree, path)) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot write objects into %s", c->g->url);
+        rc = gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot write objects into %s", c->g->url);
         goto out;
     }
     if (expect)
@@ -244,13 +245,13 @@ static int update_local(struct call *c, const char *head_branch, const git_oid *
     else
         rc = git_reference_create(&ref, dst, href, commit, 0, "cpgo: regenerate");
     if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || (rc == GIT_ENOTFOUND && expect)) {
-        rc = gitrepo_fail(c, CPGO_GIT_CONFLICT,
+        rc = gitrepo_fail(c, CPGO_CLASS_CONFLICT,
                           "branch '%s' of %s changed since it was fetched; not overwritten",
                           head_branch, c->g->url);
         goto out;
     }
     if (rc < 0)
-        rc = gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot update branch '%s' of %s", head_branch,
+        rc = gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot update branch '%s' of %s", head_branch,
                            c->g->url);
 out:
     git_reference_free(ref);
@@ -272,7 +273,7 @@ static int push_remote(struct call *c, const char *head_branch, const git_oid *c
     int rc = gitrepo_ref_name(c, href, sizeof href, "refs/heads/", head_branch);
     if (rc) return rc;
     if ((rc = git_reference_create(&ref, c->repo, PUSH_REF, commit, 1, "cpgo: push")) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_LOCAL, rc, "cannot prepare the push to %s", c->g->url);
+        rc = gitrepo_gfail(c, CPGO_CLASS_LOCAL, rc, "cannot prepare the push to %s", c->g->url);
         goto out;
     }
     pushref = 1;
@@ -282,24 +283,24 @@ static int push_remote(struct call *c, const char *head_branch, const git_oid *c
     gitrepo_proxy_opts(&proxy);
     gitrepo_arm_deadline(c);
     if ((rc = gitrepo_anon_remote(c, &remote)) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_INTERNAL, rc, "cannot push to %s", c->g->url);
+        rc = gitrepo_gfail(c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot push to %s", c->g->url);
         goto out;
     }
     if ((rc = git_remote_connect(remote, GIT_DIRECTION_PUSH, &cbs, &proxy, NULL)) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_NETWORK, rc, "cannot push to %s", c->g->url);
+        rc = gitrepo_gfail(c, CPGO_CLASS_NETWORK, rc, "cannot push to %s", c->g->url);
         goto out;
     }
     const git_remote_head **heads = NULL;
     size_t n = 0;
     if ((rc = git_remote_ls(&heads, &n, remote)) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_NETWORK, rc, "cannot list the branches of %s", c->g->url);
+        rc = gitrepo_gfail(c, CPGO_CLASS_NETWORK, rc, "cannot list the branches of %s", c->g->url);
         goto out;
     }
     const git_oid *now_at = NULL;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(heads[i]->name, href)) now_at = &heads[i]->oid;
     if ((now_at == NULL) != (expect == NULL) || (now_at && !git_oid_equal(now_at, expect))) {
-        rc = gitrepo_fail(c, CPGO_GIT_CONFLICT,
+        rc = gitrepo_fail(c, CPGO_CLASS_CONFLICT,
                           "branch '%s' of %s changed since it was fetched; not overwritten",
                           head_branch, c->g->url);
         goto out;
@@ -312,13 +313,13 @@ static int push_remote(struct call *c, const char *head_branch, const git_oid *c
     po.callbacks = cbs;
     po.proxy_opts = proxy;
     if ((rc = git_remote_upload(remote, &specs, &po)) < 0) {
-        rc = gitrepo_gfail(c, CPGO_GIT_NETWORK, rc, "cannot push branch '%s' to %s", head_branch,
+        rc = gitrepo_gfail(c, CPGO_CLASS_NETWORK, rc, "cannot push branch '%s' to %s", head_branch,
                            c->g->url);
         goto out;
     }
     if (c->push_rejected) {
-        rc = gitrepo_fail(c, CPGO_GIT_REJECTED, "%s refused the push of branch '%s': %s", c->g->url,
-                          head_branch, c->push_status);
+        rc = gitrepo_fail(c, CPGO_CLASS_REJECTED, "%s refused the push of branch '%s': %s",
+                          c->g->url, head_branch, c->push_status);
         goto out;
     }
     rc = 0;
@@ -358,26 +359,28 @@ int cpgo_gitrepo_publish(struct cpgo_gitrepo *g, const struct cpgo_git_commit_re
                                     &req->committer, &h)))
             goto out;
         if (h.foreign) {
-            rc =
-                gitrepo_fail(&c, CPGO_GIT_FOREIGN, "branch '%s' of %s is not cpgo's to rewrite: %s",
-                             req->head_branch, g->url, h.why);
+            rc = gitrepo_fail(&c, CPGO_CLASS_FOREIGN,
+                              "branch '%s' of %s is not cpgo's to rewrite: %s", req->head_branch,
+                              g->url, h.why);
             goto out;
         }
     }
     /* New objects go to memory first: most rounds end as "unchanged" and write nothing. */
     if ((rc = git_repository_odb(&odb, c.repo)) < 0 || (rc = git_mempack_new(&mem)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_INTERNAL, rc, "cannot prepare a commit for %s", g->url);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot prepare a commit for %s",
+                           g->url);
         goto out;
     }
     if ((rc = git_odb_add_backend(odb, mem, 1000)) < 0) {
         git_error_clear();
         mem->free(mem);
         mem = NULL;
-        rc = gitrepo_fail(&c, CPGO_GIT_INTERNAL, "cannot prepare a commit for %s", g->url);
+        rc = gitrepo_fail(&c, CPGO_CLASS_INTERNAL_RETRY, "cannot prepare a commit for %s", g->url);
         goto out;
     }
     if ((rc = git_blob_create_from_buffer(&blob_id, c.repo, req->data, req->len)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_INTERNAL, rc, "cannot store the profile for %s", g->url);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot store the profile for %s",
+                           g->url);
         goto out;
     }
     if ((rc = tree_with(&c, base_tree, req->path, req->path, &blob_id, &tree_id))) goto out;
@@ -389,7 +392,7 @@ int cpgo_gitrepo_publish(struct cpgo_gitrepo *g, const struct cpgo_git_commit_re
     }
     if (have_head) {
         if ((rc = git_commit_lookup(&headc, c.repo, &head_id)) < 0) {
-            rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot read branch '%s' of %s",
+            rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot read branch '%s' of %s",
                                req->head_branch, g->url);
             goto out;
         }
@@ -406,25 +409,27 @@ int cpgo_gitrepo_publish(struct cpgo_gitrepo *g, const struct cpgo_git_commit_re
     gitrepo_ident_or_default(&req->committer, &cn, &ce);
     if ((rc = git_signature_now(&author, an, ae)) < 0 ||
         (rc = git_signature_now(&committer, cn, ce)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_CONTENT, rc, "invalid author or committer");
+        rc = gitrepo_gfail(&c, CPGO_CLASS_CONTENT, rc, "invalid author or committer");
         goto out;
     }
     if ((rc = git_message_prettify(&msg, req->message && *req->message ? req->message : "cpgo", 0,
                                    '#')) < 0 ||
         (rc = git_tree_lookup(&tree, c.repo, &tree_id)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_INTERNAL, rc, "cannot prepare a commit for %s", g->url);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot prepare a commit for %s",
+                           g->url);
         goto out;
     }
     const git_commit *parents[1] = {base};
     if ((rc = git_commit_create(&commit_id, c.repo, NULL, author, committer, NULL, msg.ptr, tree, 1,
                                 parents)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_INTERNAL, rc, "cannot create a commit for %s", g->url);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot create a commit for %s",
+                           g->url);
         goto out;
     }
     /* The new objects, as one pack, into the cache before any ref points at them; the
        repository gets them from the push (or copy_objects for a local one). */
     if ((rc = git_mempack_dump(&pack, c.repo, mem)) < 0 || (rc = write_pack(c.repo, &pack)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_GIT_LOCAL, rc, "cannot write the commit into %s", g->cache);
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot write the commit into %s", g->cache);
         goto out;
     }
     if (g->kind == CPGO_REPO_FILE)

@@ -75,42 +75,6 @@ struct sock_ctx {
     struct cpgo_scraper *s;
 };
 
-static const char *const class_names[CPGO_CLASS_COUNT] = {
-    [CPGO_CLASS_OK] = "ok",
-    [CPGO_CLASS_DNS] = "dns",
-    [CPGO_CLASS_CONNECT] = "connect",
-    [CPGO_CLASS_TIMEOUT] = "timeout",
-    [CPGO_CLASS_RESET] = "reset",
-    [CPGO_CLASS_PARTIAL] = "partial",
-    [CPGO_CLASS_HTTP_5XX] = "http_5xx",
-    [CPGO_CLASS_BUSY] = "busy",
-    [CPGO_CLASS_INFLIGHT_LIMIT] = "inflight_limit",
-    [CPGO_CLASS_OOM] = "oom",
-    [CPGO_CLASS_TLS] = "tls",
-    [CPGO_CLASS_BODY_LIMIT] = "body_size_limit",
-    [CPGO_CLASS_HTTP_4XX] = "http_4xx",
-    [CPGO_CLASS_CONFIG] = "config",
-    [CPGO_CLASS_BAD_RESPONSE] = "bad_response",
-    [CPGO_CLASS_BAD_PAYLOAD] = "bad_payload",
-    [CPGO_CLASS_DECOMPRESSED_LIMIT] = "decompressed_limit",
-    [CPGO_CLASS_LIMIT] = "limit",
-    [CPGO_CLASS_INCOMPATIBLE] = "incompatible",
-    [CPGO_CLASS_NOT_CPU] = "not_cpu_profile",
-    [CPGO_CLASS_NO_DATA] = "no_data",
-    [CPGO_CLASS_INTERNAL] = "internal",
-    [CPGO_CLASS_CANCELED] = "canceled",
-};
-
-const char *cpgo_class_name(enum cpgo_class c)
-{
-    return (unsigned)c < CPGO_CLASS_COUNT ? class_names[c] : "unknown";
-}
-
-int cpgo_class_transient(enum cpgo_class c)
-{
-    return c >= CPGO_CLASS_DNS && c <= CPGO_CLASS_OOM;
-}
-
 static void maybe_finish_close(struct cpgo_scraper *s)
 {
     if (s->closing && s->open_handles == 0) {

@@ -31,50 +31,20 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "base/class.h"
 #include "base/url.h"
 
-/* Why a scrape (or the decoding of its body) failed. The class decides the retry policy. */
-enum cpgo_class {
-    CPGO_CLASS_OK = 0,
-    /* transient: retried with backoff while the next tick is far enough away */
-    CPGO_CLASS_DNS,
-    CPGO_CLASS_CONNECT,
-    CPGO_CLASS_TIMEOUT,
-    CPGO_CLASS_RESET,
-    CPGO_CLASS_PARTIAL,
-    CPGO_CLASS_HTTP_5XX,
-    CPGO_CLASS_BUSY,
-    CPGO_CLASS_INFLIGHT_LIMIT, /* the in-flight body budget was spent (other bodies) */
-    CPGO_CLASS_OOM,            /* this process ran out of memory */
-    /* permanent: wait for the next tick */
-    CPGO_CLASS_TLS,
-    CPGO_CLASS_BODY_LIMIT,
-    CPGO_CLASS_HTTP_4XX,
-    CPGO_CLASS_CONFIG,
-    CPGO_CLASS_BAD_RESPONSE, /* not valid HTTP: bad Content-Length, huge headers, chunking */
-    CPGO_CLASS_BAD_PAYLOAD,
-    CPGO_CLASS_DECOMPRESSED_LIMIT,
-    CPGO_CLASS_LIMIT,
-    CPGO_CLASS_INCOMPATIBLE,
-    CPGO_CLASS_NOT_CPU,
-    CPGO_CLASS_NO_DATA,
-    CPGO_CLASS_INTERNAL,
-    CPGO_CLASS_CANCELED,
-    CPGO_CLASS_COUNT
-};
-
-const char *cpgo_class_name(enum cpgo_class c);
-int cpgo_class_transient(enum cpgo_class c);
-
+/* Why a scrape failed: a class of the shared vocabulary (base/class.h), set where the
+ * curl code or HTTP status is read. The class decides the retry policy. */
 struct cpgo_scrape_result {
     enum cpgo_class cls;
-    long http_status;          /* 0 when no response */
-    unsigned char *body;       /* NULL unless 2xx; the done callback takes it by setting
-                                  body to NULL, else it is freed when the callback returns */
-    size_t len;                /* bytes of body received (also for failures) */
-    double seconds;            /* wall time of the transfer */
-    char error[256];           /* one line: what went wrong, scrubbed of the request's
-                                  secrets before it was cut (a server may echo them) */
+    long http_status;    /* 0 when no response */
+    unsigned char *body; /* NULL unless 2xx; the done callback takes it by setting
+                            body to NULL, else it is freed when the callback returns */
+    size_t len;          /* bytes of body received (also for failures) */
+    double seconds;      /* wall time of the transfer */
+    char error[256];     /* one line: what went wrong, scrubbed of the request's
+                            secrets before it was cut (a server may echo them) */
 };
 
 struct cpgo_scrape;
@@ -82,7 +52,7 @@ typedef void (*cpgo_scrape_done_cb)(struct cpgo_scrape_result *res, void *arg);
 
 struct cpgo_scrape_req {
     const char *url;
-    const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+    const char *const *headers;       /* "Name: value" strings, NULL-terminated, or NULL */
     struct cpgo_url_secrets *secrets; /* scrubbed from the error text (NULL = none); the
                                          scrape holds a reference until it ends */
     int64_t timeout_ms;
@@ -93,7 +63,7 @@ struct cpgo_scrape_req {
 };
 
 struct cpgo_scraper_opts {
-    const char *user_agent; /* NULL = "cpgo/<version>"; concurrency is the caller's to gate */
+    const char *user_agent;    /* NULL = "cpgo/<version>"; concurrency is the caller's to gate */
     size_t max_inflight_bytes; /* the budget above; 0 = CPGO_SCRAPE_DEFAULT_INFLIGHT */
 };
 

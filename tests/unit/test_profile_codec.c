@@ -51,15 +51,42 @@ static int decode_tampered(void (*tamper)(cpgo_pb_profile *), struct cpgo_err *e
     return rc;
 }
 
-static void t_str0(cpgo_pb_profile *pb) { pb->string_table[0].len = 1, pb->string_table[0].data = (uint8_t *)"x"; }
-static void t_stridx(cpgo_pb_profile *pb) { pb->function[0]->name = 999; }
-static void t_dangling_loc(cpgo_pb_profile *pb) { pb->sample[0]->location_id[1] = 99; }
-static void t_dangling_fn(cpgo_pb_profile *pb) { pb->location[0]->line[0]->function_id = 77; }
-static void t_dangling_map(cpgo_pb_profile *pb) { pb->location[1]->mapping_id = 5; }
-static void t_zero_id(cpgo_pb_profile *pb) { pb->location[0]->id = 0; }
-static void t_dup_id(cpgo_pb_profile *pb) { pb->function[1]->id = 1; }
-static void t_values(cpgo_pb_profile *pb) { pb->sample[0]->n_value = 1; }
-static void t_neg_str(cpgo_pb_profile *pb) { pb->sample_type[0]->unit = -1; }
+static void t_str0(cpgo_pb_profile *pb)
+{
+    pb->string_table[0].len = 1, pb->string_table[0].data = (uint8_t *)"x";
+}
+static void t_stridx(cpgo_pb_profile *pb)
+{
+    pb->function[0]->name = 999;
+}
+static void t_dangling_loc(cpgo_pb_profile *pb)
+{
+    pb->sample[0]->location_id[1] = 99;
+}
+static void t_dangling_fn(cpgo_pb_profile *pb)
+{
+    pb->location[0]->line[0]->function_id = 77;
+}
+static void t_dangling_map(cpgo_pb_profile *pb)
+{
+    pb->location[1]->mapping_id = 5;
+}
+static void t_zero_id(cpgo_pb_profile *pb)
+{
+    pb->location[0]->id = 0;
+}
+static void t_dup_id(cpgo_pb_profile *pb)
+{
+    pb->function[1]->id = 1;
+}
+static void t_values(cpgo_pb_profile *pb)
+{
+    pb->sample[0]->n_value = 1;
+}
+static void t_neg_str(cpgo_pb_profile *pb)
+{
+    pb->sample_type[0]->unit = -1;
+}
 
 static void gz(const void *data, size_t len, int level, struct cpgo_buf *out)
 {
@@ -149,6 +176,21 @@ int main(void)
     small_lim.max_decompressed = 1u << 20;
     CHECK_EQ_INT(decode_buf(&bomb, &small_lim, &err), CPGO_E_LIMIT);
     CHECK_STR_CONTAINS(err.text, "decompressed");
+    /* the class is data from the decompressor, not something a caller reads in the text */
+    CHECK_EQ_INT(err.cls, CPGO_CLASS_DECOMPRESSED_LIMIT);
+    CHECK_EQ_INT(cpgo_err_to_class(&err), CPGO_CLASS_DECOMPRESSED_LIMIT);
+    {
+        /* a trailer that claims nothing: stopped while inflating, with the same class */
+        struct cpgo_buf lie, o;
+        cpgo_buf_init(&lie, bomb.len);
+        CHECK_EQ_INT(cpgo_buf_append(&lie, bomb.data, bomb.len), 0);
+        memset(lie.data + lie.len - 4, 0, 4);
+        err.cls = CPGO_CLASS_OK;
+        CHECK_EQ_INT(cpgo_gz_decompress(lie.data, lie.len, 1u << 20, &o, &err), CPGO_E_LIMIT);
+        CHECK_EQ_INT(cpgo_err_to_class(&err), CPGO_CLASS_DECOMPRESSED_LIMIT);
+        cpgo_buf_free(&o);
+        cpgo_buf_free(&lie);
+    }
     /* a gzip of exactly the ceiling is fine as gzip (then fails as protobuf: zeros) */
     struct cpgo_buf out;
     CHECK_EQ_INT(cpgo_gz_decompress(bomb.data, bomb.len, zlen, &out, &err), 0);
@@ -170,6 +212,7 @@ int main(void)
     small_lim.max_samples = 499;
     CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
     CHECK_STR_CONTAINS(err.text, "500 samples");
+    CHECK_EQ_INT(cpgo_err_to_class(&err), CPGO_CLASS_LIMIT);
     small_lim = lim;
     small_lim.max_locations = 10;
     CHECK_EQ_INT(decode_buf(&bigb, &small_lim, &err), CPGO_E_LIMIT);
@@ -246,7 +289,8 @@ int main(void)
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         size_t n = sizes[k];
         unsigned char *d = malloc(n + 1);
-        for (size_t i = 0; i < n; i++) d[i] = (unsigned char)((i * 2654435761u) >> 13) & (i & 64 ? 0xff : 0x0f);
+        for (size_t i = 0; i < n; i++)
+            d[i] = (unsigned char)((i * 2654435761u) >> 13) & (i & 64 ? 0xff : 0x0f);
         struct cpgo_buf c1, c4, back;
         CHECK_EQ_INT(cpgo_gz_compress(d, n, 1, &c1, &err), 0);
         CHECK_EQ_INT(cpgo_gz_compress(d, n, 4, &c4, &err), 0);

@@ -229,7 +229,7 @@ int main(void)
     char human_tip[64];
     snprintf(human_tip, sizeof human_tip, "%s", tip);
     CHECK_EQ_INT(round_of(ts, g, &r, &err), CPGO_FORGE_OUT_FAILED);
-    CHECK_EQ_INT(r.gcls, CPGO_GIT_FOREIGN);
+    CHECK_EQ_INT(r.gcls, CPGO_CLASS_FOREIGN);
     CHECK(r.step && !strcmp(r.step, "foreign check"));
     CHECK_STR_CONTAINS(err.text, "has commits cpgo did not make");
     CHECK(!strcmp(git_out("rev-parse " HEAD_BR), human_tip));
@@ -242,7 +242,7 @@ int main(void)
        "git update-ref refs/heads/" HEAD_BR " $c",
        repo);
     CHECK_EQ_INT(round_of(ts, g, &r, &err), CPGO_FORGE_OUT_FAILED);
-    CHECK_EQ_INT(r.gcls, CPGO_GIT_CONTENT);
+    CHECK_EQ_INT(r.gcls, CPGO_CLASS_CONTENT);
     CHECK(r.step && !strcmp(r.step, "foreign check"));
     CHECK_STR_CONTAINS(err.text, "another cpgo target (id 00000000000000f2)");
     sh("git -C '%s' update-ref -d refs/heads/" HEAD_BR, repo);
@@ -250,7 +250,7 @@ int main(void)
     /* the base file is not a profile: nothing pushed, a person must look */
     CHECK_EQ_INT(human("main", "default.pgo", "not a profile"), 0);
     CHECK_EQ_INT(round_of(ts, g, &r, &err), CPGO_FORGE_OUT_FAILED);
-    CHECK_EQ_INT(r.gcls, CPGO_GIT_CONTENT);
+    CHECK_EQ_INT(r.gcls, CPGO_CLASS_CONTENT);
     CHECK(r.step && !strcmp(r.step, "validate"));
     CHECK_STR_CONTAINS(err.text, "is not a valid profile");
     CHECK(!strcmp(git_out("rev-parse -q --verify refs/heads/" HEAD_BR), ""));

@@ -246,8 +246,10 @@ static void on_done(struct cpgo_gh_result *res, void *arg)
     d->r = *res;
     memset(&res->pr, 0, sizeof res->pr); /* keep the strings */
     if (res->error[0]) keep_error(res->error);
-    if (res->cls == CPGO_GH_OK) CHECK(res->error[0] == 0);
-    else CHECK_STR_CONTAINS(res->error, "github acme/");
+    if (res->cls == CPGO_CLASS_OK)
+        CHECK(res->error[0] == 0);
+    else
+        CHECK_STR_CONTAINS(res->error, "github acme/");
 }
 
 static void done_free(struct done *d)
@@ -359,7 +361,7 @@ static void test_create(void)
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
     CHECK_EQ_INT(d1.n, 0); /* never from inside the submit call */
     WAIT(&d1.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.op, CPGO_GH_OP_FIND);
     CHECK_EQ_INT(d1.r.found, 0);
     CHECK_EQ_INT(d1.r.nseen, 0);
@@ -367,10 +369,12 @@ static void test_create(void)
 
     char *body = managed_body("Profile refreshed: ünïcode | and `ticks`.");
     struct cpgo_gh_new_pr np = {.title = "cpgo: add the PGO profile default.pgo",
-                                .head_branch = HEAD, .base = "main", .body = body};
+                                .head_branch = HEAD,
+                                .base = "main",
+                                .body = body};
     CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d2), 0);
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.found, 1);
     CHECK_EQ_INT(d2.r.recovered, 0);
     CHECK_EQ_INT(d2.r.pr.number, 1);
@@ -421,7 +425,7 @@ static void test_update_in_place(void)
     struct done d1 = {0}, d2 = {0}, d3 = {0};
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", "acme", HEAD, "main", on_done, &d1), 0);
     WAIT(&d1.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.found, 1);
     CHECK_EQ_INT(d1.r.pr.number, num);
     CHECK(d1.r.pr.open);
@@ -430,7 +434,7 @@ static void test_update_in_place(void)
     char *neu = managed_body("new numbers");
     CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", d1.r.pr.number, NULL, neu, on_done, &d2), 0);
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK(d2.r.pr.body && !strcmp(d2.r.pr.body, neu));
     CHECK_EQ_INT(d2.r.pr.number, num);
 
@@ -466,7 +470,7 @@ static void test_unmanaged(void)
     struct done d = {0};
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d), 0);
     WAIT(&d.n, 1);
-    CHECK_EQ_INT(d.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d.r.found, 1);
     CHECK_EQ_INT(d.r.pr.number, num);
     /* no marker: the caller leaves it alone (and so nothing else is sent here) */
@@ -511,7 +515,7 @@ static void test_closed(void)
     CHECK_EQ_INT(d1.r.found, 1);
     CHECK(!d1.r.pr.open && !d1.r.pr.merged);
     CHECK(d1.r.pr.closed_at > 1600000000);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK(!d2.r.pr.open && !d2.r.pr.merged);
 
     ctl0("{s:s, s:s, s:i, s:b}", "action", "set_pr", "repo", "acme/svc", "number", (int)num,
@@ -519,8 +523,8 @@ static void test_closed(void)
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d4), 0);
     WAIT(&d4.n, 1);
-    CHECK(!d3.r.pr.open && d3.r.pr.merged);  /* from "merged" */
-    CHECK(!d4.r.pr.open && d4.r.pr.merged);  /* from "merged_at" (lists lack "merged") */
+    CHECK(!d3.r.pr.open && d3.r.pr.merged); /* from "merged" */
+    CHECK(!d4.r.pr.open && d4.r.pr.merged); /* from "merged_at" (lists lack "merged") */
     free(body);
     done_free(&d1);
     done_free(&d2);
@@ -554,9 +558,9 @@ static void test_rate_limits(void)
         }
     }
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.attempts, 2);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.attempts, 1);
     json_t *l = reqlog();
     CHECK_EQ_INT(json_array_size(l), 3);
@@ -572,12 +576,12 @@ static void test_rate_limits(void)
     /* 429 with retry-after: 1 s */
     ctl0("{s:s}", "action", "reset");
     num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
-    ctl0("{s:s, s:s, s:i, s:i}", "action", "fault", "kind", "retry_after", "seconds", 1,
-         "status", 429);
+    ctl0("{s:s, s:s, s:i, s:i}", "action", "fault", "kind", "retry_after", "seconds", 1, "status",
+         429);
     struct done d3 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
     WAIT(&d3.n, 1);
-    CHECK_EQ_INT(d3.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_OK);
     l = reqlog();
     CHECK_EQ_INT(json_array_size(l), 2);
     CHECK_EQ_INT(lnum(l, 0, "status"), 429);
@@ -592,14 +596,14 @@ static void test_rate_limits(void)
     struct done d4 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
-    CHECK_EQ_INT(d4.r.cls, CPGO_GH_RATE_LIMITED);
+    CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_RATE_LIMITED);
     CHECK_EQ_INT(d4.r.attempts, 4);
     CHECK_STR_CONTAINS(d4.r.error, "secondary rate limit");
     CHECK_STR_CONTAINS(d4.r.error, "gave up after 3 retries");
     l = reqlog();
-    CHECK_EQ_INT(json_array_size(l), 4); /* no storm */
-    CHECK(lnum(l, 1, "t") - lnum(l, 0, "t") >= 0.1);  /* >= secondary_wait */
-    CHECK(lnum(l, 2, "t") - lnum(l, 1, "t") >= 0.2);  /* doubled */
+    CHECK_EQ_INT(json_array_size(l), 4);             /* no storm */
+    CHECK(lnum(l, 1, "t") - lnum(l, 0, "t") >= 0.1); /* >= secondary_wait */
+    CHECK(lnum(l, 2, "t") - lnum(l, 1, "t") >= 0.2); /* doubled */
     CHECK(lnum(l, 3, "t") - lnum(l, 2, "t") >= 0.4);
     json_decref(l);
     done_free(&d4);
@@ -624,7 +628,7 @@ static void test_auth(void)
     WAIT(&d[3].n, 1);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ_INT(d[i].n, 1);
-        CHECK_EQ_INT(d[i].r.cls, CPGO_GH_AUTH);
+        CHECK_EQ_INT(d[i].r.cls, CPGO_CLASS_AUTH);
     }
     CHECK_STR_CONTAINS(d[0].r.error, "401");
     CHECK_STR_CONTAINS(d[0].r.error, "Bad credentials");
@@ -641,7 +645,7 @@ static void test_auth(void)
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d[4]), 0);
     CHECK_EQ_INT(d[4].n, 0);
     WAIT(&d[4].n, 1);
-    CHECK_EQ_INT(d[4].r.cls, CPGO_GH_AUTH);
+    CHECK_EQ_INT(d[4].r.cls, CPGO_CLASS_AUTH);
     CHECK_EQ_INT(log_n(), 1);
     for (int i = 0; i < 5; i++)
         done_free(&d[i]);
@@ -653,7 +657,7 @@ static void test_auth(void)
     struct done dw = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &dw), 0);
     WAIT(&dw.n, 1);
-    CHECK_EQ_INT(dw.r.cls, CPGO_GH_AUTH);
+    CHECK_EQ_INT(dw.r.cls, CPGO_CLASS_AUTH);
     json_t *l = reqlog();
     CHECK_EQ_INT(json_array_size(l), 1);
     CHECK(!strcmp(lstr(l, 0, "auth"), "bad"));
@@ -674,29 +678,29 @@ static void test_5xx(void)
     struct done d1 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
     WAIT(&d1.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.attempts, 3);
     CHECK_EQ_INT(log_n(), 3);
     done_free(&d1);
 
     /* PATCH is idempotent: sent again */
-    ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "PATCH",
-         "status", 503);
+    ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "PATCH", "status",
+         503);
     struct done d2 = {0};
     CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", num, NULL, "nb", on_done, &d2), 0);
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.attempts, 2);
 
     /* POST failed without creating: lookup finds nothing, then the POST again */
     ctl0("{s:s}", "action", "reset");
-    ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "POST",
-         "status", 502);
+    ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "POST", "status",
+         502);
     struct cpgo_gh_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
     struct done d3 = {0};
     CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d3), 0);
     WAIT(&d3.n, 1);
-    CHECK_EQ_INT(d3.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d3.r.recovered, 0);
     CHECK_EQ_INT(d3.r.attempts, 3);
     json_t *l = reqlog();
@@ -717,7 +721,7 @@ static void test_5xx(void)
     struct done d4 = {0};
     CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d4), 0);
     WAIT(&d4.n, 1);
-    CHECK_EQ_INT(d4.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d4.r.recovered, 1);
     CHECK_EQ_INT(d4.r.found, 1);
     CHECK_EQ_INT(d4.r.pr.number, 1);
@@ -732,7 +736,7 @@ static void test_5xx(void)
     struct done d5 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d5), 0);
     WAIT(&d5.n, 1);
-    CHECK_EQ_INT(d5.r.cls, CPGO_GH_TRANSIENT);
+    CHECK_EQ_INT(d5.r.cls, CPGO_CLASS_TRANSIENT);
     CHECK_EQ_INT(d5.r.attempts, 4);
     CHECK_STR_CONTAINS(d5.r.error, "HTTP 500: Server Error (gave up after 3 retries)");
     CHECK_EQ_INT(log_n(), 6);
@@ -749,7 +753,7 @@ static void test_5xx(void)
     struct done d6 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c2, "acme", "svc", num, on_done, &d6), 0);
     WAIT(&d6.n, 1);
-    CHECK_EQ_INT(d6.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d6.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d6.r.attempts, 2);
     done_free(&d2);
     done_free(&d3);
@@ -769,7 +773,7 @@ static void test_exists(void)
     struct done d1 = {0}, d2 = {0};
     CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d1), 0);
     WAIT(&d1.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_EXISTS);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_EXISTS);
     CHECK_EQ_INT(d1.r.http_status, 422);
     CHECK_EQ_INT(d1.r.attempts, 1);
     CHECK_STR_CONTAINS(d1.r.error, "A pull request already exists for acme:" HEAD);
@@ -799,7 +803,7 @@ static void test_pagination(void)
     struct done d1 = {0};
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d1), 0);
     WAIT(&d1.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.found, 1);
     CHECK_EQ_INT(d1.r.pr.number, open);
     CHECK(d1.r.pr.open);
@@ -825,7 +829,7 @@ static void test_pagination(void)
     struct done d2 = {0};
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.found, 1);
     CHECK_EQ_INT(d2.r.pr.number, newest);
     CHECK(!d2.r.pr.open);
@@ -854,10 +858,12 @@ static void expect_bad(struct cpgo_gh_client *c, int find, const char *body, con
 {
     ctl0("{s:s, s:s, s:s, s:s}", "action", "fault", "kind", "body", "method", "GET", "body", body);
     struct done d = {0};
-    if (find) CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d), 0);
-    else CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
+    if (find)
+        CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d), 0);
+    else
+        CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
     WAIT(&d.n, 1);
-    CHECK_EQ_INT(d.r.cls, CPGO_GH_BAD_RESPONSE);
+    CHECK_EQ_INT(d.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_EQ_INT(d.r.attempts, 1);
     CHECK_EQ_INT(d.r.found, 0);
     CHECK_STR_CONTAINS(d.r.error, want);
@@ -878,7 +884,7 @@ static void test_bad_json(void)
     struct done d = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
     WAIT(&d.n, 1);
-    CHECK_EQ_INT(d.r.cls, CPGO_GH_BAD_RESPONSE);
+    CHECK_EQ_INT(d.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_STR_CONTAINS(d.r.error, "larger than the limit of 2048 bytes");
     CHECK_EQ_INT(d.r.attempts, 1);
     done_free(&d);
@@ -914,7 +920,7 @@ static void test_redirects(void)
     struct done d1 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
     WAIT(&d1.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_OK);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.attempts, 2);
     CHECK_EQ_INT(log_n(), 2);
 
@@ -926,7 +932,7 @@ static void test_redirects(void)
     struct done d2 = {0};
     CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", num, NULL, "x", on_done, &d2), 0);
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_REDIRECT);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_STR_CONTAINS(d2.r.error, "refused");
     snprintf(loc, sizeof loc, "https://127.0.0.1:%d{path}", fake_port);
     ctl0("{s:s, s:s, s:i, s:s}", "action", "fault", "kind", "redirect", "status", 302, "location",
@@ -934,7 +940,7 @@ static void test_redirects(void)
     struct done d3 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
     WAIT(&d3.n, 1);
-    CHECK_EQ_INT(d3.r.cls, CPGO_GH_REDIRECT);
+    CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_REDIRECT);
     json_t *l = reqlog();
     CHECK_EQ_INT(json_array_size(l), 4);
     for (size_t i = 0; i < json_array_size(l); i++) {
@@ -950,7 +956,7 @@ static void test_redirects(void)
     struct done d4 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
-    CHECK_EQ_INT(d4.r.cls, CPGO_GH_REDIRECT);
+    CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_EQ_INT(d4.r.attempts, 4);
     CHECK_STR_CONTAINS(d4.r.error, "more than 3 redirects");
     ctl0("{s:s}", "action", "reset");
@@ -964,13 +970,13 @@ static void test_redirects(void)
     struct done d5 = {0}, d6 = {0};
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d5), 0);
     WAIT(&d5.n, 1);
-    CHECK_EQ_INT(d5.r.cls, CPGO_GH_BAD_RESPONSE);
+    CHECK_EQ_INT(d5.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_STR_CONTAINS(d5.r.error, "Link rel=\"next\" leaves the API");
     ctl0("{s:s, s:s, s:s, s:{s:s}}", "action", "fault", "kind", "body", "body", "[]", "headers",
          "Link", "http://x/; rel=next");
     CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d6), 0);
     WAIT(&d6.n, 1);
-    CHECK_EQ_INT(d6.r.cls, CPGO_GH_BAD_RESPONSE);
+    CHECK_EQ_INT(d6.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_STR_CONTAINS(d6.r.error, "malformed Link header");
     CHECK_EQ_INT(log_n(), 2);
     done_free(&d5);
@@ -994,18 +1000,18 @@ static void test_forbidden_and_secrets(void)
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d2), 0); /* other repos go on */
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 99, on_done, &d3), 0);
     WAIT(&d3.n, 1);
-    CHECK_EQ_INT(d1.r.cls, CPGO_GH_FORBIDDEN);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_FORBIDDEN);
     CHECK_EQ_INT(d1.r.attempts, 1);
     CHECK_STR_CONTAINS(d1.r.error, "github acme/locked: create pull request: HTTP 403: Resource "
                                    "not accessible by integration");
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_OK);
-    CHECK_EQ_INT(d3.r.cls, CPGO_GH_NOT_FOUND);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
+    CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_NOT_FOUND);
     CHECK_STR_CONTAINS(d3.r.error, "HTTP 404: Not Found");
     /* a server that quotes the Authorization header back: the error line is scrubbed */
     ctl0("{s:s, s:s}", "action", "fault", "kind", "echo_auth");
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
-    CHECK_EQ_INT(d4.r.cls, CPGO_GH_FORBIDDEN);
+    CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_FORBIDDEN);
     CHECK_STR_CONTAINS(d4.r.error, "Bearer ****");
     CHECK(!strstr(d4.r.error, TOKEN));
     CHECK_EQ_INT(log_n(), 4);
@@ -1064,12 +1070,12 @@ static void test_echoed_token_forms(void)
     for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
         for (int html = 0; html < 2; html++) {
             for (int pad = 0; pad <= 160; pad += 20) {
-                ctl0("{s:s, s:s, s:s, s:i, s:b}", "action", "fault", "kind", "echo_auth",
-                     "form", forms[f], "pad", pad, "html", html);
+                ctl0("{s:s, s:s, s:s, s:i, s:b}", "action", "fault", "kind", "echo_auth", "form",
+                     forms[f], "pad", pad, "html", html);
                 struct done d = {0};
                 CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
                 WAIT(&d.n, 1);
-                CHECK_EQ_INT(d.r.cls, CPGO_GH_FORBIDDEN);
+                CHECK_EQ_INT(d.r.cls, CPGO_CLASS_FORBIDDEN);
                 /* the token, and the base64 characters that come from it alone */
                 CHECK(!shows_piece(d.r.error, TOKEN, 0));
                 CHECK(!shows_piece(d.r.error, bearer_b64, 10)); /* "Bearer " is 9.3 chars */
@@ -1104,7 +1110,7 @@ static void test_pacing(void)
     WAIT(&d[4].n, 1);
     for (int i = 0; i < 5; i++) {
         CHECK_EQ_INT(d[i].n, 1);
-        CHECK_EQ_INT(d[i].r.cls, CPGO_GH_OK);
+        CHECK_EQ_INT(d[i].r.cls, CPGO_CLASS_OK);
         CHECK_EQ_INT(d[i].r.attempts, 1);
     }
     CHECK_EQ_INT(d[4].r.pr.number, d[3].r.pr.number);
@@ -1145,8 +1151,8 @@ static void test_pacing(void)
     CHECK_EQ_INT(st.requests, 2);
     CHECK_EQ_INT(st.queued, 2); /* the third PATCH waits for the hour; the GET behind it */
     close_client(c);            /* cancels both */
-    CHECK_EQ_INT(e[2].r.cls, CPGO_GH_CANCELED);
-    CHECK_EQ_INT(e[3].r.cls, CPGO_GH_CANCELED);
+    CHECK_EQ_INT(e[2].r.cls, CPGO_CLASS_CANCELED);
+    CHECK_EQ_INT(e[3].r.cls, CPGO_CLASS_CANCELED);
     CHECK_EQ_INT(log_n(), 2);
     for (int i = 0; i < 4; i++)
         done_free(&e[i]);
@@ -1164,7 +1170,7 @@ static void test_close_and_validation(void)
     WAIT(&closed, 1);
     for (int i = 0; i < 3; i++) {
         CHECK_EQ_INT(d[i].n, 1);
-        CHECK_EQ_INT(d[i].r.cls, CPGO_GH_CANCELED);
+        CHECK_EQ_INT(d[i].r.cls, CPGO_CLASS_CANCELED);
         done_free(&d[i]);
     }
     CHECK_EQ_INT(log_n(), 0);
@@ -1183,7 +1189,7 @@ static void test_close_and_validation(void)
     cpgo_gh_client_close(c, set_flag, &closed);
     WAIT(&closed, 1);
     CHECK_EQ_INT(e.n, 1);
-    CHECK(e.r.cls == CPGO_GH_CANCELED || e.r.cls == CPGO_GH_NOT_FOUND);
+    CHECK(e.r.cls == CPGO_CLASS_CANCELED || e.r.cls == CPGO_CLASS_NOT_FOUND);
     done_free(&e);
 
     /* arguments */
@@ -1257,7 +1263,7 @@ static void test_api_prefix(void)
     struct done d = {0}, d2 = {0};
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
     WAIT(&d.n, 1);
-    CHECK_EQ_INT(d.r.cls, CPGO_GH_NOT_FOUND); /* the fake has no /api/v3 */
+    CHECK_EQ_INT(d.r.cls, CPGO_CLASS_NOT_FOUND); /* the fake has no /api/v3 */
     json_t *l = reqlog();
     CHECK(!strcmp(lstr(l, 0, "path"), "/api/v3/repos/acme/svc/pulls/1"));
     json_decref(l);
@@ -1266,7 +1272,7 @@ static void test_api_prefix(void)
          "{base}/login");
     CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d2), 0);
     WAIT(&d2.n, 1);
-    CHECK_EQ_INT(d2.r.cls, CPGO_GH_REDIRECT);
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_EQ_INT(log_n(), 2);
     done_free(&d);
     done_free(&d2);
@@ -1289,9 +1295,8 @@ static void test_parsers(void)
                  0);
     CHECK_EQ_INT(cpgo_gh_link_next("<https://x/b>; rel=next", out, sizeof out), 1);
     CHECK(!strcmp(out, "https://x/b"));
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/c>; title=\"a, b\"; rel=\"last next\"", out,
-                                   sizeof out),
-                 1);
+    CHECK_EQ_INT(
+        cpgo_gh_link_next("<https://x/c>; title=\"a, b\"; rel=\"last next\"", out, sizeof out), 1);
     CHECK(!strcmp(out, "https://x/c"));
     CHECK_EQ_INT(cpgo_gh_link_next("", out, sizeof out), 0);
     CHECK_EQ_INT(cpgo_gh_link_next("garbage", out, sizeof out), -1);
@@ -1351,16 +1356,16 @@ static void test_parsers(void)
     CHECK_EQ_INT(cpgo_gh_parse_pr_list(two, strlen(two), 1, &list, &n, err, sizeof err),
                  CPGO_E_INPUT);
     CHECK_STR_CONTAINS(err, "more than 1");
-    CHECK(!strcmp(cpgo_gh_class_name(CPGO_GH_EXISTS), "exists"));
-    CHECK(!strcmp(cpgo_gh_class_name((enum cpgo_gh_class)99), "unknown"));
+    CHECK(!strcmp(cpgo_class_name(CPGO_CLASS_EXISTS), "exists"));
+    CHECK(!strcmp(cpgo_class_name((enum cpgo_class)99), "unknown"));
 }
 
 /* Runs a case and says how long it took (the suite must stay fast). */
-#define RUN(fn)                                                                               \
-    do {                                                                                      \
-        uint64_t t0_ = uv_hrtime();                                                           \
-        fn();                                                                                 \
-        printf("%-28s %6.2f s\n", #fn, (double)(uv_hrtime() - t0_) / 1e9);                    \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        uint64_t t0_ = uv_hrtime();                                                                \
+        fn();                                                                                      \
+        printf("%-28s %6.2f s\n", #fn, (double)(uv_hrtime() - t0_) / 1e9);                         \
     } while (0)
 
 static void scraper_closed(void *arg)

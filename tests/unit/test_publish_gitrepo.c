@@ -296,8 +296,8 @@ static void lifecycle(int bare)
     struct cpgo_git_publish fpub;
     rc = cpgo_gitrepo_publish(g, &freq, &fpub, &err);
     CHECK_EQ_INT(rc, CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_GIT_FOREIGN);
-    CHECK(!cpgo_git_class_transient(CPGO_GIT_FOREIGN));
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_FOREIGN);
+    CHECK(!cpgo_class_transient(CPGO_CLASS_FOREIGN));
     CHECK_STR_CONTAINS(err.text, "is not cpgo's to rewrite: commit");
     CHECK(!strcmp(cap("git -C '%s' rev-parse %s", dir, HEAD_BR), tip));
 
@@ -319,7 +319,7 @@ static void lifecycle(int bare)
                                       .message = "m"};
     rc = cpgo_gitrepo_publish(g, &req, &pub, &err);
     CHECK_EQ_INT(rc, CPGO_E_IO);
-    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_GIT_CONFLICT);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_CONFLICT);
     CHECK_STR_CONTAINS(err.text, "changed since it was fetched");
     CHECK(!strcmp(cap("git -C '%s' rev-parse %s", dir, HEAD_BR), tip));
 
@@ -355,7 +355,7 @@ static void finding(void)
     CHECK(!strcmp(cap("git -C '%s' show %s:default.pgo", dir, HEAD_BR), "new-profile"));
     /* the size limit */
     CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 5, &f, &err), CPGO_E_LIMIT);
-    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_GIT_LIMIT);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_LIMIT);
     CHECK_STR_CONTAINS(err.text, "more than the limit of 5");
     cpgo_gitrepo_close(g);
 
@@ -392,8 +392,8 @@ static void finding(void)
     int rc = cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err);
     CHECK_EQ_INT(rc, CPGO_E_INPUT);
     CHECK(cpgo_err_is_input(rc));
-    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_GIT_CONTENT);
-    CHECK(!cpgo_git_class_transient(cpgo_gitrepo_last_class(g)));
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_CONTENT);
+    CHECK(!cpgo_class_transient(cpgo_gitrepo_last_class(g)));
     CHECK_STR_CONTAINS(err.text, "a/default.pgo");
     CHECK_STR_CONTAINS(err.text, "b/c/default.pgo");
     CHECK_STR_CONTAINS(err.text, "set target_file");
@@ -477,7 +477,8 @@ static void upkeep(void)
     /* the cache still works, and holds what the branches need */
     CHECK_EQ_INT(do_round(g, "default.pgo", "profile-final", &r), 0);
     CHECK(!strcmp(cap("git -C '%s' show %s:default.pgo", dir, HEAD_BR), "profile-final"));
-    CHECK(!strcmp(cap("git -C '%s' fsck --connectivity-only >/dev/null 2>&1 && echo ok", cache), "ok"));
+    CHECK(!strcmp(cap("git -C '%s' fsck --connectivity-only >/dev/null 2>&1 && echo ok", cache),
+                  "ok"));
     cpgo_git_file_free(&r.file);
     cpgo_gitrepo_close(g);
 }
@@ -671,7 +672,7 @@ static void missing(void)
     make_repo("missing", 1, dir, sizeof dir);
     struct cpgo_gitrepo *g = open_repo(dir, 1);
     CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "release", NULL, &tips, &err), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_GIT_NOT_FOUND);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_NOT_FOUND);
     CHECK_STR_CONTAINS(err.text, "branch 'release' does not exist in file://");
     CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "bad..name", NULL, &tips, &err), CPGO_E_INPUT);
     CHECK_STR_CONTAINS(err.text, "not a valid branch name");
@@ -697,7 +698,7 @@ static void missing(void)
     g = open_repo(gone, 0);
     int rc = cpgo_gitrepo_fetch(g, "main", NULL, &tips, &err);
     CHECK(cpgo_err_is_input(rc));
-    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_GIT_NOT_FOUND);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_NOT_FOUND);
     CHECK_STR_CONTAINS(err.text, "no-such-repo.git");
     /* the same repository spelled as a URL shares the cache */
     struct cpgo_gitrepo *g2 = open_repo(gone, 1);
@@ -766,9 +767,9 @@ static int http_round(const char *url, const char *token, const char *state, con
         printf("%s %s %s\n", rd.pub.pushed ? "pushed" : "unchanged", rd.pub.commit, rd.pub.blob);
         status = 0;
     } else {
-        enum cpgo_git_class cls = g ? cpgo_gitrepo_last_class(g) : CPGO_GIT_LOCAL;
-        printf("error %s %s\n", cpgo_git_class_name(cls), rc == 1 ? rd.err.text : err.text);
-        status = cls == CPGO_GIT_AUTH ? 3 : 1;
+        enum cpgo_class cls = g ? cpgo_gitrepo_last_class(g) : CPGO_CLASS_LOCAL;
+        printf("error %s %s\n", cpgo_class_name(cls), rc == 1 ? rd.err.text : err.text);
+        status = cls == CPGO_CLASS_AUTH ? 3 : 1;
     }
     if (g) printf("cache %s\n", cpgo_gitrepo_cache_dir(g));
     cpgo_git_file_free(&rd.file);
@@ -785,9 +786,9 @@ static void ssh_key_files(void)
     snprintf(key, sizeof key, "%s/id_test", root);
     snprintf(pub, sizeof pub, "%s/id_test.pub", root);
     snprintf(fifo, sizeof fifo, "%s/id_fifo", root);
-    CHECK_EQ_INT(run("printf 'not really a key\\n' >'%s' && chmod 600 '%s' && mkfifo '%s'", key,
-                     key, fifo),
-                 0);
+    CHECK_EQ_INT(
+        run("printf 'not really a key\\n' >'%s' && chmod 600 '%s' && mkfifo '%s'", key, key, fifo),
+        0);
     struct cpgo_repo r;
     memset(&r, 0, sizeof r);
     r.kind = CPGO_REPO_SSH;
