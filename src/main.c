@@ -16,7 +16,8 @@ static const struct {
     const char *summary;
     const char *usage;
 } commands[] = {
-    {"merge", cpgo_cmd_merge, "merge pprof profiles exactly as pprof does, optionally trimmed for PGO",
+    {"merge", cpgo_cmd_merge,
+     "merge pprof profiles exactly as pprof does, optionally trimmed for PGO",
      "usage: cpgo merge [-o OUT] [--compat] [--drop-labels] [--keep-frames N]\n"
      "                  [--strip-addresses] [--raw] [--limit NAME=N] FILE...\n"
      "\n"
@@ -126,8 +127,9 @@ const char *cpgo_cli_usage(const char *cmd)
 
 void cpgo_cli_print_help(FILE *out)
 {
-    fprintf(out, "cpgo %s - continuous profile-guided optimization for Go fleets\n\n"
-                 "usage: cpgo COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+    fprintf(out,
+            "cpgo %s - continuous profile-guided optimization for Go fleets\n\n"
+            "usage: cpgo COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
             CPGO_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);

@@ -32,10 +32,10 @@
  * section bytes and header count (431), concurrent connections (at the cap, the oldest
  * connection with no request being answered is closed to make room, so idle or slowloris
  * clients cannot lock out health checks; only when every connection is busy answering does
- * the new one get 503 and close), per-connection deadlines (request headers, keep-alive idle, write progress), one response
- * body, unwritten output per connection (reading and parsing stop above it and resume when
- * the output has drained) and in total (503). Errors end the connection with a lingering
- * close (our FIN first, the client's late bytes read and dropped for a moment) so the
+ * the new one get 503 and close), per-connection deadlines (request headers, keep-alive idle, write
+ * progress), one response body, unwritten output per connection (reading and parsing stop above it
+ * and resume when the output has drained) and in total (503). Errors end the connection with a
+ * lingering close (our FIN first, the client's late bytes read and dropped for a moment) so the
  * client sees the error response instead of a reset.
  *
  * Owns: the listening socket, every connection and its buffers, copies of the route paths.

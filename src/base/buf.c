@@ -25,7 +25,8 @@ int cpgo_buf_reserve(struct cpgo_buf *b, size_t extra)
     size_t need = b->len + extra;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 4096;
-    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > b->max) cap = b->max;
     unsigned char *d = realloc(b->data, cap);
     if (!d) return CPGO_E_NOMEM;

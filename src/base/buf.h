@@ -30,7 +30,7 @@ unsigned char *cpgo_buf_steal(struct cpgo_buf *b, size_t *len);
  */
 int cpgo_array_grow(void **arr, size_t *cap, size_t need, size_t size);
 
-#define CPGO_ARRAY_PUSH_ROOM(arr, n, cap)                                                      \
+#define CPGO_ARRAY_PUSH_ROOM(arr, n, cap)                                                          \
     (((n) < (cap)) ? 0 : cpgo_array_grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr)))
 
 #endif

@@ -97,13 +97,17 @@ void cpgo_duration_format(int64_t ms, char *buf, size_t cap)
     if (r) {
         snprintf(sec, sizeof sec, "%lld.%03lld", s, r);
         size_t n = strlen(sec);
-        while (sec[n - 1] == '0') sec[--n] = 0; /* Go prints 1.5s, not 1.500s */
+        while (sec[n - 1] == '0')
+            sec[--n] = 0; /* Go prints 1.5s, not 1.500s */
     } else {
         snprintf(sec, sizeof sec, "%lld", s);
     }
-    if (h) snprintf(buf, cap, "%lldh%lldm%ss", h, m, sec);
-    else if (m) snprintf(buf, cap, "%lldm%ss", m, sec);
-    else snprintf(buf, cap, "%ss", sec);
+    if (h)
+        snprintf(buf, cap, "%lldh%lldm%ss", h, m, sec);
+    else if (m)
+        snprintf(buf, cap, "%lldm%ss", m, sec);
+    else
+        snprintf(buf, cap, "%ss", sec);
 }
 
 int cpgo_size_parse(const char *text, uint64_t *bytes, struct cpgo_err *err)
@@ -111,12 +115,12 @@ int cpgo_size_parse(const char *text, uint64_t *bytes, struct cpgo_err *err)
     static const struct {
         const char *unit;
         uint64_t mult;
-    } units[] = {{"B", 1},           {"KB", 1000},          {"MB", 1000000},
-                 {"GB", 1000000000}, {"KiB", 1024},         {"MiB", 1048576},
-                 {"GiB", 1073741824}, {"", 1}};
+    } units[] = {{"B", 1},      {"KB", 1000},     {"MB", 1000000},     {"GB", 1000000000},
+                 {"KiB", 1024}, {"MiB", 1048576}, {"GiB", 1073741824}, {"", 1}};
     const char *p = text;
     if (!p || !isdigit((unsigned char)*p))
-        return cpgo_err_set(err, CPGO_E_INPUT, "'%.64s' is not a size (e.g. 64MiB)", text ? text : "");
+        return cpgo_err_set(err, CPGO_E_INPUT, "'%.64s' is not a size (e.g. 64MiB)",
+                            text ? text : "");
     uint64_t v = 0;
     while (isdigit((unsigned char)*p)) {
         unsigned d = (unsigned)(*p++ - '0');
@@ -124,7 +128,8 @@ int cpgo_size_parse(const char *text, uint64_t *bytes, struct cpgo_err *err)
             return cpgo_err_set(err, CPGO_E_INPUT, "size '%.64s' is too large", text);
         v = v * 10 + d;
     }
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (!strcmp(p, units[i].unit)) {
             if (units[i].mult > 1 && v > UINT64_MAX / units[i].mult)

@@ -40,10 +40,14 @@ int cpgo_log_enabled(int level)
 static const char *level_name(int level)
 {
     switch (level) {
-    case CPGO_LVL_DEBUG: return "debug";
-    case CPGO_LVL_INFO: return "info";
-    case CPGO_LVL_WARN: return "warn";
-    default: return "error";
+    case CPGO_LVL_DEBUG:
+        return "debug";
+    case CPGO_LVL_INFO:
+        return "info";
+    case CPGO_LVL_WARN:
+        return "warn";
+    default:
+        return "error";
     }
 }
 

@@ -123,7 +123,8 @@ static char *b64_encode(const unsigned char *s, size_t len)
 /* Decodes standard base64 (padding optional); NULL when it is not base64. */
 static char *b64_decode(const char *s, size_t len, size_t *n)
 {
-    while (len && s[len - 1] == '=') len--;
+    while (len && s[len - 1] == '=')
+        len--;
     char *d = malloc(len * 3 / 4 + 1);
     if (!d) return NULL;
     uint32_t acc = 0;
@@ -171,7 +172,7 @@ static char *b64_core(const unsigned char *s, size_t len, int align, size_t *n)
 
 struct cpgo_url_secrets {
     _Atomic int refs;
-    char **v;   /* forms, longest first, distinct */
+    char **v; /* forms, longest first, distinct */
     size_t *len;
     size_t n, cap;
 };
@@ -323,7 +324,8 @@ int cpgo_url_secrets_add_header(struct cpgo_url_secrets *s, const char *name, co
     const char *sp = strchr(value, ' ');
     if (sp) {
         const char *cred = sp + 1;
-        while (*cred == ' ') cred++;
+        while (*cred == ' ')
+            cred++;
         rc |= cpgo_url_secrets_add(s, cred);
         size_t dn = 0;
         char *d = NULL;
@@ -347,7 +349,8 @@ int cpgo_url_secrets_add_header(struct cpgo_url_secrets *s, const char *name, co
             const char *eq = memchr(p, '=', n);
             if (eq) rc |= add_value(s, eq + 1, n - (size_t)(eq + 1 - p));
             p += n;
-            while (*p == ';' || *p == ' ') p++;
+            while (*p == ';' || *p == ' ')
+                p++;
         }
     }
     return rc ? -1 : 0;
@@ -355,13 +358,13 @@ int cpgo_url_secrets_add_header(struct cpgo_url_secrets *s, const char *name, co
 
 /* Visits each key=value pair of a query (without '?'): cb(key, klen, value, vlen). */
 static int each_query_pair(const char *q, size_t qlen,
-                           int (*cb)(const char *, size_t, const char *, size_t, void *),
-                           void *arg)
+                           int (*cb)(const char *, size_t, const char *, size_t, void *), void *arg)
 {
     int rc = 0;
     for (size_t i = 0; i < qlen;) {
         size_t n = 0;
-        while (i + n < qlen && q[i + n] != '&') n++;
+        while (i + n < qlen && q[i + n] != '&')
+            n++;
         const char *eq = memchr(q + i, '=', n);
         if (eq)
             rc |= cb(q + i, (size_t)(eq - (q + i)), eq + 1, n - (size_t)(eq + 1 - (q + i)), arg);
@@ -457,8 +460,7 @@ static size_t match_at(const struct cpgo_url_secrets *s, const char *t, size_t n
 {
     for (size_t i = 0; i < s->n; i++) {
         size_t l = s->len[i];
-        if (l <= n ? !memcmp(t, s->v[i], l)
-                   : n >= CPGO_URL_SECRET_MIN && !memcmp(t, s->v[i], n))
+        if (l <= n ? !memcmp(t, s->v[i], l) : n >= CPGO_URL_SECRET_MIN && !memcmp(t, s->v[i], n))
             return l <= n ? l : n;
     }
     return 0;
@@ -502,8 +504,10 @@ void cpgo_url_free(struct cpgo_url *u)
 static const char *why_of(CURLUcode rc, const char *text)
 {
     switch (rc) {
-    case CURLUE_BAD_PORT_NUMBER: return "has an invalid port";
-    case CURLUE_NO_HOST: return "has no host";
+    case CURLUE_BAD_PORT_NUMBER:
+        return "has an invalid port";
+    case CURLUE_NO_HOST:
+        return "has no host";
     case CURLUE_BAD_HOSTNAME:
     case CURLUE_BAD_IPV6: {
         const char *a = strstr(text, "://");
@@ -515,9 +519,12 @@ static const char *why_of(CURLUcode rc, const char *text)
     }
     case CURLUE_BAD_LOGIN:
     case CURLUE_BAD_USER:
-    case CURLUE_BAD_PASSWORD: return "has an invalid user name or password";
-    case CURLUE_OUT_OF_MEMORY: return "cannot be parsed: out of memory";
-    default: return "is not a valid URL";
+    case CURLUE_BAD_PASSWORD:
+        return "has an invalid user name or password";
+    case CURLUE_OUT_OF_MEMORY:
+        return "cannot be parsed: out of memory";
+    default:
+        return "is not a valid URL";
     }
 }
 
@@ -594,7 +601,8 @@ static size_t mask_query(const char *q, size_t qlen, char *out)
     struct qmask m = {out, 0, qlen + sizeof CPGO_URL_MASK * (qlen / 2 + 1) + 1};
     for (size_t i = 0; i < qlen;) {
         size_t n = 0;
-        while (i + n < qlen && q[i + n] != '&') n++;
+        while (i + n < qlen && q[i + n] != '&')
+            n++;
         const char *eq = memchr(q + i, '=', n);
         if (i) put(&m, "&", 1);
         if (eq && secret_key_text(q + i, (size_t)(eq - (q + i)))) {

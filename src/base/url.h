@@ -33,7 +33,7 @@
 
 #include <stddef.h>
 
-#define CPGO_URL_MASK "xxxxx"   /* a password or secret value in a displayed URL */
+#define CPGO_URL_MASK "xxxxx"    /* a password or secret value in a displayed URL */
 #define CPGO_URL_SCRUBBED "****" /* a secret found in text */
 #define CPGO_URL_SECRET_MIN 4
 

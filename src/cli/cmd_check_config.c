@@ -71,9 +71,12 @@ int cpgo_cmd_check_config(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--output") || !strncmp(a, "--output=", 9)) {
-            if (a[8] == '=') output = a + 9;
-            else if (i + 1 < argc) output = argv[++i];
-            else return cpgo_cli_usage_error(CMD, "--output needs a DIR");
+            if (a[8] == '=')
+                output = a + 9;
+            else if (i + 1 < argc)
+                output = argv[++i];
+            else
+                return cpgo_cli_usage_error(CMD, "--output needs a DIR");
             continue;
         }
         int f = file_option(argc, argv, &i, &val);

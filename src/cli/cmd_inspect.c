@@ -27,9 +27,9 @@ static int print_json(const char *file, size_t bytes, const struct cpgo_summary 
 {
     json_t *types = json_array();
     for (size_t i = 0; i < s->ntypes; i++)
-        json_array_append_new(types, json_pack("{s:s, s:s, s:I}", "type", s->type_names[i], "unit",
-                                               s->type_units[i], "total",
-                                               (json_int_t)s->totals[i]));
+        json_array_append_new(types,
+                              json_pack("{s:s, s:s, s:I}", "type", s->type_names[i], "unit",
+                                        s->type_units[i], "total", (json_int_t)s->totals[i]));
     json_t *o = json_pack(
         "{s:s, s:I, s:o, s:{s:s, s:s}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
         "s:{s:b, s:b, s:b, s:b}, s:s, s:o, s:o}",
@@ -40,8 +40,7 @@ static int print_json(const char *file, size_t bytes, const struct cpgo_summary 
         (json_int_t)s->nfunctions, "mappings", (json_int_t)s->nmappings, "strings",
         (json_int_t)s->nstrings, "pgo", "usable", cpgo_summary_pgo_usable(s), "has_pgo_sample_type",
         s->pgo_index >= 0, "has_start_lines", s->has_start_lines, "has_negative_values",
-        s->has_negative, "top_value",
-        s->ntypes ? s->type_names[s->value_index] : "", "top_flat",
+        s->has_negative, "top_value", s->ntypes ? s->type_names[s->value_index] : "", "top_flat",
         fns_json(s->by_flat, s->ntop_flat), "top_cum", fns_json(s->by_cum, s->ntop_cum));
     if (!o) return -1;
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -56,14 +55,16 @@ static void print_text(const char *file, size_t bytes, const struct cpgo_summary
 {
     printf("file:          %s (%zu bytes)\n", file, bytes);
     printf("sample types: ");
-    for (size_t i = 0; i < s->ntypes; i++) printf(" %s/%s", s->type_names[i], s->type_units[i]);
+    for (size_t i = 0; i < s->ntypes; i++)
+        printf(" %s/%s", s->type_names[i], s->type_units[i]);
     printf("\nperiod:        %" PRId64 " %s/%s\n", s->period, s->period_type, s->period_unit);
     printf("time:          %" PRId64 " ns since the epoch\n", s->time_nanos);
     printf("duration:      %.3f s\n", (double)s->duration_nanos / 1e9);
     printf("counts:        %zu samples, %zu locations, %zu functions, %zu mappings, %zu strings\n",
            s->nsamples, s->nlocations, s->nfunctions, s->nmappings, s->nstrings);
     printf("totals:       ");
-    for (size_t i = 0; i < s->ntypes; i++) printf(" %" PRId64 " %s", s->totals[i], s->type_units[i]);
+    for (size_t i = 0; i < s->ntypes; i++)
+        printf(" %" PRId64 " %s", s->totals[i], s->type_units[i]);
     printf("\nGo PGO:        %s", cpgo_summary_pgo_usable(s) ? "usable" : "NOT usable");
     if (s->pgo_index < 0) printf(" (no samples/count or cpu/nanoseconds sample type)");
     if (!s->has_start_lines) printf(" (no function has a start line)");
@@ -75,7 +76,8 @@ static void print_text(const char *file, size_t bytes, const struct cpgo_summary
     printf("\ntop %zu by flat %s/%s:\n", s->ntop_flat, s->type_names[s->value_index], unit);
     for (size_t i = 0; i < s->ntop_flat; i++)
         printf("  %14" PRId64 " %6.2f%%  %s\n", s->by_flat[i].flat,
-               total ? 100.0 * (double)s->by_flat[i].flat / (double)total : 0.0, s->by_flat[i].name);
+               total ? 100.0 * (double)s->by_flat[i].flat / (double)total : 0.0,
+               s->by_flat[i].name);
     printf("\ntop %zu by cumulative %s/%s:\n", s->ntop_cum, s->type_names[s->value_index], unit);
     for (size_t i = 0; i < s->ntop_cum; i++)
         printf("  %14" PRId64 " %6.2f%%  %s\n", s->by_cum[i].cum,
@@ -98,11 +100,15 @@ int cpgo_cmd_inspect(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
+        case 'j':
+            json = 1;
+            break;
         case 'l':
             if (cpgo_cli_parse_limit(&lim, optarg, &err)) return cpgo_cli_fail("inspect", &err);
             break;
-        case 'h': fputs(cpgo_cli_usage("inspect"), stdout); return CPGO_EXIT_OK;
+        case 'h':
+            fputs(cpgo_cli_usage("inspect"), stdout);
+            return CPGO_EXIT_OK;
         default:
             return cpgo_cli_usage_error("inspect", "unknown or incomplete option '%s'",
                                         argv[optind - 1]);

@@ -32,7 +32,7 @@ struct reader {
     const struct cpgo_limits *lim;
     struct decoded *slots; /* one per file; `ready` counts the filled prefix */
     int ready;
-    int taken;             /* the consumer has taken slots below this */
+    int taken; /* the consumer has taken slots below this */
     int stop;
 };
 
@@ -53,7 +53,8 @@ static void *reader_main(void *arg)
     for (int i = 0; i < r->nfiles; i++) {
         pthread_mutex_lock(&r->mu);
         /* stay at most one input ahead of the merge */
-        while (!r->stop && i > r->taken + 1) pthread_cond_wait(&r->cv, &r->mu);
+        while (!r->stop && i > r->taken + 1)
+            pthread_cond_wait(&r->cv, &r->mu);
         int stop = r->stop;
         pthread_mutex_unlock(&r->mu);
         if (stop) break;
@@ -90,11 +91,21 @@ int cpgo_cmd_merge(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out_path = optarg; break;
-        case 'c': mo.compat = 1; break;
-        case 'L': mo.trim.drop_labels = 1; break;
-        case 'A': mo.trim.strip_addresses = 1; break;
-        case 'r': raw = 1; break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'c':
+            mo.compat = 1;
+            break;
+        case 'L':
+            mo.trim.drop_labels = 1;
+            break;
+        case 'A':
+            mo.trim.strip_addresses = 1;
+            break;
+        case 'r':
+            raw = 1;
+            break;
         case 'k': {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -107,7 +118,9 @@ int cpgo_cmd_merge(int argc, char **argv)
         case 'l':
             if (cpgo_cli_parse_limit(&lim, optarg, &err)) return cpgo_cli_fail("merge", &err);
             break;
-        case 'h': fputs(cpgo_cli_usage("merge"), stdout); return CPGO_EXIT_OK;
+        case 'h':
+            fputs(cpgo_cli_usage("merge"), stdout);
+            return CPGO_EXIT_OK;
         default:
             return cpgo_cli_usage_error("merge", "unknown or incomplete option '%s'",
                                         argv[optind - 1]);
@@ -115,8 +128,10 @@ int cpgo_cmd_merge(int argc, char **argv)
     }
     if (optind >= argc) return cpgo_cli_usage_error("merge", "no input files");
     int nstdin = 0;
-    for (int i = optind; i < argc; i++) nstdin += !strcmp(argv[i], "-");
-    if (nstdin > 1) return cpgo_cli_usage_error("merge", "standard input ('-') given more than once");
+    for (int i = optind; i < argc; i++)
+        nstdin += !strcmp(argv[i], "-");
+    if (nstdin > 1)
+        return cpgo_cli_usage_error("merge", "standard input ('-') given more than once");
 
     struct cpgo_merger *m;
     if (cpgo_merge_new(&m, &mo)) {
@@ -138,14 +153,17 @@ int cpgo_cmd_merge(int argc, char **argv)
         struct decoded *d = &r.slots[i];
         if (threaded) {
             pthread_mutex_lock(&r.mu);
-            while (r.ready <= i) pthread_cond_wait(&r.cv, &r.mu);
+            while (r.ready <= i)
+                pthread_cond_wait(&r.cv, &r.mu);
             pthread_mutex_unlock(&r.mu);
         } else {
             decode_one(r.files[i], &lim, d);
         }
         rc = d->rc;
-        if (rc) err = d->err;
-        else rc = cpgo_merge_add(m, d->p, &err);
+        if (rc)
+            err = d->err;
+        else
+            rc = cpgo_merge_add(m, d->p, &err);
         cpgo_profile_free(d->p);
         d->p = NULL;
         if (threaded) {
@@ -160,7 +178,8 @@ int cpgo_cmd_merge(int argc, char **argv)
     if (threaded) {
         pthread_join(tid, NULL);
         /* after a failure the reader may have decoded one input ahead */
-        for (int i = 0; i < r.nfiles; i++) cpgo_profile_free(r.slots[i].p);
+        for (int i = 0; i < r.nfiles; i++)
+            cpgo_profile_free(r.slots[i].p);
     }
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);

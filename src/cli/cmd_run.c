@@ -75,15 +75,23 @@ static int run_flags(const char *cmd, int argc, char **argv)
         char one[3] = {'-', (char)optopt, 0};
         const char *arg = optind > at ? argv[optind - 1] : one;
         switch (c) {
-        case 'c': o.config_path = optarg; break;
+        case 'c':
+            o.config_path = optarg;
+            break;
         case 'v':
             o.verbose = optarg ? go_bool(optarg) : 1;
             if (o.verbose < 0)
                 rc = usage_error(cmd, "a boolean (true, false, 1, 0, t, f) is expected by", arg);
             break;
-        case 'O': o.once = 1; break;
-        case 'o': o.output_dir = optarg; break;
-        case 'S': shard = optarg; break;
+        case 'O':
+            o.once = 1;
+            break;
+        case 'o':
+            o.output_dir = optarg;
+            break;
+        case 'S':
+            shard = optarg;
+            break;
         case 'T':
             /* keep a copy and wipe the argument, so /proc/<pid>/cmdline stops showing it
              * (ps saw it until now: the daemon warns about that) */
@@ -100,8 +108,11 @@ static int run_flags(const char *cmd, int argc, char **argv)
                 cpgo_cli_print_help(stdout);
             rc = CPGO_EXIT_OK;
             break;
-        case ':': rc = usage_error(cmd, "a value is missing after", arg); break;
-        default: rc = usage_error(cmd, cmd ? "unknown or incomplete option" : "unknown flag", arg);
+        case ':':
+            rc = usage_error(cmd, "a value is missing after", arg);
+            break;
+        default:
+            rc = usage_error(cmd, cmd ? "unknown or incomplete option" : "unknown flag", arg);
         }
     }
     if (rc < 0 && optind < argc)

@@ -206,7 +206,8 @@ static int index_ids(struct cpgo_id_index *x, const void *const *items, size_t n
     for (size_t i = 0; i < n; i++) {
         uint64_t id;
         memcpy(&id, (const char *)items[i] + id_off, sizeof id);
-        if (id == 0) return cpgo_err_set(err, CPGO_E_INPUT, "%s %zu has the reserved id 0", what, i);
+        if (id == 0)
+            return cpgo_err_set(err, CPGO_E_INPUT, "%s %zu has the reserved id 0", what, i);
         int r = cpgo_idmap_put(&x->map, id, (uint32_t)i);
         if (r < 0) return cpgo_err_set(err, r, "out of memory");
         if (r) return cpgo_err_set(err, CPGO_E_INPUT, "two %ss have the id %" PRIu64, what, id);
@@ -224,12 +225,16 @@ int cpgo_profile_validate(struct cpgo_profile *p, struct cpgo_err *err)
         return cpgo_err_set(err, CPGO_E_INPUT, "string_table[0] must be \"\"");
     for (size_t i = 0; i < pb->n_sample_type; i++) {
         snprintf(where, sizeof where, "sample_type %zu", i);
-        if (!STR_OK(pb, pb->sample_type[i]->type)) return bad_str(err, pb, where, pb->sample_type[i]->type);
-        if (!STR_OK(pb, pb->sample_type[i]->unit)) return bad_str(err, pb, where, pb->sample_type[i]->unit);
+        if (!STR_OK(pb, pb->sample_type[i]->type))
+            return bad_str(err, pb, where, pb->sample_type[i]->type);
+        if (!STR_OK(pb, pb->sample_type[i]->unit))
+            return bad_str(err, pb, where, pb->sample_type[i]->unit);
     }
     if (pb->period_type) {
-        if (!STR_OK(pb, pb->period_type->type)) return bad_str(err, pb, "period_type", pb->period_type->type);
-        if (!STR_OK(pb, pb->period_type->unit)) return bad_str(err, pb, "period_type", pb->period_type->unit);
+        if (!STR_OK(pb, pb->period_type->type))
+            return bad_str(err, pb, "period_type", pb->period_type->type);
+        if (!STR_OK(pb, pb->period_type->unit))
+            return bad_str(err, pb, "period_type", pb->period_type->unit);
     }
     if (!STR_OK(pb, pb->drop_frames)) return bad_str(err, pb, "drop_frames", pb->drop_frames);
     if (!STR_OK(pb, pb->keep_frames)) return bad_str(err, pb, "keep_frames", pb->keep_frames);
@@ -262,9 +267,9 @@ int cpgo_profile_validate(struct cpgo_profile *p, struct cpgo_err *err)
         if (!STR_OK(pb, f->name) || !STR_OK(pb, f->system_name) || !STR_OK(pb, f->filename)) {
             snprintf(where, sizeof where, "function %" PRIu64, f->id);
             return bad_str(err, pb, where,
-                           !STR_OK(pb, f->name) ? f->name
+                           !STR_OK(pb, f->name)          ? f->name
                            : !STR_OK(pb, f->system_name) ? f->system_name
-                                                          : f->filename);
+                                                         : f->filename);
         }
     }
     for (size_t i = 0; i < pb->n_location; i++) {
@@ -305,7 +310,7 @@ int cpgo_profile_validate(struct cpgo_profile *p, struct cpgo_err *err)
             if (!STR_OK(pb, lb->key) || !STR_OK(pb, lb->str) || !STR_OK(pb, lb->num_unit)) {
                 snprintf(where, sizeof where, "sample %zu label %zu", i, j);
                 return bad_str(err, pb, where,
-                               !STR_OK(pb, lb->key) ? lb->key
+                               !STR_OK(pb, lb->key)   ? lb->key
                                : !STR_OK(pb, lb->str) ? lb->str
                                                       : lb->num_unit);
             }
@@ -408,8 +413,8 @@ int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cp
     return 0;
 }
 
-int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads,
-                           struct cpgo_buf *out, struct cpgo_err *err)
+int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads, struct cpgo_buf *out,
+                           struct cpgo_err *err)
 {
     struct cpgo_buf packed;
     int rc = cpgo_profile_pack(pb, &packed, err);

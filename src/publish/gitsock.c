@@ -70,7 +70,8 @@ static int sock_connect(git_stream *stream)
             struct pollfd p = {fd, POLLOUT, 0};
             int64_t left = deadline - mono_ms();
             int n;
-            do n = poll(&p, 1, left > 0 ? (int)left : 0);
+            do
+                n = poll(&p, 1, left > 0 ? (int)left : 0);
             while (n < 0 && errno == EINTR);
             socklen_t el = sizeof err;
             if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0) break;
@@ -99,7 +100,8 @@ static ssize_t sock_read(git_stream *stream, void *data, size_t len)
 {
     struct sock *st = (struct sock *)stream;
     ssize_t n;
-    do n = recv(st->s, data, len, 0);
+    do
+        n = recv(st->s, data, len, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         net_error("reading from %s:%s: %s", st->host, st->port,

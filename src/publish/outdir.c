@@ -21,14 +21,13 @@ static int bad_component(const char *s)
     return 0;
 }
 
-int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path,
-                     const char *branch, const char *file, char *buf, size_t cap,
-                     struct cpgo_err *err)
+int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path, const char *branch,
+                     const char *file, char *buf, size_t cap, struct cpgo_err *err)
 {
     if (bad_component(host) || bad_component(repo_path) || bad_component(branch) ||
         bad_component(file))
-        return cpgo_err_set(err, CPGO_E_INPUT, "output path for %s/%s@%s:%s would leave %s",
-                            host, repo_path, branch, file, dir);
+        return cpgo_err_set(err, CPGO_E_INPUT, "output path for %s/%s@%s:%s would leave %s", host,
+                            repo_path, branch, file, dir);
     int n = snprintf(buf, cap, "%s/%s/%s/%s/%s", dir, host, repo_path, branch, file);
     if (n < 0 || (size_t)n >= cap) return cpgo_err_set(err, CPGO_E_INPUT, "output path too long");
     return 0;
@@ -80,14 +79,14 @@ static void remove_stale_temps(int dfd, const char *base)
 
 /* Opens the directory that holds the output file (creating what is missing below DIR,
  * never following a link there) and points *base at the file's name in `path`. */
-static int open_parent(const char *dir, const char *path, const char **base,
-                       struct cpgo_err *err)
+static int open_parent(const char *dir, const char *path, const char **base, struct cpgo_err *err)
 {
     size_t dl = strlen(dir);
     if (strncmp(path, dir, dl) || path[dl] != '/')
         return cpgo_err_set(err, CPGO_E_USAGE, "output path %s is not below %s", path, dir);
     const char *rel = path + dl;
-    while (*rel == '/') rel++;
+    while (*rel == '/')
+        rel++;
     const char *slash = strrchr(rel, '/');
     if (!slash || !slash[1])
         return cpgo_err_set(err, CPGO_E_USAGE, "output path %s has no file name", path);
@@ -124,7 +123,8 @@ int cpgo_outdir_check_layout(size_t n, const char *const *keys, const char *cons
     if (n < 2) return 0;
     struct kp *v = malloc(n * sizeof *v);
     if (!v) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = (struct kp){keys[i], paths[i]};
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct kp){keys[i], paths[i]};
     qsort(v, n, sizeof *v, cmp_path);
     /* sorted, a path that is another's directory sorts before the paths below it
      * ("a/b" < "a/b/c"), with possibly other "a/b..." names in between ("a/b.x") */
@@ -136,8 +136,8 @@ int cpgo_outdir_check_layout(size_t n, const char *const *keys, const char *cons
             if (strncmp(v[k].path, q, pl)) break;
             if (q[pl] == 0)
                 rc = cpgo_err_set(err, CPGO_E_INPUT,
-                                  "targets %s and %s would write the same output file %s",
-                                  v[k].key, v[m].key, q);
+                                  "targets %s and %s would write the same output file %s", v[k].key,
+                                  v[m].key, q);
             else if (q[pl] == '/')
                 rc = cpgo_err_set(err, CPGO_E_INPUT,
                                   "target %s's output file %s would be a directory of target "

@@ -27,15 +27,14 @@
 struct cpgo_publish_info {
     size_t bytes_before; /* 0 when there was no file */
     size_t bytes_after;
-    uint64_t scrapes;    /* scrapes folded in by this publish */
-    int unchanged;       /* the result equals the existing file: nothing written */
-    int nothing;         /* no pending scrapes: nothing to publish */
+    uint64_t scrapes; /* scrapes folded in by this publish */
+    int unchanged;    /* the result equals the existing file: nothing written */
+    int nothing;      /* no pending scrapes: nothing to publish */
 };
 
 /* Builds the output path; CPGO_E_INPUT if a component would escape DIR. */
-int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path,
-                     const char *branch, const char *file, char *buf, size_t cap,
-                     struct cpgo_err *err);
+int cpgo_outdir_path(const char *dir, const char *host, const char *repo_path, const char *branch,
+                     const char *file, char *buf, size_t cap, struct cpgo_err *err);
 
 /* The layout must be injective: refuses two targets whose output paths are the same file,
  * or whose paths make one target's file a directory of another's (repository acme/svc with

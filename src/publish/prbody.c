@@ -53,18 +53,24 @@ static size_t escape(const char *in, size_t maxin, char *out, size_t cap, int ta
     if (n > maxin) {
         n = maxin;
         /* back up to the start of a UTF-8 character */
-        while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80) n--;
+        while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
+            n--;
         cut = 1;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)in[i];
         const char *rep = NULL;
         char one[2] = {(char)ch, 0};
-        if (ch == '|' && table) rep = "\\|";
-        else if (ch == '\n' || ch == '\r' || ch == '\t') rep = " ";
-        else if (ch == '`') rep = "'"; /* a backtick cannot be escaped inside a code span */
-        else if (ch < ' ' || ch == 127) rep = "?";
-        else rep = one;
+        if (ch == '|' && table)
+            rep = "\\|";
+        else if (ch == '\n' || ch == '\r' || ch == '\t')
+            rep = " ";
+        else if (ch == '`')
+            rep = "'"; /* a backtick cannot be escaped inside a code span */
+        else if (ch < ' ' || ch == 127)
+            rep = "?";
+        else
+            rep = one;
         size_t rl = strlen(rep);
         if (o + rl + 1 > cap) break;
         memcpy(out + o, rep, rl);
@@ -101,9 +107,12 @@ static void fmt_count(int64_t v, char *buf, size_t cap)
 
 static void fmt_size(size_t v, char *buf, size_t cap)
 {
-    if (v < 1024) snprintf(buf, cap, "%zu B", v);
-    else if (v < 1024 * 1024) snprintf(buf, cap, "%.1f KiB", (double)v / 1024.0);
-    else snprintf(buf, cap, "%.1f MiB", (double)v / (1024.0 * 1024.0));
+    if (v < 1024)
+        snprintf(buf, cap, "%zu B", v);
+    else if (v < 1024 * 1024)
+        snprintf(buf, cap, "%.1f KiB", (double)v / 1024.0);
+    else
+        snprintf(buf, cap, "%.1f MiB", (double)v / (1024.0 * 1024.0));
 }
 
 static void fmt_time(int64_t t, char *buf, size_t cap)
@@ -117,9 +126,12 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 static void fmt_cpu(int64_t ns, char *buf, size_t cap)
 {
     double s = (double)ns / 1e9;
-    if (s < 120) snprintf(buf, cap, "%.1f s", s);
-    else if (s < 7200) snprintf(buf, cap, "%.1f min", s / 60);
-    else snprintf(buf, cap, "%.1f h", s / 3600);
+    if (s < 120)
+        snprintf(buf, cap, "%.1f s", s);
+    else if (s < 7200)
+        snprintf(buf, cap, "%.1f min", s / 60);
+    else
+        snprintf(buf, cap, "%.1f h", s / 3600);
 }
 
 static int find_type(const struct cpgo_summary *s, const char *type, const char *unit)
@@ -191,8 +203,9 @@ static int table(struct cpgo_buf *b, const struct cpgo_prbody_in *in, size_t top
     escape(vt ? vt : "", 60, t, sizeof t, 0);
     escape(vu ? vu : "", 60, u, sizeof u, 0);
     if ((rc = put(b, "\n### Hottest functions\n\n")) ||
-        (rc = put(b, "Share of all `%s/%s` in the profile%s. Flat: in the function itself; "
-                     "cum: including the functions it calls. " DASH ": not in the top %zu.\n\n",
+        (rc = put(b,
+                  "Share of all `%s/%s` in the profile%s. Flat: in the function itself; "
+                  "cum: including the functions it calls. " DASH ": not in the top %zu.\n\n",
                   t, u, be ? ", before " ARROW " after this update" : "", top)))
         return rc;
     if (be)
@@ -219,9 +232,10 @@ static int created_note(struct cpgo_buf *b, const struct cpgo_prbody_in *in, con
 {
     const char *base = base_name(in->target_file);
     if (strcmp(base, "default.pgo"))
-        return put(b, "\n**New file.** Go picks up a profile by itself only when it is named "
-                      "`default.pgo` and sits in the main package's directory; build with "
-                      "`-pgo=%s` to use this one.\n",
+        return put(b,
+                   "\n**New file.** Go picks up a profile by itself only when it is named "
+                   "`default.pgo` and sits in the main package's directory; build with "
+                   "`-pgo=%s` to use this one.\n",
                    file);
     char dir[600];
     size_t dl = (size_t)(base - in->target_file);
@@ -236,9 +250,10 @@ static int created_note(struct cpgo_buf *b, const struct cpgo_prbody_in *in, con
     } else {
         snprintf(dir, sizeof dir, "the repository root");
     }
-    return put(b, "\n**New file.** Go uses `default.pgo` only from the main package's "
-                  "directory (`go build -pgo=auto`, the default since Go 1.21): if %s is not "
-                  "the directory of your `package main`, move the file there.\n",
+    return put(b,
+               "\n**New file.** Go uses `default.pgo` only from the main package's "
+               "directory (`go build -pgo=auto`, the default since Go 1.21): if %s is not "
+               "the directory of your `package main`, move the file there.\n",
                dir);
 }
 
@@ -248,8 +263,9 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
     *out = NULL;
     if (len) *len = 0;
     if (!in || !in->target_key || !in->target_file || !in->target_file[0] || !in->target_branch)
-        return cpgo_err_set(err, CPGO_E_USAGE, "pull request body: target key, file and "
-                                                "branch are required");
+        return cpgo_err_set(err, CPGO_E_USAGE,
+                            "pull request body: target key, file and "
+                            "branch are required");
     size_t top = in->top_n ? in->top_n : 10;
     if (top > CPGO_PRBODY_TOP_MAX) top = CPGO_PRBODY_TOP_MAX;
     struct cpgo_buf b;
@@ -268,8 +284,9 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
     rc = put(&b, "%s\n", marker);
     free(marker);
     if (rc ||
-        (rc = put(&b, "%s the Go PGO profile `%s` %s `%s`, built from CPU profiles of running "
-                      "instances collected by cpgo.\n\n",
+        (rc = put(&b,
+                  "%s the Go PGO profile `%s` %s `%s`, built from CPU profiles of running "
+                  "instances collected by cpgo.\n\n",
                   in->created ? "Adds" : "Updates", file, in->created ? "to" : "on", branch)) ||
         (rc = put(&b, "| | |\n|---|---|\n")) ||
         (rc = put(&b, "| Scrapes | %s from %s instance%s |\n", c1, c2,
@@ -278,8 +295,10 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
     if (in->first_scrape > 0 && in->last_scrape > 0) {
         fmt_time(in->first_scrape, t1, sizeof t1);
         fmt_time(in->last_scrape, t2, sizeof t2);
-        if (in->first_scrape == in->last_scrape) rc = put(&b, "| Window | %s |\n", t1);
-        else rc = put(&b, "| Window | %s " ARROW " %s |\n", t1, t2);
+        if (in->first_scrape == in->last_scrape)
+            rc = put(&b, "| Window | %s |\n", t1);
+        else
+            rc = put(&b, "| Window | %s " ARROW " %s |\n", t1, t2);
         if (rc) goto fail;
     }
     if (in->after) {
@@ -332,8 +351,7 @@ int cpgo_prbody_title(const struct cpgo_prbody_in *in, char *buf, size_t cap)
     if (!in || !in->target_file) return -1;
     char file[300];
     escape(in->target_file, 256, file, sizeof file, 0);
-    int n = snprintf(buf, cap, "cpgo: %s the PGO profile %s", in->created ? "add" : "update",
-                     file);
+    int n = snprintf(buf, cap, "cpgo: %s the PGO profile %s", in->created ? "add" : "update", file);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 

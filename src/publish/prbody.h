@@ -30,8 +30,8 @@ struct cpgo_prbody_in {
     uint64_t instances;        /* distinct instances (backends) they came from */
     int64_t first_scrape;      /* seconds since the epoch; 0 = unknown (row left out) */
     int64_t last_scrape;
-    int created;               /* the file does not exist on the base branch yet */
-    size_t bytes_before;       /* size of the existing file (ignored when created) */
+    int created;         /* the file does not exist on the base branch yet */
+    size_t bytes_before; /* size of the existing file (ignored when created) */
     size_t bytes_after;
     const struct cpgo_summary *before; /* the existing file; NULL when created */
     const struct cpgo_summary *after;  /* the new file; NULL leaves out samples and table */

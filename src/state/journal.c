@@ -41,22 +41,23 @@ uint64_t state_inst_hash(const char *name)
 
 static void put_le(unsigned char *p, uint64_t v, int n)
 {
-    for (int i = 0; i < n; i++) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static uint64_t get_le(const unsigned char *p, int n)
 {
     uint64_t v = 0;
-    for (int i = n; i-- > 0;) v = (v << 8) | p[i];
+    for (int i = n; i-- > 0;)
+        v = (v << 8) | p[i];
     return v;
 }
-
 
 /* Appends one record and syncs its data. A failed append is cut off again; if even that
  * fails, the next append first cuts the file back to the last complete record, so a
  * partial record never ends up between two good ones. */
 int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                          int64_t when, uint64_t inst, struct cpgo_err *err)
+                         int64_t when, uint64_t inst, struct cpgo_err *err)
 {
     if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
     int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
@@ -68,16 +69,16 @@ int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body,
     if (fstat(fd, &st)) {
         int e = errno;
         close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s/" JOURNAL ": %s", ts->dir,
-                            strerror(e));
+        return cpgo_err_set(err, CPGO_E_IO, "cannot stat %s/" JOURNAL ": %s", ts->dir, strerror(e));
     }
     /* shorter than we know (someone cut or replaced it): trust the file, never pad it */
     if (st.st_size < ts->journal_end) ts->journal_end = st.st_size;
     if (st.st_size > ts->journal_end && ftruncate(fd, ts->journal_end)) {
         int e = errno;
         close(fd);
-        return cpgo_err_set(err, CPGO_E_IO, "cannot cut %s/" JOURNAL " back after a failed write: %s",
-                            ts->dir, strerror(e));
+        return cpgo_err_set(err, CPGO_E_IO,
+                            "cannot cut %s/" JOURNAL " back after a failed write: %s", ts->dir,
+                            strerror(e));
     }
     unsigned char hdr[JHDR];
     memcpy(hdr, "CPGK", 4);
@@ -183,8 +184,7 @@ static off_t resync(int fd, off_t from, off_t size, unsigned char **body, size_t
                 continue;
             size_t hl, len;
             int torn;
-            if (read_record(fd, base + i, size, hdr, body, cap, &hl, &len, &torn))
-                return base + i;
+            if (read_record(fd, base + i, size, hdr, body, cap, &hl, &len, &torn)) return base + i;
         }
     }
     return -1;
@@ -193,7 +193,7 @@ static off_t resync(int fd, off_t from, off_t size, unsigned char **body, size_t
 /* Replays records with seq > base into pending; cuts a torn tail; skips and reports
  * damage. *damaged = how many damaged stretches were met. */
 void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, char *first,
-                           size_t first_cap)
+                          size_t first_cap)
 {
     *damaged = 0;
     struct cpgo_err err;
@@ -245,8 +245,8 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
             else
                 snprintf(sq, sizeof sq, "after %" PRIu64, last_seq);
             snprintf(o, sizeof o, "%lld", (long long)off);
-            cpgo_log(CPGO_LVL_ERROR, "damaged journal record skipped", "state", ts->dir, "seq",
-                     sq, "offset", o, NULL);
+            cpgo_log(CPGO_LVL_ERROR, "damaged journal record skipped", "state", ts->dir, "seq", sq,
+                     "offset", o, NULL);
             if (*damaged == 1)
                 snprintf(first, first_cap,
                          "damaged journal record (sequence %s) at byte offset %lld of " JOURNAL
@@ -275,8 +275,8 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
                  * whose record a crash left behind): it was never accepted */
                 char sq[24];
                 snprintf(sq, sizeof sq, "%" PRIu64, seq);
-                cpgo_log(CPGO_LVL_WARN, "journal record not merged (refused when written)",
-                         "state", ts->dir, "seq", sq, "error", e.text, NULL);
+                cpgo_log(CPGO_LVL_WARN, "journal record not merged (refused when written)", "state",
+                         ts->dir, "seq", sq, "error", e.text, NULL);
             }
             cpgo_profile_free(prof);
         }

@@ -20,8 +20,10 @@ void state_meta_add_inst(struct meta *m, uint64_t h)
     size_t lo = 0, hi = m->ninst;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (m->inst[mid] < h) lo = mid + 1;
-        else hi = mid;
+        if (m->inst[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo < m->ninst && m->inst[lo] == h) return;
     if (m->ninst >= CPGO_STATE_MAX_INSTANCES) return;
@@ -47,7 +49,8 @@ void state_meta_add(struct meta *m, uint64_t scrapes, int64_t first, int64_t las
 void state_meta_union(struct meta *dst, const struct meta *src)
 {
     state_meta_add(dst, src->scrapes, src->first, src->last);
-    for (size_t i = 0; i < src->ninst; i++) state_meta_add_inst(dst, src->inst[i]);
+    for (size_t i = 0; i < src->ninst; i++)
+        state_meta_add_inst(dst, src->inst[i]);
 }
 
 /* Limits for reading back what cpgo itself accepted: none but the hardware's. A scrape

@@ -17,11 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
-
-
-
-
 static void name_of(char *buf, size_t cap, const char *fmt, uint64_t seq)
 {
     snprintf(buf, cap, fmt, seq);
@@ -63,12 +58,13 @@ static int read_json_seq(const struct cpgo_tstate *ts, const char *name, const c
     json_t *v = json_object_get(o, key);
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         json_decref(o);
-        return cpgo_err_set(err, CPGO_E_INPUT, "%s/%s is damaged: no \"%s\"", ts->dir, name,
-                            key);
+        return cpgo_err_set(err, CPGO_E_INPUT, "%s/%s is damaged: no \"%s\"", ts->dir, name, key);
     }
     *seq = (uint64_t)json_integer_value(v);
-    if (out) *out = o;
-    else json_decref(o);
+    if (out)
+        *out = o;
+    else
+        json_decref(o);
     return 0;
 }
 
@@ -121,10 +117,12 @@ void state_add_problem(struct cpgo_tstate *ts, const char *file, int hold, const
     if (!ts->problems) ts->problems = json_array();
     json_t *p = json_pack("{s:s, s:s, s:s, s:b}", "time", stamp, "file", file ? file : "", "what",
                           what, "hold", hold);
-    if (p && json_array_size(ts->problems) < 64) json_array_append_new(ts->problems, p);
-    else json_decref(p);
-    cpgo_log(CPGO_LVL_ERROR, "target state problem: a person must look (cpgo state)",
-             "state", ts->dir, "file", file ? file : "", "problem", what, NULL);
+    if (p && json_array_size(ts->problems) < 64)
+        json_array_append_new(ts->problems, p);
+    else
+        json_decref(p);
+    cpgo_log(CPGO_LVL_ERROR, "target state problem: a person must look (cpgo state)", "state",
+             ts->dir, "file", file ? file : "", "problem", what, NULL);
     struct cpgo_err e;
     if (save_problems(ts, &e))
         cpgo_log(CPGO_LVL_ERROR, "cannot record a state problem", "error", e.text, NULL);
@@ -138,8 +136,8 @@ static void quarantine(struct cpgo_tstate *ts, const char *name, int hold, const
     char stamp[32], aside[512];
     utc_stamp(stamp, sizeof stamp, time(NULL));
     snprintf(aside, sizeof aside, "%s.corrupt-%s", name, stamp);
-    for (int k = 1; !ts->ro && faccessat(ts->dirfd, aside, F_OK, AT_SYMLINK_NOFOLLOW) == 0 && k < 100;
-         k++)
+    for (int k = 1;
+         !ts->ro && faccessat(ts->dirfd, aside, F_OK, AT_SYMLINK_NOFOLLOW) == 0 && k < 100; k++)
         snprintf(aside, sizeof aside, "%s.corrupt-%s-%d", name, stamp, k);
     char text[768];
     if (!ts->ro && renameat(ts->dirfd, name, ts->dirfd, aside)) {
@@ -158,7 +156,8 @@ static int list_seqs(const struct cpgo_tstate *ts, const char *prefix, const cha
 {
     *out = NULL;
     *n = 0;
-    int fd = cpgo_file_openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); /* own offset */
+    int fd =
+        cpgo_file_openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); /* own offset */
     if (fd < 0) return -1;
     DIR *d = fdopendir(fd);
     if (!d) {
@@ -196,7 +195,6 @@ static int list_seqs(const struct cpgo_tstate *ts, const char *prefix, const cha
     return 0;
 }
 
-
 /* Folds the profile stored in the target directory (a snapshot or a segment) into m. */
 static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger *m,
                     struct cpgo_err *err)
@@ -231,12 +229,10 @@ static int reset_pending(struct cpgo_tstate *ts)
 static void recount(struct cpgo_tstate *ts)
 {
     uint64_t n = ts->fresh.scrapes;
-    for (size_t i = 0; i < ts->nsegs; i++) n += ts->segs[i].m.scrapes;
+    for (size_t i = 0; i < ts->nsegs; i++)
+        n += ts->segs[i].m.scrapes;
     ts->pending_scrapes = n;
 }
-
-
-
 
 /* Deletes snapshots that are covered (<= upto) except keep_snapshot; with truncate_journal,
  * empties the journal too (the caller has made everything in it durable elsewhere). */
@@ -265,7 +261,8 @@ static void prune(struct cpgo_tstate *ts, uint64_t upto, uint64_t keep_snapshot,
 static void remove_stale_temps(struct cpgo_tstate *ts)
 {
     if (ts->ro) return;
-    int fd = cpgo_file_openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); /* own offset */
+    int fd =
+        cpgo_file_openat(ts->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0); /* own offset */
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         if (fd >= 0) close(fd);
@@ -284,8 +281,10 @@ void cpgo_state_remove_stale_temps(const char *path)
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     const char *base = slash ? slash + 1 : path;
-    if (slash) *slash = 0;
-    else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     DIR *d = opendir(dir);
     if (!d) return;
     size_t bl = strlen(base);
@@ -368,7 +367,8 @@ static int save_segments(struct cpgo_tstate *ts, struct cpgo_err *err)
         const struct seg *g = &ts->segs[i];
         json_t *o = state_meta_json(&g->m);
         json_t *b = json_array();
-        for (int k = 0; k < g->nblobs; k++) json_array_append_new(b, json_string(g->blobs[k]));
+        for (int k = 0; k < g->nblobs; k++)
+            json_array_append_new(b, json_string(g->blobs[k]));
         json_object_set_new(o, "upto_seq", json_integer((json_int_t)g->upto));
         json_object_set_new(o, "blobs", b);
         json_array_append_new(arr, o);
@@ -392,8 +392,8 @@ static void load_segments(struct cpgo_tstate *ts)
     if (rc == CPGO_E_EMPTY) return;
     if (rc == 0 && !json_is_array(json_object_get(o, "segments"))) {
         json_decref(o);
-        rc = cpgo_err_set(&err, CPGO_E_INPUT, "%s/pushes.json is damaged: no segment list",
-                          ts->dir);
+        rc =
+            cpgo_err_set(&err, CPGO_E_INPUT, "%s/pushes.json is damaged: no segment list", ts->dir);
     }
     if (rc) {
         char what[700];
@@ -481,7 +481,8 @@ static void load_forge(struct cpgo_tstate *ts)
     }
     struct cpgo_state_forge *f = &ts->forge;
     json_t *v;
-    if (json_is_integer(v = json_object_get(o, "last_publish"))) f->last_publish = json_integer_value(v);
+    if (json_is_integer(v = json_object_get(o, "last_publish")))
+        f->last_publish = json_integer_value(v);
     if (json_is_integer(v = json_object_get(o, "pr_number")) && json_integer_value(v) > 0)
         f->pr_number = (uint64_t)json_integer_value(v);
     if (json_is_string(v = json_object_get(o, "pr_url")))
@@ -507,14 +508,13 @@ int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *
                          struct cpgo_err *err)
 {
     if (!memcmp(&ts->forge, f, sizeof *f)) return 0;
-    json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:b, s:I, s:s}", "last_publish",
-                          (json_int_t)f->last_publish, "pr_number", (json_int_t)f->pr_number,
-                          "pr_url", f->pr_url, "closed_pr", (json_int_t)f->closed_pr,
-                          "closed_scrapes", (json_int_t)f->closed_scrapes, "released",
-                          f->released, "unmanaged_pr", (json_int_t)f->unmanaged_pr,
-                          "last_commit", f->last_commit);
-    int rc = o ? write_json(ts, "forge.json", o, err)
-               : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    json_t *o = json_pack(
+        "{s:I, s:I, s:s, s:I, s:I, s:b, s:I, s:s}", "last_publish", (json_int_t)f->last_publish,
+        "pr_number", (json_int_t)f->pr_number, "pr_url", f->pr_url, "closed_pr",
+        (json_int_t)f->closed_pr, "closed_scrapes", (json_int_t)f->closed_scrapes, "released",
+        f->released, "unmanaged_pr", (json_int_t)f->unmanaged_pr, "last_commit", f->last_commit);
+    int rc =
+        o ? write_json(ts, "forge.json", o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     json_decref(o);
     if (!rc) ts->forge = *f;
     return rc;
@@ -538,7 +538,8 @@ int cpgo_state_has_pending(const struct cpgo_tstate *ts)
 void cpgo_state_pending_meta(const struct cpgo_tstate *ts, struct cpgo_state_meta *out)
 {
     struct meta m = {0};
-    for (size_t i = 0; i < ts->nsegs; i++) state_meta_union(&m, &ts->segs[i].m);
+    for (size_t i = 0; i < ts->nsegs; i++)
+        state_meta_union(&m, &ts->segs[i].m);
     state_meta_union(&m, &ts->fresh);
     out->scrapes = m.scrapes;
     out->first = m.first;
@@ -692,11 +693,11 @@ int cpgo_state_settle(struct cpgo_tstate *ts, const char *blob, uint64_t *settle
         ts->published_seq = before;
         return rc;
     }
-    for (size_t i = 0; i < hit; i++) *settled += ts->segs[i].m.scrapes;
+    for (size_t i = 0; i < hit; i++)
+        *settled += ts->segs[i].m.scrapes;
     drop_segments(ts, hit);
     return 0;
 }
-
 
 /* ---- a target's state: open, recover, ingest, snapshot, publish ---------------------- */
 
@@ -753,8 +754,7 @@ static int open_target(const char *state_dir, const char *target_id, const char 
         cpgo_file_read_at(ts->dirfd, "target", 65536, &known, &known_len, &ignore);
         /* written once: a start with a thousand targets should not cost a thousand fsyncs */
         if (!known || known_len != strlen(target_key) || memcmp(known, target_key, known_len)) {
-            rc = cpgo_file_write_at(ts->dirfd, "target", target_key, strlen(target_key), 0600,
-                                    err);
+            rc = cpgo_file_write_at(ts->dirfd, "target", target_key, strlen(target_key), 0600, err);
             if (rc) cpgo_err_prefix(err, "%s", ts->dir);
         }
         free(known);
@@ -778,7 +778,8 @@ static int open_target(const char *state_dir, const char *target_id, const char 
         uint64_t seq;
         struct cpgo_err e;
         int r = read_json_seq(ts, "published.json", "upto_seq", &seq, NULL, &e);
-        if (r == 0) ts->published_seq = seq;
+        if (r == 0)
+            ts->published_seq = seq;
         else if (r != CPGO_E_EMPTY)
             quarantine(ts, "published.json", 1,
                        "published.json (what the output already holds) is damaged: entries "
@@ -845,8 +846,9 @@ static int open_target(const char *state_dir, const char *target_id, const char 
     }
     if (damaged && ts->ro) {
         char what[700];
-        snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the records around them are kept)",
-                 first, damaged);
+        snprintf(what, sizeof what,
+                 "%s (%d damaged stretch(es) in all; the records around them are kept)", first,
+                 damaged);
         state_add_problem(ts, JOURNAL, 0, what);
     }
     if (damaged && !ts->ro) {
@@ -873,7 +875,8 @@ static int open_target(const char *state_dir, const char *target_id, const char 
         }
         if (first[0]) { /* not moved aside: reported all the same */
             char what[700];
-            snprintf(what, sizeof what, "%s (%d damaged stretch(es) in all; the journal could not be moved aside)",
+            snprintf(what, sizeof what,
+                     "%s (%d damaged stretch(es) in all; the journal could not be moved aside)",
                      first, damaged);
             state_add_problem(ts, JOURNAL, 0, what);
         }
@@ -883,7 +886,8 @@ static int open_target(const char *state_dir, const char *target_id, const char 
     if (!ts->ro && list_seqs(ts, "seg-", ".pb", &seqs, &ns) == 0) {
         for (size_t i = 0; i < ns; i++) {
             int named = 0;
-            for (size_t k = 0; k < ts->nsegs; k++) named |= ts->segs[k].upto == seqs[i];
+            for (size_t k = 0; k < ts->nsegs; k++)
+                named |= ts->segs[k].upto == seqs[i];
             if (named) continue;
             name_of(p, sizeof p, "seg-%" PRIu64 ".pb", seqs[i]);
             remove_file(ts, p);
@@ -916,7 +920,8 @@ void cpgo_state_close(struct cpgo_tstate *ts)
 {
     if (!ts) return;
     state_meta_free(&ts->fresh);
-    for (size_t i = 0; i < ts->nsegs; i++) state_meta_free(&ts->segs[i].m);
+    for (size_t i = 0; i < ts->nsegs; i++)
+        state_meta_free(&ts->segs[i].m);
     cpgo_merge_free(ts->pending);
     json_decref(ts->problems);
     if (ts->dirfd >= 0) close(ts->dirfd);
@@ -991,8 +996,7 @@ int cpgo_state_ack(const char *state_dir, const char *target_id, size_t *cleared
     utc_stamp(stamp, sizeof stamp, time(NULL));
     snprintf(done, sizeof done, "problems.json.acked-%s", stamp);
     if (renameat(dfd, "problems.json", dfd, done)) {
-        rc = cpgo_err_set(err, CPGO_E_IO, "cannot move %s/problems.json: %s", rel,
-                          strerror(errno));
+        rc = cpgo_err_set(err, CPGO_E_IO, "cannot move %s/problems.json: %s", rel, strerror(errno));
     } else {
         rc = 0;
         fsync(dfd);
@@ -1071,8 +1075,8 @@ uint64_t cpgo_state_pending_scrapes(const struct cpgo_tstate *ts)
  *                   output has it; publishing.json stays as the proof, and published.json is
  *                   written again before the next publish may begin (or at the next start)
  */
-int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data,
-                             size_t len, struct cpgo_err *err)
+int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data, size_t len,
+                             struct cpgo_err *err)
 {
     if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
     int rc;
@@ -1084,8 +1088,8 @@ int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const voi
     uint64_t seq = ts->next_seq - 1;
     char h[32];
     snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
-    json_t *o = json_pack("{s:I, s:s, s:I, s:s}", "upto_seq", (json_int_t)seq, "path", path,
-                          "size", (json_int_t)len, "hash", h);
+    json_t *o = json_pack("{s:I, s:s, s:I, s:s}", "upto_seq", (json_int_t)seq, "path", path, "size",
+                          (json_int_t)len, "hash", h);
     if (!o) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     rc = write_json(ts, "publishing.json", o, err);
     json_decref(o);

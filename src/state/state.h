@@ -86,8 +86,8 @@ int cpgo_state_held(const struct cpgo_tstate *ts);
 uint64_t cpgo_state_corrupt_records(const struct cpgo_tstate *ts);
 uint64_t cpgo_state_published_seq(const struct cpgo_tstate *ts);
 /* Segment i (oldest first): its last seq, scrapes and how many pushed blobs identify it. */
-int cpgo_state_segment(const struct cpgo_tstate *ts, size_t i, uint64_t *upto,
-                       uint64_t *scrapes, size_t *nblobs);
+int cpgo_state_segment(const struct cpgo_tstate *ts, size_t i, uint64_t *upto, uint64_t *scrapes,
+                       size_t *nblobs);
 /* Clears a target's problems (the caller holds the state directory's lock): problems.json
  * is renamed to problems.json.acked-<time>. *cleared = how many there were. */
 int cpgo_state_ack(const char *state_dir, const char *target_id, size_t *cleared,
@@ -161,8 +161,8 @@ int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *
  * (the output write failed) asks the output itself whether it was replaced; a failed
  * commit (the output was replaced) is published all the same, the intent proving it until
  * published.json can be written (before the next begin, or at the next start). */
-int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data,
-                             size_t len, struct cpgo_err *err);
+int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const void *data, size_t len,
+                             struct cpgo_err *err);
 int cpgo_state_publish_commit(struct cpgo_tstate *ts, struct cpgo_err *err);
 void cpgo_state_publish_abort(struct cpgo_tstate *ts);
 

@@ -34,16 +34,16 @@ struct seg {
 };
 
 struct cpgo_tstate {
-    char *dir;  /* for messages: every file is opened relative to dirfd */
-    int dirfd;  /* the target's directory, opened without following links */
-    int ro;     /* read-only inspection (cpgo state): nothing is written, moved or removed */
+    char *dir; /* for messages: every file is opened relative to dirfd */
+    int dirfd; /* the target's directory, opened without following links */
+    int ro;    /* read-only inspection (cpgo state): nothing is written, moved or removed */
     struct cpgo_merge_opts mo;
     struct cpgo_limits lim;
     struct cpgo_merger *pending; /* the fresh part: entries after the last segment */
     struct meta fresh;
-    uint64_t next_seq;      /* the seq the next journal entry gets */
-    uint64_t published_seq; /* everything <= this is published */
-    uint64_t snapshot_seq;  /* the newest snapshot covers entries <= this */
+    uint64_t next_seq;        /* the seq the next journal entry gets */
+    uint64_t published_seq;   /* everything <= this is published */
+    uint64_t snapshot_seq;    /* the newest snapshot covers entries <= this */
     uint64_t pending_scrapes; /* fresh + segments */
     size_t journal_len;
     uint64_t publishing_seq; /* != 0 between publish_begin and commit/abort */

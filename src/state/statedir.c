@@ -40,8 +40,10 @@ int cpgo_state_write_file(const char *path, const void *data, size_t len, struct
     int dfd = AT_FDCWD;
     if (slash) {
         name = path + (slash - dir) + 1;
-        if (slash == dir) slash[1] = 0;
-        else *slash = 0;
+        if (slash == dir)
+            slash[1] = 0;
+        else
+            *slash = 0;
         if (cpgo_state_mkdir_p(dir, 0755))
             return cpgo_err_set(err, CPGO_E_IO, "cannot create directory %s: %s", dir,
                                 strerror(errno));
@@ -92,7 +94,8 @@ static int check_trust(const char *path, const struct stat *st, struct cpgo_err 
         int ours = st->st_gid == getegid();
         gid_t groups[256];
         int n = getgroups(256, groups);
-        for (int i = 0; i < n && !ours; i++) ours = groups[i] == st->st_gid;
+        for (int i = 0; i < n && !ours; i++)
+            ours = groups[i] == st->st_gid;
         if (!ours)
             return cpgo_err_set(err, CPGO_E_USAGE,
                                 "state directory %s is writable by group %u, which cpgo is not "
@@ -111,15 +114,14 @@ int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *e
                                 "state directory %s: %s", state_dir, strerror(errno));
         /* created private: the parents cpgo creates too */
         if (cpgo_state_mkdir_p(state_dir, 0700))
-            return cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s",
-                                state_dir, strerror(errno));
+            return cpgo_err_set(err, CPGO_E_IO, "cannot create state directory %s: %s", state_dir,
+                                strerror(errno));
         if (stat(state_dir, &st))
             return cpgo_err_set(err, CPGO_E_IO, "state directory %s: %s", state_dir,
                                 strerror(errno));
     }
     if (!S_ISDIR(st.st_mode))
-        return cpgo_err_set(err, CPGO_E_USAGE, "state directory %s is not a directory",
-                            state_dir);
+        return cpgo_err_set(err, CPGO_E_USAGE, "state directory %s is not a directory", state_dir);
     int rc = check_trust(state_dir, &st, err);
     if (rc) return rc;
     int dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -164,7 +166,8 @@ int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *e
         char buf[64];
         snprintf(buf, sizeof buf, "{\"format\":%d}\n", STATE_FORMAT);
         rc = cpgo_file_write_at(dfd, "format.json", buf, strlen(buf), 0600, err);
-        if (rc) cpgo_err_prefix(err, "%s", state_dir);
+        if (rc)
+            cpgo_err_prefix(err, "%s", state_dir);
         else if (had) {
             char f[8];
             snprintf(f, sizeof f, "%d", format ? format : 1);

@@ -9,9 +9,9 @@
  * Each endpoint is one listener on 127.0.0.1 that answers GET /debug/pprof/profile?seconds=S
  * the way its behaviour says (a real profile after the window, or one of the failure modes
  * of reliability.md's S section: hang, reset, trickle, huge, gzip bomb, HTML, 404, busy,
- * 400, short body, slow headers, a chunked body that never ends). It exists so cpgo's scraper can be tested against
- * thousands of misbehaving backends without thousands of Go processes, and so tests can
- * check exactly-once accounting: --stats counts, per endpoint, the requests seen and the
+ * 400, short body, slow headers, a chunked body that never ends). It exists so cpgo's scraper can
+ * be tested against thousands of misbehaving backends without thousands of Go processes, and so
+ * tests can check exactly-once accounting: --stats counts, per endpoint, the requests seen and the
  * responses whose whole body reached the socket.
  *
  * It uses the project's own stack (libuv, strict llhttp) in one thread. Nothing CPU-heavy
@@ -81,8 +81,8 @@ enum behaviour {
 };
 
 static const char *const beh_names[B_COUNT] = {
-    "normal", "hang",     "reset", "trickle",    "huge",  "bomb",
-    "html",   "notfound", "busy",  "badrequest", "short", "slowheaders", "endless",
+    "normal",   "hang", "reset",      "trickle", "huge",        "bomb",    "html",
+    "notfound", "busy", "badrequest", "short",   "slowheaders", "endless",
 };
 
 static const char BUSY_BODY[] = "Could not enable CPU profiling: cpu profiling already in use\n";
@@ -818,10 +818,11 @@ static void answer(struct conn *c)
         pump_huge(c);
         break;
     case B_ENDLESS: {
-        int n = snprintf(c->head, sizeof c->head,
-                         "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" PROFILE_HDRS
-                         "Transfer-Encoding: chunked\r\n%s\r\n",
-                         c->close_after ? "Connection: close\r\n" : "");
+        int n =
+            snprintf(c->head, sizeof c->head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n" PROFILE_HDRS
+                     "Transfer-Encoding: chunked\r\n%s\r\n",
+                     c->close_after ? "Connection: close\r\n" : "");
         c->status = 200;
         c->phase = PH_HUGE;
         c->stream_left = 1; /* never reaches 0: the response is never done */

@@ -29,8 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 /* our own output must decode (it is validated before it is returned) */
                 struct cpgo_limits big;
                 cpgo_limits_default(&big);
-                if (cpgo_profile_decode(out.data, out.len, &big, &q, &err) != 0 &&
-                    out.len != 0)
+                if (cpgo_profile_decode(out.data, out.len, &big, &q, &err) != 0 && out.len != 0)
                     abort();
                 cpgo_profile_free(q);
                 cpgo_buf_free(&out);

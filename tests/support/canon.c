@@ -56,8 +56,8 @@ char *canon_dump(const struct cpgo_profile *p, int with_addresses)
     sb_str(&out, pb, pb->period_type ? pb->period_type->type : 0);
     sb_printf(&out, "/");
     sb_str(&out, pb, pb->period_type ? pb->period_type->unit : 0);
-    sb_printf(&out, "\nperiod: %" PRId64 "\ntime: %" PRId64 "\nduration: %" PRId64 "\n",
-              pb->period, pb->time_nanos, pb->duration_nanos);
+    sb_printf(&out, "\nperiod: %" PRId64 "\ntime: %" PRId64 "\nduration: %" PRId64 "\n", pb->period,
+              pb->time_nanos, pb->duration_nanos);
     sb_printf(&out, "comments:");
     for (size_t i = 0; i < pb->n_comment; i++) {
         sb_printf(&out, " [");
@@ -129,13 +129,14 @@ char *canon_dump(const struct cpgo_profile *p, int with_addresses)
                 sb_str(&l, pb, f->system_name);
                 sb_printf(&l, ";");
                 sb_str(&l, pb, f->filename);
-                sb_printf(&l, ";%" PRId64 ":%" PRId64 ":%" PRId64, f->start_line, loc->line[k]->line,
-                          loc->line[k]->column);
+                sb_printf(&l, ";%" PRId64 ":%" PRId64 ":%" PRId64, f->start_line,
+                          loc->line[k]->line, loc->line[k]->column);
             }
             sb_printf(&l, ">");
         }
         sb_printf(&l, " =");
-        for (size_t j = 0; j < s->n_value; j++) sb_printf(&l, " %" PRId64, s->value[j]);
+        for (size_t j = 0; j < s->n_value; j++)
+            sb_printf(&l, " %" PRId64, s->value[j]);
         lines[i] = l.d ? l.d : strdup("");
     }
     /* sort by the key part (before " ="), then fold equal keys by adding values */
@@ -157,15 +158,18 @@ char *canon_dump(const struct cpgo_profile *p, int with_addresses)
             }
         }
         int zero = 1;
-        for (size_t k = 0; k < nv; k++) zero &= sum[k] == 0;
+        for (size_t k = 0; k < nv; k++)
+            zero &= sum[k] == 0;
         if (!zero) {
             sb_printf(&out, "%.*s =", (int)klen, lines[i]);
-            for (size_t k = 0; k < nv; k++) sb_printf(&out, " %" PRId64, sum[k]);
+            for (size_t k = 0; k < nv; k++)
+                sb_printf(&out, " %" PRId64, sum[k]);
             sb_printf(&out, "\n");
         }
         i = j;
     }
-    for (size_t k = 0; k < pb->n_sample; k++) free(lines[k]);
+    for (size_t k = 0; k < pb->n_sample; k++)
+        free(lines[k]);
     free(lines);
     return out.d;
 }

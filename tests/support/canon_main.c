@@ -20,7 +20,8 @@ int main(int argc, char **argv)
     cpgo_buf_init(&b, 0);
     char chunk[65536];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cpgo_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        cpgo_buf_append(&b, chunk, n);
     fclose(f);
     struct cpgo_limits lim;
     cpgo_limits_default(&lim);

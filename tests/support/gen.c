@@ -18,20 +18,30 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-o") && v) out = argv[++i];
-        else if (!strcmp(a, "-seed") && v) seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-samples") && v) samples = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-locations") && v) locations = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-functions") && v) functions = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "-labels")) labels = 1;
-        else if (!strcmp(a, "-raw")) raw = 1;
-        else if (!strcmp(a, "-corrupt") && v) corrupt = argv[++i];
-        else if (!strcmp(a, "-kind") && v) kind = argv[++i];
+        if (!strcmp(a, "-o") && v)
+            out = argv[++i];
+        else if (!strcmp(a, "-seed") && v)
+            seed = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-samples") && v)
+            samples = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-locations") && v)
+            locations = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-functions") && v)
+            functions = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "-labels"))
+            labels = 1;
+        else if (!strcmp(a, "-raw"))
+            raw = 1;
+        else if (!strcmp(a, "-corrupt") && v)
+            corrupt = argv[++i];
+        else if (!strcmp(a, "-kind") && v)
+            kind = argv[++i];
         else {
-            fprintf(stderr, "usage: cpgo-testgen -o FILE [-seed N] [-samples N] [-locations N] "
-                            "[-functions N] [-labels] [-raw]\n"
-                            "       [-kind cpu|heap|wall|reversed|negative|bigvalues]\n"
-                            "       [-corrupt dangling-location|string-index|value-count|zero-id]\n");
+            fprintf(stderr,
+                    "usage: cpgo-testgen -o FILE [-seed N] [-samples N] [-locations N] "
+                    "[-functions N] [-labels] [-raw]\n"
+                    "       [-kind cpu|heap|wall|reversed|negative|bigvalues]\n"
+                    "       [-corrupt dangling-location|string-index|value-count|zero-id]\n");
             return 2;
         }
     }
@@ -79,10 +89,14 @@ int main(int argc, char **argv)
         return 2;
     }
     if (corrupt && pb->n_sample > 17) {
-        if (!strcmp(corrupt, "dangling-location")) pb->sample[17]->location_id[0] = locations + 99;
-        else if (!strcmp(corrupt, "string-index")) pb->function[3]->name = (int64_t)pb->n_string_table + 5;
-        else if (!strcmp(corrupt, "value-count")) pb->sample[17]->n_value = 1;
-        else if (!strcmp(corrupt, "zero-id")) pb->location[2]->id = 0;
+        if (!strcmp(corrupt, "dangling-location"))
+            pb->sample[17]->location_id[0] = locations + 99;
+        else if (!strcmp(corrupt, "string-index"))
+            pb->function[3]->name = (int64_t)pb->n_string_table + 5;
+        else if (!strcmp(corrupt, "value-count"))
+            pb->sample[17]->n_value = 1;
+        else if (!strcmp(corrupt, "zero-id"))
+            pb->location[2]->id = 0;
         else {
             fprintf(stderr, "cpgo-testgen: unknown -corrupt %s\n", corrupt);
             return 2;

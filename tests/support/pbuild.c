@@ -29,15 +29,15 @@ static void *xcalloc(struct pbuild *b, size_t n, size_t size)
     return track(b, calloc(n ? n : 1, size));
 }
 
-#define PUSH(b, arr, n, item)                                                                 \
-    do {                                                                                      \
-        if (((n) & ((n)-1)) == 0) {                                                           \
-            size_t c_ = (n) ? (n)*2 : 1;                                                      \
-            void *p_ = realloc((arr), c_ * sizeof *(arr));                                    \
-            if (!p_) abort();                                                                 \
-            (arr) = p_;                                                                       \
-        }                                                                                     \
-        (arr)[(n)++] = (item);                                                                \
+#define PUSH(b, arr, n, item)                                                                      \
+    do {                                                                                           \
+        if (((n) & ((n)-1)) == 0) {                                                                \
+            size_t c_ = (n) ? (n)*2 : 1;                                                           \
+            void *p_ = realloc((arr), c_ * sizeof *(arr));                                         \
+            if (!p_) abort();                                                                      \
+            (arr) = p_;                                                                            \
+        }                                                                                          \
+        (arr)[(n)++] = (item);                                                                     \
     } while (0)
 
 struct pbuild *pbuild_new(void)
@@ -53,7 +53,8 @@ void pbuild_free(struct pbuild *b)
 {
     if (!b) return;
     cpgo_pb_profile *pb = &b->pb;
-    for (size_t i = 0; i < pb->n_sample; i++) free(pb->sample[i]->label);
+    for (size_t i = 0; i < pb->n_sample; i++)
+        free(pb->sample[i]->label);
     free(pb->sample_type);
     free(pb->sample);
     free(pb->mapping);
@@ -61,7 +62,8 @@ void pbuild_free(struct pbuild *b)
     free(pb->function);
     free(pb->string_table);
     free(pb->comment);
-    for (size_t i = 0; i < b->nmem; i++) free(b->mem[i]);
+    for (size_t i = 0; i < b->nmem; i++)
+        free(b->mem[i]);
     free(b->mem);
     free(b);
 }
@@ -129,8 +131,8 @@ void pbuild_function(struct pbuild *b, uint64_t id, const char *name, const char
     PUSH(b, b->pb.function, b->pb.n_function, f);
 }
 
-void pbuild_mapping(struct pbuild *b, uint64_t id, uint64_t start, uint64_t limit,
-                    uint64_t offset, const char *file, const char *build_id)
+void pbuild_mapping(struct pbuild *b, uint64_t id, uint64_t start, uint64_t limit, uint64_t offset,
+                    const char *file, const char *build_id)
 {
     Perftools__Profiles__Mapping *m = xcalloc(b, 1, sizeof *m);
     perftools__profiles__mapping__init(m);
@@ -144,8 +146,8 @@ void pbuild_mapping(struct pbuild *b, uint64_t id, uint64_t start, uint64_t limi
     PUSH(b, b->pb.mapping, b->pb.n_mapping, m);
 }
 
-void pbuild_location(struct pbuild *b, uint64_t id, uint64_t mapping_id, uint64_t address,
-                     size_t n, const uint64_t *fids, const int64_t *lines)
+void pbuild_location(struct pbuild *b, uint64_t id, uint64_t mapping_id, uint64_t address, size_t n,
+                     const uint64_t *fids, const int64_t *lines)
 {
     Perftools__Profiles__Location *l = xcalloc(b, 1, sizeof *l);
     perftools__profiles__location__init(l);
@@ -223,8 +225,8 @@ static uint64_t next_rand(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations,
-                             size_t nfunctions, int with_labels)
+struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations, size_t nfunctions,
+                             int with_labels)
 {
     uint64_t rs = seed * 7919 + 17;
     struct pbuild *b = pbuild_new();
@@ -238,8 +240,9 @@ struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations,
     /* Functions are the same set in every seed (one binary, many instances); the samples'
      * stacks and weights differ. */
     for (size_t i = 1; i <= nfunctions; i++) {
-        snprintf(name, sizeof name, "github.com/example/service/internal/pkg%zu.(*Handler%zu).Method%zu",
-                 i % 97, i % 13, i);
+        snprintf(name, sizeof name,
+                 "github.com/example/service/internal/pkg%zu.(*Handler%zu).Method%zu", i % 97,
+                 i % 13, i);
         snprintf(file, sizeof file, "/src/github.com/example/service/internal/pkg%zu/file%zu.go",
                  i % 97, i % 7);
         pbuild_function(b, i, name, file, (int64_t)(10 + (i * 37) % 2000));

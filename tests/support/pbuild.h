@@ -24,11 +24,11 @@ void pbuild_comment(struct pbuild *b, const char *c);
 void pbuild_default_type(struct pbuild *b, const char *t);
 void pbuild_function(struct pbuild *b, uint64_t id, const char *name, const char *file,
                      int64_t start_line);
-void pbuild_mapping(struct pbuild *b, uint64_t id, uint64_t start, uint64_t limit,
-                    uint64_t offset, const char *file, const char *build_id);
+void pbuild_mapping(struct pbuild *b, uint64_t id, uint64_t start, uint64_t limit, uint64_t offset,
+                    const char *file, const char *build_id);
 /* A location with n lines: fids[i] / lines[i], innermost first. */
-void pbuild_location(struct pbuild *b, uint64_t id, uint64_t mapping_id, uint64_t address,
-                     size_t n, const uint64_t *fids, const int64_t *lines);
+void pbuild_location(struct pbuild *b, uint64_t id, uint64_t mapping_id, uint64_t address, size_t n,
+                     const uint64_t *fids, const int64_t *lines);
 /* A sample; nvals values. Labels added to the last sample with pbuild_label / pbuild_numlabel. */
 void pbuild_sample(struct pbuild *b, size_t nlocs, const uint64_t *locs, size_t nvals,
                    const int64_t *vals);
@@ -40,7 +40,7 @@ int pbuild_encode(struct pbuild *b, int raw, struct cpgo_buf *out);
 
 /* A Go-like CPU profile: samples/count + cpu/nanoseconds, period 10ms, one mapping,
  * deterministic from seed. Used for generated large profiles. */
-struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations,
-                             size_t nfunctions, int with_labels);
+struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations, size_t nfunctions,
+                             int with_labels);
 
 #endif

@@ -95,8 +95,7 @@ static void test_parse(void)
     /* libcurl takes the first '@' and refuses the host "ss@host": so does cpgo, saying why */
     CHECK_EQ_INT(cpgo_url_parse("http://u:p@ss@host/", &u, &why), -1);
     CHECK(why && strstr(why, "invalid host") && strstr(why, "%40"));
-    CHECK_EQ_INT(cpgo_url_parse("http://u:p%40ss@Host:6060/x?seconds=5&token=t0k3n", &u, &why),
-                 0);
+    CHECK_EQ_INT(cpgo_url_parse("http://u:p%40ss@Host:6060/x?seconds=5&token=t0k3n", &u, &why), 0);
     CHECK(!strcmp(u.scheme, "http") && !strcmp(u.user, "u") && !strcmp(u.password, "p%40ss"));
     CHECK(!strcmp(u.host, "Host") && u.port == 6060 && !strcmp(u.path, "/x"));
     CHECK(!strcmp(u.query, "seconds=5&token=t0k3n"));

@@ -611,9 +611,15 @@ static void test_urls(void)
     expect_error(at2, "backends[0].url: 'http://xxxxx@host/x' has an invalid host (a '@' or "
                       "':' in a user name or password must be written %40 or %3A)");
     static const char *const tricky[] = {
-        "http://u:p@ssw0rd@host/x", "http://u:p%40ssw0rd@host/x", "http://u@x:pw@host/x",
-        "http://u:p/ss@host/x",     "http://h_x.example:99999/x", "http://[::1]:6060/x",
-        "http://[::1/x",            "http://%41b.example/x",      "http://:pw@h.example/x",
+        "http://u:p@ssw0rd@host/x",
+        "http://u:p%40ssw0rd@host/x",
+        "http://u@x:pw@host/x",
+        "http://u:p/ss@host/x",
+        "http://h_x.example:99999/x",
+        "http://[::1]:6060/x",
+        "http://[::1/x",
+        "http://%41b.example/x",
+        "http://:pw@h.example/x",
     };
     for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++) {
         char yt[256];
@@ -630,14 +636,16 @@ static void test_urls(void)
             curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
             char want[300];
             snprintf(want, sizeof want, "%s:%s", host ? host : "?", port ? port : "?");
-            for (char *p = want; *p; p++) *p = (char)tolower((unsigned char)*p);
+            for (char *p = want; *p; p++)
+                *p = (char)tolower((unsigned char)*p);
             CHECK(!strcmp(ct->backends[0].name, want));
             curl_free(host);
             curl_free(port);
         } else if (theirs) { /* libcurl refuses it: so does the configuration */
             CHECK(ours != 0);
         }
-        for (size_t k = 0; k < et.n; k++) CHECK(!strstr(et.lines[k], "ssw0rd"));
+        for (size_t k = 0; k < et.n; k++)
+            CHECK(!strstr(et.lines[k], "ssw0rd"));
         cpgo_config_errors_free(&et);
         cpgo_config_free(ct);
         curl_url_cleanup(h);
@@ -1153,8 +1161,7 @@ static void test_dump(void)
     CHECK(!strstr(d, "TOPSECRET"));
     CHECK(!strstr(d, "SECRETCOOKIE"));
     CHECK(!strstr(d, "SECRETAPITOKEN"));
-    CHECK_STR_CONTAINS(d,
-                       "url: http://ops:xxxxx@localhost:6060/debug/pprof/profile?seconds=20\n");
+    CHECK_STR_CONTAINS(d, "url: http://ops:xxxxx@localhost:6060/debug/pprof/profile?seconds=20\n");
     CHECK_STR_CONTAINS(d, "    Authorization: \"****\"\n");
     CHECK_STR_CONTAINS(d, "    X-Scope-OrgID: team-a\n");
     CHECK_STR_CONTAINS(d, "listen: \"127.0.0.1:9090\"\n");

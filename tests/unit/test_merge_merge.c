@@ -120,7 +120,8 @@ int main(void)
     struct cpgo_merger *m;
     cpgo_merge_new(&m, &plain);
     struct cpgo_profile *pa = dec(&g[0]);
-    for (int i = 0; i < 50; i++) CHECK_EQ_INT(cpgo_merge_add(m, pa, &err), 0);
+    for (int i = 0; i < 50; i++)
+        CHECK_EQ_INT(cpgo_merge_add(m, pa, &err), 0);
     struct cpgo_merged *r;
     CHECK_EQ_INT(cpgo_merge_result(m, &r, &err), 0);
     struct cpgo_profile *p1 = dec(&a1);
@@ -165,14 +166,15 @@ int main(void)
     pbuild_comment(h[1], "c1");
     pbuild_default_type(h[1], "cpu");
     struct cpgo_buf hb[3];
-    for (int i = 0; i < 3; i++) hb[i] = enc(h[i]);
+    for (int i = 0; i < 3; i++)
+        hb[i] = enc(h[i]);
     struct cpgo_buf hm;
     CHECK_EQ_INT(merge_n(&plain, 2, hb, &hm, &err), 0);
     struct cpgo_profile *hp = dec(&hm);
-    CHECK_EQ_INT(hp->pb->time_nanos, 300);     /* earliest */
-    CHECK_EQ_INT(hp->pb->duration_nanos, 30);  /* sum */
-    CHECK_EQ_INT(hp->pb->period, 30);          /* max */
-    CHECK_EQ_INT(hp->pb->n_comment, 2);        /* de-duplicated union, first-seen order */
+    CHECK_EQ_INT(hp->pb->time_nanos, 300);    /* earliest */
+    CHECK_EQ_INT(hp->pb->duration_nanos, 30); /* sum */
+    CHECK_EQ_INT(hp->pb->period, 30);         /* max */
+    CHECK_EQ_INT(hp->pb->n_comment, 2);       /* de-duplicated union, first-seen order */
     char *hc = canon_dump(hp, 0);
     CHECK_STR_CONTAINS(hc, "comments: [c1] [c2]");
     CHECK_STR_CONTAINS(hc, "default_sample_type: cpu");
@@ -275,7 +277,7 @@ int main(void)
     pbuild_label(q, "a", "w");
     pbuild_label(q, "k", "v");
     pbuild_sample(q, 2, s_c, 2, one);
-    pbuild_sample(q, 2, s_c, 2, neg); /* sums to zero: garbage-collected with location 33 */
+    pbuild_sample(q, 2, s_c, 2, neg);     /* sums to zero: garbage-collected with location 33 */
     pbuild_numlabel(q, "bytes", 0, NULL); /* a label with nothing is dropped: same key */
     struct cpgo_buf qb = enc(q), qm;
     CHECK_EQ_INT(merge_n(&plain, 1, &qb, &qm, &err), 0);
@@ -311,8 +313,9 @@ int main(void)
         CHECK(tp->pb->sample[i]->n_label == 0);
         tot_t += tp->pb->sample[i]->value[1];
     }
-    for (size_t i = 0; i < op->pb->n_sample; i++) tot_o += op->pb->sample[i]->value[1];
-    CHECK_EQ_INT(tot_t, tot_o); /* nothing deleted, nothing rescaled */
+    for (size_t i = 0; i < op->pb->n_sample; i++)
+        tot_o += op->pb->sample[i]->value[1];
+    CHECK_EQ_INT(tot_t, tot_o);                 /* nothing deleted, nothing rescaled */
     CHECK(tp->pb->n_sample < op->pb->n_sample); /* newly identical samples folded */
     for (size_t i = 0; i < tp->pb->n_location; i++)
         for (size_t j = 0; j < tp->pb->location[i]->n_line; j++)
@@ -444,7 +447,8 @@ int main(void)
         struct cpgo_buf db[2] = {enc(d1), enc(d2)}, dout;
         CHECK_EQ_INT(merge_n(&plain, 2, db, &dout, &err), CPGO_E_INPUT);
         CHECK_STR_CONTAINS(err.text, "duration (10 ns)");
-        for (int i = 0; i < 2; i++) cpgo_buf_free(&db[i]);
+        for (int i = 0; i < 2; i++)
+            cpgo_buf_free(&db[i]);
         pbuild_free(d1);
         pbuild_free(d2);
         cpgo_profile_free(pw);
@@ -459,7 +463,8 @@ int main(void)
         cpgo_buf_free(&after);
         cpgo_buf_free(&ref);
         cpgo_buf_free(&both);
-        for (int i = 0; i < 3; i++) cpgo_buf_free(&ab3[i]);
+        for (int i = 0; i < 3; i++)
+            cpgo_buf_free(&ab3[i]);
         pbuild_free(a);
         pbuild_free(b);
         pbuild_free(cc);
@@ -579,6 +584,7 @@ int main(void)
 
     cpgo_buf_free(&qb);
     pbuild_free(q);
-    for (int i = 0; i < 3; i++) cpgo_buf_free(&g[i]);
+    for (int i = 0; i < 3; i++)
+        cpgo_buf_free(&g[i]);
     CHECK_DONE();
 }

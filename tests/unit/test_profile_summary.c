@@ -96,7 +96,8 @@ int main(void)
     cpgo_profile_free(p);
     cpgo_buf_free(&raw);
     /* start lines back; a negative value (a diff profile) -> not usable for PGO */
-    for (int i = 0; i < 3; i++) pbuild_pb(b)->function[i]->start_line = 1;
+    for (int i = 0; i < 3; i++)
+        pbuild_pb(b)->function[i]->start_line = 1;
     pbuild_pb(b)->sample[1]->value[1] = -20;
     pbuild_encode(b, 1, &raw);
     CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);

@@ -59,9 +59,9 @@ int main(void)
 {
     /* before: 10 s of CPU in 1,000 samples; after: 123.45 s in 12,345 */
     int64_t tb[] = {1000, 10000000000LL}, ta[] = {12345, 123450000000LL};
-    struct cpgo_summary_fn bflat[] = {{"main.handle", 4000000000LL, 4000000000LL},
-                                      {"encoding/json.(*decodeState).object", 2000000000LL,
-                                       2500000000LL}};
+    struct cpgo_summary_fn bflat[] = {
+        {"main.handle", 4000000000LL, 4000000000LL},
+        {"encoding/json.(*decodeState).object", 2000000000LL, 2500000000LL}};
     struct cpgo_summary_fn bcum[] = {{"main.main", 0, 10000000000LL},
                                      {"main.handle", 4000000000LL, 4000000000LL}};
     struct cpgo_summary_fn aflat[] = {
@@ -149,33 +149,33 @@ int main(void)
     in.first_scrape = in.last_scrape = 1715680800;
     in.bytes_after = 900;
     CHECK_EQ_INT(cpgo_prbody_build(&in, &body, &len, &err), 0);
-    want = cat(
-        "<!-- cpgo:managed target=github.com/acme/svc@main:cmd/api/default.pgo -->\n"
-        "Adds the Go PGO profile `cmd/api/default.pgo` to `main`, built from CPU profiles of "
-        "running instances collected by cpgo.\n"
-        "\n"
-        "| | |\n"
-        "|---|---|\n"
-        "| Scrapes | 1 from 1 instance |\n"
-        "| Window | 2024-05-14 10:00:00 UTC |\n"
-        "| Samples | 12,345 (2.1 min of CPU) |\n"
-        "| File size | new, 900 B |\n"
-        "\n"
-        "### Hottest functions\n"
-        "\n"
-        "Share of all `cpu/nanoseconds` in the profile. Flat: in the function itself; cum: "
-        "including the functions it calls. —: not in the top 10.\n"
-        "\n"
-        "| Function | Flat | Cum |\n"
-        "|---|---:|---:|\n"
-        "| `main.handle` | 30.0% | 40.0% |\n"
-        "| `github.com/acme/svc/cache.(*LRU[...]).Get\\|Put` | 20.0% | 25.0% |\n"
-        "| `runtime.mallocgc` | 10.0% | — |\n"
-        "\n"
-        "**New file.** Go uses `default.pgo` only from the main package's directory (`go build "
-        "-pgo=auto`, the default since Go 1.21): if `cmd/api` is not the directory of your "
-        "`package main`, move the file there.\n",
-        FOOTER);
+    want =
+        cat("<!-- cpgo:managed target=github.com/acme/svc@main:cmd/api/default.pgo -->\n"
+            "Adds the Go PGO profile `cmd/api/default.pgo` to `main`, built from CPU profiles of "
+            "running instances collected by cpgo.\n"
+            "\n"
+            "| | |\n"
+            "|---|---|\n"
+            "| Scrapes | 1 from 1 instance |\n"
+            "| Window | 2024-05-14 10:00:00 UTC |\n"
+            "| Samples | 12,345 (2.1 min of CPU) |\n"
+            "| File size | new, 900 B |\n"
+            "\n"
+            "### Hottest functions\n"
+            "\n"
+            "Share of all `cpu/nanoseconds` in the profile. Flat: in the function itself; cum: "
+            "including the functions it calls. —: not in the top 10.\n"
+            "\n"
+            "| Function | Flat | Cum |\n"
+            "|---|---:|---:|\n"
+            "| `main.handle` | 30.0% | 40.0% |\n"
+            "| `github.com/acme/svc/cache.(*LRU[...]).Get\\|Put` | 20.0% | 25.0% |\n"
+            "| `runtime.mallocgc` | 10.0% | — |\n"
+            "\n"
+            "**New file.** Go uses `default.pgo` only from the main package's directory (`go build "
+            "-pgo=auto`, the default since Go 1.21): if `cmd/api` is not the directory of your "
+            "`package main`, move the file there.\n",
+            FOOTER);
     CHECK_TEXT(body, want);
     free(want);
     free(body);

@@ -345,9 +345,8 @@ static void test_oom(void)
         srv_stop(&srv);
         printf("test_oom: class %s: %s\n", cpgo_class_name(out.cls), out.error);
         fflush(stdout);
-        _exit(out.cls == CPGO_CLASS_OOM && strstr(out.error, "out of memory") && !out.has_body
-                  ? 0
-                  : 1);
+        _exit(out.cls == CPGO_CLASS_OOM && strstr(out.error, "out of memory") && !out.has_body ? 0
+                                                                                               : 1);
     }
     int st = 0;
     CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);

@@ -78,8 +78,8 @@ static char *pending_canon(struct cpgo_tstate *ts)
 int main(void)
 {
     cpgo_limits_default(&lim);
-    snprintf(dir, sizeof dir, "%s/cpgo-state-shape-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-             (long)getpid());
+    snprintf(dir, sizeof dir, "%s/cpgo-state-shape-%ld",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     struct cpgo_merge_opts old, shaped;

@@ -29,7 +29,8 @@ static int64_t samples(struct cpgo_tstate *ts)
     if (cpgo_merge_count(cpgo_state_pending(ts)) == 0) return 0;
     if (cpgo_merge_result(cpgo_state_pending(ts), &r, &err)) return -1;
     int64_t t = 0;
-    for (size_t i = 0; i < r->pb.n_sample; i++) t += r->pb.sample[i]->value[0];
+    for (size_t i = 0; i < r->pb.n_sample; i++)
+        t += r->pb.sample[i]->value[0];
     cpgo_merged_free(r);
     return t;
 }
@@ -40,7 +41,8 @@ static int64_t samples_of(const struct cpgo_buf *b)
     struct cpgo_err err;
     if (cpgo_profile_decode(b->data, b->len, &lim, &p, &err)) return -1;
     int64_t t = 0;
-    for (size_t i = 0; i < p->pb->n_sample; i++) t += p->pb->sample[i]->value[0];
+    for (size_t i = 0; i < p->pb->n_sample; i++)
+        t += p->pb->sample[i]->value[0];
     cpgo_profile_free(p);
     return t;
 }
@@ -56,7 +58,8 @@ static int64_t folded(struct cpgo_tstate *ts)
         struct cpgo_merged *r;
         t = 0;
         if (cpgo_merge_count(m) && cpgo_merge_result(m, &r, &err) == 0) {
-            for (size_t i = 0; i < r->pb.n_sample; i++) t += r->pb.sample[i]->value[0];
+            for (size_t i = 0; i < r->pb.n_sample; i++)
+                t += r->pb.sample[i]->value[0];
             cpgo_merged_free(r);
         }
     } else {
@@ -88,8 +91,8 @@ int main(void)
 {
     cpgo_limits_default(&lim);
     memset(&mo, 0, sizeof mo);
-    snprintf(dir, sizeof dir, "%s/cpgo-state-test-%ld", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-             (long)getpid());
+    snprintf(dir, sizeof dir, "%s/cpgo-state-test-%ld",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     struct cpgo_err err;

@@ -38,7 +38,8 @@ static int64_t samples(struct cpgo_tstate *ts)
     if (cpgo_merge_count(cpgo_state_pending(ts)) == 0) return 0;
     if (cpgo_merge_result(cpgo_state_pending(ts), &r, &err)) return -1;
     int64_t t = 0;
-    for (size_t i = 0; i < r->pb.n_sample; i++) t += r->pb.sample[i]->value[0];
+    for (size_t i = 0; i < r->pb.n_sample; i++)
+        t += r->pb.sample[i]->value[0];
     cpgo_merged_free(r);
     return t;
 }
@@ -49,7 +50,8 @@ static int64_t samples_of(const struct cpgo_buf *b)
     struct cpgo_err err;
     if (cpgo_profile_decode(b->data, b->len, &lim, &p, &err)) return -1;
     int64_t t = 0;
-    for (size_t i = 0; i < p->pb->n_sample; i++) t += p->pb->sample[i]->value[0];
+    for (size_t i = 0; i < p->pb->n_sample; i++)
+        t += p->pb->sample[i]->value[0];
     cpgo_profile_free(p);
     return t;
 }
@@ -65,7 +67,8 @@ static int64_t folded(struct cpgo_tstate *ts)
         struct cpgo_merged *r;
         t = 0;
         if (cpgo_merge_count(m) && cpgo_merge_result(m, &r, &err) == 0) {
-            for (size_t i = 0; i < r->pb.n_sample; i++) t += r->pb.sample[i]->value[0];
+            for (size_t i = 0; i < r->pb.n_sample; i++)
+                t += r->pb.sample[i]->value[0];
             cpgo_merged_free(r);
         }
     } else {
@@ -138,7 +141,8 @@ static void test_journal_damage(const struct cpgo_buf *b, const int64_t *s)
 {
     reset_dir();
     struct cpgo_tstate *ts = open_ts();
-    for (int i = 0; i < 3; i++) ingest(ts, &b[i]);
+    for (int i = 0; i < 3; i++)
+        ingest(ts, &b[i]);
     cpgo_state_close(ts);
     /* a flipped byte in the middle record's body: that one skipped, the third kept */
     long rec1 = 36 + (long)b[0].len;
@@ -165,7 +169,8 @@ static void test_journal_damage(const struct cpgo_buf *b, const int64_t *s)
     /* a damaged length field in the middle: resynchronised on the next record */
     reset_dir();
     ts = open_ts();
-    for (int i = 0; i < 3; i++) ingest(ts, &b[i]);
+    for (int i = 0; i < 3; i++)
+        ingest(ts, &b[i]);
     cpgo_state_close(ts);
     flip("journal.log", rec1 + 14); /* the high bytes of record 2's length */
     ts = open_ts();
@@ -176,7 +181,8 @@ static void test_journal_damage(const struct cpgo_buf *b, const int64_t *s)
     /* a damaged magic in the first record */
     reset_dir();
     ts = open_ts();
-    for (int i = 0; i < 3; i++) ingest(ts, &b[i]);
+    for (int i = 0; i < 3; i++)
+        ingest(ts, &b[i]);
     cpgo_state_close(ts);
     flip("journal.log", 1);
     ts = open_ts();
@@ -300,7 +306,9 @@ static void test_damaged_records(const struct cpgo_buf *b, const int64_t *s)
 static void snapshot_dir(char *out, size_t cap)
 {
     char cmd[800];
-    snprintf(cmd, sizeof cmd, "cd '%s' && find . -printf '%%p %%s %%m\\n' | sort && cat targets/t1/* 2>/dev/null | md5sum",
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && find . -printf '%%p %%s %%m\\n' | sort && cat targets/t1/* 2>/dev/null | "
+             "md5sum",
              dir);
     FILE *p = popen(cmd, "r");
     size_t n = p ? fread(out, 1, cap - 1, p) : 0;
@@ -312,7 +320,8 @@ static void test_read_only(const struct cpgo_buf *b, const int64_t *s)
 {
     reset_dir();
     struct cpgo_tstate *ts = open_ts();
-    for (int i = 0; i < 3; i++) ingest(ts, &b[i]);
+    for (int i = 0; i < 3; i++)
+        ingest(ts, &b[i]);
     cpgo_state_close(ts);
     flip("journal.log", 36 + (long)b[0].len + 36 + 100);
     char p[700];
@@ -411,8 +420,8 @@ static void test_fault_every_step(const struct cpgo_buf *b, const int64_t *s)
             ts = open_ts();
             int64_t later = file_samples(out) + samples(ts);
             if (later != accepted)
-                fprintf(stderr, "fault at step %d (errno %d), restarted: %lld, accepted %lld\n",
-                        n, eno, (long long)later, (long long)accepted);
+                fprintf(stderr, "fault at step %d (errno %d), restarted: %lld, accepted %lld\n", n,
+                        eno, (long long)later, (long long)accepted);
             CHECK_EQ_INT(later, accepted);
             /* and a clean publish after it gets everything into the output exactly once */
             if (cpgo_state_pending_scrapes(ts)) {
@@ -540,7 +549,8 @@ int main(void)
     test_read_only(b, s);
     test_fault_every_step(b, s);
     test_statedir();
-    for (int i = 0; i < 3; i++) cpgo_buf_free(&b[i]);
+    for (int i = 0; i < 3; i++)
+        cpgo_buf_free(&b[i]);
     reset_dir();
     CHECK_DONE();
 }
