@@ -128,7 +128,8 @@ static void backends_stop(struct backends *b)
 static int write_file(const char *dir, const char *rel, const void *data, size_t len)
 {
     char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    int n = snprintf(p, sizeof p, "%s/%s", dir, rel);
+    if (n < 0 || (size_t)n >= sizeof p) return -1;
     for (char *s = p + strlen(dir) + 1; (s = strchr(s, '/')); s++) {
         *s = 0;
         mkdir(p, 0755);
