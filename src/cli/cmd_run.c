@@ -35,6 +35,21 @@ static int go_bool(const char *s)
 static int usage_error(const char *cmd, const char *what, const char *arg)
 {
     int n = (int)strcspn(arg, "="); /* never echo a value */
+    /* nor one glued to a flag that takes one (-githubTokenghp_...): name the flag only */
+    static const char *const valued[] = {"githubToken", "configPath", "config", "output", "shard"};
+    const char *name = arg + strspn(arg, "-");
+    size_t nl = strcspn(name, "=");
+    int exact = 0;
+    for (size_t i = 0; i < sizeof valued / sizeof valued[0]; i++)
+        exact |= strlen(valued[i]) == nl && !strncmp(name, valued[i], nl);
+    for (size_t i = 0; i < sizeof valued / sizeof valued[0] && !exact; i++) {
+        size_t l = strlen(valued[i]);
+        if (!strncmp(name, valued[i], l) && name[l] && name[l] != '=') {
+            n = (int)(name - arg + l);
+            what = "a value must follow a space or '=' after";
+            break;
+        }
+    }
     if (cmd) return cpgo_cli_usage_error(cmd, "%s '%.*s'", what, n, arg);
     fprintf(stderr,
             "cpgo: %s '%.*s' (the original's flags: -configPath FILE, -githubToken TOKEN, "
@@ -115,9 +130,14 @@ static int run_flags(const char *cmd, int argc, char **argv)
             rc = usage_error(cmd, cmd ? "unknown or incomplete option" : "unknown flag", arg);
         }
     }
-    if (rc < 0 && optind < argc)
-        rc = cmd ? cpgo_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind])
-                 : usage_error(NULL, "unexpected argument", argv[optind]);
+    if (rc < 0 && optind < argc) {
+        /* a stray word may be a value typed without its flag (a token): not echoed whole */
+        char shown[16];
+        snprintf(shown, sizeof shown, "%.3s%s", argv[optind],
+                 strlen(argv[optind]) > 3 ? "..." : "");
+        rc = cmd ? cpgo_cli_usage_error(cmd, "unexpected argument '%s'", shown)
+                 : usage_error(NULL, "unexpected argument", shown);
+    }
     if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
     if (rc < 0 && shard && cpgo_daemon_parse_shard(shard, &o.shard_index, &o.shard_count))
         rc = cpgo_cli_usage_error("run", "--shard (or CPGO_SHARD) '%s' is not I/N with 0 <= I < N",

@@ -165,6 +165,8 @@ bad "unknown short flag in a cluster" -Z -configPath "$D/config.yaml" -vZ"$SECRE
 bad "a value is missing" -configPath -verbose -configPath
 bad "a bad boolean" -verbose -verbose="$SECRET"
 bad "a token, then an unknown flag" -frobnicate -githubToken "$SECRET" -frobnicate
+bad "a value glued to its flag" -githubToken -githubToken"$SECRET"
+bad "a stray word (a value without its flag)" "${SECRET:0:3}..." -verbose "$SECRET"
 check "unknown flag: says which flags exist" grep -q -- '-configPath FILE, -githubToken TOKEN, -verbose' "$T/err"
 # `cpgo run` keeps its own error lines, and never echoes a value either
 "$CPGO" run -githubToken "$SECRET" -githubTokn="$SECRET" >"$T/out" 2>"$T/err"
