@@ -6,6 +6,7 @@
 #define CPGO_TEST_STATE_HELPERS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pbuild.h"
 #include "state/state.h"
@@ -68,6 +69,16 @@ static int64_t folded(struct cpgo_tstate *ts)
     }
     cpgo_merge_free(m);
     return t;
+}
+
+/* The test target's state, opened (recovered) in dir. */
+static struct cpgo_tstate *open_ts(void)
+{
+    struct cpgo_tstate *ts = NULL;
+    struct cpgo_err err;
+    if (cpgo_state_open(dir, "t1", "host/repo@main:default.pgo", &mo, &lim, &ts, &err))
+        fprintf(stderr, "open: %s\n", err.text);
+    return ts;
 }
 
 #endif

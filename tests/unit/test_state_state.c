@@ -11,15 +11,6 @@
 
 #include "state_helpers.h"
 
-static struct cpgo_tstate *open_ts(void)
-{
-    struct cpgo_tstate *ts = NULL;
-    struct cpgo_err err;
-    if (cpgo_state_open(dir, "t1", "host/repo@main:default.pgo", &mo, &lim, &ts, &err))
-        fprintf(stderr, "open: %s\n", err.text);
-    return ts;
-}
-
 static void ingest(struct cpgo_tstate *ts, const struct cpgo_buf *b)
 {
     struct cpgo_profile *p;
