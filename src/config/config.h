@@ -45,6 +45,28 @@ struct cpgo_header {
     char *value;
 };
 
+/* How a scrape reaches and authenticates to an instance: Prometheus's names, for backends
+ * and services alike. Secrets come only from files; the file is read when the configuration
+ * is loaded (and again at each reload), its content held in memory and never shown. */
+struct cpgo_tls_cfg {
+    char *ca_file;            /* PEM CA bundle to verify the server with; NULL = system */
+    char *cert_file;          /* client certificate (PEM), with key_file */
+    char *key_file;           /* client key (PEM) */
+    char *server_name;        /* SNI and the name verified; NULL = the URL's host */
+    int insecure_skip_verify; /* no verification at all (warned at load) */
+};
+
+struct cpgo_scrape_auth_cfg {
+    struct cpgo_tls_cfg tls;      /* `tls_config` */
+    char *basic_username;         /* `basic_auth.username` */
+    char *basic_password_file;    /* `basic_auth.password_file` */
+    char *basic_password;         /* its content (secret; trailing newline removed) */
+    char *authz_type;             /* `authorization.type`, default "Bearer" when set */
+    char *authz_credentials_file; /* `authorization.credentials_file` */
+    char *authz_credentials;      /* its content (secret) */
+    char *proxy_url;              /* `proxy_url`: http(s) proxy; credentials masked */
+};
+
 struct cpgo_backend_cfg {
     char *name; /* `name`, default "host:port" of the URL (made unique with "#2", ...) */
     char *url;  /* http or https only; credentials in the URL are allowed but masked */
@@ -71,6 +93,87 @@ struct cpgo_backend_cfg {
     int reopen_growth;       /* `open_pull_request.reopen_growth`, percent, default 100 */
     size_t target;           /* index into cpgo_config.targets */
     int line, column;        /* where the backend starts in the file */
+    struct cpgo_scrape_auth_cfg auth; /* tls_config, basic_auth, authorization, proxy_url */
+};
+
+/* ---- services: one target whose instances are discovered (src/discover) ---------------- */
+
+/* `static_configs[]` */
+struct cpgo_sd_static_cfg {
+    char **targets; /* "host:port" as written (host a name, an IPv4 or a [IPv6]) */
+    size_t ntargets;
+    int line;
+};
+
+enum cpgo_dns_type { CPGO_DNS_SRV, CPGO_DNS_A, CPGO_DNS_AAAA };
+
+/* `dns_sd_configs[]` */
+struct cpgo_sd_dns_cfg {
+    char **names;
+    size_t nnames;
+    enum cpgo_dns_type type; /* default SRV */
+    int port;                /* required for A/AAAA (1-65535), 0 = unset (SRV) */
+    int64_t refresh_ms;      /* `refresh_interval`, default 30s */
+    int line;
+};
+
+/* `file_sd_configs[]` */
+struct cpgo_sd_file_cfg {
+    char **files; /* patterns ending .json, .yml or .yaml; `*` only in the last segment;
+                     made absolute against the configuration file's directory */
+    size_t nfiles;
+    int64_t refresh_ms; /* `refresh_interval`, default 5m */
+    int line;
+};
+
+enum cpgo_k8s_role { CPGO_K8S_POD, CPGO_K8S_ENDPOINTSLICE };
+
+struct cpgo_k8s_selector {
+    enum cpgo_k8s_role role; /* which objects it applies to (Prometheus: the role's objects) */
+    char *label;             /* labelSelector, verbatim; NULL = none */
+    char *field;             /* fieldSelector, verbatim; NULL = none */
+};
+
+/* `kubernetes_sd_configs[]` */
+struct cpgo_sd_k8s_cfg {
+    enum cpgo_k8s_role role;
+    char *api_server;  /* NULL = in-cluster (KUBERNETES_SERVICE_HOST/PORT) */
+    char **namespaces; /* `namespaces.names`; none = the pod's own namespace (in-cluster) */
+    size_t nnamespaces;
+    int own_namespace; /* `namespaces.own_namespace` */
+    struct cpgo_k8s_selector *selectors;
+    size_t nselectors;
+    char *port;              /* container port name or number; NULL = the only declared one */
+    char *bearer_token_file; /* NULL = in-cluster service-account token (when in-cluster) */
+    struct cpgo_tls_cfg tls; /* `tls_config`; in-cluster default ca_file: the SA's ca.crt */
+    int line;
+};
+
+struct cpgo_service_cfg {
+    char *name;           /* required, unique among services and backends */
+    char *path;           /* `path`, default /debug/pprof/profile */
+    int https;            /* `scheme`: 0 http (default), 1 https */
+    size_t max_instances; /* `max_instances`, default 10; 0 = all */
+    /* schedule, seconds, timeouts, retries, headers, trim, open_pull_request, auth: as a
+     * backend's (`url` unset); `tmpl.name` is the service's name */
+    struct cpgo_backend_cfg tmpl;
+    struct cpgo_sd_static_cfg *statics;
+    size_t nstatics;
+    struct cpgo_sd_dns_cfg *dns;
+    size_t ndns;
+    struct cpgo_sd_file_cfg *files;
+    size_t nfiles;
+    struct cpgo_sd_k8s_cfg *k8s;
+    size_t nk8s;
+    size_t target; /* index into cpgo_config.targets (the same as tmpl.target) */
+    int line, column;
+};
+
+/* `dns:` the resolver for dns_sd_configs and for every host name of a service */
+struct cpgo_dns_cfg {
+    char **servers; /* "ip:port" or "ip" (port 53); none = /etc/resolv.conf */
+    size_t nservers;
+    int64_t timeout_ms; /* `dns.timeout`, per query, default 5s */
 };
 
 struct cpgo_target_cfg {
@@ -84,6 +187,8 @@ struct cpgo_target_cfg {
     struct cpgo_trim trim;
     size_t *backends; /* indexes into cpgo_config.backends */
     size_t nbackends;
+    size_t *services; /* indexes into cpgo_config.services (a target may hold both) */
+    size_t nservices;
 };
 
 struct cpgo_limits_cfg {
@@ -121,8 +226,11 @@ struct cpgo_config {
     struct cpgo_limits_cfg limits;
     struct cpgo_github_cfg github;
     struct cpgo_git_cfg git;
-    struct cpgo_backend_cfg *backends;
+    struct cpgo_dns_cfg dns;
+    struct cpgo_backend_cfg *backends; /* `backends:` (may be empty when services are set) */
     size_t nbackends;
+    struct cpgo_service_cfg *services; /* `services:` */
+    size_t nservices;
     struct cpgo_target_cfg *targets;
     size_t ntargets;
 };
