@@ -9,6 +9,7 @@
  */
 #include "base/url.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <stdatomic.h>
@@ -770,4 +771,105 @@ int cpgo_url_secrets_nodump(void)
 #else
     return -1;
 #endif
+}
+
+/* ---- host:port --------------------------------------------------------------------- */
+
+static int valid_hostname(const char *h, size_t n)
+{
+    if (n == 0 || n > 253) return 0;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch == '.') {
+            if (label == 0) return 0;
+            label = 0;
+            continue;
+        }
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            return 0;
+        if (++label > 63) return 0;
+    }
+    return 1;
+}
+
+int cpgo_url_parse_hostport(const char *s, char **host, int *port, char *why, size_t cap)
+{
+    *host = NULL;
+    *port = 0;
+    size_t n = strlen(s);
+    const char *h = s, *colon;
+    size_t hn;
+    if (n == 0) {
+        snprintf(why, cap, "is empty");
+        return -1;
+    }
+    if (n > 300) {
+        snprintf(why, cap, "is longer than 300 characters");
+        return -1;
+    }
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') {
+            snprintf(why, cap, "is not host:port ([IPv6]:port for IPv6)");
+            return -1;
+        }
+        h = s + 1;
+        hn = (size_t)(close - h);
+        colon = close + 1;
+        char tmp[64];
+        unsigned char bin[16];
+        if (hn == 0 || hn >= sizeof tmp) {
+            snprintf(why, cap, "has no valid IPv6 address in brackets");
+            return -1;
+        }
+        memcpy(tmp, h, hn);
+        tmp[hn] = 0;
+        if (inet_pton(AF_INET6, tmp, bin) != 1) {
+            snprintf(why, cap, "has no valid IPv6 address in brackets");
+            return -1;
+        }
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            snprintf(why, cap, "has no port (host:port)");
+            return -1;
+        }
+        hn = (size_t)(colon - s);
+        if (memchr(s, ':', hn)) {
+            snprintf(why, cap, "is not host:port (write an IPv6 address in brackets)");
+            return -1;
+        }
+        if (!valid_hostname(h, hn)) {
+            snprintf(why, cap, "has no valid host name or address");
+            return -1;
+        }
+    }
+    const char *p = colon + 1;
+    long v = 0;
+    if (!*p) {
+        snprintf(why, cap, "has no port (host:port)");
+        return -1;
+    }
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 65535) {
+            snprintf(why, cap, "has no valid port (1-65535)");
+            return -1;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    if (v < 1 || v > 65535) {
+        snprintf(why, cap, "has no valid port (1-65535)");
+        return -1;
+    }
+    *host = malloc(hn + 1);
+    if (!*host) {
+        snprintf(why, cap, "(out of memory)");
+        return -1;
+    }
+    memcpy(*host, h, hn);
+    (*host)[hn] = 0;
+    *port = (int)v;
+    return 0;
 }

@@ -105,4 +105,9 @@ size_t cpgo_url_scrub(const struct cpgo_url_secrets *s, const char *text, size_t
  */
 int cpgo_url_secrets_nodump(void);
 
+/* Parses "host:port" as Prometheus accepts a target (a DNS name, an IPv4 literal, or an
+ * IPv6 literal in brackets; port 1-65535; at most 300 characters). 0 with *host (malloc'd,
+ * brackets removed) and *port, or -1 with why ("has no port (host:port)"). */
+int cpgo_url_parse_hostport(const char *s, char **host, int *port, char *why, size_t cap);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/url.h"
 #include "discover/source.h"
 
 struct sd_static {
@@ -33,7 +34,7 @@ static void answer(uv_idle_t *h)
         char *host;
         int port;
         snprintf(origin, sizeof origin, "%s", s->base.name);
-        if (cpgo_sd_parse_hostport(s->cfg->targets[i], &host, &port, why, sizeof why)) {
+        if (cpgo_url_parse_hostport(s->cfg->targets[i], &host, &port, why, sizeof why)) {
             d[nd].what = strdup(s->cfg->targets[i]);
             d[nd].why = strdup(why);
             nd++;

@@ -119,8 +119,5 @@ void cpgo_sd_source_fail(struct cpgo_sd_source *src, double seconds, const char 
 void cpgo_sd_source_free_base(struct cpgo_sd_source *src);
 void cpgo_sd_targets_free(struct cpgo_sd_target *t, size_t n);
 void cpgo_sd_dropped_free(struct cpgo_sd_dropped *d, size_t n);
-/* Parses "host:port" as Prometheus accepts it (a name, IPv4, or [IPv6]; port 1-65535).
- * 0 with *host (malloc'd, brackets removed) and *port, or -1 with why. */
-int cpgo_sd_parse_hostport(const char *s, char **host, int *port, char *why, size_t cap);
 
 #endif
