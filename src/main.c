@@ -80,6 +80,21 @@ static const struct {
      "  --ack TARGET          after looking: clear the problems of TARGET (its id or key);\n"
      "                        the target is ready again and publishing is no longer held.\n"
      "                        Takes the state directory's lock: stop the daemon first.\n"},
+    {"discover", cpgo_cmd_discover, "list the instances each service's discovery finds now",
+     "usage: cpgo discover [-c FILE] [--service NAME] [--all] [--timeout DURATION]\n"
+     "\n"
+     "Resolves every discovery source of every service (static_configs, dns_sd_configs,\n"
+     "file_sd_configs, kubernetes_sd_configs) once, as the daemon would, and prints each\n"
+     "service's instances (address, the name it was found as, the source that found it)\n"
+     "and how many a round scrapes. It takes no lock and writes nothing, so it runs beside\n"
+     "the daemon. Exit status 1 when a source fails or does not answer within the\n"
+     "timeout, 2 when the configuration is invalid.\n"
+     "\n"
+     "  -c, --config FILE     the configuration (default ./config.yaml)\n"
+     "  --service NAME        only this service\n"
+     "  --all                 also what was left out, and why (not ready, no such port,\n"
+     "                        a duplicate address, a name that does not resolve...)\n"
+     "  --timeout DURATION    how long to wait for every source's first answer (30s)\n"},
     {"demo", cpgo_cmd_demo, "run the whole pipeline on this machine with nothing configured",
      "usage: cpgo demo [--dir DIR]\n"
      "\n"

@@ -27,6 +27,7 @@ int cpgo_cmd_run(int argc, char **argv);
 int cpgo_cmd_original(int argc, char **argv);
 int cpgo_cmd_demo(int argc, char **argv);
 int cpgo_cmd_state(int argc, char **argv);
+int cpgo_cmd_discover(int argc, char **argv);
 
 /* Usage text of a command (NULL for unknown) and the list of commands. */
 const char *cpgo_cli_usage(const char *cmd);

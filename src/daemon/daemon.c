@@ -62,6 +62,7 @@ static void set_busy(struct backend *b, int busy);
 static void start_scrape(struct backend *b);
 static void backend_finished(struct backend *b);
 static void backend_unref(struct backend *b);
+static void backend_close(struct backend *b);
 static void maybe_progress_shutdown(struct daemon *d);
 static void drain_waiting(struct daemon *d);
 static void once_check(struct daemon *d);
@@ -361,12 +362,27 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     cpgo_observe_scrape(b, r->cls, r->seconds, r->len);
     int64_t now = cpgo_daemon_wall_ms();
     int transient = cpgo_class_transient(r->cls);
+    if (r->cls == CPGO_CLASS_BUSY && b->svc && !d->stopping && !b->removed &&
+        cpgo_service_busy(b->svc, b->inst_key)) {
+        /* another profiler is running on this instance: another instance of the service
+         * took its place in the round; this one is owed to the next round */
+        b->busy_replaced = 1;
+        set_busy(b, 0);
+        backend_finished(b);
+        progress(d);
+        return;
+    }
     if (transient && b->attempt < b->cfg->retries && !d->stopping && !b->removed) {
         /* exponential backoff with jitter: 1s, 2s, 4s, ... (x 0.5-1.5), only while the
          * retry and its timeout still end before the next tick */
         int64_t base = 1000LL << (b->attempt < 10 ? b->attempt : 10);
         uint64_t rnd = hash_str(b->name, (uint64_t)now * 2654435761u);
         int64_t delay = base / 2 + (int64_t)(rnd % (uint64_t)base);
+        if (r->cls == CPGO_CLASS_BUSY) {
+            /* busy: a profile is being taken; asking again within seconds only meets the
+             * same one. Wait for its duration (plus a jitter of up to a second). */
+            delay = b->cfg->seconds * 1000 + (int64_t)(rnd % 1000);
+        }
         if (d->opts.once || now + delay + b->cfg->timeout_ms < b->next_fire_ms) {
             b->attempt++;
             char att[16];
@@ -456,25 +472,63 @@ static void drain_waiting(struct daemon *d)
     }
 }
 
+/* One member of the target's round (a backend, an instance, or a service not yet started
+ * in --once) is done: when none is left, the target asks to publish. */
+static void round_leave(struct target *t)
+{
+    struct daemon *d = t->d;
+    assert(t->round_outstanding > 0);
+    t->round_outstanding--;
+    if (t->round_outstanding == 0 && !d->stopping) {
+        /* with --once too: a target publishes as soon as its own backends are done, while
+         * other targets are still being scraped and merged */
+        if (d->opts.once) {
+            if (t->once_submitted) return;
+            t->once_submitted = 1;
+            d->once_outstanding_publishes++;
+        }
+        cpgo_publish_request(t);
+    }
+}
+
+/* An instance's scrape is over: it leaves the daemon's list and is closed (freed when the
+ * last job holding it ends). */
+static void instance_release(struct backend *b)
+{
+    if (b->released) return;
+    b->released = 1;
+    struct daemon *d = b->d;
+    for (struct backend **pp = &d->backends; *pp; pp = &(*pp)->next)
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    if (b->waiting) {
+        cpgo_list_remove(&d->waiting, &b->wait_link);
+        b->waiting = 0;
+    }
+    backend_close(b);
+}
+
 /* A backend's round is over (success ingested, or final failure). */
 static void backend_finished(struct backend *b)
 {
     struct target *t = b->t;
     b->attempt = 0;
+    if (b->svc && !b->released) {
+        /* the service's round first: its summary goes into the publish this may start */
+        int result = b->busy_replaced ? -1 : b->last_class == CPGO_CLASS_OK ? 1 : 0;
+        cpgo_service_instance_done(b->svc, b->inst_key, result);
+        if (b->in_round) {
+            b->in_round = 0;
+            round_leave(t);
+        }
+        instance_release(b);
+        return;
+    }
     if (!b->in_round) return;
     b->in_round = 0;
-    assert(t->round_outstanding > 0);
-    t->round_outstanding--;
-    if (t->round_outstanding == 0 && !b->d->stopping) {
-        /* with --once too: a target publishes as soon as its own backends are done, while
-         * other targets are still being scraped and merged */
-        if (b->d->opts.once) {
-            if (t->once_submitted) return;
-            t->once_submitted = 1;
-            b->d->once_outstanding_publishes++;
-        }
-        cpgo_publish_request(t);
-    }
+    round_leave(t);
 }
 
 /* Takes the backend out of its target's round without finishing it: a reload removes it or
@@ -622,6 +676,11 @@ static void backend_unref(struct backend *b)
 {
     assert(b->refs > 0);
     if (--b->refs == 0) {
+        if (b->svc) {
+            free(b->inst_cfg.url);
+            cpgo_service_unref(b->svc);
+        }
+        free(b->inst_host);
         free_headers(b->headers);
         cpgo_url_secrets_unref(b->secrets);
         free(b);
@@ -662,6 +721,56 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
     return b;
 }
 
+/* The instance hook (service.c): one scrape of one instance, as a backend of its own in
+ * the target's round, with the service's settings and the instance's URL. */
+static int instance_start(struct service *s, const struct cpgo_instance *in)
+{
+    struct daemon *d = s->d;
+    const struct cpgo_service_cfg *sc = s->cfg;
+    struct backend *b = calloc(1, sizeof *b);
+    if (!b) return -1;
+    char hostport[400];
+    const char *host = in->host ? in->host : in->addr;
+    snprintf(hostport, sizeof hostport, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, in->port);
+    const char *path = sc->path && sc->path[0] ? sc->path : "/debug/pprof/profile";
+    size_t ulen = strlen(hostport) + strlen(path) + 64;
+    char *url = malloc(ulen);
+    if (!url) {
+        free(b);
+        return -1;
+    }
+    snprintf(url, ulen, "%s://%s%s%sseconds=%" PRId64, sc->https ? "https" : "http", hostport, path,
+             strchr(path, '?') ? "&" : "?", sc->tmpl.seconds);
+    b->d = d;
+    b->svc = s;
+    cpgo_service_ref(s);
+    b->inst_cfg = sc->tmpl; /* shallow: the strings stay the configuration's */
+    b->inst_cfg.url = url;
+    b->cfg = &b->inst_cfg;
+    b->t = s->t;
+    b->inst_key = in->key;
+    snprintf(b->inst_addr, sizeof b->inst_addr, "%s", in->addr);
+    b->inst_host = in->host ? strdup(in->host) : NULL;
+    char ia[80];
+    cpgo_instance_format(in, ia, sizeof ia);
+    snprintf(b->name, sizeof b->name, "%.170s/%s", s->name, ia);
+    cpgo_url_mask(url, b->url_masked, sizeof b->url_masked);
+    b->headers = build_headers(&sc->tmpl);
+    b->secrets = build_secrets(&b->inst_cfg);
+    uv_timer_init(&d->loop, &b->tick);
+    uv_timer_init(&d->loop, &b->retry);
+    b->tick.data = b->retry.data = b;
+    b->refs = 2;
+    b->next_fire_ms = s->next_fire_ms; /* retries end before the service's next tick */
+    b->next = d->backends;
+    d->backends = b;
+    set_busy(b, 1);
+    b->in_round = 1;
+    b->t->round_outstanding++;
+    start_scrape(b);
+    return 0;
+}
+
 static void backend_close(struct backend *b)
 {
     set_busy(b, 0);
@@ -693,6 +802,14 @@ static void finish(struct daemon *d)
         backend_close(b);
     }
     d->backends = NULL;
+    /* discovery before the scraper: Kubernetes watches run on its multi */
+    for (struct service *s = d->services, *n; s; s = n) {
+        n = s->next;
+        cpgo_service_close(s);
+    }
+    d->services = NULL;
+    if (d->resolver) cpgo_resolver_close(d->resolver, scraper_closed, d);
+    d->resolver = NULL;
     cpgo_publish_close(d); /* before the scraper: the GitHub client borrows it */
     cpgo_observe_close(d);
     cpgo_scraper_close(d->scraper, scraper_closed, d);
@@ -700,6 +817,7 @@ static void finish(struct daemon *d)
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sighup, NULL);
     if (d->shutdown_timer_open) uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
+    if (d->once_sd_open) uv_close((uv_handle_t *)&d->once_sd_timer, NULL);
 }
 
 static void shutdown_deadline_cb(uv_timer_t *h)
@@ -755,6 +873,8 @@ static void begin_shutdown(struct daemon *d, const char *why)
     if (d->stopping) return;
     d->stopping = 1;
     cpgo_log(CPGO_LVL_INFO, "stopping", "reason", why, NULL);
+    for (struct service *s = d->services; s; s = s->next)
+        cpgo_service_stop(s);
     for (struct backend *b = d->backends; b; b = b->next) {
         uv_timer_stop(&b->tick);
         if (uv_is_active((uv_handle_t *)&b->retry)) {
@@ -808,6 +928,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
      * thousands of backends stays linear */
     size_t nold = 0;
     for (struct backend *b = d->backends; b; b = b->next) {
+        if (b->svc) continue; /* an instance's scrape: goes with its service (below) */
         b->removed = 1;
         nold++;
     }
@@ -815,6 +936,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     struct backend **prev = calloc(nold ? nold : 1, sizeof *prev);
     nold = 0;
     for (struct backend *b = d->backends; b && prev; b = b->next) {
+        if (b->svc) continue;
         prev[nold] = b;
         if (cpgo_strmap_put(&byname, b->name, nold++) == CPGO_E_NOMEM) {
             free(prev); /* no reuse then: every backend starts afresh */
@@ -843,6 +965,37 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         b->next_fire_ms = 0;
         if (!d->opts.once) schedule_next(b);
     }
+    /* services, by name: a kept one keeps its rotation and its round */
+    for (struct service *s = d->services; s; s = s->next)
+        s->removed = 1;
+    for (size_t i = 0; i < nc->nservices; i++) {
+        const struct cpgo_service_cfg *sc = &nc->services[i];
+        struct target *t = tmap ? tmap[sc->target] : NULL;
+        if (!t) continue;
+        struct service *s = d->services;
+        while (s && (!s->removed || strcmp(s->name, sc->name)))
+            s = s->next;
+        if (s) {
+            s->removed = 0;
+            cpgo_service_update(s, sc, t);
+        } else {
+            s = cpgo_service_new(d, sc, t);
+            if (!s) continue;
+        }
+        if (!d->opts.once) cpgo_service_schedule(s);
+    }
+    for (struct backend *b = d->backends; b; b = b->next)
+        if (b->svc && b->svc->removed) b->removed = 1;
+    for (struct service **sp = &d->services; *sp;) {
+        struct service *s = *sp;
+        if (!s->removed) {
+            sp = &s->next;
+            continue;
+        }
+        *sp = s->next;
+        cpgo_log(CPGO_LVL_INFO, "service removed", "service", s->name, NULL);
+        cpgo_service_close(s);
+    }
     free(tmap);
     free(prev);
     cpgo_strmap_free(&byname);
@@ -860,8 +1013,12 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             b->waiting = 0;
         }
         leave_round(b);
-        cpgo_observe_backend_left(b, 1);
-        cpgo_log(CPGO_LVL_INFO, "backend removed", "backend", b->name, NULL);
+        if (b->svc) {
+            b->released = 1;
+        } else {
+            cpgo_observe_backend_left(b, 1);
+            cpgo_log(CPGO_LVL_INFO, "backend removed", "backend", b->name, NULL);
+        }
         backend_close(b);
     }
     /* targets whose backends are now all gone still hold their cfg pointer into the old
@@ -986,7 +1143,19 @@ static void signal_cb(uv_signal_t *h, int signum)
 static void once_check(struct daemon *d)
 {
     if (d->stopping) return;
+    /* services first: each starts its round once discovery has settled (or the wait is
+     * over); until then it holds its target's round open */
+    if (d->once_services_started) {
+        for (struct service *s = d->services; s; s = s->next) {
+            if (!s->once_hold) continue;
+            if (!cpgo_service_once_poll(s, d->once_sd_timed_out)) continue;
+            s->once_hold = 0;
+            round_leave(s->t);
+        }
+    }
     if (d->busy_backends || !cpgo_list_empty(&d->waiting)) return;
+    for (struct service *s = d->services; s; s = s->next)
+        if (s->once_hold) return;
     if (!d->once_publishing) {
         for (struct target *t = d->targets; t; t = t->next)
             if (!t->loaded && !t->load_failed) return;
@@ -1006,9 +1175,32 @@ static void once_check(struct daemon *d)
     }
 }
 
+/* --once: how long services wait for their discovery's first answers before they scrape
+ * what is known */
+#define ONCE_DISCOVERY_WAIT_MS 30000
+
+static void once_sd_timeout_cb(uv_timer_t *h)
+{
+    struct daemon *d = h->data;
+    d->once_sd_timed_out = 1;
+    uv_timer_stop(h);
+    progress(d);
+}
+
 static void once_start_cb(uv_timer_t *h)
 {
     struct daemon *d = h->data;
+    for (struct service *s = d->services; s; s = s->next) {
+        s->once_hold = 1;
+        s->t->round_outstanding++;
+    }
+    d->once_services_started = 1;
+    if (d->services) {
+        uv_timer_init(&d->loop, &d->once_sd_timer);
+        d->once_sd_timer.data = d;
+        d->once_sd_open = 1;
+        uv_timer_start(&d->once_sd_timer, once_sd_timeout_cb, ONCE_DISCOVERY_WAIT_MS, 0);
+    }
     for (struct backend *b = d->backends; b; b = b->next) {
         set_busy(b, 1);
         b->in_round = 1;
@@ -1123,6 +1315,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     d->opts = *o;
     d->lock_fd = lock_fd;
     d->progress = progress;
+    d->instance_start = instance_start;
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */

@@ -28,6 +28,9 @@
 #include "base/list.h"
 
 #include "config/config.h"
+#include "discover/discover.h"
+#include "discover/resolver.h"
+#include "discover/rotation.h"
 #include "merge/merge.h"
 #include "profile/shape.h"
 #include "daemon/daemon.h"
@@ -70,6 +73,9 @@ struct cpgo_observe {
         *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
         *publish_queue, *scrapes_in_flight, *inflight_bytes, *inflight_peak, *inflight_budget,
         *loop_lag, *loop_lag_max, *loop_lag_hist, *state_problems, *corrupt_records;
+    /* services */
+    struct cpgo_metric *sd_instances, *sd_failures, *sd_refresh_seconds, *sd_last_success, *sd_up,
+        *svc_discovered, *svc_scraped, *svc_busy, *svc_skipped;
     uv_timer_t lag_timer;
     int lag_open;
     uint64_t lag_due; /* uv_hrtime() when the probe is due */
@@ -131,15 +137,57 @@ struct target {
     size_t ingests;  /* its scraped bodies queued for ingest */
     size_t scraping; /* its scrapes in flight */
     int retry_soon;  /* the last publish failed transiently: due again within 5 minutes */
+    char discovery_note[512];       /* services: the last round, "checkout: 10 of 37
+                                       discovered instances scraped" (PR body, /status) */
     enum cpgo_outcome last_outcome; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;
+};
+
+/* service.c: one per configured service (one target), its discovery, schedule and
+ * rotation. Each scrape of one of its instances is a struct backend of its own (below,
+ * `svc` set) made for that scrape by daemon.c's instance hook and freed when it ends. */
+struct service {
+    struct daemon *d;
+    const struct cpgo_service_cfg *cfg;
+    struct target *t;
+    char name[256];
+    struct cpgo_discovery *dsc;
+    uv_timer_t tick;
+    int64_t next_fire_ms, offset_ms;
+    struct cpgo_rotation rot;
+    int rot_state;  /* 0 not read, 1 being read (a job on the target's lane), 2 read */
+    int rot_saving; /* a save job is queued: the next save waits for it */
+    int rot_dirty;  /* changed since the last save was queued */
+    int refs;       /* the tick handle + jobs that point here: freed at 0 */
+    int removed;    /* no longer in the configuration */
+    int once_state; /* --once: 0 waiting for discovery, 1 round started, 2 nothing to do */
+    int once_hold;  /* --once: holds its target's round open until its own round began */
+    /* the round running: a snapshot of the instances at its start */
+    int in_round;
+    struct cpgo_instance *rinst;
+    size_t nrinst;
+    unsigned char *taken;
+    size_t round_outstanding, round_ok, round_failed, round_busy;
+    /* what /status and the metrics show */
+    uint64_t rounds, skipped_rounds, missed_ticks;
+    size_t last_scraped, last_discovered, last_busy;
+    int64_t last_round_ms;
+    char last_skip[256];
+    struct service *next;
 };
 
 struct backend {
     struct daemon *d;
     const struct cpgo_backend_cfg *cfg;
     struct target *t;
+    struct service *svc;              /* an instance of this service (cfg is then inst_cfg) */
+    struct cpgo_backend_cfg inst_cfg; /* an instance's: the service's template, its URL */
+    uint64_t inst_key;                /* the instance's rotation key */
+    char *inst_host;                  /* the name it was found as (Host header), or NULL */
+    char inst_addr[CPGO_DNS_ADDR_MAX];
+    int busy_replaced; /* busy, and another instance took its place in the round */
+    int released;      /* an instance's scrape ended: closed and unlinked */
     char name[256];
     char url_masked[1024];
     uv_timer_t tick;      /* schedule */
@@ -204,6 +252,14 @@ struct daemon {
     /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
      * --once run or advance the shutdown (a job's end, a pull-request step's end). */
     void (*progress)(struct daemon *d);
+    /* services (service.c) */
+    struct service *services;
+    int once_services_started, once_sd_timed_out, once_sd_open;
+    uv_timer_t once_sd_timer;       /* --once: the wait for discovery's first answers */
+    struct cpgo_resolver *resolver; /* NULL without services */
+    /* Set by daemon.c: scrapes one instance of s in its running round (a backend of its
+     * own, in the target's round). 0, or -1 when it could not start. */
+    int (*instance_start)(struct service *s, const struct cpgo_instance *in);
 };
 
 /* observe.c (loop thread): daemon.c and publish.c report each event through one of these,
@@ -222,6 +278,33 @@ void cpgo_observe_state_problems(struct target *t); /* after its state was opene
  * the target it leaves go): called while b->t is still the old target. */
 void cpgo_observe_backend_left(struct backend *b, int removed);
 void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
+
+/* service.c (loop thread): services, their discovery, schedule and rotation */
+struct service *cpgo_service_new(struct daemon *d, const struct cpgo_service_cfg *cfg,
+                                 struct target *t);
+/* A reload: the service keeps its rotation and round; discovery starts again on the new
+ * configuration (its sources point into it). */
+void cpgo_service_update(struct service *s, const struct cpgo_service_cfg *cfg, struct target *t);
+void cpgo_service_schedule(struct service *s); /* daemon mode: arm the cron tick */
+void cpgo_service_stop(struct service *s);     /* shutdown: no more ticks */
+void cpgo_service_ref(struct service *s);      /* an instance's backend holds its service */
+void cpgo_service_unref(struct service *s);
+void cpgo_service_close(struct service *s); /* removed or finishing: frees once idle */
+/* An instance's scrape ended: result 1 merged, 0 failed for good, -1 busy and replaced by
+ * another instance (cpgo_service_busy). */
+void cpgo_service_instance_done(struct service *s, uint64_t key, int result);
+/* The instance was busy (another profiler): 1 when another instance was started in its
+ * place, 0 when none is left (the caller retries it after the profile's duration). */
+int cpgo_service_busy(struct service *s, uint64_t key);
+/* --once: 1 once the round has started or was skipped (nothing to scrape); starts it when
+ * discovery has settled or `timeout_ms` since the start has passed. */
+int cpgo_service_once_poll(struct service *s, int timed_out);
+/* /status and /metrics */
+struct json_t;
+struct json_t *cpgo_service_status(const struct service *s);
+void cpgo_service_collect(const struct service *s);
+/* Resolver and discovery environment (creates d->resolver on first use). */
+int cpgo_service_env(struct daemon *d, struct cpgo_err *err);
 
 /* ingest.c (a target's lane): decode, check the Go CPU shape, journal, merge one scraped
  * body; 0, or an error with its class in cls (the message names what is wrong, scrubbed of

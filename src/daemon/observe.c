@@ -98,9 +98,17 @@ static void collect(struct cpgo_metrics *r, void *arg)
             cpgo_metric_set(o->state_problems, (double)t->problems, CPGO_LABELS(t->key));
     cpgo_metric_clear(o->last_success);
     for (struct backend *b = d->backends; b; b = b->next)
-        if (b->last_success_ms)
+        if (b->last_success_ms && !b->svc)
             cpgo_metric_set(o->last_success, (double)b->last_success_ms / 1000.0,
                             CPGO_LABELS(b->name, b->t->key));
+    /* services and their sources: rebuilt, so removed ones disappear */
+    struct cpgo_metric *svc[] = {o->sd_instances,    o->sd_failures, o->sd_refresh_seconds,
+                                 o->sd_last_success, o->sd_up,       o->svc_discovered,
+                                 o->svc_scraped,     o->svc_busy,    o->svc_skipped};
+    for (size_t i = 0; i < sizeof svc / sizeof *svc; i++)
+        cpgo_metric_clear(svc[i]);
+    for (struct service *s = d->services; s; s = s->next)
+        cpgo_service_collect(s);
 }
 
 int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
@@ -152,6 +160,39 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->last_success = cpgo_metric_gauge(r, "cpgo_backend_last_success_timestamp_seconds",
                                         "When the backend was last scraped successfully.",
                                         CPGO_LABELS("backend", "target"));
+    o->sd_instances = cpgo_metric_gauge(r, "cpgo_discovery_instances",
+                                        "Instances a discovery source contributes to its service "
+                                        "(after deduplication).",
+                                        CPGO_LABELS("service", "source"));
+    o->sd_failures = cpgo_metric_counter(r, "cpgo_discovery_failures_total",
+                                         "Refreshes of a discovery source that failed (its last "
+                                         "good instances are kept).",
+                                         CPGO_LABELS("service", "source"));
+    o->sd_refresh_seconds = cpgo_metric_gauge(r, "cpgo_discovery_refresh_duration_seconds",
+                                              "How long the last refresh of a discovery source "
+                                              "took.",
+                                              CPGO_LABELS("service", "source"));
+    o->sd_last_success = cpgo_metric_gauge(r, "cpgo_discovery_last_success_timestamp_seconds",
+                                           "When a discovery source last refreshed successfully.",
+                                           CPGO_LABELS("service", "source"));
+    o->sd_up = cpgo_metric_gauge(r, "cpgo_discovery_up",
+                                 "1 when the last refresh of a discovery source succeeded.",
+                                 CPGO_LABELS("service", "source"));
+    o->svc_discovered =
+        cpgo_metric_gauge(r, "cpgo_service_instances_discovered",
+                          "Instances of a service discovered now.", CPGO_LABELS("service"));
+    o->svc_scraped = cpgo_metric_gauge(r, "cpgo_service_instances_scraped",
+                                       "Instances of a service scraped successfully in its last "
+                                       "round.",
+                                       CPGO_LABELS("service"));
+    o->svc_busy = cpgo_metric_gauge(r, "cpgo_service_instances_busy",
+                                    "Instances of a service found busy (another profiler) in its "
+                                    "last round.",
+                                    CPGO_LABELS("service"));
+    o->svc_skipped = cpgo_metric_counter(r, "cpgo_service_rounds_skipped_total",
+                                         "Rounds of a service skipped (no instances, state not "
+                                         "ready).",
+                                         CPGO_LABELS("service"));
     o->gh_remaining = cpgo_metric_gauge(r, "cpgo_github_rate_limit_remaining",
                                         "GitHub's x-ratelimit-remaining from the last response "
                                         "(-1 before the first).",
@@ -209,13 +250,17 @@ static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
 {
     struct cpgo_observe *o = &b->d->obs;
-    cpgo_metric_inc(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(cls)));
+    /* an instance of a service counts under the service's name: instances come and go,
+     * series must not */
+    const char *who = b->svc ? b->svc->name : b->name;
+    cpgo_metric_inc(o->scrapes, CPGO_LABELS(who, b->t->key, cpgo_class_name(cls)));
     if (seconds > 0) cpgo_metric_observe(o->scrape_seconds, seconds, NULL);
     cpgo_metric_add(o->bytes, (double)bytes, NULL);
 }
 
 void cpgo_observe_missed(struct backend *b)
 {
+    if (b->svc) return;
     cpgo_metric_inc(b->d->obs.missed, CPGO_LABELS(b->name));
 }
 
@@ -247,6 +292,7 @@ void cpgo_observe_settled(struct target *t, uint64_t scrapes)
 
 void cpgo_observe_backend_left(struct backend *b, int removed)
 {
+    if (b->svc) return;
     struct cpgo_observe *o = &b->d->obs;
     for (int c = 0; c < CPGO_CLASS_COUNT; c++)
         cpgo_metric_remove(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(c)));
@@ -345,7 +391,13 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
 static json_t *status_json(struct daemon *d)
 {
     json_t *root = json_object(), *backends = json_array(), *targets = json_array();
+    json_t *services = json_array();
+    for (struct service *s = d->services; s; s = s->next) {
+        json_t *o = cpgo_service_status(s);
+        if (o) json_array_append_new(services, o);
+    }
     for (struct backend *b = d->backends; b; b = b->next) {
+        if (b->svc) continue; /* shown with its service */
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:I, s:I, s:I, s:b}", "name",
                               b->name, "target", b->t->key, "url", b->url_masked, "last_result",
                               b->ok + b->failed ? cpgo_class_name(b->last_class) : "none",
@@ -372,6 +424,8 @@ static json_t *status_json(struct daemon *d)
                               t->publishing || t->in_pubq, "ready",
                               t->loaded && !t->load_failed && !t->problems, "last_error",
                               t->last_error[0] ? t->last_error : NULL);
+        if (o && t->discovery_note[0])
+            json_object_set_new(o, "last_round", json_string(t->discovery_note));
         if (o && t->problems) {
             json_object_set_new(o, "state_problems", json_integer((json_int_t)t->problems));
             json_object_set_new(o, "state_problem", json_string(t->problem));
@@ -397,6 +451,7 @@ static json_t *status_json(struct daemon *d)
                                       st.stop_reason[0] ? st.stop_reason : NULL));
     }
     json_object_set_new(root, "backends", backends);
+    json_object_set_new(root, "services", services);
     json_object_set_new(root, "targets", targets);
     return root;
 }

@@ -282,6 +282,7 @@ struct forge_job {
     unsigned token_gen;
     int git_timeout_s;
     unsigned reopen_growth;
+    char discovery[512]; /* the services' last round, for the body */
     /* outputs */
     int rc;
     struct cpgo_err err;
@@ -339,6 +340,7 @@ static int forge_round(struct forge_job *j)
         .lim = j->in.lim,
         .ident = {j->author_name, j->author_email},
         .reopen_growth_pct = j->reopen_growth,
+        .discovery = j->discovery[0] ? j->discovery : NULL,
     };
     int rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
     /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
@@ -446,6 +448,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
     j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
+    snprintf(j->discovery, sizeof j->discovery, "%s", t->discovery_note);
     if (!j->repo.host || !j->repo.path || !j->repo.url || (t->github && d->token && !j->token)) {
         forge_job_free(j);
         snprintf(why, cap, "out of memory");

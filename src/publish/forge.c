@@ -297,6 +297,7 @@ static int step_merge(struct round *rd)
         .target_branch = req->target_branch,
         .scrapes = rd->meta.scrapes,
         .instances = rd->meta.instances,
+        .discovery = req->discovery,
         .first_scrape = rd->meta.first,
         .last_scrape = rd->meta.last,
         .created = r->created,

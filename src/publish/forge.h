@@ -59,6 +59,7 @@ struct cpgo_forge_req {
     struct cpgo_limits lim;      /* for the existing file too */
     struct cpgo_git_ident ident; /* author and committer */
     unsigned reopen_growth_pct;  /* closed-PR gate, see the gate step */
+    const char *discovery;       /* services' last round, for the body (NULL = none) */
 };
 
 /* How a round ended: exactly one, CPGO_FORGE_OUT_FAILED if and only if it returned an error. */

@@ -292,6 +292,11 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
         (rc = put(&b, "| Scrapes | %s from %s instance%s |\n", c1, c2,
                   in->instances == 1 ? "" : "s")))
         goto fail;
+    if (in->discovery && in->discovery[0]) {
+        char dsc[600];
+        escape(in->discovery, 512, dsc, sizeof dsc, 1);
+        if ((rc = put(&b, "| Last round | %s |\n", dsc))) goto fail;
+    }
     if (in->first_scrape > 0 && in->last_scrape > 0) {
         fmt_time(in->first_scrape, t1, sizeof t1);
         fmt_time(in->last_scrape, t2, sizeof t2);

@@ -28,6 +28,8 @@ struct cpgo_prbody_in {
     const char *target_branch; /* required: the base branch */
     uint64_t scrapes;          /* profiles merged into this version */
     uint64_t instances;        /* distinct instances (backends) they came from */
+    const char *discovery;     /* services: "checkout: 10 of 37 discovered instances" (the
+                                  last round), or NULL */
     int64_t first_scrape;      /* seconds since the epoch; 0 = unknown (row left out) */
     int64_t last_scrape;
     int created;         /* the file does not exist on the base branch yet */

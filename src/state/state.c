@@ -520,6 +520,47 @@ int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *
     return rc;
 }
 
+static void rotation_name(const char *service, char *buf, size_t cap)
+{
+    uint64_t h = cpgo_hash_fnv1a(service, strlen(service), 1469598103934665603ULL);
+    snprintf(buf, cap, "rotation-%016" PRIx64 ".json", h);
+}
+
+int cpgo_state_rotation_read(struct cpgo_tstate *ts, const char *service, char **text,
+                             struct cpgo_err *err)
+{
+    char name[64];
+    unsigned char *data;
+    size_t len;
+    *text = NULL;
+    rotation_name(service, name, sizeof name);
+    int rc = cpgo_file_read_at(ts->dirfd, name, 8u << 20, &data, &len, err);
+    if (rc == CPGO_E_EMPTY) return 0;
+    if (rc) {
+        cpgo_err_prefix(err, "%s/%s", ts->dir, name);
+        return -1;
+    }
+    char *t = realloc(data, len + 1);
+    if (!t) {
+        free(data);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
+    t[len] = 0;
+    *text = t;
+    return 0;
+}
+
+int cpgo_state_rotation_write(struct cpgo_tstate *ts, const char *service, const char *text,
+                              struct cpgo_err *err)
+{
+    if (ts->ro) return 0;
+    char name[64];
+    rotation_name(service, name, sizeof name);
+    int rc = cpgo_file_write_at(ts->dirfd, name, text, strlen(text), 0600, err);
+    if (rc) cpgo_err_prefix(err, "%s", ts->dir);
+    return rc;
+}
+
 size_t cpgo_state_pushed_blobs(const struct cpgo_tstate *ts, char (*out)[CPGO_STATE_BLOB_SIZE],
                                size_t cap)
 {

@@ -156,6 +156,15 @@ void cpgo_state_forge_get(const struct cpgo_tstate *ts, struct cpgo_state_forge 
 int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *f,
                          struct cpgo_err *err);
 
+/* The scrape rotation of one of the target's services (discover/rotation: opaque JSON
+ * text here), in rotation-<hash of the service name>.json. Nothing accepted lives in it: a
+ * damaged file is reported and ignored (the rotation starts over). read: 0 with *text
+ * (malloc'd, NUL-terminated) or NULL when there is none; -1 with err when damaged. */
+int cpgo_state_rotation_read(struct cpgo_tstate *ts, const char *service, char **text,
+                             struct cpgo_err *err);
+int cpgo_state_rotation_write(struct cpgo_tstate *ts, const char *service, const char *text,
+                              struct cpgo_err *err);
+
 /* Publishing, in three steps around writing the output. Every failure point ends as
  * "published" or "not published", never both: a failed begin publishes nothing; abort
  * (the output write failed) asks the output itself whether it was replaced; a failed
