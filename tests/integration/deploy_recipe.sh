@@ -396,8 +396,8 @@ if token_file:
         mode = sv.get("defaultMode", 0o644)
         if uid not in (None, 0) and not (mode & 0o004 or (mode & 0o040 and psc.get("fsGroup") is not None)):
             fail(f"the token (mode {mode:o}) is not readable by uid {uid}: give fsGroup and a group-readable mode")
-    if re.match(r"/(var/)?run/secrets(/|$)", d) and pod.get("automountServiceAccountToken") is not False:
-        fail("the Secret is mounted at /run/secrets, where the service account token goes: automountServiceAccountToken: false")
+    if re.match(r"/(var/)?run/secrets/?$|/(var/)?run/secrets/kubernetes\.io(/|$)", d) and pod.get("automountServiceAccountToken") is not False:
+        fail("the Secret is mounted over the service account token's directory")
 else:
     print("note the ConfigMap has no github.token_file: the token comes from the environment")
 
