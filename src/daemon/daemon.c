@@ -1384,7 +1384,10 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
     char cpus[32];
     snprintf(cpus, sizeof cpus, "%.3f", (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9);
-    cpgo_log(CPGO_LVL_INFO, "stopped", "loop_cpu_seconds", cpus, NULL);
+    char lagmax[32];
+    snprintf(lagmax, sizeof lagmax, "%.4f", d->obs.lag_max_ever);
+    cpgo_log(CPGO_LVL_INFO, "stopped", "loop_cpu_seconds", cpus, "loop_lag_max_seconds", lagmax,
+             NULL);
 
     int code = 0;
     if (o->once) {

@@ -80,6 +80,7 @@ struct cpgo_observe {
     int lag_open;
     uint64_t lag_due; /* uv_hrtime() when the probe is due */
     double last_lag_s;
+    double lag_max_ever; /* the largest lag since the start (logged at the stop) */
     double lag_ring[LAG_WINDOW]; /* the last probes, for the rolling maximum */
     size_t lag_next;
     char *status_page; /* the last /status rendering and when (uv_now) */

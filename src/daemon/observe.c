@@ -320,6 +320,7 @@ static void lag_cb(uv_timer_t *h)
     if (lag < 0) lag = 0;
     o->last_lag_s = lag;
     o->lag_ring[o->lag_next++ % LAG_WINDOW] = lag;
+    if (lag > o->lag_max_ever) o->lag_max_ever = lag;
     cpgo_metric_observe(o->loop_lag_hist, lag, NULL);
     o->lag_due = now + (uint64_t)LAG_PERIOD_MS * 1000000u;
     uv_timer_start(h, lag_cb, LAG_PERIOD_MS, 0);
