@@ -917,8 +917,7 @@ static void job_done(uv_work_t *req, int status)
             s->base.targets = j->targets;
             s->base.ntargets = j->ntargets;
             if (j->nerrors > 1)
-                cpgo_sd_source_fail(&s->base, secs, "%s (and %zu more errors)", j->error,
-                                    j->nerrors - 1);
+                cpgo_sd_source_fail(&s->base, secs, "%s (and %zu more)", j->error, j->nerrors - 1);
             else
                 cpgo_sd_source_fail(&s->base, secs, "%s", j->error);
         }

@@ -321,7 +321,7 @@ static void test_invalid(void)
     put("a.json", "[");
     put("b.yaml", "[");
     CHECK(run_until(&loop, src, n + 1));
-    CHECK_STR_CONTAINS(src->error, "(and 1 more errors)");
+    CHECK_STR_CONTAINS(src->error, "(and 1 more)");
     CHECK_EQ_INT(src->ntargets, 2);
 
     /* good again: the error goes */
