@@ -53,13 +53,14 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "base/url.h"
+#include "discover/sd_file.h"
 #include "discover/source.h"
 
-#define FILE_MAX (16u << 20) /* bytes of one file_sd file */
+#define FILE_MAX CPGO_SD_FILE_MAX
 #define DEBOUNCE_MS 100
 #define DEFAULT_REFRESH_MS (5 * 60 * 1000)
-#define SHOW_MAX 80 /* bytes of a value quoted in an error */
-#define ERR_MAX 512 /* = sizeof ((struct cpgo_sd_source *)0)->error */
+#define SHOW_MAX 80              /* bytes of a value quoted in an error */
+#define ERR_MAX CPGO_SD_FILE_ERR /* = sizeof ((struct cpgo_sd_source *)0)->error */
 
 /* A target as a file gave it. */
 struct ftarget {
@@ -345,7 +346,7 @@ static int parse_json(struct fparse *p, const char *text, size_t len)
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
     if (!root) return perr(p, e.line, "invalid JSON: %s (column %d)", e.text, e.column);
     int rc = 0;
-    struct jstep path[4];
+    struct jstep path[4] = {{0}};
     if (!json_is_array(root)) {
         rc = perr(p, js_line(text, len, path, 0),
                   "not a list of target groups ([{\"targets\": [...], \"labels\": {...}}])");
@@ -639,6 +640,53 @@ out:
     return rc;
 }
 
+/* Parses one file's text into out (path not set). 0 or -1 with err; out is empty then. */
+static int parse_text(const char *path, int yaml, const char *text, size_t len, struct fstate *out,
+                      char *err)
+{
+    struct fparse p = {.path = path, .out = out, .err = err};
+    memset(out, 0, sizeof *out);
+    int rc = yaml ? parse_yaml(&p, text, len) : parse_json(&p, text, len);
+    if (rc) {
+        ftargets_free(out->t, out->n);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
+
+int cpgo_sd_file_parse(const char *path, int yaml, const char *text, size_t len,
+                       struct cpgo_sd_target **targets, size_t *n, size_t *total, char *err)
+{
+    struct fstate f;
+    *targets = NULL;
+    *n = *total = 0;
+    err[0] = 0;
+    if (parse_text(path, yaml, text, len, &f, err)) return -1;
+    struct cpgo_sd_target *t = f.n ? calloc(f.n, sizeof *t) : NULL;
+    if (f.n && !t) goto nomem;
+    for (size_t i = 0; i < f.n; i++) {
+        size_t on = strlen(path) + 24;
+        t[i].origin = malloc(on);
+        if (!t[i].origin) {
+            cpgo_sd_targets_free(t, i + 1);
+            goto nomem;
+        }
+        snprintf(t[i].origin, on, "%s:%zu", path, f.t[i].group);
+        t[i].host = f.t[i].host; /* moved */
+        f.t[i].host = NULL;
+        t[i].port = f.t[i].port;
+    }
+    *targets = t;
+    *n = f.n;
+    *total = f.total;
+    ftargets_free(f.t, f.n);
+    return 0;
+nomem:
+    ftargets_free(f.t, f.n);
+    snprintf(err, ERR_MAX, "%s: out of memory", path);
+    return -1;
+}
+
 /* ---- a refresh (pool thread) ----------------------------------------------------------- */
 
 static int ends_with(const char *s, const char *suf)
@@ -680,16 +728,9 @@ static int read_one(const char *path, struct fstate *out, char *err)
             snprintf(err, ERR_MAX, "%s", e.text);
         return -1;
     }
-    struct fparse p = {.path = path, .out = out, .err = err};
-    rc = ends_with(path, ".json") ? parse_json(&p, (const char *)data, len)
-                                  : parse_yaml(&p, (const char *)data, len);
+    rc = parse_text(path, !ends_with(path, ".json"), (const char *)data, len, out, err);
     free(data);
-    if (rc) {
-        ftargets_free(out->t, out->n);
-        out->t = NULL;
-        out->n = out->total = 0;
-        return -1;
-    }
+    if (rc) return -1;
     if (!(out->path = strdup(path))) {
         ftargets_free(out->t, out->n);
         snprintf(err, ERR_MAX, "%s: out of memory", path);
