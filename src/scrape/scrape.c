@@ -617,6 +617,8 @@ out:
     return rc;
 }
 
+_Static_assert(CPGO_SCRAPE_AUTHZ_MAX == 16384, "the refusals below say 16 KiB");
+
 /* TLS, credentials and the proxy (scrape.h). 0, or -1 when out of memory. */
 static int set_options(struct cpgo_scrape *t, const struct cpgo_scrape_req *req)
 {
@@ -638,9 +640,11 @@ static int set_options(struct cpgo_scrape *t, const struct cpgo_scrape_req *req)
         const char *v = req->authorization;
         size_t n = strnlen(v, CPGO_SCRAPE_AUTHZ_MAX);
         if (!n || n == CPGO_SCRAPE_AUTHZ_MAX || strpbrk(v, "\r\n")) {
-            refuse(t, n == CPGO_SCRAPE_AUTHZ_MAX ? "the authorization header is too long"
-                                                 : "the authorization header is empty or "
-                                                   "holds a line break");
+            refuse(t, !n ? "the authorization header is empty (or its credentials were "
+                           "longer than 16 KiB)"
+                      : n == CPGO_SCRAPE_AUTHZ_MAX
+                          ? "the authorization header is longer than 16 KiB"
+                          : "the authorization header holds a line break");
         } else {
             size_t cap = sizeof "Authorization: " + n;
             char *h = malloc(cap);
