@@ -432,6 +432,8 @@ static void start_scrape(struct backend *b)
         .done = scrape_done,
         .arg = b,
     };
+    char authz[CPGO_SCRAPE_AUTHZ_MAX]; /* "<type> <credentials>": curl copies it */
+    cpgo_daemon_scrape_auth(&b->cfg->auth, &req, authz, sizeof authz);
     b->scrape = cpgo_scrape_start(d->scraper, &req);
     if (!b->scrape) {
         b->last_class = CPGO_CLASS_INTERNAL;
@@ -622,7 +624,8 @@ static void free_headers(char **h)
 }
 
 /* What must never come back from a backend into logs or /status, in every form (url.h):
- * secret header values, the URL's password (or lone user) and secret query values. A
+ * secret header values, the URL's password (or lone user), secret query values and the
+ * scrape options' secrets (basic_auth, authorization, proxy_url credentials). A
  * process that holds such a secret is made not dumpable. */
 static struct cpgo_url_secrets *build_secrets(const struct cpgo_backend_cfg *c)
 {
@@ -631,6 +634,7 @@ static struct cpgo_url_secrets *build_secrets(const struct cpgo_backend_cfg *c)
     for (size_t i = 0; i < c->nheaders; i++)
         cpgo_url_secrets_add_header(s, c->headers[i].name, c->headers[i].value);
     cpgo_url_secrets_add_url(s, c->url);
+    cpgo_daemon_scrape_auth_secrets(&c->auth, s);
     if (cpgo_url_secrets_count(s)) cpgo_url_secrets_nodump();
     return s;
 }

@@ -2,7 +2,8 @@
  * daemon_int.h - the daemon's runtime objects, shared by its three files: daemon.c
  * (schedules, scrapes, ingest, lifecycle, reload), publish.c (publishing: into a directory,
  * or the publish queue, forge rounds on the work queue and pull requests on the loop) and
- * observe.c (metrics, the admin endpoint's pages).
+ * observe.c (metrics, the admin endpoint's pages); and by scrape_opts.c (scrape options
+ * from the configuration: pure functions, any thread).
  *
  * Calls go one way: daemon.c calls publish.c and observe.c, publish.c calls observe.c, and
  * neither calls back into daemon.c. What they may use of the daemon's runtime is at the end
@@ -324,6 +325,18 @@ int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out,
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
 void cpgo_token_update(struct daemon *d, char *token, const char *source);
 void cpgo_token_free(struct daemon *d); /* zeroes it */
+
+/* scrape_opts.c: a backend's (or service's) scrape options, configuration -> request */
+/* Points req's TLS, basic-auth and proxy fields at a's strings (they live as long as the
+ * configuration) and builds the authorization value "<type> <credentials>" (type "Bearer"
+ * when unset) into authz_buf. -1 when it does not fit in cap: then req->authorization is
+ * "", which the scraper refuses with class config instead of scraping unauthenticated. */
+int cpgo_daemon_scrape_auth(const struct cpgo_scrape_auth_cfg *a, struct cpgo_scrape_req *req,
+                            char *authz_buf, size_t cap);
+/* Adds a's secrets to s: the basic-auth password (and its Basic form), the authorization
+ * credentials, the proxy URL's credentials. 0, or -1 when out of memory. */
+int cpgo_daemon_scrape_auth_secrets(const struct cpgo_scrape_auth_cfg *a,
+                                    struct cpgo_url_secrets *s);
 
 /* publish.c: publishing into a directory (--output) or to forges */
 void cpgo_publish_target_cfg(struct target *t); /* derive output path, forge from t->cfg */

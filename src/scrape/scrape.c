@@ -28,11 +28,13 @@
 #define _GNU_SOURCE /* memmem */
 #include "scrape/scrape.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/list.h"
 
@@ -54,6 +56,7 @@ struct cpgo_scrape {
     struct cpgo_list_node link; /* in s->flying, then in a batch of completions */
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *connect_to; /* the pinned address (CURLOPT_CONNECT_TO), or NULL */
     unsigned char *buf;
     size_t len, cap, max;
     int over_limit;
@@ -66,6 +69,7 @@ struct cpgo_scrape {
     cpgo_scrape_done_cb done;
     void *arg;
     struct cpgo_url_secrets *secrets; /* a reference, dropped with the scrape */
+    char refused[192]; /* options that cannot be used: failed as config, never sent */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -138,6 +142,7 @@ static void free_scrape(struct cpgo_scrape *t)
         if (!t->easy_done) curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
+    curl_slist_free_all(t->connect_to);
     cpgo_url_secrets_unref(t->secrets);
     free(t);
 }
@@ -166,8 +171,8 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
 {
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
         return CPGO_CLASS_DNS;
+    case CURLE_COULDNT_RESOLVE_PROXY: /* the proxy, not the target: a way in that failed */
     case CURLE_COULDNT_CONNECT:
     case CURLE_INTERFACE_FAILED:
     case CURLE_NO_CONNECTION_AVAILABLE:
@@ -178,8 +183,12 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
     case CURLE_RECV_ERROR:
         if (strstr(detail, "chunked-encoding") || strstr(detail, "header"))
             return CPGO_CLASS_BAD_RESPONSE;
-        return CPGO_CLASS_RESET;
+        return strstr(detail, " alert ") ? CPGO_CLASS_TLS : CPGO_CLASS_RESET;
     case CURLE_SEND_ERROR:
+        /* A TLS 1.3 server checks the client certificate after the client has finished its
+         * handshake, so its refusal ("tlsv13 alert certificate required", "... unknown ca")
+         * comes at the first read or write: the options are wrong, not the network. */
+        return strstr(detail, " alert ") ? CPGO_CLASS_TLS : CPGO_CLASS_RESET;
     case CURLE_GOT_NOTHING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
@@ -204,6 +213,12 @@ static enum cpgo_class class_of_curlcode(const struct cpgo_scrape *t, CURLcode r
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
         return CPGO_CLASS_TLS;
     case CURLE_UNSUPPORTED_PROTOCOL:
         if (strstr(detail, "HTTP/0.9")) return CPGO_CLASS_BAD_RESPONSE;
@@ -219,6 +234,11 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
 {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
     r->len = t->len;
+    if (t->refused[0]) {
+        r->cls = CPGO_CLASS_CONFIG;
+        cpgo_url_scrub(t->secrets, t->refused, strlen(t->refused), r->error, sizeof r->error);
+        return;
+    }
     if (t->over_budget) {
         /* first: a dropped body may still have "completed" (its last byte had arrived) */
         r->cls = CPGO_CLASS_INFLIGHT_LIMIT;
@@ -260,6 +280,17 @@ static void classify(struct cpgo_scrape *t, CURLcode rc, struct cpgo_scrape_resu
         return;
     }
     const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    long proxy_status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &proxy_status);
+    if (proxy_status && (proxy_status < 200 || proxy_status >= 300)) {
+        /* the proxy refused the tunnel (407: its credentials; 403, 502: where it goes) */
+        r->cls = CPGO_CLASS_CONNECT;
+        char line[160];
+        cpgo_url_scrub(t->secrets, detail, strlen(detail), line, sizeof line);
+        snprintf(r->error, sizeof r->error, "proxy refused the tunnel with HTTP %ld (%s)",
+                 proxy_status, line);
+        return;
+    }
     r->cls = class_of_curlcode(t, rc, detail, r->http_status);
     if (r->cls == CPGO_CLASS_BODY_LIMIT)
         snprintf(r->error, sizeof r->error, "body larger than the limit of %zu bytes", t->max);
@@ -470,6 +501,169 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* ---- scrape options (scrape.h) ---------------------------------------------------------- */
+
+/* Fails the scrape with class config before it reaches the network: curl is given no URL,
+ * so it ends the transfer at its first step and the failure comes back through `done` like
+ * any other (never from inside cpgo_scrape_start). The first refusal is kept. */
+static void refuse(struct cpgo_scrape *t, const char *what)
+{
+    if (!t->refused[0]) snprintf(t->refused, sizeof t->refused, "%s", what);
+    curl_easy_setopt(t->easy, CURLOPT_URL, NULL);
+}
+
+static int append_header(struct cpgo_scrape *t, const char *h)
+{
+    struct curl_slist *n = curl_slist_append(t->headers, h);
+    if (!n) return -1;
+    t->headers = n;
+    return 0;
+}
+
+static int has_header(const struct cpgo_scrape *t, const char *name)
+{
+    size_t n = strlen(name);
+    for (const struct curl_slist *h = t->headers; h; h = h->next)
+        if (!strncasecmp(h->data, name, n) && h->data[n] == ':') return 1;
+    return 0;
+}
+
+/* A host name as SNI carries it: letters, digits, '-', '_' and '.', at most 253 bytes. */
+static int is_host_name(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+    return n && !s[n] && n <= 253;
+}
+
+/* The address to connect to, as CONNECT_TO writes it ("[v6]" or "v4"); -1 when ip is not an
+ * IP literal (the caller resolved it: a name here would be resolved by curl again). */
+static int ip_literal(const char *ip, char *out, size_t cap)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, ip, a) == 1) return snprintf(out, cap, "%s", ip) < (int)cap ? 0 : -1;
+    if (inet_pton(AF_INET6, ip, a) == 1) return snprintf(out, cap, "[%s]", ip) < (int)cap ? 0 : -1;
+    return -1;
+}
+
+/*
+ * The URL curl is given, where it connects, and the Host header (scrape.h): with neither
+ * resolve_ip nor a server_name that differs from the URL's host, the URL as it is. The
+ * CONNECT_TO entry matches any host and port ("::ip:port"): the handle has one URL and
+ * follows no redirect, so there is nothing else it could apply to. A URL curl cannot read
+ * is passed on unchanged, for curl to refuse in its own words. 0, or -1 when out of memory.
+ */
+static int set_route(struct cpgo_scrape *t, const struct cpgo_scrape_req *req)
+{
+    CURL *e = t->easy;
+    const char *sn = req->tls.server_name && req->tls.server_name[0] ? req->tls.server_name : NULL;
+    char pinned[INET6_ADDRSTRLEN + 2] = "";
+    if (req->resolve_ip && ip_literal(req->resolve_ip, pinned, sizeof pinned)) {
+        char why[160];
+        snprintf(why, sizeof why, "resolve_ip %.64s is not an IP address", req->resolve_ip);
+        refuse(t, why);
+        return 0;
+    }
+    if (!pinned[0] && !sn) {
+        curl_easy_setopt(e, CURLOPT_URL, req->url);
+        return 0;
+    }
+    CURLU *u = curl_url();
+    if (!u) return -1;
+    char *scheme = NULL, *host = NULL, *port = NULL, *url = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, req->url, 0) ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) {
+        curl_easy_setopt(e, CURLOPT_URL, req->url);
+        rc = 0;
+        goto out;
+    }
+    const char *dest = pinned[0] ? pinned : NULL;
+    if (sn && !strcasecmp(scheme, "https") && strcasecmp(sn, host)) {
+        if (!is_host_name(sn)) {
+            char why[160];
+            snprintf(why, sizeof why, "tls_config.server_name %.64s is not a host name", sn);
+            refuse(t, why);
+            rc = 0;
+            goto out;
+        }
+        /* the Host header curl would have sent for the URL: the port only when it is not
+         * the scheme's default */
+        char h[512];
+        int explicit_port = strcmp(port, "443") != 0;
+        snprintf(h, sizeof h, "Host: %s%s%s", host, explicit_port ? ":" : "",
+                 explicit_port ? port : "");
+        if (!has_header(t, "Host") && append_header(t, h)) goto out;
+        if (!dest) dest = host; /* "[v6]" as curl gives it: CONNECT_TO's own form */
+        if (curl_url_set(u, CURLUPART_HOST, sn, 0)) goto out;
+    }
+    if (dest) {
+        char to[600];
+        snprintf(to, sizeof to, "::%s:%s", dest, port);
+        t->connect_to = curl_slist_append(NULL, to);
+        if (!t->connect_to) goto out;
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+    }
+    if (curl_url_get(u, CURLUPART_URL, &url, 0)) goto out;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    rc = 0;
+out:
+    curl_free(url);
+    curl_free(port);
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+_Static_assert(CPGO_SCRAPE_AUTHZ_MAX == 16384, "the refusals below say 16 KiB");
+
+/* TLS, credentials and the proxy (scrape.h). 0, or -1 when out of memory. */
+static int set_options(struct cpgo_scrape *t, const struct cpgo_scrape_req *req)
+{
+    CURL *e = t->easy;
+    const struct cpgo_scrape_tls *tls = &req->tls;
+    if (tls->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
+    if (tls->cert_file) curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file);
+    if (tls->key_file) curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file);
+    if (tls->insecure_skip_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (req->basic_user) {
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(e, CURLOPT_USERNAME, req->basic_user);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, req->basic_password ? req->basic_password : "");
+    }
+    if (req->authorization) {
+        const char *v = req->authorization;
+        size_t n = strnlen(v, CPGO_SCRAPE_AUTHZ_MAX);
+        if (!n || n == CPGO_SCRAPE_AUTHZ_MAX || strpbrk(v, "\r\n")) {
+            refuse(t, !n ? "the authorization header is empty (or its credentials were "
+                           "longer than 16 KiB)"
+                      : n == CPGO_SCRAPE_AUTHZ_MAX
+                          ? "the authorization header is longer than 16 KiB"
+                          : "the authorization header holds a line break");
+        } else {
+            size_t cap = sizeof "Authorization: " + n;
+            char *h = malloc(cap);
+            if (!h) return -1;
+            snprintf(h, cap, "Authorization: %s", v);
+            int rc = append_header(t, h);
+            memset(h, 0, cap); /* a credential: curl keeps its own copy */
+            free(h);
+            if (rc) return -1;
+        }
+    }
+    if (req->proxy_url) {
+        curl_easy_setopt(e, CURLOPT_PROXY, req->proxy_url);
+        curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+        curl_easy_setopt(e, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+    }
+    return 0;
+}
+
 /* ---- public ---------------------------------------------------------------------------- */
 
 int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
@@ -517,7 +711,6 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     }
     t->secrets = cpgo_url_secrets_ref(req->secrets);
     CURL *e = t->easy;
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)t);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -533,12 +726,15 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
      * it idle for the whole period, which is fine for net/http. */
     for (const char *const *h = req->headers; h && *h; h++) {
-        struct curl_slist *n = curl_slist_append(t->headers, *h);
-        if (!n) {
+        if (append_header(t, *h)) {
             free_scrape(t);
             return NULL;
         }
-        t->headers = n;
+    }
+    /* after the caller's headers: a Host header among them is kept */
+    if (set_route(t, req) || set_options(t, req)) {
+        free_scrape(t);
+        return NULL;
     }
     if (t->headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     t->started_ns = uv_hrtime();

@@ -14,6 +14,31 @@
  * and its decompression limit is the decoder's job), at most one connection per host:port
  * (Go answers a second CPU profile request with 500 "already in use").
  *
+ * Scrape options (Prometheus's, see struct cpgo_scrape_req), all done by curl:
+ *   - resolve_ip pins the address: the transfer connects to resolve_ip and the URL's port
+ *     (CURLOPT_CONNECT_TO, an option of this easy handle alone) while the Host header, SNI
+ *     and certificate verification keep the URL's host. Not CURLOPT_RESOLVE: its entries
+ *     go into the DNS cache the multi handle shares with every other transfer, so one
+ *     instance's address would answer the name for every scrape after it.
+ *   - tls.server_name: the name sent as SNI and verified in the certificate, while the
+ *     transfer still connects where the URL (or resolve_ip) says and the Host header keeps
+ *     the URL's host:port: the URL given to curl names server_name, CONNECT_TO sends it to
+ *     the real address, and the Host header is set to the original one.
+ *   - proxy_url: always a CONNECT tunnel, for http targets too. Through a plain
+ *     (absolute-URI) proxy curl would count every scrape as a connection to the proxy, so
+ *     the one-connection-per-host rule would let a single scrape through the proxy at a
+ *     time; a tunnel is counted per target (and carries the pinned address to the proxy).
+ *     Headers, Authorization included, go to the target only (CURLHEADER_SEPARATE).
+ *   - an authorization value, basic auth, client certificates: curl options and headers.
+ * A request whose options cannot be used (resolve_ip not an IP literal, a server_name that
+ * is no host name, an authorization value that is empty or holds CR/LF) fails through
+ * `done` with class config, never reaching the network.
+ * Failures: a certificate the options do not verify, a client certificate the server
+ * refuses (its TLS alert) or a bad certificate/key file is class tls (permanent); a proxy
+ * that cannot be reached, resolved, or refuses the tunnel is class connect.
+ * The caller puts every secret it gives here (password, credentials, proxy credentials)
+ * into `secrets`, so a server's echo of them is scrubbed from the error text.
+ *
  * All scrapes together: the body buffers of transfers in flight share one byte budget
  * (cpgo_scraper_set_inflight_budget; `limits.max_inflight_bytes`). What counts is what is
  * allocated: a buffer's capacity, from its first byte until it is handed to the done
@@ -50,9 +75,30 @@ struct cpgo_scrape_result {
 struct cpgo_scrape;
 typedef void (*cpgo_scrape_done_cb)(struct cpgo_scrape_result *res, void *arg);
 
+/* tls_config, for https URLs (NULL = curl's default: the system CAs, the URL's host). */
+struct cpgo_scrape_tls {
+    const char *ca_file;      /* PEM bundle the server is verified with */
+    const char *cert_file;    /* client certificate (PEM), with key_file */
+    const char *key_file;     /* client key (PEM) */
+    const char *server_name;  /* SNI and the name verified, instead of the URL's host */
+    int insecure_skip_verify; /* no verification of the server at all */
+};
+
+/* The longest authorization value a scrape sends ("<type> <credentials>"). */
+#define CPGO_SCRAPE_AUTHZ_MAX 16384
+
+/* A scrape. Every string is copied by cpgo_scrape_start: the caller's may go after it. */
 struct cpgo_scrape_req {
     const char *url;
-    const char *const *headers;       /* "Name: value" strings, NULL-terminated, or NULL */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+    struct cpgo_scrape_tls tls;
+    const char *basic_user;     /* HTTP Basic when not NULL, with basic_password (NULL = "") */
+    const char *basic_password; /* secret */
+    const char *authorization;  /* "<type> <credentials>": the Authorization header (secret) */
+    const char *proxy_url;      /* http(s)://[user:password@]host:port; NULL = curl's default
+                                   (the http_proxy/https_proxy/no_proxy environment) */
+    const char *resolve_ip;     /* IPv4 or IPv6 literal to connect to instead of resolving
+                                   the URL's host; NULL = resolve it */
     struct cpgo_url_secrets *secrets; /* scrubbed from the error text (NULL = none); the
                                          scrape holds a reference until it ends */
     int64_t timeout_ms;
