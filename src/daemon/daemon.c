@@ -434,6 +434,9 @@ static void start_scrape(struct backend *b)
     };
     char authz[CPGO_SCRAPE_AUTHZ_MAX]; /* "<type> <credentials>": curl copies it */
     cpgo_daemon_scrape_auth(&b->cfg->auth, &req, authz, sizeof authz);
+    /* an instance found by name: connect to the address cpgo resolved (dns.servers, which
+     * libcurl's system resolver does not know), the name stays in the Host header */
+    if (b->svc && b->inst_host) req.resolve_ip = b->inst_addr;
     b->scrape = cpgo_scrape_start(d->scraper, &req);
     if (!b->scrape) {
         b->last_class = CPGO_CLASS_INTERNAL;
