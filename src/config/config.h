@@ -126,10 +126,13 @@ struct cpgo_sd_file_cfg {
     int line;
 };
 
-enum cpgo_k8s_role { CPGO_K8S_POD, CPGO_K8S_ENDPOINTSLICE };
+/* CPGO_K8S_SERVICE only in selectors (an endpointslice source may select its services) */
+enum cpgo_k8s_role { CPGO_K8S_POD, CPGO_K8S_ENDPOINTSLICE, CPGO_K8S_SERVICE };
 
 struct cpgo_k8s_selector {
-    enum cpgo_k8s_role role; /* which objects it applies to (Prometheus: the role's objects) */
+    enum cpgo_k8s_role role; /* which objects it applies to (Prometheus: the role's objects);
+                                a pod source takes pod, an endpointslice source endpointslice,
+                                service or pod: stored as given */
     char *label;             /* labelSelector, verbatim; NULL = none */
     char *field;             /* fieldSelector, verbatim; NULL = none */
 };
