@@ -157,6 +157,7 @@ extern const char *const cpgo_config_scope_prefix[NSCOPES];
 #define F_MASK_URL 32u    /* a URL shown through cpgo_url_mask */
 #define F_SECRET 64u      /* a T_STR file name whose content (read by the check) is at off2 */
 #define F_LINE 128u       /* T_LIST with sub: the element's int line is at eline */
+#define F_WHOLE 256u      /* a section that, written (even null), replaces defaults' whole */
 
 struct choice {
     const char *name;

@@ -249,10 +249,12 @@ const struct key cpgo_config_keys[NKEYS] = {
                             .def = "true",
                             .desc = "Zero addresses and columns and drop mappings (PGO does "
                                     "not need them; the result is smaller and steadier)."},
-    [KI_TLS] = {"tls_config", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET,
+    [KI_TLS] = {"tls_config", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET | F_WHOLE,
                 .desc = "TLS of an https scrape (Prometheus's `tls_config`). The files are "
                         "PEM, relative to the configuration file's directory, and must be "
-                        "regular files when the configuration is loaded."},
+                        "regular files when the configuration is loaded. Like `basic_auth` "
+                        "and `authorization`, a section written here replaces the one of "
+                        "`defaults` whole (`null` turns it off)."},
     [KI_TLS_CA] = {"tls_config.ca_file", BK(auth.tls.ca_file), .type = T_STR,
                    .def_doc = "the "
                               "system's CAs",
@@ -271,7 +273,7 @@ const struct key cpgo_config_keys[NKEYS] = {
     [KI_TLS_INSECURE] = {"tls_config.insecure_skip_verify", BK(auth.tls.insecure_skip_verify),
                          .type = T_BOOL, .def = "false",
                          .desc = "Do not verify the instance's certificate at all."},
-    [KI_BASIC] = {"basic_auth", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET,
+    [KI_BASIC] = {"basic_auth", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET | F_WHOLE,
                   .desc = "HTTP Basic authentication; not with `authorization` or an "
                           "`Authorization` header."},
     [KI_BASIC_USER] = {"basic_auth.username", BK(auth.basic_username), .type = T_STR,
@@ -287,7 +289,8 @@ const struct key cpgo_config_keys[NKEYS] = {
                                         "at most 64 KiB that neither its group nor other "
                                         "users can write, one line (trailing line breaks "
                                         "are dropped), not empty."},
-    [KI_AUTHZ] = {"authorization", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET,
+    [KI_AUTHZ] = {"authorization", .scope = S_BACKEND, .type = T_SECTION,
+                  .flags = F_QUIET | F_WHOLE,
                   .desc = "An `Authorization: <type> <credentials>` header; not with "
                           "`basic_auth` or an `Authorization` header."},
     [KI_AUTHZ_TYPE] = {"authorization.type", BK(auth.authz_type), .type = T_STR,

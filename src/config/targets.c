@@ -86,6 +86,18 @@ static void head_of(const struct cpgo_backend_cfg *cfg, char *buf, size_t cap)
         cpgo_config_head_branch(cfg->target_branch, cfg->target_file, buf, cap);
 }
 
+/* Key k is in a section (tls_config...) the backend wrote itself, replacing defaults' whole:
+ * it is not inherited. */
+static int whole_section_given(const struct bstate *b, size_t k)
+{
+    const char *name = cpgo_config_keys[k].name, *dot = strchr(name, '.');
+    if (!dot) return 0;
+    char sec[64];
+    snprintf(sec, sizeof sec, "%.*s", (int)(dot - name), name);
+    const struct key *sk = cpgo_config_find_key(S_BACKEND, sec);
+    return sk && (sk->flags & F_WHOLE) && b->s.set[sk - cpgo_config_keys] == 1;
+}
+
 /* A service's own part: its defaults, its name on the template, its seconds, and at least
  * one discovery source. */
 static void complete_service(struct ctx *c, struct bstate *b)
@@ -125,7 +137,8 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     char why[160], path[96], t1[32], t2[32], sh[SHOW_MAX + 8];
     for (size_t k = 0; k < NKEYS; k++) {
         if (cpgo_config_keys[k].scope != S_BACKEND || !key_is_leaf(&cpgo_config_keys[k]) ||
-            b->s.set[k] || (b->svc && !key_shared(&cpgo_config_keys[k])))
+            b->s.set[k] || (b->svc && !key_shared(&cpgo_config_keys[k])) ||
+            whole_section_given(b, k))
             continue;
         if (d->s.set[k] == 1) {
             cpgo_config_copy_value(c, &cpgo_config_keys[k], cfg, &d->cfg);

@@ -845,6 +845,31 @@ static void test_scrape_options(void)
     CHECK_STR_CONTAINS(e, "/empty is empty");
     free(e);
     free(y);
+    /* tls_config, basic_auth and authorization written replace defaults' whole */
+    y = fmt("defaults:\n  basic_auth: {username: u, password_file: @D/pw}\n"
+            "  tls_config: {ca_file: @D/ca.pem, insecure_skip_verify: true}\n" S_MIN
+            "  basic_auth: null\n  tls_config: {server_name: x.internal}\n"
+            "- name: s2\n  schedule: '@hourly'\n" S_STATIC OPR "    target_file: b.pgo\n"
+            "  basic_auth: {username: v}\n");
+    c = parse_ok(y);
+    free(y);
+    if (c) {
+        const struct cpgo_scrape_auth_cfg *a = &c->services[0].tmpl.auth;
+        CHECK(!a->basic_username && !a->basic_password_file && !a->basic_password);
+        CHECK(!a->tls.ca_file && !a->tls.insecure_skip_verify);
+        CHECK(!strcmp(a->tls.server_name, "x.internal"));
+        a = &c->services[1].tmpl.auth;
+        CHECK(!strcmp(a->basic_username, "v"));
+        CHECK(!a->basic_password_file && !a->basic_password);
+        CHECK(a->tls.ca_file && a->tls.insecure_skip_verify); /* inherited whole */
+        char *d = dump(c);
+        CHECK_STR_CONTAINS(d, "  tls_config:\n    ca_file: null\n    cert_file: null\n"
+                              "    key_file: null\n    server_name: x.internal\n"
+                              "    insecure_skip_verify: false\n");
+        free(d);
+        check_round_trip(c, BASE, __LINE__);
+    }
+    cpgo_config_free(c);
     /* the inherited key is named as inherited */
     y = fmt("defaults:\n  authorization: {credentials_file: @D/pw}\n" S_MIN
             "  basic_auth: {username: u}\n");
