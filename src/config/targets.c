@@ -87,15 +87,18 @@ static void head_of(const struct cpgo_backend_cfg *cfg, char *buf, size_t cap)
 }
 
 /* Key k is in a section (tls_config...) the backend wrote itself, replacing defaults' whole:
- * it is not inherited. */
+ * it is not inherited. A section precedes its keys in the table: look back, not up. */
 static int whole_section_given(const struct bstate *b, size_t k)
 {
     const char *name = cpgo_config_keys[k].name, *dot = strchr(name, '.');
     if (!dot) return 0;
-    char sec[64];
-    snprintf(sec, sizeof sec, "%.*s", (int)(dot - name), name);
-    const struct key *sk = cpgo_config_find_key(S_BACKEND, sec);
-    return sk && (sk->flags & F_WHOLE) && b->s.set[sk - cpgo_config_keys] == 1;
+    size_t n = (size_t)(dot - name);
+    for (size_t j = k; j-- > 0;) {
+        const struct key *sk = &cpgo_config_keys[j];
+        if (sk->type == T_SECTION && !strncmp(sk->name, name, n) && !sk->name[n])
+            return (sk->flags & F_WHOLE) && b->s.set[j] == 1;
+    }
+    return 0;
 }
 
 /* A service's own part: its defaults, its name on the template, its seconds, and at least
