@@ -34,7 +34,7 @@ int cpgo_config_parse_int(const char *s, int64_t *v)
     return 1;
 }
 
-static char *join_path(struct ctx *c, const char *rel)
+char *cpgo_config_join_path(struct ctx *c, const char *rel)
 {
     if (rel[0] == '/') return cpgo_config_strdup(c, rel);
     char cwd[4096] = "";
@@ -72,7 +72,7 @@ int cpgo_config_check_path(struct ctx *c, const struct key *k, void *base, const
                               cpgo_config_show(*p, sh, sizeof sh));
         return -1;
     }
-    char *abs = join_path(c, *p);
+    char *abs = cpgo_config_join_path(c, *p);
     if (!abs) return -1;
     free(*p);
     *p = abs;

@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,13 +82,20 @@ static int token_key(const char *name)
     return strstr(low, "token") != NULL;
 }
 
+/* Keys written in a mapping of `scope`: its own, and for a service the backend keys it
+ * shares. */
+static int key_in_scope(const struct key *k, enum kscope scope)
+{
+    return k->scope == scope || (scope == S_SERVICE && key_shared(k));
+}
+
 static void unknown_key(struct ctx *c, const struct node *key, enum kscope scope,
                         const char *prefix, const char *dpath)
 {
     const char *best = NULL;
     int bestd = 3;
     for (size_t i = 0; i < NKEYS; i++) {
-        if (cpgo_config_keys[i].scope != scope) continue;
+        if (!key_in_scope(&cpgo_config_keys[i], scope)) continue;
         const char *leaf = leaf_of(&cpgo_config_keys[i], prefix);
         if (!leaf) continue;
         int d = osa_distance(key->s, leaf);
@@ -103,25 +111,64 @@ static void unknown_key(struct ctx *c, const struct node *key, enum kscope scope
     }
     /* a known key at the wrong level */
     for (size_t i = 0; i < NKEYS; i++) {
-        const char *dot = strrchr(cpgo_config_keys[i].name, '.');
-        const char *leaf = dot ? dot + 1 : cpgo_config_keys[i].name;
+        const struct key *k = &cpgo_config_keys[i];
+        const char *dot = strrchr(k->name, '.');
+        const char *leaf = dot ? dot + 1 : k->name;
         if (strcmp(leaf, key->s)) continue;
-        if (cpgo_config_keys[i].scope == S_BACKEND && scope == S_TOP && !prefix) {
+        if (k->scope == S_BACKEND && scope == S_TOP && !prefix) {
             cpgo_config_add_error(
                 c, key->line, key->col,
                 "%s: unknown key here; '%s' is a backend setting (under backends[] or "
                 "defaults)",
-                dpath, cpgo_config_keys[i].name);
+                dpath, k->name);
             return;
         }
-        if (cpgo_config_keys[i].scope == scope) {
+        if (k->scope == S_BACKEND && scope == S_SERVICE && !prefix) {
+            cpgo_config_add_error(
+                c, key->line, key->col,
+                "%s: unknown key here; '%s' is for backends only: a service's instances come "
+                "from its discovery sources (static_configs, dns_sd_configs, file_sd_configs, "
+                "kubernetes_sd_configs) and are scraped at scheme://instance/path",
+                dpath, k->name);
+            return;
+        }
+        if (key_in_scope(k, scope)) {
             cpgo_config_add_error(c, key->line, key->col,
-                                  "%s: unknown key here; did you mean '%s'?", dpath,
-                                  cpgo_config_keys[i].name);
+                                  "%s: unknown key here; did you mean '%s'?", dpath, k->name);
             return;
         }
     }
     cpgo_config_add_error(c, key->line, key->col, "%s: unknown key", dpath);
+}
+
+/* A secret written where only its file may be: names the key to use instead. 1 when it
+ * recorded an error. */
+static int secret_key(struct ctx *c, const struct node *kn, enum kscope scope, const char *full,
+                      const char *dpath)
+{
+    const char *use = NULL;
+    if (scope == S_BACKEND || scope == S_SERVICE) {
+        if (!strcmp(full, "basic_auth.password"))
+            use = "basic_auth.password_file";
+        else if (!strcmp(full, "authorization.credentials"))
+            use = "authorization.credentials_file";
+    } else if (scope == S_K8S && token_key(kn->s)) {
+        use = "bearer_token_file";
+    }
+    if (use) {
+        cpgo_config_add_error(c, kn->line, kn->col,
+                              "%s: secrets must not be written in the configuration; put it in "
+                              "a file and set %s",
+                              dpath, use);
+        return 1;
+    }
+    if (!token_key(kn->s)) return 0;
+    cpgo_config_add_error(c, kn->line, kn->col,
+                          "%s: tokens must not be written in the configuration; put the token "
+                          "in the environment (github.token_env names the variable, default "
+                          "GITHUB_TOKEN) or in a file (github.token_file)",
+                          dpath);
+    return 1;
 }
 
 static const char *type_want(const struct key *k)
@@ -132,12 +179,15 @@ static const char *type_want(const struct key *k)
         return "a mapping";
     case T_LIST:
         return "a list";
+    case T_STRLIST:
+        return "a list of strings";
     case T_DURATION:
         return "a duration (e.g. 45s)";
     case T_SIZE:
         return "a size (e.g. 64MiB)";
     case T_COUNT:
     case T_INT:
+    case T_INT64:
         return "an integer";
     case T_BOOL:
         return "true or false";
@@ -215,11 +265,72 @@ static int set_headers(struct ctx *c, const struct key *k, void *base, const str
     return bad ? -1 : 0;
 }
 
+/* A list of strings: each item a scalar, checked by the key's icheck. */
+static int set_strlist(struct ctx *c, const struct key *k, void *base, const struct node *v,
+                       const char *path)
+{
+    char ***vp = field(base, k->off);
+    size_t *np = field(base, k->off2);
+    cpgo_config_free_strlist(*vp, *np);
+    *vp = NULL;
+    *np = 0;
+    if (cpgo_config_yaml_null(v)) return 0;
+    if (v->kind != N_SEQ) {
+        cpgo_config_add_error(c, v->line, v->col, "%s: expected a list of strings, got %s", path,
+                              cpgo_config_yaml_kind(v));
+        return -1;
+    }
+    if (k->max && v->n > (size_t)k->max) {
+        cpgo_config_add_error(c, v->line, v->col,
+                              "%s: %zu entries; at most %" PRId64 " are allowed", path, v->n,
+                              k->max);
+        return -1;
+    }
+    if (!v->n && (k->flags & F_REQUIRED)) {
+        cpgo_config_add_error(c, v->line, v->col,
+                              "%s: the list is empty; at least one entry is "
+                              "required",
+                              path);
+        return -1;
+    }
+    char **items = v->n ? calloc(v->n, sizeof *items) : NULL;
+    if (v->n && !items) {
+        c->nomem = 1;
+        return -1;
+    }
+    int bad = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < v->n && !c->nomem; i++) {
+        const struct node *it = v->kid[i];
+        char ip[320];
+        snprintf(ip, sizeof ip, "%s", path);
+        cpgo_config_path_add(ip, sizeof ip, NULL, (long)i);
+        if (it->kind != N_SCALAR || cpgo_config_yaml_null(it) || !*it->s) {
+            cpgo_config_add_error(c, it->line, it->col, "%s: expected a string, got %s", ip,
+                                  it->kind == N_SCALAR ? "nothing" : cpgo_config_yaml_kind(it));
+            bad = 1;
+            continue;
+        }
+        char *s = cpgo_config_strdup(c, it->s);
+        if (!s) break;
+        if (k->icheck && k->icheck(c, &s, ip, (struct pos){it->line, it->col})) {
+            free(s);
+            bad = 1;
+            continue;
+        }
+        items[m++] = s;
+    }
+    *vp = items;
+    *np = m;
+    return bad ? -1 : 0;
+}
+
 /* Converts, stores and checks one value; 0 or -1 (error recorded). */
 static int set_node(struct ctx *c, const struct key *k, void *base, const struct node *v,
                     const char *path)
 {
     if (k->type == T_HEADERS) return set_headers(c, k, base, v, path);
+    if (k->type == T_STRLIST) return set_strlist(c, k, base, v, path);
     char sh[SHOW_MAX + 8], why[160];
     if (cpgo_config_yaml_null(v)) {
         if (k->flags & F_NULLABLE) {
@@ -236,7 +347,8 @@ static int set_node(struct ctx *c, const struct key *k, void *base, const struct
     }
     int64_t iv;
     int bv;
-    if ((k->type == T_INT || k->type == T_COUNT) && v->quoted && cpgo_config_parse_int(v->s, &iv)) {
+    if ((k->type == T_INT || k->type == T_COUNT || k->type == T_INT64) && v->quoted &&
+        cpgo_config_parse_int(v->s, &iv)) {
         cpgo_config_add_error(c, v->line, v->col,
                               "%s: '%s' is quoted; write the integer without quotes", path,
                               cpgo_config_show(v->s, sh, sizeof sh));
@@ -260,7 +372,94 @@ static int set_node(struct ctx *c, const struct key *k, void *base, const struct
 }
 
 static void walk_map(struct ctx *c, const struct node *m, enum kscope scope, const char *prefix,
-                     const char *disp, void *base, struct sstate *st)
+                     const char *disp, void *base, void *bbase, struct sstate *st);
+
+/* Fills in the defaults of scope's keys not given in st, and says which required ones are
+ * missing (at `at`, the element). */
+static void scope_defaults(struct ctx *c, enum kscope scope, void *base, struct sstate *st,
+                           const char *path, struct pos at)
+{
+    char why[160];
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &cpgo_config_keys[i];
+        if (k->scope != scope || st->set[i] || !key_is_leaf(k)) continue;
+        if (k->def) cpgo_config_store(c, k, base, k->def, why, sizeof why);
+        if (!(k->flags & F_REQUIRED)) continue;
+        const char *dot = strrchr(k->name, '.');
+        if (dot) { /* in a section: point at the section when it was written */
+            char sec[64];
+            snprintf(sec, sizeof sec, "%.*s", (int)(dot - k->name), k->name);
+            const struct key *sk = cpgo_config_find_key(scope, sec);
+            if (sk && st->set[sk - cpgo_config_keys]) at = st->at[sk - cpgo_config_keys];
+        }
+        cpgo_config_add_error(c, at.line, at.col, "%s.%s: required", path, k->name);
+    }
+}
+
+/* A list whose elements are walked against k->sub into an array at base + k->off. */
+static int walk_list(struct ctx *c, const struct key *k, void *base, const struct node *v,
+                     const char *path)
+{
+    char **arr = field(base, k->off);
+    size_t *np = field(base, k->off2);
+    if (cpgo_config_yaml_null(v)) return 0;
+    if (v->kind != N_SEQ) {
+        cpgo_config_add_error(c, v->line, v->col, "%s: expected a list, got %s", path,
+                              cpgo_config_yaml_kind(v));
+        return -1;
+    }
+    if (k->max && v->n > (size_t)k->max) {
+        cpgo_config_add_error(c, v->line, v->col,
+                              "%s: %zu entries; at most %" PRId64 " are allowed", path, v->n,
+                              k->max);
+        return -1;
+    }
+    if (!v->n) return 0;
+    char *elems = calloc(v->n, k->esize);
+    struct sstate *st = calloc(1, sizeof *st);
+    if (!elems || !st) {
+        free(elems);
+        free(st);
+        c->nomem = 1;
+        return -1;
+    }
+    *arr = elems; /* owned by base from here: freed with it whatever happens below */
+    int bad = 0;
+    for (size_t i = 0; i < v->n && !c->full && !c->nomem; i++) {
+        const struct node *e = v->kid[i];
+        void *el = elems + i * k->esize;
+        char ep[320];
+        snprintf(ep, sizeof ep, "%s", path);
+        cpgo_config_path_add(ep, sizeof ep, NULL, (long)i);
+        *np = i + 1;
+        if (k->flags & F_LINE) memcpy(field(el, k->eline), &e->line, sizeof(int));
+        if (e->kind != N_MAP) {
+            cpgo_config_add_error(c, e->line, e->col, "%s: expected a mapping, got %s", ep,
+                                  cpgo_config_yaml_null(e) ? "nothing" : cpgo_config_yaml_kind(e));
+            bad = 1;
+            continue;
+        }
+        memset(st, 0, sizeof *st);
+        size_t before = c->nerr;
+        walk_map(c, e, k->sub, NULL, ep, el, NULL, st);
+        struct pos at = {e->line, e->col};
+        scope_defaults(c, k->sub, el, st, ep, at);
+        /* the rules across keys only when every key was sound: no second error for one
+         * mistake */
+        if (c->nerr == before && k->echeck) k->echeck(c, el, st, ep, at);
+        bad |= c->nerr != before;
+    }
+    free(st);
+    return bad ? -1 : 0;
+}
+
+/*
+ * Walks mapping m against scope's keys (prefix: the section being walked, "tls_config"),
+ * storing values at base; for a service (scope S_SERVICE) the backend keys it shares go to
+ * bbase (its backend template). st records what was seen (one struct for both).
+ */
+static void walk_map(struct ctx *c, const struct node *m, enum kscope scope, const char *prefix,
+                     const char *disp, void *base, void *bbase, struct sstate *st)
 {
     for (size_t i = 0; i + 1 < m->n && !c->full && !c->nomem; i += 2) {
         const struct node *kn = m->kid[i], *v = m->kid[i + 1];
@@ -274,16 +473,14 @@ static void walk_map(struct ctx *c, const struct node *m, enum kscope scope, con
         snprintf(dpath, sizeof dpath, "%s", disp);
         cpgo_config_path_add(dpath, sizeof dpath, kn->s, 0);
         const struct key *k = strlen(kn->s) < 64 ? cpgo_config_find_key(scope, full) : NULL;
+        void *kb = base;
+        if (!k && scope == S_SERVICE && strlen(kn->s) < 64) {
+            k = cpgo_config_find_key(S_BACKEND, full);
+            if (k && !key_shared(k)) k = NULL;
+            kb = bbase;
+        }
         if (!k) {
-            if (token_key(kn->s))
-                cpgo_config_add_error(
-                    c, kn->line, kn->col,
-                    "%s: tokens must not be written in the configuration; put the token "
-                    "in the environment (github.token_env names the variable, default "
-                    "GITHUB_TOKEN) or in a file (github.token_file)",
-                    dpath);
-            else
-                unknown_key(c, kn, scope, prefix, dpath);
+            if (!secret_key(c, kn, scope, full, dpath)) unknown_key(c, kn, scope, prefix, dpath);
             continue;
         }
         size_t idx = (size_t)(k - cpgo_config_keys);
@@ -302,19 +499,26 @@ static void walk_map(struct ctx *c, const struct node *m, enum kscope scope, con
                                       cpgo_config_yaml_kind(v));
                 st->set[idx] = 2;
             } else if (idx == KI_DEFAULTS) {
-                walk_map(c, v, S_BACKEND, NULL, "defaults", &c->defs->cfg, &c->defs->s);
+                walk_map(c, v, S_BACKEND, NULL, "defaults", &c->defs->cfg, NULL, &c->defs->s);
             } else {
-                walk_map(c, v, scope, k->name, dpath, base, st);
+                walk_map(c, v, k->scope, k->name, dpath, kb, NULL, st);
             }
+        } else if (k->type == T_LIST && k->sub != S_TOP) {
+            if (walk_list(c, k, kb, v, dpath)) st->set[idx] = 2;
         } else if (k->type == T_LIST) {
             if (!cpgo_config_yaml_null(v) && v->kind != N_SEQ) {
                 cpgo_config_add_error(c, v->line, v->col, "%s: expected a list, got %s", dpath,
                                       cpgo_config_yaml_kind(v));
                 st->set[idx] = 2;
             }
-            c->backends = v;
-            c->backends_at = st->at[idx];
-        } else if (set_node(c, k, base, v, dpath)) {
+            if (idx == KI_SERVICES) {
+                c->services = v;
+                c->services_at = st->at[idx];
+            } else {
+                c->backends = v;
+                c->backends_at = st->at[idx];
+            }
+        } else if (set_node(c, k, kb, v, dpath)) {
             st->set[idx] = 2;
         }
     }
@@ -354,6 +558,13 @@ static void free_backend(struct cpgo_backend_cfg *b)
     cpgo_repo_free(&b->repo);
 }
 
+/* A service's own keys and its sources (its template is freed as a backend). */
+static void free_service(struct cpgo_service_cfg *s)
+{
+    cpgo_config_free_scope(S_SERVICE, s);
+    free_backend(&s->tmpl);
+}
+
 void cpgo_config_free(struct cpgo_config *c)
 {
     if (!c) return;
@@ -362,6 +573,9 @@ void cpgo_config_free(struct cpgo_config *c)
     for (size_t i = 0; i < c->nbackends; i++)
         free_backend(&c->backends[i]);
     free(c->backends);
+    for (size_t i = 0; i < c->nservices; i++)
+        free_service(&c->services[i]);
+    free(c->services);
     for (size_t i = 0; i < c->ntargets; i++) {
         struct cpgo_target_cfg *t = &c->targets[i];
         free(t->key);
@@ -372,9 +586,24 @@ void cpgo_config_free(struct cpgo_config *c)
         free(t->target_file);
         free(t->head_branch);
         free(t->backends);
+        free(t->services);
     }
     free(c->targets);
     free(c);
+}
+
+/* The top-level list at `v` (backends: or services:) checked as a list: its length, or
+ * 0 with an error when it cannot be walked. */
+static size_t list_length(struct ctx *c, const struct node *v, struct pos at, const char *what,
+                          size_t max)
+{
+    if (!v || cpgo_config_yaml_null(v) || v->kind != N_SEQ) return 0;
+    if (v->n > max) {
+        cpgo_config_add_error(c, at.line, at.col, "%s: %zu %s; at most %zu are allowed", what, v->n,
+                              what, max);
+        return 0;
+    }
+    return v->n;
 }
 
 int cpgo_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
@@ -384,8 +613,9 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
     struct node *root = NULL;
     struct cpgo_config *cfg = NULL;
     struct bstate defs;
-    struct bstate *bs = NULL;
-    size_t nb = 0;
+    struct bstate *bs = NULL, *ss = NULL;
+    struct cpgo_service_cfg *svcs = NULL;
+    size_t nb = 0, ns = 0;
     memset(&defs, 0, sizeof defs);
     c.defs = &defs;
     *out = NULL;
@@ -411,46 +641,71 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
                               "the configuration must be a mapping (backends: ...), not %s",
                               cpgo_config_yaml_kind(root));
     } else if (root && root->kind == N_MAP) {
-        walk_map(&c, root, S_TOP, NULL, "", cfg, top);
+        walk_map(&c, root, S_TOP, NULL, "", cfg, NULL, top);
     }
-    if (!top->set[KI_BACKENDS]) {
+    int has_b = top->set[KI_BACKENDS] == 1, has_s = top->set[KI_SERVICES] == 1;
+    size_t want_b =
+        has_b ? list_length(&c, c.backends, c.backends_at, "backends", MAX_BACKENDS) : 0;
+    size_t want_s =
+        has_s ? list_length(&c, c.services, c.services_at, "services", MAX_SERVICES) : 0;
+    int empty_b = has_b && (cpgo_config_yaml_null(c.backends) || !c.backends->n);
+    int empty_s = has_s && (cpgo_config_yaml_null(c.services) || !c.services->n);
+    if (!top->set[KI_BACKENDS] && !top->set[KI_SERVICES]) {
         cpgo_config_add_error(&c, root ? root->line : 1, root ? root->col : 1,
                               "backends: required (the list of backends to scrape)");
-    } else if (top->set[KI_BACKENDS] == 1 &&
-               (cpgo_config_yaml_null(c.backends) || !c.backends->n)) {
+    } else if (empty_b && (!top->set[KI_SERVICES] || empty_s)) {
         cpgo_config_add_error(&c, c.backends_at.line, c.backends_at.col,
                               "backends: the list is empty; at least one backend is required");
-    } else if (top->set[KI_BACKENDS] == 1 && c.backends->n > MAX_BACKENDS) {
-        cpgo_config_add_error(&c, c.backends_at.line, c.backends_at.col,
-                              "backends: %zu backends; at most %d are allowed", c.backends->n,
-                              MAX_BACKENDS);
-    } else if (top->set[KI_BACKENDS] == 1) {
-        const struct node *list = c.backends;
-        if (!(bs = calloc(list->n, sizeof *bs))) {
-            c.nomem = 1;
-            free(top);
-            goto done;
-        }
-        for (size_t i = 0; i < list->n && !c.full && !c.nomem; i++, nb++) {
-            const struct node *e = list->kid[i];
-            struct bstate *b = &bs[i];
-            snprintf(b->path, sizeof b->path, "backends[%zu]", i);
-            b->cfg.line = e->line;
-            b->cfg.column = e->col;
-            if (e->kind != N_MAP) {
-                cpgo_config_add_error(
-                    &c, e->line, e->col,
-                    "%s: expected a mapping (url, schedule, open_pull_request), got %s", b->path,
-                    cpgo_config_yaml_null(e) ? "nothing" : cpgo_config_yaml_kind(e));
-                continue;
-            }
-            walk_map(&c, e, S_BACKEND, NULL, b->path, &b->cfg, &b->s);
-        }
-        for (size_t i = 0; i < nb && !c.full && !c.nomem; i++)
-            if (list->kid[i]->kind == N_MAP) cpgo_config_complete_backend(&c, &bs[i]);
-        if (!c.full && !c.nomem) cpgo_config_assign_names(&c, bs, nb);
-        if (!c.full && !c.nomem) cpgo_config_build_targets(&c, cfg, bs, nb);
+    } else if (empty_s && !top->set[KI_BACKENDS]) {
+        cpgo_config_add_error(&c, c.services_at.line, c.services_at.col,
+                              "services: the list is empty; at least one service (or backend) "
+                              "is required");
     }
+    if ((want_b && !(bs = calloc(want_b, sizeof *bs))) ||
+        (want_s &&
+         (!(ss = calloc(want_s, sizeof *ss)) || !(svcs = calloc(want_s, sizeof *svcs))))) {
+        c.nomem = 1;
+        free(top);
+        goto done;
+    }
+    for (size_t i = 0; i < want_b && !c.full && !c.nomem; i++, nb++) {
+        const struct node *e = c.backends->kid[i];
+        struct bstate *b = &bs[i];
+        snprintf(b->path, sizeof b->path, "backends[%zu]", i);
+        b->cfg.line = e->line;
+        b->cfg.column = e->col;
+        if (e->kind != N_MAP) {
+            cpgo_config_add_error(
+                &c, e->line, e->col,
+                "%s: expected a mapping (url, schedule, open_pull_request), got %s", b->path,
+                cpgo_config_yaml_null(e) ? "nothing" : cpgo_config_yaml_kind(e));
+            continue;
+        }
+        walk_map(&c, e, S_BACKEND, NULL, b->path, &b->cfg, NULL, &b->s);
+    }
+    for (size_t i = 0; i < want_s && !c.full && !c.nomem; i++, ns++) {
+        const struct node *e = c.services->kid[i];
+        struct bstate *b = &ss[i];
+        snprintf(b->path, sizeof b->path, "services[%zu]", i);
+        b->svc = &svcs[i];
+        b->cfg.line = b->svc->line = e->line;
+        b->cfg.column = b->svc->column = e->col;
+        if (e->kind != N_MAP) {
+            cpgo_config_add_error(&c, e->line, e->col,
+                                  "%s: expected a mapping (name, schedule, static_configs..., "
+                                  "open_pull_request), got %s",
+                                  b->path,
+                                  cpgo_config_yaml_null(e) ? "nothing" : cpgo_config_yaml_kind(e));
+            continue;
+        }
+        walk_map(&c, e, S_SERVICE, NULL, b->path, b->svc, &b->cfg, &b->s);
+    }
+    for (size_t i = 0; i < nb && !c.full && !c.nomem; i++)
+        if (c.backends->kid[i]->kind == N_MAP) cpgo_config_complete_backend(&c, &bs[i]);
+    for (size_t i = 0; i < ns && !c.full && !c.nomem; i++)
+        if (c.services->kid[i]->kind == N_MAP) cpgo_config_complete_backend(&c, &ss[i]);
+    if (!c.full && !c.nomem) cpgo_config_assign_names(&c, bs, nb, ss, ns);
+    if (!c.full && !c.nomem) cpgo_config_build_targets(&c, cfg, bs, nb, ss, ns);
     free(top);
 
 done:
@@ -458,7 +713,7 @@ done:
     free_backend(&defs.cfg);
     int rc = c.nomem ? CPGO_E_NOMEM : c.nerr || c.full ? CPGO_E_INPUT : 0;
     if (!rc && cfg) {
-        cfg->backends = calloc(nb, sizeof *cfg->backends);
+        cfg->backends = calloc(nb ? nb : 1, sizeof *cfg->backends);
         if (!cfg->backends) {
             c.nomem = 1;
             rc = CPGO_E_NOMEM;
@@ -469,9 +724,26 @@ done:
             nb = 0;
         }
     }
+    if (!rc && cfg && ns) {
+        for (size_t i = 0; i < ns; i++) { /* the template is the walked backend part */
+            svcs[i].tmpl = ss[i].cfg;
+            svcs[i].target = ss[i].cfg.target;
+            memset(&ss[i].cfg, 0, sizeof ss[i].cfg);
+        }
+        cfg->services = svcs;
+        cfg->nservices = ns;
+        svcs = NULL;
+        ns = 0;
+    }
     for (size_t i = 0; i < nb; i++)
         free_backend(&bs[i].cfg);
+    for (size_t i = 0; i < ns; i++) { /* not handed over: entries past ns are all zero */
+        free_backend(&ss[i].cfg);
+        free_service(&svcs[i]);
+    }
     free(bs);
+    free(ss);
+    free(svcs);
     cpgo_config_export_errors(&c, errs);
     if (rc) {
         cpgo_config_free(cfg);

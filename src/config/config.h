@@ -12,7 +12,11 @@
  *
  * Backends whose (repository, target_branch, target_file) are equal -- repository compared
  * after normalisation, see repo.h -- form one target: their profiles are merged into one
- * file. Backends of one target must agree on trimming.
+ * file. Backends of one target must agree on trimming. A service (`services:`, issue 11) is
+ * one target too, whose instances its discovery sources find; it groups with backends and
+ * other services exactly as backends do. Scrape options (tls_config, basic_auth,
+ * authorization, proxy_url) take secrets only from files, read at load: a loaded
+ * configuration holds them (basic_password, authz_credentials), zeroed when freed.
  *
  * Owns: everything reachable from struct cpgo_config. Thread: load on any thread; a loaded
  * config is immutable and may be shared read-only.
@@ -126,10 +130,13 @@ struct cpgo_sd_file_cfg {
     int line;
 };
 
-enum cpgo_k8s_role { CPGO_K8S_POD, CPGO_K8S_ENDPOINTSLICE };
+/* CPGO_K8S_SERVICE only in selectors (an endpointslice source may select its services) */
+enum cpgo_k8s_role { CPGO_K8S_POD, CPGO_K8S_ENDPOINTSLICE, CPGO_K8S_SERVICE };
 
 struct cpgo_k8s_selector {
-    enum cpgo_k8s_role role; /* which objects it applies to (Prometheus: the role's objects) */
+    enum cpgo_k8s_role role; /* which objects it applies to (Prometheus: the role's objects);
+                                a pod source takes pod, an endpointslice source endpointslice,
+                                service or pod: stored as given */
     char *label;             /* labelSelector, verbatim; NULL = none */
     char *field;             /* fieldSelector, verbatim; NULL = none */
 };
@@ -257,7 +264,8 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
 void cpgo_config_free(struct cpgo_config *c);
 
 /* Writes the normalised configuration as YAML, every default filled in, secrets masked
- * (values of secret headers, cpgo_url_secret_header; URLs through cpgo_url_mask). */
+ * (values of secret headers, cpgo_url_secret_header; URLs, proxy_url included, through
+ * cpgo_url_mask); secret files are shown by path, never their content. */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
 
 /* The default head branch of a target, "cpgo/<target_branch>/<file>", where file is the

@@ -9,13 +9,16 @@
  *              NUL bytes and nesting deeper than MAX_DEPTH are refused there.
  *   config.c   the walk of that tree against the key table (unknown keys, types,
  *              duplicates), the error list, load, parse and free.
- *   targets.c  each backend completed (defaults:, computed defaults, rules that span keys),
- *              names made unique, backends grouped into targets.
+ *   targets.c  each backend and service completed (defaults:, computed defaults, rules
+ *              that span keys), names made unique, backends and services grouped into
+ *              targets.
  * and beside them:
  *   schema.c   `cpgo_config_keys`, the one table of every key (name, type, default, bounds,
  *              offset, check, description), and what is done by type: store, copy, format,
  *              free.
  *   checks.c   the checks of single values the table names (paths, URLs, branches...).
+ *   scrape.c   the scrape options (tls_config, basic_auth, authorization, proxy_url), their
+ *              files (secrets read at load), and the checks of discovery sources.
  *   dump.c     the normalised dump and the reference (docs/CONFIG.md).
  *
  * Thread: any; one struct ctx belongs to one parse.
@@ -33,8 +36,10 @@
 #define MAX_ERRORS 100
 #define MAX_HEADERS 64
 #define MAX_BACKENDS 10000
-#define MAX_NAME 300 /* a default name, "host:port#N", always fits */
-#define SHOW_MAX 80  /* of a value quoted in a message */
+#define MAX_SERVICES 10000
+#define MAX_SECRET (64 * 1024) /* a password_file or credentials_file */
+#define MAX_NAME 300           /* a default name, "host:port#N", always fits */
+#define SHOW_MAX 80            /* of a value quoted in a message */
 
 #define SEC 1000LL
 #define MINUTE (60 * SEC)
@@ -65,6 +70,8 @@ struct ctx {
     int full, nomem;
     const struct node *backends; /* the backends: value, found by the top-level walk */
     struct pos backends_at;
+    const struct node *services; /* the services: value */
+    struct pos services_at;
     struct bstate *defs; /* the defaults: template */
 };
 
@@ -111,22 +118,46 @@ void cpgo_config_path_add(char *buf, size_t cap, const char *key, long idx);
 
 enum ktype {
     T_SECTION, /* a mapping of further keys */
-    T_LIST,    /* backends: a list of backend mappings */
+    T_LIST,    /* a list of mappings: backends and services (walked by config.c), or, with
+                  `sub`, any list whose elements are walked against scope `sub` into an
+                  array at off (element size esize) with its count at off2 */
+    T_STRLIST, /* a list of strings: char ** at off, size_t count at off2 */
     T_STR,
     T_DURATION, /* int64_t milliseconds */
     T_SIZE,     /* size_t bytes; an integer or "64MiB" */
     T_COUNT,    /* size_t */
     T_INT,      /* int */
+    T_INT64,    /* int64_t */
     T_BOOL,     /* int */
     T_ENUM,     /* an enum, stored as int */
     T_HEADERS,  /* struct cpgo_header * at off, size_t count at off2 */
 };
 
-enum kscope { S_TOP, S_BACKEND };
+/* Where a key may be written. Backend keys are also service keys unless F_BACKEND_ONLY;
+ * the others are the elements of the lists of a service. */
+enum kscope {
+    S_TOP,
+    S_BACKEND, /* backends[], defaults and (shared keys) services[] */
+    S_SERVICE, /* services[] only */
+    S_STATIC,  /* services[].static_configs[] */
+    S_DNSSD,   /* services[].dns_sd_configs[] */
+    S_FILESD,  /* services[].file_sd_configs[] */
+    S_K8S,     /* services[].kubernetes_sd_configs[] */
+    S_K8S_SEL, /* services[].kubernetes_sd_configs[].selectors[] */
+    NSCOPES
+};
+/* The path the reference writes before a scope's keys ("services[].static_configs[]."). */
+extern const char *const cpgo_config_scope_prefix[NSCOPES];
 
 #define F_REQUIRED 1u
-#define F_NULLABLE 2u /* null (or absence) means "none" */
-#define F_PRESET 4u   /* the default comes from cpgo_limits_default */
+#define F_NULLABLE 2u     /* null (or absence) means "none" */
+#define F_PRESET 4u       /* the default comes from cpgo_limits_default */
+#define F_BACKEND_ONLY 8u /* a backend key that services do not take (name, url) */
+#define F_QUIET 16u       /* a section dumped only when one of its keys is not the default */
+#define F_MASK_URL 32u    /* a URL shown through cpgo_url_mask */
+#define F_SECRET 64u      /* a T_STR file name whose content (read by the check) is at off2 */
+#define F_LINE 128u       /* T_LIST with sub: the element's int line is at eline */
+#define F_WHOLE 256u      /* a section that, written (even null), replaces defaults' whole */
 
 struct choice {
     const char *name;
@@ -134,9 +165,16 @@ struct choice {
 };
 
 struct key;
+struct sstate;
 /* A check after a value is stored: validates (and may normalise) it; records its own error
  * and returns -1 when the value is refused. */
 typedef int (*check_fn)(struct ctx *c, const struct key *k, void *base, const char *path,
+                        struct pos at);
+/* The check of one item of a T_STRLIST (may replace *item); as check_fn. */
+typedef int (*item_fn)(struct ctx *c, char **item, const char *path, struct pos at);
+/* The check of one element of a T_LIST with sub, after its keys were stored and its
+ * defaults filled in: the rules that span its keys. st says which keys were given. */
+typedef void (*elem_fn)(struct ctx *c, void *elem, const struct sstate *st, const char *path,
                         struct pos at);
 
 struct key {
@@ -152,6 +190,12 @@ struct key {
     check_fn check;
     unsigned flags;
     const char *desc;
+    /* lists */
+    enum kscope sub; /* T_LIST: the scope of its elements (S_TOP: walked by config.c) */
+    size_t esize;    /* T_LIST: the size of one element */
+    size_t eline;    /* T_LIST with F_LINE: offset of the element's `int line` */
+    elem_fn echeck;  /* T_LIST: the rules of one element */
+    item_fn icheck;  /* T_STRLIST: the check of one item */
 };
 
 /* The index of each key in cpgo_config_keys (the order of the reference and the dump). */
@@ -184,6 +228,9 @@ enum {
     KI_GIT_EMAIL,
     KI_GIT_SSH_KEY,
     KI_GIT_TIMEOUT,
+    KI_DNS,
+    KI_DNS_SERVERS,
+    KI_DNS_TIMEOUT,
     KI_DEFAULTS,
     KI_BACKENDS,
     KI_NAME,
@@ -196,6 +243,19 @@ enum {
     KI_DROP_LABELS,
     KI_KEEP_FRAMES,
     KI_STRIP_ADDRESSES,
+    KI_TLS,
+    KI_TLS_CA,
+    KI_TLS_CERT,
+    KI_TLS_KEY,
+    KI_TLS_SERVER_NAME,
+    KI_TLS_INSECURE,
+    KI_BASIC,
+    KI_BASIC_USER,
+    KI_BASIC_PASSWORD_FILE,
+    KI_AUTHZ,
+    KI_AUTHZ_TYPE,
+    KI_AUTHZ_CREDENTIALS_FILE,
+    KI_PROXY_URL,
     KI_OPR,
     KI_REPOSITORY,
     KI_TARGET_FILE,
@@ -204,6 +264,40 @@ enum {
     KI_MIN_INTERVAL,
     KI_FORGE,
     KI_REOPEN_GROWTH,
+    KI_SERVICES,
+    KI_SVC_NAME,
+    KI_SVC_SECONDS,
+    KI_SVC_PATH,
+    KI_SVC_SCHEME,
+    KI_SVC_MAX_INSTANCES,
+    KI_SVC_STATIC,
+    KI_STATIC_TARGETS,
+    KI_SVC_DNS,
+    KI_DNSSD_NAMES,
+    KI_DNSSD_TYPE,
+    KI_DNSSD_PORT,
+    KI_DNSSD_REFRESH,
+    KI_SVC_FILE,
+    KI_FILESD_FILES,
+    KI_FILESD_REFRESH,
+    KI_SVC_K8S,
+    KI_K8S_ROLE,
+    KI_K8S_API_SERVER,
+    KI_K8S_NAMESPACES,
+    KI_K8S_NS_NAMES,
+    KI_K8S_NS_OWN,
+    KI_K8S_SELECTORS,
+    KI_K8S_SEL_ROLE,
+    KI_K8S_SEL_LABEL,
+    KI_K8S_SEL_FIELD,
+    KI_K8S_PORT,
+    KI_K8S_TOKEN_FILE,
+    KI_K8S_TLS,
+    KI_K8S_TLS_CA,
+    KI_K8S_TLS_CERT,
+    KI_K8S_TLS_KEY,
+    KI_K8S_TLS_SERVER_NAME,
+    KI_K8S_TLS_INSECURE,
     NKEYS
 };
 
@@ -212,6 +306,12 @@ extern const struct key cpgo_config_keys[NKEYS];
 static inline int key_is_leaf(const struct key *k)
 {
     return k->type != T_SECTION && k->type != T_LIST;
+}
+
+/* A backend key a service takes too. */
+static inline int key_shared(const struct key *k)
+{
+    return k->scope == S_BACKEND && !(k->flags & F_BACKEND_ONLY);
 }
 
 static inline void *field(void *base, size_t off)
@@ -232,8 +332,12 @@ const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, co
 /* Copies key k's value from one struct to another (deeply). */
 void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const void *src);
 void cpgo_config_free_headers(struct cpgo_header *h, size_t n);
-/* Frees the values of one scope's keys (strings, headers) at base. */
+void cpgo_config_free_strlist(char **v, size_t n);
+/* Frees the values of one scope's keys (strings, headers, string lists, lists of elements
+ * with theirs; secrets zeroed first) at base. */
 void cpgo_config_free_scope(enum kscope scope, void *base);
+/* Frees a secret: zeroed, then freed. */
+void cpgo_config_free_secret(char *s);
 /* The value at base formatted for the dump and the reference ("45s", "64MiB", "true"). */
 void cpgo_config_format_value(const struct key *k, const void *base, char *buf, size_t cap);
 /* A key's bounds as documented ("1s to 24h"), "" for keys without bounds. */
@@ -256,6 +360,30 @@ int cpgo_config_check_target_file(struct ctx *, const struct key *, void *, cons
                                   struct pos);
 int cpgo_config_check_branch(struct ctx *, const struct key *, void *, const char *, struct pos);
 int cpgo_config_check_ident(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_http_url(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_svc_path(struct ctx *, const struct key *, void *, const char *, struct pos);
+/* A path made absolute (as check_path) and that must name an existing regular file. */
+int cpgo_config_check_file(struct ctx *, const struct key *, void *, const char *, struct pos);
+/* The same, and the file holds a secret: read now (see scrape.c) into off2. */
+int cpgo_config_check_secret(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_hostname(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_authz_type(struct ctx *, const struct key *, void *, const char *,
+                                 struct pos);
+int cpgo_config_check_username(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_k8s_port(struct ctx *, const struct key *, void *, const char *, struct pos);
+
+/* items of string lists (scrape.c) */
+int cpgo_config_item_hostport(struct ctx *, char **, const char *, struct pos);
+int cpgo_config_item_dns_name(struct ctx *, char **, const char *, struct pos);
+int cpgo_config_item_dns_server(struct ctx *, char **, const char *, struct pos);
+int cpgo_config_item_sd_file(struct ctx *, char **, const char *, struct pos);
+int cpgo_config_item_namespace(struct ctx *, char **, const char *, struct pos);
+
+/* elements of lists (scrape.c) */
+void cpgo_config_elem_dns_sd(struct ctx *, void *, const struct sstate *, const char *, struct pos);
+void cpgo_config_elem_k8s_sd(struct ctx *, void *, const struct sstate *, const char *, struct pos);
+/* A path joined to the configuration file's directory (malloc'd; NULL when out of memory). */
+char *cpgo_config_join_path(struct ctx *c, const char *rel);
 
 /* A decimal integer, the whole of s, without overflow: 1 with *v, else 0. */
 int cpgo_config_parse_int(const char *s, int64_t *v);
@@ -278,22 +406,35 @@ struct sstate {
     struct pos kat[NKEYS];    /* the key's position */
 };
 
-/* A backend while it is parsed: its configuration and what the walk saw. */
+/* A backend or a service while it is parsed: its configuration and what the walk saw. A
+ * service's backend keys go to cfg (its `tmpl` once complete), its own keys to svc. */
 struct bstate {
     struct cpgo_backend_cfg cfg;
     struct sstate s;
-    char path[32]; /* "backends[i]" */
-    int valid_url;
+    char path[32]; /* "backends[i]", "services[i]" */
+    int valid_url; /* backends: url parsed; services: always (seconds is a key) */
     int64_t seconds;
-    int64_t period; /* seconds, 0 unknown */
+    int64_t period;               /* seconds, 0 unknown */
+    struct cpgo_service_cfg *svc; /* NULL for a backend */
 };
 
-/* Fills in inherited (defaults:) and default values, then checks what spans keys. */
+/* Fills in inherited (defaults:) and default values, then checks what spans keys. A
+ * service: its own defaults too, and at least one discovery source. */
 void cpgo_config_complete_backend(struct ctx *c, struct bstate *b);
-/* Checks that given names are unique and names the others after their URL's host:port. */
-void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n);
-/* Groups the backends into cfg->targets, checks that the backends of one target agree and
- * that head branches are not shared. */
-void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n);
+/* The rules of the scrape options that span keys (after inheritance; scrape.c). */
+void cpgo_config_check_scrape(struct ctx *c, struct bstate *b);
+/* Checks that given names are unique (services' among backends' too) and names the other
+ * backends after their URL's host:port. bs: n backends, then ns services. */
+void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n, struct bstate *ss,
+                              size_t ns);
+/* Groups backends and services into cfg->targets, checks that the members of one target
+ * agree and that head branches are not shared. */
+void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n,
+                               struct bstate *ss, size_t ns);
+/* Where to point for key k of a backend or service, its path ("services[0].timeout") and
+ * " (from defaults)" when inherited (targets.c). */
+struct pos cpgo_config_where(const struct bstate *b, size_t k);
+void cpgo_config_key_path(const struct bstate *b, size_t k, char *buf, size_t cap);
+const char *cpgo_config_inherited(const struct bstate *b, size_t k);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/duration.h"
 #include "base/url.h"
 #include "config/config_int.h"
 
@@ -61,65 +62,185 @@ static int depth_of(const char *name)
     return d;
 }
 
-static void dump_scope(FILE *o, enum kscope scope, const void *base, const char *indent,
-                       const char *first_indent)
+/* Key k at base holds its default (or nothing): what a quiet key or section is not dumped
+ * for. */
+static int is_default(const struct key *k, const void *base)
 {
-    int first = 1;
     char v[600];
+    switch (k->type) {
+    case T_STR: {
+        const char *s = *(char *const *)cfield(base, k->off);
+        return !s || (k->def && !strcmp(s, k->def));
+    }
+    case T_HEADERS:
+    case T_STRLIST:
+    case T_LIST:
+        return *(const size_t *)cfield(base, k->off2) == 0;
+    case T_SECTION:
+        return 1;
+    case T_DURATION: {
+        int64_t have, def = 0;
+        struct cpgo_err e;
+        memcpy(&have, cfield(base, k->off), sizeof have);
+        if (k->def && cpgo_duration_parse(k->def, &def, &e)) return 0;
+        return have == def;
+    }
+    default:
+        cpgo_config_format_value(k, base, v, sizeof v);
+        if (k->def) return !strcmp(v, k->def);
+        return !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "null");
+    }
+}
+
+/* A quiet section (tls_config, dns...) is dumped when one of its keys is not the default. */
+static int section_shown(const struct key *sec, const void *base)
+{
+    size_t n = strlen(sec->name);
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key *k = &cpgo_config_keys[i];
-        if (k->scope != scope || k->type == T_LIST || i == KI_DEFAULTS) continue;
+        if (k->scope == sec->scope && !strncmp(k->name, sec->name, n) && k->name[n] == '.' &&
+            key_is_leaf(k) && !is_default(k, base))
+            return 1;
+    }
+    return 0;
+}
+
+/* Which keys of a scope one call dumps. */
+enum dump_part {
+    D_ALL,         /* every key of the scope */
+    D_SHARED,      /* a service's backend keys */
+    D_SVC_VALUES,  /* a service's own keys but its lists */
+    D_SVC_SOURCES, /* a service's lists of sources */
+};
+
+static int part_has(enum dump_part part, const struct key *k)
+{
+    switch (part) {
+    case D_SHARED:
+        return key_shared(k);
+    case D_SVC_VALUES:
+        return k->type != T_LIST;
+    case D_SVC_SOURCES:
+        return k->type == T_LIST;
+    default:
+        return 1;
+    }
+}
+
+static void dump_scope(FILE *o, enum kscope scope, enum dump_part part, const void *base,
+                       const char *indent, const char *first_indent, int *first);
+
+static void dump_value(FILE *o, size_t i, const void *base, const char *indent)
+{
+    const struct key *k = &cpgo_config_keys[i];
+    char v[600];
+    int d = 2 * depth_of(k->name);
+    if (k->type == T_STR) {
+        const char *s = *(char *const *)cfield(base, k->off);
+        if ((k->flags & F_MASK_URL) && s) {
+            cpgo_url_mask(s, v, sizeof v);
+            put_str(o, v);
+        } else if (i == KI_REPOSITORY && ((const struct cpgo_backend_cfg *)base)->repo.url &&
+                   ((const struct cpgo_backend_cfg *)base)->repo.kind == CPGO_REPO_FILE) {
+            /* resolved, so the dump means the same wherever it is read */
+            put_str(o, ((const struct cpgo_backend_cfg *)base)->repo.url);
+        } else if (i == KI_HEAD_BRANCH && !s) {
+            const struct cpgo_backend_cfg *b = base;
+            char hb[CPGO_CONFIG_HEAD_MAX];
+            cpgo_config_head_branch(b->target_branch, b->target_file, hb, sizeof hb);
+            put_str(o, hb);
+        } else {
+            put_str(o, s);
+        }
+    } else if (k->type == T_HEADERS) {
+        const struct cpgo_header *h = *(struct cpgo_header *const *)cfield(base, k->off);
+        size_t n = *(const size_t *)cfield(base, k->off2);
+        if (!n) fputs("{}", o);
+        for (size_t j = 0; j < n; j++) {
+            fprintf(o, "\n%s%*s", indent, d + 2, "");
+            put_str(o, h[j].name);
+            fputs(": ", o);
+            put_str(o, cpgo_url_secret_header(h[j].name) ? "****" : h[j].value);
+        }
+    } else if (k->type == T_STRLIST) {
+        char *const *items = *(char **const *)cfield(base, k->off);
+        size_t n = *(const size_t *)cfield(base, k->off2);
+        if (!n) fputs("[]", o);
+        for (size_t j = 0; j < n; j++) {
+            fprintf(o, "\n%s%*s- ", indent, d, "");
+            put_str(o, items[j]);
+        }
+    } else if (k->type == T_LIST) {
+        const char *elems = *(const char *const *)cfield(base, k->off);
+        size_t n = *(const size_t *)cfield(base, k->off2);
+        if (!n) fputs("[]\n", o);
+        char in2[256], first2[256];
+        snprintf(in2, sizeof in2, "%s%*s  ", indent, d, "");
+        snprintf(first2, sizeof first2, "%s%*s- ", indent, d, "");
+        if (n) fputc('\n', o); /* ends "key:"; each element ends its own lines */
+        for (size_t j = 0; j < n; j++) {
+            int f = 1;
+            dump_scope(o, k->sub, D_ALL, elems + j * k->esize, in2, first2, &f);
+        }
+        return;
+    } else {
+        cpgo_config_format_value(k, base, v, sizeof v);
+        fputs(v, o);
+    }
+    fputc('\n', o);
+}
+
+static void dump_scope(FILE *o, enum kscope scope, enum dump_part part, const void *base,
+                       const char *indent, const char *first_indent, int *first)
+{
+    const char *hidden = NULL; /* a quiet section not shown: its keys are skipped too */
+    size_t hlen = 0;
+    enum kscope ks = part == D_SHARED ? S_BACKEND : scope;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &cpgo_config_keys[i];
+        if (k->scope != ks || !part_has(part, k) || i == KI_DEFAULTS) continue;
+        if (k->type == T_LIST && k->sub == S_TOP) continue; /* backends, services: below */
+        if (hidden && !strncmp(k->name, hidden, hlen) && k->name[hlen] == '.') continue;
+        if (k->flags & F_QUIET) {
+            int shown = k->type == T_SECTION ? section_shown(k, base) : !is_default(k, base);
+            if (!shown) {
+                if (k->type == T_SECTION) hidden = k->name, hlen = strlen(k->name);
+                continue;
+            }
+        }
         const char *dot = strrchr(k->name, '.');
         const char *leaf = dot ? dot + 1 : k->name;
-        fprintf(o, "%s%*s%s:", first ? first_indent : indent, 2 * depth_of(k->name), "", leaf);
-        first = 0;
+        fprintf(o, "%s%*s%s:", *first ? first_indent : indent, 2 * depth_of(k->name), "", leaf);
+        *first = 0;
         if (k->type == T_SECTION) {
             fputc('\n', o);
             continue;
         }
-        if (k->type != T_HEADERS || !*(const size_t *)cfield(base, k->off2)) fputc(' ', o);
-        if (k->type == T_STR) {
-            const char *s = *(char *const *)cfield(base, k->off);
-            if (i == KI_URL && s) {
-                cpgo_url_mask(s, v, sizeof v);
-                put_str(o, v);
-            } else if (i == KI_REPOSITORY && ((const struct cpgo_backend_cfg *)base)->repo.url &&
-                       ((const struct cpgo_backend_cfg *)base)->repo.kind == CPGO_REPO_FILE) {
-                /* resolved, so the dump means the same wherever it is read */
-                put_str(o, ((const struct cpgo_backend_cfg *)base)->repo.url);
-            } else if (i == KI_HEAD_BRANCH && !s) {
-                const struct cpgo_backend_cfg *b = base;
-                char hb[CPGO_CONFIG_HEAD_MAX];
-                cpgo_config_head_branch(b->target_branch, b->target_file, hb, sizeof hb);
-                put_str(o, hb);
-            } else {
-                put_str(o, s);
-            }
-        } else if (k->type == T_HEADERS) {
-            const struct cpgo_header *h = *(struct cpgo_header *const *)cfield(base, k->off);
-            size_t n = *(const size_t *)cfield(base, k->off2);
-            if (!n) fputs("{}", o);
-            for (size_t j = 0; j < n; j++) {
-                fprintf(o, "\n%s%*s", indent, 2 * depth_of(k->name) + 2, "");
-                put_str(o, h[j].name);
-                fputs(": ", o);
-                put_str(o, cpgo_url_secret_header(h[j].name) ? "****" : h[j].value);
-            }
-        } else {
-            cpgo_config_format_value(k, base, v, sizeof v);
-            fputs(v, o);
-        }
-        fputc('\n', o);
+        int block = (k->type == T_HEADERS || k->type == T_STRLIST || k->type == T_LIST) &&
+                    *(const size_t *)cfield(base, k->off2);
+        if (!block) fputc(' ', o);
+        dump_value(o, i, base, indent);
     }
 }
 
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out)
 {
+    int first = 1;
     fprintf(out, "# %s, normalised: every default filled in, secrets masked\n", c->path);
-    dump_scope(out, S_TOP, c, "", "");
-    fputs("backends:\n", out);
-    for (size_t i = 0; i < c->nbackends; i++)
-        dump_scope(out, S_BACKEND, &c->backends[i], "  ", "- ");
+    dump_scope(out, S_TOP, D_ALL, c, "", "", &first);
+    fputs(c->nbackends ? "backends:\n" : "backends: []\n", out);
+    for (size_t i = 0; i < c->nbackends; i++) {
+        first = 1;
+        dump_scope(out, S_BACKEND, D_ALL, &c->backends[i], "  ", "- ", &first);
+    }
+    if (c->nservices) fputs("services:\n", out);
+    for (size_t i = 0; i < c->nservices; i++) {
+        const struct cpgo_service_cfg *s = &c->services[i];
+        first = 1;
+        dump_scope(out, S_SERVICE, D_SVC_VALUES, s, "  ", "- ", &first);
+        dump_scope(out, S_BACKEND, D_SHARED, &s->tmpl, "  ", "- ", &first);
+        dump_scope(out, S_SERVICE, D_SVC_SOURCES, s, "  ", "- ", &first);
+    }
     fprintf(out,
             "# %zu target%s (backends with the same repository, target_branch and "
             "target_file; their profiles are merged into one file):\n",
@@ -131,11 +252,20 @@ int cpgo_config_dump(const struct cpgo_config *c, FILE *out)
             snprintf(hb, sizeof hb, "%s", tg->head_branch);
         else
             cpgo_config_head_branch(tg->target_branch, tg->target_file, hb, sizeof hb);
-        fprintf(out, "#   %s %s -> %s (%s)\n#     backends:", tg->id, tg->key, hb,
+        fprintf(out, "#   %s %s -> %s (%s)\n", tg->id, tg->key, hb,
                 tg->forge == CPGO_FORGE_LOCAL ? "local" : "github");
-        for (size_t j = 0; j < tg->nbackends; j++)
-            fprintf(out, " %s", c->backends[tg->backends[j]].name);
-        fputc('\n', out);
+        if (tg->nbackends || !tg->nservices) {
+            fputs("#     backends:", out);
+            for (size_t j = 0; j < tg->nbackends; j++)
+                fprintf(out, " %s", c->backends[tg->backends[j]].name);
+            fputc('\n', out);
+        }
+        if (tg->nservices) {
+            fputs("#     services:", out);
+            for (size_t j = 0; j < tg->nservices; j++)
+                fprintf(out, " %s", c->services[tg->services[j]].name);
+            fputc('\n', out);
+        }
     }
     return fflush(out) || ferror(out) ? CPGO_E_IO : 0;
 }
@@ -147,6 +277,8 @@ static const char *type_doc(const struct key *k, char *buf, size_t cap)
         return "mapping";
     case T_LIST:
         return "list of mappings";
+    case T_STRLIST:
+        return "list of strings";
     case T_STR:
         return "string";
     case T_DURATION:
@@ -155,6 +287,7 @@ static const char *type_doc(const struct key *k, char *buf, size_t cap)
         return "size";
     case T_COUNT:
     case T_INT:
+    case T_INT64:
         return "integer";
     case T_BOOL:
         return "boolean";
@@ -216,6 +349,20 @@ static const char reference_head[] =
     "  the FNV-1a hash of `host/path@branch:file`.\n"
     "- Names are unique; a backend without `name` is named after its URL's `host:port`,\n"
     "  made unique with `#2`, `#3`...\n"
+    "- `services:` may stand beside `backends:` or replace it (one of the two is required).\n"
+    "  A service is one target whose instances its discovery sources find\n"
+    "  (`static_configs`, `dns_sd_configs`, `file_sd_configs`, `kubernetes_sd_configs`: at\n"
+    "  least one entry in all), scraped at `scheme://address:port/path?seconds=N`. Its\n"
+    "  `name` is required and unique among services and backends (a backend named after its\n"
+    "  URL steps aside with `#2`). It groups into targets with backends exactly as backends\n"
+    "  do, under the same agreement rules.\n"
+    "- Scrape options, for backends and services, have Prometheus's names: `tls_config`,\n"
+    "  `basic_auth`, `authorization`, `proxy_url`. Their secrets come only from files\n"
+    "  (`password_file`, `credentials_file`), read when the configuration is loaded and at\n"
+    "  each reload; a `password` or `credentials` key is refused. Output shows the file's\n"
+    "  path, never its content. `basic_auth`, `authorization` and an `Authorization` header\n"
+    "  exclude each other.\n"
+
     "- Secrets: a `token` key anywhere (e.g. `github.token`) is refused. The GitHub token\n"
     "  comes from the environment variable named by `github.token_env` or from\n"
     "  `github.token_file`. Output (logs, `/status`, errors, `check-config`) never shows\n"
@@ -254,9 +401,23 @@ void cpgo_config_write_reference(FILE *out)
         else
             def[0] = 0;
         cpgo_config_format_bounds(k, bounds, sizeof bounds);
-        fprintf(out, "| `%s%s` | %s | %s | %s | %s |\n", k->scope == S_BACKEND ? "backends[]." : "",
+        fprintf(out, "| `%s%s` | %s | %s | %s | %s |\n", cpgo_config_scope_prefix[k->scope],
                 k->name, type_doc(k, tb, sizeof tb), def, bounds, k->desc);
     }
     fputs("\nEvery `backends[].KEY` may also be written as `defaults.KEY`.\n", out);
+    /* the shared keys, from the table: what a service takes of a backend's */
+    fputs("\nA service (`services[]`) also takes these `backends[]` keys, with the same meaning "
+          "and default, and inherits them from `defaults`:",
+          out);
+    int n = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &cpgo_config_keys[i];
+        /* a section (open_pull_request) stands for its keys */
+        if (!key_shared(k) || strchr(k->name, '.')) continue;
+        fprintf(out, "%s `%s`", n++ ? "," : "", k->name);
+    }
+    fputs(". The profile's duration is the service's `seconds`; its `timeout` (default "
+          "`seconds` + 15s) follows the same rules as a backend's.\n",
+          out);
     free(preset);
 }

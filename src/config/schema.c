@@ -20,6 +20,19 @@
 _Static_assert(sizeof(enum cpgo_log_level) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum cpgo_log_format) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum cpgo_forge) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum cpgo_dns_type) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum cpgo_k8s_role) == sizeof(int), "enums are stored as int");
+
+const char *const cpgo_config_scope_prefix[NSCOPES] = {
+    [S_TOP] = "",
+    [S_BACKEND] = "backends[].",
+    [S_SERVICE] = "services[].",
+    [S_STATIC] = "services[].static_configs[].",
+    [S_DNSSD] = "services[].dns_sd_configs[].",
+    [S_FILESD] = "services[].file_sd_configs[].",
+    [S_K8S] = "services[].kubernetes_sd_configs[].",
+    [S_K8S_SEL] = "services[].kubernetes_sd_configs[].selectors[].",
+};
 
 static const struct choice log_levels[] = {{"debug", CPGO_LOG_DEBUG},
                                            {"info", CPGO_LOG_INFO},
@@ -30,10 +43,28 @@ static const struct choice log_formats[] = {
     {"logfmt", CPGO_LOG_LOGFMT}, {"json", CPGO_LOG_JSON}, {NULL, 0}};
 static const struct choice forges[] = {
     {"github", CPGO_FORGE_GITHUB}, {"local", CPGO_FORGE_LOCAL}, {NULL, 0}};
+static const struct choice schemes[] = {{"http", 0}, {"https", 1}, {NULL, 0}};
+static const struct choice dns_types[] = {
+    {"SRV", CPGO_DNS_SRV}, {"A", CPGO_DNS_A}, {"AAAA", CPGO_DNS_AAAA}, {NULL, 0}};
+static const struct choice k8s_roles[] = {
+    {"pod", CPGO_K8S_POD}, {"endpointslice", CPGO_K8S_ENDPOINTSLICE}, {NULL, 0}};
+static const struct choice k8s_sel_roles[] = {{"pod", CPGO_K8S_POD},
+                                              {"endpointslice", CPGO_K8S_ENDPOINTSLICE},
+                                              {"service", CPGO_K8S_SERVICE},
+                                              {NULL, 0}};
 
 #define TOP(field) .scope = S_TOP, .off = offsetof(struct cpgo_config, field)
 #define BK(field) .scope = S_BACKEND, .off = offsetof(struct cpgo_backend_cfg, field)
 #define LIMIT(field) TOP(limits.profile.field)
+#define SV(field) .scope = S_SERVICE, .off = offsetof(struct cpgo_service_cfg, field)
+#define STC(field) .scope = S_STATIC, .off = offsetof(struct cpgo_sd_static_cfg, field)
+#define DNS(field) .scope = S_DNSSD, .off = offsetof(struct cpgo_sd_dns_cfg, field)
+#define FSD(field) .scope = S_FILESD, .off = offsetof(struct cpgo_sd_file_cfg, field)
+#define K8S(field) .scope = S_K8S, .off = offsetof(struct cpgo_sd_k8s_cfg, field)
+#define SEL(field) .scope = S_K8S_SEL, .off = offsetof(struct cpgo_k8s_selector, field)
+/* a list at field (count at nfield) of elements of type T walked against scope SC */
+#define ELEMS(T, field, nfield, SC) .type = T_LIST, .off2 = offsetof(T, nfield), .sub = SC
+#define STRS(T, nfield) .type = T_STRLIST, .off2 = offsetof(T, nfield)
 
 const struct key cpgo_config_keys[NKEYS] = {
     [KI_STATE_DIR] = {"state_dir", TOP(state_dir), .type = T_STR,
@@ -144,22 +175,39 @@ const struct key cpgo_config_keys[NKEYS] = {
                         .min = SEC, .max = 24 * HOUR,
                         .desc = "Longest fetch or push; a transfer still running then is "
                                 "aborted (checked as data moves)."},
+    [KI_DNS] = {"dns", .scope = S_TOP, .type = T_SECTION, .flags = F_QUIET,
+                .desc = "The resolver for `dns_sd_configs` and for every host name of a "
+                        "service's instances (cpgo resolves them itself and scrapes by "
+                        "address, keeping the name in the Host header)."},
+    [KI_DNS_SERVERS] = {"dns.servers", TOP(dns.servers), STRS(struct cpgo_config, dns.nservers),
+                        .def_doc = "the servers of `/etc/resolv.conf`", .max = 16,
+                        .icheck = cpgo_config_item_dns_server,
+                        .desc = "DNS servers to ask, in order: IP addresses with an optional "
+                                "port (`127.0.0.1:5353`, `[::1]:53`; port 53 when absent). "
+                                "Host names are refused (nothing could resolve them)."},
+    [KI_DNS_TIMEOUT] = {"dns.timeout", TOP(dns.timeout_ms), .type = T_DURATION, .def = "5s",
+                        .min = 100, .max = MINUTE,
+                        .desc = "How long one query waits for an answer before it fails."},
     [KI_DEFAULTS] = {"defaults", .scope = S_TOP, .type = T_SECTION,
                      .desc = "Any `backends[]` key, `open_pull_request.*` included: the value "
                              "for every backend that does not set that key itself. A key is "
                              "replaced whole (a backend's `headers` replace the default "
-                             "`headers`)."},
-    [KI_BACKENDS] = {"backends", .scope = S_TOP, .type = T_LIST, .flags = F_REQUIRED,
+                             "`headers`). Services take from it the keys they share with "
+                             "backends (all but `name` and `url`)."},
+    [KI_BACKENDS] = {"backends", .scope = S_TOP, .type = T_LIST,
+                     .def_doc = "required unless `services` is given",
                      .bounds_doc = "1 to 10000 entries",
-                     .desc = "The backends to scrape; at least one. Backends whose "
+                     .desc = "The backends to scrape; at least one (none when `services` is "
+                             "given). Backends whose "
                              "repository, target branch and target file are the same form "
                              "one target: their profiles are merged into that one file."},
-    [KI_NAME] = {"name", BK(name), .type = T_STR,
+    [KI_NAME] = {"name", BK(name), .type = T_STR, .flags = F_BACKEND_ONLY,
                  .def_doc = "`host:port` of `url`, made unique with `#2`, `#3`...",
                  .check = cpgo_config_check_name,
                  .desc = "Names the backend in logs, metrics and pull requests. 1 to 300 "
                          "printable characters without spaces; unique."},
-    [KI_URL] = {"url", BK(url), .type = T_STR, .check = cpgo_config_check_url, .flags = F_REQUIRED,
+    [KI_URL] = {"url", BK(url), .type = T_STR, .check = cpgo_config_check_url,
+                .flags = F_REQUIRED | F_BACKEND_ONLY | F_MASK_URL,
                 .desc = "The CPU profile endpoint, http or https, e.g. "
                         "`http://host:6060/debug/pprof/profile?seconds=30`, read as libcurl "
                         "reads it (a `@`, `:` or `/` in a user name or password is written "
@@ -201,6 +249,68 @@ const struct key cpgo_config_keys[NKEYS] = {
                             .def = "true",
                             .desc = "Zero addresses and columns and drop mappings (PGO does "
                                     "not need them; the result is smaller and steadier)."},
+    [KI_TLS] = {"tls_config", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET | F_WHOLE,
+                .desc = "TLS of an https scrape (Prometheus's `tls_config`). The files are "
+                        "PEM, relative to the configuration file's directory, and must be "
+                        "regular files when the configuration is loaded. Like `basic_auth` "
+                        "and `authorization`, a section written here replaces the one of "
+                        "`defaults` whole (`null` turns it off)."},
+    [KI_TLS_CA] = {"tls_config.ca_file", BK(auth.tls.ca_file), .type = T_STR,
+                   .def_doc = "the "
+                              "system's CAs",
+                   .check = cpgo_config_check_file, .flags = F_NULLABLE,
+                   .desc = "CA certificates to verify the instance's certificate with."},
+    [KI_TLS_CERT] = {"tls_config.cert_file", BK(auth.tls.cert_file), .type = T_STR,
+                     .def_doc = "none", .check = cpgo_config_check_file, .flags = F_NULLABLE,
+                     .desc = "Client certificate; needs `key_file`."},
+    [KI_TLS_KEY] = {"tls_config.key_file", BK(auth.tls.key_file), .type = T_STR, .def_doc = "none",
+                    .check = cpgo_config_check_file, .flags = F_NULLABLE,
+                    .desc = "The client certificate's private key; needs `cert_file`."},
+    [KI_TLS_SERVER_NAME] = {"tls_config.server_name", BK(auth.tls.server_name), .type = T_STR,
+                            .def_doc = "the host scraped", .check = cpgo_config_check_hostname,
+                            .flags = F_NULLABLE,
+                            .desc = "Name sent in SNI and verified in the certificate."},
+    [KI_TLS_INSECURE] = {"tls_config.insecure_skip_verify", BK(auth.tls.insecure_skip_verify),
+                         .type = T_BOOL, .def = "false",
+                         .desc = "Do not verify the instance's certificate at all."},
+    [KI_BASIC] = {"basic_auth", .scope = S_BACKEND, .type = T_SECTION, .flags = F_QUIET | F_WHOLE,
+                  .desc = "HTTP Basic authentication; not with `authorization` or an "
+                          "`Authorization` header."},
+    [KI_BASIC_USER] = {"basic_auth.username", BK(auth.basic_username), .type = T_STR,
+                       .def_doc = "required with `basic_auth`", .check = cpgo_config_check_username,
+                       .flags = F_NULLABLE, .desc = "User name (no `:`, no control characters)."},
+    [KI_BASIC_PASSWORD_FILE] = {"basic_auth.password_file", BK(auth.basic_password_file),
+                                .off2 = offsetof(struct cpgo_backend_cfg, auth.basic_password),
+                                .type = T_STR, .def_doc = "none", .check = cpgo_config_check_secret,
+                                .flags = F_NULLABLE | F_SECRET,
+                                .desc = "File that holds the password (a `password` key is "
+                                        "refused: secrets are never written in this file). "
+                                        "Read at load and at each reload: a regular file of "
+                                        "at most 64 KiB that neither its group nor other "
+                                        "users can write, one line (trailing line breaks "
+                                        "are dropped), not empty."},
+    [KI_AUTHZ] = {"authorization", .scope = S_BACKEND, .type = T_SECTION,
+                  .flags = F_QUIET | F_WHOLE,
+                  .desc = "An `Authorization: <type> <credentials>` header; not with "
+                          "`basic_auth` or an `Authorization` header."},
+    [KI_AUTHZ_TYPE] = {"authorization.type", BK(auth.authz_type), .type = T_STR,
+                       .def_doc = "`Bearer`", .check = cpgo_config_check_authz_type,
+                       .flags = F_NULLABLE,
+                       .desc = "The scheme word (an HTTP token; `Basic` is `basic_auth`)."},
+    [KI_AUTHZ_CREDENTIALS_FILE] = {"authorization.credentials_file",
+                                   BK(auth.authz_credentials_file),
+                                   .off2 =
+                                       offsetof(struct cpgo_backend_cfg, auth.authz_credentials),
+                                   .type = T_STR, .def_doc = "required with `authorization`",
+                                   .check = cpgo_config_check_secret,
+                                   .flags = F_NULLABLE | F_SECRET,
+                                   .desc = "File that holds the credentials (a `credentials` "
+                                           "key is refused), read as `password_file`."},
+    [KI_PROXY_URL] = {"proxy_url", BK(auth.proxy_url), .type = T_STR, .def_doc = "none",
+                      .check = cpgo_config_check_http_url,
+                      .flags = F_NULLABLE | F_QUIET | F_MASK_URL,
+                      .desc = "HTTP proxy for the scrapes, `http://` or `https://`; "
+                              "credentials in it are masked in output."},
     [KI_OPR] = {"open_pull_request", .scope = S_BACKEND, .type = T_SECTION,
                 .desc = "Where the merged profile goes."},
     [KI_REPOSITORY] = {"open_pull_request.repository", BK(repository), .type = T_STR,
@@ -238,6 +348,153 @@ const struct key cpgo_config_keys[NKEYS] = {
                           .desc = "After a pull request was closed without merging, cpgo opens "
                                   "no new one until the pending scrapes have grown by this many "
                                   "percent since (100: doubled)."},
+    [KI_SERVICES] = {"services", .scope = S_TOP, .type = T_LIST, .def_doc = "none",
+                     .bounds_doc = "at most 10000 entries",
+                     .desc = "Services whose instances are discovered: each is one target "
+                             "(grouped with backends and services that name the same "
+                             "repository, branch and file). Each round scrapes up to "
+                             "`max_instances` of the instances its sources found together, "
+                             "deduplicated by address and port. A service also takes every "
+                             "`backends[]` key but `name` and `url`, with the same meaning "
+                             "and default, and inherits them from `defaults`."},
+    [KI_SVC_NAME] = {"name", SV(name), .type = T_STR, .check = cpgo_config_check_name,
+                     .flags = F_REQUIRED,
+                     .desc = "Names the service in logs, metrics and pull requests. 1 to 300 "
+                             "printable characters without spaces; unique among services "
+                             "and backends."},
+    [KI_SVC_SECONDS] = {"seconds", SV(tmpl.seconds), .type = T_INT64, .def = "30", .min = 1,
+                        .max = 3600,
+                        .desc = "The profile's duration (the `seconds` query parameter cpgo "
+                                "adds)."},
+    [KI_SVC_PATH] = {"path", SV(path), .type = T_STR, .def = "/debug/pprof/profile",
+                     .check = cpgo_config_check_svc_path,
+                     .desc = "The profile endpoint's path on each instance: starts with `/`, "
+                             "no spaces; a query string is allowed, without `seconds=`."},
+    [KI_SVC_SCHEME] = {"scheme", SV(https), .type = T_ENUM, .def = "http", .choices = schemes,
+                       .desc = "How instances are scraped."},
+    [KI_SVC_MAX_INSTANCES] = {"max_instances", SV(max_instances), .type = T_COUNT, .def = "10",
+                              .min = 0, .max = 100000,
+                              .desc = "Instances scraped per round, in rotation; 0 scrapes "
+                                      "all of them every round."},
+    [KI_SVC_STATIC] = {"static_configs", SV(statics),
+                       ELEMS(struct cpgo_service_cfg, statics, nstatics, S_STATIC),
+                       .esize = sizeof(struct cpgo_sd_static_cfg),
+                       .eline = offsetof(struct cpgo_sd_static_cfg, line), .flags = F_LINE,
+                       .def_doc = "none", .max = 1000, .bounds_doc = "at most 1000 entries",
+                       .desc = "Fixed lists of instances. A service needs at least one entry "
+                               "in `static_configs`, `dns_sd_configs`, `file_sd_configs` or "
+                               "`kubernetes_sd_configs`."},
+    [KI_STATIC_TARGETS] = {"targets", STC(targets), STRS(struct cpgo_sd_static_cfg, ntargets),
+                           .flags = F_REQUIRED, .max = 10000, .icheck = cpgo_config_item_hostport,
+                           .bounds_doc = "1 to 10000 entries",
+                           .desc = "`host:port` of each instance: a DNS name, an IPv4 address "
+                                   "or an IPv6 address in brackets (`[::1]:6060`)."},
+    [KI_SVC_DNS] = {"dns_sd_configs", SV(dns), ELEMS(struct cpgo_service_cfg, dns, ndns, S_DNSSD),
+                    .esize = sizeof(struct cpgo_sd_dns_cfg),
+                    .eline = offsetof(struct cpgo_sd_dns_cfg, line), .flags = F_LINE,
+                    .def_doc = "none", .max = 100, .bounds_doc = "at most 100 entries",
+                    .echeck = cpgo_config_elem_dns_sd,
+                    .desc = "Instances from DNS records, asked through `dns.servers`."},
+    [KI_DNSSD_NAMES] = {"names", DNS(names), STRS(struct cpgo_sd_dns_cfg, nnames),
+                        .flags = F_REQUIRED, .max = 100, .icheck = cpgo_config_item_dns_name,
+                        .bounds_doc = "1 to 100 entries",
+                        .desc = "DNS names to look up (`_pprof._tcp.checkout.internal` for "
+                                "SRV)."},
+    [KI_DNSSD_TYPE] = {"type", DNS(type), .type = T_ENUM, .def = "SRV", .choices = dns_types,
+                       .desc = "SRV: host and port from each record. A or AAAA: each address "
+                               "with `port`."},
+    [KI_DNSSD_PORT] = {"port", DNS(port), .type = T_INT, .min = 1, .max = 65535,
+                       .def_doc = "required for `A` and `AAAA`", .flags = F_NULLABLE,
+                       .desc = "The port scraped on each address (ignored for SRV, whose "
+                               "records carry it)."},
+    [KI_DNSSD_REFRESH] = {"refresh_interval", DNS(refresh_ms), .type = T_DURATION, .def = "30s",
+                          .min = SEC, .max = 24 * HOUR,
+                          .desc = "How often the names are looked up again."},
+    [KI_SVC_FILE] = {"file_sd_configs", SV(files),
+                     ELEMS(struct cpgo_service_cfg, files, nfiles, S_FILESD),
+                     .esize = sizeof(struct cpgo_sd_file_cfg),
+                     .eline = offsetof(struct cpgo_sd_file_cfg, line), .flags = F_LINE,
+                     .def_doc = "none", .max = 100, .bounds_doc = "at most 100 entries",
+                     .desc = "Instances from files in Prometheus's file_sd format (JSON or "
+                             "YAML: `[{targets: [host:port, ...]}]`), watched for changes."},
+    [KI_FILESD_FILES] = {"files", FSD(files), STRS(struct cpgo_sd_file_cfg, nfiles),
+                         .flags = F_REQUIRED, .max = 100, .icheck = cpgo_config_item_sd_file,
+                         .bounds_doc = "1 to 100 entries",
+                         .desc = "File patterns ending `.json`, `.yml` or `.yaml`; `*` only in "
+                                 "the last path segment. Relative to the configuration "
+                                 "file's directory."},
+    [KI_FILESD_REFRESH] = {"refresh_interval", FSD(refresh_ms), .type = T_DURATION, .def = "5m",
+                           .min = SEC, .max = 24 * HOUR,
+                           .desc = "How often the files are read again, besides when they "
+                                   "change."},
+    [KI_SVC_K8S] = {"kubernetes_sd_configs", SV(k8s),
+                    ELEMS(struct cpgo_service_cfg, k8s, nk8s, S_K8S),
+                    .esize = sizeof(struct cpgo_sd_k8s_cfg),
+                    .eline = offsetof(struct cpgo_sd_k8s_cfg, line), .flags = F_LINE,
+                    .def_doc = "none", .max = 100, .bounds_doc = "at most 100 entries",
+                    .echeck = cpgo_config_elem_k8s_sd,
+                    .desc = "Instances from the Kubernetes API (list, then watch): Running "
+                            "and Ready pods, or ready endpoints."},
+    [KI_K8S_ROLE] = {"role", K8S(role), .type = T_ENUM, .choices = k8s_roles, .flags = F_REQUIRED,
+                     .desc = "What to list and watch."},
+    [KI_K8S_API_SERVER] = {"api_server", K8S(api_server), .type = T_STR,
+                           .def_doc = "in-cluster (`KUBERNETES_SERVICE_HOST` and `_PORT`)",
+                           .check = cpgo_config_check_http_url, .flags = F_NULLABLE | F_MASK_URL,
+                           .desc = "The API server's URL, `https://` (or `http://`)."},
+    [KI_K8S_NAMESPACES] = {"namespaces", .scope = S_K8S, .type = T_SECTION,
+                           .desc = "Which namespaces to watch."},
+    [KI_K8S_NS_NAMES] = {"namespaces.names", K8S(namespaces),
+                         STRS(struct cpgo_sd_k8s_cfg, nnamespaces), .max = 100,
+                         .def_doc = "the pod's own namespace (in-cluster)",
+                         .icheck = cpgo_config_item_namespace, .bounds_doc = "at most 100 entries",
+                         .desc = "Namespace names."},
+    [KI_K8S_NS_OWN] = {"namespaces.own_namespace", K8S(own_namespace), .type = T_BOOL,
+                       .def = "false",
+                       .desc = "Also the namespace cpgo's pod runs in (read from the "
+                               "service account)."},
+    [KI_K8S_SELECTORS] = {"selectors", K8S(selectors),
+                          ELEMS(struct cpgo_sd_k8s_cfg, selectors, nselectors, S_K8S_SEL),
+                          .esize = sizeof(struct cpgo_k8s_selector), .def_doc = "none", .max = 10,
+                          .bounds_doc = "at most 10 entries",
+                          .desc = "Label and field selectors passed to the API as written."},
+    [KI_K8S_SEL_ROLE] = {"role", SEL(role), .type = T_ENUM, .choices = k8s_sel_roles,
+                         .flags = F_REQUIRED,
+                         .desc = "The objects it selects: `pod` for a pod source; "
+                                 "`endpointslice`, `service` or `pod` for an endpointslice "
+                                 "source."},
+    [KI_K8S_SEL_LABEL] = {"label", SEL(label), .type = T_STR, .def_doc = "none",
+                          .flags = F_NULLABLE, .desc = "A label selector (`app=checkout`)."},
+    [KI_K8S_SEL_FIELD] = {"field", SEL(field), .type = T_STR, .def_doc = "none",
+                          .flags = F_NULLABLE,
+                          .desc = "A field selector (`status.phase=Running`)."},
+    [KI_K8S_PORT] = {"port", K8S(port), .type = T_STR, .def_doc = "the one port declared",
+                     .check = cpgo_config_check_k8s_port, .flags = F_NULLABLE,
+                     .desc = "The port to scrape: a container port's name or a number."},
+    [KI_K8S_TOKEN_FILE] = {"bearer_token_file", K8S(bearer_token_file), .type = T_STR,
+                           .def_doc = "in-cluster: the service account's token",
+                           .check = cpgo_config_check_path, .flags = F_NULLABLE,
+                           .desc = "File holding the bearer token (re-read when it changes: "
+                                   "tokens rotate). Relative to the configuration file's "
+                                   "directory."},
+    [KI_K8S_TLS] = {"tls_config", .scope = S_K8S, .type = T_SECTION,
+                    .desc = "TLS to the API server, as a backend's `tls_config`."},
+    [KI_K8S_TLS_CA] = {"tls_config.ca_file", K8S(tls.ca_file), .type = T_STR,
+                       .def_doc = "in-cluster: the service account's `ca.crt`",
+                       .check = cpgo_config_check_file, .flags = F_NULLABLE,
+                       .desc = "CA certificates to verify the API server with."},
+    [KI_K8S_TLS_CERT] = {"tls_config.cert_file", K8S(tls.cert_file), .type = T_STR,
+                         .def_doc = "none", .check = cpgo_config_check_file, .flags = F_NULLABLE,
+                         .desc = "Client certificate; needs `key_file`."},
+    [KI_K8S_TLS_KEY] = {"tls_config.key_file", K8S(tls.key_file), .type = T_STR, .def_doc = "none",
+                        .check = cpgo_config_check_file, .flags = F_NULLABLE,
+                        .desc = "Its private key; needs `cert_file`."},
+    [KI_K8S_TLS_SERVER_NAME] = {"tls_config.server_name", K8S(tls.server_name), .type = T_STR,
+                                .def_doc = "the API server's host",
+                                .check = cpgo_config_check_hostname, .flags = F_NULLABLE,
+                                .desc = "Name verified in the certificate."},
+    [KI_K8S_TLS_INSECURE] = {"tls_config.insecure_skip_verify", K8S(tls.insecure_skip_verify),
+                             .type = T_BOOL, .def = "false",
+                             .desc = "Do not verify the API server's certificate."},
 };
 
 const struct key *cpgo_config_find_key(enum kscope scope, const char *name)
@@ -257,7 +514,21 @@ void cpgo_config_free_headers(struct cpgo_header *h, size_t n)
     free(h);
 }
 
-/* Frees the values of one scope's keys (strings, headers) at base. */
+void cpgo_config_free_strlist(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void cpgo_config_free_secret(char *s)
+{
+    if (!s) return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+/* Frees the values of one scope's keys at base (lists with their elements' values). */
 void cpgo_config_free_scope(enum kscope scope, void *base)
 {
     for (size_t i = 0; i < NKEYS; i++) {
@@ -267,11 +538,30 @@ void cpgo_config_free_scope(enum kscope scope, void *base)
             char **p = field(base, k->off);
             free(*p);
             *p = NULL;
+            if (k->flags & F_SECRET) {
+                char **sp = field(base, k->off2);
+                cpgo_config_free_secret(*sp);
+                *sp = NULL;
+            }
         } else if (k->type == T_HEADERS) {
             struct cpgo_header **h = field(base, k->off);
             size_t *n = field(base, k->off2);
             cpgo_config_free_headers(*h, *n);
             *h = NULL;
+            *n = 0;
+        } else if (k->type == T_STRLIST) {
+            char ***v = field(base, k->off);
+            size_t *n = field(base, k->off2);
+            cpgo_config_free_strlist(*v, *n);
+            *v = NULL;
+            *n = 0;
+        } else if (k->type == T_LIST && k->sub != S_TOP) {
+            char **v = field(base, k->off);
+            size_t *n = field(base, k->off2);
+            for (size_t j = 0; *v && j < *n; j++)
+                cpgo_config_free_scope(k->sub, *v + j * k->esize);
+            free(*v);
+            *v = NULL;
             *n = 0;
         }
     }
@@ -307,11 +597,12 @@ void cpgo_config_format_bounds(const struct key *k, char *buf, size_t cap)
         snprintf(buf, cap, "%s", k->bounds_doc);
         return;
     }
-    if (k->type == T_HEADERS) {
+    if (k->type == T_HEADERS || ((k->type == T_STRLIST || k->type == T_LIST) && k->max)) {
         snprintf(buf, cap, "at most %" PRId64, k->max);
         return;
     }
-    if (k->type != T_DURATION && k->type != T_SIZE && k->type != T_COUNT && k->type != T_INT)
+    if (k->type != T_DURATION && k->type != T_SIZE && k->type != T_COUNT && k->type != T_INT &&
+        k->type != T_INT64)
         return;
     fmt_num(k, k->min, lo, sizeof lo);
     fmt_num(k, k->max, hi, sizeof hi);
@@ -345,7 +636,14 @@ void cpgo_config_format_value(const struct key *k, const void *base, char *buf, 
         break;
     case T_INT:
         memcpy(&iv, p, sizeof iv);
-        snprintf(buf, cap, "%d", iv);
+        if (!iv && (k->flags & F_NULLABLE)) /* 0: not set (a nullable number's bounds exclude 0) */
+            snprintf(buf, cap, "null");
+        else
+            snprintf(buf, cap, "%d", iv);
+        break;
+    case T_INT64:
+        memcpy(&lv, p, sizeof lv);
+        snprintf(buf, cap, "%" PRId64, lv);
         break;
     case T_BOOL:
         memcpy(&iv, p, sizeof iv);
@@ -372,6 +670,15 @@ const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, co
     void *p = field(base, k->off);
     struct cpgo_err e;
     int64_t v = 0;
+    if (!text && k->type != T_STR) { /* a nullable number, null: unset */
+        if (k->type == T_INT || k->type == T_BOOL || k->type == T_ENUM)
+            memset(p, 0, sizeof(int));
+        else if (k->type == T_DURATION || k->type == T_INT64)
+            memset(p, 0, sizeof(int64_t));
+        else if (k->type == T_SIZE || k->type == T_COUNT)
+            memset(p, 0, sizeof(size_t));
+        return NULL;
+    }
     switch (k->type) {
     case T_STR: {
         char *d = text ? cpgo_config_strdup(c, text) : NULL;
@@ -391,6 +698,7 @@ const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, co
     }
     case T_COUNT:
     case T_INT:
+    case T_INT64:
         if (!cpgo_config_parse_int(text, &v)) return "is not an integer";
         break;
     case T_BOOL:
@@ -423,7 +731,7 @@ const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, co
         snprintf(why, cap, "is out of range (%s)", b);
         return why;
     }
-    if (k->type == T_DURATION)
+    if (k->type == T_DURATION || k->type == T_INT64)
         memcpy(p, &v, sizeof v);
     else if (k->type == T_INT)
         memcpy(p, &(int){(int)v}, sizeof(int));
@@ -443,6 +751,12 @@ void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const
         char *n = v ? cpgo_config_strdup(c, v) : NULL;
         free(*(char **)d);
         *(char **)d = n;
+        if (k->flags & F_SECRET) { /* the file's content, read once where it was given */
+            const char *sv = *(char *const *)cfield(src, k->off2);
+            char *sn = sv ? cpgo_config_strdup(c, sv) : NULL;
+            cpgo_config_free_secret(*(char **)field(dst, k->off2));
+            *(char **)field(dst, k->off2) = sn;
+        }
         break;
     }
     case T_HEADERS: {
@@ -463,6 +777,7 @@ void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const
         break;
     }
     case T_DURATION:
+    case T_INT64:
         memcpy(d, s, sizeof(int64_t));
         break;
     case T_SIZE:

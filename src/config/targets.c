@@ -34,23 +34,34 @@ static int given(const struct bstate *b, size_t k)
     return b->s.set[k] == 1 || b->s.set[k] == 3;
 }
 
-/* Where to point for key k of a backend: its value, else the backend. */
-static struct pos where(const struct bstate *b, size_t k)
+/* Where to point for key k of a backend or service: its value, else its section when that
+ * was written, else the backend. */
+struct pos cpgo_config_where(const struct bstate *b, size_t k)
 {
     if (b->s.set[k]) return b->s.at[k];
-    if (k >= KI_REPOSITORY && b->s.set[KI_OPR]) return b->s.at[KI_OPR];
+    const char *name = cpgo_config_keys[k].name, *dot = strchr(name, '.');
+    if (dot) {
+        char sec[64];
+        snprintf(sec, sizeof sec, "%.*s", (int)(dot - name), name);
+        const struct key *sk = cpgo_config_find_key(cpgo_config_keys[k].scope, sec);
+        if (sk && b->s.set[sk - cpgo_config_keys]) return b->s.at[sk - cpgo_config_keys];
+    }
     return (struct pos){b->cfg.line, b->cfg.column};
 }
 
-static const char *inherited(const struct bstate *b, size_t k)
+const char *cpgo_config_inherited(const struct bstate *b, size_t k)
 {
     return b->s.set[k] == 3 ? " (from defaults)" : "";
 }
 
-static void backend_path(const struct bstate *b, size_t k, char *buf, size_t cap)
+void cpgo_config_key_path(const struct bstate *b, size_t k, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s.%s", b->path, cpgo_config_keys[k].name);
 }
+
+#define where cpgo_config_where
+#define inherited cpgo_config_inherited
+#define backend_path cpgo_config_key_path
 
 int cpgo_config_head_branch(const char *target_branch, const char *file, char *buf, size_t cap)
 {
@@ -75,6 +86,53 @@ static void head_of(const struct cpgo_backend_cfg *cfg, char *buf, size_t cap)
         cpgo_config_head_branch(cfg->target_branch, cfg->target_file, buf, cap);
 }
 
+/* Key k is in a section (tls_config...) the backend wrote itself, replacing defaults' whole:
+ * it is not inherited. A section precedes its keys in the table: look back, not up. */
+static int whole_section_given(const struct bstate *b, size_t k)
+{
+    const char *name = cpgo_config_keys[k].name, *dot = strchr(name, '.');
+    if (!dot) return 0;
+    size_t n = (size_t)(dot - name);
+    for (size_t j = k; j-- > 0;) {
+        const struct key *sk = &cpgo_config_keys[j];
+        if (sk->type == T_SECTION && !strncmp(sk->name, name, n) && !sk->name[n])
+            return (sk->flags & F_WHOLE) && b->s.set[j] == 1;
+    }
+    return 0;
+}
+
+/* A service's own part: its defaults, its name on the template, its seconds, and at least
+ * one discovery source. */
+static void complete_service(struct ctx *c, struct bstate *b)
+{
+    struct cpgo_service_cfg *svc = b->svc;
+    char why[160];
+    for (size_t k = 0; k < NKEYS; k++) {
+        const struct key *key = &cpgo_config_keys[k];
+        if (key->scope != S_SERVICE || !key_is_leaf(key) || b->s.set[k]) continue;
+        if (key->def) cpgo_config_store(c, key, svc, key->def, why, sizeof why);
+        if (key->flags & F_REQUIRED) {
+            char path[96];
+            struct pos p = where(b, k);
+            backend_path(b, k, path, sizeof path);
+            cpgo_config_add_error(c, p.line, p.col, "%s: required", path);
+        }
+    }
+    /* seconds was stored in svc->tmpl; the template is b->cfg until the end */
+    b->seconds = svc->tmpl.seconds ? svc->tmpl.seconds : 30;
+    b->valid_url = b->s.set[KI_SVC_SECONDS] != 2;
+    if (svc->name && !(b->cfg.name = cpgo_config_strdup(c, svc->name))) return;
+    static const size_t sources[] = {KI_SVC_STATIC, KI_SVC_DNS, KI_SVC_FILE, KI_SVC_K8S};
+    int refused = 0; /* a source given but refused already has its error */
+    for (size_t i = 0; i < 4; i++)
+        refused |= b->s.set[sources[i]] == 2;
+    if (!refused && !svc->nstatics && !svc->ndns && !svc->nfiles && !svc->nk8s)
+        cpgo_config_add_error(c, b->cfg.line, b->cfg.column,
+                              "%s: no discovery source; give at least one of static_configs, "
+                              "dns_sd_configs, file_sd_configs or kubernetes_sd_configs",
+                              b->path);
+}
+
 void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
 {
     struct cpgo_backend_cfg *cfg = &b->cfg;
@@ -82,7 +140,8 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     char why[160], path[96], t1[32], t2[32], sh[SHOW_MAX + 8];
     for (size_t k = 0; k < NKEYS; k++) {
         if (cpgo_config_keys[k].scope != S_BACKEND || !key_is_leaf(&cpgo_config_keys[k]) ||
-            b->s.set[k])
+            b->s.set[k] || (b->svc && !key_shared(&cpgo_config_keys[k])) ||
+            whole_section_given(b, k))
             continue;
         if (d->s.set[k] == 1) {
             cpgo_config_copy_value(c, &cpgo_config_keys[k], cfg, &d->cfg);
@@ -96,7 +155,7 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
         }
     }
     static const size_t required[] = {KI_URL, KI_SCHEDULE, KI_REPOSITORY};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = b->svc ? 1 : 0; i < 3; i++) {
         size_t k = required[i];
         if (b->s.set[k] || (k == KI_REPOSITORY && b->s.set[KI_OPR] == 2)) continue;
         struct pos p = where(b, k);
@@ -105,7 +164,9 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     }
 
     b->seconds = 30;
-    if (valid(b, KI_URL)) {
+    if (b->svc) {
+        complete_service(c, b);
+    } else if (valid(b, KI_URL)) {
         const char *w;
         int user;
         b->valid_url = !cpgo_config_split_url(cfg->url, NULL, 0, &b->seconds, &user, &w);
@@ -128,11 +189,11 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     if (timeout_ok && b->valid_url && cfg->timeout_ms <= b->seconds * SEC) {
         struct pos p = where(b, KI_TIMEOUT);
         cpgo_duration_format(cfg->timeout_ms, t1, sizeof t1);
-        cpgo_config_add_error(
-            c, p.line, p.col,
-            "%s: %s%s must be longer than the profile's %" PRId64
-            " seconds (seconds= in url), or the scrape ends before the profile does",
-            path, t1, inherited(b, KI_TIMEOUT), b->seconds);
+        cpgo_config_add_error(c, p.line, p.col,
+                              "%s: %s%s must be longer than the profile's %" PRId64
+                              " seconds (%s), or the scrape ends before the profile does",
+                              path, t1, inherited(b, KI_TIMEOUT), b->seconds,
+                              b->svc ? "seconds" : "seconds= in url");
         timeout_ok = 0;
     } else if (timeout_ok && b->period > 0 && cfg->timeout_ms >= b->period * SEC) {
         struct pos p = b->s.set[KI_TIMEOUT] ? where(b, KI_TIMEOUT) : where(b, KI_SCHEDULE);
@@ -203,6 +264,7 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
             "be another one",
             path, cpgo_config_show(cfg->head_branch, sh, sizeof sh), inherited(b, KI_HEAD_BRANCH));
     }
+    cpgo_config_check_scrape(c, b);
 }
 
 static uint64_t fnv1a(const char *s)
@@ -210,7 +272,15 @@ static uint64_t fnv1a(const char *s)
     return cpgo_hash_fnv1a(s, strlen(s), CPGO_FNV1A_INIT);
 }
 
-void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n)
+/* The i-th of n backends then the services. */
+static const struct bstate *member(const struct bstate *bs, size_t n, const struct bstate *ss,
+                                   size_t i)
+{
+    return i < n ? &bs[i] : &ss[i - n];
+}
+
+void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n, struct bstate *ss,
+                              size_t ns)
 {
     /* names taken -> backend index; per URL host:port, the next "#N" suffix to try */
     struct cpgo_strmap taken = {0}, next = {0};
@@ -229,10 +299,25 @@ void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n)
             backend_path(&bs[i], KI_NAME, path, sizeof path);
             cpgo_config_add_error(c, p.line, p.col, "%s: '%s'%s is also the name of %s", path,
                                   cpgo_config_show(bs[i].cfg.name, sh, sizeof sh),
-                                  inherited(&bs[i], KI_NAME), bs[*other].path);
+                                  inherited(&bs[i], KI_NAME), member(bs, n, ss, *other)->path);
             continue;
         }
         if (cpgo_strmap_put(&taken, bs[i].cfg.name, i)) c->nomem = 1;
+    }
+    /* services: required names, unique among backends' given names and each other's; a
+     * backend named after its URL steps aside (#2) */
+    for (size_t i = 0; i < ns && !c->nomem; i++) {
+        const struct cpgo_service_cfg *sv = ss[i].svc;
+        if (ss[i].s.set[KI_SVC_NAME] != 1 || !sv->name) continue;
+        size_t *other = cpgo_strmap_get(&taken, sv->name);
+        if (other) {
+            struct pos p = ss[i].s.at[KI_SVC_NAME];
+            cpgo_config_add_error(c, p.line, p.col, "%s.name: '%s' is also the name of %s",
+                                  ss[i].path, cpgo_config_show(sv->name, sh, sizeof sh),
+                                  member(bs, n, ss, *other)->path);
+            continue;
+        }
+        if (cpgo_strmap_put(&taken, sv->name, n + i)) c->nomem = 1;
     }
     for (size_t i = 0; i < n && !c->nomem; i++) {
         if (bs[i].s.set[KI_NAME] || !bs[i].valid_url) continue;
@@ -379,8 +464,13 @@ static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, stru
     }
 }
 
-void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n)
+void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t nb,
+                               struct bstate *ss, size_t ns)
 {
+    /* backends first, then services: a target's first member is the first in that order,
+     * so a configuration of backends alone makes its targets as before */
+    size_t n = nb + ns;
+#define M(i) ((i) < nb ? &bs[i] : &ss[(i)-nb])
     /* target key -> target index; repository+branch -> the target whose head it is, or
      * SIZE_MAX - ti for target ti's base branch */
     struct cpgo_strmap m = {0}, heads = {0};
@@ -392,7 +482,7 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
     size_t *counts = calloc(n ? n : 1, sizeof *counts);
     if (!first || !counts) c->nomem = 1;
     for (size_t i = 0; i < n && !c->nomem; i++) {
-        struct bstate *b = &bs[i];
+        struct bstate *b = M(i);
         struct cpgo_backend_cfg *bc = &b->cfg;
         if (!valid(b, KI_REPOSITORY) || !bc->repo.host || !valid(b, KI_TARGET_BRANCH) ||
             !valid(b, KI_TARGET_FILE))
@@ -412,7 +502,7 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
             size_t ti = *known;
             bc->target = ti;
             counts[ti]++;
-            check_agreement(c, &cfg->targets[ti], &bs[first[ti]], b);
+            check_agreement(c, &cfg->targets[ti], M(first[ti]), b);
             continue;
         }
         check_github_host(c, cfg, b);
@@ -436,18 +526,22 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         t->trim = bc->trim;
         if (copy_repo(&t->repo, &bc->repo)) c->nomem = 1;
     }
-    /* backend index lists */
+    /* backend and service index lists */
     for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
         cfg->targets[ti].backends = malloc(counts[ti] * sizeof(size_t));
-        if (!cfg->targets[ti].backends) c->nomem = 1;
+        cfg->targets[ti].services = malloc(counts[ti] * sizeof(size_t));
+        if (!cfg->targets[ti].backends || !cfg->targets[ti].services) c->nomem = 1;
     }
     for (size_t i = 0; i < n && !c->nomem; i++) {
-        struct bstate *b = &bs[i];
+        struct bstate *b = M(i);
         if (!b->cfg.repo.host || !valid(b, KI_TARGET_BRANCH) || !valid(b, KI_TARGET_FILE) ||
             !valid(b, KI_REPOSITORY))
             continue;
         struct cpgo_target_cfg *t = &cfg->targets[b->cfg.target];
-        t->backends[t->nbackends++] = i;
+        if (i < nb)
+            t->backends[t->nbackends++] = i;
+        else
+            t->services[t->nservices++] = i - nb;
     }
     /* head branches: one target each, and never another target's base branch */
     char **hkeys = NULL;
@@ -463,7 +557,7 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
     }
     for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
         const struct cpgo_target_cfg *t = &cfg->targets[ti];
-        const struct bstate *b = &bs[first[ti]];
+        const struct bstate *b = M(first[ti]);
         char path[96], sh[SHOW_MAX + 8], h[CPGO_CONFIG_HEAD_MAX];
         head_of(&b->cfg, h, sizeof h);              /* t's head: its first backend's */
         if (!strcmp(h, t->target_branch)) continue; /* refused above, per backend */
@@ -483,13 +577,13 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
                 c, p.line, p.col,
                 "%s: '%s' is the target branch of %s in the same repository; cpgo would "
                 "overwrite it",
-                path, cpgo_config_show(h, sh, sizeof sh), bs[first[SIZE_MAX - other]].path);
+                path, cpgo_config_show(h, sh, sizeof sh), M(first[SIZE_MAX - other])->path);
         else
             cpgo_config_add_error(
                 c, p.line, p.col,
                 "%s: '%s' is also the head branch of %s, a different target in the same "
                 "repository",
-                path, cpgo_config_show(h, sh, sizeof sh), bs[first[other]].path);
+                path, cpgo_config_show(h, sh, sizeof sh), M(first[other])->path);
     }
     for (size_t i = 0; i < nh; i++)
         free(hkeys[i]);
@@ -498,4 +592,5 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
     free(counts);
     cpgo_strmap_free(&m);
     cpgo_strmap_free(&heads);
+#undef M
 }
