@@ -341,12 +341,13 @@ static inline void *bad_server_main(void *arg)
     return NULL;
 }
 
-static inline int bad_server_start(struct bad_server *b, enum bad_mode mode)
+/* At port (0: one the kernel picks). */
+static inline int bad_server_start(struct bad_server *b, enum bad_mode mode, int port)
 {
     memset(b, 0, sizeof *b);
     b->mode = mode;
     b->fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
     if (b->fd < 0 || bind(b->fd, (struct sockaddr *)&a, sizeof a) ||

@@ -207,7 +207,7 @@ static void test_no_cache(void)
 static void test_timeout(void)
 {
     struct bad_server b;
-    CHECK(bad_server_start(&b, BAD_SILENT) == 0);
+    CHECK(bad_server_start(&b, BAD_SILENT, 0) == 0);
     struct cpgo_resolver *r = resolver_at(b.port, 600);
     struct res res, res2;
     double t0 = now_s();
@@ -230,7 +230,7 @@ static void test_timeout(void)
 static void test_malformed(void)
 {
     struct bad_server b;
-    CHECK(bad_server_start(&b, BAD_MALFORMED) == 0);
+    CHECK(bad_server_start(&b, BAD_MALFORMED, 0) == 0);
     struct cpgo_resolver *r = resolver_at(b.port, 3000);
     struct res res;
     ask_srv(r, "_pprof._tcp.fleet.test", &res);
@@ -248,7 +248,7 @@ static void test_malformed(void)
 static void test_cancel(void)
 {
     struct bad_server b;
-    CHECK(bad_server_start(&b, BAD_SILENT) == 0);
+    CHECK(bad_server_start(&b, BAD_SILENT, 0) == 0);
     struct cpgo_resolver *r = resolver_at(b.port, 400);
     struct res a, c, lit;
     memset(&a, 0, sizeof a);
@@ -279,7 +279,7 @@ static void test_cancel(void)
 static void test_close_in_flight(void)
 {
     struct bad_server b;
-    CHECK(bad_server_start(&b, BAD_SILENT) == 0);
+    CHECK(bad_server_start(&b, BAD_SILENT, 0) == 0);
     struct cpgo_resolver *r = resolver_at(b.port, 5000);
     struct res x[4];
     memset(x, 0, sizeof x);
