@@ -52,6 +52,10 @@ struct cpgo_resolver_opts {
     const char *const *servers; /* "ip:port", "ip" or "[v6]:port"; NULL/0 = resolv.conf */
     size_t nservers;
     int64_t timeout_ms; /* per query, all tries included; 0 = 5 s */
+    /* without servers: the resolv.conf to read (NULL = /etc/resolv.conf; tests), and how
+     * long the channel lives before it is made again when idle (0 = 5 min) */
+    const char *resolv_conf;
+    int64_t reread_ms;
 };
 
 int cpgo_resolver_new(uv_loop_t *loop, const struct cpgo_resolver_opts *o,
@@ -64,10 +68,12 @@ struct cpgo_dns_query *cpgo_resolver_srv(struct cpgo_resolver *r, const char *na
  * literal is answered without a query (still through the callback, later on the loop). */
 struct cpgo_dns_query *cpgo_resolver_addr(struct cpgo_resolver *r, const char *name, int family,
                                           cpgo_dns_cb cb, void *arg);
-/* The callback of q will not run; q is invalid afterwards. */
+/* The callback of q will not run; q is invalid afterwards. Not for a query whose callback
+ * has started (it is invalid from then on). */
 void cpgo_dns_query_cancel(struct cpgo_dns_query *q);
-/* Cancels every query (their callbacks do not run), closes the handles; `closed` runs once
- * the last one is closed. */
+/* Cancels every query (their callbacks do not run; the queries are invalid), closes the
+ * handles; `closed` runs once the last one is closed, on a later loop turn. Safe from inside
+ * a query's callback. */
 void cpgo_resolver_close(struct cpgo_resolver *r, void (*closed)(void *arg), void *arg);
 
 #endif
