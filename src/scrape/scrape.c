@@ -684,8 +684,9 @@ int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
     curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, timerfunc_cb);
     curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-    /* one CPU profile at a time per target process */
-    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+    /* one CPU profile at a time per target process (unless the owner streams, see .h) */
+    long per_host = opts && opts->max_host_connections ? opts->max_host_connections : 1;
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host < 0 ? 0L : per_host);
     /* The total is capped by the daemon, which starts a scrape only below
      * max_concurrent_scrapes (a transfer queued inside curl would spend its timeout
      * waiting); curl's own total cap costs loop CPU per event with thousands of transfers. */

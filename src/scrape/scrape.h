@@ -111,6 +111,11 @@ struct cpgo_scrape_req {
 struct cpgo_scraper_opts {
     const char *user_agent;    /* NULL = "cpgo/<version>"; concurrency is the caller's to gate */
     size_t max_inflight_bytes; /* the budget above; 0 = CPGO_SCRAPE_DEFAULT_INFLIGHT */
+    /* Connections per host:port (CURLMOPT_MAX_HOST_CONNECTIONS): 0 = 1, the rule for
+     * profiles (above); < 0 = no limit, for a multi whose transfers are long-lived streams
+     * to one server (Kubernetes watches: one per namespace, each holding its connection
+     * for minutes, would otherwise queue behind each other). */
+    long max_host_connections;
 };
 
 #define CPGO_SCRAPE_DEFAULT_INFLIGHT ((size_t)256 << 20)
