@@ -817,6 +817,8 @@ static void finish(struct daemon *d)
     d->services = NULL;
     if (d->resolver) cpgo_resolver_close(d->resolver, scraper_closed, d);
     d->resolver = NULL;
+    if (d->sd_scraper) cpgo_scraper_close(d->sd_scraper, scraper_closed, d);
+    d->sd_scraper = NULL;
     cpgo_publish_close(d); /* before the scraper: the GitHub client borrows it */
     cpgo_observe_close(d);
     cpgo_scraper_close(d->scraper, scraper_closed, d);
@@ -1334,7 +1336,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         d->cfg = NULL;
     }
     uv_loop_init(&d->loop);
-    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, cfg->limits.max_inflight_bytes};
+    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, cfg->limits.max_inflight_bytes, 0};
     if (cpgo_scraper_new(&d->loop, &so, &d->scraper) ||
         cpgo_workq_new(&d->loop, cfg->limits.max_queued_bodies, cfg->limits.max_queued_bytes,
                        &d->q)) {
