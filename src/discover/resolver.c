@@ -201,7 +201,8 @@ static void query_done(struct cpgo_dns_query *q)
 static void on_deliver(uv_idle_t *h)
 {
     struct cpgo_resolver *r = h->data;
-    /* only what is done now: a query a callback starts waits for the next turn */
+    /* at most what is done now: callbacks that start queries (IP literals are done at
+     * once) cannot keep this turn going */
     size_t n = r->done.len;
     while (n-- && !r->closing) {
         struct cpgo_dns_query *q =
@@ -224,8 +225,10 @@ static void on_deadline(uv_timer_t *h)
     uint64_t now = uv_now(r->loop);
     struct cpgo_dns_query *q;
     while ((q = CPGO_LIST_DATA(cpgo_list_head(&r->inflight), struct cpgo_dns_query, link)) &&
-           q->deadline <= now)
-        answer_status(q, ARES_ETIMEOUT), query_done(q);
+           q->deadline <= now) {
+        answer_status(q, ARES_ETIMEOUT);
+        query_done(q); /* c-ares may still hold it: it is freed when c-ares lets go */
+    }
     arm_deadline(r);
 }
 

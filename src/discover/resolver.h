@@ -6,8 +6,10 @@
  *
  * Servers: `dns.servers` ("ip:port", set with ares_set_servers_ports_csv, which keeps the
  * ports, unlike ares_set_servers_csv before c-ares 1.34), else /etc/resolv.conf. c-ares
- * 1.18 never re-reads resolv.conf; the channel is made again when idle every 5 minutes so a
- * changed resolv.conf is picked up. No answer is cached (each refresh asks the server).
+ * 1.18 never re-reads resolv.conf; the channel is made again (before a query, when none is
+ * in flight) once it is 5 minutes old, so a changed resolv.conf is picked up. With
+ * `dns.servers`, the host's search domains are not used either. No answer is cached (each
+ * refresh asks the server).
  *
  * Answers, as Prometheus reads them: NOERROR (even empty) and NXDOMAIN are answers;
  * SERVFAIL, REFUSED, timeouts, malformed replies are failures.
