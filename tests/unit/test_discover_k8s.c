@@ -745,6 +745,23 @@ static void test_paging(void)
     json_decref(log);
     close_src(&p);
 
+    /* 2000 pods: four pages of limit=500 (the default), parsed on the pool */
+    ctl(&plain, "{s:s}", "action", "reset");
+    ctl(&plain, "{s:s, s:s, s:s, s:s, s:i}", "action", "put_many", "fixture", "pod-ready",
+        "namespace", "prod", "prefix", "big", "count", 2000);
+    uint64_t t0 = uv_hrtime();
+    s = open_src(&c, &p, NULL);
+    CHECK(run_until(is_ok, &p, 30000));
+    printf("2000 pods listed in 4 pages and made targets in %.0f ms\n",
+           (double)(uv_hrtime() - t0) / 1e6);
+    CHECK_EQ_INT(s->ntargets, 2000);
+    CHECK(has_target(s, "10.100.7.207", 6060)); /* big-1999 */
+    log = reqlog(&plain);
+    CHECK_EQ_INT(count_ops(log, "list"), 4);
+    CHECK_STR_CONTAINS(param(json_array_get(log, 0), "limit"), "500");
+    json_decref(log);
+    close_src(&p);
+
     /* the continue token expires between pages: the list starts over, and completes */
     ctl(&plain, "{s:s}", "action", "reset");
     for (int i = 0; i < 7; i++) {
@@ -843,6 +860,19 @@ static void test_token_rotation(void)
     close_src(&p);
     write_file(srvtok, TOK_A "\n");
     write_file("client.token", TOK_A "\n");
+
+    /* api_server without bearer_token_file: no Authorization header at all */
+    ctl(&plain, "{s:s}", "action", "reset");
+    struct cpgo_sd_k8s_cfg none = c;
+    none.bearer_token_file = NULL;
+    s = open_src(&none, &p, NULL);
+    CHECK(run_until(is_failed, &p, 5000));
+    CHECK_STR_CONTAINS(s->error, "401 Unauthorized");
+    log = reqlog(&plain);
+    CHECK_EQ_INT(json_array_size(log), 1); /* no token file to read again: no retry */
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(log, 0), "auth")), "none");
+    json_decref(log);
+    close_src(&p);
 }
 
 struct fault_case {
