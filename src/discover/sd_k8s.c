@@ -410,6 +410,7 @@ struct k8s_ns {
     int checked;     /* the status and content type were looked at (first body byte) */
     int body_error;  /* a non-2xx answer: body is the error text */
     int established; /* a watch's 200 arrived */
+    uint64_t established_at;
     enum k8s_after after;
     char broken[K8S_MSG];
     int retried_401;
@@ -431,6 +432,9 @@ struct k8s_ns {
 struct k8s_src {
     struct cpgo_sd_source base; /* first */
     const struct cpgo_sd_k8s_cfg *cfg;
+    /* what deriving targets reads (role, port), the source's own copy: a list job on the
+     * pool may outlive the configuration the owner frees after close */
+    struct cpgo_sd_k8s_cfg pick;
     struct cpgo_sd_k8s_tuning tune;
     struct cpgo_scraper *http;
     char *base_url;   /* where requests go, without a trailing '/' */
@@ -869,14 +873,19 @@ static size_t header_cb(char *p, size_t size, size_t nmemb, void *arg)
             n->reason[k] = 0;
         }
     } else if ((len == 2 && !memcmp(p, "\r\n", 2)) || (len == 1 && *p == '\n')) {
-        /* the end of the headers: a watch that is accepted is a recovery (reported from
-         * the tick, never from here) */
+        /* the end of the headers: a watch that is accepted is a recovery once it has
+         * held for a moment or brought an event (so a server that accepts, then sends
+         * garbage, does not flap the source to ok and back); the tick confirms it */
         const char *ct = NULL;
         curl_easy_getinfo(n->easy, CURLINFO_CONTENT_TYPE, &ct);
         if (n->op == OP_WATCH && n->status == 200 && !n->established &&
             (!ct || strstr(ct, "json"))) {
             n->established = 1;
-            ns_recovered(n);
+            n->established_at = now_ns();
+            if (n->failed)
+                tick_arm(n->src, n->src->tune.debounce_ms);
+            else
+                ns_recovered(n);
         }
     }
     return len;
@@ -1037,7 +1046,7 @@ static int apply_event(struct k8s_ns *n, const char *p, size_t len, size_t avail
         /* only the resourceVersion moves */
     } else if (!strcmp(type, "ADDED") || !strcmp(type, "MODIFIED") || !strcmp(type, "DELETED")) {
         struct k8s_obj o;
-        int d = derive(s->cfg, obj, &o);
+        int d = derive(&s->pick, obj, &o);
         if (d < 0) {
             snprintf(n->broken, sizeof n->broken, "out of memory applying a watch event");
             n->after = AFTER_BROKEN;
@@ -1053,6 +1062,7 @@ static int apply_event(struct k8s_ns *n, const char *p, size_t len, size_t avail
             }
             n->events++;
             s->dirty = 1;
+            if (n->failed) ns_recovered(n); /* arms the tick now */
             tick_arm(s, s->tune.debounce_ms);
         }
     } else {
@@ -1310,7 +1320,7 @@ static void list_done(struct k8s_ns *n, int code, const char *req)
         return;
     }
     j->kind = JOB_LIST;
-    j->cfg = s->cfg;
+    j->cfg = &s->pick;
     j->want_kind = s->cfg->role == CPGO_K8S_POD ? "PodList" : "EndpointSliceList";
     j->body = cpgo_buf_steal(&n->body, &j->len);
     j->acc = n->pages;
@@ -1399,6 +1409,7 @@ static void watch_done(struct k8s_ns *n, int code, const char *req)
         ns_fail(n, OP_WATCH, "%s: the watch stream ended inside an event", req);
         return;
     }
+    if (n->failed) ns_recovered(n); /* a whole watch, accepted and ended cleanly */
     /* ended normally (timeoutSeconds): watch again from the last resourceVersion; a server
      * that ends every watch at once with nothing is not looped on */
     if (lasted < 1.0 && !n->events) {
@@ -1508,6 +1519,15 @@ static void tick_cb(uv_timer_t *timer)
     if (s->closing) return;
     const char *failing = NULL;
     double seconds = 0;
+    uint64_t t = now_ns(), hold = (uint64_t)s->tune.debounce_ms * 1000000;
+    for (size_t i = 0; i < s->nns; i++) {
+        struct k8s_ns *n = &s->ns[i];
+        if (!n->failed || n->op != OP_WATCH || !n->established) continue;
+        if (t - n->established_at >= hold)
+            ns_recovered(n); /* the watch held */
+        else
+            uv_timer_start(&s->tick, tick_cb, (hold - (t - n->established_at)) / 1000000 + 1, 0);
+    }
     for (size_t i = 0; i < s->nns; i++) {
         if (!s->ns[i].answered) return; /* the first answer waits for every namespace */
         if (s->ns[i].failed && !failing) {
@@ -1696,6 +1716,7 @@ static void finish_close(struct k8s_src *s)
     free(s->label);
     free(s->field);
     zero_free(s->token);
+    free(s->pick.port);
     cpgo_url_secrets_unref(s->secrets);
     cpgo_sd_source_free_base(&s->base);
     free(s);
@@ -1771,6 +1792,11 @@ int cpgo_sd_k8s_new(const struct cpgo_sd_env *env, const struct cpgo_sd_k8s_cfg 
     s->base.loop = env->loop;
     snprintf(s->base.name, sizeof s->base.name, "kubernetes_sd_configs[%zu]", index);
     s->cfg = cfg;
+    s->pick.role = cfg->role;
+    if (cfg->port && !(s->pick.port = strdup(cfg->port))) {
+        free(s);
+        return -1;
+    }
     cpgo_sd_k8s_tuning_default(&s->tune);
     s->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)s) | 1;
     s->secrets = cpgo_url_secrets_new();
@@ -1778,6 +1804,7 @@ int cpgo_sd_k8s_new(const struct cpgo_sd_env *env, const struct cpgo_sd_k8s_cfg 
     struct cpgo_scraper_opts o = {.max_host_connections = -1};
     if (!s->secrets || cpgo_scraper_new(env->loop, &o, &s->http)) {
         cpgo_url_secrets_unref(s->secrets);
+        free(s->pick.port);
         free(s);
         return -1;
     }

@@ -29,6 +29,7 @@ Test controls (no authentication; not in the request log):
          "set": {"status.podIP": "10.9.0.1", "metadata.labels.app": "x", ...}}
          adds (ADDED) or replaces (MODIFIED) an object; "set" paths are dotted, list indexes
          are numbers, a value null deletes the key
+    put_many {"fixture", "namespace", "prefix", "count"}     count pods prefix-0..., IPs 10.100.x.y
     delete {"res", "namespace", "name"}                      DELETED with the last state
     bookmark {}                                              a BOOKMARK to every open watch
     expire {}       every open watch gets an ERROR event (code 410, reason Expired) inside
@@ -52,7 +53,8 @@ Test controls (no authentication; not in the request log):
           projected token; that request itself is judged with the new token
     reset {}                       objects, faults, the log and the history are forgotten
   GET /_log    {"requests": [{method, path, query, params, op: list|watch, auth: ok|bad|
-                none, token: index of the accepted token or -1, status, t}]}
+                none (no Authorization)|open (no --token-file), token: index of the accepted
+                token or -1, status, t}]}
   GET /_state  {"rv", "watches": [{res, ns, rv, params}]}  the watches open now
 
 It exits on SIGTERM, when its parent process goes away, or after --lifetime seconds.
@@ -246,7 +248,7 @@ class Handler(BaseHTTPRequestHandler):
             auth, idx = self.check_token()
             entry["auth"], entry["token"] = auth, idx
             fault = None
-            if res is not None and auth != "bad":
+            if res is not None and auth in ("ok", "open"):
                 for f in STATE["faults"]:
                     if f["count"] > 0 and f.get("op", "any") in ("any", op):
                         f["count"] -= 1
@@ -255,7 +257,7 @@ class Handler(BaseHTTPRequestHandler):
         if res is None:
             entry["status"] = 404
             return self.send_json(404, status_doc(404))
-        if auth == "bad":
+        if auth not in ("ok", "open"):
             entry["status"] = 401
             return self.send_json(401, status_doc(401))
         if fault:
@@ -268,7 +270,7 @@ class Handler(BaseHTTPRequestHandler):
     def check_token(self):
         tf = self.server.token_file
         if not tf:
-            return "none", -1
+            return "open", -1
         try:
             with open(tf) as f:
                 tokens = [t.strip() for t in f.read().splitlines() if t.strip()]
@@ -276,7 +278,7 @@ class Handler(BaseHTTPRequestHandler):
             tokens = []
         h = self.headers.get("Authorization") or ""
         if not h:
-            return "bad", -1
+            return "none", -1
         if h.startswith("Bearer ") and h[7:] in tokens:
             return "ok", tokens.index(h[7:])
         return "bad", -1
@@ -483,6 +485,12 @@ def control(c):
         STATE["objects"][res][key] = obj
         STATE["events"].append((rv, res, typ, copy.deepcopy(obj)))
         return {"rv": rv, "type": typ}
+    elif a == "put_many":
+        # count pods NAME-0..count-1 with pod IPs 10.100.x.y, one event each
+        for i in range(c["count"]):
+            control({"action": "put", "res": c.get("res", "pods"), "fixture": c["fixture"],
+                     "namespace": c["namespace"], "name": "%s-%d" % (c["prefix"], i),
+                     "set": {"status.podIP": "10.%d.%d.%d" % (100 + i // 65536, (i // 256) % 256, i % 256)}})
     elif a == "delete":
         res = c["res"]
         obj = STATE["objects"][res].pop((c["namespace"], c["name"]))

@@ -307,6 +307,12 @@ static int is_failed(void *arg)
     return p->src->answered && !p->src->ok;
 }
 
+static int ok_after_two(void *arg)
+{
+    struct probe *p = arg;
+    return p->src->failures >= 2 && p->src->ok;
+}
+
 static int has_target(const struct cpgo_sd_source *s, const char *host, int port)
 {
     for (size_t i = 0; i < s->ntargets; i++)
@@ -739,6 +745,23 @@ static void test_paging(void)
     json_decref(log);
     close_src(&p);
 
+    /* 2000 pods: four pages of limit=500 (the default), parsed on the pool */
+    ctl(&plain, "{s:s}", "action", "reset");
+    ctl(&plain, "{s:s, s:s, s:s, s:s, s:i}", "action", "put_many", "fixture", "pod-ready",
+        "namespace", "prod", "prefix", "big", "count", 2000);
+    uint64_t t0 = uv_hrtime();
+    s = open_src(&c, &p, NULL);
+    CHECK(run_until(is_ok, &p, 30000));
+    printf("2000 pods listed in 4 pages and made targets in %.0f ms\n",
+           (double)(uv_hrtime() - t0) / 1e6);
+    CHECK_EQ_INT(s->ntargets, 2000);
+    CHECK(has_target(s, "10.100.7.207", 6060)); /* big-1999 */
+    log = reqlog(&plain);
+    CHECK_EQ_INT(count_ops(log, "list"), 4);
+    CHECK_STR_CONTAINS(param(json_array_get(log, 0), "limit"), "500");
+    json_decref(log);
+    close_src(&p);
+
     /* the continue token expires between pages: the list starts over, and completes */
     ctl(&plain, "{s:s}", "action", "reset");
     for (int i = 0; i < 7; i++) {
@@ -837,6 +860,19 @@ static void test_token_rotation(void)
     close_src(&p);
     write_file(srvtok, TOK_A "\n");
     write_file("client.token", TOK_A "\n");
+
+    /* api_server without bearer_token_file: no Authorization header at all */
+    ctl(&plain, "{s:s}", "action", "reset");
+    struct cpgo_sd_k8s_cfg none = c;
+    none.bearer_token_file = NULL;
+    s = open_src(&none, &p, NULL);
+    CHECK(run_until(is_failed, &p, 5000));
+    CHECK_STR_CONTAINS(s->error, "401 Unauthorized");
+    log = reqlog(&plain);
+    CHECK_EQ_INT(json_array_size(log), 1); /* no token file to read again: no retry */
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(log, 0), "auth")), "none");
+    json_decref(log);
+    close_src(&p);
 }
 
 struct fault_case {
@@ -883,9 +919,8 @@ static void test_failures(void)
         CHECK_STR_CONTAINS(s->error, "GET http://127.0.0.1:");
         CHECK_EQ_INT(s->ntargets, 1); /* kept */
         CHECK(has_target(s, "10.1.0.1", 6060));
-        /* recovers once the faults are spent */
-        CHECK(run_until(is_ok, &p, 10000));
-        CHECK(s->failures >= 2);
+        /* both faults are reported, then it recovers once they are spent */
+        CHECK(run_until(ok_after_two, &p, 10000));
         close_src(&p);
         if (getenv("CPGO_TEST_VERBOSE")) fprintf(stderr, "case %zu: %s\n", k, fc->expect);
     }
@@ -1068,6 +1103,56 @@ static void test_tls(void)
     unsetenv("KUBERNETES_SERVICE_HOST");
 }
 
+static int closed_in_hook;
+static void close_in_hook_cb(struct cpgo_sd_source *src, void *arg)
+{
+    (void)arg;
+    closed_in_hook++;
+    src->ops->close(src); /* the owner may close a source from its hook (a reload) */
+}
+
+static int hook_ran(void *arg)
+{
+    (void)arg;
+    return closed_in_hook > 0;
+}
+
+/* Closing at any moment: with the token read in flight, with a list being parsed, from
+ * inside the hook (on a good answer and on a failure); the loop ends with nothing open. */
+static void test_close_anytime(void)
+{
+    ctl(&plain, "{s:s}", "action", "reset");
+    char name[16], ip[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        snprintf(ip, sizeof ip, "10.8.0.%d", i + 1);
+        put_pod(&plain, "prod", name, "pod-ready", ip);
+    }
+    struct cpgo_sd_k8s_cfg c = base_cfg(&plain);
+    c.namespaces = ns_prod;
+    c.nnamespaces = 1;
+    struct probe p;
+    for (int delay = 0; delay < 40; delay += 4) {
+        open_src(&c, &p, NULL);
+        if (delay) run_for(delay);
+        close_src(&p);
+    }
+    struct cpgo_sd_env env = {.loop = &loop};
+    for (int fail = 0; fail < 2; fail++) {
+        struct cpgo_sd_source *s = NULL;
+        if (fail)
+            ctl(&plain, "{s:s, s:s, s:i, s:s, s:i}", "action", "fault", "kind", "status", "count",
+                1, "op", "list", "status", 500);
+        CHECK_EQ_INT(cpgo_sd_k8s_new(&env, &c, 0, &s), 0);
+        closed_in_hook = 0;
+        s->changed = close_in_hook_cb;
+        CHECK_EQ_INT(s->ops->start(s), 0);
+        CHECK(run_until(hook_ran, NULL, 10000));
+        run_for(100);
+        CHECK_EQ_INT(closed_in_hook, 1);
+    }
+}
+
 static int make_certs(void)
 {
     char cmd[4096];
@@ -1114,6 +1199,7 @@ int main(void)
     test_backoff();
     test_stall_huge_refused();
     test_tls();
+    test_close_anytime();
 
     /* no token, in any form a server echoed, reached an error */
     CHECK(all_errors != NULL);
