@@ -158,7 +158,7 @@ int cpgo_cmd_discover(int argc, char **argv)
     struct cpgo_scraper *scraper = NULL;
     struct cpgo_resolver *resolver = NULL;
     struct cpgo_err err;
-    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, 0, -1}; /* watches: see daemon_int.h */
+    struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, 0, 0};
     struct cpgo_resolver_opts ro = {(const char *const *)cfg->dns.servers, cfg->dns.nservers,
                                     cfg->dns.timeout_ms, NULL, 0};
     int code = CPGO_EXIT_OK;

@@ -817,8 +817,6 @@ static void finish(struct daemon *d)
     d->services = NULL;
     if (d->resolver) cpgo_resolver_close(d->resolver, scraper_closed, d);
     d->resolver = NULL;
-    if (d->sd_scraper) cpgo_scraper_close(d->sd_scraper, scraper_closed, d);
-    d->sd_scraper = NULL;
     cpgo_publish_close(d); /* before the scraper: the GitHub client borrows it */
     cpgo_observe_close(d);
     cpgo_scraper_close(d->scraper, scraper_closed, d);

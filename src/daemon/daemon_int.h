@@ -81,7 +81,7 @@ struct cpgo_observe {
     int lag_open;
     uint64_t lag_due; /* uv_hrtime() when the probe is due */
     double last_lag_s;
-    double lag_max_ever; /* the largest lag since the start (logged at the stop) */
+    double lag_max_ever;         /* the largest lag since the start (logged at the stop) */
     double lag_ring[LAG_WINDOW]; /* the last probes, for the rolling maximum */
     size_t lag_next;
     char *status_page; /* the last /status rendering and when (uv_now) */
@@ -259,11 +259,6 @@ struct daemon {
     int once_services_started, once_sd_timed_out, once_sd_open;
     uv_timer_t once_sd_timer;       /* --once: the wait for discovery's first answers */
     struct cpgo_resolver *resolver; /* NULL without services */
-    /* Discovery's curl multi, on the same loop: Kubernetes watches are streams that hold
-     * their connection for minutes, one per namespace to one API server, so it has no
-     * per-host connection limit, which the scrapes' multi must keep at 1 (Go answers a
-     * second profile request with 500). NULL without services. */
-    struct cpgo_scraper *sd_scraper;
     /* Set by daemon.c: scrapes one instance of s in its running round (a backend of its
      * own, in the target's round). 0, or -1 when it could not start. */
     int (*instance_start)(struct service *s, const struct cpgo_instance *in);

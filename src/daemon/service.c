@@ -346,11 +346,6 @@ static void discovery_changed(struct cpgo_discovery *dsc, void *arg)
 
 int cpgo_service_env(struct daemon *d, struct cpgo_err *err)
 {
-    if (!d->sd_scraper) {
-        struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, 0, -1};
-        if (cpgo_scraper_new(&d->loop, &so, &d->sd_scraper))
-            return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    }
     if (d->resolver) return 0;
     const struct cpgo_dns_cfg *dc = &d->cfg->dns;
     struct cpgo_resolver_opts ro = {(const char *const *)dc->servers, dc->nservers, dc->timeout_ms,
@@ -371,7 +366,9 @@ static void discovery_start(struct service *s)
     const char *slash = d->opts.config_path ? strrchr(d->opts.config_path, '/') : NULL;
     if (slash)
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - d->opts.config_path), d->opts.config_path);
-    struct cpgo_sd_env env = {&d->loop, d->resolver, d->sd_scraper, dir};
+    /* Kubernetes sources drive a curl multi of their own (sd_k8s.c: watches hold their
+     * connection for minutes, which the scrapes' one-per-host limit cannot allow) */
+    struct cpgo_sd_env env = {&d->loop, d->resolver, d->scraper, dir};
     if (cpgo_discovery_new(&env, s->cfg, discovery_changed, s, &s->dsc, &err) ||
         cpgo_discovery_start(s->dsc, &err)) {
         cpgo_log(CPGO_LVL_ERROR, "cannot start discovery", "service", s->name, "error", err.text,
