@@ -44,7 +44,7 @@ for n in "${sizes[@]}"; do
     while read -r port _; do
       echo "- url: http://127.0.0.1:$port/debug/pprof/profile?seconds=2"
       echo "  schedule: '*/5 * * * *'"
-      echo "  open_pull_request: {repository: https://git.example.invalid/org/svc$((i / 5)), target_file: default.pgo, target_branch: main}"
+      echo "  open_pull_request: {repository: https://github.com/acme/svc$((i / 5)), target_file: default.pgo, target_branch: main}"
       i=$((i + 1))
     done < "$out/run$n/ports"
   } > "$out/run$n/config.yaml"

@@ -150,6 +150,7 @@ static void set_note(struct service *s)
 static void round_end(struct service *s)
 {
     s->in_round = 0;
+    if (s->rot_dirty && !s->rot_saving) rot_save(s);
     s->last_scraped = s->round_ok;
     s->last_discovered = s->nrinst;
     s->last_busy = s->round_busy;
@@ -232,8 +233,9 @@ void cpgo_service_instance_done(struct service *s, uint64_t key, int result)
     if (!s->in_round) return;
     if (result > 0) {
         s->round_ok++;
-        cpgo_rotation_done(&s->rot, key);
-        rot_save(s);
+        /* done already since its pick; a busy one retried is no longer owed (saved with
+         * the round's end) */
+        if (cpgo_rotation_done(&s->rot, key)) s->rot_dirty = 1;
     } else if (result == 0) {
         s->round_failed++;
     }

@@ -395,7 +395,8 @@ const struct cpgo_instance_dropped *cpgo_discovery_dropped(const struct cpgo_dis
 
 int cpgo_discovery_settled(const struct cpgo_discovery *dsc)
 {
-    if (dsc->pending) return 0;
+    /* a rebuild still due (answers arrived this loop turn) is not settled either */
+    if (dsc->pending || dsc->dirty) return 0;
     for (size_t i = 0; i < dsc->nsrc; i++)
         if (!dsc->src[i]->answered) return 0;
     return 1;

@@ -176,13 +176,16 @@ void cpgo_rotation_owe(struct cpgo_rotation *r, uint64_t key)
     if (r->nowed < CPGO_ROTATION_MAX_OWED) r->owed[r->nowed++] = key;
 }
 
-void cpgo_rotation_done(struct cpgo_rotation *r, uint64_t key)
+int cpgo_rotation_done(struct cpgo_rotation *r, uint64_t key)
 {
+    int changed = !is_done(r, key);
     set_done(r, key);
     size_t k = 0;
     for (size_t j = 0; j < r->nowed; j++)
         if (r->owed[j] != key) r->owed[k++] = r->owed[j];
+    changed |= k != r->nowed;
     r->nowed = k;
+    return changed;
 }
 
 void cpgo_rotation_free(struct cpgo_rotation *r)

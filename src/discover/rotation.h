@@ -49,8 +49,9 @@ size_t cpgo_rotation_next(struct cpgo_rotation *r, const struct cpgo_instance *i
                           unsigned char *taken);
 /* The instance with this key was busy: not done, tried first next round. */
 void cpgo_rotation_owe(struct cpgo_rotation *r, uint64_t key);
-/* The instance with this key was scraped: done, no longer owed (a busy one retried). */
-void cpgo_rotation_done(struct cpgo_rotation *r, uint64_t key);
+/* The instance with this key was scraped: done, no longer owed (a busy one retried).
+ * Returns 1 when that changed the rotation. */
+int cpgo_rotation_done(struct cpgo_rotation *r, uint64_t key);
 void cpgo_rotation_free(struct cpgo_rotation *r);
 /* The rotation as JSON text (malloc'd; NULL when out of memory), and back: -1 when the
  * text is not a rotation (then *r is the empty rotation). *r is overwritten (free it
