@@ -282,6 +282,9 @@ static void tick_cb(uv_timer_t *h)
     struct service *s = h->data;
     struct daemon *d = s->d;
     if (d->stopping || s->removed) return;
+    /* the next tick first: the round's instances may retry only while their retry ends
+     * before it (instance_start copies s->next_fire_ms), which must not be this tick's */
+    schedule_next(s);
     const char *why = NULL;
     if (s->in_round) {
         s->missed_ticks++;
@@ -292,7 +295,6 @@ static void tick_cb(uv_timer_t *h)
     } else {
         round_start(s);
     }
-    schedule_next(s);
 }
 
 static void schedule_next(struct service *s)
