@@ -14,7 +14,7 @@ cat >"$T/busy.yaml" <<YAML
 state_dir: $T/s1
 services:
 - name: single
-  schedule: '@every 30s'
+  schedule: '@every 10s'
   seconds: 1
   timeout: 5s
   retries: 2
@@ -30,6 +30,69 @@ check "busy: the instance was retried after the profile's duration, in daemon mo
 kill -TERM $D
 wait $D
 check "busy: exit 0 on SIGTERM" [ $? -eq 0 ]
+
+# ---- 2. a reload while an instance waits to retry -----------------------------------------
+# An instance answers busy once, then records the Authorization header of each request.
+# While it waits for its retry, the credentials file changes and the daemon reloads: the
+# retry uses the configuration now in force (the old one is freed by the reload).
+cat >"$T/instance.py" <<'PY'
+import http.server, sys
+port_file, log = sys.argv[1], sys.argv[2]
+n = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        global n
+        n += 1
+        with open(log, "a") as f:
+            f.write("%d %s\n" % (n, self.headers.get("Authorization", "-")))
+        body = b"Could not enable CPU profiling: cpu profiling already in use\n"
+        self.send_response(500 if n == 1 else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(port_file + ".tmp", "w").write(str(s.server_address[1]))
+import os; os.rename(port_file + ".tmp", port_file)
+s.serve_forever()
+PY
+python3 "$T/instance.py" "$T/inst.port" "$T/inst.log" &
+IP=$!
+wait_for "[ -s '$T/inst.port' ]" 10
+umask 077
+printf 'OLD-credential' >"$T/cred"
+cat >"$T/reload.yaml" <<YAML
+state_dir: $T/s2
+services:
+- name: authed
+  schedule: '@every 10s'
+  seconds: 2
+  timeout: 4s
+  retries: 1
+  authorization: {credentials_file: $T/cred}
+  static_configs:
+  - targets: ['127.0.0.1:$(cat "$T/inst.port")']
+  open_pull_request: {repository: 'https://github.com/acme/authed'}
+YAML
+"$CPGO" run -c "$T/reload.yaml" --output "$T/o2" 2>"$T/reload.log" &
+D=$!
+check "reload: the busy instance waits to retry" \
+  wait_for "grep -q 'scrape failed, retrying.*class=busy' '$T/reload.log'" 20
+printf 'NEW-credential' >"$T/cred"
+kill -HUP $D
+check "reload: the configuration is reloaded" wait_for "grep -q 'configuration reloaded' '$T/reload.log'" 10
+check "reload: the retry was sent" wait_for "grep -q '^2 ' '$T/inst.log'" 15
+check "reload: the first request had the old credential" grep -q '^1 Bearer OLD-credential$' "$T/inst.log"
+check "reload: the retry has the reloaded credential ($(sed -n 2p "$T/inst.log"))" \
+  grep -q '^2 Bearer NEW-credential$' "$T/inst.log"
+check "reload: the round ends" wait_for "grep -q 'service round finished' '$T/reload.log'" 15
+kill -TERM $D
+wait $D
+check "reload: exit 0 on SIGTERM" [ $? -eq 0 ]
+check "reload: no credential in the log" bash -c "! grep -q 'credential' '$T/reload.log'"
+kill $IP 2>/dev/null
+wait $IP 2>/dev/null
 
 stop_fleet
 finish
