@@ -1344,6 +1344,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     d->lock_fd = lock_fd;
     d->progress = progress;
     d->instance_start = instance_start;
+    d->target_load = submit_load;
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */

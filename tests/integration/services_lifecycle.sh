@@ -94,5 +94,56 @@ check "reload: no credential in the log" bash -c "! grep -q 'credential' '$T/rel
 kill $IP 2>/dev/null
 wait $IP 2>/dev/null
 
+# ---- 3. a service-only target whose state cannot be opened at the start -----------------
+# (a file where its directory goes): its ticks skip the round and open the state again, as
+# a backend's ticks do; once it opens, the rotation saved there is read, and rounds run.
+"$CPGO_FAKEFLEET" --profile "$P" --count 3 --port-file "$T/ports3" --duration 300 \
+  2>>"$T/fleet3.log" &
+F3=$!
+wait_for "[ -s '$T/ports3' ]" 10
+mapfile -t P3 < <(awk '{print $1}' "$T/ports3")
+cat >"$T/state.yaml" <<YAML
+state_dir: $T/s3
+services:
+- name: stateful
+  schedule: '@every 2s'
+  seconds: 1
+  timeout: 1900ms
+  max_instances: 1
+  static_configs:
+  - targets: ['127.0.0.1:${P3[0]}', '127.0.0.1:${P3[1]}', '127.0.0.1:${P3[2]}']
+  open_pull_request: {repository: 'https://github.com/acme/stateful'}
+YAML
+"$CPGO" run -c "$T/state.yaml" --once --output "$T/o3" 2>"$T/state0.log"
+check "state: a first --once run" [ $? -eq 0 ]
+TID=$(basename "$(ls -d "$T"/s3/targets/*/)")
+ROT=$(ls "$T/s3/targets/$TID"/rotation-*.json)
+check "state: the rotation is saved" [ -s "$ROT" ]
+cp "$ROT" "$T/rotation.saved"
+mv "$T/s3/targets/$TID" "$T/target.saved"
+echo "not a directory" >"$T/s3/targets/$TID"
+"$CPGO" run -c "$T/state.yaml" --output "$T/o3" 2>"$T/state.log" &
+D=$!
+check "state: the target's state cannot be opened" \
+  wait_for "grep -q 'cannot open target state' '$T/state.log'" 10
+check "state: rounds are skipped meanwhile" \
+  wait_for "grep -q 'service round skipped.*the target.s state is unavailable' '$T/state.log'" 10
+rm -f "$T/s3/targets/$TID"
+mv "$T/target.saved" "$T/s3/targets/$TID"
+check "state: once the state opens, the service's rounds run" \
+  wait_for "grep -q 'service round finished.*scraped=1' '$T/state.log'" 20
+kill -TERM $D
+wait $D
+check "state: exit 0 on SIGTERM" [ $? -eq 0 ]
+check "state: the saved rotation was read, not started over" \
+  bash -c "! grep -q 'rotation could not be read' '$T/state.log'"
+check "state: the rotation continued from the saved one" python3 -c "
+import json, sys
+a = json.load(open('$T/rotation.saved')); b = json.load(open('$ROT'))
+assert b['rounds'] > a['rounds'], (a, b)
+"
+kill $F3 2>/dev/null
+wait $F3 2>/dev/null
+
 stop_fleet
 finish
