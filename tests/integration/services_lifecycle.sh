@@ -145,5 +145,33 @@ assert b['rounds'] > a['rounds'], (a, b)
 kill $F3 2>/dev/null
 wait $F3 2>/dev/null
 
+# ---- 4. cpgo discover: a name whose DNS server never answers --------------------------------
+# (a UDP socket that reads nothing): the source is read, the name is not resolved within
+# --timeout: exit 1, and nothing is written (the state directory is not even created).
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(120)' "$T/udp.port" &
+U=$!
+wait_for "[ -s '$T/udp.port' ]" 10
+cat >"$T/silent.yaml" <<YAML
+state_dir: $T/s4
+dns: {servers: ['127.0.0.1:$(cat "$T/udp.port")']}
+services:
+- name: web
+  schedule: '@every 1m'
+  static_configs:
+  - targets: ['web-1.internal:6060', '127.0.0.1:${PORTS[1]}']
+  open_pull_request: {repository: 'https://github.com/acme/web'}
+YAML
+"$CPGO" discover -c "$T/silent.yaml" --timeout 1s >"$T/discover.out" 2>"$T/discover.err"
+rc=$?
+check "discover: exit 1 when a name is not resolved in time (got $rc)" [ $rc -eq 1 ]
+check "discover: says so" grep -q 'not every source answered within the timeout' "$T/discover.err"
+check "discover: still lists what it found" grep -q "127.0.0.1:${PORTS[1]}" "$T/discover.out"
+check "discover: writes nothing" [ ! -e "$T/s4" ]
+kill $U 2>/dev/null
+wait $U 2>/dev/null
+
 stop_fleet
 finish
