@@ -342,7 +342,7 @@ static void rebuild(struct cpgo_discovery *dsc)
     dsc->nnames = k;
     free(byaddr.slot);
     free(byname.slot);
-    qsort(inst, ninst, sizeof *inst, cmp_inst);
+    if (ninst) qsort(inst, ninst, sizeof *inst, cmp_inst); /* never NULL to qsort (UBSan) */
     instances_free(dsc->inst, dsc->ninst);
     dropped_free(dsc->drop, dsc->ndrop);
     dsc->inst = inst;

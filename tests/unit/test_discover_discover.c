@@ -129,6 +129,25 @@ static void test_union(void)
     fixture_close(&f);
 }
 
+/* A source that answers with nothing (file_sd before its files exist): an empty list, and
+ * no null array handed to qsort (UBSan aborts on it). */
+static void test_empty(void)
+{
+    struct fixture f;
+    CHECK_EQ_INT(fixture_open(&f), 0);
+    struct cpgo_sd_static_cfg st = {NULL, 0, 1};
+    struct cpgo_service_cfg svc = {.name = "web", .statics = &st, .nstatics = 1};
+    struct ctx c = {0};
+    struct cpgo_discovery *dsc = discovery(&f, &svc, &c);
+    uv_run(&f.loop, UV_RUN_DEFAULT); /* until the first list */
+    size_t n;
+    CHECK_EQ_INT(c.changes, 1);
+    CHECK(cpgo_discovery_instances(dsc, &n) == NULL && n == 0);
+    CHECK(cpgo_discovery_settled(dsc));
+    cpgo_discovery_close(dsc);
+    fixture_close(&f);
+}
+
 /* --once starts a service's round as soon as its discovery says it has settled: by then
  * the instance list must hold every answer. A source answers on one loop turn and the list
  * is rebuilt on a later one; in between, "settled" said yes with the list still empty. */
@@ -205,6 +224,7 @@ static void test_large_fleet(void)
 int main(void)
 {
     test_union();
+    test_empty();
     test_settled_means_listed();
     test_large_fleet();
     CHECK_DONE();
