@@ -157,7 +157,7 @@ int cpgo_cmd_discover(int argc, char **argv)
     uv_loop_init(&r.loop);
     struct cpgo_scraper *scraper = NULL;
     struct cpgo_resolver *resolver = NULL;
-    struct cpgo_err err;
+    struct cpgo_err err = {0};
     struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, 0, 0};
     struct cpgo_resolver_opts ro = {(const char *const *)cfg->dns.servers, cfg->dns.nservers,
                                     cfg->dns.timeout_ms, NULL, 0};
@@ -167,7 +167,7 @@ int cpgo_cmd_discover(int argc, char **argv)
     if (!r.dsc || !r.svc || cpgo_scraper_new(&r.loop, &so, &scraper) ||
         cpgo_resolver_new(&r.loop, &ro, &resolver, &err)) {
         fprintf(stderr, "cpgo discover: cannot start: %s\n",
-                resolver || !r.dsc ? "out of memory" : err.text);
+                !r.dsc || !r.svc || !scraper ? "out of memory" : err.text);
         code = CPGO_EXIT_FAIL;
         goto out;
     }
@@ -193,9 +193,11 @@ int cpgo_cmd_discover(int argc, char **argv)
     int failed = 0;
     for (size_t i = 0; i < r.n; i++)
         if (r.dsc[i]) print_service(r.svc[i], r.dsc[i], all, &failed);
+    /* a source without an answer, or a name still being resolved (its DNS server is
+     * silent): the list printed may be short of what a round would scrape */
     if (r.timed_out)
         fprintf(stderr, "cpgo discover: not every source answered within the timeout\n");
-    if (failed) code = CPGO_EXIT_FAIL;
+    if (failed || r.timed_out) code = CPGO_EXIT_FAIL;
     uv_close((uv_handle_t *)&r.deadline, NULL);
 out:
     for (size_t i = 0; i < r.n; i++)

@@ -778,6 +778,24 @@ static int instance_start(struct service *s, const struct cpgo_instance *in)
     return 0;
 }
 
+/* A reload kept the service: its instances' scrapes (in flight, waiting, or waiting to
+ * retry) take its new settings, as a kept backend does. inst_cfg is a shallow copy of the
+ * service's template, whose strings (tls_config, basic_auth, authorization, proxy_url)
+ * the old configuration owned: it is freed when the reload ends. */
+static void instances_update(struct daemon *d, struct service *s)
+{
+    for (struct backend *b = d->backends; b; b = b->next) {
+        if (b->svc != s || b->released) continue;
+        char *url = b->inst_cfg.url; /* the instance's own */
+        b->inst_cfg = s->cfg->tmpl;
+        b->inst_cfg.url = url;
+        free_headers(b->headers);
+        b->headers = build_headers(&b->inst_cfg);
+        cpgo_url_secrets_unref(b->secrets);
+        b->secrets = build_secrets(&b->inst_cfg);
+    }
+}
+
 static void backend_close(struct backend *b)
 {
     set_busy(b, 0);
@@ -985,6 +1003,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         if (s) {
             s->removed = 0;
             cpgo_service_update(s, sc, t);
+            instances_update(d, s);
         } else {
             s = cpgo_service_new(d, sc, t);
             if (!s) continue;
@@ -1323,6 +1342,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     d->lock_fd = lock_fd;
     d->progress = progress;
     d->instance_start = instance_start;
+    d->target_load = submit_load;
     if (!o->output_dir) {
         struct cpgo_err e;
         d->cfg = cfg; /* for the token settings; apply_config sets it for good */

@@ -262,6 +262,9 @@ struct daemon {
     /* Set by daemon.c: scrapes one instance of s in its running round (a backend of its
      * own, in the target's round). 0, or -1 when it could not start. */
     int (*instance_start)(struct service *s, const struct cpgo_instance *in);
+    /* Set by daemon.c: opens (recovers) the target's state again after it failed, on its
+     * lane (a service's tick, as a backend's tick does). */
+    void (*target_load)(struct target *t);
 };
 
 /* observe.c (loop thread): daemon.c and publish.c report each event through one of these,

@@ -9,12 +9,13 @@
  * publishing are the backends' own. A busy instance (Go answers a second CPU profile
  * request with 500 "already in use") is replaced within the round by the next instance not
  * yet tried, and owed to the next round. The rotation is read from the target's state
- * directory before the first round and saved after every change, by small jobs on the
- * target's lane (never file I/O on the loop).
+ * directory before the first round (again once the state opens, when it could not be opened
+ * at first) and saved after every change, by small jobs on the target's lane (never file
+ * I/O on the loop).
  *
  * Calls: daemon.c calls this file; this file calls no function of daemon.c (the instance
- * hook is a pointer daemon.c installs), nor of observe.c (it sets the metrics observe.c
- * registered). Thread: the loop (the rotation jobs run on the target's lane).
+ * and state-load hooks are pointers daemon.c installs), nor of observe.c (it sets the
+ * metrics observe.c registered). Thread: the loop (the rotation jobs run on the target's lane).
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -57,6 +58,7 @@ struct rot_job {
     char *text; /* save: the rotation; read: what was read */
     int save;
     int rc;
+    int no_state; /* the target's state was not open: nothing was read */
     struct cpgo_err err;
 };
 
@@ -64,6 +66,7 @@ static void rot_work(struct cpgo_job *job)
 {
     struct rot_job *j = CPGO_JOB_DATA(job, struct rot_job, base);
     if (!j->t->ts) {
+        j->no_state = 1;
         j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
         return;
     }
@@ -87,7 +90,9 @@ static void rot_done(struct cpgo_job *job, int canceled)
         if (s->rot_dirty && !s->removed && !canceled) rot_save(s);
     } else {
         s->rot_state = 2;
-        if (!canceled && j->rc)
+        if (!canceled && j->no_state)
+            s->rot_state = 0; /* read once the target's state opens (ready) */
+        else if (!canceled && j->rc)
             cpgo_log(CPGO_LVL_WARN, "the rotation could not be read: it starts over", "service",
                      s->name, "error", j->err.text, NULL);
         else if (!canceled && j->text && cpgo_rotation_decode(j->text, strlen(j->text), &s->rot))
@@ -268,10 +273,15 @@ static void schedule_next(struct service *s);
 
 static int ready(struct service *s, const char **why)
 {
-    if (!s->t->loaded) {
-        *why = s->t->load_failed ? "the target's state is unavailable" : "loading state";
+    struct target *t = s->t;
+    if (!t->loaded) {
+        *why = t->load_failed ? "the target's state is unavailable" : "loading state";
+        /* open it again, as a backend's tick does: a read-only or full disk may be back
+         * (--once reports the failure instead) */
+        if (t->load_failed && !s->d->opts.once) s->d->target_load(t);
         return 0;
     }
+    if (s->rot_state == 0) s->rot_state = rot_submit(s, 0) == 0 ? 1 : 2;
     if (s->rot_state != 2) {
         *why = "reading the rotation";
         return 0;
@@ -284,6 +294,9 @@ static void tick_cb(uv_timer_t *h)
     struct service *s = h->data;
     struct daemon *d = s->d;
     if (d->stopping || s->removed) return;
+    /* the next tick first: the round's instances may retry only while their retry ends
+     * before it (instance_start copies s->next_fire_ms), which must not be this tick's */
+    schedule_next(s);
     const char *why = NULL;
     if (s->in_round) {
         s->missed_ticks++;
@@ -294,7 +307,6 @@ static void tick_cb(uv_timer_t *h)
     } else {
         round_start(s);
     }
-    schedule_next(s);
 }
 
 static void schedule_next(struct service *s)

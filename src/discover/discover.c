@@ -7,6 +7,7 @@
  * address, so a rebuild never loses what a failed refresh could not confirm.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,50 @@ static void dropped_free(struct cpgo_instance_dropped *d, size_t n)
     free(d);
 }
 
-static struct name *name_find(struct cpgo_discovery *dsc, const char *host)
+/* A rebuild looks up every name and every address among thousands (up to
+ * CPGO_SD_MAX_TARGETS a service): open-addressing tables of indexes, made for the rebuild,
+ * keep it linear on the loop thread. A table is a power of two at least twice its entries;
+ * SIZE_MAX marks a free slot. */
+struct index {
+    size_t *slot;
+    size_t mask;
+};
+
+static int index_init(struct index *ix, size_t entries)
 {
-    for (size_t i = 0; i < dsc->nnames; i++)
-        if (!strcasecmp(dsc->names[i]->host, host)) return dsc->names[i];
+    size_t cap = 16;
+    while (cap < entries * 2)
+        cap <<= 1;
+    ix->slot = malloc(cap * sizeof *ix->slot);
+    if (!ix->slot) return -1;
+    memset(ix->slot, 0xff, cap * sizeof *ix->slot);
+    ix->mask = cap - 1;
+    return 0;
+}
+
+static uint64_t host_hash(const char *host)
+{
+    uint64_t h = CPGO_FNV1A_INIT;
+    for (const char *p = host; *p; p++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)*p);
+        h = cpgo_hash_fnv1a(&c, 1, h);
+    }
+    return cpgo_hash_fmix64(h);
+}
+
+/* The name's entry (names[i], case-insensitive), or NULL; with ix, *slot is where it goes. */
+static struct name *name_find(struct cpgo_discovery *dsc, const struct index *ix, const char *host,
+                              size_t *slot)
+{
+    if (!ix->slot) {
+        for (size_t i = 0; i < dsc->nnames; i++)
+            if (!strcasecmp(dsc->names[i]->host, host)) return dsc->names[i];
+        return NULL;
+    }
+    size_t h = (size_t)host_hash(host) & ix->mask;
+    for (; ix->slot[h] != SIZE_MAX; h = (h + 1) & ix->mask)
+        if (!strcasecmp(dsc->names[ix->slot[h]]->host, host)) return dsc->names[ix->slot[h]];
+    *slot = h;
     return NULL;
 }
 
@@ -132,9 +173,10 @@ static void name_answered(const struct cpgo_dns_answer *a, void *arg)
 }
 
 /* The name's entry; asks the resolver when it was never asked or its answer is old. */
-static struct name *name_use(struct cpgo_discovery *dsc, const char *host)
+static struct name *name_use(struct cpgo_discovery *dsc, struct index *ix, const char *host)
 {
-    struct name *nm = name_find(dsc, host);
+    size_t slot = SIZE_MAX;
+    struct name *nm = name_find(dsc, ix, host, &slot);
     if (!nm) {
         if (dsc->nnames == dsc->capnames) {
             size_t nc = dsc->capnames ? dsc->capnames * 2 : 16;
@@ -150,6 +192,7 @@ static struct name *name_use(struct cpgo_discovery *dsc, const char *host)
         }
         nm->dsc = dsc;
         snprintf(nm->why, sizeof nm->why, "not resolved yet");
+        if (ix->slot) ix->slot[slot] = dsc->nnames;
         dsc->names[dsc->nnames++] = nm;
     }
     nm->used = 1;
@@ -205,8 +248,23 @@ static void rebuild(struct cpgo_discovery *dsc)
     struct cpgo_instance_dropped *drop = NULL;
     size_t ninst = 0, ndrop = 0, capdrop = 0;
     if (total && !inst) return; /* keep the old list: out of memory is not an answer */
-    for (size_t i = 0; i < dsc->nnames; i++)
-        dsc->names[i]->used = 0;
+    /* addresses: each instance's index by key; names: each name's index in names[], for
+     * the names known and those this rebuild adds (at most one a target) */
+    struct index byaddr, byname = {NULL, 0};
+    if (index_init(&byaddr, total)) {
+        free(inst);
+        return;
+    }
+    if (index_init(&byname, dsc->nnames + total)) byname.slot = NULL; /* then a linear scan */
+    for (size_t i = 0; i < dsc->nnames; i++) {
+        struct name *nm = dsc->names[i];
+        nm->used = 0;
+        if (!byname.slot) continue;
+        size_t h = (size_t)host_hash(nm->host) & byname.mask;
+        while (byname.slot[h] != SIZE_MAX)
+            h = (h + 1) & byname.mask;
+        byname.slot[h] = i;
+    }
     for (size_t s = 0; s < dsc->nsrc; s++) {
         const struct cpgo_sd_source *src = dsc->src[s];
         dsc->src_count[s] = 0;
@@ -225,7 +283,7 @@ static void rebuild(struct cpgo_discovery *dsc)
             const char *addr = t->host;
             const char *host = NULL;
             if (!is_ip(t->host)) {
-                struct name *nm = name_use(dsc, t->host);
+                struct name *nm = name_use(dsc, &byname, t->host);
                 if (!nm || !nm->addr[0]) {
                     char why[300];
                     snprintf(why, sizeof why, "does not resolve: %s",
@@ -237,12 +295,14 @@ static void rebuild(struct cpgo_discovery *dsc)
                 host = t->host;
             }
             uint64_t key = cpgo_instance_key(addr, t->port);
-            size_t dup = ninst;
-            for (size_t j = 0; j < ninst; j++)
-                if (inst[j].key == key && inst[j].port == t->port && !strcmp(inst[j].addr, addr)) {
-                    dup = j;
+            size_t dup = ninst, h = (size_t)key & byaddr.mask;
+            for (; byaddr.slot[h] != SIZE_MAX; h = (h + 1) & byaddr.mask) {
+                const struct cpgo_instance *o = &inst[byaddr.slot[h]];
+                if (o->key == key && o->port == t->port && !strcmp(o->addr, addr)) {
+                    dup = byaddr.slot[h];
                     break;
                 }
+            }
             if (dup < ninst) {
                 char why[300];
                 snprintf(why, sizeof why, "the same address as %s", inst[dup].origin);
@@ -263,6 +323,7 @@ static void rebuild(struct cpgo_discovery *dsc)
                 memset(in, 0, sizeof *in);
                 continue;
             }
+            byaddr.slot[h] = ninst;
             dsc->src_count[s]++;
             ninst++;
         }
@@ -279,7 +340,9 @@ static void rebuild(struct cpgo_discovery *dsc)
         free(nm);
     }
     dsc->nnames = k;
-    qsort(inst, ninst, sizeof *inst, cmp_inst);
+    free(byaddr.slot);
+    free(byname.slot);
+    if (ninst) qsort(inst, ninst, sizeof *inst, cmp_inst); /* never NULL to qsort (UBSan) */
     instances_free(dsc->inst, dsc->ninst);
     dropped_free(dsc->drop, dsc->ndrop);
     dsc->inst = inst;
@@ -395,7 +458,8 @@ const struct cpgo_instance_dropped *cpgo_discovery_dropped(const struct cpgo_dis
 
 int cpgo_discovery_settled(const struct cpgo_discovery *dsc)
 {
-    /* a rebuild still due (answers arrived this loop turn) is not settled either */
+    /* dirty: an answer came and the list is rebuilt on the next loop turn; until then the
+     * list does not hold it (and names it brings are not asked yet) */
     if (dsc->pending || dsc->dirty) return 0;
     for (size_t i = 0; i < dsc->nsrc; i++)
         if (!dsc->src[i]->answered) return 0;
