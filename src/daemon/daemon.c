@@ -523,6 +523,8 @@ static void backend_finished(struct backend *b)
     if (b->svc && !b->released) {
         /* the service's round first: its summary goes into the publish this may start */
         int result = b->busy_replaced ? -1 : b->last_class == CPGO_CLASS_OK ? 1 : 0;
+        /* --once: a failed instance fails the run, as a failed backend does */
+        if (result == 0 && b->d->opts.once && !b->d->stopping) b->d->exit_code = 1;
         cpgo_service_instance_done(b->svc, b->inst_key, result);
         if (b->in_round) {
             b->in_round = 0;
@@ -919,6 +921,14 @@ static void begin_shutdown(struct daemon *d, const char *why)
 
 static void signal_cb(uv_signal_t *h, int signum);
 
+static int dns_same(const struct cpgo_dns_cfg *a, const struct cpgo_dns_cfg *b)
+{
+    if (a->nservers != b->nservers || a->timeout_ms != b->timeout_ms) return 0;
+    for (size_t i = 0; i < a->nservers; i++)
+        if (strcmp(a->servers[i], b->servers[i])) return 0;
+    return 1;
+}
+
 /* Applies a new configuration: keeps the runtime of targets and backends that still exist
  * (matched by target key, and backend name + URL), adds new ones, retires the rest. */
 static void apply_config(struct daemon *d, struct cpgo_config *nc)
@@ -990,7 +1000,16 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         b->next_fire_ms = 0;
         if (!d->opts.once) schedule_next(b);
     }
-    /* services, by name: a kept one keeps its rotation and its round */
+    /* services, by name: a kept one keeps its rotation and its round. Every discovery
+     * starts again on the new configuration (its sources point into it); when `dns:`
+     * changed, on a new resolver (the sources are closed before the resolver they use). */
+    if (d->resolver && old && !dns_same(&old->dns, &nc->dns)) {
+        for (struct service *s = d->services; s; s = s->next)
+            cpgo_service_stop_discovery(s);
+        cpgo_resolver_close(d->resolver, scraper_closed, d);
+        d->resolver = NULL;
+        cpgo_log(CPGO_LVL_INFO, "dns settings changed: a new resolver", NULL);
+    }
     for (struct service *s = d->services; s; s = s->next)
         s->removed = 1;
     for (size_t i = 0; i < nc->nservices; i++) {

@@ -290,9 +290,10 @@ struct service *cpgo_service_new(struct daemon *d, const struct cpgo_service_cfg
 /* A reload: the service keeps its rotation and round; discovery starts again on the new
  * configuration (its sources point into it). */
 void cpgo_service_update(struct service *s, const struct cpgo_service_cfg *cfg, struct target *t);
-void cpgo_service_schedule(struct service *s); /* daemon mode: arm the cron tick */
-void cpgo_service_stop(struct service *s);     /* shutdown: no more ticks */
-void cpgo_service_ref(struct service *s);      /* an instance's backend holds its service */
+void cpgo_service_schedule(struct service *s);       /* daemon mode: arm the cron tick */
+void cpgo_service_stop(struct service *s);           /* shutdown: no more ticks */
+void cpgo_service_stop_discovery(struct service *s); /* before its resolver is replaced */
+void cpgo_service_ref(struct service *s);            /* an instance's backend holds its service */
 void cpgo_service_unref(struct service *s);
 void cpgo_service_close(struct service *s); /* removed or finishing: frees once idle */
 /* An instance's scrape ended: result 1 merged, 0 failed for good, -1 busy and replaced by

@@ -184,33 +184,48 @@ static int round_start(struct service *s)
     size_t n;
     const struct cpgo_instance *in = s->dsc ? cpgo_discovery_instances(s->dsc, &n) : NULL;
     if (!s->dsc) n = 0;
+    int reuse = 0;
+    if (n == 0 && s->nrinst && s->dsc && !cpgo_discovery_settled(s->dsc)) {
+        /* discovery started again (a reload) and has not answered yet: the last round's
+         * instances are the last good ones */
+        reuse = 1;
+        n = s->nrinst;
+    }
     if (n == 0) {
         skip_round(s, s->dsc && cpgo_discovery_failing(s->dsc)
                           ? "no instances (a discovery source is failing)"
                           : "no instances discovered");
         return -1;
     }
-    for (size_t i = 0; i < s->nrinst; i++) {
-        free(s->rinst[i].host);
-        free(s->rinst[i].origin);
-    }
-    free(s->rinst);
-    free(s->taken);
-    s->rinst = calloc(n, sizeof *s->rinst);
-    s->taken = calloc(n, 1);
     size_t *pick = calloc(n, sizeof *pick);
-    s->nrinst = 0;
-    if (!s->rinst || !s->taken || !pick) {
-        free(pick);
+    if (!pick) {
         skip_round(s, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        s->rinst[i] = in[i];
-        s->rinst[i].host = in[i].host ? strdup(in[i].host) : NULL;
-        s->rinst[i].origin = in[i].origin ? strdup(in[i].origin) : NULL;
+    if (reuse) {
+        memset(s->taken, 0, n);
+    } else {
+        for (size_t i = 0; i < s->nrinst; i++) {
+            free(s->rinst[i].host);
+            free(s->rinst[i].origin);
+        }
+        free(s->rinst);
+        free(s->taken);
+        s->rinst = calloc(n, sizeof *s->rinst);
+        s->taken = calloc(n, 1);
+        s->nrinst = 0;
+        if (!s->rinst || !s->taken) {
+            free(pick);
+            skip_round(s, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            s->rinst[i] = in[i];
+            s->rinst[i].host = in[i].host ? strdup(in[i].host) : NULL;
+            s->rinst[i].origin = in[i].origin ? strdup(in[i].origin) : NULL;
+        }
+        s->nrinst = n;
     }
-    s->nrinst = n;
     size_t got = cpgo_rotation_pick(&s->rot, s->rinst, n, s->cfg->max_instances, pick, s->taken);
     s->in_round = 1;
     s->rounds++;
@@ -435,6 +450,12 @@ void cpgo_service_update(struct service *s, const struct cpgo_service_cfg *cfg, 
     if (s->dsc) cpgo_discovery_close(s->dsc);
     s->dsc = NULL;
     discovery_start(s);
+}
+
+void cpgo_service_stop_discovery(struct service *s)
+{
+    if (s->dsc) cpgo_discovery_close(s->dsc);
+    s->dsc = NULL;
 }
 
 void cpgo_service_stop(struct service *s)

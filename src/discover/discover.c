@@ -315,7 +315,10 @@ static void rebuild(struct cpgo_discovery *dsc)
             in->key = key;
             in->host = host ? strdup(host) : NULL;
             char origin[400];
-            snprintf(origin, sizeof origin, "%s: %s", src->name, t->origin ? t->origin : "");
+            if (t->origin && t->origin[0] && strcmp(t->origin, src->name))
+                snprintf(origin, sizeof origin, "%s: %s", src->name, t->origin);
+            else
+                snprintf(origin, sizeof origin, "%s", src->name);
             in->origin = strdup(origin);
             if ((host && !in->host) || !in->origin) {
                 free(in->host);
