@@ -255,6 +255,15 @@ int main(void)
     cpgo_prbody_escape_cell(NULL, 10, cell, sizeof cell);
     CHECK_TEXT(cell, "");
 
+    /* ---- services: the last round, scraped of discovered (issue 11) ---- */
+    in.discovery = "checkout: 10 of 37 discovered instances scraped | canary";
+    CHECK_EQ_INT(cpgo_prbody_build(&in, &body, &len, &err), 0);
+    CHECK_STR_CONTAINS(body, " instance |\n"
+                             "| Last round | checkout: 10 of 37 discovered instances scraped "
+                             "\\| canary |\n");
+    free(body);
+    in.discovery = NULL;
+
     /* ---- usage ---- */
     struct cpgo_prbody_in bad = {.target_key = "k", .target_branch = "main"};
     CHECK_EQ_INT(cpgo_prbody_build(&bad, &body, &len, &err), CPGO_E_USAGE);
