@@ -498,6 +498,11 @@ start_dns "$DNS_PORT" || finish
 check "recovered: churn's source ok with the new set" \
   wait_for "[ \"\$(src_ok churn)\" = True ] && [ \"\$(svc_instances churn)\" = '$F9' ]" 30
 check "recovered: arec's source ok" wait_for "[ \"\$(src_ok arec)\" = True ]" 30
+# 9 was in the old set too: count rounds so that the one running at the change is over
+rounds() { grep -c 'service round finished.*service=churn' "$T/daemon.log"; }
+r0=$(rounds)
+check "recovered: a round on the new set" wait_for "[ \$(rounds) -ge $((r0 + 2)) ]" 60
+stats_now
 o8=$(fleet_ok "${PORTS[8]}"); o9=$(fleet_ok "${PORTS[9]}")
 check "recovered: the new set is scraped" wait_for "fok_ge ${PORTS[9]} $((o9 + 2))" 60
 check "recovered: the dropped instance is not ($o8)" [ "$(fleet_ok "${PORTS[8]}")" -eq "$o8" ]

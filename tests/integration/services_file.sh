@@ -233,8 +233,7 @@ check "discover --all with invalid JSON: FAILED naming the file and line" \
 J "$C/targets/b.json" "$(F 7)"
 printf -- "- targets:\n  - '%s'\n bad: [indent\n" "$(F 1)" >"$C/more.yaml"
 failing "invalid YAML" "more.yaml:3: invalid YAML"
-check "invalid YAML: b.json's change is taken, more.yaml's last good list stays" \
-  wait_for "[ \"\$(instances)\" = '$(addrs 3 4 7)' ]" 30
+settle "invalid YAML: b.json's change is taken, more.yaml's last good list stays" 3 4 7
 scraped "invalid YAML" "3 4 7"
 check "invalid YAML: only the YAML file is in the error" \
   bash -c "! grep -q 'b\.json' <<<\"\$(python3 -c \"import json; d=json.load(open('$T/status.json')); print([x for x in d['services'] if x['name']=='files'][0]['sources'][0]['last_error'])\")\""
@@ -243,7 +242,7 @@ check "invalid YAML: only the YAML file is in the error" \
 printf -- "- targets:\n  - '%s'\n  - 'fs.svc.test:%s'\n" "$(F 3)" "${PORTS[4]}" >"$C/more.yaml"
 printf '[\n  {"targets": [\n    "10.0.0.1"\n  ]}\n]\n' >"$C/targets/c.json"
 failing "bad address" "targets/c.json:3: targets[0]: '10.0.0.1' has no port"
-check "bad address: the other files are taken" wait_for "[ \"\$(instances)\" = '$(addrs 3 4 7)' ]" 30
+settle "bad address: the other files are taken" 3 4 7
 scraped "bad address" "3 4 7"
 
 # an unknown key (line 2) in c.json
