@@ -284,7 +284,7 @@ static void rebuild(struct cpgo_discovery *dsc)
         free(nm);
     }
     dsc->nnames = k;
-    qsort(inst, ninst, sizeof *inst, cmp_inst);
+    if (ninst > 1) qsort(inst, ninst, sizeof *inst, cmp_inst); /* inst is NULL when empty */
     instances_free(dsc->inst, dsc->ninst);
     dropped_free(dsc->drop, dsc->ndrop);
     dsc->inst = inst;
