@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/hash.h"
+#include "base/log.h"
 #include "discover/discover.h"
 
 /* A name is asked again when its answer is older than this (sources refresh every 30 s or
@@ -38,6 +39,10 @@ struct cpgo_discovery {
     struct cpgo_sd_source **src;
     size_t nsrc;
     size_t *src_count;
+    /* per source, a hash of the error last logged (0: none), so that a source failing at
+     * every refresh logs once, again when its error changes, and once when it recovers
+     * (the failures metric counts every refresh) */
+    uint64_t *src_logged;
     struct name **names;
     size_t nnames, capnames;
     size_t pending; /* name queries in flight */
@@ -345,7 +350,7 @@ static void rebuild(struct cpgo_discovery *dsc)
     dsc->nnames = k;
     free(byaddr.slot);
     free(byname.slot);
-    if (ninst) qsort(inst, ninst, sizeof *inst, cmp_inst); /* never NULL to qsort (UBSan) */
+    if (ninst > 1) qsort(inst, ninst, sizeof *inst, cmp_inst); /* never NULL to qsort (UBSan) */
     instances_free(dsc->inst, dsc->ninst);
     dropped_free(dsc->drop, dsc->ndrop);
     dsc->inst = inst;
@@ -357,8 +362,22 @@ static void rebuild(struct cpgo_discovery *dsc)
 
 static void source_changed(struct cpgo_sd_source *src, void *arg)
 {
-    (void)src;
-    mark_dirty(arg);
+    struct cpgo_discovery *dsc = arg;
+    for (size_t i = 0; i < dsc->nsrc; i++) {
+        if (dsc->src[i] != src) continue;
+        if (!src->ok) {
+            uint64_t h = cpgo_hash_fnv1a(src->error, strlen(src->error), CPGO_FNV1A_INIT) | 1;
+            if (h != dsc->src_logged[i])
+                cpgo_log(CPGO_LVL_WARN, "discovery source failed: its last good instances stay",
+                         "service", dsc->svc->name, "source", src->name, "error", src->error, NULL);
+            dsc->src_logged[i] = h;
+        } else if (dsc->src_logged[i]) {
+            cpgo_log(CPGO_LVL_INFO, "discovery source recovered", "service", dsc->svc->name,
+                     "source", src->name, NULL);
+            dsc->src_logged[i] = 0;
+        }
+    }
+    mark_dirty(dsc);
 }
 
 int cpgo_discovery_new(const struct cpgo_sd_env *env, const struct cpgo_service_cfg *svc,
@@ -378,7 +397,8 @@ int cpgo_discovery_new(const struct cpgo_sd_env *env, const struct cpgo_service_
     dsc->handles = 2;
     dsc->src = calloc(n ? n : 1, sizeof *dsc->src);
     dsc->src_count = calloc(n ? n : 1, sizeof *dsc->src_count);
-    if (!dsc->src || !dsc->src_count) goto nomem;
+    dsc->src_logged = calloc(n ? n : 1, sizeof *dsc->src_logged);
+    if (!dsc->src || !dsc->src_count || !dsc->src_logged) goto nomem;
     for (size_t i = 0; i < svc->nstatics; i++)
         if (cpgo_sd_static_new(env, &svc->statics[i], i, &dsc->src[dsc->nsrc++])) goto nomem;
     for (size_t i = 0; i < svc->ndns; i++)
@@ -436,6 +456,7 @@ void cpgo_discovery_close(struct cpgo_discovery *dsc)
     free(dsc->names);
     free(dsc->src);
     free(dsc->src_count);
+    free(dsc->src_logged);
     instances_free(dsc->inst, dsc->ninst);
     dropped_free(dsc->drop, dsc->ndrop);
     dsc->src = NULL;

@@ -5,10 +5,11 @@
  * address and port.
  *
  * A source that fails keeps its last good targets (source.h), so the union never loses
- * instances because one refresh failed. A name that does not resolve at one refresh keeps
- * the address it had (the same rule, per name); a name never resolved is dropped with why.
- * A name is one instance (its first address, IPv4 preferred), as Prometheus scrapes a name
- * as one target.
+ * instances because one refresh failed. The failure is logged (a warning naming the
+ * service, the source and the error; again only when the error changes), and so is the
+ * recovery. A name that does not resolve at one refresh keeps the address it had (the same
+ * rule, per name); a name never resolved is dropped with why. A name is one instance (its
+ * first address, IPv4 preferred), as Prometheus scrapes a name as one target.
  *
  * Owns: its sources, their queries, the instance list (replaced whole after every change,
  * so a caller may keep a pointer to it until its next `changed` callback). Thread: the loop

@@ -231,6 +231,9 @@ check "stats totals: $(json "d['requests'], d['completed'], d['ok'], d['busy']")
   [ "$(json "d['requests'], d['completed'], d['ok'], d['busy']")" = "23 16 9 2" ]
 check "stats: every client connection closed (connections $(json "d['connections']"))" \
   [ "$(json "d['connections']")" = 0 ]
+p=$(port_of html 1)
+check "stats: the Host header of the endpoint's last request (curl's: 127.0.0.1:$p)" \
+  [ "$(json "[e['host'] for e in d['endpoints'] if e['port'] == $p][0]")" = "127.0.0.1:$p" ]
 stop_fleet main
 
 # ---- endless: a chunked body that never ends ---------------------------------------------
