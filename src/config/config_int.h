@@ -421,8 +421,12 @@ struct bstate {
 /* Fills in inherited (defaults:) and default values, then checks what spans keys. A
  * service: its own defaults too, and at least one discovery source. */
 void cpgo_config_complete_backend(struct ctx *c, struct bstate *b);
-/* The rules of the scrape options that span keys (after inheritance; scrape.c). */
+/* The rules of the scrape options that span keys (after inheritance; targets.c), and the
+ * cert/key pair rule they share with a Kubernetes source's tls_config (scrape.c). */
 void cpgo_config_check_scrape(struct ctx *c, struct bstate *b);
+void cpgo_config_check_tls_pair(struct ctx *c, const struct cpgo_tls_cfg *t, const char *path,
+                                struct pos cert_at, struct pos key_at, const char *from_cert,
+                                const char *from_key);
 /* Checks that given names are unique (services' among backends' too) and names the other
  * backends after their URL's host:port. bs: n backends, then ns services. */
 void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n, struct bstate *ss,

@@ -521,13 +521,6 @@ void cpgo_config_free_strlist(char **v, size_t n)
     free(v);
 }
 
-void cpgo_config_free_secret(char *s)
-{
-    if (!s) return;
-    explicit_bzero(s, strlen(s));
-    free(s);
-}
-
 /* Frees the values of one scope's keys at base (lists with their elements' values). */
 void cpgo_config_free_scope(enum kscope scope, void *base)
 {

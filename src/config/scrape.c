@@ -25,6 +25,15 @@
 #include "base/url.h"
 #include "config/config_int.h"
 
+/* A secret read from a file: zeroed before it is freed (schema.c frees the configuration's
+ * through it). */
+void cpgo_config_free_secret(char *s)
+{
+    if (!s) return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 /* ---- single values --------------------------------------------------------------------- */
 
 /* An http(s) URL libcurl reads as cpgo does (proxy_url, api_server). The API server's URL
@@ -43,7 +52,7 @@ int cpgo_config_check_http_url(struct ctx *c, const struct key *k, void *base, c
     }
     int user = p.user || p.password;
     cpgo_url_free(&p);
-    if (user && k == &cpgo_config_keys[KI_K8S_API_SERVER]) {
+    if (user && !strcmp(k->name, "api_server")) { /* the Kubernetes API server's */
         cpgo_config_add_error(c, at.line, at.col,
                               "%s: '%s' must not hold credentials; set bearer_token_file", path,
                               cpgo_config_show_url(u, sh, sizeof sh));
@@ -431,9 +440,9 @@ void cpgo_config_elem_dns_sd(struct ctx *c, void *elem, const struct sstate *st,
 }
 
 /* cert_file and key_file go together (tls of a scrape or of the API server). */
-static void tls_pair(struct ctx *c, const struct cpgo_tls_cfg *t, const char *path,
-                     struct pos cert_at, struct pos key_at, const char *from_cert,
-                     const char *from_key)
+void cpgo_config_check_tls_pair(struct ctx *c, const struct cpgo_tls_cfg *t, const char *path,
+                                struct pos cert_at, struct pos key_at, const char *from_cert,
+                                const char *from_key)
 {
     if (t->cert_file && !t->key_file)
         cpgo_config_add_error(c, cert_at.line, cert_at.col,
@@ -449,7 +458,8 @@ void cpgo_config_elem_k8s_sd(struct ctx *c, void *elem, const struct sstate *st,
                              struct pos at)
 {
     const struct cpgo_sd_k8s_cfg *k = elem;
-    tls_pair(c, &k->tls, path, st->at[KI_K8S_TLS_CERT], st->at[KI_K8S_TLS_KEY], "", "");
+    cpgo_config_check_tls_pair(c, &k->tls, path, st->at[KI_K8S_TLS_CERT], st->at[KI_K8S_TLS_KEY],
+                               "", "");
     /* Prometheus: a pod source takes pod selectors, an endpointslice source endpointslice,
      * service and pod ones (it watches those too) */
     for (size_t i = 0; i < k->nselectors; i++) {
@@ -467,56 +477,5 @@ void cpgo_config_elem_k8s_sd(struct ctx *c, void *elem, const struct sstate *st,
                               "%s.namespaces.own_namespace: needs the in-cluster API server "
                               "(no api_server): the own namespace is the service account's",
                               path);
-    }
-}
-
-/* ---- rules across keys (after defaults:) ----------------------------------------------- */
-
-static int in_effect(const struct bstate *b, size_t k)
-{
-    return b->s.set[k] == 1 || b->s.set[k] == 3;
-}
-
-void cpgo_config_check_scrape(struct ctx *c, struct bstate *b)
-{
-    struct cpgo_scrape_auth_cfg *a = &b->cfg.auth;
-    char path[96];
-    tls_pair(c, &a->tls, b->path, cpgo_config_where(b, KI_TLS_CERT),
-             cpgo_config_where(b, KI_TLS_KEY), cpgo_config_inherited(b, KI_TLS_CERT),
-             cpgo_config_inherited(b, KI_TLS_KEY));
-    int basic = in_effect(b, KI_BASIC_USER) || in_effect(b, KI_BASIC_PASSWORD_FILE);
-    int authz = in_effect(b, KI_AUTHZ_TYPE) || in_effect(b, KI_AUTHZ_CREDENTIALS_FILE);
-    int refused = b->s.set[KI_BASIC_USER] == 2 || b->s.set[KI_BASIC_PASSWORD_FILE] == 2 ||
-                  b->s.set[KI_AUTHZ_TYPE] == 2 || b->s.set[KI_AUTHZ_CREDENTIALS_FILE] == 2;
-    if (basic && !a->basic_username && !refused) {
-        struct pos p = cpgo_config_where(b, KI_BASIC_USER);
-        cpgo_config_key_path(b, KI_BASIC_USER, path, sizeof path);
-        cpgo_config_add_error(c, p.line, p.col, "%s: required with basic_auth", path);
-    }
-    if (authz && !a->authz_credentials_file && !refused) {
-        struct pos p = cpgo_config_where(b, KI_AUTHZ_CREDENTIALS_FILE);
-        cpgo_config_key_path(b, KI_AUTHZ_CREDENTIALS_FILE, path, sizeof path);
-        cpgo_config_add_error(c, p.line, p.col, "%s: required with authorization", path);
-    }
-    if (authz && !a->authz_type && !b->s.set[KI_AUTHZ_TYPE] &&
-        !(a->authz_type = cpgo_config_strdup(c, "Bearer")))
-        return;
-    if (basic && authz) {
-        size_t k =
-            in_effect(b, KI_AUTHZ_CREDENTIALS_FILE) ? KI_AUTHZ_CREDENTIALS_FILE : KI_AUTHZ_TYPE;
-        struct pos p = cpgo_config_where(b, k);
-        cpgo_config_add_error(c, p.line, p.col,
-                              "%s.authorization%s: not together with basic_auth (both set the "
-                              "Authorization header)",
-                              b->path, cpgo_config_inherited(b, k));
-    }
-    for (size_t i = 0; (basic || authz) && i < b->cfg.nheaders; i++) {
-        if (strcasecmp(b->cfg.headers[i].name, "Authorization")) continue;
-        struct pos p = cpgo_config_where(b, KI_HEADERS);
-        cpgo_config_add_error(c, p.line, p.col,
-                              "%s.headers.%s%s: not together with %s (both set the "
-                              "Authorization header)",
-                              b->path, b->cfg.headers[i].name, cpgo_config_inherited(b, KI_HEADERS),
-                              basic ? "basic_auth" : "authorization");
     }
 }

@@ -594,3 +594,55 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
     cpgo_strmap_free(&heads);
 #undef M
 }
+
+/* ---- the scrape options' rules across keys (after defaults:)
+ * ----------------------------------------------- */
+
+static int in_effect(const struct bstate *b, size_t k)
+{
+    return b->s.set[k] == 1 || b->s.set[k] == 3;
+}
+
+void cpgo_config_check_scrape(struct ctx *c, struct bstate *b)
+{
+    struct cpgo_scrape_auth_cfg *a = &b->cfg.auth;
+    char path[96];
+    cpgo_config_check_tls_pair(
+        c, &a->tls, b->path, cpgo_config_where(b, KI_TLS_CERT), cpgo_config_where(b, KI_TLS_KEY),
+        cpgo_config_inherited(b, KI_TLS_CERT), cpgo_config_inherited(b, KI_TLS_KEY));
+    int basic = in_effect(b, KI_BASIC_USER) || in_effect(b, KI_BASIC_PASSWORD_FILE);
+    int authz = in_effect(b, KI_AUTHZ_TYPE) || in_effect(b, KI_AUTHZ_CREDENTIALS_FILE);
+    int refused = b->s.set[KI_BASIC_USER] == 2 || b->s.set[KI_BASIC_PASSWORD_FILE] == 2 ||
+                  b->s.set[KI_AUTHZ_TYPE] == 2 || b->s.set[KI_AUTHZ_CREDENTIALS_FILE] == 2;
+    if (basic && !a->basic_username && !refused) {
+        struct pos p = cpgo_config_where(b, KI_BASIC_USER);
+        cpgo_config_key_path(b, KI_BASIC_USER, path, sizeof path);
+        cpgo_config_add_error(c, p.line, p.col, "%s: required with basic_auth", path);
+    }
+    if (authz && !a->authz_credentials_file && !refused) {
+        struct pos p = cpgo_config_where(b, KI_AUTHZ_CREDENTIALS_FILE);
+        cpgo_config_key_path(b, KI_AUTHZ_CREDENTIALS_FILE, path, sizeof path);
+        cpgo_config_add_error(c, p.line, p.col, "%s: required with authorization", path);
+    }
+    if (authz && !a->authz_type && !b->s.set[KI_AUTHZ_TYPE] &&
+        !(a->authz_type = cpgo_config_strdup(c, "Bearer")))
+        return;
+    if (basic && authz) {
+        size_t k =
+            in_effect(b, KI_AUTHZ_CREDENTIALS_FILE) ? KI_AUTHZ_CREDENTIALS_FILE : KI_AUTHZ_TYPE;
+        struct pos p = cpgo_config_where(b, k);
+        cpgo_config_add_error(c, p.line, p.col,
+                              "%s.authorization%s: not together with basic_auth (both set the "
+                              "Authorization header)",
+                              b->path, cpgo_config_inherited(b, k));
+    }
+    for (size_t i = 0; (basic || authz) && i < b->cfg.nheaders; i++) {
+        if (strcasecmp(b->cfg.headers[i].name, "Authorization")) continue;
+        struct pos p = cpgo_config_where(b, KI_HEADERS);
+        cpgo_config_add_error(c, p.line, p.col,
+                              "%s.headers.%s%s: not together with %s (both set the "
+                              "Authorization header)",
+                              b->path, b->cfg.headers[i].name, cpgo_config_inherited(b, KI_HEADERS),
+                              basic ? "basic_auth" : "authorization");
+    }
+}

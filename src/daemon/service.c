@@ -359,6 +359,15 @@ int cpgo_service_once_poll(struct service *s, int timed_out)
     if (timed_out && s->dsc && !cpgo_discovery_settled(s->dsc))
         cpgo_log(CPGO_LVL_WARN, "discovery has not answered in time: scraping what is known",
                  "service", s->name, NULL);
+    /* a source that failed or never answered: the run could not see the whole service, so
+     * it ends 1, as a failed backend does (what was scraped is still published) */
+    for (size_t i = 0; s->dsc && i < cpgo_discovery_nsources(s->dsc); i++) {
+        const struct cpgo_sd_source *src = cpgo_discovery_source(s->dsc, i);
+        if (src->answered && src->ok) continue;
+        s->d->exit_code = 1;
+        cpgo_log(CPGO_LVL_ERROR, "discovery source failed", "service", s->name, "source", src->name,
+                 "error", src->answered ? src->error : "no answer in time", NULL);
+    }
     s->once_state = round_start(s) == 0 ? 1 : 2;
     return 1;
 }

@@ -556,7 +556,9 @@ after_srv=0
 for i in 0 1 2 3 4; do after_srv=$((after_srv + $(fleet_ok "${PORTS[$i]}"))); done
 check "--once silent: the static instance was scraped" [ "$(fleet_ok "${PORTS[5]}")" -eq $((before5 + 1)) ]
 check "--once silent: nothing from the silent source" [ "$after_srv" -eq "$before_srv" ]
-check "--once silent: exit 0 (the instances it knew were scraped; rc $rc)" [ "$rc" -eq 0 ]
+check "--once silent: exit 1, as a failed backend makes it (what it knew is published; rc $rc)" [ "$rc" -eq 1 ]
+check "--once silent: the published file holds the static instance" bash -c "find '$T/outs' -name default.pgo | grep -q ."
+check "--once silent: the failing source is named" grep -q 'discovery source failed.*service=mixed.*dns_sd_configs\[0\]' "$T/once_silent.log"
 "$CPGO" discover -c "$T/silent.yaml" --timeout 3s >"$T/discover_silent.txt" 2>&1
 check "discover silent: exit 1" [ $? -eq 1 ]
 check "discover silent: names the source that did not answer" \
