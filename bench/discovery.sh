@@ -116,7 +116,7 @@ run() { # run KIND I -> "wall cpu loopcpu lagmax rss ok"
   local kind=$1 i=$2 d="$out/$1-$2"
   mkdir -p "$d"
   sed "s|STATE|$d/state|" "$out/$kind.yaml" >"$d/config.yaml"
-  /usr/bin/time -f "%e %U %S %M" -o "$d/time" "$build/cpgo" run --once -c "$d/config.yaml" \
+  /usr/bin/time -f "%e %U %S %M" -o "$d/time" ${BENCH_WRAP:+$BENCH_WRAP -o $d/perf.data} "$build/cpgo" run --once -c "$d/config.yaml" \
     --output "$d/published" 2>"$d/cpgo.log" || true
   read -r wall user sys rss <"$d/time"
   local ok loop lag

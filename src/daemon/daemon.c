@@ -68,6 +68,25 @@ static void drain_waiting(struct daemon *d);
 static void once_check(struct daemon *d);
 static void progress(struct daemon *d);
 
+/* d->backends with O(1) removal (an instance leaves it after every scrape): each backend
+ * knows the pointer that points at it. */
+static void backend_link(struct daemon *d, struct backend *b)
+{
+    b->next = d->backends;
+    if (b->next) b->next->pprev = &b->next;
+    b->pprev = &d->backends;
+    d->backends = b;
+}
+
+static void backend_unlink(struct backend *b)
+{
+    if (!b->pprev) return;
+    *b->pprev = b->next;
+    if (b->next) b->next->pprev = b->pprev;
+    b->pprev = NULL;
+    b->next = NULL;
+}
+
 static void set_busy(struct backend *b, int busy)
 {
     if (b->busy == busy) return;
@@ -503,11 +522,7 @@ static void instance_release(struct backend *b)
     if (b->released) return;
     b->released = 1;
     struct daemon *d = b->d;
-    for (struct backend **pp = &d->backends; *pp; pp = &(*pp)->next)
-        if (*pp == b) {
-            *pp = b->next;
-            break;
-        }
+    backend_unlink(b);
     if (b->waiting) {
         cpgo_list_remove(&d->waiting, &b->wait_link);
         b->waiting = 0;
@@ -725,8 +740,7 @@ static struct backend *backend_new(struct daemon *d, const struct cpgo_backend_c
         spread > 0
             ? (int64_t)(hash_str(bc->url, hash_str(bc->name, CPGO_FNV1A_INIT)) % (uint64_t)spread)
             : 0;
-    b->next = d->backends;
-    d->backends = b;
+    backend_link(d, b);
     return b;
 }
 
@@ -771,8 +785,7 @@ static int instance_start(struct service *s, const struct cpgo_instance *in)
     b->tick.data = b->retry.data = b;
     b->refs = 2;
     b->next_fire_ms = s->next_fire_ms; /* retries end before the service's next tick */
-    b->next = d->backends;
-    d->backends = b;
+    backend_link(d, b);
     set_busy(b, 1);
     b->in_round = 1;
     b->t->round_outstanding++;
@@ -826,6 +839,9 @@ static void finish(struct daemon *d)
         CPGO_LIST_DATA(n, struct backend, wait_link)->waiting = 0;
     for (struct backend *b = d->backends, *n; b; b = n) {
         n = b->next;
+        b->pprev = NULL;
+        b->next = NULL;
+        b->released = 1; /* an instance: nothing to unlink any more */
         backend_close(b);
     }
     d->backends = NULL;
@@ -1052,7 +1068,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             pp = &b->next;
             continue;
         }
-        *pp = b->next;
+        backend_unlink(b);
         if (b->waiting) {
             cpgo_list_remove(&d->waiting, &b->wait_link);
             b->waiting = 0;

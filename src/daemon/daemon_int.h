@@ -213,6 +213,7 @@ struct backend {
     int removed;
     struct cpgo_list_node wait_link; /* in daemon.waiting, while waiting */
     struct backend *next;
+    struct backend **pprev; /* what points at it in daemon.backends (NULL once unlinked) */
 };
 
 struct daemon {
