@@ -19,8 +19,9 @@
  * Counters are updated where events happen: daemon.c and publish.c call one
  * cpgo_observe_* function per event, from one place each, and never touch the registry
  * themselves; gauges are refreshed by a collector when /metrics renders. A reload that
- * removes a backend or a target removes its series (cpgo_metric_remove), so /metrics shows
- * only what is configured; events of a retired target that finish later are not counted.
+ * removes a backend, a service or a target removes its series (cpgo_metric_remove), so
+ * /metrics shows only what is configured; events of a retired target that finish later are
+ * not counted.
  * Thread: the loop only.
  */
 #include <inttypes.h>
