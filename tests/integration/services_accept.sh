@@ -206,6 +206,8 @@ check "auth: check-config exit 0" [ $? -eq 0 ]
 no_secret() { # no_secret PATH... : no secret, raw or base64-encoded, in any of the files
   ! grep -rqaF -e "$SPW" -e "$BPW" -e "$SCRED" -e "$BCRED" -e "$SB64" -e "$BB64" "$@"
 }
+has_secret() { ! no_secret "$@"; }
+check "auth: (control) the search finds the secrets the instances saw" has_secret "$T/plain.log"
 check "auth: no secret in the daemon's log" no_secret "$T/auth.log"
 check "auth: no secret in /status" no_secret "$T/auth.status"
 check "auth: no secret in /metrics" no_secret "$T/auth.metrics"
