@@ -1055,6 +1055,7 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
         }
         *sp = s->next;
         cpgo_log(CPGO_LVL_INFO, "service removed", "service", s->name, NULL);
+        cpgo_observe_service_left(s, s->t);
         cpgo_service_close(s);
     }
     free(tmap);

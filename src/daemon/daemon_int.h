@@ -283,6 +283,9 @@ void cpgo_observe_state_problems(struct target *t); /* after its state was opene
 /* A reload removed the backend (removed) or moves it to another target (its series under
  * the target it leaves go): called while b->t is still the old target. */
 void cpgo_observe_backend_left(struct backend *b, int removed);
+/* A reload removed the service or moves it to another target (t is the one it leaves):
+ * its scrape series under t go. */
+void cpgo_observe_service_left(const struct service *s, const struct target *t);
 void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
 
 /* service.c (loop thread): services, their discovery, schedule and rotation */

@@ -19,8 +19,9 @@
  * Counters are updated where events happen: daemon.c and publish.c call one
  * cpgo_observe_* function per event, from one place each, and never touch the registry
  * themselves; gauges are refreshed by a collector when /metrics renders. A reload that
- * removes a backend or a target removes its series (cpgo_metric_remove), so /metrics shows
- * only what is configured; events of a retired target that finish later are not counted.
+ * removes a backend, a service or a target removes its series (cpgo_metric_remove), so
+ * /metrics shows only what is configured; events of a retired target that finish later are
+ * not counted.
  * Thread: the loop only.
  */
 #include <inttypes.h>
@@ -250,6 +251,9 @@ static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
 {
     struct cpgo_observe *o = &b->d->obs;
+    /* a removed backend's (or service's) series are gone: a scrape it canceled or that
+     * ends after the reload must not bring them back */
+    if (b->removed) return;
     /* an instance of a service counts under the service's name: instances come and go,
      * series must not */
     const char *who = b->svc ? b->svc->name : b->name;
@@ -297,6 +301,14 @@ void cpgo_observe_backend_left(struct backend *b, int removed)
     for (int c = 0; c < CPGO_CLASS_COUNT; c++)
         cpgo_metric_remove(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(c)));
     if (removed) cpgo_metric_remove(o->missed, CPGO_LABELS(b->name));
+}
+
+void cpgo_observe_service_left(const struct service *s, const struct target *t)
+{
+    /* its instances count under the service's name (cpgo_observe_scrape) */
+    struct cpgo_observe *o = &s->d->obs;
+    for (int c = 0; c < CPGO_CLASS_COUNT; c++)
+        cpgo_metric_remove(o->scrapes, CPGO_LABELS(s->name, t->key, cpgo_class_name(c)));
 }
 
 void cpgo_observe_target_retired(struct target *t)

@@ -453,7 +453,8 @@ void cpgo_service_update(struct service *s, const struct cpgo_service_cfg *cfg, 
 {
     s->cfg = cfg;
     if (t != s->t) {
-        /* another target now: its rotation is that target's */
+        /* another target now: its rotation is that target's, its series are under it */
+        cpgo_observe_service_left(s, s->t);
         s->t = t;
     }
     if (s->dsc) cpgo_discovery_close(s->dsc);
