@@ -1037,6 +1037,8 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
             s = s->next;
         if (s) {
             s->removed = 0;
+            /* moved to another target: its scrape series under the old one go */
+            if (t != s->t) cpgo_observe_service_left(s, s->t);
             cpgo_service_update(s, sc, t);
             instances_update(d, s);
         } else {

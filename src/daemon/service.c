@@ -452,11 +452,7 @@ struct service *cpgo_service_new(struct daemon *d, const struct cpgo_service_cfg
 void cpgo_service_update(struct service *s, const struct cpgo_service_cfg *cfg, struct target *t)
 {
     s->cfg = cfg;
-    if (t != s->t) {
-        /* another target now: its rotation is that target's, its series are under it */
-        cpgo_observe_service_left(s, s->t);
-        s->t = t;
-    }
+    s->t = t; /* another target: its series under the old one went (daemon.c) */
     if (s->dsc) cpgo_discovery_close(s->dsc);
     s->dsc = NULL;
     discovery_start(s);
