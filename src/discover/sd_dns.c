@@ -46,6 +46,7 @@ struct sd_dns {
     struct cpgo_resolver *resolver;
     uv_timer_t timer;
     struct dns_name *names; /* cfg->nnames, for the running refresh */
+    size_t nnames;          /* cfg->nnames, for the close (cfg may be gone by then) */
     size_t pending;         /* names not answered yet */
     int running, due, closing;
     uint64_t started_ns;
@@ -284,7 +285,9 @@ static int start(struct cpgo_sd_source *src)
 static void closed(uv_handle_t *h)
 {
     struct sd_dns *s = h->data;
-    for (size_t i = 0; s->names && i < s->cfg->nnames; i++)
+    /* not s->cfg: the configuration may be freed by now (a reload closes the source, then
+     * frees the old configuration before this callback runs) */
+    for (size_t i = 0; s->names && i < s->nnames; i++)
         name_reset(&s->names[i]);
     free(s->names);
     cpgo_sd_source_free_base(&s->base);
@@ -297,7 +300,7 @@ static void close_src(struct cpgo_sd_source *src)
     if (s->closing) return;
     s->closing = 1;
     s->base.changed = NULL;
-    for (size_t i = 0; i < s->cfg->nnames; i++)
+    for (size_t i = 0; i < s->nnames; i++)
         if (s->names[i].q) {
             cpgo_dns_query_cancel(s->names[i].q);
             s->names[i].q = NULL;
@@ -323,6 +326,7 @@ int cpgo_sd_dns_new(const struct cpgo_sd_env *env, const struct cpgo_sd_dns_cfg 
     s->base.loop = env->loop;
     snprintf(s->base.name, sizeof s->base.name, "dns_sd_configs[%zu]", index);
     s->cfg = cfg;
+    s->nnames = cfg->nnames;
     s->resolver = env->resolver;
     uv_timer_init(env->loop, &s->timer);
     s->timer.data = s;
