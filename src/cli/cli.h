@@ -43,6 +43,11 @@ int cpgo_cli_write_file(const char *path, const void *data, size_t len, struct c
 int cpgo_cli_parse_limit(struct cpgo_limits *lim, const char *spec, struct cpgo_err *err);
 /* Prints "cpgo CMD: message" and a hint for usage errors; returns the exit status for code. */
 int cpgo_cli_fail(const char *cmd, const struct cpgo_err *err);
+/* The configuration option of the read-only commands (`-c FILE`, `--config FILE`,
+ * `--config=FILE`, the original's `-configPath FILE`): 1 when argv[*i] is one (*path set,
+ * *i past its value), 0 when it is not, -1 when its value is missing (usage error printed;
+ * return CPGO_EXIT_INVALID). */
+int cpgo_cli_config_option(const char *cmd, int argc, char **argv, int *i, const char **path);
 int cpgo_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -102,3 +102,21 @@ int cpgo_cli_usage_error(const char *cmd, const char *fmt, ...)
     e.code = CPGO_E_USAGE;
     return cpgo_cli_fail(cmd, &e);
 }
+
+int cpgo_cli_config_option(const char *cmd, int argc, char **argv, int *i, const char **path)
+{
+    const char *a = argv[*i];
+    if (!strncmp(a, "--config=", 9)) {
+        *path = a + 9;
+        return 1;
+    }
+    if (strcmp(a, "-c") && strcmp(a, "--config") && strcmp(a, "-configPath") &&
+        strcmp(a, "--configPath"))
+        return 0;
+    if (*i + 1 >= argc) {
+        cpgo_cli_usage_error(cmd, "%s needs a file", a);
+        return -1;
+    }
+    *path = argv[++*i];
+    return 1;
+}

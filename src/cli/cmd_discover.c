@@ -102,12 +102,11 @@ int cpgo_cmd_discover(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(cpgo_cli_usage(CMD), stdout);
             return CPGO_EXIT_OK;
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "-configPath") ||
-                   !strcmp(a, "--configPath")) {
-            if (i + 1 >= argc) return cpgo_cli_usage_error(CMD, "%s needs a file", a);
-            path = argv[++i];
-        } else if (!strncmp(a, "--config=", 9)) {
-            path = a + 9;
+        }
+        int copt = cpgo_cli_config_option(CMD, argc, argv, &i, &path);
+        if (copt < 0) return CPGO_EXIT_INVALID;
+        if (copt > 0) {
+            continue;
         } else if (!strcmp(a, "--service")) {
             if (i + 1 >= argc) return cpgo_cli_usage_error(CMD, "--service needs a name");
             only = argv[++i];
