@@ -105,7 +105,7 @@ static const struct {
      "request body cpgo would open. Everything goes into DIR (default: a new directory\n"
      "under $TMPDIR or /tmp). Exit status 0 when the pipeline worked.\n"},
     {"run", cpgo_cmd_run, "scrape the fleet on its schedules, merge and publish (the daemon)",
-     "usage: cpgo run [-c FILE] [-v] [--once] [--output DIR] [--shard I/N]\n"
+     "usage: cpgo run [-c FILE] [-v] [--once [--dry-run]] [--output DIR] [--shard I/N]\n"
      "\n"
      "Scrapes every backend of the configuration (default ./config.yaml) on its cron\n"
      "schedule, merges the profiles of each target in the background and publishes each\n"
@@ -119,6 +119,12 @@ static const struct {
      "                        every target was published, 1 when a backend or target failed\n"
      "  --output DIR          publish into DIR/<host>/<repository>/<branch>/<file> instead\n"
      "                        of a repository; the file there is the existing profile\n"
+     "                        (its pending scrapes are kept apart from the forge's)\n"
+     "  --dry-run             with --once: scrape and merge as usual, then print per target\n"
+     "                        what would be published (path, sizes, scrapes, the edge\n"
+     "                        change, the pull request body) and write nothing: no state\n"
+     "                        directory, repository, forge or --output is touched, and no\n"
+     "                        lock is taken (it can run beside the daemon)\n"
      "  --shard I/N           own only the targets whose id (cpgo check-config prints it)\n"
      "                        modulo N is I: N replicas partition the fleet without\n"
      "                        coordination. CPGO_SHARD=I/N does the same.\n"

@@ -66,6 +66,7 @@ static int run_flags(const char *cmd, int argc, char **argv)
         {"configPath", required_argument, NULL, 'c'}, /* the original tool's flag */
         {"verbose", optional_argument, NULL, 'v'},    /* optional: Go's -verbose=false */
         {"once", no_argument, NULL, 'O'},
+        {"dry-run", no_argument, NULL, 'D'},
         {"output", required_argument, NULL, 'o'},
         {"githubToken", required_argument, NULL, 'T'}, /* the original's; discouraged */
         {"shard", required_argument, NULL, 'S'},
@@ -100,6 +101,9 @@ static int run_flags(const char *cmd, int argc, char **argv)
             break;
         case 'O':
             o.once = 1;
+            break;
+        case 'D':
+            o.dry_run = 1;
             break;
         case 'o':
             o.output_dir = optarg;
@@ -139,6 +143,8 @@ static int run_flags(const char *cmd, int argc, char **argv)
                  : usage_error(NULL, "unexpected argument", shown);
     }
     if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
+    if (rc < 0 && o.dry_run && !o.once)
+        rc = cpgo_cli_usage_error("run", "--dry-run needs --once (a dry run is one round)");
     if (rc < 0 && shard && cpgo_daemon_parse_shard(shard, &o.shard_index, &o.shard_count))
         rc = cpgo_cli_usage_error("run", "--shard (or CPGO_SHARD) '%s' is not I/N with 0 <= I < N",
                                   shard);

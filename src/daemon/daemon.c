@@ -33,6 +33,7 @@
 #include <assert.h>
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <ftw.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,7 @@ struct ingest_job {
     size_t len;
     struct cpgo_url_secrets *secrets; /* the backend's (a reference: a reload may replace b's) */
     struct cpgo_limits lim;
+    uint64_t weight_ppm;   /* the backend's `pgo: weight`, as configured when scraped */
     double scrape_seconds; /* the transfer, for metrics */
     /* outputs */
     int rc;
@@ -218,7 +220,8 @@ static void ingest_work(struct cpgo_job *job)
         return;
     }
     j->rc =
-        cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->secrets, &j->cls, &j->err);
+        cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->weight_ppm, j->secrets,
+                         &j->cls, &j->err);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     free(j->body);
     j->body = NULL;
@@ -283,6 +286,7 @@ static int submit_ingest(struct backend *b, struct cpgo_scrape_result *r)
     b->refs++;
     j->secrets = cpgo_url_secrets_ref(b->secrets);
     j->lim = d->cfg->limits.profile;
+    j->weight_ppm = b->cfg->pgo.weight_ppm;
     j->body = r->body;
     j->len = r->len;
     r->body = NULL; /* the job owns it now */
@@ -675,12 +679,56 @@ static char **build_headers(const struct cpgo_backend_cfg *c)
     return h;
 }
 
+/* The id a target's state lives under. With --output DIR its pending scrapes are kept
+ * apart from the forge target's (a run with --output must never consume what the daemon
+ * will propose): the id is a hash of the target's id and DIR's absolute, lexically cleaned
+ * path (the same whether DIR exists yet or not). */
+static void target_state_id(const struct daemon *d, const struct cpgo_target_cfg *tc, char *id,
+                            size_t cap)
+{
+    if (!d->opts.output_dir) {
+        snprintf(id, cap, "%s", tc->id);
+        return;
+    }
+    uint64_t h = cpgo_hash_fnv1a(tc->id, strlen(tc->id), CPGO_FNV1A_INIT);
+    h = cpgo_hash_fnv1a("\0output\0", 8, h);
+    h = cpgo_hash_fnv1a(d->output_abs, strlen(d->output_abs), h);
+    snprintf(id, cap, "%016" PRIx64, h);
+}
+
+/* DIR made absolute and cleaned ("//", "/./" and a trailing "/" removed; ".." kept: it is
+ * not resolved without the file system). */
+static void output_abs(const char *dir, char *out, size_t cap)
+{
+    char raw[8192], cwd[4096];
+    if (dir[0] == '/' || !getcwd(cwd, sizeof cwd))
+        snprintf(raw, sizeof raw, "%s", dir);
+    else
+        snprintf(raw, sizeof raw, "%s/%s", cwd, dir);
+    size_t o = 0;
+    for (const char *p = raw; *p && o + 1 < cap;) {
+        if (*p == '/') {
+            while (*p == '/')
+                p++;
+            if (p[0] == '.' && (p[1] == '/' || !p[1])) {
+                p++;
+                continue;
+            }
+            if (*p) out[o++] = '/';
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    if (o == 0 && o + 1 < cap) out[o++] = '/';
+    out[o] = 0;
+}
+
 static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
 {
     t->cfg = tc;
     t->trim = tc->trim;
     snprintf(t->key, sizeof t->key, "%s", tc->key);
-    snprintf(t->id, sizeof t->id, "%s", tc->id);
+    target_state_id(t->d, tc, t->id, sizeof t->id);
     cpgo_publish_target_cfg(t);
 }
 
@@ -1196,7 +1244,8 @@ static void signal_cb(uv_signal_t *h, int signum)
 {
     struct daemon *d = h->data;
     if (signum == SIGHUP) {
-        if (!d->stopping) reload(d);
+        /* a dry run's configuration points at its private state directory */
+        if (!d->stopping && !d->opts.dry_run) reload(d);
         return;
     }
     begin_shutdown(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -1290,6 +1339,21 @@ static void fix_mmap_threshold(void)
 
 /* Frees what cpgo_daemon_run set up (its loop closed or never run), the configuration in
  * d->cfg included, and releases the libraries and the state directory's lock. */
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* --dry-run: its private state directory goes when it ends (no link followed). */
+static void remove_tree(const char *dir)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void daemon_free(struct daemon *d)
 {
     cpgo_token_free(d);
@@ -1349,6 +1413,27 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
             return lrc == CPGO_E_NOMEM ? 1 : 2;
         }
     }
+    /* --dry-run: a private state directory (removed at exit) instead of the configured one,
+     * which is neither read, written nor locked, and no admin endpoint (the daemon's port
+     * stays the daemon's) */
+    char dry_dir[4096] = "";
+    if (o->dry_run) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dry_dir, sizeof dry_dir, "%s/cpgo-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        char *sd = mkdtemp(dry_dir) ? strdup(dry_dir) : NULL;
+        if (!sd) {
+            fprintf(stderr, "cpgo run: --dry-run: cannot create a temporary directory in %s\n",
+                    tmp && *tmp ? tmp : "/tmp");
+            if (dry_dir[0] && !strstr(dry_dir, "XXXXXX")) rmdir(dry_dir);
+            cpgo_config_free(cfg);
+            curl_global_cleanup();
+            return 1;
+        }
+        free(cfg->state_dir);
+        cfg->state_dir = sd;
+        free(cfg->listen);
+        cfg->listen = NULL;
+    }
     /* one owner per state directory, before anything is read from it: a second daemon
      * would replay the first one's journal and publish those scrapes again */
     int lock_fd = -1;
@@ -1378,6 +1463,7 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (!d) return 1;
     d->opts = *o;
     d->lock_fd = lock_fd;
+    if (o->output_dir) output_abs(o->output_dir, d->output_abs, sizeof d->output_abs);
     d->progress = progress;
     d->instance_start = instance_start;
     d->target_load = submit_load;
@@ -1468,5 +1554,6 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (uv_loop_close(&d->loop))
         cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
     daemon_free(d);
+    if (dry_dir[0]) remove_tree(dry_dir);
     return code;
 }

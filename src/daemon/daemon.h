@@ -14,6 +14,8 @@ struct cpgo_run_opts {
     const char *config_path;
     int verbose;
     int once;
+    int dry_run;                       /* with once: build and print, write nothing (a private
+                                          temporary state directory, removed at exit) */
     const char *output_dir;            /* publish into a directory instead of a forge */
     const char *github_token;          /* the original's -githubToken flag (discouraged), or NULL */
     int log_fd;                        /* where logs go; 0 = standard error */

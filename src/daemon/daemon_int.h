@@ -62,6 +62,8 @@ enum cpgo_outcome {
     CPGO_OUTCOME_PR_UPDATED,
     CPGO_OUTCOME_PR_CURRENT,
     CPGO_OUTCOME_PR_CLOSED,
+    CPGO_OUTCOME_SMALL_CHANGE, /* below `min_change`: nothing published, pending kept */
+    CPGO_OUTCOME_DRY_RUN,      /* --dry-run: the candidate was built and shown */
     CPGO_OUTCOME_COUNT
 };
 
@@ -141,6 +143,8 @@ struct target {
     int retry_soon;  /* the last publish failed transiently: due again within 5 minutes */
     char discovery_note[512];       /* services: the last round, "checkout: 10 of 37
                                        discovered instances scraped" (PR body, /status) */
+    char last_change[256]; /* the last candidate's edge change, or why it was not published
+                              (min_change) (status page) */
     enum cpgo_outcome last_outcome; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;
@@ -219,6 +223,7 @@ struct backend {
 struct daemon {
     uv_loop_t loop;
     int lock_fd; /* flock on state_dir/lock: one daemon per state directory */
+    char output_abs[4096]; /* --output DIR, absolute and cleaned (the state ids of its targets) */
     struct cpgo_config *cfg;
     struct cpgo_run_opts opts;
     struct cpgo_scraper *scraper;
@@ -317,10 +322,10 @@ void cpgo_service_collect(const struct service *s);
 int cpgo_service_env(struct daemon *d, struct cpgo_err *err);
 
 /* ingest.c (a target's lane): decode, check the Go CPU shape, journal, merge one scraped
- * body; 0, or an error with its class in cls (the message names what is wrong, scrubbed of
- * secrets). */
+ * body with the backend's `pgo: weight` (parts per million); 0, or an error with its class
+ * in cls (the message names what is wrong, scrubbed of secrets). */
 int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t len,
-                     const struct cpgo_limits *lim, const char *backend,
+                     const struct cpgo_limits *lim, const char *backend, uint64_t weight_ppm,
                      const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
                      struct cpgo_err *err);
 

@@ -3,7 +3,8 @@
  * the limits, require the Go CPU shape (its sample types in any order; a profile of
  * another kind, or with negative values, is refused alone and never becomes the reference
  * that refuses the others), journal it (synced: the moment a scrape is accepted), merge it
- * into pending; every 32 journal entries a snapshot replaces the journal.
+ * into pending (its values multiplied by the backend's `pgo: weight`, journaled with it);
+ * every 32 journal entries a snapshot replaces the journal.
  *
  * A refusal carries its class (base/class.h: the retry policy and the metrics label; the
  * decoder names it as data in the error, cpgo_err_to_class, never read from the text) and a
@@ -61,7 +62,7 @@ static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
 }
 
 int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t len,
-                     const struct cpgo_limits *lim, const char *backend,
+                     const struct cpgo_limits *lim, const char *backend, uint64_t weight_ppm,
                      const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
                      struct cpgo_err *err)
 {
@@ -74,7 +75,8 @@ int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t l
     else
         *cls = cpgo_err_to_class(err);
     if (!rc) {
-        rc = cpgo_state_ingest(ts, body, len, p, backend, (int64_t)time(NULL), err);
+        rc = cpgo_state_ingest_weighted(ts, body, len, p, backend, (int64_t)time(NULL),
+                                        weight_ppm, err);
         if (rc) *cls = cpgo_err_to_class(err);
     }
     if (rc) { /* a decoder message may quote the profile's strings */

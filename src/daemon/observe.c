@@ -246,6 +246,8 @@ static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
     [CPGO_OUTCOME_PR_UPDATED] = "pr_updated",
     [CPGO_OUTCOME_PR_CURRENT] = "pr_current",
     [CPGO_OUTCOME_PR_CLOSED] = "pr_closed",
+    [CPGO_OUTCOME_SMALL_CHANGE] = "small_change",
+    [CPGO_OUTCOME_DRY_RUN] = "dry_run",
 };
 
 void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
@@ -439,6 +441,8 @@ static json_t *status_json(struct daemon *d)
                               t->last_error[0] ? t->last_error : NULL);
         if (o && t->discovery_note[0])
             json_object_set_new(o, "last_round", json_string(t->discovery_note));
+        if (o && t->last_change[0])
+            json_object_set_new(o, "last_change", json_string(t->last_change));
         if (o && t->problems) {
             json_object_set_new(o, "state_problems", json_integer((json_int_t)t->problems));
             json_object_set_new(o, "state_problem", json_string(t->problem));

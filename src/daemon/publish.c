@@ -121,6 +121,68 @@ static void succeeded(struct target *t)
     t->last_error[0] = 0;
 }
 
+/* ---- the target's `pgo:` policy, copied into a job ----------------------------------------- */
+
+/* A job never reads the live configuration: the names are its own copies. */
+struct pgo_copy {
+    struct cpgo_pgo_policy p;
+    char **names;
+};
+
+static int pgo_copy(const struct target *t, struct pgo_copy *c)
+{
+    const struct cpgo_pgo_cfg *pc = &t->cfg->pgo;
+    memset(c, 0, sizeof *c);
+    c->p.half_life_ms = pc->half_life_ms;
+    c->p.min_change_ppm = pc->min_change_ppm;
+    c->p.verify_with_go = pc->verify_with_go;
+    if (pc->nno_inline) {
+        c->names = calloc(pc->nno_inline, sizeof *c->names);
+        if (!c->names) return -1;
+        for (size_t i = 0; i < pc->nno_inline; i++)
+            if (!(c->names[c->p.nno_inline++] = strdup(pc->no_inline[i]))) return -1;
+    }
+    c->p.no_inline = (const char *const *)c->names;
+    return 0;
+}
+
+static void pgo_free(struct pgo_copy *c)
+{
+    for (size_t i = 0; i < c->p.nno_inline; i++)
+        free(c->names[i]);
+    free(c->names);
+    memset(c, 0, sizeof *c);
+}
+
+/* --dry-run: what a publish would do, on standard output (the loop thread; a one-shot
+ * command's report). */
+static void dry_report(const struct target *t, const char *where, const char *path,
+                       size_t before, size_t after, uint64_t scrapes, size_t instances,
+                       double decay, int64_t age_s, const char *change, const char *verdict,
+                       const char *body)
+{
+    char age[32], hl[32];
+    cpgo_duration_format(age_s * 1000, age, sizeof age);
+    cpgo_duration_format(t->cfg ? t->cfg->pgo.half_life_ms : 0, hl, sizeof hl);
+    printf("target %s\n", t->key);
+    printf("  %s: %s\n", where, path);
+    printf("  verdict: %s\n", verdict);
+    if (after) {
+        if (before)
+            printf("  size: %zu -> %zu bytes\n", before, after);
+        else
+            printf("  size: new file, %zu bytes\n", after);
+    }
+    printf("  scrapes: %" PRIu64 " from %zu instance%s\n", scrapes, instances,
+           instances == 1 ? "" : "s");
+    if (decay < 1.0)
+        printf("  decay: existing samples x%.4f (file age %s, half_life %s)\n", decay, age, hl);
+    if (change && *change) printf("  edge change: %s\n", change);
+    if (body) printf("  pull request body:\n%s\n", body);
+    printf("\n");
+    fflush(stdout);
+}
+
 /* ---- publishing into a directory (--output DIR) ------------------------------------------ */
 
 /* existing ⊕ pending, written atomically into the target's file below DIR (outdir.h). */
@@ -130,12 +192,21 @@ struct dir_job {
     const char *out_dir; /* argv, fixed for the process (not the config) */
     char out_path[4096];
     struct cpgo_target_in in;
+    struct pgo_copy pgo;
+    int dry_run;
     /* outputs */
     int rc;
     struct cpgo_err err;
     struct cpgo_publish_info info;
     uint64_t pending_scrapes;
 };
+
+static void dir_job_free(struct dir_job *j)
+{
+    pgo_free(&j->pgo);
+    cpgo_buf_free(&j->info.out);
+    free(j);
+}
 
 static void dir_work(struct cpgo_job *job)
 {
@@ -145,8 +216,9 @@ static void dir_work(struct cpgo_job *job)
         j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
         return;
     }
-    j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &j->in.mo, &j->in.lim, &j->info,
-                                &j->err);
+    struct cpgo_outdir_req req = {
+        .mo = j->in.mo, .lim = j->in.lim, .pgo = j->pgo.p, .dry_run = j->dry_run};
+    j->rc = cpgo_outdir_publish(t->ts, j->out_dir, j->out_path, &req, &j->info, &j->err);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
 }
 
@@ -159,12 +231,33 @@ static void dir_done(struct cpgo_job *job, int canceled)
         j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
     else if (t->ts)
         t->pending_scrapes = j->pending_scrapes;
-    cpgo_observe_publish(t, j->rc               ? CPGO_OUTCOME_FAILED
-                            : j->info.nothing   ? CPGO_OUTCOME_NOTHING
-                            : j->info.unchanged ? CPGO_OUTCOME_UNCHANGED
-                                                : CPGO_OUTCOME_WRITTEN);
+    cpgo_observe_publish(t, j->rc                  ? CPGO_OUTCOME_FAILED
+                            : j->info.nothing      ? CPGO_OUTCOME_NOTHING
+                            : j->info.small_change ? CPGO_OUTCOME_SMALL_CHANGE
+                            : j->dry_run           ? CPGO_OUTCOME_DRY_RUN
+                            : j->info.unchanged    ? CPGO_OUTCOME_UNCHANGED
+                                                   : CPGO_OUTCOME_WRITTEN);
+    if (!j->rc && !j->info.nothing)
+        snprintf(t->last_change, sizeof t->last_change, "%s", j->info.change);
     if (j->rc) {
         fail(t, "publish failed", j->err.text);
+        if (j->dry_run)
+            dry_report(t, "would write", j->out_path, 0, 0, j->info.scrapes, j->info.instances,
+                       1.0, 0, NULL, j->err.text, NULL);
+    } else if (j->info.small_change) {
+        /* nothing written, nothing lost: the scrapes stay pending for the next publish */
+        succeeded(t);
+        cpgo_log(CPGO_LVL_INFO, "not published: the change is below min_change", "target",
+                 t->key, "path", j->out_path, "change", j->info.change, NULL);
+        if (j->dry_run)
+            dry_report(t, "would write", j->out_path, j->info.bytes_before, j->info.bytes_after,
+                       j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s,
+                       j->info.change, "nothing: the change is below min_change", NULL);
+    } else if (j->dry_run) {
+        succeeded(t);
+        dry_report(t, "would write", j->out_path, j->info.bytes_before, j->info.bytes_after,
+                   j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s,
+                   j->info.change, "would publish", NULL);
     } else if (j->info.nothing) {
         if (!t->published_once && d->opts.once) t->failed = 1;
         if (d->opts.once)
@@ -179,9 +272,9 @@ static void dir_done(struct cpgo_job *job, int canceled)
         snprintf(before, sizeof before, "%zu", j->info.bytes_before);
         snprintf(after, sizeof after, "%zu", j->info.bytes_after);
         cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes", sc,
-                 "bytes_before", before, "bytes_after", after, NULL);
+                 "bytes_before", before, "bytes_after", after, "change", j->info.change, NULL);
     }
-    free(j);
+    dir_job_free(j);
     finished(t);
     cpgo_daemon_progress(d);
 }
@@ -211,6 +304,12 @@ static void dir_publish(struct target *t)
     j->out_dir = d->opts.output_dir;
     snprintf(j->out_path, sizeof j->out_path, "%s", t->out_path);
     cpgo_daemon_target_in(t, &j->in);
+    j->dry_run = d->opts.dry_run;
+    if (pgo_copy(t, &j->pgo)) {
+        dir_job_free(j);
+        skipped(t, "out of memory");
+        return;
+    }
     t->publishing = 1;
     cpgo_workq_submit(d->q, &t->lane, &j->base);
 }
@@ -283,6 +382,8 @@ struct forge_job {
     int git_timeout_s;
     unsigned reopen_growth;
     char discovery[512]; /* the services' last round, for the body */
+    struct pgo_copy pgo;
+    int dry_run;
     /* outputs */
     int rc;
     struct cpgo_err err;
@@ -299,6 +400,7 @@ static void forge_job_free(struct forge_job *j)
     }
     cpgo_repo_free(&j->repo);
     cpgo_forge_result_free(&j->fr);
+    pgo_free(&j->pgo);
     free(j);
 }
 
@@ -341,6 +443,8 @@ static int forge_round(struct forge_job *j)
         .ident = {j->author_name, j->author_email},
         .reopen_growth_pct = j->reopen_growth,
         .discovery = j->discovery[0] ? j->discovery : NULL,
+        .pgo = j->pgo.p,
+        .dry_run = j->dry_run,
     };
     int rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
     /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
@@ -449,7 +553,9 @@ static int start_forge(struct target *t, char *why, size_t cap)
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
     snprintf(j->discovery, sizeof j->discovery, "%s", t->discovery_note);
-    if (!j->repo.host || !j->repo.path || !j->repo.url || (t->github && d->token && !j->token)) {
+    j->dry_run = d->opts.dry_run;
+    if (!j->repo.host || !j->repo.path || !j->repo.url || (t->github && d->token && !j->token) ||
+        pgo_copy(t, &j->pgo)) {
         forge_job_free(j);
         snprintf(why, cap, "out of memory");
         return -1;
@@ -596,6 +702,9 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     }
     if (j->rc) {
         *outcome = CPGO_OUTCOME_FAILED;
+        if (d->opts.dry_run)
+            dry_report(t, "would propose", r->path[0] ? r->path : j->target_file, 0, 0,
+                       r->scrapes, r->instances, 1.0, 0, NULL, j->err.text, NULL);
         fail(t,
              cpgo_class_transient(r->gcls) ? "publish failed; the next round retries"
                                            : "publish failed; a person must act",
@@ -643,6 +752,32 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
         if (!t->github || !d->gh) return ROUND_ENDS;
         t->probe_only = 1; /* a person may have reopened it: one lookup tells, and lifts the gate */
         return ROUND_PROBE;
+    }
+    if (r->outcome >= CPGO_FORGE_OUT_SMALL_CHANGE || r->bytes_after)
+        snprintf(t->last_change, sizeof t->last_change, "%s", r->change);
+    if (r->outcome == CPGO_FORGE_OUT_SMALL_CHANGE) {
+        /* nothing pushed, nothing lost: the scrapes stay pending for the next publish */
+        *outcome = CPGO_OUTCOME_SMALL_CHANGE;
+        succeeded(t);
+        cpgo_log(CPGO_LVL_INFO, "not published: the change is below min_change", "target", t->key,
+                 "path", r->path, "change", r->change, NULL);
+        if (d->opts.dry_run)
+            dry_report(t, "would propose", r->path, r->bytes_before, r->bytes_after, r->scrapes,
+                       r->instances, r->decay, r->age_s, r->change,
+                       "nothing: the change is below min_change", NULL);
+        return ROUND_ENDS;
+    }
+    if (r->outcome == CPGO_FORGE_OUT_DRY_RUN) {
+        *outcome = CPGO_OUTCOME_DRY_RUN;
+        succeeded(t);
+        char where[1200];
+        snprintf(where, sizeof where, "%s on branch %s (base %s)", r->path, r->head_branch,
+                 j->target_branch);
+        dry_report(t, "would propose", where, r->bytes_before, r->bytes_after, r->scrapes,
+                   r->instances, r->decay, r->age_s, r->change,
+                   t->github ? "would push and open or update the pull request" : "would push",
+                   r->body);
+        return ROUND_ENDS;
     }
     if (r->outcome == CPGO_FORGE_OUT_SAME_AS_BASE) {
         *outcome = CPGO_OUTCOME_SAME_AS_BASE;

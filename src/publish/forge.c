@@ -32,6 +32,7 @@
 #include "base/buf.h"
 #include "config/config.h"
 #include "profile/summary.h"
+#include "publish/candidate.h"
 #include "publish/prbody.h"
 
 #define STEP_NEXT 0
@@ -56,18 +57,19 @@ struct round {
     struct cpgo_state_forge fs;  /* gate: the forge record */
     int ours;                    /* foreign check: the head branch's tip is this target's */
     /* validate, merge (owned) */
-    struct cpgo_merger *m;
-    struct cpgo_profile *old, *neu;
-    struct cpgo_summary sb, sa;
-    int have_sb, have_sa;
-    struct cpgo_buf out; /* the new file */
-    int recorded;        /* record: cpgo_state_push_begin returned for r->blob */
+    struct cpgo_profile *old;     /* the target branch's file */
+    int64_t old_changed_s;        /* its last commit's time (when it has no stamp) */
+    struct cpgo_git_file prop;    /* the head branch's file: what cpgo proposes now */
+    struct cpgo_profile *proposed;
+    struct cpgo_candidate c;      /* the new file (c.out) and what changed */
+    int recorded; /* record: cpgo_state_push_begin returned for r->blob */
 };
 
 void cpgo_forge_result_free(struct cpgo_forge_result *r)
 {
     free(r->body);
     r->body = NULL;
+    cpgo_buf_free(&r->out);
 }
 
 static int git_failed(struct round *rd, int rc)
@@ -243,12 +245,11 @@ static int step_foreign_check(struct round *rd)
 }
 
 /* 6. the existing file must be a profile the pending scrapes merge with: else nothing is
- * pushed, and a person must look (CPGO_CLASS_CONTENT). */
+ * pushed, and a person must look (CPGO_CLASS_CONTENT). Its age (for decay) is its stamp's;
+ * without one, the time of the last commit that changed it. */
 static int step_validate(struct round *rd)
 {
     const struct cpgo_git_file *f = &rd->f;
-    if (cpgo_merge_new(&rd->m, &rd->req->mo))
-        return content_failed(rd, cpgo_err_set(rd->err, CPGO_E_NOMEM, "out of memory"));
     if (!f->found) return STEP_NEXT;
     rd->r->bytes_before = f->len;
     int rc = cpgo_profile_decode(f->data, f->len, &rd->mlim, &rd->old, rd->err);
@@ -257,41 +258,70 @@ static int step_validate(struct round *rd)
                         rd->req->target_branch);
         return content_failed(rd, rc == CPGO_E_NOMEM ? rc : CPGO_E_INPUT);
     }
-    /* the summary is for the body only: without it the body leaves the "before" side out */
-    if (cpgo_summary_build(rd->old, 10, &rd->sb, rd->err) == 0) rd->have_sb = 1;
-    if ((rc = cpgo_merge_add(rd->m, rd->old, rd->err))) {
-        cpgo_err_prefix(rd->err, "the existing %s on branch '%s'", f->path, rd->req->target_branch);
-        return content_failed(rd, rc);
+    if (rd->req->pgo.half_life_ms > 0 && cpgo_candidate_stamp_time(rd->old->pb) < 0) {
+        int found = 0;
+        int64_t when = 0;
+        rc = cpgo_gitrepo_last_change(rd->g, rd->req->target_branch, f->path, CPGO_FORGE_HISTORY,
+                                      &found, &when, rd->err);
+        if (rc) return git_failed(rd, rc);
+        if (found) rd->old_changed_s = when;
     }
     return STEP_NEXT;
 }
 
-/* 7. new file = trim(existing + every pending segment + fresh), its summary line, title and
- * Markdown body. */
+/* What cpgo proposes now (min_change compares with it): the head branch's file, when the
+ * branch is this target's. Unreadable or absent: the target branch's file is compared. */
+static void read_proposal(struct round *rd)
+{
+    if (!rd->ours || !rd->req->pgo.min_change_ppm) return;
+    struct cpgo_err e;
+    if (cpgo_gitrepo_read_file(rd->g, rd->r->head_branch, rd->f.path, rd->mlim.max_compressed,
+                               &rd->prop, &e) ||
+        !rd->prop.found)
+        return;
+    if (cpgo_profile_decode(rd->prop.data, rd->prop.len, &rd->mlim, &rd->proposed, &e))
+        rd->proposed = NULL;
+}
+
+static int fold_pending(void *arg, struct cpgo_merger *m, struct cpgo_err *err)
+{
+    return cpgo_state_fold_pending(arg, m, err);
+}
+
+/* 7. new file = decay(existing) + every pending segment + fresh, trimmed, `no_inline`
+ * renamed, stamped; checked as Go's PGO reads it; its edge change against what cpgo
+ * proposes now. */
 static int step_merge(struct round *rd)
 {
     const struct cpgo_forge_req *req = rd->req;
     struct cpgo_forge_result *r = rd->r;
-    int rc = cpgo_state_fold_pending(rd->ts, rd->m, rd->err);
+    read_proposal(rd);
+    struct cpgo_candidate_in in = {
+        .mo = req->mo,
+        .pgo = &req->pgo,
+        .lim = &rd->mlim,
+        .now_s = req->now_s ? req->now_s : cpgo_candidate_now(),
+        .existing = rd->old,
+        .existing_changed_s = rd->old_changed_s,
+        .fold = fold_pending,
+        .fold_arg = rd->ts,
+        .proposed = rd->proposed,
+    };
+    int rc = cpgo_candidate_build(&in, &rd->c, rd->err);
+    r->decay = rd->c.decay;
+    r->age_s = rd->c.age_s;
     if (rc) {
-        cpgo_err_prefix(rd->err,
-                        "pending profiles cannot be merged with the existing %s on branch '%s'",
-                        rd->f.path, req->target_branch);
+        cpgo_err_prefix(rd->err, "%s on branch '%s'", rd->f.path, req->target_branch);
         return content_failed(rd, rc);
     }
-    if ((rc = cpgo_merge_encode(rd->m, 0, 1, &rd->out, rd->err))) return content_failed(rd, rc);
-    cpgo_merge_free(rd->m);
-    rd->m = NULL;
-    r->bytes_after = rd->out.len;
-    /* what is pushed is decoded again: the summary for the body, and a last check */
-    if ((rc = cpgo_profile_decode(rd->out.data, rd->out.len, &rd->mlim, &rd->neu, rd->err)) ||
-        (rc = cpgo_summary_build(rd->neu, 10, &rd->sa, rd->err))) {
-        cpgo_err_prefix(rd->err, "the merged profile");
-        r->gcls = CPGO_CLASS_INTERNAL_RETRY;
-        return rc;
-    }
-    rd->have_sa = 1;
-    struct cpgo_prbody_in in = {
+    r->bytes_after = rd->c.out.len;
+    r->tvd = rd->c.tvd;
+    r->hot_added = rd->c.nadded;
+    r->hot_removed = rd->c.nremoved;
+    snprintf(r->change, sizeof r->change, "%s", rd->c.why);
+    /* min_change: nothing pushed, pending stays pending */
+    if (!rd->c.worth) return done(rd, CPGO_FORGE_OUT_SMALL_CHANGE);
+    struct cpgo_prbody_in bin = {
         .target_key = req->target_key,
         .target_file = rd->f.path,
         .target_branch = req->target_branch,
@@ -302,19 +332,36 @@ static int step_merge(struct round *rd)
         .last_scrape = rd->meta.last,
         .created = r->created,
         .bytes_before = rd->f.len,
-        .bytes_after = rd->out.len,
-        .before = rd->have_sb ? &rd->sb : NULL,
-        .after = &rd->sa,
+        .bytes_after = rd->c.out.len,
+        .before = rd->c.have_sb ? &rd->c.sb : NULL,
+        .after = &rd->c.sa,
+        .half_life_ms = req->pgo.half_life_ms,
+        .decay = rd->c.decay,
+        .edges_known = 1,
+        .edge_change = rd->c.ref ? rd->c.tvd : -1,
+        .change_vs_proposal = rd->c.ref_is_proposal,
+        .hot_added = rd->c.added,
+        .nhot_added = rd->c.nadded,
+        .hot_removed = rd->c.removed,
+        .nhot_removed = rd->c.nremoved,
+        .no_inline = req->pgo.no_inline,
+        .nno_inline = req->pgo.nno_inline,
     };
     size_t blen;
-    if ((rc = cpgo_prbody_build(&in, &r->body, &blen, rd->err))) {
+    if ((rc = cpgo_prbody_build(&bin, &r->body, &blen, rd->err))) {
         r->gcls = CPGO_CLASS_INTERNAL_RETRY;
         return rc;
     }
-    if (cpgo_prbody_summary_line(&in, r->summary, sizeof r->summary) < 0)
+    if (cpgo_prbody_summary_line(&bin, r->summary, sizeof r->summary) < 0)
         snprintf(r->summary, sizeof r->summary, "cpgo: update %s", rd->f.path);
-    if (cpgo_prbody_title(&in, r->title, sizeof r->title) < 0)
+    if (cpgo_prbody_title(&bin, r->title, sizeof r->title) < 0)
         snprintf(r->title, sizeof r->title, "cpgo: update the PGO profile");
+    /* a dry run stops here: nothing recorded, nothing pushed */
+    if (req->dry_run) {
+        r->out = rd->c.out;
+        memset(&rd->c.out, 0, sizeof rd->c.out);
+        return done(rd, CPGO_FORGE_OUT_DRY_RUN);
+    }
     return STEP_NEXT;
 }
 
@@ -324,7 +371,7 @@ static int step_record(struct round *rd)
 {
     /* step_gate stopped the round when nothing was pending */
     assert(cpgo_state_has_pending(rd->ts));
-    int rc = cpgo_gitrepo_blob_id(rd->out.data, rd->out.len, rd->r->blob, rd->err);
+    int rc = cpgo_gitrepo_blob_id(rd->c.out.data, rd->c.out.len, rd->r->blob, rd->err);
     if (!rc) rc = cpgo_state_push_begin(rd->ts, rd->r->blob, rd->err);
     if (rc) return local_failed(rd, rc);
     rd->recorded = 1;
@@ -367,8 +414,8 @@ static int step_push(struct round *rd)
         .target_branch = rd->req->target_branch,
         .head_branch = r->head_branch,
         .path = rd->f.path,
-        .data = rd->out.data,
-        .len = rd->out.len,
+        .data = rd->c.out.data,
+        .len = rd->c.out.len,
         .message = msg,
         .author = rd->req->ident,
         .committer = rd->req->ident,
@@ -425,12 +472,10 @@ int cpgo_forge_round(struct cpgo_tstate *ts, struct cpgo_gitrepo *g,
         r->step = NULL;
     }
     assert((rc != 0) == (r->outcome == CPGO_FORGE_OUT_FAILED));
-    if (rd.have_sb) cpgo_summary_free(&rd.sb);
-    if (rd.have_sa) cpgo_summary_free(&rd.sa);
+    cpgo_candidate_free(&rd.c);
     cpgo_profile_free(rd.old);
-    cpgo_profile_free(rd.neu);
-    cpgo_merge_free(rd.m);
-    cpgo_buf_free(&rd.out);
+    cpgo_profile_free(rd.proposed);
+    cpgo_git_file_free(&rd.prop);
     cpgo_git_file_free(&rd.f);
     return rc;
 }

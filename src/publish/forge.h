@@ -20,11 +20,15 @@
  *             (then it is rewritten whatever base it sits on), or one cpgo commit on the
  *             base; a tip of another target is a configuration error; anything else is left
  *             alone and reported (CPGO_CLASS_FOREIGN);
- *   validate  decode and check the existing file: not a profile, or sample types that do
- *             not merge, is a permanent error for the target (CPGO_CLASS_CONTENT): nothing is
- *             pushed;
- *   merge     new file = trim(existing + every pending segment + fresh scrapes), the summary
- *             line and the Markdown body (prbody.h);
+ *   validate  decode the existing file: not a profile is a permanent error for the target
+ *             (CPGO_CLASS_CONTENT): nothing is pushed; without cpgo's stamp, its age is the
+ *             time of the last commit that changed it (for decay);
+ *   merge     the candidate (candidate.h): decay(existing) + every pending segment + fresh
+ *             scrapes, trimmed, `no_inline` renamed, stamped, checked as Go's PGO reads it
+ *             (a candidate Go would reject or ignore is a permanent error); its edge change
+ *             against the head branch's file (or the target branch's): below `min_change`
+ *             -> done (small change; pending stays); the summary line and the Markdown body
+ *             (prbody.h); a dry run ends here (dry run: nothing recorded or pushed);
  *   record    the push, durably, before it happens (cpgo_state_push_begin);
  *   push      one commit on the tip of target_branch whose only change is the file
  *             (cpgo_gitrepo_publish). Nothing is pushed when the head branch already is
@@ -44,6 +48,8 @@
 #include "base/err.h"
 #include "merge/merge.h"
 #include "profile/codec.h"
+#include "base/buf.h"
+#include "publish/candidate.h"
 #include "publish/gitrepo.h"
 #include "state/state.h"
 
@@ -60,6 +66,9 @@ struct cpgo_forge_req {
     struct cpgo_git_ident ident; /* author and committer */
     unsigned reopen_growth_pct;  /* closed-PR gate, see the gate step */
     const char *discovery;       /* services' last round, for the body (NULL = none) */
+    struct cpgo_pgo_policy pgo;  /* the target's `pgo:` (its strings borrowed for the call) */
+    int64_t now_s;               /* the publish clock; 0 = cpgo_candidate_now() */
+    int dry_run;                 /* stop after the body: nothing recorded, nothing pushed */
 };
 
 /* How a round ended: exactly one, CPGO_FORGE_OUT_FAILED if and only if it returned an error. */
@@ -71,6 +80,8 @@ enum cpgo_forge_outcome {
     CPGO_FORGE_OUT_PUSHED,       /* a commit was pushed */
     CPGO_FORGE_OUT_UNCHANGED,    /* the head branch already had this content */
     CPGO_FORGE_OUT_SAME_AS_BASE, /* the new file equals target_branch's: nothing to propose */
+    CPGO_FORGE_OUT_SMALL_CHANGE, /* below `min_change`: nothing pushed, pending kept */
+    CPGO_FORGE_OUT_DRY_RUN,      /* a dry run built the candidate (out, body): nothing else */
 };
 
 struct cpgo_forge_result {
@@ -92,6 +103,13 @@ struct cpgo_forge_result {
     char title[256];      /* the pull request's title */
     char *body;           /* the pull request's Markdown body (malloc'd), or NULL */
     enum cpgo_class gcls; /* of a failure; CPGO_CLASS_OK otherwise */
+    /* the candidate (merge step on) */
+    double decay;        /* what the existing samples were scaled by (1 = none) */
+    int64_t age_s;       /* the existing file's age */
+    double tvd;          /* edge change, 0..1 */
+    size_t hot_added, hot_removed;
+    char change[256];    /* the edge change in words (and why a small one was not pushed) */
+    struct cpgo_buf out; /* dry run: the file that would be pushed */
 };
 void cpgo_forge_result_free(struct cpgo_forge_result *r);
 

@@ -149,72 +149,136 @@ int cpgo_outdir_check_layout(size_t n, const char *const *keys, const char *cons
     return rc;
 }
 
+/* Dry run: the directory holding the output file, opened without creating anything and
+ * without following a link below DIR; CPGO_E_EMPTY when a component does not exist yet. */
+static int open_parent_ro(const char *dir, const char *path, const char **base,
+                          struct cpgo_err *err)
+{
+    size_t dl = strlen(dir);
+    if (strncmp(path, dir, dl) || path[dl] != '/')
+        return cpgo_err_set(err, CPGO_E_USAGE, "output path %s is not below %s", path, dir);
+    const char *rel = path + dl;
+    while (*rel == '/')
+        rel++;
+    const char *slash = strrchr(rel, '/');
+    if (!slash || !slash[1])
+        return cpgo_err_set(err, CPGO_E_USAGE, "output path %s has no file name", path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? CPGO_E_EMPTY
+                               : cpgo_err_set(err, CPGO_E_IO, "cannot open --output %s: %s", dir,
+                                              strerror(errno));
+    for (const char *c = rel; c < slash;) {
+        const char *e = memchr(c, '/', (size_t)(slash - c));
+        if (!e) e = slash;
+        char name[1024];
+        if ((size_t)(e - c) >= sizeof name) {
+            close(fd);
+            return cpgo_err_set(err, CPGO_E_USAGE, "output path %s is too long", path);
+        }
+        memcpy(name, c, (size_t)(e - c));
+        name[e - c] = 0;
+        int nfd = name[0] ? cpgo_file_opendir(fd, name, err) : fd;
+        if (nfd != fd) close(fd);
+        if (nfd < 0) return nfd;
+        fd = nfd;
+        c = e + 1;
+    }
+    *base = slash + 1;
+    return fd;
+}
+
+struct fold_arg {
+    struct cpgo_tstate *ts;
+};
+
+static int fold_pending(void *arg, struct cpgo_merger *m, struct cpgo_err *err)
+{
+    return cpgo_state_fold_pending(((struct fold_arg *)arg)->ts, m, err);
+}
+
 int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *path,
-                        const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
-                        struct cpgo_publish_info *info, struct cpgo_err *err)
+                        const struct cpgo_outdir_req *req, struct cpgo_publish_info *info,
+                        struct cpgo_err *err)
 {
     memset(info, 0, sizeof *info);
     /* the existing file merges many scrapes: the per-scrape limits do not bound it */
     struct cpgo_limits mlim;
-    cpgo_limits_merged(lim, &mlim);
-    lim = &mlim;
-    struct cpgo_merger *pending = cpgo_state_pending(ts);
+    cpgo_limits_merged(&req->lim, &mlim);
     info->scrapes = cpgo_state_pending_scrapes(ts);
     if (!cpgo_state_has_pending(ts)) {
         info->nothing = 1;
         return 0;
     }
+    struct cpgo_state_meta meta;
+    cpgo_state_pending_meta(ts, &meta);
+    info->instances = meta.instances;
     const char *base = NULL;
-    int pfd = open_parent(dir, path, &base, err);
-    if (pfd < 0) return pfd;
-    remove_stale_temps(pfd, base);
+    int pfd = req->dry_run ? open_parent_ro(dir, path, &base, err) : open_parent(dir, path, &base, err);
+    if (pfd < 0 && !(req->dry_run && pfd == CPGO_E_EMPTY)) return pfd;
+    if (!req->dry_run) remove_stale_temps(pfd, base);
     unsigned char *old = NULL;
     size_t oldlen = 0;
-    /* a symlink, FIFO, socket or device there is refused at once (base/file.h) */
-    int rc = cpgo_file_read_at(pfd, base, lim->max_compressed, &old, &oldlen, err);
-    if (rc && rc != CPGO_E_EMPTY) {
-        cpgo_err_prefix(err, "--output %s", path);
-        close(pfd);
-        return rc;
+    int64_t mtime = 0;
+    int rc = 0;
+    if (pfd >= 0) {
+        /* a symlink, FIFO, socket or device there is refused at once (base/file.h) */
+        rc = cpgo_file_read_at(pfd, base, mlim.max_compressed, &old, &oldlen, err);
+        if (rc && rc != CPGO_E_EMPTY) {
+            cpgo_err_prefix(err, "--output %s", path);
+            close(pfd);
+            return rc;
+        }
+        struct stat st;
+        if (old && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) mtime = (int64_t)st.st_mtime;
     }
-    struct cpgo_merger *m = NULL;
-    if (!old && cpgo_state_segments(ts) == 0) {
-        /* Nothing to merge with: pending, built with the same trimming, is the result
-         * (merging it into an empty merger would compact it to the same bytes). */
-        m = pending;
-    } else if (cpgo_merge_new(&m, mo)) {
-        free(old);
-        close(pfd);
-        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    }
+    struct cpgo_profile *p = NULL;
+    struct cpgo_candidate c = {0};
     rc = 0;
     if (old) {
         info->bytes_before = oldlen;
-        struct cpgo_profile *p = NULL;
-        rc = cpgo_profile_decode(old, oldlen, lim, &p, err);
-        if (!rc) rc = cpgo_merge_add(m, p, err);
-        cpgo_profile_free(p);
+        rc = cpgo_profile_decode(old, oldlen, &mlim, &p, err);
         if (rc) cpgo_err_prefix(err, "existing profile %s", path);
     }
-    if (!rc && m != pending) {
-        rc = cpgo_state_fold_pending(ts, m, err);
-        if (rc) cpgo_err_prefix(err, "merging pending samples into %s", path);
-    }
-    struct cpgo_buf out = {0};
-    if (!rc) rc = cpgo_merge_encode(m, 0, 1, &out, err);
-    if (m != pending) cpgo_merge_free(m);
     if (!rc) {
-        info->bytes_after = out.len;
-        if (old && out.len == oldlen && !memcmp(out.data, old, oldlen)) {
+        struct fold_arg fa = {ts};
+        struct cpgo_candidate_in in = {
+            .mo = req->mo,
+            .pgo = &req->pgo,
+            .lim = &mlim,
+            .now_s = req->now_s ? req->now_s : cpgo_candidate_now(),
+            .existing = p,
+            .existing_changed_s = mtime, /* no git history here: the file's own time */
+            .fold = fold_pending,
+            .fold_arg = &fa,
+        };
+        rc = cpgo_candidate_build(&in, &c, err);
+        if (rc) cpgo_err_prefix(err, "%s", path);
+        info->decay = c.decay;
+        info->age_s = c.age_s;
+        info->tvd = c.tvd;
+        info->hot_added = c.nadded;
+        info->hot_removed = c.nremoved;
+        snprintf(info->change, sizeof info->change, "%s", c.why);
+    }
+    cpgo_profile_free(p);
+    if (!rc) {
+        info->bytes_after = c.out.len;
+        if (!c.worth) {
+            info->small_change = 1; /* nothing written; pending stays pending */
+        } else if (req->dry_run) {
+            info->out = c.out; /* the caller shows it; nothing is written */
+            memset(&c.out, 0, sizeof c.out);
+        } else if (old && c.out.len == oldlen && !memcmp(c.out.data, old, oldlen)) {
             info->unchanged = 1; /* nothing to write; the pending scrapes are in it */
-            rc = cpgo_state_publish_begin(ts, path, out.data, out.len, err);
+            rc = cpgo_state_publish_begin(ts, path, c.out.data, c.out.len, err);
             if (!rc) rc = cpgo_state_publish_commit(ts, err);
         } else {
-            rc = cpgo_state_publish_begin(ts, path, out.data, out.len, err);
+            rc = cpgo_state_publish_begin(ts, path, c.out.data, c.out.len, err);
             if (!rc) {
                 /* relative to the directory opened above: a link planted since is not
                  * followed, and the rename replaces whatever is at the name */
-                rc = cpgo_file_write_at(pfd, base, out.data, out.len, 0644, err);
+                rc = cpgo_file_write_at(pfd, base, c.out.data, c.out.len, 0644, err);
                 if (rc) {
                     cpgo_err_prefix(err, "--output %s", dir);
                     cpgo_state_publish_abort(ts);
@@ -224,8 +288,8 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
             }
         }
     }
-    cpgo_buf_free(&out);
+    cpgo_candidate_free(&c);
     free(old);
-    close(pfd);
+    if (pfd >= 0) close(pfd);
     return rc;
 }

@@ -20,16 +20,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "merge/merge.h"
+#include "publish/candidate.h"
 #include "state/state.h"
 
 struct cpgo_publish_info {
     size_t bytes_before; /* 0 when there was no file */
     size_t bytes_after;
     uint64_t scrapes; /* scrapes folded in by this publish */
+    size_t instances; /* distinct instances they came from */
     int unchanged;    /* the result equals the existing file: nothing written */
     int nothing;      /* no pending scrapes: nothing to publish */
+    int small_change; /* below `min_change`: nothing written, pending kept (change says why) */
+    double decay;     /* what the existing samples were scaled by */
+    int64_t age_s;    /* the existing file's age (its stamp, else its mtime) */
+    double tvd;       /* the edge change, 0..1 */
+    size_t hot_added, hot_removed;
+    char change[256];
+    struct cpgo_buf out; /* dry run: what would be written (caller frees) */
+};
+
+/* What a directory publish does with a target (copied by the job). */
+struct cpgo_outdir_req {
+    struct cpgo_merge_opts mo;
+    struct cpgo_limits lim;
+    struct cpgo_pgo_policy pgo; /* strings borrowed for the call */
+    int64_t now_s;              /* 0 = cpgo_candidate_now() */
+    int dry_run;                /* build and report; create, write and record nothing */
 };
 
 /* Builds the output path; CPGO_E_INPUT if a component would escape DIR. */
@@ -45,9 +64,12 @@ int cpgo_outdir_check_layout(size_t n, const char *const *keys, const char *cons
                              struct cpgo_err *err);
 
 /* Publishes pending into `path`, which cpgo_outdir_path built from `dir`: the part below
- * `dir` is resolved without following links (see above). */
+ * `dir` is resolved without following links (see above). The file is the candidate
+ * (candidate.h) of the existing file there and pending: decayed by the existing file's age
+ * (its stamp, else its mtime), `no_inline` renamed, stamped, checked as Go's PGO reads it,
+ * and not written when below `min_change` against the existing file. */
 int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *path,
-                        const struct cpgo_merge_opts *mo, const struct cpgo_limits *lim,
-                        struct cpgo_publish_info *info, struct cpgo_err *err);
+                        const struct cpgo_outdir_req *req, struct cpgo_publish_info *info,
+                        struct cpgo_err *err);
 
 #endif

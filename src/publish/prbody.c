@@ -11,6 +11,7 @@
  */
 #include "publish/prbody.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/duration.h"
+#include "publish/candidate.h"
 #include "publish/github.h"
 
 #define DASH "\xe2\x80\x94"  /* — */
@@ -228,6 +231,121 @@ static int table(struct cpgo_buf *b, const struct cpgo_prbody_in *in, size_t top
     return 0;
 }
 
+/* "N.N%" with a precision that keeps small shares visible */
+static void fmt_pct(double f, char *buf, size_t cap)
+{
+    double p = f * 100.0;
+    if (p >= 10 || p == 0)
+        snprintf(buf, cap, "%.1f%%", p);
+    else
+        snprintf(buf, cap, "%.2f%%", p);
+}
+
+/* The `pgo:` rows of the summary table: decay, the edge change, the names kept out. */
+static int pgo_rows(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
+{
+    int rc = 0;
+    if (in->half_life_ms > 0) {
+        char hl[48], win[96], f[32];
+        cpgo_duration_format(in->half_life_ms, hl, sizeof hl);
+        cpgo_candidate_window(in->half_life_ms, win, sizeof win);
+        if (in->decay < 1.0) {
+            snprintf(f, sizeof f, "%.4f", in->decay);
+            rc = put(b, "| Decay | half-life %s: %s; the existing samples were scaled by %s |
+",
+                     hl, win, f);
+        } else {
+            rc = put(b, "| Decay | half-life %s: %s |
+", hl, win);
+        }
+        if (rc) return rc;
+    }
+    if (in->edges_known) {
+        char pc[32];
+        if (in->edge_change >= 0) {
+            fmt_pct(in->edge_change, pc, sizeof pc);
+            rc = put(b,
+                     "| Call edges | %s of the edge weight moved (compared with %s); %zu hot edge%s "
+                     "added, %zu removed |
+",
+                     pc, in->change_vs_proposal ? "the open proposal" : "the base branch's file",
+                     in->nhot_added, in->nhot_added == 1 ? "" : "s", in->nhot_removed);
+        } else {
+            rc = put(b, "| Call edges | %zu hot edge%s |
+", in->nhot_added,
+                     in->nhot_added == 1 ? "" : "s");
+        }
+        if (rc) return rc;
+    }
+    if (in->nno_inline) {
+        if ((rc = put(b, "| Kept out of PGO inlining | "))) return rc;
+        size_t n = in->nno_inline < 8 ? in->nno_inline : 8;
+        for (size_t i = 0; i < n; i++) {
+            char cell[CPGO_PRBODY_NAME_MAX * 2 + 8];
+            cpgo_prbody_escape_cell(in->no_inline[i], CPGO_PRBODY_NAME_MAX, cell, sizeof cell);
+            if ((rc = put(b, "%s`%s`", i ? ", " : "", cell))) return rc;
+        }
+        if (in->nno_inline > n && (rc = put(b, " and %zu more", in->nno_inline - n))) return rc;
+        if ((rc = put(b, " (renamed `DO NOT INLINE: ...`) |
+"))) return rc;
+    }
+    return 0;
+}
+
+static int edge_rows(struct cpgo_buf *b, const struct cpgo_pgo_edge_change *v, size_t n)
+{
+    int rc;
+    if ((rc = put(b, "| Caller " ARROW " callee | Call site | Share |
+|---|---:|---:|
+")))
+        return rc;
+    size_t k = n < CPGO_PRBODY_EDGES_MAX ? n : CPGO_PRBODY_EDGES_MAX;
+    for (size_t i = 0; i < k; i++) {
+        char c1[CPGO_PRBODY_NAME_MAX * 2 + 8], c2[CPGO_PRBODY_NAME_MAX * 2 + 8], pc[32];
+        cpgo_prbody_escape_cell(v[i].e->caller, CPGO_PRBODY_NAME_MAX, c1, sizeof c1);
+        cpgo_prbody_escape_cell(v[i].e->callee, CPGO_PRBODY_NAME_MAX, c2, sizeof c2);
+        fmt_pct(v[i].share, pc, sizeof pc);
+        if ((rc = put(b, "| `%s` " ARROW " `%s` | +%" PRId64 " | %s |
+", c1, c2, v[i].e->offset,
+                      pc)))
+            return rc;
+    }
+    if (n > k && (rc = put(b, "
+and %zu more.
+", n - k))) return rc;
+    return 0;
+}
+
+/* What will change in the build: the hot call edges (the compiler's 99% cut) that appear
+ * and disappear. */
+static int edges_section(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
+{
+    int rc;
+    if (!in->edges_known || (!in->nhot_added && !in->nhot_removed)) return 0;
+    if ((rc = put(b, "
+### Hot call edges that change
+
+"
+                     "The Go compiler inlines and devirtualizes at its hot call sites (the "
+                     "edges that make up 99%% of the edge weight). Call site: lines after the "
+                     "caller's first line. Share: of all edge weight.
+")))
+        return rc;
+    if (in->nhot_added && ((rc = put(b, "
+**Added** (hot now)
+
+")) ||
+                           (rc = edge_rows(b, in->hot_added, in->nhot_added))))
+        return rc;
+    if (in->nhot_removed && ((rc = put(b, "
+**Removed** (no longer hot)
+
+")) ||
+                             (rc = edge_rows(b, in->hot_removed, in->nhot_removed))))
+        return rc;
+    return 0;
+}
+
 static int created_note(struct cpgo_buf *b, const struct cpgo_prbody_in *in, const char *file)
 {
     const char *base = base_name(in->target_file);
@@ -331,6 +449,8 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
         rc = put(&b, "| File size | %s " ARROW " %s |\n", t1, t2);
     }
     if (rc) goto fail;
+    if ((rc = pgo_rows(&b, in))) goto fail;
+    if ((rc = edges_section(&b, in))) goto fail;
     if (in->after && (rc = table(&b, in, top))) goto fail;
     if (in->created && (rc = created_note(&b, in, file))) goto fail;
     if ((rc = put(&b, "\n---\n<sub>cpgo keeps this pull request up to date and rewrites it "

@@ -17,10 +17,12 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "profile/pgograph.h"
 #include "profile/summary.h"
 
 #define CPGO_PRBODY_NAME_MAX 120
 #define CPGO_PRBODY_TOP_MAX 50
+#define CPGO_PRBODY_EDGES_MAX 20 /* hot edges listed per side */
 
 struct cpgo_prbody_in {
     const char *target_key;    /* required: goes into the marker */
@@ -38,6 +40,18 @@ struct cpgo_prbody_in {
     const struct cpgo_summary *before; /* the existing file; NULL when created */
     const struct cpgo_summary *after;  /* the new file; NULL leaves out samples and table */
     size_t top_n;                      /* functions per side; 0 = 10, at most 50 */
+    /* `pgo:` (issue 12) */
+    int64_t half_life_ms; /* 0 = no decay (row left out) */
+    double decay;         /* what the existing samples were scaled by (1 = none) */
+    int edges_known;      /* the edge rows and the hot-edge lists below are given */
+    double edge_change;   /* total variation distance vs the reference, 0..1; < 0 = none */
+    int change_vs_proposal;                      /* the reference is the open proposal */
+    const struct cpgo_pgo_edge_change *hot_added; /* hot in the new file, not before */
+    size_t nhot_added;
+    const struct cpgo_pgo_edge_change *hot_removed; /* hot before, not in the new file */
+    size_t nhot_removed;
+    const char *const *no_inline; /* names renamed "DO NOT INLINE: <name>" */
+    size_t nno_inline;
 };
 
 /* Builds the Markdown body. *out is NUL-terminated and the caller frees it. 0,

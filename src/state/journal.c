@@ -20,8 +20,11 @@
 /* ---- the journal: one append-only file of records ------------------------------------
  * record = "CPGK" | seq (u64 le) | len (u32 le) | crc32 (u32 le) | when (i64 le, seconds)
  *          | instance (u64 le, hash of the backend name) | body,
- * the CRC covering when, instance and body. ("CPGJ" records, without when and instance,
- * are still read.) Appending needs no new inode per scrape (creating and deleting
+ * the CRC covering when, instance and body. A scrape with a weight other than 1 (`pgo:
+ * weight`) is a "CPGW" record: the same with its weight (u64 le, parts per million) after
+ * the instance, covered by the CRC too, so recovery merges it exactly as ingest did even
+ * when the configuration changed since. ("CPGJ" records, without when and instance, are
+ * still read; a weight of 1 is written as "CPGK", the format older versions read.) Appending needs no new inode per scrape (creating and deleting
  * thousands of small files is what ext4 charges most for).
  *
  * Recovery tells two kinds of damage apart. A crash while appending leaves a *torn tail*:
@@ -33,6 +36,7 @@
  * problem until acknowledged. */
 #define JHDR_OLD 20
 #define JHDR 36
+#define JHDR_W 44
 
 uint64_t state_inst_hash(const char *name)
 {
@@ -57,7 +61,7 @@ static uint64_t get_le(const unsigned char *p, int n)
  * fails, the next append first cuts the file back to the last complete record, so a
  * partial record never ends up between two good ones. */
 int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                         int64_t when, uint64_t inst, struct cpgo_err *err)
+                         int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err)
 {
     if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
     int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
@@ -80,15 +84,18 @@ int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body,
                             "cannot cut %s/" JOURNAL " back after a failed write: %s", ts->dir,
                             strerror(e));
     }
-    unsigned char hdr[JHDR];
-    memcpy(hdr, "CPGK", 4);
+    unsigned char hdr[JHDR_W];
+    int weighted = weight_ppm != CPGO_STATE_WEIGHT_ONE;
+    size_t hl = weighted ? JHDR_W : JHDR;
+    memcpy(hdr, weighted ? "CPGW" : "CPGK", 4);
     put_le(hdr + 4, seq, 8);
     put_le(hdr + 12, len, 4);
     put_le(hdr + 20, (uint64_t)when, 8);
     put_le(hdr + 28, inst, 8);
-    put_le(hdr + 16, crc32(crc32(0L, hdr + 20, 16), body, (uInt)len), 4);
-    struct iovec iov[2] = {{hdr, JHDR}, {(void *)body, len}};
-    size_t want = JHDR + len, done = 0;
+    if (weighted) put_le(hdr + 36, weight_ppm, 8);
+    put_le(hdr + 16, crc32(crc32(0L, hdr + 20, (uInt)(hl - 20)), body, (uInt)len), 4);
+    struct iovec iov[2] = {{hdr, hl}, {(void *)body, len}};
+    size_t want = hl + len, done = 0;
     int e = cpgo_file_fault();
     while (!e && done < want) {
         ssize_t n = writev(fd, iov, 2);
@@ -143,11 +150,11 @@ static int read_record(int fd, off_t off, off_t size, unsigned char *hdr, unsign
         *torn = 1;
         return 0;
     }
-    ssize_t n = pread(fd, hdr, JHDR, off);
+    ssize_t n = pread(fd, hdr, JHDR_W, off);
     if (n < JHDR_OLD) return 0;
-    int old = !memcmp(hdr, "CPGJ", 4);
-    if (!old && memcmp(hdr, "CPGK", 4)) return 0;
-    size_t hl = old ? JHDR_OLD : JHDR;
+    int old = !memcmp(hdr, "CPGJ", 4), weighted = !memcmp(hdr, "CPGW", 4);
+    if (!old && !weighted && memcmp(hdr, "CPGK", 4)) return 0;
+    size_t hl = old ? JHDR_OLD : weighted ? JHDR_W : JHDR;
     if (n < (ssize_t)hl) {
         *torn = size - off < (off_t)hl;
         return 0;
@@ -165,7 +172,7 @@ static int read_record(int fd, off_t off, off_t size, unsigned char *hdr, unsign
     }
     if (pread(fd, *body, len, off + (off_t)hl) != (ssize_t)len) return 0;
     uint32_t crc = (uint32_t)get_le(hdr + 16, 4);
-    if (crc32(old ? 0L : crc32(0L, hdr + 20, 16), *body, (uInt)len) != crc) return 0;
+    if (crc32(old ? 0L : crc32(0L, hdr + 20, (uInt)(hl - 20)), *body, (uInt)len) != crc) return 0;
     *hl_out = hl;
     *len_out = len;
     return 1;
@@ -174,13 +181,13 @@ static int read_record(int fd, off_t off, off_t size, unsigned char *hdr, unsign
 /* The next offset after `from` where a complete, valid record starts; -1 if none. */
 static off_t resync(int fd, off_t from, off_t size, unsigned char **body, size_t *cap)
 {
-    unsigned char buf[65536 + 3], hdr[JHDR];
+    unsigned char buf[65536 + 3], hdr[JHDR_W];
     for (off_t base = from; base < size; base += 65536) {
         ssize_t n = pread(fd, buf, sizeof buf, base);
         if (n < 4) break;
         for (ssize_t i = 0; i + 4 <= n; i++) {
             if (buf[i] != 'C' || buf[i + 1] != 'P' || buf[i + 2] != 'G' ||
-                (buf[i + 3] != 'K' && buf[i + 3] != 'J'))
+                (buf[i + 3] != 'K' && buf[i + 3] != 'J' && buf[i + 3] != 'W'))
                 continue;
             size_t hl, len;
             int torn;
@@ -212,7 +219,7 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
         return;
     }
     off_t off = 0, size = st.st_size;
-    unsigned char hdr[JHDR];
+    unsigned char hdr[JHDR_W];
     unsigned char *body = NULL;
     size_t cap = 0;
     uint64_t last_seq = base;
@@ -239,7 +246,8 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
             (*damaged)++;
             ts->corrupt_records++;
             char o[24], sq[48];
-            int hdr_ok = !memcmp(hdr, "CPGK", 4) || !memcmp(hdr, "CPGJ", 4);
+            int hdr_ok =
+                !memcmp(hdr, "CPGK", 4) || !memcmp(hdr, "CPGJ", 4) || !memcmp(hdr, "CPGW", 4);
             if (hdr_ok)
                 snprintf(sq, sizeof sq, "%" PRIu64, get_le(hdr + 4, 8));
             else
@@ -260,13 +268,15 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
         int old = hl == JHDR_OLD;
         int64_t when = old ? 0 : (int64_t)get_le(hdr + 20, 8);
         uint64_t inst = old ? 0 : get_le(hdr + 28, 8);
+        uint64_t weight = hl == JHDR_W ? get_le(hdr + 36, 8) : CPGO_STATE_WEIGHT_ONE;
         if (seq >= ts->next_seq) ts->next_seq = seq + 1;
         if (seq > last_seq) last_seq = seq;
         if (seq > base) {
             struct cpgo_profile *prof = NULL;
             struct cpgo_err e;
             if (cpgo_profile_decode(body, len, &lim, &prof, &e) == 0 &&
-                cpgo_merge_add(ts->pending, prof, &e) == 0) {
+                cpgo_merge_add_scaled(ts->pending, prof, (struct cpgo_scale){weight, CPGO_STATE_WEIGHT_ONE},
+                                      &e) == 0) {
                 ts->journal_len++;
                 state_meta_add(&ts->fresh, 1, when, when);
                 if (inst) state_meta_add_inst(&ts->fresh, inst);

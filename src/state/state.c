@@ -1050,15 +1050,26 @@ int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
                       const struct cpgo_profile *p, const char *instance, int64_t when,
                       struct cpgo_err *err)
 {
+    return cpgo_state_ingest_weighted(ts, body, len, p, instance, when, CPGO_STATE_WEIGHT_ONE,
+                                      err);
+}
+
+int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t len,
+                               const struct cpgo_profile *p, const char *instance, int64_t when,
+                               uint64_t weight_ppm, struct cpgo_err *err)
+{
+    if (weight_ppm == 0)
+        return cpgo_err_set(err, CPGO_E_USAGE, "a scrape's weight must be greater than zero");
     if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
     /* Journal first, merge second. If the merge refuses the profile (incompatible sample
      * types), the record is cut off again; if the process dies before that, recovery meets
      * the same refusal and skips the record. Either way it is never counted. */
     uint64_t inst = state_inst_hash(instance);
     off_t before = ts->journal_end;
-    int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, err);
+    int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
     if (rc) return rc;
-    if ((rc = cpgo_merge_add(ts->pending, p, err))) {
+    if ((rc = cpgo_merge_add_scaled(ts->pending, p,
+                                    (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE}, err))) {
         state_journal_truncate(ts, before);
         return rc;
     }

@@ -99,6 +99,13 @@ int cpgo_state_ack(const char *state_dir, const char *target_id, size_t *cleared
 int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
                       const struct cpgo_profile *p, const char *instance, int64_t when,
                       struct cpgo_err *err);
+/* As cpgo_state_ingest, every value of p multiplied by weight_ppm / 1,000,000 (`pgo:
+ * weight`; rounded as cpgo_merge_add_scaled rounds) as it is merged. The weight is
+ * journaled with the body, so recovery merges the record exactly as it was accepted. */
+#define CPGO_STATE_WEIGHT_ONE 1000000u
+int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t len,
+                               const struct cpgo_profile *p, const char *instance, int64_t when,
+                               uint64_t weight_ppm, struct cpgo_err *err);
 
 /* Writes a snapshot of pending and drops the journal entries it covers. Called every few
  * ingests and at shutdown so that recovery stays fast. */

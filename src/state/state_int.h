@@ -79,7 +79,7 @@ void state_add_problem(struct cpgo_tstate *ts, const char *file, int hold, const
 /* journal.c: the append-only journal of accepted scrapes */
 uint64_t state_inst_hash(const char *name);
 int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                         int64_t when, uint64_t inst, struct cpgo_err *err);
+                         int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err);
 void state_journal_truncate(struct cpgo_tstate *ts, off_t size);
 /* Replays records with seq > base into pending; cuts a torn tail; skips damage
  * (*damaged stretches, the first described in `first`). */

@@ -20,6 +20,78 @@ static void ingest(struct cpgo_tstate *ts, const struct cpgo_buf *b)
     cpgo_profile_free(p);
 }
 
+/* Samples of b with every value scaled by w_ppm / 10^6, rounded halves up (what a
+ * weighted ingest must add). */
+static int64_t weighted_of(const struct cpgo_buf *b, uint64_t w_ppm)
+{
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    if (cpgo_profile_decode(b->data, b->len, &lim, &p, &err)) return -1;
+    int64_t t = 0;
+    for (size_t i = 0; i < p->pb->n_sample; i++)
+        t += (int64_t)(((uint64_t)p->pb->sample[i]->value[0] * w_ppm + 500000) / 1000000);
+    cpgo_profile_free(p);
+    return t;
+}
+
+static void ingest_w(struct cpgo_tstate *ts, const struct cpgo_buf *b, uint64_t w_ppm)
+{
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    CHECK_EQ_INT(cpgo_profile_decode(b->data, b->len, &lim, &p, &err), 0);
+    CHECK_EQ_INT(
+        cpgo_state_ingest_weighted(ts, b->data, b->len, p, "canary", 1700000000, w_ppm, &err), 0);
+    cpgo_profile_free(p);
+}
+
+/* `pgo: weight`: a weighted scrape merges scaled, and recovery from the journal scales it
+ * exactly alike even though nothing but the record knows the weight. */
+static void test_weights(void)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {
+    }
+    struct cpgo_buf b1 = body(11), b2 = body(12), b3 = body(13);
+    int64_t want = weighted_of(&b1, 100000) + weighted_of(&b2, 2500000) + samples_of(&b3);
+    CHECK(want != samples_of(&b1) + samples_of(&b2) + samples_of(&b3));
+    struct cpgo_tstate *ts = open_ts();
+    ingest_w(ts, &b1, 100000);  /* 0.1 */
+    ingest_w(ts, &b2, 2500000); /* 2.5 */
+    ingest_w(ts, &b3, 1000000); /* 1: an ordinary record */
+    CHECK_EQ_INT(samples(ts), want);
+    cpgo_state_close(ts); /* as after kill -9: the journal only */
+    char jp[700];
+    snprintf(jp, sizeof jp, "%s/targets/t1/journal.log", dir);
+    FILE *f = fopen(jp, "rb");
+    CHECK(f != NULL);
+    char magic[5] = {0};
+    CHECK_EQ_INT(fread(magic, 1, 4, f), 4);
+    fclose(f);
+    CHECK(!strcmp(magic, "CPGW"));
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 3);
+    CHECK_EQ_INT(samples(ts), want);
+    /* a snapshot holds the weighted values too */
+    struct cpgo_err err;
+    CHECK_EQ_INT(cpgo_state_snapshot(ts, &err), 0);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(samples(ts), want);
+    /* a zero weight is a caller's error, never a silent drop */
+    struct cpgo_profile *p;
+    CHECK_EQ_INT(cpgo_profile_decode(b1.data, b1.len, &lim, &p, &err), 0);
+    CHECK(cpgo_state_ingest_weighted(ts, b1.data, b1.len, p, "x", 1, 0, &err) != 0);
+    cpgo_profile_free(p);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 3);
+    cpgo_state_close(ts);
+    if (system(cmd)) {
+    }
+    cpgo_buf_free(&b1);
+    cpgo_buf_free(&b2);
+    cpgo_buf_free(&b3);
+}
+
 int main(void)
 {
     cpgo_limits_default(&lim);
@@ -232,5 +304,6 @@ int main(void)
     cpgo_buf_free(&b3);
     if (system(cmd)) {
     }
+    test_weights();
     CHECK_DONE();
 }
