@@ -239,7 +239,15 @@ static int compact(struct cpgo_merger *m, struct cpgo_err *err)
         cpgo_merged_free(r);
         return cpgo_err_set(err, rc, "out of memory");
     }
-    if ((rc = wrap_validate(&r->pb, &wp, err)) == 0) rc = cpgo_merge_add(fresh, &wp, err);
+    /* The fresh merger takes over the no_inline names (every accumulated function carries
+     * its final name already: they rename nothing here, but later adds need them). */
+    for (size_t i = 0; i < m->nnoinl && !rc; i++) {
+        size_t len;
+        const char *s = str_at(m, m->noinl[i], &len);
+        rc = merge_no_inline_add(fresh, s, len);
+    }
+    if (rc) cpgo_err_set(err, rc, "out of memory");
+    if (!rc && (rc = wrap_validate(&r->pb, &wp, err)) == 0) rc = cpgo_merge_add(fresh, &wp, err);
     unwrap(&wp);
     cpgo_merged_free(r);
     if (rc) {
@@ -248,7 +256,7 @@ static int compact(struct cpgo_merger *m, struct cpgo_err *err)
     }
     /* Swap the contents: the caller's pointer stays valid. */
     fresh->ninputs = m->ninputs;
-    fresh->opts = m->opts;
+    fresh->opts.compat = m->opts.compat; /* the rest of opts is the same already */
     struct cpgo_merger tmp = *m;
     *m = *fresh;
     *fresh = tmp;
@@ -291,15 +299,21 @@ int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_b
     return rc;
 }
 
-int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
+int cpgo_merge_add_merger_scaled(struct cpgo_merger *dst, struct cpgo_merger *src,
+                                 struct cpgo_scale s, struct cpgo_err *err)
 {
     struct cpgo_merged *r;
     int rc = cpgo_merge_result(src, &r, err);
     if (rc) return rc;
     struct cpgo_profile wp;
     rc = wrap_validate(&r->pb, &wp, err);
-    if (!rc) rc = cpgo_merge_add(dst, &wp, err);
+    if (!rc) rc = cpgo_merge_add_scaled(dst, &wp, s, err);
     unwrap(&wp);
     cpgo_merged_free(r);
     return rc;
+}
+
+int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
+{
+    return cpgo_merge_add_merger_scaled(dst, src, CPGO_SCALE_ONE, err);
 }

@@ -1,7 +1,8 @@
 /*
  * merge_header.c - the header of the merged profile and the compatibility of inputs: which
  * input value feeds each accumulated sample type (pprof's rule, compat narrowing, or the
- * target's shape), pprof's combineHeaders step by step, and compat's default sample type.
+ * target's shape), pprof's combineHeaders step by step (the duration scaled as the values
+ * are) and compat's default sample type.
  *
  * Thread: as merge.h.
  */
@@ -200,9 +201,14 @@ int merge_fold_header(struct add_ctx *c)
     struct cpgo_merger *m = c->m;
     const cpgo_pb_profile *pb = c->pb;
     /* pprof's combineHeaders loop, step by step, so that it can run incrementally. */
-    int64_t duration;
-    if (__builtin_add_overflow(m->duration_nanos, pb->duration_nanos, &duration)) {
+    int64_t duration, in_duration = pb->duration_nanos;
+    if (c->scaled && cpgo_merge_scale_value(pb->duration_nanos, c->scale, &in_duration)) {
+        c->ovf_duration = c->ovf_scale = 1;
+        return CPGO_E_INPUT;
+    }
+    if (__builtin_add_overflow(m->duration_nanos, in_duration, &duration)) {
         c->ovf_duration = 1;
+        c->ovf_val = in_duration;
         return CPGO_E_INPUT;
     }
     m->duration_nanos = duration;
