@@ -147,5 +147,6 @@ void cpgo_merge_free(struct cpgo_merger *m)
     free(m->tmp_labs);
     free(m->noinl);
     cpgo_idmap_free(&m->noinl_map);
+    free(m->stamp_prefix);
     free(m);
 }

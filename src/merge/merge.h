@@ -45,6 +45,7 @@
  * listed ones enters the accumulator as "DO NOT INLINE: <name>" (system name, file and
  * start line unchanged), a rewrite of the function's content like trimming, applied to
  * every use alike; so an already renamed file and fresh scrapes fold into one function.
+ * The comment stamp (cpgo_merge_stamp): the merger's own comment, always the last one.
  *
  * Memory: the accumulator holds each distinct entity once; an input is only read. So memory
  * follows the size of the result, not the sum of the inputs: the daemon folds hundreds of
@@ -63,7 +64,7 @@
  * function PGO must not inline (the compiler then sees no edge to or from that name, while
  * the edge weights, and so the 99% hot cut, stay as they were). */
 #define CPGO_MERGE_NO_INLINE_PREFIX "DO NOT INLINE: "
-/* Ceilings of what a merger copies from its options. */
+/* Ceilings of what a merger copies from its options and stamps. */
 #define CPGO_MERGE_MAX_NO_INLINE 1024
 #define CPGO_MERGE_MAX_NAME 4096
 
@@ -142,9 +143,22 @@ size_t cpgo_merge_nsamples(const struct cpgo_merger *m);
 int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err);
 
 /* Folds src into dst as cpgo_merge_add_merger does, scaled. dst's no_inline applies to
- * src's functions; src's comments enter as an input's would. */
+ * src's functions; src's comments (its stamp included) enter as an input's would. */
 int cpgo_merge_add_merger_scaled(struct cpgo_merger *dst, struct cpgo_merger *src,
                                  struct cpgo_scale s, struct cpgo_err *err);
+
+/* Removes every accumulated comment that starts with `prefix` and, when text is not NULL,
+ * appends `text` as the last comment (the published file's "cpgo-written: <RFC 3339>").
+ * Comments are otherwise pprof's de-duplicated union in first-seen order.
+ * The stamp belongs to the merger from then on: comments of later inputs that start with
+ * `prefix` are dropped, the stamp stays the last comment through later adds, compaction,
+ * cpgo_merge_result and cpgo_merge_encode, so the result holds exactly one comment with
+ * that prefix (none when text is NULL). A second call replaces the first (the former
+ * stamp is dropped if it starts with the new prefix, else it becomes an ordinary comment).
+ * `prefix` must be non-empty, `text` must start with it, each at most CPGO_MERGE_MAX_NAME
+ * bytes (else CPGO_E_USAGE). All or nothing (CPGO_E_NOMEM leaves the merger as it was). */
+int cpgo_merge_stamp(struct cpgo_merger *m, const char *prefix, const char *text,
+                     struct cpgo_err *err);
 
 /*
  * Finishes: garbage-collects zero samples and entities no sample uses (a merge of the

@@ -14,7 +14,8 @@
  *   merge_table.c   strings and the entity tables: each input entity translated to its
  *                   accumulated twin, samples added (trims, no_inline renaming and
  *                   scaling applied as they are added);
- *   merge_header.c  header folding and sample-type compatibility (pprof, compat, shape);
+ *   merge_header.c  header folding and sample-type compatibility (pprof, compat, shape),
+ *                   the comment stamp;
  *   merge_trim.c    which locations keep their address when addresses are stripped;
  *   merge_undo.c    the mark, the rollback of a refused input and its overflow error;
  *   merge_export.c  the result message, compaction, encode, merger into merger.
@@ -119,6 +120,14 @@ struct cpgo_merger {
     size_t nnoinl, noinl_cap;
     struct cpgo_idmap noinl_map;
 
+    /* the stamp (cpgo_merge_stamp): comments starting with stamp_prefix are the merger's;
+     * `stamp` (a string id, when has_stamp) is exported after every other comment. Kept
+     * out of `comments` so that a rollback, which cuts comments by count, never cuts it. */
+    char *stamp_prefix; /* NULL: no stamp */
+    size_t stamp_prefix_len;
+    uint32_t stamp;
+    int has_stamp;
+
     struct input_meta *meta;
     size_t nmeta, meta_cap;
     uint32_t *meta_types;
@@ -221,6 +230,10 @@ int merge_renamed_key(const struct cpgo_merger *m, const char *s, size_t len, co
 int merge_reconcile_types(struct add_ctx *c, struct cpgo_err *err);
 int merge_fold_header(struct add_ctx *c);
 void merge_settle_compat_default(struct cpgo_merger *m);
+/* cpgo_merge_stamp once its arguments are checked; text (tlen bytes, no NUL needed) may be
+ * NULL. Also how a compaction hands the stamp to its fresh merger. */
+int merge_stamp_copy(struct cpgo_merger *m, const char *prefix, const char *text, size_t tlen,
+                     struct cpgo_err *err);
 
 /* merge_trim.c */
 void merge_mark_kept_addresses(struct add_ctx *c);
