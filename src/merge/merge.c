@@ -1,6 +1,7 @@
 /*
  * merge.c - see merge.h for the semantics; merge_int.h for the layout and how the files of
- * this module divide the mechanics. This file owns a merger's life and cpgo_merge_add,
+ * this module divide the mechanics. This file owns a merger's life (the no_inline names
+ * copied in at the start) and cpgo_merge_add_scaled (cpgo_merge_add is its identity case),
  * which runs the steps of one input in order: mark (merge_undo.c), types and header
  * (merge_header.c), kept addresses (merge_trim.c), samples (merge_table.c), and on any
  * error the rollback to the mark.
@@ -15,7 +16,8 @@
 #include "merge/merge_int.h"
 #include "profile/shape.h"
 
-int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_err *err)
+int cpgo_merge_add_scaled(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_scale s,
+                          struct cpgo_err *err)
 {
     const cpgo_pb_profile *pb = p->pb;
     struct add_ctx c;
@@ -23,6 +25,8 @@ int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct c
     c.m = m;
     c.p = p;
     c.pb = pb;
+    c.scale = s;
+    c.scaled = s.den != 0 && s.num != s.den;
     err->code = 0;
     merge_set_mark(&c);
     int rc = 0;
@@ -31,8 +35,9 @@ int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct c
     c.mapx = calloc(pb->n_mapping + 1, sizeof *c.mapx);
     c.locx = calloc(pb->n_location + 1, sizeof *c.locx);
     c.vsel = calloc(pb->n_sample_type + m->nst + 1, sizeof *c.vsel);
+    c.sv = calloc(pb->n_sample_type + m->nst + 1, sizeof *c.sv);
     c.keepaddr = calloc(pb->n_location + 1, 1);
-    if (!c.strx || !c.fnx || !c.mapx || !c.locx || !c.vsel || !c.keepaddr) {
+    if (!c.strx || !c.fnx || !c.mapx || !c.locx || !c.vsel || !c.sv || !c.keepaddr) {
         rc = CPGO_E_NOMEM;
         goto out;
     }
@@ -52,7 +57,7 @@ int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct c
         rc = merge_add_sample(&c, i);
 out:
     if (rc) {
-        if (c.ovf_duration || (rc == CPGO_E_INPUT && err->code == 0))
+        if (c.ovf_duration || c.ovf_scale || (rc == CPGO_E_INPUT && err->code == 0))
             merge_overflow_error(&c, err);
         else if (err->code != rc)
             cpgo_err_set(err, rc,
@@ -64,11 +69,17 @@ out:
     free(c.mapx);
     free(c.locx);
     free(c.vsel);
+    free(c.sv);
     free(c.keepaddr);
     free(c.undo);
     free(c.saved_st);
     free(c.saved_vals);
     return rc;
+}
+
+int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_err *err)
+{
+    return cpgo_merge_add_scaled(m, p, CPGO_SCALE_ONE, err);
 }
 
 size_t cpgo_merge_count(const struct cpgo_merger *m)
@@ -83,17 +94,30 @@ size_t cpgo_merge_nsamples(const struct cpgo_merger *m)
 
 int cpgo_merge_new(struct cpgo_merger **out, const struct cpgo_merge_opts *opts)
 {
+    *out = NULL;
+    if (opts && opts->nno_inline > CPGO_MERGE_MAX_NO_INLINE) return CPGO_E_USAGE;
+    for (size_t i = 0; opts && i < opts->nno_inline; i++) {
+        size_t len = opts->no_inline[i] ? strlen(opts->no_inline[i]) : 0;
+        if (len == 0 || len > CPGO_MERGE_MAX_NAME) return CPGO_E_USAGE;
+    }
     struct cpgo_merger *m = calloc(1, sizeof *m);
     if (!m) return CPGO_E_NOMEM;
     if (opts) m->opts = *opts;
+    /* the names are the caller's: only the merger's copies (interned) outlive this call */
+    m->opts.no_inline = NULL;
+    m->opts.nno_inline = 0;
     cpgo_buf_init(&m->arena, UINT32_MAX);
     /* a non-NULL arena from the start: string pointers are always arena.data + offset */
-    if (cpgo_buf_reserve(&m->arena, 4096) || merge_intern(m, "", 0) != 0) {
-        cpgo_merge_free(m);
-        return CPGO_E_NOMEM;
-    }
+    int rc = CPGO_E_NOMEM;
+    if (cpgo_buf_reserve(&m->arena, 4096) || merge_intern(m, "", 0) != 0) goto fail;
+    for (size_t i = 0; opts && i < opts->nno_inline; i++)
+        if ((rc = merge_no_inline_add(m, opts->no_inline[i], strlen(opts->no_inline[i]))))
+            goto fail;
     *out = m;
     return 0;
+fail:
+    cpgo_merge_free(m);
+    return rc;
 }
 
 void cpgo_merge_free(struct cpgo_merger *m)
@@ -121,5 +145,8 @@ void cpgo_merge_free(struct cpgo_merger *m)
     free(m->tmp_lines);
     free(m->tmp_locs);
     free(m->tmp_labs);
+    free(m->noinl);
+    cpgo_idmap_free(&m->noinl_map);
+    free(m->stamp_prefix);
     free(m);
 }

@@ -29,6 +29,24 @@
  * so a location shared by a leaf and a caller position is never changed for one of them
  * only; newly identical samples fold by the normal identity rule.
  *
+ * Scaling (struct cpgo_scale, cpgo_merge_add_scaled): every value an input contributes,
+ * and its duration, is multiplied by num/den before it is added, exactly: v' = v * num / den
+ * computed in 128-bit integers and rounded to the nearest integer, halves away from zero
+ * (2.5 -> 3, -2.5 -> -3, 0.5 -> 1, 0.4999 -> 0). No floating point, so every machine gives
+ * the same bytes. Each value of each input sample is rounded on its own (samples/count and
+ * cpu/nanoseconds alike), before it is added to its accumulated twin: so an input's
+ * duplicate samples are rounded one by one, and scaling a merge of two profiles may differ
+ * by rounding from merging them scaled. A sample whose scaled values are all zero is
+ * skipped as an
+ * all-zero input sample is (decay lets small samples disappear); a scaled value or sum
+ * beyond int64 refuses the input whole. The identity (num == den, or den == 0) does no
+ * arithmetic at all: cpgo_merge_add is that case.
+ * No-inline renaming (cpgo_merge_opts.no_inline): a function whose name is one of the
+ * listed ones enters the accumulator as "DO NOT INLINE: <name>" (system name, file and
+ * start line unchanged), a rewrite of the function's content like trimming, applied to
+ * every use alike; so an already renamed file and fresh scrapes fold into one function.
+ * The comment stamp (cpgo_merge_stamp): the merger's own comment, always the last one.
+ *
  * Memory: the accumulator holds each distinct entity once; an input is only read. So memory
  * follows the size of the result, not the sum of the inputs: the daemon folds hundreds of
  * scrapes into one merger.
@@ -37,8 +55,18 @@
 #ifndef CPGO_MERGE_MERGE_H
 #define CPGO_MERGE_MERGE_H
 
+#include <stdint.h>
+
 #include "base/err.h"
 #include "profile/codec.h"
+
+/* The prefix no_inline renaming puts before a function's name: the Go team's advice for a
+ * function PGO must not inline (the compiler then sees no edge to or from that name, while
+ * the edge weights, and so the 99% hot cut, stay as they were). */
+#define CPGO_MERGE_NO_INLINE_PREFIX "DO NOT INLINE: "
+/* Ceilings of what a merger copies from its options and stamps. */
+#define CPGO_MERGE_MAX_NO_INLINE 1024
+#define CPGO_MERGE_MAX_NAME 4096
 
 struct cpgo_trim {
     int drop_labels;
@@ -53,7 +81,25 @@ struct cpgo_merge_opts {
     struct cpgo_trim trim;
     const struct cpgo_shape *shape; /* NULL: pprof's rule (the first input decides); else
                                        borrowed, immutable, outlives the merger */
+    /* Function names to rename "DO NOT INLINE: <name>" on the way in (issue 12, the Go
+     * team's advice for known-bad PGO inlining). Borrowed only during cpgo_merge_new: the
+     * merger copies them. A function whose name is exactly one of them is renamed (its
+     * system_name is left as is); a name that already carries the prefix is left alone.
+     * At most CPGO_MERGE_MAX_NO_INLINE names of at most CPGO_MERGE_MAX_NAME bytes, none
+     * empty (cpgo_merge_new: CPGO_E_USAGE); duplicates are harmless. */
+    const char *const *no_inline;
+    size_t nno_inline;
 };
+
+/* A factor applied exactly to every value an input contributes: v' = v * num / den,
+ * rounded to the nearest integer, halves away from zero, computed in 128-bit integers (no
+ * floating point, so the result is the same on every machine). num == den (or den == 0)
+ * is the identity (the fast path: no arithmetic). num == 0 scales everything to zero: the
+ * input then adds nothing but its header. */
+struct cpgo_scale {
+    uint64_t num, den;
+};
+#define CPGO_SCALE_ONE ((struct cpgo_scale){1, 1})
 
 struct cpgo_merger;
 
@@ -64,6 +110,7 @@ struct cpgo_merged {
     int nmem;
 };
 
+/* 0, CPGO_E_NOMEM, or CPGO_E_USAGE (a no_inline list beyond its ceilings). */
 int cpgo_merge_new(struct cpgo_merger **out, const struct cpgo_merge_opts *opts);
 void cpgo_merge_free(struct cpgo_merger *m);
 
@@ -74,6 +121,18 @@ void cpgo_merge_free(struct cpgo_merger *m);
  */
 int cpgo_merge_add(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_err *err);
 
+/* As cpgo_merge_add, with every sample value of p (and its duration_nanos) scaled by s
+ * before it is added. A sample whose scaled values are all zero is skipped (as an all-zero
+ * input sample is: entities only it would reference are not created), so decaying a file
+ * lets samples that round to zero disappear. Overflow of the scaled value or of the sum is
+ * refused whole, as today (all or nothing). Time and period are not values: unchanged. */
+int cpgo_merge_add_scaled(struct cpgo_merger *m, const struct cpgo_profile *p, struct cpgo_scale s,
+                          struct cpgo_err *err);
+
+/* The scaling rule on one value, as the merger applies it: 0, or CPGO_E_INPUT when the
+ * result does not fit in int64 (*out untouched). */
+int cpgo_merge_scale_value(int64_t v, struct cpgo_scale s, int64_t *out);
+
 /* Number of profiles folded in so far. */
 size_t cpgo_merge_count(const struct cpgo_merger *m);
 /* Number of distinct samples accumulated (0 = nothing to publish). */
@@ -82,6 +141,24 @@ size_t cpgo_merge_nsamples(const struct cpgo_merger *m);
 /* Folds everything src has accumulated into dst, as if src's result were one more input.
  * src may be compacted but is otherwise unchanged. */
 int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err);
+
+/* Folds src into dst as cpgo_merge_add_merger does, scaled. dst's no_inline applies to
+ * src's functions; src's comments (its stamp included) enter as an input's would. */
+int cpgo_merge_add_merger_scaled(struct cpgo_merger *dst, struct cpgo_merger *src,
+                                 struct cpgo_scale s, struct cpgo_err *err);
+
+/* Removes every accumulated comment that starts with `prefix` and, when text is not NULL,
+ * appends `text` as the last comment (the published file's "cpgo-written: <RFC 3339>").
+ * Comments are otherwise pprof's de-duplicated union in first-seen order.
+ * The stamp belongs to the merger from then on: comments of later inputs that start with
+ * `prefix` are dropped, the stamp stays the last comment through later adds, compaction,
+ * cpgo_merge_result and cpgo_merge_encode, so the result holds exactly one comment with
+ * that prefix (none when text is NULL). A second call replaces the first (the former
+ * stamp is dropped if it starts with the new prefix, else it becomes an ordinary comment).
+ * `prefix` must be non-empty, `text` must start with it, each at most CPGO_MERGE_MAX_NAME
+ * bytes (else CPGO_E_USAGE). All or nothing (CPGO_E_NOMEM leaves the merger as it was). */
+int cpgo_merge_stamp(struct cpgo_merger *m, const char *prefix, const char *text,
+                     struct cpgo_err *err);
 
 /*
  * Finishes: garbage-collects zero samples and entities no sample uses (a merge of the

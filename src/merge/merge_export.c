@@ -69,7 +69,7 @@ int merge_export_pb(const struct cpgo_merger *m, struct cpgo_merged **out)
     Perftools__Profiles__Line **lnp = own(r, m->nlines, sizeof *lnp);
     Perftools__Profiles__Function *fn = own(r, m->nfns, sizeof *fn);
     Perftools__Profiles__Function **fnp = own(r, m->nfns, sizeof *fnp);
-    int64_t *cm = own(r, m->ncomments, sizeof *cm);
+    int64_t *cm = own(r, m->ncomments + 1, sizeof *cm);
     /* the translation table is only needed while building */
     x.sx = malloc((m->nstrs + 1) * sizeof *x.sx);
     if (r->nmem != 16 || !x.sx) {
@@ -185,6 +185,7 @@ int merge_export_pb(const struct cpgo_merger *m, struct cpgo_merged **out)
     for (size_t i = 0; i < m->ncomments; i++)
         cm[i] = out_str(&x, m->comments[i]);
     pb->n_comment = m->ncomments;
+    if (m->has_stamp) cm[pb->n_comment++] = out_str(&x, m->stamp); /* always the last */
     pb->comment = cm;
     pb->default_sample_type = out_str(&x, m->default_st);
     pb->doc_url = out_str(&x, m->doc_url);
@@ -239,7 +240,23 @@ static int compact(struct cpgo_merger *m, struct cpgo_err *err)
         cpgo_merged_free(r);
         return cpgo_err_set(err, rc, "out of memory");
     }
-    if ((rc = wrap_validate(&r->pb, &wp, err)) == 0) rc = cpgo_merge_add(fresh, &wp, err);
+    /* The fresh merger takes over the no_inline names (every accumulated function carries
+     * its final name already: they rename nothing here, but later adds need them) and the
+     * stamp (set before the add, so the stamp exported last is not read back as an
+     * ordinary comment). */
+    for (size_t i = 0; i < m->nnoinl && !rc; i++) {
+        size_t len;
+        const char *s = str_at(m, m->noinl[i], &len);
+        rc = merge_no_inline_add(fresh, s, len);
+    }
+    if (rc) {
+        cpgo_err_set(err, rc, "out of memory");
+    } else if (m->stamp_prefix) {
+        size_t len = 0;
+        const char *s = m->has_stamp ? str_at(m, m->stamp, &len) : NULL;
+        rc = merge_stamp_copy(fresh, m->stamp_prefix, s, len, err);
+    }
+    if (!rc && (rc = wrap_validate(&r->pb, &wp, err)) == 0) rc = cpgo_merge_add(fresh, &wp, err);
     unwrap(&wp);
     cpgo_merged_free(r);
     if (rc) {
@@ -248,7 +265,7 @@ static int compact(struct cpgo_merger *m, struct cpgo_err *err)
     }
     /* Swap the contents: the caller's pointer stays valid. */
     fresh->ninputs = m->ninputs;
-    fresh->opts = m->opts;
+    fresh->opts.compat = m->opts.compat; /* the rest of opts is the same already */
     struct cpgo_merger tmp = *m;
     *m = *fresh;
     *fresh = tmp;
@@ -291,15 +308,21 @@ int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_b
     return rc;
 }
 
-int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
+int cpgo_merge_add_merger_scaled(struct cpgo_merger *dst, struct cpgo_merger *src,
+                                 struct cpgo_scale s, struct cpgo_err *err)
 {
     struct cpgo_merged *r;
     int rc = cpgo_merge_result(src, &r, err);
     if (rc) return rc;
     struct cpgo_profile wp;
     rc = wrap_validate(&r->pb, &wp, err);
-    if (!rc) rc = cpgo_merge_add(dst, &wp, err);
+    if (!rc) rc = cpgo_merge_add_scaled(dst, &wp, s, err);
     unwrap(&wp);
     cpgo_merged_free(r);
     return rc;
+}
+
+int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
+{
+    return cpgo_merge_add_merger_scaled(dst, src, CPGO_SCALE_ONE, err);
 }

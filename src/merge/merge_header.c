@@ -1,7 +1,8 @@
 /*
  * merge_header.c - the header of the merged profile and the compatibility of inputs: which
  * input value feeds each accumulated sample type (pprof's rule, compat narrowing, or the
- * target's shape), pprof's combineHeaders step by step, and compat's default sample type.
+ * target's shape), pprof's combineHeaders step by step (the duration scaled as the values
+ * are), compat's default sample type, and the comment stamp (cpgo_merge_stamp).
  *
  * Thread: as merge.h.
  */
@@ -200,15 +201,27 @@ int merge_fold_header(struct add_ctx *c)
     struct cpgo_merger *m = c->m;
     const cpgo_pb_profile *pb = c->pb;
     /* pprof's combineHeaders loop, step by step, so that it can run incrementally. */
-    int64_t duration;
-    if (__builtin_add_overflow(m->duration_nanos, pb->duration_nanos, &duration)) {
+    int64_t duration, in_duration = pb->duration_nanos;
+    if (c->scaled && cpgo_merge_scale_value(pb->duration_nanos, c->scale, &in_duration)) {
+        c->ovf_duration = c->ovf_scale = 1;
+        return CPGO_E_INPUT;
+    }
+    if (__builtin_add_overflow(m->duration_nanos, in_duration, &duration)) {
         c->ovf_duration = 1;
+        c->ovf_val = in_duration;
         return CPGO_E_INPUT;
     }
     m->duration_nanos = duration;
     if (m->time_nanos == 0 || pb->time_nanos < m->time_nanos) m->time_nanos = pb->time_nanos;
     if (m->period == 0 || m->period < pb->period) m->period = pb->period;
     for (size_t i = 0; i < pb->n_comment; i++) {
+        if (m->stamp_prefix) {
+            /* the stamp's prefix is the merger's own: an input's such comment is dropped */
+            size_t len;
+            const char *t = cpgo_profile_str(pb, pb->comment[i], &len);
+            if (len >= m->stamp_prefix_len && !memcmp(t, m->stamp_prefix, m->stamp_prefix_len))
+                continue;
+        }
         uint32_t s;
         XS(s, c, pb->comment[i]);
         size_t j = 0;
@@ -263,4 +276,62 @@ void merge_settle_compat_default(struct cpgo_merger *m)
             return;
         }
     }
+}
+
+/* ---- the stamp ------------------------------------------------------------------------------ */
+
+int cpgo_merge_stamp(struct cpgo_merger *m, const char *prefix, const char *text,
+                     struct cpgo_err *err)
+{
+    size_t plen = prefix ? strlen(prefix) : 0, tlen = text ? strlen(text) : 0;
+    if (plen == 0 || plen > CPGO_MERGE_MAX_NAME || tlen > CPGO_MERGE_MAX_NAME ||
+        (text && (tlen < plen || memcmp(text, prefix, plen))))
+        return cpgo_err_set(err, CPGO_E_USAGE,
+                            "comment stamp: the prefix must be 1 to %d bytes and the text "
+                            "must start with it",
+                            CPGO_MERGE_MAX_NAME);
+    return merge_stamp_copy(m, prefix, text, tlen, err);
+}
+
+int merge_stamp_copy(struct cpgo_merger *m, const char *prefix, const char *text, size_t tlen,
+                     struct cpgo_err *err)
+{
+    size_t plen = strlen(prefix);
+    /* everything that can fail first, so that a failure changes nothing that shows */
+    char *p = malloc(plen + 1);
+    if (!p) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    memcpy(p, prefix, plen + 1);
+    int64_t id = 0;
+    if (text && (id = merge_intern(m, text, tlen)) < 0) {
+        free(p);
+        return cpgo_err_set(err, (int)id, "out of memory");
+    }
+    /* the former stamp, unless the new prefix claims it, becomes an ordinary comment */
+    size_t olen = 0;
+    const char *old = m->has_stamp ? str_at(m, m->stamp, &olen) : NULL;
+    int keep_old = old && !(olen >= plen && !memcmp(old, prefix, plen));
+    if (keep_old && CPGO_ARRAY_PUSH_ROOM(m->comments, m->ncomments, m->comments_cap)) {
+        free(p);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < m->ncomments; i++) {
+        size_t len;
+        const char *t = str_at(m, m->comments[i], &len);
+        if (len >= plen && !memcmp(t, prefix, plen)) continue;
+        m->comments[o++] = m->comments[i];
+    }
+    m->ncomments = o;
+    if (keep_old) {
+        size_t j = 0;
+        while (j < m->ncomments && m->comments[j] != m->stamp)
+            j++;
+        if (j == m->ncomments) m->comments[m->ncomments++] = m->stamp;
+    }
+    free(m->stamp_prefix);
+    m->stamp_prefix = p;
+    m->stamp_prefix_len = plen;
+    m->stamp = (uint32_t)id;
+    m->has_stamp = text != NULL;
+    return 0;
 }

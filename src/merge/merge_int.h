@@ -12,8 +12,10 @@
  * The files, each one concern, none calling back into a file that calls it:
  *   merge.c         the merger's life and cpgo_merge_add, which runs the steps below;
  *   merge_table.c   strings and the entity tables: each input entity translated to its
- *                   accumulated twin, samples added (trims applied as they are added);
- *   merge_header.c  header folding and sample-type compatibility (pprof, compat, shape);
+ *                   accumulated twin, samples added (trims, no_inline renaming and
+ *                   scaling applied as they are added);
+ *   merge_header.c  header folding and sample-type compatibility (pprof, compat, shape),
+ *                   the comment stamp;
  *   merge_trim.c    which locations keep their address when addresses are stripped;
  *   merge_undo.c    the mark, the rollback of a refused input and its overflow error;
  *   merge_export.c  the result message, compaction, encode, merger into merger.
@@ -111,6 +113,21 @@ struct cpgo_merger {
 
     int dirty; /* zero samples or unreferenced entities may exist: compact at the end */
 
+    /* no_inline: the listed names (string ids, in the caller's order) and, for each one
+     * not already carrying the prefix, name id + 1 -> the renamed name's id. Set up by
+     * cpgo_merge_new before any input, so no rollback ever cuts them. */
+    uint32_t *noinl;
+    size_t nnoinl, noinl_cap;
+    struct cpgo_idmap noinl_map;
+
+    /* the stamp (cpgo_merge_stamp): comments starting with stamp_prefix are the merger's;
+     * `stamp` (a string id, when has_stamp) is exported after every other comment. Kept
+     * out of `comments` so that a rollback, which cuts comments by count, never cuts it. */
+    char *stamp_prefix; /* NULL: no stamp */
+    size_t stamp_prefix_len;
+    uint32_t stamp;
+    int has_stamp;
+
     struct input_meta *meta;
     size_t nmeta, meta_cap;
     uint32_t *meta_types;
@@ -151,6 +168,9 @@ struct add_ctx {
     struct cpgo_merger *m;
     const struct cpgo_profile *p;
     const cpgo_pb_profile *pb;
+    struct cpgo_scale scale;
+    int scaled;    /* 0: the identity, values are taken as they are */
+    int64_t *sv;   /* one input sample's values, scaled, in the accumulator's type order */
     int64_t *strx; /* input string index -> accumulator id, -1 = not yet */
     uint32_t *fnx; /* input function index -> accumulator index + 1 */
     struct map_xl *mapx;
@@ -165,8 +185,9 @@ struct add_ctx {
     int64_t *saved_vals;
     /* what overflowed (for the error line) */
     size_t ovf_sample, ovf_type;
-    int64_t ovf_acc;
+    int64_t ovf_acc, ovf_val;
     int ovf_duration;
+    int ovf_scale; /* the scaled value itself (of ovf_sample/ovf_type or the duration) */
 };
 
 #define XS(var, c, i)                                                                              \
@@ -191,11 +212,28 @@ int64_t merge_xl_str(struct add_ctx *c, int64_t i);
 int merge_xl_map(struct add_ctx *c, size_t i, struct map_xl *out);
 /* Folds input sample `si` in (skipped when all its selected values are zero). */
 int merge_add_sample(struct add_ctx *c, size_t si);
+/* Input sample `si`'s values as they are added: in accumulator type order, scaled. Fills
+ * c->sv; CPGO_E_INPUT (and the ovf_ fields) when a scaled value leaves int64. */
+int merge_sample_values(struct add_ctx *c, size_t si);
+/* Adds one no_inline name (len > 0): interned with its renamed form, unless it carries
+ * the prefix already. 0 or CPGO_E_NOMEM / CPGO_E_LIMIT. Only before the first input. */
+int merge_no_inline_add(struct cpgo_merger *m, const char *s, size_t len);
+/* The id of s when it is interned already, else -1. Never allocates. */
+int64_t merge_find_str(const struct cpgo_merger *m, const char *s, size_t len);
+/* Function name s (an input's) as no_inline renaming leaves it, reduced to a comparable
+ * pair: (*base, *blen) and the return value (1: it carries the prefix). Two names are equal
+ * after renaming exactly when their pairs are equal. Never allocates. */
+int merge_renamed_key(const struct cpgo_merger *m, const char *s, size_t len, const char **base,
+                      size_t *blen);
 
 /* merge_header.c */
 int merge_reconcile_types(struct add_ctx *c, struct cpgo_err *err);
 int merge_fold_header(struct add_ctx *c);
 void merge_settle_compat_default(struct cpgo_merger *m);
+/* cpgo_merge_stamp once its arguments are checked; text (tlen bytes, no NUL needed) may be
+ * NULL. Also how a compaction hands the stamp to its fresh merger. */
+int merge_stamp_copy(struct cpgo_merger *m, const char *prefix, const char *text, size_t tlen,
+                     struct cpgo_err *err);
 
 /* merge_trim.c */
 void merge_mark_kept_addresses(struct add_ctx *c);

@@ -6,10 +6,13 @@
  * location index -> accumulator index), filled lazily, exactly like pprof's *ByID memo
  * tables: entities are only created when a non-zero sample reaches them. Trimming
  * (merge.h) rewrites here, as each location and sample is translated: columns and
- * addresses (merge_trim.c decides which addresses stay), frames beyond keep_frames, labels.
+ * addresses (merge_trim.c decides which addresses stay), frames beyond keep_frames, labels;
+ * and so do no_inline renaming (a function's name) and scaling (a sample's values, before
+ * the all-zero test, so a sample that rounds to zero creates nothing).
  *
  * Thread: as merge.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "merge/merge_int.h"
@@ -57,6 +60,63 @@ static int str_cmp(const struct cpgo_merger *m, uint32_t a, uint32_t b)
     return la < lb ? -1 : la > lb;
 }
 
+int64_t merge_find_str(const struct cpgo_merger *m, const char *s, size_t len)
+{
+    struct str_probe p = {m, s, len};
+    return cpgo_itab_find(&m->str_tab, cpgo_hash_bytes(s, len, 0x5f), str_eq, &p);
+}
+
+/* ---- no_inline renaming ---------------------------------------------------------------- */
+
+#define NOINL_PREFIX_LEN (sizeof CPGO_MERGE_NO_INLINE_PREFIX - 1)
+
+static int has_noinl_prefix(const char *s, size_t len)
+{
+    return len >= NOINL_PREFIX_LEN && !memcmp(s, CPGO_MERGE_NO_INLINE_PREFIX, NOINL_PREFIX_LEN);
+}
+
+int merge_no_inline_add(struct cpgo_merger *m, const char *s, size_t len)
+{
+    int64_t id = merge_intern(m, s, len);
+    if (id < 0) return (int)id;
+    if (CPGO_ARRAY_PUSH_ROOM(m->noinl, m->nnoinl, m->noinl_cap)) return CPGO_E_NOMEM;
+    m->noinl[m->nnoinl++] = (uint32_t)id;
+    /* a name that carries the prefix already is left alone: renaming is idempotent */
+    if (has_noinl_prefix(s, len) || cpgo_idmap_get(&m->noinl_map, (uint64_t)id + 1) >= 0) return 0;
+    if (len > SIZE_MAX - NOINL_PREFIX_LEN - 1) return CPGO_E_LIMIT;
+    char *r = malloc(NOINL_PREFIX_LEN + len + 1);
+    if (!r) return CPGO_E_NOMEM;
+    memcpy(r, CPGO_MERGE_NO_INLINE_PREFIX, NOINL_PREFIX_LEN);
+    memcpy(r + NOINL_PREFIX_LEN, s, len);
+    int64_t rid = merge_intern(m, r, NOINL_PREFIX_LEN + len);
+    free(r);
+    if (rid < 0) return (int)rid;
+    int rc = cpgo_idmap_put(&m->noinl_map, (uint64_t)id + 1, (uint32_t)rid);
+    return rc < 0 ? rc : 0;
+}
+
+/* The accumulator id of a function named `name` (an accumulator id) once renamed. */
+static uint32_t renamed(const struct cpgo_merger *m, uint32_t name)
+{
+    int64_t r = cpgo_idmap_get(&m->noinl_map, (uint64_t)name + 1);
+    return r >= 0 ? (uint32_t)r : name;
+}
+
+int merge_renamed_key(const struct cpgo_merger *m, const char *s, size_t len, const char **base,
+                      size_t *blen)
+{
+    if (has_noinl_prefix(s, len)) {
+        *base = s + NOINL_PREFIX_LEN;
+        *blen = len - NOINL_PREFIX_LEN;
+        return 1;
+    }
+    *base = s;
+    *blen = len;
+    if (m->noinl_map.n == 0) return 0;
+    int64_t id = merge_find_str(m, s, len);
+    return id >= 0 && cpgo_idmap_get(&m->noinl_map, (uint64_t)id + 1) >= 0;
+}
+
 int64_t merge_xl_str(struct add_ctx *c, int64_t i)
 {
     if (c->strx[i] >= 0) return c->strx[i];
@@ -96,6 +156,9 @@ static int64_t xl_fn(struct add_ctx *c, size_t i)
     const Perftools__Profiles__Function *src = c->pb->function[i];
     struct fn_probe p = {m, {0, 0, 0, src->start_line}};
     XS(p.f.name, c, src->name);
+    /* no_inline: the renamed function is the one identity every use of it shares, so
+     * renamed and not yet renamed copies of it fold together (pprof's key, after renaming) */
+    if (m->noinl_map.n) p.f.name = renamed(m, p.f.name);
     XS(p.f.sys, c, src->system_name);
     XS(p.f.file, c, src->filename);
     uint64_t h = fn_hash(&p.f);
@@ -300,14 +363,58 @@ static void sort_labels(const struct cpgo_merger *m, struct lab_ent *l, size_t n
     }
 }
 
+/* ---- scaling ---------------------------------------------------------------------------- */
+
+int cpgo_merge_scale_value(int64_t v, struct cpgo_scale s, int64_t *out)
+{
+    if (s.den == 0 || s.num == s.den || v == 0) {
+        *out = v;
+        return 0;
+    }
+    /* |v| <= 2^63 and num < 2^64: the product fits in 127 bits */
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    unsigned __int128 prod = (unsigned __int128)mag * s.num;
+    unsigned __int128 q = prod / s.den, r = prod % s.den;
+    if (r >= s.den - r) q++; /* the nearest integer; a half (2r == den) goes away from zero */
+    if (v > 0 ? q > (unsigned __int128)INT64_MAX : q > (unsigned __int128)INT64_MAX + 1)
+        return CPGO_E_INPUT;
+    *out = v > 0 ? (int64_t)q : (q ? (int64_t)(0 - (uint64_t)q) : 0);
+    return 0;
+}
+
+int merge_sample_values(struct add_ctx *c, size_t si)
+{
+    const int64_t *in = c->pb->sample[si]->value;
+    size_t nst = c->m->nst;
+    if (!c->scaled) {
+        for (size_t i = 0; i < nst; i++)
+            c->sv[i] = in[c->vsel[i]];
+        return 0;
+    }
+    for (size_t i = 0; i < nst; i++) {
+        if (cpgo_merge_scale_value(in[c->vsel[i]], c->scale, &c->sv[i])) {
+            c->ovf_scale = 1;
+            c->ovf_sample = si;
+            c->ovf_type = i;
+            c->ovf_val = in[c->vsel[i]];
+            return CPGO_E_INPUT;
+        }
+    }
+    return 0;
+}
+
 int merge_add_sample(struct add_ctx *c, size_t si)
 {
     const Perftools__Profiles__Sample *src = c->pb->sample[si];
     struct cpgo_merger *m = c->m;
-    /* values, as the accumulator's sample types select them; all-zero samples are skipped */
+    /* values, as the accumulator's sample types select them (scaled); all-zero samples,
+     * those a scale rounds to zero included, are skipped before they create anything */
+    int rc = merge_sample_values(c, si);
+    if (rc) return rc;
+    const int64_t *sv = c->sv;
     int zero = 1;
     for (size_t i = 0; i < m->nst; i++)
-        if (src->value[c->vsel[i]]) zero = 0;
+        if (sv[i]) zero = 0;
     if (zero) return 0;
 
     size_t nloc = src->n_location_id;
@@ -365,10 +472,11 @@ int merge_add_sample(struct add_ctx *c, size_t si)
         /* every column is checked before any is changed: a refused add leaves no trace */
         for (size_t i = 0; i < m->nst; i++) {
             int64_t r;
-            if (__builtin_add_overflow(v[i], src->value[c->vsel[i]], &r)) {
+            if (__builtin_add_overflow(v[i], sv[i], &r)) {
                 c->ovf_sample = si;
                 c->ovf_type = i;
                 c->ovf_acc = v[i];
+                c->ovf_val = sv[i];
                 return CPGO_E_INPUT;
             }
         }
@@ -377,7 +485,7 @@ int merge_add_sample(struct add_ctx *c, size_t si)
             c->undo[c->nundo++] = (struct undo){(size_t)idx, si};
         }
         for (size_t i = 0; i < m->nst; i++) {
-            v[i] += src->value[c->vsel[i]];
+            v[i] += sv[i];
             if (!v[i]) m->dirty = 1; /* may have become all-zero: checked at the end */
         }
         return 0;
@@ -396,7 +504,7 @@ int merge_add_sample(struct add_ctx *c, size_t si)
         (struct smp_ent){(uint32_t)m->nsloc, (uint32_t)nloc, (uint32_t)m->nlabs, (uint32_t)nlab};
     v = &m->vals[m->nsmps * m->nst];
     for (size_t i = 0; i < m->nst; i++)
-        v[i] = src->value[c->vsel[i]];
+        v[i] = sv[i];
     if (cpgo_itab_insert(&m->smp_tab, h, (uint32_t)m->nsmps)) return CPGO_E_NOMEM;
     m->nsloc += nloc;
     m->nlabs += nlab;

@@ -56,9 +56,11 @@ void merge_rollback(struct add_ctx *c)
     } else {
         for (size_t u = c->nundo; u-- > 0;) {
             int64_t *v = &m->vals[c->undo[u].smp * m->nst];
-            const int64_t *in = c->pb->sample[c->undo[u].in]->value;
+            /* the values as they were added: scaling is a function of the input value, and
+             * it succeeded for this sample when it was added */
+            (void)merge_sample_values(c, c->undo[u].in);
             for (size_t i = 0; i < m->nst; i++)
-                v[i] -= in[c->vsel[i]];
+                v[i] -= c->sv[i];
         }
     }
     if (k->ninputs == 0) {
@@ -97,19 +99,34 @@ void merge_rollback(struct add_ctx *c)
 
 void merge_overflow_error(const struct add_ctx *c, struct cpgo_err *err)
 {
+    if (c->ovf_duration && c->ovf_scale) {
+        cpgo_err_set(err, CPGO_E_INPUT,
+                     "its duration (%" PRId64 " ns) scaled by %" PRIu64 "/%" PRIu64
+                     " overflows int64; input refused",
+                     c->pb->duration_nanos, c->scale.num, c->scale.den);
+        return;
+    }
     if (c->ovf_duration) {
         cpgo_err_set(err, CPGO_E_INPUT,
-                     "its duration (%" PRId64 " ns) added to the %" PRId64
+                     "its duration (%" PRId64 " ns%s) added to the %" PRId64
                      " ns merged so far overflows int64; input refused",
-                     c->pb->duration_nanos, c->m->duration_nanos);
+                     c->ovf_val, c->scaled ? ", scaled" : "", c->m->duration_nanos);
         return;
     }
     size_t lt, lu;
     const char *t = str_at(c->m, c->m->st[c->ovf_type].type, &lt);
     const char *u = str_at(c->m, c->m->st[c->ovf_type].unit, &lu);
+    if (c->ovf_scale) {
+        cpgo_err_set(err, CPGO_E_INPUT,
+                     "sample %zu's %.*s/%.*s value (%" PRId64 ") scaled by %" PRIu64 "/%" PRIu64
+                     " overflows int64; input refused",
+                     c->ovf_sample + 1, (int)(lt > 64 ? 64 : lt), t, (int)(lu > 64 ? 64 : lu), u,
+                     c->ovf_val, c->scale.num, c->scale.den);
+        return;
+    }
     cpgo_err_set(err, CPGO_E_INPUT,
-                 "sample %zu's %.*s/%.*s value (%" PRId64 ") added to the %" PRId64
+                 "sample %zu's %.*s/%.*s value (%" PRId64 "%s) added to the %" PRId64
                  " merged so far overflows int64; input refused",
                  c->ovf_sample + 1, (int)(lt > 64 ? 64 : lt), t, (int)(lu > 64 ? 64 : lu), u,
-                 c->pb->sample[c->ovf_sample]->value[c->vsel[c->ovf_type]], c->ovf_acc);
+                 c->ovf_val, c->scaled ? ", scaled" : "", c->ovf_acc);
 }
