@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/duration.h"
 #include "base/url.h"
 #include "config/config_int.h"
 
@@ -415,6 +416,46 @@ int cpgo_config_check_branch(struct ctx *c, const struct key *k, void *base, con
         char sh[SHOW_MAX + 8];
         cpgo_config_add_error(c, at.line, at.col, "%s: '%s' is not a valid branch name (%s)", path,
                               cpgo_config_show(s, sh, sizeof sh), why);
+        return -1;
+    }
+    return 0;
+}
+
+/* pgo.half_life: 0 turns decay off; otherwise at least a minute, since a shorter half-life
+ * would erase the file between two scrapes (and is surely a unit mistake: 168 for 168h). */
+int cpgo_config_check_half_life(struct ctx *c, const struct key *k, void *base, const char *path,
+                                struct pos at)
+{
+    int64_t v;
+    memcpy(&v, field(base, k->off), sizeof v);
+    if (v == 0 || v >= MINUTE) return 0;
+    char t[32];
+    cpgo_duration_format(v, t, sizeof t);
+    cpgo_config_add_error(c, at.line, at.col,
+                          "%s: %s is below 1m; give 0 (no decay) or at least 1m (e.g. 168h)", path,
+                          t);
+    return -1;
+}
+
+/* An item of pgo.no_inline. The name is written into the published profile's string table
+ * and the pull request's body, so it is one line of bounded length; any other byte may be
+ * in a Go symbol (generics print spaces and brackets). */
+#define FUNC_NAME_MAX 1024
+int cpgo_config_item_func_name(struct ctx *c, char **item, const char *path, struct pos at)
+{
+    char sh[SHOW_MAX + 8];
+    size_t n = strlen(*item);
+    if (n > FUNC_NAME_MAX) {
+        cpgo_config_add_error(c, at.line, at.col,
+                              "%s: '%s' is %zu bytes long; a function name has at most %d", path,
+                              cpgo_config_show(*item, sh, sizeof sh), n, FUNC_NAME_MAX);
+        return -1;
+    }
+    if (cpgo_config_has_ctl(*item)) {
+        cpgo_config_add_error(c, at.line, at.col,
+                              "%s: '%s' contains a line break or control character; a function "
+                              "name is one line",
+                              path, cpgo_config_show(*item, sh, sizeof sh));
         return -1;
     }
     return 0;

@@ -104,7 +104,9 @@ static void unknown_key(struct ctx *c, const struct node *key, enum kscope scope
             best = leaf;
         }
     }
-    if (best) {
+    /* a backend key written at the top level is named as such, even when a top-level key is
+     * close to it (`pgo:` is not a misspelt `log:`) */
+    if (best && !(scope == S_TOP && !prefix && cpgo_config_find_key(S_BACKEND, key->s))) {
         cpgo_config_add_error(c, key->line, key->col, "%s: unknown key; did you mean '%s'?", dpath,
                               best);
         return;
@@ -193,6 +195,10 @@ static const char *type_want(const struct key *k)
         return "true or false";
     case T_ENUM:
         return "one of its choices";
+    case T_DECIMAL:
+        return "a decimal number (e.g. 0.1)";
+    case T_PERCENT:
+        return "a percentage (e.g. 5%)";
     default:
         return "a string";
     }
@@ -307,7 +313,9 @@ static int set_strlist(struct ctx *c, const struct key *k, void *base, const str
         cpgo_config_path_add(ip, sizeof ip, NULL, (long)i);
         if (it->kind != N_SCALAR || cpgo_config_yaml_null(it) || !*it->s) {
             cpgo_config_add_error(c, it->line, it->col, "%s: expected a string, got %s", ip,
-                                  it->kind == N_SCALAR ? "nothing" : cpgo_config_yaml_kind(it));
+                                  it->kind != N_SCALAR        ? cpgo_config_yaml_kind(it)
+                                  : cpgo_config_yaml_null(it) ? "nothing"
+                                                              : "an empty one");
             bad = 1;
             continue;
         }
@@ -379,11 +387,10 @@ static void walk_map(struct ctx *c, const struct node *m, enum kscope scope, con
 static void scope_defaults(struct ctx *c, enum kscope scope, void *base, struct sstate *st,
                            const char *path, struct pos at)
 {
-    char why[160];
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key *k = &cpgo_config_keys[i];
         if (k->scope != scope || st->set[i] || !key_is_leaf(k)) continue;
-        if (k->def) cpgo_config_store(c, k, base, k->def, why, sizeof why);
+        cpgo_config_store_default(c, k, base);
         if (!(k->flags & F_REQUIRED)) continue;
         const char *dot = strrchr(k->name, '.');
         if (dot) { /* in a section: point at the section when it was written */
@@ -541,12 +548,10 @@ static void default_state_dir(struct ctx *c, struct cpgo_config *cfg)
 
 static void init_top(struct ctx *c, struct cpgo_config *cfg)
 {
-    char why[160];
     cpgo_limits_default(&cfg->limits.profile);
     for (size_t i = 0; i < NKEYS; i++)
-        if (cpgo_config_keys[i].scope == S_TOP && cpgo_config_keys[i].def)
-            cpgo_config_store(c, &cpgo_config_keys[i], cfg, cpgo_config_keys[i].def, why,
-                              sizeof why);
+        if (cpgo_config_keys[i].scope == S_TOP)
+            cpgo_config_store_default(c, &cpgo_config_keys[i], cfg);
     default_state_dir(c, cfg);
 }
 
@@ -562,6 +567,7 @@ static void free_backend(struct cpgo_backend_cfg *b)
 static void free_service(struct cpgo_service_cfg *s)
 {
     cpgo_config_free_scope(S_SERVICE, s);
+    cpgo_config_pgo_free(&s->pgo);
     free_backend(&s->tmpl);
 }
 
@@ -585,6 +591,7 @@ void cpgo_config_free(struct cpgo_config *c)
         free(t->target_branch);
         free(t->target_file);
         free(t->head_branch);
+        cpgo_config_pgo_free(&t->pgo);
         free(t->backends);
         free(t->services);
     }
@@ -729,6 +736,7 @@ done:
             svcs[i].tmpl = ss[i].cfg;
             svcs[i].target = ss[i].cfg.target;
             memset(&ss[i].cfg, 0, sizeof ss[i].cfg);
+            if (cpgo_config_pgo_copy(&c, &svcs[i].pgo, &svcs[i].tmpl.pgo)) rc = CPGO_E_NOMEM;
         }
         cfg->services = svcs;
         cfg->nservices = ns;

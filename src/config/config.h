@@ -18,6 +18,11 @@
  * authorization, proxy_url) take secrets only from files, read at load: a loaded
  * configuration holds them (basic_password, authz_credentials), zeroed when freed.
  *
+ * `pgo:` (issue 12) is a backend key section like open_pull_request: per backend, per
+ * service and under `defaults:`, key by key. `weight` is the member's own; half_life,
+ * no_inline, min_change and verify_with_go are its target's, so the members of one target
+ * must agree on them (as on trimming), and the target holds them.
+ *
  * Owns: everything reachable from struct cpgo_config. Thread: load on any thread; a loaded
  * config is immutable and may be shared read-only.
  */
@@ -71,6 +76,25 @@ struct cpgo_scrape_auth_cfg {
     char *proxy_url;              /* `proxy_url`: http(s) proxy; credentials masked */
 };
 
+/* `pgo:` (issue 12): how a backend's or a service's scrapes count, and how its target publishes.
+ * Numbers are held exactly as written (fixed point, never a double), so that the same
+ * configuration gives the same bytes everywhere. */
+struct cpgo_pgo_cfg {
+    int64_t half_life_ms; /* `half_life`, Go duration; default 0 = no decay; else >= 1m */
+    uint64_t weight_ppm;  /* `weight` x 1,000,000, exact from the decimal text (at most 6
+                             decimals; "0.1" = 100000, "1" = 1000000); default 1000000;
+                             must be > 0 and <= 1000 */
+    char **no_inline;     /* `no_inline`, function names; default the two of the issue,
+                             in that order; an explicit [] = none */
+    size_t nno_inline;
+    uint32_t min_change_ppm; /* `min_change`, percent x 10,000 ("5%" = 50000, "0.5%" = 5000,
+                                a bare number is percent too); default 0; 0..100% */
+    int verify_with_go;      /* `verify_with_go`, default false */
+};
+
+/* The default `pgo.no_inline`, in this order (NULL-terminated). */
+extern const char *const cpgo_config_pgo_no_inline_default[];
+
 struct cpgo_backend_cfg {
     char *name; /* `name`, default "host:port" of the URL (made unique with "#2", ...) */
     char *url;  /* http or https only; credentials in the URL are allowed but masked */
@@ -98,6 +122,8 @@ struct cpgo_backend_cfg {
     size_t target;           /* index into cpgo_config.targets */
     int line, column;        /* where the backend starts in the file */
     struct cpgo_scrape_auth_cfg auth; /* tls_config, basic_auth, authorization, proxy_url */
+    struct cpgo_pgo_cfg pgo;          /* `pgo:`; weight is this backend's, the rest its
+                                         target's (they agree) */
 };
 
 /* ---- services: one target whose instances are discovered (src/discover) ---------------- */
@@ -174,6 +200,8 @@ struct cpgo_service_cfg {
     size_t nk8s;
     size_t target; /* index into cpgo_config.targets (the same as tmpl.target) */
     int line, column;
+    struct cpgo_pgo_cfg pgo; /* `pgo:`, a copy of tmpl.pgo (its own strings), so that a
+                                service reads like a backend: weight is the service's */
 };
 
 /* `dns:` the resolver for dns_sd_configs and for every host name of a service */
@@ -192,7 +220,10 @@ struct cpgo_target_cfg {
     enum cpgo_forge forge;
     int reopen_growth;
     struct cpgo_trim trim;
-    size_t *backends; /* indexes into cpgo_config.backends */
+    struct cpgo_pgo_cfg pgo; /* half_life, no_inline (its own copy, in the first member's
+                                order), min_change and verify_with_go, on which its members
+                                agree; weight_ppm is unused (1000000): weights are per member */
+    size_t *backends;        /* indexes into cpgo_config.backends */
     size_t nbackends;
     size_t *services; /* indexes into cpgo_config.services (a target may hold both) */
     size_t nservices;

@@ -131,6 +131,10 @@ enum ktype {
     T_BOOL,     /* int */
     T_ENUM,     /* an enum, stored as int */
     T_HEADERS,  /* struct cpgo_header * at off, size_t count at off2 */
+    T_DECIMAL,  /* uint64_t millionths of a decimal written with at most 6 decimals ("0.1" =
+                   100000): exact, no floating point, so a weight is the same everywhere */
+    T_PERCENT,  /* uint32_t percent x 10,000 ("5%" = 50000; "5" is percent too), at most 4
+                   decimals */
 };
 
 /* Where a key may be written. Backend keys are also service keys unless F_BACKEND_ONLY;
@@ -191,11 +195,12 @@ struct key {
     unsigned flags;
     const char *desc;
     /* lists */
-    enum kscope sub; /* T_LIST: the scope of its elements (S_TOP: walked by config.c) */
-    size_t esize;    /* T_LIST: the size of one element */
-    size_t eline;    /* T_LIST with F_LINE: offset of the element's `int line` */
-    elem_fn echeck;  /* T_LIST: the rules of one element */
-    item_fn icheck;  /* T_STRLIST: the check of one item */
+    enum kscope sub;         /* T_LIST: the scope of its elements (S_TOP: walked by config.c) */
+    size_t esize;            /* T_LIST: the size of one element */
+    size_t eline;            /* T_LIST with F_LINE: offset of the element's `int line` */
+    elem_fn echeck;          /* T_LIST: the rules of one element */
+    item_fn icheck;          /* T_STRLIST: the check of one item */
+    const char *const *defs; /* T_STRLIST: the default items (NULL-terminated); NULL = none */
 };
 
 /* The index of each key in cpgo_config_keys (the order of the reference and the dump). */
@@ -264,6 +269,12 @@ enum {
     KI_MIN_INTERVAL,
     KI_FORGE,
     KI_REOPEN_GROWTH,
+    KI_PGO,
+    KI_PGO_HALF_LIFE,
+    KI_PGO_WEIGHT,
+    KI_PGO_NO_INLINE,
+    KI_PGO_MIN_CHANGE,
+    KI_PGO_VERIFY,
     KI_SERVICES,
     KI_SVC_NAME,
     KI_SVC_SECONDS,
@@ -329,8 +340,16 @@ const struct key *cpgo_config_find_key(enum kscope scope, const char *name);
  * was refused (to follow "'<text>' "), in why or a constant. */
 const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, const char *text,
                               char *why, size_t cap);
+/* Stores key k's default at base: its `def` converted as a value from the file, or its list
+ * of default items; nothing when it has neither. */
+void cpgo_config_store_default(struct ctx *c, const struct key *k, void *base);
 /* Copies key k's value from one struct to another (deeply). */
 void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const void *src);
+/* A deep copy of a `pgo:` (its own no_inline strings): 0, or -1 with c->nomem set and dst
+ * holding nothing to free. */
+int cpgo_config_pgo_copy(struct ctx *c, struct cpgo_pgo_cfg *dst, const struct cpgo_pgo_cfg *src);
+/* Frees a copy made by cpgo_config_pgo_copy (a backend's own pgo is freed with its scope). */
+void cpgo_config_pgo_free(struct cpgo_pgo_cfg *p);
 void cpgo_config_free_headers(struct cpgo_header *h, size_t n);
 void cpgo_config_free_strlist(char **v, size_t n);
 /* Frees the values of one scope's keys (strings, headers, string lists, lists of elements
@@ -371,6 +390,10 @@ int cpgo_config_check_authz_type(struct ctx *, const struct key *, void *, const
                                  struct pos);
 int cpgo_config_check_username(struct ctx *, const struct key *, void *, const char *, struct pos);
 int cpgo_config_check_k8s_port(struct ctx *, const struct key *, void *, const char *, struct pos);
+int cpgo_config_check_half_life(struct ctx *, const struct key *, void *, const char *, struct pos);
+
+/* an item of pgo.no_inline: a function name as pprof writes it (checks.c) */
+int cpgo_config_item_func_name(struct ctx *, char **, const char *, struct pos);
 
 /* items of string lists (scrape.c) */
 int cpgo_config_item_hostport(struct ctx *, char **, const char *, struct pos);

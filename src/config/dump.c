@@ -293,6 +293,10 @@ static const char *type_doc(const struct key *k, char *buf, size_t cap)
         return "boolean";
     case T_HEADERS:
         return "map of strings";
+    case T_DECIMAL:
+        return "decimal";
+    case T_PERCENT:
+        return "percentage";
     case T_ENUM: {
         size_t len = (size_t)snprintf(buf, cap, "one of");
         for (const struct choice *ch = k->choices; ch->name && len < cap; ch++)
@@ -344,9 +348,18 @@ static const char reference_head[] =
     "- Backends with the same repository (compared after normalisation: host lowercased,\n"
     "  `.git` and trailing `/` ignored, https, ssh and scp-like forms alike), `target_branch`\n"
     "  and `target_file` form one *target*: their profiles are merged into one file. They\n"
-    "  must agree on trimming (`drop_labels`, `keep_frames`, `strip_addresses`) and on\n"
-    "  `head_branch`, `min_interval` and `forge`. Each target has an id: 16 hex digits of\n"
-    "  the FNV-1a hash of `host/path@branch:file`.\n"
+    "  must agree on trimming (`drop_labels`, `keep_frames`, `strip_addresses`), on\n"
+    "  `head_branch`, `min_interval` and `forge`, and on `pgo` but its `weight`\n"
+    "  (`half_life`, `no_inline` as a set of names, `min_change`, `verify_with_go`). Each\n"
+    "  target has an id: 16 hex digits of the FNV-1a hash of `host/path@branch:file`.\n"
+    "- `pgo:` (per backend, per service or under `defaults:`, inherited key by key) says\n"
+    "  how a member's profiles count and when its target's file is published: `weight`\n"
+    "  multiplies every sample the member contributes (a canary at `0.1`), `half_life`\n"
+    "  decays what the file already holds at each publish, `no_inline` keeps functions out\n"
+    "  of the compiler's inlining decisions, `min_change` skips a publish that would not\n"
+    "  change the call edges the compiler reads by that much. Numbers are decimals held\n"
+    "  exactly (a weight in millionths, a percentage in ten-thousandths of a percent): the\n"
+    "  same file gives the same profile on every machine.\n"
     "- Names are unique; a backend without `name` is named after its URL's `host:port`,\n"
     "  made unique with `#2`, `#3`...\n"
     "- `services:` may stand beside `backends:` or replace it (one of the two is required).\n"
@@ -387,10 +400,15 @@ void cpgo_config_write_reference(FILE *out)
     fputs(reference_head, out);
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key *k = &cpgo_config_keys[i];
-        char tb[128], def[160], bounds[96];
+        char tb[128], def[256], bounds[96];
         if (k->def_doc)
             snprintf(def, sizeof def, "%s", k->def_doc);
-        else if (k->def)
+        else if (k->defs) {
+            size_t len = 0;
+            for (size_t j = 0; k->defs[j] && len < sizeof def; j++)
+                len += (size_t)snprintf(def + len, sizeof def - len, "%s`%s`", j ? ", " : "",
+                                        k->defs[j]);
+        } else if (k->def)
             snprintf(def, sizeof def, "`%s`", k->def);
         else if ((k->flags & F_PRESET) && preset) {
             char v[64];

@@ -8,6 +8,7 @@
  * `defaults:` holds backend-scope keys and is walked with the same table into a template
  * backend. The checks a key names are in checks.c.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,12 @@ _Static_assert(sizeof(enum cpgo_log_format) == sizeof(int), "enums are stored as
 _Static_assert(sizeof(enum cpgo_forge) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum cpgo_dns_type) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum cpgo_k8s_role) == sizeof(int), "enums are stored as int");
+
+/* Functions the Go compiler must not inline from a CPU profile (issue 12): the scheduler's
+ * park, whose hot edges say nothing about the caller, and gRPC's loopy writer, which
+ * inlining makes larger without making faster. */
+const char *const cpgo_config_pgo_no_inline_default[] = {
+    "runtime.gopark", "google.golang.org/grpc/internal/transport.(*loopyWriter).processData", NULL};
 
 const char *const cpgo_config_scope_prefix[NSCOPES] = {
     [S_TOP] = "",
@@ -348,6 +355,50 @@ const struct key cpgo_config_keys[NKEYS] = {
                           .desc = "After a pull request was closed without merging, cpgo opens "
                                   "no new one until the pending scrapes have grown by this many "
                                   "percent since (100: doubled)."},
+    [KI_PGO] = {"pgo", .scope = S_BACKEND, .type = T_SECTION,
+                .desc = "How this backend's (or service's) profiles count and how its target's "
+                        "file is published. `weight` is each member's own; the other keys are "
+                        "the target's, so the backends and services of one target must agree "
+                        "on them. Each key is inherited from `defaults` on its own."},
+    [KI_PGO_HALF_LIFE] = {"pgo.half_life", BK(pgo.half_life_ms), .type = T_DURATION, .def = "0",
+                          .min = 0, .max = 87600 * HOUR, .bounds_doc = "0, or 1m to 87600h",
+                          .check = cpgo_config_check_half_life,
+                          .desc = "Decay: at each publish the samples already in the file are "
+                                  "scaled by 0.5^(age/half_life), rounded to the nearest "
+                                  "integer, before the new scrapes are added; a sample that "
+                                  "rounds to zero is dropped. The age is the time since cpgo "
+                                  "last wrote the file (a `cpgo-written:` comment in the "
+                                  "profile), else since the last commit that changed it on "
+                                  "the target branch. 0: no decay."},
+    [KI_PGO_WEIGHT] = {"pgo.weight", BK(pgo.weight_ppm), .type = T_DECIMAL, .def = "1", .min = 1,
+                       .max = 1000 * 1000000LL,
+                       .bounds_doc = "more than 0, at most 1000; at most 6 decimals",
+                       .desc = "Multiplies every sample value this backend or service "
+                               "contributes (`0.1` for a canary), in integer arithmetic: the "
+                               "same result on every machine. Written as a decimal number (no "
+                               "exponent) and held exactly, in millionths. May differ between "
+                               "the members of one target."},
+    [KI_PGO_NO_INLINE] = {"pgo.no_inline", BK(pgo.no_inline),
+                          STRS(struct cpgo_backend_cfg, pgo.nno_inline), .max = 256,
+                          .defs = cpgo_config_pgo_no_inline_default,
+                          .icheck = cpgo_config_item_func_name,
+                          .bounds_doc = "at most 256 names of at most 1024 bytes",
+                          .desc = "Functions the compiler must not inline because of the "
+                                  "profile: each is renamed `DO NOT INLINE: <name>` in the "
+                                  "published file, so `go tool preprofile` shows no edge to or "
+                                  "from it and every other edge is unchanged. Names as pprof "
+                                  "shows them (`pkg/path.(*Type).Method`). `[]`: none."},
+    [KI_PGO_MIN_CHANGE] = {"pgo.min_change", BK(pgo.min_change_ppm), .type = T_PERCENT, .def = "0%",
+                           .min = 0, .max = 100 * 10000,
+                           .bounds_doc = "0% to 100%; at most 4 decimals",
+                           .desc = "Publish only when the call-edge weights the compiler reads "
+                                   "(normalised) differ from the current file's by at least "
+                                   "this much (total variation distance), or when a hot edge "
+                                   "appears or disappears. `5%` or `5`. 0: every update."},
+    [KI_PGO_VERIFY] = {"pgo.verify_with_go", BK(pgo.verify_with_go), .type = T_BOOL, .def = "false",
+                       .desc = "Run `go tool preprofile` on each candidate file before it is "
+                               "published, when `go` is on PATH (a last check; cpgo checks what "
+                               "Go's PGO needs itself)."},
     [KI_SERVICES] = {"services", .scope = S_TOP, .type = T_LIST, .def_doc = "none",
                      .bounds_doc = "at most 10000 entries",
                      .desc = "Services whose instances are discovered: each is one target "
@@ -521,6 +572,41 @@ void cpgo_config_free_strlist(char **v, size_t n)
     free(v);
 }
 
+/* A copy of n strings (NULL when n is 0 or out of memory: *ok says which). */
+static char **copy_strlist(struct ctx *c, const char *const *v, size_t n, int *ok)
+{
+    *ok = 1;
+    if (!n) return NULL;
+    char **d = calloc(n, sizeof *d);
+    for (size_t i = 0; d && i < n; i++) {
+        if (!(d[i] = strdup(v[i]))) {
+            cpgo_config_free_strlist(d, i);
+            d = NULL;
+        }
+    }
+    if (!d) {
+        c->nomem = 1;
+        *ok = 0;
+    }
+    return d;
+}
+
+int cpgo_config_pgo_copy(struct ctx *c, struct cpgo_pgo_cfg *dst, const struct cpgo_pgo_cfg *src)
+{
+    int ok;
+    *dst = *src;
+    dst->no_inline = copy_strlist(c, (const char *const *)src->no_inline, src->nno_inline, &ok);
+    if (!ok) dst->nno_inline = 0;
+    return ok ? 0 : -1;
+}
+
+void cpgo_config_pgo_free(struct cpgo_pgo_cfg *p)
+{
+    cpgo_config_free_strlist(p->no_inline, p->nno_inline);
+    p->no_inline = NULL;
+    p->nno_inline = 0;
+}
+
 /* Frees the values of one scope's keys at base (lists with their elements' values). */
 void cpgo_config_free_scope(enum kscope scope, void *base)
 {
@@ -602,6 +688,65 @@ void cpgo_config_format_bounds(const struct key *k, char *buf, size_t cap)
     snprintf(buf, cap, "%s to %s", lo, hi);
 }
 
+/* v / 10^places as the shortest decimal that reads back as v ("0.1", "2.5", "1000"). */
+static void fmt_fixed(int64_t v, unsigned places, const char *suffix, char *buf, size_t cap)
+{
+    int64_t scale = 1;
+    for (unsigned i = 0; i < places; i++)
+        scale *= 10;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    uint64_t whole = u / (uint64_t)scale, frac = u % (uint64_t)scale;
+    unsigned nf = places;
+    while (nf && frac % 10 == 0) {
+        frac /= 10;
+        nf--;
+    }
+    if (nf)
+        snprintf(buf, cap, "%s%" PRIu64 ".%0*" PRIu64 "%s", v < 0 ? "-" : "", whole, (int)nf, frac,
+                 suffix);
+    else
+        snprintf(buf, cap, "%s%" PRIu64 "%s", v < 0 ? "-" : "", whole, suffix);
+}
+
+/*
+ * A decimal "D", "D.F" or ".F" (an optional '-' first) between s and end, with at most
+ * `places` decimals, as an integer in units of 10^-places: exact, without floating point
+ * (a weight of 0.1 is 100000 millionths, not 0.1000000000000000055). No exponent, no
+ * "nan" or "inf": those are not decimals. 0 with *v; -1 malformed; -2 more decimals than
+ * places; -3 too large (*v is then INT64_MAX or INT64_MIN, out of any key's range).
+ */
+static int parse_fixed(const char *s, const char *end, unsigned places, int64_t *v)
+{
+    const char *p = s;
+    int neg = p < end && *p == '-';
+    if (neg) p++;
+    int64_t whole = 0, frac = 0, scale = 1;
+    int nd = 0, nf = 0, over = 0;
+    for (unsigned i = 0; i < places; i++)
+        scale *= 10;
+    for (; p < end && isdigit((unsigned char)*p); p++, nd++) {
+        if (whole > (INT64_MAX / scale) / 10) /* whole * scale must fit */
+            over = 1;
+        else
+            whole = whole * 10 + (*p - '0');
+    }
+    if (p < end && *p == '.') {
+        for (p++; p < end && isdigit((unsigned char)*p); p++, nf++)
+            if ((unsigned)nf < places) frac = frac * 10 + (*p - '0');
+        if (!nf) return -1; /* "5." */
+    }
+    if (p != end || (!nd && !nf)) return -1;
+    if ((unsigned)nf > places) return -2;
+    for (unsigned i = (unsigned)nf; i < places; i++)
+        frac *= 10;
+    if (over || whole > (INT64_MAX - frac) / scale) {
+        *v = neg ? INT64_MIN : INT64_MAX;
+        return -3;
+    }
+    *v = (whole * scale + frac) * (neg ? -1 : 1);
+    return 0;
+}
+
 static void fmt_choices(const struct key *k, char *buf, size_t cap)
 {
     size_t len = 0;
@@ -638,6 +783,18 @@ void cpgo_config_format_value(const struct key *k, const void *base, char *buf, 
         memcpy(&lv, p, sizeof lv);
         snprintf(buf, cap, "%" PRId64, lv);
         break;
+    case T_DECIMAL: {
+        uint64_t u;
+        memcpy(&u, p, sizeof u);
+        fmt_fixed(u > INT64_MAX ? INT64_MAX : (int64_t)u, 6, "", buf, cap);
+        break;
+    }
+    case T_PERCENT: {
+        uint32_t u;
+        memcpy(&u, p, sizeof u);
+        fmt_fixed(u, 4, "%", buf, cap);
+        break;
+    }
     case T_BOOL:
         memcpy(&iv, p, sizeof iv);
         snprintf(buf, cap, "%s", iv ? "true" : "false");
@@ -681,8 +838,26 @@ const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, co
         return NULL;
     }
     case T_DURATION:
-        if (cpgo_duration_parse(text, &v, &e)) return "is not a duration (e.g. 45s)";
+        if (cpgo_duration_parse(text, &v, &e))
+            return text[0] == '-' ? "is not a duration: durations are never negative"
+                                  : "is not a duration (e.g. 45s)";
         break;
+    case T_DECIMAL:
+    case T_PERCENT: {
+        int pct = k->type == T_PERCENT;
+        unsigned places = pct ? 4 : 6;
+        size_t len = strlen(text);
+        if (pct && len && text[len - 1] == '%') len--; /* "5%" and "5" alike */
+        int rc = parse_fixed(text, text + len, places, &v);
+        if (rc == -1)
+            return pct ? "is not a percentage (e.g. 5% or 0.5%)"
+                       : "is not a decimal number (e.g. 0.1)";
+        if (rc == -2) {
+            snprintf(why, cap, "has more than %u decimals", places);
+            return why;
+        }
+        break;
+    }
     case T_SIZE: {
         uint64_t u;
         if (cpgo_size_parse(text, &u, &e) || u > INT64_MAX) return "is not a size (e.g. 64MiB)";
@@ -726,6 +901,10 @@ const char *cpgo_config_store(struct ctx *c, const struct key *k, void *base, co
     }
     if (k->type == T_DURATION || k->type == T_INT64)
         memcpy(p, &v, sizeof v);
+    else if (k->type == T_DECIMAL)
+        memcpy(p, &(uint64_t){(uint64_t)v}, sizeof(uint64_t));
+    else if (k->type == T_PERCENT)
+        memcpy(p, &(uint32_t){(uint32_t)v}, sizeof(uint32_t));
     else if (k->type == T_INT)
         memcpy(p, &(int){(int)v}, sizeof(int));
     else
@@ -769,9 +948,22 @@ void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const
         *(size_t *)field(dst, k->off2) = n;
         break;
     }
+    case T_STRLIST: {
+        int ok;
+        size_t n = *(const size_t *)cfield(src, k->off2);
+        char **nv = copy_strlist(c, *(const char *const *const *)s, n, &ok);
+        cpgo_config_free_strlist(*(char ***)d, *(size_t *)field(dst, k->off2));
+        *(char ***)d = nv;
+        *(size_t *)field(dst, k->off2) = ok ? n : 0;
+        break;
+    }
     case T_DURATION:
     case T_INT64:
+    case T_DECIMAL:
         memcpy(d, s, sizeof(int64_t));
+        break;
+    case T_PERCENT:
+        memcpy(d, s, sizeof(uint32_t));
         break;
     case T_SIZE:
     case T_COUNT:
@@ -784,5 +976,22 @@ void cpgo_config_copy_value(struct ctx *c, const struct key *k, void *dst, const
         break;
     default:
         break;
+    }
+}
+
+void cpgo_config_store_default(struct ctx *c, const struct key *k, void *base)
+{
+    char why[160];
+    if (k->type == T_STRLIST && k->defs) {
+        size_t n = 0;
+        while (k->defs[n])
+            n++;
+        int ok;
+        char **v = copy_strlist(c, k->defs, n, &ok);
+        cpgo_config_free_strlist(*(char ***)field(base, k->off), *(size_t *)field(base, k->off2));
+        *(char ***)field(base, k->off) = v;
+        *(size_t *)field(base, k->off2) = ok ? n : 0;
+    } else if (k->def) {
+        cpgo_config_store(c, k, base, k->def, why, sizeof why);
     }
 }

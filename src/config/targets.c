@@ -106,11 +106,10 @@ static int whole_section_given(const struct bstate *b, size_t k)
 static void complete_service(struct ctx *c, struct bstate *b)
 {
     struct cpgo_service_cfg *svc = b->svc;
-    char why[160];
     for (size_t k = 0; k < NKEYS; k++) {
         const struct key *key = &cpgo_config_keys[k];
         if (key->scope != S_SERVICE || !key_is_leaf(key) || b->s.set[k]) continue;
-        if (key->def) cpgo_config_store(c, key, svc, key->def, why, sizeof why);
+        cpgo_config_store_default(c, key, svc);
         if (key->flags & F_REQUIRED) {
             char path[96];
             struct pos p = where(b, k);
@@ -137,7 +136,7 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
 {
     struct cpgo_backend_cfg *cfg = &b->cfg;
     struct bstate *d = c->defs;
-    char why[160], path[96], t1[32], t2[32], sh[SHOW_MAX + 8];
+    char path[96], t1[32], t2[32], sh[SHOW_MAX + 8];
     for (size_t k = 0; k < NKEYS; k++) {
         if (cpgo_config_keys[k].scope != S_BACKEND || !key_is_leaf(&cpgo_config_keys[k]) ||
             b->s.set[k] || (b->svc && !key_shared(&cpgo_config_keys[k])) ||
@@ -149,9 +148,8 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
             b->s.at[k] = d->s.at[k];
         } else if (d->s.set[k] == 2) {
             b->s.set[k] = 2; /* already reported at defaults */
-        } else if (cpgo_config_keys[k].def) {
-            cpgo_config_store(c, &cpgo_config_keys[k], cfg, cpgo_config_keys[k].def, why,
-                              sizeof why);
+        } else {
+            cpgo_config_store_default(c, &cpgo_config_keys[k], cfg);
         }
     }
     static const size_t required[] = {KI_URL, KI_SCHEDULE, KI_REPOSITORY};
@@ -354,19 +352,70 @@ void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n, struct
     cpgo_strmap_free(&next);
 }
 
-/* A backend that writes target t must configure it as t's first backend does. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Two pgo.no_inline lists name the same functions, in any order (a multiset: duplicates
+ * count). -1 when out of memory. */
+static int same_names(struct ctx *c, const struct cpgo_pgo_cfg *x, const struct cpgo_pgo_cfg *y)
+{
+    if (x->nno_inline != y->nno_inline) return 0;
+    size_t n = x->nno_inline;
+    if (!n) return 1;
+    char **a = malloc(n * sizeof *a), **b = malloc(n * sizeof *b);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        c->nomem = 1;
+        return -1;
+    }
+    memcpy(a, x->no_inline, n * sizeof *a);
+    memcpy(b, y->no_inline, n * sizeof *b);
+    qsort(a, n, sizeof *a, cmp_str);
+    qsort(b, n, sizeof *b, cmp_str);
+    int same = 1;
+    for (size_t i = 0; same && i < n; i++)
+        same = !strcmp(a[i], b[i]);
+    free(a);
+    free(b);
+    return same;
+}
+
+/* A list of names for a message, "[a, b]", cut to fit (the error shows at most SHOW_MAX of
+ * it anyway). */
+static void format_names(const struct cpgo_pgo_cfg *p, char *buf, size_t cap)
+{
+    size_t len = (size_t)snprintf(buf, cap, "[");
+    for (size_t i = 0; i < p->nno_inline && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", p->no_inline[i]);
+    if (len < cap) snprintf(buf + len, cap - len, "]");
+}
+
+/* A backend that writes target t must configure it as t's first backend does: trimming, the
+ * pull request, and the target's part of pgo (all but weight, which is each member's). */
 static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
                             const struct bstate *first, const struct bstate *b)
 {
     const struct cpgo_backend_cfg *x = &first->cfg, *y = &b->cfg;
-    static const size_t ks[] = {KI_DROP_LABELS,  KI_KEEP_FRAMES, KI_STRIP_ADDRESSES, KI_HEAD_BRANCH,
-                                KI_MIN_INTERVAL, KI_FORGE,       KI_REOPEN_GROWTH};
+    static const size_t ks[] = {KI_DROP_LABELS,    KI_KEEP_FRAMES,   KI_STRIP_ADDRESSES,
+                                KI_HEAD_BRANCH,    KI_MIN_INTERVAL,  KI_FORGE,
+                                KI_REOPEN_GROWTH,  KI_PGO_HALF_LIFE, KI_PGO_NO_INLINE,
+                                KI_PGO_MIN_CHANGE, KI_PGO_VERIFY};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         size_t k = ks[i];
         if (!valid(b, k) && b->s.set[k]) continue;
+        if (!valid(first, k) && first->s.set[k]) continue;
         int differ;
         char v1[CPGO_CONFIG_HEAD_MAX], v2[CPGO_CONFIG_HEAD_MAX];
-        if (k == KI_HEAD_BRANCH) { /* compared as pushed to: the default spelled out */
+        if (k == KI_PGO_NO_INLINE) {
+            int same = same_names(c, &x->pgo, &y->pgo);
+            if (same < 0) return;
+            differ = !same;
+            format_names(&x->pgo, v1, sizeof v1);
+            format_names(&y->pgo, v2, sizeof v2);
+        } else if (k == KI_HEAD_BRANCH) { /* compared as pushed to: the default spelled out */
             if (!valid(first, KI_TARGET_BRANCH) || !valid(first, KI_TARGET_FILE)) continue;
             head_of(x, v1, sizeof v1);
             head_of(y, v2, sizeof v2);
@@ -381,13 +430,17 @@ static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
         struct pos p = where(b, k);
         backend_path(b, k, path, sizeof path);
         int trim = k == KI_DROP_LABELS || k == KI_KEEP_FRAMES || k == KI_STRIP_ADDRESSES;
+        int pgo = k == KI_PGO_HALF_LIFE || k == KI_PGO_NO_INLINE || k == KI_PGO_MIN_CHANGE ||
+                  k == KI_PGO_VERIFY;
         cpgo_config_add_error(
             c, p.line, p.col,
             "%s: %s%s differs from %s (%s), which writes the same target %s; backends of "
             "one target must %s",
             path, cpgo_config_show(v2, sh2, sizeof sh2), inherited(b, k), first->path,
             cpgo_config_show(v1, sh1, sizeof sh1), t->key,
-            trim ? "trim alike" : "agree on open_pull_request settings");
+            trim  ? "trim alike"
+            : pgo ? "agree on pgo settings (all but weight, which is each backend's own)"
+                  : "agree on open_pull_request settings");
     }
 }
 
@@ -524,6 +577,8 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         t->forge = bc->forge;
         t->reopen_growth = bc->reopen_growth;
         t->trim = bc->trim;
+        /* the target's part of pgo is its first member's (the others agree) */
+        if (!cpgo_config_pgo_copy(c, &t->pgo, &bc->pgo)) t->pgo.weight_ppm = 1000000;
         if (copy_repo(&t->repo, &bc->repo)) c->nomem = 1;
     }
     /* backend and service index lists */

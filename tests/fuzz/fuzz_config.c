@@ -78,9 +78,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cpgo_config_errors_free(&e);
         return 0;
     }
-    if (!c || e.n || !c->nbackends || !c->ntargets) abort();
+    /* services alone are a configuration too (issue 11) */
+    if (!c || e.n || (!c->nbackends && !c->nservices) || !c->ntargets) abort();
     for (size_t i = 0; i < c->nbackends; i++)
         if (c->backends[i].target >= c->ntargets || !c->backends[i].name) abort();
+    for (size_t i = 0; i < c->nservices; i++)
+        if (c->services[i].target >= c->ntargets || !c->services[i].name) abort();
     char *d1 = dump(c);
     struct cpgo_config *c2 = NULL;
     if (cpgo_config_parse(d1, strlen(d1), "fuzz.yaml", "/nonexistent/dir", &c2, &e)) {
