@@ -17,6 +17,8 @@
  *   cpgo_gitrepo_is_merged    did target_branch's file become the blob cpgo pushed last?
  *   cpgo_gitrepo_inspect_head is the head branch still ours (one cpgo commit on the base)?
  *   cpgo_gitrepo_find_profile the existing profile on target_branch (or "absent")
+ *   cpgo_gitrepo_last_change  when that file last changed (its age, for decay)
+ *   cpgo_gitrepo_read_file    the file cpgo proposes now, on the head branch
  *   cpgo_gitrepo_publish      one commit = base tip's tree with only the profile changed,
  *                             force-pushed unless the head branch already has that tree
  * Only fetch and publish use the network; the others read the cache.
@@ -172,6 +174,31 @@ void cpgo_git_file_free(struct cpgo_git_file *f);
 int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
                               const char *target_file, size_t max_bytes, struct cpgo_git_file *out,
                               struct cpgo_err *err);
+
+/*
+ * The file at exactly `path` on a fetched branch (the target branch, or the head branch
+ * that cpgo_gitrepo_fetch fetched when it exists remotely): what cpgo proposes now. No
+ * search: found = 0 (path = `path`, data NULL) when the path is absent there, and also when
+ * the branch was not fetched or no longer exists remotely (then base is ""). A directory,
+ * symlink or submodule at the path is CPGO_CLASS_CONTENT; a blob larger than max_bytes is
+ * CPGO_CLASS_LIMIT. `searched` is always 0. Owns path and data (cpgo_git_file_free).
+ */
+int cpgo_gitrepo_read_file(struct cpgo_gitrepo *g, const char *branch, const char *path,
+                           size_t max_bytes, struct cpgo_git_file *out, struct cpgo_err *err);
+
+/*
+ * The committer time (seconds since the epoch) of the newest commit on `branch` (as
+ * fetched) that changed `path`: a commit changes the path when its blob (or absence) there
+ * differs from every parent's (a merge that took one side's file unchanged is not a change,
+ * as `git log -- path` simplifies history: from such a merge only that side is followed).
+ * A root commit changes the path when it has the file. Walks at most max_commits commits
+ * (newest first by committer time, as git log); *found = 0 when the path never changed
+ * within them, when it does not exist at the branch's tip, or when the branch was not
+ * fetched. The answer is `git log -1 --format=%ct <branch> -- <path>` whenever that commit
+ * is within the walk. A directory, symlink or submodule at the path is CPGO_CLASS_CONTENT.
+ */
+int cpgo_gitrepo_last_change(struct cpgo_gitrepo *g, const char *branch, const char *path,
+                             size_t max_commits, int *found, int64_t *when_s, struct cpgo_err *err);
 
 /* The head branch as fetched, compared with the target branch. */
 struct cpgo_git_head {

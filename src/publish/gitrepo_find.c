@@ -2,8 +2,9 @@
  * gitrepo_find.c - reading the fetched branches: their tips and trees, and
  * cpgo_gitrepo_find_profile (the path, or the one match of a bare name in a bounded
  * search of the tree; a directory, symlink or submodule is refused; the blob read under a
- * ceiling). Reads the cache only. Thread: a target's lane, inside one call
- * (gitrepo_int.h).
+ * ceiling), and cpgo_gitrepo_read_file (exactly one path on any fetched branch, such as
+ * the head branch: what cpgo proposes now). Reads the cache only. Thread: a target's lane,
+ * inside one call (gitrepo_int.h).
  */
 #include "publish/gitrepo_int.h"
 
@@ -261,6 +262,63 @@ absent:
 out:
     for (size_t i = 0; i < MATCHES_LISTED; i++)
         free(s.first[i]);
+    git_tree_entry_free(entry);
+    git_tree_free(tree);
+    git_commit_free(commit);
+    gitrepo_end(&c);
+    if (rc) {
+        char base[CPGO_GIT_ID_SIZE];
+        memcpy(base, out->base, sizeof base);
+        cpgo_git_file_free(out);
+        memcpy(out->base, base, sizeof base);
+    }
+    return rc;
+}
+
+/* The exact path on any fetched branch, without the bare-name search: the head branch
+ * holds the file where cpgo put it, and a branch that is gone is an answer, not an error. */
+int cpgo_gitrepo_read_file(struct cpgo_gitrepo *g, const char *branch, const char *path,
+                           size_t max_bytes, struct cpgo_git_file *out, struct cpgo_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct call c;
+    git_commit *commit = NULL;
+    git_tree *tree = NULL;
+    git_tree_entry *entry = NULL;
+    git_oid tip;
+    int fetched = 0;
+    int rc = gitrepo_begin(&c, g, err);
+    if (rc || (rc = gitrepo_check_path(&c, path)) ||
+        (rc = gitrepo_tracking_tip(&c, branch, &fetched, &tip)) || !fetched)
+        goto out;
+    gitrepo_oid_hex(out->base, &tip);
+    if ((rc = git_commit_lookup(&commit, c.repo, &tip)) < 0 ||
+        (rc = git_commit_tree(&tree, commit)) < 0) {
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot read branch '%s' of %s", branch,
+                           g->url);
+        goto out;
+    }
+    rc = git_tree_entry_bypath(&entry, tree, path);
+    if (rc == GIT_ENOTFOUND) {
+        rc = 0;
+        goto out;
+    }
+    if (rc < 0) {
+        rc = gitrepo_gfail(&c, CPGO_CLASS_LOCAL, rc, "cannot read %s on branch '%s' of %s", path,
+                           branch, g->url);
+        goto out;
+    }
+    git_filemode_t m = git_tree_entry_filemode(entry);
+    if (!gitrepo_is_file_mode(m)) {
+        rc = gitrepo_fail(&c, CPGO_CLASS_CONTENT, "%s on branch '%s' of %s is %s, not a profile",
+                          path, branch, g->url, gitrepo_mode_noun(m));
+        goto out;
+    }
+    if ((rc = read_blob(&c, git_tree_entry_id(entry), branch, path, max_bytes, out))) goto out;
+    out->found = 1;
+out:
+    if (!rc && !(out->path = strdup(path)))
+        rc = gitrepo_fail(&c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
     git_tree_entry_free(entry);
     git_tree_free(tree);
     git_commit_free(commit);
