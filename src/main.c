@@ -41,6 +41,7 @@ static const struct {
      "same edges for a profile and its trimmed form.\n"},
     {"inspect", cpgo_cmd_inspect, "describe a profile and say whether Go PGO can use it",
      "usage: cpgo inspect [--json] [--limit NAME=N] FILE\n"
+     "       cpgo inspect --edges [--hot] [--limit NAME=N] FILE\n"
      "\n"
      "Prints a profile's sample types, period, time, duration, counts of samples,\n"
      "locations, functions and mappings, totals, whether Go PGO can use it (a\n"
@@ -48,6 +49,10 @@ static const struct {
      "top functions by flat and cumulative weight.\n"
      "\n"
      "  --json                machine-readable output\n"
+     "  --edges               print the call edges the Go compiler reads, exactly as\n"
+     "                        'go tool preprofile -i FILE' writes them\n"
+     "  --hot                 with --edges: only the hot call sites (99% of the edge\n"
+     "                        weight, as the compiler cuts it), without the header line\n"
      "  --limit NAME=N        see 'cpgo help merge'\n"},
     {"check-config", cpgo_cmd_check_config, "validate a configuration file and print it normalised",
      "usage: cpgo check-config [-c FILE] [-q] [--output DIR]\n"

@@ -1,6 +1,7 @@
 /*
  * cmd_inspect.c - `cpgo inspect`: header, sizes, totals, PGO usability and hottest functions
- * of one profile, as text or as JSON (jansson).
+ * of one profile, as text or as JSON (jansson); with --edges, the call edges the Go
+ * compiler reads (profile/pgograph), byte for byte as `go tool preprofile` writes them.
  */
 #include "cli/cli.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profile/pgograph.h"
 #include "profile/summary.h"
 
 #define TOPN 10
@@ -84,24 +86,61 @@ static void print_text(const char *file, size_t bytes, const struct cpgo_summary
                total ? 100.0 * (double)s->by_cum[i].cum / (double)total : 0.0, s->by_cum[i].name);
 }
 
+/* --edges: what `go tool preprofile -i FILE` writes (an empty file is an empty profile, as
+ * in Go); --hot: only the hot call sites, without the header line. */
+static int print_edges(const char *name, const struct cpgo_profile *p, int hot,
+                       const struct cpgo_limits *lim)
+{
+    struct cpgo_err err = {0};
+    struct cpgo_pgograph *g = NULL;
+    int rc = p ? cpgo_pgograph_build(p->pb, &g, &err) : cpgo_pgograph_empty(&g, &err);
+    struct cpgo_buf out;
+    /* the list repeats names per edge, so it may outgrow the file: bounded like decoding */
+    cpgo_buf_init(&out, lim->max_decode_memory);
+    if (!rc && hot) {
+        struct cpgo_pgograph view = *g;
+        view.nedges = g->nhot;
+        rc = cpgo_pgograph_write(&view, &out, &err);
+    } else if (!rc) {
+        rc = cpgo_pgograph_write(g, &out, &err);
+    }
+    cpgo_pgograph_free(g);
+    if (rc) {
+        cpgo_buf_free(&out);
+        cpgo_err_prefix(&err, "%s", name);
+        return cpgo_cli_fail("inspect", &err);
+    }
+    static const size_t hdr = sizeof "GO PREPROFILE V1\n" - 1;
+    size_t skip = hot ? hdr : 0;
+    size_t n = out.len - skip;
+    int bad = n && fwrite(out.data + skip, 1, n, stdout) != n;
+    cpgo_buf_free(&out);
+    return (bad || fflush(stdout)) ? CPGO_EXIT_FAIL : CPGO_EXIT_OK;
+}
+
 int cpgo_cmd_inspect(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"limit", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, 'j'}, {"edges", no_argument, NULL, 'e'},
+        {"hot", no_argument, NULL, 'H'},  {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     struct cpgo_limits lim;
     cpgo_limits_default(&lim);
     struct cpgo_err err = {0};
-    int json = 0, c;
+    int json = 0, edges = 0, hot = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = 1;
+            break;
+        case 'e':
+            edges = 1;
+            break;
+        case 'H':
+            hot = 1;
             break;
         case 'l':
             if (cpgo_cli_parse_limit(&lim, optarg, &err)) return cpgo_cli_fail("inspect", &err);
@@ -115,6 +154,9 @@ int cpgo_cmd_inspect(int argc, char **argv)
         }
     }
     if (argc - optind != 1) return cpgo_cli_usage_error("inspect", "expects exactly one FILE");
+    if (hot && !edges) return cpgo_cli_usage_error("inspect", "--hot goes with --edges");
+    if (json && edges)
+        return cpgo_cli_usage_error("inspect", "--json and --edges exclude each other");
     const char *path = argv[optind];
     const char *name = strcmp(path, "-") ? path : "<stdin>";
     struct cpgo_buf in;
@@ -124,6 +166,11 @@ int cpgo_cmd_inspect(int argc, char **argv)
     if (!rc) {
         rc = cpgo_profile_decode(in.data, in.len, &lim, &p, &err);
         cpgo_buf_free(&in);
+    }
+    if (edges && (!rc || rc == CPGO_E_EMPTY)) {
+        int status = print_edges(name, p, hot, &lim);
+        cpgo_profile_free(p);
+        return status;
     }
     struct cpgo_summary s;
     if (!rc) rc = cpgo_summary_build(p, TOPN, &s, &err);
