@@ -28,6 +28,8 @@
  * Shutdown: stop ticking, let scrapes in flight finish up to shutdown_timeout, drain the
  * ingest jobs, snapshot every target, close every handle, then the loop ends.
  */
+/* nftw (the dry run removes its private state directory) is XSI */
+#define _XOPEN_SOURCE 700
 #include "daemon/daemon.h"
 
 #include <assert.h>

@@ -770,7 +770,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     if (r->outcome == CPGO_FORGE_OUT_DRY_RUN) {
         *outcome = CPGO_OUTCOME_DRY_RUN;
         succeeded(t);
-        char where[1200];
+        char where[2400];
         snprintf(where, sizeof where, "%s on branch %s (base %s)", r->path, r->head_branch,
                  j->target_branch);
         dry_report(t, "would propose", where, r->bytes_before, r->bytes_after, r->scrapes,

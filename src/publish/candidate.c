@@ -33,8 +33,15 @@ static int64_t parse_rfc3339(const char *s, size_t n)
     memcpy(buf, s, n);
     buf[n] = 0;
     struct tm tm = {0};
-    const char *p = strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p) return -1;
+    int used = 0;
+    if (sscanf(buf, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
+        used != 19 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *p = buf + used;
     if (*p == '.')
         for (p++; *p >= '0' && *p <= '9'; p++)
             ;

@@ -251,12 +251,10 @@ static int pgo_rows(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
         cpgo_candidate_window(in->half_life_ms, win, sizeof win);
         if (in->decay < 1.0) {
             snprintf(f, sizeof f, "%.4f", in->decay);
-            rc = put(b, "| Decay | half-life %s: %s; the existing samples were scaled by %s |
-",
+            rc = put(b, "| Decay | half-life %s: %s; the existing samples were scaled by %s |\n",
                      hl, win, f);
         } else {
-            rc = put(b, "| Decay | half-life %s: %s |
-", hl, win);
+            rc = put(b, "| Decay | half-life %s: %s |\n", hl, win);
         }
         if (rc) return rc;
     }
@@ -266,13 +264,11 @@ static int pgo_rows(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
             fmt_pct(in->edge_change, pc, sizeof pc);
             rc = put(b,
                      "| Call edges | %s of the edge weight moved (compared with %s); %zu hot edge%s "
-                     "added, %zu removed |
-",
+                     "added, %zu removed |\n",
                      pc, in->change_vs_proposal ? "the open proposal" : "the base branch's file",
                      in->nhot_added, in->nhot_added == 1 ? "" : "s", in->nhot_removed);
         } else {
-            rc = put(b, "| Call edges | %zu hot edge%s |
-", in->nhot_added,
+            rc = put(b, "| Call edges | %zu hot edge%s |\n", in->nhot_added,
                      in->nhot_added == 1 ? "" : "s");
         }
         if (rc) return rc;
@@ -286,8 +282,7 @@ static int pgo_rows(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
             if ((rc = put(b, "%s`%s`", i ? ", " : "", cell))) return rc;
         }
         if (in->nno_inline > n && (rc = put(b, " and %zu more", in->nno_inline - n))) return rc;
-        if ((rc = put(b, " (renamed `DO NOT INLINE: ...`) |
-"))) return rc;
+        if ((rc = put(b, " (renamed `DO NOT INLINE: ...`) |\n"))) return rc;
     }
     return 0;
 }
@@ -295,9 +290,7 @@ static int pgo_rows(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
 static int edge_rows(struct cpgo_buf *b, const struct cpgo_pgo_edge_change *v, size_t n)
 {
     int rc;
-    if ((rc = put(b, "| Caller " ARROW " callee | Call site | Share |
-|---|---:|---:|
-")))
+    if ((rc = put(b, "| Caller " ARROW " callee | Call site | Share |\n|---|---:|---:|\n")))
         return rc;
     size_t k = n < CPGO_PRBODY_EDGES_MAX ? n : CPGO_PRBODY_EDGES_MAX;
     for (size_t i = 0; i < k; i++) {
@@ -305,14 +298,11 @@ static int edge_rows(struct cpgo_buf *b, const struct cpgo_pgo_edge_change *v, s
         cpgo_prbody_escape_cell(v[i].e->caller, CPGO_PRBODY_NAME_MAX, c1, sizeof c1);
         cpgo_prbody_escape_cell(v[i].e->callee, CPGO_PRBODY_NAME_MAX, c2, sizeof c2);
         fmt_pct(v[i].share, pc, sizeof pc);
-        if ((rc = put(b, "| `%s` " ARROW " `%s` | +%" PRId64 " | %s |
-", c1, c2, v[i].e->offset,
+        if ((rc = put(b, "| `%s` " ARROW " `%s` | +%" PRId64 " | %s |\n", c1, c2, v[i].e->offset,
                       pc)))
             return rc;
     }
-    if (n > k && (rc = put(b, "
-and %zu more.
-", n - k))) return rc;
+    if (n > k && (rc = put(b, "\nand %zu more.\n", n - k))) return rc;
     return 0;
 }
 
@@ -322,25 +312,15 @@ static int edges_section(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
 {
     int rc;
     if (!in->edges_known || (!in->nhot_added && !in->nhot_removed)) return 0;
-    if ((rc = put(b, "
-### Hot call edges that change
-
-"
+    if ((rc = put(b, "\n### Hot call edges that change\n\n"
                      "The Go compiler inlines and devirtualizes at its hot call sites (the "
                      "edges that make up 99%% of the edge weight). Call site: lines after the "
-                     "caller's first line. Share: of all edge weight.
-")))
+                     "caller's first line. Share: of all edge weight.\n")))
         return rc;
-    if (in->nhot_added && ((rc = put(b, "
-**Added** (hot now)
-
-")) ||
+    if (in->nhot_added && ((rc = put(b, "\n**Added** (hot now)\n\n")) ||
                            (rc = edge_rows(b, in->hot_added, in->nhot_added))))
         return rc;
-    if (in->nhot_removed && ((rc = put(b, "
-**Removed** (no longer hot)
-
-")) ||
+    if (in->nhot_removed && ((rc = put(b, "\n**Removed** (no longer hot)\n\n")) ||
                              (rc = edge_rows(b, in->hot_removed, in->nhot_removed))))
         return rc;
     return 0;
