@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/file.h"
 #include "base/log.h"
@@ -143,19 +144,32 @@ int cpgo_cmd_state(int argc, char **argv)
     }
     printf("state directory %s\n", cfg->state_dir);
     int problems = 0;
-    for (size_t i = 0; i < cfg->ntargets; i++)
-        print_target(cfg, cfg->targets[i].id, cfg->targets[i].key, &cfg->targets[i].trim,
-                     &problems);
-    /* directories of targets no longer configured: what they still hold */
     char tdir[4200];
     snprintf(tdir, sizeof tdir, "%s/targets", cfg->state_dir);
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const struct cpgo_target_cfg *tc = &cfg->targets[i];
+        print_target(cfg, tc->id, tc->key, &tc->trim, &problems);
+        /* what `cpgo run --output DIR` keeps apart for the same target, when it ran */
+        char oid[20], od[4300], label[700];
+        cpgo_config_output_state_id(tc->id, oid, sizeof oid);
+        snprintf(od, sizeof od, "%s/%s", tdir, oid);
+        struct stat st;
+        if (lstat(od, &st) == 0) {
+            snprintf(label, sizeof label, "%s (--output runs)", tc->key);
+            print_target(cfg, oid, label, &tc->trim, &problems);
+        }
+    }
+    /* directories of targets no longer configured: what they still hold */
     DIR *d = opendir(tdir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         int known = 0;
-        for (size_t i = 0; i < cfg->ntargets && !known; i++)
-            known = !strcmp(cfg->targets[i].id, e->d_name);
+        for (size_t i = 0; i < cfg->ntargets && !known; i++) {
+            char oid[20];
+            cpgo_config_output_state_id(cfg->targets[i].id, oid, sizeof oid);
+            known = !strcmp(cfg->targets[i].id, e->d_name) || !strcmp(oid, e->d_name);
+        }
         if (known) continue;
         char kp[8400], key[600] = "(unknown)";
         snprintf(kp, sizeof kp, "%s/%s/target", tdir, e->d_name);

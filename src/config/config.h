@@ -299,6 +299,11 @@ void cpgo_config_free(struct cpgo_config *c);
  * cpgo_url_mask); secret files are shown by path, never their content. */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
 
+/* The id under which `cpgo run --output DIR` keeps a target's state (state_dir/targets/<id>):
+ * a hash of the target's id and "output", so directory runs never consume the pending
+ * scrapes the forge target (its own id) will propose. 16 hex digits. */
+void cpgo_config_output_state_id(const char *target_id, char *out, size_t cap);
+
 /* The default head branch of a target, "cpgo/<target_branch>/<file>", where file is the
  * profile's path in the repository (the configured target_file, or where an existing profile
  * was found). The one place that spells it: configuration, publishing and the demo call it.

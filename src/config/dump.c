@@ -254,6 +254,9 @@ int cpgo_config_dump(const struct cpgo_config *c, FILE *out)
             cpgo_config_head_branch(tg->target_branch, tg->target_file, hb, sizeof hb);
         fprintf(out, "#   %s %s -> %s (%s)\n", tg->id, tg->key, hb,
                 tg->forge == CPGO_FORGE_LOCAL ? "local" : "github");
+        char oid[20];
+        cpgo_config_output_state_id(tg->id, oid, sizeof oid);
+        fprintf(out, "#     state: targets/%s (with --output: targets/%s)\n", tg->id, oid);
         if (tg->nbackends || !tg->nservices) {
             fputs("#     backends:", out);
             for (size_t j = 0; j < tg->nbackends; j++)

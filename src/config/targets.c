@@ -265,6 +265,13 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     cpgo_config_check_scrape(c, b);
 }
 
+void cpgo_config_output_state_id(const char *target_id, char *out, size_t cap)
+{
+    uint64_t h = cpgo_hash_fnv1a(target_id, strlen(target_id), CPGO_FNV1A_INIT);
+    h = cpgo_hash_fnv1a("\0output", 7, h);
+    snprintf(out, cap, "%016" PRIx64, h);
+}
+
 static uint64_t fnv1a(const char *s)
 {
     return cpgo_hash_fnv1a(s, strlen(s), CPGO_FNV1A_INIT);

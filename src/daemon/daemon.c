@@ -683,8 +683,8 @@ static char **build_headers(const struct cpgo_backend_cfg *c)
 
 /* The id a target's state lives under. With --output DIR its pending scrapes are kept
  * apart from the forge target's (a run with --output must never consume what the daemon
- * will propose): the id is a hash of the target's id and DIR's absolute, lexically cleaned
- * path (the same whether DIR exists yet or not). */
+ * will propose): the id is a hash of the target's id and "output". Every --output run
+ * shares it, so a scrape accepted by one whose publish failed is published by the next. */
 static void target_state_id(const struct daemon *d, const struct cpgo_target_cfg *tc, char *id,
                             size_t cap)
 {
@@ -692,37 +692,7 @@ static void target_state_id(const struct daemon *d, const struct cpgo_target_cfg
         snprintf(id, cap, "%s", tc->id);
         return;
     }
-    uint64_t h = cpgo_hash_fnv1a(tc->id, strlen(tc->id), CPGO_FNV1A_INIT);
-    h = cpgo_hash_fnv1a("\0output\0", 8, h);
-    h = cpgo_hash_fnv1a(d->output_abs, strlen(d->output_abs), h);
-    snprintf(id, cap, "%016" PRIx64, h);
-}
-
-/* DIR made absolute and cleaned ("//", "/./" and a trailing "/" removed; ".." kept: it is
- * not resolved without the file system). */
-static void output_abs(const char *dir, char *out, size_t cap)
-{
-    char raw[8192], cwd[4096];
-    if (dir[0] == '/' || !getcwd(cwd, sizeof cwd))
-        snprintf(raw, sizeof raw, "%s", dir);
-    else
-        snprintf(raw, sizeof raw, "%s/%s", cwd, dir);
-    size_t o = 0;
-    for (const char *p = raw; *p && o + 1 < cap;) {
-        if (*p == '/') {
-            while (*p == '/')
-                p++;
-            if (p[0] == '.' && (p[1] == '/' || !p[1])) {
-                p++;
-                continue;
-            }
-            if (*p) out[o++] = '/';
-            continue;
-        }
-        out[o++] = *p++;
-    }
-    if (o == 0 && o + 1 < cap) out[o++] = '/';
-    out[o] = 0;
+    cpgo_config_output_state_id(tc->id, id, cap);
 }
 
 static void target_set_cfg(struct target *t, const struct cpgo_target_cfg *tc)
@@ -1465,7 +1435,6 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (!d) return 1;
     d->opts = *o;
     d->lock_fd = lock_fd;
-    if (o->output_dir) output_abs(o->output_dir, d->output_abs, sizeof d->output_abs);
     d->progress = progress;
     d->instance_start = instance_start;
     d->target_load = submit_load;

@@ -223,7 +223,6 @@ struct backend {
 struct daemon {
     uv_loop_t loop;
     int lock_fd; /* flock on state_dir/lock: one daemon per state directory */
-    char output_abs[4096]; /* --output DIR, absolute and cleaned (the state ids of its targets) */
     struct cpgo_config *cfg;
     struct cpgo_run_opts opts;
     struct cpgo_scraper *scraper;

@@ -206,14 +206,15 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
         if (c->age_from != CPGO_AGE_NONE && in->now_s > since) c->age_s = in->now_s - since;
         decay = cpgo_candidate_decay(c->age_s, in->pgo->half_life_ms, &c->decay);
         if ((rc = cpgo_merge_add_scaled(m, in->existing, decay, err))) {
-            cpgo_err_prefix(err, "the existing file");
+            c->failed = CPGO_CAND_EXISTING;
             goto out;
         }
     }
     if (in->fold && (rc = in->fold(in->fold_arg, m, err))) {
-        cpgo_err_prefix(err, "pending profiles cannot be merged with the existing file");
+        c->failed = CPGO_CAND_PENDING;
         goto out;
     }
+    c->failed = CPGO_CAND_RESULT;
     char stamp[80];
     fmt_stamp(in->now_s, stamp, sizeof stamp);
     if ((rc = cpgo_merge_stamp(m, CPGO_CANDIDATE_STAMP, stamp, err))) goto out;
@@ -227,14 +228,18 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
         goto out;
     }
     c->have_sa = 1;
+    c->failed = CPGO_CAND_PGO;
     if ((rc = check_pgo(c, err))) goto out;
+    c->failed = CPGO_CAND_RESULT;
     if ((rc = compare(in, c, err))) goto out;
+    c->failed = CPGO_CAND_PGO;
     if (in->pgo->verify_with_go && c->worth &&
         (rc = cpgo_gocheck_preprofile(c->out.data, c->out.len, CPGO_CANDIDATE_GO_TIMEOUT_MS,
                                       err))) {
         cpgo_err_prefix(err, "go tool preprofile refused the candidate");
         goto out;
     }
+    c->failed = CPGO_CAND_OK;
     rc = 0;
 out:
     cpgo_merge_free(m);

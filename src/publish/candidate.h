@@ -63,6 +63,15 @@ struct cpgo_candidate_in {
 
 enum cpgo_candidate_age { CPGO_AGE_NONE = 0, CPGO_AGE_STAMP, CPGO_AGE_FALLBACK };
 
+/* Where a build failed, so the caller names the right file in its error. */
+enum cpgo_candidate_stage {
+    CPGO_CAND_OK = 0,
+    CPGO_CAND_EXISTING, /* the existing file does not merge (another set, overflow) */
+    CPGO_CAND_PENDING,  /* pending does not merge with it */
+    CPGO_CAND_RESULT,   /* encoding or reading back the result */
+    CPGO_CAND_PGO,      /* Go's PGO would reject or ignore it (or go tool preprofile did) */
+};
+
 struct cpgo_candidate {
     struct cpgo_buf out;      /* the file to publish (gzip pprof) */
     struct cpgo_profile *neu; /* out, decoded again */
@@ -78,6 +87,7 @@ struct cpgo_candidate {
     struct cpgo_pgo_edge_change *added, *removed;
     size_t nadded, nremoved;
     int worth; /* min_change: 1 = publish; 0 = too small a change (why says so) */
+    enum cpgo_candidate_stage failed; /* of a failed build */
     char why[256];
 };
 

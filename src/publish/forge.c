@@ -311,7 +311,16 @@ static int step_merge(struct round *rd)
     r->decay = rd->c.decay;
     r->age_s = rd->c.age_s;
     if (rc) {
-        cpgo_err_prefix(rd->err, "%s on branch '%s'", rd->f.path, req->target_branch);
+        if (rd->c.failed == CPGO_CAND_EXISTING)
+            cpgo_err_prefix(rd->err, "the existing %s on branch '%s'", rd->f.path,
+                            req->target_branch);
+        else if (rd->c.failed == CPGO_CAND_PENDING)
+            cpgo_err_prefix(rd->err,
+                            "pending profiles cannot be merged with the existing %s on branch "
+                            "'%s'",
+                            rd->f.path, req->target_branch);
+        else
+            cpgo_err_prefix(rd->err, "%s on branch '%s'", rd->f.path, req->target_branch);
         return content_failed(rd, rc);
     }
     r->bytes_after = rd->c.out.len;

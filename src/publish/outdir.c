@@ -253,7 +253,12 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
             .fold_arg = &fa,
         };
         rc = cpgo_candidate_build(&in, &c, err);
-        if (rc) cpgo_err_prefix(err, "%s", path);
+        if (rc && c.failed == CPGO_CAND_EXISTING)
+            cpgo_err_prefix(err, "existing profile %s", path);
+        else if (rc && c.failed == CPGO_CAND_PENDING)
+            cpgo_err_prefix(err, "merging pending samples into %s", path);
+        else if (rc)
+            cpgo_err_prefix(err, "%s", path);
         info->decay = c.decay;
         info->age_s = c.age_s;
         info->tvd = c.tvd;

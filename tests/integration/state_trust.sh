@@ -34,7 +34,11 @@ mkcfg() { # mkcfg FILE STATE [extra top-level yaml] [ports...]
     done
   } >"$f"
 }
-TID=82e60781b6e9b82e # the target id of github.com/acme/app@main:default.pgo
+# the state id of github.com/acme/app@main:default.pgo (id 82e60781b6e9b82e) under
+# `--output`, which keeps its pending apart from the forge target's (cpgo check-config
+# prints both)
+TID=17be70410c3a32f8
+FTID=82e60781b6e9b82e
 OUTF=github.com/acme/app/main/default.pgo
 
 # ---- 1. one owner per state directory ------------------------------------------------
@@ -85,6 +89,8 @@ wait "$D"
 # ---- 3. damage to an accepted journal record --------------------------------------------
 rm -rf "$T/s3" "$T/o3"
 cp -r "$FIX/state" "$T/s3"
+# as if an --output run of this version had written it: its state id
+mv "$T/s3/targets/$FTID" "$T/s3/targets/$TID"
 cp -r "$FIX/out" "$T/o3"
 chmod -R go-w "$T/s3"
 # journal.log holds two records after the snapshot: damage a byte in the first one's body
@@ -141,6 +147,8 @@ check "the records around the damage are published: $got = $((7 * S))" [ "$got" 
 # ---- 4. a damaged pushes.json holds publishing ------------------------------------------
 rm -rf "$T/s4" "$T/o4"
 cp -r "$FIX/state" "$T/s4"
+# as if an --output run of this version had written it: its state id
+mv "$T/s4/targets/$FTID" "$T/s4/targets/$TID"
 cp -r "$FIX/out" "$T/o4"
 chmod -R go-w "$T/s4"
 echo '{"segments": [' >"$T/s4/targets/$TID/pushes.json"
@@ -154,6 +162,8 @@ check "pushes.json moved aside" [ -n "$(ls "$T/s4/targets/$TID"/pushes.json.corr
 # ---- 5. limits lowered between restarts: nothing accepted is dropped ---------------------
 rm -rf "$T/s5" "$T/o5"
 cp -r "$FIX/state" "$T/s5"
+# as if an --output run of this version had written it: its state id
+mv "$T/s5/targets/$FTID" "$T/s5/targets/$TID"
 cp -r "$FIX/out" "$T/o5"
 chmod -R go-w "$T/s5"
 mkcfg "$T/c5.yaml" "$T/s5" "limits: {max_body_bytes: 1KiB, max_samples: 10}" $HANG
@@ -172,10 +182,14 @@ check "the upgrade run exits 0" [ $? -eq 0 ]
 check "the upgrade is logged" grep -q "state directory upgraded in place" "$T/k.log"
 check "format.json written" grep -q '"format":2' "$T/s6/format.json"
 got=$(samples_in "$T/o6/$OUTF")
-check "upgraded: 2 published + 6 pending + 2 new, exactly ($got = $((10 * S)))" [ "$got" -eq $((10 * S)) ]
+# the 6 pending scrapes 0.1 accepted stay where they were, the forge target's: an --output
+# run keeps its own pending apart and never consumes what a forge run will propose
+check "upgraded: 2 published + 2 new, exactly ($got = $((4 * S)))" [ "$got" -eq $((4 * S)) ]
+check "the 6 pending of 0.1 are kept for the forge target" \
+  sh -c "'$CPGO' state -c '$T/c6.yaml' | grep -q '$FTID.*6 pending\|pending.*6'"
 "$CPGO" run --once -c "$T/c6.yaml" --output "$T/o6" 2>"$T/k2.log"
 got=$(samples_in "$T/o6/$OUTF")
-check "and the next run adds only its own 2 ($got = $((12 * S)))" [ "$got" -eq $((12 * S)) ]
+check "and the next run adds only its own 2 ($got = $((6 * S)))" [ "$got" -eq $((6 * S)) ]
 echo '{"format": 3}' >"$T/s6/format.json"
 "$CPGO" run --once -c "$T/c6.yaml" --output "$T/o6" 2>"$T/k3.log"
 check "a newer format is refused (exit 1)" [ $? -eq 1 ]
