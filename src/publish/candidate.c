@@ -121,6 +121,7 @@ void cpgo_candidate_free(struct cpgo_candidate *c)
     if (c->have_sa) cpgo_summary_free(&c->sa);
     cpgo_pgograph_free(c->graph);
     cpgo_pgograph_free(c->ref);
+    cpgo_pgograph_free(c->prop);
     free(c->added);
     free(c->removed);
     memset(c, 0, sizeof *c);
@@ -150,35 +151,60 @@ static int check_pgo(struct cpgo_candidate *c, struct cpgo_err *err)
     return 0;
 }
 
-/* The edge change against the reference and the min_change decision. */
+/* The edge change: against the existing file (what merging changes in the build: the pull
+ * request's lists) and, for min_change, against the open proposal when there is one (an
+ * update that barely moves the proposal is not worth a push). */
 static int compare(const struct cpgo_candidate_in *in, struct cpgo_candidate *c,
                    struct cpgo_err *err)
 {
-    const struct cpgo_profile *ref = in->proposed ? in->proposed : in->existing;
-    c->ref_is_proposal = in->proposed != NULL;
+    struct cpgo_err e;
+    struct cpgo_pgograph empty = {0};
     c->tvd = 1.0;
-    if (ref) {
-        struct cpgo_err e;
-        if (cpgo_pgograph_build(ref->pb, &c->ref, &e)) c->ref = NULL; /* unusable: a change */
-    }
+    if (in->existing && cpgo_pgograph_build(in->existing->pb, &c->ref, &e))
+        c->ref = NULL; /* unusable: everything is a change */
     if (c->ref) c->tvd = cpgo_pgograph_tvd(c->ref, c->graph);
     /* with no usable reference every hot edge of the candidate is new */
-    struct cpgo_pgograph empty = {0};
     int rc = cpgo_pgograph_hot_diff(c->ref ? c->ref : &empty, c->graph, &c->added, &c->nadded,
                                     &c->removed, &c->nremoved, err);
     if (rc) return rc;
+    const struct cpgo_pgograph *judge = c->ref;
+    c->tvd_judged = c->tvd;
+    c->hot_changed_judged = c->nadded + c->nremoved;
+    if (in->proposed && cpgo_pgograph_build(in->proposed->pb, &c->prop, &e) == 0) {
+        struct cpgo_pgo_edge_change *ad, *rm;
+        size_t na, nr;
+        if ((rc = cpgo_pgograph_hot_diff(c->prop, c->graph, &ad, &na, &rm, &nr, err))) return rc;
+        free(ad);
+        free(rm);
+        judge = c->prop;
+        c->ref_is_proposal = 1;
+        c->tvd_judged = cpgo_pgograph_tvd(c->prop, c->graph);
+        c->hot_changed_judged = na + nr;
+    }
     double min = (double)in->pgo->min_change_ppm / 1e6;
     c->worth = 1;
-    if (in->pgo->min_change_ppm && c->ref && c->nadded == 0 && c->nremoved == 0 && c->tvd < min) {
+    if (in->pgo->min_change_ppm && judge && c->hot_changed_judged == 0 && c->tvd_judged < min) {
         c->worth = 0;
         snprintf(c->why, sizeof c->why,
-                 "edge weights changed %.2f%% (min_change %.2f%%) and no hot edge appeared or "
+                 "edge weights moved %.2f%% (min_change %.2f%%) and no hot edge appeared or "
                  "disappeared, compared with %s",
-                 c->tvd * 100.0, min * 100.0,
+                 c->tvd_judged * 100.0, min * 100.0,
                  c->ref_is_proposal ? "the open proposal" : "the target branch's file");
-    } else {
-        snprintf(c->why, sizeof c->why, "edge weights changed %.2f%%, %zu hot edge%s added, %zu removed",
+    } else if (c->ref_is_proposal) {
+        snprintf(c->why, sizeof c->why,
+                 "edge weights moved %.2f%% from the open proposal (%zu hot edge change%s), "
+                 "%.2f%% from the target branch's file (%zu hot edge%s added, %zu removed)",
+                 c->tvd_judged * 100.0, c->hot_changed_judged,
+                 c->hot_changed_judged == 1 ? "" : "s", c->tvd * 100.0, c->nadded,
+                 c->nadded == 1 ? "" : "s", c->nremoved);
+    } else if (c->ref) {
+        snprintf(c->why, sizeof c->why,
+                 "edge weights moved %.2f%% from the target branch's file, %zu hot edge%s "
+                 "added, %zu removed",
                  c->tvd * 100.0, c->nadded, c->nadded == 1 ? "" : "s", c->nremoved);
+    } else {
+        snprintf(c->why, sizeof c->why, "a new file: %zu call edges, %zu hot",
+                 c->graph->nedges, c->nadded);
     }
     return 0;
 }

@@ -81,11 +81,16 @@ struct cpgo_candidate {
     int64_t age_s;  /* of the existing file (0 when none or unknown) */
     double decay;   /* the factor the existing samples were scaled by (1 = none) */
     struct cpgo_pgograph *graph; /* the candidate's compiler graph */
-    struct cpgo_pgograph *ref;   /* the reference's, NULL when there is none or unreadable */
-    int ref_is_proposal;         /* the reference is the head branch's file */
-    double tvd;                  /* edge change vs the reference, 0..1 (1 without one) */
-    struct cpgo_pgo_edge_change *added, *removed;
+    /* what merging it changes in the build: against the target branch's file */
+    struct cpgo_pgograph *ref;   /* the existing file's graph; NULL: none or unreadable */
+    double tvd;                  /* edge change vs the existing file, 0..1 (1 without one) */
+    struct cpgo_pgo_edge_change *added, *removed; /* hot edges vs the existing file */
     size_t nadded, nremoved;
+    /* what min_change judges: against the open proposal when there is one */
+    struct cpgo_pgograph *prop;  /* the proposal's graph; NULL: none or unreadable */
+    int ref_is_proposal;         /* min_change compared with the proposal */
+    double tvd_judged;           /* edge change vs what min_change compares with */
+    size_t hot_changed_judged;   /* hot edges added + removed vs the same */
     int worth; /* min_change: 1 = publish; 0 = too small a change (why says so) */
     enum cpgo_candidate_stage failed; /* of a failed build */
     char why[256];

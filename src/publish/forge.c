@@ -273,7 +273,7 @@ static int step_validate(struct round *rd)
  * branch is this target's. Unreadable or absent: the target branch's file is compared. */
 static void read_proposal(struct round *rd)
 {
-    if (!rd->ours || !rd->req->pgo.min_change_ppm) return;
+    if (!rd->ours || !rd->req->pgo.min_change_ppm) return; /* only min_change reads it */
     struct cpgo_err e;
     if (cpgo_gitrepo_read_file(rd->g, rd->r->head_branch, rd->f.path, rd->mlim.max_compressed,
                                &rd->prop, &e) ||
@@ -348,7 +348,6 @@ static int step_merge(struct round *rd)
         .decay = rd->c.decay,
         .edges_known = 1,
         .edge_change = rd->c.ref ? rd->c.tvd : -1,
-        .change_vs_proposal = rd->c.ref_is_proposal,
         .hot_added = rd->c.added,
         .nhot_added = rd->c.nadded,
         .hot_removed = rd->c.removed,

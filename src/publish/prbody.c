@@ -263,10 +263,9 @@ static int pgo_rows(struct cpgo_buf *b, const struct cpgo_prbody_in *in)
         if (in->edge_change >= 0) {
             fmt_pct(in->edge_change, pc, sizeof pc);
             rc = put(b,
-                     "| Call edges | %s of the edge weight moved (compared with %s); %zu hot edge%s "
-                     "added, %zu removed |\n",
-                     pc, in->change_vs_proposal ? "the open proposal" : "the base branch's file",
-                     in->nhot_added, in->nhot_added == 1 ? "" : "s", in->nhot_removed);
+                     "| Call edges | %s of the edge weight moved from the base branch's file; %zu "
+                     "hot edge%s added, %zu removed |\n",
+                     pc, in->nhot_added, in->nhot_added == 1 ? "" : "s", in->nhot_removed);
         } else {
             rc = put(b, "| Call edges | %zu hot edge%s |\n", in->nhot_added,
                      in->nhot_added == 1 ? "" : "s");

@@ -44,8 +44,8 @@ struct cpgo_prbody_in {
     int64_t half_life_ms; /* 0 = no decay (row left out) */
     double decay;         /* what the existing samples were scaled by (1 = none) */
     int edges_known;      /* the edge rows and the hot-edge lists below are given */
-    double edge_change;   /* total variation distance vs the reference, 0..1; < 0 = none */
-    int change_vs_proposal;                      /* the reference is the open proposal */
+    double edge_change;   /* total variation distance vs the base branch's file, 0..1; < 0 =
+                             a new file */
     const struct cpgo_pgo_edge_change *hot_added; /* hot in the new file, not before */
     size_t nhot_added;
     const struct cpgo_pgo_edge_change *hot_removed; /* hot before, not in the new file */
