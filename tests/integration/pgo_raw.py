@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""pgo_raw.py - the pgo_*.sh tests' exact oracle on sample values, read through Go's own
+pprof (`go tool pprof -raw`), so no cpgo code judges cpgo.
+
+A sample's key is its stack as Go prints it: per location, every line's function name and
+file:line (addresses and columns left out: cpgo's trimming zeroes them, and the tests feed
+it files trimmed alike). Values are all of a sample's values, in the file's order.
+
+  pgo_raw.py expect PUB [--rename NAME]... SPEC...
+      SPEC is NUM/DEN:FILE (or FILE for 1/1). The expected profile is the sum over SPECs of
+      every sample of FILE with each value scaled by NUM/DEN and rounded to the nearest
+      integer, halves away from zero (cpgo_merge_add_scaled, the README's rule), a sample
+      whose scaled values are all zero dropped; keys summed; all-zero sums dropped.
+      Functions named by --rename are expected as "DO NOT INLINE: NAME". Exit 0 when PUB
+      holds exactly that (same keys, same values), else 1 with the first differences.
+  pgo_raw.py total FILE        the sum of the first value (samples/count)
+  pgo_raw.py rows FILE         the number of distinct sample keys
+  pgo_raw.py names FILE        every function name, one per line
+"""
+import re
+import subprocess
+import sys
+from fractions import Fraction
+
+LOC = re.compile(r"^\s*(\d+): (0x[0-9a-f]+)(?: M=\d+)?(?: (.*))?$")
+SAMPLE = re.compile(r"^\s*((?:-?\d+\s+)*-?\d+): ((?:\d+ ?)*)$")
+
+
+def frame(text):
+    # "NAME FILE:LINE:COL s=START" (NAME may hold spaces: "DO NOT INLINE: f")
+    text = re.sub(r" s=-?\d+$", "", text.strip())
+    name, _, where = text.rpartition(" ")
+    where = re.sub(r":\d+$", "", where)  # the column
+    return name, where
+
+
+def read(path):
+    raw = subprocess.run(["go", "tool", "pprof", "-raw", path], check=True,
+                         capture_output=True, text=True).stdout
+    section, samples, locs, cur = None, [], {}, None
+    for ln in raw.splitlines():
+        if ln.startswith("Samples:"):
+            section = "s"
+            continue
+        if ln.startswith("Locations"):
+            section = "l"
+            continue
+        if ln.startswith("Mappings"):
+            section = None
+            continue
+        if section == "s":
+            m = SAMPLE.match(ln)
+            if m:
+                samples.append(([int(v) for v in m.group(1).split()],
+                                [int(i) for i in m.group(2).split()]))
+        elif section == "l":
+            m = LOC.match(ln)
+            if m:
+                cur = int(m.group(1))
+                locs[cur] = [frame(m.group(3))] if m.group(3) else [("@" + m.group(2), "")]
+            elif ln.strip() and cur is not None:
+                locs[cur].append(frame(ln))
+    return [(vals, tuple(tuple(locs[i]) for i in ids)) for vals, ids in samples]
+
+
+def rnd(x):
+    # nearest integer, halves away from zero, exactly
+    q = abs(x)
+    n = q.numerator // q.denominator
+    if q - n >= Fraction(1, 2):
+        n += 1
+    return n if x >= 0 else -n
+
+
+def keymap(samples, scale=Fraction(1), rename=()):
+    out = {}
+    for vals, key in samples:
+        vals = [rnd(v * scale) for v in vals]
+        if not any(vals):
+            continue
+        if rename:
+            key = tuple(tuple(("DO NOT INLINE: " + n if n in rename else n, w) for n, w in loc)
+                        for loc in key)
+        acc = out.setdefault(key, [0] * len(vals))
+        for i, v in enumerate(vals):
+            acc[i] += v
+    return {k: v for k, v in out.items() if any(v)}
+
+
+def show(key):
+    return " <- ".join(n for loc in key for n, _ in loc)
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "total":
+        print(sum(v[0] for v, _ in read(argv[2])))
+        return 0
+    if cmd == "rows":
+        print(len(keymap(read(argv[2]))))
+        return 0
+    if cmd == "names":
+        print("\n".join(sorted({n for _, k in read(argv[2]) for loc in k for n, _ in loc})))
+        return 0
+    if cmd != "expect":
+        print("usage: pgo_raw.py expect|total|rows|names ...", file=sys.stderr)
+        return 2
+    pub, rest, rename = argv[2], argv[3:], set()
+    specs = []
+    while rest:
+        a = rest.pop(0)
+        if a == "--rename":
+            rename.add(rest.pop(0))
+            continue
+        m = re.match(r"^(\d+)/(\d+):(.*)$", a)
+        specs.append((Fraction(int(m.group(1)), int(m.group(2))), m.group(3)) if m
+                     else (Fraction(1), a))
+    want = {}
+    for scale, path in specs:
+        for k, v in keymap(read(path), scale, rename).items():
+            acc = want.setdefault(k, [0] * len(v))
+            for i, x in enumerate(v):
+                acc[i] += x
+    want = {k: v for k, v in want.items() if any(v)}
+    got = keymap(read(pub))
+    bad = [(k, want.get(k), got.get(k)) for k in set(want) | set(got) if want.get(k) != got.get(k)]
+    if not bad:
+        return 0
+    print(f"{len(bad)} of {len(want)} expected samples differ; first ones (want, got):")
+    for k, w, g in sorted(bad, key=lambda b: show(b[0]))[:8]:
+        print(f"  {w} {g}  {show(k)[:160]}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
