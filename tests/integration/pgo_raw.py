@@ -16,7 +16,14 @@ it files trimmed alike). Values are all of a sample's values, in the file's orde
   pgo_raw.py total FILE        the sum of the first value (samples/count)
   pgo_raw.py rows FILE         the number of distinct sample keys
   pgo_raw.py names FILE        every function name, one per line
+  pgo_raw.py edges FILE [OLD=NEW]...
+      `go tool preprofile -i FILE`'s edges, one per line, sorted: caller TAB callee TAB
+      call-site offset TAB weight; a function named OLD printed as NEW
+  pgo_raw.py rename IN OUT OLD=NEW...
+      writes IN with every string OLD of its string table replaced by NEW (a real profile
+      whose function OLD is now called NEW: frames Go rarely samples, like runtime.gopark)
 """
+import gzip
 import re
 import subprocess
 import sys
@@ -27,8 +34,9 @@ SAMPLE = re.compile(r"^\s*((?:-?\d+\s+)*-?\d+): ((?:\d+ ?)*)$")
 
 
 def frame(text):
-    # "NAME FILE:LINE:COL s=START" (NAME may hold spaces: "DO NOT INLINE: f")
-    text = re.sub(r" s=-?\d+$", "", text.strip())
+    # "NAME FILE:LINE:COL s=START" and "(SYSTEM NAME)" when it differs from NAME (NAME may
+    # hold spaces: "DO NOT INLINE: f"; the system name is not the compiler's)
+    text = re.sub(r" s=-?\d+(\(.*\))?$", "", text.strip())
     name, _, where = text.rpartition(" ")
     where = re.sub(r":\d+$", "", where)  # the column
     return name, where
@@ -91,8 +99,76 @@ def show(key):
     return " <- ".join(n for loc in key for n, _ in loc)
 
 
+def varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def put_varint(v):
+    out = bytearray()
+    while True:
+        c = v & 0x7F
+        v >>= 7
+        out.append(c | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def rename_strings(src, dst, pairs):
+    # Profile.string_table is field 6 of the top-level message: only those entries change
+    data = open(src, "rb").read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    out, i = bytearray(), 0
+    while i < len(data):
+        start = i
+        key, i = varint(data, i)
+        wire = key & 7
+        if wire == 0:
+            _, i = varint(data, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            n, j = varint(data, i)
+            i = j + n
+            if key >> 3 == 6 and data[j:i].decode() in pairs:
+                new = pairs[data[j:i].decode()].encode()
+                out += put_varint(key) + put_varint(len(new)) + new
+                continue
+        else:
+            raise SystemExit(f"{src}: wire type {wire} at {start}")
+        out += data[start:i]
+    open(dst, "wb").write(gzip.compress(bytes(out), mtime=0))
+
+
+def edges(path, pairs):
+    out = subprocess.run(["go", "tool", "preprofile", "-i", path], check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    if not out or out[0] != "GO PREPROFILE V1" or (len(out) - 1) % 3:
+        raise SystemExit(f"{path}: unexpected preprofile output")
+    rows = []
+    for i in range(1, len(out), 3):
+        caller, callee = (pairs.get(n, n) for n in out[i:i + 2])
+        rows.append("\t".join([caller, callee] + out[i + 2].split()))
+    return sorted(rows)
+
+
 def main(argv):
     cmd = argv[1]
+    if cmd == "edges":
+        print("\n".join(edges(argv[2], dict(a.split("=", 1) for a in argv[3:]))))
+        return 0
+    if cmd == "rename":
+        rename_strings(argv[2], argv[3], dict(a.split("=", 1) for a in argv[4:]))
+        return 0
     if cmd == "total":
         print(sum(v[0] for v, _ in read(argv[2])))
         return 0
