@@ -19,6 +19,9 @@ it files trimmed alike). Values are all of a sample's values, in the file's orde
   pgo_raw.py edges FILE [OLD=NEW]...
       `go tool preprofile -i FILE`'s edges, one per line, sorted: caller TAB callee TAB
       call-site offset TAB weight; a function named OLD printed as NEW
+  pgo_raw.py leaves IN OUT
+      writes IN with every sample's stack cut to its leaf location, and every location to
+      its leaf-most line (no inlined caller): no call edge is left
   pgo_raw.py rename IN OUT OLD=NEW...
       writes IN with every string OLD of its string table replaced by NEW (a real profile
       whose function OLD is now called NEW: frames Go rarely samples, like runtime.gopark)
@@ -120,6 +123,57 @@ def put_varint(v):
             return bytes(out)
 
 
+def fields(data):
+    # (field number, wire type, the field's bytes, where its payload starts in them)
+    i = 0
+    while i < len(data):
+        start = i
+        key, i = varint(data, i)
+        wire, pay = key & 7, i
+        if wire == 0:
+            _, i = varint(data, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            n, pay = varint(data, i)
+            i = pay + n
+        else:
+            raise SystemExit(f"wire type {wire} at {start}")
+        yield key >> 3, wire, data[start:i], pay - start
+
+
+def leaves(src, dst):
+    # Profile.sample is field 2; Sample.location_id is field 1 (packed or not), leaf first;
+    # Profile.location is field 4; Location.line is field 4, the innermost (inlined) first
+    data = open(src, "rb").read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    out = bytearray()
+    for num, wire, raw, pay in fields(data):
+        if num == 4 and wire == 2:  # a Location: only its first (leaf-most) line, no inlining
+            loc, seen = bytearray(), False
+            for lnum, _, lraw, _ in fields(raw[pay:]):
+                if lnum != 4 or not seen:
+                    loc += lraw
+                seen = seen or lnum == 4
+            out += put_varint(4 << 3 | 2) + put_varint(len(loc)) + loc
+            continue
+        if num != 2 or wire != 2:
+            out += raw
+            continue
+        sample, seen = bytearray(), False
+        for snum, _, sraw, spay in fields(raw[pay:]):
+            if snum != 1:
+                sample += sraw
+            elif not seen:  # packed or not, the payload starts with the leaf's id
+                seen = True
+                sample += put_varint(1 << 3) + put_varint(varint(sraw, spay)[0])
+        out += put_varint(2 << 3 | 2) + put_varint(len(sample)) + sample
+    open(dst, "wb").write(gzip.compress(bytes(out), mtime=0))
+
+
 def rename_strings(src, dst, pairs):
     # Profile.string_table is field 6 of the top-level message: only those entries change
     data = open(src, "rb").read()
@@ -165,6 +219,9 @@ def main(argv):
     cmd = argv[1]
     if cmd == "edges":
         print("\n".join(edges(argv[2], dict(a.split("=", 1) for a in argv[3:]))))
+        return 0
+    if cmd == "leaves":
+        leaves(argv[2], argv[3])
         return 0
     if cmd == "rename":
         rename_strings(argv[2], argv[3], dict(a.split("=", 1) for a in argv[4:]))
