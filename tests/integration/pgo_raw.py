@@ -19,6 +19,12 @@ it files trimmed alike). Values are all of a sample's values, in the file's orde
   pgo_raw.py edges FILE [OLD=NEW]...
       `go tool preprofile -i FILE`'s edges, one per line, sorted: caller TAB callee TAB
       call-site offset TAB weight; a function named OLD printed as NEW
+  pgo_raw.py hot FILE          the hot edges (cmd/compile's 99% CDF cut over preprofile's
+      list, as hotNodesFromCDF does), caller TAB callee TAB offset, sorted
+  pgo_raw.py hotdiff REF CAND TEXT
+      TEXT (a pull request body or commit message) lists, under **Added** and **Removed**,
+      exactly the hot edges of CAND not hot in REF and of REF not hot in CAND (at most 20
+      rows each, then "and N more."); exit 1 with the differences if not
   pgo_raw.py leaves IN OUT
       writes IN with every sample's stack cut to its leaf location, and every location to
       its leaf-most line (no inlined caller): no call edge is left
@@ -215,8 +221,58 @@ def edges(path, pairs):
     return sorted(rows)
 
 
+def hot(path):
+    out = subprocess.run(["go", "tool", "preprofile", "-i", path], check=True,
+                         capture_output=True, text=True).stdout.splitlines()
+    es = [(out[i], out[i + 1], out[i + 2].split()) for i in range(1, len(out), 3)]
+    total = sum(int(w) for _, _, (_, w) in es)
+    cum, n = 0, len(es)
+    for i, (_, _, (_, w)) in enumerate(es):
+        cum += int(w)
+        if total and float(cum) / float(total) * 100 > 99:
+            n = i + 1
+            break
+    return {(a, b, off) for a, b, (off, _) in es[:n]}
+
+
+def listed(text, section):
+    # the rows of one section of prbody.c's edges_section
+    rows, more, on = set(), 0, False
+    for ln in text.splitlines():
+        if ln.startswith("**"):
+            on = ln.startswith(f"**{section}**")
+            continue
+        if not on:
+            continue
+        m = re.match(r"^\| `(.*)` \u2192 `(.*)` \| \+(\d+) \|", ln)
+        if m:
+            rows.add(m.groups())
+        m = re.match(r"^and (\d+) more\.$", ln)
+        if m:
+            more = int(m.group(1))
+        if ln.startswith("#"):
+            on = False
+    return rows, more
+
+
 def main(argv):
     cmd = argv[1]
+    if cmd == "hot":
+        print("\n".join(sorted("\t".join(e) for e in hot(argv[2]))))
+        return 0
+    if cmd == "hotdiff":
+        ref, cand, text = hot(argv[2]), hot(argv[3]), open(argv[4], encoding="utf-8").read()
+        bad = []
+        for section, want in (("Added", cand - ref), ("Removed", ref - cand)):
+            rows, more = listed(text, section)
+            if len(want) <= 20 and (rows != want or more):
+                bad.append(f"{section}: listed {sorted(rows)[:4]}, want {sorted(want)[:4]}")
+            elif len(want) > 20 and (not rows <= want or len(rows) != 20 or more != len(want) - 20):
+                bad.append(f"{section}: {len(rows)} rows + {more} more, want {len(want)}")
+        print(f"hot edges added {len(cand - ref)}, removed {len(ref - cand)}")
+        for b in bad:
+            print(b)
+        return 1 if bad else 0
     if cmd == "edges":
         print("\n".join(edges(argv[2], dict(a.split("=", 1) for a in argv[3:]))))
         return 0
