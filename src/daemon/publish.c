@@ -239,6 +239,9 @@ static void dir_done(struct cpgo_job *job, int canceled)
                                                    : CPGO_OUTCOME_WRITTEN);
     if (!j->rc && !j->info.nothing)
         snprintf(t->last_change, sizeof t->last_change, "%s", j->info.change);
+    if (j->info.go_note[0])
+        cpgo_log(CPGO_LVL_WARN, "verify_with_go: go tool preprofile was not run", "target", t->key,
+                 "why", j->info.go_note, NULL);
     if (j->rc) {
         fail(t, "publish failed", j->err.text);
         if (j->dry_run)
@@ -755,6 +758,9 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     }
     if (r->outcome >= CPGO_FORGE_OUT_SMALL_CHANGE || r->bytes_after)
         snprintf(t->last_change, sizeof t->last_change, "%s", r->change);
+    if (r->go_note[0])
+        cpgo_log(CPGO_LVL_WARN, "verify_with_go: go tool preprofile was not run", "target", t->key,
+                 "why", r->go_note, NULL);
     if (r->outcome == CPGO_FORGE_OUT_SMALL_CHANGE) {
         /* nothing pushed, nothing lost: the scrapes stay pending for the next publish */
         *outcome = CPGO_OUTCOME_SMALL_CHANGE;

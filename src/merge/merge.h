@@ -98,8 +98,19 @@ struct cpgo_merge_opts {
  * input then adds nothing but its header. */
 struct cpgo_scale {
     uint64_t num, den;
+    /* Decay (nonzero: the rules below, and the seed of their dither). Two rules make a
+     * decayed file stop growing. (1) A scaled sample whose value the Go compiler reads (the
+     * accumulator's first samples/count or cpu/nanoseconds value) rounds to zero is dropped
+     * whole, though its other values may not have: the compiler gives it no weight, and a
+     * CPU sample's nanoseconds (count x 10^7) would keep it ~24 more half-lives. (2) A value
+     * the nearest integer would leave unchanged (v x f >= v - 1/2: with f > 1/2, every small
+     * count -- a count of 1 would never decay) is rounded down instead with probability
+     * v x (1 - f), decided by a hash of the sample and this seed: unbiased, deterministic
+     * (the same inputs and seed give the same bytes), and every sample fades. Applied to
+     * the compiler's value; the others are rounded to the nearest integer. */
+    uint64_t decay_seed;
 };
-#define CPGO_SCALE_ONE ((struct cpgo_scale){1, 1})
+#define CPGO_SCALE_ONE ((struct cpgo_scale){1, 1, 0})
 
 struct cpgo_merger;
 

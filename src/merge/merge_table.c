@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
+
 #include "merge/merge_int.h"
 
 /* ---- strings -------------------------------------------------------------------------- */
@@ -403,6 +405,37 @@ int merge_sample_values(struct add_ctx *c, size_t si)
     return 0;
 }
 
+/* The accumulator's value the Go compiler reads: its first samples/count or cpu/nanoseconds
+ * type; -1 when it has none. */
+static int pgo_value_index(const struct cpgo_merger *m)
+{
+    for (size_t i = 0; i < m->nst; i++) {
+        size_t lt, lu;
+        const char *t = str_at(m, m->st[i].type, &lt), *u = str_at(m, m->st[i].unit, &lu);
+        if ((lt == 7 && !memcmp(t, "samples", 7) && lu == 5 && !memcmp(u, "count", 5)) ||
+            (lt == 3 && !memcmp(t, "cpu", 3) && lu == 11 && !memcmp(u, "nanoseconds", 11)))
+            return (int)i;
+    }
+    return -1;
+}
+
+/* Decay's rule (2) (merge.h): a count the nearest integer would keep unchanged goes down by
+ * one with probability v x (1 - f), from a hash of the input sample and the seed. */
+static void decay_dither(struct add_ctx *c, size_t si, size_t k)
+{
+    const Perftools__Profiles__Sample *src = c->pb->sample[si];
+    int64_t v = src->value[c->vsel[k]];
+    struct cpgo_scale s = c->scale;
+    if (v <= 0 || s.num >= s.den || c->sv[k] != v) return;
+    /* the exact value is v - d, d = v (den - num) / den in (0, 1/2] */
+    unsigned __int128 dnum = (unsigned __int128)(uint64_t)v * (s.den - s.num);
+    uint64_t d32 = (uint64_t)((dnum << 32) / s.den); /* d in units of 2^-32 */
+    uint64_t h = cpgo_hash_bytes(src->location_id, src->n_location_id * sizeof *src->location_id,
+                                 s.decay_seed);
+    h = cpgo_hash_bytes(src->value, src->n_value * sizeof *src->value, h);
+    if ((h >> 32) < d32) c->sv[k] = v - 1;
+}
+
 int merge_add_sample(struct add_ctx *c, size_t si)
 {
     const Perftools__Profiles__Sample *src = c->pb->sample[si];
@@ -416,6 +449,13 @@ int merge_add_sample(struct add_ctx *c, size_t si)
     for (size_t i = 0; i < m->nst; i++)
         if (sv[i]) zero = 0;
     if (zero) return 0;
+    if (c->scaled && c->scale.decay_seed) {
+        int k = pgo_value_index(m);
+        if (k >= 0) {
+            decay_dither(c, si, (size_t)k);
+            if (sv[k] == 0) return 0;
+        }
+    }
 
     size_t nloc = src->n_location_id;
     if (m->opts.trim.keep_frames && nloc > (size_t)m->opts.trim.keep_frames)

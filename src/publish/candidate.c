@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "publish/gocheck.h"
 
 #define DECAY_BITS 40
@@ -77,7 +78,8 @@ int64_t cpgo_candidate_stamp_time(const cpgo_pb_profile *pb)
     return best;
 }
 
-struct cpgo_scale cpgo_candidate_decay(int64_t age_s, int64_t half_life_ms, double *factor)
+struct cpgo_scale cpgo_candidate_decay(int64_t age_s, int64_t half_life_ms, int64_t now_s,
+                                       double *factor)
 {
     if (factor) *factor = 1.0;
     if (half_life_ms <= 0 || age_s <= 0) return CPGO_SCALE_ONE;
@@ -88,7 +90,8 @@ struct cpgo_scale cpgo_candidate_decay(int64_t age_s, int64_t half_life_ms, doub
     uint64_t num = fx >= (double)den ? den : (uint64_t)llround(fx);
     if (factor) *factor = (double)num / (double)den;
     if (num == den) return CPGO_SCALE_ONE;
-    return (struct cpgo_scale){num, den};
+    /* the dither's seed: the clock, so the same inputs and clock give the same bytes */
+    return (struct cpgo_scale){num, den, cpgo_hash_fmix64((uint64_t)now_s) | 1};
 }
 
 void cpgo_candidate_window(int64_t half_life_ms, char *buf, size_t cap)
@@ -230,7 +233,7 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
                       : in->existing_changed_s > 0 ? CPGO_AGE_FALLBACK
                                                    : CPGO_AGE_NONE;
         if (c->age_from != CPGO_AGE_NONE && in->now_s > since) c->age_s = in->now_s - since;
-        decay = cpgo_candidate_decay(c->age_s, in->pgo->half_life_ms, &c->decay);
+        decay = cpgo_candidate_decay(c->age_s, in->pgo->half_life_ms, in->now_s, &c->decay);
         if ((rc = cpgo_merge_add_scaled(m, in->existing, decay, err))) {
             c->failed = CPGO_CAND_EXISTING;
             goto out;
@@ -259,11 +262,20 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
     c->failed = CPGO_CAND_RESULT;
     if ((rc = compare(in, c, err))) goto out;
     c->failed = CPGO_CAND_PGO;
-    if (in->pgo->verify_with_go && c->worth &&
-        (rc = cpgo_gocheck_preprofile(c->out.data, c->out.len, CPGO_CANDIDATE_GO_TIMEOUT_MS,
-                                      err))) {
-        cpgo_err_prefix(err, "go tool preprofile refused the candidate");
-        goto out;
+    if (in->pgo->verify_with_go && c->worth) {
+        struct cpgo_err ge = {0};
+        rc = cpgo_gocheck_preprofile(c->out.data, c->out.len, CPGO_CANDIDATE_GO_TIMEOUT_MS, &ge);
+        if (rc == CPGO_E_USAGE) {
+            /* no usable go here: the check is made "with go on PATH"; the caller warns */
+            c->go_skipped = 1;
+            snprintf(c->go_why, sizeof c->go_why, "%.200s", ge.text);
+        } else if (rc) {
+            *err = ge;
+            cpgo_err_prefix(err, "go tool preprofile refused the candidate");
+            goto out;
+        } else {
+            c->go_verified = 1;
+        }
     }
     c->failed = CPGO_CAND_OK;
     rc = 0;

@@ -93,6 +93,9 @@ struct cpgo_candidate {
     size_t hot_changed_judged;   /* hot edges added + removed vs the same */
     int worth; /* min_change: 1 = publish; 0 = too small a change (why says so) */
     enum cpgo_candidate_stage failed; /* of a failed build */
+    int go_verified;  /* verify_with_go: go tool preprofile accepted it */
+    int go_skipped;   /* verify_with_go, but no usable go: not checked (go_why says why) */
+    char go_why[256];
     char why[256];
 };
 
@@ -108,9 +111,11 @@ void cpgo_candidate_free(struct cpgo_candidate *c);
 int64_t cpgo_candidate_now(void);
 /* The newest "cpgo-written:" time in p's comments; -1 when it has none. */
 int64_t cpgo_candidate_stamp_time(const cpgo_pb_profile *pb);
-/* The decay factor as the exact fraction scaling uses (num / 2^40); identity at age 0 or
- * without a half-life. *factor gets its value as a double. */
-struct cpgo_scale cpgo_candidate_decay(int64_t age_s, int64_t half_life_ms, double *factor);
+/* The decay factor as the exact fraction scaling uses (num / 2^40, with decay's rules seeded
+ * by the clock: merge.h); identity at age 0 or without a half-life. *factor gets its value
+ * as a double. */
+struct cpgo_scale cpgo_candidate_decay(int64_t age_s, int64_t half_life_ms, int64_t now_s,
+                                       double *factor);
 /* "90% of the weight is from the last 23 days" for a half-life (steady traffic: the weight
  * older than t is 0.5^(t/H)). */
 void cpgo_candidate_window(int64_t half_life_ms, char *buf, size_t cap);

@@ -328,6 +328,7 @@ static int step_merge(struct round *rd)
     r->hot_added = rd->c.nadded;
     r->hot_removed = rd->c.nremoved;
     snprintf(r->change, sizeof r->change, "%s", rd->c.why);
+    if (rd->c.go_skipped) snprintf(r->go_note, sizeof r->go_note, "%s", rd->c.go_why);
     /* min_change: nothing pushed, pending stays pending */
     if (!rd->c.worth) return done(rd, CPGO_FORGE_OUT_SMALL_CHANGE);
     struct cpgo_prbody_in bin = {

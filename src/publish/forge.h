@@ -109,6 +109,7 @@ struct cpgo_forge_result {
     double tvd;          /* edge change, 0..1 */
     size_t hot_added, hot_removed;
     char change[256];    /* the edge change in words (and why a small one was not pushed) */
+    char go_note[256];   /* verify_with_go could not run go (no usable go): why; "" = ran or off */
     struct cpgo_buf out; /* dry run: the file that would be pushed */
 };
 void cpgo_forge_result_free(struct cpgo_forge_result *r);

@@ -265,6 +265,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
         info->hot_added = c.nadded;
         info->hot_removed = c.nremoved;
         snprintf(info->change, sizeof info->change, "%s", c.why);
+        if (c.go_skipped) snprintf(info->go_note, sizeof info->go_note, "%s", c.go_why);
     }
     cpgo_profile_free(p);
     if (!rc) {

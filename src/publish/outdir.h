@@ -39,6 +39,7 @@ struct cpgo_publish_info {
     double tvd;       /* the edge change, 0..1 */
     size_t hot_added, hot_removed;
     char change[256];
+    char go_note[256];   /* verify_with_go could not run go: why ("" = ran or off) */
     struct cpgo_buf out; /* dry run: what would be written (caller frees) */
 };
 

@@ -1069,7 +1069,7 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
     int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
     if (rc) return rc;
     if ((rc = cpgo_merge_add_scaled(ts->pending, p,
-                                    (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE}, err))) {
+                                    (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0}, err))) {
         state_journal_truncate(ts, before);
         return rc;
     }

@@ -1,6 +1,8 @@
 /* canon.c - see canon.h. Test support: aborts on allocation failure. */
 #include "canon.h"
 
+int canon_ignore_stamp;
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,11 +62,9 @@ char *canon_dump(const struct cpgo_profile *p, int with_addresses)
               pb->time_nanos, pb->duration_nanos);
     sb_printf(&out, "comments:");
     for (size_t i = 0; i < pb->n_comment; i++) {
-        /* the publish time cpgo stamps into what it publishes is not content: a published
-         * file compares equal to the `cpgo merge` of the same scrapes */
         size_t cl;
         const char *c = cpgo_profile_str(pb, pb->comment[i], &cl);
-        if (cl >= 14 && !memcmp(c, "cpgo-written: ", 14)) continue;
+        if (canon_ignore_stamp && cl >= 14 && !memcmp(c, "cpgo-written: ", 14)) continue;
         sb_printf(&out, " [");
         sb_str(&out, pb, pb->comment[i]);
         sb_printf(&out, "]");

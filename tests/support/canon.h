@@ -13,4 +13,9 @@
 /* Returns a malloc'd NUL-terminated string. with_addresses=0 leaves addresses out. */
 char *canon_dump(const struct cpgo_profile *p, int with_addresses);
 
+/* When set, comments starting "cpgo-written: " (the publish time cpgo stamps into what it
+ * publishes) are left out, so a published file compares equal to the `cpgo merge` of the
+ * same scrapes. The cpgo-canon tool sets it; unit tests see every comment. */
+extern int canon_ignore_stamp;
+
 #endif

@@ -1,4 +1,5 @@
-/* cpgo-canon FILE [--no-addresses]: prints canon_dump of a profile (see canon.h). */
+/* cpgo-canon FILE [--no-addresses]: prints canon_dump of a profile (see canon.h), without
+ * cpgo's publish-time stamp. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cpgo-canon: %s: %s\n", argv[1], err.text);
         return 2;
     }
+    canon_ignore_stamp = 1; /* a published file equals the merge of its scrapes */
     char *s = canon_dump(p, !(argc > 2 && !strcmp(argv[2], "--no-addresses")));
     fputs(s, stdout);
     free(s);
