@@ -1393,10 +1393,20 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
         const char *tmp = getenv("TMPDIR");
         snprintf(dry_dir, sizeof dry_dir, "%s/cpgo-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         char *sd = mkdtemp(dry_dir) ? strdup(dry_dir) : NULL;
-        if (!sd) {
-            fprintf(stderr, "cpgo run: --dry-run: cannot create a temporary directory in %s\n",
-                    tmp && *tmp ? tmp : "/tmp");
-            if (dry_dir[0] && !strstr(dry_dir, "XXXXXX")) rmdir(dry_dir);
+        struct cpgo_err e;
+        /* what the daemon holds pending is part of what it would publish: copied, read-only
+         * (the real state directory is trusted first, as a run would) */
+        int crc = !sd ? -1 : cpgo_state_dir_prepare(cfg->state_dir, 0, &e);
+        if (crc == CPGO_E_EMPTY) crc = 0;
+        if (!crc) crc = cpgo_state_dir_copy(cfg->state_dir, sd, &e);
+        if (crc) {
+            if (!sd)
+                fprintf(stderr, "cpgo run: --dry-run: cannot create a temporary directory in %s\n",
+                        tmp && *tmp ? tmp : "/tmp");
+            else
+                fprintf(stderr, "cpgo run: --dry-run: %s\n", e.text);
+            if (sd) remove_tree(sd);
+            free(sd);
             cpgo_config_free(cfg);
             curl_global_cleanup();
             return 1;

@@ -185,6 +185,7 @@ static int compare(const struct cpgo_candidate_in *in, struct cpgo_candidate *c,
         c->hot_changed_judged = na + nr;
     }
     double min = (double)in->pgo->min_change_ppm / 1e6;
+    const char *ename = in->existing_name ? in->existing_name : "the target branch's file";
     c->worth = 1;
     if (in->pgo->min_change_ppm && judge && c->hot_changed_judged == 0 && c->tvd_judged < min) {
         c->worth = 0;
@@ -192,19 +193,18 @@ static int compare(const struct cpgo_candidate_in *in, struct cpgo_candidate *c,
                  "edge weights moved %.2f%% (min_change %.2f%%) and no hot edge appeared or "
                  "disappeared, compared with %s",
                  c->tvd_judged * 100.0, min * 100.0,
-                 c->ref_is_proposal ? "the open proposal" : "the target branch's file");
+                 c->ref_is_proposal ? "the open proposal" : ename);
     } else if (c->ref_is_proposal) {
         snprintf(c->why, sizeof c->why,
                  "edge weights moved %.2f%% from the open proposal (%zu hot edge change%s), "
-                 "%.2f%% from the target branch's file (%zu hot edge%s added, %zu removed)",
+                 "%.2f%% from %s (%zu hot edge%s added, %zu removed)",
                  c->tvd_judged * 100.0, c->hot_changed_judged,
-                 c->hot_changed_judged == 1 ? "" : "s", c->tvd * 100.0, c->nadded,
+                 c->hot_changed_judged == 1 ? "" : "s", c->tvd * 100.0, ename, c->nadded,
                  c->nadded == 1 ? "" : "s", c->nremoved);
     } else if (c->ref) {
         snprintf(c->why, sizeof c->why,
-                 "edge weights moved %.2f%% from the target branch's file, %zu hot edge%s "
-                 "added, %zu removed",
-                 c->tvd * 100.0, c->nadded, c->nadded == 1 ? "" : "s", c->nremoved);
+                 "edge weights moved %.2f%% from %s, %zu hot edge%s added, %zu removed",
+                 c->tvd * 100.0, ename, c->nadded, c->nadded == 1 ? "" : "s", c->nremoved);
     } else {
         snprintf(c->why, sizeof c->why, "a new file: %zu call edges, %zu hot",
                  c->graph->nedges, c->nadded);

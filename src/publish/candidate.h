@@ -51,6 +51,8 @@ struct cpgo_candidate_in {
     const struct cpgo_limits *lim; /* for reading back the result (merged limits) */
     int64_t now_s;                 /* the publish clock (cpgo_candidate_now) */
     const struct cpgo_profile *existing; /* the target branch's file; NULL = none */
+    const char *existing_name;           /* how messages call it (NULL: "the target branch's
+                                            file") */
     int64_t existing_changed_s; /* without a stamp: when the file last changed (0 = unknown:
                                    no decay) */
     /* folds everything pending into m (the state's segments and fresh part) */

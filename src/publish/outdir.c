@@ -248,6 +248,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
             .lim = &mlim,
             .now_s = req->now_s ? req->now_s : cpgo_candidate_now(),
             .existing = p,
+            .existing_name = "the existing file",
             .existing_changed_s = mtime, /* no git history here: the file's own time */
             .fold = fold_pending,
             .fold_arg = &fa,

@@ -69,6 +69,12 @@ void cpgo_state_close(struct cpgo_tstate *ts);
  * cpgo's user (or root), is world-writable, or group-writable by a group cpgo is not in (a
  * Kubernetes fsGroup volume is fine), and a format newer than this cpgo reads. */
 int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *err);
+/* --dry-run: copies what a state directory holds for its targets (format.json and the
+ * regular files of every targets/<id>/, not the git caches) into `dst`, an empty private
+ * directory, reading `src` only: no lock, nothing written there, no link followed. A file
+ * the daemon is appending to is copied as far as it was written (recovery of the copy cuts
+ * a torn tail). 0 when `src` does not exist. */
+int cpgo_state_dir_copy(const char *src, const char *dst, struct cpgo_err *err);
 /* One owner per state directory: an exclusive flock on state_dir/lock (the holder's pid
  * written inside, for the refusal's message). The lock lives as long as *lock_fd is open
  * (until exit or cpgo_state_unlock); a file a killed daemon left does not block. */

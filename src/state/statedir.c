@@ -2,6 +2,7 @@
  * and path-level file helpers other modules use. See state.h. */
 #include "state/state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -223,4 +224,90 @@ int cpgo_state_lock(const char *state_dir, int *lock_fd, struct cpgo_err *err)
 void cpgo_state_unlock(int lock_fd)
 {
     if (lock_fd >= 0) close(lock_fd);
+}
+
+/* ---- the dry run's copy ----------------------------------------------------------------- */
+
+/* Copies the regular file `name` of sfd into dfd (created 0600, never replacing). */
+static int copy_file(int sfd, int dfd, const char *name, struct cpgo_err *err)
+{
+    struct cpgo_err e;
+    int in = cpgo_file_open(sfd, name, O_RDONLY, 0, &e);
+    if (in < 0) return 0; /* a link, FIFO or what vanished meanwhile: not state to copy */
+    int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (out < 0) {
+        int en = errno;
+        close(in);
+        return cpgo_err_set(err, CPGO_E_IO, "--dry-run: cannot create the copy of %s: %s", name,
+                            strerror(en));
+    }
+    char buf[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t o = 0; o < n;) {
+            ssize_t w = write(out, buf + o, (size_t)(n - o));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+                rc = cpgo_err_set(err, CPGO_E_IO, "--dry-run: cannot copy %s: %s", name,
+                                  strerror(errno));
+                break;
+            }
+            o += w;
+        }
+        if (rc) break;
+    }
+    close(in);
+    close(out);
+    return rc;
+}
+
+int cpgo_state_dir_copy(const char *src, const char *dst, struct cpgo_err *err)
+{
+    int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0)
+        return errno == ENOENT
+                   ? 0
+                   : cpgo_err_set(err, CPGO_E_IO, "cannot open %s: %s", src, strerror(errno));
+    int dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        close(sfd);
+        return cpgo_err_set(err, CPGO_E_IO, "cannot open %s: %s", dst, strerror(errno));
+    }
+    int rc = copy_file(sfd, dfd, "format.json", err);
+    int st = rc ? -1 : cpgo_file_opendir(sfd, "targets", &(struct cpgo_err){0});
+    if (st >= 0 && mkdirat(dfd, "targets", 0700) && errno != EEXIST)
+        rc = cpgo_err_set(err, CPGO_E_IO, "cannot create %s/targets: %s", dst, strerror(errno));
+    int dt = st >= 0 && !rc ? cpgo_file_opendir(dfd, "targets", err) : -1;
+    DIR *d = dt >= 0 ? fdopendir(dup(st)) : NULL;
+    struct dirent *e;
+    while (!rc && d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        int s1 = cpgo_file_opendir(st, e->d_name, &(struct cpgo_err){0});
+        if (s1 < 0) continue; /* not a directory (or a link): not a target's state */
+        int d1 = -1;
+        if (mkdirat(dt, e->d_name, 0700) == 0) d1 = cpgo_file_opendir(dt, e->d_name, err);
+        if (d1 < 0) {
+            if (!rc)
+                rc = cpgo_err_set(err, CPGO_E_IO, "cannot create %s/targets/%s: %s", dst, e->d_name,
+                                  strerror(errno));
+            close(s1);
+            break;
+        }
+        DIR *d2 = fdopendir(dup(s1));
+        struct dirent *f;
+        while (!rc && d2 && (f = readdir(d2)))
+            if (f->d_name[0] != '.') rc = copy_file(s1, d1, f->d_name, err);
+        if (d2) closedir(d2);
+        close(s1);
+        close(d1);
+    }
+    if (d) closedir(d);
+    if (dt >= 0) close(dt);
+    if (st >= 0) close(st);
+    close(sfd);
+    close(dfd);
+    return rc;
 }

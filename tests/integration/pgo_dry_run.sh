@@ -92,7 +92,7 @@ for kind in forge dir; do
   check "$kind report: says it would publish ($(grep verdict "$f"))" grep -Eq '^  verdict: would (publish|push)$' "$f"
   check "$kind report: size before -> after" grep -Eq '^  size: ([0-9]+ -> [0-9]+|new file, [0-9]+) bytes' "$f"
   check "$kind report: scrapes" grep -Eq '^  scrapes: [0-9]+ from 1 instance' "$f"
-  check "$kind report: edge change" grep -q '^  edge change: edge weights changed' "$f"
+  check "$kind report: edge change" grep -q '^  edge change: \(edge weights moved\|a new file\)' "$f"
 done
 check "forge report: the file and the branch" \
   grep -q "^  would propose: default.pgo on branch $BR (base main)\$" "$T/report.forge"

@@ -26,7 +26,7 @@ it files trimmed alike). Values are all of a sample's values, in the file's orde
       call-site offset TAB weight; a function named OLD printed as NEW
   pgo_raw.py hot FILE          the hot edges (cmd/compile's 99% CDF cut over preprofile's
       list, as hotNodesFromCDF does), caller TAB callee TAB offset, sorted
-  pgo_raw.py hotdiff REF CAND TEXT
+  pgo_raw.py hotdiff REF CAND TEXT   (REF "-": no file)
       TEXT (a pull request body or commit message) lists, under **Added** and **Removed**,
       exactly the hot edges of CAND not hot in REF and of REF not hot in CAND (at most 20
       rows each, then "and N more."); exit 1 with the differences if not
@@ -273,7 +273,9 @@ def main(argv):
         print("\n".join(sorted("\t".join(e) for e in hot(argv[2]))))
         return 0
     if cmd == "hotdiff":
-        ref, cand, text = hot(argv[2]), hot(argv[3]), open(argv[4], encoding="utf-8").read()
+        # REF "-": no file on the target branch (every hot edge of CAND is added)
+        ref = set() if argv[2] == "-" else hot(argv[2])
+        cand, text = hot(argv[3]), open(argv[4], encoding="utf-8").read()
         bad = []
         for section, want in (("Added", cand - ref), ("Removed", ref - cand)):
             rows, more = listed(text, section)
