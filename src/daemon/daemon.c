@@ -221,9 +221,8 @@ static void ingest_work(struct cpgo_job *job)
         j->cls = CPGO_CLASS_INTERNAL;
         return;
     }
-    j->rc =
-        cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->weight_ppm, j->secrets,
-                         &j->cls, &j->err);
+    j->rc = cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->weight_ppm, j->secrets,
+                             &j->cls, &j->err);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     free(j->body);
     j->body = NULL;

@@ -156,10 +156,9 @@ static void pgo_free(struct pgo_copy *c)
 
 /* --dry-run: what a publish would do, on standard output (the loop thread; a one-shot
  * command's report). */
-static void dry_report(const struct target *t, const char *where, const char *path,
-                       size_t before, size_t after, uint64_t scrapes, size_t instances,
-                       double decay, int64_t age_s, const char *change, const char *verdict,
-                       const char *body)
+static void dry_report(const struct target *t, const char *where, const char *path, size_t before,
+                       size_t after, uint64_t scrapes, size_t instances, double decay,
+                       int64_t age_s, const char *change, const char *verdict, const char *body)
 {
     char age[32], hl[32];
     cpgo_duration_format(age_s * 1000, age, sizeof age);
@@ -245,13 +244,13 @@ static void dir_done(struct cpgo_job *job, int canceled)
     if (j->rc) {
         fail(t, "publish failed", j->err.text);
         if (j->dry_run)
-            dry_report(t, "would write", j->out_path, 0, 0, j->info.scrapes, j->info.instances,
-                       1.0, 0, NULL, j->err.text, NULL);
+            dry_report(t, "would write", j->out_path, 0, 0, j->info.scrapes, j->info.instances, 1.0,
+                       0, NULL, j->err.text, NULL);
     } else if (j->info.small_change) {
         /* nothing written, nothing lost: the scrapes stay pending for the next publish */
         succeeded(t);
-        cpgo_log(CPGO_LVL_INFO, "not published: the change is below min_change", "target",
-                 t->key, "path", j->out_path, "change", j->info.change, NULL);
+        cpgo_log(CPGO_LVL_INFO, "not published: the change is below min_change", "target", t->key,
+                 "path", j->out_path, "change", j->info.change, NULL);
         if (j->dry_run)
             dry_report(t, "would write", j->out_path, j->info.bytes_before, j->info.bytes_after,
                        j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s,
@@ -259,8 +258,8 @@ static void dir_done(struct cpgo_job *job, int canceled)
     } else if (j->dry_run) {
         succeeded(t);
         dry_report(t, "would write", j->out_path, j->info.bytes_before, j->info.bytes_after,
-                   j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s,
-                   j->info.change, "would publish", NULL);
+                   j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s, j->info.change,
+                   "would publish", NULL);
     } else if (j->info.nothing) {
         if (!t->published_once && d->opts.once) t->failed = 1;
         if (d->opts.once)
@@ -706,8 +705,8 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     if (j->rc) {
         *outcome = CPGO_OUTCOME_FAILED;
         if (d->opts.dry_run)
-            dry_report(t, "would propose", r->path[0] ? r->path : j->target_file, 0, 0,
-                       r->scrapes, r->instances, 1.0, 0, NULL, j->err.text, NULL);
+            dry_report(t, "would propose", r->path[0] ? r->path : j->target_file, 0, 0, r->scrapes,
+                       r->instances, 1.0, 0, NULL, j->err.text, NULL);
         fail(t,
              cpgo_class_transient(r->gcls) ? "publish failed; the next round retries"
                                            : "publish failed; a person must act",

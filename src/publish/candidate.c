@@ -206,8 +206,8 @@ static int compare(const struct cpgo_candidate_in *in, struct cpgo_candidate *c,
                  "edge weights moved %.2f%% from %s, %zu hot edge%s added, %zu removed",
                  c->tvd * 100.0, ename, c->nadded, c->nadded == 1 ? "" : "s", c->nremoved);
     } else {
-        snprintf(c->why, sizeof c->why, "a new file: %zu call edges, %zu hot",
-                 c->graph->nedges, c->nadded);
+        snprintf(c->why, sizeof c->why, "a new file: %zu call edges, %zu hot", c->graph->nedges,
+                 c->nadded);
     }
     return 0;
 }
@@ -229,7 +229,7 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
         if (cpgo_summary_build(in->existing, top, &c->sb, err) == 0) c->have_sb = 1;
         int64_t stamp = cpgo_candidate_stamp_time(in->existing->pb);
         int64_t since = stamp >= 0 ? stamp : in->existing_changed_s;
-        c->age_from = stamp >= 0 ? CPGO_AGE_STAMP
+        c->age_from = stamp >= 0                   ? CPGO_AGE_STAMP
                       : in->existing_changed_s > 0 ? CPGO_AGE_FALLBACK
                                                    : CPGO_AGE_NONE;
         if (c->age_from != CPGO_AGE_NONE && in->now_s > since) c->age_s = in->now_s - since;

@@ -48,8 +48,8 @@ struct cpgo_pgo_policy {
 struct cpgo_candidate_in {
     struct cpgo_merge_opts mo; /* the target's trimming and shape (no_inline set from pgo) */
     const struct cpgo_pgo_policy *pgo;
-    const struct cpgo_limits *lim; /* for reading back the result (merged limits) */
-    int64_t now_s;                 /* the publish clock (cpgo_candidate_now) */
+    const struct cpgo_limits *lim;       /* for reading back the result (merged limits) */
+    int64_t now_s;                       /* the publish clock (cpgo_candidate_now) */
     const struct cpgo_profile *existing; /* the target branch's file; NULL = none */
     const char *existing_name;           /* how messages call it (NULL: "the target branch's
                                             file") */
@@ -80,23 +80,23 @@ struct cpgo_candidate {
     struct cpgo_summary sb, sa;
     int have_sb, have_sa;
     enum cpgo_candidate_age age_from;
-    int64_t age_s;  /* of the existing file (0 when none or unknown) */
-    double decay;   /* the factor the existing samples were scaled by (1 = none) */
+    int64_t age_s;               /* of the existing file (0 when none or unknown) */
+    double decay;                /* the factor the existing samples were scaled by (1 = none) */
     struct cpgo_pgograph *graph; /* the candidate's compiler graph */
     /* what merging it changes in the build: against the target branch's file */
-    struct cpgo_pgograph *ref;   /* the existing file's graph; NULL: none or unreadable */
-    double tvd;                  /* edge change vs the existing file, 0..1 (1 without one) */
+    struct cpgo_pgograph *ref; /* the existing file's graph; NULL: none or unreadable */
+    double tvd;                /* edge change vs the existing file, 0..1 (1 without one) */
     struct cpgo_pgo_edge_change *added, *removed; /* hot edges vs the existing file */
     size_t nadded, nremoved;
     /* what min_change judges: against the open proposal when there is one */
-    struct cpgo_pgograph *prop;  /* the proposal's graph; NULL: none or unreadable */
-    int ref_is_proposal;         /* min_change compared with the proposal */
-    double tvd_judged;           /* edge change vs what min_change compares with */
-    size_t hot_changed_judged;   /* hot edges added + removed vs the same */
-    int worth; /* min_change: 1 = publish; 0 = too small a change (why says so) */
+    struct cpgo_pgograph *prop; /* the proposal's graph; NULL: none or unreadable */
+    int ref_is_proposal;        /* min_change compared with the proposal */
+    double tvd_judged;          /* edge change vs what min_change compares with */
+    size_t hot_changed_judged;  /* hot edges added + removed vs the same */
+    int worth;                  /* min_change: 1 = publish; 0 = too small a change (why says so) */
     enum cpgo_candidate_stage failed; /* of a failed build */
-    int go_verified;  /* verify_with_go: go tool preprofile accepted it */
-    int go_skipped;   /* verify_with_go, but no usable go: not checked (go_why says why) */
+    int go_verified;                  /* verify_with_go: go tool preprofile accepted it */
+    int go_skipped; /* verify_with_go, but no usable go: not checked (go_why says why) */
     char go_why[256];
     char why[256];
 };

@@ -57,12 +57,12 @@ struct round {
     struct cpgo_state_forge fs;  /* gate: the forge record */
     int ours;                    /* foreign check: the head branch's tip is this target's */
     /* validate, merge (owned) */
-    struct cpgo_profile *old;     /* the target branch's file */
-    int64_t old_changed_s;        /* its last commit's time (when it has no stamp) */
-    struct cpgo_git_file prop;    /* the head branch's file: what cpgo proposes now */
+    struct cpgo_profile *old;  /* the target branch's file */
+    int64_t old_changed_s;     /* its last commit's time (when it has no stamp) */
+    struct cpgo_git_file prop; /* the head branch's file: what cpgo proposes now */
     struct cpgo_profile *proposed;
-    struct cpgo_candidate c;      /* the new file (c.out) and what changed */
-    int recorded; /* record: cpgo_state_push_begin returned for r->blob */
+    struct cpgo_candidate c; /* the new file (c.out) and what changed */
+    int recorded;            /* record: cpgo_state_push_begin returned for r->blob */
 };
 
 void cpgo_forge_result_free(struct cpgo_forge_result *r)

@@ -214,7 +214,8 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
     cpgo_state_pending_meta(ts, &meta);
     info->instances = meta.instances;
     const char *base = NULL;
-    int pfd = req->dry_run ? open_parent_ro(dir, path, &base, err) : open_parent(dir, path, &base, err);
+    int pfd =
+        req->dry_run ? open_parent_ro(dir, path, &base, err) : open_parent(dir, path, &base, err);
     if (pfd < 0 && !(req->dry_run && pfd == CPGO_E_EMPTY)) return pfd;
     if (!req->dry_run) remove_stale_temps(pfd, base);
     unsigned char *old = NULL;

@@ -24,8 +24,9 @@
  * weight`) is a "CPGW" record: the same with its weight (u64 le, parts per million) after
  * the instance, covered by the CRC too, so recovery merges it exactly as ingest did even
  * when the configuration changed since. ("CPGJ" records, without when and instance, are
- * still read; a weight of 1 is written as "CPGK", the format older versions read.) Appending needs no new inode per scrape (creating and deleting
- * thousands of small files is what ext4 charges most for).
+ * still read; a weight of 1 is written as "CPGK", the format older versions read.) Appending needs
+ * no new inode per scrape (creating and deleting thousands of small files is what ext4 charges most
+ * for).
  *
  * Recovery tells two kinds of damage apart. A crash while appending leaves a *torn tail*:
  * the last record is incomplete (the file ends inside it). It was never synced, so never
@@ -275,7 +276,8 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
             struct cpgo_profile *prof = NULL;
             struct cpgo_err e;
             if (cpgo_profile_decode(body, len, &lim, &prof, &e) == 0 &&
-                cpgo_merge_add_scaled(ts->pending, prof, (struct cpgo_scale){weight, CPGO_STATE_WEIGHT_ONE, 0},
+                cpgo_merge_add_scaled(ts->pending, prof,
+                                      (struct cpgo_scale){weight, CPGO_STATE_WEIGHT_ONE, 0},
                                       &e) == 0) {
                 ts->journal_len++;
                 state_meta_add(&ts->fresh, 1, when, when);

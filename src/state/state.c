@@ -1050,8 +1050,7 @@ int cpgo_state_ingest(struct cpgo_tstate *ts, const void *body, size_t len,
                       const struct cpgo_profile *p, const char *instance, int64_t when,
                       struct cpgo_err *err)
 {
-    return cpgo_state_ingest_weighted(ts, body, len, p, instance, when, CPGO_STATE_WEIGHT_ONE,
-                                      err);
+    return cpgo_state_ingest_weighted(ts, body, len, p, instance, when, CPGO_STATE_WEIGHT_ONE, err);
 }
 
 int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t len,
@@ -1068,8 +1067,8 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
     off_t before = ts->journal_end;
     int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
     if (rc) return rc;
-    if ((rc = cpgo_merge_add_scaled(ts->pending, p,
-                                    (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0}, err))) {
+    if ((rc = cpgo_merge_add_scaled(
+             ts->pending, p, (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0}, err))) {
         state_journal_truncate(ts, before);
         return rc;
     }
