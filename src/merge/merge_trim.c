@@ -39,14 +39,16 @@ static int line_node_eq(const struct add_ctx *c, const Perftools__Profiles__Line
     if (fa->start_line != fb->start_line) return 0;
     const ProtobufCBinaryData *na = &c->pb->string_table[fa->name];
     const ProtobufCBinaryData *nb = &c->pb->string_table[fb->name];
-    if (c->m->noinl_map.n == 0) return na->len == nb->len && !memcmp(na->data, nb->data, na->len);
+    /* an empty name may have no bytes at all (data NULL): memcmp must not see it */
+    if (c->m->noinl_map.n == 0)
+        return na->len == nb->len && (na->len == 0 || !memcmp(na->data, nb->data, na->len));
     /* the compiler reads the names as renamed (no_inline): X and "DO NOT INLINE: X" are one
      * node in the published file */
     const char *ba, *bb;
     size_t la, lb;
     int pa = merge_renamed_key(c->m, (const char *)na->data, na->len, &ba, &la);
     int pb = merge_renamed_key(c->m, (const char *)nb->data, nb->len, &bb, &lb);
-    return pa == pb && la == lb && !memcmp(ba, bb, la);
+    return pa == pb && la == lb && (la == 0 || !memcmp(ba, bb, la));
 }
 
 static int locs_share_node(const struct add_ctx *c, const Perftools__Profiles__Location *x,
