@@ -37,10 +37,9 @@
  * cpu/nanoseconds alike), before it is added to its accumulated twin: so an input's
  * duplicate samples are rounded one by one, and scaling a merge of two profiles may differ
  * by rounding from merging them scaled. A sample whose scaled values are all zero is
- * skipped as an
- * all-zero input sample is (decay lets small samples disappear); a scaled value or sum
- * beyond int64 refuses the input whole. The identity (num == den, or den == 0) does no
- * arithmetic at all: cpgo_merge_add is that case.
+ * skipped as an all-zero input sample is (decay lets small samples disappear); a scaled
+ * value or sum beyond int64 refuses the input whole. The identity (num == den, or den == 0)
+ * does no arithmetic at all: cpgo_merge_add is that case.
  * No-inline renaming (cpgo_merge_opts.no_inline): a function whose name is one of the
  * listed ones enters the accumulator as "DO NOT INLINE: <name>" (system name, file and
  * start line unchanged), a rewrite of the function's content like trimming, applied to
