@@ -191,17 +191,11 @@ static int walk_run(struct walk *w, const git_oid *tip, size_t max_commits, int 
                                  w->branch, w->c->g->url);
         unsigned np = git_commit_parentcount(cm);
         uint32_t same = UINT32_MAX;
-        uint32_t *parents = np ? calloc(np, sizeof *parents) : NULL;
-        if (np && !parents) {
-            git_commit_free(cm);
-            return gitrepo_fail(w->c, CPGO_CLASS_INTERNAL_RETRY, "out of memory walking '%s'",
-                                w->branch);
-        }
-        for (unsigned i = 0; i < np && !rc; i++) {
+        for (unsigned i = 0; i < np && !rc && same == UINT32_MAX; i++) {
+            uint32_t p;
             /* nodes may move when they grow: compare by index, not by pointer */
-            rc = node_get(w, git_commit_parent_id(cm, i), &parents[i]);
-            if (!rc && same == UINT32_MAX && same_entry(&w->nodes[parents[i]], &w->nodes[idx]))
-                same = parents[i];
+            rc = node_get(w, git_commit_parent_id(cm, i), &p);
+            if (!rc && same_entry(&w->nodes[p], &w->nodes[idx])) same = p;
         }
         git_commit_free(cm);
         if (!rc && same != UINT32_MAX) {
@@ -210,7 +204,6 @@ static int walk_run(struct walk *w, const git_oid *tip, size_t max_commits, int 
             *found = 1; /* differs from every parent (a root: has the file) */
             *when_s = w->nodes[idx].time;
         }
-        free(parents);
         if (rc || *found) return rc;
     }
     return 0;
