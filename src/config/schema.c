@@ -364,20 +364,28 @@ const struct key cpgo_config_keys[NKEYS] = {
                           .min = 0, .max = 87600 * HOUR, .bounds_doc = "0, or 1m to 87600h",
                           .check = cpgo_config_check_half_life,
                           .desc = "Decay: at each publish the samples already in the file are "
-                                  "scaled by 0.5^(age/half_life), rounded to the nearest "
-                                  "integer, before the new scrapes are added; a sample that "
-                                  "rounds to zero is dropped. The age is the time since cpgo "
-                                  "last wrote the file (a `cpgo-written:` comment in the "
-                                  "profile), else since the last commit that changed it on "
-                                  "the target branch. 0: no decay."},
+                                  "scaled by 0.5^(age/half_life), all values of a sample alike, "
+                                  "rounded to the nearest integer (halves away from zero), "
+                                  "before the new scrapes are added; a sample whose "
+                                  "`samples/count` rounds to zero is dropped, and a count the "
+                                  "rounding would leave unchanged goes down by one with "
+                                  "probability count x (1 - factor), from a hash of the sample "
+                                  "and the clock (so small counts fade too, deterministically). "
+                                  "The age is the time since cpgo last wrote the file (a "
+                                  "`cpgo-written:` comment in the profile), else since the last "
+                                  "commit that changed it on the target branch (`--output`: "
+                                  "the file's mtime); never negative. 0: no decay."},
     [KI_PGO_WEIGHT] = {"pgo.weight", BK(pgo.weight_ppm), .type = T_DECIMAL, .def = "1", .min = 1,
                        .max = 1000 * 1000000LL,
                        .bounds_doc = "more than 0, at most 1000; at most 6 decimals",
                        .desc = "Multiplies every sample value this backend or service "
-                               "contributes (`0.1` for a canary), in integer arithmetic: the "
-                               "same result on every machine. Written as a decimal number (no "
-                               "exponent) and held exactly, in millionths. May differ between "
-                               "the members of one target."},
+                               "contributes (`0.1` for a canary) as it is accepted: v x W "
+                               "rounded to the nearest integer, halves away from zero, in "
+                               "integer arithmetic (the same result on every machine); a "
+                               "sample whose values all round to zero is dropped. Written as a "
+                               "decimal number (no exponent) and held exactly, in millionths; "
+                               "journaled with each scrape. May differ between the members of "
+                               "one target."},
     [KI_PGO_NO_INLINE] = {"pgo.no_inline", BK(pgo.no_inline),
                           STRS(struct cpgo_backend_cfg, pgo.nno_inline), .max = 256,
                           .defs = cpgo_config_pgo_no_inline_default,
@@ -392,9 +400,11 @@ const struct key cpgo_config_keys[NKEYS] = {
                            .min = 0, .max = 100 * 10000,
                            .bounds_doc = "0% to 100%; at most 4 decimals",
                            .desc = "Publish only when the call-edge weights the compiler reads "
-                                   "(normalised) differ from the current file's by at least "
-                                   "this much (total variation distance), or when a hot edge "
-                                   "appears or disappears. `5%` or `5`. 0: every update."},
+                                   "(normalised) differ by at least this much (total variation "
+                                   "distance) from the file cpgo proposes now (the head "
+                                   "branch's; without one, the target branch's), or when a hot "
+                                   "edge appears or disappears; otherwise the scrapes stay "
+                                   "pending. `5%` or `5`. 0: every update."},
     [KI_PGO_VERIFY] = {"pgo.verify_with_go", BK(pgo.verify_with_go), .type = T_BOOL, .def = "false",
                        .desc = "Run `go tool preprofile` on each candidate file before it is "
                                "published, when `go` is on PATH (a last check; cpgo checks what "
