@@ -143,8 +143,8 @@ struct target {
     int retry_soon;  /* the last publish failed transiently: due again within 5 minutes */
     char discovery_note[512];       /* services: the last round, "checkout: 10 of 37
                                        discovered instances scraped" (PR body, /status) */
-    char last_change[256]; /* the last candidate's edge change, or why it was not published
-                              (min_change) (status page) */
+    char last_change[256];          /* the last candidate's edge change, or why it was not published
+                                       (min_change) (status page) */
     enum cpgo_outcome last_outcome; /* of the last publish (status page) */
     int64_t last_outcome_ms;
     struct target *next;

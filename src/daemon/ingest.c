@@ -75,8 +75,8 @@ int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t l
     else
         *cls = cpgo_err_to_class(err);
     if (!rc) {
-        rc = cpgo_state_ingest_weighted(ts, body, len, p, backend, (int64_t)time(NULL),
-                                        weight_ppm, err);
+        rc = cpgo_state_ingest_weighted(ts, body, len, p, backend, (int64_t)time(NULL), weight_ppm,
+                                        err);
         if (rc) *cls = cpgo_err_to_class(err);
     }
     if (rc) { /* a decoder message may quote the profile's strings */

@@ -104,9 +104,9 @@ struct cpgo_forge_result {
     char *body;           /* the pull request's Markdown body (malloc'd), or NULL */
     enum cpgo_class gcls; /* of a failure; CPGO_CLASS_OK otherwise */
     /* the candidate (merge step on) */
-    double decay;        /* what the existing samples were scaled by (1 = none) */
-    int64_t age_s;       /* the existing file's age */
-    double tvd;          /* edge change, 0..1 */
+    double decay;  /* what the existing samples were scaled by (1 = none) */
+    int64_t age_s; /* the existing file's age */
+    double tvd;    /* edge change, 0..1 */
     size_t hot_added, hot_removed;
     char change[256];    /* the edge change in words (and why a small one was not pushed) */
     char go_note[256];   /* verify_with_go could not run go (no usable go): why; "" = ran or off */
