@@ -149,9 +149,14 @@ int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
             const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
             needed |= cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
         }
-        if (needed) return rc;
-        cpgo_log(CPGO_LVL_WARN, "GitHub token ignored (no target uses GitHub)", "error", err->text,
-                 NULL);
+        /* a dry run reads the repository and never calls the API: without a token it can
+         * still show what it would propose for public repositories */
+        if (needed && !d->opts.dry_run) return rc;
+        cpgo_log(CPGO_LVL_WARN,
+                 needed ? "no GitHub token: the dry run fetches without one (public "
+                          "repositories only)"
+                        : "GitHub token ignored (no target uses GitHub)",
+                 "error", err->text, NULL);
     }
     if (d->token) cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
     return 0;
