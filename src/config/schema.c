@@ -379,13 +379,15 @@ const struct key cpgo_config_keys[NKEYS] = {
                        .max = 1000 * 1000000LL,
                        .bounds_doc = "more than 0, at most 1000; at most 6 decimals",
                        .desc = "Multiplies every sample value this backend or service "
-                               "contributes (`0.1` for a canary) as it is accepted: v x W "
-                               "rounded to the nearest integer, halves away from zero, in "
-                               "integer arithmetic (the same result on every machine); a "
-                               "sample whose values all round to zero is dropped. Written as a "
-                               "decimal number (no exponent) and held exactly, in millionths; "
-                               "journaled with each scrape. May differ between the members of "
-                               "one target."},
+                               "contributes (`0.1` for a canary) as it is accepted, in integer "
+                               "arithmetic (the same result on every machine): the "
+                               "`samples/count` the compiler reads is rounded down or up "
+                               "without bias (up with probability equal to the fraction, from "
+                               "a hash of the sample and the scrape), the other values to the "
+                               "nearest integer; a sample whose values are all zero is "
+                               "dropped. Written as a decimal number (no exponent) and held "
+                               "exactly, in millionths; journaled with each scrape. May differ "
+                               "between the members of one target."},
     [KI_PGO_NO_INLINE] = {"pgo.no_inline", BK(pgo.no_inline),
                           STRS(struct cpgo_backend_cfg, pgo.nno_inline), .max = 256,
                           .defs = cpgo_config_pgo_no_inline_default,

@@ -1345,7 +1345,9 @@ static void daemon_free(struct daemon *d)
     free(d);
 }
 
-int cpgo_daemon_run(const struct cpgo_run_opts *o)
+/* cpgo_daemon_run without the dry run's cleanup: dry_dir gets the private state directory
+ * once it exists, so every path out of here leaves it to the caller to remove. */
+static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
 {
     fix_mmap_threshold();
     struct cpgo_config *cfg = NULL;
@@ -1387,11 +1389,11 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     /* --dry-run: a private state directory (removed at exit) instead of the configured one,
      * which is neither read, written nor locked, and no admin endpoint (the daemon's port
      * stays the daemon's) */
-    char dry_dir[4096] = "";
     if (o->dry_run) {
         const char *tmp = getenv("TMPDIR");
-        snprintf(dry_dir, sizeof dry_dir, "%s/cpgo-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        char *sd = mkdtemp(dry_dir) ? strdup(dry_dir) : NULL;
+        snprintf(dry_dir, dry_cap, "%s/cpgo-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dry_dir)) dry_dir[0] = 0; /* nothing for the caller to remove */
+        char *sd = dry_dir[0] ? strdup(dry_dir) : NULL;
         struct cpgo_err e;
         /* what the daemon holds pending is part of what it would publish: copied, read-only
          * (the real state directory is trusted first, as a run would) */
@@ -1404,7 +1406,6 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
                         tmp && *tmp ? tmp : "/tmp");
             else
                 fprintf(stderr, "cpgo run: --dry-run: %s\n", e.text);
-            if (sd) remove_tree(sd);
             free(sd);
             cpgo_config_free(cfg);
             curl_global_cleanup();
@@ -1534,6 +1535,14 @@ int cpgo_daemon_run(const struct cpgo_run_opts *o)
     if (uv_loop_close(&d->loop))
         cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
     daemon_free(d);
+    return code;
+}
+
+int cpgo_daemon_run(const struct cpgo_run_opts *o)
+{
+    char dry_dir[4096] = "";
+    int code = run(o, dry_dir, sizeof dry_dir);
+    /* --dry-run: its private state directory (a copy of pending) goes on every path out */
     if (dry_dir[0]) remove_tree(dry_dir);
     return code;
 }

@@ -255,16 +255,19 @@ static void dir_done(struct cpgo_job *job, int canceled)
             dry_report(t, "would write", j->out_path, j->info.bytes_before, j->info.bytes_after,
                        j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s,
                        j->info.change, "nothing: the change is below min_change", NULL);
+    } else if (j->info.nothing) {
+        if (j->dry_run)
+            dry_report(t, "would write", j->out_path, 0, 0, 0, 0, 1.0, 0, NULL,
+                       "nothing: no scrape pending", NULL);
+        if (!t->published_once && d->opts.once) t->failed = 1;
+        if (d->opts.once)
+            snprintf(t->last_error, sizeof t->last_error,
+                     "no scrape succeeded: nothing to publish");
     } else if (j->dry_run) {
         succeeded(t);
         dry_report(t, "would write", j->out_path, j->info.bytes_before, j->info.bytes_after,
                    j->info.scrapes, j->info.instances, j->info.decay, j->info.age_s, j->info.change,
                    "would publish", NULL);
-    } else if (j->info.nothing) {
-        if (!t->published_once && d->opts.once) t->failed = 1;
-        if (d->opts.once)
-            snprintf(t->last_error, sizeof t->last_error,
-                     "no scrape succeeded: nothing to publish");
     } else {
         t->publishes++;
         t->published_once = 1;
@@ -716,6 +719,18 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
                  cpgo_class_name(r->gcls), NULL);
         return ROUND_ENDS;
     }
+    if (d->opts.dry_run &&
+        (r->outcome == CPGO_FORGE_OUT_NOTHING || r->outcome == CPGO_FORGE_OUT_UNMANAGED ||
+         r->outcome == CPGO_FORGE_OUT_GATED || r->outcome == CPGO_FORGE_OUT_SAME_AS_BASE))
+        dry_report(t, "would propose", r->path[0] ? r->path : j->target_file, r->bytes_before,
+                   r->bytes_after, r->scrapes, r->instances, 1.0, 0, NULL,
+                   r->outcome == CPGO_FORGE_OUT_NOTHING ? "nothing: no scrape pending"
+                   : r->outcome == CPGO_FORGE_OUT_UNMANAGED
+                       ? "nothing: a person took the open pull request over"
+                   : r->outcome == CPGO_FORGE_OUT_GATED
+                       ? "nothing: a pull request closed without merging still gates it"
+                       : "nothing: the result equals the target branch's file",
+                   NULL);
     if (r->outcome == CPGO_FORGE_OUT_NOTHING) {
         *outcome = CPGO_OUTCOME_NOTHING;
         if (r->settled || t->published_once) {

@@ -108,8 +108,15 @@ struct cpgo_scale {
      * (the same inputs and seed give the same bytes), and every sample fades. Applied to
      * the compiler's value; the others are rounded to the nearest integer. */
     uint64_t decay_seed;
+    /* Weights (nonzero: the seed): the compiler's value of each sample is rounded without
+     * bias instead of to the nearest integer: down to floor(v x f), up with probability
+     * frac(v x f), from a hash of the sample and this seed. A real CPU profile is mostly
+     * counts of 1: to the nearest integer, a weight of 0.1 would delete them all and 0.5
+     * would double them. The other values are rounded to the nearest integer; a sample is
+     * dropped only when every value is zero. */
+    uint64_t weight_seed;
 };
-#define CPGO_SCALE_ONE ((struct cpgo_scale){1, 1, 0})
+#define CPGO_SCALE_ONE ((struct cpgo_scale){1, 1, 0, 0})
 
 struct cpgo_merger;
 

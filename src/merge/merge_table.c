@@ -436,6 +436,24 @@ static void decay_dither(struct add_ctx *c, size_t si, size_t k)
     if ((h >> 32) < d32) c->sv[k] = v - 1;
 }
 
+/* Weights' rounding of the compiler's value (merge.h, weight_seed): floor(v x f), plus one
+ * with probability frac(v x f), from a hash of the input sample and the seed. */
+static void weight_round(struct add_ctx *c, size_t si, size_t k)
+{
+    const Perftools__Profiles__Sample *src = c->pb->sample[si];
+    int64_t v = src->value[c->vsel[k]];
+    struct cpgo_scale s = c->scale;
+    if (v <= 0) return; /* the shape forbids negatives; nothing to round at 0 */
+    unsigned __int128 prod = (unsigned __int128)(uint64_t)v * s.num;
+    unsigned __int128 q = prod / s.den, r = prod % s.den;
+    if (q > (unsigned __int128)INT64_MAX - 1) return;                /* the nearest value stands */
+    uint64_t r32 = (uint64_t)(((unsigned __int128)r << 32) / s.den); /* frac in 2^-32 */
+    uint64_t h = cpgo_hash_bytes(src->location_id, src->n_location_id * sizeof *src->location_id,
+                                 s.weight_seed);
+    h = cpgo_hash_bytes(src->value, src->n_value * sizeof *src->value, h);
+    c->sv[k] = (int64_t)q + ((h >> 32) < r32 ? 1 : 0);
+}
+
 int merge_add_sample(struct add_ctx *c, size_t si)
 {
     const Perftools__Profiles__Sample *src = c->pb->sample[si];
@@ -449,6 +467,14 @@ int merge_add_sample(struct add_ctx *c, size_t si)
     for (size_t i = 0; i < m->nst; i++)
         if (sv[i]) zero = 0;
     if (zero) return 0;
+    if (c->scaled && c->scale.weight_seed) {
+        int k = pgo_value_index(m);
+        if (k >= 0) weight_round(c, si, (size_t)k);
+        zero = 1;
+        for (size_t i = 0; i < m->nst; i++)
+            if (sv[i]) zero = 0;
+        if (zero) return 0;
+    }
     if (c->scaled && c->scale.decay_seed) {
         int k = pgo_value_index(m);
         if (k >= 0) {

@@ -91,7 +91,7 @@ struct cpgo_scale cpgo_candidate_decay(int64_t age_s, int64_t half_life_ms, int6
     if (factor) *factor = (double)num / (double)den;
     if (num == den) return CPGO_SCALE_ONE;
     /* the dither's seed: the clock, so the same inputs and clock give the same bytes */
-    return (struct cpgo_scale){num, den, cpgo_hash_fmix64((uint64_t)now_s) | 1};
+    return (struct cpgo_scale){num, den, cpgo_hash_fmix64((uint64_t)now_s) | 1, 0};
 }
 
 void cpgo_candidate_window(int64_t half_life_ms, char *buf, size_t cap)
@@ -265,8 +265,8 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
     if (in->pgo->verify_with_go && c->worth) {
         struct cpgo_err ge = {0};
         rc = cpgo_gocheck_preprofile(c->out.data, c->out.len, CPGO_CANDIDATE_GO_TIMEOUT_MS, &ge);
-        if (rc == CPGO_E_USAGE) {
-            /* no usable go here: the check is made "with go on PATH"; the caller warns */
+        if (rc == CPGO_E_EMPTY) {
+            /* no go on PATH: the check is made "with go on PATH"; the caller warns */
             c->go_skipped = 1;
             snprintf(c->go_why, sizeof c->go_why, "%.200s", ge.text);
         } else if (rc) {

@@ -96,7 +96,7 @@ struct cpgo_candidate {
     int worth;                  /* min_change: 1 = publish; 0 = too small a change (why says so) */
     enum cpgo_candidate_stage failed; /* of a failed build */
     int go_verified;                  /* verify_with_go: go tool preprofile accepted it */
-    int go_skipped; /* verify_with_go, but no usable go: not checked (go_why says why) */
+    int go_skipped; /* verify_with_go, but no go on PATH: not checked (go_why says why) */
     char go_why[256];
     char why[256];
 };

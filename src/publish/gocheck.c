@@ -222,7 +222,7 @@ static int spawn(struct run *r, struct cpgo_err *err)
     posix_spawnattr_destroy(&attr);
     close(p[1]);
     if (rc == ENOENT)
-        return cpgo_err_set_class(err, CPGO_CLASS_CONFIG, CPGO_E_USAGE, "go not found on PATH");
+        return cpgo_err_set_class(err, CPGO_CLASS_CONFIG, CPGO_E_EMPTY, "go not found on PATH");
     if (rc) return local_fail(err, "cannot run go", rc);
     return 0;
 }

@@ -44,9 +44,11 @@
  *     Function.start_line data ..."; its first lines, trimmed, control bytes replaced),
  *     and when it accepts it but finds no call edge (no samples, all weights zero: Go's
  *     PGO would ignore the file);
- *   CPGO_E_USAGE (class CPGO_CLASS_CONFIG) "go not found on PATH" when there is no go, and
- *     when go itself fails without running preprofile (too old: "no such tool", a broken
- *     GOROOT), with go's message;
+ *   CPGO_E_EMPTY (class CPGO_CLASS_CONFIG) "go not found on PATH" when there is no go (the
+ *     one case a caller may treat as "not checked");
+ *   CPGO_E_USAGE (class CPGO_CLASS_CONFIG) when go itself fails without running preprofile
+ *     (too old: "no such tool", a broken GOROOT, a crash), with go's message: the candidate
+ *     was not shown to pass, so it must not be published;
  *   CPGO_E_IO with class CPGO_CLASS_TIMEOUT when it has not finished after timeout_ms
  *     (the group is killed: "go tool preprofile did not finish within 5000 ms: killed"),
  *     CPGO_CLASS_LOCAL when the temporary directory, the pipe or the spawn fails or a

@@ -277,7 +277,10 @@ void state_journal_replay(struct cpgo_tstate *ts, uint64_t base, int *damaged, c
             struct cpgo_err e;
             if (cpgo_profile_decode(body, len, &lim, &prof, &e) == 0 &&
                 cpgo_merge_add_scaled(ts->pending, prof,
-                                      (struct cpgo_scale){weight, CPGO_STATE_WEIGHT_ONE, 0},
+                                      (struct cpgo_scale){weight, CPGO_STATE_WEIGHT_ONE, 0,
+                                                          weight == CPGO_STATE_WEIGHT_ONE
+                                                              ? 0
+                                                              : state_weight_seed(body, len)},
                                       &e) == 0) {
                 ts->journal_len++;
                 state_meta_add(&ts->fresh, 1, when, when);

@@ -1067,8 +1067,12 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
     off_t before = ts->journal_end;
     int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
     if (rc) return rc;
-    if ((rc = cpgo_merge_add_scaled(
-             ts->pending, p, (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0}, err))) {
+    if ((rc = cpgo_merge_add_scaled(ts->pending, p,
+                                    (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0,
+                                                        weight_ppm == CPGO_STATE_WEIGHT_ONE
+                                                            ? 0
+                                                            : state_weight_seed(body, len)},
+                                    err))) {
         state_journal_truncate(ts, before);
         return rc;
     }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "base/hash.h"
 #include "state/state.h"
 
 #define JOURNAL "journal.log"
@@ -78,6 +79,13 @@ void state_add_problem(struct cpgo_tstate *ts, const char *file, int hold, const
 
 /* journal.c: the append-only journal of accepted scrapes */
 uint64_t state_inst_hash(const char *name);
+/* The seed of a weighted scrape's unbiased rounding (merge.h, weight_seed): a hash of its
+ * body, so recovery rounds the record exactly as ingest did, and the same scrape rounds the
+ * same whatever order it arrived in. */
+static inline uint64_t state_weight_seed(const void *body, size_t len)
+{
+    return cpgo_hash_bytes(body, len, 0x9e3779b97f4a7c15ULL) | 1;
+}
 int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
                          int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err);
 void state_journal_truncate(struct cpgo_tstate *ts, off_t size);

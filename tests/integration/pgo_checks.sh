@@ -7,7 +7,8 @@
 #    the same run, with a valid fleet and verify_with_go: true, is published, and Go was
 #    run on it (`go` on PATH is a wrapper that records its arguments, then runs the real go);
 # 2. without verify_with_go, go is not run;
-# 3. verify_with_go with no go on PATH: the check is skipped, the file published.
+# 3. verify_with_go with no go on PATH: the check is skipped (a warning), the file published;
+# 4. a go that fails without preprofile's verdict (a crash): not published, go's words shown.
 . "$(dirname "$0")/lib.sh"
 need_go
 GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE) GOPATH=$(go env GOPATH)
@@ -110,5 +111,26 @@ else
   rc=$?
   check "verify_with_go without go: exit 0 (rc $rc: $(grep -m1 level=error "$T/r3.log"))" [ "$rc" -eq 0 ]
   check "verify_with_go without go: published" git -C "$T/nogo" rev-parse -q --verify "refs/heads/$BR"
+  check "... with a warning that it was not checked" grep -q 'go tool preprofile was not run' "$T/r3.log"
 fi
+
+# 4. a go that runs and fails in a way of its own (a crash, not preprofile's refusal): the
+#    candidate was not shown to pass, so it is not published
+mkdir -p "$T/badbin"
+printf '#!/bin/sh
+echo "panic: something broke" >&2
+exit 2
+' >"$T/badbin/go"
+chmod +x "$T/badbin/go"
+mkrepo "$T/badgo"
+{
+  echo "state_dir: $T/state4"
+  echo "backends:"
+  backend good "${PORTS_B[1]}" "$T/badgo" true
+} >"$T/c4.yaml"
+PATH="$T/badbin:$PATH" "$CPGO" run -c "$T/c4.yaml" --once >"$T/r4.log" 2>&1
+rc=$?
+check "a go that fails: exit 1 (rc $rc)" [ "$rc" -eq 1 ]
+check "... nothing published" sh -c "! git -C '$T/badgo' rev-parse -q --verify 'refs/heads/$BR'"
+check "... the error says what go said" grep -q 'panic: something broke' "$T/r4.log"
 finish

@@ -16,6 +16,9 @@ it files trimmed alike). Values are all of a sample's values, in the file's orde
       the nearest integer would leave unchanged may go down by one (cpgo's seeded dither):
       the published count may be that much lower, and the sample may be gone when its count
       can reach zero; everything else exact.
+      ?NUM/DEN:FILE is a weight (cpgo_scale.weight_seed): each sample's first value is
+      rounded down or up (unbiased, seeded), the others to the nearest; a sample is dropped
+      only when every value is zero.
       Functions named by --rename are expected as "DO NOT INLINE: NAME". Exit 0 when PUB
       holds exactly that (same keys, same values), else 1 with the first differences.
   pgo_raw.py total FILE        the sum of the first value (samples/count)
@@ -97,10 +100,15 @@ def rnd(x):
 SLACK = {}  # key -> how far its first value may be below the expectation (decay's dither)
 
 
-def keymap(samples, scale=Fraction(1), rename=(), decay=False):
+def keymap(samples, scale=Fraction(1), rename=(), decay=False, weight=False):
     out = {}
     for orig, key in samples:
         vals = [rnd(v * scale) for v in orig]
+        up = False
+        if weight and orig and (orig[0] * scale).denominator != 1:
+            x = orig[0] * scale  # may be rounded down or up: expect up, allow one less
+            vals[0] = x.numerator // x.denominator + 1
+            up = True
         if not any(vals) or (decay and not vals[0]):
             continue
         frozen = decay and scale < 1 and orig[0] > 0 and vals[0] == orig[0]
@@ -110,6 +118,8 @@ def keymap(samples, scale=Fraction(1), rename=(), decay=False):
         acc = out.setdefault(key, [0] * len(vals))
         for i, v in enumerate(vals):
             acc[i] += v
+        if up:  # the weight's rounding may have gone down: one count less
+            SLACK.setdefault(key, []).append([1] + [0] * (len(vals) - 1))
         if frozen:  # what the dither may take away: one count, or the whole sample at 1
             SLACK.setdefault(key, []).append(
                 [vals[0]] + vals[1:] if vals[0] == 1 else [1] + [0] * (len(vals) - 1))
@@ -315,12 +325,12 @@ def main(argv):
         if a == "--rename":
             rename.add(rest.pop(0))
             continue
-        m = re.match(r"^(~?)(\d+)/(\d+):(.*)$", a)
-        specs.append((Fraction(int(m.group(2)), int(m.group(3))), m.group(4), m.group(1) == "~")
-                     if m else (Fraction(1), a, False))
+        m = re.match(r"^([~?]?)(\d+)/(\d+):(.*)$", a)
+        specs.append((Fraction(int(m.group(2)), int(m.group(3))), m.group(4), m.group(1))
+                     if m else (Fraction(1), a, ""))
     want = {}
-    for scale, path, decay in specs:
-        for k, v in keymap(read(path), scale, rename, decay).items():
+    for scale, path, mode in specs:
+        for k, v in keymap(read(path), scale, rename, mode == "~", mode == "?").items():
             acc = want.setdefault(k, [0] * len(v))
             for i, x in enumerate(v):
                 acc[i] += x
