@@ -304,7 +304,8 @@ static void test_identity_and_mergers(void)
     CHECK_EQ_INT(cpgo_merge_add(m, g[1], &err), 0);
     CHECK_EQ_INT(cpgo_merge_encode(m, 1, 1, &want, &err), 0);
     cpgo_merge_free(m);
-    struct cpgo_scale ids[] = {CPGO_SCALE_ONE, {7, 7, 0, 0}, {5, 0, 0, 0}, {UINT64_MAX, UINT64_MAX, 0, 0}};
+    struct cpgo_scale ids[] = {
+        CPGO_SCALE_ONE, {7, 7, 0, 0}, {5, 0, 0, 0}, {UINT64_MAX, UINT64_MAX, 0, 0}};
     for (size_t k = 0; k < sizeof ids / sizeof *ids; k++) {
         struct cpgo_buf got;
         cpgo_merge_new(&m, NULL);

@@ -190,7 +190,8 @@ static void test_survives(void)
     cpgo_merge_new(&stamped, NULL);
     CHECK_EQ_INT(cpgo_merge_stamp(stamped, PFX, PFX "dst", &err), 0);
     CHECK_EQ_INT(cpgo_merge_add(stamped, p2, &err), 0);
-    CHECK_EQ_INT(cpgo_merge_add_merger_scaled(stamped, m, (struct cpgo_scale){1, 2, 0, 0}, &err), 0);
+    CHECK_EQ_INT(cpgo_merge_add_merger_scaled(stamped, m, (struct cpgo_scale){1, 2, 0, 0}, &err),
+                 0);
     CHECK_COMMENTS(stamped, "comments: [c2] [c1] [c4] [" PFX "dst]");
     CHECK_COMMENTS(m, "comments: [c1] [c2] [c4] [" PFX "new]"); /* src unchanged */
     cpgo_merge_free(plain);
