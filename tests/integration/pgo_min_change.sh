@@ -46,7 +46,7 @@ backends:
   schedule: '@every 1h'
   timeout: 20s
   open_pull_request: {repository: $R}
-  pgo: {min_change: 5%}
+  pgo: {min_change: 5%, no_inline: []}
 EOF
 }
 mkcfg "$T/fa" >"$T/a.yaml"

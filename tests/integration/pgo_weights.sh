@@ -43,10 +43,10 @@ defaults:
 backends:
 - url: http://127.0.0.1:$5/debug/pprof/profile?seconds=1
   name: main-0
-  pgo: {weight: $3}
+  pgo: {weight: $3, no_inline: []} # no renames: the values are what this test judges
 - url: http://127.0.0.1:$6/debug/pprof/profile?seconds=1
   name: canary
-  pgo: {weight: $4}
+  pgo: {weight: $4, no_inline: []}
 EOF
 }
 mkdir -p "$T/f1"
@@ -63,12 +63,8 @@ git -C "$T/ref" show "$BR:default.pgo" >"$T/ref.pgo" 2>/dev/null || fail "nothin
 if python3 "$RAW" expect "$T/ref.pgo" "$T/in.pgo" "?100000/1000000:$T/in.pgo" >"$T/diff"; then ok; else
   fail "the file is not v + v x 0.1 (counts rounded down or up): $(head -5 "$T/diff")"
 fi
-# unbiased: the canary adds a tenth of its samples/count, give or take a few
-tin=$(python3 "$RAW" total "$T/in.pgo")
-tref=$(python3 "$RAW" total "$T/ref.pgo")
-add=$((tref - tin))
-check "the canary adds about a tenth ($add of $tin)" \
-  [ $((add * 100)) -ge $((tin * 7)) -a $((add * 100)) -le $((tin * 13)) ]
+# (unbiasedness on many samples: unit.test_state_state/test_weights; here each sample's
+# count is bounded by the expectation above)
 
 # 2. scraped by the daemon, journaled, killed, restarted with other weights
 R="$T/repo" # does not exist yet: the daemon's publishes fail, the scrapes stay pending
