@@ -65,7 +65,8 @@ static int64_t first_value(const struct cpgo_profile *p, const char *caller)
         int64_t fi = cpgo_id_lookup(&p->function_ids, l->line[0]->function_id);
         size_t n;
         const char *name = cpgo_profile_str(p->pb, p->pb->function[fi]->name, &n);
-        if (!strcmp(name, caller)) t += s->value[0];
+        /* table strings are not NUL-terminated: compare with the length */
+        if (n == strlen(caller) && !memcmp(name, caller, n)) t += s->value[0];
     }
     return t;
 }
