@@ -22,6 +22,7 @@ int cpgo_merge_add_scaled(struct cpgo_merger *m, const struct cpgo_profile *p, s
     const cpgo_pb_profile *pb = p->pb;
     struct add_ctx c;
     memset(&c, 0, sizeof c);
+    c.pgo_k = -1;
     c.m = m;
     c.p = p;
     c.pb = pb;
@@ -44,6 +45,8 @@ int cpgo_merge_add_scaled(struct cpgo_merger *m, const struct cpgo_profile *p, s
     for (size_t i = 0; i < pb->n_string_table; i++)
         c.strx[i] = -1;
     if ((rc = merge_reconcile_types(&c, err))) goto out;
+    /* the sample types are settled: the seeded rounding's value is found once, not per sample */
+    c.pgo_k = c.scaled && (s.decay_seed || s.weight_seed) ? merge_pgo_value_index(m) : -1;
     if (m->opts.shape && (rc = cpgo_shape_check_values(m->opts.shape, pb, err))) goto out;
     if (m->opts.trim.strip_addresses) merge_mark_kept_addresses(&c);
     if ((rc = merge_fold_header(&c))) goto out;

@@ -170,6 +170,8 @@ struct add_ctx {
     const cpgo_pb_profile *pb;
     struct cpgo_scale scale;
     int scaled;    /* 0: the identity, values are taken as they are */
+    int pgo_k;     /* seeded rounding (decay or weight seed): the accumulator's value the
+                      compiler reads, found once per input; -1 = none */
     int64_t *sv;   /* one input sample's values, scaled, in the accumulator's type order */
     int64_t *strx; /* input string index -> accumulator id, -1 = not yet */
     uint32_t *fnx; /* input function index -> accumulator index + 1 */
@@ -212,6 +214,9 @@ int64_t merge_xl_str(struct add_ctx *c, int64_t i);
 int merge_xl_map(struct add_ctx *c, size_t i, struct map_xl *out);
 /* Folds input sample `si` in (skipped when all its selected values are zero). */
 int merge_add_sample(struct add_ctx *c, size_t si);
+/* The accumulator's value the Go compiler reads (its first samples/count or cpu/nanoseconds
+ * type), -1 when none. */
+int merge_pgo_value_index(const struct cpgo_merger *m);
 /* Input sample `si`'s values as they are added: in accumulator type order, scaled. Fills
  * c->sv; CPGO_E_INPUT (and the ovf_ fields) when a scaled value leaves int64. */
 int merge_sample_values(struct add_ctx *c, size_t si);

@@ -407,7 +407,7 @@ int merge_sample_values(struct add_ctx *c, size_t si)
 
 /* The accumulator's value the Go compiler reads: its first samples/count or cpu/nanoseconds
  * type; -1 when it has none. */
-static int pgo_value_index(const struct cpgo_merger *m)
+int merge_pgo_value_index(const struct cpgo_merger *m)
 {
     for (size_t i = 0; i < m->nst; i++) {
         size_t lt, lu;
@@ -419,39 +419,36 @@ static int pgo_value_index(const struct cpgo_merger *m)
     return -1;
 }
 
-/* Decay's rule (2) (merge.h): a count the nearest integer would keep unchanged goes down by
- * one with probability v x (1 - f), from a hash of the input sample and the seed. */
-static void decay_dither(struct add_ctx *c, size_t si, size_t k)
+/* A uniform 32-bit draw for one input sample under a seed: a hash of its stack and values,
+ * so the same input and seed always draw the same (determinism), different samples not. */
+static uint64_t sample_draw(const struct add_ctx *c, size_t si, uint64_t seed)
 {
     const Perftools__Profiles__Sample *src = c->pb->sample[si];
-    int64_t v = src->value[c->vsel[k]];
-    struct cpgo_scale s = c->scale;
-    if (v <= 0 || s.num >= s.den || c->sv[k] != v) return;
-    /* the exact value is v - d, d = v (den - num) / den in (0, 1/2] */
-    unsigned __int128 dnum = (unsigned __int128)(uint64_t)v * (s.den - s.num);
-    uint64_t d32 = (uint64_t)((dnum << 32) / s.den); /* d in units of 2^-32 */
-    uint64_t h = cpgo_hash_bytes(src->location_id, src->n_location_id * sizeof *src->location_id,
-                                 s.decay_seed);
-    h = cpgo_hash_bytes(src->value, src->n_value * sizeof *src->value, h);
-    if ((h >> 32) < d32) c->sv[k] = v - 1;
+    uint64_t h =
+        cpgo_hash_bytes(src->location_id, src->n_location_id * sizeof *src->location_id, seed);
+    return cpgo_hash_bytes(src->value, src->n_value * sizeof *src->value, h) >> 32;
 }
 
-/* Weights' rounding of the compiler's value (merge.h, weight_seed): floor(v x f), plus one
- * with probability frac(v x f), from a hash of the input sample and the seed. */
-static void weight_round(struct add_ctx *c, size_t si, size_t k)
+/* The seeded rounding of the compiler's value c->sv[k] (merge.h): weights round it down or
+ * up without bias; decay takes one from a count the nearest integer would keep unchanged,
+ * with probability v x (1 - f). Both in units of 2^-32. */
+static void seeded_round(struct add_ctx *c, size_t si, size_t k)
 {
-    const Perftools__Profiles__Sample *src = c->pb->sample[si];
-    int64_t v = src->value[c->vsel[k]];
+    int64_t v = c->pb->sample[si]->value[c->vsel[k]];
     struct cpgo_scale s = c->scale;
     if (v <= 0) return; /* the shape forbids negatives; nothing to round at 0 */
-    unsigned __int128 prod = (unsigned __int128)(uint64_t)v * s.num;
-    unsigned __int128 q = prod / s.den, r = prod % s.den;
-    if (q > (unsigned __int128)INT64_MAX - 1) return;                /* the nearest value stands */
-    uint64_t r32 = (uint64_t)(((unsigned __int128)r << 32) / s.den); /* frac in 2^-32 */
-    uint64_t h = cpgo_hash_bytes(src->location_id, src->n_location_id * sizeof *src->location_id,
-                                 s.weight_seed);
-    h = cpgo_hash_bytes(src->value, src->n_value * sizeof *src->value, h);
-    c->sv[k] = (int64_t)q + ((h >> 32) < r32 ? 1 : 0);
+    if (s.weight_seed) {
+        unsigned __int128 prod = (unsigned __int128)(uint64_t)v * s.num;
+        unsigned __int128 q = prod / s.den, r = prod % s.den;
+        if (q > (unsigned __int128)INT64_MAX - 1) return; /* the nearest value stands */
+        uint64_t r32 = (uint64_t)(((unsigned __int128)r << 32) / s.den);
+        c->sv[k] = (int64_t)q + (sample_draw(c, si, s.weight_seed) < r32 ? 1 : 0);
+    } else if (s.num < s.den && c->sv[k] == v) {
+        /* the exact value is v - d, d = v (den - num) / den in (0, 1/2] */
+        unsigned __int128 dnum = (unsigned __int128)(uint64_t)v * (s.den - s.num);
+        uint64_t d32 = (uint64_t)((dnum << 32) / s.den);
+        if (sample_draw(c, si, s.decay_seed) < d32) c->sv[k] = v - 1;
+    }
 }
 
 int merge_add_sample(struct add_ctx *c, size_t si)
@@ -463,25 +460,13 @@ int merge_add_sample(struct add_ctx *c, size_t si)
     int rc = merge_sample_values(c, si);
     if (rc) return rc;
     const int64_t *sv = c->sv;
+    if (c->pgo_k >= 0) seeded_round(c, si, (size_t)c->pgo_k);
     int zero = 1;
     for (size_t i = 0; i < m->nst; i++)
         if (sv[i]) zero = 0;
     if (zero) return 0;
-    if (c->scaled && c->scale.weight_seed) {
-        int k = pgo_value_index(m);
-        if (k >= 0) weight_round(c, si, (size_t)k);
-        zero = 1;
-        for (size_t i = 0; i < m->nst; i++)
-            if (sv[i]) zero = 0;
-        if (zero) return 0;
-    }
-    if (c->scaled && c->scale.decay_seed) {
-        int k = pgo_value_index(m);
-        if (k >= 0) {
-            decay_dither(c, si, (size_t)k);
-            if (sv[k] == 0) return 0;
-        }
-    }
+    /* decay: the compiler gives a zero count no weight (merge.h) */
+    if (c->pgo_k >= 0 && c->scale.decay_seed && sv[c->pgo_k] == 0) return 0;
 
     size_t nloc = src->n_location_id;
     if (m->opts.trim.keep_frames && nloc > (size_t)m->opts.trim.keep_frames)

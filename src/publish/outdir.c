@@ -188,13 +188,9 @@ static int open_parent_ro(const char *dir, const char *path, const char **base,
     return fd;
 }
 
-struct fold_arg {
-    struct cpgo_tstate *ts;
-};
-
-static int fold_pending(void *arg, struct cpgo_merger *m, struct cpgo_err *err)
+static int fold_pending(void *ts, struct cpgo_merger *m, struct cpgo_err *err)
 {
-    return cpgo_state_fold_pending(((struct fold_arg *)arg)->ts, m, err);
+    return cpgo_state_fold_pending(ts, m, err);
 }
 
 int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *path,
@@ -242,7 +238,6 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
         if (rc) cpgo_err_prefix(err, "existing profile %s", path);
     }
     if (!rc) {
-        struct fold_arg fa = {ts};
         struct cpgo_candidate_in in = {
             .mo = req->mo,
             .pgo = &req->pgo,
@@ -252,7 +247,7 @@ int cpgo_outdir_publish(struct cpgo_tstate *ts, const char *dir, const char *pat
             .existing_name = "the existing file",
             .existing_changed_s = mtime, /* no git history here: the file's own time */
             .fold = fold_pending,
-            .fold_arg = &fa,
+            .fold_arg = ts,
         };
         rc = cpgo_candidate_build(&in, &c, err);
         if (rc && c.failed == CPGO_CAND_EXISTING)
