@@ -1,7 +1,7 @@
 /*
  * class.h - the one vocabulary of failure classes, shared by scrapes (src/scrape/scrape.h),
  * profile decoding (src/daemon/ingest.c), git (src/publish/gitrepo.h) and GitHub
- * (src/publish/github.h).
+ * (src/publish/prapi.h).
  *
  * A class is what a caller decides on: retry soon or wait (cpgo_class_transient), and
  * what it counts and logs (cpgo_class_name, the `class` label of cpgo's metrics, the

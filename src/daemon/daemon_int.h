@@ -36,7 +36,7 @@
 #include "profile/shape.h"
 #include "daemon/daemon.h"
 #include "publish/forge.h"
-#include "publish/github.h"
+#include "publish/prapi.h"
 #include "publish/gitrepo.h"
 #include "publish/outdir.h"
 #include "queue/workq.h"
@@ -249,7 +249,7 @@ struct daemon {
     size_t forge_running;      /* forge jobs on the pool */
     char *token;               /* GitHub token, or NULL; zeroed when freed */
     char token_source[64];     /* where it came from (never the token) */
-    struct cpgo_gh_client *gh; /* one per token; NULL without github targets */
+    struct cpgo_prapi_client *gh; /* one per token; NULL without github targets */
     int gh_closing;
     int gh_stale;          /* the token changed: replace the client when gh_busy is 0 */
     size_t gh_busy;        /* targets with a GitHub operation in flight */

@@ -83,8 +83,8 @@ static void collect(struct cpgo_metrics *r, void *arg)
     cpgo_metric_set(o->loop_lag_max, mx, NULL);
     cpgo_metric_set(o->publish_queue, (double)d->pubq.len, NULL);
     if (d->gh) {
-        struct cpgo_gh_status st;
-        cpgo_gh_client_status(d->gh, &st);
+        struct cpgo_prapi_status st;
+        cpgo_prapi_client_status(d->gh, &st);
         cpgo_metric_set(o->gh_remaining, (double)st.rate_remaining, NULL);
         cpgo_metric_set(o->gh_stopped, st.stopped ? 1 : 0, NULL);
     }
@@ -368,10 +368,10 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
         else if (t->problems)
             problems++;
     }
-    struct cpgo_gh_status gst;
+    struct cpgo_prapi_status gst;
     int gh_stopped = 0;
     if (d->gh) {
-        cpgo_gh_client_status(d->gh, &gst);
+        cpgo_prapi_client_status(d->gh, &gst);
         gh_stopped = gst.stopped;
     }
     if (gh_stopped) {
@@ -458,8 +458,8 @@ static json_t *status_json(struct daemon *d)
     json_object_set_new(root, "inflight_bytes",
                         json_integer((json_int_t)cpgo_scraper_inflight_bytes(d->scraper)));
     if (d->gh) {
-        struct cpgo_gh_status st;
-        cpgo_gh_client_status(d->gh, &st);
+        struct cpgo_prapi_status st;
+        cpgo_prapi_client_status(d->gh, &st);
         json_object_set_new(root, "github",
                             json_pack("{s:b, s:I, s:I, s:I, s:s?}", "stopped", st.stopped,
                                       "rate_limit_remaining", (json_int_t)st.rate_remaining,

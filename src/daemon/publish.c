@@ -3,7 +3,7 @@
  * (publish/outdir.h: a directory-publish job on its lane, at once), or to forges (git
  * repositories, GitHub pull requests): the publish queue and its cadence on the loop, the
  * git round on a target's lane (publish/forge.h), the pull request on the loop
- * (publish/github.h). See daemon_int.h for the objects.
+ * (publish/prapi.h). See daemon_int.h for the objects.
  *
  * Job kinds here: directory publish, forge round, note (saves the forge record). Every
  * publish ends in finished() (--once accounting, a publish asked for meanwhile); each
@@ -20,7 +20,7 @@
  *
  * GitHub: after a round that pushed (or found its branch up to date), the open pull request
  * for the head branch is found, created, or its body updated when it changed. One client
- * per token paces every request (github.h). Pull requests without cpgo's marker are never
+ * per token paces every request (prapi.h). Pull requests without cpgo's marker are never
  * touched; one closed without merging is not recreated until pending has grown by
  * reopen_growth percent (the git round enforces it from the forge record).
  *
@@ -497,21 +497,21 @@ static int github_ready(struct target *t, char *why, size_t cap)
         return -1;
     }
     if (d->gh && d->gh_stale && d->gh_busy == 0) {
-        cpgo_gh_client_close(d->gh, NULL, NULL);
+        cpgo_prapi_client_close(d->gh, NULL, NULL);
         d->gh = NULL;
         d->gh_stale = 0;
     }
     if (!d->gh && !d->gh_closing) {
-        struct cpgo_gh_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
+        struct cpgo_prapi_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
         struct cpgo_err e;
         snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
-        if (cpgo_gh_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
+        if (cpgo_prapi_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
             snprintf(why, cap, "%s", e.text);
             return -1;
         }
     }
-    struct cpgo_gh_status st;
-    if (d->gh) cpgo_gh_client_status(d->gh, &st);
+    struct cpgo_prapi_status st;
+    if (d->gh) cpgo_prapi_client_status(d->gh, &st);
     if (!d->gh || st.stopped) {
         snprintf(why, cap, "%s",
                  d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and restart"
@@ -882,7 +882,7 @@ static void gh_end(struct target *t, enum cpgo_outcome outcome)
     cpgo_daemon_progress(d);
 }
 
-static void gh_fail(struct target *t, struct cpgo_gh_result *res)
+static void gh_fail(struct target *t, struct cpgo_prapi_result *res)
 {
     t->probe_only = 0;
     /* a pushed branch without its pull request should not wait a whole min_interval */
@@ -905,13 +905,13 @@ static void gh_fail(struct target *t, struct cpgo_gh_result *res)
     gh_end(t, CPGO_OUTCOME_FAILED);
 }
 
-static void set_pr(struct target *t, const struct cpgo_gh_pr *pr)
+static void set_pr(struct target *t, const struct cpgo_prapi_pr *pr)
 {
     t->fs.pr_number = pr->number;
     snprintf(t->fs.pr_url, sizeof t->fs.pr_url, "%s", pr->html_url ? pr->html_url : "");
 }
 
-static void log_pr(struct target *t, const char *msg, const struct cpgo_gh_pr *pr)
+static void log_pr(struct target *t, const char *msg, const struct cpgo_prapi_pr *pr)
 {
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
@@ -919,7 +919,7 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_gh_pr *p
              NULL);
 }
 
-static void on_update(struct cpgo_gh_result *res, void *arg)
+static void on_update(struct cpgo_prapi_result *res, void *arg)
 {
     struct target *t = arg;
     if (res->cls != CPGO_CLASS_OK) {
@@ -933,7 +933,7 @@ static void on_update(struct cpgo_gh_result *res, void *arg)
     gh_end(t, CPGO_OUTCOME_PR_UPDATED);
 }
 
-static void on_create(struct cpgo_gh_result *res, void *arg)
+static void on_create(struct cpgo_prapi_result *res, void *arg)
 {
     struct target *t = arg;
     if (res->cls == CPGO_CLASS_EXISTS && !t->find_retried) {
@@ -962,19 +962,19 @@ static void on_create(struct cpgo_gh_result *res, void *arg)
 static void gh_create(struct target *t)
 {
     struct daemon *d = t->d;
-    struct cpgo_gh_new_pr np = {
+    struct cpgo_prapi_new_pr np = {
         .title = t->pr_title,
         .head_branch = t->head_branch,
         .base = t->base_branch,
         .body = t->pr_body,
     };
-    if (!d->gh || cpgo_gh_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
+    if (!d->gh || cpgo_prapi_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
         fail(t, "pull request failed", "cannot start the request");
         gh_end(t, CPGO_OUTCOME_FAILED);
     }
 }
 
-static void on_find(struct cpgo_gh_result *res, void *arg)
+static void on_find(struct cpgo_prapi_result *res, void *arg)
 {
     struct target *t = arg;
     struct daemon *d = t->d;
@@ -982,13 +982,13 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
         gh_fail(t, res);
         return;
     }
-    const struct cpgo_gh_pr *pr = &res->pr;
+    const struct cpgo_prapi_pr *pr = &res->pr;
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
     if (t->probe_only == 2) {
         /* the taken-over pull request: still open without the marker? */
         t->probe_only = 0;
-        int mine = res->found && pr->open && cpgo_gh_body_has_marker(pr->body, t->key);
+        int mine = res->found && pr->open && cpgo_prapi_body_has_marker(pr->body, t->key);
         if (!res->found || !pr->open || mine) {
             t->fs.unmanaged_pr = 0;
             if (res->found && !pr->open && !pr->merged) {
@@ -1013,7 +1013,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
     }
     if (t->probe_only) {
         t->probe_only = 0;
-        if (res->found && pr->open && cpgo_gh_body_has_marker(pr->body, t->key)) {
+        if (res->found && pr->open && cpgo_prapi_body_has_marker(pr->body, t->key)) {
             set_pr(t, pr);
             t->fs.closed_pr = 0;
             t->fs.closed_scrapes = 0;
@@ -1028,7 +1028,7 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
         return;
     }
     if (res->found && pr->open) {
-        if (!cpgo_gh_body_has_marker(pr->body, t->key)) {
+        if (!cpgo_prapi_body_has_marker(pr->body, t->key)) {
             /* a person's pull request from cpgo's branch name: theirs, not ours */
             char e[800];
             snprintf(e, sizeof e,
@@ -1050,14 +1050,14 @@ static void on_find(struct cpgo_gh_result *res, void *arg)
             gh_end(t, CPGO_OUTCOME_PR_CURRENT);
             return;
         }
-        if (cpgo_gh_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
+        if (cpgo_prapi_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
                               t)) {
             fail(t, "pull request failed", "cannot start the update");
             gh_end(t, CPGO_OUTCOME_FAILED);
         }
         return;
     }
-    if (res->found && !pr->open && !pr->merged && cpgo_gh_body_has_marker(pr->body, t->key)) {
+    if (res->found && !pr->open && !pr->merged && cpgo_prapi_body_has_marker(pr->body, t->key)) {
         if (t->fs.closed_pr != pr->number) {
             /* closed by a person: respect it until pending has grown materially */
             t->fs.closed_pr = pr->number;
@@ -1090,7 +1090,7 @@ static void gh_find(struct target *t)
     struct daemon *d = t->d;
     if (!t->gh_steps) d->gh_busy++;
     t->gh_steps = 1;
-    if (!d->gh || cpgo_gh_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
+    if (!d->gh || cpgo_prapi_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
                                   on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
         gh_end(t, CPGO_OUTCOME_FAILED);
@@ -1110,7 +1110,7 @@ void cpgo_publish_close(struct daemon *d)
         CPGO_LIST_DATA(n, struct target, pubq_link)->in_pubq = 0;
     if (d->gh) {
         d->gh_closing = 1;
-        cpgo_gh_client_close(d->gh, NULL, NULL);
+        cpgo_prapi_client_close(d->gh, NULL, NULL);
         d->gh = NULL;
     }
 }

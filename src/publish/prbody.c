@@ -21,7 +21,7 @@
 #include "base/buf.h"
 #include "base/duration.h"
 #include "publish/candidate.h"
-#include "publish/github.h"
+#include "publish/prapi.h"
 
 #define DASH "\xe2\x80\x94"  /* — */
 #define ARROW "\xe2\x86\x92" /* → */
@@ -366,12 +366,12 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
     size_t top = in->top_n ? in->top_n : 10;
     if (top > CPGO_PRBODY_TOP_MAX) top = CPGO_PRBODY_TOP_MAX;
     struct cpgo_buf b;
-    cpgo_buf_init(&b, CPGO_GH_MAX_BODY);
+    cpgo_buf_init(&b, CPGO_PRAPI_MAX_BODY);
     char file[300], branch[300];
-    size_t mcap = cpgo_gh_marker_size(in->target_key);
+    size_t mcap = cpgo_prapi_marker_size(in->target_key);
     char *marker = malloc(mcap);
     if (!marker) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
-    cpgo_gh_marker(in->target_key, marker, mcap);
+    cpgo_prapi_marker(in->target_key, marker, mcap);
     escape(in->target_file, 256, file, sizeof file, 0);
     escape(in->target_branch, 256, branch, sizeof branch, 0);
     int rc;
@@ -444,7 +444,7 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
 fail:
     cpgo_buf_free(&b);
     if (rc == CPGO_E_LIMIT)
-        return cpgo_err_set(err, rc, "pull request body: longer than %d bytes", CPGO_GH_MAX_BODY);
+        return cpgo_err_set(err, rc, "pull request body: longer than %d bytes", CPGO_PRAPI_MAX_BODY);
     return cpgo_err_set(err, rc, "pull request body: out of memory");
 }
 

@@ -6,7 +6,7 @@
  * The output is a pure function of the input (no clock, no locale): the same input gives
  * byte-identical text, so an update with nothing new does not churn the pull request, and
  * tests compare exact text. The body starts with the cpgo marker (github.h) and stays
- * below CPGO_GH_MAX_BODY: function names are cut at CPGO_PRBODY_NAME_MAX bytes and the
+ * below CPGO_PRAPI_MAX_BODY: function names are cut at CPGO_PRBODY_NAME_MAX bytes and the
  * table at CPGO_PRBODY_TOP_MAX rows per side.
  * Thread: any.
  */
@@ -55,7 +55,7 @@ struct cpgo_prbody_in {
 };
 
 /* Builds the Markdown body. *out is NUL-terminated and the caller frees it. 0,
- * CPGO_E_USAGE (a required field missing), CPGO_E_LIMIT (would exceed CPGO_GH_MAX_BODY),
+ * CPGO_E_USAGE (a required field missing), CPGO_E_LIMIT (would exceed CPGO_PRAPI_MAX_BODY),
  * CPGO_E_NOMEM. */
 int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
                       struct cpgo_err *err);

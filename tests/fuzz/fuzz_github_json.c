@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "publish/github.h"
+#include "publish/prapi.h"
 #include "publish/prbody.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_pr(const struct cpgo_gh_pr *pr)
+static void check_pr(const struct cpgo_prapi_pr *pr)
 {
     if (!pr->number || !pr->title || !pr->body || !pr->html_url || !pr->head_ref ||
         !pr->head_label || !pr->head_sha || !pr->base_ref)
@@ -33,23 +33,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data;
     char err[256];
 
-    struct cpgo_gh_pr pr;
+    struct cpgo_prapi_pr pr;
     err[0] = 0;
-    if (cpgo_gh_parse_pr(text, size, &pr, err, sizeof err) == 0) {
+    if (cpgo_prapi_parse_pr(text, size, &pr, err, sizeof err) == 0) {
         check_pr(&pr);
-        cpgo_gh_pr_free(&pr);
+        cpgo_prapi_pr_free(&pr);
     } else if (!err[0] || pr.title) {
         abort(); /* a failure says why and leaves nothing allocated */
     }
 
-    struct cpgo_gh_pr *list = NULL;
+    struct cpgo_prapi_pr *list = NULL;
     size_t n = 0;
     err[0] = 0;
-    if (cpgo_gh_parse_pr_list(text, size, 100, &list, &n, err, sizeof err) == 0) {
+    if (cpgo_prapi_parse_pr_list(text, size, 100, &list, &n, err, sizeof err) == 0) {
         if (n > 100 || (n && !list)) abort();
         for (size_t i = 0; i < n; i++) {
             check_pr(&list[i]);
-            cpgo_gh_pr_free(&list[i]);
+            cpgo_prapi_pr_free(&list[i]);
         }
         free(list);
     } else if (!err[0] || list || n) {
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     char msg[160];
-    cpgo_gh_parse_message(text, size, NULL, msg, sizeof msg);
+    cpgo_prapi_parse_message(text, size, NULL, msg, sizeof msg);
     check_line(msg, sizeof msg);
     for (const char *p = msg; *p; p++)
         if ((unsigned char)*p < ' ' || (unsigned char)*p > 126) abort();
@@ -69,16 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data, cl);
     s[cl] = 0;
     char url[512];
-    int ln = cpgo_gh_link_next(s, url, sizeof url);
+    int ln = cpgo_prapi_link_next(s, url, sizeof url);
     if (ln < -1 || ln > 1) abort();
     if (ln == 1 && (!url[0] || strlen(url) >= sizeof url || strchr(url, ' ') || strchr(url, '>')))
         abort();
 
     char marker[2048];
     if (strlen(s) < 400) {
-        int m = cpgo_gh_marker(s, marker, sizeof marker);
+        int m = cpgo_prapi_marker(s, marker, sizeof marker);
         if (m < 0) abort(); /* a 400-byte key always fits: at most 3 bytes per byte */
-        size_t pl = strlen(CPGO_GH_MARKER_PREFIX), sl = strlen(CPGO_GH_MARKER_SUFFIX);
+        size_t pl = strlen(CPGO_PRAPI_MARKER_PREFIX), sl = strlen(CPGO_PRAPI_MARKER_SUFFIX);
         if ((size_t)m != strlen(marker) || (size_t)m < pl + sl) abort();
         /* between "<!--" and "-->": no "--", no '>', no '<', no line break */
         const char *in = marker + 4, *end = marker + m - 3;
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (p + 1 < end && p[0] == '-' && p[1] == '-'))
                 abort();
         if (end[-2] == '-') abort(); /* the key never ends in '-' before " -->" */
-        if (!cpgo_gh_body_has_marker(marker, s) || !cpgo_gh_body_has_marker(marker, NULL)) abort();
+        if (!cpgo_prapi_body_has_marker(marker, s) || !cpgo_prapi_body_has_marker(marker, NULL)) abort();
     }
 
     char cell[300];

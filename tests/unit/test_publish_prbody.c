@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "publish/github.h"
+#include "publish/prapi.h"
 #include "publish/prbody.h"
 
 static char *type_names[] = {"samples", "cpu"}, *type_units[] = {"count", "nanoseconds"};
@@ -120,8 +120,8 @@ int main(void)
         FOOTER);
     CHECK_TEXT(body, want);
     CHECK_EQ_INT(len, strlen(want));
-    CHECK(cpgo_gh_body_has_marker(body, in.target_key));
-    CHECK(!strncmp(body, CPGO_GH_MARKER_PREFIX, strlen(CPGO_GH_MARKER_PREFIX)));
+    CHECK(cpgo_prapi_body_has_marker(body, in.target_key));
+    CHECK(!strncmp(body, CPGO_PRAPI_MARKER_PREFIX, strlen(CPGO_PRAPI_MARKER_PREFIX)));
     /* the same input gives the same bytes (no churn) */
     char *again = NULL;
     CHECK_EQ_INT(cpgo_prbody_build(&in, &again, NULL, &err), 0);
@@ -235,7 +235,7 @@ int main(void)
     in.after = &sa;
     in.top_n = 1000; /* clamped to 50 */
     CHECK_EQ_INT(cpgo_prbody_build(&in, &body, &len, &err), 0);
-    CHECK(len < CPGO_GH_MAX_BODY);
+    CHECK(len < CPGO_PRAPI_MAX_BODY);
     size_t rows = 0;
     for (const char *p = body; (p = strstr(p, "\n| `")); p++)
         rows++;

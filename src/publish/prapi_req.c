@@ -1,11 +1,11 @@
 /*
- * github_req.c - an operation's life in the GitHub client, below everything else in it:
+ * prapi_req.c - an operation's life in the GitHub client, below everything else in it:
  * the queue (a FIFO: new operations at the tail, retries, redirects and next pages at the
  * head), the one callback that ends each operation with its error line built, scrubbed of
  * the token, and the small helpers the client's files share. Calls nothing of the other
- * github files but the parsers (github_parse.c). Thread: the loop.
+ * github files but the parsers (prapi_parse.c). Thread: the loop.
  */
-#include "publish/github_int.h"
+#include "publish/prapi_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,14 +14,14 @@
 
 #include "base/log.h"
 
-static const char *op_name(enum cpgo_gh_op op)
+static const char *op_name(enum cpgo_prapi_op op)
 {
     switch (op) {
-    case CPGO_GH_OP_FIND:
+    case CPGO_PRAPI_OP_FIND:
         return "find pull request";
-    case CPGO_GH_OP_CREATE:
+    case CPGO_PRAPI_OP_CREATE:
         return "create pull request";
-    case CPGO_GH_OP_UPDATE:
+    case CPGO_PRAPI_OP_UPDATE:
         return "update pull request";
     default:
         return "get pull request";
@@ -30,12 +30,12 @@ static const char *op_name(enum cpgo_gh_op op)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-uint64_t github_now_ms(void)
+uint64_t prapi_now_ms(void)
 {
     return uv_hrtime() / 1000000u;
 }
 
-char *github_xprintf(const char *fmt, ...)
+char *prapi_xprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -50,7 +50,7 @@ char *github_xprintf(const char *fmt, ...)
     return s;
 }
 
-char *github_xstrdup(const char *s)
+char *prapi_xstrdup(const char *s)
 {
     size_t n = strlen(s);
     char *d = malloc(n + 1);
@@ -59,9 +59,9 @@ char *github_xstrdup(const char *s)
 }
 
 /* Scrubs the token, in every form, from s (NUL-terminated, in place). Text a server sent
- * is scrubbed where it is read, before any cut (cpgo_gh_parse_message); this is for lines
+ * is scrubbed where it is read, before any cut (cpgo_prapi_parse_message); this is for lines
  * built from other things. */
-void github_scrub(const struct cpgo_gh_client *c, char *s)
+void prapi_scrub(const struct cpgo_prapi_client *c, char *s)
 {
     size_t n = strlen(s);
     cpgo_url_scrub(c->secrets, s, n, s, n + 1);
@@ -69,41 +69,41 @@ void github_scrub(const struct cpgo_gh_client *c, char *s)
 
 /* ---- the queue ----------------------------------------------------------------------------- */
 
-void github_free_req(struct gh_req *r)
+void prapi_free_req(struct prapi_req *r)
 {
     free(r->url);
     free(r->payload);
     free(r->create_url);
     free(r->lookup_url);
     cpgo_buf_free(&r->body);
-    cpgo_gh_pr_free(&r->res.pr);
+    cpgo_prapi_pr_free(&r->res.pr);
     free(r);
 }
 
-void github_push_back(struct cpgo_gh_client *c, struct gh_req *r)
+void prapi_push_back(struct cpgo_prapi_client *c, struct prapi_req *r)
 {
     cpgo_list_push_tail(&c->waiting, &r->link);
 }
 
-void github_push_front(struct cpgo_gh_client *c, struct gh_req *r)
+void prapi_push_front(struct cpgo_prapi_client *c, struct prapi_req *r)
 {
     cpgo_list_push_head(&c->waiting, &r->link);
 }
 
-struct gh_req *github_pop(struct cpgo_gh_client *c)
+struct prapi_req *prapi_pop(struct cpgo_prapi_client *c)
 {
-    return CPGO_LIST_DATA(cpgo_list_pop_head(&c->waiting), struct gh_req, link);
+    return CPGO_LIST_DATA(cpgo_list_pop_head(&c->waiting), struct prapi_req, link);
 }
 
-struct gh_req *github_peek(const struct cpgo_gh_client *c)
+struct prapi_req *prapi_peek(const struct cpgo_prapi_client *c)
 {
-    return CPGO_LIST_DATA(cpgo_list_head(&c->waiting), struct gh_req, link);
+    return CPGO_LIST_DATA(cpgo_list_head(&c->waiting), struct prapi_req, link);
 }
 
 /* Ends an operation: the one callback, then the request is freed. */
-void github_finish(struct gh_req *r, enum cpgo_class cls, const char *fmt, ...)
+void prapi_finish(struct prapi_req *r, enum cpgo_class cls, const char *fmt, ...)
 {
-    struct cpgo_gh_client *c = r->c;
+    struct cpgo_prapi_client *c = r->c;
     r->res.cls = cls;
     r->res.error[0] = 0;
     if (cls != CPGO_CLASS_OK) {
@@ -117,15 +117,15 @@ void github_finish(struct gh_req *r, enum cpgo_class cls, const char *fmt, ...)
         }
         for (char *p = r->res.error; *p; p++)
             if (*p == '\n' || *p == '\r') *p = ' ';
-        github_scrub(c, r->res.error);
-        cpgo_gh_pr_free(&r->res.pr);
+        prapi_scrub(c, r->res.error);
+        cpgo_prapi_pr_free(&r->res.pr);
         r->res.found = 0;
         if (cpgo_log_enabled(CPGO_LVL_DEBUG))
             cpgo_log(CPGO_LVL_DEBUG, "github operation failed", "repository", r->repo, "class",
                      cpgo_class_name(cls), "error", r->res.error, NULL);
     } else if (r->res.pr.html_url) {
-        github_scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
+        prapi_scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
     }
     r->done(&r->res, r->arg);
-    github_free_req(r);
+    prapi_free_req(r);
 }

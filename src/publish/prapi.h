@@ -1,5 +1,5 @@
 /*
- * github.h - the GitHub REST client cpgo publishes through: find, create, update and read
+ * prapi.h - the GitHub REST client cpgo publishes through: find, create, update and read
  * one pull request per target, on the libuv loop, through the scraper's curl multi handle.
  *
  * GitHub's rules are the client's rules (docs.github.com, "Best practices for using the
@@ -15,7 +15,7 @@
  *     with jitter; the request is given up after `max_retries` retries;
  *   - 401 stops the client: the request, everything queued and everything submitted later
  *     fails with CPGO_CLASS_AUTH without another request (no retry loop) and
- *     cpgo_gh_client_status reports it;
+ *     cpgo_prapi_client_status reports it;
  *   - 403 "Resource not accessible by integration" (or any 403 that is not a rate limit)
  *     fails that request only, class CPGO_CLASS_FORBIDDEN: the caller skips that repository;
  *   - 422 "A pull request already exists" is CPGO_CLASS_EXISTS: the caller looks it up;
@@ -54,10 +54,10 @@
 #include "base/url.h"
 #include "scrape/scrape.h"
 
-#define CPGO_GH_DEFAULT_API_URL "https://api.github.com"
+#define CPGO_PRAPI_DEFAULT_API_URL "https://api.github.com"
 /* GitHub refuses bodies longer than 65536 characters; the client refuses more bytes. */
-#define CPGO_GH_MAX_BODY 65536
-#define CPGO_GH_MAX_TITLE 1024
+#define CPGO_PRAPI_MAX_BODY 65536
+#define CPGO_PRAPI_MAX_TITLE 1024
 
 /* What the caller does next depends on the class only (base/class.h). GitHub produces
  * CPGO_CLASS_OK, AUTH (401: the client has stopped; fix the token), FORBIDDEN (403 not a
@@ -71,11 +71,11 @@
  * away by itself), CANCELED (the client or the scraper was closed), INTERNAL_RETRY (out
  * of memory). */
 
-enum cpgo_gh_op { CPGO_GH_OP_FIND, CPGO_GH_OP_CREATE, CPGO_GH_OP_UPDATE, CPGO_GH_OP_GET };
+enum cpgo_prapi_op { CPGO_PRAPI_OP_FIND, CPGO_PRAPI_OP_CREATE, CPGO_PRAPI_OP_UPDATE, CPGO_PRAPI_OP_GET };
 
 /* A pull request as the REST API describes it (the fields cpgo needs). Every string is
  * non-NULL after a successful parse ("" when GitHub sent null or nothing). */
-struct cpgo_gh_pr {
+struct cpgo_prapi_pr {
     uint64_t number;
     int open;   /* state "open" (else "closed") */
     int merged; /* `merged`, or `merged_at` != null in lists (which lack `merged`) */
@@ -84,13 +84,13 @@ struct cpgo_gh_pr {
     char *title, *body, *html_url;
     char *head_ref, *head_label, *head_sha, *base_ref;
 };
-void cpgo_gh_pr_free(struct cpgo_gh_pr *pr);
+void cpgo_prapi_pr_free(struct cpgo_prapi_pr *pr);
 
 /* The one result of an operation. It and the strings in `pr` belong to the client and are
  * freed when the callback returns; the callback keeps a string by copying its pointer and
  * setting the field to NULL. */
-struct cpgo_gh_result {
-    enum cpgo_gh_op op;
+struct cpgo_prapi_result {
+    enum cpgo_prapi_op op;
     enum cpgo_class cls;
     long http_status;  /* of the last response, 0 when none */
     int found;         /* `pr` is filled: FIND found one; other operations succeeded */
@@ -98,12 +98,12 @@ struct cpgo_gh_result {
     int truncated;     /* FIND: the page cap was reached before an open pull request */
     size_t nseen;      /* FIND: pull requests listed for the head */
     unsigned attempts; /* HTTP requests made for this operation */
-    struct cpgo_gh_pr pr;
+    struct cpgo_prapi_pr pr;
     char error[320]; /* one line naming the repository; "" when cls == CPGO_CLASS_OK */
 };
-typedef void (*cpgo_gh_done_cb)(struct cpgo_gh_result *res, void *arg);
+typedef void (*cpgo_prapi_done_cb)(struct cpgo_prapi_result *res, void *arg);
 
-struct cpgo_gh_limits {
+struct cpgo_prapi_limits {
     size_t max_json_bytes;      /* response body cap, counted as it arrives; 4 MiB */
     int64_t timeout_ms;         /* per HTTP request; 30 s */
     int64_t connect_timeout_ms; /* 10 s */
@@ -111,9 +111,9 @@ struct cpgo_gh_limits {
     unsigned max_pages;         /* pages followed by one FIND; 10 */
     size_t max_queued;          /* operations waiting per client; 10000 */
 };
-void cpgo_gh_limits_default(struct cpgo_gh_limits *l);
+void cpgo_prapi_limits_default(struct cpgo_prapi_limits *l);
 
-struct cpgo_gh_pacing {
+struct cpgo_prapi_pacing {
     uint64_t min_mutation_gap_ms;    /* 1000: from the end of a mutation to the next */
     unsigned max_mutations_per_hour; /* 400; 0 = no hourly budget */
     uint64_t secondary_wait_ms;      /* 60000: first wait on a secondary limit w/o headers */
@@ -124,28 +124,28 @@ struct cpgo_gh_pacing {
     uint64_t max_pause_ms;           /* 3900000: the longest single wait honoured */
     unsigned max_retries;            /* 5 retries of one operation, of any kind */
 };
-void cpgo_gh_pacing_default(struct cpgo_gh_pacing *p);
+void cpgo_prapi_pacing_default(struct cpgo_prapi_pacing *p);
 
-struct cpgo_gh_opts {
+struct cpgo_prapi_opts {
     const char *api_url; /* NULL = https://api.github.com; Enterprise https://HOST/api/v3.
                             http:// only for loopback hosts (tests). */
     const char *token;   /* required; copied */
-    const struct cpgo_gh_limits *limits; /* NULL = defaults */
-    const struct cpgo_gh_pacing *pacing; /* NULL = defaults */
+    const struct cpgo_prapi_limits *limits; /* NULL = defaults */
+    const struct cpgo_prapi_pacing *pacing; /* NULL = defaults */
 };
 
-struct cpgo_gh_client;
+struct cpgo_prapi_client;
 
 /* 0, or CPGO_E_USAGE (bad URL, empty token or one with CR/LF), CPGO_E_NOMEM. The error
  * text never contains the token. */
-int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
-                       const struct cpgo_gh_opts *opts, struct cpgo_gh_client **out,
+int cpgo_prapi_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
+                       const struct cpgo_prapi_opts *opts, struct cpgo_prapi_client **out,
                        struct cpgo_err *err);
 /* Fails every queued operation with CPGO_CLASS_CANCELED (through its callback, later), aborts
  * the request in flight, and runs `closed` (may be NULL) once the client is freed. */
-void cpgo_gh_client_close(struct cpgo_gh_client *c, void (*closed)(void *arg), void *arg);
+void cpgo_prapi_client_close(struct cpgo_prapi_client *c, void (*closed)(void *arg), void *arg);
 
-struct cpgo_gh_status {
+struct cpgo_prapi_status {
     int stopped;            /* a 401 stopped the client */
     size_t queued;          /* operations waiting, including the one in flight */
     uint64_t paused_ms;     /* how long the queue still waits (rate limit, backoff) */
@@ -156,25 +156,25 @@ struct cpgo_gh_status {
     uint64_t rate_limited;  /* responses that were rate limits */
     char stop_reason[160];  /* why it stopped (no secrets) */
 };
-void cpgo_gh_client_status(const struct cpgo_gh_client *c, struct cpgo_gh_status *st);
+void cpgo_prapi_client_status(const struct cpgo_prapi_client *c, struct cpgo_prapi_status *st);
 
 /*
  * Operations. Each returns 0 and later calls `done` exactly once, or returns a negative
  * CPGO_E_* code and never calls it: CPGO_E_USAGE for an invalid owner, repository, branch
  * or number (owner and repository: [A-Za-z0-9._-], at most 100 bytes; branches: no control
  * bytes, at most 255), CPGO_E_INPUT for text that is not UTF-8, CPGO_E_LIMIT for a body
- * over CPGO_GH_MAX_BODY or a full queue, CPGO_E_NOMEM.
+ * over CPGO_PRAPI_MAX_BODY or a full queue, CPGO_E_NOMEM.
  */
 
 /* FIND: GET /repos/{owner}/{repo}/pulls?state=all&head={head_owner}:{head_branch}[&base=]
  * following Link rel="next" up to max_pages. The result is the first open pull request met
  * (the search stops there), else the most recent closed one (the highest number), else
  * found = 0 with class OK. head_owner NULL means owner; base NULL means any. */
-int cpgo_gh_find_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
+int cpgo_prapi_find_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
                     const char *head_owner, const char *head_branch, const char *base,
-                    cpgo_gh_done_cb done, void *arg);
+                    cpgo_prapi_done_cb done, void *arg);
 
-struct cpgo_gh_new_pr {
+struct cpgo_prapi_new_pr {
     const char *title;       /* required */
     const char *head_owner;  /* NULL or == owner: a branch of the same repository */
     const char *head_branch; /* required */
@@ -183,16 +183,16 @@ struct cpgo_gh_new_pr {
     int draft;
 };
 /* CREATE: POST /repos/{owner}/{repo}/pulls {"title","head","base","body"[,"draft"]}. */
-int cpgo_gh_create_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
-                      const struct cpgo_gh_new_pr *pr, cpgo_gh_done_cb done, void *arg);
+int cpgo_prapi_create_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                      const struct cpgo_prapi_new_pr *pr, cpgo_prapi_done_cb done, void *arg);
 /* UPDATE: PATCH /repos/{owner}/{repo}/pulls/{number} {"title","body"}; a NULL field is left
  * as it is (at least one is required). */
-int cpgo_gh_update_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
-                      uint64_t number, const char *title, const char *body, cpgo_gh_done_cb done,
+int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                      uint64_t number, const char *title, const char *body, cpgo_prapi_done_cb done,
                       void *arg);
 /* GET: GET /repos/{owner}/{repo}/pulls/{number}: state, merged, body and the rest. */
-int cpgo_gh_get_pr(struct cpgo_gh_client *c, const char *owner, const char *repo, uint64_t number,
-                   cpgo_gh_done_cb done, void *arg);
+int cpgo_prapi_get_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo, uint64_t number,
+                   cpgo_prapi_done_cb done, void *arg);
 
 /*
  * The marker that makes a pull request cpgo's: an HTML comment (invisible when rendered)
@@ -200,34 +200,34 @@ int cpgo_gh_get_pr(struct cpgo_gh_client *c, const char *owner, const char *repo
  * The target key is written with '%', '<', '>', spaces, control and non-ASCII bytes
  * percent-encoded and with no "--", so the comment stays one well-formed comment.
  */
-#define CPGO_GH_MARKER_PREFIX "<!-- cpgo:managed target="
-#define CPGO_GH_MARKER_SUFFIX " -->"
+#define CPGO_PRAPI_MARKER_PREFIX "<!-- cpgo:managed target="
+#define CPGO_PRAPI_MARKER_SUFFIX " -->"
 /* Writes the marker for `target_key`; returns its length, or -1 if it does not fit. A
- * buffer of cpgo_gh_marker_size(target_key) bytes always suffices. */
-size_t cpgo_gh_marker_size(const char *target_key);
-int cpgo_gh_marker(const char *target_key, char *buf, size_t cap);
+ * buffer of cpgo_prapi_marker_size(target_key) bytes always suffices. */
+size_t cpgo_prapi_marker_size(const char *target_key);
+int cpgo_prapi_marker(const char *target_key, char *buf, size_t cap);
 /* 1 when body contains the marker of target_key (any cpgo marker when target_key is NULL). */
-int cpgo_gh_body_has_marker(const char *body, const char *target_key);
+int cpgo_prapi_body_has_marker(const char *body, const char *target_key);
 
 /*
  * Response parsers (exported for the fuzzer and tests). Wrong types are errors: each
  * returns 0 or CPGO_E_INPUT with one line in err (jansson's line and column for malformed
  * JSON), and never reads beyond len.
  */
-int cpgo_gh_parse_pr(const char *data, size_t len, struct cpgo_gh_pr *out, char *err,
+int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, char *err,
                      size_t errcap);
 /* A JSON array of pull requests, at most max_items (more is an error). *out is an array of
- * *n (free each with cpgo_gh_pr_free, then the array). */
-int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_gh_pr **out,
+ * *n (free each with cpgo_prapi_pr_free, then the array). */
+int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_prapi_pr **out,
                           size_t *n, char *err, size_t errcap);
 /* GitHub's error document {"message", "errors": [{"message"|"code"}]} as one printable
  * line ("Validation Failed: A pull request already exists for o:b."); the first line of
  * the body when it is not one. Every form of the secrets (NULL: none) is scrubbed from the
  * whole line before it is cut to cap. Always writes a NUL-terminated string. */
-void cpgo_gh_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
+void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
                            char *out, size_t cap);
 /* The URL of rel="next" in a Link header: 1 (written to out), 0 (none), -1 (malformed or
  * does not fit). */
-int cpgo_gh_link_next(const char *link, char *out, size_t cap);
+int cpgo_prapi_link_next(const char *link, char *out, size_t cap);
 
 #endif

@@ -1,10 +1,10 @@
 /*
- * github_pr.c - the pull-request operations (find, create, update, get): their arguments
+ * prapi_github.c - the pull-request operations (find, create, update, get): their arguments
  * checked, URLs built with query values escaped by libcurl, JSON payloads built by
- * jansson, then queued (github.c); and cpgo's marker, which makes a pull request cpgo's.
+ * jansson, then queued (prapi.c); and cpgo's marker, which makes a pull request cpgo's.
  * Thread: the loop (the marker functions: any).
  */
-#include "publish/github_int.h"
+#include "publish/prapi_int.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 static int valid_name(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > GH_MAX_NAME || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
+    if (n == 0 || n > PRAPI_MAX_NAME || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return 0;
     return 1;
@@ -24,7 +24,7 @@ static int valid_name(const char *s)
 static int valid_branch(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > GH_MAX_BRANCH) return 0;
+    if (n == 0 || n > PRAPI_MAX_BRANCH) return 0;
     for (; *s; s++)
         if ((unsigned char)*s < ' ' || *s == 127) return 0;
     return 1;
@@ -32,11 +32,11 @@ static int valid_branch(const char *s)
 
 /* ---- the marker -------------------------------------------------------------------------- */
 
-int cpgo_gh_marker(const char *target_key, char *buf, size_t cap)
+int cpgo_prapi_marker(const char *target_key, char *buf, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
-    const char *pre = CPGO_GH_MARKER_PREFIX, *suf = CPGO_GH_MARKER_SUFFIX;
+    const char *pre = CPGO_PRAPI_MARKER_PREFIX, *suf = CPGO_PRAPI_MARKER_SUFFIX;
     size_t pl = strlen(pre), sl = strlen(suf);
     if (cap < pl + sl + 1) return -1;
     memcpy(buf, pre, pl);
@@ -69,34 +69,34 @@ int cpgo_gh_marker(const char *target_key, char *buf, size_t cap)
     return (int)(o + sl);
 }
 
-size_t cpgo_gh_marker_size(const char *target_key)
+size_t cpgo_prapi_marker_size(const char *target_key)
 {
     /* every key byte takes at most 3 ("%XX") */
-    return strlen(CPGO_GH_MARKER_PREFIX) + 3 * (target_key ? strlen(target_key) : 0) +
-           strlen(CPGO_GH_MARKER_SUFFIX) + 1;
+    return strlen(CPGO_PRAPI_MARKER_PREFIX) + 3 * (target_key ? strlen(target_key) : 0) +
+           strlen(CPGO_PRAPI_MARKER_SUFFIX) + 1;
 }
 
-int cpgo_gh_body_has_marker(const char *body, const char *target_key)
+int cpgo_prapi_body_has_marker(const char *body, const char *target_key)
 {
     if (!body) return 0;
-    if (!target_key) return strstr(body, CPGO_GH_MARKER_PREFIX) != NULL;
-    size_t cap = cpgo_gh_marker_size(target_key);
+    if (!target_key) return strstr(body, CPGO_PRAPI_MARKER_PREFIX) != NULL;
+    size_t cap = cpgo_prapi_marker_size(target_key);
     char small[512], *m = cap <= sizeof small ? small : malloc(cap);
     if (!m) return 0;
-    int found = cpgo_gh_marker(target_key, m, cap) >= 0 && strstr(body, m) != NULL;
+    int found = cpgo_prapi_marker(target_key, m, cap) >= 0 && strstr(body, m) != NULL;
     if (m != small) free(m);
     return found;
 }
 
-static struct gh_req *new_req(struct cpgo_gh_client *c, enum cpgo_gh_op op, const char *owner,
-                              const char *repo, cpgo_gh_done_cb done, void *arg, int *rc)
+static struct prapi_req *new_req(struct cpgo_prapi_client *c, enum cpgo_prapi_op op, const char *owner,
+                              const char *repo, cpgo_prapi_done_cb done, void *arg, int *rc)
 {
     *rc = CPGO_E_USAGE;
     if (!c || c->closing || !done || !valid_name(owner) || !valid_name(repo)) return NULL;
     *rc = CPGO_E_LIMIT;
     if (c->waiting.len + (c->active ? 1 : 0) >= c->lim.max_queued) return NULL;
     *rc = CPGO_E_NOMEM;
-    struct gh_req *r = calloc(1, sizeof *r);
+    struct prapi_req *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->c = c;
     r->res.op = op;
@@ -109,17 +109,17 @@ static struct gh_req *new_req(struct cpgo_gh_client *c, enum cpgo_gh_op op, cons
     return r;
 }
 
-static char *list_url(struct cpgo_gh_client *c, const char *owner, const char *repo,
+static char *list_url(struct cpgo_prapi_client *c, const char *owner, const char *repo,
                       const char *state, const char *head_owner, const char *branch,
                       const char *base)
 {
     /* query values: libcurl keeps RFC 3986's unreserved bytes, the rest becomes %XX */
-    char *label = github_xprintf("%s:%s", head_owner ? head_owner : owner, branch);
+    char *label = prapi_xprintf("%s:%s", head_owner ? head_owner : owner, branch);
     char *eh = label ? curl_easy_escape(NULL, label, 0) : NULL;
     char *eb = base ? curl_easy_escape(NULL, base, 0) : NULL;
     char *url = NULL;
     if (eh && (!base || eb))
-        url = github_xprintf("%s/repos/%s/%s/pulls?state=%s&head=%s%s%s&per_page=%u", c->api_url,
+        url = prapi_xprintf("%s/repos/%s/%s/pulls?state=%s&head=%s%s%s&per_page=%u", c->api_url,
                              owner, repo, state, eh, base ? "&base=" : "", base ? eb : "",
                              c->lim.per_page);
     free(label);
@@ -128,18 +128,18 @@ static char *list_url(struct cpgo_gh_client *c, const char *owner, const char *r
     return url;
 }
 
-int cpgo_gh_find_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
+int cpgo_prapi_find_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
                     const char *head_owner, const char *head_branch, const char *base,
-                    cpgo_gh_done_cb done, void *arg)
+                    cpgo_prapi_done_cb done, void *arg)
 {
     if ((head_owner && !valid_name(head_owner)) || !valid_branch(head_branch) ||
         (base && !valid_branch(base)))
         return CPGO_E_USAGE;
     int rc;
-    struct gh_req *r = new_req(c, CPGO_GH_OP_FIND, owner, repo, done, arg, &rc);
+    struct prapi_req *r = new_req(c, CPGO_PRAPI_OP_FIND, owner, repo, done, arg, &rc);
     if (!r) return rc;
     r->url = list_url(c, owner, repo, "all", head_owner, head_branch, base);
-    return github_submit(c, r);
+    return prapi_submit(c, r);
 }
 
 static int utf8_ok(const char *s)
@@ -171,69 +171,69 @@ static char *json_payload(const char *const *kv, size_t n, int draft)
     return s;
 }
 
-int cpgo_gh_create_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
-                      const struct cpgo_gh_new_pr *np, cpgo_gh_done_cb done, void *arg)
+int cpgo_prapi_create_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                      const struct cpgo_prapi_new_pr *np, cpgo_prapi_done_cb done, void *arg)
 {
     if (!np || !np->title || !np->title[0] || !valid_branch(np->head_branch) ||
         !valid_branch(np->base) || (np->head_owner && !valid_name(np->head_owner)))
         return CPGO_E_USAGE;
-    if (strlen(np->title) > CPGO_GH_MAX_TITLE || (np->body && strlen(np->body) > CPGO_GH_MAX_BODY))
+    if (strlen(np->title) > CPGO_PRAPI_MAX_TITLE || (np->body && strlen(np->body) > CPGO_PRAPI_MAX_BODY))
         return CPGO_E_LIMIT;
     if (!utf8_ok(np->title) || (np->body && !utf8_ok(np->body)) || !utf8_ok(np->head_branch) ||
         !utf8_ok(np->base))
         return CPGO_E_INPUT;
     int rc;
-    struct gh_req *r = new_req(c, CPGO_GH_OP_CREATE, owner, repo, done, arg, &rc);
+    struct prapi_req *r = new_req(c, CPGO_PRAPI_OP_CREATE, owner, repo, done, arg, &rc);
     if (!r) return rc;
     int cross = np->head_owner && strcmp(np->head_owner, owner);
-    char *head = cross ? github_xprintf("%s:%s", np->head_owner, np->head_branch)
-                       : github_xstrdup(np->head_branch);
+    char *head = cross ? prapi_xprintf("%s:%s", np->head_owner, np->head_branch)
+                       : prapi_xstrdup(np->head_branch);
     const char *kv[] = {"title", np->title, "head", head,
                         "base",  np->base,  "body", np->body ? np->body : ""};
     r->payload = head ? json_payload(kv, 8, np->draft) : NULL;
     free(head);
     r->method = "POST";
-    r->create_url = github_xprintf("%s/repos/%s/%s/pulls", c->api_url, owner, repo);
+    r->create_url = prapi_xprintf("%s/repos/%s/%s/pulls", c->api_url, owner, repo);
     r->lookup_url = list_url(c, owner, repo, "open", np->head_owner, np->head_branch, np->base);
-    r->url = r->create_url ? github_xstrdup(r->create_url) : NULL;
+    r->url = r->create_url ? prapi_xstrdup(r->create_url) : NULL;
     if (!r->payload || !r->lookup_url) {
-        github_free_req(r);
+        prapi_free_req(r);
         return CPGO_E_NOMEM;
     }
-    return github_submit(c, r);
+    return prapi_submit(c, r);
 }
 
-int cpgo_gh_update_pr(struct cpgo_gh_client *c, const char *owner, const char *repo,
-                      uint64_t number, const char *title, const char *body, cpgo_gh_done_cb done,
+int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                      uint64_t number, const char *title, const char *body, cpgo_prapi_done_cb done,
                       void *arg)
 {
     if (!number || (!title && !body) || (title && !title[0])) return CPGO_E_USAGE;
-    if ((title && strlen(title) > CPGO_GH_MAX_TITLE) || (body && strlen(body) > CPGO_GH_MAX_BODY))
+    if ((title && strlen(title) > CPGO_PRAPI_MAX_TITLE) || (body && strlen(body) > CPGO_PRAPI_MAX_BODY))
         return CPGO_E_LIMIT;
     if ((title && !utf8_ok(title)) || (body && !utf8_ok(body))) return CPGO_E_INPUT;
     int rc;
-    struct gh_req *r = new_req(c, CPGO_GH_OP_UPDATE, owner, repo, done, arg, &rc);
+    struct prapi_req *r = new_req(c, CPGO_PRAPI_OP_UPDATE, owner, repo, done, arg, &rc);
     if (!r) return rc;
     const char *kv[] = {"title", title, "body", body};
     r->payload = json_payload(kv, 4, 0);
     r->method = "PATCH";
-    r->url = github_xprintf("%s/repos/%s/%s/pulls/%llu", c->api_url, owner, repo,
+    r->url = prapi_xprintf("%s/repos/%s/%s/pulls/%llu", c->api_url, owner, repo,
                             (unsigned long long)number);
     if (!r->payload) {
-        github_free_req(r);
+        prapi_free_req(r);
         return CPGO_E_NOMEM;
     }
-    return github_submit(c, r);
+    return prapi_submit(c, r);
 }
 
-int cpgo_gh_get_pr(struct cpgo_gh_client *c, const char *owner, const char *repo, uint64_t number,
-                   cpgo_gh_done_cb done, void *arg)
+int cpgo_prapi_get_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo, uint64_t number,
+                   cpgo_prapi_done_cb done, void *arg)
 {
     if (!number) return CPGO_E_USAGE;
     int rc;
-    struct gh_req *r = new_req(c, CPGO_GH_OP_GET, owner, repo, done, arg, &rc);
+    struct prapi_req *r = new_req(c, CPGO_PRAPI_OP_GET, owner, repo, done, arg, &rc);
     if (!r) return rc;
-    r->url = github_xprintf("%s/repos/%s/%s/pulls/%llu", c->api_url, owner, repo,
+    r->url = prapi_xprintf("%s/repos/%s/%s/pulls/%llu", c->api_url, owner, repo,
                             (unsigned long long)number);
-    return github_submit(c, r);
+    return prapi_submit(c, r);
 }

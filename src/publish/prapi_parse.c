@@ -1,10 +1,10 @@
 /*
- * github_parse.c - the GitHub response parsers (github.h, "Response parsers"): a pull
+ * prapi_parse.c - the GitHub response parsers (prapi.h, "Response parsers"): a pull
  * request and a list of them (jansson; wrong types are errors, strings copied), GitHub's
  * error document as one printable, scrubbed line, and Link rel="next". Pure functions of
  * their input, exported for the fuzzer (tests/fuzz) and the tests. Thread: any.
  */
-#include "publish/github_int.h"
+#include "publish/prapi_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 
 /* ---- parsing ----------------------------------------------------------------------------- */
 
-void cpgo_gh_pr_free(struct cpgo_gh_pr *pr)
+void cpgo_prapi_pr_free(struct cpgo_prapi_pr *pr)
 {
     if (!pr) return;
     free(pr->title);
@@ -84,7 +84,7 @@ static int64_t parse_iso8601(const char *s)
     return (int64_t)timegm(&tm);
 }
 
-static int pr_from_json(json_t *o, struct cpgo_gh_pr *pr, char *err, size_t cap)
+static int pr_from_json(json_t *o, struct cpgo_prapi_pr *pr, char *err, size_t cap)
 {
     memset(pr, 0, sizeof *pr);
     if (!json_is_object(o)) {
@@ -150,7 +150,7 @@ static int pr_from_json(json_t *o, struct cpgo_gh_pr *pr, char *err, size_t cap)
 fail:
     free(merged_at);
     free(closed_at);
-    cpgo_gh_pr_free(pr);
+    cpgo_prapi_pr_free(pr);
     return rc;
 }
 
@@ -167,7 +167,7 @@ static json_t *load(const char *data, size_t len, char *err, size_t cap)
     return root;
 }
 
-int cpgo_gh_parse_pr(const char *data, size_t len, struct cpgo_gh_pr *out, char *err, size_t errcap)
+int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof *out);
     json_t *root = load(data, len, err, errcap);
@@ -177,7 +177,7 @@ int cpgo_gh_parse_pr(const char *data, size_t len, struct cpgo_gh_pr *out, char 
     return rc;
 }
 
-int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_gh_pr **out,
+int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_prapi_pr **out,
                           size_t *n, char *err, size_t errcap)
 {
     *out = NULL;
@@ -197,7 +197,7 @@ int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items, struct
         goto out;
     }
     if (!count) goto out;
-    struct cpgo_gh_pr *prs = calloc(count, sizeof *prs);
+    struct cpgo_prapi_pr *prs = calloc(count, sizeof *prs);
     if (!prs) {
         snprintf(err, errcap, "out of memory");
         rc = CPGO_E_NOMEM;
@@ -209,7 +209,7 @@ int cpgo_gh_parse_pr_list(const char *data, size_t len, size_t max_items, struct
         if (rc) {
             snprintf(err, errcap, "[%zu].%s", i, e);
             for (size_t j = 0; j < i; j++)
-                cpgo_gh_pr_free(&prs[j]);
+                cpgo_prapi_pr_free(&prs[j]);
             free(prs);
             goto out;
         }
@@ -222,7 +222,7 @@ out:
 }
 
 /* Appends printable ASCII of s (bounded by n) to out, other bytes as '?', no newlines. */
-void github_append_clean(char *out, size_t cap, size_t *o, const char *s, size_t n)
+void prapi_append_clean(char *out, size_t cap, size_t *o, const char *s, size_t n)
 {
     for (size_t i = 0; i < n && *o + 1 < cap; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -232,7 +232,7 @@ void github_append_clean(char *out, size_t cap, size_t *o, const char *s, size_t
     out[*o < cap ? *o : cap - 1] = 0;
 }
 
-void cpgo_gh_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
+void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
                            char *out, size_t cap)
 {
     if (!cap) return;
@@ -278,7 +278,7 @@ void cpgo_gh_parse_message(const char *data, size_t len, const struct cpgo_url_s
     cpgo_buf_free(&line);
 }
 
-int cpgo_gh_link_next(const char *link, char *out, size_t cap)
+int cpgo_prapi_link_next(const char *link, char *out, size_t cap)
 {
     const char *p = link;
     if (cap) out[0] = 0;

@@ -1,16 +1,16 @@
 /*
- * github.c - see github.h. The GitHub REST client: a FIFO of operations, one HTTP request
+ * prapi.c - see prapi.h. The GitHub REST client: a FIFO of operations, one HTTP request
  * in flight at a time, run as the scraper's own easy handles on the shared curl multi.
  * This file is the client's life and its transfers: creating and closing the client, the
  * pump that starts the head of the queue when its time has come, one transfer (the
  * request built, the response copied out, then judged). The rest of the module, one
- * concern a file (github_int.h lists what they share); each calls only the ones listed
+ * concern a file (prapi_int.h lists what they share); each calls only the ones listed
  * after it, so no two call each other:
- *   github_pr.c     the operations (find, create, update, get) and cpgo's marker
- *   github.c        (this file)
- *   github_pace.c   judging a response: pacing, rate limits, retries, redirects, pages
- *   github_req.c    an operation's life: the queue, the one callback that ends it
- *   github_parse.c  the response parsers (pull requests, error documents, Link headers)
+ *   prapi_github.c     the operations (find, create, update, get) and cpgo's marker
+ *   prapi.c        (this file)
+ *   prapi_pace.c   judging a response: pacing, rate limits, retries, redirects, pages
+ *   prapi_req.c    an operation's life: the queue, the one callback that ends it
+ *   prapi_parse.c  the response parsers (pull requests, error documents, Link headers)
  *
  * Life of an operation: submit validates, builds its URL and JSON, queues it and arms the
  * pump timer (never sending from inside the submit call, so callbacks are never
@@ -32,7 +32,7 @@
  *   - every buffer is bounded: response bodies by max_json_bytes (counted in the write
  *     callback), error lines by their arrays, URLs by validated parts.
  */
-#include "publish/github_int.h"
+#include "publish/prapi_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -44,7 +44,7 @@
 
 #include "base/log.h"
 
-void cpgo_gh_limits_default(struct cpgo_gh_limits *l)
+void cpgo_prapi_limits_default(struct cpgo_prapi_limits *l)
 {
     l->max_json_bytes = 4u << 20;
     l->timeout_ms = 30000;
@@ -54,7 +54,7 @@ void cpgo_gh_limits_default(struct cpgo_gh_limits *l)
     l->max_queued = 10000;
 }
 
-void cpgo_gh_pacing_default(struct cpgo_gh_pacing *p)
+void cpgo_prapi_pacing_default(struct cpgo_prapi_pacing *p)
 {
     p->min_mutation_gap_ms = 1000;
     p->max_mutations_per_hour = 400;
@@ -87,11 +87,11 @@ static int is_loopback(const char *host)
     return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4);
 }
 
-static void pump(struct cpgo_gh_client *c);
+static void pump(struct cpgo_prapi_client *c);
 
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
-    struct gh_req *r = userp;
+    struct prapi_req *r = userp;
     size_t n = size * nmemb;
     int rc = cpgo_buf_append(&r->body, data, n);
     if (rc) {
@@ -103,7 +103,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 
 static int xferinfo_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-    struct gh_req *r = p;
+    struct prapi_req *r = p;
     return r->abort;
 }
 
@@ -134,11 +134,11 @@ static int append_header(struct curl_slist **l, const char *h)
 
 /* Builds the easy handle for the request's current URL and method and hands it to the
  * scraper. On failure the request is finished. */
-static void start(struct cpgo_gh_client *c, struct gh_req *r)
+static void start(struct cpgo_prapi_client *c, struct prapi_req *r)
 {
     CURL *e = curl_easy_init();
     if (!e) {
-        github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+        prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
         return;
     }
     cpgo_buf_free(&r->body);
@@ -168,7 +168,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
         r->hdrs = NULL;
         curl_easy_cleanup(e);
         r->easy = NULL;
-        github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+        prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
         return;
     }
     curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -197,7 +197,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
         r->hdrs = NULL;
         curl_easy_cleanup(e);
         r->easy = NULL;
-        github_finish(r, CPGO_CLASS_CANCELED, "the HTTP client is closing");
+        prapi_finish(r, CPGO_CLASS_CANCELED, "the HTTP client is closing");
         return;
     }
     c->active = r;
@@ -205,7 +205,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
     r->res.attempts++;
     c->st.requests++;
     if (mutation && c->mut_ring) {
-        c->mut_ring[c->mut_pos] = github_now_ms();
+        c->mut_ring[c->mut_pos] = prapi_now_ms();
         c->mut_pos = (c->mut_pos + 1) % c->pace.max_mutations_per_hour;
         if (c->mut_n < c->pace.max_mutations_per_hour) c->mut_n++;
     }
@@ -218,7 +218,7 @@ static void start(struct cpgo_gh_client *c, struct gh_req *r)
 }
 
 /* Zeroes the token and frees what the client owns (any of it may be missing yet). */
-static void client_free(struct cpgo_gh_client *c)
+static void client_free(struct cpgo_prapi_client *c)
 {
     if (c->token) explicit_bzero(c->token, c->token_len);
     free(c->token);
@@ -233,7 +233,7 @@ static void client_free(struct cpgo_gh_client *c)
 
 static void close_cb(uv_handle_t *h)
 {
-    struct cpgo_gh_client *c = h->data;
+    struct cpgo_prapi_client *c = h->data;
     void (*cb)(void *) = c->closed;
     void *arg = c->closed_arg;
     client_free(c);
@@ -242,44 +242,44 @@ static void close_cb(uv_handle_t *h)
 
 static void pump_cb(uv_timer_t *h)
 {
-    struct cpgo_gh_client *c = h->data;
+    struct cpgo_prapi_client *c = h->data;
     if (c->closing || c->stopped) {
         /* fail everything queued; a callback may queue more, which fails here too */
-        struct gh_req *r;
-        while ((r = github_pop(c))) {
+        struct prapi_req *r;
+        while ((r = prapi_pop(c))) {
             if (c->closing)
-                github_finish(r, CPGO_CLASS_CANCELED, "not sent: the GitHub client is closing");
+                prapi_finish(r, CPGO_CLASS_CANCELED, "not sent: the GitHub client is closing");
             else
-                github_finish(r, CPGO_CLASS_AUTH, "not sent: %s", c->st.stop_reason);
+                prapi_finish(r, CPGO_CLASS_AUTH, "not sent: %s", c->st.stop_reason);
         }
         if (c->closing && !c->active && !uv_is_closing((uv_handle_t *)&c->timer))
             uv_close((uv_handle_t *)&c->timer, close_cb);
         return;
     }
-    if (c->active || !github_peek(c)) return;
-    uint64_t now = github_now_ms(), t = github_earliest_start(c, github_peek(c));
+    if (c->active || !prapi_peek(c)) return;
+    uint64_t now = prapi_now_ms(), t = prapi_earliest_start(c, prapi_peek(c));
     if (t > now) {
         /* the loop's cached time may lag: re-arm for what remains */
         uv_timer_start(&c->timer, pump_cb, t - now, 0);
         return;
     }
-    start(c, github_pop(c));
+    start(c, prapi_pop(c));
     if (!c->active) pump(c); /* it finished at once: go on with the next */
 }
 
 /* Arms the timer for the head of the queue (0 ms when it may start now). */
-static void pump(struct cpgo_gh_client *c)
+static void pump(struct cpgo_prapi_client *c)
 {
     if (uv_is_closing((uv_handle_t *)&c->timer)) return;
     if (c->closing || c->stopped) {
-        if (github_peek(c) || (c->closing && !c->active)) uv_timer_start(&c->timer, pump_cb, 0, 0);
+        if (prapi_peek(c) || (c->closing && !c->active)) uv_timer_start(&c->timer, pump_cb, 0, 0);
         return;
     }
-    if (c->active || !github_peek(c)) {
+    if (c->active || !prapi_peek(c)) {
         uv_timer_stop(&c->timer);
         return;
     }
-    uint64_t now = github_now_ms(), t = github_earliest_start(c, github_peek(c));
+    uint64_t now = prapi_now_ms(), t = prapi_earliest_start(c, prapi_peek(c));
     uv_timer_start(&c->timer, pump_cb, t > now ? t - now : 0, 0);
 }
 
@@ -301,16 +301,16 @@ static int64_t parse_retry_after(const char *v, int64_t date)
 
 static void easy_done(void *easy, int curlcode, void *arg)
 {
-    struct gh_req *r = arg;
-    struct cpgo_gh_client *c = r->c;
+    struct prapi_req *r = arg;
+    struct cpgo_prapi_client *c = r->c;
     CURL *e = easy;
     c->active = NULL;
     if (r->sent_mutation) {
-        c->last_mutation_ms = github_now_ms();
+        c->last_mutation_ms = prapi_now_ms();
         c->have_mutation = 1;
     }
     /* copy out what is needed, then let go of curl before any callback runs */
-    struct gh_resp rs;
+    struct prapi_resp rs;
     memset(&rs, 0, sizeof rs);
     rs.curlcode = curlcode;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &rs.status);
@@ -321,10 +321,10 @@ static void easy_done(void *easy, int curlcode, void *arg)
     rs.date = dt > 0 ? (int64_t)dt : -1;
     rs.retry_after_s = parse_retry_after(header(e, "retry-after"), rs.date);
     const char *link = header(e, "link");
-    if (link) rs.link = github_xstrdup(link);
+    if (link) rs.link = prapi_xstrdup(link);
     char *loc = NULL;
     if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
-        rs.location = github_xstrdup(loc);
+        rs.location = prapi_xstrdup(loc);
     rs.over_limit = r->over_limit;
     memcpy(rs.curl_err, r->errbuf, sizeof rs.curl_err);
     rs.curl_err[sizeof rs.curl_err - 1] = 0;
@@ -340,7 +340,7 @@ static void easy_done(void *easy, int curlcode, void *arg)
         cpgo_log(CPGO_LVL_DEBUG, "github response", "repository", r->repo, "status", sts,
                  "ratelimit_remaining", rem, NULL);
     }
-    github_handle(r, &rs);
+    prapi_handle(r, &rs);
     free(rs.body);
     free(rs.link);
     free(rs.location);
@@ -349,19 +349,19 @@ static void easy_done(void *easy, int curlcode, void *arg)
 
 /* ---- public -------------------------------------------------------------------------------- */
 
-int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
-                       const struct cpgo_gh_opts *opts, struct cpgo_gh_client **out,
+int cpgo_prapi_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
+                       const struct cpgo_prapi_opts *opts, struct cpgo_prapi_client **out,
                        struct cpgo_err *err)
 {
     *out = NULL;
-    const char *api = opts->api_url ? opts->api_url : CPGO_GH_DEFAULT_API_URL;
+    const char *api = opts->api_url ? opts->api_url : CPGO_PRAPI_DEFAULT_API_URL;
     const char *tok = opts->token;
     if (!tok || !*tok) return cpgo_err_set(err, CPGO_E_USAGE, "github: no token");
     for (const char *p = tok; *p; p++)
         if ((unsigned char)*p < ' ' || *p == 127)
             return cpgo_err_set(err, CPGO_E_USAGE,
                                 "github: the token contains a control character (a newline?)");
-    struct cpgo_gh_client *c = calloc(1, sizeof *c);
+    struct cpgo_prapi_client *c = calloc(1, sizeof *c);
     if (!c) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     c->loop = loop;
     c->scraper = scraper;
@@ -369,11 +369,11 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
     if (opts->limits)
         c->lim = *opts->limits;
     else
-        cpgo_gh_limits_default(&c->lim);
+        cpgo_prapi_limits_default(&c->lim);
     if (opts->pacing)
         c->pace = *opts->pacing;
     else
-        cpgo_gh_pacing_default(&c->pace);
+        cpgo_prapi_pacing_default(&c->pace);
     if (!c->lim.per_page || c->lim.per_page > 100) c->lim.per_page = 100;
     if (!c->lim.max_pages) c->lim.max_pages = 1;
     if (!c->lim.max_json_bytes) c->lim.max_json_bytes = 4u << 20;
@@ -396,7 +396,7 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
         cpgo_url_free(&u); /* cpgo_url_parse leaves it empty when it fails */
         char masked[256];
         cpgo_url_mask(c->api_url, masked, sizeof masked);
-        github_scrub(c, masked);
+        prapi_scrub(c, masked);
         cpgo_err_set(err, CPGO_E_USAGE,
                      "github: api_url %s is not an https URL without credentials (like "
                      "https://api.github.com or https://HOST/api/v3)",
@@ -404,8 +404,8 @@ int cpgo_gh_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
         client_free(c);
         return CPGO_E_USAGE;
     }
-    c->api_scheme = github_xstrdup(u.scheme);
-    c->api_host = github_xstrdup(u.host);
+    c->api_scheme = prapi_xstrdup(u.scheme);
+    c->api_host = prapi_xstrdup(u.host);
     c->api_port = u.port;
     /* "/" for api.github.com, "/api/v3" for Enterprise: stored without the trailing '/' */
     size_t pl = strlen(u.path);
@@ -433,7 +433,7 @@ nomem:
     return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
 }
 
-void cpgo_gh_client_close(struct cpgo_gh_client *c, void (*closed)(void *arg), void *arg)
+void cpgo_prapi_client_close(struct cpgo_prapi_client *c, void (*closed)(void *arg), void *arg)
 {
     if (!c || c->closing) return;
     c->closing = 1;
@@ -443,21 +443,21 @@ void cpgo_gh_client_close(struct cpgo_gh_client *c, void (*closed)(void *arg), v
     uv_timer_start(&c->timer, pump_cb, 0, 0);
 }
 
-void cpgo_gh_client_status(const struct cpgo_gh_client *c, struct cpgo_gh_status *st)
+void cpgo_prapi_client_status(const struct cpgo_prapi_client *c, struct cpgo_prapi_status *st)
 {
     *st = c->st;
     st->queued = c->waiting.len + (c->active ? 1 : 0);
-    uint64_t now = github_now_ms();
+    uint64_t now = prapi_now_ms();
     st->paused_ms = c->not_before_ms > now ? c->not_before_ms - now : 0;
 }
 
-int github_submit(struct cpgo_gh_client *c, struct gh_req *r)
+int prapi_submit(struct cpgo_prapi_client *c, struct prapi_req *r)
 {
     if (!r->url) {
-        github_free_req(r);
+        prapi_free_req(r);
         return CPGO_E_NOMEM;
     }
-    github_push_back(c, r);
+    prapi_push_back(c, r);
     pump(c);
     return 0;
 }

@@ -1,13 +1,13 @@
 /*
- * github_pace.c - GitHub's rules applied to each response (github.h lists them): when the
+ * prapi_pace.c - GitHub's rules applied to each response (prapi.h lists them): when the
  * next request may start (the queue's pause, the gap after a mutation, the hourly budget),
  * and what a response means -- finish the operation, retry it after a backoff or a rate
  * limit (primary, retry-after, secondary), stop the client on 401, follow a redirect or a
  * Link rel="next" page only within the API, and never send a POST twice blindly (a lookup
- * first). Thread: the loop, called from the client's transfer callback (github.c).
+ * first). Thread: the loop, called from the client's transfer callback (prapi.c).
  */
 #define _GNU_SOURCE /* strcasestr */
-#include "publish/github_int.h"
+#include "publish/prapi_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 
 #include "base/log.h"
 
-static uint64_t rnd(struct cpgo_gh_client *c)
+static uint64_t rnd(struct cpgo_prapi_client *c)
 {
     /* xorshift64: jitter only, no need for quality */
     uint64_t x = c->rng;
@@ -28,7 +28,7 @@ static uint64_t rnd(struct cpgo_gh_client *c)
 }
 
 /* The token may go only to the API itself: same scheme, host and port, under its path. */
-static int same_api(const struct cpgo_gh_client *c, const char *url)
+static int same_api(const struct cpgo_prapi_client *c, const char *url)
 {
     struct cpgo_url u;
     const char *why;
@@ -42,7 +42,7 @@ static int same_api(const struct cpgo_gh_client *c, const char *url)
 }
 
 /* When the head of the queue may start (monotonic ms). */
-uint64_t github_earliest_start(const struct cpgo_gh_client *c, const struct gh_req *r)
+uint64_t prapi_earliest_start(const struct cpgo_prapi_client *c, const struct prapi_req *r)
 {
     uint64_t t = c->not_before_ms;
     if (strcmp(r->method, "GET")) {
@@ -56,16 +56,16 @@ uint64_t github_earliest_start(const struct cpgo_gh_client *c, const struct gh_r
     return t;
 }
 
-static void pause_queue(struct cpgo_gh_client *c, uint64_t wait_ms)
+static void pause_queue(struct cpgo_prapi_client *c, uint64_t wait_ms)
 {
     if (wait_ms > c->pace.max_pause_ms) wait_ms = c->pace.max_pause_ms;
-    uint64_t until = github_now_ms() + wait_ms;
+    uint64_t until = prapi_now_ms() + wait_ms;
     if (until > c->not_before_ms) c->not_before_ms = until;
 }
 
 /* ---- judging a response ------------------------------------------------------------------ */
 
-static uint64_t backoff_ms(struct cpgo_gh_client *c, unsigned attempt)
+static uint64_t backoff_ms(struct cpgo_prapi_client *c, unsigned attempt)
 {
     uint64_t d = c->pace.backoff_base_ms;
     for (unsigned i = 0; i < attempt && d < c->pace.backoff_max_ms; i++)
@@ -77,21 +77,21 @@ static uint64_t backoff_ms(struct cpgo_gh_client *c, unsigned attempt)
 
 /* Requeues r at the head after `wait_ms` (the queue waits with it: one request at a time),
  * or gives up when its retries are spent. */
-static void retry(struct gh_req *r, uint64_t wait_ms, enum cpgo_class cls, const char *why)
+static void retry(struct prapi_req *r, uint64_t wait_ms, enum cpgo_class cls, const char *why)
 {
-    struct cpgo_gh_client *c = r->c;
+    struct cpgo_prapi_client *c = r->c;
     if (r->retries >= c->pace.max_retries) {
-        github_finish(r, cls, "%s (gave up after %u retries)", why, r->retries);
+        prapi_finish(r, cls, "%s (gave up after %u retries)", why, r->retries);
         return;
     }
     r->retries++;
     c->st.retries++;
     pause_queue(c, wait_ms);
-    github_push_front(c, r);
+    prapi_push_front(c, r);
 }
 
 /* Seconds until x-ratelimit-reset, by the response's own clock when it sent one. */
-static uint64_t reset_wait_ms(const struct cpgo_gh_client *c, const struct gh_resp *rs)
+static uint64_t reset_wait_ms(const struct cpgo_prapi_client *c, const struct prapi_resp *rs)
 {
     int64_t now = rs->date > 0 ? rs->date : (int64_t)time(NULL);
     int64_t s = rs->reset - now;
@@ -100,11 +100,11 @@ static uint64_t reset_wait_ms(const struct cpgo_gh_client *c, const struct gh_re
 }
 
 /* Points r's next request at `url` (copied): 0, or -1 once r is finished (out of memory). */
-static int retarget(struct gh_req *r, const char *url)
+static int retarget(struct prapi_req *r, const char *url)
 {
-    char *u = github_xstrdup(url);
+    char *u = prapi_xstrdup(url);
     if (!u) {
-        github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+        prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
         return -1;
     }
     free(r->url);
@@ -112,15 +112,15 @@ static int retarget(struct gh_req *r, const char *url)
     return 0;
 }
 
-static void stop_client(struct cpgo_gh_client *c, const char *msg)
+static void stop_client(struct cpgo_prapi_client *c, const char *msg)
 {
     c->stopped = 1;
     c->st.stopped = 1;
     size_t o = 0;
     char m[96];
     m[0] = 0;
-    github_append_clean(m, sizeof m, &o, msg, strlen(msg));
-    github_scrub(c, m);
+    prapi_append_clean(m, sizeof m, &o, msg, strlen(msg));
+    prapi_scrub(c, m);
     snprintf(c->st.stop_reason, sizeof c->st.stop_reason,
              "GitHub answered 401 (%.40s) at %.40s: all GitHub requests stopped; fix the token", m,
              c->api_host);
@@ -128,41 +128,41 @@ static void stop_client(struct cpgo_gh_client *c, const char *msg)
              c->api_url, "reason", m, NULL);
 }
 
-static void handle_list(struct gh_req *r, struct gh_resp *rs)
+static void handle_list(struct prapi_req *r, struct prapi_resp *rs)
 {
-    struct cpgo_gh_client *c = r->c;
-    struct cpgo_gh_pr *prs;
+    struct cpgo_prapi_client *c = r->c;
+    struct cpgo_prapi_pr *prs;
     size_t n;
     char err[200];
-    if (cpgo_gh_parse_pr_list((const char *)rs->body, rs->len, GH_MAX_LIST_ITEMS, &prs, &n, err,
+    if (cpgo_prapi_parse_pr_list((const char *)rs->body, rs->len, PRAPI_MAX_LIST_ITEMS, &prs, &n, err,
                               sizeof err)) {
-        github_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
+        prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
         return;
     }
     int open_found = 0;
     for (size_t i = 0; i < n; i++) {
-        struct cpgo_gh_pr *p = &prs[i];
+        struct cpgo_prapi_pr *p = &prs[i];
         if (open_found) {
-            cpgo_gh_pr_free(p);
+            cpgo_prapi_pr_free(p);
             continue;
         }
         if (!r->in_lookup) r->res.nseen++;
         int take = p->open || !r->res.found || p->number > r->res.pr.number;
         if (r->in_lookup && !p->open) take = 0; /* a lookup after a POST wants open ones */
         if (take) {
-            cpgo_gh_pr_free(&r->res.pr);
+            cpgo_prapi_pr_free(&r->res.pr);
             r->res.pr = *p;
             r->res.found = 1;
             open_found = p->open;
         } else {
-            cpgo_gh_pr_free(p);
+            cpgo_prapi_pr_free(p);
         }
     }
     free(prs);
     if (r->in_lookup) {
         if (r->res.found) {
             r->res.recovered = 1;
-            github_finish(r, CPGO_CLASS_OK, "%s", "");
+            prapi_finish(r, CPGO_CLASS_OK, "%s", "");
             return;
         }
         /* nothing was created: the POST may be sent again */
@@ -170,22 +170,22 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
         r->method = "POST";
         if (retarget(r, r->create_url)) return;
         r->pages = r->redirects = 0;
-        github_push_front(c, r);
+        prapi_push_front(c, r);
         return;
     }
     if (open_found) {
-        github_finish(r, CPGO_CLASS_OK, "%s", "");
+        prapi_finish(r, CPGO_CLASS_OK, "%s", "");
         return;
     }
     char next[2048];
-    int ln = rs->link ? cpgo_gh_link_next(rs->link, next, sizeof next) : 0;
+    int ln = rs->link ? cpgo_prapi_link_next(rs->link, next, sizeof next) : 0;
     if (ln < 0) {
-        github_finish(r, CPGO_CLASS_BAD_RESPONSE, "malformed Link header");
+        prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "malformed Link header");
         return;
     }
     if (ln == 1) {
         if (!same_api(c, next)) {
-            github_finish(r, CPGO_CLASS_BAD_RESPONSE, "Link rel=\"next\" leaves the API (%s://%s)",
+            prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "Link rel=\"next\" leaves the API (%s://%s)",
                           c->api_scheme, c->api_host);
             return;
         }
@@ -193,45 +193,45 @@ static void handle_list(struct gh_req *r, struct gh_resp *rs)
             if (retarget(r, next)) return;
             r->pages++;
             r->redirects = 0;
-            github_push_front(c, r);
+            prapi_push_front(c, r);
             return;
         }
         r->res.truncated = 1;
     }
-    github_finish(r, CPGO_CLASS_OK, "%s", "");
+    prapi_finish(r, CPGO_CLASS_OK, "%s", "");
 }
 
-static void handle_2xx(struct gh_req *r, struct gh_resp *rs)
+static void handle_2xx(struct prapi_req *r, struct prapi_resp *rs)
 {
-    struct cpgo_gh_client *c = r->c;
+    struct cpgo_prapi_client *c = r->c;
     c->secondary_streak = 0;
-    if (r->res.op == CPGO_GH_OP_FIND || r->in_lookup) {
+    if (r->res.op == CPGO_PRAPI_OP_FIND || r->in_lookup) {
         handle_list(r, rs);
         return;
     }
     char err[200];
-    if (cpgo_gh_parse_pr((const char *)rs->body, rs->len, &r->res.pr, err, sizeof err)) {
-        github_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
+    if (cpgo_prapi_parse_pr((const char *)rs->body, rs->len, &r->res.pr, err, sizeof err)) {
+        prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
         return;
     }
     r->res.found = 1;
-    github_finish(r, CPGO_CLASS_OK, "%s", "");
+    prapi_finish(r, CPGO_CLASS_OK, "%s", "");
 }
 
 /* A failure after which the request may or may not have taken effect. */
-static void handle_ambiguous(struct gh_req *r, struct gh_resp *rs, enum cpgo_class cls,
+static void handle_ambiguous(struct prapi_req *r, struct prapi_resp *rs, enum cpgo_class cls,
                              const char *why)
 {
-    struct cpgo_gh_client *c = r->c;
+    struct cpgo_prapi_client *c = r->c;
     uint64_t wait = backoff_ms(c, r->retries);
     if (rs->retry_after_s >= 0) { /* a 503 may say when to come back */
         uint64_t ra = (uint64_t)rs->retry_after_s * 1000u + c->pace.reset_margin_ms;
         if (ra > wait) wait = ra;
     }
-    if (r->res.op == CPGO_GH_OP_CREATE && !r->in_lookup) {
+    if (r->res.op == CPGO_PRAPI_OP_CREATE && !r->in_lookup) {
         /* never POST twice blindly: first look for what the first POST may have made */
         if (r->retries >= c->pace.max_retries) {
-            github_finish(r, cls, "%s (gave up after %u retries)", why, r->retries);
+            prapi_finish(r, cls, "%s (gave up after %u retries)", why, r->retries);
             return;
         }
         if (retarget(r, r->lookup_url)) return;
@@ -244,9 +244,9 @@ static void handle_ambiguous(struct gh_req *r, struct gh_resp *rs, enum cpgo_cla
     retry(r, wait, cls, why);
 }
 
-void github_handle(struct gh_req *r, struct gh_resp *rs)
+void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
 {
-    struct cpgo_gh_client *c = r->c;
+    struct cpgo_prapi_client *c = r->c;
     char why[256];
     r->res.http_status = rs->status;
     if (rs->remaining >= 0) c->st.rate_remaining = rs->remaining;
@@ -257,7 +257,7 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
     /* a response that completed while closing is still judged (a POST may have created
      * the pull request); whatever would be sent next is canceled by the pump */
     if (rs->curlcode == CURLE_ABORTED_BY_CALLBACK) {
-        github_finish(r, CPGO_CLASS_CANCELED,
+        prapi_finish(r, CPGO_CLASS_CANCELED,
                       "canceled: the GitHub client or the HTTP client closed");
         return;
     }
@@ -268,10 +268,10 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         case CURLE_WRITE_ERROR:
         case CURLE_FILESIZE_EXCEEDED:
             if (rs->over_limit || rs->curlcode == CURLE_FILESIZE_EXCEEDED)
-                github_finish(r, CPGO_CLASS_BAD_RESPONSE,
+                prapi_finish(r, CPGO_CLASS_BAD_RESPONSE,
                               "response larger than the limit of %zu bytes", c->lim.max_json_bytes);
             else
-                github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory reading the response");
+                prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory reading the response");
             return;
         case CURLE_URL_MALFORMAT:
         case CURLE_UNSUPPORTED_PROTOCOL:
@@ -281,10 +281,10 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         case CURLE_SSL_CIPHER:
         case CURLE_SSL_CACERT_BADFILE:
         case CURLE_SSL_ISSUER_ERROR:
-            github_finish(r, CPGO_CLASS_CONFIG, "%s", why);
+            prapi_finish(r, CPGO_CLASS_CONFIG, "%s", why);
             return;
         case CURLE_OUT_OF_MEMORY:
-            github_finish(r, CPGO_CLASS_INTERNAL_RETRY, "%s", why);
+            prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "%s", why);
             return;
         default:
             handle_ambiguous(r, rs, CPGO_CLASS_TRANSIENT, why);
@@ -298,23 +298,23 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         return;
     }
     char msg[160];
-    cpgo_gh_parse_message((const char *)rs->body, rs->len, c->secrets, msg, sizeof msg);
+    cpgo_prapi_parse_message((const char *)rs->body, rs->len, c->secrets, msg, sizeof msg);
     snprintf(why, sizeof why, "HTTP %ld%s%s", st, msg[0] ? ": " : "", msg);
 
     if (st == 301 || st == 302 || st == 307 || st == 308) {
         if (!rs->location) {
-            github_finish(r, CPGO_CLASS_HTTP, "HTTP %ld without a Location", st);
+            prapi_finish(r, CPGO_CLASS_HTTP, "HTTP %ld without a Location", st);
             return;
         }
-        if (r->redirects >= GH_MAX_REDIRECTS) {
-            github_finish(r, CPGO_CLASS_REDIRECT, "more than %d redirects", GH_MAX_REDIRECTS);
+        if (r->redirects >= PRAPI_MAX_REDIRECTS) {
+            prapi_finish(r, CPGO_CLASS_REDIRECT, "more than %d redirects", PRAPI_MAX_REDIRECTS);
             return;
         }
         if (!same_api(c, rs->location)) {
             char whole[4096], masked[160]; /* masked and scrubbed whole, then cut */
             cpgo_url_mask(rs->location, whole, sizeof whole);
             cpgo_url_scrub(c->secrets, whole, strlen(whole), masked, sizeof masked);
-            github_finish(
+            prapi_finish(
                 r, CPGO_CLASS_REDIRECT,
                 "HTTP %ld redirect to %s refused: it leaves %s://%s (the token goes to the "
                 "API only)",
@@ -323,12 +323,12 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         }
         if (retarget(r, rs->location)) return;
         r->redirects++;
-        github_push_front(c, r);
+        prapi_push_front(c, r);
         return;
     }
     if (st == 401) {
         stop_client(c, msg[0] ? msg : "Bad credentials");
-        github_finish(r, CPGO_CLASS_AUTH, "%s: all GitHub requests stopped; fix the token", why);
+        prapi_finish(r, CPGO_CLASS_AUTH, "%s: all GitHub requests stopped; fix the token", why);
         return;
     }
     int limited = st == 429 || rs->retry_after_s >= 0 || (st == 403 && rs->remaining == 0) ||
@@ -362,18 +362,18 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         return;
     }
     if (st == 403) {
-        github_finish(r, CPGO_CLASS_FORBIDDEN, "%s", why);
+        prapi_finish(r, CPGO_CLASS_FORBIDDEN, "%s", why);
         return;
     }
     if (st == 404) {
-        github_finish(r, CPGO_CLASS_NOT_FOUND,
+        prapi_finish(r, CPGO_CLASS_NOT_FOUND,
                       "%s (no such repository or pull request, or the token "
                       "cannot see it)",
                       why);
         return;
     }
     if (st == 422) {
-        github_finish(r, strcasestr(msg, "already exists") ? CPGO_CLASS_EXISTS : CPGO_CLASS_INVALID,
+        prapi_finish(r, strcasestr(msg, "already exists") ? CPGO_CLASS_EXISTS : CPGO_CLASS_INVALID,
                       "%s", why);
         return;
     }
@@ -381,5 +381,5 @@ void github_handle(struct gh_req *r, struct gh_resp *rs)
         handle_ambiguous(r, rs, CPGO_CLASS_TRANSIENT, why);
         return;
     }
-    github_finish(r, CPGO_CLASS_HTTP, "%s", why);
+    prapi_finish(r, CPGO_CLASS_HTTP, "%s", why);
 }

@@ -22,7 +22,7 @@
 
 #include "base/log.h"
 #include "check.h"
-#include "publish/github.h"
+#include "publish/prapi.h"
 #include "scrape/scrape.h"
 
 #define TOKEN "ghp_cpgoT3stT0kenThatMustNeverBePrinted42"
@@ -222,7 +222,7 @@ static json_t *prs_of(const char *repo)
 
 struct done {
     int n;
-    struct cpgo_gh_result r;
+    struct cpgo_prapi_result r;
 };
 
 static void keep_error(const char *e)
@@ -237,12 +237,12 @@ static void keep_error(const char *e)
     all_errors = p;
 }
 
-static void on_done(struct cpgo_gh_result *res, void *arg)
+static void on_done(struct cpgo_prapi_result *res, void *arg)
 {
     struct done *d = arg;
     d->n++;
     uv_stop(&loop); /* a callback from a timer must not leave uv_run blocked in poll */
-    cpgo_gh_pr_free(&d->r.pr);
+    cpgo_prapi_pr_free(&d->r.pr);
     d->r = *res;
     memset(&res->pr, 0, sizeof res->pr); /* keep the strings */
     if (res->error[0]) keep_error(res->error);
@@ -254,7 +254,7 @@ static void on_done(struct cpgo_gh_result *res, void *arg)
 
 static void done_free(struct done *d)
 {
-    cpgo_gh_pr_free(&d->r.pr);
+    cpgo_prapi_pr_free(&d->r.pr);
     memset(d, 0, sizeof *d);
 }
 
@@ -282,9 +282,9 @@ static void wait_for(int *counter, int want, int line)
 }
 #define WAIT(counter, want) wait_for((counter), (want), __LINE__)
 
-static void fast_pacing(struct cpgo_gh_pacing *p)
+static void fast_pacing(struct cpgo_prapi_pacing *p)
 {
-    cpgo_gh_pacing_default(p);
+    cpgo_prapi_pacing_default(p);
     p->min_mutation_gap_ms = 20;
     p->secondary_wait_ms = 100;
     p->backoff_base_ms = 20;
@@ -293,18 +293,18 @@ static void fast_pacing(struct cpgo_gh_pacing *p)
     p->max_retries = 3;
 }
 
-static struct cpgo_gh_client *client_with(const struct cpgo_gh_pacing *p,
-                                          const struct cpgo_gh_limits *l, const char *token)
+static struct cpgo_prapi_client *client_with(const struct cpgo_prapi_pacing *p,
+                                          const struct cpgo_prapi_limits *l, const char *token)
 {
-    struct cpgo_gh_pacing fp;
+    struct cpgo_prapi_pacing fp;
     if (!p) {
         fast_pacing(&fp);
         p = &fp;
     }
-    struct cpgo_gh_opts o = {.api_url = fake_base, .token = token, .limits = l, .pacing = p};
-    struct cpgo_gh_client *c = NULL;
+    struct cpgo_prapi_opts o = {.api_url = fake_base, .token = token, .limits = l, .pacing = p};
+    struct cpgo_prapi_client *c = NULL;
     struct cpgo_err err;
-    int rc = cpgo_gh_client_new(&loop, scr, &o, &c, &err);
+    int rc = cpgo_prapi_client_new(&loop, scr, &o, &c, &err);
     CHECK_EQ_INT(rc, 0);
     if (rc) {
         fprintf(stderr, "%s\n", err.text);
@@ -313,7 +313,7 @@ static struct cpgo_gh_client *client_with(const struct cpgo_gh_pacing *p,
     return c;
 }
 
-static struct cpgo_gh_client *client(void)
+static struct cpgo_prapi_client *client(void)
 {
     return client_with(NULL, NULL, TOKEN);
 }
@@ -324,17 +324,17 @@ static void set_flag(void *arg)
     uv_stop(&loop);
 }
 
-static void close_client(struct cpgo_gh_client *c)
+static void close_client(struct cpgo_prapi_client *c)
 {
     int closed = 0;
-    cpgo_gh_client_close(c, set_flag, &closed);
+    cpgo_prapi_client_close(c, set_flag, &closed);
     WAIT(&closed, 1);
 }
 
 static char *managed_body(const char *text)
 {
     char m[512];
-    CHECK(cpgo_gh_marker(KEY, m, sizeof m) > 0);
+    CHECK(cpgo_prapi_marker(KEY, m, sizeof m) > 0);
     size_t n = strlen(m) + strlen(text) + 2;
     char *b = malloc(n);
     snprintf(b, n, "%s\n%s", m, text);
@@ -356,23 +356,23 @@ static long seed_pr(const char *repo, const char *head, const char *body, const 
 static void test_create(void)
 {
     ctl0("{s:s}", "action", "reset");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     struct done d1 = {0}, d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
     CHECK_EQ_INT(d1.n, 0); /* never from inside the submit call */
     WAIT(&d1.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
-    CHECK_EQ_INT(d1.r.op, CPGO_GH_OP_FIND);
+    CHECK_EQ_INT(d1.r.op, CPGO_PRAPI_OP_FIND);
     CHECK_EQ_INT(d1.r.found, 0);
     CHECK_EQ_INT(d1.r.nseen, 0);
     CHECK_EQ_INT(d1.r.attempts, 1);
 
     char *body = managed_body("Profile refreshed: ünïcode | and `ticks`.");
-    struct cpgo_gh_new_pr np = {.title = "cpgo: add the PGO profile default.pgo",
+    struct cpgo_prapi_new_pr np = {.title = "cpgo: add the PGO profile default.pgo",
                                 .head_branch = HEAD,
                                 .base = "main",
                                 .body = body};
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.found, 1);
@@ -385,7 +385,7 @@ static void test_create(void)
     CHECK(d2.r.pr.base_ref && !strcmp(d2.r.pr.base_ref, "main"));
     CHECK(d2.r.pr.head_sha && strlen(d2.r.pr.head_sha) == 40);
     CHECK(d2.r.pr.html_url && !strcmp(d2.r.pr.html_url, "https://github.com/acme/svc/pull/1"));
-    CHECK(cpgo_gh_body_has_marker(d2.r.pr.body, KEY));
+    CHECK(cpgo_prapi_body_has_marker(d2.r.pr.body, KEY));
 
     json_t *l = reqlog();
     CHECK_EQ_INT(json_array_size(l), 2);
@@ -421,24 +421,24 @@ static void test_update_in_place(void)
     ctl0("{s:s}", "action", "reset");
     char *old = managed_body("old numbers");
     long num = seed_pr("acme/svc", "acme:" HEAD, old, "open");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     struct done d1 = {0}, d2 = {0}, d3 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", "acme", HEAD, "main", on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", "acme", HEAD, "main", on_done, &d1), 0);
     WAIT(&d1.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.found, 1);
     CHECK_EQ_INT(d1.r.pr.number, num);
     CHECK(d1.r.pr.open);
-    CHECK(cpgo_gh_body_has_marker(d1.r.pr.body, KEY)); /* ours: may be updated */
+    CHECK(cpgo_prapi_body_has_marker(d1.r.pr.body, KEY)); /* ours: may be updated */
 
     char *neu = managed_body("new numbers");
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", d1.r.pr.number, NULL, neu, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", d1.r.pr.number, NULL, neu, on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK(d2.r.pr.body && !strcmp(d2.r.pr.body, neu));
     CHECK_EQ_INT(d2.r.pr.number, num);
 
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
     WAIT(&d3.n, 1);
     CHECK(d3.r.pr.body && !strcmp(d3.r.pr.body, neu));
 
@@ -466,16 +466,16 @@ static void test_unmanaged(void)
     ctl0("{s:s}", "action", "reset");
     const char *human = "I made this branch by hand, please keep it.";
     long num = seed_pr("acme/svc", "acme:" HEAD, human, "open");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     struct done d = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d), 0);
     WAIT(&d.n, 1);
     CHECK_EQ_INT(d.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d.r.found, 1);
     CHECK_EQ_INT(d.r.pr.number, num);
     /* no marker: the caller leaves it alone (and so nothing else is sent here) */
-    CHECK(!cpgo_gh_body_has_marker(d.r.pr.body, KEY));
-    CHECK(!cpgo_gh_body_has_marker(d.r.pr.body, NULL));
+    CHECK(!cpgo_prapi_body_has_marker(d.r.pr.body, KEY));
+    CHECK(!cpgo_prapi_body_has_marker(d.r.pr.body, NULL));
     json_t *prs = prs_of("acme/svc");
     CHECK(!strcmp(json_string_value(json_object_get(json_array_get(prs, 0), "body")), human));
     json_decref(prs);
@@ -485,20 +485,20 @@ static void test_unmanaged(void)
 
     /* the marker itself */
     char m[256];
-    int n = cpgo_gh_marker(KEY, m, sizeof m);
+    int n = cpgo_prapi_marker(KEY, m, sizeof m);
     CHECK(!strcmp(m, "<!-- cpgo:managed target=github.com/acme/svc@main:default.pgo -->"));
     CHECK_EQ_INT(n, (int)strlen(m));
-    CHECK(cpgo_gh_marker("a--b c>d%e-", m, sizeof m) > 0);
+    CHECK(cpgo_prapi_marker("a--b c>d%e-", m, sizeof m) > 0);
     CHECK(!strcmp(m, "<!-- cpgo:managed target=a-%2Db%20c%3Ed%25e%2D -->"));
-    CHECK(cpgo_gh_marker("x---y", m, sizeof m) > 0);
+    CHECK(cpgo_prapi_marker("x---y", m, sizeof m) > 0);
     CHECK(!strstr(m + 4, "--") || strstr(m + 4, "--") == m + strlen(m) - 3);
-    CHECK_EQ_INT(cpgo_gh_marker(KEY, m, 20), -1);
-    CHECK(cpgo_gh_body_has_marker("text\n<!-- cpgo:managed target=k -->\nmore", "k"));
-    CHECK(!cpgo_gh_body_has_marker("<!-- cpgo:managed target=kk -->", "k")); /* no prefix match */
-    CHECK(!cpgo_gh_body_has_marker("<!-- cpgo:managed target=k -->", "kk"));
-    CHECK(cpgo_gh_body_has_marker("<!-- cpgo:managed target=zz -->", NULL));
-    CHECK(!cpgo_gh_body_has_marker(NULL, "k"));
-    CHECK(!cpgo_gh_body_has_marker("", NULL));
+    CHECK_EQ_INT(cpgo_prapi_marker(KEY, m, 20), -1);
+    CHECK(cpgo_prapi_body_has_marker("text\n<!-- cpgo:managed target=k -->\nmore", "k"));
+    CHECK(!cpgo_prapi_body_has_marker("<!-- cpgo:managed target=kk -->", "k")); /* no prefix match */
+    CHECK(!cpgo_prapi_body_has_marker("<!-- cpgo:managed target=k -->", "kk"));
+    CHECK(cpgo_prapi_body_has_marker("<!-- cpgo:managed target=zz -->", NULL));
+    CHECK(!cpgo_prapi_body_has_marker(NULL, "k"));
+    CHECK(!cpgo_prapi_body_has_marker("", NULL));
 }
 
 static void test_closed(void)
@@ -506,10 +506,10 @@ static void test_closed(void)
     ctl0("{s:s}", "action", "reset");
     char *body = managed_body("x");
     long num = seed_pr("acme/svc", "acme:" HEAD, body, "closed");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     struct done d1 = {0}, d2 = {0}, d3 = {0}, d4 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d1.n, 1); /* FIFO: the find finished first */
     CHECK_EQ_INT(d1.r.found, 1);
@@ -520,8 +520,8 @@ static void test_closed(void)
 
     ctl0("{s:s, s:s, s:i, s:b}", "action", "set_pr", "repo", "acme/svc", "number", (int)num,
          "merged", 1);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d4), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d4), 0);
     WAIT(&d4.n, 1);
     CHECK(!d3.r.pr.open && d3.r.pr.merged); /* from "merged" */
     CHECK(!d4.r.pr.open && d4.r.pr.merged); /* from "merged_at" (lists lack "merged") */
@@ -537,19 +537,19 @@ static void test_rate_limits(void)
 {
     ctl0("{s:s}", "action", "reset");
     long num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
 
     /* primary: 403 with x-ratelimit-remaining 0 pauses the whole queue until the reset */
     ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "rate_limit", "method", "GET",
          "reset_in", 2);
     struct done d1 = {0}, d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
     int polled = 0;
     while (d1.n == 0 && !polled) {
         uv_run(&loop, UV_RUN_ONCE);
-        struct cpgo_gh_status st;
-        cpgo_gh_client_status(c, &st);
+        struct cpgo_prapi_status st;
+        cpgo_prapi_client_status(c, &st);
         if (st.rate_limited) {
             polled = 1;
             CHECK(st.paused_ms > 500);
@@ -579,7 +579,7 @@ static void test_rate_limits(void)
     ctl0("{s:s, s:s, s:i, s:i}", "action", "fault", "kind", "retry_after", "seconds", 1, "status",
          429);
     struct done d3 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
     WAIT(&d3.n, 1);
     CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_OK);
     l = reqlog();
@@ -594,7 +594,7 @@ static void test_rate_limits(void)
     num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
     ctl0("{s:s, s:s, s:i}", "action", "fault", "kind", "secondary", "count", 50);
     struct done d4 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
     CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_RATE_LIMITED);
     CHECK_EQ_INT(d4.r.attempts, 4);
@@ -607,8 +607,8 @@ static void test_rate_limits(void)
     CHECK(lnum(l, 3, "t") - lnum(l, 2, "t") >= 0.4);
     json_decref(l);
     done_free(&d4);
-    struct cpgo_gh_status st;
-    cpgo_gh_client_status(c, &st);
+    struct cpgo_prapi_status st;
+    cpgo_prapi_client_status(c, &st);
     CHECK(st.rate_limited >= 6);
     CHECK(!st.stopped);
     close_client(c);
@@ -618,13 +618,13 @@ static void test_auth(void)
 {
     ctl0("{s:s}", "action", "reset");
     ctl0("{s:s, s:b}", "action", "unauthorized", "value", 1);
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     struct done d[5] = {{0}};
-    struct cpgo_gh_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d[0]), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d[1]), 0);
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "other", &np, on_done, &d[2]), 0);
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", 1, "t", NULL, on_done, &d[3]), 0);
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d[0]), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d[1]), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "other", &np, on_done, &d[2]), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, "t", NULL, on_done, &d[3]), 0);
     WAIT(&d[3].n, 1);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ_INT(d[i].n, 1);
@@ -635,14 +635,14 @@ static void test_auth(void)
     CHECK_EQ_INT(d[0].r.attempts, 1);
     CHECK_EQ_INT(d[1].r.attempts, 0);
     CHECK_STR_CONTAINS(d[2].r.error, "github acme/other: create pull request: not sent");
-    struct cpgo_gh_status st;
-    cpgo_gh_client_status(c, &st);
+    struct cpgo_prapi_status st;
+    cpgo_prapi_client_status(c, &st);
     CHECK(st.stopped);
     CHECK_STR_CONTAINS(st.stop_reason, "401");
     CHECK_EQ_INT(st.requests, 1);
     keep_error(st.stop_reason);
     /* later operations fail at once, without a request */
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d[4]), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d[4]), 0);
     CHECK_EQ_INT(d[4].n, 0);
     WAIT(&d[4].n, 1);
     CHECK_EQ_INT(d[4].r.cls, CPGO_CLASS_AUTH);
@@ -655,7 +655,7 @@ static void test_auth(void)
     ctl0("{s:s}", "action", "reset");
     c = client_with(NULL, NULL, "ghp_wrong");
     struct done dw = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &dw), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &dw), 0);
     WAIT(&dw.n, 1);
     CHECK_EQ_INT(dw.r.cls, CPGO_CLASS_AUTH);
     json_t *l = reqlog();
@@ -670,13 +670,13 @@ static void test_5xx(void)
 {
     ctl0("{s:s}", "action", "reset");
     long num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
 
     /* GET: 502 twice, then the answer */
     ctl0("{s:s, s:s, s:s, s:i, s:i}", "action", "fault", "kind", "status", "method", "GET",
          "status", 502, "count", 2);
     struct done d1 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
     WAIT(&d1.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.attempts, 3);
@@ -687,7 +687,7 @@ static void test_5xx(void)
     ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "PATCH", "status",
          503);
     struct done d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", num, NULL, "nb", on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", num, NULL, "nb", on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.attempts, 2);
@@ -696,9 +696,9 @@ static void test_5xx(void)
     ctl0("{s:s}", "action", "reset");
     ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "POST", "status",
          502);
-    struct cpgo_gh_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
     struct done d3 = {0};
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &d3), 0);
     WAIT(&d3.n, 1);
     CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d3.r.recovered, 0);
@@ -719,7 +719,7 @@ static void test_5xx(void)
     ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "create_then_fail", "method", "POST",
          "status", 504);
     struct done d4 = {0};
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d4), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &d4), 0);
     WAIT(&d4.n, 1);
     CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d4.r.recovered, 1);
@@ -734,7 +734,7 @@ static void test_5xx(void)
     ctl0("{s:s, s:s, s:s, s:i, s:i}", "action", "fault", "kind", "status", "method", "GET",
          "status", 500, "count", 50);
     struct done d5 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d5), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d5), 0);
     WAIT(&d5.n, 1);
     CHECK_EQ_INT(d5.r.cls, CPGO_CLASS_TRANSIENT);
     CHECK_EQ_INT(d5.r.attempts, 4);
@@ -743,15 +743,15 @@ static void test_5xx(void)
     ctl0("{s:s}", "action", "reset");
 
     /* a timeout is retried too (GET) */
-    struct cpgo_gh_limits lim;
-    cpgo_gh_limits_default(&lim);
+    struct cpgo_prapi_limits lim;
+    cpgo_prapi_limits_default(&lim);
     lim.timeout_ms = 300;
-    struct cpgo_gh_client *c2 = client_with(NULL, &lim, TOKEN);
+    struct cpgo_prapi_client *c2 = client_with(NULL, &lim, TOKEN);
     num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
     ctl0("{s:s, s:s, s:s, s:f}", "action", "fault", "kind", "delay", "method", "GET", "seconds",
          0.8);
     struct done d6 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c2, "acme", "svc", num, on_done, &d6), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c2, "acme", "svc", num, on_done, &d6), 0);
     WAIT(&d6.n, 1);
     CHECK_EQ_INT(d6.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d6.r.attempts, 2);
@@ -768,16 +768,16 @@ static void test_exists(void)
 {
     ctl0("{s:s}", "action", "reset");
     long num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
-    struct cpgo_gh_client *c = client();
-    struct cpgo_gh_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
+    struct cpgo_prapi_client *c = client();
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
     struct done d1 = {0}, d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &d1), 0);
     WAIT(&d1.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_EXISTS);
     CHECK_EQ_INT(d1.r.http_status, 422);
     CHECK_EQ_INT(d1.r.attempts, 1);
     CHECK_STR_CONTAINS(d1.r.error, "A pull request already exists for acme:" HEAD);
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.found, 1);
     CHECK_EQ_INT(d2.r.pr.number, num);
@@ -796,12 +796,12 @@ static void test_pagination(void)
     seed_pr("acme/svc", "acme:" HEAD, "b", "closed");
     long newest = seed_pr("acme/svc", "acme:" HEAD, "b", "closed");
     seed_pr("acme/svc", "acme:someone-else", "b", "open"); /* another head: filtered out */
-    struct cpgo_gh_limits lim;
-    cpgo_gh_limits_default(&lim);
+    struct cpgo_prapi_limits lim;
+    cpgo_prapi_limits_default(&lim);
     lim.per_page = 1;
-    struct cpgo_gh_client *c = client_with(NULL, &lim, TOKEN);
+    struct cpgo_prapi_client *c = client_with(NULL, &lim, TOKEN);
     struct done d1 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d1), 0);
     WAIT(&d1.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.found, 1);
@@ -827,7 +827,7 @@ static void test_pagination(void)
     lim.max_pages = 2;
     c = client_with(NULL, &lim, TOKEN);
     struct done d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.found, 1);
@@ -845,7 +845,7 @@ static void test_pagination(void)
     lim.max_pages = 10;
     c = client_with(NULL, &lim, TOKEN);
     struct done d3 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d3), 0);
     WAIT(&d3.n, 1);
     CHECK_EQ_INT(d3.r.pr.number, newest);
     CHECK_EQ_INT(d3.r.truncated, 0);
@@ -854,14 +854,14 @@ static void test_pagination(void)
     close_client(c);
 }
 
-static void expect_bad(struct cpgo_gh_client *c, int find, const char *body, const char *want)
+static void expect_bad(struct cpgo_prapi_client *c, int find, const char *body, const char *want)
 {
     ctl0("{s:s, s:s, s:s, s:s}", "action", "fault", "kind", "body", "method", "GET", "body", body);
     struct done d = {0};
     if (find)
-        CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d), 0);
+        CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d), 0);
     else
-        CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
+        CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
     WAIT(&d.n, 1);
     CHECK_EQ_INT(d.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_EQ_INT(d.r.attempts, 1);
@@ -877,12 +877,12 @@ static void test_bad_json(void)
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = 0;
     seed_pr("acme/svc", "acme:" HEAD, big, "open");
-    struct cpgo_gh_limits lim;
-    cpgo_gh_limits_default(&lim);
+    struct cpgo_prapi_limits lim;
+    cpgo_prapi_limits_default(&lim);
     lim.max_json_bytes = 2048;
-    struct cpgo_gh_client *c = client_with(NULL, &lim, TOKEN);
+    struct cpgo_prapi_client *c = client_with(NULL, &lim, TOKEN);
     struct done d = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
     WAIT(&d.n, 1);
     CHECK_EQ_INT(d.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_STR_CONTAINS(d.r.error, "larger than the limit of 2048 bytes");
@@ -913,12 +913,12 @@ static void test_redirects(void)
 {
     ctl0("{s:s}", "action", "reset");
     long num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     /* same API: followed (a renamed repository answers 301) */
     ctl0("{s:s, s:s, s:i, s:s}", "action", "fault", "kind", "redirect", "status", 301, "location",
          "{base}{path}");
     struct done d1 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d1), 0);
     WAIT(&d1.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d1.r.attempts, 2);
@@ -930,7 +930,7 @@ static void test_redirects(void)
     ctl0("{s:s, s:s, s:i, s:s}", "action", "fault", "kind", "redirect", "status", 307, "location",
          loc);
     struct done d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", num, NULL, "x", on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", num, NULL, "x", on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_STR_CONTAINS(d2.r.error, "refused");
@@ -938,7 +938,7 @@ static void test_redirects(void)
     ctl0("{s:s, s:s, s:i, s:s}", "action", "fault", "kind", "redirect", "status", 302, "location",
          loc);
     struct done d3 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d3), 0);
     WAIT(&d3.n, 1);
     CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_REDIRECT);
     json_t *l = reqlog();
@@ -954,7 +954,7 @@ static void test_redirects(void)
     ctl0("{s:s, s:s, s:i, s:s, s:i}", "action", "fault", "kind", "redirect", "status", 301,
          "location", "{base}{path}", "count", 20);
     struct done d4 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
     CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_EQ_INT(d4.r.attempts, 4);
@@ -968,13 +968,13 @@ static void test_redirects(void)
     ctl0("{s:s, s:s, s:s, s:{s:s}}", "action", "fault", "kind", "body", "body", "[]", "headers",
          "Link", link);
     struct done d5 = {0}, d6 = {0};
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d5), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d5), 0);
     WAIT(&d5.n, 1);
     CHECK_EQ_INT(d5.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_STR_CONTAINS(d5.r.error, "Link rel=\"next\" leaves the API");
     ctl0("{s:s, s:s, s:s, s:{s:s}}", "action", "fault", "kind", "body", "body", "[]", "headers",
          "Link", "http://x/; rel=next");
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d6), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d6), 0);
     WAIT(&d6.n, 1);
     CHECK_EQ_INT(d6.r.cls, CPGO_CLASS_BAD_RESPONSE);
     CHECK_STR_CONTAINS(d6.r.error, "malformed Link header");
@@ -993,12 +993,12 @@ static void test_forbidden_and_secrets(void)
     ctl0("{s:s}", "action", "reset");
     ctl0("{s:s, s:s}", "action", "forbidden", "repo", "acme/locked");
     long num = seed_pr("acme/svc", "acme:" HEAD, "b", "open");
-    struct cpgo_gh_client *c = client();
-    struct cpgo_gh_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
+    struct cpgo_prapi_client *c = client();
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
     struct done d1 = {0}, d2 = {0}, d3 = {0}, d4 = {0};
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "locked", &np, on_done, &d1), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d2), 0); /* other repos go on */
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 99, on_done, &d3), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "locked", &np, on_done, &d1), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d2), 0); /* other repos go on */
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 99, on_done, &d3), 0);
     WAIT(&d3.n, 1);
     CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_FORBIDDEN);
     CHECK_EQ_INT(d1.r.attempts, 1);
@@ -1009,14 +1009,14 @@ static void test_forbidden_and_secrets(void)
     CHECK_STR_CONTAINS(d3.r.error, "HTTP 404: Not Found");
     /* a server that quotes the Authorization header back: the error line is scrubbed */
     ctl0("{s:s, s:s}", "action", "fault", "kind", "echo_auth");
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", num, on_done, &d4), 0);
     WAIT(&d4.n, 1);
     CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_FORBIDDEN);
     CHECK_STR_CONTAINS(d4.r.error, "Bearer ****");
     CHECK(!strstr(d4.r.error, TOKEN));
     CHECK_EQ_INT(log_n(), 4);
-    struct cpgo_gh_status st;
-    cpgo_gh_client_status(c, &st);
+    struct cpgo_prapi_status st;
+    cpgo_prapi_client_status(c, &st);
     CHECK(!st.stopped);
     done_free(&d1);
     done_free(&d2);
@@ -1065,7 +1065,7 @@ static void test_echoed_token_forms(void)
     b64("Bearer " TOKEN, bearer_b64);
     b64("x-access-token:" TOKEN, basic_b64);
     ctl0("{s:s}", "action", "reset");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     unsigned runs = 0;
     for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
         for (int html = 0; html < 2; html++) {
@@ -1073,7 +1073,7 @@ static void test_echoed_token_forms(void)
                 ctl0("{s:s, s:s, s:s, s:i, s:b}", "action", "fault", "kind", "echo_auth", "form",
                      forms[f], "pad", pad, "html", html);
                 struct done d = {0};
-                CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
+                CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
                 WAIT(&d.n, 1);
                 CHECK_EQ_INT(d.r.cls, CPGO_CLASS_FORBIDDEN);
                 /* the token, and the base64 characters that come from it alone */
@@ -1096,17 +1096,17 @@ static void test_pacing(void)
     ctl0("{s:s, s:f}", "action", "min_mutation_gap", "seconds", 1.0); /* the fake enforces it too */
     long n1 = seed_pr("acme/paced", "acme:a", "b", "open");
     long n2 = seed_pr("acme/paced", "acme:b", "b", "open");
-    struct cpgo_gh_pacing p;
+    struct cpgo_prapi_pacing p;
     fast_pacing(&p);
     p.min_mutation_gap_ms = 1000; /* GitHub's rule */
-    struct cpgo_gh_client *c = client_with(&p, NULL, TOKEN);
+    struct cpgo_prapi_client *c = client_with(&p, NULL, TOKEN);
     struct done d[5] = {{0}};
-    struct cpgo_gh_new_pr np = {.title = "t", .head_branch = "c", .base = "main", .body = "b"};
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "paced", n1, "t1", "b1", on_done, &d[0]), 0);
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "paced", n2, "t2", "b2", on_done, &d[1]), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "paced", n1, on_done, &d[2]), 0);
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "paced", &np, on_done, &d[3]), 0);
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "paced", NULL, "c", NULL, on_done, &d[4]), 0);
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = "c", .base = "main", .body = "b"};
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n1, "t1", "b1", on_done, &d[0]), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n2, "t2", "b2", on_done, &d[1]), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "paced", n1, on_done, &d[2]), 0);
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "paced", &np, on_done, &d[3]), 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "paced", NULL, "c", NULL, on_done, &d[4]), 0);
     WAIT(&d[4].n, 1);
     for (int i = 0; i < 5; i++) {
         CHECK_EQ_INT(d[i].n, 1);
@@ -1143,11 +1143,11 @@ static void test_pacing(void)
     c = client_with(&p, NULL, TOKEN);
     struct done e[4] = {{0}};
     for (int i = 0; i < 3; i++)
-        CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "paced", n1, NULL, "x", on_done, &e[i]), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "paced", n1, on_done, &e[3]), 0);
+        CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n1, NULL, "x", on_done, &e[i]), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "paced", n1, on_done, &e[3]), 0);
     WAIT(&e[1].n, 1);
-    struct cpgo_gh_status st;
-    cpgo_gh_client_status(c, &st);
+    struct cpgo_prapi_status st;
+    cpgo_prapi_client_status(c, &st);
     CHECK_EQ_INT(st.requests, 2);
     CHECK_EQ_INT(st.queued, 2); /* the third PATCH waits for the hour; the GET behind it */
     close_client(c);            /* cancels both */
@@ -1161,12 +1161,12 @@ static void test_pacing(void)
 static void test_close_and_validation(void)
 {
     ctl0("{s:s}", "action", "reset");
-    struct cpgo_gh_client *c = client();
+    struct cpgo_prapi_client *c = client();
     struct done d[3] = {{0}};
     for (int i = 0; i < 3; i++)
-        CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d[i]), 0);
+        CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d[i]), 0);
     int closed = 0;
-    cpgo_gh_client_close(c, set_flag, &closed);
+    cpgo_prapi_client_close(c, set_flag, &closed);
     WAIT(&closed, 1);
     for (int i = 0; i < 3; i++) {
         CHECK_EQ_INT(d[i].n, 1);
@@ -1179,44 +1179,44 @@ static void test_close_and_validation(void)
     ctl0("{s:s, s:s, s:f}", "action", "fault", "kind", "delay", "seconds", 0.3);
     c = client();
     struct done e = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &e), 0);
-    struct cpgo_gh_status st = {0};
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &e), 0);
+    struct cpgo_prapi_status st = {0};
     while (!st.requests) {
         uv_run(&loop, UV_RUN_ONCE);
-        cpgo_gh_client_status(c, &st);
+        cpgo_prapi_client_status(c, &st);
     }
     closed = 0;
-    cpgo_gh_client_close(c, set_flag, &closed);
+    cpgo_prapi_client_close(c, set_flag, &closed);
     WAIT(&closed, 1);
     CHECK_EQ_INT(e.n, 1);
     CHECK(e.r.cls == CPGO_CLASS_CANCELED || e.r.cls == CPGO_CLASS_NOT_FOUND);
     done_free(&e);
 
     /* arguments */
-    struct cpgo_gh_limits lim;
-    cpgo_gh_limits_default(&lim);
+    struct cpgo_prapi_limits lim;
+    cpgo_prapi_limits_default(&lim);
     lim.max_queued = 2;
     c = client_with(NULL, &lim, TOKEN);
     struct done z = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "ac me", "svc", 1, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "..", 1, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "a/b", 1, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 0, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gh_find_pr(c, "acme", "svc", NULL, "a\nb", NULL, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", 1, NULL, NULL, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", 1, NULL, "\xff\xfe", on_done, &z),
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "ac me", "svc", 1, on_done, &z), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "..", 1, on_done, &z), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "a/b", 1, on_done, &z), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 0, on_done, &z), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, "a\nb", NULL, on_done, &z), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, NULL, NULL, on_done, &z), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, NULL, "\xff\xfe", on_done, &z),
                  CPGO_E_INPUT);
-    char *huge = malloc(CPGO_GH_MAX_BODY + 2);
-    memset(huge, 'a', CPGO_GH_MAX_BODY + 1);
-    huge[CPGO_GH_MAX_BODY + 1] = 0;
-    CHECK_EQ_INT(cpgo_gh_update_pr(c, "acme", "svc", 1, NULL, huge, on_done, &z), CPGO_E_LIMIT);
+    char *huge = malloc(CPGO_PRAPI_MAX_BODY + 2);
+    memset(huge, 'a', CPGO_PRAPI_MAX_BODY + 1);
+    huge[CPGO_PRAPI_MAX_BODY + 1] = 0;
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, NULL, huge, on_done, &z), CPGO_E_LIMIT);
     free(huge);
-    struct cpgo_gh_new_pr np = {.title = "", .head_branch = "h", .base = "main"};
-    CHECK_EQ_INT(cpgo_gh_create_pr(c, "acme", "svc", &np, on_done, &z), CPGO_E_USAGE);
+    struct cpgo_prapi_new_pr np = {.title = "", .head_branch = "h", .base = "main"};
+    CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &z), CPGO_E_USAGE);
     struct done q[2] = {{0}};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &q[0]), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &q[1]), 0);
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &z), CPGO_E_LIMIT); /* full */
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &q[0]), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &q[1]), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &z), CPGO_E_LIMIT); /* full */
     close_client(c);
     CHECK_EQ_INT(z.n, 0);
     CHECK_EQ_INT(q[0].n + q[1].n, 2);
@@ -1224,26 +1224,26 @@ static void test_close_and_validation(void)
     done_free(&q[1]);
 
     /* client options */
-    struct cpgo_gh_client *x = NULL;
+    struct cpgo_prapi_client *x = NULL;
     struct cpgo_err err;
-    struct cpgo_gh_opts o = {.api_url = "http://api.example.com", .token = TOKEN};
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
+    struct cpgo_prapi_opts o = {.api_url = "http://api.example.com", .token = TOKEN};
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
     CHECK_STR_CONTAINS(err.text, "https");
     keep_error(err.text);
     o.api_url = "https://user:" TOKEN "@ghe.example.com/api/v3";
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
     CHECK(!strstr(err.text, TOKEN));
     keep_error(err.text);
     o.api_url = "https://ghe.example.com/api/v3/";
     o.token = "abc\ndef";
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
     o.token = "";
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &x, &err), CPGO_E_USAGE);
     o.token = TOKEN;
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &x, &err), 0);
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &x, &err), 0);
     if (x) close_client(x);
     o.api_url = NULL; /* the default, https://api.github.com */
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &x, &err), 0);
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &x, &err), 0);
     if (x) close_client(x);
 }
 
@@ -1253,15 +1253,15 @@ static void test_api_prefix(void)
     ctl0("{s:s}", "action", "reset");
     char api[96];
     snprintf(api, sizeof api, "%s/api/v3/", fake_base);
-    struct cpgo_gh_pacing p;
+    struct cpgo_prapi_pacing p;
     fast_pacing(&p);
-    struct cpgo_gh_opts o = {.api_url = api, .token = TOKEN, .pacing = &p};
-    struct cpgo_gh_client *c = NULL;
+    struct cpgo_prapi_opts o = {.api_url = api, .token = TOKEN, .pacing = &p};
+    struct cpgo_prapi_client *c = NULL;
     struct cpgo_err err;
-    CHECK_EQ_INT(cpgo_gh_client_new(&loop, scr, &o, &c, &err), 0);
+    CHECK_EQ_INT(cpgo_prapi_client_new(&loop, scr, &o, &c, &err), 0);
     if (!c) return;
     struct done d = {0}, d2 = {0};
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d), 0);
     WAIT(&d.n, 1);
     CHECK_EQ_INT(d.r.cls, CPGO_CLASS_NOT_FOUND); /* the fake has no /api/v3 */
     json_t *l = reqlog();
@@ -1270,7 +1270,7 @@ static void test_api_prefix(void)
     /* a redirect out of the prefix (same host) is refused as well */
     ctl0("{s:s, s:s, s:i, s:s}", "action", "fault", "kind", "redirect", "status", 301, "location",
          "{base}/login");
-    CHECK_EQ_INT(cpgo_gh_get_pr(c, "acme", "svc", 1, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_EQ_INT(log_n(), 2);
@@ -1287,36 +1287,36 @@ static void test_parsers(void)
     const char *gh = "<https://api.github.com/repositories/1300192/pulls?state=all&page=2>; "
                      "rel=\"next\", <https://api.github.com/repositories/1300192/pulls?state=all"
                      "&page=5>; rel=\"last\"";
-    CHECK_EQ_INT(cpgo_gh_link_next(gh, out, sizeof out), 1);
+    CHECK_EQ_INT(cpgo_prapi_link_next(gh, out, sizeof out), 1);
     CHECK(!strcmp(out, "https://api.github.com/repositories/1300192/pulls?state=all&page=2"));
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/a?page=1>; rel=\"prev\", <https://x/a?page=1>; "
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/a?page=1>; rel=\"prev\", <https://x/a?page=1>; "
                                    "rel=\"first\"",
                                    out, sizeof out),
                  0);
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/b>; rel=next", out, sizeof out), 1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/b>; rel=next", out, sizeof out), 1);
     CHECK(!strcmp(out, "https://x/b"));
     CHECK_EQ_INT(
-        cpgo_gh_link_next("<https://x/c>; title=\"a, b\"; rel=\"last next\"", out, sizeof out), 1);
+        cpgo_prapi_link_next("<https://x/c>; title=\"a, b\"; rel=\"last next\"", out, sizeof out), 1);
     CHECK(!strcmp(out, "https://x/c"));
-    CHECK_EQ_INT(cpgo_gh_link_next("", out, sizeof out), 0);
-    CHECK_EQ_INT(cpgo_gh_link_next("garbage", out, sizeof out), -1);
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/unterminated; rel=\"next\"", out, sizeof out), -1);
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/d>; rel=\"next", out, sizeof out), -1);
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/a b>; rel=\"next\"", out, sizeof out), -1);
-    CHECK_EQ_INT(cpgo_gh_link_next("<https://x/long>; rel=\"next\"", out, 8), -1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("", out, sizeof out), 0);
+    CHECK_EQ_INT(cpgo_prapi_link_next("garbage", out, sizeof out), -1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/unterminated; rel=\"next\"", out, sizeof out), -1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/d>; rel=\"next", out, sizeof out), -1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/a b>; rel=\"next\"", out, sizeof out), -1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/long>; rel=\"next\"", out, 8), -1);
 
     const char *ve = "{\"message\":\"Validation Failed\",\"errors\":[{\"resource\":"
                      "\"PullRequest\",\"code\":\"custom\",\"message\":\"No commits between "
                      "main and x\"},{\"code\":\"invalid\",\"field\":\"head\"}]}";
-    cpgo_gh_parse_message(ve, strlen(ve), NULL, out, sizeof out);
+    cpgo_prapi_parse_message(ve, strlen(ve), NULL, out, sizeof out);
     CHECK(!strcmp(out, "Validation Failed: No commits between main and x; invalid"));
     const char *html = "<html>\n<body>Bad gateway</body>";
-    cpgo_gh_parse_message(html, strlen(html), NULL, out, sizeof out);
+    cpgo_prapi_parse_message(html, strlen(html), NULL, out, sizeof out);
     CHECK(!strcmp(out, "<html>"));
     const char *ctl_chars = "{\"message\":\"a\\nb\\u0007\"}";
-    cpgo_gh_parse_message(ctl_chars, strlen(ctl_chars), NULL, out, 4);
+    cpgo_prapi_parse_message(ctl_chars, strlen(ctl_chars), NULL, out, 4);
     CHECK(!strcmp(out, "a b"));
-    cpgo_gh_parse_message(NULL, 0, NULL, out, sizeof out);
+    cpgo_prapi_parse_message(NULL, 0, NULL, out, sizeof out);
     CHECK(!strcmp(out, ""));
     /* scrubbed whole, then cut: a token straddling the cut leaves nothing */
     struct cpgo_url_secrets *sec = cpgo_url_secrets_new();
@@ -1326,34 +1326,34 @@ static void test_parsers(void)
              "................................................................................"
              "................................................................................",
              TOKEN);
-    cpgo_gh_parse_message(doc, strlen(doc), sec, out, 150);
+    cpgo_prapi_parse_message(doc, strlen(doc), sec, out, 150);
     CHECK(!strstr(out, "ghp_") && !strcmp(out + 140, "Bearer **"));
     cpgo_url_secrets_unref(sec);
 
-    struct cpgo_gh_pr pr;
+    struct cpgo_prapi_pr pr;
     char err[200];
     const char *j = "{\"number\":42,\"state\":\"closed\",\"title\":\"T\",\"body\":null,"
                     "\"merged_at\":\"2024-05-14T10:00:00Z\",\"closed_at\":\"2024-05-14T10:00:00Z\","
                     "\"draft\":false,\"head\":{\"ref\":\"r\",\"label\":\"o:r\",\"sha\":\"s\"},"
                     "\"base\":{\"ref\":\"main\"},\"user\":{\"login\":\"u\"}}";
-    CHECK_EQ_INT(cpgo_gh_parse_pr(j, strlen(j), &pr, err, sizeof err), 0);
+    CHECK_EQ_INT(cpgo_prapi_parse_pr(j, strlen(j), &pr, err, sizeof err), 0);
     CHECK_EQ_INT(pr.number, 42);
     CHECK(!pr.open && pr.merged);
     CHECK_EQ_INT(pr.closed_at, 1715680800);
     CHECK(!strcmp(pr.body, "") && !strcmp(pr.title, "T") && !strcmp(pr.base_ref, "main"));
     CHECK(!strcmp(pr.html_url, ""));
-    cpgo_gh_pr_free(&pr);
-    CHECK_EQ_INT(cpgo_gh_parse_pr("{\"number\":1,\"number\":2,\"state\":\"open\"}", 39, &pr, err,
+    cpgo_prapi_pr_free(&pr);
+    CHECK_EQ_INT(cpgo_prapi_parse_pr("{\"number\":1,\"number\":2,\"state\":\"open\"}", 39, &pr, err,
                                   sizeof err),
                  CPGO_E_INPUT); /* duplicate keys are refused */
-    CHECK_EQ_INT(cpgo_gh_parse_pr("{\"number\":-1,\"state\":\"open\"}", 28, &pr, err, sizeof err),
+    CHECK_EQ_INT(cpgo_prapi_parse_pr("{\"number\":-1,\"state\":\"open\"}", 28, &pr, err, sizeof err),
                  CPGO_E_INPUT);
-    struct cpgo_gh_pr *list;
+    struct cpgo_prapi_pr *list;
     size_t n;
-    CHECK_EQ_INT(cpgo_gh_parse_pr_list("[]", 2, 10, &list, &n, err, sizeof err), 0);
+    CHECK_EQ_INT(cpgo_prapi_parse_pr_list("[]", 2, 10, &list, &n, err, sizeof err), 0);
     CHECK_EQ_INT(n, 0);
     const char *two = "[{\"number\":1,\"state\":\"open\"},{\"number\":2,\"state\":\"open\"}]";
-    CHECK_EQ_INT(cpgo_gh_parse_pr_list(two, strlen(two), 1, &list, &n, err, sizeof err),
+    CHECK_EQ_INT(cpgo_prapi_parse_pr_list(two, strlen(two), 1, &list, &n, err, sizeof err),
                  CPGO_E_INPUT);
     CHECK_STR_CONTAINS(err, "more than 1");
     CHECK(!strcmp(cpgo_class_name(CPGO_CLASS_EXISTS), "exists"));
