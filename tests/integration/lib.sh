@@ -76,15 +76,16 @@ wait_for() {
 # free_port : a TCP port free on 127.0.0.1 now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_git_http DIR TOKEN PREFIX : a real smart-HTTP git server on loopback (git http-backend
-# behind lighttpd, tests/support/git-http/lighttpd.conf) requiring basic auth with user
-# x-access-token and TOKEN, serving DIR/repos under /PREFIX/. Creates the bare repository
+# start_git_http DIR TOKEN PREFIX [USER] : a real smart-HTTP git server on loopback (git
+# http-backend behind lighttpd, tests/support/git-http/lighttpd.conf) requiring basic auth
+# with USER (default x-access-token, GitHub's; GitLab's is oauth2) and TOKEN as the
+# password, serving DIR/repos under /PREFIX/. Creates the bare repository
 # DIR/repos/app.git with one commit on main. Sets GIT_HTTP_PORT_USED, GIT_HTTP_PID and
 # GIT_HTTP_REPO; returns 1 (after fail) when the server does not come up.
 start_git_http() {
-  local srv=$1 token=$2 prefix=$3
+  local srv=$1 token=$2 prefix=$3 user=${4:-x-access-token}
   mkdir -p "$srv/www" "$srv/repos"
-  printf 'x-access-token:%s\n' "$token" >"$srv/users"
+  printf '%s:%s\n' "$user" "$token" >"$srv/users"
   GIT_HTTP_REPO="$srv/repos/app.git"
   git init -q --bare -b main "$GIT_HTTP_REPO"
   git -C "$GIT_HTTP_REPO" config http.receivepack true
