@@ -105,6 +105,17 @@ static int section_shown(const struct key *sec, const void *base)
     return 0;
 }
 
+/* gitlab: and gitea: are dumped when a key is not its default, or when a target publishes
+ * through that forge (its API and token are then in use, defaults or not); a configuration
+ * without them dumps as before issue 13. */
+static int forge_section_used(size_t i, const struct cpgo_config *c)
+{
+    enum cpgo_forge f = i == KI_GITLAB ? CPGO_FORGE_GITLAB : CPGO_FORGE_GITEA;
+    for (size_t t = 0; t < c->ntargets; t++)
+        if (c->targets[t].forge == f) return 1;
+    return 0;
+}
+
 /* Which keys of a scope one call dumps. */
 enum dump_part {
     D_ALL,         /* every key of the scope */
@@ -203,6 +214,8 @@ static void dump_scope(FILE *o, enum kscope scope, enum dump_part part, const vo
         if (hidden && !strncmp(k->name, hidden, hlen) && k->name[hlen] == '.') continue;
         if (k->flags & F_QUIET) {
             int shown = k->type == T_SECTION ? section_shown(k, base) : !is_default(k, base);
+            if (scope == S_TOP && (i == KI_GITLAB || i == KI_GITEA))
+                shown |= forge_section_used(i, base);
             if (!shown) {
                 if (k->type == T_SECTION) hidden = k->name, hlen = strlen(k->name);
                 continue;
@@ -253,7 +266,7 @@ int cpgo_config_dump(const struct cpgo_config *c, FILE *out)
         else
             cpgo_config_head_branch(tg->target_branch, tg->target_file, hb, sizeof hb);
         fprintf(out, "#   %s %s -> %s (%s)\n", tg->id, tg->key, hb,
-                tg->forge == CPGO_FORGE_LOCAL ? "local" : "github");
+                cpgo_config_forge_name(tg->forge));
         char oid[20];
         cpgo_config_output_state_id(tg->id, oid, sizeof oid);
         fprintf(out, "#     state: targets/%s (with --output: targets/%s)\n", tg->id, oid);

@@ -65,7 +65,7 @@ void cpgo_publish_target_cfg(struct target *t)
         }
         return;
     }
-    t->github = cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
+    t->github = cpgo_config_resolve_forge(d->cfg, tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
     if (t->github) {
         /* owner/repo: exactly two segments of the repository path */
         const char *p = tc->repo.path, *slash = strchr(p, '/');

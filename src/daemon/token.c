@@ -147,7 +147,7 @@ int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
         int needed = 0;
         for (size_t i = 0; i < d->cfg->ntargets; i++) {
             const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
-            needed |= cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
+            needed |= cpgo_config_resolve_forge(d->cfg, tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
         }
         /* a dry run reads the repository and never calls the API: without a token it can
          * still show what it would propose for public repositories */
