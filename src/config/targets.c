@@ -600,16 +600,18 @@ static void check_forge_host(struct ctx *c, const struct cpgo_config *cfg, struc
 {
     struct cpgo_backend_cfg *bc = &b->cfg;
     const char *api, *sec, *Name;
+    size_t ki;
     if (bc->forge == CPGO_FORGE_GITHUB)
-        api = cfg->github.api_url, sec = "github", Name = "GitHub";
+        api = cfg->github.api_url, sec = "github", Name = "GitHub", ki = KI_API_URL;
     else if (bc->forge == CPGO_FORGE_GITLAB)
-        api = cfg->gitlab.api_url, sec = "gitlab", Name = "GitLab";
+        api = cfg->gitlab.api_url, sec = "gitlab", Name = "GitLab", ki = KI_GITLAB_API_URL;
     else if (bc->forge == CPGO_FORGE_GITEA)
-        api = cfg->gitea.api_url, sec = "gitea", Name = "Gitea";
+        api = cfg->gitea.api_url, sec = "gitea", Name = "Gitea", ki = KI_GITEA_API_URL;
     else
         return;
-    if (!bc->repo.host || !api) return; /* gitea without api_url: refused per member */
-    if (strpbrk(api, "@?#")) return;    /* refused by its own check already */
+    if (!bc->repo.host || !api) return;         /* gitea without api_url: refused per member */
+    if (c->top && c->top->set[ki] == 2) return; /* a refused api_url: said once, there */
+    if (strpbrk(api, "@?#")) return;            /* refused by its own check already */
     if (bc->repo.kind != CPGO_REPO_HTTPS && bc->repo.kind != CPGO_REPO_HTTP) return;
     char want[300];
     if (cpgo_config_api_git_host(api, want, sizeof want)) return; /* refused by its check */
