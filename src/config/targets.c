@@ -109,7 +109,7 @@ int cpgo_config_api_git_host(const char *api_url, char *buf, size_t cap)
      * git on one host */
     snprintf(buf, cap, "%s", !strcasecmp(u.host, "api.github.com") ? "github.com" : u.host);
     cpgo_url_free(&u);
-    for (char *p = buf; *p; p++)
+    for (char *p = buf; cap && *p; p++)
         *p = (char)tolower((unsigned char)*p);
     return 0;
 }
