@@ -133,6 +133,7 @@ struct target {
     struct cpgo_state_forge fs; /* loop's copy of the forge record */
     int gh_steps;               /* pull-request operations of this publish still running */
     char *pr_title, *pr_body;   /* what the pull-request step proposes */
+    char pr_warning[480];       /* options the forge did not take at the last step ("" none) */
     uint64_t pr_scrapes;
     int find_retried;
     int probe_only;  /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over

@@ -444,6 +444,8 @@ static json_t *status_json(struct daemon *d)
                               t->last_error[0] ? t->last_error : NULL);
         if (o && t->discovery_note[0])
             json_object_set_new(o, "last_round", json_string(t->discovery_note));
+        if (o && t->pr_warning[0])
+            json_object_set_new(o, "pull_request_warning", json_string(t->pr_warning));
         if (o && t->last_change[0])
             json_object_set_new(o, "last_change", json_string(t->last_change));
         if (o && t->problems) {

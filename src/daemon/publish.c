@@ -401,6 +401,7 @@ struct forge_job {
     int git_timeout_s;
     unsigned reopen_growth;
     char discovery[512]; /* the services' last round, for the body */
+    char commit_prefix[256];
     struct pgo_copy pgo;
     int dry_run;
     /* outputs */
@@ -465,6 +466,7 @@ static int forge_round(struct forge_job *j)
         .discovery = j->discovery[0] ? j->discovery : NULL,
         .pgo = j->pgo.p,
         .dry_run = j->dry_run,
+        .commit_prefix = j->commit_prefix,
     };
     int rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
     /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
@@ -594,6 +596,8 @@ static int start_forge(struct target *t, char *why, size_t cap)
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
     snprintf(j->discovery, sizeof j->discovery, "%s", t->discovery_note);
+    snprintf(j->commit_prefix, sizeof j->commit_prefix, "%s",
+             tc->commit_prefix ? tc->commit_prefix : "");
     j->dry_run = d->opts.dry_run;
     if (!j->repo.host || !j->repo.path || !j->repo.url || (tok && !j->token) ||
         pgo_copy(t, &j->pgo)) {
@@ -957,6 +961,16 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_prapi_pr
              NULL);
 }
 
+/* Options the forge did not take (a missing label, a reviewer who cannot review, auto-merge
+ * not allowed): reported, not fatal. */
+static void note_warning(struct target *t, const struct cpgo_prapi_result *res)
+{
+    snprintf(t->pr_warning, sizeof t->pr_warning, "%s", res->warning);
+    if (res->warning[0])
+        cpgo_log(CPGO_LVL_WARN, "pull request options not all applied", "target", t->key, "warning",
+                 res->warning, NULL);
+}
+
 static void on_update(struct cpgo_prapi_result *res, void *arg)
 {
     struct target *t = arg;
@@ -964,6 +978,7 @@ static void on_update(struct cpgo_prapi_result *res, void *arg)
         gh_fail(t, res);
         return;
     }
+    note_warning(t, res);
     set_pr(t, &res->pr);
     log_pr(t, "pull request updated", &res->pr);
     succeeded(t);
@@ -984,6 +999,7 @@ static void on_create(struct cpgo_prapi_result *res, void *arg)
         gh_fail(t, res);
         return;
     }
+    note_warning(t, res);
     set_pr(t, &res->pr);
     t->fs.closed_pr = 0;
     t->fs.closed_scrapes = 0;
@@ -999,12 +1015,24 @@ static void on_create(struct cpgo_prapi_result *res, void *arg)
 
 static void gh_create(struct target *t)
 {
+    const struct cpgo_target_cfg *tc = t->cfg;
     struct cpgo_prapi_new_pr np = {
         .title = t->pr_title,
         .head_branch = t->head_branch,
         .base = t->base_branch,
         .body = t->pr_body,
     };
+    if (tc) {
+        /* the options, each an optional step of the creation: a missing label is reported,
+         * not fatal */
+        np.draft = tc->draft;
+        np.auto_merge = tc->auto_merge;
+        np.labels = (struct cpgo_prapi_names){(const char *const *)tc->labels, tc->nlabels};
+        np.reviewers =
+            (struct cpgo_prapi_names){(const char *const *)tc->reviewers, tc->nreviewers};
+        np.assignees =
+            (struct cpgo_prapi_names){(const char *const *)tc->assignees, tc->nassignees};
+    }
     if (!fapi(t)->client ||
         cpgo_prapi_create_pr(fapi(t)->client, t->owner, t->repo, &np, on_create, t)) {
         fail(t, "pull request failed", "cannot start the request");
@@ -1087,8 +1115,13 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
             gh_end(t, CPGO_OUTCOME_PR_CURRENT);
             return;
         }
-        if (cpgo_prapi_update_pr(fapi(t)->client, t->owner, t->repo, pr->number,
-                                 &(struct cpgo_prapi_edit){.body = t->pr_body}, on_update, t)) {
+        /* labels ride along where the forge adds them in the same request (GitLab) */
+        struct cpgo_prapi_edit ed = {.body = t->pr_body};
+        if (t->cfg)
+            ed.labels =
+                (struct cpgo_prapi_names){(const char *const *)t->cfg->labels, t->cfg->nlabels};
+        if (cpgo_prapi_update_pr(fapi(t)->client, t->owner, t->repo, pr->number, &ed, on_update,
+                                 t)) {
             fail(t, "pull request failed", "cannot start the update");
             gh_end(t, CPGO_OUTCOME_FAILED);
         }

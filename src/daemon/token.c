@@ -100,6 +100,14 @@ static void token_cfg(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge
                       struct token_cfg *tc)
 {
     switch (forge) {
+    case CPGO_PRAPI_GITLAB:
+        *tc = (struct token_cfg){cfg->gitlab.token_env, cfg->gitlab.token_file, "gitlab.token_env",
+                                 "gitlab.token_file"};
+        break;
+    case CPGO_PRAPI_GITEA:
+        *tc = (struct token_cfg){cfg->gitea.token_env, cfg->gitea.token_file, "gitea.token_env",
+                                 "gitea.token_file"};
+        break;
     default:
         *tc = (struct token_cfg){cfg->github.token_env, cfg->github.token_file, "github.token_env",
                                  "github.token_file"};
@@ -152,6 +160,10 @@ int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, 
 const char *cpgo_token_api_url(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge)
 {
     switch (forge) {
+    case CPGO_PRAPI_GITLAB:
+        return cfg->gitlab.api_url;
+    case CPGO_PRAPI_GITEA:
+        return cfg->gitea.api_url;
     default:
         return cfg->github.api_url;
     }
@@ -159,11 +171,14 @@ const char *cpgo_token_api_url(const struct cpgo_config *cfg, enum cpgo_prapi_fo
 
 int cpgo_token_target_forge(const struct cpgo_config *cfg, const struct cpgo_target_cfg *tc)
 {
-    switch (cpgo_config_resolve_forge(tc->forge, &tc->repo)) {
+    switch (cpgo_config_resolve_forge(cfg, tc->forge, &tc->repo)) {
     case CPGO_FORGE_GITHUB:
         return CPGO_PRAPI_GITHUB;
+    case CPGO_FORGE_GITLAB:
+        return CPGO_PRAPI_GITLAB;
+    case CPGO_FORGE_GITEA:
+        return CPGO_PRAPI_GITEA;
     default:
-        (void)cfg;
         return -1;
     }
 }
