@@ -1449,6 +1449,10 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
      * without data, instead of holding a pool thread forever */
     cpgo_gitsock_set_timeouts(cfg->git.timeout_ms < 30000 ? cfg->git.timeout_ms : 30000,
                               cfg->git.timeout_ms < 60000 ? cfg->git.timeout_ms : 60000);
+    /* what the configuration accepts without effect (a pull-request option of a local
+     * target): said once at start, as check-config says it */
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        cpgo_log(CPGO_LVL_WARN, "configuration", "warning", cfg->warnings[i], NULL);
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
     d->opts = *o;
