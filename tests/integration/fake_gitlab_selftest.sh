@@ -103,6 +103,8 @@ is "create: sha and detailed_merge_status" "$(body 'len(d["sha"]), d["detailed_m
 is "create: RateLimit-Name" "$(hdr RateLimit-Name)" throttle_authenticated_api
 [ -n "$(hdr RateLimit-Remaining)" ] && [ -n "$(hdr RateLimit-Reset)" ] && [ -n "$(hdr RateLimit-Observed)" ] &&
   ok || fail "create: RateLimit-Remaining/-Reset/-Observed missing: $(cat "$T/hdr")"
+req GET "$API/projects/$P/labels?search=PER"
+is "labels?search=: a substring, any case" "$(body '[l["name"] for l in d]')" "['perf']"
 curl -s "$BASE/_labels?project=grp/sub/app" >"$T/labels"
 is "a missing label is created by the MR, visibly" \
   "$(python3 -c "import json; print(sorted((l['name'], l['auto_created']) for l in json.load(open('$T/labels'))))")" \

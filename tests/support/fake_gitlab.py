@@ -37,7 +37,8 @@ decodes %2F; "." may come as "%2E", as client-go's PathEscape sends it):
                                                sha (409 on mismatch), 405 when it cannot be
                                                merged now, 401 when the user may not merge,
                                                422 "Branch cannot be merged" (conflicts)
-  GET  /projects/:id/labels                    the project's labels (paginated)
+  GET  /projects/:id/labels                    the project's labels, search= (a substring);
+                                               paginated
   GET  /users?username=X                       [] or [{id, username, name, state, ...}]
   GET  /user                                   the token's owner (the bot)
 Parameters come as JSON (what client-go sends), as a form, or in the query string, as
@@ -694,9 +695,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, [user_json(self.base_url(), u) for u in us])
 
     def list_labels(self, proj, url, q):
-        # client-go labels.go ListLabels
+        # client-go labels.go ListLabels / ListLabelsOptions (search: a substring, any case)
+        search = q.get("search", [""])[0].lower()
         with LOCK:
-            items = [label_json(lb) for lb in sorted(proj["labels"].values(), key=lambda x: x["name"])]
+            items = [label_json(lb) for lb in sorted(proj["labels"].values(), key=lambda x: x["name"])
+                     if search in lb["name"].lower()]
         chunk, h = self.page(url, q, items)
         if chunk is None:
             return
