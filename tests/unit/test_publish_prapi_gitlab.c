@@ -740,10 +740,33 @@ static void test_5xx(void)
     mrs = mrs_of(PROJ);
     CHECK_EQ_INT(json_array_size(mrs), 1);
     json_decref(mrs);
+    /* a 5xx on an optional step is that step's retry: not a lookup of the MR (which would
+     * skip the step and flag the creation `recovered`) */
+    reset();
+    CTL("{s:s, s:s, s:s}", "action", "label", "project", PROJ, "name", "pgo");
+    CTL("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "path", "/labels", "status",
+        502);
+    struct cpgo_prapi_new_pr lp = {
+        .title = "t", .head_branch = HEAD, .base = "main", .labels = {labels, 1}};
+    struct done d5 = {0};
+    RUN_OP(d5, cpgo_prapi_create_pr(c, "grp/sub", "app", &lp, on_done, &d5));
+    CHECK_EQ_INT(d5.r.cls, CPGO_CLASS_OK);
+    CHECK_EQ_INT(d5.r.recovered, 0);
+    CHECK(d5.r.warning[0] == 0);
+    l = reqlog();
+    CHECK_EQ_INT(json_array_size(l), 4); /* POST, label 502, label again, PUT add_labels */
+    CHECK_STR_CONTAINS(lstr(l, 2, "path"), "/labels?search=pgo");
+    json_decref(l);
+    mrs = mrs_of(PROJ);
+    char *ls = json_dumps(json_object_get(json_array_get(mrs, 0), "labels"), JSON_COMPACT);
+    CHECK(ls && !strcmp(ls, "[\"pgo\"]"));
+    free(ls);
+    json_decref(mrs);
     done_free(&d1);
     done_free(&d2);
     done_free(&d3);
     done_free(&d4);
+    done_free(&d5);
     close_client(c);
 }
 
