@@ -279,6 +279,9 @@ is "forbidden: 403 message" "$CODE/$(cat "$T/body")" '403/{"message": "403 Forbi
 ctl '{"action": "forbidden", "project": "grp/sub/renamed", "shape": "scope"}'
 req GET "$API/projects/$P/merge_requests"
 is "forbidden by scope: error/error_description" "$CODE/$(body 'd["error"], "error_description" in d')" "403/insufficient_scope True"
+ctl '{"action": "forbidden", "project": "grp/sub/renamed", "value": false}'
+req GET "$API/projects/$P/merge_requests"
+is "forbidden lifted" "$CODE" 200
 ctl '{"action": "unauthorized"}'
 req GET "$API/projects/grp%2Fmy%2Eapp"
 is "unauthorized: 401 with the right token" "$CODE" 401

@@ -69,9 +69,10 @@ Test controls (no authentication, not logged):
     user {"username"}                      a user that /users?username= finds
     label {"project", "name"}              a project label made by a person
     unauthorized {"value": bool}           every API request answers 401 (a revoked token)
-    forbidden {"project", "shape"?}        403 {"message":"403 Forbidden"}, or with
+    forbidden {"project", "shape"?, "value"?}  403 {"message":"403 Forbidden"}, or with
                                            shape "scope" the OAuth form
-                                           {"error":"insufficient_scope",...}
+                                           {"error":"insufficient_scope",...}; value
+                                           false lifts it
     rate_limit {"limit", "period"?}        the quota per window (requests, default 60 s)
     merge_race {"count"}                   each new MR answers 405 to its first `count`
                                            merge requests (detailed_merge_status
@@ -954,7 +955,11 @@ class Handler(BaseHTTPRequestHandler):
                 STATE.unauthorized = bool(j.get("value", True))
                 return self.send(200, ok)
             if action == "forbidden":
-                STATE.forbidden[j.get("project") or j["repo"]] = j.get("shape", "message")
+                path = j.get("project") or j["repo"]
+                if j.get("value", True):
+                    STATE.forbidden[path] = j.get("shape", "message")
+                else:
+                    STATE.forbidden.pop(path, None)
                 return self.send(200, ok)
             if action == "rate_limit":
                 STATE.limit = int(j["limit"])
