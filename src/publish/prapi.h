@@ -270,8 +270,10 @@ int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out,
 int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items,
                              struct cpgo_prapi_pr **out, size_t *n, char *err, size_t errcap);
 /* GitHub's error document {"message", "errors": [{"message"|"code"}]} as one printable
- * line ("Validation Failed: A pull request already exists for o:b."); the first line of
- * the body when it is not one. Every form of the secrets (NULL: none) is scrubbed from the
+ * line ("Validation Failed: A pull request already exists for o:b."), and GitLab's other
+ * shapes: {"message": [...]} joined by "; ", {"message": {"field": [...]}} as "field: a,
+ * b", {"error", "error_description"} as "error: description"; the first line of the body
+ * when it is none of these. Every form of the secrets (NULL: none) is scrubbed from the
  * whole line before it is cut to cap. Always writes a NUL-terminated string. */
 void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
                               char *out, size_t cap);

@@ -235,6 +235,49 @@ void prapi_append_clean(char *out, size_t cap, size_t *o, const char *s, size_t 
     out[*o < cap ? *o : cap - 1] = 0;
 }
 
+/* Appends the strings of a GitLab error value to line: a list joined by "; ", an object as
+ * "field: a, b; field2: c" (one level of nesting, as GitLab's embedded entities), or
+ * {"error", "error_description"} as "error: description". */
+static void append_gitlab_message(struct cpgo_buf *line, json_t *v)
+{
+    json_t *err = json_object_get(v, "error"), *desc = json_object_get(v, "error_description");
+    if (json_is_string(err)) {
+        cpgo_buf_append(line, json_string_value(err), json_string_length(err));
+        if (json_is_string(desc) && json_string_length(desc)) {
+            cpgo_buf_append(line, ": ", 2);
+            cpgo_buf_append(line, json_string_value(desc), json_string_length(desc));
+        }
+        return;
+    }
+    if (json_is_array(v)) {
+        size_t shown = 0;
+        for (size_t i = 0; i < json_array_size(v) && shown < 8; i++) {
+            json_t *e = json_array_get(v, i);
+            if (!json_is_string(e)) continue;
+            if (shown++) cpgo_buf_append(line, "; ", 2);
+            cpgo_buf_append(line, json_string_value(e), json_string_length(e));
+        }
+        return;
+    }
+    const char *key;
+    json_t *val;
+    size_t shown = 0;
+    json_object_foreach(v, key, val)
+    {
+        if (shown++ >= 8) break;
+        if (shown > 1) cpgo_buf_append(line, "; ", 2);
+        cpgo_buf_append(line, key, strlen(key));
+        cpgo_buf_append(line, ":", 1);
+        json_t *one = json_is_array(val) ? NULL : val;
+        for (size_t i = 0; i < (one ? 1 : json_array_size(val)) && i < 8; i++) {
+            json_t *e = one ? one : json_array_get(val, i);
+            if (!json_is_string(e)) continue;
+            cpgo_buf_append(line, i ? ", " : " ", i ? 2 : 1);
+            cpgo_buf_append(line, json_string_value(e), json_string_length(e));
+        }
+    }
+}
+
 void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
                               char *out, size_t cap)
 {
@@ -263,6 +306,13 @@ void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_ur
             cpgo_buf_append(&line, json_string_value(m), json_string_length(m));
             shown++;
         }
+    } else if (json_is_array(msg) || json_is_object(msg) ||
+               (!msg && json_is_string(json_object_get(root, "error")))) {
+        /* GitLab's other three shapes (client-go gitlab.go parseError): a list of messages
+         * {"message": ["Another open merge request already exists ..."]}, messages per
+         * field {"message": {"title": ["is too long"]}}, and {"error": "...",
+         * "error_description": "..."} (OAuth scope; Grape's "title is missing") */
+        append_gitlab_message(&line, msg ? msg : root);
     } else if (data) {
         /* not GitHub's error document (a proxy page?): its first line */
         size_t n = 0;
