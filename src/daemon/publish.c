@@ -1050,8 +1050,8 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
             gh_end(t, CPGO_OUTCOME_PR_CURRENT);
             return;
         }
-        if (cpgo_prapi_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
-                              t)) {
+        if (cpgo_prapi_update_pr(d->gh, t->owner, t->repo, pr->number,
+                                 &(struct cpgo_prapi_edit){.body = t->pr_body}, on_update, t)) {
             fail(t, "pull request failed", "cannot start the update");
             gh_end(t, CPGO_OUTCOME_FAILED);
         }
@@ -1091,7 +1091,7 @@ static void gh_find(struct target *t)
     if (!t->gh_steps) d->gh_busy++;
     t->gh_steps = 1;
     if (!d->gh || cpgo_prapi_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
-                                  on_find, t)) {
+                                     on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
         gh_end(t, CPGO_OUTCOME_FAILED);
     }
