@@ -205,13 +205,20 @@ is "not mergeable: 405" "$(req POST "$API/repos/acme/app/pulls/5/merge" '{"Do":"
 is "close by PATCH" "$(req PATCH "$API/repos/acme/app/pulls/5" '{"state":"closed"}')" 201
 is "closed" "$(body 'd["state"], d["merged"], d["closed_at"] is not None')" "('closed', False, True)"
 is "merge a closed one: 404" "$(req POST "$API/repos/acme/app/pulls/5/merge" '{"Do":"merge"}')" 404
-is "find returns the newest for base/head in any state" "$(req GET "$API/repos/acme/app/pulls/master/b4")" 200
+is "find by base/head finds a closed one" "$(req GET "$API/repos/acme/app/pulls/master/b4")" 200
 is "... that is the closed one" "$(body 'd["number"], d["state"]')" "(5, 'closed')"
+check "times carry the server's offset (+02:00)" bash -c "python3 -c \"import json,sys; d=json.load(open('$T/body')); sys.exit(not d['closed_at'].endswith('+02:00'))\""
 req GET "$API/repos/acme/app/pulls?state=closed" >/dev/null
 is "state=closed" "$(body '[x["number"] for x in d]')" "[5, 3, 2]"
 req GET "$API/repos/acme/app/pulls?state=all&limit=50" >/dev/null
 is "state=all" "$(body 'len(d)')" 6
 is "a closed PR does not block a new one" "$(req POST "$API/repos/acme/app/pulls" '{"head":"b4","base":"master","title":"b4 again"}')" 201
+req GET "$API/repos/acme/app/pulls/master/b4" >/dev/null
+is "find by base/head answers the oldest, closed, though a newer one is open" "$(body 'd["number"], d["state"]')" "(5, 'closed')"
+ctl '{"action":"timezone","minutes":0}'
+req GET "$API/repos/acme/app/pulls/5" >/dev/null
+check "timezone 0: +00:00" bash -c "python3 -c \"import json,sys; d=json.load(open('$T/body')); sys.exit(not d['closed_at'].endswith('+00:00'))\""
+ctl '{"action":"timezone","minutes":120}'
 
 # ---- a person's pull request, edits ----------------------------------------------------------
 ctl '{"action":"create_pr","repo":"acme/app","head":"cpgo/other","base":"master","title":"mine","body":"no marker","labels":["pgo"]}'

@@ -31,7 +31,8 @@ Repository; list_options.go: page/limit; client.go doRequest: "Authorization: to
                                                   replace), state}: 201 (sic, as Gitea);
                                                   412 a state change of a merged PR
   GET   /repos/{o}/{r}/pulls/{base}/{head}        200 or 404 (Gitea >= 1.22; the head may be
-                                                  branch, owner:branch or owner/repo:branch)
+                                                  branch, owner:branch or owner/repo:branch);
+                                                  the oldest for that pair, in any state
   GET   /repos/{o}/{r}/pulls/{index}/merge        204 merged, 404 not
   POST  /repos/{o}/{r}/pulls/{index}/merge        {Do, merge_when_checks_succeed,
                                                   head_commit_id, delete_branch_after_merge}:
@@ -64,6 +65,7 @@ Test controls (no authentication, not logged):
     forbidden {"repo", "write_only"?}  403 for that repository (only on writes if write_only)
     version {"version": "1.21.11"}     what GET /version says; below 1.22 the
                                        pulls/{base}/{head} route answers 404 every time
+    timezone {"minutes": m}            the UTC offset of JSON times (--tz-minutes, 120)
     max_items {"value": n}             MAX_RESPONSE_ITEMS (default 50): the largest limit
     users {"names": [...]}             users that exist (assignees, reviewers); the token's
                                        user always exists
@@ -110,7 +112,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
@@ -124,7 +126,10 @@ LABEL_COLORS = ("e11d21", "eb6420", "fbca04", "009800", "006b75", "207de5")
 
 
 def iso(t):
-    return datetime.fromtimestamp(int(t), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Times as Gitea writes them: RFC 3339 in the server's own zone (time.Time marshalled
+    in setting.DefaultUILocation), so "+02:00" rather than "Z" on a server not in UTC."""
+    tz = timezone(timedelta(minutes=STATE.tz_minutes))
+    return datetime.fromtimestamp(int(t), tz).isoformat()
 
 
 def version_tuple(v):
@@ -159,9 +164,10 @@ def echo_forms(auth, form, user):
 
 
 class State:
-    def __init__(self, token, user):
+    def __init__(self, token, user, tz_minutes):
         self.token = token
         self.user = user
+        self.tz_default = tz_minutes
         self.reset()
 
     def reset(self):
@@ -179,6 +185,7 @@ class State:
         self.max_items = 50  # setting.API.MaxResponseItems
         self.default_paging = 30  # setting.API.DefaultPagingNum
         self.users = {self.user}
+        self.tz_minutes = self.tz_default
 
     def repo(self, full):
         if full not in self.repos:
@@ -703,10 +710,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.err(404, "not found")
             owner, name = full.split("/")
             head_full, ref = parse_head(head, owner, name)
-            # GetPullRequestByBaseHeadInfo: the newest one for (base, head), any state
+            # models/issues GetPullRequestByBaseHeadInfo: the first row for (base, head) in
+            # any state, no ORDER BY -- in practice the oldest, which may be closed while a
+            # newer one is open: a client must check the state
             match = [p for p in STATE.repo(full)["prs"]
                      if p["base"] == base and p["head_full"] == head_full and p["ref"] == ref]
-            out = pr_json(self.base_url(), max(match, key=lambda p: p["number"])) if match else None
+            out = pr_json(self.base_url(), min(match, key=lambda p: p["number"])) if match else None
         if not out:
             return self.err(404, "not found")
         return self.send(200, out)
@@ -848,6 +857,9 @@ class Handler(BaseHTTPRequestHandler):
             if action == "version":
                 STATE.version = str(j["version"])
                 return self.send(200, {"ok": True})
+            if action == "timezone":
+                STATE.tz_minutes = int(j["minutes"])
+                return self.send(200, {"ok": True})
             if action == "max_items":
                 STATE.max_items = max(int(j["value"]), 1)
                 STATE.default_paging = min(STATE.default_paging, STATE.max_items)
@@ -944,10 +956,12 @@ def main():
     ap.add_argument("--token", default=os.environ.get("FAKE_GITEA_TOKEN"))
     ap.add_argument("--user", default="cpgo")
     ap.add_argument("--lifetime", type=float, default=300.0)
+    ap.add_argument("--tz-minutes", type=int, default=120,
+                    help="the server's UTC offset in its JSON times (default +02:00)")
     a = ap.parse_args()
     if not a.token:
         sys.exit("fake_gitea.py: no token ($FAKE_GITEA_TOKEN or --token)")
-    STATE = State(a.token, a.user)
+    STATE = State(a.token, a.user, a.tz_minutes)
     srv = Server(("127.0.0.1", 0), Handler)
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
