@@ -272,8 +272,10 @@ static void handle_ambiguous(struct prapi_req *r, struct prapi_resp *rs, enum cp
         uint64_t ra = (uint64_t)rs->retry_after_s * 1000u + c->pace.reset_margin_ms;
         if (ra > wait) wait = ra;
     }
-    if (r->res.op == CPGO_PRAPI_OP_CREATE && !r->in_lookup) {
-        /* never POST twice blindly: first look for what the first POST may have made */
+    if (r->res.op == CPGO_PRAPI_OP_CREATE && !r->in_lookup && !r->optional) {
+        /* never POST twice blindly: first look for what the first POST may have made (an
+         * optional step after it is retried as it is: the lookup would replace its request
+         * with the creation's) */
         if (r->retries >= c->pace.max_retries) {
             prapi_finish(r, cls, "%s (gave up after %u retries)", why, r->retries);
             return;

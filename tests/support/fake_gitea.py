@@ -41,6 +41,8 @@ Repository; list_options.go: page/limit; client.go doRequest: "Authorization: to
                                                   checks pending, 409 already scheduled or
                                                   head out of date, 422 bad Do
   POST  /repos/{o}/{r}/pulls/{index}/requested_reviewers  {reviewers[]}: 201; 422 unknown
+  POST  /repos/{o}/{r}/issues/{index}/labels      {labels: [IDs]}: 200, the issue's labels
+                                                  (added; unknown IDs dropped)
   GET   /repos/{o}/{r}/labels, /orgs/{org}/labels page, limit; Link, X-Total-Count
 A draft is a pull request whose title starts with "WIP:" or "[WIP]" (any case: Gitea's
 WORK_IN_PROGRESS_PREFIXES); its JSON says "draft": true.
@@ -543,6 +545,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(204) if merged else self.err(404, "not found")
             if rest[2:] == ["requested_reviewers"] and method == "POST":
                 return self.request_reviewers(full, number, body, after)
+        if len(rest) == 3 and rest[0] == "issues" and rest[1].isdigit() and rest[2] == "labels" \
+                and method == "POST":
+            return self.add_labels(full, int(rest[1]), body, after)
         if len(rest) >= 3 and rest[0] == "pulls" and method == "GET":
             return self.get_by_base_head(full, rest[1], "/".join(rest[2:]))
         return self.err(404, "not found")
@@ -760,6 +765,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.err(after, "fake-gitea: injected %d after the change" % after)
         # EditPullRequest: "TODO this should be 200, not 201"
         return self.send(201, out)
+
+    def add_labels(self, full, number, body, after):
+        """routers/api/v1/repo/issue_label.go AddIssueLabels (sdk issue_label.go): the labels
+        (IDs; unknown ones dropped) added to those the issue has; 200 with all of them."""
+        j = self.parse_json_body(body)
+        if j is None:
+            return
+        ids = j.get("labels")
+        if not isinstance(ids, list) or any(not isinstance(i, int) or isinstance(i, bool)
+                                            for i in ids):
+            return self.err(422, "[]: Unmarshal: labels: want integer label IDs")
+        with LOCK:
+            p = self.find(full, number)
+            if not p:
+                return self.err(404, "not found")
+            for i in self.label_ids(full, ids):
+                if i not in p["labels"]:
+                    p["labels"].append(i)
+            p["updated"] = time.time()
+            out = pr_json(self.base_url(), p)["labels"]
+        if after:
+            return self.err(after, "fake-gitea: injected %d after the change" % after)
+        return self.send(200, out)
 
     def request_reviewers(self, full, number, body, after):
         j = self.parse_json_body(body)
