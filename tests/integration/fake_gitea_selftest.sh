@@ -240,6 +240,9 @@ is "the fault's method filter: a POST is unaffected" "$(req POST "$API/repos/acm
 is "the fault's path filter: /version is unaffected" "$(req GET "$API/version")" 200
 is "status 500, second" "$(req GET "$API/repos/acme/app/pulls")" 500
 is "count spent" "$(req GET "$API/repos/acme/app/pulls")" 200
+ctl '{"action":"fault","kind":"status","status":500,"count":5}'
+ctl '{"action":"reset_faults"}'
+is "reset_faults drops unspent faults" "$(req GET "$API/version")" 200
 ctl '{"action":"fault","kind":"rate_limit","seconds":7}'
 is "rate_limit: 429" "$(req GET "$API/version")" 429
 is "Retry-After" "$(hdr Retry-After)" 7

@@ -63,6 +63,7 @@ and a Location relative to the server (/api/v1/repos/NEW/...), query kept.
 Test controls (no authentication, not logged):
   POST /_control {"action": ...}
     reset                              forget everything but the token
+    reset_faults                       forget the faults not yet spent
     unauthorized {"value": bool}       every API request answers 401 (a revoked token)
     forbidden {"repo", "write_only"?}  403 for that repository (only on writes if write_only)
     version {"version": "1.21.11"}     what GET /version says; below 1.22 the
@@ -875,6 +876,9 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             if action == "reset":
                 STATE.reset()
+                return self.send(200, {"ok": True})
+            if action == "reset_faults":
+                STATE.faults = []
                 return self.send(200, {"ok": True})
             if action == "unauthorized":
                 STATE.unauthorized = bool(j.get("value", True))
