@@ -90,6 +90,7 @@ enum cpgo_prapi_op {
 
 /* The forges the client speaks to. */
 enum cpgo_prapi_forge { CPGO_PRAPI_GITHUB, CPGO_PRAPI_GITLAB, CPGO_PRAPI_GITEA };
+#define CPGO_PRAPI_NFORGES 3
 /* "GitHub", "GitLab", "Gitea" */
 const char *cpgo_prapi_forge_name(enum cpgo_prapi_forge f);
 

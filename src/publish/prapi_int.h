@@ -125,7 +125,7 @@ struct prapi_dialect {
 };
 extern const struct prapi_dialect prapi_github, prapi_gitlab, prapi_gitea;
 /* By enum cpgo_prapi_forge (prapi_ops.c); NULL for a forge without its dialect. */
-#define PRAPI_NFORGES 3
+#define PRAPI_NFORGES CPGO_PRAPI_NFORGES
 extern const struct prapi_dialect *const prapi_dialects[PRAPI_NFORGES];
 
 struct cpgo_prapi_client {
