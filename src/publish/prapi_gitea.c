@@ -13,7 +13,8 @@
  *     by head: the shared code keeps the entries whose head.ref (and base.ref) match;
  *   - create: POST /repos/{o}/{r}/pulls {head, base, title, body} (sdk
  *     CreatePullRequestOption) -> 201. A draft is a title starting "WIP: " (Gitea's
- *     WORK_IN_PROGRESS_PREFIXES; the API has no draft field to set). An open pull request
+ *     WORK_IN_PROGRESS_PREFIXES; the API has no draft field to set); a title is cut to
+ *     Gitea's 255 characters rather than refused. An open pull request
  *     for the same head and base makes Gitea answer 409 "pull request already exists for
  *     these targets [...]": CPGO_CLASS_EXISTS, the caller looks it up. An ambiguous failure
  *     of the POST is followed by a lookup in the list of open ones, never a blind second
@@ -30,7 +31,8 @@
  *         compared with what was asked: Gitea ignores them without write access);
  *       reviewers: POST /repos/{o}/{r}/pulls/{n}/requested_reviewers {"reviewers": [...]}
  *         (sdk CreateReviewRequests);
- *       auto-merge: POST /repos/{o}/{r}/pulls/{n}/merge {"Do": "merge",
+ *       auto-merge: the repository's default_merge_style read (GET /repos/{o}/{r}, sdk
+ *         repo.go Repository), then POST /repos/{o}/{r}/pulls/{n}/merge {"Do": that style,
  *         "merge_when_checks_succeed": true, "head_commit_id": head sha} (sdk
  *         MergePullRequestOption): 201 scheduled, 200 merged at once (checks already
  *         green), 405 not allowed / work in progress, 409 already scheduled or head moved;
@@ -59,6 +61,7 @@
 
 #define GT_MAX_LIMIT 50 /* Gitea's default MAX_RESPONSE_ITEMS: a larger limit is cut to it */
 #define GT_DRAFT_PREFIX "WIP: "
+#define GT_MAX_TITLE 255 /* characters: binding:"Required;MaxSize(255)" on the title */
 
 enum {
     ST_MAIN,        /* the operation's first request */
@@ -69,6 +72,7 @@ enum {
     ST_LABELS_ADD,
     ST_ASSIGNEES,
     ST_REVIEWERS,
+    ST_MERGE_STYLE,
     ST_AUTO_MERGE,
     ST_END,
 };
@@ -82,6 +86,7 @@ struct gt_state {
     int lookup_failed;  /* a label lookup failed: missing names are not reported as such */
     char *title, *body; /* UPDATE: the edit, copied */
     int has_title, has_body;
+    char merge_style[24]; /* CREATE: the repository's default_merge_style, "" = unknown */
 };
 
 static struct gt_state *state_of(struct prapi_req *r)
@@ -123,6 +128,25 @@ static int has_wip(const char *title)
 {
     /* Gitea's default WORK_IN_PROGRESS_PREFIXES, compared case-insensitively */
     return !strncasecmp(title, "WIP:", 4) || !strncasecmp(title, "[WIP]", 5);
+}
+
+/* The title as Gitea takes it: "WIP: " in front for a draft (unless it has a WIP prefix
+ * already), cut to GT_MAX_TITLE characters on a character boundary (the input is UTF-8:
+ * prapi_ops.c checked it), since a longer one would fail the whole request with 422.
+ * NULL when out of memory. */
+static char *gitea_title(const char *title, int draft)
+{
+    char *t = draft && !has_wip(title) ? prapi_xprintf(GT_DRAFT_PREFIX "%s", title)
+                                       : prapi_xstrdup(title);
+    if (!t) return NULL;
+    size_t chars = 0, i = 0;
+    for (; t[i]; i++) {
+        if (((unsigned char)t[i] & 0xC0) == 0x80) continue; /* a continuation byte */
+        if (chars == GT_MAX_TITLE) break;
+        chars++;
+    }
+    t[i] = 0;
+    return t;
 }
 
 /* Each '/'-separated segment escaped, the slashes kept: a branch as the last, open-ended
@@ -223,8 +247,7 @@ static int gt_create(struct prapi_req *r, const struct cpgo_prapi_new_pr *np)
     int cross = np->head_owner && strcmp(np->head_owner, r->owner);
     char *head = cross ? prapi_xprintf("%s:%s", np->head_owner, np->head_branch)
                        : prapi_xstrdup(np->head_branch);
-    char *title = np->draft && !has_wip(np->title) ? prapi_xprintf(GT_DRAFT_PREFIX "%s", np->title)
-                                                   : prapi_xstrdup(np->title);
+    char *title = gitea_title(np->title, np->draft);
     json_t *o = head && title ? json_pack("{s:s, s:s, s:s, s:s}", "head", head, "base", np->base,
                                           "title", title, "body", np->body ? np->body : "")
                               : NULL;
@@ -382,11 +405,19 @@ static int issue_from(struct prapi_req *r, int from)
             if (!r->nreviewers) break;
             return step(r, st, "reviewers", "POST", pr_url(r, n, "/requested_reviewers"),
                         names_payload("reviewers", r->reviewers, r->nreviewers));
+        case ST_MERGE_STYLE:
+            /* the merge style the repository uses by default (one it allows: "merge" may
+             * be switched off) */
+            if (!r->auto_merge) break;
+            return step(r, st, "auto-merge (merge style)", "GET",
+                        prapi_xprintf("%s/repos/%s/%s", c->api_url, r->owner, r->name), NULL);
         case ST_AUTO_MERGE: {
             if (!r->auto_merge) break;
             /* head_commit_id: merge only the commit cpgo pushed, not one pushed later */
-            json_t *o = json_pack("{s:s, s:b, s:s}", "Do", "merge", "merge_when_checks_succeed", 1,
-                                  "head_commit_id", r->res.pr.head_sha ? r->res.pr.head_sha : "");
+            json_t *o =
+                json_pack("{s:s, s:b, s:s}", "Do", s->merge_style[0] ? s->merge_style : "merge",
+                          "merge_when_checks_succeed", 1, "head_commit_id",
+                          r->res.pr.head_sha ? r->res.pr.head_sha : "");
             return step(r, st, "auto-merge", "POST", pr_url(r, n, "/merge"), dump(o));
         }
         default:
@@ -408,9 +439,7 @@ static int gt_next(struct prapi_req *r)
     case CPGO_PRAPI_OP_UPDATE: {
         if (r->stage != ST_MAIN || !r->res.found) return 0;
         /* a draft stays a draft: keep the "WIP:" prefix the pull request has now */
-        int keep = has_wip(r->res.pr.title) && !has_wip(s->title);
-        char *title =
-            keep ? prapi_xprintf(GT_DRAFT_PREFIX "%s", s->title) : prapi_xstrdup(s->title);
+        char *title = gitea_title(s->title, has_wip(r->res.pr.title));
         char *payload = title ? edit_payload(title, s->has_body ? s->body : NULL) : NULL;
         free(title);
         r->stage = ST_UPD_PATCH;
@@ -492,6 +521,19 @@ static enum cpgo_class gt_step_done(struct prapi_req *r, const struct prapi_resp
 {
     if (r->stage == ST_LABELS_REPO || r->stage == ST_LABELS_ORG)
         return read_labels(r, rs, why, cap);
+    if (r->stage == ST_MERGE_STYLE) {
+        /* sdk repo.go Repository.DefaultMergeStyle; anything else: "merge" */
+        static const char *const styles[] = {"merge", "rebase", "rebase-merge", "squash",
+                                             "fast-forward-only"};
+        struct gt_state *s = r->dstate;
+        json_t *root = json_loadb((const char *)rs->body, rs->len, 0, NULL);
+        json_t *v = json_object_get(root, "default_merge_style");
+        for (size_t i = 0; json_is_string(v) && i < sizeof styles / sizeof *styles; i++)
+            if (!strcmp(json_string_value(v), styles[i]))
+                snprintf(s->merge_style, sizeof s->merge_style, "%s", styles[i]);
+        json_decref(root);
+        return CPGO_CLASS_OK;
+    }
     if (r->stage != ST_ASSIGNEES) return CPGO_CLASS_OK;
     /* Gitea ignores assignees from a token without write access: compare */
     json_t *root = json_loadb((const char *)rs->body, rs->len, 0, NULL);

@@ -108,6 +108,9 @@ check "409 names the existing PR ($(cat "$T/body"))" bash -c "python3 -c \"impor
 is "409 owner:branch is the same head" "$(req POST "$API/repos/acme/app/pulls" '{"head":"acme:cpgo/app","base":"master","title":"again"}')" 409
 is "head == base: 422" "$(req POST "$API/repos/acme/app/pulls" '{"head":"master","base":"master","title":"x"}')" 422
 is "the 422 message" "$(errdoc)" "Invalid PullRequest: There are no changes between the head and the base"
+long=$(python3 -c 'print("\u00e9" * 256)')
+is "a title of 256 characters: 422" "$(req POST "$API/repos/acme/app/pulls" "{\"head\":\"b\",\"base\":\"master\",\"title\":\"$long\"}")" 422
+is "its message" "$(errdoc)" "[Title]: MaxSize"
 is "no title: 422" "$(req POST "$API/repos/acme/app/pulls" '{"head":"b","base":"master"}')" 422
 is "unknown assignee: 422" "$(req POST "$API/repos/acme/app/pulls" '{"head":"b","base":"master","title":"x","assignees":["mallory"]}')" 422
 is "its message" "$(errdoc)" "Assignee does not exist: [name: mallory]"
@@ -118,6 +121,8 @@ is "get" "$(req GET "$API/repos/acme/app/pulls/1")" 200
 is "get: number and body" "$(body 'd["number"], d["body"]')" "(1, 'marker')"
 is "get a missing one: 404" "$(req GET "$API/repos/acme/app/pulls/99")" 404
 is "404 document" "$(errdoc)" "not found"
+is "edit: 255 characters (510 bytes) are fine" "$(req PATCH "$API/repos/acme/app/pulls/1" "{\"title\":\"${long:1}\"}")" 201
+is "edit: 256 are not" "$(req PATCH "$API/repos/acme/app/pulls/1" "{\"title\":\"$long\"}")" 422
 is "edit: 201 (sic)" "$(req PATCH "$API/repos/acme/app/pulls/1" '{"title":"WIP: pgo: update","body":"marker v2","labels":[2]}')" 201
 is "edited, a draft by its WIP: prefix, labels replaced" "$(body 'd["title"], d["body"], d["draft"], [x["name"] for x in d["labels"]]')" \
   "('WIP: pgo: update', 'marker v2', True, ['perf'])"
@@ -200,6 +205,12 @@ is "reopen a merged one: 412" "$(req PATCH "$API/repos/acme/app/pulls/3" '{"stat
 req PATCH "$API/repos/acme/app/pulls/4" '{"title":"WIP: b3"}' >/dev/null
 is "auto-merge of a draft: 405" "$(req POST "$API/repos/acme/app/pulls/4/merge" '{"Do":"merge","merge_when_checks_succeed":true}')" 405
 is "its message" "$(errdoc)" "Work in progress PRs cannot be merged"
+ctl '{"action":"repo","repo":"acme/app","merge_styles":["squash"],"default_merge_style":"squash"}'
+req GET "$API/repos/acme/app" >/dev/null
+is "merge styles on the repository" "$(body 'd["default_merge_style"], d["allow_merge_commits"], d["allow_squash_merge"]')" "('squash', False, True)"
+is "a style the repository does not allow: 405" "$(req POST "$API/repos/acme/app/pulls/5/merge" '{"Do":"merge","merge_when_checks_succeed":true}')" 405
+is "its message" "$(errdoc)" "merge is not allowed an allowed merge style for this repository"
+ctl '{"action":"repo","repo":"acme/app","merge_styles":["merge","rebase","rebase-merge","squash","fast-forward-only"],"default_merge_style":"merge"}'
 ctl '{"action":"set_pr","repo":"acme/app","number":5,"mergeable":false}'
 is "not mergeable: 405" "$(req POST "$API/repos/acme/app/pulls/5/merge" '{"Do":"merge","merge_when_checks_succeed":true}')" 405
 is "close by PATCH" "$(req PATCH "$API/repos/acme/app/pulls/5" '{"state":"closed"}')" 201

@@ -72,9 +72,11 @@ Test controls (no authentication, not logged):
     max_items {"value": n}             MAX_RESPONSE_ITEMS (default 50): the largest limit
     users {"names": [...]}             users that exist (assignees, reviewers); the token's
                                        user always exists
-    repo {"repo", "default_branch"?, "org"?, "labels"?: [names], "org_labels"?: [names]}
-                                       create or configure a repository, its labels and
-                                       (org: true) its owner as an organization
+    repo {"repo", "default_branch"?, "org"?, "labels"?: [names], "org_labels"?: [names],
+          "merge_styles"?: [Do values], "default_merge_style"?}
+                                       create or configure a repository, its labels,
+                                       (org: true) its owner as an organization, the merge
+                                       styles it allows (others: 405) and its default one
     rename {"repo", "to", "status"?}   the repository moves; its old path redirects
     create_pr {"repo","head","base","title","body","state","merged","user","labels"}
                                        a pull request made by a human
@@ -194,7 +196,8 @@ class State:
         if full not in self.repos:
             rid = 1000 + len(self.repos)
             self.repos[full] = {"id": rid, "prs": [], "next": 1, "default_branch": "main",
-                                "labels": []}
+                                "labels": [], "merge_styles": list(MERGE_STYLES[:5]),
+                                "default_merge_style": "merge"}
         return self.repos[full]
 
     def label(self, name, org=False):
@@ -257,8 +260,13 @@ def repo_json(base_url, full):
         "description": "", "empty": False, "private": False, "fork": False,
         "html_url": "%s/%s" % (base_url, full), "url": "%s%s/repos/%s" % (base_url, API, full),
         "clone_url": "%s/%s.git" % (base_url, full), "default_branch": r["default_branch"],
-        "archived": False, "has_pull_requests": True, "allow_merge_commits": True,
-        "allow_rebase": True, "allow_squash_merge": True, "default_merge_style": "merge",
+        "archived": False, "has_pull_requests": True,
+        "allow_merge_commits": "merge" in r["merge_styles"],
+        "allow_rebase": "rebase" in r["merge_styles"],
+        "allow_rebase_explicit": "rebase-merge" in r["merge_styles"],
+        "allow_squash_merge": "squash" in r["merge_styles"],
+        "allow_fast_forward_only_merge": "fast-forward-only" in r["merge_styles"],
+        "default_merge_style": r["default_merge_style"],
         "permissions": {"admin": False, "push": True, "pull": True},
     }
 
@@ -657,6 +665,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.err(422, "[%s]: Required" % k.capitalize())
         if "body" in j and j["body"] is not None and not isinstance(j["body"], str):
             return self.err(422, "[]: Unmarshal: body: want a string")
+        if len(j["title"]) > 255:  # binding:"Required;MaxSize(255)", in characters
+            return self.err(422, "[Title]: MaxSize")
         for k in ("assignees", "reviewers", "team_reviewers", "labels"):
             if k in j and j[k] is not None and not isinstance(j[k], list):
                 return self.err(422, "[]: Unmarshal: %s: want an array" % k)
@@ -745,6 +755,8 @@ class Handler(BaseHTTPRequestHandler):
                 bad = self.unknown_users(j["assignees"])
                 if bad:
                     return self.err(422, "Assignee does not exist: [name: %s]" % bad[0])
+            if isinstance(j.get("title"), str) and len(j["title"]) > 255:
+                return self.err(422, "[Title]: MaxSize")
             if j.get("state") is not None and p["merged"]:
                 return self.err(412, "cannot change state of this pull request, it was already merged")
             if j.get("title"):
@@ -836,6 +848,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.err(405, "Work in progress PRs cannot be merged")
             if not p["mergeable"]:
                 return self.err(405, "Please try again later")
+            if do != "manually-merged" and do not in STATE.repo(full)["merge_styles"]:
+                # pull_service: ErrInvalidMergeStyle
+                return self.err(405, "%s is not allowed an allowed merge style for this "
+                                "repository" % do)
             head = j.get("head_commit_id") or ""
             if j.get("merge_when_checks_succeed"):
                 if p["auto_merge"]:
@@ -904,6 +920,10 @@ class Handler(BaseHTTPRequestHandler):
                 owner = j["repo"].split("/")[0]
                 if "default_branch" in j:
                     r["default_branch"] = j["default_branch"]
+                if "merge_styles" in j:
+                    r["merge_styles"] = list(j["merge_styles"])
+                if "default_merge_style" in j:
+                    r["default_merge_style"] = j["default_merge_style"]
                 if j.get("org") or j.get("org_labels"):
                     STATE.orgs.setdefault(owner, {"labels": []})
                 for n in j.get("labels", []):

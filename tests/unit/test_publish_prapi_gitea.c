@@ -450,10 +450,11 @@ static void test_create(void)
         {"POST", API "/repos/acme/svc/issues/1/labels"},
         {"PATCH", API "/repos/acme/svc/pulls/1"},
         {"POST", API "/repos/acme/svc/pulls/1/requested_reviewers"},
+        {"GET", API "/repos/acme/svc"},
         {"POST", API "/repos/acme/svc/pulls/1/merge"},
     };
-    CHECK_EQ_INT(json_array_size(l), 2 + 7);
-    for (size_t i = 0; i < 7; i++) {
+    CHECK_EQ_INT(json_array_size(l), 2 + 8);
+    for (size_t i = 0; i < 8; i++) {
         CHECK(!strcmp(lstr(l, 2 + i, "method"), want[i][0]));
         if (strcmp(lstr(l, 2 + i, "path"), want[i][1]))
             fprintf(stderr, "request %zu: %s, want %s\n", i, lstr(l, 2 + i, "path"), want[i][1]);
@@ -471,7 +472,7 @@ static void test_create(void)
     CHECK(!strcmp(lstr(l, 5, "body"), "{\"labels\":[3,4]}")); /* IDs: pgo (repo), team (org) */
     CHECK(!strcmp(lstr(l, 6, "body"), "{\"assignees\":[\"alice\"]}"));
     CHECK(!strcmp(lstr(l, 7, "body"), "{\"reviewers\":[\"bob\"]}"));
-    sent = json_loads(lstr(l, 8, "body"), 0, NULL);
+    sent = json_loads(lstr(l, 9, "body"), 0, NULL);
     CHECK(sent && !strcmp(json_string_value(json_object_get(sent, "Do")), "merge"));
     CHECK(sent && json_is_true(json_object_get(sent, "merge_when_checks_succeed")));
     CHECK(sent &&
@@ -504,19 +505,27 @@ static void test_create(void)
     CHECK(d4.r.pr.draft && d4.r.pr.open);
     CHECK_EQ_INT(log_n(), before + 2);
 
-    /* auto-merge on a pull request that is no draft: scheduled (201), merged when the
-     * checks pass */
+    /* auto-merge on a pull request that is no draft, in a repository that squashes:
+     * scheduled (201) with its default merge style; a title longer than Gitea's 255
+     * characters is cut on a character boundary, not refused */
+    ctl0("{s:s, s:s, s:[s], s:s}", "action", "repo", "repo", "acme/svc", "merge_styles", "squash",
+         "default_merge_style", "squash");
+    char longt[700] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(longt, "\xc3\xa9"); /* é: 2 bytes, 1 character */
     struct done d5 = {0};
     struct cpgo_prapi_new_pr np2 = {
-        .title = "t2", .head_branch = "cpgo/other", .base = "main", .body = "b", .auto_merge = 1};
+        .title = longt, .head_branch = "cpgo/other", .base = "main", .body = "b", .auto_merge = 1};
     CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np2, on_done, &d5), 0);
     WAIT(&d5.n, 1);
     CHECK_EQ_INT(d5.r.cls, CPGO_CLASS_OK);
     CHECK(!d5.r.warning[0]);
+    CHECK(d5.r.pr.title && strlen(d5.r.pr.title) == 2 * 255 && !strncmp(d5.r.pr.title, longt, 510));
     pr = pr_of((long)d5.r.pr.number);
     json_t *am = json_object_get(json_object_get(pr, "_fake"), "auto_merge");
     CHECK(json_is_object(am) &&
           !strcmp(json_string_value(json_object_get(am, "head_commit_id")), d5.r.pr.head_sha));
+    CHECK(json_is_object(am) && !strcmp(json_string_value(json_object_get(am, "Do")), "squash"));
     json_decref(pr);
     free(body);
     done_free(&d1);
