@@ -27,6 +27,7 @@ const char *cpgo_prapi_forge_name(enum cpgo_prapi_forge f)
 const struct prapi_dialect *const prapi_dialects[PRAPI_NFORGES] = {
     [CPGO_PRAPI_GITHUB] = &prapi_github,
     [CPGO_PRAPI_GITLAB] = &prapi_gitlab,
+    [CPGO_PRAPI_GITEA] = &prapi_gitea,
 };
 
 /* GitHub owner and repository names: letters, digits, '.', '_', '-'; never "." or "..". */
