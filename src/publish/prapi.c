@@ -1,16 +1,19 @@
 /*
- * prapi.c - see prapi.h. The GitHub REST client: a FIFO of operations, one HTTP request
- * in flight at a time, run as the scraper's own easy handles on the shared curl multi.
- * This file is the client's life and its transfers: creating and closing the client, the
- * pump that starts the head of the queue when its time has come, one transfer (the
- * request built, the response copied out, then judged). The rest of the module, one
- * concern a file (prapi_int.h lists what they share); each calls only the ones listed
- * after it, so no two call each other:
- *   prapi_github.c     the operations (find, create, update, get) and cpgo's marker
- *   prapi.c        (this file)
- *   prapi_pace.c   judging a response: pacing, rate limits, retries, redirects, pages
- *   prapi_req.c    an operation's life: the queue, the one callback that ends it
- *   prapi_parse.c  the response parsers (pull requests, error documents, Link headers)
+ * prapi.c - see prapi.h. The pull-request API client: a FIFO of operations, one HTTP
+ * request in flight at a time, run as the scraper's own easy handles on the shared curl
+ * multi, in the dialect of its forge. This file is the client's life and its transfers:
+ * creating and closing the client (with its dialect, from the table here), the pump that
+ * starts the head of the queue when its time has come, one transfer (the request built,
+ * the response copied out, then judged). The rest of the module, one concern a file
+ * (prapi_int.h lists what they share); each calls only the ones listed after it, so no two
+ * call each other (a dialect's functions are called through its table, not by name):
+ *   prapi_ops.c     the operations (find, create, update, get) and cpgo's marker
+ *   prapi.c         (this file) and the dialect table
+ *   prapi_github.c, prapi_gitlab.c, prapi_gitea.c   the dialects
+ *   prapi_pace.c    judging a response: pacing, rate limits, retries, redirects, pages
+ *   prapi_req.c     an operation's life: the queue, the one callback that ends it,
+ *                   optional steps; the helpers the dialects share
+ *   prapi_parse.c   the response parsers (pull requests, error documents, Link headers)
  *
  * Life of an operation: submit validates, builds its URL and JSON, queues it and arms the
  * pump timer (never sending from inside the submit call, so callbacks are never
@@ -340,6 +343,13 @@ static void easy_done(void *easy, int curlcode, void *arg)
     free(rs.location);
     pump(c);
 }
+
+/* The dialects, by enum cpgo_prapi_forge. */
+const struct prapi_dialect *const prapi_dialects[PRAPI_NFORGES] = {
+    [CPGO_PRAPI_GITHUB] = &prapi_github,
+    [CPGO_PRAPI_GITLAB] = &prapi_gitlab,
+    [CPGO_PRAPI_GITEA] = &prapi_gitea,
+};
 
 /* ---- public -------------------------------------------------------------------------------- */
 

@@ -124,7 +124,7 @@ struct prapi_dialect {
     void (*free_state)(struct prapi_req *r);
 };
 extern const struct prapi_dialect prapi_github, prapi_gitlab, prapi_gitea;
-/* By enum cpgo_prapi_forge (prapi_ops.c); NULL for a forge without its dialect. */
+/* By enum cpgo_prapi_forge (prapi.c); NULL for a forge without its dialect. */
 #define PRAPI_NFORGES CPGO_PRAPI_NFORGES
 extern const struct prapi_dialect *const prapi_dialects[PRAPI_NFORGES];
 
@@ -178,7 +178,7 @@ void prapi_finish(struct prapi_req *r, enum cpgo_class cls, const char *fmt, ...
  * finishes r (CPGO_CLASS_OK) when there is none. */
 void prapi_advance(struct prapi_req *r);
 
-/* prapi_ops.c: the operations, and the helpers the dialects share */
+/* prapi_req.c (continued): the helpers the dialects share */
 /* 403 FORBIDDEN, 404 NOT_FOUND, 422 "already exists" EXISTS else INVALID, other HTTP. */
 int prapi_judge_default(struct prapi_req *r, long status, const char *msg, enum cpgo_class *cls);
 /* Names and branches as every dialect checks them. */

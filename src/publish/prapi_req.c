@@ -7,6 +7,7 @@
  */
 #include "publish/prapi_int.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,4 +172,90 @@ void prapi_advance(struct prapi_req *r)
     r->pages = r->redirects = r->retries = 0;
     r->in_lookup = 0;
     prapi_push_front(c, r);
+}
+
+/* ---- the dialects' shared helpers ---------------------------------------------------------- */
+
+const char *cpgo_prapi_forge_name(enum cpgo_prapi_forge f)
+{
+    switch (f) {
+    case CPGO_PRAPI_GITLAB:
+        return "GitLab";
+    case CPGO_PRAPI_GITEA:
+        return "Gitea";
+    default:
+        return "GitHub";
+    }
+}
+
+/* GitHub owner and repository names: letters, digits, '.', '_', '-'; never "." or "..". */
+int prapi_valid_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > PRAPI_MAX_NAME || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-') return 0;
+    return 1;
+}
+
+int prapi_valid_branch(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > PRAPI_MAX_BRANCH) return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < ' ' || *s == 127) return 0;
+    return 1;
+}
+
+char *prapi_escape(const char *s)
+{
+    /* libcurl keeps RFC 3986's unreserved bytes, the rest becomes %XX ('/' too) */
+    char *e = curl_easy_escape(NULL, s, 0);
+    char *d = e ? prapi_xstrdup(e) : NULL;
+    curl_free(e);
+    return d;
+}
+
+int prapi_set_request(struct prapi_req *r, const char *method, char *url, char *payload,
+                      enum prapi_expect expect)
+{
+    if (!url || (strcmp(method, "GET") && !payload)) {
+        free(url);
+        free(payload);
+        return CPGO_E_NOMEM;
+    }
+    free(r->url);
+    free(r->payload);
+    r->url = url;
+    r->payload = payload;
+    r->method = method;
+    r->expect = expect;
+    r->pages = r->redirects = r->retries = 0;
+    return 0;
+}
+
+void prapi_warn(struct prapi_req *r, const char *what, const char *why)
+{
+    char *w = r->res.warning;
+    size_t cap = sizeof r->res.warning, o = strlen(w);
+    if (o + 8 >= cap) return;
+    int n = snprintf(w + o, cap - o, "%s%s: %s", o ? "; " : "", what, why);
+    if (n < 0 || (size_t)n >= cap - o) memcpy(w + cap - 4, "...", 4);
+    for (char *p = w; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    prapi_scrub(r->c, w);
+}
+
+int prapi_judge_default(struct prapi_req *r, long st, const char *msg, enum cpgo_class *cls)
+{
+    (void)r;
+    if (st == 403)
+        *cls = CPGO_CLASS_FORBIDDEN;
+    else if (st == 404)
+        *cls = CPGO_CLASS_NOT_FOUND;
+    else if (st == 422)
+        *cls = strstr(msg, "already exists") ? CPGO_CLASS_EXISTS : CPGO_CLASS_INVALID;
+    else
+        *cls = CPGO_CLASS_HTTP;
+    return 0;
 }

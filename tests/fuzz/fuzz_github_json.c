@@ -87,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (p + 1 < end && p[0] == '-' && p[1] == '-'))
                 abort();
         if (end[-2] == '-') abort(); /* the key never ends in '-' before " -->" */
-        if (!cpgo_prapi_body_has_marker(marker, s) || !cpgo_prapi_body_has_marker(marker, NULL)) abort();
+        if (!cpgo_prapi_body_has_marker(marker, s) || !cpgo_prapi_body_has_marker(marker, NULL))
+            abort();
     }
 
     char cell[300];
