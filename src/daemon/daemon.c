@@ -1121,7 +1121,8 @@ struct reload_req {
     struct cpgo_config_errors errs;
     int rc;
     const char *flag_token;
-    char *token; /* read with the new configuration (token files rotate) */
+    char state_dir[4096]; /* the running one (it cannot change): the git cache's place */
+    char *token;          /* read with the new configuration (token files rotate) */
     char token_source[64];
     struct cpgo_err token_err;
     int token_rc;
@@ -1134,6 +1135,10 @@ static void reload_work(uv_work_t *w)
     if (!r->rc && r->nc)
         r->token_rc = cpgo_token_load(r->nc, r->flag_token, &r->token, r->token_source,
                                       sizeof r->token_source, &r->token_err);
+    /* default branches again (one may have changed): refused like any invalid file */
+    if (!r->rc && r->nc)
+        r->rc = cpgo_daemon_resolve_branches(&r->nc, r->state_dir, cpgo_daemon_github_cred,
+                                             r->token_rc ? NULL : r->token, &r->errs);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1203,6 +1208,7 @@ static void reload(struct daemon *d)
     r->d = d;
     r->req.data = r;
     snprintf(r->path, sizeof r->path, "%s", d->opts.config_path);
+    snprintf(r->state_dir, sizeof r->state_dir, "%s", d->cfg->state_dir);
     r->flag_token = d->opts.github_token;
     if (uv_queue_work(&d->loop, &r->req, reload_work, reload_done)) {
         free(r);
@@ -1457,6 +1463,37 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
             return 1;
         }
         d->cfg = NULL;
+    }
+    /* a target_branch not written: the repository's default branch, asked now (the loop has
+     * not started) and used from here on as if written -- before the shard, the --output
+     * paths and the targets are decided */
+    if (cpgo_config_unresolved(cfg)) {
+        struct cpgo_config_errors rerrs = {0};
+        char *tok = d->token, src[64];
+        struct cpgo_err e;
+        if (o->output_dir && cpgo_token_load(cfg, o->github_token, &tok, src, sizeof src, &e))
+            tok = NULL; /* --output publishes nothing: a public repository needs no token */
+        int rrc = cpgo_daemon_resolve_branches(&cfg, cfg->state_dir, cpgo_daemon_github_cred, tok,
+                                               &rerrs);
+        if (tok && tok != d->token) {
+            explicit_bzero(tok, strlen(tok));
+            free(tok);
+        }
+        for (size_t i = 0; i < rerrs.n; i++) {
+            fprintf(stderr, "cpgo run: %s\n", rerrs.lines[i]);
+            cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", rerrs.lines[i], NULL);
+        }
+        cpgo_config_errors_free(&rerrs);
+        if (!rrc && o->output_dir && (rrc = cpgo_daemon_check_output(o->output_dir, cfg, &e))) {
+            fprintf(stderr, "cpgo run: %s\n", e.text);
+            rrc = rrc == CPGO_E_NOMEM ? rrc : CPGO_E_INPUT;
+        }
+        if (rrc) {
+            if (rrc == CPGO_E_NOMEM) fprintf(stderr, "cpgo run: out of memory\n");
+            cpgo_config_free(cfg);
+            daemon_free(d);
+            return rrc == CPGO_E_INPUT ? 2 : 1;
+        }
     }
     uv_loop_init(&d->loop);
     struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, cfg->limits.max_inflight_bytes, 0};

@@ -245,10 +245,10 @@ struct daemon {
     int once_publishing;
     size_t once_outstanding_publishes;
     /* publishing to forges */
-    struct cpgo_list pubq;     /* of target.pubq_link: FIFO waiting to publish */
-    size_t forge_running;      /* forge jobs on the pool */
-    char *token;               /* GitHub token, or NULL; zeroed when freed */
-    char token_source[64];     /* where it came from (never the token) */
+    struct cpgo_list pubq;        /* of target.pubq_link: FIFO waiting to publish */
+    size_t forge_running;         /* forge jobs on the pool */
+    char *token;                  /* GitHub token, or NULL; zeroed when freed */
+    char token_source[64];        /* where it came from (never the token) */
     struct cpgo_prapi_client *gh; /* one per token; NULL without github targets */
     int gh_closing;
     int gh_stale;          /* the token changed: replace the client when gh_busy is 0 */
@@ -337,6 +337,23 @@ int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out,
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
 void cpgo_token_update(struct daemon *d, char *token, const char *source);
 void cpgo_token_free(struct daemon *d); /* zeroes it */
+
+/* defbranch.c: the repository's default branch (a target_branch not written) */
+/* The credential git sends to t's repository (NULL: none), and its basic-auth user in *user
+ * (NULL: gitrepo's default). */
+typedef const char *(*cpgo_daemon_cred_fn)(void *ctx, const struct cpgo_target_cfg *t,
+                                           const char **user);
+/* The GitHub token (ctx) for github targets, nothing for the others: what the forge job
+ * sends today. */
+const char *cpgo_daemon_github_cred(void *token, const struct cpgo_target_cfg *t,
+                                    const char **user);
+/* Resolves every unresolved target_branch of *cfg (config.h, cpgo_config_resolve_branches)
+ * through git, with the git cache under state_dir and the credentials of cred; logs the
+ * branch chosen per repository. Main thread before the loop, or a pool thread: never the
+ * loop. */
+int cpgo_daemon_resolve_branches(struct cpgo_config **cfg, const char *state_dir,
+                                 cpgo_daemon_cred_fn cred, void *cred_ctx,
+                                 struct cpgo_config_errors *errs);
 
 /* scrape_opts.c: a backend's (or service's) scrape options, configuration -> request */
 /* Points req's TLS, basic-auth and proxy fields at a's strings (they live as long as the
