@@ -13,8 +13,9 @@
 #   repository, nothing is scraped;
 # - --output: the resolved branch is in the path;
 # - the same through the smart-HTTP git server with basic auth (x-access-token:<token>,
-#   HEAD on trunk): a dry run proposes cpgo/trunk/default.pgo; a wrong token stops the
-#   start with an authentication error, without the token in it;
+#   HEAD on trunk): a dry run proposes cpgo/trunk/default.pgo; `run --once` pushes it to
+#   the server and opens the pull request on trunk (the fake GitHub); a wrong token stops
+#   the start with an authentication error, without the token in it;
 # - SIGHUP after the repository's HEAD moved: the daemon resolves again and logs it.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
@@ -22,7 +23,7 @@ P="$T/p.pb.gz"
 "$CPGO_TESTGEN" -o "$P" -seed 7 -samples 200 -locations 100 -functions 60
 start_fleet "$T" --profile "$P" --count 2 || finish
 FP=$FLEET_PID
-trap 'kill "$FP" ${SERVER:-} 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'kill "$FP" ${SERVER:-} 2>/dev/null; wait 2>/dev/null' EXIT # SERVER: pids, unquoted
 mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
 
 mkrepo() { # mkrepo DIR BRANCH: one commit on BRANCH, which is HEAD
@@ -118,6 +119,24 @@ if command -v lighttpd >/dev/null; then
   check "smart HTTP: dry run ok (rc $rc: $(grep -m1 level=error "$T/out7"))" [ "$rc" -eq 0 ]
   check "... resolved trunk" grep -q 'msg="default branch resolved".*branch=trunk' "$T/out7"
   check "... proposes onto cpgo/trunk/default.pgo" grep -q "would propose: default.pgo on branch cpgo/trunk/default.pgo" "$T/report"
+  # a real round: the branch pushed to the server over basic auth, the pull request (the
+  # fake GitHub) based on trunk
+  FAKE_GITHUB_TOKEN="$TOKEN" python3 "$CPGO_SRC/tests/support/fake_github.py" \
+    --port-file "$T/gh.port" --lifetime 600 >"$T/gh.out" 2>&1 &
+  SERVER="$SERVER $!"
+  wait_for "[ -s '$T/gh.port' ]" 10 || fail "the fake GitHub did not start"
+  API="http://127.0.0.1:$(cat "$T/gh.port")"
+  curl -s -X POST -d '{"action": "min_mutation_gap", "seconds": 0}' "$API/_control" >/dev/null
+  { echo "github: {api_url: '$API', token_file: $T/token}"
+    mkcfg "$T/state6b" "$URL" "forge: github" "forge: github"; } >"$T/c6b.yaml"
+  "$CPGO" run -c "$T/c6b.yaml" --once >"$T/out6b" 2>&1
+  rc=$?
+  check "smart HTTP: run --once publishes (rc $rc: $(grep -m1 level=error "$T/out6b"))" [ "$rc" -eq 0 ]
+  check "... pushed cpgo/trunk/default.pgo to the server" \
+    git -C "$GIT_HTTP_REPO" show-ref -q --verify refs/heads/cpgo/trunk/default.pgo
+  check "... on trunk's tip" [ "$(git -C "$GIT_HTTP_REPO" rev-parse cpgo/trunk/default.pgo^)" = "$(git -C "$GIT_HTTP_REPO" rev-parse trunk)" ]
+  base=$(curl -s "$API/_prs?repo=git/app" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(len(p), p[0]["base"]["ref"] if p else "")')
+  check "... one pull request, based on trunk ($base)" [ "$base" = "1 trunk" ]
   printf 'wrong-%s\n' "$TOKEN" >"$T/token"
   TMPDIR="$T/tmp" "$CPGO" run -c "$T/c6.yaml" --once --dry-run >"$T/report2" 2>"$T/out8"
   rc=$?
