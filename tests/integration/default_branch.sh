@@ -11,7 +11,8 @@
 # - an explicit target_branch still wins over the default branch;
 # - an empty repository (no HEAD): the start fails (exit 2) naming the backend and the
 #   repository, nothing is scraped;
-# - --output: the resolved branch is in the path;
+# - --output: the resolved branch is in the path; `cpgo state` (no network) lists the state
+#   under the branch it ran with as the unresolved target's;
 # - the same through the smart-HTTP git server with basic auth (x-access-token:<token>,
 #   HEAD on trunk): a dry run proposes cpgo/trunk/default.pgo; `run --once` pushes it to
 #   the server and opens the pull request on trunk (the fake GitHub); a wrong token stops
@@ -65,6 +66,13 @@ rc=$?
 check "after the merge the next run succeeds (rc $rc: $(grep -m1 level=error "$T/out2"))" [ "$rc" -eq 0 ]
 check "the merged push was settled" grep -q "branch merged: its scrapes are published.*scrapes=2" "$T/out2"
 check "the new proposal sits on the merged master" [ "$(git -C "$R" rev-parse cpgo/master/default.pgo^)" = "$(git -C "$R" rev-parse master)" ]
+
+# cpgo state asks no repository: the target's state is the one under the branch it ran with
+"$CPGO" state -c "$T/c1.yaml" >"$T/state1" 2>&1
+check "cpgo state: the unresolved target is named" grep -q "^target local/.*/repo@<default>:default.pgo" "$T/state1"
+check "cpgo state: its id is decided at run time" grep -q "id: decided at run time (the repository's default branch)" "$T/state1"
+check "cpgo state: master's state is listed as its own, not as unconfigured" \
+  grep -q "^target local/.*/repo@master:default.pgo (local/.*/repo@<default>:default.pgo: the default branch when it ran)" "$T/state1"
 
 # 2. written master + resolved master: one target
 mkcfg "$T/state2" "$R" "target_branch: master" >"$T/c2.yaml"
