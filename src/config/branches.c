@@ -19,14 +19,6 @@
 
 #include "config/config_int.h"
 
-size_t cpgo_config_unresolved(const struct cpgo_config *c)
-{
-    size_t n = 0;
-    for (size_t i = 0; c && i < c->ntargets; i++)
-        n += !c->targets[i].target_branch;
-    return n;
-}
-
 /* Where a target's first member starts, and its path and name for a message. */
 static struct pos first_member(const struct cpgo_config *cfg, const struct cpgo_target_cfg *t,
                                char *who, size_t cap)

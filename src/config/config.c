@@ -621,6 +621,16 @@ static size_t list_length(struct ctx *c, const struct node *v, struct pos at, co
     return v->n;
 }
 
+/* Here, not in branches.c, which calls this file: files do not call each other in a
+ * circle. */
+size_t cpgo_config_unresolved(const struct cpgo_config *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; c && i < c->ntargets; i++)
+        n += !c->targets[i].target_branch;
+    return n;
+}
+
 /* The text is kept while a default branch waits to be resolved: cpgo_config_resolve_branches
  * loads it again with the answers, so they act exactly as written branches. */
 static int keep_source(struct cpgo_config *cfg, const char *text, size_t len, const char *name,
