@@ -80,6 +80,14 @@ int cpgo_config_resolve_branches(struct cpgo_config **cfgp, cpgo_config_branch_f
             const char *bad = NULL;
             if (fn(fctx, t, branch, sizeof branch, why, sizeof why)) {
                 if (!why[0]) snprintf(why, sizeof why, "unknown failure");
+            } else if (!strncmp(branch, "cpgo/", 5)) {
+                /* a local repository's HEAD is what its working tree has checked out: a
+                 * person looking at cpgo's proposal, not the branch to propose to */
+                char sh[SHOW_MAX + 8];
+                snprintf(why, sizeof why,
+                         "its HEAD is '%s', a cpgo head branch (checked out in its working "
+                         "tree?), not a branch to propose to",
+                         cpgo_config_show(branch, sh, sizeof sh));
             } else if ((bad = cpgo_config_branch_problem(branch))) {
                 char sh[SHOW_MAX + 8];
                 snprintf(why, sizeof why,

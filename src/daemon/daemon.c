@@ -1473,8 +1473,22 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
         struct cpgo_err e;
         if (o->output_dir && cpgo_token_load(cfg, o->github_token, &tok, src, sizeof src, &e))
             tok = NULL; /* --output publishes nothing: a public repository needs no token */
-        int rrc = cpgo_daemon_resolve_branches(&cfg, cfg->state_dir, cpgo_daemon_github_cred, tok,
-                                               &rerrs);
+        /* the configuration is loaded again: what this run changed in it (--dry-run's
+         * private state directory, no admin endpoint) is carried over */
+        char *sd = strdup(cfg->state_dir), *listen = cfg->listen ? strdup(cfg->listen) : NULL;
+        int rrc =
+            !sd || (cfg->listen && !listen)
+                ? CPGO_E_NOMEM
+                : cpgo_daemon_resolve_branches(&cfg, sd, cpgo_daemon_github_cred, tok, &rerrs);
+        if (!rrc) {
+            free(cfg->state_dir);
+            cfg->state_dir = sd;
+            free(cfg->listen);
+            cfg->listen = listen;
+            sd = listen = NULL;
+        }
+        free(sd);
+        free(listen);
         if (tok && tok != d->token) {
             explicit_bzero(tok, strlen(tok));
             free(tok);

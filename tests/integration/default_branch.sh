@@ -74,6 +74,14 @@ check "cpgo state: its id is decided at run time" grep -q "id: decided at run ti
 check "cpgo state: master's state is listed as its own, not as unconfigured" \
   grep -q "^target local/.*/repo@master:default.pgo (local/.*/repo@<default>:default.pgo: the default branch when it ran)" "$T/state1"
 
+# a person checked cpgo's branch out: HEAD names it, which is no branch to propose to
+git -C "$R" checkout -q cpgo/master/default.pgo
+"$CPGO" run -c "$T/c1.yaml" --once >"$T/outco" 2>&1
+rc=$?
+check "HEAD on cpgo's own branch: exit 2 (rc $rc)" [ "$rc" -eq 2 ]
+check "... said so" grep -q "its HEAD is 'cpgo/master/default.pgo', a cpgo head branch (checked out in its working tree?)" "$T/outco"
+git -C "$R" checkout -q master
+
 # 2. written master + resolved master: one target
 mkcfg "$T/state2" "$R" "target_branch: master" >"$T/c2.yaml"
 "$CPGO" run -c "$T/c2.yaml" --once >"$T/out3" 2>&1
@@ -127,6 +135,7 @@ if command -v lighttpd >/dev/null; then
   check "smart HTTP: dry run ok (rc $rc: $(grep -m1 level=error "$T/out7"))" [ "$rc" -eq 0 ]
   check "... resolved trunk" grep -q 'msg="default branch resolved".*branch=trunk' "$T/out7"
   check "... proposes onto cpgo/trunk/default.pgo" grep -q "would propose: default.pgo on branch cpgo/trunk/default.pgo" "$T/report"
+  check "... the configured state directory was never created" [ ! -e "$T/state6" ]
   # a real round: the branch pushed to the server over basic auth, the pull request (the
   # fake GitHub) based on trunk
   FAKE_GITHUB_TOKEN="$TOKEN" python3 "$CPGO_SRC/tests/support/fake_github.py" \
