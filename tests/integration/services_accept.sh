@@ -381,7 +381,7 @@ git -C "$R" -c user.name=Human -c user.email=human@example.com commit -q -m init
   echo "  name: be"
   echo "  schedule: '@every 1m'"
   echo "  timeout: 5s"
-  echo "  open_pull_request: {repository: $R}"
+  echo "  open_pull_request: {repository: $R, target_branch: main}"
   echo "services:"
   svc shop '@every 1m' "'127.0.0.1:${PP[1]}', '127.0.0.1:${PP[2]}', '127.0.0.1:${PP[3]}'" "$R" \
     'timeout: 5s' 'max_instances: 2'
