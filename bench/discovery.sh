@@ -93,7 +93,7 @@ common="limits: {max_concurrent_scrapes: 1100, max_queued_bodies: 256}"
     else
       echo "  dns_sd_configs: [{names: ['_pprof._tcp.svc$s.bench.test']}]"
     fi
-    echo "  open_pull_request: {repository: https://github.com/acme/svc$s}"
+    echo "  open_pull_request: {repository: https://github.com/acme/svc$s, target_branch: main}"
   done
 } >"$out/discovery.yaml"
 # static: the instances a fresh rotation picks first are not known here; any 10 per
@@ -106,7 +106,7 @@ common="limits: {max_concurrent_scrapes: 1100, max_queued_bodies: 256}"
     for i in $(seq 0 $((PER - 1))); do
       echo "- url: http://127.0.0.1:${PORTS[$((s * NI + i))]}/debug/pprof/profile?seconds=2"
       echo "  schedule: '*/5 * * * *'"
-      echo "  open_pull_request: {repository: https://github.com/acme/svc$s}"
+      echo "  open_pull_request: {repository: https://github.com/acme/svc$s, target_branch: main}"
     done
   done
 } >"$out/static.yaml"

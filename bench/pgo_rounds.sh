@@ -30,7 +30,7 @@ for i in $(seq 1 "$ROUNDS"); do
       n=$((n + 1))
       echo "- name: checkout-$n"
       echo "  url: http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
-      echo "  open_pull_request: {repository: https://github.com/acme/shop, target_file: cmd/checkout/default.pgo}"
+      echo "  open_pull_request: {repository: https://github.com/acme/shop, target_file: cmd/checkout/default.pgo, target_branch: main}"
       echo "  schedule: '@every 1h'"
       echo "  pgo: {half_life: 48h}"
     done <"$T/ports"

@@ -20,6 +20,25 @@
 
 #define CMD "state"
 
+/* The unresolved target (target_branch not written) whose state directory this key names
+ * once resolved: "<host>/<path>@<branch>:<file>" with its repository and file (a branch
+ * has no ':'), or NULL. */
+static const struct cpgo_target_cfg *default_of(const struct cpgo_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->ntargets; i++) {
+        const struct cpgo_target_cfg *t = &cfg->targets[i];
+        if (t->target_branch) continue;
+        size_t hl = strlen(t->repo.host), pl = strlen(t->repo.path), fl = strlen(t->target_file);
+        size_t kl = strlen(key);
+        if (kl < hl + 1 + pl + 1 + 1 + 1 + fl || strncmp(key, t->repo.host, hl) || key[hl] != '/' ||
+            strncmp(key + hl + 1, t->repo.path, pl) || key[hl + 1 + pl] != '@')
+            continue;
+        const char *branch = key + hl + 1 + pl + 1, *colon = strchr(branch, ':');
+        if (colon && colon > branch && !strcmp(colon + 1, t->target_file)) return t;
+    }
+    return NULL;
+}
+
 static void print_target(const struct cpgo_config *cfg, const char *id, const char *key,
                          const struct cpgo_trim *trim, int *problems)
 {
@@ -148,6 +167,12 @@ int cpgo_cmd_state(int argc, char **argv)
     snprintf(tdir, sizeof tdir, "%s/targets", cfg->state_dir);
     for (size_t i = 0; i < cfg->ntargets; i++) {
         const struct cpgo_target_cfg *tc = &cfg->targets[i];
+        if (!tc->target_branch) { /* its id is known once `cpgo run` asked the repository */
+            printf("target %s\n  id: decided at run time (the repository's default branch); "
+                   "its state is listed below under the branch it was resolved to\n",
+                   tc->key);
+            continue;
+        }
         print_target(cfg, tc->id, tc->key, &tc->trim, &problems);
         /* what `cpgo run --output DIR` keeps apart for the same target, when it ran */
         char oid[20], od[4300], label[700];
@@ -181,8 +206,12 @@ int cpgo_cmd_state(int argc, char **argv)
             free(data);
         }
         char label[700];
-        snprintf(label, sizeof label, "%s (no longer configured)", key);
-        print_target(cfg, e->d_name, label, NULL, &problems);
+        const struct cpgo_target_cfg *dt = default_of(cfg, key);
+        if (dt)
+            snprintf(label, sizeof label, "%s (%s: the default branch when it ran)", key, dt->key);
+        else
+            snprintf(label, sizeof label, "%s (no longer configured)", key);
+        print_target(cfg, e->d_name, label, dt ? &dt->trim : NULL, &problems);
     }
     if (d) closedir(d);
     cpgo_config_free(cfg);

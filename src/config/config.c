@@ -618,6 +618,14 @@ void cpgo_config_free(struct cpgo_config *c)
     }
     free(c->targets);
     cpgo_config_free_strlist(c->warnings, c->nwarnings);
+    if (c->source) {
+        /* a URL's password or a secret header value is in it too */
+        explicit_bzero(c->source->text, c->source->len);
+        free(c->source->text);
+        free(c->source->name);
+        free(c->source->base_dir);
+        free(c->source);
+    }
     free(c);
 }
 
@@ -635,10 +643,44 @@ static size_t list_length(struct ctx *c, const struct node *v, struct pos at, co
     return v->n;
 }
 
+/* Here, not in branches.c, which calls this file: files do not call each other in a
+ * circle. */
+size_t cpgo_config_unresolved(const struct cpgo_config *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; c && i < c->ntargets; i++)
+        n += !c->targets[i].target_branch;
+    return n;
+}
+
+/* The text is kept while a default branch waits to be resolved: cpgo_config_resolve_branches
+ * loads it again with the answers, so they act exactly as written branches. */
+static int keep_source(struct cpgo_config *cfg, const char *text, size_t len, const char *name,
+                       const char *base_dir)
+{
+    struct cpgo_config_source *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    cfg->source = s;
+    s->text = malloc(len ? len : 1);
+    s->name = strdup(name);
+    s->base_dir = base_dir ? strdup(base_dir) : NULL;
+    if (!s->text || !s->name || (base_dir && !s->base_dir)) return -1;
+    if (len) memcpy(s->text, text, len);
+    s->len = len;
+    return 0;
+}
+
 int cpgo_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
                       struct cpgo_config **out, struct cpgo_config_errors *errs)
 {
-    struct ctx c = {.name = name ? name : "config", .base_dir = base_dir};
+    return cpgo_config_parse_with(text, len, name, base_dir, NULL, out, errs);
+}
+
+int cpgo_config_parse_with(const char *text, size_t len, const char *name, const char *base_dir,
+                           const struct branches *br, struct cpgo_config **out,
+                           struct cpgo_config_errors *errs)
+{
+    struct ctx c = {.name = name ? name : "config", .base_dir = base_dir, .branches = br};
     struct node *root = NULL;
     struct cpgo_config *cfg = NULL;
     struct bstate defs;
@@ -785,6 +827,10 @@ done:
     }
     c.warns = NULL;
     c.nwarn = 0;
+    if (!rc && cpgo_config_unresolved(cfg) && keep_source(cfg, text, len, c.name, base_dir)) {
+        c.nomem = 1;
+        rc = CPGO_E_NOMEM;
+    }
     cpgo_config_export_errors(&c, errs);
     if (rc) {
         cpgo_config_free(cfg);

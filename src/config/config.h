@@ -12,11 +12,16 @@
  *
  * Backends whose (repository, target_branch, target_file) are equal -- repository compared
  * after normalisation, see repo.h -- form one target: their profiles are merged into one
- * file. Backends of one target must agree on trimming. A service (`services:`, issue 11) is
- * one target too, whose instances its discovery sources find; it groups with backends and
- * other services exactly as backends do. Scrape options (tls_config, basic_auth,
- * authorization, proxy_url) take secrets only from files, read at load: a loaded
- * configuration holds them (basic_password, authz_credentials), zeroed when freed.
+ * file. A target_branch not written is the repository's default branch (its remote HEAD):
+ * a load leaves it unresolved (NULL; the target key says "@<default>"), and
+ * cpgo_config_resolve_branches, which `cpgo run` calls before it uses the targets, asks each
+ * repository once and loads the file again as if the branch had been written there, so
+ * target identity, head branch, shard and every check follow from the resolved name. Backends of
+ * one target must agree on trimming. A service (`services:`, issue 11) is one target too, whose
+ * instances its discovery sources find; it groups with backends and other services exactly as
+ * backends do. Scrape options (tls_config, basic_auth, authorization, proxy_url) take secrets only
+ * from files, read at load: a loaded configuration holds them (basic_password, authz_credentials),
+ * zeroed when freed.
  *
  * `pgo:` (issue 12) is a backend key section like open_pull_request: per backend, per
  * service and under `defaults:`, key by key. `weight` is the member's own; half_life,
@@ -137,7 +142,8 @@ struct cpgo_backend_cfg {
     char *repository; /* as written */
     struct cpgo_repo repo;
     char *target_file;       /* default "default.pgo"; relative, no "..", no leading "/" */
-    char *target_branch;     /* default "main"; a valid git branch name */
+    char *target_branch;     /* a valid git branch name; NULL (not written) = the
+                                repository's default branch, until resolved */
     char *head_branch;       /* `open_pull_request.head_branch`, NULL = cpgo/<branch>/<file> */
     int64_t min_interval_ms; /* `open_pull_request.min_interval`, default 1h */
     enum cpgo_forge forge;   /* `open_pull_request.forge`: github | gitlab | gitea | local,
@@ -247,10 +253,12 @@ struct cpgo_dns_cfg {
 };
 
 struct cpgo_target_cfg {
-    char *key; /* "<host>/<path>@<branch>:<file>", unique */
+    char *key; /* "<host>/<path>@<branch>:<file>", unique; "@<default>" while unresolved */
     char *id;  /* 16 hex digits of a stable hash of key: file names, shards */
     struct cpgo_repo repo;
     char *repository, *target_branch, *target_file, *head_branch;
+    int branch_default; /* target_branch was not written: the repository's default branch
+                           (target_branch NULL until cpgo_config_resolve_branches) */
     int64_t min_interval_ms;
     enum cpgo_forge forge; /* resolved: never AUTO */
     int reopen_growth;
@@ -330,6 +338,8 @@ struct cpgo_config {
      * each, for check-config to print and the daemon to log; at most 100. */
     char **warnings;
     size_t nwarnings;
+    struct cpgo_config_source *source; /* private to src/config: the text, kept while a
+                                          default branch is unresolved (loaded again then) */
 };
 
 /* Collected errors; each line names file:line:column and the key. */
@@ -352,6 +362,31 @@ int cpgo_config_reload(const char *path, struct cpgo_config **out, struct cpgo_c
 int cpgo_config_parse(const char *text, size_t len, const char *name, const char *base_dir,
                       struct cpgo_config **out, struct cpgo_config_errors *errs);
 void cpgo_config_free(struct cpgo_config *c);
+
+/* How a target's branch is shown while it is unresolved (check-config: no network). */
+#define CPGO_CONFIG_DEFAULT_BRANCH "<default>"
+
+/* The number of targets whose target_branch is unresolved (not written: the repository's
+ * default branch). */
+size_t cpgo_config_unresolved(const struct cpgo_config *c);
+
+/* Asks for the default branch of t's repository (t->repo, t->forge): 0 with the branch name
+ * ("master", not "refs/heads/master") in branch, or -1 with one line in why (never a
+ * secret). Does network I/O: never on the loop thread. */
+typedef int (*cpgo_config_branch_fn)(void *ctx, const struct cpgo_target_cfg *t, char *branch,
+                                     size_t cap, char *why, size_t wcap);
+
+/* Resolves every unresolved target_branch: fn once per distinct repository (host, port and
+ * path: spellings of one repository are asked once), each answer checked as a written
+ * branch name, then the configuration is loaded again from the same text with those
+ * branches, exactly as if they had been written (targets grouped again: a target written
+ * `master` and one resolved to master are one; head branches, ids and every rule that spans
+ * keys follow), and *cfg is replaced. 0 (also when nothing was unresolved), or CPGO_E_INPUT
+ * with one error per target that could not be resolved (file:line:col, the backend or
+ * service, the repository masked, why) or what the resolved branches make invalid;
+ * CPGO_E_NOMEM. *cfg is unchanged on failure. Any thread but the loop's (fn does I/O). */
+int cpgo_config_resolve_branches(struct cpgo_config **cfg, cpgo_config_branch_fn fn, void *ctx,
+                                 struct cpgo_config_errors *errs);
 
 /* Writes the normalised configuration as YAML, every default filled in, secrets masked
  * (values of secret headers, cpgo_url_secret_header; URLs, proxy_url included, through

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hash.h"
 #include "config/config.h"
 
 #define MAX_FILE (4u << 20)
@@ -60,9 +61,28 @@ struct item {
     char *text;
 };
 
+/* Default branches resolved at run time (branches.c): the repository's normal form
+ * (cpgo_config_repo_key) -> index into names. */
+struct branches {
+    struct cpgo_strmap map; /* borrows keys */
+    char **keys;
+    char **names; /* NULL where the repository could not be resolved */
+    size_t n;
+};
+
+/* The text of a configuration whose default branches are unresolved, kept to load it again
+ * with them (cpgo_config_resolve_branches). */
+struct cpgo_config_source {
+    char *text;
+    size_t len;
+    char *name;
+    char *base_dir;
+};
+
 /* One parse: its name and directory, the errors found so far, and what the top-level walk
  * hands to the later steps. */
 struct ctx {
+    const struct branches *branches; /* resolved default branches, or NULL: leave them */
     const char *name;
     const char *base_dir;
     struct item *errs;
@@ -477,6 +497,7 @@ struct bstate {
     int64_t seconds;
     int64_t period;               /* seconds, 0 unknown */
     struct cpgo_service_cfg *svc; /* NULL for a backend */
+    int branch_default;           /* target_branch not written: the repository's default */
 };
 
 /* Fills in inherited (defaults:) and default values, then checks what spans keys. A
@@ -496,6 +517,14 @@ void cpgo_config_assign_names(struct ctx *c, struct bstate *bs, size_t n, struct
  * agree and that head branches are not shared. */
 void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bstate *bs, size_t n,
                                struct bstate *ss, size_t ns);
+/* The repository's normal form for the default-branch cache, "host[:port]/path"
+ * (malloc'd; NULL when out of memory). */
+char *cpgo_config_repo_key(const struct cpgo_repo *r);
+/* cpgo_config_parse with resolved default branches (NULL: leave them unresolved). */
+int cpgo_config_parse_with(const char *text, size_t len, const char *name, const char *base_dir,
+                           const struct branches *br, struct cpgo_config **out,
+                           struct cpgo_config_errors *errs);
+
 /* Where to point for key k of a backend or service, its path ("services[0].timeout") and
  * " (from defaults)" when inherited (targets.c). */
 struct pos cpgo_config_where(const struct bstate *b, size_t k);

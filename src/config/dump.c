@@ -158,8 +158,13 @@ static void dump_value(FILE *o, size_t i, const void *base, const char *indent)
         } else if (i == KI_HEAD_BRANCH && !s) {
             const struct cpgo_backend_cfg *b = base;
             char hb[CPGO_CONFIG_HEAD_MAX];
-            cpgo_config_head_branch(b->target_branch, b->target_file, hb, sizeof hb);
+            cpgo_config_head_branch(b->target_branch ? b->target_branch
+                                                     : CPGO_CONFIG_DEFAULT_BRANCH,
+                                    b->target_file, hb, sizeof hb);
             put_str(o, hb);
+        } else if (i == KI_TARGET_BRANCH && !s) {
+            /* no network here: `cpgo run` asks the repository */
+            fputs("null  # the repository's default branch: resolved at run time", o);
         } else {
             put_str(o, s);
         }
@@ -261,15 +266,24 @@ int cpgo_config_dump(const struct cpgo_config *c, FILE *out)
     for (size_t t = 0; t < c->ntargets; t++) {
         const struct cpgo_target_cfg *tg = &c->targets[t];
         char hb[CPGO_CONFIG_HEAD_MAX];
+        const char *branch = tg->target_branch ? tg->target_branch : CPGO_CONFIG_DEFAULT_BRANCH;
         if (tg->head_branch)
             snprintf(hb, sizeof hb, "%s", tg->head_branch);
         else
-            cpgo_config_head_branch(tg->target_branch, tg->target_file, hb, sizeof hb);
-        fprintf(out, "#   %s %s -> %s (%s)\n", tg->id, tg->key, hb,
-                cpgo_config_forge_name(tg->forge));
-        char oid[20];
-        cpgo_config_output_state_id(tg->id, oid, sizeof oid);
-        fprintf(out, "#     state: targets/%s (with --output: targets/%s)\n", tg->id, oid);
+            cpgo_config_head_branch(branch, tg->target_file, hb, sizeof hb);
+        if (!tg->target_branch) {
+            /* the id is the hash of the resolved key: unknown until then */
+            fprintf(out, "#   %s -> %s (%s)\n", tg->key, hb, cpgo_config_forge_name(tg->forge));
+            fputs("#     target_branch: will be resolved at run time (the repository's default "
+                  "branch); the id, the state directory and the head branch follow from it\n",
+                  out);
+        } else {
+            fprintf(out, "#   %s %s -> %s (%s)\n", tg->id, tg->key, hb,
+                    cpgo_config_forge_name(tg->forge));
+            char oid[20];
+            cpgo_config_output_state_id(tg->id, oid, sizeof oid);
+            fprintf(out, "#     state: targets/%s (with --output: targets/%s)\n", tg->id, oid);
+        }
         if (tg->nbackends || !tg->nservices) {
             fputs("#     backends:", out);
             for (size_t j = 0; j < tg->nbackends; j++)
@@ -342,7 +356,7 @@ static const char reference_head[] =
     "  open_pull_request:\n"
     "    repository: http://github.com/my-org/my-repo\n"
     "    target_file: default.pgo\n"
-    "    target_branch: main\n"
+    "    target_branch: main   # optional: default the repository's default branch\n"
     "```\n"
     "\n"
     "Everything else is optional and has the default shown below.\n"
@@ -370,6 +384,14 @@ static const char reference_head[] =
     "  and on `pgo` but its `weight`\n"
     "  (`half_life`, `no_inline` as a set of names, `min_change`, `verify_with_go`). Each\n"
     "  target has an id: 16 hex digits of the FNV-1a hash of `host/path@branch:file`.\n"
+    "- A `target_branch` not written is the repository's default branch (its remote HEAD).\n"
+    "  `cpgo run` (`--once`, `--dry-run`, `--output` alike) asks each repository once when it\n"
+    "  starts and again at each reload, as `git ls-remote --symref URL HEAD` does, with the\n"
+    "  credentials publishing uses, logs the branch it chose and uses it exactly as if it\n"
+    "  were written (a target written `master` and one resolved to `master` are one). A\n"
+    "  repository that cannot be asked, or has no HEAD (empty), stops the start (exit 2)\n"
+    "  or the reload (the running configuration stays), naming the backend or service.\n"
+    "  `check-config` does not ask: such a target shows as `host/path@<default>:file`.\n"
     "- `pgo:` (per backend, per service or under `defaults:`, inherited key by key) says\n"
     "  how a member's profiles count and when its target's file is published: `weight`\n"
     "  multiplies every sample the member contributes (a canary at `0.1`), `half_life`\n"

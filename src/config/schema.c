@@ -374,9 +374,15 @@ const struct key cpgo_config_keys[NKEYS] = {
                         .desc = "The profile's path in the repository: relative, without "
                                 "`.` or `..` segments, not inside `.git`."},
     [KI_TARGET_BRANCH] = {"open_pull_request.target_branch", BK(target_branch), .type = T_STR,
-                          .def = "main", .check = cpgo_config_check_branch,
+                          .def_doc = "the repository's default branch",
+                          .check = cpgo_config_check_branch, .flags = F_NULLABLE,
                           .desc = "The branch the pull request targets (a valid git branch "
-                                  "name, such as `main`: not `refs/heads/main`)."},
+                                  "name, such as `main`: not `refs/heads/main`). Not set: the "
+                                  "repository's default branch (its remote HEAD, as `git "
+                                  "ls-remote --symref URL HEAD` shows it), resolved when "
+                                  "`cpgo run` starts and at each reload, once per repository, "
+                                  "and then used as if written here (target, head branch, "
+                                  "`--output` path, shard); `check-config` does not resolve it."},
     [KI_HEAD_BRANCH] = {"open_pull_request.head_branch", BK(head_branch), .type = T_STR,
                         .def_doc = "`cpgo/<target_branch>/<target_file>`",
                         .check = cpgo_config_check_branch, .flags = F_NULLABLE,

@@ -138,13 +138,50 @@ enum cpgo_forge cpgo_config_resolve_forge(const struct cpgo_config *cfg, enum cp
     return CPGO_FORGE_GITHUB;
 }
 
+/* A backend's target branch as its target key spells it: "<default>" until resolved. */
+static const char *branch_of(const struct cpgo_backend_cfg *cfg)
+{
+    return cfg->target_branch ? cfg->target_branch : CPGO_CONFIG_DEFAULT_BRANCH;
+}
+
 /* The head branch a backend's target is pushed to: the configured one or the default. */
 static void head_of(const struct cpgo_backend_cfg *cfg, char *buf, size_t cap)
 {
     if (cfg->head_branch)
         snprintf(buf, cap, "%s", cfg->head_branch);
     else
-        cpgo_config_head_branch(cfg->target_branch, cfg->target_file, buf, cap);
+        cpgo_config_head_branch(branch_of(cfg), cfg->target_file, buf, cap);
+}
+
+char *cpgo_config_repo_key(const struct cpgo_repo *r)
+{
+    size_t n = strlen(r->host) + strlen(r->path) + 16;
+    char *k = malloc(n);
+    if (!k) return NULL;
+    if (r->port)
+        snprintf(k, n, "%s:%d/%s", r->host, r->port, r->path);
+    else
+        snprintf(k, n, "%s/%s", r->host, r->path);
+    return k;
+}
+
+/* target_branch not written: the repository's default branch, when it was resolved (the
+ * second load of cpgo_config_resolve_branches); else it stays NULL. */
+static void default_branch(struct ctx *c, struct bstate *b, int repo_ok)
+{
+    struct cpgo_backend_cfg *cfg = &b->cfg;
+    if (cfg->target_branch || b->s.set[KI_TARGET_BRANCH] == 2) return;
+    b->branch_default = 1;
+    if (!c->branches || !repo_ok) return;
+    char *k = cpgo_config_repo_key(&cfg->repo);
+    if (!k) {
+        c->nomem = 1;
+        return;
+    }
+    size_t *i = cpgo_strmap_get(&c->branches->map, k);
+    free(k);
+    if (i && c->branches->names[*i])
+        cfg->target_branch = cpgo_config_strdup(c, c->branches->names[*i]);
 }
 
 /* Key k is in a section (tls_config...) the backend wrote itself, replacing defaults' whole:
@@ -319,6 +356,7 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
         if (rc == CPGO_E_NOMEM) c->nomem = 1;
         repo_ok = rc == 0;
     }
+    default_branch(c, b, repo_ok);
     if (!b->s.set[KI_FORGE])
         cfg->forge =
             cpgo_config_resolve_forge(c->cfg, CPGO_FORGE_AUTO, repo_ok ? &cfg->repo : NULL);
@@ -335,10 +373,12 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     }
     check_forge_options(c, b);
 
+    /* an unresolved default branch is spelled "<default>" (a valid name): what the file
+     * makes invalid is said now, the rest by the second load */
     if (valid(b, KI_TARGET_BRANCH) && valid(b, KI_TARGET_FILE) && !cfg->head_branch &&
         (valid(b, KI_HEAD_BRANCH) || !b->s.set[KI_HEAD_BRANCH])) {
         char hb[CPGO_CONFIG_HEAD_MAX];
-        const char *w = cpgo_config_head_branch(cfg->target_branch, cfg->target_file, hb, sizeof hb)
+        const char *w = cpgo_config_head_branch(branch_of(cfg), cfg->target_file, hb, sizeof hb)
                             ? "is too long"
                             : cpgo_config_branch_problem(hb);
         if (w) {
@@ -353,7 +393,7 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
     /* Every forge: publishing refuses it too (gitrepo), but only at the first round, after
      * the scrapes; check-config and the start of `run` must say so at once. */
     if (valid(b, KI_HEAD_BRANCH) && cfg->head_branch && valid(b, KI_TARGET_BRANCH) &&
-        !strcmp(cfg->head_branch, cfg->target_branch)) {
+        cfg->target_branch && !strcmp(cfg->head_branch, cfg->target_branch)) {
         struct pos p = where(b, KI_HEAD_BRANCH);
         backend_path(b, KI_HEAD_BRANCH, path, sizeof path);
         cpgo_config_add_error(
@@ -500,6 +540,14 @@ static void format_names(char *const *v, size_t n, char *buf, size_t cap)
     if (len < cap) snprintf(buf + len, cap - len, "]");
 }
 
+/* A written head branch that a default one, cpgo/<branch>/<file>, may turn out to be. */
+static int could_be_default(const char *head, const char *file)
+{
+    size_t hl = strlen(head), fl = strlen(file);
+    return hl > 5 + fl + 1 && !strncmp(head, "cpgo/", 5) && head[hl - fl - 1] == '/' &&
+           !strcmp(head + hl - fl, file);
+}
+
 /* A backend that writes target t must configure it as t's first backend does: trimming, the
  * pull request, and the target's part of pgo (all but weight, which is each member's). */
 static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
@@ -540,6 +588,11 @@ static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
             head_of(x, v1, sizeof v1);
             head_of(y, v2, sizeof v2);
             differ = strcmp(v1, v2) != 0;
+            /* a default head on an unresolved branch against a written one that may be it
+             * (cpgo/<branch>/<file>): compared by the second load */
+            if (differ && !x->target_branch && (!x->head_branch || !y->head_branch) &&
+                could_be_default(x->head_branch ? x->head_branch : y->head_branch, x->target_file))
+                continue;
         } else {
             cpgo_config_format_value(&cpgo_config_keys[k], x, v1, sizeof v1);
             cpgo_config_format_value(&cpgo_config_keys[k], y, v2, sizeof v2);
@@ -676,14 +729,14 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         if (!valid(b, KI_REPOSITORY) || !bc->repo.host || !valid(b, KI_TARGET_BRANCH) ||
             !valid(b, KI_TARGET_FILE))
             continue;
-        size_t kl = strlen(bc->repo.host) + strlen(bc->repo.path) + strlen(bc->target_branch) +
+        size_t kl = strlen(bc->repo.host) + strlen(bc->repo.path) + strlen(branch_of(bc)) +
                     strlen(bc->target_file) + 4;
         char *key = malloc(kl);
         if (!key) {
             c->nomem = 1;
             break;
         }
-        snprintf(key, kl, "%s/%s@%s:%s", bc->repo.host, bc->repo.path, bc->target_branch,
+        snprintf(key, kl, "%s/%s@%s:%s", bc->repo.host, bc->repo.path, branch_of(bc),
                  bc->target_file);
         size_t *known = cpgo_strmap_get(&m, key);
         if (known) {
@@ -706,7 +759,8 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         snprintf(id, sizeof id, "%016" PRIx64, fnv1a(key));
         t->id = cpgo_config_strdup(c, id);
         t->repository = cpgo_config_strdup(c, bc->repository);
-        t->target_branch = cpgo_config_strdup(c, bc->target_branch);
+        t->target_branch = bc->target_branch ? cpgo_config_strdup(c, bc->target_branch) : NULL;
+        t->branch_default = b->branch_default;
         t->target_file = cpgo_config_strdup(c, bc->target_file);
         t->head_branch = bc->head_branch ? cpgo_config_strdup(c, bc->head_branch) : NULL;
         t->min_interval_ms = bc->min_interval_ms;
@@ -751,7 +805,11 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         c->nomem = 1;
     for (size_t ti = 0; ti < cfg->ntargets && !c->nomem; ti++) {
         const struct cpgo_target_cfg *t = &cfg->targets[ti];
-        if (!(hkeys[nh] = repo_branch_key(c, &t->repo, t->target_branch))) break;
+        /* an unresolved base is "<default>": head branches of one repository still clash
+         * whatever it resolves to; a head against a resolved base is checked by the
+         * second load */
+        const char *base = t->target_branch ? t->target_branch : CPGO_CONFIG_DEFAULT_BRANCH;
+        if (!(hkeys[nh] = repo_branch_key(c, &t->repo, base))) break;
         /* the first target on a base branch is the one named in an error */
         if (cpgo_strmap_put(&heads, hkeys[nh], SIZE_MAX - ti) == CPGO_E_NOMEM) c->nomem = 1;
         nh++;
@@ -760,8 +818,9 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         const struct cpgo_target_cfg *t = &cfg->targets[ti];
         const struct bstate *b = M(first[ti]);
         char path[96], sh[SHOW_MAX + 8], h[CPGO_CONFIG_HEAD_MAX];
-        head_of(&b->cfg, h, sizeof h);              /* t's head: its first backend's */
-        if (!strcmp(h, t->target_branch)) continue; /* refused above, per backend */
+        head_of(&b->cfg, h, sizeof h); /* t's head: its first backend's */
+        if (!strcmp(h, t->target_branch ? t->target_branch : CPGO_CONFIG_DEFAULT_BRANCH))
+            continue; /* refused above, per backend */
         char *hk = repo_branch_key(c, &t->repo, h);
         if (!hk) break;
         hkeys[nh++] = hk;

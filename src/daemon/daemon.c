@@ -1126,6 +1126,7 @@ struct reload_req {
     char token_source[CPGO_PRAPI_NFORGES][64];
     struct cpgo_err token_err[CPGO_PRAPI_NFORGES];
     int token_rc[CPGO_PRAPI_NFORGES];
+    char state_dir[4096]; /* the running one (it cannot change): the git cache's place */
 };
 
 static void reload_work(uv_work_t *w)
@@ -1136,6 +1137,14 @@ static void reload_work(uv_work_t *w)
         r->token_rc[f] =
             cpgo_token_load(r->nc, (enum cpgo_prapi_forge)f, r->flag_token, &r->token[f],
                             r->token_source[f], sizeof r->token_source[f], &r->token_err[f]);
+    /* default branches again (one may have changed): refused like any invalid file */
+    if (!r->rc && r->nc) {
+        struct cpgo_token_set ts = {.cfg = r->nc};
+        for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
+            ts.tok[f] = r->token_rc[f] ? NULL : r->token[f];
+        r->rc =
+            cpgo_daemon_resolve_branches(&r->nc, r->state_dir, cpgo_token_git_cred, &ts, &r->errs);
+    }
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1211,6 +1220,7 @@ static void reload(struct daemon *d)
     r->d = d;
     r->req.data = r;
     snprintf(r->path, sizeof r->path, "%s", d->opts.config_path);
+    snprintf(r->state_dir, sizeof r->state_dir, "%s", d->cfg->state_dir);
     r->flag_token = d->opts.github_token;
     if (uv_queue_work(&d->loop, &r->req, reload_work, reload_done)) {
         free(r);
@@ -1469,6 +1479,59 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
             return 1;
         }
         d->cfg = NULL;
+    }
+    /* a target_branch not written: the repository's default branch, asked now (the loop has
+     * not started) and used from here on as if written -- before the shard, the --output
+     * paths and the targets are decided */
+    if (cpgo_config_unresolved(cfg)) {
+        struct cpgo_config_errors rerrs = {0};
+        /* each forge's token as the forge job sends it; with --output (which reads no token
+         * otherwise) loaded here, and a public repository needs none */
+        struct cpgo_token_set ts = {.cfg = cfg};
+        char *own[CPGO_PRAPI_NFORGES] = {0};
+        struct cpgo_err e;
+        for (int f = 0; f < CPGO_PRAPI_NFORGES; f++) {
+            char src[64];
+            if (o->output_dir && cpgo_token_load(cfg, (enum cpgo_prapi_forge)f, o->github_token,
+                                                 &own[f], src, sizeof src, &e))
+                own[f] = NULL;
+            ts.tok[f] = o->output_dir ? own[f] : d->fa[f].token;
+        }
+        /* the configuration is loaded again: what this run changed in it (--dry-run's
+         * private state directory, no admin endpoint) is carried over */
+        char *sd = strdup(cfg->state_dir), *listen = cfg->listen ? strdup(cfg->listen) : NULL;
+        int rrc = !sd || (cfg->listen && !listen)
+                      ? CPGO_E_NOMEM
+                      : cpgo_daemon_resolve_branches(&cfg, sd, cpgo_token_git_cred, &ts, &rerrs);
+        if (!rrc) {
+            free(cfg->state_dir);
+            cfg->state_dir = sd;
+            free(cfg->listen);
+            cfg->listen = listen;
+            sd = listen = NULL;
+        }
+        free(sd);
+        free(listen);
+        for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
+            if (own[f]) {
+                explicit_bzero(own[f], strlen(own[f]));
+                free(own[f]);
+            }
+        for (size_t i = 0; i < rerrs.n; i++) {
+            fprintf(stderr, "cpgo run: %s\n", rerrs.lines[i]);
+            cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", rerrs.lines[i], NULL);
+        }
+        cpgo_config_errors_free(&rerrs);
+        if (!rrc && o->output_dir && (rrc = cpgo_daemon_check_output(o->output_dir, cfg, &e))) {
+            fprintf(stderr, "cpgo run: %s\n", e.text);
+            rrc = rrc == CPGO_E_NOMEM ? rrc : CPGO_E_INPUT;
+        }
+        if (rrc) {
+            if (rrc == CPGO_E_NOMEM) fprintf(stderr, "cpgo run: out of memory\n");
+            cpgo_config_free(cfg);
+            daemon_free(d);
+            return rrc == CPGO_E_INPUT ? 2 : 1;
+        }
     }
     uv_loop_init(&d->loop);
     struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, cfg->limits.max_inflight_bytes, 0};

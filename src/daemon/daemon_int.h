@@ -346,10 +346,34 @@ int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, 
 void cpgo_token_update(struct daemon *d, enum cpgo_prapi_forge forge, char *token,
                        const char *source);
 void cpgo_token_free(struct daemon *d); /* zeroes them */
+/* Each forge's token for git: the credential callback of cpgo_daemon_resolve_branches (ctx
+ * is a struct cpgo_token_set) gives a target the token of its forge and the forge's git
+ * user, as the forge job does; a local target gets none. */
+struct cpgo_token_set {
+    const struct cpgo_config *cfg;
+    const char *tok[CPGO_PRAPI_NFORGES];
+};
+const char *cpgo_token_git_cred(void *set, const struct cpgo_target_cfg *t, const char **user);
+/* The basic-auth user a forge's git server takes with its token: x-access-token (GitHub),
+ * oauth2 (GitLab), "cpgo" (Gitea: the token is the password, the user is not checked). */
+const char *cpgo_token_git_user(enum cpgo_prapi_forge forge);
 /* A forge's configured API URL (NULL: the client's default). */
 const char *cpgo_token_api_url(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge);
 /* The forge a target's pull requests go to, or -1 (local, or --output). */
 int cpgo_token_target_forge(const struct cpgo_config *cfg, const struct cpgo_target_cfg *tc);
+
+/* defbranch.c: the repository's default branch (a target_branch not written) */
+/* The credential git sends to t's repository (NULL: none), and its basic-auth user in *user
+ * (NULL: gitrepo's default). */
+typedef const char *(*cpgo_daemon_cred_fn)(void *ctx, const struct cpgo_target_cfg *t,
+                                           const char **user);
+/* Resolves every unresolved target_branch of *cfg (config.h, cpgo_config_resolve_branches)
+ * through git, with the git cache under state_dir and the credentials of cred; logs the
+ * branch chosen per repository. Main thread before the loop, or a pool thread: never the
+ * loop. */
+int cpgo_daemon_resolve_branches(struct cpgo_config **cfg, const char *state_dir,
+                                 cpgo_daemon_cred_fn cred, void *cred_ctx,
+                                 struct cpgo_config_errors *errs);
 
 /* scrape_opts.c: a backend's (or service's) scrape options, configuration -> request */
 /* Points req's TLS, basic-auth and proxy fields at a's strings (they live as long as the

@@ -53,8 +53,11 @@ int cpgo_daemon_check_output(const char *dir, const struct cpgo_config *cfg, str
             rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
             break;
         }
-        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path, tc->target_branch, tc->target_file,
-                              paths[i], 4096, err);
+        /* an unresolved default branch (check-config) is shown as "<default>"; `cpgo run`
+         * checks again once it is resolved */
+        rc = cpgo_outdir_path(dir, tc->repo.host, tc->repo.path,
+                              tc->target_branch ? tc->target_branch : CPGO_CONFIG_DEFAULT_BRANCH,
+                              tc->target_file, paths[i], 4096, err);
         if (rc) cpgo_err_prefix(err, "target %s", tc->key);
     }
     if (!rc) rc = cpgo_outdir_check_layout(n, keys, (const char *const *)paths, err);

@@ -589,9 +589,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
     j->token = tok ? strdup(tok) : NULL;
     /* git over https: GitHub x-access-token:<token>, GitLab oauth2:<token>, Gitea the
      * token as the password (any user name) */
-    j->token_user = t->prforge == CPGO_PRAPI_GITLAB  ? "oauth2"
-                    : t->prforge == CPGO_PRAPI_GITEA ? "cpgo"
-                                                     : NULL;
+    j->token_user = t->prforge >= 0 ? cpgo_token_git_user((enum cpgo_prapi_forge)t->prforge) : NULL;
     j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;

@@ -183,6 +183,23 @@ int cpgo_token_target_forge(const struct cpgo_config *cfg, const struct cpgo_tar
     }
 }
 
+const char *cpgo_token_git_user(enum cpgo_prapi_forge forge)
+{
+    return forge == CPGO_PRAPI_GITLAB  ? "oauth2"
+           : forge == CPGO_PRAPI_GITEA ? "cpgo"
+                                       : "x-access-token";
+}
+
+const char *cpgo_token_git_cred(void *set, const struct cpgo_target_cfg *t, const char **user)
+{
+    const struct cpgo_token_set *ts = set;
+    int f = cpgo_token_target_forge(ts->cfg, t);
+    *user = NULL;
+    if (f < 0) return NULL; /* a local forge's server never sees a token */
+    *user = cpgo_token_git_user((enum cpgo_prapi_forge)f);
+    return ts->tok[f];
+}
+
 int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
 {
     if (d->opts.github_token && *d->opts.github_token)

@@ -21,7 +21,8 @@
  *   cpgo_gitrepo_read_file    the file cpgo proposes now, on the head branch
  *   cpgo_gitrepo_publish      one commit = base tip's tree with only the profile changed,
  *                             force-pushed unless the head branch already has that tree
- * Only fetch and publish use the network; the others read the cache.
+ * Only fetch and publish use the network; the others read the cache. Before any round,
+ * cpgo_gitrepo_default_branch asks for the repository's HEAD (a target_branch not written).
  *
  * Credentials: https/http take a token as HTTP basic auth (user "x-access-token", password
  * the token) through libgit2's credential callback, only for the repository's own host;
@@ -140,6 +141,16 @@ struct cpgo_git_tips {
     int head_exists;             /* head_branch exists remotely */
     char head[CPGO_GIT_ID_SIZE]; /* its tip, or "" */
 };
+
+/*
+ * The repository's default branch, as `git ls-remote --symref <url> HEAD` names it: the
+ * branch its HEAD points to ("master" for refs/heads/master), with the handle's credentials,
+ * deadline and proxy; nothing is fetched (the cache is only locked). Local repositories
+ * too. A repository without HEAD (empty, or HEAD on a branch not created yet) and a
+ * detached HEAD are CPGO_CLASS_NOT_FOUND; other failures as for cpgo_gitrepo_fetch.
+ */
+int cpgo_gitrepo_default_branch(struct cpgo_gitrepo *g, char *out, size_t cap,
+                                struct cpgo_err *err);
 
 /*
  * Fetches refs/heads/<target_branch> and, when the remote has it, refs/heads/<head_branch>

@@ -1,7 +1,9 @@
 /*
  * gitrepo_fetch.c - cpgo_gitrepo_fetch: target_branch and the head branch into the cache's
- * remote-tracking refs, incrementally and without tags; and the cache's upkeep (every
- * fetch and push adds a pack: past a few dozen they are repacked into one).
+ * remote-tracking refs, incrementally and without tags; cpgo_gitrepo_default_branch: the
+ * branch the remote's HEAD names, from the same connection and listing (`git ls-remote
+ * --symref`); and the cache's upkeep (every fetch and push adds a pack: past a few dozen
+ * they are repacked into one).
  * Thread: the caller's (a target's lane), inside one call (gitrepo_int.h).
  */
 #include "publish/gitrepo_int.h"
@@ -13,6 +15,79 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/*
+ * Connects to the repository for fetching (credentials, deadline and proxy from
+ * gitrepo_remote.c) and lists what it advertises, as `git ls-remote` does: 0 with the
+ * remote (free it) and its heads, or the failure ("cannot <what> <url>: ...") with *remote
+ * still to be freed (NULL is fine).
+ */
+static int connect_ls(struct call *c, git_remote **remote, git_remote_callbacks *cbs,
+                      git_proxy_options *proxy, const git_remote_head ***heads, size_t *nheads,
+                      const char *what)
+{
+    struct cpgo_gitrepo *g = c->g;
+    *remote = NULL;
+    gitrepo_callbacks(c, cbs);
+    gitrepo_proxy_opts(proxy);
+    gitrepo_arm_deadline(c);
+    struct stat st;
+    if (g->kind == CPGO_REPO_FILE && stat(gitrepo_local_path(g->url), &st) && errno == ENOENT)
+        /* libgit2 would call a missing path "unsupported URL protocol" */
+        return gitrepo_fail(c, CPGO_CLASS_NOT_FOUND, "repository %s does not exist", g->url);
+    int rc;
+    if ((rc = gitrepo_anon_remote(c, remote)) < 0)
+        return gitrepo_gfail(c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot %s %s", what, g->url);
+    if ((rc = git_remote_connect(*remote, GIT_DIRECTION_FETCH, cbs, proxy, NULL)) < 0)
+        return gitrepo_gfail(c,
+                             g->kind == CPGO_REPO_FILE && rc == GIT_ENOTFOUND ? CPGO_CLASS_NOT_FOUND
+                                                                              : CPGO_CLASS_NETWORK,
+                             rc, "cannot %s %s", what, g->url);
+    if ((rc = git_remote_ls(heads, nheads, *remote)) < 0)
+        return gitrepo_gfail(c, CPGO_CLASS_NETWORK, rc, "cannot list the branches of %s", g->url);
+    return 0;
+}
+
+int cpgo_gitrepo_default_branch(struct cpgo_gitrepo *g, char *out, size_t cap, struct cpgo_err *err)
+{
+    if (cap) out[0] = 0;
+    struct call c;
+    int rc = gitrepo_begin(&c, g, err);
+    git_remote *remote = NULL;
+    if (rc) goto out;
+    git_remote_callbacks cbs;
+    git_proxy_options proxy;
+    const git_remote_head **heads = NULL;
+    size_t nheads = 0;
+    if ((rc = connect_ls(&c, &remote, &cbs, &proxy, &heads, &nheads, "ask for the HEAD of")))
+        goto out;
+    const git_remote_head *h = NULL;
+    for (size_t i = 0; i < nheads && !h; i++)
+        if (!strcmp(heads[i]->name, "HEAD")) h = heads[i];
+    /* git and libgit2 advertise HEAD only when it names an existing commit; smart servers
+     * add its symref (protocol v0's symref capability), local repositories their own */
+    static const char prefix[] = "refs/heads/";
+    if (!h) {
+        rc = gitrepo_fail(&c, CPGO_CLASS_NOT_FOUND,
+                          "%s has no HEAD (an empty repository, or HEAD names a branch that "
+                          "does not exist yet)",
+                          g->url);
+    } else if (!h->symref_target || strncmp(h->symref_target, prefix, sizeof prefix - 1) ||
+               !h->symref_target[sizeof prefix - 1]) {
+        rc = gitrepo_fail(&c, CPGO_CLASS_NOT_FOUND, "the HEAD of %s is not a branch (%s)", g->url,
+                          h->symref_target ? "it names a ref outside refs/heads/"
+                                           : "detached, or the server does not say which");
+    } else if (strlen(h->symref_target + sizeof prefix - 1) >= cap) {
+        rc = gitrepo_fail(&c, CPGO_CLASS_CONTENT, "the HEAD of %s names a branch too long", g->url);
+    } else {
+        snprintf(out, cap, "%s", h->symref_target + sizeof prefix - 1);
+        rc = 0;
+    }
+out:
+    git_remote_free(remote);
+    gitrepo_end(&c);
+    return rc;
+}
 
 int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const char *head_branch,
                        struct cpgo_git_tips *tips, struct cpgo_err *err)
@@ -34,32 +109,10 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
     git_remote *remote = NULL;
     git_remote_callbacks cbs;
     git_proxy_options proxy;
-    gitrepo_callbacks(&c, &cbs);
-    gitrepo_proxy_opts(&proxy);
-    gitrepo_arm_deadline(&c);
-    struct stat st;
-    if (g->kind == CPGO_REPO_FILE && stat(gitrepo_local_path(g->url), &st) && errno == ENOENT) {
-        /* libgit2 would call a missing path "unsupported URL protocol" */
-        rc = gitrepo_fail(&c, CPGO_CLASS_NOT_FOUND, "repository %s does not exist", g->url);
-        goto out;
-    }
-    if ((rc = gitrepo_anon_remote(&c, &remote)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_CLASS_INTERNAL_RETRY, rc, "cannot fetch from %s", g->url);
-        goto out;
-    }
-    if ((rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, &proxy, NULL)) < 0) {
-        rc = gitrepo_gfail(&c,
-                           g->kind == CPGO_REPO_FILE && rc == GIT_ENOTFOUND ? CPGO_CLASS_NOT_FOUND
-                                                                            : CPGO_CLASS_NETWORK,
-                           rc, "cannot fetch from %s", g->url);
-        goto out_remote;
-    }
     const git_remote_head **heads = NULL;
     size_t nheads = 0;
-    if ((rc = git_remote_ls(&heads, &nheads, remote)) < 0) {
-        rc = gitrepo_gfail(&c, CPGO_CLASS_NETWORK, rc, "cannot list the branches of %s", g->url);
+    if ((rc = connect_ls(&c, &remote, &cbs, &proxy, &heads, &nheads, "fetch from")))
         goto out_remote;
-    }
     git_oid base, head;
     int have_base = 0, have_head = 0;
     for (size_t i = 0; i < nheads; i++) {

@@ -152,6 +152,7 @@ backends:
   open_pull_request:
     repository: $T/hb-repo
     head_branch: main
+    target_branch: main
 EOF
 HB_ERR="$T/hb.yaml:7:18: backends[0].open_pull_request.head_branch: 'main' is the target branch"
 expect 2 "$HB_ERR" "head_branch: main (forge local)" -- "$CPGO" check-config -c "$T/hb.yaml"

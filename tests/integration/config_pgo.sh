@@ -108,7 +108,7 @@ services:
   static_configs: [{targets: ['10.0.0.7:6060']}]
   pgo: {weight: 3, half_life: 24h}
 YAML
-expect 2 "$T/disagree.yaml:11:31: services[0].pgo.half_life: 24h0m0s differs from backends[0] (168h0m0s), which writes the same target github.com/org/app@main:default.pgo" \
+expect 2 "$T/disagree.yaml:11:31: services[0].pgo.half_life: 24h0m0s differs from backends[0] (168h0m0s), which writes the same target github.com/org/app@<default>:default.pgo" \
   "members disagree on half_life" -- "$CPGO" check-config -c "$T/disagree.yaml"
 check "one error" grep -qF "1 error" "$T/err"
 sed -i 's/half_life: 24h/half_life: 10080m/' "$T/disagree.yaml"

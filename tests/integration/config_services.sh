@@ -91,10 +91,10 @@ check "credentials file shown by path" grep -qF "credentials_file: $T/cfg/secret
 check "authorization type defaults to Bearer" grep -q '^    type: Bearer$' "$T/out"
 check "proxy password masked" grep -qF 'proxy_url: http://proxyuser:xxxxx@proxy:3128' "$T/out"
 check "2 targets" grep -q '^# 2 targets' "$T/out"
-grep -A3 -F 'github.com/org/shop@main:cmd/checkout/default.pgo' "$T/out" > "$T/checkout.target"
+grep -A3 -F 'github.com/org/shop@<default>:cmd/checkout/default.pgo' "$T/out" > "$T/checkout.target"
 check "checkout's target holds the backend" grep -q '^#     backends: 127.0.0.1:6060$' "$T/checkout.target"
 check "checkout's target holds the service" grep -q '^#     services: checkout$' "$T/checkout.target"
-grep -A2 -F 'github.com/org/shop@main:cmd/cart/default.pgo' "$T/out" > "$T/cart.target"
+grep -A2 -F 'github.com/org/shop@<default>:cmd/cart/default.pgo' "$T/out" > "$T/cart.target"
 check "cart's target is the service alone" grep -q '^#     services: cart$' "$T/cart.target"
 check "no secret in the dump" sh -c "! grep -qF -e '$PW' -e '$CRED' -e 'proxy-pw-9988' '$T/out' '$T/err'"
 

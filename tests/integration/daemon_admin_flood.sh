@@ -18,7 +18,7 @@ backends:
   name: good
   schedule: '@every 2s'
   timeout: 1500ms
-  open_pull_request: {repository: https://github.com/acme/app}
+  open_pull_request: {repository: https://github.com/acme/app, target_branch: main}
 YAML
 "$CPGO" run -c "$T/config.yaml" --output "$T/out" 2>"$T/log" &
 pid=$!

@@ -28,13 +28,13 @@ NORMAL_PID=$FLEET_PID
     echo "  schedule: '@every 5s'"
     echo "  timeout: 4s"
     echo "  retries: 0"
-    echo "  open_pull_request: {repository: https://github.com/acme/hostile}"
+    echo "  open_pull_request: {repository: https://github.com/acme/hostile, target_branch: main}"
   done <"$T/endless/ports"
   echo "- url: http://127.0.0.1:$(awk '{print $1}' "$T/normal/ports")/debug/pprof/profile?seconds=1"
   echo "  name: normal"
   echo "  schedule: '@every 5s'"
   echo "  timeout: 4500ms"
-  echo "  open_pull_request: {repository: https://github.com/acme/app}"
+  echo "  open_pull_request: {repository: https://github.com/acme/app, target_branch: main}"
 } >"$T/config.yaml"
 # ASan keeps freed memory in a quarantine (256 MiB by default) that would count as RSS
 ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=4" \

@@ -15,7 +15,7 @@ mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
     echo "- url: http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
     echo "  schedule: '@every 2s'"
     echo "  timeout: 1900ms"
-    echo "  open_pull_request: {repository: 'https://github.com/acme/big'}"
+    echo "  open_pull_request: {repository: 'https://github.com/acme/big', target_branch: main}"
   done
 } >"$T/config.yaml"
 "$CPGO" run -c "$T/config.yaml" --output "$T/out" 2>"$T/log" &

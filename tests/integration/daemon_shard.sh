@@ -16,7 +16,7 @@ mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
     echo "- url: http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
     echo "  schedule: '@every 1m'"
     echo "  timeout: 1500ms"
-    echo "  open_pull_request: {repository: 'https://github.com/acme/svc$((i / 2))'}"
+    echo "  open_pull_request: {repository: 'https://github.com/acme/svc$((i / 2))', target_branch: main}"
     i=$((i + 1))
   done
 } >"$T/config.yaml"

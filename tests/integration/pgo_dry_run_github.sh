@@ -32,7 +32,7 @@ API_PORT=$(free_port) # nothing listens: any API call would fail the run
     echo "- name: app-$n"
     echo "  url: http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
     echo "  schedule: '@every 1h'"
-    echo "  open_pull_request: {repository: '$URL', forge: github}"
+    echo "  open_pull_request: {repository: '$URL', forge: github, target_branch: main}"
   done <"$T/fleet/ports"
 } >"$T/c.yaml"
 printf '%s\n' "$TOKEN" >"$T/token"

@@ -50,15 +50,15 @@ defaults:
 backends:
 - url: http://127.0.0.1:${PORTS[0]}/debug/pprof/profile?seconds=1
   name: plain
-  open_pull_request: {repository: 'https://github.com/acme/app', target_file: plain.pgo}
+  open_pull_request: {repository: 'https://github.com/acme/app', target_file: plain.pgo, target_branch: main}
   pgo: {no_inline: []}
 - url: http://127.0.0.1:${PORTS[1]}/debug/pprof/profile?seconds=1
   name: noinline
-  open_pull_request: {repository: 'https://github.com/acme/app', target_file: noinline.pgo}
+  open_pull_request: {repository: 'https://github.com/acme/app', target_file: noinline.pgo, target_branch: main}
   pgo: {no_inline: ['main.hotCallee']}
 - url: http://127.0.0.1:$(awk '{print $1; exit}' "$T/f2/ports")/debug/pprof/profile?seconds=1
   name: defaults
-  open_pull_request: {repository: 'https://github.com/acme/app', target_file: defaults.pgo}
+  open_pull_request: {repository: 'https://github.com/acme/app', target_file: defaults.pgo, target_branch: main}
 EOF
 "$CPGO" run -c "$T/c.yaml" --once --output "$T/out" >"$T/run.log" 2>&1
 rc=$?

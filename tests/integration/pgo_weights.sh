@@ -39,7 +39,7 @@ state_dir: $2
 defaults:
   schedule: '${7:-@every 1h}'
   timeout: 1500ms
-  open_pull_request: {repository: $1}
+  open_pull_request: {repository: $1, target_branch: main}
 backends:
 - url: http://127.0.0.1:$5/debug/pprof/profile?seconds=1
   name: main-0

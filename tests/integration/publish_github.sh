@@ -167,7 +167,7 @@ ctl '{"action": "unauthorized", "value": false}'
 printf 'ghs_notTheRightTokenAtAll\n' >"$T/token"
 chmod 600 "$T/token"
 sed -e "s|^github: {api_url: '\(.*\)'}|github: {api_url: '\1', token_file: $T/token}|" \
-  -e 's/@every 1m/@every 2s/' -e 's/forge: github}/forge: github, min_interval: 1s}/' \
+  -e 's/@every 1m/@every 2s/' -e 's/forge: github}/forge: github, min_interval: 1s, target_branch: main}/' \
   "$T/config.yaml" >"$T/rotate.yaml"
 env -u GITHUB_TOKEN "$CPGO" run -c "$T/rotate.yaml" -v >"$T/r.out" 2>&1 &
 pid=$!

@@ -46,7 +46,7 @@ backends:
 - url: http://127.0.0.1:$FP/debug/pprof/profile?seconds=1
   schedule: '@every 2s'
   timeout: 1500ms
-  open_pull_request: {repository: 'http://127.0.0.1:$1/acme/app.git', forge: local, min_interval: 1s}
+  open_pull_request: {repository: 'http://127.0.0.1:$1/acme/app.git', forge: local, target_branch: main, min_interval: 1s}
 YAML
 }
 for case in "silent $SILENT" "garbage $GARBAGE" "closed $CLOSED"; do
@@ -89,7 +89,7 @@ git -C "$T/good" add -A && git -C "$T/good" -c user.name=H -c user.email=h@x com
   echo "backends:"
   for i in 0 1 2 3 4 5; do
     echo "- {name: stuck-$i, url: 'http://127.0.0.1:${FP8[$i]}/debug/pprof/profile?seconds=1', schedule: '@every 2s', timeout: 1500ms,"
-    echo "   open_pull_request: {repository: 'http://127.0.0.1:$SILENT/acme/app.git', forge: local, min_interval: 1s}}"
+    echo "   open_pull_request: {repository: 'http://127.0.0.1:$SILENT/acme/app.git', forge: local, target_branch: main, min_interval: 1s}}"
   done
   for i in 6 7; do
     echo "- {name: good-$i, url: 'http://127.0.0.1:${FP8[$i]}/debug/pprof/profile?seconds=1', schedule: '@every 2s', timeout: 1500ms,"

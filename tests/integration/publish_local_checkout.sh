@@ -28,7 +28,7 @@ mkcfg() { # mkcfg REPO
   echo "- url: http://127.0.0.1:$PORT/debug/pprof/profile?seconds=1"
   echo "  schedule: '@every 1m'"
   echo "  timeout: 1500ms"
-  echo "  open_pull_request: {repository: $1}"
+  echo "  open_pull_request: {repository: $1, target_branch: main}"
 }
 run_once() { # run_once CONFIG -> $T/out, $rc
   timeout -s KILL 120 "$CPGO" run -c "$1" --once >"$T/out" 2>&1

@@ -206,7 +206,7 @@ state_dir: $ND/state
 backends:
 - url: http://127.0.0.1:$FP/debug/pprof/profile?seconds=1
   schedule: '@hourly'
-  open_pull_request: {repository: '$T/repo', target_file: nd/default.pgo}
+  open_pull_request: {repository: '$T/repo', target_file: nd/default.pgo, target_branch: main}
 YAML
 RUNAS=()
 if ldd "$CPGO" 2>/dev/null | grep -q libtsan; then

@@ -94,7 +94,7 @@ svc() {
   echo "  seconds: 1"
   for l in "$@"; do echo "  $l"; done
   echo "  static_configs: [{targets: [$targets]}]"
-  echo "  open_pull_request: {repository: '$repo'}"
+  echo "  open_pull_request: {repository: '$repo', target_branch: main}"
 }
 
 # ---- 1. TLS --------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ backend() { # backend NAME PORT EXTRA_YAML
   echo "  schedule: '@every 2s'"
   echo "  timeout: 1900ms"
   echo "  $3"
-  echo "  open_pull_request: {repository: 'https://github.com/acme/$1'}"
+  echo "  open_pull_request: {repository: 'https://github.com/acme/$1', target_branch: main}"
 }
 {
   echo "state_dir: $T/s_auth"
@@ -245,7 +245,7 @@ check "proxy_url: still one request at the instance" [ "$(reqs tls "${TP[2]}")" 
   echo "  path: /debug/pprof/profile?foo=1"
   echo "  headers: {X-Team: pgo, X-Trace: 'a b'}"
   echo "  static_configs: [{targets: ['127.0.0.1:${PP[4]}']}]"
-  echo "  open_pull_request: {repository: 'https://github.com/acme/hdr'}"
+  echo "  open_pull_request: {repository: 'https://github.com/acme/hdr', target_branch: main}"
 } >"$T/hdr.yaml"
 once hdr "$T/hdr.yaml"
 check "headers: exit 0 ($(tail -2 "$T/hdr.once.log"))" [ "$rc" -eq 0 ]
@@ -295,11 +295,11 @@ printf '[{"targets": ["127.0.0.1:%s"]},\n {"targets": ["no-port-here"]}]\n' "${P
   echo "  schedule: '@every 1h'"
   echo "  static_configs: [{targets: ['127.0.0.1:${PP[13]}']}]"
   echo "  file_sd_configs: [{files: ['$T/sd/*.json']}]"
-  echo "  open_pull_request: {repository: 'https://github.com/acme/alpha'}"
+  echo "  open_pull_request: {repository: 'https://github.com/acme/alpha', target_branch: main}"
   echo "- name: beta"
   echo "  schedule: '@every 1h'"
   echo "  static_configs: [{targets: ['127.0.0.1:${PP[16]}']}]"
-  echo "  open_pull_request: {repository: 'https://github.com/acme/beta'}"
+  echo "  open_pull_request: {repository: 'https://github.com/acme/beta', target_branch: main}"
 } >"$T/disc.yaml"
 "$CPGO" run -c "$T/disc.yaml" --output "$T/o_disc" 2>"$T/disc.log" &
 D=$!
@@ -381,7 +381,7 @@ git -C "$R" -c user.name=Human -c user.email=human@example.com commit -q -m init
   echo "  name: be"
   echo "  schedule: '@every 1m'"
   echo "  timeout: 5s"
-  echo "  open_pull_request: {repository: $R}"
+  echo "  open_pull_request: {repository: $R, target_branch: main}"
   echo "services:"
   svc shop '@every 1m' "'127.0.0.1:${PP[1]}', '127.0.0.1:${PP[2]}', '127.0.0.1:${PP[3]}'" "$R" \
     'timeout: 5s' 'max_instances: 2'

@@ -220,7 +220,7 @@ services:
   max_instances: 2
   dns_sd_configs:
   - names: ['_pprof._tcp.svc.test']
-  open_pull_request: {repository: 'https://github.com/acme/srv'}
+  open_pull_request: {repository: 'https://github.com/acme/srv', target_branch: main}
 YAML
 "$CPGO" discover -c "$T/srv.yaml" >"$T/discover_srv.txt" 2>&1
 check "discover SRV: exit 0 ($(head -c 300 "$T/discover_srv.txt"))" [ $? -eq 0 ]
@@ -274,7 +274,7 @@ services:
     type: A
     port: $PA
 $six_cfg
-  open_pull_request: {repository: 'https://github.com/acme/arec'}
+  open_pull_request: {repository: 'https://github.com/acme/arec', target_branch: main}
 - name: named
   schedule: '@every 1m'
   seconds: 1
@@ -284,7 +284,7 @@ $six_cfg
   - targets: ['st.svc.test:${PORTS[5]}']
   file_sd_configs:
   - files: ['named.json']
-  open_pull_request: {repository: 'https://github.com/acme/named'}
+  open_pull_request: {repository: 'https://github.com/acme/named', target_branch: main}
 YAML
 "$CPGO" discover -c "$T/named.yaml" >"$T/discover_named.txt" 2>&1
 check "discover A/AAAA/static/file: exit 0 ($(head -c 300 "$T/discover_named.txt"))" [ $? -eq 0 ]
@@ -339,7 +339,7 @@ services:
   dns_sd_configs:
   - names: ['_pprof._tcp.churn.svc.test']
     refresh_interval: 1s
-  open_pull_request: {repository: 'https://github.com/acme/churn'}
+  open_pull_request: {repository: 'https://github.com/acme/churn', target_branch: main}
 - name: arec
   schedule: '@every 2s'
   seconds: 1
@@ -350,7 +350,7 @@ services:
     type: A
     port: $PA
     refresh_interval: 1s
-  open_pull_request: {repository: 'https://github.com/acme/arec'}
+  open_pull_request: {repository: 'https://github.com/acme/arec', target_branch: main}
 - name: nx
   schedule: '@every 2s'
   seconds: 1
@@ -358,7 +358,7 @@ services:
   dns_sd_configs:
   - names: ['_pprof._tcp.nx.svc.test']
     refresh_interval: 1s
-  open_pull_request: {repository: 'https://github.com/acme/nx'}
+  open_pull_request: {repository: 'https://github.com/acme/nx', target_branch: main}
 YAML
 "$CPGO" run -c "$T/daemon.yaml" --output "$T/outd" 2>"$T/daemon.log" &
 D=$!
@@ -537,7 +537,7 @@ services:
   - targets: ['127.0.0.1:${PORTS[5]}']
   dns_sd_configs:
   - names: ['_pprof._tcp.svc.test']
-  open_pull_request: {repository: 'https://github.com/acme/mixed'}
+  open_pull_request: {repository: 'https://github.com/acme/mixed', target_branch: main}
 YAML
 before5=$(fleet_ok "${PORTS[5]}")
 before_srv=0

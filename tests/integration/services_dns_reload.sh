@@ -70,7 +70,7 @@ services:
   seconds: 1
   timeout: 1900ms
   dns_sd_configs: [{names: ['_pprof._tcp.r.test'], refresh_interval: 1s}]
-  open_pull_request: {repository: 'https://github.com/acme/reload'}
+  open_pull_request: {repository: 'https://github.com/acme/reload', target_branch: main}
 YAML
 }
 ok_of() { python3 -c "

@@ -83,7 +83,7 @@ services:
   file_sd_configs:
   - files: ['targets/*.json', 'more.yaml']
     refresh_interval: 1h
-  open_pull_request: {repository: 'https://github.com/acme/files'}
+  open_pull_request: {repository: 'https://github.com/acme/files', target_branch: main}
 YAML
 "$CPGO" run -c "$C/config.yaml" --output "$T/out" 2>"$T/daemon.log" &
 D=$!

@@ -42,7 +42,7 @@ services:
     namespaces: {names: [prod]}
     selectors: [{role: pod, label: 'app=checkout'}]
     port: pprof
-  open_pull_request: {repository: 'https://github.com/acme/checkout'}
+  open_pull_request: {repository: 'https://github.com/acme/checkout', target_branch: main}
 YAML
 ok_of() { python3 -c "
 import json; d=json.load(open('$T/stats.json'))

@@ -20,7 +20,7 @@ services:
   retries: 2
   static_configs:
   - targets: ['127.0.0.1:${PORTS[0]}']
-  open_pull_request: {repository: 'https://github.com/acme/single'}
+  open_pull_request: {repository: 'https://github.com/acme/single', target_branch: main}
 YAML
 "$CPGO" run -c "$T/busy.yaml" --output "$T/o1" 2>"$T/busy.log" &
 D=$!
@@ -73,7 +73,7 @@ services:
   authorization: {credentials_file: $T/cred}
   static_configs:
   - targets: ['127.0.0.1:$(cat "$T/inst.port")']
-  open_pull_request: {repository: 'https://github.com/acme/authed'}
+  open_pull_request: {repository: 'https://github.com/acme/authed', target_branch: main}
 YAML
 "$CPGO" run -c "$T/reload.yaml" --output "$T/o2" 2>"$T/reload.log" &
 D=$!
@@ -112,7 +112,7 @@ services:
   max_instances: 1
   static_configs:
   - targets: ['127.0.0.1:${P3[0]}', '127.0.0.1:${P3[1]}', '127.0.0.1:${P3[2]}']
-  open_pull_request: {repository: 'https://github.com/acme/stateful'}
+  open_pull_request: {repository: 'https://github.com/acme/stateful', target_branch: main}
 YAML
 "$CPGO" run -c "$T/state.yaml" --once --output "$T/o3" 2>"$T/state0.log"
 check "state: a first --once run" [ $? -eq 0 ]
@@ -162,7 +162,7 @@ services:
   schedule: '@every 1m'
   static_configs:
   - targets: ['web-1.internal:6060', '127.0.0.1:${PORTS[1]}']
-  open_pull_request: {repository: 'https://github.com/acme/web'}
+  open_pull_request: {repository: 'https://github.com/acme/web', target_branch: main}
 YAML
 "$CPGO" discover -c "$T/silent.yaml" --timeout 1s >"$T/discover.out" 2>"$T/discover.err"
 rc=$?

@@ -22,7 +22,7 @@ services:
   max_instances: 3
   static_configs:
   - targets: [${targets%, }]
-  open_pull_request: {repository: 'https://github.com/acme/checkout'}
+  open_pull_request: {repository: 'https://github.com/acme/checkout', target_branch: main}
 YAML
 # requests per endpoint port so far (the fleet's stats file)
 counts() {
@@ -103,7 +103,7 @@ services:
   retries: 3
   static_configs:
   - targets: ['127.0.0.1:${PORTS[7]}']
-  open_pull_request: {repository: 'https://github.com/acme/single'}
+  open_pull_request: {repository: 'https://github.com/acme/single', target_branch: main}
 YAML
 curl -s -o /dev/null "http://127.0.0.1:${PORTS[7]}/debug/pprof/profile?seconds=3" &
 C3=$!
@@ -133,14 +133,14 @@ services:
   max_instances: 2
   static_configs:
   - targets: ['127.0.0.1:${PORTS[2]}', '127.0.0.1:${PORTS[3]}', '127.0.0.1:${PORTS[4]}']
-  open_pull_request: {repository: 'https://github.com/acme/checkout'}
+  open_pull_request: {repository: 'https://github.com/acme/checkout', target_branch: main}
 - name: empty
   schedule: '@every 2s'
   seconds: 1
   timeout: 1900ms
   file_sd_configs:
   - files: ['$T/none/*.json']
-  open_pull_request: {repository: 'https://github.com/acme/empty'}
+  open_pull_request: {repository: 'https://github.com/acme/empty', target_branch: main}
 YAML
 "$CPGO" run -c "$T/daemon.yaml" --output "$T/out2" 2>"$T/daemon.log" &
 D=$!

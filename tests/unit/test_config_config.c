@@ -321,7 +321,11 @@ static void test_local_forge(void)
         CHECK_EQ_INT(c->backends[0].forge, CPGO_FORGE_LOCAL);
         CHECK_EQ_INT(c->backends[0].repo.kind, CPGO_REPO_FILE);
         CHECK(!strcmp(c->backends[0].repo.url, BASE "/repo"));
-        CHECK(!strcmp(c->targets[0].key, "local/etc/cpgo/repo@main:default.pgo"));
+        /* no target_branch: the repository's default branch, resolved at run time */
+        CHECK(!strcmp(c->targets[0].key, "local/etc/cpgo/repo@<default>:default.pgo"));
+        CHECK(c->targets[0].target_branch == NULL && c->targets[0].branch_default);
+        CHECK(c->backends[0].target_branch == NULL);
+        CHECK_EQ_INT(cpgo_config_unresolved(c), 1);
         CHECK_EQ_INT(c->targets[0].forge, CPGO_FORGE_LOCAL);
     }
     cpgo_config_free(c);
@@ -333,10 +337,11 @@ static void test_local_forge(void)
                       "a server");
     /* the head branch is force-pushed: never the target branch, whatever the forge (run
      * refuses it when publishing; check-config and run's start refuse it up front) */
-    expect_error(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    head_branch: main\n",
+    expect_error(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    head_branch: main\n"
+                        "    target_branch: main\n",
                  NAME ":6:18: backends[0].open_pull_request.head_branch: 'main' is the target "
                       "branch; cpgo force-pushes the head branch");
-    expect_error(B_MIN "    head_branch: main\n",
+    expect_error(B_MIN "    head_branch: main\n    target_branch: main\n",
                  NAME ":6:18: backends[0].open_pull_request.head_branch: 'main' is the target "
                       "branch");
     expect_error(B_HEAD "  open_pull_request:\n    repository: /srv/repo\n    forge: local\n"
@@ -345,7 +350,7 @@ static void test_local_forge(void)
                       "branch");
     /* through defaults: too, naming where it came from */
     expect_error("defaults:\n  open_pull_request:\n    head_branch: main\n" B_HEAD
-                 "  open_pull_request:\n    repository: /srv/repo\n",
+                 "  open_pull_request:\n    repository: /srv/repo\n    target_branch: main\n",
                  "backends[0].open_pull_request.head_branch: 'main'");
 }
 
@@ -760,6 +765,9 @@ static void test_paths_and_branches(void)
     /* the default head branch is cpgo/<branch>/<file>: it must be a valid name too */
     expect_error(B_MIN "    target_file: .profiles/app.pgo\n",
                  NAME ":6:18: backends[0].open_pull_request.head_branch: the default "
+                      "'cpgo/<default>/.profiles/app.pgo' is not a valid branch name");
+    expect_error(B_MIN "    target_file: .profiles/app.pgo\n    target_branch: main\n",
+                 NAME ":6:18: backends[0].open_pull_request.head_branch: the default "
                       "'cpgo/main/.profiles/app.pgo' is not a valid branch name");
     c = parse_ok(B_MIN "    target_file: .profiles/app.pgo\n    head_branch: pgo/app\n");
     cpgo_config_free(c);
@@ -930,8 +938,8 @@ static void test_targets(void)
     struct cpgo_config *c = parse_ok(y);
     if (c && c->ntargets == 2) {
         const struct cpgo_target_cfg *t0 = &c->targets[0], *t1 = &c->targets[1];
-        CHECK(!strcmp(t0->key, "github.com/Org/app@main:default.pgo"));
-        CHECK(!strcmp(t1->key, "github.com/Org/app@main:cmd/b/default.pgo"));
+        CHECK(!strcmp(t0->key, "github.com/Org/app@<default>:default.pgo"));
+        CHECK(!strcmp(t1->key, "github.com/Org/app@<default>:cmd/b/default.pgo"));
         CHECK(t0->nbackends == 3 && t0->backends[0] == 0 && t0->backends[1] == 1 &&
               t0->backends[2] == 3);
         CHECK(t1->nbackends == 1 && t1->backends[0] == 2);
@@ -948,7 +956,8 @@ static void test_targets(void)
     cpgo_config_free(c);
     /* a target id is stable: the same key gives the same id in another file */
     c = parse_ok("backends:\n- url: http://z/x\n  schedule: '@daily'\n"
-                 "  open_pull_request:\n    repository: https://github.com/Org/app.git\n");
+                 "  open_pull_request:\n    repository: https://github.com/Org/app.git\n"
+                 "    target_branch: main\n");
     if (c) {
         char id[17];
         snprintf(id, sizeof id, "%016" PRIx64, fnv1a("github.com/Org/app@main:default.pgo"));
@@ -964,7 +973,8 @@ static void test_targets(void)
                       "  drop_labels: false\n" OPR "    min_interval: 2h\n";
     size_t n = expect_error(two, NAME ":8:16: backends[1].keep_frames: 5 differs from backends[0] "
                                       "(0), which writes the same target "
-                                      "github.com/org/app@main:default.pgo; backends of one target "
+                                      "github.com/org/app@<default>:default.pgo; backends of one "
+                                      "target "
                                       "must trim alike");
     expect_error(two, NAME ":9:16: backends[1].drop_labels: false differs from backends[0] (true)");
     expect_error(two, NAME ":12:19: backends[1].open_pull_request.min_interval: 2h0m0s differs "
@@ -974,7 +984,7 @@ static void test_targets(void)
                  "- url: http://a:6060/x\n  schedule: '@hourly'\n" OPR
                  "- url: http://b:6060/x\n  schedule: '@hourly'\n" OPR "    head_branch: pgo\n",
                  "backends[1].open_pull_request.head_branch: pgo differs from backends[0] "
-                 "(cpgo/main/default.pgo)");
+                 "(cpgo/<default>/default.pgo)");
     /* the default spelled out is the default */
     c = parse_ok("backends:\n"
                  "- url: http://a:6060/x\n  schedule: '@hourly'\n" OPR
@@ -993,7 +1003,7 @@ static void test_targets(void)
                  NAME ":12:18: backends[1].open_pull_request.head_branch: 'pgo' is also the head "
                       "branch of backends[0], a different target in the same repository");
     expect_error("backends:\n"
-                 "- url: http://a:6060/x\n  schedule: '@hourly'\n" OPR
+                 "- url: http://a:6060/x\n  schedule: '@hourly'\n" OPR "    target_branch: main\n"
                  "- url: http://b:6060/x\n  schedule: '@hourly'\n" OPR
                  "    target_branch: dev\n    head_branch: main\n",
                  "backends[1].open_pull_request.head_branch: 'main' is the target branch of "

@@ -523,9 +523,10 @@ static void test_inheritance(void)
 /* The members of one target agree on all of pgo but weight. */
 static void test_agreement(void)
 {
-    const char *tail = "differs from backends[0] (%s), which writes the same target "
-                       "github.com/org/app@main:default.pgo; backends of one target must agree "
-                       "on pgo settings (all but weight, which is each backend's own)";
+    const char *tail =
+        "differs from backends[0] (%s), which writes the same target "
+        "github.com/org/app@<default>:default.pgo; backends of one target must agree "
+        "on pgo settings (all but weight, which is each backend's own)";
     char want[600], t[400];
     /* half_life: backends[1] is at line 6, its pgo key at line 9 */
     snprintf(t, sizeof t, tail, "168h0m0s");
@@ -600,10 +601,11 @@ static void test_agreement(void)
         "google.golang.org/grpc/internal/transport.(*loopyWriter).proces...)");
     /* two services; an inherited value says so */
     snprintf(want, sizeof want,
-             NAME ":2:25: services[1].pgo.verify_with_go: true (from defaults) differs from "
-                  "services[0] (false), which writes the same target "
-                  "github.com/org/app@main:default.pgo; backends of one target must agree on pgo "
-                  "settings (all but weight, which is each backend's own)");
+             NAME
+             ":2:25: services[1].pgo.verify_with_go: true (from defaults) differs from "
+             "services[0] (false), which writes the same target "
+             "github.com/org/app@<default>:default.pgo; backends of one target must agree on pgo "
+             "settings (all but weight, which is each backend's own)");
     expect_only("defaults:\n  pgo: {verify_with_go: true}\n" S_HEAD
                 "  pgo: {verify_with_go: false}\n" OPR "- name: b\n  schedule: '@hourly'\n"
                 "  static_configs: [{targets: ['10.0.0.9:6060']}]\n" OPR,

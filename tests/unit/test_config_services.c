@@ -316,7 +316,7 @@ static void test_every_key(void)
     CHECK_EQ_INT(c->targets[0].nbackends, 0);
     CHECK_EQ_INT(c->targets[0].nservices, 1);
     CHECK_EQ_INT(c->targets[0].services[0], 0);
-    CHECK(!strcmp(c->targets[0].key, "github.com/org/app@main:cmd/checkout/default.pgo"));
+    CHECK(!strcmp(c->targets[0].key, "github.com/org/app@<default>:cmd/checkout/default.pgo"));
     /* the dump: every key, the credential's file but never its content */
     char *d = dump(c);
     CHECK(!strstr(d, "s3cr3t"));
@@ -359,7 +359,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(s->tmpl.trim.keep_frames, 0);
     CHECK_EQ_INT(s->tmpl.trim.strip_addresses, 1);
     CHECK(!strcmp(s->tmpl.target_file, "default.pgo"));
-    CHECK(!strcmp(s->tmpl.target_branch, "main"));
+    CHECK(s->tmpl.target_branch == NULL); /* the repository's default, resolved at run time */
     CHECK_EQ_INT(s->tmpl.min_interval_ms, 3600000);
     CHECK_EQ_INT(s->tmpl.forge, CPGO_FORGE_GITHUB);
     CHECK_EQ_INT(s->tmpl.reopen_growth, 100);
@@ -419,7 +419,7 @@ static void test_lists(void)
         CHECK_EQ_INT(c->nservices, 2);
         CHECK_EQ_INT(c->ntargets, 2);
         CHECK_EQ_INT(c->services[1].target, 1);
-        CHECK(!strcmp(c->targets[1].key, "github.com/org/app@main:cart.pgo"));
+        CHECK(!strcmp(c->targets[1].key, "github.com/org/app@<default>:cart.pgo"));
     }
     cpgo_config_free(c);
 }
@@ -899,16 +899,16 @@ static void test_names(void)
 /* targets: a service groups with backends as backends do, under the same rules */
 static void test_targets(void)
 {
-    expect_error("backends:\n- url: http://h:1/\n  schedule: '@hourly'\n" OPR S_MIN
-                 "  keep_frames: 4\n",
-                 NAME ":13:16: services[0].keep_frames: 4 differs from backends[0] (0), which "
-                      "writes the same target github.com/org/app@main:default.pgo; backends of one "
-                      "target must trim alike");
+    expect_error(
+        "backends:\n- url: http://h:1/\n  schedule: '@hourly'\n" OPR S_MIN "  keep_frames: 4\n",
+        NAME ":13:16: services[0].keep_frames: 4 differs from backends[0] (0), which "
+             "writes the same target github.com/org/app@<default>:default.pgo; backends of one "
+             "target must trim alike");
     expect_error(S_MIN "- name: b\n  schedule: '@hourly'\n" S_STATIC OPR "    min_interval: 2h\n",
                  "services[1].open_pull_request.min_interval: 2h0m0s differs from services[0]");
     expect_error(S_MIN "- name: b\n  schedule: '@hourly'\n" S_STATIC OPR
-                       "    target_file: b.pgo\n    head_branch: cpgo/main/default.pgo\n",
-                 "services[1].open_pull_request.head_branch: 'cpgo/main/default.pgo' is also "
+                       "    target_file: b.pgo\n    head_branch: cpgo/<default>/default.pgo\n",
+                 "services[1].open_pull_request.head_branch: 'cpgo/<default>/default.pgo' is also "
                  "the head branch of services[0]");
     /* the target of a service alone is the target a backend would make */
     struct cpgo_config *c = parse_ok(S_MIN);

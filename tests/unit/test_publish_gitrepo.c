@@ -664,6 +664,56 @@ static void identity(void)
 }
 
 /* Failures that name what is missing. */
+/* The repository's HEAD, as `git ls-remote --symref` names it (a target_branch not
+ * written): bare and non-bare, a path and a file:// URL; no HEAD, a detached one, a missing
+ * repository; nothing is fetched. */
+static void default_branch(void)
+{
+    char dir[600], out[64];
+    struct cpgo_err err = {0};
+    make_repo("head-main", 1, dir, sizeof dir);
+    struct cpgo_gitrepo *g = open_repo(dir, 1);
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, sizeof out, &err), 0);
+    CHECK(!strcmp(out, "main"));
+    /* the cache gained no branch: listing is not fetching */
+    CHECK(!strcmp(cap("git -C '%s' for-each-ref | wc -l", cpgo_gitrepo_cache_dir(g)), "0"));
+    cpgo_gitrepo_close(g);
+    run("git -C '%s' branch trunk main && git -C '%s' symbolic-ref HEAD refs/heads/trunk", dir,
+        dir);
+    g = open_repo(dir, 0);
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, sizeof out, &err), 0);
+    CHECK(!strcmp(out, "trunk"));
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, 5, &err), CPGO_E_INPUT); /* no room */
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_CONTENT);
+    cpgo_gitrepo_close(g);
+    /* a working tree on master */
+    snprintf(dir, sizeof dir, "%s/head-master", root);
+    run("git init -q -b master '%s' && git -C '%s' commit -q --allow-empty -m init", dir, dir);
+    g = open_repo(dir, 0);
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, sizeof out, &err), 0);
+    CHECK(!strcmp(out, "master"));
+    /* detached: not a branch */
+    run("git -C '%s' checkout -q --detach", dir);
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, sizeof out, &err), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_NOT_FOUND);
+    CHECK_STR_CONTAINS(err.text, "is not a branch (detached");
+    CHECK(!out[0]);
+    cpgo_gitrepo_close(g);
+    /* empty: HEAD names a branch with no commit */
+    snprintf(dir, sizeof dir, "%s/head-empty.git", root);
+    run("git init -q --bare -b master '%s'", dir);
+    g = open_repo(dir, 1);
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, sizeof out, &err), CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_NOT_FOUND);
+    CHECK_STR_CONTAINS(err.text, "head-empty.git has no HEAD (an empty repository");
+    cpgo_gitrepo_close(g);
+    snprintf(dir, sizeof dir, "%s/head-gone", root);
+    g = open_repo(dir, 0);
+    CHECK_EQ_INT(cpgo_gitrepo_default_branch(g, out, sizeof out, &err), CPGO_E_USAGE);
+    CHECK_STR_CONTAINS(err.text, "head-gone does not exist");
+    cpgo_gitrepo_close(g);
+}
+
 static void missing(void)
 {
     char dir[600];
@@ -872,6 +922,7 @@ int main(int argc, char **argv)
     threads();
     identity();
     missing();
+    default_branch();
     ssh_key_files();
     cpgo_git_shutdown();
     if (!check_failures)
