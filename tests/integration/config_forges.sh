@@ -92,7 +92,7 @@ backend() { # backend REPOSITORY [EXTRA open_pull_request LINES]
   return 0
 }
 forge_of() { # forge_of FILE: the forge of the first target line of its dump
-  "$CPGO" check-config -c "$1" 2>/dev/null | sed -n 's/^#   [0-9a-f]\{16\} .* (\([a-z]*\))$/\1/p' | head -n 1
+  "$CPGO" check-config -c "$1" 2>/dev/null | sed -n 's/^#   \([0-9a-f]\{16\} \)\{0,1\}[^ ]* -> .* (\([a-z]*\))$/\2/p' | head -n 1
 }
 backend https://gitlab.com/acme/app > "$T/f1.yaml"
 check "gitlab.com is gitlab" [ "$(forge_of "$T/f1.yaml")" = gitlab ]
@@ -137,12 +137,12 @@ backend https://github.com/acme/app "    forge: gitlab" | bad token-host \
   printf -- '- url: http://b:6060/debug/pprof/profile\n  schedule: "@hourly"\n'
   printf '  open_pull_request:\n    repository: git@gitlab.com:acme/app.git\n    labels: [pgo, perf]\n'
 } | bad disagree-labels \
-  "disagree-labels.yaml:11:13: backends[1].open_pull_request.labels: [pgo, perf] differs from backends[0] ([pgo]), which writes the same target gitlab.com/acme/app@main:default.pgo; backends of one target must agree on open_pull_request settings"
+  "disagree-labels.yaml:11:13: backends[1].open_pull_request.labels: [pgo, perf] differs from backends[0] ([pgo]), which writes the same target gitlab.com/acme/app@<default>:default.pgo; backends of one target must agree on open_pull_request settings"
 { backend https://gitlab.com/acme/app
   printf -- '- url: http://b:6060/debug/pprof/profile\n  schedule: "@hourly"\n'
   printf '  open_pull_request:\n    repository: https://gitlab.com/acme/app\n    draft: true\n'
 } | bad disagree-draft \
-  "disagree-draft.yaml:10:12: backends[1].open_pull_request.draft: true differs from backends[0] (false), which writes the same target gitlab.com/acme/app@main:default.pgo; backends of one target must agree on open_pull_request settings"
+  "disagree-draft.yaml:10:12: backends[1].open_pull_request.draft: true differs from backends[0] (false), which writes the same target gitlab.com/acme/app@<default>:default.pgo; backends of one target must agree on open_pull_request settings"
 { echo "gitlab:"; echo "  token: glpat-NOTREALLYSECRET"; backend https://gitlab.com/acme/app; } | bad token-in-file \
   "token-in-file.yaml:2:3: gitlab.token: tokens must not be written in the configuration; put the token in the environment (gitlab.token_env names the variable, default GITLAB_TOKEN) or in a file (gitlab.token_file)"
 check "the token is not echoed" sh -c "! grep -q NOTREALLYSECRET '$T/err'"

@@ -213,7 +213,10 @@ mkcfg app "$OPTS" ", token_file: $T/token" >"$T/file.yaml"
 env -u GITLAB_TOKEN "$CPGO" run -c "$T/file.yaml" --once -v >"$T/out" 2>&1
 rc=$?
 cat "$T/out" >>"$T/all.out"
-check "wrong token file: exit 1 (rc $rc)" [ "$rc" -eq 1 ]
+# target_branch is not written: the default branch is asked of the git server first, with
+# the token, so a rejected token stops the start (exit 2, as any configuration that cannot
+# be used) before anything is scraped
+check "wrong token file: exit 2 at start (rc $rc)" [ "$rc" -eq 2 ]
 check "wrong token file: refused by the git server" grep -q "authentication failed for http://127.0.0.1:$GPORT/grp/sub/app.git" "$T/out"
 printf '%s\n' "$TOKEN" >"$T/token"
 env -u GITLAB_TOKEN "$CPGO" run -c "$T/file.yaml" --once -v >"$T/out" 2>&1

@@ -221,8 +221,8 @@ static void test_all_keys(void)
                           "    draft: true\n"
                           "    auto_merge: true\n"
                           "    commit_prefix: \"chore(pgo): \"\n");
-    CHECK_STR_CONTAINS(d, "gitlab.example.com/group/sub/app@main:default.pgo -> "
-                          "cpgo/main/default.pgo (gitlab)\n");
+    CHECK_STR_CONTAINS(d, "gitlab.example.com/group/sub/app@<default>:default.pgo -> "
+                          "cpgo/<default>/default.pgo (gitlab)\n");
     free(d);
     round_trip(c);
     cpgo_config_free(c);
@@ -487,11 +487,11 @@ static void test_agreement(void)
     expect_only(B_HEAD GH "    labels: [pgo]\n" B2_HEAD GH "    labels: [pgo, perf]\n",
                 NAME ":11:13: backends[1].open_pull_request.labels: [pgo, perf] differs from "
                      "backends[0] ([pgo]), which writes the same target "
-                     "github.com/org/app@main:default.pgo; backends of one target must agree on "
+                     "github.com/org/app@<default>:default.pgo; backends of one target must agree on "
                      "open_pull_request settings");
     expect_only(B_HEAD GH B2_HEAD GH "    draft: true\n",
                 NAME ":10:12: backends[1].open_pull_request.draft: true differs from backends[0] "
-                     "(false), which writes the same target github.com/org/app@main:default.pgo; "
+                     "(false), which writes the same target github.com/org/app@<default>:default.pgo; "
                      "backends of one target must agree on open_pull_request settings");
     expect_error(B_HEAD GH "    auto_merge: true\n" B2_HEAD GH,
                  "backends[1].open_pull_request.auto_merge: false differs from backends[0] "
