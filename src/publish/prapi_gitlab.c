@@ -14,7 +14,9 @@
  * OAuth tokens alike).
  *
  *   - find: GET /projects/:id/merge_requests?source_branch=&target_branch=&state=all
- *     (ListProjectMergeRequests), newest first, pages by Link rel="next";
+ *     (ListProjectMergeRequests), newest first, pages by Link rel="next"; the list holds
+ *     forks' merge requests into the project too (source_project_id != target_project_id),
+ *     which are dropped: a fork's branch of the same name is never cpgo's;
  *   - create: POST /projects/:id/merge_requests {source_branch, target_branch, title,
  *     description} (CreateMergeRequest); a draft is a "Draft: " title (GitLab >= 13.2).
  *     409 "Another open merge request already exists for this source branch" is
@@ -168,7 +170,8 @@ static char *list_url(const struct prapi_req *r, const char *state, const char *
 static int gl_find(struct prapi_req *r, const char *head_owner, const char *head_branch,
                    const char *base)
 {
-    /* a fork's MR (another source project) is not cpgo's: cpgo pushes to the project */
+    /* a fork's MR (another source project) is not cpgo's: cpgo pushes to the project, and
+     * gl_parse_list drops those the list holds */
     (void)head_owner;
     return prapi_set_request(r, "GET", list_url(r, "all", head_branch, base), NULL, PRAPI_X_LIST);
 }
@@ -382,6 +385,19 @@ static int gl_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, 
     return rc;
 }
 
+/* A merge request from another project (a fork) into this one: GitLab lists it among the
+ * project's merge requests (it lists by target project), with its own source_branch, which
+ * may have cpgo's branch name; it is never cpgo's (cpgo pushes to the project itself), even
+ * with a marker copied into it. Both ids are in every answer (client-go BasicMergeRequest
+ * SourceProjectID, TargetProjectID); when one is missing the entry is kept. */
+static int from_fork(json_t *o)
+{
+    json_t *src = json_object_get(o, "source_project_id");
+    json_t *tgt = json_object_get(o, "target_project_id");
+    return json_is_integer(src) && json_is_integer(tgt) &&
+           json_integer_value(src) != json_integer_value(tgt);
+}
+
 static int gl_parse_list(const char *data, size_t len, size_t max_items, struct cpgo_prapi_pr **out,
                          size_t *n, char *err, size_t cap)
 {
@@ -403,19 +419,26 @@ static int gl_parse_list(const char *data, size_t len, size_t max_items, struct 
             snprintf(err, cap, "out of memory");
             rc = CPGO_E_NOMEM;
         }
+        size_t kept = 0;
         for (size_t i = 0; prs && i < count; i++) {
             char e[200];
-            if ((rc = mr_from_json(json_array_get(root, i), &prs[i], e, sizeof e))) {
+            json_t *item = json_array_get(root, i);
+            if (from_fork(item)) continue;
+            if ((rc = mr_from_json(item, &prs[kept], e, sizeof e))) {
                 snprintf(err, cap, "[%zu].%s", i, e);
-                for (size_t j = 0; j < i; j++)
+                for (size_t j = 0; j < kept; j++)
                     cpgo_prapi_pr_free(&prs[j]);
                 free(prs);
                 prs = NULL;
+            } else {
+                kept++;
             }
         }
-        if (prs) {
+        if (prs && kept) {
             *out = prs;
-            *n = count;
+            *n = kept;
+        } else {
+            free(prs);
         }
     }
     json_decref(root);

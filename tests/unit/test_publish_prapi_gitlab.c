@@ -495,6 +495,35 @@ static void test_find_closed_and_human(void)
     close_client(c);
 }
 
+/* A fork's merge request from a branch of the same name is listed in the project too
+ * (GitLab lists by target project): it is not cpgo's, even with the marker copied into
+ * it. The find skips it and the creation makes cpgo's own (GitLab's 409 is per source
+ * project). */
+static void test_fork_mr_not_ours(void)
+{
+    reset();
+    char *body = managed_body("copied by a fork");
+    json_t *r = ctl("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "action", "create_pr", "project", PROJ,
+                    "source_project", "someone/app", "source_branch", HEAD, "target_branch", "main",
+                    "description", body, "state", "opened");
+    long fork_iid = (long)json_integer_value(json_object_get(r, "iid"));
+    CHECK(fork_iid > 0);
+    json_decref(r);
+    struct cpgo_prapi_client *c = client();
+    struct done d1 = {0}, d2 = {0};
+    RUN_OP(d1, cpgo_prapi_find_pr(c, "grp/sub", "app", NULL, HEAD, "main", on_done, &d1));
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
+    CHECK(!d1.r.found);
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = body};
+    RUN_OP(d2, cpgo_prapi_create_pr(c, "grp/sub", "app", &np, on_done, &d2));
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
+    CHECK(d2.r.found && (long)d2.r.pr.number != fork_iid && d2.r.pr.open);
+    free(body);
+    done_free(&d1);
+    done_free(&d2);
+    close_client(c);
+}
+
 /* 409 "already exists" -> EXISTS; the find then gives the open one. */
 static void test_exists(void)
 {
@@ -893,6 +922,7 @@ int main(void)
     test_lifecycle();
     test_find_closed_and_human();
     test_exists();
+    test_fork_mr_not_ours();
     test_paths();
     test_pagination();
     test_errors();
