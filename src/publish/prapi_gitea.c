@@ -43,8 +43,10 @@
  *     kept. Labels are left as they are (a person may have removed one; prapi.h);
  *   - get: GET /repos/{o}/{r}/pulls/{n};
  *   - answers: the GitHub-shaped pull request JSON the shared parser reads, once its times
- *     are made UTC (Gitea writes them in the server's zone, "+02:00") and `draft` is set
- *     from the title where an older Gitea does not send it; errors {"message", "url"}.
+ *     are made UTC (Gitea writes them in the server's zone, "+02:00"), `draft` is set
+ *     from the title where an older Gitea does not send it, and head.ref is taken from
+ *     head.label (the branch's name; head.ref is "refs/pull/N/head" once the branch is
+ *     deleted); errors {"message", "url"}.
  * Gitea sends no rate-limit headers of its own; a 429 with Retry-After (a proxy, Forgejo's
  * limiter) is honoured by the shared code. Forgejo keeps these endpoints (not verified
  * against a Forgejo server here).
@@ -667,6 +669,15 @@ static void normalize_pr(json_t *o)
         if (json_is_string(v) && to_utc(json_string_value(v), utc))
             json_object_set_new(o, times[i], json_string(utc));
     }
+    /* head.ref is the branch only while it exists: once deleted (the "Delete branch" button
+     * after a close or merge, delete_branch_after_merge) Gitea writes the pull request's
+     * own ref, "refs/pull/N/head"; the branch's name stays in head.label (services/convert
+     * ToAPIPullRequest, PRBranchInfo.Name). A closed pull request whose branch is gone is
+     * still cpgo's, for the closed-PR gate. */
+    json_t *head = json_object_get(o, "head");
+    json_t *label = json_object_get(head, "label");
+    if (json_is_object(head) && json_is_string(label) && json_string_length(label))
+        json_object_set(head, "ref", label);
     /* "draft" arrived in Gitea's API later than the WIP prefix it reports */
     json_t *title = json_object_get(o, "title");
     if (!json_object_get(o, "draft") && json_is_string(title))
