@@ -685,6 +685,36 @@ static void test_closed_branch_deleted(void)
     close_client(c);
 }
 
+/* A fork's pull request from a branch with cpgo's name is in the repository's list too
+ * (Gitea lists by base repository): it is not cpgo's, even with the marker copied into it.
+ * The find (by-base-head answers 404, the list follows) skips it; a find for the fork's
+ * head (head_owner) still finds it. */
+static void test_fork_pr_not_ours(void)
+{
+    ctl0("{s:s}", "action", "reset");
+    char *body = managed_body("copied by a fork");
+    long nf = seed_pr("fork:" HEAD, "t", body, "open");
+    struct cpgo_prapi_client *c = client();
+    struct done d1 = {0}, d2 = {0}, d3 = {0};
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
+    WAIT(&d1.n, 1);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
+    CHECK_EQ_INT(d1.r.found, 0);
+    ctl0("{s:s, s:s}", "action", "version", "version", "1.21.11"); /* the list only */
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
+    WAIT(&d2.n, 1);
+    CHECK_EQ_INT(d2.r.found, 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", "fork", HEAD, "main", on_done, &d3), 0);
+    WAIT(&d3.n, 1);
+    CHECK_EQ_INT(d3.r.found, 1);
+    CHECK_EQ_INT(d3.r.pr.number, nf);
+    free(body);
+    done_free(&d1);
+    done_free(&d2);
+    done_free(&d3);
+    close_client(c);
+}
+
 /* "already exists" (409): CPGO_CLASS_EXISTS, then found again; a head in another owner's
  * repository as owner:branch */
 static void test_exists_and_owner_branch(void)
@@ -1138,6 +1168,7 @@ int main(void)
     RUN(test_update_in_place);
     RUN(test_closed_and_fallback);
     RUN(test_closed_branch_deleted);
+    RUN(test_fork_pr_not_ours);
     RUN(test_exists_and_owner_branch);
     RUN(test_pagination);
     RUN(test_errors);
