@@ -18,7 +18,8 @@
  *     forks' merge requests into the project too (source_project_id != target_project_id),
  *     which are dropped: a fork's branch of the same name is never cpgo's;
  *   - create: POST /projects/:id/merge_requests {source_branch, target_branch, title,
- *     description} (CreateMergeRequest); a draft is a "Draft: " title (GitLab >= 13.2).
+ *     description} (CreateMergeRequest); a draft is a "Draft: " title (GitLab >= 13.2);
+ *     a title is cut to GitLab's 255 characters rather than refused (also on update).
  *     409 "Another open merge request already exists for this source branch" is
  *     CPGO_CLASS_EXISTS; after an ambiguous failure the lookup lists the opened ones;
  *   - update: PUT /projects/:id/merge_requests/:iid {title, description}
@@ -55,6 +56,7 @@
 #include <time.h>
 
 #define GL_MERGE_TRIES 3 /* merge attempts answered 405 before the warning */
+#define GL_MAX_TITLE 255 /* characters: Issuable validates the title's length */
 
 /* next() advances `stage` past the step it hands out; the step in flight is `cur`. */
 enum { ST_MAIN, ST_LABEL, ST_USER, ST_SET, ST_CHECK, ST_MERGE, ST_END };
@@ -194,10 +196,26 @@ static int is_draft_title(const char *t)
     return 0;
 }
 
+/* Cuts t (UTF-8: prapi_ops.c checked it) to GL_MAX_TITLE characters on a character
+ * boundary: GitLab refuses a longer title with 400 ("is too long (maximum is 255
+ * characters)", Issuable's title validation), and a long target file path in cpgo's title,
+ * with a commit prefix and "Draft: ", can pass it. A cut title beats no merge request. */
+static void cut_title(char *t)
+{
+    size_t chars = 0, i = 0;
+    for (; t[i]; i++) {
+        if (((unsigned char)t[i] & 0xC0) == 0x80) continue; /* a continuation byte */
+        if (chars == GL_MAX_TITLE) break;
+        chars++;
+    }
+    t[i] = 0;
+}
+
 static int gl_create(struct prapi_req *r, const struct cpgo_prapi_new_pr *np)
 {
     char *title = np->draft && !is_draft_title(np->title) ? prapi_xprintf("Draft: %s", np->title)
                                                           : prapi_xstrdup(np->title);
+    if (title) cut_title(title);
     json_t *o =
         title ? json_pack("{s:s, s:s, s:s, s:s}", "source_branch", np->head_branch, "target_branch",
                           np->base, "title", title, "description", np->body ? np->body : "")
@@ -219,12 +237,16 @@ static int gl_create(struct prapi_req *r, const struct cpgo_prapi_new_pr *np)
 
 static int gl_update(struct prapi_req *r, uint64_t number, const struct cpgo_prapi_edit *ed)
 {
+    char *title = ed->title ? prapi_xstrdup(ed->title) : NULL;
+    if (ed->title && !title) return CPGO_E_NOMEM;
+    if (title) cut_title(title);
     json_t *o = json_object();
-    if (o && ((ed->title && json_object_set_new(o, "title", json_string(ed->title))) ||
+    if (o && ((title && json_object_set_new(o, "title", json_string(title))) ||
               (ed->body && json_object_set_new(o, "description", json_string(ed->body))))) {
         json_decref(o);
         o = NULL;
     }
+    free(title);
     return prapi_set_request(r, "PUT", mr_url(r, number, ""), dump(o), PRAPI_X_PR);
 }
 
