@@ -10,7 +10,8 @@
  *     ends the search; a closed one, or a 404 (no such pull request, or a Gitea older than
  *     1.22 without the route), falls back to the list GET /repos/{o}/{r}/pulls?state=all
  *     (sdk ListRepoPullRequests: page, limit; newest first), which Gitea does not filter
- *     by head: the shared code keeps the entries whose head.ref (and base.ref) match;
+ *     by head: the shared code keeps the entries whose head.ref (and base.ref) match
+ *     (a fork's head written "owner:branch", see normalize_pr);
  *   - create: POST /repos/{o}/{r}/pulls {head, base, title, body} (sdk
  *     CreatePullRequestOption) -> 201. A draft is a title starting "WIP: " (Gitea's
  *     WORK_IN_PROGRESS_PREFIXES; the API has no draft field to set); a title is cut to
@@ -43,8 +44,10 @@
  *     kept. Labels are left as they are (a person may have removed one; prapi.h);
  *   - get: GET /repos/{o}/{r}/pulls/{n};
  *   - answers: the GitHub-shaped pull request JSON the shared parser reads, once its times
- *     are made UTC (Gitea writes them in the server's zone, "+02:00") and `draft` is set
- *     from the title where an older Gitea does not send it; errors {"message", "url"}.
+ *     are made UTC (Gitea writes them in the server's zone, "+02:00"), `draft` is set
+ *     from the title where an older Gitea does not send it, and head.ref is taken from
+ *     head.label (the branch's name; head.ref is "refs/pull/N/head" once the branch is
+ *     deleted); errors {"message", "url"}.
  * Gitea sends no rate-limit headers of its own; a 429 with Retry-After (a proxy, Forgejo's
  * limiter) is honoured by the shared code. Forgejo keeps these endpoints (not verified
  * against a Forgejo server here).
@@ -206,6 +209,18 @@ static char *pr_url(const struct prapi_req *r, uint64_t number, const char *tail
                          (unsigned long long)number, tail);
 }
 
+/* A list keeps the pull requests whose head.ref is r->want_head; normalize_pr writes a
+ * head in another repository as "owner:branch", so that is what a find or a lookup for
+ * another owner's head wants. 0, or -1 when out of memory. */
+static int want_cross(struct prapi_req *r, const char *owner_branch)
+{
+    char *w = prapi_xstrdup(owner_branch);
+    if (!w) return -1;
+    free(r->want_head);
+    r->want_head = w;
+    return 0;
+}
+
 static int to_list(struct prapi_req *r)
 {
     r->stage = ST_FIND_LIST;
@@ -216,10 +231,17 @@ static int gt_find(struct prapi_req *r, const char *head_owner, const char *head
                    const char *base)
 {
     r->stage = ST_MAIN;
-    if (!base) return to_list(r); /* the direct route needs the base */
     int cross = head_owner && strcmp(head_owner, r->owner);
     char *head =
         cross ? prapi_xprintf("%s:%s", head_owner, head_branch) : prapi_xstrdup(head_branch);
+    if (!head || (cross && want_cross(r, head))) {
+        free(head);
+        return CPGO_E_NOMEM;
+    }
+    if (!base) { /* the direct route needs the base */
+        free(head);
+        return to_list(r);
+    }
     char *eh = head ? escape_segments(head) : NULL;
     char *eb = prapi_escape(base);
     char *url = eh && eb ? prapi_xprintf("%s/repos/%s/%s/pulls/%s/%s", r->c->api_url, r->owner,
@@ -247,6 +269,10 @@ static int gt_create(struct prapi_req *r, const struct cpgo_prapi_new_pr *np)
     int cross = np->head_owner && strcmp(np->head_owner, r->owner);
     char *head = cross ? prapi_xprintf("%s:%s", np->head_owner, np->head_branch)
                        : prapi_xstrdup(np->head_branch);
+    if (head && cross && want_cross(r, head)) {
+        free(head);
+        return CPGO_E_NOMEM;
+    }
     char *title = gitea_title(np->title, np->draft);
     json_t *o = head && title ? json_pack("{s:s, s:s, s:s, s:s}", "head", head, "base", np->base,
                                           "title", title, "body", np->body ? np->body : "")
@@ -666,6 +692,34 @@ static void normalize_pr(json_t *o)
         char utc[21];
         if (json_is_string(v) && to_utc(json_string_value(v), utc))
             json_object_set_new(o, times[i], json_string(utc));
+    }
+    /* head.ref is the branch only while it exists: once deleted (the "Delete branch" button
+     * after a close or merge, delete_branch_after_merge) Gitea writes the pull request's
+     * own ref, "refs/pull/N/head"; the branch's name stays in head.label (services/convert
+     * ToAPIPullRequest, PRBranchInfo.Name). A closed pull request whose branch is gone is
+     * still cpgo's, for the closed-PR gate. */
+    json_t *head = json_object_get(o, "head");
+    json_t *label = json_object_get(head, "label");
+    if (json_is_object(head) && json_is_string(label) && json_string_length(label)) {
+        /* a head in another repository (a fork; repo_id -1 when it was deleted) is written
+         * "owner:branch", as the find for another owner's head wants it: Gitea lists
+         * forks' pull requests in the base repository, and a fork's branch with cpgo's
+         * name is never cpgo's. ':' is not allowed in a branch name, so it never equals
+         * a plain branch. */
+        json_t *hid = json_object_get(head, "repo_id");
+        json_t *bid = json_object_get(json_object_get(o, "base"), "repo_id");
+        if (json_is_integer(hid) && json_is_integer(bid) &&
+            json_integer_value(hid) != json_integer_value(bid)) {
+            json_t *login =
+                json_object_get(json_object_get(json_object_get(head, "repo"), "owner"), "login");
+            char *ref =
+                prapi_xprintf("%s:%s", json_is_string(login) ? json_string_value(login) : "",
+                              json_string_value(label));
+            json_object_set_new(head, "ref", ref ? json_string(ref) : json_null());
+            free(ref);
+        } else {
+            json_object_set(head, "ref", label);
+        }
     }
     /* "draft" arrived in Gitea's API later than the WIP prefix it reports */
     json_t *title = json_object_get(o, "title");

@@ -14,9 +14,12 @@
  * OAuth tokens alike).
  *
  *   - find: GET /projects/:id/merge_requests?source_branch=&target_branch=&state=all
- *     (ListProjectMergeRequests), newest first, pages by Link rel="next";
+ *     (ListProjectMergeRequests), newest first, pages by Link rel="next"; the list holds
+ *     forks' merge requests into the project too (source_project_id != target_project_id),
+ *     which are dropped: a fork's branch of the same name is never cpgo's;
  *   - create: POST /projects/:id/merge_requests {source_branch, target_branch, title,
- *     description} (CreateMergeRequest); a draft is a "Draft: " title (GitLab >= 13.2).
+ *     description} (CreateMergeRequest); a draft is a "Draft: " title (GitLab >= 13.2);
+ *     a title is cut to GitLab's 255 characters rather than refused (also on update).
  *     409 "Another open merge request already exists for this source branch" is
  *     CPGO_CLASS_EXISTS; after an ambiguous failure the lookup lists the opened ones;
  *   - update: PUT /projects/:id/merge_requests/:iid {title, description}
@@ -53,6 +56,7 @@
 #include <time.h>
 
 #define GL_MERGE_TRIES 3 /* merge attempts answered 405 before the warning */
+#define GL_MAX_TITLE 255 /* characters: Issuable validates the title's length */
 
 /* next() advances `stage` past the step it hands out; the step in flight is `cur`. */
 enum { ST_MAIN, ST_LABEL, ST_USER, ST_SET, ST_CHECK, ST_MERGE, ST_END };
@@ -168,7 +172,8 @@ static char *list_url(const struct prapi_req *r, const char *state, const char *
 static int gl_find(struct prapi_req *r, const char *head_owner, const char *head_branch,
                    const char *base)
 {
-    /* a fork's MR (another source project) is not cpgo's: cpgo pushes to the project */
+    /* a fork's MR (another source project) is not cpgo's: cpgo pushes to the project, and
+     * gl_parse_list drops those the list holds */
     (void)head_owner;
     return prapi_set_request(r, "GET", list_url(r, "all", head_branch, base), NULL, PRAPI_X_LIST);
 }
@@ -191,10 +196,26 @@ static int is_draft_title(const char *t)
     return 0;
 }
 
+/* Cuts t (UTF-8: prapi_ops.c checked it) to GL_MAX_TITLE characters on a character
+ * boundary: GitLab refuses a longer title with 400 ("is too long (maximum is 255
+ * characters)", Issuable's title validation), and a long target file path in cpgo's title,
+ * with a commit prefix and "Draft: ", can pass it. A cut title beats no merge request. */
+static void cut_title(char *t)
+{
+    size_t chars = 0, i = 0;
+    for (; t[i]; i++) {
+        if (((unsigned char)t[i] & 0xC0) == 0x80) continue; /* a continuation byte */
+        if (chars == GL_MAX_TITLE) break;
+        chars++;
+    }
+    t[i] = 0;
+}
+
 static int gl_create(struct prapi_req *r, const struct cpgo_prapi_new_pr *np)
 {
     char *title = np->draft && !is_draft_title(np->title) ? prapi_xprintf("Draft: %s", np->title)
                                                           : prapi_xstrdup(np->title);
+    if (title) cut_title(title);
     json_t *o =
         title ? json_pack("{s:s, s:s, s:s, s:s}", "source_branch", np->head_branch, "target_branch",
                           np->base, "title", title, "description", np->body ? np->body : "")
@@ -216,12 +237,16 @@ static int gl_create(struct prapi_req *r, const struct cpgo_prapi_new_pr *np)
 
 static int gl_update(struct prapi_req *r, uint64_t number, const struct cpgo_prapi_edit *ed)
 {
+    char *title = ed->title ? prapi_xstrdup(ed->title) : NULL;
+    if (ed->title && !title) return CPGO_E_NOMEM;
+    if (title) cut_title(title);
     json_t *o = json_object();
-    if (o && ((ed->title && json_object_set_new(o, "title", json_string(ed->title))) ||
+    if (o && ((title && json_object_set_new(o, "title", json_string(title))) ||
               (ed->body && json_object_set_new(o, "description", json_string(ed->body))))) {
         json_decref(o);
         o = NULL;
     }
+    free(title);
     return prapi_set_request(r, "PUT", mr_url(r, number, ""), dump(o), PRAPI_X_PR);
 }
 
@@ -382,6 +407,19 @@ static int gl_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, 
     return rc;
 }
 
+/* A merge request from another project (a fork) into this one: GitLab lists it among the
+ * project's merge requests (it lists by target project), with its own source_branch, which
+ * may have cpgo's branch name; it is never cpgo's (cpgo pushes to the project itself), even
+ * with a marker copied into it. Both ids are in every answer (client-go BasicMergeRequest
+ * SourceProjectID, TargetProjectID); when one is missing the entry is kept. */
+static int from_fork(json_t *o)
+{
+    json_t *src = json_object_get(o, "source_project_id");
+    json_t *tgt = json_object_get(o, "target_project_id");
+    return json_is_integer(src) && json_is_integer(tgt) &&
+           json_integer_value(src) != json_integer_value(tgt);
+}
+
 static int gl_parse_list(const char *data, size_t len, size_t max_items, struct cpgo_prapi_pr **out,
                          size_t *n, char *err, size_t cap)
 {
@@ -403,19 +441,26 @@ static int gl_parse_list(const char *data, size_t len, size_t max_items, struct 
             snprintf(err, cap, "out of memory");
             rc = CPGO_E_NOMEM;
         }
+        size_t kept = 0;
         for (size_t i = 0; prs && i < count; i++) {
             char e[200];
-            if ((rc = mr_from_json(json_array_get(root, i), &prs[i], e, sizeof e))) {
+            json_t *item = json_array_get(root, i);
+            if (from_fork(item)) continue;
+            if ((rc = mr_from_json(item, &prs[kept], e, sizeof e))) {
                 snprintf(err, cap, "[%zu].%s", i, e);
-                for (size_t j = 0; j < i; j++)
+                for (size_t j = 0; j < kept; j++)
                     cpgo_prapi_pr_free(&prs[j]);
                 free(prs);
                 prs = NULL;
+            } else {
+                kept++;
             }
         }
-        if (prs) {
+        if (prs && kept) {
             *out = prs;
-            *n = count;
+            *n = kept;
+        } else {
+            free(prs);
         }
     }
     json_decref(root);

@@ -80,9 +80,11 @@ Test controls (no authentication, not logged):
     rename {"repo", "to", "status"?}   the repository moves; its old path redirects
     create_pr {"repo","head","base","title","body","state","merged","user","labels"}
                                        a pull request made by a human
-    set_pr {"repo","number","state","merged","body","title","checks","mergeable"}
-                                       a person edits, closes, merges; checks: pending|
-                                       success|failure (default pending); mergeable: bool
+    set_pr {"repo","number","state","merged","body","title","checks","mergeable",
+            "branch_deleted"}          a person edits, closes, merges; checks: pending|
+                                       success|failure (default pending); mergeable: bool;
+                                       branch_deleted: the head branch is gone (its "Delete
+                                       branch" button), so head.ref is refs/pull/N/head
     fault {"kind", "count", "method"?, "path"? (substring), ...}: the next `count` matching
         API requests misbehave; kinds:
           status {"status", "message"?}        that status, Gitea's error document
@@ -312,7 +314,11 @@ def pr_json(base_url, pr, fake=False):
         "allow_maintainer_edit": False,
         "base": {"label": pr["base"], "ref": pr["base"], "sha": "%040x" % 0xBA5E,
                  "repo_id": STATE.repo(full)["id"], "repo": repo_json(base_url, full)},
-        "head": {"label": pr["ref"], "ref": pr["ref"], "sha": pr["sha"],
+        # services/convert ToAPIPullRequest: label is the head branch's name; ref is that
+        # name only while the branch exists, else the pull request's own ref
+        "head": {"label": pr["ref"],
+                 "ref": "refs/pull/%d/head" % pr["number"] if pr.get("branch_deleted") else pr["ref"],
+                 "sha": pr["sha"],
                  "repo_id": head_repo["id"], "repo": repo_json(base_url, pr["head_full"])},
         "merge_base": "%040x" % 0xBA5E,
         "due_date": None,
@@ -977,6 +983,8 @@ class Handler(BaseHTTPRequestHandler):
             p["checks"] = j["checks"]
         if "mergeable" in j:
             p["mergeable"] = bool(j["mergeable"])
+        if "branch_deleted" in j:
+            p["branch_deleted"] = bool(j["branch_deleted"])
         if j.get("merged"):
             p.update(state="closed", merged=True, merged_at=now, closed=now,
                      merge_sha="%040x" % (0xAE5E0000 + p["number"]))

@@ -85,7 +85,9 @@ Test controls (no authentication, not logged):
                                            handling can be tested)
     create_pr {"project" (or "repo"), "source_branch" (or "head"), "target_branch" (or
                "base"), "title", "description" (or "body"), "state", "merged", "author",
-               "labels"}                   an MR made by a person
+               "labels", "source_project"} an MR made by a person; with source_project
+                                           (a fork's path) it comes from that project, as
+                                           GitLab lists a fork's MR in its target project
     set_pr {"project" (or "repo"), "iid" (or "number"), "state" (opened|closed|merged|
             locked), "merged", "title", "description" (or "body"), "labels", "pipeline"
             (none|running|success|failed), "has_conflicts", "sha"}
@@ -297,7 +299,7 @@ def mr_json(base, mr, full=False):
         "assignees": [u(n) for n in mr["assignees"]],
         "assignee": u(mr["assignees"][0]) if mr["assignees"] else None,
         "reviewers": [u(n) for n in mr["reviewers"]],
-        "source_project_id": p["id"], "target_project_id": p["id"],
+        "source_project_id": mr.get("source_project", p)["id"], "target_project_id": p["id"],
         "labels": list(mr["labels"]),
         "draft": bool(DRAFT_RE.match(mr["title"])),
         "work_in_progress": bool(DRAFT_RE.match(mr["title"])),
@@ -790,8 +792,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def conflict(self, proj, mr_or_none, source, target):
         for m in proj["mrs"]:
+            # a fork's merge request (another source project) is no conflict: GitLab
+            # checks source project, source branch and target branch together
             if m is not mr_or_none and m["state"] == "opened" and m["source_branch"] == source \
-                    and m["target_branch"] == target:
+                    and m["target_branch"] == target and "source_project" not in m:
                 return m
         return None
 
@@ -995,6 +999,8 @@ class Handler(BaseHTTPRequestHandler):
                                   j.get("target_branch") or j.get("base") or proj["default_branch"],
                                   j.get("title", "a human's merge request"),
                                   j.get("description", j.get("body", "")), author)
+                if j.get("source_project"):  # from a fork: its own project, another id
+                    mr["source_project"] = STATE.project(j["source_project"])
                 self.apply(mr, j)
                 return self.send(200, mr_json(self.base_url(), mr, True))
             if action == "set_pr":

@@ -655,6 +655,66 @@ static void test_closed_and_fallback(void)
     close_client(c);
 }
 
+/* A person closes cpgo's pull request and deletes its branch (Gitea's "Delete branch"
+ * button, or delete_branch_after_merge): Gitea then writes head.ref as refs/pull/N/head
+ * and keeps the branch's name in head.label only. The closed pull request is still found
+ * (the closed-PR gate), through the by-base-head route's fallback and on an older Gitea's
+ * list alike. */
+static void test_closed_branch_deleted(void)
+{
+    ctl0("{s:s}", "action", "reset");
+    long n1 = seed_pr(HEAD, "t", "b", "closed");
+    json_decref(ctl("{s:s, s:s, s:i, s:b}", "action", "set_pr", "repo", "acme/svc", "number",
+                    (int)n1, "branch_deleted", 1));
+    struct cpgo_prapi_client *c = client();
+    struct done d1 = {0}, d2 = {0};
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
+    WAIT(&d1.n, 1);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
+    CHECK_EQ_INT(d1.r.found, 1);
+    CHECK_EQ_INT(d1.r.pr.number, n1);
+    CHECK(!d1.r.pr.open);
+    CHECK(d1.r.pr.head_ref && !strcmp(d1.r.pr.head_ref, HEAD));
+    ctl0("{s:s, s:s}", "action", "version", "version", "1.21.11");
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d2), 0);
+    WAIT(&d2.n, 1);
+    CHECK_EQ_INT(d2.r.found, 1);
+    CHECK_EQ_INT(d2.r.pr.number, n1);
+    done_free(&d1);
+    done_free(&d2);
+    close_client(c);
+}
+
+/* A fork's pull request from a branch with cpgo's name is in the repository's list too
+ * (Gitea lists by base repository): it is not cpgo's, even with the marker copied into it.
+ * The find (by-base-head answers 404, the list follows) skips it; a find for the fork's
+ * head (head_owner) still finds it. */
+static void test_fork_pr_not_ours(void)
+{
+    ctl0("{s:s}", "action", "reset");
+    char *body = managed_body("copied by a fork");
+    long nf = seed_pr("fork:" HEAD, "t", body, "open");
+    struct cpgo_prapi_client *c = client();
+    struct done d1 = {0}, d2 = {0}, d3 = {0};
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, "main", on_done, &d1), 0);
+    WAIT(&d1.n, 1);
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
+    CHECK_EQ_INT(d1.r.found, 0);
+    ctl0("{s:s, s:s}", "action", "version", "version", "1.21.11"); /* the list only */
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d2), 0);
+    WAIT(&d2.n, 1);
+    CHECK_EQ_INT(d2.r.found, 0);
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", "fork", HEAD, "main", on_done, &d3), 0);
+    WAIT(&d3.n, 1);
+    CHECK_EQ_INT(d3.r.found, 1);
+    CHECK_EQ_INT(d3.r.pr.number, nf);
+    free(body);
+    done_free(&d1);
+    done_free(&d2);
+    done_free(&d3);
+    close_client(c);
+}
+
 /* "already exists" (409): CPGO_CLASS_EXISTS, then found again; a head in another owner's
  * repository as owner:branch */
 static void test_exists_and_owner_branch(void)
@@ -1107,6 +1167,8 @@ int main(void)
     RUN(test_create);
     RUN(test_update_in_place);
     RUN(test_closed_and_fallback);
+    RUN(test_closed_branch_deleted);
+    RUN(test_fork_pr_not_ours);
     RUN(test_exists_and_owner_branch);
     RUN(test_pagination);
     RUN(test_errors);
