@@ -461,3 +461,31 @@ int prapi_submit(struct cpgo_prapi_client *c, struct prapi_req *r)
     pump(c);
     return 0;
 }
+
+int cpgo_prapi_client_set_token(struct cpgo_prapi_client *c, const char *token)
+{
+    if (!token || !*token || c->closing) return CPGO_E_USAGE;
+    for (const char *p = token; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 127) return CPGO_E_USAGE;
+    size_t n = strlen(token);
+    char *t = malloc(n + 1);
+    struct cpgo_url_secrets *s = cpgo_url_secrets_new();
+    /* the previous token stays in the scrub set: the request in flight carries it */
+    if (!t || !s || cpgo_url_secrets_add(s, token) || cpgo_url_secrets_add(s, c->token)) {
+        free(t);
+        cpgo_url_secrets_unref(s);
+        return CPGO_E_NOMEM;
+    }
+    memcpy(t, token, n + 1);
+    explicit_bzero(c->token, c->token_len);
+    free(c->token);
+    c->token = t;
+    c->token_len = n;
+    cpgo_url_secrets_unref(c->secrets);
+    c->secrets = s;
+    c->stopped = 0;
+    c->st.stopped = 0;
+    c->st.stop_reason[0] = 0;
+    pump(c);
+    return 0;
+}

@@ -71,7 +71,14 @@
  * away by itself), CANCELED (the client or the scraper was closed), INTERNAL_RETRY (out
  * of memory). */
 
-enum cpgo_prapi_op { CPGO_PRAPI_OP_FIND, CPGO_PRAPI_OP_CREATE, CPGO_PRAPI_OP_UPDATE, CPGO_PRAPI_OP_GET };
+enum cpgo_prapi_op {
+    CPGO_PRAPI_OP_FIND,
+    CPGO_PRAPI_OP_CREATE,
+    CPGO_PRAPI_OP_UPDATE,
+    CPGO_PRAPI_OP_GET,
+    CPGO_PRAPI_OP_APP_INSTALLATION, /* GitHub App (prapi_app.c) */
+    CPGO_PRAPI_OP_APP_TOKEN,
+};
 
 /* A pull request as the REST API describes it (the fields cpgo needs). Every string is
  * non-NULL after a successful parse ("" when GitHub sent null or nothing). */
@@ -99,6 +106,12 @@ struct cpgo_prapi_result {
     size_t nseen;      /* FIND: pull requests listed for the head */
     unsigned attempts; /* HTTP requests made for this operation */
     struct cpgo_prapi_pr pr;
+    /* APP_INSTALLATION: the installation id. APP_TOKEN: the installation token (a secret:
+     * the callback takes it by setting the field to NULL, else it is zeroed and freed), its
+     * expires_at and the response's Date (epoch seconds; -1 when absent). */
+    uint64_t installation_id;
+    char *token;
+    int64_t expires_at, server_date;
     char error[320]; /* one line naming the repository; "" when cls == CPGO_CLASS_OK */
 };
 typedef void (*cpgo_prapi_done_cb)(struct cpgo_prapi_result *res, void *arg);
@@ -193,6 +206,22 @@ int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const c
 /* GET: GET /repos/{owner}/{repo}/pulls/{number}: state, merged, body and the rest. */
 int cpgo_prapi_get_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo, uint64_t number,
                    cpgo_prapi_done_cb done, void *arg);
+
+/*
+ * GitHub App operations (prapi_app.c), for a client whose token is the app's JWT.
+ * APP_INSTALLATION: GET /repos/{owner}/{repo}/installation -> res.installation_id (404:
+ * the app is not installed there). APP_TOKEN: POST /app/installations/{id}/access_tokens
+ * -> 201 res.token, res.expires_at, res.server_date. A mint is safe to send again.
+ */
+int cpgo_prapi_app_installation(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                                cpgo_prapi_done_cb done, void *arg);
+int cpgo_prapi_app_token(struct cpgo_prapi_client *c, uint64_t installation_id,
+                         cpgo_prapi_done_cb done, void *arg);
+/* Replaces the token (a JWT lasts minutes): requests started from now on send the new one;
+ * the previous one is still scrubbed from error text (a response in flight may echo it).
+ * A client stopped by a 401 goes again: the new credential deserves a request. 0, or
+ * CPGO_E_USAGE (empty, control characters) / CPGO_E_NOMEM, the old token kept. */
+int cpgo_prapi_client_set_token(struct cpgo_prapi_client *c, const char *token);
 
 /*
  * The marker that makes a pull request cpgo's: an HTML comment (invisible when rendered)

@@ -205,6 +205,10 @@ static void handle_2xx(struct prapi_req *r, struct prapi_resp *rs)
 {
     struct cpgo_prapi_client *c = r->c;
     c->secondary_streak = 0;
+    if (r->on_2xx) {
+        r->on_2xx(r, rs);
+        return;
+    }
     if (r->res.op == CPGO_PRAPI_OP_FIND || r->in_lookup) {
         handle_list(r, rs);
         return;

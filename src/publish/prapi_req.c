@@ -23,6 +23,10 @@ static const char *op_name(enum cpgo_prapi_op op)
         return "create pull request";
     case CPGO_PRAPI_OP_UPDATE:
         return "update pull request";
+    case CPGO_PRAPI_OP_APP_INSTALLATION:
+        return "find the app's installation";
+    case CPGO_PRAPI_OP_APP_TOKEN:
+        return "mint an installation token";
     default:
         return "get pull request";
     }
@@ -77,6 +81,8 @@ void prapi_free_req(struct prapi_req *r)
     free(r->lookup_url);
     cpgo_buf_free(&r->body);
     cpgo_prapi_pr_free(&r->res.pr);
+    if (r->res.token) explicit_bzero(r->res.token, strlen(r->res.token));
+    free(r->res.token);
     free(r);
 }
 
