@@ -183,7 +183,7 @@ const struct key cpgo_config_keys[NKEYS] = {
                                "Never logged."},
     [KI_GH_APP_INST] = {"github.app.installation_id", TOP(github.app.installation_id),
                         .type = T_INT64, .def_doc = "looked up per repository", .min = 1,
-                        .max = INT64_MAX, .bounds_doc = "a positive integer",
+                        .max = INT64_MAX, .bounds_doc = "a positive integer", .flags = F_QUIET,
                         .desc = "The installation to mint tokens for. Absent: found per "
                                 "repository with `GET /repos/{owner}/{repo}/installation`."},
     [KI_GIT] = {"git", .scope = S_TOP, .type = T_SECTION,

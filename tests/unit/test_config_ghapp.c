@@ -112,7 +112,13 @@ int main(void)
     /* installation_id is optional */
     c = parse("github:\n  app:\n    app_id: 1\n    private_key_file: /k.pem\n" B_MIN, &e);
     CHECK(c != NULL);
-    if (c) CHECK_EQ_INT(c->github.app.installation_id, 0);
+    if (c) {
+        CHECK_EQ_INT(c->github.app.installation_id, 0);
+        /* absent is not dumped as 0, which would not load again */
+        char *d = dump(c);
+        CHECK(strstr(d, "    private_key_file: /k.pem\ngit:\n") != NULL);
+        free(d);
+    }
     cpgo_config_free(c);
     cpgo_config_errors_free(&e);
 
