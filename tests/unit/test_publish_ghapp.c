@@ -694,6 +694,28 @@ static void test_clock_offset(void)
     ctl("{s:s, s:i}", "action", "clock_offset", "seconds", 0);
 }
 
+/* GitHub (or a proxy) quoting the Authorization header back, in every form: the JWT is
+ * scrubbed from the error line like a token. */
+static void test_echoed_jwt(void)
+{
+    ctl("{s:s}", "action", "reset");
+    ctl("{s:s, s:s, s:i}", "action", "app_install", "repo", "acme/svc", "installation_id", 77);
+    const char *forms[] = {"raw", "token", "percent", "base64", "all"};
+    for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+        ctl("{s:s, s:s, s:s, s:s, s:i}", "action", "fault", "kind", "echo_auth", "path",
+            "/installation", "form", forms[f], "status", 403);
+        struct cpgo_ghapp *app = app_with(path_rsa, 0);
+        struct answer a = {0};
+        CHECK_EQ_INT(cpgo_ghapp_get_token(app, "acme", "svc", on_token, &a), 0);
+        WAIT(&a.n, 1);
+        CHECK_EQ_INT(a.cls, CPGO_CLASS_FORBIDDEN);
+        CHECK_STR_CONTAINS(a.error, "is not allowed here");
+        CHECK(!strstr(a.error, "eyJ"));      /* no JWT part, in any form */
+        CHECK(!strstr(a.error, "ZXlKaGJH")); /* base64 of "eyJhbG" */
+        close_app(app);
+    }
+}
+
 static void test_close(void)
 {
     ctl("{s:s}", "action", "reset");
@@ -740,6 +762,7 @@ int main(void)
     test_fixed_installation();
     test_wrong_key_then_reload();
     test_clock_offset();
+    test_echoed_jwt();
     test_close();
 
     int closed = 0;
