@@ -39,6 +39,7 @@
 #define KEY_FIELD "github.app.private_key_file"
 #define GHAPP_MAX_WAITING 10000
 #define GHAPP_JWT_RENEW_S 480 /* re-signed at 8 minutes: a minute's room before exp */
+#define GHAPP_SKEW_S 30       /* a clock this far from GitHub's: the JWT is signed again */
 
 /* ---- the key ----------------------------------------------------------------------------- */
 
@@ -542,13 +543,21 @@ static void op_done(struct cpgo_prapi_result *res, void *arg)
     }
     struct gh_repo *r = op->mint ? NULL : find_repo(app, op->full, 0);
     struct gh_inst *i = op->mint ? find_inst(app, op->inst, 0) : NULL;
-    if (res->cls == CPGO_CLASS_OK && res->server_date > 0)
-        app->st.clock_offset_s = app->offset = res->server_date - local_now();
-    /* A JWT that expired while the request waited (a long rate-limit pause) is refused
-     * with 401: sign a new one and ask once more. */
+    /* server - local, by the answer's Date (whole seconds) */
+    int64_t off = res->server_date > 0 ? res->server_date - local_now() : app->offset;
+    if (res->cls == CPGO_CLASS_OK) app->st.clock_offset_s = app->offset = off;
+    /* A 401 to a JWT that was signed by a clock far from GitHub's (the Date says so), or
+     * that expired while its request waited (a long rate-limit pause): sign a new one by
+     * GitHub's clock and ask once more. */
     if (res->cls == CPGO_CLASS_AUTH && !op->retried &&
-        local_now() + app->offset >= op->jwt_exp - 30) {
+        (llabs(off - app->offset) > GHAPP_SKEW_S || local_now() + off >= op->jwt_exp - 30)) {
         struct cpgo_err err = {0};
+        if (llabs(off - app->offset) > GHAPP_SKEW_S)
+            cpgo_log(CPGO_LVL_WARN,
+                     "github app: this machine's clock is off; the JWT is signed "
+                     "by GitHub's (its Date header)",
+                     NULL);
+        app->st.clock_offset_s = app->offset = off;
         op->retried = 1;
         if (!send_op(app, op, 1, &err)) return;
         /* op is freed: fall through with the original answer */

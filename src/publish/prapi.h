@@ -107,8 +107,9 @@ struct cpgo_prapi_result {
     unsigned attempts; /* HTTP requests made for this operation */
     struct cpgo_prapi_pr pr;
     /* APP_INSTALLATION: the installation id. APP_TOKEN: the installation token (a secret:
-     * the callback takes it by setting the field to NULL, else it is zeroed and freed), its
-     * expires_at and the response's Date (epoch seconds; -1 when absent). */
+     * the callback takes it by setting the field to NULL, else it is zeroed and freed) and
+     * its expires_at. Every operation: the last response's Date (epoch seconds; <= 0 when
+     * absent or no response). */
     uint64_t installation_id;
     char *token;
     int64_t expires_at, server_date;

@@ -694,6 +694,38 @@ static void test_clock_offset(void)
     ctl("{s:s, s:i}", "action", "clock_offset", "seconds", 0);
 }
 
+/* This machine's clock 15 minutes off GitHub's, either way: the first JWT is refused
+ * (expired, or issued in the future, by GitHub's clock); the 401's Date header tells the
+ * offset, and one JWT signed by GitHub's clock gets the token. */
+static void test_clock_skew(void)
+{
+    int offsets[] = {900, -900};
+    for (int k = 0; k < 2; k++) {
+        ctl("{s:s}", "action", "reset");
+        ctl("{s:s, s:s, s:i}", "action", "app_install", "repo", "acme/svc", "installation_id", 77);
+        ctl("{s:s, s:i}", "action", "clock_offset", "seconds", offsets[k]);
+        struct cpgo_ghapp *app = app_with(path_rsa, 0);
+        struct answer a = {0}, b = {0};
+        CHECK_EQ_INT(cpgo_ghapp_get_token(app, "acme", "svc", on_token, &a), 0);
+        WAIT(&a.n, 1);
+        CHECK_EQ_INT(a.cls, CPGO_CLASS_OK);
+        if (a.cls) fprintf(stderr, "offset %d: %s\n", offsets[k], a.error);
+        /* expires_at is GitHub's clock: by ours, an hour from now */
+        CHECK(a.expires_at >= time(NULL) + 3590 && a.expires_at <= time(NULL) + 3605);
+        CHECK_EQ_INT(cpgo_ghapp_get_token(app, "beta", "none", on_token, &b), 0);
+        WAIT(&b.n, 1);
+        CHECK_EQ_INT(b.cls, CPGO_CLASS_NOT_FOUND); /* the learnt offset holds: no 401 */
+        struct cpgo_ghapp_status st;
+        cpgo_ghapp_status(app, &st);
+        CHECK(st.clock_offset_s >= offsets[k] - 2 && st.clock_offset_s <= offsets[k] + 2);
+        CHECK_EQ_INT(st.jwts, 2);
+        CHECK_EQ_INT(st.lookups, 3); /* the refused one, its retry, beta/none */
+        CHECK_EQ_INT(mints(), 1);
+        close_app(app);
+    }
+    ctl("{s:s, s:i}", "action", "clock_offset", "seconds", 0);
+}
+
 /* GitHub (or a proxy) quoting the Authorization header back, in every form: the JWT is
  * scrubbed from the error line like a token. */
 static void test_echoed_jwt(void)
@@ -762,6 +794,7 @@ int main(void)
     test_fixed_installation();
     test_wrong_key_then_reload();
     test_clock_offset();
+    test_clock_skew();
     test_echoed_jwt();
     test_close();
 
