@@ -38,8 +38,9 @@
 
 #define KEY_FIELD "github.app.private_key_file"
 #define GHAPP_MAX_WAITING 10000
-#define GHAPP_JWT_RENEW_S 480 /* re-signed at 8 minutes: a minute's room before exp */
-#define GHAPP_SKEW_S 30       /* a clock this far from GitHub's: the JWT is signed again */
+#define GHAPP_MAX_REPOS 100000 /* repositories whose installation is remembered */
+#define GHAPP_JWT_RENEW_S 480  /* re-signed at 8 minutes: a minute's room before exp */
+#define GHAPP_SKEW_S 30        /* a clock this far from GitHub's: the JWT is signed again */
 
 /* ---- the key ----------------------------------------------------------------------------- */
 
@@ -742,8 +743,12 @@ int cpgo_ghapp_get_token(struct cpgo_ghapp *app, const char *owner, const char *
         to_mint(app, w);
         return 0;
     }
-    struct gh_repo *r = find_repo(app, w->full, 1);
-    if (!r) {
+    struct gh_repo *r = find_repo(app, w->full, 0);
+    if (!r && app->repos.len >= GHAPP_MAX_REPOS) {
+        free(w);
+        return CPGO_E_LIMIT;
+    }
+    if (!r && !(r = find_repo(app, w->full, 1))) {
         free(w);
         return CPGO_E_NOMEM;
     }

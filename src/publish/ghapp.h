@@ -111,7 +111,10 @@ int cpgo_ghapp_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
 int cpgo_ghapp_set_key(struct cpgo_ghapp *app, const char *pem, size_t len, struct cpgo_err *err);
 /* The installation token for owner/repo: `cb` runs exactly once, later, on the loop (even
  * when the answer is cached). 0, or CPGO_E_USAGE (bad name, closing) / CPGO_E_NOMEM /
- * CPGO_E_LIMIT (too many waiting) and cb is never called. */
+ * CPGO_E_LIMIT (10000 waiting, or 100000 repositories remembered) and cb is never called.
+ * A 401 to the JWT (wrong key or app id) stops the REST client as for a token: requests
+ * fail at once with CPGO_CLASS_AUTH until a new JWT is signed -- at once after
+ * cpgo_ghapp_set_key, else when the current one is 8 minutes old. */
 int cpgo_ghapp_get_token(struct cpgo_ghapp *app, const char *owner, const char *repo,
                          cpgo_ghapp_token_cb cb, void *arg);
 /* Forgets the cached token of owner/repo's installation (GitHub answered 401 to it); the

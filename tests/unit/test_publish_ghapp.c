@@ -186,6 +186,17 @@ static void test_key_load(void)
     CHECK_EQ_INT(rc, CPGO_E_USAGE);
     CHECK_STR_CONTAINS(err.text, "github.app.private_key_file");
     unlink(fifo);
+    char big[600];
+    snprintf(big, sizeof big, "%s/big.pem", tmpdir);
+    FILE *bf = fopen(big, "w");
+    for (int i = 0; i < 70 * 1024 / 64; i++)
+        fputs("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", bf);
+    fclose(bf);
+    chmod(big, 0600);
+    pem = load(big, &len, &rc, &err);
+    CHECK_EQ_INT(rc, CPGO_E_USAGE);
+    CHECK_STR_CONTAINS(err.text, "is larger than 65536 bytes: not a key");
+    unlink(big);
     char missing[600];
     snprintf(missing, sizeof missing, "%s/missing.pem", tmpdir);
     pem = load(missing, &len, &rc, &err);
