@@ -243,8 +243,8 @@ struct cpgo_limits_cfg {
 /* `github.app`: authenticate as a GitHub App (publish/ghapp.h) instead of with a token.
  * app_id 0 = no app (the section absent). */
 struct cpgo_github_app_cfg {
-    int64_t app_id;         /* > 0 when the section is present */
-    char *private_key_file; /* absolute; required with app_id */
+    int64_t app_id;          /* > 0 when the section is present */
+    char *private_key_file;  /* absolute; required with app_id */
     int64_t installation_id; /* 0 = looked up per repository */
 };
 
