@@ -70,6 +70,11 @@ d = json.load(open(sys.argv[1]))
 t = datetime.datetime.strptime(d["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
 left = t.timestamp() - datetime.datetime.now(datetime.timezone.utc).timestamp()
 assert 3500 < left <= 3600 and d["permissions"]["pull_requests"] == "write", d' "$T/body"
+  ctl '{"action":"app_token","token":"ghs_fixedForTheGitServer0123456789abcdef"}'
+  check "$mode: a chosen token value" [ "$(code POST /app/installations/7/access_tokens "Bearer $good" '{}')" = 201 ]
+  check "$mode: it is the one minted" grep -q '"token": "ghs_fixedForTheGitServer0123456789abcdef"' "$T/body"
+  check "$mode: and it works" [ "$(code GET /repos/acme/svc/pulls "token ghs_fixedForTheGitServer0123456789abcdef")" = 200 ]
+  ctl '{"action":"app_token","token":null}'
   check "$mode: mint for an unknown installation 404" [ "$(code POST /app/installations/8/access_tokens "Bearer $good" '{}')" = 404 ]
   check "$mode: the token on the pulls API (Bearer)" [ "$(code GET /repos/acme/svc/pulls "Bearer $tok")" = 200 ]
   check "$mode: the token on the pulls API (token)" [ "$(code GET /repos/acme/svc/pulls "token $tok")" = 200 ]

@@ -71,6 +71,8 @@ Test controls (no authentication, not logged):
     app_install {"repo": "o/r", "installation_id": n}   the app is installed there
     app_uninstall {"repo": "o/r"}
     app_token_ttl {"seconds": s}       lifetime of the installation tokens minted next (3600)
+    app_token {"token": "ghs_..."}     the value of the tokens minted next (a git server
+                                       started beforehand can then accept it); null: random
     app_expire_tokens {}               every installation token minted so far expires now
     clock_offset {"seconds": s}        the fake's clock (Date, JWT checks, expires_at) runs
                                        s seconds ahead of this machine's
@@ -151,6 +153,7 @@ class State:
         self.installations = {}  # "o/r" -> installation id
         self.inst_tokens = {}  # token -> {"inst": id, "expires": epoch s}
         self.token_ttl = 3600
+        self.token_value = None
         self.mints = 0
         self.clock_offset = 0.0
         self.labels = {}  # "o/r" -> set of names
@@ -723,7 +726,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 known = iid in STATE.installations.values()
                 if known:
-                    token = "ghs_" + secrets.token_hex(18)
+                    token = STATE.token_value or "ghs_" + secrets.token_hex(18)
                     exp = STATE.now() + STATE.token_ttl
                     STATE.inst_tokens[token] = {"inst": iid, "expires": exp}
                     STATE.mints += 1
@@ -878,6 +881,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {"ok": True})
             if action == "app_token_ttl":
                 STATE.token_ttl = float(j["seconds"])
+                return self.send(200, {"ok": True})
+            if action == "app_token":
+                STATE.token_value = j.get("token")
                 return self.send(200, {"ok": True})
             if action == "app_expire_tokens":
                 for t in STATE.inst_tokens.values():
