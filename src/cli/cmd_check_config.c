@@ -128,6 +128,9 @@ int cpgo_cmd_check_config(int argc, char **argv)
             return rc == CPGO_E_NOMEM ? CPGO_EXIT_FAIL : CPGO_EXIT_INVALID;
         }
     }
+    /* accepted, but without effect: said on stderr, so the dump stays configuration */
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
     rc = quiet ? 0 : cpgo_config_dump(cfg, stdout);
     cpgo_config_free(cfg);
     if (rc || fflush(stdout)) {

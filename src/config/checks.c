@@ -204,10 +204,20 @@ int cpgo_config_check_url(struct ctx *c, const struct key *k, void *base, const 
     return 0;
 }
 
+/* The loopback hosts a plain http API URL may name (tests, a local proxy): as the API
+ * client decides it (src/publish/prapi.c), so what config accepts the client takes. */
+static int loopback_host(const char *host)
+{
+    return !strcasecmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4);
+}
+
+/* github.api_url, gitlab.api_url, gitea.api_url: a plain base URL, https or loopback http
+ * (the token goes with every request), stored without a trailing '/'. */
 int cpgo_config_check_api_url(struct ctx *c, const struct key *k, void *base, const char *path,
                               struct pos at)
 {
     char **p = field(base, k->off);
+    if (!*p) return 0; /* gitea.api_url: null */
     const char *why = NULL;
     int64_t seconds;
     int user;
@@ -217,10 +227,24 @@ int cpgo_config_check_api_url(struct ctx *c, const struct key *k, void *base, co
                               cpgo_config_show_url(*p, sh, sizeof sh), why);
         return -1;
     }
+    const char *dot = strchr(k->name, '.');
+    int sl = dot ? (int)(dot - k->name) : (int)strlen(k->name); /* "github", "gitlab"... */
     if (user || strpbrk(*p, "?#")) {
         cpgo_config_add_error(c, at.line, at.col,
                               "%s: '%s' must be a plain base URL, without credentials "
-                              "(set github.token_env or github.token_file), query or fragment",
+                              "(set %.*s.token_env or %.*s.token_file), query or fragment",
+                              path, cpgo_config_show_url(*p, sh, sizeof sh), sl, k->name, sl,
+                              k->name);
+        return -1;
+    }
+    struct cpgo_url u;
+    if (cpgo_url_parse(*p, &u, &why)) return -1; /* split_url parsed it: out of memory */
+    int plain = !strcasecmp(u.scheme, "http") && !loopback_host(u.host);
+    cpgo_url_free(&u);
+    if (plain) {
+        cpgo_config_add_error(c, at.line, at.col,
+                              "%s: '%s' is plain http; the token goes with every request, so "
+                              "use https (http only on loopback: 127.0.0.1, [::1], localhost)",
                               path, cpgo_config_show_url(*p, sh, sizeof sh));
         return -1;
     }
@@ -486,4 +510,96 @@ void cpgo_config_check_github_app(struct ctx *c, const struct cpgo_config *cfg,
                               "installation tokens are the credential; remove one of them",
                               top->kat[KI_GH_APP].line);
     }
+}
+
+int cpgo_config_utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned char b = *p;
+        uint32_t cp;
+        int n;
+        if (b < 0x80) {
+            p++;
+            continue;
+        } else if (b >= 0xc2 && b <= 0xdf) {
+            cp = b & 0x1f, n = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            cp = b & 0x0f, n = 2;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            cp = b & 0x07, n = 3;
+        } else {
+            return 0; /* a continuation byte first, an overlong lead (c0, c1) or > f4 */
+        }
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) return 0;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* One line of printable UTF-8: what goes into a commit subject, a title or a label, which
+ * the forges show and git writes as they are. NULL, or why not. */
+static const char *printable_problem(const char *s)
+{
+    if (cpgo_config_has_ctl(s)) return "contains a line break or control character";
+    if (!cpgo_config_utf8_ok(s)) return "is not valid UTF-8";
+    return NULL;
+}
+
+/* open_pull_request.commit_prefix: before the commit subject (one line) and the title. */
+int cpgo_config_check_commit_prefix(struct ctx *c, const struct key *k, void *base,
+                                    const char *path, struct pos at)
+{
+    const char *s = *(char **)field(base, k->off);
+    if (!s) return 0;
+    char sh[SHOW_MAX + 8];
+    const char *why = printable_problem(s);
+    if (!why && strlen(s) > CPGO_CONFIG_PREFIX_MAX) why = "is longer than 100 bytes";
+    if (!why) return 0;
+    cpgo_config_add_error(c, at.line, at.col,
+                          "%s: '%s' %s; the prefix goes before the commit subject and the "
+                          "pull request's title, one line of printable UTF-8",
+                          path, cpgo_config_show(s, sh, sizeof sh), why);
+    return -1;
+}
+
+/* An item of open_pull_request.labels. GitLab takes labels as one comma-separated string,
+ * so a comma would split one label into two; the forges trim spaces, so a label with
+ * leading or trailing ones would never compare equal to the one found. */
+int cpgo_config_item_label(struct ctx *c, char **item, const char *path, struct pos at)
+{
+    const char *s = *item, *why = printable_problem(s);
+    size_t n = strlen(s);
+    if (!why && n > CPGO_CONFIG_LABEL_MAX) why = "is longer than 255 bytes";
+    if (!why && strchr(s, ',')) why = "contains ','; GitLab separates labels with commas";
+    if (!why && (s[0] == ' ' || s[n - 1] == ' '))
+        why = "starts or ends with a space; forges trim labels";
+    if (!why) return 0;
+    char sh[SHOW_MAX + 8];
+    cpgo_config_add_error(c, at.line, at.col, "%s: label '%s' %s", path,
+                          cpgo_config_show(s, sh, sizeof sh), why);
+    return -1;
+}
+
+/* An item of open_pull_request.reviewers and assignees: a user name as GitHub, GitLab and
+ * Gitea spell them (GitLab's may hold '.', '-' and '_'); no '@', no team ("org/team"). */
+int cpgo_config_item_user(struct ctx *c, char **item, const char *path, struct pos at)
+{
+    const char *s = *item;
+    size_t n = strlen(s);
+    int ok = n >= 1 && n <= CPGO_CONFIG_USER_MAX;
+    for (const char *q = s; ok && *q; q++)
+        ok = isalnum((unsigned char)*q) || *q == '.' || *q == '_' || *q == '-';
+    if (ok) return 0;
+    char sh[SHOW_MAX + 8];
+    cpgo_config_add_error(
+        c, at.line, at.col, "%s: '%s' is not a user name (1 to 255 of A-Z a-z 0-9 . _ -%s)", path,
+        cpgo_config_show(s, sh, sizeof sh), s[0] == '@' ? "; write it without '@'" : "");
+    return -1;
 }

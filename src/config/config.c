@@ -167,11 +167,17 @@ static int secret_key(struct ctx *c, const struct node *kn, enum kscope scope, c
         return 1;
     }
     if (!token_key(kn->s)) return 0;
+    /* under gitlab: or gitea:, that forge's keys; anywhere else GitHub's, as before */
+    const char *sec = "github", *env = "GITHUB_TOKEN";
+    if (scope == S_TOP && full && !strncmp(full, "gitlab.", 7))
+        sec = "gitlab", env = "GITLAB_TOKEN";
+    else if (scope == S_TOP && full && !strncmp(full, "gitea.", 6))
+        sec = "gitea", env = "GITEA_TOKEN";
     cpgo_config_add_error(c, kn->line, kn->col,
                           "%s: tokens must not be written in the configuration; put the token "
-                          "in the environment (github.token_env names the variable, default "
-                          "GITHUB_TOKEN) or in a file (github.token_file)",
-                          dpath);
+                          "in the environment (%s.token_env names the variable, default "
+                          "%s) or in a file (%s.token_file)",
+                          dpath, sec, env, sec);
     return 1;
 }
 
@@ -324,6 +330,17 @@ static int set_strlist(struct ctx *c, const struct key *k, void *base, const str
         char *s = cpgo_config_strdup(c, it->s);
         if (!s) break;
         if (k->icheck && k->icheck(c, &s, ip, (struct pos){it->line, it->col})) {
+            free(s);
+            bad = 1;
+            continue;
+        }
+        size_t dup = m;
+        for (size_t j = 0; (k->flags & F_UNIQUE) && j < m && dup == m; j++)
+            if (!strcasecmp(items[j], s)) dup = j;
+        if (dup < m) { /* the forges compare names without case: one name, twice */
+            char sh[SHOW_MAX + 8];
+            cpgo_config_add_error(c, it->line, it->col, "%s: '%s' is listed twice", ip,
+                                  cpgo_config_show(s, sh, sizeof sh));
             free(s);
             bad = 1;
             continue;
@@ -594,10 +611,15 @@ void cpgo_config_free(struct cpgo_config *c)
         free(t->target_file);
         free(t->head_branch);
         cpgo_config_pgo_free(&t->pgo);
+        cpgo_config_free_strlist(t->labels, t->nlabels);
+        cpgo_config_free_strlist(t->reviewers, t->nreviewers);
+        cpgo_config_free_strlist(t->assignees, t->nassignees);
+        free(t->commit_prefix);
         free(t->backends);
         free(t->services);
     }
     free(c->targets);
+    cpgo_config_free_strlist(c->warnings, c->nwarnings);
     free(c);
 }
 
@@ -645,6 +667,8 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
         c.nomem = 1;
         goto done;
     }
+    c.cfg = cfg;
+    c.top = top;
     if (root && root->kind != N_MAP && !cpgo_config_yaml_null(root)) {
         cpgo_config_add_error(&c, root->line, root->col,
                               "the configuration must be a mapping (backends: ...), not %s",
@@ -716,6 +740,7 @@ int cpgo_config_parse(const char *text, size_t len, const char *name, const char
         if (c.services->kid[i]->kind == N_MAP) cpgo_config_complete_backend(&c, &ss[i]);
     if (!c.full && !c.nomem) cpgo_config_assign_names(&c, bs, nb, ss, ns);
     if (!c.full && !c.nomem) cpgo_config_build_targets(&c, cfg, bs, nb, ss, ns);
+    c.top = NULL;
     free(top);
 
 done:
@@ -755,6 +780,14 @@ done:
     free(bs);
     free(ss);
     free(svcs);
+    if (!rc && cfg) { /* the warnings go with the configuration */
+        cfg->warnings = c.warns;
+        cfg->nwarnings = c.nwarn;
+    } else {
+        cpgo_config_free_strlist(c.warns, c.nwarn);
+    }
+    c.warns = NULL;
+    c.nwarn = 0;
     cpgo_config_export_errors(&c, errs);
     if (rc) {
         cpgo_config_free(cfg);

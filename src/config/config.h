@@ -23,6 +23,14 @@
  * no_inline, min_change and verify_with_go are its target's, so the members of one target
  * must agree on them (as on trimming), and the target holds them.
  *
+ * Forges (issue 13): `gitlab:` and `gitea:` beside `github:` (API URL, token variable or
+ * file; tokens are never in the file), `open_pull_request.forge` github | gitlab | gitea |
+ * local, by default decided from the repository's host (cpgo_config_resolve_forge), and the
+ * pull request's options (labels, reviewers, assignees, draft, auto_merge, commit_prefix),
+ * which are the target's like min_interval: its members agree, the target holds them.
+ * What is accepted without effect (a pull-request option of a forge local target) is in
+ * `warnings`, for check-config and the daemon to say.
+ *
  * Owns: everything reachable from struct cpgo_config. Thread: load on any thread; a loaded
  * config is immutable and may be shared read-only.
  */
@@ -47,7 +55,22 @@
 
 enum cpgo_log_level { CPGO_LOG_DEBUG, CPGO_LOG_INFO, CPGO_LOG_WARN, CPGO_LOG_ERROR };
 enum cpgo_log_format { CPGO_LOG_LOGFMT, CPGO_LOG_JSON };
-enum cpgo_forge { CPGO_FORGE_AUTO, CPGO_FORGE_GITHUB, CPGO_FORGE_LOCAL };
+/* The values keep their meaning across versions (AUTO 0, GITHUB 1, LOCAL 2); new forges are
+ * appended. */
+enum cpgo_forge {
+    CPGO_FORGE_AUTO,
+    CPGO_FORGE_GITHUB,
+    CPGO_FORGE_LOCAL,
+    CPGO_FORGE_GITLAB, /* merge requests through GitLab's REST v4 (gitlab.com or self-managed) */
+    CPGO_FORGE_GITEA,  /* pull requests through Gitea's (or Forgejo's) /api/v1 */
+};
+
+/* The most labels, reviewers and assignees one `open_pull_request` names (each list), and
+ * the longest label, user name and commit_prefix. */
+#define CPGO_CONFIG_PR_LIST_MAX 50
+#define CPGO_CONFIG_LABEL_MAX 255
+#define CPGO_CONFIG_USER_MAX 255
+#define CPGO_CONFIG_PREFIX_MAX 100
 
 struct cpgo_header {
     char *name;
@@ -117,10 +140,22 @@ struct cpgo_backend_cfg {
     char *target_branch;     /* default "main"; a valid git branch name */
     char *head_branch;       /* `open_pull_request.head_branch`, NULL = cpgo/<branch>/<file> */
     int64_t min_interval_ms; /* `open_pull_request.min_interval`, default 1h */
-    enum cpgo_forge forge;   /* `open_pull_request.forge`: github | local, default by URL */
+    enum cpgo_forge forge;   /* `open_pull_request.forge`: github | gitlab | gitea | local,
+                                default by the repository's host (cpgo_config_resolve_forge) */
     int reopen_growth;       /* `open_pull_request.reopen_growth`, percent, default 100 */
-    size_t target;           /* index into cpgo_config.targets */
-    int line, column;        /* where the backend starts in the file */
+    /* The pull request's options (issue 13), the target's: its members agree on them. */
+    char **labels; /* `open_pull_request.labels`, default none */
+    size_t nlabels;
+    char **reviewers; /* `open_pull_request.reviewers`, user names, default none */
+    size_t nreviewers;
+    char **assignees; /* `open_pull_request.assignees`, user names, default none */
+    size_t nassignees;
+    int draft;           /* `open_pull_request.draft`, default false */
+    int auto_merge;      /* `open_pull_request.auto_merge`, default false */
+    char *commit_prefix; /* `open_pull_request.commit_prefix`, default "" (never NULL once
+                            loaded): before the commit subject and the PR title */
+    size_t target;       /* index into cpgo_config.targets */
+    int line, column;    /* where the backend starts in the file */
     struct cpgo_scrape_auth_cfg auth; /* tls_config, basic_auth, authorization, proxy_url */
     struct cpgo_pgo_cfg pgo;          /* `pgo:`; weight is this backend's, the rest its
                                          target's (they agree) */
@@ -217,8 +252,18 @@ struct cpgo_target_cfg {
     struct cpgo_repo repo;
     char *repository, *target_branch, *target_file, *head_branch;
     int64_t min_interval_ms;
-    enum cpgo_forge forge;
+    enum cpgo_forge forge; /* resolved: never AUTO */
     int reopen_growth;
+    /* the pull request's options, copied from the first member (the others agree) and
+     * owned by the target; forge local uses only commit_prefix */
+    char **labels;
+    size_t nlabels;
+    char **reviewers;
+    size_t nreviewers;
+    char **assignees;
+    size_t nassignees;
+    int draft, auto_merge;
+    char *commit_prefix; /* "" when none */
     struct cpgo_trim trim;
     struct cpgo_pgo_cfg pgo; /* half_life, no_inline (its own copy, in the first member's
                                 order), min_change and verify_with_go, on which its members
@@ -255,6 +300,14 @@ struct cpgo_github_cfg {
     struct cpgo_github_app_cfg app;
 };
 
+/* `gitlab:` and `gitea:`, the APIs of forge gitlab and forge gitea targets. */
+struct cpgo_forge_api_cfg {
+    char *api_url;    /* gitlab: default https://gitlab.com/api/v4; gitea: no default (NULL),
+                         required when a target uses forge gitea */
+    char *token_env;  /* default GITLAB_TOKEN / GITEA_TOKEN */
+    char *token_file; /* default NULL */
+};
+
 struct cpgo_git_cfg {
     char *author_name;  /* default "cpgo" */
     char *author_email; /* default "cpgo@localhost" */
@@ -272,6 +325,8 @@ struct cpgo_config {
     int64_t shutdown_timeout_ms;     /* `shutdown_timeout`, default 30s */
     struct cpgo_limits_cfg limits;
     struct cpgo_github_cfg github;
+    struct cpgo_forge_api_cfg gitlab; /* `gitlab:` */
+    struct cpgo_forge_api_cfg gitea;  /* `gitea:` */
     struct cpgo_git_cfg git;
     struct cpgo_dns_cfg dns;
     struct cpgo_backend_cfg *backends; /* `backends:` (may be empty when services are set) */
@@ -280,6 +335,10 @@ struct cpgo_config {
     size_t nservices;
     struct cpgo_target_cfg *targets;
     size_t ntargets;
+    /* What is accepted but has no effect ("file:line:col: key: ignored: why"), one line
+     * each, for check-config to print and the daemon to log; at most 100. */
+    char **warnings;
+    size_t nwarnings;
 };
 
 /* Collected errors; each line names file:line:column and the key. */
@@ -319,11 +378,22 @@ void cpgo_config_output_state_id(const char *target_id, char *out, size_t cap);
  * 0, or -1 with buf "" when it does not fit in cap (cap 0: nothing written). */
 int cpgo_config_head_branch(const char *target_branch, const char *file, char *buf, size_t cap);
 
-/* The forge a target publishes through: `forge` when it is set, else (CPGO_FORGE_AUTO)
- * local for a local repository (a path or file://) and github for one on a server (https,
- * http, ssh); github when repo is NULL (not parsed). A loaded configuration already holds
- * the decision (never AUTO); the daemon asks too, so that any target is decided alike. */
-enum cpgo_forge cpgo_config_resolve_forge(enum cpgo_forge forge, const struct cpgo_repo *repo);
+/* The forge a target publishes through: `forge` when it is set, else (CPGO_FORGE_AUTO) by
+ * the repository: local for a local one (a path or file://); github for github.com and the
+ * git host of github.api_url (github.com for api.github.com, else the API's host, as for
+ * Enterprise's https://HOST/api/v3); gitlab for gitlab.com and gitlab.api_url's host;
+ * gitea for gitea.api_url's host; github for any other host (as before issue 13). github
+ * when repo is NULL (not parsed); cfg NULL: the default API URLs. A loaded configuration
+ * already holds the decision (never AUTO); the daemon asks too, so that any target is
+ * decided alike. */
+enum cpgo_forge cpgo_config_resolve_forge(const struct cpgo_config *cfg, enum cpgo_forge forge,
+                                          const struct cpgo_repo *repo);
+/* The forge's name as written in the configuration ("github", "gitlab"...; "auto"). */
+const char *cpgo_config_forge_name(enum cpgo_forge forge);
+/* The git host a forge's API serves repositories on: api.github.com -> github.com, else
+ * the API URL's host, lowercased ("ghe.example.com" for https://ghe.example.com/api/v3).
+ * 0, or -1 when api_url is not a URL (buf ""). */
+int cpgo_config_api_git_host(const char *api_url, char *buf, size_t cap);
 
 /* Writes the key reference (Markdown table: key, type, default, bounds, description) from
  * the same table that drives parsing: docs/CONFIG.md is generated with it. */

@@ -73,11 +73,21 @@ struct ctx {
     const struct node *services; /* the services: value */
     struct pos services_at;
     struct bstate *defs; /* the defaults: template */
+    /* the top level, walked before backends and services: the forges' API URLs decide the
+     * `auto` forge (cpgo_config_resolve_forge); top says which of its keys were refused */
+    const struct cpgo_config *cfg;
+    const struct sstate *top;
+    char **warns; /* accepted without effect: cpgo_config.warnings once loaded */
+    size_t nwarn;
 };
 
 /* Records "name:line:col: <message>" (line 0: "name: <message>"); control bytes in the
  * message become '?', so one error is always one line. At most MAX_ERRORS. */
 void cpgo_config_add_error(struct ctx *c, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Records a warning line, formatted as an error: what is accepted but has no effect. At
+ * most MAX_ERRORS. */
+void cpgo_config_add_warning(struct ctx *c, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Hands the errors over (sorted by position, stable) and empties c's list. */
 void cpgo_config_export_errors(struct ctx *c, struct cpgo_config_errors *out);
@@ -162,6 +172,7 @@ extern const char *const cpgo_config_scope_prefix[NSCOPES];
 #define F_SECRET 64u      /* a T_STR file name whose content (read by the check) is at off2 */
 #define F_LINE 128u       /* T_LIST with sub: the element's int line is at eline */
 #define F_WHOLE 256u      /* a section that, written (even null), replaces defaults' whole */
+#define F_UNIQUE 512u     /* T_STRLIST: an item repeated (ASCII case ignored) is refused */
 
 struct choice {
     const char *name;
@@ -237,6 +248,14 @@ enum {
     KI_GIT_EMAIL,
     KI_GIT_SSH_KEY,
     KI_GIT_TIMEOUT,
+    KI_GITLAB,
+    KI_GITLAB_API_URL,
+    KI_GITLAB_TOKEN_ENV,
+    KI_GITLAB_TOKEN_FILE,
+    KI_GITEA,
+    KI_GITEA_API_URL,
+    KI_GITEA_TOKEN_ENV,
+    KI_GITEA_TOKEN_FILE,
     KI_DNS,
     KI_DNS_SERVERS,
     KI_DNS_TIMEOUT,
@@ -273,6 +292,12 @@ enum {
     KI_MIN_INTERVAL,
     KI_FORGE,
     KI_REOPEN_GROWTH,
+    KI_PR_LABELS,
+    KI_PR_REVIEWERS,
+    KI_PR_ASSIGNEES,
+    KI_PR_DRAFT,
+    KI_PR_AUTO_MERGE,
+    KI_PR_COMMIT_PREFIX,
     KI_PGO,
     KI_PGO_HALF_LIFE,
     KI_PGO_WEIGHT,
@@ -356,6 +381,8 @@ int cpgo_config_pgo_copy(struct ctx *c, struct cpgo_pgo_cfg *dst, const struct c
 void cpgo_config_pgo_free(struct cpgo_pgo_cfg *p);
 void cpgo_config_free_headers(struct cpgo_header *h, size_t n);
 void cpgo_config_free_strlist(char **v, size_t n);
+/* A deep copy of n strings: NULL when n is 0, or when out of memory (c->nomem set). */
+char **cpgo_config_copy_strlist(struct ctx *c, char *const *v, size_t n);
 /* Frees the values of one scope's keys (strings, headers, string lists, lists of elements
  * with theirs; secrets zeroed first) at base. */
 void cpgo_config_free_scope(enum kscope scope, void *base);
@@ -398,9 +425,20 @@ int cpgo_config_check_authz_type(struct ctx *, const struct key *, void *, const
 int cpgo_config_check_username(struct ctx *, const struct key *, void *, const char *, struct pos);
 int cpgo_config_check_k8s_port(struct ctx *, const struct key *, void *, const char *, struct pos);
 int cpgo_config_check_half_life(struct ctx *, const struct key *, void *, const char *, struct pos);
+/* open_pull_request.commit_prefix: printable UTF-8, one line, at most 100 bytes */
+int cpgo_config_check_commit_prefix(struct ctx *, const struct key *, void *, const char *,
+                                    struct pos);
 
 /* an item of pgo.no_inline: a function name as pprof writes it (checks.c) */
 int cpgo_config_item_func_name(struct ctx *, char **, const char *, struct pos);
+/* an item of open_pull_request.labels: printable UTF-8, no ',', no leading or trailing
+ * space, at most 255 bytes (checks.c) */
+int cpgo_config_item_label(struct ctx *, char **, const char *, struct pos);
+/* an item of open_pull_request.reviewers and assignees: a user name, [A-Za-z0-9._-], 1 to
+ * 255 bytes (checks.c) */
+int cpgo_config_item_user(struct ctx *, char **, const char *, struct pos);
+/* s is valid UTF-8 (no overlong form, no surrogate, at most U+10FFFF) */
+int cpgo_config_utf8_ok(const char *s);
 
 /* items of string lists (scrape.c) */
 int cpgo_config_item_hostport(struct ctx *, char **, const char *, struct pos);

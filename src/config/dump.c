@@ -105,6 +105,17 @@ static int section_shown(const struct key *sec, const void *base)
     return 0;
 }
 
+/* gitlab: and gitea: are dumped when a key is not its default, or when a target publishes
+ * through that forge (its API and token are then in use, defaults or not); a configuration
+ * without them dumps as before issue 13. */
+static int forge_section_used(size_t i, const struct cpgo_config *c)
+{
+    enum cpgo_forge f = i == KI_GITLAB ? CPGO_FORGE_GITLAB : CPGO_FORGE_GITEA;
+    for (size_t t = 0; t < c->ntargets; t++)
+        if (c->targets[t].forge == f) return 1;
+    return 0;
+}
+
 /* Which keys of a scope one call dumps. */
 enum dump_part {
     D_ALL,         /* every key of the scope */
@@ -203,6 +214,8 @@ static void dump_scope(FILE *o, enum kscope scope, enum dump_part part, const vo
         if (hidden && !strncmp(k->name, hidden, hlen) && k->name[hlen] == '.') continue;
         if (k->flags & F_QUIET) {
             int shown = k->type == T_SECTION ? section_shown(k, base) : !is_default(k, base);
+            if (scope == S_TOP && (i == KI_GITLAB || i == KI_GITEA))
+                shown |= forge_section_used(i, base);
             if (!shown) {
                 if (k->type == T_SECTION) hidden = k->name, hlen = strlen(k->name);
                 continue;
@@ -253,7 +266,7 @@ int cpgo_config_dump(const struct cpgo_config *c, FILE *out)
         else
             cpgo_config_head_branch(tg->target_branch, tg->target_file, hb, sizeof hb);
         fprintf(out, "#   %s %s -> %s (%s)\n", tg->id, tg->key, hb,
-                tg->forge == CPGO_FORGE_LOCAL ? "local" : "github");
+                cpgo_config_forge_name(tg->forge));
         char oid[20];
         cpgo_config_output_state_id(tg->id, oid, sizeof oid);
         fprintf(out, "#     state: targets/%s (with --output: targets/%s)\n", tg->id, oid);
@@ -352,7 +365,9 @@ static const char reference_head[] =
     "  `.git` and trailing `/` ignored, https, ssh and scp-like forms alike), `target_branch`\n"
     "  and `target_file` form one *target*: their profiles are merged into one file. They\n"
     "  must agree on trimming (`drop_labels`, `keep_frames`, `strip_addresses`), on\n"
-    "  `head_branch`, `min_interval` and `forge`, and on `pgo` but its `weight`\n"
+    "  `head_branch`, `min_interval`, `forge` and the pull request's options (`labels`,\n"
+    "  `reviewers` and `assignees` as sets, `draft`, `auto_merge`, `commit_prefix`),\n"
+    "  and on `pgo` but its `weight`\n"
     "  (`half_life`, `no_inline` as a set of names, `min_change`, `verify_with_go`). Each\n"
     "  target has an id: 16 hex digits of the FNV-1a hash of `host/path@branch:file`.\n"
     "- `pgo:` (per backend, per service or under `defaults:`, inherited key by key) says\n"
@@ -379,10 +394,19 @@ static const char reference_head[] =
     "  path, never its content. `basic_auth`, `authorization` and an `Authorization` header\n"
     "  exclude each other.\n"
 
+    "- Forges: `open_pull_request.forge` is `github`, `gitlab`, `gitea` (Gitea and Forgejo)\n"
+    "  or `local`. By default it follows the repository: a local path is `local`; github.com\n"
+    "  and the git host of `github.api_url` (github.com for `https://api.github.com`, else\n"
+    "  the API's host) are `github`; gitlab.com and the host of `gitlab.api_url` are\n"
+    "  `gitlab`; the host of `gitea.api_url` is `gitea`; any other server is `github`. A\n"
+    "  forge sends its token only to its own host: a repository elsewhere is refused. The\n"
+    "  pull request's options of a `local` target are accepted with a warning, but\n"
+    "  `commit_prefix`, which its commits use too.\n"
     "- Secrets: a `token` key anywhere (e.g. `github.token`) is refused. The GitHub token\n"
     "  comes from the environment variable named by `github.token_env` or from\n"
-    "  `github.token_file`. Output (logs, `/status`, errors, `check-config`) never shows\n"
-    "  header values of Authorization, Cookie or any header whose name suggests a secret\n"
+    "  `github.token_file`, GitLab's and Gitea's likewise from `gitlab.*` and `gitea.*`.\n"
+    "  Output (logs, `/status`, errors, `check-config`) never shows header values of\n"
+    "  Authorization, Cookie or any header whose name suggests a secret\n"
     "  (contains `auth`, `cookie`, `token`, `secret`, `passw`, `api-key`, `apikey`,\n"
     "  `api_key`), nor a URL's password (or lone user, usually a token) or the values of\n"
     "  query keys containing `token`, `key`, `secret`, `password`, `passwd`, `sig` or\n"

@@ -15,6 +15,23 @@
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
+/* "name:line:col: <message>" (line 0: "name: <message>"), one line whatever the message
+ * held; NULL when out of memory. */
+static char *format_line(struct ctx *c, int line, int col, const char *fmt, va_list ap)
+{
+    char msg[1024], line_text[1400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (char *p = msg; *p; p++) /* one line each, whatever a value or a foreign message held */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    if (line > 0)
+        snprintf(line_text, sizeof line_text, "%s:%d:%d: %s", c->name, line, col, msg);
+    else
+        snprintf(line_text, sizeof line_text, "%s: %s", c->name, msg);
+    char *t = strdup(line_text);
+    if (!t) c->nomem = 1;
+    return t;
+}
+
 void cpgo_config_add_error(struct ctx *c, int line, int col, const char *fmt, ...)
 {
     if (c->full || c->nomem) return;
@@ -32,23 +49,27 @@ void cpgo_config_add_error(struct ctx *c, int line, int col, const char *fmt, ..
         c->errs = n;
         c->cap = ncap;
     }
-    char msg[1024], line_text[1400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *t = format_line(c, line, col, fmt, ap);
     va_end(ap);
-    for (char *p = msg; *p; p++) /* one line each, whatever a value or a foreign message held */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    if (line > 0)
-        snprintf(line_text, sizeof line_text, "%s:%d:%d: %s", c->name, line, col, msg);
-    else
-        snprintf(line_text, sizeof line_text, "%s: %s", c->name, msg);
-    char *t = strdup(line_text);
-    if (!t) {
+    if (t) c->errs[c->nerr++] = (struct item){line, col, t};
+}
+
+void cpgo_config_add_warning(struct ctx *c, int line, int col, const char *fmt, ...)
+{
+    if (c->nomem || c->nwarn == MAX_ERRORS) return; /* a ceiling, as for errors */
+    char **n = realloc(c->warns, (c->nwarn + 1) * sizeof *n);
+    if (!n) {
         c->nomem = 1;
         return;
     }
-    c->errs[c->nerr++] = (struct item){line, col, t};
+    c->warns = n;
+    va_list ap;
+    va_start(ap, fmt);
+    char *t = format_line(c, line, col, fmt, ap);
+    va_end(ap);
+    if (t) c->warns[c->nwarn++] = t;
 }
 
 char *cpgo_config_strdup(struct ctx *c, const char *s)

@@ -30,6 +30,8 @@ _Static_assert(sizeof(enum cpgo_k8s_role) == sizeof(int), "enums are stored as i
 const char *const cpgo_config_pgo_no_inline_default[] = {
     "runtime.gopark", "google.golang.org/grpc/internal/transport.(*loopyWriter).processData", NULL};
 
+static char **copy_strlist(struct ctx *c, const char *const *v, size_t n, int *ok);
+
 const char *const cpgo_config_scope_prefix[NSCOPES] = {
     [S_TOP] = "",
     [S_BACKEND] = "backends[].",
@@ -48,8 +50,11 @@ static const struct choice log_levels[] = {{"debug", CPGO_LOG_DEBUG},
                                            {NULL, 0}};
 static const struct choice log_formats[] = {
     {"logfmt", CPGO_LOG_LOGFMT}, {"json", CPGO_LOG_JSON}, {NULL, 0}};
-static const struct choice forges[] = {
-    {"github", CPGO_FORGE_GITHUB}, {"local", CPGO_FORGE_LOCAL}, {NULL, 0}};
+static const struct choice forges[] = {{"github", CPGO_FORGE_GITHUB},
+                                       {"gitlab", CPGO_FORGE_GITLAB},
+                                       {"gitea", CPGO_FORGE_GITEA},
+                                       {"local", CPGO_FORGE_LOCAL},
+                                       {NULL, 0}};
 static const struct choice schemes[] = {{"http", 0}, {"https", 1}, {NULL, 0}};
 static const struct choice dns_types[] = {
     {"SRV", CPGO_DNS_SRV}, {"A", CPGO_DNS_A}, {"AAAA", CPGO_DNS_AAAA}, {NULL, 0}};
@@ -206,6 +211,43 @@ const struct key cpgo_config_keys[NKEYS] = {
                         .min = SEC, .max = 24 * HOUR,
                         .desc = "Longest fetch or push; a transfer still running then is "
                                 "aborted (checked as data moves)."},
+    [KI_GITLAB] = {"gitlab", .scope = S_TOP, .type = T_SECTION, .flags = F_QUIET,
+                   .desc = "The GitLab API (gitlab.com or self-managed), for `forge: gitlab` "
+                           "targets: merge requests. The token is never written in this file; "
+                           "git over https sends it as `oauth2:<token>`, to the API's host "
+                           "only."},
+    [KI_GITLAB_API_URL] = {"gitlab.api_url", TOP(gitlab.api_url), .type = T_STR,
+                           .def = "https://gitlab.com/api/v4", .check = cpgo_config_check_api_url,
+                           .desc = "API base URL (REST v4); self-managed: "
+                                   "`https://HOST/api/v4`. https, or http on loopback only. "
+                                   "Its host is the git host of its repositories."},
+    [KI_GITLAB_TOKEN_ENV] = {"gitlab.token_env", TOP(gitlab.token_env), .type = T_STR,
+                             .def = "GITLAB_TOKEN", .check = cpgo_config_check_env,
+                             .desc = "Environment variable that holds the token."},
+    [KI_GITLAB_TOKEN_FILE] = {"gitlab.token_file", TOP(gitlab.token_file), .type = T_STR,
+                              .def_doc = "none", .check = cpgo_config_check_path,
+                              .flags = F_NULLABLE,
+                              .desc = "File that holds the token, used instead of `token_env` "
+                                      "when set; read as `github.token_file`."},
+    [KI_GITEA] = {"gitea", .scope = S_TOP, .type = T_SECTION, .flags = F_QUIET,
+                  .desc = "The Gitea or Forgejo API, for `forge: gitea` targets: pull requests. "
+                          "The token is never written in this file; git over https sends it as "
+                          "the password, to the API's host only."},
+    [KI_GITEA_API_URL] = {"gitea.api_url", TOP(gitea.api_url), .type = T_STR,
+                          .def_doc = "none (required by `forge: gitea` targets)",
+                          .check = cpgo_config_check_api_url, .flags = F_NULLABLE,
+                          .desc = "API base URL, `https://HOST/api/v1` (Gitea has no public "
+                                  "default host). https, or http on loopback only. Its host is "
+                                  "the git host of its repositories, and `forge` defaults to "
+                                  "`gitea` for them."},
+    [KI_GITEA_TOKEN_ENV] = {"gitea.token_env", TOP(gitea.token_env), .type = T_STR,
+                            .def = "GITEA_TOKEN", .check = cpgo_config_check_env,
+                            .desc = "Environment variable that holds the token."},
+    [KI_GITEA_TOKEN_FILE] = {"gitea.token_file", TOP(gitea.token_file), .type = T_STR,
+                             .def_doc = "none", .check = cpgo_config_check_path,
+                             .flags = F_NULLABLE,
+                             .desc = "File that holds the token, used instead of `token_env` "
+                                     "when set; read as `github.token_file`."},
     [KI_DNS] = {"dns", .scope = S_TOP, .type = T_SECTION, .flags = F_QUIET,
                 .desc = "The resolver for `dns_sd_configs` and for every host name of a "
                         "service's instances (cpgo resolves them itself and scrapes by "
@@ -370,15 +412,62 @@ const struct key cpgo_config_keys[NKEYS] = {
                          .desc = "Least time between two updates of the pull request of one "
                                  "target; profiles merged meanwhile wait."},
     [KI_FORGE] = {"open_pull_request.forge", BK(forge), .type = T_ENUM,
-                  .def_doc = "`local` for local repositories, else `github`", .choices = forges,
+                  .def_doc = "by the repository's host: `local` for local repositories; "
+                             "`github` for github.com and the host of `github.api_url`; "
+                             "`gitlab` for gitlab.com and the host of `gitlab.api_url`; "
+                             "`gitea` for the host of `gitea.api_url`; else `github`",
+                  .choices = forges,
                   .desc = "`github`: push the head branch and open or update a pull request "
-                          "through the GitHub API. `local`: commit to the head branch of the "
-                          "repository only, no pull request."},
+                          "through the GitHub API. `gitlab`: the same with a merge request "
+                          "through the GitLab API (`gitlab:`). `gitea`: a pull request through "
+                          "the Gitea or Forgejo API (`gitea:`, whose `api_url` it needs). "
+                          "`local`: commit to the head branch of the repository only, no pull "
+                          "request. A forge's token goes only to its API's host: the "
+                          "repository must be there (or on github.com for api.github.com)."},
     [KI_REOPEN_GROWTH] = {"open_pull_request.reopen_growth", BK(reopen_growth), .type = T_INT,
                           .def = "100", .min = 0, .max = 100000,
                           .desc = "After a pull request was closed without merging, cpgo opens "
                                   "no new one until the pending scrapes have grown by this many "
                                   "percent since (100: doubled)."},
+    [KI_PR_LABELS] = {"open_pull_request.labels", BK(labels),
+                      STRS(struct cpgo_backend_cfg, nlabels), .def_doc = "none",
+                      .max = CPGO_CONFIG_PR_LIST_MAX, .icheck = cpgo_config_item_label,
+                      .flags = F_UNIQUE, .bounds_doc = "at most 50 labels of at most 255 bytes",
+                      .desc = "Labels of the pull request, set when cpgo opens or updates it. "
+                              "Printable UTF-8 without `,` (GitLab separates labels with "
+                              "commas) and without leading or trailing spaces. A label the "
+                              "repository lacks is reported, not created. Ignored by `forge: "
+                              "local` (with a warning)."},
+    [KI_PR_REVIEWERS] = {"open_pull_request.reviewers", BK(reviewers),
+                         STRS(struct cpgo_backend_cfg, nreviewers), .def_doc = "none",
+                         .max = CPGO_CONFIG_PR_LIST_MAX, .icheck = cpgo_config_item_user,
+                         .flags = F_UNIQUE,
+                         .bounds_doc = "at most 50 user names of at most 255 bytes",
+                         .desc = "User names asked to review the pull request (`A-Z a-z 0-9 . "
+                                 "_ -`, without `@`). Ignored by `forge: local`."},
+    [KI_PR_ASSIGNEES] = {"open_pull_request.assignees", BK(assignees),
+                         STRS(struct cpgo_backend_cfg, nassignees), .def_doc = "none",
+                         .max = CPGO_CONFIG_PR_LIST_MAX, .icheck = cpgo_config_item_user,
+                         .flags = F_UNIQUE,
+                         .bounds_doc = "at most 50 user names of at most 255 bytes",
+                         .desc = "User names the pull request is assigned to, as `reviewers`. "
+                                 "Ignored by `forge: local`."},
+    [KI_PR_DRAFT] = {"open_pull_request.draft", BK(draft), .type = T_BOOL, .def = "false",
+                     .desc = "Open the pull request as a draft. Ignored by `forge: local`."},
+    [KI_PR_AUTO_MERGE] = {"open_pull_request.auto_merge", BK(auto_merge), .type = T_BOOL,
+                          .def = "false",
+                          .desc = "Ask the forge to merge the pull request once its checks "
+                                  "pass (GitHub auto-merge, GitLab merge when the pipeline "
+                                  "succeeds), where the forge offers it. Ignored by `forge: "
+                                  "local`."},
+    [KI_PR_COMMIT_PREFIX] = {"open_pull_request.commit_prefix", BK(commit_prefix), .type = T_STR,
+                             .def = "", .def_doc = "`''` (none)",
+                             .check = cpgo_config_check_commit_prefix,
+                             .bounds_doc = "at most 100 bytes",
+                             .desc = "Written before the commit subject and the pull request's "
+                                     "title, e.g. `'chore(pgo): '` for conventional commits "
+                                     "(quote it to keep a trailing space). Printable UTF-8 on "
+                                     "one line. `forge: local` uses it on its commits too."},
     [KI_PGO] = {"pgo", .scope = S_BACKEND, .type = T_SECTION,
                 .desc = "How this backend's (or service's) profiles count and how its target's "
                         "file is published. `weight` is each member's own; the other keys are "
@@ -606,6 +695,12 @@ void cpgo_config_free_strlist(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
+}
+
+char **cpgo_config_copy_strlist(struct ctx *c, char *const *v, size_t n)
+{
+    int ok;
+    return copy_strlist(c, (const char *const *)v, n, &ok);
 }
 
 /* A copy of n strings (NULL when n is 0 or out of memory: *ok says which). */

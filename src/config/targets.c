@@ -5,12 +5,14 @@
  * schedule's period; a head branch that is not the target branch), names made unique, and
  * backends grouped into targets by normalised repository, branch and file, with the rules
  * that span backends: one target's backends agree, a head branch belongs to one target and
- * is never another target's base branch, forge github sends its token only to GitHub's git
- * host.
+ * is never another target's base branch, a forge (github, gitlab, gitea) sends its token
+ * only to its own git host, forge gitea has its API URL, and the pull-request options that
+ * forge local ignores are warned about.
  *
  * The default head branch and the default forge are computed here, once, for config and
  * for publishing (config.h).
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +73,69 @@ int cpgo_config_head_branch(const char *target_branch, const char *file, char *b
     return -1;
 }
 
-enum cpgo_forge cpgo_config_resolve_forge(enum cpgo_forge forge, const struct cpgo_repo *repo)
+const char *cpgo_config_forge_name(enum cpgo_forge forge)
+{
+    switch (forge) {
+    case CPGO_FORGE_GITHUB:
+        return "github";
+    case CPGO_FORGE_GITLAB:
+        return "gitlab";
+    case CPGO_FORGE_GITEA:
+        return "gitea";
+    case CPGO_FORGE_LOCAL:
+        return "local";
+    default:
+        return "auto";
+    }
+}
+
+/* Two hosts are one: case-insensitive, "[::1]" and "::1" alike (a repository's host and an
+ * API URL's may be written either way). */
+static int same_host(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 1 && a[0] == '[' && a[la - 1] == ']') a++, la -= 2;
+    if (lb > 1 && b[0] == '[' && b[lb - 1] == ']') b++, lb -= 2;
+    return la == lb && !strncasecmp(a, b, la);
+}
+
+int cpgo_config_api_git_host(const char *api_url, char *buf, size_t cap)
+{
+    struct cpgo_url u;
+    const char *why;
+    if (cap) buf[0] = 0;
+    if (!api_url || cpgo_url_parse(api_url, &u, &why)) return -1;
+    /* github.com's API has a host of its own; Enterprise, GitLab and Gitea serve the API and
+     * git on one host */
+    snprintf(buf, cap, "%s", !strcasecmp(u.host, "api.github.com") ? "github.com" : u.host);
+    cpgo_url_free(&u);
+    for (char *p = buf; cap && *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
+/* The repository is on the git host of api_url. */
+static int on_api_host(const struct cpgo_repo *repo, const char *api_url)
+{
+    char h[300];
+    return !cpgo_config_api_git_host(api_url, h, sizeof h) && same_host(repo->host, h);
+}
+
+enum cpgo_forge cpgo_config_resolve_forge(const struct cpgo_config *cfg, enum cpgo_forge forge,
+                                          const struct cpgo_repo *repo)
 {
     if (forge != CPGO_FORGE_AUTO) return forge;
-    return repo && repo->kind == CPGO_REPO_FILE ? CPGO_FORGE_LOCAL : CPGO_FORGE_GITHUB;
+    if (!repo || !repo->host) return CPGO_FORGE_GITHUB;
+    if (repo->kind == CPGO_REPO_FILE) return CPGO_FORGE_LOCAL;
+    /* github first: what resolved to github before issue 13 still does */
+    if (same_host(repo->host, "github.com") ||
+        on_api_host(repo, cfg ? cfg->github.api_url : "https://api.github.com"))
+        return CPGO_FORGE_GITHUB;
+    if (same_host(repo->host, "gitlab.com") ||
+        on_api_host(repo, cfg ? cfg->gitlab.api_url : "https://gitlab.com/api/v4"))
+        return CPGO_FORGE_GITLAB;
+    if (cfg && cfg->gitea.api_url && on_api_host(repo, cfg->gitea.api_url)) return CPGO_FORGE_GITEA;
+    return CPGO_FORGE_GITHUB;
 }
 
 /* The head branch a backend's target is pushed to: the configured one or the default. */
@@ -130,6 +191,42 @@ static void complete_service(struct ctx *c, struct bstate *b)
                               "%s: no discovery source; give at least one of static_configs, "
                               "dns_sd_configs, file_sd_configs or kubernetes_sd_configs",
                               b->path);
+}
+
+/* What the forge needs that another section holds, and the pull-request options a forge
+ * without pull requests ignores (warned, not refused: a `defaults:` may set them for
+ * targets of every kind). */
+static void check_forge_options(struct ctx *c, struct bstate *b)
+{
+    struct cpgo_backend_cfg *cfg = &b->cfg;
+    char path[96];
+    if (!valid(b, KI_FORGE)) return;
+    if (cfg->forge == CPGO_FORGE_GITEA && c->cfg && !c->cfg->gitea.api_url &&
+        !(c->top && c->top->set[KI_GITEA_API_URL] == 2)) {
+        struct pos p = where(b, KI_FORGE);
+        backend_path(b, KI_FORGE, path, sizeof path);
+        cpgo_config_add_error(c, p.line, p.col,
+                              "%s: gitea%s needs gitea.api_url (the Gitea or Forgejo API, "
+                              "https://HOST/api/v1); Gitea has no default host",
+                              path, inherited(b, KI_FORGE));
+    }
+    if (cfg->forge != CPGO_FORGE_LOCAL) return;
+    static const size_t pr_only[] = {KI_PR_LABELS, KI_PR_REVIEWERS, KI_PR_ASSIGNEES, KI_PR_DRAFT,
+                                     KI_PR_AUTO_MERGE};
+    for (size_t i = 0; i < sizeof pr_only / sizeof pr_only[0]; i++) {
+        size_t k = pr_only[i];
+        const struct key *key = &cpgo_config_keys[k];
+        if (!given(b, k)) continue;
+        int on = key->type == T_STRLIST ? *(const size_t *)cfield(cfg, key->off2) != 0
+                                        : *(const int *)cfield(cfg, key->off) != 0;
+        if (!on) continue;
+        struct pos p = where(b, k);
+        backend_path(b, k, path, sizeof path);
+        cpgo_config_add_warning(c, p.line, p.col,
+                                "%s%s: ignored: forge local opens no pull request (of the "
+                                "pull request's options it uses commit_prefix only)",
+                                path, inherited(b, k));
+    }
 }
 
 void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
@@ -223,17 +320,20 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
         repo_ok = rc == 0;
     }
     if (!b->s.set[KI_FORGE])
-        cfg->forge = cpgo_config_resolve_forge(CPGO_FORGE_AUTO, repo_ok ? &cfg->repo : NULL);
-    else if (valid(b, KI_FORGE) && repo_ok && cfg->forge == CPGO_FORGE_GITHUB &&
+        cfg->forge =
+            cpgo_config_resolve_forge(c->cfg, CPGO_FORGE_AUTO, repo_ok ? &cfg->repo : NULL);
+    else if (valid(b, KI_FORGE) && repo_ok && cfg->forge != CPGO_FORGE_LOCAL &&
              cfg->repo.kind == CPGO_REPO_FILE) {
         struct pos p = where(b, KI_FORGE);
         backend_path(b, KI_FORGE, path, sizeof path);
         cpgo_config_add_error(
             c, p.line, p.col,
-            "%s: github%s needs a repository on a server (https, http or ssh), not the "
+            "%s: %s%s needs a repository on a server (https, http or ssh), not the "
             "local path '%s'",
-            path, inherited(b, KI_FORGE), cpgo_config_show(cfg->repo.url, sh, sizeof sh));
+            path, cpgo_config_forge_name(cfg->forge), inherited(b, KI_FORGE),
+            cpgo_config_show(cfg->repo.url, sh, sizeof sh));
     }
+    check_forge_options(c, b);
 
     if (valid(b, KI_TARGET_BRANCH) && valid(b, KI_TARGET_FILE) && !cfg->head_branch &&
         (valid(b, KI_HEAD_BRANCH) || !b->s.set[KI_HEAD_BRANCH])) {
@@ -364,12 +464,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Two pgo.no_inline lists name the same functions, in any order (a multiset: duplicates
- * count). -1 when out of memory. */
-static int same_names(struct ctx *c, const struct cpgo_pgo_cfg *x, const struct cpgo_pgo_cfg *y)
+/* Two lists of names hold the same names, in any order (a multiset: duplicates count):
+ * pgo.no_inline, labels, reviewers, assignees. -1 when out of memory. */
+static int same_names(struct ctx *c, char *const *x, size_t nx, char *const *y, size_t ny)
 {
-    if (x->nno_inline != y->nno_inline) return 0;
-    size_t n = x->nno_inline;
+    if (nx != ny) return 0;
+    size_t n = nx;
     if (!n) return 1;
     char **a = malloc(n * sizeof *a), **b = malloc(n * sizeof *b);
     if (!a || !b) {
@@ -378,8 +478,8 @@ static int same_names(struct ctx *c, const struct cpgo_pgo_cfg *x, const struct 
         c->nomem = 1;
         return -1;
     }
-    memcpy(a, x->no_inline, n * sizeof *a);
-    memcpy(b, y->no_inline, n * sizeof *b);
+    memcpy(a, x, n * sizeof *a);
+    memcpy(b, y, n * sizeof *b);
     qsort(a, n, sizeof *a, cmp_str);
     qsort(b, n, sizeof *b, cmp_str);
     int same = 1;
@@ -392,11 +492,11 @@ static int same_names(struct ctx *c, const struct cpgo_pgo_cfg *x, const struct 
 
 /* A list of names for a message, "[a, b]", cut to fit (the error shows at most SHOW_MAX of
  * it anyway). */
-static void format_names(const struct cpgo_pgo_cfg *p, char *buf, size_t cap)
+static void format_names(char *const *v, size_t n, char *buf, size_t cap)
 {
     size_t len = (size_t)snprintf(buf, cap, "[");
-    for (size_t i = 0; i < p->nno_inline && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", p->no_inline[i]);
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", v[i]);
     if (len < cap) snprintf(buf + len, cap - len, "]");
 }
 
@@ -406,22 +506,35 @@ static void check_agreement(struct ctx *c, const struct cpgo_target_cfg *t,
                             const struct bstate *first, const struct bstate *b)
 {
     const struct cpgo_backend_cfg *x = &first->cfg, *y = &b->cfg;
-    static const size_t ks[] = {KI_DROP_LABELS,    KI_KEEP_FRAMES,   KI_STRIP_ADDRESSES,
-                                KI_HEAD_BRANCH,    KI_MIN_INTERVAL,  KI_FORGE,
-                                KI_REOPEN_GROWTH,  KI_PGO_HALF_LIFE, KI_PGO_NO_INLINE,
-                                KI_PGO_MIN_CHANGE, KI_PGO_VERIFY};
+    static const size_t ks[] = {KI_DROP_LABELS,      KI_KEEP_FRAMES,   KI_STRIP_ADDRESSES,
+                                KI_HEAD_BRANCH,      KI_MIN_INTERVAL,  KI_FORGE,
+                                KI_REOPEN_GROWTH,    KI_PR_LABELS,     KI_PR_REVIEWERS,
+                                KI_PR_ASSIGNEES,     KI_PR_DRAFT,      KI_PR_AUTO_MERGE,
+                                KI_PR_COMMIT_PREFIX, KI_PGO_HALF_LIFE, KI_PGO_NO_INLINE,
+                                KI_PGO_MIN_CHANGE,   KI_PGO_VERIFY};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         size_t k = ks[i];
+        const struct key *key = &cpgo_config_keys[k];
         if (!valid(b, k) && b->s.set[k]) continue;
         if (!valid(first, k) && first->s.set[k]) continue;
         int differ;
         char v1[CPGO_CONFIG_HEAD_MAX], v2[CPGO_CONFIG_HEAD_MAX];
-        if (k == KI_PGO_NO_INLINE) {
-            int same = same_names(c, &x->pgo, &y->pgo);
+        if (key->type == T_STRLIST) { /* as sets of names: the order does not matter */
+            char *const *l1 = *(char **const *)cfield(x, key->off);
+            char *const *l2 = *(char **const *)cfield(y, key->off);
+            size_t n1 = *(const size_t *)cfield(x, key->off2);
+            size_t n2 = *(const size_t *)cfield(y, key->off2);
+            int same = same_names(c, l1, n1, l2, n2);
             if (same < 0) return;
             differ = !same;
-            format_names(&x->pgo, v1, sizeof v1);
-            format_names(&y->pgo, v2, sizeof v2);
+            format_names(l1, n1, v1, sizeof v1);
+            format_names(l2, n2, v2, sizeof v2);
+        } else if (key->type == T_STR && k != KI_HEAD_BRANCH) {
+            const char *s1 = *(char *const *)cfield(x, key->off);
+            const char *s2 = *(char *const *)cfield(y, key->off);
+            snprintf(v1, sizeof v1, "'%s'", s1 ? s1 : "");
+            snprintf(v2, sizeof v2, "'%s'", s2 ? s2 : "");
+            differ = strcmp(v1, v2) != 0;
         } else if (k == KI_HEAD_BRANCH) { /* compared as pushed to: the default spelled out */
             if (!valid(first, KI_TARGET_BRANCH) || !valid(first, KI_TARGET_FILE)) continue;
             head_of(x, v1, sizeof v1);
@@ -479,35 +592,51 @@ static char *repo_branch_key(struct ctx *c, const struct cpgo_repo *r, const cha
     return k;
 }
 
-/* forge github sends the GitHub token to the repository's host (git over https): only to
- * GitHub's own git host -- github.com for api.github.com, the API's host for Enterprise --
- * and never over plain http except on loopback (http URLs of the GitHub host are upgraded). */
-static void check_github_host(struct ctx *c, const struct cpgo_config *cfg, struct bstate *b)
+/* A forge sends its token to the repository's host (git over https): forge github only to
+ * GitHub's own git host -- github.com for api.github.com, the API's host for Enterprise --,
+ * forge gitlab and gitea only to their API's host; never over plain http except on loopback
+ * (http URLs of that host are upgraded: its API is https, so is its git). */
+static void check_forge_host(struct ctx *c, const struct cpgo_config *cfg, struct bstate *b)
 {
     struct cpgo_backend_cfg *bc = &b->cfg;
-    if (bc->forge != CPGO_FORGE_GITHUB || !bc->repo.host || !cfg->github.api_url) return;
-    if (strpbrk(cfg->github.api_url, "@?#")) return; /* refused by its own check already */
+    const char *api, *sec, *Name;
+    size_t ki;
+    if (bc->forge == CPGO_FORGE_GITHUB)
+        api = cfg->github.api_url, sec = "github", Name = "GitHub", ki = KI_API_URL;
+    else if (bc->forge == CPGO_FORGE_GITLAB)
+        api = cfg->gitlab.api_url, sec = "gitlab", Name = "GitLab", ki = KI_GITLAB_API_URL;
+    else if (bc->forge == CPGO_FORGE_GITEA)
+        api = cfg->gitea.api_url, sec = "gitea", Name = "Gitea", ki = KI_GITEA_API_URL;
+    else
+        return;
+    if (!bc->repo.host || !api) return;         /* gitea without api_url: refused per member */
+    if (c->top && c->top->set[ki] == 2) return; /* a refused api_url: said once, there */
+    if (strpbrk(api, "@?#")) return;            /* refused by its own check already */
     if (bc->repo.kind != CPGO_REPO_HTTPS && bc->repo.kind != CPGO_REPO_HTTP) return;
-    struct cpgo_url api;
-    const char *why;
-    if (cpgo_url_parse(cfg->github.api_url, &api, &why)) return; /* refused by its check */
-    char host[256];
-    snprintf(host, sizeof host, "%s", api.host);
-    cpgo_url_free(&api);
-    const char *want = !strcasecmp(host, "api.github.com") ? "github.com" : host;
+    char want[300];
+    if (cpgo_config_api_git_host(api, want, sizeof want)) return; /* refused by its check */
     int loop = !strcmp(bc->repo.host, "127.0.0.1") || !strcmp(bc->repo.host, "localhost") ||
                !strcmp(bc->repo.host, "[::1]") || !strcmp(bc->repo.host, "::1");
     char path[96], sh[SHOW_MAX + 8];
     struct pos p = where(b, KI_REPOSITORY);
     backend_path(b, KI_REPOSITORY, path, sizeof path);
-    if (strcasecmp(bc->repo.host, want))
-        cpgo_config_add_error(
-            c, p.line, p.col,
-            "%s: '%s' is not on %s, the git host of github.api_url (%s): forge github "
-            "would send the GitHub token there; set forge: local, or github.api_url for "
-            "GitHub Enterprise",
-            path, cpgo_config_show(bc->repository, sh, sizeof sh), want, cfg->github.api_url);
-    else if (bc->repo.kind == CPGO_REPO_HTTP && !loop && !strncasecmp(bc->repo.url, "http://", 7)) {
+    if (!same_host(bc->repo.host, want)) {
+        if (bc->forge == CPGO_FORGE_GITHUB)
+            cpgo_config_add_error(
+                c, p.line, p.col,
+                "%s: '%s' is not on %s, the git host of github.api_url (%s): forge github "
+                "would send the GitHub token there; set forge: local, or github.api_url for "
+                "GitHub Enterprise",
+                path, cpgo_config_show(bc->repository, sh, sizeof sh), want, api);
+        else
+            cpgo_config_add_error(
+                c, p.line, p.col,
+                "%s: '%s' is not on %s, the host of %s.api_url (%s): forge %s would send the "
+                "%s token there; set %s.api_url to that server's API, or another forge",
+                path, cpgo_config_show(bc->repository, sh, sizeof sh), want, sec, api, sec, Name,
+                sec);
+    } else if (bc->repo.kind == CPGO_REPO_HTTP && !loop &&
+               !strncasecmp(bc->repo.url, "http://", 7)) {
         /* The original tool's sample says http://github.com/...: GitHub serves git over
          * https only (http redirects), and the token must not cross the network in the
          * clear, so the clone URL is upgraded. */
@@ -565,7 +694,7 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
             check_agreement(c, &cfg->targets[ti], M(first[ti]), b);
             continue;
         }
-        check_github_host(c, cfg, b);
+        check_forge_host(c, cfg, b);
         size_t ti = cfg->ntargets++;
         struct cpgo_target_cfg *t = &cfg->targets[ti];
         t->key = key;
@@ -583,6 +712,16 @@ void cpgo_config_build_targets(struct ctx *c, struct cpgo_config *cfg, struct bs
         t->min_interval_ms = bc->min_interval_ms;
         t->forge = bc->forge;
         t->reopen_growth = bc->reopen_growth;
+        /* the pull request's options: the first member's too (the others agree) */
+        t->labels = cpgo_config_copy_strlist(c, bc->labels, bc->nlabels);
+        t->nlabels = t->labels ? bc->nlabels : 0;
+        t->reviewers = cpgo_config_copy_strlist(c, bc->reviewers, bc->nreviewers);
+        t->nreviewers = t->reviewers ? bc->nreviewers : 0;
+        t->assignees = cpgo_config_copy_strlist(c, bc->assignees, bc->nassignees);
+        t->nassignees = t->assignees ? bc->nassignees : 0;
+        t->draft = bc->draft;
+        t->auto_merge = bc->auto_merge;
+        t->commit_prefix = cpgo_config_strdup(c, bc->commit_prefix ? bc->commit_prefix : "");
         t->trim = bc->trim;
         /* the target's part of pgo is its first member's (the others agree) */
         if (!cpgo_config_pgo_copy(c, &t->pgo, &bc->pgo)) t->pgo.weight_ppm = 1000000;

@@ -1121,19 +1121,21 @@ struct reload_req {
     struct cpgo_config_errors errs;
     int rc;
     const char *flag_token;
-    char *token; /* read with the new configuration (token files rotate) */
-    char token_source[64];
-    struct cpgo_err token_err;
-    int token_rc;
+    /* each forge's token, read with the new configuration (token files rotate) */
+    char *token[CPGO_PRAPI_NFORGES];
+    char token_source[CPGO_PRAPI_NFORGES][64];
+    struct cpgo_err token_err[CPGO_PRAPI_NFORGES];
+    int token_rc[CPGO_PRAPI_NFORGES];
 };
 
 static void reload_work(uv_work_t *w)
 {
     struct reload_req *r = w->data;
     r->rc = cpgo_config_reload(r->path, &r->nc, &r->errs);
-    if (!r->rc && r->nc)
-        r->token_rc = cpgo_token_load(r->nc, r->flag_token, &r->token, r->token_source,
-                                      sizeof r->token_source, &r->token_err);
+    for (int f = 0; !r->rc && r->nc && f < CPGO_PRAPI_NFORGES; f++)
+        r->token_rc[f] =
+            cpgo_token_load(r->nc, (enum cpgo_prapi_forge)f, r->flag_token, &r->token[f],
+                            r->token_source[f], sizeof r->token_source[f], &r->token_err[f]);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1168,28 +1170,34 @@ static void reload_done(uv_work_t *w, int status)
             nc->state_dir = strdup(d->cfg->state_dir);
         }
         apply_config(d, nc);
-        if (d->opts.output_dir) {
-        } else if (r->token_rc) {
-            cpgo_log(CPGO_LVL_ERROR, "cannot read the GitHub token; keeping the one in use",
-                     "error", r->token_err.text, NULL);
-        } else {
-            cpgo_token_update(d, r->token, r->token_source);
-            r->token = NULL;
+        for (int f = 0; !d->opts.output_dir && f < CPGO_PRAPI_NFORGES; f++) {
+            if (r->token_rc[f]) {
+                cpgo_log(CPGO_LVL_ERROR, "cannot read a forge token; keeping the one in use",
+                         "forge", cpgo_prapi_forge_name((enum cpgo_prapi_forge)f), "error",
+                         r->token_err[f].text, NULL);
+            } else {
+                cpgo_token_update(d, (enum cpgo_prapi_forge)f, r->token[f], r->token_source[f]);
+                r->token[f] = NULL;
+            }
         }
         /* repository URLs, git.ssh_key and git.timeout may have changed: every target's git
          * handle is opened again at its next round (cheap: it is plain data), and the GitHub
          * client is replaced once idle (github.api_url) */
         d->token_gen++;
-        if (d->gh && strcmp(d->gh_api_url, d->cfg->github.api_url)) d->gh_stale = 1;
+        for (int f = 0; f < CPGO_PRAPI_NFORGES; f++) {
+            const char *api = cpgo_token_api_url(d->cfg, (enum cpgo_prapi_forge)f);
+            if (d->fa[f].client && strcmp(d->fa[f].api_url, api ? api : "")) d->fa[f].stale = 1;
+        }
         char n[24];
         snprintf(n, sizeof n, "%zu", nc->nbackends);
         cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);
     }
     if (r->nc) cpgo_config_free(r->nc);
-    if (r->token) {
-        explicit_bzero(r->token, strlen(r->token));
-        free(r->token);
-    }
+    for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
+        if (r->token[f]) {
+            explicit_bzero(r->token[f], strlen(r->token[f]));
+            free(r->token[f]);
+        }
     cpgo_config_errors_free(&r->errs);
     free(r);
     maybe_progress_shutdown(d);

@@ -121,9 +121,9 @@ struct target {
     int once_done; /* forge: its --once publish has finished */
     char last_error[512];
     /* forges */
-    int github;                      /* forge github (else local) */
-    char owner[128], repo[128];      /* github: from the repository path */
-    char head_branch[512];           /* resolved by the last git round (the GitHub step uses it) */
+    int prforge;                     /* enum cpgo_prapi_forge; -1: no pull requests (local) */
+    char owner[256], repo[128];      /* from the repository path (GitLab: group/sub/project) */
+    char head_branch[512];           /* resolved by the last git round (the PR step uses it) */
     char base_branch[256];           /* target_branch of that round */
     int in_pubq;                     /* waiting in the publish queue */
     struct cpgo_list_node pubq_link; /* in daemon.pubq */
@@ -131,8 +131,9 @@ struct target {
     int due_open;
     int64_t last_publish_ms;
     struct cpgo_state_forge fs; /* loop's copy of the forge record */
-    int gh_steps;               /* GitHub operations of this publish still running */
-    char *pr_title, *pr_body;   /* what the GitHub step proposes */
+    int gh_steps;               /* pull-request operations of this publish still running */
+    char *pr_title, *pr_body;   /* what the pull-request step proposes */
+    char pr_warning[480];       /* options the forge did not take at the last step ("" none) */
     uint64_t pr_scrapes;
     int find_retried;
     int probe_only;  /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
@@ -220,6 +221,18 @@ struct backend {
     struct backend **pprev; /* what points at it in daemon.backends (NULL once unlinked) */
 };
 
+/* One forge's pull-request API (GitHub, GitLab, Gitea): its token and its client, one per
+ * token, made when a target first needs it. */
+struct forge_api {
+    char *token;           /* or NULL; zeroed when freed */
+    char token_source[64]; /* where it came from (never the token) */
+    struct cpgo_prapi_client *client;
+    int closing;
+    int stale;          /* the token or api_url changed: replace the client when busy is 0 */
+    size_t busy;        /* targets with an operation in flight on it */
+    char api_url[1024]; /* the client's API URL */
+};
+
 struct daemon {
     uv_loop_t loop;
     int lock_fd; /* flock on state_dir/lock: one daemon per state directory */
@@ -245,16 +258,10 @@ struct daemon {
     int once_publishing;
     size_t once_outstanding_publishes;
     /* publishing to forges */
-    struct cpgo_list pubq;     /* of target.pubq_link: FIFO waiting to publish */
-    size_t forge_running;      /* forge jobs on the pool */
-    char *token;               /* GitHub token, or NULL; zeroed when freed */
-    char token_source[64];     /* where it came from (never the token) */
-    struct cpgo_prapi_client *gh; /* one per token; NULL without github targets */
-    int gh_closing;
-    int gh_stale;          /* the token changed: replace the client when gh_busy is 0 */
-    size_t gh_busy;        /* targets with a GitHub operation in flight */
-    unsigned token_gen;    /* bumped when the token or the configuration changes */
-    char gh_api_url[1024]; /* the client's API URL */
+    struct cpgo_list pubq;                   /* of target.pubq_link: FIFO waiting to publish */
+    size_t forge_running;                    /* forge jobs on the pool */
+    struct forge_api fa[CPGO_PRAPI_NFORGES]; /* by enum cpgo_prapi_forge */
+    unsigned token_gen;                      /* bumped when a token or the configuration changes */
     struct cpgo_observe obs;
     /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
      * --once run or advance the shutdown (a job's end, a pull-request step's end). */
@@ -328,15 +335,21 @@ int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t l
                      const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
                      struct cpgo_err *err);
 
-/* token.c: the GitHub token */
-/* Loads d->token at the start: an error only when a target needs GitHub. */
+/* token.c: the forges' tokens */
+/* Loads every forge's token at the start: an error only when a target needs it. */
 int cpgo_token_setup(struct daemon *d, struct cpgo_err *err);
-/* Reads the token as configured (any thread: the reload job calls it). */
-int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out, char *source,
-                    size_t srccap, struct cpgo_err *err);
+/* Reads a forge's token as configured (any thread: the reload job calls it); flag is
+ * -githubToken (GitHub only). */
+int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, const char *flag,
+                    char **out, char *source, size_t srccap, struct cpgo_err *err);
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
-void cpgo_token_update(struct daemon *d, char *token, const char *source);
-void cpgo_token_free(struct daemon *d); /* zeroes it */
+void cpgo_token_update(struct daemon *d, enum cpgo_prapi_forge forge, char *token,
+                       const char *source);
+void cpgo_token_free(struct daemon *d); /* zeroes them */
+/* A forge's configured API URL (NULL: the client's default). */
+const char *cpgo_token_api_url(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge);
+/* The forge a target's pull requests go to, or -1 (local, or --output). */
+int cpgo_token_target_forge(const struct cpgo_config *cfg, const struct cpgo_target_cfg *tc);
 
 /* scrape_opts.c: a backend's (or service's) scrape options, configuration -> request */
 /* Points req's TLS, basic-auth and proxy fields at a's strings (they live as long as the

@@ -82,9 +82,9 @@ static void collect(struct cpgo_metrics *r, void *arg)
         if (o->lag_ring[i] > mx) mx = o->lag_ring[i];
     cpgo_metric_set(o->loop_lag_max, mx, NULL);
     cpgo_metric_set(o->publish_queue, (double)d->pubq.len, NULL);
-    if (d->gh) {
+    if (d->fa[CPGO_PRAPI_GITHUB].client) {
         struct cpgo_prapi_status st;
-        cpgo_prapi_client_status(d->gh, &st);
+        cpgo_prapi_client_status(d->fa[CPGO_PRAPI_GITHUB].client, &st);
         cpgo_metric_set(o->gh_remaining, (double)st.rate_remaining, NULL);
         cpgo_metric_set(o->gh_stopped, st.stopped ? 1 : 0, NULL);
     }
@@ -369,18 +369,19 @@ static int page_readyz(const char *path, const char *query, struct cpgo_admin_re
             problems++;
     }
     struct cpgo_prapi_status gst;
-    int gh_stopped = 0;
-    if (d->gh) {
-        cpgo_prapi_client_status(d->gh, &gst);
-        gh_stopped = gst.stopped;
-    }
-    if (gh_stopped) {
-        /* degraded, not dead: scraping goes on, but nothing reaches GitHub (G11) */
+    int gh_stopped = -1;
+    for (int f = 0; f < CPGO_PRAPI_NFORGES && gh_stopped < 0; f++)
+        if (d->fa[f].client) {
+            cpgo_prapi_client_status(d->fa[f].client, &gst);
+            if (gst.stopped) gh_stopped = f;
+        }
+    if (gh_stopped >= 0) {
+        /* degraded, not dead: scraping goes on, but nothing reaches the forge (G11) */
         resp->status = 503;
         char s[300];
         int n = snprintf(s, sizeof s,
-                         "not ready: GitHub rejected the token (401); replace it "
-                         "and send SIGHUP\n");
+                         "not ready: %s rejected the token (401); replace it and send SIGHUP\n",
+                         cpgo_prapi_forge_name((enum cpgo_prapi_forge)gh_stopped));
         return cpgo_buf_append(resp->body, s, (size_t)n);
     }
     if (!d->cfg || failed || waiting || problems || d->stopping) {
@@ -427,9 +428,11 @@ static json_t *status_json(struct daemon *d)
         if (t->retired) continue;
         json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s?, s:o, s:s?, s:s?, s:b, s:b, s:s?}",
                               "target", t->key, "id", t->id, "forge",
-                              d->opts.output_dir ? "directory"
-                              : t->github        ? "github"
-                                                 : "local",
+                              d->opts.output_dir                ? "directory"
+                              : t->prforge == CPGO_PRAPI_GITHUB ? "github"
+                              : t->prforge == CPGO_PRAPI_GITLAB ? "gitlab"
+                              : t->prforge == CPGO_PRAPI_GITEA  ? "gitea"
+                                                                : "local",
                               "pending_scrapes", (json_int_t)t->pending_scrapes, "last_publish",
                               time_or_null(t->last_publish_ms), "last_outcome",
                               t->last_outcome ? outcome_names[t->last_outcome] : NULL,
@@ -441,6 +444,8 @@ static json_t *status_json(struct daemon *d)
                               t->last_error[0] ? t->last_error : NULL);
         if (o && t->discovery_note[0])
             json_object_set_new(o, "last_round", json_string(t->discovery_note));
+        if (o && t->pr_warning[0])
+            json_object_set_new(o, "pull_request_warning", json_string(t->pr_warning));
         if (o && t->last_change[0])
             json_object_set_new(o, "last_change", json_string(t->last_change));
         if (o && t->problems) {
@@ -457,10 +462,12 @@ static json_t *status_json(struct daemon *d)
     json_object_set_new(root, "scrapes_in_flight", json_integer((json_int_t)d->scrapes_in_flight));
     json_object_set_new(root, "inflight_bytes",
                         json_integer((json_int_t)cpgo_scraper_inflight_bytes(d->scraper)));
-    if (d->gh) {
+    static const char *const fkeys[CPGO_PRAPI_NFORGES] = {"github", "gitlab", "gitea"};
+    for (int f = 0; f < CPGO_PRAPI_NFORGES; f++) {
+        if (!d->fa[f].client) continue;
         struct cpgo_prapi_status st;
-        cpgo_prapi_client_status(d->gh, &st);
-        json_object_set_new(root, "github",
+        cpgo_prapi_client_status(d->fa[f].client, &st);
+        json_object_set_new(root, fkeys[f],
                             json_pack("{s:b, s:I, s:I, s:I, s:s?}", "stopped", st.stopped,
                                       "rate_limit_remaining", (json_int_t)st.rate_remaining,
                                       "queued", (json_int_t)st.queued, "requests",

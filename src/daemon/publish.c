@@ -53,7 +53,7 @@ void cpgo_publish_target_cfg(struct target *t)
     struct daemon *d = t->d;
     const struct cpgo_target_cfg *tc = t->cfg;
     t->out_path[0] = 0;
-    t->github = 0;
+    t->prforge = -1;
     t->owner[0] = t->repo[0] = 0;
     if (d->opts.output_dir) {
         struct cpgo_err e;
@@ -65,16 +65,29 @@ void cpgo_publish_target_cfg(struct target *t)
         }
         return;
     }
-    t->github = cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
-    if (t->github) {
-        /* owner/repo: exactly two segments of the repository path */
-        const char *p = tc->repo.path, *slash = strchr(p, '/');
-        if (slash && !strchr(slash + 1, '/') && slash > p && slash[1] &&
+    t->prforge = cpgo_token_target_forge(d->cfg, tc);
+    if (t->prforge >= 0) {
+        /* owner/repo: the last segment of the repository path is the repository; before it
+         * exactly one segment (GitHub, Gitea), or a group path with subgroups (GitLab) */
+        const char *p = tc->repo.path, *slash = strrchr(p, '/');
+        int one = slash && strchr(p, '/') == slash;
+        if (slash && slash > p && slash[1] && (one || t->prforge == CPGO_PRAPI_GITLAB) &&
             (size_t)(slash - p) < sizeof t->owner && strlen(slash + 1) < sizeof t->repo) {
             snprintf(t->owner, sizeof t->owner, "%.*s", (int)(slash - p), p);
             snprintf(t->repo, sizeof t->repo, "%s", slash + 1);
         }
     }
+}
+
+/* The forge API a target's pull requests go to (its prforge is >= 0). */
+static struct forge_api *fapi(struct target *t)
+{
+    return &t->d->fa[t->prforge];
+}
+
+static const char *forge_name(const struct target *t)
+{
+    return cpgo_prapi_forge_name((enum cpgo_prapi_forge)t->prforge);
 }
 
 static void fail(struct target *t, const char *msg, const char *error)
@@ -382,11 +395,13 @@ struct forge_job {
     struct cpgo_repo repo; /* copied strings */
     char target_branch[256], target_file[1024], head_branch[512];
     char author_name[256], author_email[256], ssh_key[4096];
-    char *token; /* a copy, zeroed when the job is freed */
+    char *token;            /* a copy, zeroed when the job is freed */
+    const char *token_user; /* the forge's basic-auth user for git over https */
     unsigned token_gen;
     int git_timeout_s;
     unsigned reopen_growth;
     char discovery[512]; /* the services' last round, for the body */
+    char commit_prefix[256];
     struct pgo_copy pgo;
     int dry_run;
     /* outputs */
@@ -423,6 +438,7 @@ static int forge_round(struct forge_job *j)
         t->git_gen = j->token_gen;
         struct cpgo_git_opts go = {
             .token = j->token,
+            .token_user = j->token_user,
             .ssh_key = j->ssh_key[0] ? j->ssh_key : NULL,
             .timeout_s = j->git_timeout_s,
         };
@@ -450,6 +466,7 @@ static int forge_round(struct forge_job *j)
         .discovery = j->discovery[0] ? j->discovery : NULL,
         .pgo = j->pgo.p,
         .dry_run = j->dry_run,
+        .commit_prefix = j->commit_prefix,
     };
     int rc = cpgo_forge_round(t->ts, t->git, &req, &j->fr, &j->err);
     /* every attempt counts for the cadence (min_interval), not only pushes: a failing or
@@ -480,42 +497,56 @@ static void forge_work(struct cpgo_job *job)
 
 static void forge_done(struct cpgo_job *job, int canceled);
 
-/* GitHub: what the round and its pull-request step need on the loop (a repository path, a
- * token, a client that is not stopped). 0, or -1 with why naming what is missing. */
-static int github_ready(struct target *t, char *why, size_t cap)
+/* A forge with pull requests: what the round and its pull-request step need on the loop (a
+ * repository path, a token, a client that is not stopped). 0, or -1 with why naming what is
+ * missing. */
+static int forge_ready(struct target *t, char *why, size_t cap)
 {
     struct daemon *d = t->d;
+    struct forge_api *fa = fapi(t);
+    const char *name = forge_name(t);
     if (!t->owner[0]) {
-        snprintf(why, cap, "forge github needs a repository path of the form owner/repo");
+        snprintf(why, cap, "forge %s needs a repository path of the form %s", name,
+                 t->prforge == CPGO_PRAPI_GITLAB ? "group[/subgroup...]/project" : "owner/repo");
         return -1;
     }
-    if (!d->token) {
-        snprintf(why, cap,
-                 "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
-                 "needs none)",
-                 d->cfg->github.token_env);
+    if (!fa->token) {
+        if (t->prforge == CPGO_PRAPI_GITHUB)
+            snprintf(why, cap,
+                     "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
+                     "needs none)",
+                     d->cfg->github.token_env);
+        else
+            snprintf(why, cap, "no %s token: set %s or %s", name,
+                     t->prforge == CPGO_PRAPI_GITLAB ? "GITLAB_TOKEN (gitlab.token_env)"
+                                                     : "GITEA_TOKEN (gitea.token_env)",
+                     t->prforge == CPGO_PRAPI_GITLAB ? "gitlab.token_file" : "gitea.token_file");
         return -1;
     }
-    if (d->gh && d->gh_stale && d->gh_busy == 0) {
-        cpgo_prapi_client_close(d->gh, NULL, NULL);
-        d->gh = NULL;
-        d->gh_stale = 0;
+    if (fa->client && fa->stale && fa->busy == 0) {
+        cpgo_prapi_client_close(fa->client, NULL, NULL);
+        fa->client = NULL;
+        fa->stale = 0;
     }
-    if (!d->gh && !d->gh_closing) {
-        struct cpgo_prapi_opts go = {.api_url = d->cfg->github.api_url, .token = d->token};
+    if (!fa->client && !fa->closing) {
+        const char *api = cpgo_token_api_url(d->cfg, (enum cpgo_prapi_forge)t->prforge);
+        struct cpgo_prapi_opts go = {
+            .forge = (enum cpgo_prapi_forge)t->prforge, .api_url = api, .token = fa->token};
         struct cpgo_err e;
-        snprintf(d->gh_api_url, sizeof d->gh_api_url, "%s", d->cfg->github.api_url);
-        if (cpgo_prapi_client_new(&d->loop, d->scraper, &go, &d->gh, &e)) {
+        snprintf(fa->api_url, sizeof fa->api_url, "%s", api ? api : "");
+        if (cpgo_prapi_client_new(&d->loop, d->scraper, &go, &fa->client, &e)) {
             snprintf(why, cap, "%s", e.text);
             return -1;
         }
     }
     struct cpgo_prapi_status st;
-    if (d->gh) cpgo_prapi_client_status(d->gh, &st);
-    if (!d->gh || st.stopped) {
-        snprintf(why, cap, "%s",
-                 d->gh ? "GitHub work is stopped: the token was rejected (401); fix it and restart"
-                       : "GitHub is shutting down");
+    if (fa->client) cpgo_prapi_client_status(fa->client, &st);
+    if (!fa->client || st.stopped) {
+        if (fa->client)
+            snprintf(why, cap,
+                     "%s work is stopped: the token was rejected (401); fix it and restart", name);
+        else
+            snprintf(why, cap, "%s is shutting down", name);
         return -1;
     }
     return 0;
@@ -525,8 +556,8 @@ static int github_ready(struct target *t, char *why, size_t cap)
 static int start_forge(struct target *t, char *why, size_t cap)
 {
     struct daemon *d = t->d;
-    /* a dry run stops before the pull request: it needs no GitHub client */
-    if (t->github && !d->opts.dry_run && github_ready(t, why, cap)) return -1;
+    /* a dry run stops before the pull request: it needs no forge client */
+    if (t->prforge >= 0 && !d->opts.dry_run && forge_ready(t, why, cap)) return -1;
     struct forge_job *j = calloc(1, sizeof *j);
     if (!j) {
         snprintf(why, cap, "out of memory");
@@ -552,15 +583,23 @@ static int start_forge(struct target *t, char *why, size_t cap)
     snprintf(j->author_name, sizeof j->author_name, "%s", cfg->git.author_name);
     snprintf(j->author_email, sizeof j->author_email, "%s", cfg->git.author_email);
     snprintf(j->ssh_key, sizeof j->ssh_key, "%s", cfg->git.ssh_key ? cfg->git.ssh_key : "");
-    /* the job's own copy, zeroed when freed; only for GitHub's git host (config checks it):
-     * a local forge's server never sees the GitHub token */
-    j->token = t->github && d->token ? strdup(d->token) : NULL;
+    /* the job's own copy, zeroed when freed; only for the forge's git host (config checks
+     * it): a local forge's server never sees a token */
+    const char *tok = t->prforge >= 0 ? fapi(t)->token : NULL;
+    j->token = tok ? strdup(tok) : NULL;
+    /* git over https: GitHub x-access-token:<token>, GitLab oauth2:<token>, Gitea the
+     * token as the password (any user name) */
+    j->token_user = t->prforge == CPGO_PRAPI_GITLAB  ? "oauth2"
+                    : t->prforge == CPGO_PRAPI_GITEA ? "cpgo"
+                                                     : NULL;
     j->token_gen = d->token_gen;
     j->git_timeout_s = (int)(cfg->git.timeout_ms / 1000);
     j->reopen_growth = (unsigned)tc->reopen_growth;
     snprintf(j->discovery, sizeof j->discovery, "%s", t->discovery_note);
+    snprintf(j->commit_prefix, sizeof j->commit_prefix, "%s",
+             tc->commit_prefix ? tc->commit_prefix : "");
     j->dry_run = d->opts.dry_run;
-    if (!j->repo.host || !j->repo.path || !j->repo.url || (t->github && d->token && !j->token) ||
+    if (!j->repo.host || !j->repo.path || !j->repo.url || (tok && !j->token) ||
         pgo_copy(t, &j->pgo)) {
         forge_job_free(j);
         snprintf(why, cap, "out of memory");
@@ -702,8 +741,8 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
         char n[24];
         snprintf(n, sizeof n, "%" PRIu64, r->settled);
         cpgo_log(CPGO_LVL_INFO,
-                 t->github ? "pull request merged: its scrapes are published"
-                           : "branch merged: its scrapes are published",
+                 t->prforge >= 0 ? "pull request merged: its scrapes are published"
+                                 : "branch merged: its scrapes are published",
                  "target", t->key, "scrapes", n, NULL);
     }
     if (j->rc) {
@@ -751,7 +790,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
                  "removed): its branch %s is left alone while it is open",
                  t->fs.unmanaged_pr, t->head_branch);
         fail(t, "publish skipped", e);
-        if (!t->github || !d->gh) return ROUND_ENDS;
+        if (t->prforge < 0 || !fapi(t)->client) return ROUND_ENDS;
         t->probe_only = 2; /* given back or closed? */
         return ROUND_PROBE;
     }
@@ -767,7 +806,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
                  "the last pull request was closed without merging: no new one until pending "
                  "scrapes reach the threshold",
                  "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need, NULL);
-        if (!t->github || !d->gh) return ROUND_ENDS;
+        if (t->prforge < 0 || !fapi(t)->client) return ROUND_ENDS;
         t->probe_only = 1; /* a person may have reopened it: one lookup tells, and lifts the gate */
         return ROUND_PROBE;
     }
@@ -796,7 +835,8 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
                  j->target_branch);
         dry_report(t, "would propose", where, r->bytes_before, r->bytes_after, r->scrapes,
                    r->instances, r->decay, r->age_s, r->change,
-                   t->github ? "would push and open or update the pull request" : "would push",
+                   t->prforge >= 0 ? "would push and open or update the pull request"
+                                   : "would push",
                    r->body);
         return ROUND_ENDS;
     }
@@ -810,7 +850,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
     int pushed = r->outcome == CPGO_FORGE_OUT_PUSHED; /* else unchanged */
     *outcome = pushed ? CPGO_OUTCOME_PUSHED : CPGO_OUTCOME_UNCHANGED;
     if (pushed) t->publishes++;
-    if (!t->github) {
+    if (t->prforge < 0) {
         succeeded(t);
         log_round(t, r, pushed ? "published: branch updated" : "published: branch up to date");
         return ROUND_ENDS;
@@ -873,8 +913,8 @@ static void gh_end(struct target *t, enum cpgo_outcome outcome)
     struct daemon *d = t->d;
     cpgo_observe_publish(t, outcome);
     if (t->gh_steps) {
-        assert(d->gh_busy > 0);
-        d->gh_busy--;
+        assert(fapi(t)->busy > 0);
+        fapi(t)->busy--;
         t->gh_steps = 0;
     }
     finished(t);
@@ -895,12 +935,14 @@ static void gh_fail(struct target *t, struct cpgo_prapi_result *res)
         gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
-    if (res->cls == CPGO_CLASS_AUTH)
-        fail(t,
-             "GitHub rejected the token: all GitHub work stopped until the token is replaced "
-             "(SIGHUP reads it again) or cpgo restarts",
-             res->error);
-    else
+    if (res->cls == CPGO_CLASS_AUTH) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "%s rejected the token: all %s work stopped until the token is replaced "
+                 "(SIGHUP reads it again) or cpgo restarts",
+                 forge_name(t), forge_name(t));
+        fail(t, msg, res->error);
+    } else
         fail(t, "pull request failed", res->error);
     gh_end(t, CPGO_OUTCOME_FAILED);
 }
@@ -919,6 +961,16 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_prapi_pr
              NULL);
 }
 
+/* Options the forge did not take (a missing label, a reviewer who cannot review, auto-merge
+ * not allowed): reported, not fatal. */
+static void note_warning(struct target *t, const struct cpgo_prapi_result *res)
+{
+    snprintf(t->pr_warning, sizeof t->pr_warning, "%s", res->warning);
+    if (res->warning[0])
+        cpgo_log(CPGO_LVL_WARN, "pull request options not all applied", "target", t->key, "warning",
+                 res->warning, NULL);
+}
+
 static void on_update(struct cpgo_prapi_result *res, void *arg)
 {
     struct target *t = arg;
@@ -926,6 +978,7 @@ static void on_update(struct cpgo_prapi_result *res, void *arg)
         gh_fail(t, res);
         return;
     }
+    note_warning(t, res);
     set_pr(t, &res->pr);
     log_pr(t, "pull request updated", &res->pr);
     succeeded(t);
@@ -946,6 +999,7 @@ static void on_create(struct cpgo_prapi_result *res, void *arg)
         gh_fail(t, res);
         return;
     }
+    note_warning(t, res);
     set_pr(t, &res->pr);
     t->fs.closed_pr = 0;
     t->fs.closed_scrapes = 0;
@@ -961,14 +1015,26 @@ static void on_create(struct cpgo_prapi_result *res, void *arg)
 
 static void gh_create(struct target *t)
 {
-    struct daemon *d = t->d;
+    const struct cpgo_target_cfg *tc = t->cfg;
     struct cpgo_prapi_new_pr np = {
         .title = t->pr_title,
         .head_branch = t->head_branch,
         .base = t->base_branch,
         .body = t->pr_body,
     };
-    if (!d->gh || cpgo_prapi_create_pr(d->gh, t->owner, t->repo, &np, on_create, t)) {
+    if (tc) {
+        /* the options, each an optional step of the creation: a missing label is reported,
+         * not fatal */
+        np.draft = tc->draft;
+        np.auto_merge = tc->auto_merge;
+        np.labels = (struct cpgo_prapi_names){(const char *const *)tc->labels, tc->nlabels};
+        np.reviewers =
+            (struct cpgo_prapi_names){(const char *const *)tc->reviewers, tc->nreviewers};
+        np.assignees =
+            (struct cpgo_prapi_names){(const char *const *)tc->assignees, tc->nassignees};
+    }
+    if (!fapi(t)->client ||
+        cpgo_prapi_create_pr(fapi(t)->client, t->owner, t->repo, &np, on_create, t)) {
         fail(t, "pull request failed", "cannot start the request");
         gh_end(t, CPGO_OUTCOME_FAILED);
     }
@@ -977,7 +1043,6 @@ static void gh_create(struct target *t)
 static void on_find(struct cpgo_prapi_result *res, void *arg)
 {
     struct target *t = arg;
-    struct daemon *d = t->d;
     if (res->cls != CPGO_CLASS_OK) {
         gh_fail(t, res);
         return;
@@ -1050,8 +1115,13 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
             gh_end(t, CPGO_OUTCOME_PR_CURRENT);
             return;
         }
-        if (cpgo_prapi_update_pr(d->gh, t->owner, t->repo, pr->number, NULL, t->pr_body, on_update,
-                              t)) {
+        /* labels ride along where the forge adds them in the same request (GitLab) */
+        struct cpgo_prapi_edit ed = {.body = t->pr_body};
+        if (t->cfg)
+            ed.labels =
+                (struct cpgo_prapi_names){(const char *const *)t->cfg->labels, t->cfg->nlabels};
+        if (cpgo_prapi_update_pr(fapi(t)->client, t->owner, t->repo, pr->number, &ed, on_update,
+                                 t)) {
             fail(t, "pull request failed", "cannot start the update");
             gh_end(t, CPGO_OUTCOME_FAILED);
         }
@@ -1087,11 +1157,11 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
 
 static void gh_find(struct target *t)
 {
-    struct daemon *d = t->d;
-    if (!t->gh_steps) d->gh_busy++;
+    if (!t->gh_steps) fapi(t)->busy++;
     t->gh_steps = 1;
-    if (!d->gh || cpgo_prapi_find_pr(d->gh, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
-                                  on_find, t)) {
+    struct cpgo_prapi_client *c = fapi(t)->client;
+    if (!c || cpgo_prapi_find_pr(c, t->owner, t->repo, NULL, t->head_branch, t->base_branch,
+                                 on_find, t)) {
         fail(t, "pull request failed", "cannot start the lookup");
         gh_end(t, CPGO_OUTCOME_FAILED);
     }
@@ -1108,9 +1178,10 @@ void cpgo_publish_close(struct daemon *d)
         }
     for (struct cpgo_list_node *n; (n = cpgo_list_pop_head(&d->pubq));)
         CPGO_LIST_DATA(n, struct target, pubq_link)->in_pubq = 0;
-    if (d->gh) {
-        d->gh_closing = 1;
-        cpgo_prapi_client_close(d->gh, NULL, NULL);
-        d->gh = NULL;
-    }
+    for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
+        if (d->fa[f].client) {
+            d->fa[f].closing = 1;
+            cpgo_prapi_client_close(d->fa[f].client, NULL, NULL);
+            d->fa[f].client = NULL;
+        }
 }

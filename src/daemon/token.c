@@ -1,8 +1,9 @@
 /*
- * token.c - the GitHub token: from -githubToken (with a warning: other users can read a
- * command line), github.token_file, or the environment variable github.token_env; read
- * again on SIGHUP (short-lived tokens rotate). The daemon holds one copy (d->token); forge
- * jobs and the GitHub client take their own. Every copy is zeroed when freed, and the token
+ * token.c - the forges' tokens, one per forge (GitHub, GitLab, Gitea): from -githubToken
+ * (GitHub only, with a warning: other users can read a command line), <forge>.token_file,
+ * or the environment variable <forge>.token_env; read again on SIGHUP (short-lived tokens
+ * rotate). The daemon holds one copy per forge (d->fa[forge].token); forge jobs and the
+ * forge's client take their own. Every copy is zeroed when freed, and the token
  * never reaches a log line or an error: messages name where it came from, never what it is.
  * Once cpgo holds one, the process is made not dumpable (base/url.h).
  *
@@ -24,47 +25,44 @@
 
 #define TOKEN_FILE_MAX 4096
 
-static int read_token_file(const char *path, char **out, struct cpgo_err *err)
+static int read_token_file(const char *key, const char *path, char **out, struct cpgo_err *err)
 {
     *out = NULL;
     /* a FIFO there would block this thread (a pool thread on reload) until a writer
      * comes, and SIGTERM could not stop cpgo: refused at once, like a socket or device */
     int fd = cpgo_file_open_named(path, err);
     if (fd < 0) {
-        cpgo_err_prefix(err, "github.token_file");
+        cpgo_err_prefix(err, "%s", key);
         return err->code = CPGO_E_USAGE;
     }
     struct stat st;
     if (fstat(fd, &st)) {
         int e = errno;
         close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read github.token_file %s: %s", path,
-                            strerror(e));
+        return cpgo_err_set(err, CPGO_E_USAGE, "cannot read %s %s: %s", key, path, strerror(e));
     }
     if (st.st_mode & (S_IWOTH | S_IWGRP)) {
         /* someone else could put their token there, or read ours as it is rotated */
         close(fd);
-        return cpgo_err_set(err, CPGO_E_USAGE,
-                            "github.token_file %s is writable by %s: refused (chmod 600 it)", path,
-                            st.st_mode & S_IWOTH ? "every user" : "its group");
+        return cpgo_err_set(err, CPGO_E_USAGE, "%s %s is writable by %s: refused (chmod 600 it)",
+                            key, path, st.st_mode & S_IWOTH ? "every user" : "its group");
     }
     /* readable by every user: warn. Group-readable is how Kubernetes (defaultMode 0440 with
      * fsGroup) and systemd hand a secret to a service's own group: fine when that group is
      * ours. */
     if ((st.st_mode & S_IROTH) || ((st.st_mode & S_IRGRP) && st.st_gid != getegid()))
         cpgo_log(CPGO_LVL_WARN,
-                 "github.token_file is readable by other users (chmod 600 it, or 440 with "
-                 "cpgo's group)",
-                 "path", path, NULL);
+                 "a token file is readable by other users (chmod 600 it, or 440 with cpgo's "
+                 "group)",
+                 "key", key, "path", path, NULL);
     unsigned char *data;
     size_t n;
     int rc = cpgo_file_read_fd(fd, path, TOKEN_FILE_MAX - 1, &data, &n, err);
     close(fd);
     if (rc == CPGO_E_LIMIT)
-        return cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is too large for a token",
-                            path);
+        return cpgo_err_set(err, CPGO_E_USAGE, "%s %s is too large for a token", key, path);
     if (rc) {
-        cpgo_err_prefix(err, "github.token_file");
+        cpgo_err_prefix(err, "%s", key);
         return err->code = rc == CPGO_E_NOMEM ? rc : CPGO_E_USAGE;
     }
     char *buf = (char *)data;
@@ -78,14 +76,13 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
     while (s < n && (buf[s] == ' ' || buf[s] == '\t'))
         s++;
     if (s == n) {
-        rc = cpgo_err_set(err, CPGO_E_USAGE, "github.token_file %s is empty", path);
+        rc = cpgo_err_set(err, CPGO_E_USAGE, "%s %s is empty", key, path);
     } else {
         for (size_t i = s; i < n && !rc; i++)
             if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
-                rc = cpgo_err_set(err, CPGO_E_USAGE,
-                                  "github.token_file %s holds more than one line or control "
-                                  "characters",
-                                  path);
+                rc =
+                    cpgo_err_set(err, CPGO_E_USAGE,
+                                 "%s %s holds more than one line or control characters", key, path);
     }
     if (!rc && !(*out = strdup(buf + s))) rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     explicit_bzero(buf, size);
@@ -93,23 +90,50 @@ static int read_token_file(const char *path, char **out, struct cpgo_err *err)
     return rc;
 }
 
-int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out, char *source,
-                    size_t srccap, struct cpgo_err *err)
+/* Where a forge's token comes from in the configuration. */
+struct token_cfg {
+    const char *env, *file;
+    const char *env_key, *file_key; /* "github.token_env", "github.token_file" */
+};
+
+static void token_cfg(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge,
+                      struct token_cfg *tc)
+{
+    switch (forge) {
+    case CPGO_PRAPI_GITLAB:
+        *tc = (struct token_cfg){cfg->gitlab.token_env, cfg->gitlab.token_file, "gitlab.token_env",
+                                 "gitlab.token_file"};
+        break;
+    case CPGO_PRAPI_GITEA:
+        *tc = (struct token_cfg){cfg->gitea.token_env, cfg->gitea.token_file, "gitea.token_env",
+                                 "gitea.token_file"};
+        break;
+    default:
+        *tc = (struct token_cfg){cfg->github.token_env, cfg->github.token_file, "github.token_env",
+                                 "github.token_file"};
+        break;
+    }
+}
+
+int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, const char *flag,
+                    char **out, char *source, size_t srccap, struct cpgo_err *err)
 {
     *out = NULL;
     source[0] = 0;
-    if (flag && *flag) {
+    struct token_cfg tc;
+    token_cfg(cfg, forge, &tc);
+    if (forge == CPGO_PRAPI_GITHUB && flag && *flag) {
         *out = strdup(flag);
         snprintf(source, srccap, "-githubToken");
-    } else if (cfg->github.token_file) {
-        int rc = read_token_file(cfg->github.token_file, out, err);
+    } else if (tc.file) {
+        int rc = read_token_file(tc.file_key, tc.file, out, err);
         if (rc) return rc;
-        snprintf(source, srccap, "github.token_file");
-    } else {
-        const char *v = getenv(cfg->github.token_env);
+        snprintf(source, srccap, "%s", tc.file_key);
+    } else if (tc.env) {
+        const char *v = getenv(tc.env);
         if (v && *v) {
             *out = strdup(v);
-            snprintf(source, srccap, "$%.60s", cfg->github.token_env);
+            snprintf(source, srccap, "$%.60s", tc.env);
             /* `export GITHUB_TOKEN=$(cat file)` keeps no newline, but a secret mounted into
              * the environment may: trailing whitespace is not part of a token */
             size_t n = *out ? strlen(*out) : 0;
@@ -125,12 +149,38 @@ int cpgo_token_load(const struct cpgo_config *cfg, const char *flag, char **out,
         explicit_bzero(*out, strlen(*out));
         free(*out);
         *out = NULL;
-        return cpgo_err_set(err, CPGO_E_USAGE, "the GitHub token (%s) contains a line break",
-                            source);
+        return cpgo_err_set(err, CPGO_E_USAGE, "the %s token (%s) contains a line break",
+                            cpgo_prapi_forge_name(forge), source);
     }
     /* from now on a core dump (or a same-user ptrace) would hold the token */
     if (*out) cpgo_url_secrets_nodump();
     return 0;
+}
+
+const char *cpgo_token_api_url(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge)
+{
+    switch (forge) {
+    case CPGO_PRAPI_GITLAB:
+        return cfg->gitlab.api_url;
+    case CPGO_PRAPI_GITEA:
+        return cfg->gitea.api_url;
+    default:
+        return cfg->github.api_url;
+    }
+}
+
+int cpgo_token_target_forge(const struct cpgo_config *cfg, const struct cpgo_target_cfg *tc)
+{
+    switch (cpgo_config_resolve_forge(cfg, tc->forge, &tc->repo)) {
+    case CPGO_FORGE_GITHUB:
+        return CPGO_PRAPI_GITHUB;
+    case CPGO_FORGE_GITLAB:
+        return CPGO_PRAPI_GITLAB;
+    case CPGO_FORGE_GITEA:
+        return CPGO_PRAPI_GITEA;
+    default:
+        return -1;
+    }
 }
 
 int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
@@ -140,31 +190,50 @@ int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
                  "-githubToken puts the token on the command line, where other users of this "
                  "machine can read it; set GITHUB_TOKEN or github.token_file instead",
                  NULL);
-    int rc = cpgo_token_load(d->cfg, d->opts.github_token, &d->token, d->token_source,
-                             sizeof d->token_source, err);
-    if (rc) {
-        /* fatal only when a target needs it: forge local runs without a token */
+    for (int f = 0; f < CPGO_PRAPI_NFORGES; f++) {
+        struct forge_api *fa = &d->fa[f];
         int needed = 0;
-        for (size_t i = 0; i < d->cfg->ntargets; i++) {
-            const struct cpgo_target_cfg *tc = &d->cfg->targets[i];
-            needed |= cpgo_config_resolve_forge(tc->forge, &tc->repo) == CPGO_FORGE_GITHUB;
+        for (size_t i = 0; i < d->cfg->ntargets; i++)
+            needed |= cpgo_token_target_forge(d->cfg, &d->cfg->targets[i]) == f;
+        int rc = cpgo_token_load(d->cfg, (enum cpgo_prapi_forge)f, d->opts.github_token, &fa->token,
+                                 fa->token_source, sizeof fa->token_source, err);
+        const char *name = cpgo_prapi_forge_name((enum cpgo_prapi_forge)f);
+        if (rc) {
+            /* fatal only when a target needs it: forge local runs without a token. A dry run
+             * reads the repository and never calls the API: without a token it can still
+             * show what it would propose for public repositories */
+            if (needed && !d->opts.dry_run) return rc;
+            if (needed || f == CPGO_PRAPI_GITHUB) {
+                char msg[96];
+                snprintf(msg, sizeof msg,
+                         needed ? "no %s token: the dry run fetches without one (public "
+                                  "repositories only)"
+                                : "%s token ignored (no target uses it)",
+                         name);
+                cpgo_log(CPGO_LVL_WARN, msg, "error", err->text, NULL);
+            }
         }
-        /* a dry run reads the repository and never calls the API: without a token it can
-         * still show what it would propose for public repositories */
-        if (needed && !d->opts.dry_run) return rc;
-        cpgo_log(CPGO_LVL_WARN,
-                 needed ? "no GitHub token: the dry run fetches without one (public "
-                          "repositories only)"
-                        : "GitHub token ignored (no target uses GitHub)",
-                 "error", err->text, NULL);
+        if (fa->token && !needed && f != CPGO_PRAPI_GITHUB) {
+            /* GITLAB_TOKEN in the environment of a GitHub-only fleet: not ours to hold */
+            explicit_bzero(fa->token, strlen(fa->token));
+            free(fa->token);
+            fa->token = NULL;
+            fa->token_source[0] = 0;
+        }
+        if (fa->token) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "%s token loaded", name);
+            cpgo_log(CPGO_LVL_INFO, msg, "source", fa->token_source, NULL);
+        }
     }
-    if (d->token) cpgo_log(CPGO_LVL_INFO, "GitHub token loaded", "source", d->token_source, NULL);
     return 0;
 }
 
-void cpgo_token_update(struct daemon *d, char *token, const char *source)
+void cpgo_token_update(struct daemon *d, enum cpgo_prapi_forge forge, char *token,
+                       const char *source)
 {
-    int same = (!token && !d->token) || (token && d->token && !strcmp(token, d->token));
+    struct forge_api *fa = &d->fa[forge];
+    int same = (!token && !fa->token) || (token && fa->token && !strcmp(token, fa->token));
     if (same) {
         if (token) {
             explicit_bzero(token, strlen(token));
@@ -172,24 +241,27 @@ void cpgo_token_update(struct daemon *d, char *token, const char *source)
         }
         return;
     }
-    if (d->token) {
-        explicit_bzero(d->token, strlen(d->token));
-        free(d->token);
+    if (fa->token) {
+        explicit_bzero(fa->token, strlen(fa->token));
+        free(fa->token);
     }
-    d->token = token;
-    snprintf(d->token_source, sizeof d->token_source, "%s", source);
+    fa->token = token;
+    snprintf(fa->token_source, sizeof fa->token_source, "%s", source);
     d->token_gen++;
-    /* the GitHub client holds the old token: replaced once nothing is in flight on it */
-    if (d->gh) d->gh_stale = 1;
-    cpgo_log(CPGO_LVL_INFO, token ? "GitHub token replaced" : "GitHub token removed", "source",
-             source[0] ? source : "none", NULL);
+    /* the client holds the old token: replaced once nothing is in flight on it */
+    if (fa->client) fa->stale = 1;
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s token %s", cpgo_prapi_forge_name(forge),
+             token ? "replaced" : "removed");
+    cpgo_log(CPGO_LVL_INFO, msg, "source", source[0] ? source : "none", NULL);
 }
 
 void cpgo_token_free(struct daemon *d)
 {
-    if (d->token) {
-        explicit_bzero(d->token, strlen(d->token));
-        free(d->token);
-        d->token = NULL;
-    }
+    for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
+        if (d->fa[f].token) {
+            explicit_bzero(d->fa[f].token, strlen(d->fa[f].token));
+            free(d->fa[f].token);
+            d->fa[f].token = NULL;
+        }
 }

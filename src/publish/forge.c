@@ -332,6 +332,7 @@ static int step_merge(struct round *rd)
     /* min_change: nothing pushed, pending stays pending */
     if (!rd->c.worth) return done(rd, CPGO_FORGE_OUT_SMALL_CHANGE);
     struct cpgo_prbody_in bin = {
+        .commit_prefix = req->commit_prefix,
         .target_key = req->target_key,
         .target_file = rd->f.path,
         .target_branch = req->target_branch,
@@ -362,9 +363,13 @@ static int step_merge(struct round *rd)
         return rc;
     }
     if (cpgo_prbody_summary_line(&bin, r->summary, sizeof r->summary) < 0)
-        snprintf(r->summary, sizeof r->summary, "cpgo: update %s", rd->f.path);
+        snprintf(r->summary, sizeof r->summary, "%.100s%.140s",
+                 req->commit_prefix && req->commit_prefix[0] ? req->commit_prefix : "cpgo: ",
+                 "update the PGO profile");
     if (cpgo_prbody_title(&bin, r->title, sizeof r->title) < 0)
-        snprintf(r->title, sizeof r->title, "cpgo: update the PGO profile");
+        snprintf(r->title, sizeof r->title, "%.100s%s",
+                 req->commit_prefix && req->commit_prefix[0] ? req->commit_prefix : "cpgo: ",
+                 "update the PGO profile");
     /* a dry run stops here: nothing recorded, nothing pushed */
     if (req->dry_run) {
         r->out = rd->c.out;

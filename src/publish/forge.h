@@ -69,6 +69,7 @@ struct cpgo_forge_req {
     struct cpgo_pgo_policy pgo;  /* the target's `pgo:` (its strings borrowed for the call) */
     int64_t now_s;               /* the publish clock; 0 = cpgo_candidate_now() */
     int dry_run;                 /* stop after the body: nothing recorded, nothing pushed */
+    const char *commit_prefix;   /* begins the commit subject and title; NULL = "cpgo: " */
 };
 
 /* How a round ended: exactly one, CPGO_FORGE_OUT_FAILED if and only if it returned an error. */

@@ -148,19 +148,9 @@ static void start(struct cpgo_prapi_client *c, struct prapi_req *r)
     r->easy = e;
     r->hdrs = NULL;
     int mutation = strcmp(r->method, "GET") != 0;
-    /* the Authorization line is assembled in a buffer zeroed right after the list copies
-     * it; the list's copy is zeroed in free_headers */
-    size_t alen = c->token_len + 32;
-    char *auth = malloc(alen);
-    int bad = !auth;
-    if (auth) {
-        snprintf(auth, alen, "Authorization: Bearer %s", c->token);
-        bad |= append_header(&r->hdrs, auth);
-        explicit_bzero(auth, alen);
-        free(auth);
-    }
-    bad |= append_header(&r->hdrs, "Accept: application/vnd.github+json");
-    bad |= append_header(&r->hdrs, "X-GitHub-Api-Version: 2022-11-28");
+    /* the dialect's Authorization (or PRIVATE-TOKEN) line is assembled in a buffer zeroed
+     * right after the list copies it; the list's copy is zeroed in free_headers */
+    int bad = c->d->headers(c, &r->hdrs);
     bad |= append_header(&r->hdrs, "Expect:"); /* no 100-continue round trip */
     if (mutation) bad |= append_header(&r->hdrs, "Content-Type: application/json");
     if (bad) {
@@ -187,10 +177,11 @@ static void start(struct cpgo_prapi_client *c, struct prapi_req *r)
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (!strcmp(r->method, "POST") || !strcmp(r->method, "PATCH")) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->payload);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->payload));
-        if (!strcmp(r->method, "PATCH")) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PATCH");
+    if (mutation) {
+        const char *p = r->payload ? r->payload : "";
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, p);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(p));
+        if (strcmp(r->method, "POST")) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
     }
     if (cpgo_scraper_run_easy(c->scraper, e, easy_done, r)) {
         free_headers(r->hdrs);
@@ -212,8 +203,8 @@ static void start(struct cpgo_prapi_client *c, struct prapi_req *r)
     if (cpgo_log_enabled(CPGO_LVL_DEBUG)) {
         char masked[512];
         cpgo_url_mask(r->url, masked, sizeof masked);
-        cpgo_log(CPGO_LVL_DEBUG, "github request", "repository", r->repo, "method", r->method,
-                 "url", masked, NULL);
+        cpgo_log(CPGO_LVL_DEBUG, "pull request API request", "forge", c->d->name, "repository",
+                 r->repo, "method", r->method, "url", masked, NULL);
     }
 }
 
@@ -248,7 +239,8 @@ static void pump_cb(uv_timer_t *h)
         struct prapi_req *r;
         while ((r = prapi_pop(c))) {
             if (c->closing)
-                prapi_finish(r, CPGO_CLASS_CANCELED, "not sent: the GitHub client is closing");
+                prapi_finish(r, CPGO_CLASS_CANCELED, "not sent: the %s client is closing",
+                             c->d->name);
             else
                 prapi_finish(r, CPGO_CLASS_AUTH, "not sent: %s", c->st.stop_reason);
         }
@@ -314,8 +306,10 @@ static void easy_done(void *easy, int curlcode, void *arg)
     memset(&rs, 0, sizeof rs);
     rs.curlcode = curlcode;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &rs.status);
-    rs.remaining = parse_int_header(header(e, "x-ratelimit-remaining"));
-    rs.reset = parse_int_header(header(e, "x-ratelimit-reset"));
+    /* GitHub's x-ratelimit-*, GitLab's RateLimit-* (both: remaining, reset epoch s) */
+    const char *hrem = header(e, "x-ratelimit-remaining"), *hrst = header(e, "x-ratelimit-reset");
+    rs.remaining = parse_int_header(hrem ? hrem : header(e, "ratelimit-remaining"));
+    rs.reset = parse_int_header(hrst ? hrst : header(e, "ratelimit-reset"));
     const char *d = header(e, "date");
     time_t dt = d ? curl_getdate(d, NULL) : -1;
     rs.date = dt > 0 ? (int64_t)dt : -1;
@@ -337,8 +331,8 @@ static void easy_done(void *easy, int curlcode, void *arg)
         char sts[24], rem[24];
         snprintf(sts, sizeof sts, "%ld", rs.status);
         snprintf(rem, sizeof rem, "%lld", (long long)rs.remaining);
-        cpgo_log(CPGO_LVL_DEBUG, "github response", "repository", r->repo, "status", sts,
-                 "ratelimit_remaining", rem, NULL);
+        cpgo_log(CPGO_LVL_DEBUG, "pull request API response", "forge", c->d->name, "repository",
+                 r->repo, "status", sts, "ratelimit_remaining", rem, NULL);
     }
     prapi_handle(r, &rs);
     free(rs.body);
@@ -349,20 +343,68 @@ static void easy_done(void *easy, int curlcode, void *arg)
 
 /* ---- public -------------------------------------------------------------------------------- */
 
+static int token_ok(const char *tok)
+{
+    for (const char *p = tok; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 127) return 0;
+    return 1;
+}
+
+int cpgo_prapi_client_set_token(struct cpgo_prapi_client *c, const char *token)
+{
+    if (!token || !*token || !token_ok(token)) return CPGO_E_USAGE;
+    size_t n = strlen(token);
+    char *t = malloc(n + 1);
+    struct cpgo_url_secrets *sec = cpgo_url_secrets_new();
+    if (!t || !sec || cpgo_url_secrets_add(sec, token)) {
+        free(t);
+        cpgo_url_secrets_unref(sec);
+        return CPGO_E_NOMEM;
+    }
+    memcpy(t, token, n + 1);
+    /* the old token's forms stay scrubbed too: a late echo of it is still a secret */
+    if (c->token && cpgo_url_secrets_add(sec, c->token)) {
+        explicit_bzero(t, n);
+        free(t);
+        cpgo_url_secrets_unref(sec);
+        return CPGO_E_NOMEM;
+    }
+    if (c->token) explicit_bzero(c->token, c->token_len);
+    free(c->token);
+    cpgo_url_secrets_unref(c->secrets);
+    c->token = t;
+    c->token_len = n;
+    c->secrets = sec;
+    if (c->stopped) {
+        c->stopped = c->st.stopped = 0;
+        c->st.stop_reason[0] = 0;
+    }
+    pump(c);
+    return 0;
+}
+
 int cpgo_prapi_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
-                       const struct cpgo_prapi_opts *opts, struct cpgo_prapi_client **out,
-                       struct cpgo_err *err)
+                          const struct cpgo_prapi_opts *opts, struct cpgo_prapi_client **out,
+                          struct cpgo_err *err)
 {
     *out = NULL;
-    const char *api = opts->api_url ? opts->api_url : CPGO_PRAPI_DEFAULT_API_URL;
+    const struct prapi_dialect *d =
+        (unsigned)opts->forge < PRAPI_NFORGES ? prapi_dialects[opts->forge] : NULL;
+    if (!d)
+        return cpgo_err_set(err, CPGO_E_USAGE, "%s: not a forge this cpgo speaks to",
+                            cpgo_prapi_forge_name(opts->forge));
+    const char *api = opts->api_url;
+    if (!api && opts->forge == CPGO_PRAPI_GITLAB) api = CPGO_PRAPI_GITLAB_API_URL;
+    if (!api && opts->forge == CPGO_PRAPI_GITHUB) api = CPGO_PRAPI_DEFAULT_API_URL;
+    if (!api) return cpgo_err_set(err, CPGO_E_USAGE, "%s: no api_url", d->tag);
     const char *tok = opts->token;
-    if (!tok || !*tok) return cpgo_err_set(err, CPGO_E_USAGE, "github: no token");
-    for (const char *p = tok; *p; p++)
-        if ((unsigned char)*p < ' ' || *p == 127)
-            return cpgo_err_set(err, CPGO_E_USAGE,
-                                "github: the token contains a control character (a newline?)");
+    if (!tok || !*tok) return cpgo_err_set(err, CPGO_E_USAGE, "%s: no token", d->tag);
+    if (!token_ok(tok))
+        return cpgo_err_set(err, CPGO_E_USAGE,
+                            "%s: the token contains a control character (a newline?)", d->tag);
     struct cpgo_prapi_client *c = calloc(1, sizeof *c);
     if (!c) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    c->d = d;
     c->loop = loop;
     c->scraper = scraper;
     c->st.rate_remaining = c->st.rate_reset = -1;
@@ -397,10 +439,12 @@ int cpgo_prapi_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
         char masked[256];
         cpgo_url_mask(c->api_url, masked, sizeof masked);
         prapi_scrub(c, masked);
-        cpgo_err_set(err, CPGO_E_USAGE,
-                     "github: api_url %s is not an https URL without credentials (like "
-                     "https://api.github.com or https://HOST/api/v3)",
-                     masked);
+        cpgo_err_set(
+            err, CPGO_E_USAGE, "%s: api_url %s is not an https URL without credentials (like %s)",
+            d->tag, masked,
+            d->forge == CPGO_PRAPI_GITLAB  ? "https://gitlab.com/api/v4"
+            : d->forge == CPGO_PRAPI_GITEA ? "https://HOST/api/v1"
+                                           : "https://api.github.com or https://HOST/api/v3");
         client_free(c);
         return CPGO_E_USAGE;
     }
@@ -458,34 +502,6 @@ int prapi_submit(struct cpgo_prapi_client *c, struct prapi_req *r)
         return CPGO_E_NOMEM;
     }
     prapi_push_back(c, r);
-    pump(c);
-    return 0;
-}
-
-int cpgo_prapi_client_set_token(struct cpgo_prapi_client *c, const char *token)
-{
-    if (!token || !*token || c->closing) return CPGO_E_USAGE;
-    for (const char *p = token; *p; p++)
-        if ((unsigned char)*p < ' ' || *p == 127) return CPGO_E_USAGE;
-    size_t n = strlen(token);
-    char *t = malloc(n + 1);
-    struct cpgo_url_secrets *s = cpgo_url_secrets_new();
-    /* the previous token stays in the scrub set: the request in flight carries it */
-    if (!t || !s || cpgo_url_secrets_add(s, token) || cpgo_url_secrets_add(s, c->token)) {
-        free(t);
-        cpgo_url_secrets_unref(s);
-        return CPGO_E_NOMEM;
-    }
-    memcpy(t, token, n + 1);
-    explicit_bzero(c->token, c->token_len);
-    free(c->token);
-    c->token = t;
-    c->token_len = n;
-    cpgo_url_secrets_unref(c->secrets);
-    c->secrets = s;
-    c->stopped = 0;
-    c->st.stopped = 0;
-    c->st.stop_reason[0] = 0;
     pump(c);
     return 0;
 }

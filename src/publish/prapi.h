@@ -1,6 +1,15 @@
 /*
- * prapi.h - the GitHub REST client cpgo publishes through: find, create, update and read
- * one pull request per target, on the libuv loop, through the scraper's curl multi handle.
+ * prapi.h - the pull-request API client cpgo publishes through: find, create, update and
+ * read one pull request (GitLab: merge request) per target, on the libuv loop, through the
+ * scraper's curl multi handle. One client speaks one forge's dialect (GitHub, GitLab or
+ * Gitea/Forgejo: prapi_github.c, prapi_gitlab.c, prapi_gitea.c build its URLs and JSON
+ * and read its answers); the queue, pacing, rate limits, retries, redirects and the
+ * token's protection below are shared by all three.
+ *
+ * A multi-request operation (a pull request created, then labelled, assigned, reviewers
+ * requested and auto-merge enabled) runs as one operation: the follow-up requests are
+ * *optional steps*, whose failure is reported in the result's `warning` and does not fail
+ * the operation (a missing label is reported, not fatal).
  *
  * GitHub's rules are the client's rules (docs.github.com, "Best practices for using the
  * REST API" and "Rate limits for the REST API"), applied per client, that is per token:
@@ -55,6 +64,7 @@
 #include "scrape/scrape.h"
 
 #define CPGO_PRAPI_DEFAULT_API_URL "https://api.github.com"
+#define CPGO_PRAPI_GITLAB_API_URL "https://gitlab.com/api/v4"
 /* GitHub refuses bodies longer than 65536 characters; the client refuses more bytes. */
 #define CPGO_PRAPI_MAX_BODY 65536
 #define CPGO_PRAPI_MAX_TITLE 1024
@@ -80,16 +90,23 @@ enum cpgo_prapi_op {
     CPGO_PRAPI_OP_APP_TOKEN,
 };
 
+/* The forges the client speaks to. */
+enum cpgo_prapi_forge { CPGO_PRAPI_GITHUB, CPGO_PRAPI_GITLAB, CPGO_PRAPI_GITEA };
+#define CPGO_PRAPI_NFORGES 3
+/* "GitHub", "GitLab", "Gitea" */
+const char *cpgo_prapi_forge_name(enum cpgo_prapi_forge f);
+
 /* A pull request as the REST API describes it (the fields cpgo needs). Every string is
  * non-NULL after a successful parse ("" when GitHub sent null or nothing). */
 struct cpgo_prapi_pr {
-    uint64_t number;
-    int open;   /* state "open" (else "closed") */
-    int merged; /* `merged`, or `merged_at` != null in lists (which lack `merged`) */
+    uint64_t number; /* GitLab: the merge request's iid (per project), not its global id */
+    int open;        /* state "open" (else "closed") */
+    int merged;      /* `merged`, or `merged_at` != null in lists (which lack `merged`) */
     int draft;
     int64_t closed_at; /* seconds since the epoch; 0 when not closed */
     char *title, *body, *html_url;
     char *head_ref, *head_label, *head_sha, *base_ref;
+    char *node_id; /* GitHub's GraphQL id (auto-merge); "" elsewhere */
 };
 void cpgo_prapi_pr_free(struct cpgo_prapi_pr *pr);
 
@@ -114,6 +131,9 @@ struct cpgo_prapi_result {
     char *token;
     int64_t expires_at, server_date;
     char error[320]; /* one line naming the repository; "" when cls == CPGO_CLASS_OK */
+    /* optional steps that failed ("label 'pgo' does not exist; auto-merge: HTTP 405 ..."),
+     * "" when none did; set on success too */
+    char warning[480];
 };
 typedef void (*cpgo_prapi_done_cb)(struct cpgo_prapi_result *res, void *arg);
 
@@ -141,9 +161,10 @@ struct cpgo_prapi_pacing {
 void cpgo_prapi_pacing_default(struct cpgo_prapi_pacing *p);
 
 struct cpgo_prapi_opts {
-    const char *api_url; /* NULL = https://api.github.com; Enterprise https://HOST/api/v3.
-                            http:// only for loopback hosts (tests). */
-    const char *token;   /* required; copied */
+    enum cpgo_prapi_forge forge; /* the dialect; 0 = GitHub */
+    const char *api_url;         /* NULL = https://api.github.com; Enterprise https://HOST/api/v3.
+                                    http:// only for loopback hosts (tests). */
+    const char *token;           /* required; copied */
     const struct cpgo_prapi_limits *limits; /* NULL = defaults */
     const struct cpgo_prapi_pacing *pacing; /* NULL = defaults */
 };
@@ -153,10 +174,14 @@ struct cpgo_prapi_client;
 /* 0, or CPGO_E_USAGE (bad URL, empty token or one with CR/LF), CPGO_E_NOMEM. The error
  * text never contains the token. */
 int cpgo_prapi_client_new(uv_loop_t *loop, struct cpgo_scraper *scraper,
-                       const struct cpgo_prapi_opts *opts, struct cpgo_prapi_client **out,
-                       struct cpgo_err *err);
+                          const struct cpgo_prapi_opts *opts, struct cpgo_prapi_client **out,
+                          struct cpgo_err *err);
 /* Fails every queued operation with CPGO_CLASS_CANCELED (through its callback, later), aborts
  * the request in flight, and runs `closed` (may be NULL) once the client is freed. */
+/* Replaces the token (a GitHub App installation token minted again, a token file
+ * rotated): requests started from now on send the new one; a client stopped by a 401 is
+ * started again. 0, or CPGO_E_USAGE (empty, control bytes) / CPGO_E_NOMEM, token unchanged. */
+int cpgo_prapi_client_set_token(struct cpgo_prapi_client *c, const char *token);
 void cpgo_prapi_client_close(struct cpgo_prapi_client *c, void (*closed)(void *arg), void *arg);
 
 struct cpgo_prapi_status {
@@ -175,7 +200,8 @@ void cpgo_prapi_client_status(const struct cpgo_prapi_client *c, struct cpgo_pra
 /*
  * Operations. Each returns 0 and later calls `done` exactly once, or returns a negative
  * CPGO_E_* code and never calls it: CPGO_E_USAGE for an invalid owner, repository, branch
- * or number (owner and repository: [A-Za-z0-9._-], at most 100 bytes; branches: no control
+ * or number (owner and repository: [A-Za-z0-9._-], at most 100 bytes -- a GitLab owner is
+ * a group path "group/sub/..." of such names, at most 255 bytes; branches: no control
  * bytes, at most 255), CPGO_E_INPUT for text that is not UTF-8, CPGO_E_LIMIT for a body
  * over CPGO_PRAPI_MAX_BODY or a full queue, CPGO_E_NOMEM.
  */
@@ -185,8 +211,16 @@ void cpgo_prapi_client_status(const struct cpgo_prapi_client *c, struct cpgo_pra
  * (the search stops there), else the most recent closed one (the highest number), else
  * found = 0 with class OK. head_owner NULL means owner; base NULL means any. */
 int cpgo_prapi_find_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
-                    const char *head_owner, const char *head_branch, const char *base,
-                    cpgo_prapi_done_cb done, void *arg);
+                       const char *head_owner, const char *head_branch, const char *base,
+                       cpgo_prapi_done_cb done, void *arg);
+
+/* Names given to a pull request (labels, reviewers, assignees): at most
+ * CPGO_PRAPI_MAX_NAMES of each, validated by the caller (config). */
+#define CPGO_PRAPI_MAX_NAMES 50
+struct cpgo_prapi_names {
+    const char *const *v;
+    size_t n;
+};
 
 struct cpgo_prapi_new_pr {
     const char *title;       /* required */
@@ -194,19 +228,29 @@ struct cpgo_prapi_new_pr {
     const char *head_branch; /* required */
     const char *base;        /* required */
     const char *body;        /* may be NULL */
-    int draft;
+    int draft;               /* GitHub: draft; GitLab: "Draft: " title; Gitea: "WIP: " title */
+    /* optional steps after the creation (failures are warnings) */
+    struct cpgo_prapi_names labels, reviewers, assignees;
+    int auto_merge; /* merge when checks pass, where the forge offers it */
 };
 /* CREATE: POST /repos/{owner}/{repo}/pulls {"title","head","base","body"[,"draft"]}. */
 int cpgo_prapi_create_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
-                      const struct cpgo_prapi_new_pr *pr, cpgo_prapi_done_cb done, void *arg);
-/* UPDATE: PATCH /repos/{owner}/{repo}/pulls/{number} {"title","body"}; a NULL field is left
- * as it is (at least one is required). */
+                         const struct cpgo_prapi_new_pr *pr, cpgo_prapi_done_cb done, void *arg);
+/* An update in place. A NULL title or body is left as it is (at least one is required);
+ * labels are added where the forge adds them in the same request (GitLab's add_labels),
+ * never removed (a person may have removed one on purpose: GitHub and Gitea leave labels
+ * as they are on update). */
+struct cpgo_prapi_edit {
+    const char *title, *body;
+    struct cpgo_prapi_names labels;
+};
+/* UPDATE: GitHub PATCH /repos/{owner}/{repo}/pulls/{number} {"title","body"}. */
 int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
-                      uint64_t number, const char *title, const char *body, cpgo_prapi_done_cb done,
-                      void *arg);
+                         uint64_t number, const struct cpgo_prapi_edit *ed, cpgo_prapi_done_cb done,
+                         void *arg);
 /* GET: GET /repos/{owner}/{repo}/pulls/{number}: state, merged, body and the rest. */
-int cpgo_prapi_get_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo, uint64_t number,
-                   cpgo_prapi_done_cb done, void *arg);
+int cpgo_prapi_get_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                      uint64_t number, cpgo_prapi_done_cb done, void *arg);
 
 /*
  * GitHub App operations (prapi_app.c), for a client whose token is the app's JWT.
@@ -218,11 +262,6 @@ int cpgo_prapi_app_installation(struct cpgo_prapi_client *c, const char *owner, 
                                 cpgo_prapi_done_cb done, void *arg);
 int cpgo_prapi_app_token(struct cpgo_prapi_client *c, uint64_t installation_id,
                          cpgo_prapi_done_cb done, void *arg);
-/* Replaces the token (a JWT lasts minutes): requests started from now on send the new one;
- * the previous one is still scrubbed from error text (a response in flight may echo it).
- * A client stopped by a 401 goes again: the new credential deserves a request. 0, or
- * CPGO_E_USAGE (empty, control characters) / CPGO_E_NOMEM, the old token kept. */
-int cpgo_prapi_client_set_token(struct cpgo_prapi_client *c, const char *token);
 
 /*
  * The marker that makes a pull request cpgo's: an HTML comment (invisible when rendered)
@@ -245,17 +284,17 @@ int cpgo_prapi_body_has_marker(const char *body, const char *target_key);
  * JSON), and never reads beyond len.
  */
 int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, char *err,
-                     size_t errcap);
+                        size_t errcap);
 /* A JSON array of pull requests, at most max_items (more is an error). *out is an array of
  * *n (free each with cpgo_prapi_pr_free, then the array). */
-int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_prapi_pr **out,
-                          size_t *n, char *err, size_t errcap);
+int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items,
+                             struct cpgo_prapi_pr **out, size_t *n, char *err, size_t errcap);
 /* GitHub's error document {"message", "errors": [{"message"|"code"}]} as one printable
  * line ("Validation Failed: A pull request already exists for o:b."); the first line of
  * the body when it is not one. Every form of the secrets (NULL: none) is scrubbed from the
  * whole line before it is cut to cap. Always writes a NUL-terminated string. */
 void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
-                           char *out, size_t cap);
+                              char *out, size_t cap);
 /* The URL of rel="next" in a Link header: 1 (written to out), 0 (none), -1 (malformed or
  * does not fit). */
 int cpgo_prapi_link_next(const char *link, char *out, size_t cap);

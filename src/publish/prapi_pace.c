@@ -1,10 +1,10 @@
 /*
- * prapi_pace.c - GitHub's rules applied to each response (prapi.h lists them): when the
- * next request may start (the queue's pause, the gap after a mutation, the hourly budget),
- * and what a response means -- finish the operation, retry it after a backoff or a rate
- * limit (primary, retry-after, secondary), stop the client on 401, follow a redirect or a
- * Link rel="next" page only within the API, and never send a POST twice blindly (a lookup
- * first). Thread: the loop, called from the client's transfer callback (prapi.c).
+ * prapi_pace.c - GitHub's rules, which cpgo applies to every forge, applied to each response
+ * (prapi.h lists them): when the next request may start (the queue's pause, the gap after a
+ * mutation, the hourly budget), and what a response means -- finish the operation, retry it after a
+ * backoff or a rate limit (primary, retry-after, secondary), stop the client on 401, follow a
+ * redirect or a Link rel="next" page only within the API, and never send a POST twice blindly (a
+ * lookup first). Thread: the loop, called from the client's transfer callback (prapi.c).
  */
 #define _GNU_SOURCE /* strcasestr */
 #include "publish/prapi_int.h"
@@ -122,10 +122,30 @@ static void stop_client(struct cpgo_prapi_client *c, const char *msg)
     prapi_append_clean(m, sizeof m, &o, msg, strlen(msg));
     prapi_scrub(c, m);
     snprintf(c->st.stop_reason, sizeof c->st.stop_reason,
-             "GitHub answered 401 (%.40s) at %.40s: all GitHub requests stopped; fix the token", m,
-             c->api_host);
-    cpgo_log(CPGO_LVL_ERROR, "github authentication failed: all GitHub requests stopped", "api",
-             c->api_url, "reason", m, NULL);
+             "%s answered 401 (%.40s) at %.40s: all %s requests stopped; fix the token", c->d->name,
+             m, c->api_host, c->d->name);
+    cpgo_log(CPGO_LVL_ERROR, "forge authentication failed: all its requests stopped", "forge",
+             c->d->name, "api", c->api_url, "reason", m, NULL);
+}
+
+/* The lookup after an ambiguous POST found what it made: that is the result, and the
+ * operation goes on with its steps. */
+static void recovered(struct prapi_req *r)
+{
+    r->res.recovered = 1;
+    r->in_lookup = 0;
+    prapi_advance(r);
+}
+
+/* The lookup after an ambiguous POST found nothing: the POST may be sent again. */
+static void post_again(struct prapi_req *r)
+{
+    r->in_lookup = 0;
+    r->method = "POST";
+    r->expect = PRAPI_X_PR;
+    if (retarget(r, r->create_url)) return;
+    r->pages = r->redirects = 0;
+    prapi_push_front(r->c, r);
 }
 
 static void handle_list(struct prapi_req *r, struct prapi_resp *rs)
@@ -134,15 +154,18 @@ static void handle_list(struct prapi_req *r, struct prapi_resp *rs)
     struct cpgo_prapi_pr *prs;
     size_t n;
     char err[200];
-    if (cpgo_prapi_parse_pr_list((const char *)rs->body, rs->len, PRAPI_MAX_LIST_ITEMS, &prs, &n, err,
-                              sizeof err)) {
+    if (c->d->parse_list((const char *)rs->body, rs->len, PRAPI_MAX_LIST_ITEMS, &prs, &n, err,
+                         sizeof err)) {
         prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
         return;
     }
     int open_found = 0;
     for (size_t i = 0; i < n; i++) {
         struct cpgo_prapi_pr *p = &prs[i];
-        if (open_found) {
+        /* a list the forge did not filter (Gitea) holds other branches' pull requests */
+        int other = (r->want_head && strcmp(p->head_ref, r->want_head)) ||
+                    (r->want_base && p->base_ref[0] && strcmp(p->base_ref, r->want_base));
+        if (open_found || other) {
             cpgo_prapi_pr_free(p);
             continue;
         }
@@ -161,20 +184,14 @@ static void handle_list(struct prapi_req *r, struct prapi_resp *rs)
     free(prs);
     if (r->in_lookup) {
         if (r->res.found) {
-            r->res.recovered = 1;
-            prapi_finish(r, CPGO_CLASS_OK, "%s", "");
+            recovered(r);
             return;
         }
-        /* nothing was created: the POST may be sent again */
-        r->in_lookup = 0;
-        r->method = "POST";
-        if (retarget(r, r->create_url)) return;
-        r->pages = r->redirects = 0;
-        prapi_push_front(c, r);
+        post_again(r);
         return;
     }
     if (open_found) {
-        prapi_finish(r, CPGO_CLASS_OK, "%s", "");
+        prapi_advance(r);
         return;
     }
     char next[2048];
@@ -186,7 +203,7 @@ static void handle_list(struct prapi_req *r, struct prapi_resp *rs)
     if (ln == 1) {
         if (!same_api(c, next)) {
             prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "Link rel=\"next\" leaves the API (%s://%s)",
-                          c->api_scheme, c->api_host);
+                         c->api_scheme, c->api_host);
             return;
         }
         if (r->pages + 1 < c->lim.max_pages) {
@@ -198,7 +215,7 @@ static void handle_list(struct prapi_req *r, struct prapi_resp *rs)
         }
         r->res.truncated = 1;
     }
-    prapi_finish(r, CPGO_CLASS_OK, "%s", "");
+    prapi_advance(r);
 }
 
 static void handle_2xx(struct prapi_req *r, struct prapi_resp *rs)
@@ -209,17 +226,44 @@ static void handle_2xx(struct prapi_req *r, struct prapi_resp *rs)
         r->on_2xx(r, rs);
         return;
     }
-    if (r->res.op == CPGO_PRAPI_OP_FIND || r->in_lookup) {
+    enum prapi_expect x = r->in_lookup ? r->lookup_expect : r->expect;
+    if (x == PRAPI_X_LIST) {
         handle_list(r, rs);
         return;
     }
     char err[200];
-    if (cpgo_prapi_parse_pr((const char *)rs->body, rs->len, &r->res.pr, err, sizeof err)) {
+    if (x == PRAPI_X_OTHER) {
+        enum cpgo_class cls =
+            c->d->step_done ? c->d->step_done(r, rs, err, sizeof err) : CPGO_CLASS_OK;
+        if (cls != CPGO_CLASS_OK) {
+            prapi_finish(r, cls, "HTTP %ld: %s", rs->status, err);
+            return;
+        }
+        prapi_advance(r);
+        return;
+    }
+    struct cpgo_prapi_pr pr;
+    if (c->d->parse_pr((const char *)rs->body, rs->len, &pr, err, sizeof err)) {
         prapi_finish(r, CPGO_CLASS_BAD_RESPONSE, "HTTP %ld: %s", rs->status, err);
         return;
     }
+    if (r->in_lookup) {
+        /* one pull request for the head (Gitea): only an open one is what the POST made */
+        if (!pr.open) {
+            cpgo_prapi_pr_free(&pr);
+            post_again(r);
+            return;
+        }
+        cpgo_prapi_pr_free(&r->res.pr);
+        r->res.pr = pr;
+        r->res.found = 1;
+        recovered(r);
+        return;
+    }
+    cpgo_prapi_pr_free(&r->res.pr);
+    r->res.pr = pr;
     r->res.found = 1;
-    prapi_finish(r, CPGO_CLASS_OK, "%s", "");
+    prapi_advance(r);
 }
 
 /* A failure after which the request may or may not have taken effect. */
@@ -240,11 +284,12 @@ static void handle_ambiguous(struct prapi_req *r, struct prapi_resp *rs, enum cp
         }
         if (retarget(r, r->lookup_url)) return;
         r->in_lookup = 1;
+        r->expect = r->lookup_expect;
         r->method = "GET";
         r->pages = r->redirects = 0;
     }
-    cpgo_log(CPGO_LVL_INFO, "github request failed, retrying", "repository", r->repo, "error", why,
-             NULL);
+    cpgo_log(CPGO_LVL_INFO, "pull request API request failed, retrying", "forge", c->d->name,
+             "repository", r->repo, "error", why, NULL);
     retry(r, wait, cls, why);
 }
 
@@ -262,8 +307,8 @@ void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
     /* a response that completed while closing is still judged (a POST may have created
      * the pull request); whatever would be sent next is canceled by the pump */
     if (rs->curlcode == CURLE_ABORTED_BY_CALLBACK) {
-        prapi_finish(r, CPGO_CLASS_CANCELED,
-                      "canceled: the GitHub client or the HTTP client closed");
+        prapi_finish(r, CPGO_CLASS_CANCELED, "canceled: the %s client or the HTTP client closed",
+                     c->d->name);
         return;
     }
     if (rs->curlcode != CURLE_OK) {
@@ -274,7 +319,7 @@ void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
         case CURLE_FILESIZE_EXCEEDED:
             if (rs->over_limit || rs->curlcode == CURLE_FILESIZE_EXCEEDED)
                 prapi_finish(r, CPGO_CLASS_BAD_RESPONSE,
-                              "response larger than the limit of %zu bytes", c->lim.max_json_bytes);
+                             "response larger than the limit of %zu bytes", c->lim.max_json_bytes);
             else
                 prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory reading the response");
             return;
@@ -333,7 +378,8 @@ void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
     }
     if (st == 401) {
         stop_client(c, msg[0] ? msg : "Bad credentials");
-        prapi_finish(r, CPGO_CLASS_AUTH, "%s: all GitHub requests stopped; fix the token", why);
+        prapi_finish(r, CPGO_CLASS_AUTH, "%s: all %s requests stopped; fix the token", why,
+                     c->d->name);
         return;
     }
     int limited = st == 429 || rs->retry_after_s >= 0 || (st == 403 && rs->remaining == 0) ||
@@ -361,30 +407,28 @@ void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
         if (wait > c->pace.max_pause_ms) wait = c->pace.max_pause_ms;
         char ws[32];
         snprintf(ws, sizeof ws, "%llu", (unsigned long long)wait);
-        cpgo_log(CPGO_LVL_WARN, "github rate limit: pausing GitHub requests", "repository", r->repo,
-                 "kind", kind, "wait_ms", ws, NULL);
+        cpgo_log(CPGO_LVL_WARN, "rate limited: pausing the forge's requests", "forge", c->d->name,
+                 "repository", r->repo, "kind", kind, "wait_ms", ws, NULL);
         retry(r, wait, CPGO_CLASS_RATE_LIMITED, why);
         return;
     }
-    if (st == 403) {
-        prapi_finish(r, CPGO_CLASS_FORBIDDEN, "%s", why);
-        return;
-    }
-    if (st == 404) {
-        prapi_finish(r, CPGO_CLASS_NOT_FOUND,
-                      "%s (no such repository or pull request, or the token "
-                      "cannot see it)",
-                      why);
-        return;
-    }
-    if (st == 422) {
-        prapi_finish(r, strcasestr(msg, "already exists") ? CPGO_CLASS_EXISTS : CPGO_CLASS_INVALID,
-                      "%s", why);
+    if (r->in_lookup && st == 404 && r->lookup_expect == PRAPI_X_PR) {
+        post_again(r); /* no pull request for the head: the POST made none */
         return;
     }
     if (st >= 500) {
         handle_ambiguous(r, rs, CPGO_CLASS_TRANSIENT, why);
         return;
     }
-    prapi_finish(r, CPGO_CLASS_HTTP, "%s", why);
+    enum cpgo_class cls = CPGO_CLASS_HTTP;
+    if (c->d->judge(r, st, msg, &cls)) {
+        prapi_push_front(c, r); /* the dialect asks another way (r points at it) */
+        return;
+    }
+    if (cls == CPGO_CLASS_NOT_FOUND && !r->optional) {
+        prapi_finish(r, cls, "%s (no such repository or pull request, or the token cannot see it)",
+                     why);
+        return;
+    }
+    prapi_finish(r, cls, "%s", why);
 }

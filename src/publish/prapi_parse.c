@@ -24,6 +24,7 @@ void cpgo_prapi_pr_free(struct cpgo_prapi_pr *pr)
     free(pr->head_label);
     free(pr->head_sha);
     free(pr->base_ref);
+    free(pr->node_id);
     memset(pr, 0, sizeof *pr);
 }
 
@@ -109,6 +110,7 @@ static int pr_from_json(json_t *o, struct cpgo_prapi_pr *pr, char *err, size_t c
     if ((rc = get_str(o, "title", "", &pr->title, err, cap)) ||
         (rc = get_str(o, "body", "", &pr->body, err, cap)) ||
         (rc = get_str(o, "html_url", "", &pr->html_url, err, cap)) ||
+        (rc = get_str(o, "node_id", "", &pr->node_id, err, cap)) ||
         (rc = get_bool(o, "merged", &pr->merged, &merged_present, err, cap)) ||
         (rc = get_bool(o, "draft", &pr->draft, NULL, err, cap)) ||
         (rc = get_str(o, "merged_at", "", &merged_at, err, cap)) ||
@@ -167,7 +169,8 @@ static json_t *load(const char *data, size_t len, char *err, size_t cap)
     return root;
 }
 
-int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, char *err, size_t errcap)
+int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out, char *err,
+                        size_t errcap)
 {
     memset(out, 0, sizeof *out);
     json_t *root = load(data, len, err, errcap);
@@ -177,8 +180,8 @@ int cpgo_prapi_parse_pr(const char *data, size_t len, struct cpgo_prapi_pr *out,
     return rc;
 }
 
-int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items, struct cpgo_prapi_pr **out,
-                          size_t *n, char *err, size_t errcap)
+int cpgo_prapi_parse_pr_list(const char *data, size_t len, size_t max_items,
+                             struct cpgo_prapi_pr **out, size_t *n, char *err, size_t errcap)
 {
     *out = NULL;
     *n = 0;
@@ -233,7 +236,7 @@ void prapi_append_clean(char *out, size_t cap, size_t *o, const char *s, size_t 
 }
 
 void cpgo_prapi_parse_message(const char *data, size_t len, const struct cpgo_url_secrets *secrets,
-                           char *out, size_t cap)
+                              char *out, size_t cap)
 {
     if (!cap) return;
     out[0] = 0;

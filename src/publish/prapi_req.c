@@ -1,5 +1,5 @@
 /*
- * prapi_req.c - an operation's life in the GitHub client, below everything else in it:
+ * prapi_req.c - an operation's life in the pull-request API client, below everything else in it:
  * the queue (a FIFO: new operations at the tail, retries, redirects and next pages at the
  * head), the one callback that ends each operation with its error line built, scrubbed of
  * the token, and the small helpers the client's files share. Calls nothing of the other
@@ -79,6 +79,15 @@ void prapi_free_req(struct prapi_req *r)
     free(r->payload);
     free(r->create_url);
     free(r->lookup_url);
+    free(r->want_head);
+    free(r->want_base);
+    char **lists[3] = {r->labels, r->reviewers, r->assignees};
+    for (int i = 0; i < 3; i++) {
+        for (char **p = lists[i]; p && *p; p++)
+            free(*p);
+        free(lists[i]);
+    }
+    if (r->c && r->c->d->free_state) r->c->d->free_state(r);
     cpgo_buf_free(&r->body);
     cpgo_prapi_pr_free(&r->res.pr);
     if (r->res.token) explicit_bzero(r->res.token, strlen(r->res.token));
@@ -106,14 +115,29 @@ struct prapi_req *prapi_peek(const struct cpgo_prapi_client *c)
     return CPGO_LIST_DATA(cpgo_list_head(&c->waiting), struct prapi_req, link);
 }
 
-/* Ends an operation: the one callback, then the request is freed. */
+/* Ends an operation: the one callback, then the request is freed. An optional step that
+ * fails (any class: its operation has already done what it is for) becomes a warning,
+ * and the operation goes on with its next step. */
 void prapi_finish(struct prapi_req *r, enum cpgo_class cls, const char *fmt, ...)
 {
     struct cpgo_prapi_client *c = r->c;
+    if (r->optional && cls != CPGO_CLASS_OK) {
+        char why[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        prapi_warn(r, r->step, why);
+        cpgo_log(CPGO_LVL_WARN, "pull request option not applied", "repository", r->repo, "step",
+                 r->step, "error", r->res.warning, NULL);
+        r->optional = 0;
+        prapi_advance(r);
+        return;
+    }
     r->res.cls = cls;
     r->res.error[0] = 0;
     if (cls != CPGO_CLASS_OK) {
-        int n = snprintf(r->res.error, sizeof r->res.error, "github %s: %s: ", r->repo,
+        int n = snprintf(r->res.error, sizeof r->res.error, "%s %s: %s: ", c->d->tag, r->repo,
                          op_name(r->res.op));
         if (n > 0 && (size_t)n < sizeof r->res.error) {
             va_list ap;
@@ -127,11 +151,30 @@ void prapi_finish(struct prapi_req *r, enum cpgo_class cls, const char *fmt, ...
         cpgo_prapi_pr_free(&r->res.pr);
         r->res.found = 0;
         if (cpgo_log_enabled(CPGO_LVL_DEBUG))
-            cpgo_log(CPGO_LVL_DEBUG, "github operation failed", "repository", r->repo, "class",
-                     cpgo_class_name(cls), "error", r->res.error, NULL);
+            cpgo_log(CPGO_LVL_DEBUG, "pull request operation failed", "repository", r->repo,
+                     "class", cpgo_class_name(cls), "error", r->res.error, NULL);
     } else if (r->res.pr.html_url) {
         prapi_scrub(c, r->res.pr.html_url); /* logged and shown in /status: a server's text too */
     }
     r->done(&r->res, r->arg);
     prapi_free_req(r);
+}
+
+void prapi_advance(struct prapi_req *r)
+{
+    struct cpgo_prapi_client *c = r->c;
+    r->optional = 0;
+    r->step[0] = 0;
+    int n = c->d->next ? c->d->next(r) : 0;
+    if (n < 0) {
+        prapi_finish(r, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+        return;
+    }
+    if (n == 0) {
+        prapi_finish(r, CPGO_CLASS_OK, "%s", "");
+        return;
+    }
+    r->pages = r->redirects = r->retries = 0;
+    r->in_lookup = 0;
+    prapi_push_front(c, r);
 }

@@ -444,8 +444,14 @@ int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
 fail:
     cpgo_buf_free(&b);
     if (rc == CPGO_E_LIMIT)
-        return cpgo_err_set(err, rc, "pull request body: longer than %d bytes", CPGO_PRAPI_MAX_BODY);
+        return cpgo_err_set(err, rc, "pull request body: longer than %d bytes",
+                            CPGO_PRAPI_MAX_BODY);
     return cpgo_err_set(err, rc, "pull request body: out of memory");
+}
+
+static const char *prefix(const struct cpgo_prbody_in *in)
+{
+    return in->commit_prefix && in->commit_prefix[0] ? in->commit_prefix : "cpgo: ";
 }
 
 int cpgo_prbody_title(const struct cpgo_prbody_in *in, char *buf, size_t cap)
@@ -455,7 +461,8 @@ int cpgo_prbody_title(const struct cpgo_prbody_in *in, char *buf, size_t cap)
     if (!in || !in->target_file) return -1;
     char file[300];
     escape(in->target_file, 256, file, sizeof file, 0);
-    int n = snprintf(buf, cap, "cpgo: %s the PGO profile %s", in->created ? "add" : "update", file);
+    int n = snprintf(buf, cap, "%s%s the PGO profile %s", prefix(in),
+                     in->created ? "add" : "update", file);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
@@ -478,7 +485,7 @@ int cpgo_prbody_summary_line(const struct cpgo_prbody_in *in, char *buf, size_t 
         fmt_size(in->bytes_before, s1, sizeof s1);
         snprintf(sizes, sizeof sizes, "%s -> %s", s1, s2);
     }
-    int n = snprintf(buf, cap, "cpgo: %s %s (%s scrape%s of %s instance%s, %s)",
+    int n = snprintf(buf, cap, "%s%s %s (%s scrape%s of %s instance%s, %s)", prefix(in),
                      in->created ? "add" : "update", file, c1, in->scrapes == 1 ? "" : "s", c2,
                      in->instances == 1 ? "" : "s", sizes);
     return n < 0 || (size_t)n >= cap ? -1 : n;

@@ -40,6 +40,9 @@ struct cpgo_prbody_in {
     const struct cpgo_summary *before; /* the existing file; NULL when created */
     const struct cpgo_summary *after;  /* the new file; NULL leaves out samples and table */
     size_t top_n;                      /* functions per side; 0 = 10, at most 50 */
+    /* `open_pull_request.commit_prefix` ("chore(pgo): "): begins the title and the commit
+     * subject instead of "cpgo: "; NULL or "" = "cpgo: " */
+    const char *commit_prefix;
     /* `pgo:` (issue 12) */
     int64_t half_life_ms; /* 0 = no decay (row left out) */
     double decay;         /* what the existing samples were scaled by (1 = none) */
@@ -60,7 +63,8 @@ struct cpgo_prbody_in {
 int cpgo_prbody_build(const struct cpgo_prbody_in *in, char **out, size_t *len,
                       struct cpgo_err *err);
 
-/* A title that does not change between updates (so updates do not rewrite it):
+/* A title that does not change between updates (so updates do not rewrite it), beginning
+ * with the commit prefix:
  * "cpgo: update the PGO profile <file>" or "cpgo: add the PGO profile <file>". Returns its
  * length, or -1 if it does not fit (buf is then "" or cut). */
 int cpgo_prbody_title(const struct cpgo_prbody_in *in, char *buf, size_t cap);

@@ -36,6 +36,12 @@ cp "$T/out" "$T/pgo.dump"
 has "canary's pgo" "$T/pgo.dump" "- name: checkout-canary
   url: http://checkout-canary.shop.svc:6060/debug/pprof/profile?seconds=30"
 has "canary's pgo values" "$T/pgo.dump" "    reopen_growth: 100
+    labels: []
+    reviewers: []
+    assignees: []
+    draft: false
+    auto_merge: false
+    commit_prefix: \"\"
   pgo:
     half_life: 168h0m0s
     weight: 0.1
@@ -128,6 +134,6 @@ cat > "$T/sample-pgo.want" <<'TXT'
 TXT
 check "the sample's pgo section is the defaults" cmp -s "$T/sample-pgo.txt" "$T/sample-pgo.want"
 check "the pgo section follows open_pull_request" \
-  grep -qzF "    reopen_growth: 100
+  grep -qzF "    commit_prefix: \"\"
   pgo:" "$T/out"
 finish

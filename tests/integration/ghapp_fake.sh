@@ -123,5 +123,5 @@ for f in "$T"/*.out "$T"/*.err; do
   check "no JWT in $(basename "$f")" absent 'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9' "$f"
   check "no key bytes in $(basename "$f")" absent -F -- "$body" "$f"
 done
-check "the debug logs did run" grep -q 'github request' "$T/many.err"
+check "the debug logs did run" grep -q 'pull request API request' "$T/many.err"
 finish

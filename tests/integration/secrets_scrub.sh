@@ -133,7 +133,7 @@ all_failed() {
 }
 check "every echoing backend was scraped and failed" wait_for all_failed 90
 check "GitHub echoed every form, then stopped GitHub work (401)" \
-  wait_for "grep -q 'github authentication failed' '$T/log'" 120
+  wait_for "grep -q 'forge authentication failed' '$T/log'" 120
 curl -s "http://127.0.0.1:$PORT/status" >"$T/status.json"
 curl -s "http://127.0.0.1:$PORT/metrics" >"$T/metrics"
 kill -TERM $pid

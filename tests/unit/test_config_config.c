@@ -382,9 +382,9 @@ static void test_messages(void)
                  NAME ":2:10: log.level: 'verbose' is not one of debug, info, warn, error");
     expect_error("log:\n  format: xml\n" B_MIN, "log.format: 'xml' is not one of logfmt, json");
     /* forge github never sends the token to another host */
-    expect_error(B_HEAD "  open_pull_request:\n    repository: https://gitlab.com/org/app\n",
+    expect_error(B_HEAD "  open_pull_request:\n    repository: https://git.example.com/org/app\n",
                  NAME ":5:17: backends[0].open_pull_request.repository: "
-                      "'https://gitlab.com/org/app' is not on github.com");
+                      "'https://git.example.com/org/app' is not on github.com");
     expect_error("github: {api_url: 'https://ghe.example.com/api/v3'}\n" B_MIN,
                  "is not on ghe.example.com, the git host of github.api_url");
     cpgo_config_free(parse_ok("github: {api_url: 'https://ghe.example.com/api/v3'}\n" B_HEAD
@@ -392,8 +392,8 @@ static void test_messages(void)
                               "https://ghe.example.com/org/app\n"));
     cpgo_config_free(parse_ok(B_HEAD "  open_pull_request:\n    repository: "
                                      "https://gitlab.com/org/app\n    forge: local\n"));
-    expect_error(B_MIN "    forge: gitlab\n",
-                 "open_pull_request.forge: 'gitlab' is not one of github, local");
+    expect_error(B_MIN "    forge: bitbucket\n",
+                 "open_pull_request.forge: 'bitbucket' is not one of github, gitlab, gitea, local");
     expect_error("shutdown_timeout: 0s\n" B_MIN,
                  NAME ":1:19: shutdown_timeout: '0s' is out of range (100ms to 1h0m0s)");
     expect_error("limits:\n  max_body_bytes: lots\n" B_MIN,
@@ -1045,11 +1045,11 @@ static void test_head_and_forge(void)
     struct cpgo_err e;
     CHECK_EQ_INT(cpgo_repo_parse("../repos/app", BASE, &local, &e), 0);
     CHECK_EQ_INT(cpgo_repo_parse("https://github.com/org/app", BASE, &https, &e), 0);
-    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_AUTO, &local), CPGO_FORGE_LOCAL);
-    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_AUTO, &https), CPGO_FORGE_GITHUB);
-    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_AUTO, NULL), CPGO_FORGE_GITHUB);
-    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_GITHUB, &local), CPGO_FORGE_GITHUB);
-    CHECK_EQ_INT(cpgo_config_resolve_forge(CPGO_FORGE_LOCAL, &https), CPGO_FORGE_LOCAL);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(NULL, CPGO_FORGE_AUTO, &local), CPGO_FORGE_LOCAL);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(NULL, CPGO_FORGE_AUTO, &https), CPGO_FORGE_GITHUB);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(NULL, CPGO_FORGE_AUTO, NULL), CPGO_FORGE_GITHUB);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(NULL, CPGO_FORGE_GITHUB, &local), CPGO_FORGE_GITHUB);
+    CHECK_EQ_INT(cpgo_config_resolve_forge(NULL, CPGO_FORGE_LOCAL, &https), CPGO_FORGE_LOCAL);
     cpgo_repo_free(&local);
     cpgo_repo_free(&https);
 }

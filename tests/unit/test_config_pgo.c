@@ -663,6 +663,12 @@ static void test_dump(void)
     if (!c) return;
     d = dump(c);
     CHECK_STR_CONTAINS(d, "    reopen_growth: 100\n"
+                          "    labels: []\n"
+                          "    reviewers: []\n"
+                          "    assignees: []\n"
+                          "    draft: false\n"
+                          "    auto_merge: false\n"
+                          "    commit_prefix: \"\"\n"
                           "  pgo:\n"
                           "    half_life: 0s\n"
                           "    weight: 1\n"

@@ -919,7 +919,7 @@ static void test_targets(void)
 }
 
 /* A backends-only configuration dumps exactly as before services existed (with the pgo
- * section's defaults since issue 12). */
+ * section's defaults since issue 12, and the pull request's options since issue 13). */
 static void test_backends_dump_unchanged(void)
 {
     struct cpgo_config *c = parse_ok("backends:\n- url: http://localhost:6060/debug/pprof/"
@@ -937,7 +937,9 @@ static void test_backends_dump_unchanged(void)
     CHECK(!strstr(d, "tls_config") && !strstr(d, "proxy_url") && !strstr(d, "authorization"));
     CHECK_STR_CONTAINS(d, "#     backends: localhost:6060\n");
     /* ... but for issue 12's pgo section, every key at its default, after open_pull_request */
-    CHECK_STR_CONTAINS(d, "    reopen_growth: 100\n  pgo:\n    half_life: 0s\n    weight: 1\n"
+    CHECK_STR_CONTAINS(d, "    reopen_growth: 100\n    labels: []\n    reviewers: []\n"
+                          "    assignees: []\n    draft: false\n    auto_merge: false\n"
+                          "    commit_prefix: \"\"\n  pgo:\n    half_life: 0s\n    weight: 1\n"
                           "    no_inline:\n    - runtime.gopark\n");
     CHECK_STR_CONTAINS(d, "    min_change: 0%\n    verify_with_go: false\n# 1 target");
     free(d);

@@ -824,7 +824,7 @@ int main(void)
     CHECK(fstat(logfd, &sb) == 0);
     char *logs = calloc(1, (size_t)sb.st_size + 1);
     CHECK(pread(logfd, logs, (size_t)sb.st_size, 0) == sb.st_size);
-    CHECK_STR_CONTAINS(logs, "github request");
+    CHECK_STR_CONTAINS(logs, "pull request API request");
     char piece[64];
     key_piece(path_rsa, piece, sizeof piece);
     const char *texts[] = {logs, all_errors ? all_errors : ""};

@@ -294,7 +294,7 @@ static void fast_pacing(struct cpgo_prapi_pacing *p)
 }
 
 static struct cpgo_prapi_client *client_with(const struct cpgo_prapi_pacing *p,
-                                          const struct cpgo_prapi_limits *l, const char *token)
+                                             const struct cpgo_prapi_limits *l, const char *token)
 {
     struct cpgo_prapi_pacing fp;
     if (!p) {
@@ -369,9 +369,9 @@ static void test_create(void)
 
     char *body = managed_body("Profile refreshed: ünïcode | and `ticks`.");
     struct cpgo_prapi_new_pr np = {.title = "cpgo: add the PGO profile default.pgo",
-                                .head_branch = HEAD,
-                                .base = "main",
-                                .body = body};
+                                   .head_branch = HEAD,
+                                   .base = "main",
+                                   .body = body};
     CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &d2), 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
@@ -432,7 +432,10 @@ static void test_update_in_place(void)
     CHECK(cpgo_prapi_body_has_marker(d1.r.pr.body, KEY)); /* ours: may be updated */
 
     char *neu = managed_body("new numbers");
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", d1.r.pr.number, NULL, neu, on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", d1.r.pr.number,
+                                      &(struct cpgo_prapi_edit){.title = NULL, .body = neu},
+                                      on_done, &d2),
+                 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK(d2.r.pr.body && !strcmp(d2.r.pr.body, neu));
@@ -494,7 +497,8 @@ static void test_unmanaged(void)
     CHECK(!strstr(m + 4, "--") || strstr(m + 4, "--") == m + strlen(m) - 3);
     CHECK_EQ_INT(cpgo_prapi_marker(KEY, m, 20), -1);
     CHECK(cpgo_prapi_body_has_marker("text\n<!-- cpgo:managed target=k -->\nmore", "k"));
-    CHECK(!cpgo_prapi_body_has_marker("<!-- cpgo:managed target=kk -->", "k")); /* no prefix match */
+    CHECK(
+        !cpgo_prapi_body_has_marker("<!-- cpgo:managed target=kk -->", "k")); /* no prefix match */
     CHECK(!cpgo_prapi_body_has_marker("<!-- cpgo:managed target=k -->", "kk"));
     CHECK(cpgo_prapi_body_has_marker("<!-- cpgo:managed target=zz -->", NULL));
     CHECK(!cpgo_prapi_body_has_marker(NULL, "k"));
@@ -624,7 +628,10 @@ static void test_auth(void)
     CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, HEAD, NULL, on_done, &d[0]), 0);
     CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 1, on_done, &d[1]), 0);
     CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "other", &np, on_done, &d[2]), 0);
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, "t", NULL, on_done, &d[3]), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1,
+                                      &(struct cpgo_prapi_edit){.title = "t", .body = NULL},
+                                      on_done, &d[3]),
+                 0);
     WAIT(&d[3].n, 1);
     for (int i = 0; i < 4; i++) {
         CHECK_EQ_INT(d[i].n, 1);
@@ -687,7 +694,10 @@ static void test_5xx(void)
     ctl0("{s:s, s:s, s:s, s:i}", "action", "fault", "kind", "status", "method", "PATCH", "status",
          503);
     struct done d2 = {0};
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", num, NULL, "nb", on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", num,
+                                      &(struct cpgo_prapi_edit){.title = NULL, .body = "nb"},
+                                      on_done, &d2),
+                 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
     CHECK_EQ_INT(d2.r.attempts, 2);
@@ -930,7 +940,10 @@ static void test_redirects(void)
     ctl0("{s:s, s:s, s:i, s:s}", "action", "fault", "kind", "redirect", "status", 307, "location",
          loc);
     struct done d2 = {0};
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", num, NULL, "x", on_done, &d2), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", num,
+                                      &(struct cpgo_prapi_edit){.title = NULL, .body = "x"},
+                                      on_done, &d2),
+                 0);
     WAIT(&d2.n, 1);
     CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_REDIRECT);
     CHECK_STR_CONTAINS(d2.r.error, "refused");
@@ -1102,8 +1115,14 @@ static void test_pacing(void)
     struct cpgo_prapi_client *c = client_with(&p, NULL, TOKEN);
     struct done d[5] = {{0}};
     struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = "c", .base = "main", .body = "b"};
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n1, "t1", "b1", on_done, &d[0]), 0);
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n2, "t2", "b2", on_done, &d[1]), 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n1,
+                                      &(struct cpgo_prapi_edit){.title = "t1", .body = "b1"},
+                                      on_done, &d[0]),
+                 0);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n2,
+                                      &(struct cpgo_prapi_edit){.title = "t2", .body = "b2"},
+                                      on_done, &d[1]),
+                 0);
     CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "paced", n1, on_done, &d[2]), 0);
     CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "paced", &np, on_done, &d[3]), 0);
     CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "paced", NULL, "c", NULL, on_done, &d[4]), 0);
@@ -1143,7 +1162,10 @@ static void test_pacing(void)
     c = client_with(&p, NULL, TOKEN);
     struct done e[4] = {{0}};
     for (int i = 0; i < 3; i++)
-        CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n1, NULL, "x", on_done, &e[i]), 0);
+        CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "paced", n1,
+                                          &(struct cpgo_prapi_edit){.title = NULL, .body = "x"},
+                                          on_done, &e[i]),
+                     0);
     CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "paced", n1, on_done, &e[3]), 0);
     WAIT(&e[1].n, 1);
     struct cpgo_prapi_status st;
@@ -1202,14 +1224,23 @@ static void test_close_and_validation(void)
     CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "..", 1, on_done, &z), CPGO_E_USAGE);
     CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "a/b", 1, on_done, &z), CPGO_E_USAGE);
     CHECK_EQ_INT(cpgo_prapi_get_pr(c, "acme", "svc", 0, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, "a\nb", NULL, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, NULL, NULL, on_done, &z), CPGO_E_USAGE);
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, NULL, "\xff\xfe", on_done, &z),
+    CHECK_EQ_INT(cpgo_prapi_find_pr(c, "acme", "svc", NULL, "a\nb", NULL, on_done, &z),
+                 CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1,
+                                      &(struct cpgo_prapi_edit){.title = NULL, .body = NULL},
+                                      on_done, &z),
+                 CPGO_E_USAGE);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1,
+                                      &(struct cpgo_prapi_edit){.title = NULL, .body = "\xff\xfe"},
+                                      on_done, &z),
                  CPGO_E_INPUT);
     char *huge = malloc(CPGO_PRAPI_MAX_BODY + 2);
     memset(huge, 'a', CPGO_PRAPI_MAX_BODY + 1);
     huge[CPGO_PRAPI_MAX_BODY + 1] = 0;
-    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1, NULL, huge, on_done, &z), CPGO_E_LIMIT);
+    CHECK_EQ_INT(cpgo_prapi_update_pr(c, "acme", "svc", 1,
+                                      &(struct cpgo_prapi_edit){.title = NULL, .body = huge},
+                                      on_done, &z),
+                 CPGO_E_LIMIT);
     free(huge);
     struct cpgo_prapi_new_pr np = {.title = "", .head_branch = "h", .base = "main"};
     CHECK_EQ_INT(cpgo_prapi_create_pr(c, "acme", "svc", &np, on_done, &z), CPGO_E_USAGE);
@@ -1290,17 +1321,19 @@ static void test_parsers(void)
     CHECK_EQ_INT(cpgo_prapi_link_next(gh, out, sizeof out), 1);
     CHECK(!strcmp(out, "https://api.github.com/repositories/1300192/pulls?state=all&page=2"));
     CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/a?page=1>; rel=\"prev\", <https://x/a?page=1>; "
-                                   "rel=\"first\"",
-                                   out, sizeof out),
+                                      "rel=\"first\"",
+                                      out, sizeof out),
                  0);
     CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/b>; rel=next", out, sizeof out), 1);
     CHECK(!strcmp(out, "https://x/b"));
     CHECK_EQ_INT(
-        cpgo_prapi_link_next("<https://x/c>; title=\"a, b\"; rel=\"last next\"", out, sizeof out), 1);
+        cpgo_prapi_link_next("<https://x/c>; title=\"a, b\"; rel=\"last next\"", out, sizeof out),
+        1);
     CHECK(!strcmp(out, "https://x/c"));
     CHECK_EQ_INT(cpgo_prapi_link_next("", out, sizeof out), 0);
     CHECK_EQ_INT(cpgo_prapi_link_next("garbage", out, sizeof out), -1);
-    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/unterminated; rel=\"next\"", out, sizeof out), -1);
+    CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/unterminated; rel=\"next\"", out, sizeof out),
+                 -1);
     CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/d>; rel=\"next", out, sizeof out), -1);
     CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/a b>; rel=\"next\"", out, sizeof out), -1);
     CHECK_EQ_INT(cpgo_prapi_link_next("<https://x/long>; rel=\"next\"", out, 8), -1);
@@ -1344,10 +1377,11 @@ static void test_parsers(void)
     CHECK(!strcmp(pr.html_url, ""));
     cpgo_prapi_pr_free(&pr);
     CHECK_EQ_INT(cpgo_prapi_parse_pr("{\"number\":1,\"number\":2,\"state\":\"open\"}", 39, &pr, err,
-                                  sizeof err),
+                                     sizeof err),
                  CPGO_E_INPUT); /* duplicate keys are refused */
-    CHECK_EQ_INT(cpgo_prapi_parse_pr("{\"number\":-1,\"state\":\"open\"}", 28, &pr, err, sizeof err),
-                 CPGO_E_INPUT);
+    CHECK_EQ_INT(
+        cpgo_prapi_parse_pr("{\"number\":-1,\"state\":\"open\"}", 28, &pr, err, sizeof err),
+        CPGO_E_INPUT);
     struct cpgo_prapi_pr *list;
     size_t n;
     CHECK_EQ_INT(cpgo_prapi_parse_pr_list("[]", 2, 10, &list, &n, err, sizeof err), 0);
@@ -1428,9 +1462,9 @@ int main(void)
     CHECK(pread(logfd, logs, (size_t)sb.st_size, 0) == sb.st_size);
     CHECK(!strstr(logs, TOKEN));
     CHECK(!strstr(logs, "ghp_cpgoT3st")); /* not even a piece of it */
-    CHECK_STR_CONTAINS(logs, "github request");
-    CHECK_STR_CONTAINS(logs, "github rate limit");
-    CHECK_STR_CONTAINS(logs, "github authentication failed");
+    CHECK_STR_CONTAINS(logs, "pull request API request");
+    CHECK_STR_CONTAINS(logs, "rate limited: pausing");
+    CHECK_STR_CONTAINS(logs, "forge authentication failed");
     free(logs);
     close(logfd);
     unlink(logpath);

@@ -141,6 +141,18 @@ int main(void)
     CHECK_EQ_INT(cpgo_prbody_summary_line(&in, line, 20), -1);
     CHECK(strlen(line) < 20);
 
+    /* commit_prefix (conventional commits) begins the subject and the title instead */
+    in.commit_prefix = "chore(pgo): ";
+    CHECK(cpgo_prbody_summary_line(&in, line, sizeof line) > 0);
+    CHECK_TEXT(line, "chore(pgo): update cmd/api/default.pgo (1,234 scrapes of 3 instances, "
+                     "10.0 KiB -> 12.5 KiB)");
+    CHECK(cpgo_prbody_title(&in, line, sizeof line) > 0);
+    CHECK_TEXT(line, "chore(pgo): update the PGO profile cmd/api/default.pgo");
+    in.commit_prefix = "";
+    CHECK(cpgo_prbody_title(&in, line, sizeof line) > 0);
+    CHECK_TEXT(line, "cpgo: update the PGO profile cmd/api/default.pgo");
+    in.commit_prefix = NULL;
+
     /* ---- a new file, one scrape: no before column, the note on where Go looks ---- */
     in.created = 1;
     in.before = NULL;
