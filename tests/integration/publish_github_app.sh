@@ -54,9 +54,11 @@ P="$T/p.pb.gz"
 start_fleet "$T" --profile "$P" --count 2 || finish
 mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
 BR=cpgo/main/default.pgo
+LPORT=$(free_port)
 config() { # config KEYFILE
   {
     echo "state_dir: $T/state"
+    echo "listen: 127.0.0.1:$LPORT"
     echo "github:"
     echo "  api_url: '$API'"
     echo "  app: {app_id: $APP_ID, private_key_file: '$1'}"
@@ -127,6 +129,12 @@ published() { grep -c 'pull request updated\|pull request up to date' "$T/daemon
 wait_for "[ \$(published) -ge 1 ]" 40
 check "daemon: first publish ($(grep -m1 'level=error' "$T/daemon.out" | cut -c1-200))" [ "$(published)" -ge 1 ]
 m=$(mints)
+check "daemon: /status shows the app and its installation" python3 -c '
+import json, sys, time
+g = json.load(open(sys.argv[1]))["github_app"]
+i = g["installations"][0]
+assert g["app_id"] == 777 and g["mints"] >= 1 and i["id"] == 4242, g
+assert 3000 < i["token_expires_at"] - time.time() <= 3600, i' <(curl -s "http://127.0.0.1:$LPORT/status")
 NEW="ghs_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 ctl "{\"action\": \"app_token\", \"token\": \"$NEW\"}"
 ctl '{"action": "app_expire_tokens"}' # the git server still takes the old one
