@@ -120,6 +120,8 @@ int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, 
 {
     *out = NULL;
     source[0] = 0;
+    /* a GitHub App mints its own tokens: GITHUB_TOKEN (or -githubToken) is not held */
+    if (forge == CPGO_PRAPI_GITHUB && cfg->github.app.app_id > 0) return 0;
     struct token_cfg tc;
     token_cfg(cfg, forge, &tc);
     if (forge == CPGO_PRAPI_GITHUB && flag && *flag) {

@@ -71,8 +71,8 @@ config() { # config KEYFILE
     done
   } >"$T/config.yaml"
 }
-run_once() {
-  "$CPGO" run -c "$T/config.yaml" --once -v "$@" >"$T/out" 2>&1
+run_once() { # a GITHUB_TOKEN in the environment is not used (nor held) in app mode
+  GITHUB_TOKEN=ghp_ignoredPersonalToken "$CPGO" run -c "$T/config.yaml" --once -v "$@" >"$T/out" 2>&1
   rc=$?
   cat "$T/out" >>"$T/all.out"
 }
@@ -93,6 +93,7 @@ check "the branch is on the git server (pushed as x-access-token)" git -C "$REPO
 check "one pull request" [ "$(pr_count)" = 1 ]
 check "the lookup and the mint used the JWT" [ "$(kinds /installation)" = app_jwt ]
 check "the pulls API saw the installation token only" [ "$(kinds /pulls)" = installation ]
+check "GITHUB_TOKEN was not loaded" not grep -q 'GitHub token loaded' "$T/out"
 check "one mint" [ "$(mints)" = 1 ]
 check "the key was loaded" grep -q 'msg="GitHub App key loaded" app_id=777' "$T/out"
 
