@@ -1058,15 +1058,20 @@ static void gh_fail(struct target *t, struct cpgo_prapi_result *res)
         gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
-    if (res->cls == CPGO_CLASS_AUTH && app_mode(t) && t->d->app.app && !t->app_retried) {
-        /* the installation token was revoked or expired early: a new one, once */
-        t->app_retried = 1;
+    if (res->cls == CPGO_CLASS_AUTH && app_mode(t) && t->d->app.app)
+        /* the installation token was revoked or expired early: never used again */
         cpgo_ghapp_invalidate(t->d->app.app, t->owner, t->repo);
+    if (res->cls == CPGO_CLASS_AUTH && app_mode(t) && t->d->app.app && !t->app_retried) {
+        /* a new one, once in this publish */
+        t->app_retried = 1;
         cpgo_log(CPGO_LVL_WARN, "GitHub refused the installation token: minting a new one",
                  "target", t->key, NULL);
         if (!cpgo_ghapp_get_token(t->d->app.app, t->owner, t->repo, app_retry_cb, t)) return;
     }
-    if (res->cls == CPGO_CLASS_AUTH) {
+    if (res->cls == CPGO_CLASS_AUTH && app_mode(t)) {
+        fail(t, "GitHub refused a new installation token too: the next round mints another",
+             res->error);
+    } else if (res->cls == CPGO_CLASS_AUTH) {
         char msg[200];
         snprintf(msg, sizeof msg,
                  "%s rejected the token: all %s work stopped until the token is replaced "
