@@ -485,6 +485,33 @@ int cpgo_config_item_func_name(struct ctx *c, char **item, const char *path, str
     return 0;
 }
 
+/* github.app: a present section needs both the app id and its key (the walk of a top-level
+ * section fills no required keys), and a token file beside it would be a second
+ * credential for the same API: which one wins would be a guess. */
+void cpgo_config_check_github_app(struct ctx *c, const struct cpgo_config *cfg,
+                                  const struct sstate *top)
+{
+    if (top->set[KI_GH_APP] != 1) return;
+    struct pos at = top->at[KI_GH_APP];
+    /* a refused value (set == 2) has its own error already */
+    if (!top->set[KI_GH_APP_ID])
+        cpgo_config_add_error(c, at.line, at.col,
+                              "github.app.app_id: required (the app's ID, from its settings "
+                              "page)");
+    if (!top->set[KI_GH_APP_KEY] ||
+        (top->set[KI_GH_APP_KEY] == 1 && !cfg->github.app.private_key_file))
+        cpgo_config_add_error(c, at.line, at.col,
+                              "github.app.private_key_file: required (the app's PEM private "
+                              "key)");
+    if (top->set[KI_TOKEN_FILE] == 1 && cfg->github.token_file) {
+        struct pos t = top->kat[KI_TOKEN_FILE];
+        cpgo_config_add_error(c, t.line, t.col,
+                              "github.token_file: not with github.app (line %d): the app's "
+                              "installation tokens are the credential; remove one of them",
+                              top->kat[KI_GH_APP].line);
+    }
+}
+
 int cpgo_config_utf8_ok(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -156,6 +156,8 @@ static int secret_key(struct ctx *c, const struct node *kn, enum kscope scope, c
             use = "authorization.credentials_file";
     } else if (scope == S_K8S && token_key(kn->s)) {
         use = "bearer_token_file";
+    } else if (scope == S_TOP && !strcmp(full, "github.app.private_key")) {
+        use = "github.app.private_key_file";
     }
     if (use) {
         cpgo_config_add_error(c, kn->line, kn->col,
@@ -716,6 +718,7 @@ int cpgo_config_parse_with(const char *text, size_t len, const char *name, const
     } else if (root && root->kind == N_MAP) {
         walk_map(&c, root, S_TOP, NULL, "", cfg, NULL, top);
     }
+    cpgo_config_check_github_app(&c, cfg, top);
     int has_b = top->set[KI_BACKENDS] == 1, has_s = top->set[KI_SERVICES] == 1;
     size_t want_b =
         has_b ? list_length(&c, c.backends, c.backends_at, "backends", MAX_BACKENDS) : 0;

@@ -293,10 +293,19 @@ struct cpgo_limits_cfg {
     size_t max_inflight_bytes;     /* bodies still being received, all scrapes, 256 MiB */
 };
 
+/* `github.app`: authenticate as a GitHub App (publish/ghapp.h) instead of with a token.
+ * app_id 0 = no app (the section absent). */
+struct cpgo_github_app_cfg {
+    int64_t app_id;          /* > 0 when the section is present */
+    char *private_key_file;  /* absolute; required with app_id */
+    int64_t installation_id; /* 0 = looked up per repository */
+};
+
 struct cpgo_github_cfg {
     char *api_url;    /* default https://api.github.com */
-    char *token_env;  /* default GITHUB_TOKEN */
-    char *token_file; /* default NULL */
+    char *token_env;  /* default GITHUB_TOKEN; not used when app.app_id is set */
+    char *token_file; /* default NULL; excludes app */
+    struct cpgo_github_app_cfg app;
 };
 
 /* `gitlab:` and `gitea:`, the APIs of forge gitlab and forge gitea targets. */

@@ -259,6 +259,10 @@ enum {
     KI_API_URL,
     KI_TOKEN_ENV,
     KI_TOKEN_FILE,
+    KI_GH_APP,
+    KI_GH_APP_ID,
+    KI_GH_APP_KEY,
+    KI_GH_APP_INST,
     KI_GIT,
     KI_GIT_NAME,
     KI_GIT_EMAIL,
@@ -412,6 +416,9 @@ void cpgo_config_format_bounds(const struct key *k, char *buf, size_t cap);
 /* ---- checks of single values (checks.c) ------------------------------------------------- */
 
 int cpgo_config_check_path(struct ctx *, const struct key *, void *, const char *, struct pos);
+/* github.app: the rules across its keys and github.token_file (top: what was given). */
+void cpgo_config_check_github_app(struct ctx *c, const struct cpgo_config *cfg,
+                                  const struct sstate *top);
 int cpgo_config_check_listen(struct ctx *, const struct key *, void *, const char *, struct pos);
 int cpgo_config_check_api_url(struct ctx *, const struct key *, void *, const char *, struct pos);
 int cpgo_config_check_env(struct ctx *, const struct key *, void *, const char *, struct pos);

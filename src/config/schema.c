@@ -167,6 +167,30 @@ const struct key cpgo_config_keys[NKEYS] = {
                                "set. Relative to the configuration file's directory. It must "
                                "be a regular file (a FIFO, socket or device is refused at "
                                "once) that neither its group nor other users can write."},
+    [KI_GH_APP] = {"github.app", .scope = S_TOP, .type = T_SECTION, .flags = F_QUIET,
+                   .desc = "Authenticate as a GitHub App instead of with a token: cpgo signs "
+                           "a JWT with the app's key and exchanges it for installation tokens "
+                           "(kept until 5 minutes before they expire), used for the API and "
+                           "for git (`x-access-token`). `token_env` is then not read; "
+                           "`token_file` may not be set."},
+    [KI_GH_APP_ID] = {"github.app.app_id", TOP(github.app.app_id), .type = T_INT64,
+                      .def_doc = "none; required in `github.app`", .min = 1, .max = INT64_MAX,
+                      .bounds_doc = "a positive integer",
+                      .desc = "The app's ID (its settings page, \"App ID\"): the JWT's "
+                              "issuer."},
+    [KI_GH_APP_KEY] = {"github.app.private_key_file", TOP(github.app.private_key_file),
+                       .type = T_STR, .def_doc = "none; required in `github.app`",
+                       .check = cpgo_config_check_path, .flags = F_NULLABLE,
+                       .desc = "The app's private key as GitHub generated it (PEM, RSA, not "
+                               "encrypted). Relative to the configuration file's directory. "
+                               "Read at start and on SIGHUP like `token_file`, but refused "
+                               "when other users (or a group other than cpgo's) can read it. "
+                               "Never logged."},
+    [KI_GH_APP_INST] = {"github.app.installation_id", TOP(github.app.installation_id),
+                        .type = T_INT64, .def_doc = "looked up per repository", .min = 1,
+                        .max = INT64_MAX, .bounds_doc = "a positive integer", .flags = F_QUIET,
+                        .desc = "The installation to mint tokens for. Absent: found per "
+                                "repository with `GET /repos/{owner}/{repo}/installation`."},
     [KI_GIT] = {"git", .scope = S_TOP, .type = T_SECTION,
                 .desc = "How cpgo commits and reaches repositories."},
     [KI_GIT_NAME] = {"git.author_name", TOP(git.author_name), .type = T_STR, .def = "cpgo",

@@ -1127,6 +1127,11 @@ struct reload_req {
     struct cpgo_err token_err[CPGO_PRAPI_NFORGES];
     int token_rc[CPGO_PRAPI_NFORGES];
     char state_dir[4096]; /* the running one (it cannot change): the git cache's place */
+    /* github.app: the key read again (a replaced key file is used for the next JWT) */
+    char *app_pem;
+    size_t app_pem_len;
+    struct cpgo_err app_err;
+    int app_rc;
 };
 
 static void reload_work(uv_work_t *w)
@@ -1145,6 +1150,8 @@ static void reload_work(uv_work_t *w)
         r->rc =
             cpgo_daemon_resolve_branches(&r->nc, r->state_dir, cpgo_token_git_cred, &ts, &r->errs);
     }
+    if (!r->rc && r->nc)
+        r->app_rc = cpgo_token_app_key(r->nc, &r->app_pem, &r->app_pem_len, &r->app_err);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1178,7 +1185,19 @@ static void reload_done(uv_work_t *w, int status)
             free(nc->state_dir);
             nc->state_dir = strdup(d->cfg->state_dir);
         }
+        const struct cpgo_github_cfg *og = &d->cfg->github;
+        int app_changed =
+            og->app.app_id != nc->github.app.app_id ||
+            og->app.installation_id != nc->github.app.installation_id ||
+            strcmp(og->api_url ? og->api_url : "", nc->github.api_url ? nc->github.api_url : "");
         apply_config(d, nc);
+        if (r->app_rc)
+            cpgo_log(CPGO_LVL_ERROR, "cannot read the GitHub App key; keeping the one in use",
+                     "error", r->app_err.text, NULL);
+        else if (!d->opts.output_dir || app_changed) {
+            cpgo_publish_app_reload(d, r->app_pem, r->app_pem_len, app_changed);
+            r->app_pem = NULL;
+        }
         for (int f = 0; !d->opts.output_dir && f < CPGO_PRAPI_NFORGES; f++) {
             if (r->token_rc[f]) {
                 cpgo_log(CPGO_LVL_ERROR, "cannot read a forge token; keeping the one in use",
@@ -1207,6 +1226,7 @@ static void reload_done(uv_work_t *w, int status)
             explicit_bzero(r->token[f], strlen(r->token[f]));
             free(r->token[f]);
         }
+    cpgo_ghapp_key_free(r->app_pem, r->app_pem_len);
     cpgo_config_errors_free(&r->errs);
     free(r);
     maybe_progress_shutdown(d);

@@ -36,6 +36,7 @@
 #include "profile/shape.h"
 #include "daemon/daemon.h"
 #include "publish/forge.h"
+#include "publish/ghapp.h"
 #include "publish/prapi.h"
 #include "publish/gitrepo.h"
 #include "publish/outdir.h"
@@ -132,8 +133,12 @@ struct target {
     int64_t last_publish_ms;
     struct cpgo_state_forge fs; /* loop's copy of the forge record */
     int gh_steps;               /* pull-request operations of this publish still running */
-    char *pr_title, *pr_body;   /* what the pull-request step proposes */
-    char pr_warning[480];       /* options the forge did not take at the last step ("" none) */
+    /* github.app: the installation's API this publish uses (NULL: the forge's own), the
+     * token asked for and not answered yet, answered, and a 401 retried once */
+    struct forge_api *app_fa;
+    int app_wait, app_ready, app_retried;
+    char *pr_title, *pr_body; /* what the pull-request step proposes */
+    char pr_warning[480];     /* options the forge did not take at the last step ("" none) */
     uint64_t pr_scrapes;
     int find_retried;
     int probe_only;  /* the GitHub lookup only checks: 1 a closed PR reopened, 2 a taken-over
@@ -233,6 +238,19 @@ struct forge_api {
     char api_url[1024]; /* the client's API URL */
 };
 
+/* GitHub App mode (github.app): the key, the token minter (publish/ghapp.h) and one
+ * pull-request API per installation, whose token is that installation's. */
+#define APP_MAX_INSTALLATIONS 64
+struct daemon_app {
+    char *pem; /* the key as read (token.c; SIGHUP reads it again), zeroed when freed */
+    size_t pem_len;
+    struct cpgo_ghapp *app; /* made when a target first needs it; NULL once closed */
+    size_t n;
+    uint64_t inst[APP_MAX_INSTALLATIONS];
+    struct forge_api fa[APP_MAX_INSTALLATIONS];
+    int64_t expires[APP_MAX_INSTALLATIONS]; /* of fa[i].token, epoch s (for /status) */
+};
+
 struct daemon {
     uv_loop_t loop;
     int lock_fd; /* flock on state_dir/lock: one daemon per state directory */
@@ -261,6 +279,7 @@ struct daemon {
     struct cpgo_list pubq;                   /* of target.pubq_link: FIFO waiting to publish */
     size_t forge_running;                    /* forge jobs on the pool */
     struct forge_api fa[CPGO_PRAPI_NFORGES]; /* by enum cpgo_prapi_forge */
+    struct daemon_app app;                   /* github.app */
     unsigned token_gen;                      /* bumped when a token or the configuration changes */
     struct cpgo_observe obs;
     /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
@@ -345,7 +364,10 @@ int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, 
 /* Takes ownership of token (may be NULL): the reloaded configuration's token. */
 void cpgo_token_update(struct daemon *d, enum cpgo_prapi_forge forge, char *token,
                        const char *source);
-void cpgo_token_free(struct daemon *d); /* zeroes them */
+void cpgo_token_free(struct daemon *d); /* zeroes them (and the GitHub App's key) */
+/* github.app: the key file read for cfg (any thread): 0 with *pem, or an error. */
+int cpgo_token_app_key(const struct cpgo_config *cfg, char **pem, size_t *len,
+                       struct cpgo_err *err);
 /* Each forge's token for git: the credential callback of cpgo_daemon_resolve_branches (ctx
  * is a struct cpgo_token_set) gives a target the token of its forge and the forge's git
  * user, as the forge job does; a local target gets none. */
@@ -392,6 +414,9 @@ void cpgo_publish_target_cfg(struct target *t); /* derive output path, forge fro
 void cpgo_publish_request(struct target *t);    /* a round finished: publish when due */
 void cpgo_publish_close(struct daemon *d);      /* timers, the GitHub client */
 int cpgo_publish_idle(const struct daemon *d);  /* no forge work running */
+/* A reload read the GitHub App's key again (pem owned, may be NULL: none or unreadable);
+ * changed: app_id, installation_id or github.api_url differ, so the app is made again. */
+void cpgo_publish_app_reload(struct daemon *d, char *pem, size_t len, int changed);
 
 /* ---- the runtime interface: what publish.c and observe.c may use of daemon.c's runtime --- */
 

@@ -474,6 +474,30 @@ static json_t *status_json(struct daemon *d)
                                       (json_int_t)st.requests, "stop_reason",
                                       st.stop_reason[0] ? st.stop_reason : NULL));
     }
+    if (d->cfg->github.app.app_id > 0) {
+        /* GitHub App mode: what was minted and until when; never a token */
+        json_t *ga = json_pack("{s:I}", "app_id", (json_int_t)d->cfg->github.app.app_id);
+        json_t *insts = json_array();
+        if (d->app.app) {
+            struct cpgo_ghapp_status as;
+            cpgo_ghapp_status(d->app.app, &as);
+            json_object_set_new(ga, "jwts", json_integer((json_int_t)as.jwts));
+            json_object_set_new(ga, "lookups", json_integer((json_int_t)as.lookups));
+            json_object_set_new(ga, "mints", json_integer((json_int_t)as.mints));
+            json_object_set_new(ga, "clock_offset_seconds",
+                                json_integer((json_int_t)as.clock_offset_s));
+        }
+        for (size_t i = 0; i < d->app.n; i++) {
+            struct cpgo_prapi_status st = {0};
+            if (d->app.fa[i].client) cpgo_prapi_client_status(d->app.fa[i].client, &st);
+            json_array_append_new(
+                insts, json_pack("{s:I, s:I, s:b, s:I}", "id", (json_int_t)d->app.inst[i],
+                                 "token_expires_at", (json_int_t)d->app.expires[i], "stopped",
+                                 st.stopped, "requests", (json_int_t)st.requests));
+        }
+        json_object_set_new(ga, "installations", insts);
+        json_object_set_new(root, "github_app", ga);
+    }
     json_object_set_new(root, "backends", backends);
     json_object_set_new(root, "services", services);
     json_object_set_new(root, "targets", targets);

@@ -82,7 +82,13 @@ void cpgo_publish_target_cfg(struct target *t)
 /* The forge API a target's pull requests go to (its prforge is >= 0). */
 static struct forge_api *fapi(struct target *t)
 {
-    return &t->d->fa[t->prforge];
+    return t->app_fa ? t->app_fa : &t->d->fa[t->prforge];
+}
+
+/* github.app: GitHub targets publish with installation tokens instead of a token */
+static int app_mode(const struct target *t)
+{
+    return t->prforge == CPGO_PRAPI_GITHUB && t->d->cfg && t->d->cfg->github.app.app_id > 0;
 }
 
 static const char *forge_name(const struct target *t)
@@ -511,7 +517,9 @@ static int forge_ready(struct target *t, char *why, size_t cap)
         return -1;
     }
     if (!fa->token) {
-        if (t->prforge == CPGO_PRAPI_GITHUB)
+        if (app_mode(t))
+            snprintf(why, cap, "no installation token for %s/%s", t->owner, t->repo);
+        else if (t->prforge == CPGO_PRAPI_GITHUB)
             snprintf(why, cap,
                      "no GitHub token: set %s, github.token_file or -githubToken (forge: local "
                      "needs none)",
@@ -552,10 +560,120 @@ static int forge_ready(struct target *t, char *why, size_t cap)
     return 0;
 }
 
+static int start_forge(struct target *t, char *why, size_t cap);
+static void pubq_drain(struct daemon *d);
+
+/* The API of installation inst (made on first use, at most APP_MAX_INSTALLATIONS), its
+ * token replaced by token when that changed. NULL when full or out of memory. */
+static struct forge_api *app_api(struct daemon *d, uint64_t inst, const char *token,
+                                 int64_t expires)
+{
+    struct daemon_app *a = &d->app;
+    size_t i = 0;
+    while (i < a->n && a->inst[i] != inst)
+        i++;
+    if (i == a->n) {
+        if (a->n == APP_MAX_INSTALLATIONS) return NULL;
+        memset(&a->fa[i], 0, sizeof a->fa[i]);
+        a->inst[i] = inst;
+        a->n++;
+    }
+    struct forge_api *fa = &a->fa[i];
+    a->expires[i] = expires;
+    if (fa->token && !strcmp(fa->token, token)) return fa;
+    char *copy = strdup(token);
+    if (!copy) return NULL;
+    if (fa->token) {
+        explicit_bzero(fa->token, strlen(fa->token));
+        free(fa->token);
+    }
+    fa->token = copy;
+    snprintf(fa->token_source, sizeof fa->token_source, "installation %llu",
+             (unsigned long long)inst);
+    /* requests started from now on carry it; a client a 401 stopped goes again */
+    if (fa->client) cpgo_prapi_client_set_token(fa->client, copy);
+    d->token_gen++; /* git handles hold the old token: opened again at their next round */
+    return fa;
+}
+
+/* The installation token for a publish, minted before the round (never during a push). */
+static void app_token_cb(const struct cpgo_ghapp_token *tok, void *arg)
+{
+    struct target *t = arg;
+    struct daemon *d = t->d;
+    assert(d->forge_running > 0);
+    d->forge_running--;
+    t->app_wait = 0;
+    char why[600];
+    if (tok->cls == CPGO_CLASS_OK && !d->stopping && !t->retired) {
+        t->app_fa = app_api(d, (uint64_t)tok->installation_id, tok->token, tok->expires_at);
+        if (!t->app_fa) {
+            snprintf(why, sizeof why, "more than %d GitHub App installations, or out of memory",
+                     APP_MAX_INSTALLATIONS);
+        } else {
+            t->app_ready = 1;
+            if (!start_forge(t, why, sizeof why)) goto out;
+        }
+    } else {
+        snprintf(why, sizeof why, "%s", tok->cls == CPGO_CLASS_OK ? "shutting down" : tok->error);
+    }
+    t->app_ready = 0;
+    if (d->stopping || t->retired) {
+        finished(t);
+    } else {
+        cpgo_observe_publish(t, CPGO_OUTCOME_FAILED);
+        t->retry_soon = cpgo_class_transient(tok->cls);
+        fail(t, "cannot publish", why);
+        finished(t);
+    }
+out:
+    pubq_drain(d);
+    cpgo_daemon_progress(d);
+}
+
+/* github.app: asks for the installation token; the round starts when it comes. */
+static int app_begin(struct target *t, char *why, size_t cap)
+{
+    struct daemon *d = t->d;
+    if (!t->owner[0]) {
+        snprintf(why, cap, "forge github needs a repository path of the form owner/repo");
+        return -1;
+    }
+    if (!d->app.app) {
+        if (!d->app.pem) {
+            snprintf(why, cap, "the GitHub App key (github.app.private_key_file) is not loaded");
+            return -1;
+        }
+        const struct cpgo_github_app_cfg *ac = &d->cfg->github.app;
+        struct cpgo_ghapp_opts o = {.api_url = d->cfg->github.api_url,
+                                    .app_id = ac->app_id,
+                                    .installation_id = ac->installation_id,
+                                    .pem = d->app.pem,
+                                    .pem_len = d->app.pem_len};
+        struct cpgo_err e;
+        if (cpgo_ghapp_new(&d->loop, d->scraper, &o, &d->app.app, &e)) {
+            snprintf(why, cap, "%s", e.text);
+            return -1;
+        }
+    }
+    t->app_retried = 0;
+    t->app_fa = NULL;
+    if (cpgo_ghapp_get_token(d->app.app, t->owner, t->repo, app_token_cb, t)) {
+        snprintf(why, cap, "cannot ask for a GitHub App installation token");
+        return -1;
+    }
+    t->app_wait = 1;
+    t->publishing = 1;
+    d->forge_running++; /* counted like the round it leads to: shutdown waits for it */
+    return 0;
+}
+
 /* Queues the target's round on its lane: 0, or -1 with why naming what is missing. */
 static int start_forge(struct target *t, char *why, size_t cap)
 {
     struct daemon *d = t->d;
+    if (app_mode(t) && !d->opts.dry_run && !t->app_ready) return app_begin(t, why, cap);
+    t->app_ready = 0;
     /* a dry run stops before the pull request: it needs no forge client */
     if (t->prforge >= 0 && !d->opts.dry_run && forge_ready(t, why, cap)) return -1;
     struct forge_job *j = calloc(1, sizeof *j);
@@ -882,6 +1000,8 @@ static void forge_done(struct cpgo_job *job, int canceled)
     assert(d->forge_running > 0);
     d->forge_running--;
     t->forge_job = 0;
+    if (j->rc && j->fr.gcls == CPGO_CLASS_AUTH && app_mode(t) && d->app.app)
+        cpgo_ghapp_invalidate(d->app.app, t->owner, t->repo); /* git refused it: a new one next */
     enum cpgo_outcome outcome = CPGO_OUTCOME_NONE;
     enum after_round next = round_result(t, j, &outcome);
     cpgo_observe_publish(t, outcome);
@@ -920,6 +1040,9 @@ static void gh_end(struct target *t, enum cpgo_outcome outcome)
     cpgo_daemon_progress(d);
 }
 
+static void gh_find(struct target *t);
+static void app_retry_cb(const struct cpgo_ghapp_token *tok, void *arg);
+
 static void gh_fail(struct target *t, struct cpgo_prapi_result *res)
 {
     t->probe_only = 0;
@@ -933,7 +1056,20 @@ static void gh_fail(struct target *t, struct cpgo_prapi_result *res)
         gh_end(t, CPGO_OUTCOME_NONE);
         return;
     }
-    if (res->cls == CPGO_CLASS_AUTH) {
+    if (res->cls == CPGO_CLASS_AUTH && app_mode(t) && t->d->app.app)
+        /* the installation token was revoked or expired early: never used again */
+        cpgo_ghapp_invalidate(t->d->app.app, t->owner, t->repo);
+    if (res->cls == CPGO_CLASS_AUTH && app_mode(t) && t->d->app.app && !t->app_retried) {
+        /* a new one, once in this publish */
+        t->app_retried = 1;
+        cpgo_log(CPGO_LVL_WARN, "GitHub refused the installation token: minting a new one",
+                 "target", t->key, NULL);
+        if (!cpgo_ghapp_get_token(t->d->app.app, t->owner, t->repo, app_retry_cb, t)) return;
+    }
+    if (res->cls == CPGO_CLASS_AUTH && app_mode(t)) {
+        fail(t, "GitHub refused a new installation token too: the next round mints another",
+             res->error);
+    } else if (res->cls == CPGO_CLASS_AUTH) {
         char msg[200];
         snprintf(msg, sizeof msg,
                  "%s rejected the token: all %s work stopped until the token is replaced "
@@ -1165,6 +1301,51 @@ static void gh_find(struct target *t)
     }
 }
 
+/* The token minted again after a 401 on the pull-request step: the step starts over. */
+static void app_retry_cb(const struct cpgo_ghapp_token *tok, void *arg)
+{
+    struct target *t = arg;
+    struct daemon *d = t->d;
+    struct forge_api *fa = NULL;
+    if (tok->cls == CPGO_CLASS_OK && !d->stopping)
+        fa = app_api(d, (uint64_t)tok->installation_id, tok->token, tok->expires_at);
+    if (!fa || fa != t->app_fa) {
+        fail(t, "pull request failed",
+             tok->cls != CPGO_CLASS_OK ? tok->error
+                                       : "the GitHub App installation changed: the next round "
+                                         "publishes");
+        gh_end(t, d->stopping ? CPGO_OUTCOME_NONE : CPGO_OUTCOME_FAILED);
+        return;
+    }
+    gh_find(t);
+}
+
+void cpgo_publish_app_reload(struct daemon *d, char *pem, size_t len, int changed)
+{
+    struct daemon_app *a = &d->app;
+    if (pem) {
+        if (a->app && !changed) {
+            struct cpgo_err e;
+            if (cpgo_ghapp_set_key(a->app, pem, len, &e))
+                cpgo_log(CPGO_LVL_ERROR,
+                         "the reloaded GitHub App key is refused; keeping the "
+                         "one in use",
+                         "error", e.text, NULL);
+        }
+        cpgo_ghapp_key_free(a->pem, a->pem_len);
+        a->pem = pem;
+        a->pem_len = len;
+    }
+    if (changed && a->app) {
+        /* another app, installation or API: made again when a target next needs it; its
+         * waiting requests end canceled and their targets retry */
+        cpgo_ghapp_close(a->app, NULL, NULL);
+        a->app = NULL;
+        for (size_t i = 0; i < a->n; i++)
+            if (a->fa[i].client) a->fa[i].stale = 1;
+    }
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
 void cpgo_publish_close(struct daemon *d)
@@ -1182,4 +1363,21 @@ void cpgo_publish_close(struct daemon *d)
             cpgo_prapi_client_close(d->fa[f].client, NULL, NULL);
             d->fa[f].client = NULL;
         }
+    struct daemon_app *a = &d->app;
+    if (a->app) {
+        cpgo_ghapp_close(a->app, NULL, NULL); /* waiting targets are answered CANCELED */
+        a->app = NULL;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->fa[i].client) {
+            a->fa[i].closing = 1;
+            cpgo_prapi_client_close(a->fa[i].client, NULL, NULL);
+            a->fa[i].client = NULL;
+        }
+        if (a->fa[i].token) {
+            explicit_bzero(a->fa[i].token, strlen(a->fa[i].token));
+            free(a->fa[i].token);
+            a->fa[i].token = NULL;
+        }
+    }
 }

@@ -120,6 +120,8 @@ int cpgo_token_load(const struct cpgo_config *cfg, enum cpgo_prapi_forge forge, 
 {
     *out = NULL;
     source[0] = 0;
+    /* a GitHub App mints its own tokens: GITHUB_TOKEN (or -githubToken) is not held */
+    if (forge == CPGO_PRAPI_GITHUB && cfg->github.app.app_id > 0) return 0;
     struct token_cfg tc;
     token_cfg(cfg, forge, &tc);
     if (forge == CPGO_PRAPI_GITHUB && flag && *flag) {
@@ -212,6 +214,19 @@ int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
         int needed = 0;
         for (size_t i = 0; i < d->cfg->ntargets; i++)
             needed |= cpgo_token_target_forge(d->cfg, &d->cfg->targets[i]) == f;
+        if (f == CPGO_PRAPI_GITHUB && d->cfg->github.app.app_id > 0) {
+            /* a GitHub App: its key, not a token (github.token_env is not read) */
+            int rc = cpgo_token_app_key(d->cfg, &d->app.pem, &d->app.pem_len, err);
+            if (rc && needed && !d->opts.dry_run) return rc;
+            char id[24];
+            snprintf(id, sizeof id, "%lld", (long long)d->cfg->github.app.app_id);
+            if (rc)
+                cpgo_log(CPGO_LVL_WARN, "GitHub App key not loaded", "error", err->text, NULL);
+            else
+                cpgo_log(CPGO_LVL_INFO, "GitHub App key loaded", "app_id", id, "path",
+                         d->cfg->github.app.private_key_file, NULL);
+            continue;
+        }
         int rc = cpgo_token_load(d->cfg, (enum cpgo_prapi_forge)f, d->opts.github_token, &fa->token,
                                  fa->token_source, sizeof fa->token_source, err);
         const char *name = cpgo_prapi_forge_name((enum cpgo_prapi_forge)f);
@@ -273,8 +288,19 @@ void cpgo_token_update(struct daemon *d, enum cpgo_prapi_forge forge, char *toke
     cpgo_log(CPGO_LVL_INFO, msg, "source", source[0] ? source : "none", NULL);
 }
 
+int cpgo_token_app_key(const struct cpgo_config *cfg, char **pem, size_t *len, struct cpgo_err *err)
+{
+    *pem = NULL;
+    *len = 0;
+    if (cfg->github.app.app_id <= 0 || !cfg->github.app.private_key_file) return 0;
+    return cpgo_ghapp_key_load(cfg->github.app.private_key_file, pem, len, err);
+}
+
 void cpgo_token_free(struct daemon *d)
 {
+    cpgo_ghapp_key_free(d->app.pem, d->app.pem_len);
+    d->app.pem = NULL;
+    d->app.pem_len = 0;
     for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
         if (d->fa[f].token) {
             explicit_bzero(d->fa[f].token, strlen(d->fa[f].token));

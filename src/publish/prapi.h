@@ -85,7 +85,9 @@ enum cpgo_prapi_op {
     CPGO_PRAPI_OP_FIND,
     CPGO_PRAPI_OP_CREATE,
     CPGO_PRAPI_OP_UPDATE,
-    CPGO_PRAPI_OP_GET
+    CPGO_PRAPI_OP_GET,
+    CPGO_PRAPI_OP_APP_INSTALLATION, /* GitHub App (prapi_app.c) */
+    CPGO_PRAPI_OP_APP_TOKEN,
 };
 
 /* The forges the client speaks to. */
@@ -121,6 +123,13 @@ struct cpgo_prapi_result {
     size_t nseen;      /* FIND: pull requests listed for the head */
     unsigned attempts; /* HTTP requests made for this operation */
     struct cpgo_prapi_pr pr;
+    /* APP_INSTALLATION: the installation id. APP_TOKEN: the installation token (a secret:
+     * the callback takes it by setting the field to NULL, else it is zeroed and freed) and
+     * its expires_at. Every operation: the last response's Date (epoch seconds; <= 0 when
+     * absent or no response). */
+    uint64_t installation_id;
+    char *token;
+    int64_t expires_at, server_date;
     char error[320]; /* one line naming the repository; "" when cls == CPGO_CLASS_OK */
     /* optional steps that failed ("label 'pgo' does not exist; auto-merge: HTTP 405 ..."),
      * "" when none did; set on success too */
@@ -242,6 +251,17 @@ int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const c
 /* GET: GET /repos/{owner}/{repo}/pulls/{number}: state, merged, body and the rest. */
 int cpgo_prapi_get_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,
                       uint64_t number, cpgo_prapi_done_cb done, void *arg);
+
+/*
+ * GitHub App operations (prapi_app.c), for a client whose token is the app's JWT.
+ * APP_INSTALLATION: GET /repos/{owner}/{repo}/installation -> res.installation_id (404:
+ * the app is not installed there). APP_TOKEN: POST /app/installations/{id}/access_tokens
+ * -> 201 res.token, res.expires_at, res.server_date. A mint is safe to send again.
+ */
+int cpgo_prapi_app_installation(struct cpgo_prapi_client *c, const char *owner, const char *repo,
+                                cpgo_prapi_done_cb done, void *arg);
+int cpgo_prapi_app_token(struct cpgo_prapi_client *c, uint64_t installation_id,
+                         cpgo_prapi_done_cb done, void *arg);
 
 /*
  * The marker that makes a pull request cpgo's: an HTML comment (invisible when rendered)

@@ -28,6 +28,7 @@ enum prapi_expect {
     PRAPI_X_OTHER, /* anything else: the dialect's step_done reads it */
 };
 
+struct prapi_resp;
 struct prapi_req {
     struct cpgo_list_node link; /* in the client's waiting queue */
     struct cpgo_prapi_client *c;
@@ -69,6 +70,9 @@ struct prapi_req {
     int sent_mutation;
     char errbuf[CURL_ERROR_SIZE];
     struct cpgo_prapi_result res;
+    /* a 2xx response of an operation that is not about pull requests (prapi_app.c):
+     * parses it into res and finishes r */
+    void (*on_2xx)(struct prapi_req *r, const struct prapi_resp *rs);
     cpgo_prapi_done_cb done;
     void *arg;
 };

@@ -222,6 +222,10 @@ static void handle_2xx(struct prapi_req *r, struct prapi_resp *rs)
 {
     struct cpgo_prapi_client *c = r->c;
     c->secondary_streak = 0;
+    if (r->on_2xx) {
+        r->on_2xx(r, rs);
+        return;
+    }
     enum prapi_expect x = r->in_lookup ? r->lookup_expect : r->expect;
     if (x == PRAPI_X_LIST) {
         handle_list(r, rs);
@@ -296,6 +300,7 @@ void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
     struct cpgo_prapi_client *c = r->c;
     char why[256];
     r->res.http_status = rs->status;
+    r->res.server_date = rs->date; /* a caller signing by GitHub's clock (ghapp.c) reads it */
     if (rs->remaining >= 0) c->st.rate_remaining = rs->remaining;
     if (rs->reset >= 0) c->st.rate_reset = rs->reset;
     /* out of requests for this hour: nothing more until the window resets */

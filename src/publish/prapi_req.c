@@ -24,6 +24,10 @@ static const char *op_name(enum cpgo_prapi_op op)
         return "create pull request";
     case CPGO_PRAPI_OP_UPDATE:
         return "update pull request";
+    case CPGO_PRAPI_OP_APP_INSTALLATION:
+        return "find the app's installation";
+    case CPGO_PRAPI_OP_APP_TOKEN:
+        return "mint an installation token";
     default:
         return "get pull request";
     }
@@ -87,6 +91,8 @@ void prapi_free_req(struct prapi_req *r)
     if (r->c && r->c->d->free_state) r->c->d->free_state(r);
     cpgo_buf_free(&r->body);
     cpgo_prapi_pr_free(&r->res.pr);
+    if (r->res.token) explicit_bzero(r->res.token, strlen(r->res.token));
+    free(r->res.token);
     free(r);
 }
 

@@ -15,6 +15,28 @@ documentation gives them (API version 2022-11-28):
                                               422 "A pull request already exists for o:b."
   GET   /repos/{owner}/{repo}/pulls/{number}  the full pull request (merged, mergeable...)
   PATCH /repos/{owner}/{repo}/pulls/{number}  {title, body, state, base}
+  POST  /repos/{owner}/{repo}/issues/{number}/labels      {labels: [names]} (or a bare array):
+                                              200 the issue's labels. GitHub creates a label
+                                              that does not exist yet (its documented
+                                              behaviour); control labels_strict makes an
+                                              unknown label a 422 instead
+  POST  /repos/{owner}/{repo}/issues/{number}/assignees   {assignees: [logins]}: 201 the issue
+  POST  /repos/{owner}/{repo}/pulls/{number}/requested_reviewers  {reviewers, team_reviewers}:
+                                              201 the pull request; 422 "Review cannot be
+                                              requested from pull request author."
+  POST  /graphql                              enablePullRequestAutoMerge(input:
+                                              {pullRequestId, mergeMethod}): the PR's node_id;
+                                              errors as GitHub reports them (200 with "errors")
+GitHub App (docs.github.com/rest/apps/apps), with the app's JWT (RS256, verified with the
+public key of --app-public-key / the app control: signature, exp in the future, iat at most
+60 s ahead, exp - iat <= 600, iss == the app id) as "Authorization: Bearer <JWT>":
+  GET   /app                                  the app
+  GET   /repos/{owner}/{repo}/installation    the installation (404 when not installed)
+  POST  /app/installations/{id}/access_tokens 201 {token "ghs_...", expires_at, permissions,
+                                              repository_selection}
+An installation token is accepted as an API token (Bearer or token) until it expires, for the
+repositories of its installation; a JWT is refused (401) anywhere but the App endpoints, and
+any other credential is refused (401) on them.
 Every API request needs "Authorization: Bearer <token>" (or "token <token>"): anything else
 gets 401 "Bad credentials"; a missing User-Agent gets 403 as on GitHub. Responses carry
 x-ratelimit-* headers and Date.
@@ -45,8 +67,23 @@ Test controls (no authentication, not logged):
                                                basic (base64 of x-access-token:credential),
                                                all (every form); with "html": true, a
                                                text/html page whose first line quotes it
-  GET /_log   {"requests": [{method, path, host, auth: ok|bad|none, t (epoch s), status,
-               user_agent, accept, api_version, content_type, body, reset}], "violations": n}
+    app {"app_id", "public_key" (PEM)}  the GitHub App whose JWTs are accepted
+    app_install {"repo": "o/r", "installation_id": n}   the app is installed there
+    app_uninstall {"repo": "o/r"}
+    app_token_ttl {"seconds": s}       lifetime of the installation tokens minted next (3600)
+    app_token {"token": "ghs_..."}     the value of the tokens minted next (a git server
+                                       started beforehand can then accept it); null: random
+    app_expire_tokens {}               every installation token minted so far expires now
+    clock_offset {"seconds": s}        the fake's clock (Date, JWT checks, expires_at) runs
+                                       s seconds ahead of this machine's
+    create_label {"repo", "name"}      a label that exists
+    labels_strict {"value": bool}      an unknown label is a 422 (GitHub creates it)
+    allow_auto_merge {"repo", "value"} the repository setting "Allow auto-merge"
+    set_pr also takes "clean": true (mergeable now: auto-merge is refused) and "author"
+  GET /_log   {"requests": [{method, path, host, auth: ok|bad|none, auth_kind:
+               app_jwt|installation|token|bad|none, auth_error, t (epoch s), status,
+               user_agent, accept, api_version, content_type, body, reset}], "violations": n,
+               "mints": n}
   GET /_prs?repo=o/r   all pull requests of a repository, full form
 
 It exits on SIGTERM, when its parent process goes away, or after --lifetime seconds.
@@ -57,8 +94,11 @@ import base64
 import json
 import os
 import re
+import secrets
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -89,9 +129,14 @@ def iso(t):
 
 
 class State:
-    def __init__(self, token):
+    def __init__(self, token, app_id=None, app_key=None):
         self.token = token
+        self.app_id = app_id
+        self.app_key = app_key  # PEM bytes of the app's public key
         self.reset()
+
+    def now(self):
+        return time.time() + self.clock_offset
 
     def reset(self):
         self.repos = {}  # "o/r" -> {"id": n, "prs": [pr], "next": n}
@@ -104,6 +149,16 @@ class State:
         self.last_mutation = None
         self.violations = 0
         self.remaining = 5000
+        # GitHub App: the app itself survives a reset (it is an option of the fake)
+        self.installations = {}  # "o/r" -> installation id
+        self.inst_tokens = {}  # token -> {"inst": id, "expires": epoch s}
+        self.token_ttl = 3600
+        self.token_value = None
+        self.mints = 0
+        self.clock_offset = 0.0
+        self.labels = {}  # "o/r" -> set of names
+        self.labels_strict = False
+        self.auto_merge = set()  # repositories that allow auto-merge
 
     def repo(self, full):
         if full not in self.repos:
@@ -126,6 +181,8 @@ class State:
             "closed": None, "merged_at": None, "head_owner": head_owner, "ref": ref,
             "base": base, "repo": full,
             "sha": "%040x" % (0xC0FFEE00 + r["next"]),
+            "author": head_owner, "labels": [], "assignees": [], "reviewers": [],
+            "auto_merge": None, "clean": False,
         }
         r["next"] += 1
         r["prs"].append(pr)
@@ -133,6 +190,93 @@ class State:
 
 
 STATE = None
+
+JWT_UNDECODABLE = "A JSON web token could not be decoded"
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def rs256_ok(public_pem, signing_input, sig):
+    """The RS256 signature check: python3-cryptography, else the openssl command line."""
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+    except ImportError:
+        with tempfile.TemporaryDirectory() as d:
+            paths = [os.path.join(d, n) for n in ("key.pem", "sig", "in")]
+            for path, data in zip(paths, (public_pem, sig, signing_input)):
+                with open(path, "wb") as f:
+                    f.write(data)
+            r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", paths[0],
+                                "-signature", paths[1], paths[2]], capture_output=True)
+            return r.returncode == 0
+    key = serialization.load_pem_public_key(public_pem)
+    try:
+        key.verify(sig, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except InvalidSignature:
+        return False
+
+
+def jwt_problem(jwt):
+    """None for a JWT GitHub would accept from the app, else GitHub's 401 message."""
+    if not STATE.app_key:
+        return JWT_UNDECODABLE
+    try:
+        h64, c64, s64 = jwt.split(".")
+        header = json.loads(b64url_decode(h64))
+        claims = json.loads(b64url_decode(c64))
+        sig = b64url_decode(s64)
+    except (ValueError, TypeError):
+        return JWT_UNDECODABLE
+    if not isinstance(header, dict) or header.get("alg") != "RS256" or not isinstance(claims, dict):
+        return JWT_UNDECODABLE
+    # the app is found by iss, then the signature checked with its key: a wrong app id and
+    # a wrong key look the same from outside
+    if str(claims.get("iss")) != str(STATE.app_id):
+        return JWT_UNDECODABLE
+    if not rs256_ok(STATE.app_key, (h64 + "." + c64).encode(), sig):
+        return JWT_UNDECODABLE
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+    if not isinstance(exp, int) or isinstance(exp, bool):
+        return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
+    now = STATE.now()
+    if iat > now + 60:
+        return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
+    if exp < now:
+        return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
+    if exp - iat > 600:
+        return "'Expiration time' claim ('exp') is too far in the future"
+    return None
+
+
+def classify(auth):
+    """(kind, problem, installation id): which credential a request carries."""
+    if not auth:
+        return "none", "Bad credentials", None
+    m = re.fullmatch(r"(Bearer|token) (\S+)", auth)
+    if not m:
+        return "bad", "Bad credentials", None
+    scheme, cred = m.groups()
+    if cred == STATE.token:
+        return "token", None, None
+    with LOCK:
+        it = STATE.inst_tokens.get(cred)
+    if it:
+        if it["expires"] <= STATE.now():
+            return "installation", "Bad credentials", it["inst"]
+        return "installation", None, it["inst"]
+    if cred.count(".") == 2:
+        if scheme != "Bearer":
+            return "app_jwt", JWT_UNDECODABLE, None
+        return "app_jwt", jwt_problem(cred), None
+    return "bad", "Bad credentials", None
+
 
 
 def user(login):
@@ -167,8 +311,13 @@ def pr_json(base_url, pr, full=False):
         "base": {"label": "%s:%s" % (owner, pr["base"]), "ref": pr["base"],
                  "sha": "%040x" % 0xBA5E, "user": user(owner), "repo": repo_obj},
         "author_association": "NONE",
-        "auto_merge": None,
+        "auto_merge": pr.get("auto_merge"),
+        "labels": [{"id": abs(hash(n)) % 100000, "name": n, "color": "ededed", "default": False}
+                   for n in pr.get("labels", [])],
+        "assignees": [user(a) for a in pr.get("assignees", [])],
+        "requested_reviewers": [user(a) for a in pr.get("reviewers", [])],
     }
+    j["user"] = user(pr.get("author", pr["head_owner"]))
     if full:
         j.update({"merged": pr["merged"], "mergeable": None, "mergeable_state": "unknown",
                   "merged_by": None, "comments": 0, "review_comments": 0,
@@ -195,6 +344,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):  # quiet
         pass
+
+    def date_time_string(self, timestamp=None):
+        return super().date_time_string(STATE.now() if timestamp is None else timestamp)
 
     # ---- plumbing ---------------------------------------------------------------------
 
@@ -256,7 +408,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(body)
         if url.path == "/_log" and method == "GET":
             with LOCK:
-                return self.send(200, {"requests": list(STATE.log), "violations": STATE.violations})
+                return self.send(200, {"requests": list(STATE.log), "violations": STATE.violations,
+                                       "mints": STATE.mints})
         if url.path == "/_prs" and method == "GET":
             full = parse_qs(url.query).get("repo", [""])[0]
             with LOCK:
@@ -264,11 +417,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, prs)
 
         auth = self.headers.get("Authorization")
-        m = re.fullmatch(r"(?:Bearer|token) (\S+)", auth or "")
-        auth_state = "none" if not auth else ("ok" if m and m.group(1) == STATE.token else "bad")
+        kind, problem, inst = classify(auth)
+        auth_state = "none" if not auth else ("ok" if problem is None else "bad")
+        app_route = (url.path == "/app" or re.fullmatch(r"/repos/[^/]+/[^/]+/installation", url.path)
+                     or re.fullmatch(r"/app/installations/\d+/access_tokens", url.path))
+        if problem is None and (kind == "app_jwt") != bool(app_route):
+            # a JWT only for the App endpoints, and they only with a JWT
+            problem = "Bad credentials" if kind == "app_jwt" else JWT_UNDECODABLE
+            auth_state = "bad"
         self.entry = {
             "method": method, "path": self.path, "host": self.headers.get("Host"),
-            "auth": auth_state, "t": time.time(), "status": 0,
+            "auth": auth_state, "auth_kind": kind, "auth_error": problem,
+            "t": time.time(), "status": 0,
             "user_agent": self.headers.get("User-Agent"), "accept": self.headers.get("Accept"),
             "api_version": self.headers.get("X-GitHub-Api-Version"),
             "content_type": self.headers.get("Content-Type"),
@@ -278,7 +438,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE.log.append(self.entry)
 
         if STATE.unauthorized or auth_state != "ok":
-            return self.send(401, error_doc(401, "Bad credentials", doc="https://docs.github.com/rest"))
+            return self.send(401, error_doc(401, problem or "Bad credentials", doc="https://docs.github.com/rest"))
         if not self.headers.get("User-Agent"):
             return self.send(403, error_doc(403, "Request forbidden by administrative rules. "
                                             "Please make sure your request has a User-Agent header"))
@@ -336,6 +496,10 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "create_then_fail":
                 after = int(fault.get("status", 502))
 
+        if app_route:
+            return self.app_endpoint(method, url.path)
+        if url.path == "/graphql" and method == "POST":
+            return self.graphql(body)
         repo_full = None
         mm = re.fullmatch(r"/repos/([^/]+)/([^/]+)(/.*)?", url.path)
         if mm:
@@ -352,6 +516,11 @@ class Handler(BaseHTTPRequestHandler):
         if repo_full in STATE.forbidden:
             return self.send(403, error_doc(403, "Resource not accessible by integration"),
                              headers=self.rate_headers())
+        with LOCK:
+            installed = STATE.installations.get(repo_full)
+        if kind == "installation" and installed is not None and installed != inst:
+            # another installation's token does not see this repository
+            return self.send(404, error_doc(404, "Not Found", doc="https://docs.github.com/rest"))
 
         if rest == "/pulls" and method == "GET":
             return self.list_pulls(repo_full, parse_qs(url.query))
@@ -362,6 +531,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.get_pull(repo_full, int(m2.group(1)))
         if m2 and method == "PATCH":
             return self.update_pull(repo_full, int(m2.group(1)), body, after)
+        m3 = re.fullmatch(r"/issues/(\d+)/(labels|assignees)", rest)
+        if m3 and method == "POST":
+            return self.issue_add(repo_full, int(m3.group(1)), m3.group(2), body)
+        m4 = re.fullmatch(r"/pulls/(\d+)/requested_reviewers", rest)
+        if m4 and method == "POST":
+            return self.request_reviewers(repo_full, int(m4.group(1)), body)
         return self.send(404, error_doc(404, "Not Found", doc="https://docs.github.com/rest"))
 
     def secondary(self):
@@ -516,6 +691,157 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(after, error_doc(after, "Server Error"))
         return self.send(200, out, headers=self.rate_headers())
 
+
+    # ---- the GitHub App endpoints -------------------------------------------------------------
+
+    def installation_json(self, iid, full=None):
+        owner = full.split("/")[0] if full else "acme"
+        return {"id": iid, "account": user(owner), "app_id": int(STATE.app_id or 0),
+                "app_slug": "cpgo-test", "target_id": abs(hash(owner)) % 100000,
+                "target_type": "Organization", "repository_selection": "selected",
+                "access_tokens_url": "%s/app/installations/%d/access_tokens" % (self.base_url(), iid),
+                "repositories_url": self.base_url() + "/installation/repositories",
+                "permissions": {"contents": "write", "pull_requests": "write", "issues": "write",
+                                "metadata": "read"},
+                "events": [], "created_at": iso(STATE.now()), "updated_at": iso(STATE.now()),
+                "single_file_name": None, "suspended_at": None}
+
+    def app_endpoint(self, method, path):
+        doc = "https://docs.github.com/rest/apps/apps"
+        if path == "/app" and method == "GET":
+            return self.send(200, {"id": int(STATE.app_id or 0), "slug": "cpgo-test",
+                                   "name": "cpgo test app", "owner": user("acme")})
+        mm = re.fullmatch(r"/repos/([^/]+)/([^/]+)/installation", path)
+        if mm and method == "GET":
+            full = "%s/%s" % mm.groups()
+            with LOCK:
+                iid = STATE.installations.get(full)
+            if iid is None:
+                return self.send(404, error_doc(404, "Not Found",
+                                                doc=doc + "#get-a-repository-installation-for-the-authenticated-app"))
+            return self.send(200, self.installation_json(iid, full))
+        mm = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+        if mm and method == "POST":
+            iid = int(mm.group(1))
+            with LOCK:
+                known = iid in STATE.installations.values()
+                if known:
+                    token = STATE.token_value or "ghs_" + secrets.token_hex(18)
+                    exp = STATE.now() + STATE.token_ttl
+                    STATE.inst_tokens[token] = {"inst": iid, "expires": exp}
+                    STATE.mints += 1
+            if not known:
+                return self.send(404, error_doc(404, "Not Found",
+                                                doc=doc + "#create-an-installation-access-token-for-an-app"))
+            return self.send(201, {"token": token, "expires_at": iso(exp),
+                                   "permissions": {"contents": "write", "pull_requests": "write",
+                                                   "issues": "write", "metadata": "read"},
+                                   "repository_selection": "selected"})
+        return self.send(404, error_doc(404, "Not Found", doc=doc))
+
+    # ---- pull-request options: labels, assignees, reviewers, auto-merge -----------------------
+
+    def issue_add(self, full, number, what, body):
+        try:
+            j = json.loads(body or b"null")
+        except ValueError:
+            return self.send(400, error_doc(400, "Problems parsing JSON"))
+        names = j if isinstance(j, list) and what == "labels" else (
+            j.get(what) if isinstance(j, dict) else None)
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            return self.send(422, invalid_property(what, names, "an array of strings"))
+        with LOCK:
+            p = self.find(full, number)
+            if not p:
+                return self.send(404, error_doc(404, "Not Found",
+                                                doc="https://docs.github.com/rest/issues/" + what))
+            if what == "labels":
+                known = STATE.labels.setdefault(full, set())
+                missing = [n for n in names if n not in known]
+                if missing and STATE.labels_strict:
+                    return self.send(422, error_doc(422, "Validation Failed", [{
+                        "value": missing[0], "resource": "Label", "field": "name",
+                        "code": "invalid"}]))
+                known.update(missing)  # GitHub creates a label that does not exist yet
+                p["labels"] += [n for n in names if n not in p["labels"]]
+                out = pr_json(self.base_url(), p)["labels"]
+                return self.send(200, out, headers=self.rate_headers())
+            p["assignees"] += [n for n in names if n not in p["assignees"]]
+            out = pr_json(self.base_url(), p)
+        return self.send(201, out, headers=self.rate_headers())
+
+    def request_reviewers(self, full, number, body):
+        j = self.parse_json_body(body)
+        if j is None:
+            return
+        names = j.get("reviewers", [])
+        teams = j.get("team_reviewers", [])
+        if not isinstance(names, list) or not isinstance(teams, list) or not (names or teams):
+            return self.send(422, invalid_property("reviewers", names, "an array of strings"))
+        with LOCK:
+            p = self.find(full, number)
+            if not p:
+                return self.send(404, error_doc(404, "Not Found",
+                                                doc="https://docs.github.com/rest/pulls/review-requests"))
+            if p.get("author") in names:
+                return self.send(422, error_doc(422, "Review cannot be requested from pull request author."))
+            p["reviewers"] += [n for n in names if n not in p["reviewers"]]
+            out = pr_json(self.base_url(), p, True)
+        return self.send(201, out, headers=self.rate_headers())
+
+    def graphql(self, body):
+        try:
+            j = json.loads(body or b"null")
+            query = j["query"]
+            variables = j.get("variables") or {}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self.send(400, {"message": "Problems parsing JSON",
+                                   "documentation_url": "https://docs.github.com/graphql"})
+        if "enablePullRequestAutoMerge" not in query:
+            return self.send(200, {"errors": [{"message": "this fake only knows enablePullRequestAutoMerge"}]})
+
+        def arg(name):
+            m = re.search(r"\b%s\s*:\s*(?:\$(\w+)|\"([^\"]*)\"|(\w+))" % name, query)
+            if not m:
+                return variables.get(name)
+            if m.group(1):
+                v = variables.get(m.group(1))
+                return v.get(name) if isinstance(v, dict) and name in v else v
+            return m.group(2) if m.group(2) is not None else m.group(3)
+        node = arg("pullRequestId")
+        method = arg("mergeMethod") or "MERGE"
+        if isinstance(variables.get("input"), dict):
+            node = variables["input"].get("pullRequestId", node)
+            method = variables["input"].get("mergeMethod", method)
+
+        def err(typ, msg):
+            return self.send(200, {"data": {"enablePullRequestAutoMerge": None}, "errors": [{
+                "type": typ, "path": ["enablePullRequestAutoMerge"],
+                "locations": [{"line": 1, "column": 1}], "message": msg}]})
+        with LOCK:
+            found = None
+            for full, r in STATE.repos.items():
+                for p in r["prs"]:
+                    if pr_json(self.base_url(), p)["node_id"] == node:
+                        found = p
+            if not found:
+                return err("NOT_FOUND", "Could not resolve to a node with the global id of '%s'" % node)
+            if method not in ("MERGE", "SQUASH", "REBASE"):
+                return err("INVALID", "Variable mergeMethod of type PullRequestMergeMethod was "
+                           "provided invalid value")
+            if found["repo"] not in STATE.auto_merge:
+                return err("UNPROCESSABLE", "Auto merge is not allowed for this repository")
+            if found["state"] != "open":
+                return err("UNPROCESSABLE", "Pull request is not open")
+            if found.get("clean"):
+                return err("UNPROCESSABLE", "Pull request is in clean status")
+            found["auto_merge"] = {"enabled_by": user("cpgo-test[bot]"), "merge_method": method.lower(),
+                                   "commit_title": None, "commit_message": None}
+            out = pr_json(self.base_url(), found)
+        return self.send(200, {"data": {"enablePullRequestAutoMerge": {"pullRequest": {
+            "id": out["node_id"], "number": out["number"],
+            "autoMergeRequest": {"mergeMethod": method, "enabledAt": iso(STATE.now())}}}}})
+
     # ---- controls -------------------------------------------------------------------------
 
     def control(self, body):
@@ -543,6 +869,41 @@ class Handler(BaseHTTPRequestHandler):
                 f.setdefault("count", 1)
                 STATE.faults.append(f)
                 return self.send(200, {"ok": True})
+            if action == "app":
+                STATE.app_id = str(j["app_id"])
+                STATE.app_key = j["public_key"].encode()
+                return self.send(200, {"ok": True})
+            if action == "app_install":
+                STATE.installations[j["repo"]] = int(j["installation_id"])
+                return self.send(200, {"ok": True})
+            if action == "app_uninstall":
+                STATE.installations.pop(j["repo"], None)
+                return self.send(200, {"ok": True})
+            if action == "app_token_ttl":
+                STATE.token_ttl = float(j["seconds"])
+                return self.send(200, {"ok": True})
+            if action == "app_token":
+                STATE.token_value = j.get("token")
+                return self.send(200, {"ok": True})
+            if action == "app_expire_tokens":
+                for t in STATE.inst_tokens.values():
+                    t["expires"] = min(t["expires"], STATE.now())
+                return self.send(200, {"ok": True})
+            if action == "clock_offset":
+                STATE.clock_offset = float(j["seconds"])
+                return self.send(200, {"ok": True})
+            if action == "create_label":
+                STATE.labels.setdefault(j["repo"], set()).add(j["name"])
+                return self.send(200, {"ok": True})
+            if action == "labels_strict":
+                STATE.labels_strict = bool(j.get("value", True))
+                return self.send(200, {"ok": True})
+            if action == "allow_auto_merge":
+                if j.get("value", True):
+                    STATE.auto_merge.add(j["repo"])
+                else:
+                    STATE.auto_merge.discard(j["repo"])
+                return self.send(200, {"ok": True})
             if action == "create_pr":
                 pr = STATE.new_pr(j["repo"], j["head"], j.get("base", "main"),
                                   j.get("title", "a human's pull request"), j.get("body", ""))
@@ -569,6 +930,10 @@ class Handler(BaseHTTPRequestHandler):
             p["state"], p["closed"] = "closed", now
         elif j.get("state") == "open":
             p["state"], p["closed"] = "open", None
+        if "clean" in j:
+            p["clean"] = bool(j["clean"])
+        if "author" in j:
+            p["author"] = j["author"]
         p["updated"] = now
 
 
@@ -588,10 +953,16 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--token", default=os.environ.get("FAKE_GITHUB_TOKEN"))
     ap.add_argument("--lifetime", type=float, default=300.0)
+    ap.add_argument("--app-id", help="the GitHub App whose JWTs are accepted")
+    ap.add_argument("--app-public-key", help="its public key (PEM file)")
     a = ap.parse_args()
     if not a.token:
         sys.exit("fake_github.py: no token ($FAKE_GITHUB_TOKEN or --token)")
-    STATE = State(a.token)
+    key = None
+    if a.app_public_key:
+        with open(a.app_public_key, "rb") as f:
+            key = f.read()
+    STATE = State(a.token, a.app_id, key)
     srv = Server(("127.0.0.1", 0), Handler)
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:

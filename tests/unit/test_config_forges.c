@@ -484,15 +484,15 @@ static void test_option_refusals(void)
 /* A target's members agree on the options, as on min_interval; the error names both. */
 static void test_agreement(void)
 {
-    expect_only(B_HEAD GH "    labels: [pgo]\n" B2_HEAD GH "    labels: [pgo, perf]\n",
-                NAME ":11:13: backends[1].open_pull_request.labels: [pgo, perf] differs from "
-                     "backends[0] ([pgo]), which writes the same target "
-                     "github.com/org/app@<default>:default.pgo; backends of one target must agree on "
-                     "open_pull_request settings");
-    expect_only(B_HEAD GH B2_HEAD GH "    draft: true\n",
-                NAME ":10:12: backends[1].open_pull_request.draft: true differs from backends[0] "
-                     "(false), which writes the same target github.com/org/app@<default>:default.pgo; "
-                     "backends of one target must agree on open_pull_request settings");
+    expect_only(B_HEAD GH "    labels: [pgo]\n" B2_HEAD GH "    labels: [pgo, perf]\n", NAME
+                ":11:13: backends[1].open_pull_request.labels: [pgo, perf] differs from "
+                "backends[0] ([pgo]), which writes the same target "
+                "github.com/org/app@<default>:default.pgo; backends of one target must agree on "
+                "open_pull_request settings");
+    expect_only(B_HEAD GH B2_HEAD GH "    draft: true\n", NAME
+                ":10:12: backends[1].open_pull_request.draft: true differs from backends[0] "
+                "(false), which writes the same target github.com/org/app@<default>:default.pgo; "
+                "backends of one target must agree on open_pull_request settings");
     expect_error(B_HEAD GH "    auto_merge: true\n" B2_HEAD GH,
                  "backends[1].open_pull_request.auto_merge: false differs from backends[0] "
                  "(true)");
