@@ -1142,16 +1142,21 @@ static void reload_work(uv_work_t *w)
         r->token_rc[f] =
             cpgo_token_load(r->nc, (enum cpgo_prapi_forge)f, r->flag_token, &r->token[f],
                             r->token_source[f], sizeof r->token_source[f], &r->token_err[f]);
-    /* default branches again (one may have changed): refused like any invalid file */
-    if (!r->rc && r->nc) {
+    if (!r->rc && r->nc)
+        r->app_rc = cpgo_token_app_key(r->nc, &r->app_pem, &r->app_pem_len, &r->app_err);
+    /* default branches again (one may have changed): refused like any invalid file; with
+     * github.app, through installation tokens minted with the key just read */
+    if (!r->rc && r->nc && cpgo_config_unresolved(r->nc)) {
         struct cpgo_token_set ts = {.cfg = r->nc};
         for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
             ts.tok[f] = r->token_rc[f] ? NULL : r->token[f];
+        struct cpgo_app_tokens *at =
+            r->app_rc ? NULL : cpgo_daemon_app_tokens(r->nc, r->app_pem, r->app_pem_len);
+        ts.app = at;
         r->rc =
             cpgo_daemon_resolve_branches(&r->nc, r->state_dir, cpgo_token_git_cred, &ts, &r->errs);
+        cpgo_daemon_app_tokens_free(at);
     }
-    if (!r->rc && r->nc)
-        r->app_rc = cpgo_token_app_key(r->nc, &r->app_pem, &r->app_pem_len, &r->app_err);
 }
 
 static void reload_done(uv_work_t *w, int status)
@@ -1510,6 +1515,9 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
         struct cpgo_token_set ts = {.cfg = cfg};
         char *own[CPGO_PRAPI_NFORGES] = {0};
         struct cpgo_err e;
+        /* github.app (its key loaded by cpgo_token_setup): installation tokens instead */
+        struct cpgo_app_tokens *at = cpgo_daemon_app_tokens(cfg, d->app.pem, d->app.pem_len);
+        ts.app = at;
         for (int f = 0; f < CPGO_PRAPI_NFORGES; f++) {
             char src[64];
             if (o->output_dir && cpgo_token_load(cfg, (enum cpgo_prapi_forge)f, o->github_token,
@@ -1537,6 +1545,7 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
                 explicit_bzero(own[f], strlen(own[f]));
                 free(own[f]);
             }
+        cpgo_daemon_app_tokens_free(at);
         for (size_t i = 0; i < rerrs.n; i++) {
             fprintf(stderr, "cpgo run: %s\n", rerrs.lines[i]);
             cpgo_log(CPGO_LVL_ERROR, "cannot start", "error", rerrs.lines[i], NULL);

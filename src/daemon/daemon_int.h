@@ -374,6 +374,17 @@ int cpgo_token_app_key(const struct cpgo_config *cfg, char **pem, size_t *len,
 struct cpgo_token_set {
     const struct cpgo_config *cfg;
     const char *tok[CPGO_PRAPI_NFORGES];
+    /* github.app: installation tokens by repository (GitHub targets get theirs, not tok[]) */
+    const struct cpgo_app_tokens *app;
+};
+/* Installation tokens minted for the default-branch resolution (defbranch.c), by
+ * repository path ("owner/repo"); a NULL token: none could be minted (the error logged). */
+struct cpgo_app_tokens {
+    size_t n;
+    struct cpgo_app_token {
+        char path[400];
+        char *token; /* zeroed when freed */
+    } * v;
 };
 const char *cpgo_token_git_cred(void *set, const struct cpgo_target_cfg *t, const char **user);
 /* The basic-auth user a forge's git server takes with its token: x-access-token (GitHub),
@@ -393,6 +404,13 @@ typedef const char *(*cpgo_daemon_cred_fn)(void *ctx, const struct cpgo_target_c
  * through git, with the git cache under state_dir and the credentials of cred; logs the
  * branch chosen per repository. Main thread before the loop, or a pool thread: never the
  * loop. */
+/* github.app: installation tokens for the GitHub repositories whose default branch is to be
+ * resolved, minted with the app's key on a private loop (the caller has none running: the
+ * main thread before the daemon's loop, or the reload job's pool thread). NULL when none is
+ * needed (no app, nothing unresolved on GitHub) or out of memory. */
+struct cpgo_app_tokens *cpgo_daemon_app_tokens(const struct cpgo_config *cfg, const char *pem,
+                                               size_t pem_len);
+void cpgo_daemon_app_tokens_free(struct cpgo_app_tokens *at);
 int cpgo_daemon_resolve_branches(struct cpgo_config **cfg, const char *state_dir,
                                  cpgo_daemon_cred_fn cred, void *cred_ctx,
                                  struct cpgo_config_errors *errs);

@@ -1251,6 +1251,7 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
         }
         /* labels ride along where the forge adds them in the same request (GitLab) */
         struct cpgo_prapi_edit ed = {.body = t->pr_body};
+        if (t->cfg) ed.auto_merge = t->cfg->auto_merge;
         if (t->cfg)
             ed.labels =
                 (struct cpgo_prapi_names){(const char *const *)t->cfg->labels, t->cfg->nlabels};

@@ -199,6 +199,11 @@ const char *cpgo_token_git_cred(void *set, const struct cpgo_target_cfg *t, cons
     *user = NULL;
     if (f < 0) return NULL; /* a local forge's server never sees a token */
     *user = cpgo_token_git_user((enum cpgo_prapi_forge)f);
+    if (f == CPGO_PRAPI_GITHUB && ts->app) {
+        for (size_t i = 0; i < ts->app->n; i++)
+            if (!strcmp(ts->app->v[i].path, t->repo.path)) return ts->app->v[i].token;
+        return NULL;
+    }
     return ts->tok[f];
 }
 

@@ -243,6 +243,9 @@ int cpgo_prapi_create_pr(struct cpgo_prapi_client *c, const char *owner, const c
 struct cpgo_prapi_edit {
     const char *title, *body;
     struct cpgo_prapi_names labels;
+    /* GitLab: auto-merge asked again when it is not set yet (a merge request created
+     * before its pipeline existed); the other forges keep it across pushes */
+    int auto_merge;
 };
 /* UPDATE: GitHub PATCH /repos/{owner}/{repo}/pulls/{number} {"title","body"}. */
 int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const char *repo,

@@ -42,8 +42,11 @@
  *     (AcceptMergeRequest: auto_merge since 17.11, the older name for older servers;
  *     sha so that only what cpgo pushed is merged). 405 right after a creation is GitLab
  *     still preparing the MR (gitlab-org/gitlab#353984): read and tried again, at most
- *     GL_MERGE_TRIES times, each PUT paced by the client's mutation gap. With no pipeline
- *     running GitLab merges at once; that is what "when checks pass" means then.
+ *     GL_MERGE_TRIES times, each PUT paced by the client's mutation gap. GitLab merges
+ *     at once when asked while the head commit has no pipeline -- which, right after a
+ *     push, may only mean its pipeline is not created yet -- so an MR whose
+ *     `head_pipeline` is null is not merged: auto-merge is asked again at the next update
+ *     (updates carry auto_merge; one already set is left alone).
  * Thread: the loop.
  */
 #include "publish/prapi_int.h"
@@ -574,7 +577,7 @@ static int gl_next(struct prapi_req *r)
         }
         case ST_CHECK:
             r->stage = ST_MERGE;
-            if (!create || !r->auto_merge) {
+            if (!r->auto_merge) {
                 r->stage = ST_END;
                 continue;
             }
@@ -649,8 +652,20 @@ static enum cpgo_class gl_step_done(struct prapi_req *r, const struct prapi_resp
         json_t *state = json_object_get(root, "state");
         if (json_is_string(sha) && json_string_length(sha) < sizeof s->sha)
             snprintf(s->sha, sizeof s->sha, "%s", json_string_value(sha));
+        json_t *pipe = json_object_get(root, "head_pipeline");
         if (json_is_string(state) && strcmp(json_string_value(state), "opened")) {
             s->skip_merge = 1; /* merged (or closed) meanwhile: nothing to do */
+        } else if (json_is_true(json_object_get(root, "merge_when_pipeline_succeeds"))) {
+            s->skip_merge = 1; /* set at an earlier round: kept across pushes */
+        } else if (pipe && json_is_null(pipe)) {
+            /* GitLab merges at once when asked to merge on success while no pipeline
+             * exists (the push's pipeline may not be created yet): asked again at the next
+             * update instead, as Renovate waits for head_pipeline */
+            s->skip_merge = 1;
+            snprintf(why, cap,
+                     "no pipeline for the head commit yet: asked again at the next "
+                     "update");
+            cls = CPGO_CLASS_INVALID;
         } else if (json_is_true(json_object_get(root, "draft"))) {
             s->skip_merge = 1; /* GitLab answers 405 to merging a draft, every time */
             snprintf(why, cap, "a draft merge request is not merged automatically");

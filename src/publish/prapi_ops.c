@@ -197,6 +197,7 @@ int cpgo_prapi_update_pr(struct cpgo_prapi_client *c, const char *owner, const c
     int rc;
     struct prapi_req *r = new_req(c, CPGO_PRAPI_OP_UPDATE, owner, repo, done, arg, &rc);
     if (!r) return rc;
+    r->auto_merge = ed->auto_merge;
     if (copy_names(&r->labels, &r->nlabels, &ed->labels)) return built(c, r, CPGO_E_NOMEM);
     return built(c, r, c->d->update(r, number, ed));
 }

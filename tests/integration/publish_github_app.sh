@@ -55,7 +55,7 @@ start_fleet "$T" --profile "$P" --count 2 || finish
 mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
 BR=cpgo/main/default.pgo
 LPORT=$(free_port)
-config() { # config KEYFILE
+config() { # config KEYFILE [OPR]: OPR replaces the written target_branch (default main)
   {
     echo "state_dir: $T/state"
     echo "listen: 127.0.0.1:$LPORT"
@@ -67,7 +67,7 @@ config() { # config KEYFILE
       echo "- url: http://127.0.0.1:$port/debug/pprof/profile?seconds=1"
       echo "  schedule: '@every 5s'"
       echo "  timeout: 1500ms"
-      echo "  open_pull_request: {repository: 'http://127.0.0.1:$GPORT/acme/app.git', forge: github, min_interval: 1s}"
+      echo "  open_pull_request: {repository: 'http://127.0.0.1:$GPORT/acme/app.git', forge: github, min_interval: 1s${2-, target_branch: main}}"
     done
   } >"$T/config.yaml"
 }
@@ -111,6 +111,26 @@ check "wrong key: exit 1 (rc $rc)" [ "$rc" -eq 1 ]
 check "wrong key: the JWT refused ($(grep -m1 'level=error' "$T/out" | cut -c1-300))" \
   grep -q "GitHub refused the app's JWT" "$T/out"
 check "wrong key: nothing pushed" [ "$(git -C "$REPO" rev-parse "refs/heads/$BR")" = "$before" ]
+
+# 4b. target_branch not written: the default branch is asked of the git server with an
+# installation token minted at start (there is no GitHub token in app mode)
+config "$T/app.pem" ""
+m0=$(mints)
+run_once
+check "default branch: exit 0 (rc $rc: $(grep -m1 'level=error' "$T/out" | cut -c1-300))" [ "$rc" -eq 0 ]
+check "default branch: resolved with an installation token" \
+  grep -q 'msg="default branch resolved".*branch=main' "$T/out"
+check "default branch: minted for the resolution and for the publish ($m0 -> $(mints))" \
+  [ "$(mints)" -ge $((m0 + 1)) ]
+# a wrong key: the start says why the branch cannot be asked (exit 2, nothing scraped)
+config "$T/other.pem" ""
+run_once
+check "default branch, wrong key: exit 2 at start (rc $rc)" [ "$rc" -eq 2 ]
+check "default branch, wrong key: the JWT refused is named" \
+  grep -q "no installation token to ask the default branch with.*GitHub refused the app's JWT" "$T/out"
+check "default branch, wrong key: the start names the target_branch to set" \
+  grep -q 'target_branch is not set, and the default branch of .* could not be resolved' "$T/out"
+config "$T/app.pem"
 
 # 5. a key file others can read: refused at start
 cp "$T/app.pem" "$T/open.pem"

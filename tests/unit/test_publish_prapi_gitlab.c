@@ -924,6 +924,62 @@ static void test_auto_merge(void)
     close_client(c);
 }
 
+/* GitLab merges at once when asked while the head commit has no pipeline (one may not be
+ * created yet right after the push): no merge then, a warning, and the next update asks
+ * again; once set, updates leave it alone. */
+static void test_auto_merge_waits_for_pipeline(void)
+{
+    reset();
+    struct cpgo_prapi_client *c = client();
+    struct cpgo_prapi_new_pr np = {.title = "t", .head_branch = HEAD, .base = "main", .body = "b"};
+    struct done d1 = {0}, d2 = {0}, d3 = {0}, d4 = {0};
+    RUN_OP(d1, cpgo_prapi_create_pr(c, "grp/sub", "app", &np, on_done, &d1));
+    CHECK_EQ_INT(d1.r.cls, CPGO_CLASS_OK);
+    uint64_t iid = d1.r.pr.number;
+    CTL("{s:s, s:s, s:i, s:s}", "action", "set_pr", "project", PROJ, "iid", (int)iid, "pipeline",
+        "none");
+    struct cpgo_prapi_edit ed = {.body = "b2", .auto_merge = 1};
+    RUN_OP(d2, cpgo_prapi_update_pr(c, "grp/sub", "app", iid, &ed, on_done, &d2));
+    CHECK_EQ_INT(d2.r.cls, CPGO_CLASS_OK);
+    CHECK_STR_CONTAINS(d2.r.warning, "no pipeline");
+    json_t *mrs = mrs_of(PROJ), *mr = json_array_get(mrs, 0);
+    CHECK(json_is_false(json_object_get(mr, "merge_when_pipeline_succeeds")));
+    CHECK(!strcmp(json_string_value(json_object_get(mr, "state")), "opened"));
+    CHECK_EQ_INT(json_integer_value(json_object_get(mr, "merge_attempts")), 0);
+    json_decref(mrs);
+
+    /* the pipeline exists now: the next update sets it */
+    CTL("{s:s, s:s, s:i, s:s}", "action", "set_pr", "project", PROJ, "iid", (int)iid, "pipeline",
+        "running");
+    ed.body = "b3";
+    RUN_OP(d3, cpgo_prapi_update_pr(c, "grp/sub", "app", iid, &ed, on_done, &d3));
+    CHECK_EQ_INT(d3.r.cls, CPGO_CLASS_OK);
+    CHECK(d3.r.warning[0] == 0);
+    mrs = mrs_of(PROJ);
+    CHECK(json_is_true(json_object_get(json_array_get(mrs, 0), "merge_when_pipeline_succeeds")));
+    json_decref(mrs);
+
+    /* set: the next update reads it and sends no merge */
+    json_t *l = reqlog();
+    size_t before = json_array_size(l);
+    json_decref(l);
+    ed.body = "b4";
+    RUN_OP(d4, cpgo_prapi_update_pr(c, "grp/sub", "app", iid, &ed, on_done, &d4));
+    CHECK_EQ_INT(d4.r.cls, CPGO_CLASS_OK);
+    l = reqlog();
+    for (size_t i = before; i < json_array_size(l); i++) {
+        const char *path = lstr(l, i, "path");
+        size_t n = strlen(path);
+        CHECK(n < 6 || strcmp(path + n - 6, "/merge")); /* a GET of the MR, no PUT .../merge */
+    }
+    json_decref(l);
+    done_free(&d1);
+    done_free(&d2);
+    done_free(&d3);
+    done_free(&d4);
+    close_client(c);
+}
+
 /* A server that quotes the credential back, in every form: the error line is scrubbed. */
 static void test_echoed_token(void)
 {
@@ -978,6 +1034,7 @@ int main(void)
     test_rate_limits();
     test_5xx();
     test_redirects();
+    test_auto_merge_waits_for_pipeline();
     test_auto_merge();
     test_echoed_token();
 
