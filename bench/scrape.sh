@@ -3,14 +3,18 @@
 # (each waits 2 s, then sends a ~130 KB Go-like CPU profile; 5 backends per target).
 # Prints wall time beyond the 2 s, cpgo's CPU seconds, peak RSS, CPU per scrape and the
 # loop thread's own CPU per scrape, for each N.
-#   bench/scrape.sh [--build DIR] [N...]   default: 100 1000 5000 (5000 only if the fd limit allows)
+# --heavy: the backends of a target send five different heavy profiles (cpgo-testgen -heavy:
+# ~300 KB raw / ~170 KB gzip, six mappings, labels on every sample, deep inlining).
+#   bench/scrape.sh [--build DIR] [--heavy] [N...]   default: 100 1000 5000 (5000 only if the fd limit allows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build
+heavy=0
 sizes=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --build) [ $# -ge 2 ] || { echo "usage: bench/scrape.sh [--build DIR] [N...]" >&2; exit 2; }; build=$2; shift ;;
+    --build) [ $# -ge 2 ] || { echo "usage: bench/scrape.sh [--build DIR] [--heavy] [N...]" >&2; exit 2; }; build=$2; shift ;;
+    --heavy) heavy=1 ;;
     [1-9]*) sizes+=("$1") ;;
     *) echo "usage: bench/scrape.sh [--build DIR] [N...]" >&2; exit 2 ;;
   esac
@@ -18,6 +22,7 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$build/cpgo" ] || scripts/build --dir "$build" >/dev/null
 out=bench/out/scrape
+[ "$heavy" = 1 ] && out=bench/out/scrape-heavy
 mkdir -p "$out"
 if [ ${#sizes[@]} -eq 0 ]; then
   sizes=(100 1000)
@@ -25,13 +30,22 @@ if [ ${#sizes[@]} -eq 0 ]; then
   if [ "$hard" = unlimited ] || [ "$hard" -ge 12000 ]; then sizes+=(5000); fi
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ -s "$out/profile.pb.gz" ] || "$build/tests/cpgo-testgen" -o "$out/profile.pb.gz" -seed 7 \
-  -samples 2600 -locations 2200 -functions 1100
+profiles=()
+if [ "$heavy" = 1 ]; then
+  for s in 1 2 3 4 5; do
+    [ -s "$out/heavy$s.pb.gz" ] || "$build/tests/cpgo-testgen" -heavy -seed "$s" -o "$out/heavy$s.pb.gz"
+    profiles+=(--profile "$out/heavy$s.pb.gz")
+  done
+else
+  [ -s "$out/profile.pb.gz" ] || "$build/tests/cpgo-testgen" -o "$out/profile.pb.gz" -seed 7 \
+    -samples 2600 -locations 2200 -functions 1100
+  profiles=(--profile "$out/profile.pb.gz")
+fi
 printf '%-6s %9s %10s %9s %10s %13s %14s %6s\n' backends "wall s" "beyond 2s" "cpu s" \
   "RSS MiB" "cpu/scrape ms" "loop/scrape ms" "ok"
 for n in "${sizes[@]}"; do
   rm -rf "$out/run$n" && mkdir -p "$out/run$n"
-  "$build/tests/fakefleet/cpgo-fakefleet" --profile "$out/profile.pb.gz" --count "$n" \
+  "$build/tests/fakefleet/cpgo-fakefleet" "${profiles[@]}" --count "$n" \
     --port-file "$out/run$n/ports" --delay-ms 2000 --stats "$out/run$n/stats.json" \
     --duration 300 2>"$out/run$n/fleet.log" &
   fleet=$!

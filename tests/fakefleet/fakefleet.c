@@ -98,8 +98,12 @@ static const char HTML_BODY[] =
     "</body></html>\n";
 static const unsigned char ZERO_CHUNK[CHUNK];
 
+/* --profile may be given this many times; endpoint i serves profile i mod n */
+#define MAX_PROFILES 64
+
 struct options {
-    const char *profile;
+    const char *profile[MAX_PROFILES];
+    size_t nprofile;
     const char *port_file;
     const char *stats;
     unsigned long count;
@@ -119,6 +123,7 @@ struct endpoint {
     struct fleet *fleet;
     unsigned port;
     enum behaviour beh;
+    const struct cpgo_buf *profile; /* the body of a normal answer */
     int listening;
     int profiling; /* a profile request holds this endpoint's profiler */
     uint64_t requests, completed, ok, busy;
@@ -191,7 +196,7 @@ struct fleet {
     struct endpoint *eps;
     size_t neps;
     struct conn *conns; /* all open connections, for shutdown */
-    struct cpgo_buf profile;
+    struct cpgo_buf profile[MAX_PROFILES];
     struct cpgo_buf bomb;
     uv_signal_t sigterm, sigint;
     uv_timer_t stats_timer, duration_timer;
@@ -218,7 +223,7 @@ static void logmsg(const char *fmt, ...)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: " PROG " --profile FILE [--count N] [--base-port P] [--port-file FILE]\n"
+            "usage: " PROG " --profile FILE... [--count N] [--base-port P] [--port-file FILE]\n"
             "       [--behaviour B | --mix B=W,B=W,...] [--delay-ms MS] [--stats FILE]\n"
             "       [--trickle-ms MS] [--huge-bytes SIZE] [--bomb-bytes SIZE] [--duration S]\n"
             "behaviours: normal hang reset trickle huge bomb html notfound busy badrequest\n"
@@ -320,7 +325,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         unsigned long long n;
         struct cpgo_err err;
         if (!strcmp(name, "--profile")) {
-            o->profile = v;
+            if (o->nprofile == MAX_PROFILES)
+                return usage_error("--profile: at most %d files", MAX_PROFILES);
+            o->profile[o->nprofile++] = v;
         } else if (!strcmp(name, "--port-file")) {
             o->port_file = v;
         } else if (!strcmp(name, "--stats")) {
@@ -366,7 +373,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
     }
     if (have_beh && have_mix) return usage_error("--behaviour and --mix exclude each other");
-    if (!o->profile) return usage_error("--profile FILE is required");
+    if (!o->nprofile) return usage_error("--profile FILE is required");
     if (!o->base_port && !o->port_file)
         return usage_error("give --base-port P or --port-file FILE");
     if (o->base_port && o->base_port + o->count - 1 > 65535)
@@ -380,6 +387,13 @@ static int parse_args(int argc, char **argv, struct options *o)
  * credit and picks the largest, which then pays the total. Deterministic, and spreads each
  * behaviour evenly over the indexes (N = sum of weights gives exactly W of each).
  */
+static void free_profiles(struct fleet *f)
+{
+    for (size_t i = 0; i < MAX_PROFILES; i++)
+        cpgo_buf_free(&f->profile[i]);
+}
+
+/* Behaviours by weight, and each endpoint's profile: i mod the number given. */
 static void assign_behaviours(struct fleet *f)
 {
     long long credit[B_COUNT] = {0}, total = 0;
@@ -393,6 +407,7 @@ static void assign_behaviours(struct fleet *f)
             if (best < 0 || credit[b] > credit[best]) best = b;
         }
         credit[best] -= total;
+        f->eps[i].profile = &f->profile[i % f->opt.nprofile];
         f->eps[i].beh = (enum behaviour)best;
     }
 }
@@ -778,9 +793,8 @@ static void pump_huge(struct conn *c)
 
 static void trickle_tick(struct conn *c)
 {
-    struct fleet *f = c->ep->fleet;
     if (c->writes || !c->stream_left) return; /* the client is not reading: wait */
-    const unsigned char *p = f->profile.data + c->stream_off;
+    const unsigned char *p = c->ep->profile->data + c->stream_off;
     c->stream_off++;
     if (--c->stream_left == 0) uv_timer_stop(&c->timer);
     conn_write(c, p, 1, NULL, 0);
@@ -790,8 +804,8 @@ static void trickle_tick(struct conn *c)
 static void answer(struct conn *c)
 {
     struct fleet *f = c->ep->fleet;
-    const unsigned char *prof = f->profile.data;
-    size_t plen = f->profile.len;
+    const unsigned char *prof = c->ep->profile->data;
+    size_t plen = c->ep->profile->len;
     size_t hl;
     c->stream_left = 0;
     c->endless = 0;
@@ -1326,15 +1340,17 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    if (read_profile(f->opt.profile, &f->profile)) {
-        cpgo_buf_free(&f->profile);
-        return 1;
+    for (size_t i = 0; i < f->opt.nprofile; i++) {
+        if (read_profile(f->opt.profile[i], &f->profile[i])) {
+            free_profiles(f);
+            return 1;
+        }
     }
     f->neps = f->opt.count;
     f->eps = calloc(f->neps, sizeof *f->eps);
     if (!f->eps) {
         logmsg("out of memory");
-        cpgo_buf_free(&f->profile);
+        free_profiles(f);
         return 1;
     }
     assign_behaviours(f);
@@ -1359,7 +1375,7 @@ int main(int argc, char **argv)
     }
     if (!rc) rc = fleet_run(f);
     cpgo_buf_free(&f->bomb);
-    cpgo_buf_free(&f->profile);
+    free_profiles(f);
     free(f->eps);
     return rc;
 }

@@ -272,6 +272,22 @@ else
   echo "note: hard fd limit $(ulimit -Hn) < 2200, 2000-endpoint check skipped"
 fi
 
+# ---- --profile given twice: endpoint i serves file i mod 2 --------------------------------
+PROF2="$T/prof2.pb.gz"
+"$CPGO_TESTGEN" -o "$PROF2" -heavy -seed 5 || fail "testgen -heavy"
+rm -f "$T/two.ports"
+"$FF" --profile "$PROF" --profile "$PROF2" --count 3 --delay-ms 50 --port-file "$T/two.ports" \
+  2>"$T/two.err" &
+FPID=$!
+for _ in $(seq 1 100); do [ -s "$T/two.ports" ] && break; sleep 0.1; done
+for i in 1 2 3; do
+  p=$(sed -n "${i}p" "$T/two.ports" | cut -d' ' -f1)
+  get "http://127.0.0.1:$p/debug/pprof/profile?seconds=1"
+  want=$PROF; [ "$i" = 2 ] && want=$PROF2
+  check "two profiles: endpoint $i serves $(basename "$want") (got $R)" cmp -s "$T/body" "$want"
+done
+stop_fleet two
+
 # ---- --duration: exits 0 by itself; --base-port: consecutive ports -----------------------
 start_fleet dur --count 3 --duration 1 && {
   wait "$FPID"

@@ -277,3 +277,93 @@ struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations, 
     }
     return b;
 }
+
+/* A heavier Go-like CPU profile, as a big service sends (issue 14's "heavy" kind): several
+ * mappings (the binary, libc, the vdso, cgo libraries), generic instantiations whose
+ * names carry shape hashes (they compress poorly), deep inlining (1-4 lines per location),
+ * and labels on every sample (a handler, a tenant and a request class, as
+ * pprof.Do sets them). The function set and mappings depend only on `nfunctions` (one
+ * binary, many instances); stacks, weights and label values depend on the seed. */
+struct pbuild *pbuild_heavy(uint64_t seed, size_t nsamples, size_t nlocations, size_t nfunctions)
+{
+    uint64_t rs = seed * 7919 + 17, fs = 0x9e3779b97f4a7c15ull;
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "samples", "count");
+    pbuild_sample_type(b, "cpu", "nanoseconds");
+    pbuild_period(b, "cpu", "nanoseconds", 10000000);
+    pbuild_times(b, 1700000000000000000LL + (int64_t)seed * 1000000000LL, 30000000000LL);
+    static const char *const maps[][2] = {
+        {"/app/server", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"},
+        {"/usr/lib/x86_64-linux-gnu/libc.so.6", "5c1f3b5e3f4e8c3d2a1b0e9f8d7c6b5a49382716"},
+        {"/usr/lib/x86_64-linux-gnu/libzstd.so.1", "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"},
+        {"/usr/lib/x86_64-linux-gnu/libssl.so.3", "1122334455667788990011223344556677889900"},
+        {"/usr/lib/x86_64-linux-gnu/libm.so.6", "abcdefabcdefabcdefabcdefabcdefabcdefabcd"},
+        {"[vdso]", ""},
+    };
+    const size_t nmaps = sizeof maps / sizeof maps[0];
+    for (size_t m = 0; m < nmaps; m++) {
+        uint64_t start = m == 0 ? 0x400000 : 0x7f0000000000ull + m * 0x10000000ull;
+        pbuild_mapping(b, m + 1, start, start + 0x8000000, m == 0 ? 0 : 0x1000, maps[m][0],
+                       maps[m][1]);
+    }
+    char name[256], file[160];
+    for (size_t i = 1; i <= nfunctions; i++) {
+        uint64_t h1 = next_rand(&fs), h2 = next_rand(&fs);
+        if (i % 4 == 0)
+            snprintf(name, sizeof name,
+                     "github.com/acme/platform/internal/%s%04llx.(*Cache[go.shape.struct { "
+                     "Key string; V%llx int64 }]).lookup%llx",
+                     i % 3 ? "store" : "codec", (unsigned long long)(h1 & 0xffff),
+                     (unsigned long long)(h2 >> 40), (unsigned long long)(h1 >> 36));
+        else
+            snprintf(name, sizeof name, "github.com/acme/platform/internal/svc%llx.(*H%llx).M%llx.func%zu",
+                     (unsigned long long)(h1 & 0xfffff), (unsigned long long)(h2 & 0xffff),
+                     (unsigned long long)(h1 >> 44), i % 9);
+        snprintf(file, sizeof file, "/home/build/go/pkg/mod/github.com/acme/platform@v1.%llu.%llu/internal/f%llx.go",
+                 (unsigned long long)(h2 % 40), (unsigned long long)(h1 % 17),
+                 (unsigned long long)(h2 >> 32));
+        pbuild_function(b, i, name, file, (int64_t)(10 + (h1 >> 20) % 4000));
+    }
+    for (size_t i = 1; i <= nlocations; i++) {
+        uint64_t r = next_rand(&fs);
+        size_t nl = 1 + (size_t)((r >> 8) % 4); /* 1-4 frames: deep inlining */
+        uint64_t fids[4];
+        int64_t lines[4];
+        for (size_t k = 0; k < nl; k++) {
+            fids[k] = 1 + (next_rand(&fs) % nfunctions);
+            lines[k] = (int64_t)(20 + next_rand(&fs) % 4000);
+        }
+        /* 85% in the binary, the rest spread over the shared libraries */
+        uint64_t m = r % 100 < 85 ? 1 : 2 + (r >> 16) % (nmaps - 1);
+        uint64_t base = m == 1 ? 0x400000 : 0x7f0000000000ull + (m - 1) * 0x10000000ull;
+        pbuild_location(b, i, m, base + 0x1000 + ((r >> 24) % 0x7f0000), nl, fids, lines);
+    }
+    static const char *const handlers[] = {"/api/v1/orders", "/api/v1/users/{id}",
+                                           "/api/v2/search", "/grpc.health.v1.Health/Check",
+                                           "/internal/batch", "/api/v1/carts/{id}/items"};
+    uint64_t locs[64];
+    char v[48];
+    for (size_t s = 0; s < nsamples; s++) {
+        size_t depth = 8 + next_rand(&rs) % 40;
+        for (size_t d = 0; d < depth; d++) {
+            uint64_t r = next_rand(&rs);
+            if (d == 0)
+                locs[d] = 1 + (r % 8 == 0 ? r % nlocations : r % (nlocations / 6 + 1));
+            else
+                locs[d] = 1 + ((locs[d - 1] * 40503u + d * 977 + (r % 61)) % nlocations);
+        }
+        int64_t cnt = 1 + (int64_t)(next_rand(&rs) % 6);
+        int64_t vals[2] = {cnt, cnt * 10000000};
+        pbuild_sample(b, depth, locs, 2, vals);
+        uint64_t r = next_rand(&rs);
+        pbuild_label(b, "handler", handlers[r % 6]);
+        snprintf(v, sizeof v, "t-%05llx", (unsigned long long)((r >> 8) % 3000));
+        pbuild_label(b, "tenant", v);
+        /* a trace id, as tracing middleware sets: 4096 values, incompressible */
+        uint64_t span = ((r >> 40) % 4096 + 1) * 0x9e3779b97f4a7c15ull;
+        snprintf(v, sizeof v, "%016llx", (unsigned long long)(span ^ (span >> 29)));
+        pbuild_label(b, "span", v);
+        pbuild_label(b, "class", (r >> 30) % 3 == 0 ? "batch" : "interactive");
+    }
+    return b;
+}

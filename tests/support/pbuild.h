@@ -42,5 +42,8 @@ int pbuild_encode(struct pbuild *b, int raw, struct cpgo_buf *out);
  * deterministic from seed. Used for generated large profiles. */
 struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations, size_t nfunctions,
                              int with_labels);
+/* A heavy one: six mappings, generic names that compress poorly, 1-4 inlined frames per
+ * location, three labels on every sample (see pbuild.c). */
+struct pbuild *pbuild_heavy(uint64_t seed, size_t nsamples, size_t nlocations, size_t nfunctions);
 
 #endif
