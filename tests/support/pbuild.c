@@ -316,10 +316,12 @@ struct pbuild *pbuild_heavy(uint64_t seed, size_t nsamples, size_t nlocations, s
                      i % 3 ? "store" : "codec", (unsigned long long)(h1 & 0xffff),
                      (unsigned long long)(h2 >> 40), (unsigned long long)(h1 >> 36));
         else
-            snprintf(name, sizeof name, "github.com/acme/platform/internal/svc%llx.(*H%llx).M%llx.func%zu",
+            snprintf(name, sizeof name,
+                     "github.com/acme/platform/internal/svc%llx.(*H%llx).M%llx.func%zu",
                      (unsigned long long)(h1 & 0xfffff), (unsigned long long)(h2 & 0xffff),
                      (unsigned long long)(h1 >> 44), i % 9);
-        snprintf(file, sizeof file, "/home/build/go/pkg/mod/github.com/acme/platform@v1.%llu.%llu/internal/f%llx.go",
+        snprintf(file, sizeof file,
+                 "/home/build/go/pkg/mod/github.com/acme/platform@v1.%llu.%llu/internal/f%llx.go",
                  (unsigned long long)(h2 % 40), (unsigned long long)(h1 % 17),
                  (unsigned long long)(h2 >> 32));
         pbuild_function(b, i, name, file, (int64_t)(10 + (h1 >> 20) % 4000));
@@ -338,8 +340,8 @@ struct pbuild *pbuild_heavy(uint64_t seed, size_t nsamples, size_t nlocations, s
         uint64_t base = m == 1 ? 0x400000 : 0x7f0000000000ull + (m - 1) * 0x10000000ull;
         pbuild_location(b, i, m, base + 0x1000 + ((r >> 24) % 0x7f0000), nl, fids, lines);
     }
-    static const char *const handlers[] = {"/api/v1/orders", "/api/v1/users/{id}",
-                                           "/api/v2/search", "/grpc.health.v1.Health/Check",
+    static const char *const handlers[] = {"/api/v1/orders",  "/api/v1/users/{id}",
+                                           "/api/v2/search",  "/grpc.health.v1.Health/Check",
                                            "/internal/batch", "/api/v1/carts/{id}/items"};
     uint64_t locs[64];
     char v[48];
