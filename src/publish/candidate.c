@@ -225,8 +225,9 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
     if (cpgo_merge_new(&m, &mo)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     struct cpgo_scale decay = CPGO_SCALE_ONE;
     int rc;
+    if (!in->want_top) top = 0;
     if (in->existing) {
-        if (cpgo_summary_build(in->existing, top, &c->sb, err) == 0) c->have_sb = 1;
+        if (top && cpgo_summary_build(in->existing, top, &c->sb, err) == 0) c->have_sb = 1;
         int64_t stamp = cpgo_candidate_stamp_time(in->existing->pb);
         int64_t since = stamp >= 0 ? stamp : in->existing_changed_s;
         c->age_from = stamp >= 0                   ? CPGO_AGE_STAMP

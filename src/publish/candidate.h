@@ -61,6 +61,10 @@ struct cpgo_candidate_in {
     /* what cpgo currently proposes (the head branch's file); NULL = compare with existing */
     const struct cpgo_profile *proposed;
     size_t top_n; /* functions per side in the summaries (0 = 10) */
+    /* build the top-function lists of sb and sa (a pull request's body shows them); without
+     * it sa holds only the totals (whose overflow is still an error) and sb is not built:
+     * --output shows neither, and they cost as much as a decode on a big target */
+    int want_top;
 };
 
 enum cpgo_candidate_age { CPGO_AGE_NONE = 0, CPGO_AGE_STAMP, CPGO_AGE_FALLBACK };

@@ -304,6 +304,7 @@ static int step_merge(struct round *rd)
         .existing = rd->old,
         .existing_changed_s = rd->old_changed_s,
         .fold = fold_pending,
+        .want_top = 1,
         .fold_arg = rd->ts,
         .proposed = rd->proposed,
     };

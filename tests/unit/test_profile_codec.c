@@ -1,4 +1,5 @@
 /* Unit tests for profile/codec: gzip handling, limits, validation, deterministic encoding. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -104,11 +105,63 @@ static void gz(const void *data, size_t len, int level, struct cpgo_buf *out)
     deflateEnd(&zs);
 }
 
+/* Decodes a profile of several arena chunks again and again (each decode takes the chunks
+ * the previous one released to the thread's cache, holding other objects' old bytes) and
+ * checks every decode encodes back to the same bytes. */
+struct reuse_arg {
+    const struct cpgo_buf *a, *b;
+    const struct cpgo_limits *lim;
+    int bad;
+};
+
+static void *reuse_thread(void *arg)
+{
+    struct reuse_arg *r = arg;
+    for (int i = 0; i < 12; i++) {
+        const struct cpgo_buf *in = i % 3 ? r->a : r->b;
+        struct cpgo_profile *p = NULL;
+        struct cpgo_err e;
+        struct cpgo_buf re = {0};
+        if (cpgo_profile_decode(in->data, in->len, r->lim, &p, &e) ||
+            cpgo_profile_encode(p->pb, 1, &re, &e) || re.len != in->len ||
+            memcmp(re.data, in->data, in->len))
+            r->bad++;
+        cpgo_buf_free(&re);
+        cpgo_profile_free(p);
+    }
+    return NULL; /* the thread's exit frees its cache (ASan/LSan: no leak) */
+}
+
+static void test_arena_reuse(const struct cpgo_limits *lim)
+{
+    struct pbuild *ba = pbuild_golike(3, 9000, 6000, 3000, 1);
+    struct pbuild *bb = pbuild_heavy(4, 1800, 1200, 350);
+    struct cpgo_buf a, b;
+    CHECK_EQ_INT(pbuild_encode(ba, 1, &a), 0);
+    CHECK_EQ_INT(pbuild_encode(bb, 1, &b), 0);
+    struct reuse_arg r = {&a, &b, lim, 0};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ_INT(pthread_create(&t[i], NULL, reuse_thread, &r), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    reuse_thread(&r); /* and on this thread, whose cache is dropped explicitly */
+    cpgo_profile_cache_drop();
+    reuse_thread(&r);
+    cpgo_profile_cache_drop();
+    CHECK_EQ_INT(r.bad, 0);
+    cpgo_buf_free(&a);
+    cpgo_buf_free(&b);
+    pbuild_free(ba);
+    pbuild_free(bb);
+}
+
 int main(void)
 {
     struct cpgo_limits lim;
     cpgo_limits_default(&lim);
     struct cpgo_err err;
+    test_arena_reuse(&lim);
 
     /* round trip, raw and gzip; deterministic bytes */
     struct pbuild *b = small();
