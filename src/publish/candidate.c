@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/hash.h"
+#include "profile/gz.h"
 #include "publish/gocheck.h"
 
 #define DECAY_BITS 40
@@ -248,12 +249,20 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
     char stamp[80];
     fmt_stamp(in->now_s, stamp, sizeof stamp);
     if ((rc = cpgo_merge_stamp(m, CPGO_CANDIDATE_STAMP, stamp, err))) goto out;
-    if ((rc = cpgo_merge_encode(m, 0, 1, &c->out, err))) goto out;
+    struct cpgo_buf packed = {0};
+    if ((rc = cpgo_merge_encode(m, 1, 1, &packed, err))) goto out;
     cpgo_merge_free(m);
     m = NULL;
-    /* what is published is decoded again: the summary, the graph and a last check */
-    if ((rc = cpgo_profile_decode(c->out.data, c->out.len, in->lim, &c->neu, err)) ||
-        (rc = cpgo_summary_build(c->neu, top, &c->sa, err))) {
+    /* What is published is decoded again, under the limits the next round reads it with:
+     * the summary, the graph and a last check. The packed bytes are what the gzip holds, so
+     * they are decoded before compression rather than inflated back from it. */
+    rc = cpgo_profile_decode(packed.data, packed.len, in->lim, &c->neu, err);
+    if (!rc) rc = cpgo_gz_compress(packed.data, packed.len, 1, &c->out, err);
+    cpgo_buf_free(&packed);
+    if (!rc && c->out.len > in->lim->max_compressed)
+        rc = cpgo_err_set(err, CPGO_E_LIMIT, "profile is %zu bytes, more than the limit of %zu",
+                          c->out.len, in->lim->max_compressed);
+    if (rc || (rc = cpgo_summary_build(c->neu, top, &c->sa, err))) {
         cpgo_err_prefix(err, "the merged profile");
         goto out;
     }
