@@ -1565,7 +1565,7 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
     uv_loop_init(&d->loop);
     struct cpgo_scraper_opts so = {"cpgo/" CPGO_VERSION, cfg->limits.max_inflight_bytes, 0};
     if (cpgo_scraper_new(&d->loop, &so, &d->scraper) ||
-        cpgo_workq_new(&d->loop, cfg->limits.max_queued_bodies, cfg->limits.max_queued_bytes,
+        cpgo_workq_new(&d->loop, cfg->limits.max_queued_bodies, cfg->limits.max_queued_bytes, 0,
                        &d->q)) {
         fprintf(stderr, "cpgo run: out of memory\n");
         return 1;

@@ -335,6 +335,7 @@ static void dir_publish(struct target *t)
         return;
     }
     t->publishing = 1;
+    j->base.prio = 1; /* finishes the target's round and frees its pending merge */
     cpgo_workq_submit(d->q, &t->lane, &j->base);
 }
 
@@ -724,6 +725,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
     t->publishing = 1;
     t->forge_job = 1;
     d->forge_running++;
+    j->base.prio = 1; /* finishes the target's round */
     cpgo_workq_submit(d->q, &t->lane, &j->base);
     return 0;
 }

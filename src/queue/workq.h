@@ -19,6 +19,17 @@
  * scheduler whether to start another scrape, so a slow merge makes scrapes wait instead of
  * memory growing.
  *
+ * Dispatch: the queue, not libuv, decides what runs next. At most `slots` jobs (the pool's
+ * size) are handed to libuv at once; lanes with a job ready wait in two FIFOs, and a lane
+ * whose next job is marked `prio` goes first. Handing every lane's head job to libuv at
+ * once (as before) put a target's publish behind the ingests of every other target: with
+ * 1,000 backends all arriving together no target published before 70% of the bodies were
+ * merged, so every target's pending merge was in memory at once. Publish jobs are `prio`:
+ * they finish a target and free its memory. For the same reason a lane whose job ends goes
+ * on with its next job (to the head of its FIFO) before lanes that have not started: its
+ * bodies are already queued, and finishing them closes its round. A lane's jobs per round
+ * are bounded (its backends' bodies and one publish), so no lane waits forever.
+ *
  * Owns: queued jobs until their done callback. Thread: the loop thread (work callbacks run
  * on pool threads and must touch only their job and their lane's private data).
  */
@@ -36,10 +47,14 @@ struct cpgo_job;
 struct cpgo_lane {
     struct cpgo_list waiting; /* of cpgo_job.link; all-zero = empty */
     struct cpgo_job *running;
+    /* private: in one of the queue's ready FIFOs (its head job waits for a slot) */
+    struct cpgo_list_node ready_link;
+    int ready;
 };
 
 struct cpgo_job {
     size_t bytes;                                  /* weight against max_bytes (a body's size) */
+    int prio;                                      /* dispatched before other lanes' jobs */
     void (*work)(struct cpgo_job *);               /* pool thread */
     void (*done)(struct cpgo_job *, int canceled); /* loop thread; frees the job */
     /* private */
@@ -52,12 +67,15 @@ struct cpgo_job {
 /* The job-kind struct of type that embeds job as its member field. */
 #define CPGO_JOB_DATA(job, type, field) ((type *)(void *)((char *)(job)-offsetof(type, field)))
 
-int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, struct cpgo_workq **out);
+/* `slots`: jobs handed to libuv at once; 0 = the pool's size (UV_THREADPOOL_SIZE, else 4). */
+int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, size_t slots,
+                   struct cpgo_workq **out);
 /* Queues job on lane. Always accepted: callers ask cpgo_workq_has_room before they start
  * work that will produce a job. */
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
 int cpgo_workq_has_room(const struct cpgo_workq *q);
-size_t cpgo_workq_depth(const struct cpgo_workq *q); /* waiting + running */
-void cpgo_workq_free(struct cpgo_workq *q);          /* only when depth is 0 */
+size_t cpgo_workq_depth(const struct cpgo_workq *q);   /* waiting + running */
+size_t cpgo_workq_running(const struct cpgo_workq *q); /* handed to libuv, at most slots */
+void cpgo_workq_free(struct cpgo_workq *q);            /* only when depth is 0 */
 
 #endif
