@@ -4,8 +4,8 @@
  *
  * Reading and decoding (gunzip, protobuf, validation) of input i+1 runs on a second thread
  * while the main thread merges input i: a pipeline of depth one, so at most two decoded
- * inputs exist at once. The output is one libdeflate gzip member (profile/gz.h). The
- * pipeline changes no byte of the result.
+ * inputs exist at once. The output's gzip members are compressed on all cores
+ * (profile/gz.h). Neither changes a byte of the result.
  */
 #include "cli/cli.h"
 
@@ -188,6 +188,8 @@ int cpgo_cmd_merge(int argc, char **argv)
     /* Pack, then free the accumulator and the message before compressing: the peak is the
      * larger of (accumulator + raw bytes) and (raw + gzip), not their sum. */
     struct cpgo_buf out = {0}, packed = {0};
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
     struct cpgo_merged *res = NULL;
     if (!rc) rc = cpgo_merge_result(m, &res, &err);
     if (!rc) rc = cpgo_profile_pack(&res->pb, &packed, &err);
@@ -197,7 +199,7 @@ int cpgo_cmd_merge(int argc, char **argv)
         out = packed;
         packed.data = NULL;
     } else if (!rc) {
-        rc = cpgo_gz_compress(packed.data, packed.len, &out, &err);
+        rc = cpgo_gz_compress(packed.data, packed.len, threads, &out, &err);
     }
     cpgo_buf_free(&packed);
     if (!rc) rc = cpgo_cli_write_file(out_path, out.data, out.len, &err);

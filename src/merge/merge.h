@@ -186,9 +186,8 @@ int cpgo_merge_stamp(struct cpgo_merger *m, const char *prefix, const char *text
 int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_err *err);
 void cpgo_merged_free(struct cpgo_merged *r);
 
-/* Convenience: result + encode in one go (used by the CLI and the work queue). `threads` is
- * no longer used: compression is one libdeflate pass (profile/gz.h), faster on one core than
- * the former chunked zlib on several; the parameter stays until its callers drop it. */
+/* Convenience: result + encode in one go (used by the CLI and the work queue); `threads`
+ * compress 2 MiB gzip members in parallel (the bytes do not depend on it: profile/gz.h). */
 int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_buf *out,
                       struct cpgo_err *err);
 

@@ -303,8 +303,7 @@ int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_b
     struct cpgo_merged *r;
     int rc = cpgo_merge_result(m, &r, err);
     if (rc) return rc;
-    (void)threads; /* see merge.h */
-    rc = cpgo_profile_encode(&r->pb, raw, out, err);
+    rc = cpgo_profile_encode_mt(&r->pb, raw, threads, out, err);
     cpgo_merged_free(r);
     return rc;
 }

@@ -391,6 +391,12 @@ int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *
     return 0;
 }
 
+int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
+                        struct cpgo_err *err)
+{
+    return cpgo_profile_encode_mt(pb, raw, 1, out, err);
+}
+
 int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cpgo_err *err)
 {
     size_t n = perftools__profiles__profile__get_packed_size(pb);
@@ -407,8 +413,8 @@ int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cp
     return 0;
 }
 
-int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
-                        struct cpgo_err *err)
+int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads, struct cpgo_buf *out,
+                           struct cpgo_err *err)
 {
     struct cpgo_buf packed;
     int rc = cpgo_profile_pack(pb, &packed, err);
@@ -416,7 +422,7 @@ int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out
         *out = packed;
         return rc;
     }
-    rc = cpgo_gz_compress(packed.data, packed.len, out, err);
+    rc = cpgo_gz_compress(packed.data, packed.len, threads, out, err);
     cpgo_buf_free(&packed);
     return rc;
 }

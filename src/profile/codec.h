@@ -105,11 +105,14 @@ static inline const char *cpgo_profile_str(const cpgo_pb_profile *pb, int64_t i,
 
 /*
  * Encodes a message as protobuf, gzip-compressed unless raw. The same message always gives
- * the same bytes (one gzip member, libdeflate level 1, no name, mtime 0: profile/gz.h).
+ * the same bytes (libdeflate level 1 gzip members, no name, mtime 0: profile/gz.h).
  */
 int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
                         struct cpgo_err *err);
 /* Raw protobuf only (the caller may free what the message points into, then compress). */
 int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cpgo_err *err);
+/* The same, compressing on `threads` threads; the bytes do not depend on `threads`. */
+int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads, struct cpgo_buf *out,
+                           struct cpgo_err *err);
 
 #endif

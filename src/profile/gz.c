@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <libdeflate.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,20 +114,44 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
     size_t off = 0;
     for (;;) {
         size_t used = 0, room = out->cap - out->len, outn = 0;
-        enum libdeflate_result r = LIBDEFLATE_BAD_DATA;
+        enum libdeflate_result r = LIBDEFLATE_INSUFFICIENT_SPACE;
         if (ld && room)
             r = libdeflate_gzip_decompress_ex(ld, in + off, len - off, out->data + out->len, room,
                                               &used, &outn);
+        if (ld && r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+            /* The member did not fit (no hint, a short hint, or a member before the last one,
+             * whose size no trailer tells). Room up to the ceiling and wanting more is exactly
+             * what zlib's probe would find: the limit. Otherwise grow the room to at least
+             * twice itself, the buffer to at least twice its size (so the retries are few, as
+             * a vector's) and to 4x the compressed bytes left (typical of profiles), never
+             * past the ceiling, and inflate the member again: the retries of a bomb cost at
+             * most about twice the ceiling's worth of inflate. */
+            size_t ceiling = out->max - out->len;
+            if (room >= ceiling) {
+                rc = gz_over_limit(err, max);
+                break;
+            }
+            size_t want = room > ceiling / 2 ? ceiling : 2 * room;
+            if (want < out->cap) want = out->cap;
+            size_t est = (len - off) > ceiling / 4 ? ceiling : 4 * (len - off);
+            if (want < est) want = est;
+            if (want < 64 * 1024) want = 64 * 1024;
+            if (want > ceiling) want = ceiling;
+            unsigned char *d = realloc(out->data, out->len + want);
+            if (!d) {
+                rc = cpgo_err_set(err, CPGO_E_NOMEM, "gunzip: cannot allocate %zu bytes",
+                                  out->len + want);
+                break;
+            }
+            out->data = d;
+            out->cap = out->len + want;
+            continue;
+        }
         if (r == LIBDEFLATE_SUCCESS) {
             out->len += outn;
-        } else if (r == LIBDEFLATE_INSUFFICIENT_SPACE && room >= out->max - out->len) {
-            /* it filled the room up to the ceiling and wanted more: exactly what zlib's probe
-             * would find, without inflating the ceiling's worth again */
-            rc = gz_over_limit(err, max);
-            break;
         } else {
-            /* no room hinted, the hint was short, or libdeflate refused the member: zlib
-             * decides (its errors name the fault; the buffer grows within the ceiling) */
+            /* libdeflate refused the member (or could not be set up): zlib decides, and its
+             * errors name the fault; the buffer grows within the ceiling */
             if (!zs_ready) {
                 memset(&zs, 0, sizeof zs);
                 if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
@@ -154,30 +179,102 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
     return rc;
 }
 
-int cpgo_gz_compress(const void *data, size_t len, struct cpgo_buf *out, struct cpgo_err *err)
+/* Input bytes per gzip member: 2 MiB keeps a typical scraped profile in one member and cuts
+ * a 10 MB merge into 5-6 members for the threads, at +0.02% size (no dictionary across
+ * members) on bench profiles. Fixed, so the bytes never depend on the thread count. */
+#define GZ_MEMBER (2u << 20)
+
+struct gz_job {
+    const unsigned char *in;
+    size_t len;
+    unsigned char *out; /* its slot in the shared output buffer */
+    size_t cap, outlen;
+};
+
+static void gz_job_run(struct gz_job *j)
 {
-    cpgo_buf_init(out, 0);
     /* Level 1: on bench profiles libdeflate's level 1 is already smaller than zlib's level 1
      * (the published file must not grow) at a fifth of its CPU; level 2 saves 0.3% for 35%
-     * more time. The compressor is made per call: its tables are small next to a profile. */
+     * more time. A compressor per member: its tables are small next to 2 MiB. */
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
-    if (!c) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory compressing %zu bytes", len);
-    size_t bound = libdeflate_gzip_compress_bound(c, len);
-    /* Untouched pages of the bound are never faulted in; the buffer is trimmed after. */
-    out->data = malloc(bound);
-    if (!out->data) {
-        libdeflate_free_compressor(c);
+    j->outlen = c ? libdeflate_gzip_compress(c, j->in, j->len, j->out, j->cap) : 0;
+    libdeflate_free_compressor(c);
+}
+
+struct gz_worker {
+    pthread_t tid;
+    struct gz_job *jobs;
+    size_t njobs, first, stride;
+};
+
+static void *gz_worker_main(void *arg)
+{
+    struct gz_worker *w = arg;
+    for (size_t i = w->first; i < w->njobs; i += w->stride)
+        gz_job_run(&w->jobs[i]);
+    return NULL;
+}
+
+int cpgo_gz_compress(const void *data, size_t len, int threads, struct cpgo_buf *out,
+                     struct cpgo_err *err)
+{
+    const unsigned char *in = data;
+    cpgo_buf_init(out, 0);
+    size_t njobs = len ? (len + GZ_MEMBER - 1) / GZ_MEMBER : 1;
+    struct gz_job *jobs = calloc(njobs, sizeof *jobs);
+    /* libdeflate's bound does not depend on the level: a throwaway compressor asks it */
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+    int ok = jobs && c;
+    size_t total = 0;
+    for (size_t i = 0; ok && i < njobs; i++) {
+        jobs[i].in = in + i * GZ_MEMBER;
+        jobs[i].len = len - i * GZ_MEMBER < GZ_MEMBER ? len - i * GZ_MEMBER : GZ_MEMBER;
+        jobs[i].cap = libdeflate_gzip_compress_bound(c, jobs[i].len);
+        total += jobs[i].cap;
+    }
+    libdeflate_free_compressor(c);
+    /* Every member compresses into its slot of one buffer, then the slots are closed up in
+     * order: no second copy of the output, and the untouched ends of the slots (the bound
+     * is above what profiles compress to) are never faulted in. */
+    if (!ok || !(out->data = malloc(total))) {
+        free(jobs);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory compressing %zu bytes", len);
     }
-    size_t n = libdeflate_gzip_compress(c, data, len, out->data, bound);
-    libdeflate_free_compressor(c);
-    if (n == 0) {
-        cpgo_buf_free(out);
-        return cpgo_err_set(err, CPGO_E_INPUT, "gzip: compressing %zu bytes failed", len);
+    for (size_t i = 0, at = 0; i < njobs; at += jobs[i].cap, i++)
+        jobs[i].out = out->data + at;
+    if (threads < 1) threads = 1;
+    if ((size_t)threads > njobs) threads = (int)njobs;
+    /* Job i belongs to worker i % threads; worker 0 is this thread, which also takes the
+     * share of any worker that could not be started. */
+    struct gz_worker *ws = threads > 1 ? calloc((size_t)threads, sizeof *ws) : NULL;
+    int started = 0;
+    for (int t = 1; ws && t < threads; t++) {
+        ws[t] = (struct gz_worker){0, jobs, njobs, (size_t)t, (size_t)threads};
+        if (pthread_create(&ws[t].tid, NULL, gz_worker_main, &ws[t])) break;
+        started = t;
     }
-    unsigned char *shrunk = realloc(out->data, n);
+    size_t stride = ws ? (size_t)threads : 1;
+    for (size_t i = 0; i < njobs; i++) {
+        size_t owner = i % stride;
+        if (owner == 0 || owner > (size_t)started) gz_job_run(&jobs[i]);
+    }
+    for (int t = 1; t <= started; t++)
+        pthread_join(ws[t].tid, NULL);
+    free(ws);
+    int rc = 0;
+    for (size_t i = 0; i < njobs; i++) {
+        if (!jobs[i].outlen) rc = CPGO_E_NOMEM; /* the bound always fits: only memory fails */
+        if (!rc && jobs[i].out != out->data + out->len)
+            memmove(out->data + out->len, jobs[i].out, jobs[i].outlen);
+        out->len += jobs[i].outlen;
+    }
+    free(jobs);
+    if (rc) {
+        cpgo_buf_free(out);
+        return cpgo_err_set(err, rc, "out of memory compressing %zu bytes", len);
+    }
+    unsigned char *shrunk = realloc(out->data, out->len);
     if (shrunk) out->data = shrunk;
-    out->len = n;
-    out->cap = shrunk ? n : bound;
+    out->cap = shrunk ? out->len : total;
     return 0;
 }

@@ -68,8 +68,8 @@ static void test_round_trip_and_size(void)
         struct pbuild *b = pbuild_golike(7, 4000, 3000, 1500, labels);
         struct cpgo_buf raw, ours, again, ref, back;
         CHECK_EQ_INT(pbuild_encode(b, 1, &raw), 0);
-        CHECK_EQ_INT(cpgo_gz_compress(raw.data, raw.len, &ours, &err), 0);
-        CHECK_EQ_INT(cpgo_gz_compress(raw.data, raw.len, &again, &err), 0);
+        CHECK_EQ_INT(cpgo_gz_compress(raw.data, raw.len, 1, &ours, &err), 0);
+        CHECK_EQ_INT(cpgo_gz_compress(raw.data, raw.len, 1, &again, &err), 0);
         CHECK(ours.len == again.len && !memcmp(ours.data, again.data, ours.len));
         zgz(raw.data, raw.len, 1, NULL, &ref);
         CHECK(ours.len <= ref.len);
@@ -100,7 +100,7 @@ static void test_round_trip_and_size(void)
     }
     /* empty input: a valid, empty gzip */
     struct cpgo_buf e, back;
-    CHECK_EQ_INT(cpgo_gz_compress("", 0, &e, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_compress("", 0, 1, &e, &err), 0);
     CHECK_EQ_INT(gunzip(&e, 10, &back, &err), 0);
     CHECK_EQ_INT(back.len, 0);
     cpgo_buf_free(&back);
@@ -117,13 +117,52 @@ static void test_round_trip_and_size(void)
     free(d);
 }
 
+/* Our own output past one member: several members, the same bytes on any number of threads,
+ * read back whole, and still no larger than zlib level 1 of the same bytes. */
+static void test_own_members(void)
+{
+    struct cpgo_err err = {0};
+    struct cpgo_buf raw;
+    cpgo_buf_init(&raw, 0);
+    for (uint64_t seed = 1; seed <= 3; seed++) { /* ~6 MB of bench-like profile bytes */
+        struct pbuild *b = pbuild_golike(seed, 20000, 16000, 8000, (int)(seed & 1));
+        struct cpgo_buf one;
+        CHECK_EQ_INT(pbuild_encode(b, 1, &one), 0);
+        cpgo_buf_append(&raw, one.data, one.len);
+        cpgo_buf_free(&one);
+        pbuild_free(b);
+    }
+    CHECK(raw.len > (4u << 20));
+    struct cpgo_buf c1, c3, back, ref;
+    CHECK_EQ_INT(cpgo_gz_compress(raw.data, raw.len, 1, &c1, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_compress(raw.data, raw.len, 3, &c3, &err), 0);
+    CHECK(c1.len == c3.len && !memcmp(c1.data, c3.data, c1.len));
+    zgz(raw.data, raw.len, 1, NULL, &ref);
+    CHECK(c1.len <= ref.len);
+    /* more than one member: a second gzip header follows the first member */
+    int members = 0;
+    for (size_t i = 0; i + 10 <= c1.len; i++)
+        members += !memcmp(c1.data + i, "\x1f\x8b\x08\x00\x00\x00\x00\x00", 8);
+    CHECK(members >= 3);
+    CHECK_EQ_INT(gunzip(&c1, raw.len, &back, &err), 0);
+    CHECK(back.len == raw.len && !memcmp(back.data, raw.data, raw.len));
+    CHECK(back.cap <= raw.len);
+    cpgo_buf_free(&back);
+    CHECK_EQ_INT(gunzip(&c1, raw.len - 1, &back, &err), CPGO_E_LIMIT);
+    CHECK_EQ_INT(err.cls, CPGO_CLASS_DECOMPRESSED_LIMIT);
+    cpgo_buf_free(&c1);
+    cpgo_buf_free(&c3);
+    cpgo_buf_free(&ref);
+    cpgo_buf_free(&raw);
+}
+
 static void test_lying_isize(void)
 {
     struct cpgo_err err = {0};
     size_t n = 300000;
     unsigned char *d = pattern(n, 5);
     struct cpgo_buf g, out;
-    CHECK_EQ_INT(cpgo_gz_compress(d, n, &g, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_compress(d, n, 1, &g, &err), 0);
     uint32_t lies[] = {0, 1, (uint32_t)n - 1, (uint32_t)n + 1, (uint32_t)n * 2, 0xffffffffu};
     for (size_t k = 0; k < sizeof lies / sizeof lies[0]; k++) {
         put32(g.data + g.len - 4, lies[k]);
@@ -164,7 +203,7 @@ static void test_members(void)
             if (i == 1)
                 zgz(d, sizes[o][i], 1, NULL, &g); /* one member from zlib, for variety */
             else
-                CHECK_EQ_INT(cpgo_gz_compress(d, sizes[o][i], &g, &err), 0);
+                CHECK_EQ_INT(cpgo_gz_compress(d, sizes[o][i], 1, &g, &err), 0);
             cpgo_buf_append(&all, g.data, g.len);
             cpgo_buf_append(&want, d, sizes[o][i]);
             cpgo_buf_free(&g);
@@ -198,7 +237,7 @@ static void test_truncated(void)
     size_t n = 200000;
     unsigned char *d = pattern(n, 9);
     struct cpgo_buf g, out;
-    CHECK_EQ_INT(cpgo_gz_compress(d, n, &g, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_compress(d, n, 1, &g, &err), 0);
     size_t full = g.len;
     /* The ceiling (1 GiB) is above anything these few bytes could expand to, so the
      * trailer's pre-check never fires: each cut is a plain truncation. */
@@ -228,7 +267,7 @@ static void test_bomb_at_ceiling(void)
     size_t n = 8u << 20;
     unsigned char *zeros = calloc(n, 1);
     struct cpgo_buf bomb, out;
-    CHECK_EQ_INT(cpgo_gz_compress(zeros, n, &bomb, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_compress(zeros, n, 2, &bomb, &err), 0);
     free(zeros);
     CHECK(bomb.len < n / 500);
     /* true trailer: exactly the ceiling is fine, one byte less is refused before inflating */
@@ -238,9 +277,9 @@ static void test_bomb_at_ceiling(void)
     cpgo_buf_free(&out);
     CHECK_EQ_INT(gunzip(&bomb, n - 1, &out, &err), CPGO_E_LIMIT);
     CHECK_EQ_INT(err.cls, CPGO_CLASS_DECOMPRESSED_LIMIT);
-    /* Lying trailers (the length check then fails, but the ceiling is met first):
-     * 0 -> no hint, zlib streams to the ceiling; max -> libdeflate fills the ceiling and
-     * wants more; max / 2 -> libdeflate runs short, zlib streams to the ceiling. */
+    /* Lying trailers (the length check then fails, but the ceiling is met first): 0 -> no
+     * hint; max -> the hint is the whole ceiling; max / 2 -> short: each grows to the ceiling
+     * and is refused there. (Our bomb is 4 members: the last trailer is one member's.) */
     uint32_t lies[] = {0, (uint32_t)(n - 1), (uint32_t)(n / 2)};
     for (size_t k = 0; k < sizeof lies / sizeof lies[0]; k++) {
         put32(bomb.data + bomb.len - 4, lies[k]);
@@ -260,6 +299,7 @@ static void test_bomb_at_ceiling(void)
 int main(void)
 {
     test_round_trip_and_size();
+    test_own_members();
     test_lying_isize();
     test_members();
     test_truncated();
