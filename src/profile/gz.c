@@ -118,7 +118,9 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
         if (ld && room)
             r = libdeflate_gzip_decompress_ex(ld, in + off, len - off, out->data + out->len, room,
                                               &used, &outn);
-        if (ld && r == LIBDEFLATE_INSUFFICIENT_SPACE) {
+        size_t ceiling = out->max - out->len;
+        /* (at the ceiling, zlib's probe judges: an empty member is still fine there) */
+        if (ld && ceiling && r == LIBDEFLATE_INSUFFICIENT_SPACE) {
             /* The member did not fit (no hint, a short hint, or a member before the last one,
              * whose size no trailer tells). Room up to the ceiling and wanting more is exactly
              * what zlib's probe would find: the limit. Otherwise grow the room to at least
@@ -126,7 +128,6 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
              * a vector's) and to 4x the compressed bytes left (typical of profiles), never
              * past the ceiling, and inflate the member again: the retries of a bomb cost at
              * most about twice the ceiling's worth of inflate. */
-            size_t ceiling = out->max - out->len;
             if (room >= ceiling) {
                 rc = gz_over_limit(err, max);
                 break;

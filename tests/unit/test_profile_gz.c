@@ -213,6 +213,16 @@ static void test_members(void)
         CHECK(out.len == want.len && !memcmp(out.data, want.data, want.len));
         CHECK(out.cap <= want.len);
         cpgo_buf_free(&out);
+        /* an empty member after the data, at exactly the ceiling: still fine */
+        struct cpgo_buf e;
+        CHECK_EQ_INT(cpgo_gz_compress("", 0, 1, &e, &err), 0);
+        size_t before = all.len;
+        cpgo_buf_append(&all, e.data, e.len);
+        cpgo_buf_free(&e);
+        CHECK_EQ_INT(gunzip(&all, want.len, &out, &err), 0);
+        CHECK(out.len == want.len && !memcmp(out.data, want.data, want.len));
+        cpgo_buf_free(&out);
+        all.len = before;
         /* the ceiling counts every member */
         CHECK_EQ_INT(gunzip(&all, want.len - 1, &out, &err), CPGO_E_LIMIT);
         CHECK_EQ_INT(err.cls, CPGO_CLASS_DECOMPRESSED_LIMIT);
