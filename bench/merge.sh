@@ -2,7 +2,10 @@
 # Merge benchmark: ten ~1 MB Go-like CPU profiles (about 20k samples, 16k locations, 8k
 # functions each), merged by `cpgo merge` and by `go tool pprof -proto` in the same run.
 # Prints wall time, CPU time and peak RSS of each (median of N runs) and the ratios, plus
-# the floor: gunzip of the inputs and gzip of the output.
+# the floor: gunzip of the inputs and gzip -1 of the output, measured in the same run, with
+# gzip(1) (zlib's family, as before) and, when libdeflate-tools is installed, with
+# libdeflate-gzip (the family cpgo's own gzip uses since profile/gz.c moved to libdeflate),
+# so the floor is not one cpgo could beat only by using a faster library than the floor.
 #   bench/merge.sh [--runs N] [--build DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +45,10 @@ measure go go tool pprof -proto -symbolize=none -output "$out/go.pb.gz" "${input
 "$build/cpgo" merge --raw -o "$out/merged.raw" "${inputs[@]}"
 measure gunzip sh -c "for f in ${inputs[*]}; do gzip -dc \$f; done > /dev/null"
 measure gzip-out gzip -1 -c "$out/merged.raw"
+if command -v libdeflate-gzip >/dev/null; then
+  measure ld-gunzip sh -c "for f in ${inputs[*]}; do libdeflate-gzip -dc \$f; done > /dev/null"
+  measure ld-gzip-out libdeflate-gzip -1 -c "$out/merged.raw"
+fi
 
 python3 - "$out/samples" "$runs" "$(stat -c %s "${inputs[0]}")" "$(stat -c %s "$out/cpgo.pb.gz")" "$(stat -c %s "$out/go.pb.gz")" <<'PY'
 import statistics, sys
@@ -61,5 +68,12 @@ print(f"{'ratio go/cpgo':22} {g[0]/cp[0]:7.1f}x {g[1]/cp[1]:7.1f}x {g[2]/cp[2]:1
 floor = med["gunzip"][0] + med["gzip-out"][0]
 print(f"floor: gunzip of the inputs {med['gunzip'][0]:.3f} s + gzip of the output "
       f"{med['gzip-out'][0]:.3f} s = {floor:.3f} s; cpgo merge takes {cp[0]/floor:.2f}x the floor")
+if "ld-gunzip" in med:
+    lf = med["ld-gunzip"][0] + med["ld-gzip-out"][0]
+    print(f"floor (libdeflate-gzip): gunzip of the inputs {med['ld-gunzip'][0]:.3f} s + gzip -1 of "
+          f"the output {med['ld-gzip-out'][0]:.3f} s = {lf:.3f} s; cpgo merge takes "
+          f"{cp[0]/lf:.2f}x that floor")
+else:
+    print("floor (libdeflate-gzip): not measured (install libdeflate-tools)")
 print(f"output size: cpgo {csz} bytes, go {gsz} bytes")
 PY

@@ -4,8 +4,8 @@
  *
  * Reading and decoding (gunzip, protobuf, validation) of input i+1 runs on a second thread
  * while the main thread merges input i: a pipeline of depth one, so at most two decoded
- * inputs exist at once. The output is compressed on all cores. Neither changes a byte of
- * the result.
+ * inputs exist at once. The output's gzip members are compressed on all cores
+ * (profile/gz.h). Neither changes a byte of the result.
  */
 #include "cli/cli.h"
 

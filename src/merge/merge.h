@@ -187,7 +187,7 @@ int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cp
 void cpgo_merged_free(struct cpgo_merged *r);
 
 /* Convenience: result + encode in one go (used by the CLI and the work queue); `threads`
- * compress in parallel (the bytes do not depend on it). */
+ * compress 2 MiB gzip members in parallel (the bytes do not depend on it: profile/gz.h). */
 int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_buf *out,
                       struct cpgo_err *err);
 
