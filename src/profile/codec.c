@@ -72,10 +72,14 @@ struct cpgo_arena_chunk {
  * ARENA_CACHE_MAX MiB per thread stays resident; a thread that exits frees its cache.
  */
 #define ARENA_CACHE_MAX 8
+#define RAW_KEEP_MAX (8u << 20)
 
 struct arena_cache {
     struct cpgo_arena_chunk *free;
     unsigned n;
+    /* the gunzip output of the thread's last decode, kept for the next one (its bytes die
+     * once protobuf-c has copied them into the arena) unless it grew past RAW_KEEP_MAX */
+    struct cpgo_buf raw;
 };
 static _Thread_local struct arena_cache tl_cache;
 static pthread_key_t cache_key;
@@ -90,6 +94,7 @@ static void cache_drop(void *arg)
         c->free = n;
     }
     c->n = 0;
+    cpgo_buf_free(&c->raw);
 }
 
 static void cache_key_make(void)
@@ -107,19 +112,29 @@ static struct cpgo_arena_chunk *cache_take(void)
     return c;
 }
 
+/* First use on this thread: have its exit free the cache. */
+static void cache_register(void)
+{
+    pthread_once(&cache_once, cache_key_make);
+    pthread_setspecific(cache_key, &tl_cache);
+}
+
 /* Keeps a standard chunk for this thread's next decode; 0 when the cache is full. */
 static int cache_put(struct cpgo_arena_chunk *c)
 {
     if (c->size != ARENA_CHUNK || tl_cache.n >= ARENA_CACHE_MAX) return 0;
-    if (!tl_cache.free) {
-        /* first use on this thread: have its exit free the cache */
-        pthread_once(&cache_once, cache_key_make);
-        pthread_setspecific(cache_key, &tl_cache);
-    }
+    if (!tl_cache.free && !tl_cache.raw.data) cache_register();
     c->next = tl_cache.free;
     tl_cache.free = c;
     tl_cache.n++;
     return 1;
+}
+
+/* The decode is over with the thread's gunzip buffer: keep it unless it is big. */
+static void raw_done(struct cpgo_buf *raw)
+{
+    raw->len = 0;
+    if (raw->cap > RAW_KEEP_MAX) cpgo_buf_free(raw);
 }
 
 void cpgo_profile_cache_drop(void)
@@ -406,29 +421,32 @@ int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *
     if (len > lim->max_compressed)
         return cpgo_err_set(err, CPGO_E_LIMIT, "profile is %zu bytes, more than the limit of %zu",
                             len, lim->max_compressed);
-    struct cpgo_buf raw = {0};
+    struct cpgo_buf *raw = &tl_cache.raw;
     const unsigned char *bytes = data;
     size_t nbytes = len;
     int rc;
     if (cpgo_gz_is_gzip(data, len)) {
-        if ((rc = cpgo_gz_decompress(data, len, lim->max_decompressed, &raw, err))) return rc;
-        bytes = raw.data;
-        nbytes = raw.len;
-        if (nbytes == 0) {
-            cpgo_buf_free(&raw);
-            return cpgo_err_set(err, CPGO_E_EMPTY, "empty profile (gzip holds no data)");
+        if (!tl_cache.free && !raw->data) cache_register();
+        rc = cpgo_gz_decompress_into(data, len, lim->max_decompressed, raw, err);
+        bytes = raw->data;
+        nbytes = raw->len;
+        if (!rc && nbytes == 0)
+            rc = cpgo_err_set(err, CPGO_E_EMPTY, "empty profile (gzip holds no data)");
+        if (rc) {
+            raw_done(raw);
+            return rc;
         }
     } else if (len > lim->max_decompressed) {
         return cpgo_err_set(err, CPGO_E_LIMIT, "profile is %zu bytes, more than the limit of %zu",
                             len, lim->max_decompressed);
     }
     if ((rc = prescan(bytes, nbytes, lim, err))) {
-        cpgo_buf_free(&raw);
+        raw_done(raw);
         return rc;
     }
     struct cpgo_profile *p = calloc(1, sizeof *p);
     if (!p) {
-        cpgo_buf_free(&raw);
+        raw_done(raw);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     }
     p->alloc.base.alloc = ca_alloc;
@@ -436,7 +454,7 @@ int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *
     p->alloc.base.allocator_data = &p->alloc;
     p->alloc.budget = lim->max_decode_memory;
     p->pb = perftools__profiles__profile__unpack(&p->alloc.base, nbytes, bytes);
-    cpgo_buf_free(&raw);
+    raw_done(raw);
     if (!p->pb) {
         rc = p->alloc.exceeded
                  ? cpgo_err_set(err, CPGO_E_LIMIT,

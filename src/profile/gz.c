@@ -81,13 +81,23 @@ static int gz_member_zlib(z_stream *zs, const unsigned char *in, size_t len, str
 int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf *out,
                        struct cpgo_err *err)
 {
+    cpgo_buf_init(out, max);
+    return cpgo_gz_decompress_into(data, len, max, out, err);
+}
+
+int cpgo_gz_decompress_into(const void *data, size_t len, size_t max, struct cpgo_buf *out,
+                            struct cpgo_err *err)
+{
     const unsigned char *in = data;
     /* gzip's trailer ends with ISIZE, the last member's size mod 2^32. One larger than the
      * limit, and no more than deflate can expand the input, is either true or a lie that
      * fails the trailer check: the profile is refused before inflating anything, so a plain
      * gzip bomb costs nothing. (Truncated input has no trailer: its last bytes rarely pass
      * the ratio test, and anything else is still stopped at the limit below.) */
-    cpgo_buf_init(out, max);
+    /* a buffer reused from a decode with a higher limit must not offer room past this one */
+    if (out->cap > (max ? max : SIZE_MAX)) cpgo_buf_free(out);
+    out->len = 0;
+    out->max = max ? max : SIZE_MAX;
     size_t hint = 0;
     if (len >= 18) {
         const unsigned char *t = in + len - 4;
@@ -107,7 +117,10 @@ int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf
     }
     /* Exactly the hint, not cpgo_buf_reserve's power of two: the common single member fits
      * it to the byte and the output buffer is the decoded profile's peak memory. */
-    if (hint && (out->data = malloc(hint))) out->cap = hint;
+    if (hint && out->cap < hint) {
+        unsigned char *d = realloc(out->data, hint);
+        if (d) out->data = d, out->cap = hint;
+    }
     struct libdeflate_decompressor *ld = libdeflate_alloc_decompressor();
     z_stream zs;
     int zs_ready = 0, rc = 0;

@@ -41,6 +41,11 @@ int cpgo_gz_is_gzip(const void *data, size_t len);
  * first attempt (capped by max). */
 int cpgo_gz_decompress(const void *data, size_t len, size_t max, struct cpgo_buf *out,
                        struct cpgo_err *err);
+/* The same into out's existing memory (its bytes replaced, its capacity kept and grown as
+ * needed; out->max set to max): a decoder that gunzips profile after profile reuses one
+ * buffer instead of mapping fresh pages for each. out must be initialised (cpgo_buf_init). */
+int cpgo_gz_decompress_into(const void *data, size_t len, size_t max, struct cpgo_buf *out,
+                            struct cpgo_err *err);
 
 /* gzip (2 MiB members, libdeflate level 1, mtime 0, no name) of data into out, on `threads`
  * threads (< 1 is 1); the bytes do not depend on `threads`. */

@@ -306,8 +306,38 @@ static void test_bomb_at_ceiling(void)
     cpgo_buf_free(&bomb);
 }
 
+/* cpgo_gz_decompress_into reuses a buffer: the bytes are replaced, and a buffer left big by
+ * a decode with a higher limit never lets a later one pass its own ceiling. */
+static void test_into_reuse(void)
+{
+    unsigned char *big = pattern(300000, 9), *small = pattern(5000, 10);
+    struct cpgo_buf gbig, gsmall, out;
+    struct cpgo_err err;
+    zgz(big, 300000, 6, NULL, &gbig);
+    zgz(small, 5000, 6, NULL, &gsmall);
+    cpgo_buf_init(&out, 0);
+    CHECK_EQ_INT(cpgo_gz_decompress_into(gbig.data, gbig.len, 1 << 20, &out, &err), 0);
+    CHECK(out.len == 300000 && !memcmp(out.data, big, 300000));
+    unsigned char *kept = out.data;
+    CHECK_EQ_INT(cpgo_gz_decompress_into(gsmall.data, gsmall.len, 1 << 20, &out, &err), 0);
+    CHECK(out.len == 5000 && !memcmp(out.data, small, 5000));
+    CHECK(out.data == kept); /* the same memory, not a fresh buffer */
+    /* a lower ceiling than the buffer's capacity: the big one is over it */
+    CHECK_EQ_INT(cpgo_gz_decompress_into(gbig.data, gbig.len, 200000, &out, &err), CPGO_E_LIMIT);
+    CHECK_EQ_INT(cpgo_gz_decompress_into(gbig.data, gbig.len, 1 << 20, &out, &err), 0);
+    CHECK_EQ_INT(cpgo_gz_decompress_into(gsmall.data, gsmall.len, 4999, &out, &err), CPGO_E_LIMIT);
+    CHECK_EQ_INT(cpgo_gz_decompress_into(gsmall.data, gsmall.len, 5000, &out, &err), 0);
+    CHECK(out.len == 5000 && !memcmp(out.data, small, 5000));
+    cpgo_buf_free(&out);
+    cpgo_buf_free(&gbig);
+    cpgo_buf_free(&gsmall);
+    free(big);
+    free(small);
+}
+
 int main(void)
 {
+    test_into_reuse();
     test_round_trip_and_size();
     test_own_members();
     test_lying_isize();
