@@ -475,6 +475,40 @@ int cpgo_profile_decode(const void *data, size_t len, const struct cpgo_limits *
     return 0;
 }
 
+int cpgo_profile_view(cpgo_pb_profile *pb, struct cpgo_profile **out, struct cpgo_err *err)
+{
+    *out = NULL;
+    struct cpgo_profile *p = calloc(1, sizeof *p);
+    if (!p) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    p->pb = pb; /* no arena: cpgo_profile_free releases no chunk */
+    int rc = cpgo_profile_validate(p, err);
+    if (rc) {
+        cpgo_profile_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int cpgo_profile_check_readable(const void *raw, size_t len, const struct cpgo_limits *lim,
+                                struct cpgo_err *err)
+{
+    if (len == 0) return cpgo_err_set(err, CPGO_E_EMPTY, "empty profile (no data)");
+    if (len > lim->max_decompressed)
+        return cpgo_err_set(err, CPGO_E_LIMIT, "profile is %zu bytes, more than the limit of %zu",
+                            len, lim->max_decompressed);
+    int rc = prescan(raw, len, lim, err);
+    if (rc) return rc;
+    /* the arena's last chunk may be partly used and a large array takes a chunk of its own */
+    if (len <= (lim->max_decode_memory - 2 * (size_t)ARENA_CHUNK) / CPGO_DECODE_MEMORY_PER_BYTE &&
+        lim->max_decode_memory > 2 * (size_t)ARENA_CHUNK)
+        return 0;
+    struct cpgo_profile *p = NULL;
+    rc = cpgo_profile_decode(raw, len, lim, &p, err);
+    cpgo_profile_free(p);
+    return rc;
+}
+
 int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
                         struct cpgo_err *err)
 {

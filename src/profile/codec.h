@@ -102,6 +102,23 @@ int cpgo_profile_validate(struct cpgo_profile *p, struct cpgo_err *err);
 
 void cpgo_profile_free(struct cpgo_profile *p);
 
+/* A profile over a message someone else owns (a merge result): validated as decode
+ * validates, with its id maps; cpgo_profile_free frees the view, never the message, which
+ * must outlive it. */
+int cpgo_profile_view(cpgo_pb_profile *pb, struct cpgo_profile **out, struct cpgo_err *err);
+
+/*
+ * Whether raw protobuf bytes would decode under lim: the size, the pre-scan's counts, and
+ * the decode memory budget, the last one without decoding when the size alone proves it:
+ * protobuf-c's memory per wire byte is bounded (CPGO_DECODE_MEMORY_PER_BYTE, the worst
+ * case being empty sub-messages; checked by the unit test), so only bytes of more than
+ * budget / that factor are decoded to find out. For a publisher that must never write a
+ * file its next round cannot read, at a fraction of a decode's cost.
+ */
+#define CPGO_DECODE_MEMORY_PER_BYTE 96
+int cpgo_profile_check_readable(const void *raw, size_t len, const struct cpgo_limits *lim,
+                                struct cpgo_err *err);
+
 /* The string at index i of the string table (validated to exist). */
 static inline const char *cpgo_profile_str(const cpgo_pb_profile *pb, int64_t i, size_t *len)
 {

@@ -128,6 +128,9 @@ void cpgo_candidate_free(struct cpgo_candidate *c)
     cpgo_pgograph_free(c->prop);
     free(c->added);
     free(c->removed);
+    /* neu is a view of res, which borrows acc: freed after everything that reads them */
+    cpgo_merged_free(c->res);
+    cpgo_merge_free(c->acc);
     memset(c, 0, sizeof *c);
 }
 
@@ -249,14 +252,18 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
     char stamp[80];
     fmt_stamp(in->now_s, stamp, sizeof stamp);
     if ((rc = cpgo_merge_stamp(m, CPGO_CANDIDATE_STAMP, stamp, err))) goto out;
+    /* The result (validated by the merger, M7) is what the summary, the graph and the last
+     * checks read, through a view: decoding the bytes just packed from it would give the
+     * same message at the cost of a decode of the whole target. What decoding would also
+     * tell, whether the next round can read the file under its limits, is checked on the
+     * packed bytes (size, counts, the decode memory bound). */
     struct cpgo_buf packed = {0};
-    if ((rc = cpgo_merge_encode(m, 1, 1, &packed, err))) goto out;
-    cpgo_merge_free(m);
+    if ((rc = cpgo_merge_result(m, &c->res, err))) goto out;
+    c->acc = m;
     m = NULL;
-    /* What is published is decoded again, under the limits the next round reads it with:
-     * the summary, the graph and a last check. The packed bytes are what the gzip holds, so
-     * they are decoded before compression rather than inflated back from it. */
-    rc = cpgo_profile_decode(packed.data, packed.len, in->lim, &c->neu, err);
+    rc = cpgo_profile_pack(&c->res->pb, &packed, err);
+    if (!rc) rc = cpgo_profile_check_readable(packed.data, packed.len, in->lim, err);
+    if (!rc) rc = cpgo_profile_view(&c->res->pb, &c->neu, err);
     if (!rc) rc = cpgo_gz_compress(packed.data, packed.len, 1, &c->out, err);
     cpgo_buf_free(&packed);
     if (!rc && c->out.len > in->lim->max_compressed)

@@ -80,7 +80,9 @@ enum cpgo_candidate_stage {
 
 struct cpgo_candidate {
     struct cpgo_buf out;      /* the file to publish (gzip pprof) */
-    struct cpgo_profile *neu; /* out, decoded again */
+    struct cpgo_profile *neu; /* what out holds: a view of res */
+    struct cpgo_merged *res;  /* the merge result, borrowing acc */
+    struct cpgo_merger *acc;
     struct cpgo_summary sb, sa;
     int have_sb, have_sa;
     enum cpgo_candidate_age age_from;
