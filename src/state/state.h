@@ -116,10 +116,10 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
 
 /* Writes a snapshot of pending and drops the journal entries it covers. Called every few
  * ingests, at shutdown and before a spill, so that recovery stays fast. Snapshots are raw
- * protobuf, not gzip: only cpgo reads them back, and a spill of a 1 MB merge costs no
- * compression on the lane (gzip level 1 took ~10x the encode's time for ~4x fewer bytes);
- * the reader still takes the gzip snapshots older versions wrote (the codec goes by the
- * magic). */
+ * protobuf, not gzip: only cpgo reads them back, and spills write them often. Measured on a
+ * merge of four 6000-sample profiles (1.5 MB raw): gzip level 1 cost ~30 ms of CPU per
+ * write and ~6 ms per read to save a third of the bytes. The reader still takes the gzip
+ * snapshots older versions wrote (the codec goes by the magic). */
 int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err);
 /* Journal entries since the last snapshot. */
 size_t cpgo_state_journal_len(const struct cpgo_tstate *ts);
