@@ -278,8 +278,9 @@ int cpgo_state_spill(struct cpgo_tstate *ts, struct cpgo_err *err)
         cpgo_err_prefix(err, "spilling pending");
         return rc;
     }
-    if (ts->journal_len) /* not written (a read-only state): keep it */
-        return 0;
+    /* only a merger the snapshot at snapshot_seq holds whole may go (never otherwise: the
+     * protocol makes one whenever the journal is empty and pending is not) */
+    if (ts->journal_len || (cpgo_merge_count(ts->pending) && !ts->snapshot_seq)) return 0;
     ts->spilled_inputs = cpgo_merge_count(ts->pending);
     cpgo_merge_free(ts->pending);
     ts->pending = NULL;
