@@ -324,6 +324,12 @@ static void test_estimate(void)
     size_t est = cpgo_state_pending_mem(ts);
     size_t real = (b.uordblks + b.hblkhd) - (a.uordblks + a.hblkhd);
     fprintf(stderr, "estimate %zu bytes, malloc %zu bytes\n", est, real);
+    if (real == 0) { /* a sanitizer's allocator: mallinfo2 does not see it */
+        fprintf(stderr, "the estimate is not checked: malloc is not glibc's\n");
+        cpgo_state_close(ts);
+        cpgo_buf_free(&big);
+        return;
+    }
     CHECK(est * 2 >= real && est <= real * 2);
     struct cpgo_err err;
     CHECK_EQ_INT(cpgo_state_spill(ts, &err), 0);
