@@ -112,7 +112,7 @@ for f in $(find "$T/out1" -name '*.pgo'); do
   check "$f is the merge of its scrapes" same_as_merge "$f"
 done
 
-# 2. kill -9 mid-run (spills under way), a restart with a budget of 0, SIGTERM
+# 2. kill -9 mid-run (spills under way), a dry run, a restart with a budget of 0, SIGTERM
 for i in $(seq 1 $N); do mkrepo "$T/repo$i"; done
 start_fleet "$T" --profile "$P" --count $N --delay-ms 100 || finish
 mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
@@ -127,6 +127,15 @@ for delay in 5.3 3.7; do
   kills=$((kills + 1))
 done
 mkcfg "$T/state2" 0 >"$T/config.yaml"
+# a dry run scrapes, merges and spills (budget 0) in its private copy: the real state
+# directory and the repositories are left as they were
+listing() { find "$T/state2" "$T/repo1/.git/refs" -printf '%p %s %T@\n' | sort; }
+listing >"$T/before"
+mkdir -p "$T/tmp"
+TMPDIR="$T/tmp" "$CPGO" run -c "$T/config.yaml" --once --dry-run >"$T/dry.out" 2>"$T/dry.log"
+listing >"$T/after"
+check "the dry run merged scrapes" grep -q 'msg="scrape merged"' "$T/dry.log"
+check "a dry run changes nothing in the state directory" cmp -s "$T/before" "$T/after"
 "$CPGO" run -c "$T/config.yaml" 2>"$T/log4" &
 pid=$!
 check "admin endpoint up (budget 0)" wait_for "grep -q 'admin endpoint listening' '$T/log4'" 20
