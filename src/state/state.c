@@ -216,6 +216,7 @@ static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger
     if (rc) cpgo_err_prefix(err, "%s/%s", ts->dir, name);
     return rc;
 }
+
 /* ---- pending memory: accounting, spill, load back (state.h) ------------------------- */
 
 static uint64_t mono_ns(void)
@@ -263,10 +264,6 @@ int cpgo_state_resident(const struct cpgo_tstate *ts)
     return ts->pending != NULL;
 }
 
-static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger *m,
-                    struct cpgo_err *err);
-static void quarantine(struct cpgo_tstate *ts, const char *name, int hold, const char *what,
-                       char *aside_out, size_t cap);
 static void recount(struct cpgo_tstate *ts);
 
 int cpgo_state_spill(struct cpgo_tstate *ts, struct cpgo_err *err)
