@@ -291,6 +291,8 @@ struct cpgo_limits_cfg {
     size_t max_queued_bodies;      /* scraped bodies waiting for the work queue, default 64 */
     size_t max_queued_bytes;       /* their bytes, default 256 MiB */
     size_t max_inflight_bytes;     /* bodies still being received, all scrapes, 256 MiB */
+    size_t max_pending_memory;     /* pending merges kept in memory, all targets, 256 MiB;
+                                      beyond it the least recently used are spilled */
 };
 
 /* `github.app`: authenticate as a GitHub App (publish/ghapp.h) instead of with a token.

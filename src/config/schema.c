@@ -151,6 +151,15 @@ const struct key cpgo_config_keys[NKEYS] = {
                                        "scrape fails with class `inflight_limit` and is "
                                        "retried. Bounds the memory that endless or huge "
                                        "answers from many backends can take."},
+    [KI_MAX_PENDING_MEMORY] = {"limits.max_pending_memory", TOP(limits.max_pending_memory),
+                               .type = T_SIZE, .def = "256MiB", .min = 0, .max = TIB,
+                               .desc = "Memory the targets' pending merges may hold together "
+                                       "between publishes (estimated from the mergers' "
+                                       "tables). Beyond it the least recently used targets' "
+                                       "pending merges are spilled: their snapshot is brought "
+                                       "up to date in the state directory and the memory is "
+                                       "freed; the next scrape or publish of the target loads "
+                                       "it back. `0` keeps none in memory between uses."},
     [KI_GITHUB] = {"github", .scope = S_TOP, .type = T_SECTION,
                    .desc = "The GitHub API, for `forge: github` targets. The token is never "
                            "written in this file."},

@@ -127,6 +127,7 @@ static void load_work(struct cpgo_job *job)
     j->rc = cpgo_state_open(j->in.state_dir, j->in.id, j->in.key, &j->in.mo, &j->in.lim, &t->ts,
                             &j->err);
     if (j->rc) return;
+    cpgo_state_set_acct(t->ts, &t->acct);
     j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
     j->problems = cpgo_state_problem_count(t->ts);
     j->held = cpgo_state_held(t->ts);
@@ -186,6 +187,7 @@ static void submit_load(struct target *t)
     j->base.done = load_done;
     j->t = t;
     cpgo_daemon_target_in(t, &j->in);
+    t->acct.total = &d->pending_mem;
     t->loading = 1;
     t->load_failed = 0;
     cpgo_workq_submit(d->q, &t->lane, &j->base);
@@ -342,6 +344,7 @@ static int submit_snapshot(struct target *t)
 static void progress(struct daemon *d)
 {
     drain_waiting(d);
+    cpgo_spill_check(d);
     if (d->opts.once) once_check(d);
     maybe_progress_shutdown(d);
 }

@@ -76,7 +76,8 @@ struct cpgo_observe {
     struct cpgo_metric *scrapes, *scrape_seconds, *bytes, *missed, *merged, *merge_seconds,
         *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
         *publish_queue, *scrapes_in_flight, *inflight_bytes, *inflight_peak, *inflight_budget,
-        *loop_lag, *loop_lag_max, *loop_lag_hist, *state_problems, *corrupt_records;
+        *loop_lag, *loop_lag_max, *loop_lag_hist, *state_problems, *corrupt_records, *pending_mem,
+        *pending_budget, *spills;
     /* services */
     struct cpgo_metric *sd_instances, *sd_failures, *sd_refresh_seconds, *sd_last_success, *sd_up,
         *svc_discovered, *svc_scraped, *svc_busy, *svc_skipped;
@@ -102,6 +103,11 @@ struct target {
     struct cpgo_tstate *ts;   /* touched only by this target's jobs */
     struct cpgo_gitrepo *git; /* the same: opened by the first forge job */
     unsigned git_gen;         /* the token generation git was opened with (lane only) */
+    /* its pending memory, kept current by its lane (atomics: the loop reads them any time;
+     * acct.total points at daemon.pending_mem) */
+    struct cpgo_state_acct acct;
+    int spill_queued;        /* a spill job is queued or running (spill.c) */
+    uint64_t spill_retry_at; /* uv_now: a failed spill is not tried again before this */
     int loaded, load_failed;
     int loading; /* a load job is queued or running */
     /* problems its state recovery found (cpgo state; cleared by cpgo state --ack) */
@@ -282,6 +288,10 @@ struct daemon {
     struct daemon_app app;                   /* github.app */
     unsigned token_gen;                      /* bumped when a token or the configuration changes */
     struct cpgo_observe obs;
+    /* limits.max_pending_memory (spill.c): the sum of the targets' acct.mem, and the spill
+     * jobs of the batch running */
+    _Atomic(int64_t) pending_mem;
+    size_t spills_running;
     /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
      * --once run or advance the shutdown (a job's end, a pull-request step's end). */
     void (*progress)(struct daemon *d);
@@ -310,6 +320,7 @@ void cpgo_observe_merged(struct target *t, double seconds);
 void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome); /* NONE: no-op */
 void cpgo_observe_settled(struct target *t, uint64_t scrapes);
 void cpgo_observe_state_problems(struct target *t); /* after its state was opened */
+void cpgo_observe_spilled(struct daemon *d);        /* a target's pending merge left memory */
 /* A reload removed the backend (removed) or moves it to another target (its series under
  * the target it leaves go): called while b->t is still the old target. */
 void cpgo_observe_backend_left(struct backend *b, int removed);
@@ -317,6 +328,11 @@ void cpgo_observe_backend_left(struct backend *b, int removed);
  * its scrape series under t go. */
 void cpgo_observe_service_left(const struct service *s, const struct target *t);
 void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
+
+/* spill.c (loop thread): when the targets' pending merges hold more than
+ * limits.max_pending_memory, queues spill jobs for the least recently used idle ones (one
+ * batch at a time). daemon.c calls it after every job's end (progress). */
+void cpgo_spill_check(struct daemon *d);
 
 /* service.c (loop thread): services, their discovery, schedule and rotation */
 struct service *cpgo_service_new(struct daemon *d, const struct cpgo_service_cfg *cfg,

@@ -82,6 +82,8 @@ static void collect(struct cpgo_metrics *r, void *arg)
         if (o->lag_ring[i] > mx) mx = o->lag_ring[i];
     cpgo_metric_set(o->loop_lag_max, mx, NULL);
     cpgo_metric_set(o->publish_queue, (double)d->pubq.len, NULL);
+    cpgo_metric_set(o->pending_mem, (double)atomic_load(&d->pending_mem), NULL);
+    if (d->cfg) cpgo_metric_set(o->pending_budget, (double)d->cfg->limits.max_pending_memory, NULL);
     if (d->fa[CPGO_PRAPI_GITHUB].client) {
         struct cpgo_prapi_status st;
         cpgo_prapi_client_status(d->fa[CPGO_PRAPI_GITHUB].client, &st);
@@ -226,11 +228,28 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->loop_lag_hist = cpgo_metric_histogram(r, "cpgo_loop_lag_distribution_seconds",
                                              "How late the event loop ran its 1 s timer.", NULL,
                                              lag_buckets, sizeof lag_buckets / sizeof *lag_buckets);
+    o->pending_mem = cpgo_metric_gauge(r, "cpgo_pending_memory_bytes",
+                                       "Memory the targets' pending merges hold now (estimated "
+                                       "from the mergers' tables; what "
+                                       "limits.max_pending_memory bounds).",
+                                       NULL);
+    o->pending_budget = cpgo_metric_gauge(r, "cpgo_pending_memory_budget_bytes",
+                                          "limits.max_pending_memory.", NULL);
+    o->spills = cpgo_metric_counter(r, "cpgo_pending_spills_total",
+                                    "Pending merges spilled to the state directory to stay "
+                                    "within limits.max_pending_memory (loaded back when the "
+                                    "target next needs them).",
+                                    NULL);
     if (cpgo_metrics_error(r))
         return cpgo_err_set(err, CPGO_E_USAGE, "metrics: %s", cpgo_metrics_error(r));
     cpgo_metric_set(o->gh_remaining, -1, NULL);
     cpgo_metrics_add_collector(r, collect, d);
     return 0;
+}
+
+void cpgo_observe_spilled(struct daemon *d)
+{
+    cpgo_metric_inc(d->obs.spills, NULL);
 }
 
 static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
@@ -442,6 +461,12 @@ static json_t *status_json(struct daemon *d)
                               t->publishing || t->in_pubq, "ready",
                               t->loaded && !t->load_failed && !t->problems, "last_error",
                               t->last_error[0] ? t->last_error : NULL);
+        if (o && t->loaded) { /* the loop's view: the lane keeps acct current */
+            json_object_set_new(o, "pending_in_memory",
+                                json_boolean(atomic_load(&t->acct.resident)));
+            json_object_set_new(o, "pending_memory_bytes",
+                                json_integer((json_int_t)atomic_load(&t->acct.mem)));
+        }
         if (o && t->discovery_note[0])
             json_object_set_new(o, "last_round", json_string(t->discovery_note));
         if (o && t->pr_warning[0])
@@ -460,6 +485,8 @@ static json_t *status_json(struct daemon *d)
     json_object_set_new(root, "loop_lag_seconds", json_real(d->obs.last_lag_s));
     json_object_set_new(root, "work_queue_depth", json_integer((json_int_t)cpgo_workq_depth(d->q)));
     json_object_set_new(root, "scrapes_in_flight", json_integer((json_int_t)d->scrapes_in_flight));
+    json_object_set_new(root, "pending_memory_bytes",
+                        json_integer((json_int_t)atomic_load(&d->pending_mem)));
     json_object_set_new(root, "inflight_bytes",
                         json_integer((json_int_t)cpgo_scraper_inflight_bytes(d->scraper)));
     static const char *const fkeys[CPGO_PRAPI_NFORGES] = {"github", "gitlab", "gitea"};

@@ -153,3 +153,23 @@ void cpgo_merge_free(struct cpgo_merger *m)
     free(m->stamp_prefix);
     free(m);
 }
+
+/* What the merger's tables hold, counted at their capacity (what malloc gave them): the
+ * daemon's pending-memory budget adds these up. malloc's own overhead per block is left out
+ * (each table is one block, so it is small beside them). */
+size_t cpgo_merge_mem(const struct cpgo_merger *m)
+{
+    if (!m) return 0;
+    size_t slot = sizeof(struct cpgo_itab_slot);
+    return sizeof *m + m->nst * sizeof *m->st + m->comments_cap * sizeof *m->comments +
+           m->arena.cap + m->strs_cap * sizeof *m->strs + m->str_tab.cap * slot +
+           m->fns_cap * sizeof *m->fns + m->fn_tab.cap * slot + m->maps_cap * sizeof *m->maps +
+           m->map_tab.cap * slot + m->locs_cap * sizeof *m->locs + m->loc_tab.cap * slot +
+           m->lines_cap * sizeof *m->lines + m->smps_cap * sizeof *m->smps + m->smp_tab.cap * slot +
+           m->sloc_cap * sizeof *m->sloc + m->labs_cap * sizeof *m->labs +
+           m->vals_cap * sizeof *m->vals + m->meta_cap * sizeof *m->meta +
+           m->meta_types_cap * sizeof *m->meta_types + m->tmp_lines_cap * sizeof *m->tmp_lines +
+           m->tmp_locs_cap * sizeof *m->tmp_locs + m->tmp_labs_cap * sizeof *m->tmp_labs +
+           m->noinl_cap * sizeof *m->noinl +
+           m->noinl_map.cap * (sizeof *m->noinl_map.keys + sizeof *m->noinl_map.vals);
+}

@@ -154,6 +154,9 @@ int cpgo_merge_scale_value(int64_t v, struct cpgo_scale s, int64_t *out);
 size_t cpgo_merge_count(const struct cpgo_merger *m);
 /* Number of distinct samples accumulated (0 = nothing to publish). */
 size_t cpgo_merge_nsamples(const struct cpgo_merger *m);
+/* Bytes the merger's tables hold (their capacities; an estimate of its heap use, for the
+ * daemon's limits.max_pending_memory). 0 for NULL. */
+size_t cpgo_merge_mem(const struct cpgo_merger *m);
 
 /* Folds everything src has accumulated into dst, as if src's result were one more input.
  * src may be compacted but is otherwise unchanged. */

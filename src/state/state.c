@@ -216,14 +216,136 @@ static int add_file(struct cpgo_tstate *ts, const char *name, struct cpgo_merger
     if (rc) cpgo_err_prefix(err, "%s/%s", ts->dir, name);
     return rc;
 }
+
+/* ---- pending memory: accounting, spill, load back (state.h) ------------------------- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+size_t cpgo_state_pending_mem(const struct cpgo_tstate *ts)
+{
+    if (!ts->pending) return 0;
+    return cpgo_merge_mem(ts->pending) + ts->fresh.capinst * sizeof *ts->fresh.inst;
+}
+
+/* Brings the caller's record up to date after pending changed. */
+static void account(struct cpgo_tstate *ts)
+{
+    struct cpgo_state_acct *a = ts->acct;
+    if (!a) return;
+    int64_t now = (int64_t)cpgo_state_pending_mem(ts);
+    int64_t was = atomic_exchange(&a->mem, now);
+    if (a->total && now != was) atomic_fetch_add(a->total, now - was);
+    atomic_store(&a->resident, ts->pending != NULL);
+}
+
+static void touch(struct cpgo_tstate *ts)
+{
+    if (ts->acct) atomic_store(&ts->acct->used, mono_ns());
+}
+
+void cpgo_state_set_acct(struct cpgo_tstate *ts, struct cpgo_state_acct *acct)
+{
+    if (ts->acct && ts->acct != acct) { /* the old record gives up what it counted */
+        int64_t was = atomic_exchange(&ts->acct->mem, 0);
+        if (ts->acct->total) atomic_fetch_sub(ts->acct->total, was);
+    }
+    ts->acct = acct;
+    touch(ts);
+    account(ts);
+}
+
+int cpgo_state_resident(const struct cpgo_tstate *ts)
+{
+    return ts->pending != NULL;
+}
+
+static void recount(struct cpgo_tstate *ts);
+
+int cpgo_state_spill(struct cpgo_tstate *ts, struct cpgo_err *err)
+{
+    if (!ts->pending || ts->ro) return 0;
+    /* the snapshot first: once it covers every journal entry the merger is only a copy */
+    int rc = cpgo_state_snapshot(ts, err);
+    if (rc) {
+        cpgo_err_prefix(err, "spilling pending");
+        return rc;
+    }
+    /* only a merger the snapshot at snapshot_seq holds whole may go (never otherwise: the
+     * protocol makes one whenever the journal is empty and pending is not) */
+    if (ts->journal_len || (cpgo_merge_count(ts->pending) && !ts->snapshot_seq)) return 0;
+    ts->spilled_inputs = cpgo_merge_count(ts->pending);
+    cpgo_merge_free(ts->pending);
+    ts->pending = NULL;
+    if (ts->acct) atomic_fetch_add(&ts->acct->spills, 1);
+    account(ts);
+    return 0;
+}
+
+/* The merger back in memory (state.h): empty when nothing was pending (no snapshot since
+ * the last publish or push), else the snapshot at snapshot_seq, which covers it all. */
+static int need_pending(struct cpgo_tstate *ts, struct cpgo_err *err)
+{
+    touch(ts);
+    if (ts->pending) return 0;
+    struct cpgo_merger *m;
+    if (cpgo_merge_new(&m, &ts->mo)) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    int rc = 0;
+    if (ts->snapshot_seq && ts->spilled_inputs) {
+        char p[128];
+        name_of(p, sizeof p, "pending-%" PRIu64 ".pb", ts->snapshot_seq);
+        rc = add_file(ts, p, m, err);
+        if (rc == CPGO_E_NOMEM || rc == CPGO_E_IO) {
+            /* the file may be fine: stay spilled, the caller fails and tries again later */
+            cpgo_merge_free(m);
+            cpgo_err_prefix(err, "loading the spilled pending merge back");
+            return rc;
+        }
+        if (rc) {
+            /* damaged or gone: what recovery does at start, never silently */
+            char what[1024];
+            snprintf(what, sizeof what,
+                     "snapshot %s (pending scrapes up to sequence %" PRIu64
+                     ", spilled from memory) cannot be loaded back: %s; the %" PRIu64
+                     " scrape(s) only it held are missing",
+                     p, ts->snapshot_seq, err->text, ts->fresh.scrapes);
+            quarantine(ts, p, 0, what, NULL, 0);
+            cpgo_merge_free(m);
+            if (cpgo_merge_new(&m, &ts->mo))
+                return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+            state_meta_free(&ts->fresh);
+            ts->snapshot_seq = 0;
+            remove_file(ts, "pending.json");
+            recount(ts);
+        }
+    }
+    ts->pending = m;
+    ts->spilled_inputs = 0;
+    if (ts->acct) atomic_fetch_add(&ts->acct->loads, 1);
+    account(ts);
+    return 0;
+}
+
 static int reset_pending(struct cpgo_tstate *ts)
 {
     struct cpgo_merger *m;
     if (cpgo_merge_new(&m, &ts->mo)) return CPGO_E_NOMEM;
     cpgo_merge_free(ts->pending);
     ts->pending = m;
+    ts->spilled_inputs = 0;
     state_meta_free(&ts->fresh);
+    account(ts);
     return 0;
+}
+
+/* Profiles folded into the fresh part, spilled or not. */
+static uint64_t pending_inputs(const struct cpgo_tstate *ts)
+{
+    return ts->pending ? cpgo_merge_count(ts->pending) : ts->spilled_inputs;
 }
 
 static void recount(struct cpgo_tstate *ts)
@@ -573,7 +695,7 @@ size_t cpgo_state_pushed_blobs(const struct cpgo_tstate *ts, char (*out)[CPGO_ST
 
 int cpgo_state_has_pending(const struct cpgo_tstate *ts)
 {
-    return ts->nsegs > 0 || cpgo_merge_count(ts->pending) > 0;
+    return ts->nsegs > 0 || pending_inputs(ts) > 0;
 }
 
 void cpgo_state_pending_meta(const struct cpgo_tstate *ts, struct cpgo_state_meta *out)
@@ -612,7 +734,9 @@ int cpgo_state_fold_pending(struct cpgo_tstate *ts, struct cpgo_merger *dst, str
         int rc = add_file(ts, p, dst, err);
         if (rc) return rc;
     }
-    if (cpgo_merge_count(ts->pending) == 0) return 0;
+    if (pending_inputs(ts) == 0) return 0;
+    int rc = need_pending(ts, err);
+    if (rc) return rc;
     return cpgo_merge_add_merger(dst, ts->pending, err);
 }
 
@@ -652,6 +776,8 @@ int cpgo_state_push_begin(struct cpgo_tstate *ts, const char *blob, struct cpgo_
     if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
     if (strlen(blob) >= CPGO_STATE_BLOB_SIZE)
         return cpgo_err_set(err, CPGO_E_USAGE, "blob id too long");
+    int rc0 = need_pending(ts, err);
+    if (rc0) return rc0;
     if (cpgo_merge_count(ts->pending) == 0) {
         /* nothing new: this push holds the same entries as the last segment's pushes */
         if (ts->nsegs == 0) return 0;
@@ -960,10 +1086,12 @@ int cpgo_state_open_ro(const char *state_dir, const char *target_id,
 void cpgo_state_close(struct cpgo_tstate *ts)
 {
     if (!ts) return;
+    cpgo_merge_free(ts->pending);
+    ts->pending = NULL;
     state_meta_free(&ts->fresh);
+    account(ts); /* gives back what it counted */
     for (size_t i = 0; i < ts->nsegs; i++)
         state_meta_free(&ts->segs[i].m);
-    cpgo_merge_free(ts->pending);
     json_decref(ts->problems);
     if (ts->dirfd >= 0) close(ts->dirfd);
     free(ts->dir);
@@ -1063,9 +1191,11 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
     /* Journal first, merge second. If the merge refuses the profile (incompatible sample
      * types), the record is cut off again; if the process dies before that, recovery meets
      * the same refusal and skips the record. Either way it is never counted. */
+    int rc = need_pending(ts, err);
+    if (rc) return rc;
     uint64_t inst = state_inst_hash(instance);
     off_t before = ts->journal_end;
-    int rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
+    rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
     if (rc) return rc;
     if ((rc = cpgo_merge_add_scaled(ts->pending, p,
                                     (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0,
@@ -1081,15 +1211,16 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
     state_meta_add(&ts->fresh, 1, when, when);
     if (inst) state_meta_add_inst(&ts->fresh, inst);
     ts->pending_scrapes++;
+    account(ts);
     return 0;
 }
 
 int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err)
 {
-    if (ts->journal_len == 0 || ts->ro) return 0;
+    if (ts->journal_len == 0 || ts->ro || !ts->pending) return 0;
     uint64_t seq = ts->next_seq - 1;
     struct cpgo_buf b;
-    int rc = cpgo_merge_encode(ts->pending, 0, 1, &b, err);
+    int rc = cpgo_merge_encode(ts->pending, 1, 1, &b, err); /* raw: state.h */
     if (rc) return rc;
     char p[128];
     name_of(p, sizeof p, "pending-%" PRIu64 ".pb", seq);
@@ -1114,6 +1245,12 @@ size_t cpgo_state_journal_len(const struct cpgo_tstate *ts)
 
 struct cpgo_merger *cpgo_state_pending(struct cpgo_tstate *ts)
 {
+    struct cpgo_err e;
+    if (need_pending(ts, &e)) {
+        cpgo_log(CPGO_LVL_ERROR, "cannot load the pending merge back", "state", ts->dir, "error",
+                 e.text, NULL);
+        return NULL;
+    }
     return ts->pending;
 }
 

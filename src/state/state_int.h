@@ -40,7 +40,12 @@ struct cpgo_tstate {
     int ro;    /* read-only inspection (cpgo state): nothing is written, moved or removed */
     struct cpgo_merge_opts mo;
     struct cpgo_limits lim;
-    struct cpgo_merger *pending; /* the fresh part: entries after the last segment */
+    /* the fresh part: entries after the last segment. NULL while spilled (state.h,
+     * "pending memory"): then the snapshot at snapshot_seq holds it all (journal_len == 0),
+     * and spilled_inputs is what cpgo_merge_count said when it was freed */
+    struct cpgo_merger *pending;
+    uint64_t spilled_inputs;
+    struct cpgo_state_acct *acct; /* the caller's record of its memory, or NULL */
     struct meta fresh;
     uint64_t next_seq;        /* the seq the next journal entry gets */
     uint64_t published_seq;   /* everything <= this is published */
