@@ -119,6 +119,7 @@ void cpgo_spill_check(struct daemon *d)
         j->trim = p + 1 == pick;
         j->t->spill_queued = 1;
         d->spills_running++;
+        j->base.prio = 1; /* frees memory: before the ingests that grow it */
         cpgo_workq_submit(d->q, &j->t->lane, &j->base);
     }
     free(c);

@@ -71,8 +71,8 @@ struct cpgo_arena_chunk {
  * lock); a chunk freed on another thread than it was taken on just moves. At most
  * ARENA_CACHE_MAX MiB per thread stays resident; a thread that exits frees its cache.
  */
-#define ARENA_CACHE_MAX 8
-#define RAW_KEEP_MAX (8u << 20)
+#define ARENA_CACHE_MAX 4
+#define RAW_KEEP_MAX (2u << 20)
 
 struct arena_cache {
     struct cpgo_arena_chunk *free;

@@ -45,8 +45,8 @@ void cpgo_limits_merged(const struct cpgo_limits *configured, struct cpgo_limits
  * The allocator protobuf-c decodes with: a bump arena with a byte budget. A decoded profile
  * is tens of thousands of small objects that all die together, so an arena is both the
  * fastest allocator and the simplest to bound; freeing the profile releases the chunks to
- * the freeing thread's small cache (8 MiB at most), which that thread's next decode takes
- * them from instead of mapping fresh pages.
+ * the freeing thread's small cache (4 MiB, and a gunzip buffer of up to 2 MiB), which that thread's
+ * next decode takes them from instead of mapping fresh pages.
  */
 struct cpgo_arena_chunk;
 struct cpgo_counting_alloc {
