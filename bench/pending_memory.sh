@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pending-memory benchmark (limits.max_pending_memory, issue 14): a daemon (`cpgo run`, not
-# --once) with N targets x 1 fake backend serving a heavy Go-like CPU profile (6000 samples,
-# 5000 locations, 3000 functions, labels: ~330 KB gzip), each target publishing into its own
+# --once) with N targets x 1 fake backend serving a heavy Go-like CPU profile (cpgo-testgen
+# -heavy, five seeds: ~300 KB raw / ~170 KB gzip, labels on every sample), each target publishing into its own
 # local git repository with min_interval 1h, so pending grows across rounds (round 1 pushes,
 # rounds 2 and 3 stay pending). After the third round, with no scrape in flight and the work
 # queue empty (read from /metrics), it prints the daemon's VmRSS against
@@ -29,7 +29,11 @@ bench_tools pending_memory
 out=$PWD/bench/out/pending_memory
 rm -rf "$out" && mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-"$CPGO_TESTGEN" -o "$out/profile.pb.gz" -seed 7 -samples 6000 -locations 5000 -functions 3000 -labels
+profiles=()
+for s in 1 2 3 4 5; do
+  "$CPGO_TESTGEN" -heavy -seed "$s" -o "$out/heavy$s.pb.gz"
+  profiles+=(--profile "$out/heavy$s.pb.gz")
+done
 export HOME=$out GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 git init -q -b main "$out/template"
 mkdir -p "$out/template/cmd/app" && echo 'package main' >"$out/template/cmd/app/main.go"
@@ -44,7 +48,7 @@ run() { # run LABEL BUDGET
   local label=$1 b=$2 dir=$out/$1
   mkdir -p "$dir"
   for i in $(seq 1 "$n"); do rm -rf "$dir/repo$i"; cp -r "$out/template" "$dir/repo$i"; done
-  "$CPGO_FAKEFLEET" --profile "$out/profile.pb.gz" --count "$n" --port-file "$dir/ports" \
+  "$CPGO_FAKEFLEET" "${profiles[@]}" --count "$n" --port-file "$dir/ports" \
     --delay-ms 200 --stats "$dir/stats.json" --duration 3600 2>"$dir/fleet.log" &
   local fleet=$!
   for _ in $(seq 1 400); do [ -s "$dir/ports" ] && break; sleep 0.05; done
