@@ -49,6 +49,7 @@
 #include "base/log.h"
 #include "base/url.h"
 #include "daemon/daemon_int.h"
+#include "daemon/nofile.h"
 #include "profile/shape.h"
 #include "publish/gitsock.h"
 
@@ -432,7 +433,10 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
 
 static int has_capacity(struct daemon *d)
 {
-    return d->scrapes_in_flight < d->cfg->limits.max_concurrent_scrapes &&
+    /* the configured concurrency, or fewer when the open-file limit cannot hold it
+     * (nofile.h): the others wait in the FIFO instead of failing with EMFILE */
+    return d->scrapes_in_flight <
+               cpgo_nofile_scrape_cap(d->nofile, d->cfg->limits.max_concurrent_scrapes) &&
            cpgo_workq_has_room(d->q);
 }
 
@@ -971,6 +975,9 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     struct cpgo_config *old = d->cfg;
     d->cfg = nc;
     cpgo_scraper_set_inflight_budget(d->scraper, nc->limits.max_inflight_bytes);
+    size_t conc = nc->limits.max_concurrent_scrapes;
+    cpgo_nofile_warn(d->nofile, conc, cpgo_nofile_scrape_cap(d->nofile, conc),
+                     &d->nofile_warned_for);
     for (struct target *t = d->targets; t; t = t->next)
         t->retired = 1;
     struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
@@ -1488,8 +1495,11 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
      * target): said once at start, as check-config says it */
     for (size_t i = 0; i < cfg->nwarnings; i++)
         cpgo_log(CPGO_LVL_WARN, "configuration", "warning", cfg->warnings[i], NULL);
+    /* every scrape in flight holds a socket: the soft fd limit up to the hard one first */
+    size_t nofile = cpgo_nofile_raise();
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
+    d->nofile = nofile;
     d->opts = *o;
     d->lock_fd = lock_fd;
     d->progress = progress;

@@ -262,6 +262,8 @@ struct daemon {
     struct target *targets;
     struct cpgo_list waiting; /* of backend.wait_link: FIFO of scrapes waiting for room */
     size_t scrapes_in_flight;
+    size_t nofile;            /* the soft open-file limit after raising it (nofile.h) */
+    size_t nofile_warned_for; /* the max_concurrent_scrapes the too-low limit was told for */
     size_t busy_backends;
     int reloading; /* a config load is running on the pool */
     uv_signal_t sigint, sigterm, sighup;

@@ -690,6 +690,7 @@ int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
     /* The total is capped by the daemon, which starts a scrape only below
      * max_concurrent_scrapes (a transfer queued inside curl would spend its timeout
      * waiting); curl's own total cap costs loop CPU per event with thousands of transfers. */
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)CPGO_SCRAPE_MAX_IDLE);
     s->user_agent = opts && opts->user_agent ? opts->user_agent : "cpgo/" CPGO_VERSION;
     cpgo_scraper_set_inflight_budget(s, opts ? opts->max_inflight_bytes : 0);
     *out = s;
@@ -724,8 +725,8 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
-     * it idle for the whole period, which is fine for net/http. */
+    /* The connection stays in the multi's small idle cache (CPGO_SCRAPE_MAX_IDLE) for the
+     * next scrape of this backend while it is among the most recently used. */
     for (const char *const *h = req->headers; h && *h; h++) {
         if (append_header(t, *h)) {
             free_scrape(t);

@@ -120,6 +120,13 @@ struct cpgo_scraper_opts {
 
 #define CPGO_SCRAPE_DEFAULT_INFLIGHT ((size_t)256 << 20)
 
+/* Idle connections the multi keeps for reuse (CURLMOPT_MAXCONNECTS), the most recently used
+ * ones. A backend is scraped once a period (minutes), so keeping every backend's connection
+ * would hold one fd per backend (10,000 backends: 10,000 fds beside the scrapes in flight)
+ * and make curl walk a cache of that size; reuse pays off for the forge API clients and
+ * short periods, which a small cache serves. Counted in the daemon's fd reserve (nofile.h). */
+#define CPGO_SCRAPE_MAX_IDLE 64
+
 struct cpgo_scraper;
 
 int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,
