@@ -39,9 +39,9 @@ static void after_cb(uv_work_t *req, int status)
     struct cpgo_job *j = req->data;
     struct cpgo_workq *q = j->q;
     struct cpgo_lane *lane = j->lane;
-    assert(lane->running == j && q->jobs > 0 && q->bytes >= j->bytes);
+    assert(lane->running == j && q->jobs >= j->units && q->bytes >= j->bytes);
     lane->running = NULL;
-    q->jobs--;
+    q->jobs -= j->units;
     q->bytes -= j->bytes;
     /* start the lane's next job before done(): done may free the lane only when idle */
     start_next(lane);
@@ -57,7 +57,7 @@ static void start_next(struct cpgo_lane *lane)
     if (uv_queue_work(j->q->loop, &j->req, work_cb, after_cb) != 0) {
         /* cannot happen with valid arguments; fail the job rather than lose it silently */
         lane->running = NULL;
-        j->q->jobs--;
+        j->q->jobs -= j->units;
         j->q->bytes -= j->bytes;
         j->done(j, 1);
         start_next(lane);
@@ -68,10 +68,25 @@ void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo
 {
     job->q = q;
     job->lane = lane;
-    q->jobs++;
+    if (!job->units) job->units = 1;
+    q->jobs += job->units;
     q->bytes += job->bytes;
     cpgo_list_push_tail(&lane->waiting, &job->link);
     start_next(lane);
+}
+
+struct cpgo_job *cpgo_workq_last_waiting(struct cpgo_lane *lane)
+{
+    return CPGO_LIST_DATA(lane->waiting.tail, struct cpgo_job, link);
+}
+
+void cpgo_workq_grow(struct cpgo_workq *q, struct cpgo_job *job, size_t units, size_t bytes)
+{
+    assert(job->q == q && job->lane && job->lane->running != job);
+    job->units += units;
+    job->bytes += bytes;
+    q->jobs += units;
+    q->bytes += bytes;
 }
 
 int cpgo_workq_has_room(const struct cpgo_workq *q)
