@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 /* fds kept for everything but scrapes in flight: the admin endpoint's 256 connections,
- * curl's idle connections (CPGO_SCRAPE_MAX_IDLE, 64), and 64 for the listening sockets,
+ * the forge API clients' connections, and 64 for the listening sockets,
  * git, journal and snapshot files, c-ares, pool threads' files, stdio */
 #define CPGO_NOFILE_RESERVE 384
 

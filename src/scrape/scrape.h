@@ -120,12 +120,11 @@ struct cpgo_scraper_opts {
 
 #define CPGO_SCRAPE_DEFAULT_INFLIGHT ((size_t)256 << 20)
 
-/* Idle connections the multi keeps for reuse (CURLMOPT_MAXCONNECTS), the most recently used
- * ones. A backend is scraped once a period (minutes), so keeping every backend's connection
- * would hold one fd per backend (10,000 backends: 10,000 fds beside the scrapes in flight)
- * and make curl walk a cache of that size; reuse pays off for the forge API clients and
- * short periods, which a small cache serves. Counted in the daemon's fd reserve (nofile.h). */
-#define CPGO_SCRAPE_MAX_IDLE 64
+/* A scrape's connection is closed when it ends (CURLOPT_FORBID_REUSE): a backend is scraped
+ * once a period, and curl reuses no connection idle for more than 118 s (CURLOPT_MAXAGE_CONN),
+ * so keeping it mostly held an fd per backend (10,000 backends: 10,000 fds beside the scrapes
+ * in flight) in a cache that curl walks whole when it is full. The forge API clients'
+ * transfers (cpgo_scraper_run_easy) keep theirs for reuse. */
 
 struct cpgo_scraper;
 
