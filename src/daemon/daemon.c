@@ -17,7 +17,8 @@
  * entered has finished (succeeded or failed), the target publishes once (publish.c).
  *
  * Jobs: this file's kinds run on the target's lane: load (open and recover its state),
- * ingest (one scraped body), snapshot (at shutdown). Each is its own struct with its own
+ * ingest (scraped bodies: one, or up to CPGO_INGEST_BATCH queued together, sharing one
+ * journal sync), snapshot (at shutdown). Each is its own struct with its own
  * work and done; every done ends with progress(), which publish.c reaches through the hook
  * in struct daemon, never by calling this file.
  *

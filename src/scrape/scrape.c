@@ -823,8 +823,10 @@ int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb 
 void cpgo_scrape_cancel(struct cpgo_scrape *t)
 {
     if (!t) return;
+    struct cpgo_scraper *s = t->s;
     unlink_scrape(t);
     free_scrape(t);
+    resume_paused(s); /* its body's room may let a paused one go on */
 }
 
 void cpgo_scraper_set_inflight_budget(struct cpgo_scraper *s, size_t bytes)
