@@ -38,6 +38,11 @@
 
 #include "base/list.h"
 
+/* Initial body buffer without a Content-Length, and the most a Content-Length reserves at
+ * the first byte (a liar announcing 60 MB then trickling must not hold 60 MB of budget). */
+#define BODY_FIRST (64 * 1024)
+#define BODY_FIRST_MAX (1024 * 1024)
+
 struct cpgo_scraper {
     uv_loop_t *loop;
     CURLM *multi;
@@ -49,6 +54,7 @@ struct cpgo_scraper {
     struct cpgo_list flying; /* of cpgo_scrape, by link: the scrapes in flight */
     struct cpgo_list paused; /* of cpgo_scrape, by pause_link: waiting for budget, FIFO */
     size_t inflight, inflight_peak, inflight_budget; /* body bytes held, see scrape.h */
+    size_t big; /* bodies in flight grown past BODY_FIRST_MAX: no scrape pauses meanwhile */
     const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
 
@@ -120,6 +126,10 @@ static void release_body(struct cpgo_scrape *t)
 {
     struct cpgo_scraper *s = t->s;
     assert(s->inflight >= t->cap);
+    if (t->cap > BODY_FIRST_MAX) {
+        assert(s->big > 0);
+        s->big--;
+    }
     s->inflight -= t->cap;
     t->cap = 0;
     t->buf = NULL;
@@ -430,11 +440,6 @@ static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-/* Initial body buffer without a Content-Length, and the most a Content-Length reserves at
- * the first byte (a liar announcing 60 MB then trickling must not hold 60 MB of budget). */
-#define BODY_FIRST (64 * 1024)
-#define BODY_FIRST_MAX (1024 * 1024)
-
 /* Drops the largest body in flight other than `asker` if it is larger than `asker` would
  * become with `want`, to make room; 1 when one was dropped. */
 static int drop_largest(struct cpgo_scrape *asker, size_t want)
@@ -489,12 +494,17 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
          * may. */
         size_t old = t->cap;
         if (charge(t, cap, cap)) {
-            if (!t->cap && t->s->inflight && cap <= t->s->inflight_budget) {
-                /* its first bytes, and it holds nothing: it waits for room instead of
-                 * failing or pushing out others (a fleet answering at once, every body the
-                 * same size, would otherwise fail all beyond the budget). Nothing it waits
-                 * for can wait for it: a body being received grows without pausing. curl
-                 * keeps these bytes and hands them again on resume_paused. */
+            if (!t->cap && declared && declared <= BODY_FIRST_MAX && !t->s->big && t->s->inflight &&
+                cap <= t->s->inflight_budget) {
+                /* its first bytes, with a Content-Length (Go sends one), and it holds
+                 * nothing: it waits for room instead of failing or pushing out others (a
+                 * fleet answering at once, every body the same size, would otherwise fail
+                 * all beyond the budget). Nothing it waits for can wait for it: a body
+                 * being received grows without pausing. A body without a length (chunked,
+                 * possibly endless), one longer than its first allocation, and any while a
+                 * body has grown past BODY_FIRST_MAX (a hostile one may hold the room for
+                 * its whole timeout) keep the rule below: the largest gives way. curl keeps
+                 * these bytes and hands them again on resume_paused. */
                 t->paused = 1;
                 cpgo_list_push_tail(&t->s->paused, &t->pause_link);
                 return CURL_WRITEFUNC_PAUSE;
@@ -512,6 +522,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
             return 0;
         }
         t->s->inflight -= old;
+        if (old <= BODY_FIRST_MAX && cap > BODY_FIRST_MAX) t->s->big++;
         t->buf = b;
         t->cap = cap;
     }
