@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Scrape-scaling benchmark: one round (`cpgo run --once --output DIR`) over N fake backends
 # (each waits 2 s, then sends a ~130 KB Go-like CPU profile; 5 backends per target).
-# Prints wall time beyond the 2 s, cpgo's CPU seconds, peak RSS, CPU per scrape and the
-# loop thread's own CPU per scrape, for each N.
+# Prints, for each N: wall time beyond the 2 s, cpgo's CPU seconds, peak RSS, CPU per
+# scrape, the loop thread's own CPU per scrape, the floor per scrape (gunzip of the input
+# plus gzip level 1 of the published outputs, measured with zlib in the same run: the CPU
+# no implementation can avoid) and the scrapes merged; then writes
+# bench/out/scrape/cpu-per-scrape.png (gnuplot) of CPU/scrape against N.
 # --heavy: the backends of a target send five different heavy profiles (cpgo-testgen -heavy:
-# ~300 KB raw / ~170 KB gzip, six mappings, labels on every sample, deep inlining).
-#   bench/scrape.sh [--build DIR] [--heavy] [N...]   default: 100 1000 5000 (5000 only if the fd limit allows)
+# ~300 KB raw / ~170 KB gzip, six mappings, labels on every sample, deep inlining); the
+# results go to bench/out/scrape-heavy.
+#   bench/scrape.sh [--build DIR] [--heavy] [N...]   default: 100 1000 5000, and 10000 when the hard
+#                                          fd limit allows (cpgo needs N + 384 fds)
+# The fake fleet needs two fds per backend (listener + connection), so it runs as one
+# process per 4,000 backends; each raises its own soft limit to the hard one.
+# CPGO_BENCH_PERF=1 records `perf record -F 499 -g` of cpgo into runN/perf.data;
+# CPGO_BENCH_STRACE=1 counts its fsync and fdatasync calls into runN/fsyncs.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build
@@ -16,7 +25,7 @@ while [ $# -gt 0 ]; do
     --build) [ $# -ge 2 ] || { echo "usage: bench/scrape.sh [--build DIR] [--heavy] [N...]" >&2; exit 2; }; build=$2; shift ;;
     --heavy) heavy=1 ;;
     [1-9]*) sizes+=("$1") ;;
-    *) echo "usage: bench/scrape.sh [--build DIR] [N...]" >&2; exit 2 ;;
+    *) echo "usage: bench/scrape.sh [--build DIR] [--heavy] [N...]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -24,34 +33,53 @@ done
 out=bench/out/scrape
 [ "$heavy" = 1 ] && out=bench/out/scrape-heavy
 mkdir -p "$out"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+soft=$(ulimit -n)
+fits() { [ "$soft" = unlimited ] || [ "$soft" -ge $(($1 + 384)) ]; }
 if [ ${#sizes[@]} -eq 0 ]; then
   sizes=(100 1000)
-  hard=$(ulimit -Hn)
-  if [ "$hard" = unlimited ] || [ "$hard" -ge 12000 ]; then sizes+=(5000); fi
+  for n in 5000 10000; do fits $n && sizes+=($n); done
 fi
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+for n in "${sizes[@]}"; do
+  fits "$n" || { echo "bench/scrape.sh: $n backends need $((n + 384)) fds, the limit is $soft (raise ulimit -Hn)" >&2; exit 2; }
+done
 profiles=()
 if [ "$heavy" = 1 ]; then
   for s in 1 2 3 4 5; do
     [ -s "$out/heavy$s.pb.gz" ] || "$build/tests/cpgo-testgen" -heavy -seed "$s" -o "$out/heavy$s.pb.gz"
     profiles+=(--profile "$out/heavy$s.pb.gz")
   done
+  floor_prof=$out/heavy1.pb.gz
 else
   [ -s "$out/profile.pb.gz" ] || "$build/tests/cpgo-testgen" -o "$out/profile.pb.gz" -seed 7 \
     -samples 2600 -locations 2200 -functions 1100
   profiles=(--profile "$out/profile.pb.gz")
+  floor_prof=$out/profile.pb.gz
 fi
-printf '%-6s %9s %10s %9s %10s %13s %14s %6s\n' backends "wall s" "beyond 2s" "cpu s" \
-  "RSS MiB" "cpu/scrape ms" "loop/scrape ms" "ok"
+per_fleet=4000
+printf '%-6s %9s %10s %9s %10s %13s %14s %15s %6s\n' backends "wall s" "beyond 2s" "cpu s" \
+  "RSS MiB" "cpu/scrape ms" "loop/scrape ms" "floor/scrape ms" "ok"
+: > "$out/table.dat"
 for n in "${sizes[@]}"; do
-  rm -rf "$out/run$n" && mkdir -p "$out/run$n"
-  "$build/tests/fakefleet/cpgo-fakefleet" "${profiles[@]}" --count "$n" \
-    --port-file "$out/run$n/ports" --delay-ms 2000 --stats "$out/run$n/stats.json" \
-    --duration 300 2>"$out/run$n/fleet.log" &
-  fleet=$!
-  for _ in $(seq 1 200); do [ -s "$out/run$n/ports" ] && break; sleep 0.05; done
+  d=$out/run$n
+  rm -rf "$d" && mkdir -p "$d"
+  fleets=()
+  k=0
+  for ((left = n; left > 0; left -= per_fleet)); do
+    c=$((left < per_fleet ? left : per_fleet))
+    "$build/tests/fakefleet/cpgo-fakefleet" "${profiles[@]}" --count "$c" \
+      --port-file "$d/ports.$k" --delay-ms 2000 --stats "$d/stats.$k.json" \
+      --duration 300 2>"$d/fleet.$k.log" &
+    fleets+=($!)
+    k=$((k + 1))
+  done
+  for ((i = 0; i < k; i++)); do
+    for _ in $(seq 1 400); do [ -s "$d/ports.$i" ] && break; sleep 0.05; done
+    [ -s "$d/ports.$i" ] || { echo "fake fleet $i did not start: $(tail -2 "$d/fleet.$i.log")" >&2; kill "${fleets[@]}"; exit 1; }
+  done
+  cat "$d"/ports.* > "$d/ports"
   {
-    echo "state_dir: ${CPGO_BENCH_STATE:-$PWD/$out/run$n}/state"
+    echo "state_dir: ${CPGO_BENCH_STATE:-$PWD/$d}/state"
     echo "limits: {max_concurrent_scrapes: $((n + 16)), max_queued_bodies: 256}"
     echo "backends:"
     i=0
@@ -60,19 +88,66 @@ for n in "${sizes[@]}"; do
       echo "  schedule: '*/5 * * * *'"
       echo "  open_pull_request: {repository: https://github.com/acme/svc$((i / 5)), target_file: default.pgo, target_branch: main}"
       i=$((i + 1))
-    done < "$out/run$n/ports"
-  } > "$out/run$n/config.yaml"
-  /usr/bin/time -f "%e %U %S %M" -o "$out/run$n/time" "$build/cpgo" run --once \
-    -c "$out/run$n/config.yaml" --output "$out/run$n/published" 2>"$out/run$n/cpgo.log" || true
-  kill "$fleet" 2>/dev/null || true
-  wait "$fleet" 2>/dev/null || true
-  read -r wall user sys rss < "$out/run$n/time"
-  ok=$(grep -c 'msg="scrape merged"' "$out/run$n/cpgo.log" || true)
-  loop=$(sed -n 's/.*loop_cpu_seconds=\([0-9.]*\).*/\1/p' "$out/run$n/cpgo.log" | tail -1)
-  python3 - "$n" "$wall" "$user" "$sys" "$rss" "$ok" "${loop:-0}" <<'PY'
-import sys
-n, wall, user, sys_, rss, ok, loop = sys.argv[1:]
+    done < "$d/ports"
+  } > "$d/config.yaml"
+  wrap=()
+  [ "${CPGO_BENCH_PERF:-0}" = 1 ] && wrap=(perf record -F 499 -g -q -o "$d/perf.data" --)
+  [ "${CPGO_BENCH_STRACE:-0}" = 1 ] && wrap=(strace -f --seccomp-bpf -c -e trace=fsync,fdatasync -o "$d/fsyncs.txt")
+  /usr/bin/time -f "%e %U %S %M" -o "$d/time" "${wrap[@]}" "$build/cpgo" run --once \
+    -c "$d/config.yaml" --output "$d/published" 2>"$d/cpgo.log" || true
+  kill "${fleets[@]}" 2>/dev/null || true
+  wait "${fleets[@]}" 2>/dev/null || true
+  read -r wall user sys rss < "$d/time"
+  ok=$(grep -c 'msg="scrape merged"' "$d/cpgo.log" || true)
+  loop=$(sed -n 's/.*loop_cpu_seconds=\([0-9.]*\).*/\1/p' "$d/cpgo.log" | tail -1)
+  python3 - "$n" "$wall" "$user" "$sys" "$rss" "$ok" "${loop:-0}" "$floor_prof" \
+    "$d/published" "$out/table.dat" <<'PY'
+import glob, sys, time, zlib
+n, wall, user, sys_, rss, ok, loop, prof, pub, dat = sys.argv[1:]
 n, wall, cpu, rss, ok, loop = int(n), float(wall), float(user) + float(sys_), int(rss), int(ok), float(loop)
-print(f"{n:<6} {wall:9.2f} {wall-2:10.2f} {cpu:9.2f} {rss/1024:10.1f} {1000*cpu/max(ok,1):13.3f} {1000*loop/max(ok,1):14.3f} {ok:6}")
+# the floor: gunzip of one input (every scrape pays it) + gzip -1 of the published outputs
+# (paid once per target), per scrape; CPU time of this process, best of a few repeats
+raw = zlib.decompress(open(prof, "rb").read(), 31)
+gz = open(prof, "rb").read()
+def cpu_of(f, reps):
+    best = None
+    for _ in range(3):
+        t = time.process_time()
+        for _ in range(reps):
+            f()
+        e = (time.process_time() - t) / reps
+        best = e if best is None else min(best, e)
+    return best
+gunzip = cpu_of(lambda: zlib.decompress(gz, 31), 20)
+outs = [zlib.decompress(open(p, "rb").read(), 31) for p in glob.glob(pub + "/**/*.pgo", recursive=True)]
+def gzip_all():
+    for o in outs:
+        c = zlib.compressobj(1, zlib.DEFLATED, 31)
+        c.compress(o)
+        c.flush()
+gzip_s = cpu_of(gzip_all, 1) if outs else 0.0
+floor = gunzip + gzip_s / max(ok, 1)
+print(f"{n:<6} {wall:9.2f} {wall-2:10.2f} {cpu:9.2f} {rss/1024:10.1f} {1000*cpu/max(ok,1):13.3f} {1000*loop/max(ok,1):14.3f} {1000*floor:15.3f} {ok:6}")
+with open(dat, "a") as f:
+    f.write(f"{n} {1000*cpu/max(ok,1):.4f} {1000*loop/max(ok,1):.4f} {1000*floor:.4f}\n")
 PY
 done
+if command -v gnuplot >/dev/null 2>&1; then
+  gnuplot <<GP || echo "bench/scrape.sh: gnuplot failed; the table is in $out/table.dat" >&2
+set terminal pngcairo size 900,500 font "sans,10" noenhanced
+set output "$out/cpu-per-scrape.png"
+set title "cpgo: CPU per scrape against backends in one round"
+set key top left
+set grid
+set logscale x
+set xlabel "backends (log scale)"
+set ylabel "ms per scrape"
+set yrange [0:*]
+plot "$out/table.dat" using 1:2 with linespoints pt 7 lw 2 title "CPU per scrape (user + sys)", \
+     "" using 1:3 with linespoints pt 5 lw 2 title "loop thread CPU per scrape", \
+     "" using 1:4 with linespoints pt 9 lw 1 dt 2 title "floor: gunzip input + gzip outputs"
+GP
+  echo "plot: $out/cpu-per-scrape.png"
+else
+  echo "plot skipped: gnuplot is not installed (scripts/setup-deps installs gnuplot-nox)"
+fi

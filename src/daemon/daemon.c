@@ -17,7 +17,8 @@
  * entered has finished (succeeded or failed), the target publishes once (publish.c).
  *
  * Jobs: this file's kinds run on the target's lane: load (open and recover its state),
- * ingest (one scraped body), snapshot (at shutdown). Each is its own struct with its own
+ * ingest (scraped bodies: one, or up to CPGO_INGEST_BATCH queued together, sharing one
+ * journal sync), snapshot (at shutdown). Each is its own struct with its own
  * work and done; every done ends with progress(), which publish.c reaches through the hook
  * in struct daemon, never by calling this file.
  *
@@ -49,6 +50,7 @@
 #include "base/log.h"
 #include "base/url.h"
 #include "daemon/daemon_int.h"
+#include "daemon/nofile.h"
 #include "profile/shape.h"
 #include "publish/gitsock.h"
 
@@ -193,11 +195,11 @@ static void submit_load(struct target *t)
     cpgo_workq_submit(d->q, &t->lane, &j->base);
 }
 
-/* One scraped body: decode with the limits, require the Go CPU shape, journal (the moment
- * it is accepted), merge into pending. */
-struct ingest_job {
-    struct cpgo_job base;
-    struct target *t;
+/* Scraped bodies of one target: decode with the limits, require the Go CPU shape, journal
+ * (the moment they are accepted: one sync for the job's bodies), merge into pending. A
+ * body scraped while its target's last queued job is an ingest job that has not started
+ * joins it (up to CPGO_INGEST_BATCH), so a busy lane syncs its journal once for several. */
+struct ingest_body {
     struct backend *b;   /* a reference (b->refs) */
     unsigned char *body; /* moved in from the scrape; freed by the work */
     size_t len;
@@ -206,9 +208,16 @@ struct ingest_job {
     uint64_t weight_ppm;   /* the backend's `pgo: weight`, as configured when scraped */
     double scrape_seconds; /* the transfer, for metrics */
     /* outputs */
-    int rc;
-    enum cpgo_class cls;
-    struct cpgo_err err;
+    struct cpgo_ingest_item out;
+};
+
+struct ingest_job {
+    struct cpgo_job base;
+    struct target *t;
+    size_t n;
+    struct ingest_body *bodies; /* n of them, room for cap (loop thread until started) */
+    size_t cap;
+    /* outputs */
     uint64_t pending_scrapes;
     double work_seconds;
 };
@@ -218,42 +227,53 @@ static void ingest_work(struct cpgo_job *job)
     struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
     struct target *t = j->t;
     uint64_t started = uv_hrtime();
-    if (!t->ts) {
-        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "target state is not available");
-        j->cls = CPGO_CLASS_INTERNAL;
-        return;
+    struct cpgo_ingest_item it[CPGO_INGEST_BATCH];
+    for (size_t i = 0; i < j->n; i++) {
+        struct ingest_body *x = &j->bodies[i];
+        it[i] = (struct cpgo_ingest_item){.body = x->body,
+                                          .len = x->len,
+                                          .lim = &x->lim,
+                                          .backend = x->b->name,
+                                          .weight_ppm = x->weight_ppm,
+                                          .secrets = x->secrets};
+        if (!t->ts) {
+            it[i].rc = cpgo_err_set(&it[i].err, CPGO_E_IO, "target state is not available");
+            it[i].cls = CPGO_CLASS_INTERNAL;
+        }
     }
-    j->rc = cpgo_ingest_body(t->ts, j->body, j->len, &j->lim, j->b->name, j->weight_ppm, j->secrets,
-                             &j->cls, &j->err);
-    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-    free(j->body);
-    j->body = NULL;
+    if (t->ts) {
+        cpgo_ingest_bodies(t->ts, it, j->n);
+        j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        j->bodies[i].out = it[i];
+        free(j->bodies[i].body);
+        j->bodies[i].body = NULL;
+    }
     j->work_seconds = (double)(uv_hrtime() - started) / 1e9;
 }
 
-static void ingest_done(struct cpgo_job *job, int canceled)
+static void ingest_body_done(struct ingest_job *j, struct ingest_body *x, int canceled)
 {
-    struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
     struct target *t = j->t;
-    struct backend *b = j->b;
+    struct backend *b = x->b;
     struct daemon *d = t->d;
+    struct cpgo_ingest_item *o = &x->out;
     if (canceled) {
-        j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
-        j->cls = CPGO_CLASS_CANCELED;
-    } else if (t->ts) {
-        t->pending_scrapes = j->pending_scrapes;
+        o->rc = cpgo_err_set(&o->err, CPGO_E_IO, "canceled at shutdown");
+        o->cls = CPGO_CLASS_CANCELED;
     }
     assert(t->ingests > 0);
     t->ingests--;
-    if (!b->removed) cpgo_observe_scrape(b, j->cls, j->scrape_seconds, j->len);
-    if (!j->rc) cpgo_observe_merged(t, j->work_seconds);
-    if (j->rc) {
+    if (!b->removed) cpgo_observe_scrape(b, o->cls, x->scrape_seconds, x->len);
+    if (!o->rc) cpgo_observe_merged(t, j->work_seconds / (double)j->n);
+    if (o->rc) {
         b->failed++;
-        b->last_class = j->cls;
-        snprintf(b->last_error, sizeof b->last_error, "%s", j->err.text);
+        b->last_class = o->cls;
+        snprintf(b->last_error, sizeof b->last_error, "%s", o->err.text);
         if (d->opts.once) b->failed_in_once = 1;
         cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key, "url",
-                 b->url_masked, "class", cpgo_class_name(j->cls), "error", j->err.text, NULL);
+                 b->url_masked, "class", cpgo_class_name(o->cls), "error", o->err.text, NULL);
     } else {
         b->ok++;
         b->last_class = CPGO_CLASS_OK;
@@ -268,34 +288,78 @@ static void ingest_done(struct cpgo_job *job, int canceled)
     set_busy(b, 0);
     if (!b->removed) backend_finished(b);
     backend_unref(b);
-    free(j->body);
-    cpgo_url_secrets_unref(j->secrets);
+    free(x->body);
+    cpgo_url_secrets_unref(x->secrets);
+}
+
+static void ingest_done(struct cpgo_job *job, int canceled)
+{
+    struct ingest_job *j = CPGO_JOB_DATA(job, struct ingest_job, base);
+    struct daemon *d = j->t->d;
+    if (!canceled && j->t->ts) j->t->pending_scrapes = j->pending_scrapes;
+    for (size_t i = 0; i < j->n; i++)
+        ingest_body_done(j, &j->bodies[i], canceled);
+    free(j->bodies);
     free(j);
     progress(d);
 }
 
-/* Queues the scraped body (moved in) on its target's lane. -1 when out of memory. */
+/* The target's last queued job if it is an ingest job that has not started and has room. */
+static struct ingest_job *open_ingest(struct target *t)
+{
+    struct cpgo_job *last = cpgo_workq_last_waiting(&t->lane);
+    if (!last || last->work != ingest_work) return NULL;
+    struct ingest_job *j = CPGO_JOB_DATA(last, struct ingest_job, base);
+    if (j->n == CPGO_INGEST_BATCH) return NULL;
+    if (j->n == j->cap) {
+        size_t cap = j->cap * 2 < CPGO_INGEST_BATCH ? j->cap * 2 : CPGO_INGEST_BATCH;
+        struct ingest_body *nb = realloc(j->bodies, cap * sizeof *nb);
+        if (!nb) return NULL; /* a job of its own, then */
+        j->bodies = nb;
+        j->cap = cap;
+    }
+    return j;
+}
+
+/* Queues the scraped body (moved in) on its target's lane: into the lane's last job when
+ * that is an ingest job not yet started, else in a job of its own. -1 when out of memory. */
 static int submit_ingest(struct backend *b, struct cpgo_scrape_result *r)
 {
     struct daemon *d = b->d;
     struct target *t = b->t;
-    struct ingest_job *j = calloc(1, sizeof *j);
-    if (!j) return -1;
-    j->base.work = ingest_work;
-    j->base.done = ingest_done;
-    j->base.bytes = r->len;
-    j->t = t;
-    j->b = b;
+    struct ingest_job *j = open_ingest(t);
+    int joined = j != NULL;
+    if (!j) {
+        j = calloc(1, sizeof *j);
+        if (!j) return -1;
+        j->bodies = calloc(1, sizeof *j->bodies);
+        if (!j->bodies) {
+            free(j);
+            return -1;
+        }
+        j->cap = 1;
+        j->base.work = ingest_work;
+        j->base.done = ingest_done;
+        j->t = t;
+    }
+    struct ingest_body *x = &j->bodies[j->n++];
+    memset(x, 0, sizeof *x);
+    x->b = b;
     b->refs++;
-    j->secrets = cpgo_url_secrets_ref(b->secrets);
-    j->lim = d->cfg->limits.profile;
-    j->weight_ppm = b->cfg->pgo.weight_ppm;
-    j->body = r->body;
-    j->len = r->len;
+    x->secrets = cpgo_url_secrets_ref(b->secrets);
+    x->lim = d->cfg->limits.profile;
+    x->weight_ppm = b->cfg->pgo.weight_ppm;
+    x->body = r->body;
+    x->len = r->len;
     r->body = NULL; /* the job owns it now */
-    j->scrape_seconds = r->seconds;
+    x->scrape_seconds = r->seconds;
     t->ingests++;
-    cpgo_workq_submit(d->q, &t->lane, &j->base);
+    if (joined) {
+        cpgo_workq_grow(d->q, &j->base, 1, x->len);
+    } else {
+        j->base.bytes = x->len;
+        cpgo_workq_submit(d->q, &t->lane, &j->base);
+    }
     return 0;
 }
 
@@ -435,7 +499,10 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
 
 static int has_capacity(struct daemon *d)
 {
-    return d->scrapes_in_flight < d->cfg->limits.max_concurrent_scrapes &&
+    /* the configured concurrency, or fewer when the open-file limit cannot hold it
+     * (nofile.h): the others wait in the FIFO instead of failing with EMFILE */
+    return d->scrapes_in_flight <
+               cpgo_nofile_scrape_cap(d->nofile, d->cfg->limits.max_concurrent_scrapes) &&
            cpgo_workq_has_room(d->q);
 }
 
@@ -974,6 +1041,9 @@ static void apply_config(struct daemon *d, struct cpgo_config *nc)
     struct cpgo_config *old = d->cfg;
     d->cfg = nc;
     cpgo_scraper_set_inflight_budget(d->scraper, nc->limits.max_inflight_bytes);
+    size_t conc = nc->limits.max_concurrent_scrapes;
+    cpgo_nofile_warn(d->nofile, conc, cpgo_nofile_scrape_cap(d->nofile, conc),
+                     &d->nofile_warned_for);
     for (struct target *t = d->targets; t; t = t->next)
         t->retired = 1;
     struct target **tmap = calloc(nc->ntargets + 1, sizeof *tmap);
@@ -1491,8 +1561,11 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
      * target): said once at start, as check-config says it */
     for (size_t i = 0; i < cfg->nwarnings; i++)
         cpgo_log(CPGO_LVL_WARN, "configuration", "warning", cfg->warnings[i], NULL);
+    /* every scrape in flight holds a socket: the soft fd limit up to the hard one first */
+    size_t nofile = cpgo_nofile_raise();
     struct daemon *d = calloc(1, sizeof *d);
     if (!d) return 1;
+    d->nofile = nofile;
     d->opts = *o;
     d->lock_fd = lock_fd;
     d->progress = progress;

@@ -268,6 +268,8 @@ struct daemon {
     struct target *targets;
     struct cpgo_list waiting; /* of backend.wait_link: FIFO of scrapes waiting for room */
     size_t scrapes_in_flight;
+    size_t nofile;            /* the soft open-file limit after raising it (nofile.h) */
+    size_t nofile_warned_for; /* the max_concurrent_scrapes the too-low limit was told for */
     size_t busy_backends;
     int reloading; /* a config load is running on the pool */
     uv_signal_t sigint, sigterm, sighup;
@@ -369,6 +371,22 @@ int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t l
                      const struct cpgo_limits *lim, const char *backend, uint64_t weight_ppm,
                      const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
                      struct cpgo_err *err);
+/* Several bodies of one target at once, in order: each decoded and checked alone, the
+ * accepted ones journaled with one sync (cpgo_state_ingest_batch: group commit), then
+ * merged. Each item's rc, cls and err say how it ended, as cpgo_ingest_body's would. */
+#define CPGO_INGEST_BATCH 8
+struct cpgo_ingest_item {
+    const unsigned char *body;
+    size_t len;
+    const struct cpgo_limits *lim;
+    const char *backend;
+    uint64_t weight_ppm;
+    const struct cpgo_url_secrets *secrets;
+    int rc; /* out */
+    enum cpgo_class cls;
+    struct cpgo_err err;
+};
+void cpgo_ingest_bodies(struct cpgo_tstate *ts, struct cpgo_ingest_item *it, size_t n);
 
 /* token.c: the forges' tokens */
 /* Loads every forge's token at the start: an error only when a target needs it. */

@@ -4,7 +4,9 @@
  * another kind, or with negative values, is refused alone and never becomes the reference
  * that refuses the others), journal it (synced: the moment a scrape is accepted), merge it
  * into pending (its values multiplied by the backend's `pgo: weight`, journaled with it);
- * every 32 journal entries a snapshot replaces the journal.
+ * every 32 journal entries a snapshot replaces the journal. The bodies of a target queued
+ * together (up to CPGO_INGEST_BATCH) are ingested as one batch: decoded and checked one by
+ * one, then journaled with one fdatasync (state's group commit), then merged.
  *
  * A refusal carries its class (base/class.h: the retry policy and the metrics label; the
  * decoder names it as data in the error, cpgo_err_to_class, never read from the text) and a
@@ -13,6 +15,7 @@
  *
  * Thread: the target's lane (a pool thread); touches only the target's state.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,44 +64,88 @@ static int check_cpu_profile(const struct cpgo_profile *p, enum cpgo_class *cls,
     return 0;
 }
 
+/* A refusal's message: scrubbed of the backend's secrets (a decoder message may quote the
+ * profile's strings); for a body that is not a profile at all, what came instead. */
+static void explain(struct cpgo_ingest_item *it, int decoded)
+{
+    struct cpgo_err *err = &it->err;
+    size_t l = strlen(err->text);
+    cpgo_url_scrub(it->secrets, err->text, l, err->text, l + 1);
+    if (!decoded && it->rc == CPGO_E_INPUT && it->cls == CPGO_CLASS_BAD_PAYLOAD && it->len) {
+        /* the first 64 bytes, printable only, scrubbed of the backend's secrets before they
+         * are cut */
+        char pre[80];
+        size_t o = cpgo_url_scrub(it->secrets, (const char *)it->body,
+                                  it->len < 4096 ? it->len : 4096, pre, 65);
+        for (size_t i = 0; i < o; i++)
+            if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
+        l = strlen(err->text);
+        snprintf(err->text + l, sizeof err->text - l, " (body starts: \"%s\")", pre);
+    }
+}
+
+void cpgo_ingest_bodies(struct cpgo_tstate *ts, struct cpgo_ingest_item *it, size_t n)
+{
+    struct cpgo_profile *p[CPGO_INGEST_BATCH] = {0};
+    struct cpgo_state_rec rec[CPGO_INGEST_BATCH];
+    size_t idx[CPGO_INGEST_BATCH], m = 0;
+    int64_t now = (int64_t)time(NULL);
+    assert(n <= CPGO_INGEST_BATCH);
+    for (size_t i = 0; i < n; i++) {
+        struct cpgo_ingest_item *c = &it[i];
+        c->err.cls = CPGO_CLASS_OK; /* a producer below may name a finer class than its code */
+        c->rc = cpgo_profile_decode(c->body, c->len, c->lim, &p[i], &c->err);
+        if (c->rc) {
+            c->cls = cpgo_err_to_class(&c->err);
+            explain(c, 0);
+            continue;
+        }
+        if ((c->rc = check_cpu_profile(p[i], &c->cls, &c->err))) {
+            explain(c, 1);
+            continue;
+        }
+        rec[m] = (struct cpgo_state_rec){.body = c->body,
+                                         .len = c->len,
+                                         .p = p[i],
+                                         .instance = c->backend,
+                                         .when = now,
+                                         .weight_ppm = c->weight_ppm};
+        idx[m++] = i;
+    }
+    /* one journal sync for every accepted body (the moment they are accepted), then merged */
+    cpgo_state_ingest_batch(ts, rec, m);
+    for (size_t k = 0; k < m; k++) {
+        struct cpgo_ingest_item *c = &it[idx[k]];
+        c->rc = rec[k].rc;
+        if (c->rc) {
+            c->err = rec[k].err;
+            c->cls = cpgo_err_to_class(&c->err);
+            explain(c, 1);
+        } else {
+            c->cls = CPGO_CLASS_OK;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        cpgo_profile_free(p[i]);
+    if (cpgo_state_journal_len(ts) >= 32) {
+        struct cpgo_err e;
+        cpgo_state_snapshot(ts, &e); /* best effort: the journal still holds it all */
+    }
+}
+
 int cpgo_ingest_body(struct cpgo_tstate *ts, const unsigned char *body, size_t len,
                      const struct cpgo_limits *lim, const char *backend, uint64_t weight_ppm,
                      const struct cpgo_url_secrets *secrets, enum cpgo_class *cls,
                      struct cpgo_err *err)
 {
-    struct cpgo_profile *p = NULL;
-    err->cls = CPGO_CLASS_OK; /* a producer below may name a finer class than its code */
-    int rc = cpgo_profile_decode(body, len, lim, &p, err);
-    int decoded = rc == 0;
-    if (decoded)
-        rc = check_cpu_profile(p, cls, err);
-    else
-        *cls = cpgo_err_to_class(err);
-    if (!rc) {
-        rc = cpgo_state_ingest_weighted(ts, body, len, p, backend, (int64_t)time(NULL), weight_ppm,
-                                        err);
-        if (rc) *cls = cpgo_err_to_class(err);
-    }
-    if (rc) { /* a decoder message may quote the profile's strings */
-        size_t l = strlen(err->text);
-        cpgo_url_scrub(secrets, err->text, l, err->text, l + 1);
-    }
-    if (!decoded && rc == CPGO_E_INPUT && *cls == CPGO_CLASS_BAD_PAYLOAD && len) {
-        /* say what came instead of a profile: the first 64 bytes, printable only,
-         * scrubbed of the backend's secrets before they are cut */
-        char pre[80];
-        size_t o = cpgo_url_scrub(secrets, (const char *)body, len < 4096 ? len : 4096, pre, 65);
-        for (size_t i = 0; i < o; i++)
-            if ((unsigned char)pre[i] < ' ' || (unsigned char)pre[i] >= 127) pre[i] = '.';
-        size_t l = strlen(err->text);
-        snprintf(err->text + l, sizeof err->text - l, " (body starts: \"%s\")", pre);
-    }
-    cpgo_profile_free(p);
-    if (rc) return rc;
-    if (cpgo_state_journal_len(ts) >= 32) {
-        struct cpgo_err e;
-        cpgo_state_snapshot(ts, &e); /* best effort: the journal still holds it all */
-    }
-    *cls = CPGO_CLASS_OK;
-    return 0;
+    struct cpgo_ingest_item it = {.body = body,
+                                  .len = len,
+                                  .lim = lim,
+                                  .backend = backend,
+                                  .weight_ppm = weight_ppm,
+                                  .secrets = secrets};
+    cpgo_ingest_bodies(ts, &it, 1);
+    *cls = it.cls;
+    *err = it.err;
+    return it.rc;
 }

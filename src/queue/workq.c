@@ -77,7 +77,7 @@ static void pump(struct cpgo_workq *q)
             /* cannot happen with valid arguments; fail the job rather than lose it silently */
             lane->running = NULL;
             q->running--;
-            q->jobs--;
+            q->jobs -= j->units;
             q->bytes -= j->bytes;
             make_ready(q, lane, 0);
             j->done(j, 1);
@@ -90,10 +90,10 @@ static void after_cb(uv_work_t *req, int status)
     struct cpgo_job *j = req->data;
     struct cpgo_workq *q = j->q;
     struct cpgo_lane *lane = j->lane;
-    assert(lane->running == j && q->jobs > 0 && q->bytes >= j->bytes && q->running > 0);
+    assert(lane->running == j && q->jobs >= j->units && q->bytes >= j->bytes && q->running > 0);
     lane->running = NULL;
     q->running--;
-    q->jobs--;
+    q->jobs -= j->units;
     q->bytes -= j->bytes;
     /* queue the lane's next job before done(): done may free the lane only when idle */
     make_ready(q, lane, 1);
@@ -105,11 +105,26 @@ void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo
 {
     job->q = q;
     job->lane = lane;
-    q->jobs++;
+    if (!job->units) job->units = 1;
+    q->jobs += job->units;
     q->bytes += job->bytes;
     cpgo_list_push_tail(&lane->waiting, &job->link);
     make_ready(q, lane, 0);
     pump(q);
+}
+
+struct cpgo_job *cpgo_workq_last_waiting(struct cpgo_lane *lane)
+{
+    return CPGO_LIST_DATA(lane->waiting.tail, struct cpgo_job, link);
+}
+
+void cpgo_workq_grow(struct cpgo_workq *q, struct cpgo_job *job, size_t units, size_t bytes)
+{
+    assert(job->q == q && job->lane && job->lane->running != job);
+    job->units += units;
+    job->bytes += bytes;
+    q->jobs += units;
+    q->bytes += bytes;
 }
 
 int cpgo_workq_has_room(const struct cpgo_workq *q)

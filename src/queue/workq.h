@@ -55,6 +55,7 @@ struct cpgo_lane {
 struct cpgo_job {
     size_t bytes;                                  /* weight against max_bytes (a body's size) */
     int prio;                                      /* dispatched before other lanes' jobs */
+    size_t units;                                  /* weight against max_jobs; 0 = 1 */
     void (*work)(struct cpgo_job *);               /* pool thread */
     void (*done)(struct cpgo_job *, int canceled); /* loop thread; frees the job */
     /* private */
@@ -74,6 +75,15 @@ int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, size_t sl
  * work that will produce a job. */
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
 int cpgo_workq_has_room(const struct cpgo_workq *q);
+/* The lane's last job if it has not started (loop thread), else NULL. Until it starts (which
+ * happens on the loop thread, never while the caller runs) the pool does not touch it, so the
+ * caller may add work to it, counted with cpgo_workq_grow: several scraped bodies of a
+ * target then share one job (and one journal sync), in the order they were queued, with
+ * nothing of the lane's queued between them. */
+struct cpgo_job *cpgo_workq_last_waiting(struct cpgo_lane *lane);
+/* Counts `units` more against max_jobs and `bytes` more against max_bytes for a job that
+ * cpgo_workq_last_waiting returned (loop thread). */
+void cpgo_workq_grow(struct cpgo_workq *q, struct cpgo_job *job, size_t units, size_t bytes);
 size_t cpgo_workq_depth(const struct cpgo_workq *q);   /* waiting + running */
 size_t cpgo_workq_running(const struct cpgo_workq *q); /* handed to libuv, at most slots */
 void cpgo_workq_free(struct cpgo_workq *q);            /* only when depth is 0 */

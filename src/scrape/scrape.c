@@ -38,6 +38,11 @@
 
 #include "base/list.h"
 
+/* Initial body buffer without a Content-Length, and the most a Content-Length reserves at
+ * the first byte (a liar announcing 60 MB then trickling must not hold 60 MB of budget). */
+#define BODY_FIRST (64 * 1024)
+#define BODY_FIRST_MAX (1024 * 1024)
+
 struct cpgo_scraper {
     uv_loop_t *loop;
     CURLM *multi;
@@ -47,13 +52,17 @@ struct cpgo_scraper {
     void (*closed)(void *);
     void *closed_arg;
     struct cpgo_list flying; /* of cpgo_scrape, by link: the scrapes in flight */
+    struct cpgo_list paused; /* of cpgo_scrape, by pause_link: waiting for budget, FIFO */
     size_t inflight, inflight_peak, inflight_budget; /* body bytes held, see scrape.h */
+    size_t big; /* bodies in flight grown past BODY_FIRST_MAX: no scrape pauses meanwhile */
     const char *user_agent; /* borrowed: a literal or the caller's, outlives the scraper */
 };
 
 struct cpgo_scrape {
     struct cpgo_scraper *s;
-    struct cpgo_list_node link; /* in s->flying, then in a batch of completions */
+    struct cpgo_list_node link;       /* in s->flying, then in a batch of completions */
+    struct cpgo_list_node pause_link; /* in s->paused while paused */
+    int paused;
     CURL *easy;
     struct curl_slist *headers;
     struct curl_slist *connect_to; /* the pinned address (CURLOPT_CONNECT_TO), or NULL */
@@ -103,6 +112,8 @@ static void handle_closed_cb(uv_handle_t *h)
     maybe_finish_close(s);
 }
 
+static void resume_paused(struct cpgo_scraper *s);
+
 /* ---- completions ------------------------------------------------------------------------- */
 
 static void unlink_scrape(struct cpgo_scrape *t)
@@ -115,6 +126,10 @@ static void release_body(struct cpgo_scrape *t)
 {
     struct cpgo_scraper *s = t->s;
     assert(s->inflight >= t->cap);
+    if (t->cap > BODY_FIRST_MAX) {
+        assert(s->big > 0);
+        s->big--;
+    }
     s->inflight -= t->cap;
     t->cap = 0;
     t->buf = NULL;
@@ -135,6 +150,8 @@ static unsigned char *give_body(struct cpgo_scrape *t)
 
 static void free_scrape(struct cpgo_scrape *t)
 {
+    if (t->paused) cpgo_list_remove(&t->s->paused, &t->pause_link);
+    t->paused = 0;
     free(t->buf);
     release_body(t);
     if (t->easy) {
@@ -365,6 +382,7 @@ static void poll_cb(uv_poll_t *h, int status, int events)
     curl_multi_socket_action(s->multi, c->fd, flags, &running);
     /* c may be gone now (curl may have removed the socket): do not touch it */
     check_multi_info(s);
+    resume_paused(s);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -408,6 +426,7 @@ static void timer_cb(uv_timer_t *h)
     int running;
     curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_multi_info(s);
+    resume_paused(s);
 }
 
 static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -420,11 +439,6 @@ static int timerfunc_cb(CURLM *multi, long timeout_ms, void *userp)
         uv_timer_start(&s->timer, timer_cb, timeout_ms ? (uint64_t)timeout_ms : 1, 0);
     return 0;
 }
-
-/* Initial body buffer without a Content-Length, and the most a Content-Length reserves at
- * the first byte (a liar announcing 60 MB then trickling must not hold 60 MB of budget). */
-#define BODY_FIRST (64 * 1024)
-#define BODY_FIRST_MAX (1024 * 1024)
 
 /* Drops the largest body in flight other than `asker` if it is larger than `asker` would
  * become with `want`, to make room; 1 when one was dropped. */
@@ -480,6 +494,21 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
          * may. */
         size_t old = t->cap;
         if (charge(t, cap, cap)) {
+            if (!t->cap && declared && declared <= BODY_FIRST_MAX && !t->s->big && t->s->inflight &&
+                cap <= t->s->inflight_budget) {
+                /* its first bytes, with a Content-Length (Go sends one), and it holds
+                 * nothing: it waits for room instead of failing or pushing out others (a
+                 * fleet answering at once, every body the same size, would otherwise fail
+                 * all beyond the budget). Nothing it waits for can wait for it: a body
+                 * being received grows without pausing. A body without a length (chunked,
+                 * possibly endless), one longer than its first allocation, and any while a
+                 * body has grown past BODY_FIRST_MAX (a hostile one may hold the room for
+                 * its whole timeout) keep the rule below: the largest gives way. curl keeps
+                 * these bytes and hands them again on resume_paused. */
+                t->paused = 1;
+                cpgo_list_push_tail(&t->s->paused, &t->pause_link);
+                return CURL_WRITEFUNC_PAUSE;
+            }
             cap = need;
             if (charge(t, cap, cap)) {
                 t->over_budget = 1;
@@ -493,12 +522,36 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
             return 0;
         }
         t->s->inflight -= old;
+        if (old <= BODY_FIRST_MAX && cap > BODY_FIRST_MAX) t->s->big++;
         t->buf = b;
         t->cap = cap;
     }
     memcpy(t->buf + t->len, data, n);
     t->len += n;
     return n;
+}
+
+/* Scrapes paused at their first bytes for want of budget (write_cb) go on, oldest first,
+ * while the budget has room for what each announced (Content-Length, at most
+ * BODY_FIRST_MAX). Called after curl returns, never from its callbacks; a resumed scrape
+ * may pause again (it goes to the back), so each is tried at most once per call. */
+static void resume_paused(struct cpgo_scraper *s)
+{
+    size_t n = s->paused.len;
+    while (n-- && !s->closing) {
+        struct cpgo_scrape *t =
+            CPGO_LIST_DATA(cpgo_list_head(&s->paused), struct cpgo_scrape, pause_link);
+        if (!t) break;
+        curl_off_t cl = -1;
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        size_t want = cl <= 0                         ? BODY_FIRST
+                      : (uint64_t)cl < BODY_FIRST_MAX ? (size_t)cl
+                                                      : BODY_FIRST_MAX;
+        if (s->inflight > s->inflight_budget || want > s->inflight_budget - s->inflight) break;
+        cpgo_list_remove(&s->paused, &t->pause_link);
+        t->paused = 0;
+        curl_easy_pause(t->easy, CURLPAUSE_CONT); /* may call write_cb: it may pause again */
+    }
 }
 
 /* ---- scrape options (scrape.h) ---------------------------------------------------------- */
@@ -724,8 +777,15 @@ struct cpgo_scrape *cpgo_scrape_start(struct cpgo_scraper *s, const struct cpgo_
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* Reuse the connection for the next scrape of this backend; the profile endpoint keeps
-     * it idle for the whole period, which is fine for net/http. */
+    /* closed at the end, never cached (scrape.h: an idle fd per backend, and cache walks) */
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    /* No DNS cache entry outlives the connect. curl 7.88 keeps one entry per host:port (an
+     * IP literal too) in a 7-slot hash and prunes the whole cache at every resolve, so with
+     * thousands of backends each scrape walked thousands of entries on the loop thread
+     * (perf at 5,000 backends: ~45% of the loop's samples in Curl_hash_clean_with_criterium).
+     * A backend is scraped once a period, longer than the default 60 s the entry would live:
+     * the cache never answered a scrape anyway. */
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     for (const char *const *h = req->headers; h && *h; h++) {
         if (append_header(t, *h)) {
             free_scrape(t);
@@ -774,8 +834,10 @@ int cpgo_scraper_run_easy(struct cpgo_scraper *s, void *easy, cpgo_easy_done_cb 
 void cpgo_scrape_cancel(struct cpgo_scrape *t)
 {
     if (!t) return;
+    struct cpgo_scraper *s = t->s;
     unlink_scrape(t);
     free_scrape(t);
+    resume_paused(s); /* its body's room may let a paused one go on */
 }
 
 void cpgo_scraper_set_inflight_budget(struct cpgo_scraper *s, size_t bytes)

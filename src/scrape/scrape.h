@@ -120,6 +120,12 @@ struct cpgo_scraper_opts {
 
 #define CPGO_SCRAPE_DEFAULT_INFLIGHT ((size_t)256 << 20)
 
+/* A scrape's connection is closed when it ends (CURLOPT_FORBID_REUSE): a backend is scraped
+ * once a period, and curl reuses no connection idle for more than 118 s (CURLOPT_MAXAGE_CONN),
+ * so keeping it mostly held an fd per backend (10,000 backends: 10,000 fds beside the scrapes
+ * in flight) in a cache that curl walks whole when it is full. The forge API clients'
+ * transfers (cpgo_scraper_run_easy) keep theirs for reuse. */
+
 struct cpgo_scraper;
 
 int cpgo_scraper_new(uv_loop_t *loop, const struct cpgo_scraper_opts *opts,

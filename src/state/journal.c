@@ -58,13 +58,11 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
-/* Appends one record and syncs its data. A failed append is cut off again; if even that
- * fails, the next append first cuts the file back to the last complete record, so a
- * partial record never ends up between two good ones. */
-int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                         int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err)
+/* Opens the journal for appending. If an earlier write failed and could not be cut off,
+ * the file is first cut back to the last complete record, so a partial record never ends
+ * up between two good ones. The fd, or a negative error code. */
+int state_journal_open_append(struct cpgo_tstate *ts, struct cpgo_err *err)
 {
-    if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
     int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY | O_APPEND | O_CREAT, 0600, err);
     if (fd < 0) {
         cpgo_err_prefix(err, "%s", ts->dir);
@@ -85,6 +83,16 @@ int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body,
                             "cannot cut %s/" JOURNAL " back after a failed write: %s", ts->dir,
                             strerror(e));
     }
+    return fd;
+}
+
+/* Writes one record at the end, not synced: nothing is accepted until state_journal_sync
+ * returns. A failed write is cut off again (journal_end stays before it either way, so if
+ * the cut fails the next open cuts). */
+int state_journal_write(struct cpgo_tstate *ts, int fd, uint64_t seq, const void *body, size_t len,
+                        int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err)
+{
+    if (len > UINT32_MAX) return cpgo_err_set(err, CPGO_E_LIMIT, "scrape too large to journal");
     unsigned char hdr[JHDR_W];
     int weighted = weight_ppm != CPGO_STATE_WEIGHT_ONE;
     size_t hl = weighted ? JHDR_W : JHDR;
@@ -115,17 +123,29 @@ int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body,
             k -= take;
         }
     }
-    if (!e && (e = cpgo_file_fault()) == 0 && fdatasync(fd)) e = errno;
     if (e) {
-        if (ftruncate(fd, ts->journal_end)) { /* journal_end stays: the next append cuts */
+        if (ftruncate(fd, ts->journal_end)) { /* journal_end stays: the next open cuts */
         }
-        close(fd);
         return cpgo_err_set(err, CPGO_E_IO, "cannot append to %s/" JOURNAL ": %s", ts->dir,
                             strerror(e));
     }
-    close(fd);
     ts->journal_end += (off_t)want;
     return 0;
+}
+
+/* Syncs what was written since `synced` (the end before the first unsynced write): the
+ * moment those records are accepted. On failure they are cut off again, none accepted. */
+int state_journal_sync(struct cpgo_tstate *ts, int fd, off_t synced, struct cpgo_err *err)
+{
+    int e = cpgo_file_fault();
+    if (!e && fdatasync(fd)) e = errno;
+    ts->journal_syncs++;
+    if (!e) return 0;
+    ts->journal_end = synced; /* whatever the cut below does: the next open cuts */
+    if (ftruncate(fd, synced)) {
+    }
+    return cpgo_err_set(err, CPGO_E_IO, "cannot append to %s/" JOURNAL ": %s", ts->dir,
+                        strerror(e));
 }
 
 void state_journal_truncate(struct cpgo_tstate *ts, off_t size)

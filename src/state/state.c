@@ -1185,34 +1185,142 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
                                const struct cpgo_profile *p, const char *instance, int64_t when,
                                uint64_t weight_ppm, struct cpgo_err *err)
 {
-    if (weight_ppm == 0)
-        return cpgo_err_set(err, CPGO_E_USAGE, "a scrape's weight must be greater than zero");
-    if (ts->ro) return cpgo_err_set(err, CPGO_E_USAGE, "state opened read-only");
-    /* Journal first, merge second. If the merge refuses the profile (incompatible sample
-     * types), the record is cut off again; if the process dies before that, recovery meets
-     * the same refusal and skips the record. Either way it is never counted. */
-    int rc = need_pending(ts, err);
-    if (rc) return rc;
-    uint64_t inst = state_inst_hash(instance);
-    off_t before = ts->journal_end;
-    rc = state_journal_append(ts, ts->next_seq, body, len, when, inst, weight_ppm, err);
-    if (rc) return rc;
-    if ((rc = cpgo_merge_add_scaled(ts->pending, p,
-                                    (struct cpgo_scale){weight_ppm, CPGO_STATE_WEIGHT_ONE, 0,
-                                                        weight_ppm == CPGO_STATE_WEIGHT_ONE
-                                                            ? 0
-                                                            : state_weight_seed(body, len)},
-                                    err))) {
-        state_journal_truncate(ts, before);
-        return rc;
+    struct cpgo_state_rec r = {.body = body,
+                               .len = len,
+                               .p = p,
+                               .instance = instance,
+                               .when = when,
+                               .weight_ppm = weight_ppm};
+    cpgo_state_ingest_batch(ts, &r, 1);
+    if (r.rc) *err = r.err;
+    return r.rc;
+}
+
+static void fail_rec(struct cpgo_state_rec *r, unsigned char *todo, const struct cpgo_err *err,
+                     int rc)
+{
+    *todo = 0;
+    r->rc = rc;
+    r->err = *err;
+}
+
+/* One pass of group commit over recs[0..n) (n <= CPGO_STATE_BATCH_MAX) whose rc is still
+ * unset (todo[i]): write each record unsynced, one fdatasync, then merge in order. Returns
+ * how many leading records are settled (accepted or failed); a merge refusal settles the
+ * refused one and cuts the journal back to its start, so the records after it (synced,
+ * never merged nor acknowledged) are cut too and written again by the next pass. */
+static size_t ingest_pass(struct cpgo_tstate *ts, struct cpgo_state_rec *r, size_t n,
+                          unsigned char *todo)
+{
+    struct cpgo_err err;
+    off_t off[CPGO_STATE_BATCH_MAX];
+    int fd = state_journal_open_append(ts, &err);
+    if (fd < 0) {
+        for (size_t i = 0; i < n; i++)
+            if (todo[i]) fail_rec(&r[i], &todo[i], &err, fd);
+        return n;
     }
-    ts->next_seq++;
-    ts->journal_len++;
-    state_meta_add(&ts->fresh, 1, when, when);
-    if (inst) state_meta_add_inst(&ts->fresh, inst);
-    ts->pending_scrapes++;
-    account(ts);
-    return 0;
+    off_t synced = ts->journal_end;
+    uint64_t seq = ts->next_seq;
+    size_t end = n, written = 0;
+    int wrc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!todo[i]) continue;
+        off[i] = ts->journal_end;
+        wrc = state_journal_write(ts, fd, seq, r[i].body, r[i].len, r[i].when,
+                                  state_inst_hash(r[i].instance), r[i].weight_ppm, &err);
+        if (wrc) {
+            end = i; /* this one and the rest fail with the write's error */
+            break;
+        }
+        seq++;
+        written++;
+    }
+    struct cpgo_err serr;
+    int src = written ? state_journal_sync(ts, fd, synced, &serr) : 0;
+    close(fd);
+    for (size_t i = end; i < n; i++)
+        if (todo[i]) fail_rec(&r[i], &todo[i], &err, wrc);
+    if (src) {
+        for (size_t i = 0; i < end; i++)
+            if (todo[i]) fail_rec(&r[i], &todo[i], &serr, src);
+        return n;
+    }
+    /* synced: every record before `end` is in the journal; merge them in journal order */
+    for (size_t i = 0; i < end; i++) {
+        if (!todo[i]) continue;
+        const struct cpgo_state_rec *c = &r[i];
+        int rc = cpgo_merge_add_scaled(
+            ts->pending, c->p,
+            (struct cpgo_scale){
+                c->weight_ppm, CPGO_STATE_WEIGHT_ONE, 0,
+                c->weight_ppm == CPGO_STATE_WEIGHT_ONE ? 0 : state_weight_seed(c->body, c->len)},
+            &err);
+        if (rc) {
+            /* refused (the merger is as it was): cut its record and the unmerged ones after
+             * it; if the cut fails, journal_end makes the next open cut, and recovery meets
+             * the same refusal and skips the record meanwhile */
+            fail_rec(&r[i], &todo[i], &err, rc);
+            ts->journal_end = off[i];
+            state_journal_truncate(ts, off[i]);
+            return i + 1;
+        }
+        todo[i] = 0;
+        r[i].rc = 0;
+        uint64_t inst = state_inst_hash(c->instance);
+        ts->next_seq++;
+        ts->journal_len++;
+        state_meta_add(&ts->fresh, 1, c->when, c->when);
+        if (inst) state_meta_add_inst(&ts->fresh, inst);
+        ts->pending_scrapes++;
+    }
+    return n;
+}
+
+void cpgo_state_ingest_batch(struct cpgo_tstate *ts, struct cpgo_state_rec *recs, size_t n)
+{
+    while (n) {
+        size_t m = n < CPGO_STATE_BATCH_MAX ? n : CPGO_STATE_BATCH_MAX;
+        unsigned char todo[CPGO_STATE_BATCH_MAX];
+        for (size_t i = 0; i < m; i++) {
+            struct cpgo_state_rec *r = &recs[i];
+            todo[i] = 0;
+            r->rc = 0;
+            r->err.text[0] = 0;
+            if (r->weight_ppm == 0)
+                r->rc = cpgo_err_set(&r->err, CPGO_E_USAGE,
+                                     "a scrape's weight must be greater than zero");
+            else if (ts->ro)
+                r->rc = cpgo_err_set(&r->err, CPGO_E_USAGE, "state opened read-only");
+            else if (!r->p)
+                r->rc = cpgo_err_set(&r->err, CPGO_E_USAGE, "no profile to ingest");
+            else
+                todo[i] = 1;
+        }
+        /* A spilled merger comes back first (limits.max_pending_memory): if it cannot, no
+         * record is written, so none is half accepted. */
+        struct cpgo_err perr;
+        int prc = 0;
+        for (size_t i = 0; i < m && !prc; i++)
+            if (todo[i]) prc = need_pending(ts, &perr);
+        if (prc)
+            for (size_t i = 0; i < m; i++)
+                if (todo[i]) fail_rec(&recs[i], &todo[i], &perr, prc);
+        /* Journal first, merge second, as for one scrape: a record is merged only once it
+         * is synced, and a synced record is merged before anything else can see pending (the
+         * lane runs one job at a time). */
+        size_t from = 0;
+        while (from < m)
+            from += ingest_pass(ts, recs + from, m - from, todo + from);
+        account(ts);
+        recs += m;
+        n -= m;
+    }
+}
+
+uint64_t cpgo_state_journal_syncs(const struct cpgo_tstate *ts)
+{
+    return ts->journal_syncs;
 }
 
 int cpgo_state_snapshot(struct cpgo_tstate *ts, struct cpgo_err *err)

@@ -114,6 +114,30 @@ int cpgo_state_ingest_weighted(struct cpgo_tstate *ts, const void *body, size_t 
                                const struct cpgo_profile *p, const char *instance, int64_t when,
                                uint64_t weight_ppm, struct cpgo_err *err);
 
+/* Group commit: several scrapes accepted with one fdatasync. Each record is written (not
+ * synced), then one sync accepts them all, then each is merged in order; nothing is merged
+ * before its record is synced, and the caller acknowledges after the call returns. A merge
+ * refusal cuts that record and the (unmerged) ones after it, which are written and synced
+ * again; a failed write or sync fails that record and the rest of the batch, cut off, none
+ * accepted. A crash at any point leaves synced records that recovery merges once (the
+ * caller acknowledged none of a batch it did not finish) and cuts a torn tail. Each record's
+ * rc and err say how it ended; one with p == NULL is refused. At most CPGO_STATE_BATCH_MAX
+ * share a sync (larger batches are split). */
+#define CPGO_STATE_BATCH_MAX 64
+struct cpgo_state_rec {
+    const void *body; /* the scrape as received: journaled */
+    size_t len;
+    const struct cpgo_profile *p; /* body decoded: merged */
+    const char *instance;
+    int64_t when;
+    uint64_t weight_ppm;
+    int rc; /* out */
+    struct cpgo_err err;
+};
+void cpgo_state_ingest_batch(struct cpgo_tstate *ts, struct cpgo_state_rec *recs, size_t n);
+/* fdatasyncs of the journal since the state was opened. */
+uint64_t cpgo_state_journal_syncs(const struct cpgo_tstate *ts);
+
 /* Writes a snapshot of pending and drops the journal entries it covers. Called every few
  * ingests, at shutdown and before a spill, so that recovery stays fast. Snapshots are raw
  * protobuf, not gzip: only cpgo reads them back, and spills write them often. Measured on a

@@ -64,6 +64,7 @@ struct cpgo_tstate {
     uint64_t pub_size;
     char pub_hash[32];
     off_t journal_end;        /* the end of the last complete journal record */
+    uint64_t journal_syncs;   /* fdatasyncs of the journal since open (group commit) */
     uint64_t corrupt_records; /* journal records skipped as damaged when this state opened */
     json_t *problems;         /* problems.json: [{time, file, what, hold}] until acknowledged */
 };
@@ -91,8 +92,12 @@ static inline uint64_t state_weight_seed(const void *body, size_t len)
 {
     return cpgo_hash_bytes(body, len, 0x9e3779b97f4a7c15ULL) | 1;
 }
-int state_journal_append(struct cpgo_tstate *ts, uint64_t seq, const void *body, size_t len,
-                         int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err);
+/* Group commit: open (cutting a failed write's leftovers), write records unsynced, one sync
+ * that accepts them all (or cuts them all off). */
+int state_journal_open_append(struct cpgo_tstate *ts, struct cpgo_err *err);
+int state_journal_write(struct cpgo_tstate *ts, int fd, uint64_t seq, const void *body, size_t len,
+                        int64_t when, uint64_t inst, uint64_t weight_ppm, struct cpgo_err *err);
+int state_journal_sync(struct cpgo_tstate *ts, int fd, off_t synced, struct cpgo_err *err);
 void state_journal_truncate(struct cpgo_tstate *ts, off_t size);
 /* Replays records with seq > base into pending; cuts a torn tail; skips damage
  * (*damaged stretches, the first described in `first`). */

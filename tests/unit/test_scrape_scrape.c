@@ -34,6 +34,8 @@
 
 enum mode {
     M_NORMAL,    /* 200, Content-Length body_len, body_len bytes */
+    M_TOGETHER,  /* as M_NORMAL, the first 16 KiB sent, then the rest once every such server
+                    has sent its first (*streamed counts them up to wait_streamed, or 10 s) */
     M_ENDLESS,   /* 200, chunked, 64 KiB chunks until the client goes */
     M_BAD_CL,    /* Content-Length: abc */
     M_NEG_CL,    /* Content-Length: -5 */
@@ -89,6 +91,20 @@ static void *srv_main(void *arg)
     }
     char head[256];
     switch (s->mode) {
+    case M_TOGETHER: {
+        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", s->body_len);
+        size_t first = s->body_len < 16384 ? s->body_len : 16384;
+        if (send_str(fd, head) || send_all(fd, ZEROS, first)) break;
+        atomic_fetch_add(s->streamed, 1);
+        for (int i = 0; i < 1000 && atomic_load(s->streamed) < s->wait_streamed; i++)
+            usleep(10000);
+        for (size_t left = s->body_len - first; left;) {
+            size_t n = left < sizeof ZEROS ? left : sizeof ZEROS;
+            if (send_all(fd, ZEROS, n)) break;
+            left -= n;
+        }
+        break;
+    }
     case M_NORMAL:
         for (int i = 0; i < 1000 && atomic_load(s->streamed) < s->wait_streamed; i++)
             usleep(10000);
@@ -318,6 +334,33 @@ static void test_budget(void)
     CHECK(out[ENDLESS].has_body);
 }
 
+/* Bodies of the same size arriving together, more than the budget holds: those beyond it
+ * wait at their first bytes for room instead of failing, and every one is received whole
+ * with the budget never exceeded. */
+static void test_budget_waits(void)
+{
+    enum { N = 12 };
+    const size_t budget = 1u << 20, size = 300 * 1024;
+    struct srv srv[N];
+    struct outcome out[N];
+    atomic_size_t streamed = 0;
+    memset(out, 0, sizeof out);
+    for (size_t i = 0; i < N; i++) {
+        srv[i] = (struct srv){
+            .mode = M_TOGETHER, .body_len = size, .streamed = &streamed, .wait_streamed = N};
+        CHECK_EQ_INT(srv_start(&srv[i]), 0);
+    }
+    size_t peak = scrape_all(srv, N, out, budget, 64u << 20);
+    for (size_t i = 0; i < N; i++)
+        srv_stop(&srv[i]);
+    CHECK(peak <= budget);
+    for (size_t i = 0; i < N; i++) {
+        if (out[i].cls != CPGO_CLASS_OK) printf("body %zu: %s\n", i, out[i].error);
+        CHECK_EQ_INT(out[i].cls, CPGO_CLASS_OK);
+        CHECK_EQ_INT(out[i].len, size);
+    }
+}
+
 /* A real allocation failure (an address-space limit, in a child process) while a body
  * grows: class oom, transient. Skipped under ASan, whose shadow memory needs address space
  * far beyond any such limit. */
@@ -360,6 +403,7 @@ int main(void)
     test_classes();
     test_bad_responses();
     test_budget();
+    test_budget_waits();
     test_oom();
     CHECK_DONE();
 }

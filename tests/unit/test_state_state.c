@@ -1,12 +1,17 @@
 /* Unit tests for state/state: journal recovery (torn tails), snapshots, the publish intent
  * protocol after a crash at each step, stale temp files. */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "pbuild.h"
+#include "base/file.h"
 #include "state/state.h"
 
 #include "state_helpers.h"
@@ -101,6 +106,153 @@ static void test_weights(void)
     cpgo_buf_free(&b3);
 }
 
+/* A body with another sample type (wall/nanoseconds): the merger refuses it after a Go CPU
+ * profile. */
+static struct cpgo_buf odd_body(int seed)
+{
+    struct pbuild *b = pbuild_golike((uint64_t)seed, 50, 40, 20, 0);
+    pbuild_pb(b)->sample_type[1]->type = pbuild_str(b, "wall");
+    struct cpgo_buf out;
+    pbuild_encode(b, 0, &out);
+    pbuild_free(b);
+    return out;
+}
+
+/* Runs one batch of bodies; how many were accepted (rc 0). */
+static size_t batch(struct cpgo_tstate *ts, struct cpgo_buf *b, size_t n, int *rcs)
+{
+    struct cpgo_state_rec rec[16];
+    struct cpgo_profile *p[16] = {0};
+    struct cpgo_err err;
+    size_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(cpgo_profile_decode(b[i].data, b[i].len, &lim, &p[i], &err), 0);
+        rec[i] = (struct cpgo_state_rec){.body = b[i].data,
+                                         .len = b[i].len,
+                                         .p = p[i],
+                                         .instance = "b1",
+                                         .when = 1700000000,
+                                         .weight_ppm = CPGO_STATE_WEIGHT_ONE};
+    }
+    cpgo_state_ingest_batch(ts, rec, n);
+    for (size_t i = 0; i < n; i++) {
+        if (rcs) rcs[i] = rec[i].rc;
+        ok += rec[i].rc == 0;
+        cpgo_profile_free(p[i]);
+    }
+    return ok;
+}
+
+/* Group commit: a batch is synced once; a refusal in the middle costs one more sync and
+ * keeps the records after it; a failed sync accepts none; kill -9 at any moment keeps a
+ * prefix of the batch (only what was synced), all of it once acknowledged, nothing twice. */
+static void test_group_commit(void)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {
+    }
+    struct cpgo_buf b[8];
+    int64_t sum = 0;
+    for (int i = 0; i < 8; i++)
+        b[i] = body(40 + i);
+    struct cpgo_tstate *ts = open_ts();
+    uint64_t s0 = cpgo_state_journal_syncs(ts);
+    CHECK_EQ_INT(batch(ts, b, 4, NULL), 4);
+    CHECK_EQ_INT(cpgo_state_journal_syncs(ts) - s0, 1);
+    for (int i = 0; i < 4; i++)
+        sum += samples_of(&b[i]);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 4);
+    CHECK_EQ_INT(samples(ts), sum);
+
+    /* a refusal in the middle: good, odd, good, good */
+    struct cpgo_buf mix[4] = {b[4], odd_body(50), b[5], b[6]};
+    int rcs[4];
+    s0 = cpgo_state_journal_syncs(ts);
+    CHECK_EQ_INT(batch(ts, mix, 4, rcs), 3);
+    CHECK(rcs[0] == 0 && rcs[1] != 0 && rcs[2] == 0 && rcs[3] == 0);
+    CHECK_EQ_INT(cpgo_state_journal_syncs(ts) - s0, 2);
+    sum += samples_of(&b[4]) + samples_of(&b[5]) + samples_of(&b[6]);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 7);
+    CHECK_EQ_INT(samples(ts), sum);
+    cpgo_state_close(ts); /* as after kill -9: the journal only */
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 7);
+    CHECK_EQ_INT(samples(ts), sum);
+
+    /* a failed sync (the 4th write-like step: three writes, then the sync) accepts none and
+     * leaves the journal as it was */
+    char jp[700];
+    snprintf(jp, sizeof jp, "%s/targets/t1/journal.log", dir);
+    struct stat st, st2;
+    CHECK_EQ_INT(stat(jp, &st), 0);
+    cpgo_file_fault_set(4, EIO);
+    CHECK_EQ_INT(batch(ts, b, 3, rcs), 0);
+    cpgo_file_fault_set(0, 0);
+    CHECK(rcs[0] != 0 && rcs[1] != 0 && rcs[2] != 0);
+    CHECK_EQ_INT(stat(jp, &st2), 0);
+    CHECK_EQ_INT(st2.st_size, st.st_size);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 7);
+    /* a failed second write: the first record is accepted, the rest fail */
+    cpgo_file_fault_set(2, ENOSPC);
+    CHECK_EQ_INT(batch(ts, b, 3, rcs), 1);
+    cpgo_file_fault_set(0, 0);
+    CHECK(rcs[0] == 0 && rcs[1] != 0 && rcs[2] != 0);
+    sum += samples_of(&b[0]);
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 8);
+    cpgo_state_close(ts);
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 8);
+    CHECK_EQ_INT(samples(ts), sum);
+    cpgo_state_close(ts);
+
+    /* kill -9 during a batch of 8, at a random moment: after recovery pending holds the
+     * earlier scrapes plus a prefix of the batch, all 8 when the child had acknowledged */
+    int64_t pre[9] = {0};
+    for (int i = 0; i < 8; i++)
+        pre[i + 1] = pre[i] + samples_of(&b[i]);
+    uint64_t have = 8;
+    int64_t have_sum = sum;
+    srand((unsigned)time(NULL));
+    for (int round = 0; round < 12; round++) {
+        int fds[2];
+        CHECK_EQ_INT(pipe(fds), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            struct cpgo_tstate *c = open_ts();
+            if (write(fds[1], "o", 1) != 1) _exit(1);
+            size_t ok = c ? batch(c, b, 8, NULL) : 0;
+            if (ok == 8 && write(fds[1], "a", 1) != 1) _exit(1); /* acknowledged */
+            pause();
+            _exit(0);
+        }
+        close(fds[1]);
+        char ch = 0;
+        CHECK_EQ_INT(read(fds[0], &ch, 1), 1); /* opened */
+        struct timespec d = {0, (long)(rand() % 3000) * 1000};
+        nanosleep(&d, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        int acked = read(fds[0], &ch, 1) == 1 && ch == 'a';
+        close(fds[0]);
+        ts = open_ts();
+        uint64_t got = cpgo_state_pending_scrapes(ts);
+        CHECK(got >= have && got <= have + 8);
+        uint64_t k = got - have;
+        if (acked) CHECK_EQ_INT(k, 8);
+        CHECK_EQ_INT(samples(ts), have_sum + pre[k < 8 ? k : 8]);
+        have = got;
+        have_sum += pre[k < 8 ? k : 8];
+        cpgo_state_close(ts);
+    }
+    if (system(cmd)) {
+    }
+    cpgo_buf_free(&mix[1]);
+    for (int i = 0; i < 8; i++)
+        cpgo_buf_free(&b[i]);
+}
+
 int main(void)
 {
     cpgo_limits_default(&lim);
@@ -112,6 +264,7 @@ int main(void)
     struct cpgo_err err;
     struct cpgo_buf b1 = body(1), b2 = body(2), b3 = body(3);
     int64_t s1 = samples_of(&b1), s2 = samples_of(&b2), s3 = samples_of(&b3);
+    test_group_commit();
 
     /* journal survives a restart */
     struct cpgo_tstate *ts = open_ts();
