@@ -369,15 +369,32 @@ static int sample_pass(struct bld *b, size_t vi, struct cpgo_err *err)
 
 /* ---- the result ------------------------------------------------------------------------ */
 
+/* Within one graph the names' ranks order edges exactly as their bytes do (a rank per
+ * distinct name, given in byte order), at an integer compare instead of a memcmp: the two
+ * sorts below were a third of building a big target's graph. */
+static int cmp_ranked_key(const struct cpgo_pgo_edge *a, const struct cpgo_pgo_edge *b)
+{
+    if (a->caller_rank != b->caller_rank) return a->caller_rank < b->caller_rank ? -1 : 1;
+    if (a->callee_rank != b->callee_rank) return a->callee_rank < b->callee_rank ? -1 : 1;
+    return (a->offset > b->offset) - (a->offset < b->offset);
+}
+
 static int cmp_weight_order(const void *x, const void *y)
 {
     const struct cpgo_pgo_edge *a = x, *b = y;
     if (a->weight != b->weight) return a->weight > b->weight ? -1 : 1;
-    int c = cmp_bytes(a->caller, a->caller_len, b->caller, b->caller_len);
-    if (c) return c;
-    c = cmp_bytes(a->callee, a->callee_len, b->callee, b->callee_len);
-    if (c) return c;
-    return (a->offset > b->offset) - (a->offset < b->offset);
+    return cmp_ranked_key(a, b);
+}
+
+struct name_rank {
+    const struct name *n;
+    uint32_t id;
+};
+
+static int cmp_name_rank(const void *x, const void *y)
+{
+    const struct name *a = ((const struct name_rank *)x)->n, *b = ((const struct name_rank *)y)->n;
+    return cmp_bytes(a->data, a->len, b->data, b->len);
 }
 
 static int cmp_key(const struct cpgo_pgo_edge *a, const struct cpgo_pgo_edge *b)
@@ -397,7 +414,7 @@ struct keyed {
 
 static int cmp_keyed(const void *x, const void *y)
 {
-    return cmp_key(((const struct keyed *)x)->e, ((const struct keyed *)y)->e);
+    return cmp_ranked_key(((const struct keyed *)x)->e, ((const struct keyed *)y)->e);
 }
 
 int cpgo_pgograph_empty(struct cpgo_pgograph **out, struct cpgo_err *err)
@@ -431,12 +448,29 @@ static int finish(struct bld *b, uint64_t total, struct cpgo_pgograph *g, struct
                 bytes += b->names[ids[k]].len + 1;
             }
     }
+    /* each used name's rank in byte order (names are interned: one id per distinct name) */
+    size_t nused = 0;
+    struct name_rank *nr = malloc((b->nnames ? b->nnames : 1) * sizeof *nr);
+    uint32_t *rank = malloc((b->nnames ? b->nnames : 1) * sizeof *rank);
+    if (!nr || !rank) {
+        free(nr);
+        free(rank);
+        free(name_at);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < b->nnames; i++)
+        if (name_at[i] != SIZE_MAX) nr[nused++] = (struct name_rank){&b->names[i], (uint32_t)i};
+    if (nused) qsort(nr, nused, sizeof *nr, cmp_name_rank);
+    for (size_t i = 0; i < nused; i++)
+        rank[nr[i].id] = (uint32_t)i;
+    free(nr);
     g->names_ = malloc(bytes ? bytes : 1);
     g->edges = malloc(b->nnamed * sizeof *g->edges);
     g->by_key_ = malloc(b->nnamed * sizeof *g->by_key_);
     struct keyed *ko = malloc(b->nnamed * sizeof *ko);
     if (!g->names_ || !g->edges || !g->by_key_ || !ko) {
         free(name_at);
+        free(rank);
         free(ko);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     }
@@ -454,9 +488,12 @@ static int finish(struct bld *b, uint64_t total, struct cpgo_pgograph *g, struct
             .callee_len = b->names[ne->callee].len,
             .offset = to_i64(ne->off),
             .weight = to_i64(ne->w),
+            .caller_rank = rank[ne->caller],
+            .callee_rank = rank[ne->callee],
         };
     }
     free(name_at);
+    free(rank);
     g->nedges = b->nnamed;
     g->total = to_i64(total);
     if (g->nedges) qsort(g->edges, g->nedges, sizeof *g->edges, cmp_weight_order);

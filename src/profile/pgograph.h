@@ -44,6 +44,9 @@ struct cpgo_pgo_edge {
     size_t caller_len, callee_len;
     int64_t offset; /* caller line - caller start line */
     int64_t weight;
+    /* private: the names' places in byte order within this graph (finish's sorts compare
+     * these instead of the strings; across graphs only the strings compare) */
+    uint32_t caller_rank, callee_rank;
 };
 
 struct cpgo_pgograph {
