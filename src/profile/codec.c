@@ -83,6 +83,7 @@ struct arena_cache {
 };
 static _Thread_local struct arena_cache tl_cache;
 static pthread_key_t cache_key;
+static int cache_key_ok;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
 static void cache_drop(void *arg)
@@ -99,7 +100,7 @@ static void cache_drop(void *arg)
 
 static void cache_key_make(void)
 {
-    if (pthread_key_create(&cache_key, cache_drop)) cache_key = 0;
+    cache_key_ok = pthread_key_create(&cache_key, cache_drop) == 0;
 }
 
 static struct cpgo_arena_chunk *cache_take(void)
@@ -116,7 +117,8 @@ static struct cpgo_arena_chunk *cache_take(void)
 static void cache_register(void)
 {
     pthread_once(&cache_once, cache_key_make);
-    pthread_setspecific(cache_key, &tl_cache);
+    /* without a key the cache is still bounded; only a thread's exit does not free it */
+    if (cache_key_ok) pthread_setspecific(cache_key, &tl_cache);
 }
 
 /* Keeps a standard chunk for this thread's next decode; 0 when the cache is full. */
@@ -503,8 +505,11 @@ int cpgo_profile_check_readable(const void *raw, size_t len, const struct cpgo_l
     if (len <= (lim->max_decode_memory - 2 * (size_t)ARENA_CHUNK) / CPGO_DECODE_MEMORY_PER_BYTE &&
         lim->max_decode_memory > 2 * (size_t)ARENA_CHUNK)
         return 0;
+    /* raw bytes: max_compressed bounds the gzip (the caller checks it on that), not them */
+    struct cpgo_limits rl = *lim;
+    rl.max_compressed = SIZE_MAX;
     struct cpgo_profile *p = NULL;
-    rc = cpgo_profile_decode(raw, len, lim, &p, err);
+    rc = cpgo_profile_decode(raw, len, &rl, &p, err);
     cpgo_profile_free(p);
     return rc;
 }

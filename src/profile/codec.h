@@ -67,8 +67,8 @@ struct cpgo_id_index {
     struct cpgo_idmap map; /* only when !dense */
 };
 
-/* Frees the calling thread's cache of arena chunks (a thread that exits does it itself;
- * the daemon calls it when it returns memory between rounds). */
+/* Frees the calling thread's cache of arena chunks and gunzip buffer (a thread that exits
+ * does it itself; libuv's pool threads never exit, so each keeps at most 6 MiB). */
 void cpgo_profile_cache_drop(void);
 
 struct cpgo_profile {

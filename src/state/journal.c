@@ -153,7 +153,9 @@ void state_journal_truncate(struct cpgo_tstate *ts, off_t size)
     if (ts->ro) return;
     int fd = cpgo_file_open(ts->dirfd, JOURNAL, O_WRONLY, 0, &(struct cpgo_err){0});
     if (fd < 0) {
-        ts->journal_end = 0;
+        /* the next append's open cuts the file to journal_end: to `size`, never to 0,
+         * which would drop the synced records before it */
+        ts->journal_end = size;
         return;
     }
     if (ftruncate(fd, size) == 0) ts->journal_end = size;

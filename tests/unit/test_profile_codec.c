@@ -231,6 +231,25 @@ int main(void)
     struct cpgo_err err;
     test_arena_reuse(&lim);
     test_decode_memory_bound();
+    {
+        /* check_readable's decode (the size alone does not prove the memory bound): raw
+         * bytes are held to max_decompressed, not to max_compressed, which is the gzip's */
+        struct pbuild *hb = pbuild_heavy(2, 1800, 1200, 350);
+        struct cpgo_buf hr;
+        CHECK_EQ_INT(pbuild_encode(hb, 1, &hr), 0);
+        struct cpgo_limits sl = lim;
+        sl.max_compressed = 1000;
+        sl.max_decode_memory = 3u << 20; /* under 96 bytes per byte + 2 chunks: decoded */
+        struct cpgo_err ce = {0};
+        CHECK_EQ_INT(cpgo_profile_check_readable(hr.data, hr.len, &sl, &ce), 0);
+        sl.max_decompressed = hr.len - 1;
+        CHECK_EQ_INT(cpgo_profile_check_readable(hr.data, hr.len, &sl, &ce), CPGO_E_LIMIT);
+        sl.max_decompressed = lim.max_decompressed;
+        sl.max_decode_memory = 1u << 20; /* too little to decode it: refused on memory */
+        CHECK_EQ_INT(cpgo_profile_check_readable(hr.data, hr.len, &sl, &ce), CPGO_E_LIMIT);
+        cpgo_buf_free(&hr);
+        pbuild_free(hb);
+    }
 
     /* round trip, raw and gzip; deterministic bytes */
     struct pbuild *b = small();
