@@ -114,6 +114,9 @@ struct load_job {
     /* outputs */
     int rc;
     struct cpgo_err err;
+    /* the opened state: given to the target in load_done, on the loop, because the loop
+     * reads t->ts of every target (spill, status) while other targets' loads run */
+    struct cpgo_tstate *ts;
     uint64_t pending_scrapes;
     size_t problems; /* what recovery found */
     int held;
@@ -126,17 +129,17 @@ static void load_work(struct cpgo_job *job)
 {
     struct load_job *j = CPGO_JOB_DATA(job, struct load_job, base);
     struct target *t = j->t;
-    j->rc = cpgo_state_open(j->in.state_dir, j->in.id, j->in.key, &j->in.mo, &j->in.lim, &t->ts,
+    j->rc = cpgo_state_open(j->in.state_dir, j->in.id, j->in.key, &j->in.mo, &j->in.lim, &j->ts,
                             &j->err);
     if (j->rc) return;
-    cpgo_state_set_acct(t->ts, &t->acct);
-    j->pending_scrapes = cpgo_state_pending_scrapes(t->ts);
-    j->problems = cpgo_state_problem_count(t->ts);
-    j->held = cpgo_state_held(t->ts);
-    j->corrupt_records = cpgo_state_corrupt_records(t->ts);
+    cpgo_state_set_acct(j->ts, &t->acct);
+    j->pending_scrapes = cpgo_state_pending_scrapes(j->ts);
+    j->problems = cpgo_state_problem_count(j->ts);
+    j->held = cpgo_state_held(j->ts);
+    j->corrupt_records = cpgo_state_corrupt_records(j->ts);
     if (j->problems)
-        snprintf(j->problem, sizeof j->problem, "%s", cpgo_state_problem(t->ts, 0, NULL));
-    cpgo_state_forge_get(t->ts, &j->fs);
+        snprintf(j->problem, sizeof j->problem, "%s", cpgo_state_problem(j->ts, 0, NULL));
+    cpgo_state_forge_get(j->ts, &j->fs);
 }
 
 static void load_done(struct cpgo_job *job, int canceled)
@@ -146,6 +149,7 @@ static void load_done(struct cpgo_job *job, int canceled)
     struct daemon *d = t->d;
     if (canceled) j->rc = cpgo_err_set(&j->err, CPGO_E_IO, "canceled at shutdown");
     t->loading = 0;
+    if (j->rc && j->ts) cpgo_state_close(j->ts);
     if (j->rc) {
         t->load_failed = 1;
         t->failed = 1;
@@ -155,6 +159,7 @@ static void load_done(struct cpgo_job *job, int canceled)
                               : "cannot open target state (retried at its next tick)",
                  "target", t->key, "error", j->err.text, NULL);
     } else {
+        t->ts = j->ts;
         t->loaded = 1;
         t->load_failed = 0;
         if (t->failed && !t->publishes) t->failed = 0;
@@ -1466,6 +1471,12 @@ static void daemon_free(struct daemon *d)
 static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
 {
     fix_mmap_threshold();
+    /* With TZ unset, glibc's mktime (git_signature_now, for every commit) reads
+     * /etc/localtime again on each call, freeing and copying its record of TZ under a lock
+     * ThreadSanitizer cannot see. TZ set to that same file (what glibc defaults to) makes
+     * each later call a string compare; set before any pool thread exists. */
+    if (!getenv("TZ")) setenv("TZ", ":/etc/localtime", 0);
+    tzset();
     struct cpgo_config *cfg = NULL;
     struct cpgo_config_errors errs = {0};
     int rc = cpgo_config_load(o->config_path, &cfg, &errs);

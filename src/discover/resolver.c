@@ -3,8 +3,11 @@
  *
  * The pattern is Node.js's cares_wrap: c-ares tells which sockets it wants watched through
  * ARES_OPT_SOCK_STATE_CB (the only source of socket state); each gets a uv_poll_t, and one
- * uv_timer_t is armed from ares_timeout() after every call into c-ares, so retries and
- * timeouts run without a periodic tick.
+ * uv_timer_t is armed from ares_timeout(), so retries and timeouts run without a periodic
+ * tick. Unlike Node, ares_timeout() is asked once per loop turn, from a uv_prepare_t just
+ * before the loop sleeps, not after every call into c-ares: c-ares 1.18's ares_timeout walks
+ * every query it holds, so asking after each of a service's thousands of lookups started in
+ * one turn (or each of their answers) was quadratic.
  *
  * Every answer is delivered from a uv_idle_t on a later loop turn, never from inside
  * c-ares: c-ares calls back synchronously from ares_getaddrinfo (IP literals, /etc/hosts,
@@ -76,6 +79,7 @@ struct cpgo_resolver {
     int nservers;
     uint64_t timeout_ms, reread_ms, made_ms;
     uv_timer_t ares_timer; /* c-ares's own next timeout (ares_timeout) */
+    uv_prepare_t rearm;    /* asks ares_timeout once before the loop sleeps, when due */
     uv_timer_t deadline;   /* the oldest in-flight query's budget */
     uv_idle_t deliver;     /* runs the callbacks of `done` */
     struct cpgo_list inflight, done, polls;
@@ -236,9 +240,20 @@ static void on_deadline(uv_timer_t *h)
 
 static void on_ares_timer(uv_timer_t *h);
 
-/* After every call into c-ares: its next timeout, or none when nothing is pending. */
+static void on_rearm(uv_prepare_t *h);
+
+/* After every call into c-ares: its next timeout is asked before the loop sleeps. */
 static void rearm(struct cpgo_resolver *r)
 {
+    if (r->closing || !r->ch) return;
+    uv_prepare_start(&r->rearm, on_rearm);
+}
+
+/* c-ares's next timeout, or none when nothing is pending; once per loop turn at most */
+static void on_rearm(uv_prepare_t *h)
+{
+    struct cpgo_resolver *r = h->data;
+    uv_prepare_stop(h);
     if (r->closing || !r->ch) return;
     struct timeval tv, *t = ares_timeout(r->ch, NULL, &tv);
     if (!t) {
@@ -720,8 +735,9 @@ int cpgo_resolver_new(uv_loop_t *loop, const struct cpgo_resolver_opts *o,
     uv_timer_init(loop, &r->ares_timer);
     uv_timer_init(loop, &r->deadline);
     uv_idle_init(loop, &r->deliver);
-    r->ares_timer.data = r->deadline.data = r->deliver.data = r;
-    r->nhandles = 3;
+    uv_prepare_init(loop, &r->rearm);
+    r->ares_timer.data = r->deadline.data = r->deliver.data = r->rearm.data = r;
+    r->nhandles = 4;
     *out = r;
     return 0;
 nomem:
@@ -753,4 +769,5 @@ void cpgo_resolver_close(struct cpgo_resolver *r, void (*closed)(void *arg), voi
     uv_close((uv_handle_t *)&r->ares_timer, own_handle_closed);
     uv_close((uv_handle_t *)&r->deadline, own_handle_closed);
     uv_close((uv_handle_t *)&r->deliver, own_handle_closed);
+    uv_close((uv_handle_t *)&r->rearm, own_handle_closed);
 }

@@ -95,10 +95,12 @@ static void after_cb(uv_work_t *req, int status)
     q->running--;
     q->jobs -= j->units;
     q->bytes -= j->bytes;
-    /* queue the lane's next job before done(): done may free the lane only when idle */
+    /* queue the lane's next job before done(): done may free the lane only when idle; hand
+     * it to libuv after done(): what done() records on the loop for the lane (a target's
+     * opened state, say) is then seen by the lane's next job */
     make_ready(q, lane, 1);
-    pump(q);
     j->done(j, status == UV_ECANCELED);
+    pump(q);
 }
 
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job)

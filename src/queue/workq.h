@@ -5,7 +5,8 @@
  * Jobs are submitted to a lane; the jobs of one lane run one at a time in submission order
  * (a target's merger is only ever touched by one job at a time, so it needs no lock), and
  * different lanes run in parallel on the pool. A job's inputs are moved in, its outputs are
- * moved out and applied in its done callback on the loop thread.
+ * moved out and applied in its done callback on the loop thread. A lane's next job starts
+ * after the previous job's done callback has returned, so it sees what done applied.
  *
  * A job kind is a struct that embeds struct cpgo_job and sets its own work and done; both
  * get the embedded member back and recover their struct with CPGO_JOB_DATA, so the queue
