@@ -2,13 +2,14 @@
  * daemon_int.h - the daemon's runtime objects, shared by its three files: daemon.c
  * (schedules, scrapes, ingest, lifecycle, reload), publish.c (publishing: into a directory,
  * or the publish queue, forge rounds on the work queue and pull requests on the loop) and
- * observe.c (metrics, the admin endpoint's pages); and by scrape_opts.c (scrape options
- * from the configuration: pure functions, any thread).
+ * observe.c (metrics, the admin endpoint's pages); by report.c (--once's progress line and
+ * summary, which daemon.c, service.c and publish.c's outcomes feed); and by scrape_opts.c
+ * (scrape options from the configuration: pure functions, any thread).
  *
  * Calls go one way: daemon.c calls publish.c and observe.c, publish.c calls observe.c, and
- * neither calls back into daemon.c. What they may use of the daemon's runtime is at the end
- * of this file (the wall clock, a target's merge options, the progress hook daemon.c
- * installs), so the three files do not call each other in a circle.
+ * neither calls back into daemon.c; report.c calls none of them. What they may use of the
+ * daemon's runtime is at the end of this file (the wall clock, a target's merge options,
+ * the progress hook daemon.c installs), so the files do not call each other in a circle.
  *
  * One struct backend per configured backend, one struct target per target; both are heap
  * objects referenced by pointer from callbacks and jobs, so a configuration reload can swap

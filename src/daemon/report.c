@@ -344,6 +344,11 @@ static size_t warnings_of(const struct target *t)
     return (size_t)t->run_failed + t->run_warnings + (t->pr_warning[0] ? 1 : 0);
 }
 
+static int by_who(const void *a, const void *b)
+{
+    return strcmp(((const struct rec *)a)->who, ((const struct rec *)b)->who);
+}
+
 static int by_key(const void *a, const void *b)
 {
     return strcmp((*(const struct target *const *)a)->key, (*(const struct target *const *)b)->key);
@@ -412,6 +417,8 @@ int cpgo_report_finish(struct daemon *d)
     for (const struct target *t = d->targets; t; t = t->next)
         if (!t->retired) v[n++] = t;
     qsort(v, n, sizeof *v, by_key);
+    /* a target's lines by backend name, not in the order the scrapes happened to end */
+    if (r->nrecs) qsort(r->recs, r->nrecs, sizeof *r->recs, by_who);
 
     FILE *out = stdout;
     double secs = (double)(uv_now(&d->loop) - r->started) / 1000.0;
