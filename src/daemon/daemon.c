@@ -1703,7 +1703,7 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
 
     /* --once: the summary (report.c) decides: a target not published fails the run, a
      * failed backend in a published target is a warning (a failure with --strict) */
-    int code = o->once ? cpgo_report_finish(d) : 0;
+    int code = o->once ? cpgo_report_finish(d, o->summary ? stdout : NULL) : 0;
     if (uv_loop_close(&d->loop))
         cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
     daemon_free(d);

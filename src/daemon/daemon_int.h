@@ -351,9 +351,12 @@ void cpgo_report_scrape(struct backend *b);
  * what it is about (a service, a source). */
 void cpgo_report_warn(struct target *t, const char *who, const char *text);
 void cpgo_report_stop(struct daemon *d); /* the progress line's timer closed, the line erased */
-/* Prints the summary on standard output (opts.summary) and returns --once's exit status:
- * 1 when a target was not published or, with opts.strict, when there is a warning; else 0. */
-int cpgo_report_finish(struct daemon *d);
+/* The progress line as it is drawn now, cut to a terminal of `width` columns (cap bytes at
+ * most, NUL included). */
+void cpgo_report_progress(struct daemon *d, char *line, size_t cap, size_t width);
+/* Prints the summary on out (NULL: none) and returns --once's exit status: 1 when a target
+ * was not published or, with opts.strict, when there is a warning; else 0. */
+int cpgo_report_finish(struct daemon *d, FILE *out);
 void cpgo_report_free(struct daemon *d);
 
 /* spill.c (loop thread): when the targets' pending merges hold more than

@@ -102,7 +102,7 @@ static const char *short_key(const struct target *t)
             break;
         }
     size_t n = strlen(k);
-    return n > 32 ? k + n - 32 : k;
+    return n > 48 ? k + n - 48 : k;
 }
 
 static const char *target_state(const struct target *t)
@@ -124,9 +124,9 @@ static size_t append(char *buf, size_t cap, size_t o, const char *fmt, ...)
     return n < 0 ? o : o + (size_t)n;
 }
 
-static void render_progress(struct cpgo_report *r, char *line, size_t cap)
+void cpgo_report_progress(struct daemon *d, char *line, size_t cap, size_t width)
 {
-    struct daemon *d = r->d;
+    struct cpgo_report *r = d->report;
     size_t ntargets = 0, o = 0;
     uint64_t ok = 0, failed = 0, inflight = 0;
     size_t publishing = 0, done = 0, tfailed = 0;
@@ -142,7 +142,7 @@ static void render_progress(struct cpgo_report *r, char *line, size_t cap)
         if (st && !strcmp(st, "not published")) tfailed++;
     }
     double secs = (double)(uv_now(&d->loop) - r->started) / 1000.0;
-    size_t w = term_width() - 1;
+    size_t w = width - 1;
     o = append(line, cap, o, "--once %.1fs", secs);
     size_t head = o;
     if (ntargets <= PROGRESS_TARGETS) {
@@ -171,7 +171,7 @@ static void progress_cb(uv_timer_t *h)
 {
     struct cpgo_report *r = h->data;
     char line[CPGO_LOG_STATUS_MAX];
-    render_progress(r, line, sizeof line);
+    cpgo_report_progress(r->d, line, sizeof line, term_width());
     cpgo_log_status(line);
 }
 
@@ -381,7 +381,7 @@ static void print_table(FILE *out, const struct cpgo_report *r, const struct tar
     }
 }
 
-int cpgo_report_finish(struct daemon *d)
+int cpgo_report_finish(struct daemon *d, FILE *out)
 {
     struct cpgo_report *r = d->report;
     if (!r) return 1;
@@ -405,7 +405,7 @@ int cpgo_report_finish(struct daemon *d)
         if (kl > width) width = kl > 60 ? 60 : kl;
     }
     int code = nfailed ? 1 : d->opts.strict && nwarn_targets ? 1 : 0;
-    if (!d->opts.summary) return code;
+    if (!out) return code;
 
     /* in the order of their keys: the list is in no order a reader could follow */
     const struct target **v = malloc((ntargets ? ntargets : 1) * sizeof *v);
@@ -420,7 +420,6 @@ int cpgo_report_finish(struct daemon *d)
     /* a target's lines by backend name, not in the order the scrapes happened to end */
     if (r->nrecs) qsort(r->recs, r->nrecs, sizeof *r->recs, by_who);
 
-    FILE *out = stdout;
     double secs = (double)(uv_now(&d->loop) - r->started) / 1000.0;
     fprintf(out,
             "cpgo run --once%s: %zu target%s, %zu published, %zu failed; %" PRIu64
