@@ -79,16 +79,31 @@ static void put_value(char *buf, size_t cap, size_t *o, const char *v)
     if (*o < cap) buf[(*o)++] = '"';
 }
 
+/* The status line (cpgo_log_status): drawn after the last log line, erased before the next
+ * one and drawn again after it, under g_mu, so a log line never lands in the middle of it. */
+static char g_status[CPGO_LOG_STATUS_MAX];
+static size_t g_status_len;
+
+static void write_all(const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(g_fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+/* "\r" to the line's start, ESC [ K erases to its end (every VT100 descendant) */
+static const char erase_seq[] = "\r\033[K";
+
 static void write_line(const char *line, size_t len)
 {
     pthread_mutex_lock(&g_mu);
-    while (len) {
-        ssize_t n = write(g_fd, line, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        line += n;
-        len -= (size_t)n;
-    }
+    if (g_status_len) write_all(erase_seq, sizeof erase_seq - 1);
+    write_all(line, len);
+    if (g_status_len) write_all(g_status, g_status_len);
     pthread_mutex_unlock(&g_mu);
 }
 
@@ -138,4 +153,22 @@ void cpgo_log(int level, const char *msg, ...)
         write_line(line, o);
     }
     va_end(ap);
+}
+
+void cpgo_log_status(const char *line)
+{
+    pthread_mutex_lock(&g_mu);
+    size_t n = 0;
+    if (line) /* control bytes would move the cursor: each becomes a space */
+        for (; line[n] && n < sizeof g_status - 1; n++)
+            g_status[n] = (unsigned char)line[n] < ' ' || line[n] == 0x7f ? ' ' : line[n];
+    if (n || g_status_len) {
+        /* erase and redraw in one write: no flicker */
+        char buf[sizeof erase_seq + sizeof g_status];
+        memcpy(buf, erase_seq, sizeof erase_seq - 1);
+        memcpy(buf + sizeof erase_seq - 1, g_status, n);
+        write_all(buf, sizeof erase_seq - 1 + n);
+    }
+    g_status_len = n;
+    pthread_mutex_unlock(&g_mu);
 }

@@ -25,4 +25,12 @@ int cpgo_log_enabled(int level);
 void cpgo_log_set_level(int min_level, int json);
 void cpgo_log(int level, const char *msg, ...) __attribute__((sentinel));
 
+/* A status line on a terminal (`cpgo run --once`'s progress): written without a newline
+ * at the bottom, replaced in place by the next call, erased before each log line and drawn
+ * again below it. NULL or "" erases it. The caller decides that the log fd is a terminal
+ * and keeps the line shorter than its width (a wrapped line cannot be redrawn in place);
+ * at most CPGO_LOG_STATUS_MAX - 1 bytes are kept. Any thread. */
+#define CPGO_LOG_STATUS_MAX 512
+void cpgo_log_status(const char *line);
+
 #endif

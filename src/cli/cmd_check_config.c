@@ -117,7 +117,9 @@ int cpgo_cmd_check_config(int argc, char **argv)
         else if (!errs.n)
             fprintf(stderr, "cpgo %s: %s: %s\n", CMD, name, cpgo_err_class(rc));
         cpgo_config_errors_free(&errs);
-        return cpgo_err_is_input(rc) ? CPGO_EXIT_INVALID : CPGO_EXIT_FAIL;
+        /* a file that cannot be read is a usage error too (2), as for every command that
+         * takes -c: only running out of memory is an operational failure */
+        return rc == CPGO_E_NOMEM ? CPGO_EXIT_FAIL : CPGO_EXIT_INVALID;
     }
     if (output) {
         /* what `cpgo run --output DIR` refuses before it scrapes */

@@ -130,7 +130,8 @@ int cpgo_cmd_discover(int argc, char **argv)
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "cpgo discover: %s\n", errs.lines[i]);
         cpgo_config_errors_free(&errs);
-        return rc == CPGO_E_IO ? CPGO_EXIT_FAIL : CPGO_EXIT_INVALID;
+        /* a missing or unreadable file is a usage error (2), as for every command with -c */
+        return rc == CPGO_E_NOMEM ? CPGO_EXIT_FAIL : CPGO_EXIT_INVALID;
     }
     cpgo_config_errors_free(&errs);
     size_t want = 0;

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 
@@ -67,6 +68,7 @@ static int run_flags(const char *cmd, int argc, char **argv)
         {"verbose", optional_argument, NULL, 'v'},    /* optional: Go's -verbose=false */
         {"once", no_argument, NULL, 'O'},
         {"dry-run", no_argument, NULL, 'D'},
+        {"strict", no_argument, NULL, 'X'},
         {"output", required_argument, NULL, 'o'},
         {"githubToken", required_argument, NULL, 'T'}, /* the original's; discouraged */
         {"shard", required_argument, NULL, 'S'},
@@ -104,6 +106,9 @@ static int run_flags(const char *cmd, int argc, char **argv)
             break;
         case 'D':
             o.dry_run = 1;
+            break;
+        case 'X':
+            o.strict = 1;
             break;
         case 'o':
             o.output_dir = optarg;
@@ -145,6 +150,12 @@ static int run_flags(const char *cmd, int argc, char **argv)
     if (!o.config_path) o.config_path = "./config.yaml"; /* the original tool's default */
     if (rc < 0 && o.dry_run && !o.once)
         rc = cpgo_cli_usage_error("run", "--dry-run needs --once (a dry run is one round)");
+    if (rc < 0 && o.strict && !o.once)
+        rc = cpgo_cli_usage_error("run", "--strict needs --once (it decides --once's exit status)");
+    /* --once: the summary always (standard output); the progress line only for a person
+     * watching (standard error, where the logs go, is a terminal) */
+    o.summary = o.once;
+    o.progress = o.once && isatty(STDERR_FILENO);
     if (rc < 0 && shard && cpgo_daemon_parse_shard(shard, &o.shard_index, &o.shard_count))
         rc = cpgo_cli_usage_error("run", "--shard (or CPGO_SHARD) '%s' is not I/N with 0 <= I < N",
                                   shard);

@@ -262,7 +262,6 @@ static void ingest_body_done(struct ingest_job *j, struct ingest_body *x, int ca
 {
     struct target *t = j->t;
     struct backend *b = x->b;
-    struct daemon *d = t->d;
     struct cpgo_ingest_item *o = &x->out;
     if (canceled) {
         o->rc = cpgo_err_set(&o->err, CPGO_E_IO, "canceled at shutdown");
@@ -276,7 +275,6 @@ static void ingest_body_done(struct ingest_job *j, struct ingest_body *x, int ca
         b->failed++;
         b->last_class = o->cls;
         snprintf(b->last_error, sizeof b->last_error, "%s", o->err.text);
-        if (d->opts.once) b->failed_in_once = 1;
         cpgo_log(CPGO_LVL_WARN, "scrape rejected", "backend", b->name, "target", t->key, "url",
                  b->url_masked, "class", cpgo_class_name(o->cls), "error", o->err.text, NULL);
     } else {
@@ -284,7 +282,6 @@ static void ingest_body_done(struct ingest_job *j, struct ingest_body *x, int ca
         b->last_class = CPGO_CLASS_OK;
         b->last_error[0] = 0;
         b->last_success_ms = cpgo_daemon_wall_ms();
-        b->failed_in_once = 0;
         char n[32];
         snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
         cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
@@ -491,7 +488,6 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
         }
     }
     b->failed++;
-    if (d->opts.once) b->failed_in_once = 1;
     cpgo_log(CPGO_LVL_WARN, "scrape failed", "backend", b->name, "target", b->t->key, "url",
              b->url_masked, "class", cpgo_class_name(r->cls), "transient",
              transient ? "true" : "false", "error", r->error, NULL);
@@ -565,7 +561,6 @@ static void drain_waiting(struct daemon *d)
         if (d->stopping || b->removed || b->t->load_failed) {
             if (b->t->load_failed) {
                 b->failed++;
-                if (d->opts.once) b->failed_in_once = 1;
                 snprintf(b->last_error, sizeof b->last_error, "target state unavailable");
             }
             set_busy(b, 0);
@@ -615,11 +610,11 @@ static void backend_finished(struct backend *b)
 {
     struct target *t = b->t;
     b->attempt = 0;
+    /* --once: counted in its target's summary before the target may publish */
+    if (b->d->opts.once) cpgo_report_scrape(b);
     if (b->svc && !b->released) {
         /* the service's round first: its summary goes into the publish this may start */
         int result = b->busy_replaced ? -1 : b->last_class == CPGO_CLASS_OK ? 1 : 0;
-        /* --once: a failed instance fails the run, as a failed backend does */
-        if (result == 0 && b->d->opts.once && !b->d->stopping) b->d->exit_code = 1;
         cpgo_service_instance_done(b->svc, b->inst_key, result);
         if (b->in_round) {
             b->in_round = 0;
@@ -933,6 +928,7 @@ static void finish(struct daemon *d)
         CPGO_LIST_DATA(n, struct backend, wait_link)->waiting = 0;
     for (struct backend *b = d->backends, *n; b; b = n) {
         n = b->next;
+        if (d->opts.once) cpgo_report_scrape(b); /* stopped before its scrape ended */
         b->pprev = NULL;
         b->next = NULL;
         b->released = 1; /* an instance: nothing to unlink any more */
@@ -955,6 +951,7 @@ static void finish(struct daemon *d)
     uv_close((uv_handle_t *)&d->sighup, NULL);
     if (d->shutdown_timer_open) uv_close((uv_handle_t *)&d->shutdown_timer, NULL);
     if (d->once_sd_open) uv_close((uv_handle_t *)&d->once_sd_timer, NULL);
+    cpgo_report_stop(d);
 }
 
 static void shutdown_deadline_cb(uv_timer_t *h)
@@ -1373,11 +1370,8 @@ static void once_check(struct daemon *d)
             cpgo_publish_request(t);
         }
     }
-    if (d->once_outstanding_publishes == 0 && cpgo_workq_depth(d->q) == 0) {
-        for (struct backend *b = d->backends; b; b = b->next)
-            if (b->failed_in_once) d->exit_code = 1;
+    if (d->once_outstanding_publishes == 0 && cpgo_workq_depth(d->q) == 0)
         begin_shutdown(d, "--once finished");
-    }
 }
 
 /* --once: how long services wait for their discovery's first answers before they scrape
@@ -1448,6 +1442,7 @@ static void remove_tree(const char *dir)
 
 static void daemon_free(struct daemon *d)
 {
+    cpgo_report_free(d);
     cpgo_token_free(d);
     cpgo_observe_free(d);
     for (struct target *t = d->targets, *n; t; t = n) {
@@ -1484,7 +1479,9 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "cpgo run: %s\n", errs.lines[i]);
         cpgo_config_errors_free(&errs);
-        return rc == CPGO_E_IO ? 1 : 2;
+        /* a missing or unreadable file is a usage error too: systemd's
+         * RestartPreventExitStatus=2 must not restart a daemon that cannot start */
+        return rc == CPGO_E_NOMEM ? 1 : 2;
     }
     cpgo_config_errors_free(&errs);
     cpgo_log_setup(o->verbose ? CPGO_LVL_DEBUG : (int)cfg->log_level,
@@ -1695,7 +1692,10 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
              NULL);
     d->cfg = NULL;
     apply_config(d, cfg);
-    if (o->once) {
+    if (o->once && cpgo_report_start(d)) {
+        fprintf(stderr, "cpgo run: out of memory\n");
+        begin_shutdown(d, "out of memory");
+    } else if (o->once) {
         uv_timer_t *t = malloc(sizeof *t);
         uv_timer_init(&d->loop, t);
         t->data = d;
@@ -1712,17 +1712,9 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
     cpgo_log(CPGO_LVL_INFO, "stopped", "loop_cpu_seconds", cpus, "loop_lag_max_seconds", lagmax,
              NULL);
 
-    int code = 0;
-    if (o->once) {
-        for (struct target *t = d->targets; t; t = t->next)
-            if (!t->retired && (t->failed || !t->published_once)) {
-                code = 1;
-                cpgo_log(CPGO_LVL_ERROR, "target not published", "target", t->key, "error",
-                         t->last_error[0] ? t->last_error : "no successful scrape", NULL);
-            }
-        /* backends that failed are reported by their log lines; they fail the run */
-        if (d->exit_code) code = d->exit_code;
-    }
+    /* --once: the summary (report.c) decides: a target not published fails the run, a
+     * failed backend in a published target is a warning (a failure with --strict) */
+    int code = o->once ? cpgo_report_finish(d, o->summary ? stdout : NULL) : 0;
     if (uv_loop_close(&d->loop))
         cpgo_log(CPGO_LVL_WARN, "loop closed with handles still open", NULL);
     daemon_free(d);

@@ -21,10 +21,16 @@ struct cpgo_run_opts {
     int log_fd;                        /* where logs go; 0 = standard error */
     unsigned shard_index, shard_count; /* own the targets whose id % count == index;
                                           count 0 = all (see cpgo_daemon_parse_shard) */
+    /* with once (report.c): */
+    int summary;  /* print the summary table on standard output at the end */
+    int progress; /* draw the progress line on the log fd (the caller saw a terminal) */
+    int strict;   /* a warning (a failed scrape in a published target) fails the run */
 };
 
 /* Runs until SIGINT/SIGTERM (or, with once, one round). Returns the exit status:
- * 0 ok; 1 a backend or target failed (with once) or a runtime failure; 2 invalid config. */
+ * 0 ok (with once: every target published or had nothing to publish); 1 a runtime failure,
+ * or with once a target that failed (or, with strict, a warning); 2 invalid usage or
+ * configuration, the configuration file missing or unreadable included. */
 int cpgo_daemon_run(const struct cpgo_run_opts *o);
 
 /* --output DIR: every target's path must be valid and no two may share a file (or make

@@ -2,13 +2,14 @@
  * daemon_int.h - the daemon's runtime objects, shared by its three files: daemon.c
  * (schedules, scrapes, ingest, lifecycle, reload), publish.c (publishing: into a directory,
  * or the publish queue, forge rounds on the work queue and pull requests on the loop) and
- * observe.c (metrics, the admin endpoint's pages); and by scrape_opts.c (scrape options
- * from the configuration: pure functions, any thread).
+ * observe.c (metrics, the admin endpoint's pages); by report.c (--once's progress line and
+ * summary, which daemon.c, service.c and publish.c's outcomes feed); and by scrape_opts.c
+ * (scrape options from the configuration: pure functions, any thread).
  *
  * Calls go one way: daemon.c calls publish.c and observe.c, publish.c calls observe.c, and
- * neither calls back into daemon.c. What they may use of the daemon's runtime is at the end
- * of this file (the wall clock, a target's merge options, the progress hook daemon.c
- * installs), so the three files do not call each other in a circle.
+ * neither calls back into daemon.c; report.c calls none of them. What they may use of the
+ * daemon's runtime is at the end of this file (the wall clock, a target's merge options,
+ * the progress hook daemon.c installs), so the files do not call each other in a circle.
  *
  * One struct backend per configured backend, one struct target per target; both are heap
  * objects referenced by pointer from callbacks and jobs, so a configuration reload can swap
@@ -127,6 +128,12 @@ struct target {
     int once_submitted;
     int once_done; /* forge: its --once publish has finished */
     char last_error[512];
+    /* --once's summary (report.c): this run's scrapes that ended for good, and where its
+     * publish went (set where the outcome is counted, publish.c) */
+    uint64_t run_ok, run_failed;
+    size_t run_warnings;
+    char pub_commit[CPGO_GIT_ID_SIZE]; /* the head branch's commit (a git round) */
+    char pub_path[1024];               /* the profile's path in the repository */
     /* forges */
     int prforge;                     /* enum cpgo_prapi_forge; -1: no pull requests (local) */
     char owner[256], repo[128];      /* from the repository path (GitLab: group/sub/project) */
@@ -225,7 +232,7 @@ struct backend {
     char last_error[512];
     int64_t last_success_ms;
     uint64_t ok, failed, missed_ticks;
-    int failed_in_once;
+    int reported; /* --once: its scrape's end is in the report (report.c) */
     int removed;
     struct cpgo_list_node wait_link; /* in daemon.waiting, while waiting */
     struct backend *next;
@@ -279,8 +286,8 @@ struct daemon {
     int snapshots_outstanding;
     int snapshot_phase; /* 0 not started, 1 running, 2 done */
     int closing;
-    int exit_code;
     /* --once */
+    struct cpgo_report *report; /* progress and summary (report.c) */
     int once_publishing;
     size_t once_outstanding_publishes;
     /* publishing to forges */
@@ -330,6 +337,27 @@ void cpgo_observe_backend_left(struct backend *b, int removed);
  * its scrape series under t go. */
 void cpgo_observe_service_left(const struct service *s, const struct target *t);
 void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
+
+/* report.c (loop thread): --once's progress line on a terminal and its summary. daemon.c
+ * reports each scrape's end and asks for the summary at the end; service.c and publish.c
+ * add warnings. */
+struct cpgo_report;
+int cpgo_report_start(struct daemon *d); /* after the targets exist; 0, or -1 out of memory */
+/* b's scrape of this run ended for good (merged, failed after its retries, replaced by
+ * another instance because busy, or never started before the stop): counted in its target
+ * once, whichever of these calls comes first. */
+void cpgo_report_scrape(struct backend *b);
+/* Something the summary lists as a warning of t (a discovery source that failed): who is
+ * what it is about (a service, a source). */
+void cpgo_report_warn(struct target *t, const char *who, const char *text);
+void cpgo_report_stop(struct daemon *d); /* the progress line's timer closed, the line erased */
+/* The progress line as it is drawn now, cut to a terminal of `width` columns (cap bytes at
+ * most, NUL included). */
+void cpgo_report_progress(struct daemon *d, char *line, size_t cap, size_t width);
+/* Prints the summary on out (NULL: none) and returns --once's exit status: 1 when a target
+ * was not published or, with opts.strict, when there is a warning; else 0. */
+int cpgo_report_finish(struct daemon *d, FILE *out);
+void cpgo_report_free(struct daemon *d);
 
 /* spill.c (loop thread): when the targets' pending merges hold more than
  * limits.max_pending_memory, queues spill jobs for the least recently used idle ones (one

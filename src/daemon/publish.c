@@ -876,6 +876,9 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
                  cpgo_class_name(r->gcls), NULL);
         return ROUND_ENDS;
     }
+    /* where it went, for --once's summary (report.c) */
+    snprintf(t->pub_commit, sizeof t->pub_commit, "%s", r->commit);
+    snprintf(t->pub_path, sizeof t->pub_path, "%s", r->path);
     if (d->opts.dry_run &&
         (r->outcome == CPGO_FORGE_OUT_NOTHING || r->outcome == CPGO_FORGE_OUT_UNMANAGED ||
          r->outcome == CPGO_FORGE_OUT_GATED || r->outcome == CPGO_FORGE_OUT_SAME_AS_BASE))

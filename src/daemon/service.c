@@ -359,14 +359,19 @@ int cpgo_service_once_poll(struct service *s, int timed_out)
     if (timed_out && s->dsc && !cpgo_discovery_settled(s->dsc))
         cpgo_log(CPGO_LVL_WARN, "discovery has not answered in time: scraping what is known",
                  "service", s->name, NULL);
-    /* a source that failed or never answered: the run could not see the whole service, so
-     * it ends 1, as a failed backend does (what was scraped is still published) */
+    /* a source that failed or never answered: the run could not see the whole service, a
+     * warning in the summary, as a failed backend is (what was scraped is still published;
+     * --strict fails the run) */
     for (size_t i = 0; s->dsc && i < cpgo_discovery_nsources(s->dsc); i++) {
         const struct cpgo_sd_source *src = cpgo_discovery_source(s->dsc, i);
         if (src->answered && src->ok) continue;
-        s->d->exit_code = 1;
+        const char *error = src->answered ? src->error : "no answer in time";
         cpgo_log(CPGO_LVL_ERROR, "discovery source failed", "service", s->name, "source", src->name,
-                 "error", src->answered ? src->error : "no answer in time", NULL);
+                 "error", error, NULL);
+        char who[300], text[600];
+        snprintf(who, sizeof who, "service %s", s->name);
+        snprintf(text, sizeof text, "discovery source %.100s failed: %.450s", src->name, error);
+        cpgo_report_warn(s->t, who, text);
     }
     s->once_state = round_start(s) == 0 ? 1 : 2;
     return 1;

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `cpgo check-config`: the original sample and every example load (exit 0); errors exit 2
-# with file:line:column lines on stderr; an unreadable file exits 1; the original tool's
-# -configPath flag works; secrets (header values, URL passwords, literal tokens) never
-# reach the output; what run refuses (head_branch: the target branch, or refs/...) is
-# refused; the normalised dump loads again unchanged; --reference is docs/CONFIG.md.
+# with file:line:column lines on stderr; so does a missing or unreadable file (a usage
+# error, as for every command that takes -c: the systemd unit's RestartPreventExitStatus=2);
+# the original tool's -configPath flag works; secrets (header values, URL passwords,
+# literal tokens) never reach the output; what run refuses (head_branch: the target branch,
+# or refs/...) is refused; the normalised dump loads again unchanged; --reference is
+# docs/CONFIG.md.
 . "$(dirname "$0")/lib.sh"
 
 # the state_dir default depends on the environment: pin it
@@ -92,12 +94,12 @@ expect 2 "huge.yaml: the file is larger than the limit of 4 MiB" "file over 4 Mi
 expect 2 "<stdin>: the file is larger than the limit of 4 MiB" "stdin over 4 MiB" -- \
   sh -c "'$CPGO' check-config -c - < '$T/huge.yaml'"
 
-# operational failures exit 1
-expect 1 "$T/missing.yaml: cannot open: No such file or directory" "missing file" -- "$CPGO" check-config -c "$T/missing.yaml"
-expect 1 "is a directory" "directory" -- "$CPGO" check-config -c "$T"
+# a file that cannot be read is a usage error (exit 2), as for every command with -c
+expect 2 "$T/missing.yaml: cannot open: No such file or directory" "missing file" -- "$CPGO" check-config -c "$T/missing.yaml"
+expect 2 "is a directory" "directory" -- "$CPGO" check-config -c "$T"
 if [ "$(id -u)" -ne 0 ]; then
   cp "$S" "$T/unreadable.yaml" && chmod 000 "$T/unreadable.yaml"
-  expect 1 "Permission denied" "unreadable file" -- "$CPGO" check-config -c "$T/unreadable.yaml"
+  expect 2 "Permission denied" "unreadable file" -- "$CPGO" check-config -c "$T/unreadable.yaml"
 fi
 
 # usage

@@ -57,7 +57,8 @@ once "$T/a.yaml"
 once "$T/a.yaml"
 once "$T/a.yaml" --output "$D"
 once "$T/a.yaml" --output "$D"
-check "the setup left scrapes pending (min_change skips)" [ "$(grep -c 'below min_change' "$T/setup.log")" -eq 2 ]
+check "the setup left scrapes pending (min_change skips)" \
+  [ "$(grep -c 'msg="not published: the change is below min_change"' "$T/setup.log")" -eq 2 ]
 FILE="$D/local$R/main/default.pgo"
 [ -f "$FILE" ] || FILE=$(find "$D" -name default.pgo | head -1)
 check "DIR holds the published file" [ -s "$FILE" ]

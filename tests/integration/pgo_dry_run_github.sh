@@ -57,8 +57,11 @@ check "nothing left in TMPDIR" [ -z "$(ls -A "$TMPDIR")" ]
 check "the token never appears" sh -c "! grep -q '$TOKEN' '$T/report' '$T/log'"
 
 "$CPGO" run --once --dry-run -c "$T/c.yaml" >"$T/report2" 2>/dev/null
-# (the Window row is the scrape's wall-clock time)
-check "a second dry run reports the same" cmp -s <(grep -v '^| Window' "$T/report") <(grep -v '^| Window' "$T/report2")
+# (the Window row is the scrape's wall-clock time, the summary's head line the run's time)
+same() { grep -v '^| Window\|^cpgo run --once --dry-run: ' "$1"; }
+check "a second dry run reports the same" cmp -s <(same "$T/report") <(same "$T/report2")
+check "the summary says it was a dry run" \
+  grep -q '  dry run: would publish (the report above)$' "$T/report"
 
 # without a token: it starts, and fails where the server wants credentials
 rm -f "$T/token"
