@@ -58,10 +58,7 @@ int cpgo_cmd_check_config(int argc, char **argv)
     int reference = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(cpgo_cli_usage(CMD), stdout);
-            return CPGO_EXIT_OK;
-        }
+        if (CPGO_CLI_IS_HELP(a)) return cpgo_cli_help_flag(CMD);
         if (!strcmp(a, "--reference")) {
             reference = 1;
             continue;

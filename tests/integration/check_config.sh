@@ -107,7 +107,7 @@ expect 2 "needs a FILE" "-configPath without a file" -- "$CPGO" check-config -co
 expect 2 "expects one configuration file" "two files" -- "$CPGO" check-config "$S" "$S"
 expect 0 "" "help" -- "$CPGO" help check-config
 check "help mentions -configPath" grep -q -- '-configPath' "$T/out"
-expect 0 "" "--help" -- "$CPGO" check-config --help
+expect 2 "Run 'cpgo help check-config' for details." "--help" -- "$CPGO" check-config --help
 
 # secrets never reach the output, valid or not
 TOKEN='ghp_Z9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF'
