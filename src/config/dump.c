@@ -373,8 +373,11 @@ static const char reference_head[] =
     "- `defaults:` takes any `backends[]` key and applies it to every backend that does not\n"
     "  set the key itself.\n"
     "- A backend's `timeout` must be longer than the profile's `seconds` (from the `url`,\n"
-    "  30 when absent) and shorter than the shortest period of its `schedule`, so one\n"
-    "  scrape ends before the next begins.\n"
+    "  30 when absent) and not longer than the shortest period of its `schedule`, so one\n"
+    "  scrape ends before the next begins. Not written, it is `seconds` + 15s, clamped to\n"
+    "  that period when the period is shorter (as Prometheus clamps a defaulted\n"
+    "  `scrape_timeout` to `scrape_interval`); only a written `timeout` that does not fit is\n"
+    "  an error. A schedule whose shortest period is not longer than `seconds` is one.\n"
     "- Backends with the same repository (compared after normalisation: host lowercased,\n"
     "  `.git` and trailing `/` ignored, https, ssh and scp-like forms alike), `target_branch`\n"
     "  and `target_file` form one *target*: their profiles are merged into one file. They\n"
@@ -484,7 +487,8 @@ void cpgo_config_write_reference(FILE *out)
         fprintf(out, "%s `%s`", n++ ? "," : "", k->name);
     }
     fputs(". The profile's duration is the service's `seconds`; its `timeout` (default "
-          "`seconds` + 15s) follows the same rules as a backend's.\n",
+          "`seconds` + 15s, at most the schedule's shortest period) follows the same rules as a "
+          "backend's.\n",
           out);
     free(preset);
 }

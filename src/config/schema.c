@@ -301,10 +301,14 @@ const struct key cpgo_config_keys[NKEYS] = {
                      .desc = "When to scrape: five-field cron (`*/5 * * * *`), `@hourly` and "
                              "the other macros, `@every 10m`; UTC unless prefixed "
                              "`CRON_TZ=Zone/Name `."},
-    [KI_TIMEOUT] = {"timeout", BK(timeout_ms), .type = T_DURATION, .def_doc = "seconds + 15s",
-                    .min = SEC, .max = 24 * HOUR,
+    [KI_TIMEOUT] = {"timeout", BK(timeout_ms), .type = T_DURATION,
+                    .def_doc = "seconds + 15s, at most the schedule's shortest period", .min = SEC,
+                    .max = 24 * HOUR,
                     .desc = "Whole-scrape deadline. Must be longer than the profile's "
-                            "`seconds` and shorter than the schedule's shortest period."},
+                            "`seconds` and not longer than the schedule's shortest period. "
+                            "Not written, it is `seconds` + 15s, or that period when shorter "
+                            "(as Prometheus clamps a defaulted `scrape_timeout` to "
+                            "`scrape_interval`)."},
     [KI_CONNECT_TIMEOUT] = {"connect_timeout", BK(connect_timeout_ms), .type = T_DURATION,
                             .def = "10s", .min = 10, .max = 10 * MINUTE,
                             .desc = "Deadline for the TCP (and TLS) connection; at most "
