@@ -128,6 +128,8 @@ int cpgo_cmd_check_config(int argc, char **argv)
     /* accepted, but without effect: said on stderr, so the dump stays configuration */
     for (size_t i = 0; i < cfg->nwarnings; i++)
         fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
+    /* what no check here can see: the daemon resolves it when it runs */
+    if (!quiet) cpgo_config_write_runtime(cfg, stderr);
     rc = quiet ? 0 : cpgo_config_dump(cfg, stdout);
     cpgo_config_free(cfg);
     if (rc || fflush(stdout)) {
