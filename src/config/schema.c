@@ -409,7 +409,14 @@ const struct key cpgo_config_keys[NKEYS] = {
     [KI_TARGET_FILE] = {"open_pull_request.target_file", BK(target_file), .type = T_STR,
                         .def = "default.pgo", .check = cpgo_config_check_target_file,
                         .desc = "The profile's path in the repository: relative, without "
-                                "`.` or `..` segments, not inside `.git`."},
+                                "`.` or `..` segments, not inside `.git`. A bare name (no "
+                                "`/`) is looked for anywhere in the repository: the one file "
+                                "of that name is updated where it is (several are an error). "
+                                "When there is none, it is created in the directory of the "
+                                "repository's one `package main` (where `go build "
+                                "-pgo=auto` reads `default.pgo`), at the root when no "
+                                "directory holds one; several main packages are an error "
+                                "that lists them: write the path."},
     [KI_TARGET_BRANCH] = {"open_pull_request.target_branch", BK(target_branch), .type = T_STR,
                           .def_doc = "the repository's default branch",
                           .check = cpgo_config_check_branch, .flags = F_NULLABLE,
