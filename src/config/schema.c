@@ -100,7 +100,9 @@ const struct key cpgo_config_keys[NKEYS] = {
                       .choices = log_levels, .desc = "Least severity logged."},
     [KI_LOG_FORMAT] = {"log.format", TOP(log_format), .type = T_ENUM, .def = "logfmt",
                        .choices = log_formats,
-                       .desc = "Log lines as logfmt (`key=value`) or as JSON objects."},
+                       .desc = "Log lines as logfmt (`key=value`) or as JSON objects, "
+                               "whose counts, sizes and seconds are numbers and flags "
+                               "booleans, as Go's slog writes them."},
     [KI_SHUTDOWN_TIMEOUT] = {"shutdown_timeout", TOP(shutdown_timeout_ms), .type = T_DURATION,
                              .def = "30s", .min = 100, .max = HOUR,
                              .desc = "On SIGTERM or SIGINT: how long running work may take to "
