@@ -48,7 +48,7 @@ static void format_time(int64_t ns, char *buf, size_t cap)
         for (size_t n = strlen(f); f[n - 1] == '0'; n--)
             f[n - 1] = 0;
     }
-    char zone[8] = "Z";
+    char zone[24] = "Z"; /* room for any two numbers, as -Wformat-truncation reckons */
     long off = tm.tm_gmtoff;
     if (off) {
         char sign = off < 0 ? '-' : '+';
