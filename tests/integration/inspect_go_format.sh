@@ -6,7 +6,7 @@
 need_go
 
 # profiles whose header holds exactly the (time_nanos, duration_nanos) pairs below: the
-# pprof wire format written by hand (string table, one sample type, fields 9 and 10)
+# pprof wire format written by hand (string table, one sample type, fields 9 to 12)
 CASES="1764684184000000000:30000000000
 1764684184123456789:90000000000
 0:1500000000
@@ -35,9 +35,11 @@ d = sys.argv[1]
 for i, case in enumerate(sys.argv[2:]):
     t, dur = (int(x) for x in case.split(":"))
     msg = ld(1, field(1, 0, varint(1)) + field(2, 0, varint(2)))
-    for s in (b"", b"samples", b"count"):
+    for s in (b"", b"samples", b"count", b"cpu", b"nanoseconds"):
         msg += ld(6, s)
     msg += field(9, 0, varint(t)) + field(10, 0, varint(dur))
+    # period type cpu/nanoseconds and a period, as Go writes them
+    msg += ld(11, field(1, 0, varint(3)) + field(2, 0, varint(4))) + field(12, 0, varint(10000000))
     open(f"{d}/p{i}.pb", "wb").write(msg)
 EOF
 
