@@ -4,6 +4,7 @@
  * Every subcommand returns the exit status itself (0 ok, 1 operational failure, 2 invalid
  * usage or input).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,12 +63,17 @@ static const struct {
      "YAML with every default filled in and secrets masked (header values of\n"
      "Authorization, Cookie and other secret-looking headers, credentials in URLs), then\n"
      "the targets it defines, as comments. Every error is printed on standard error as\n"
-     "FILE:LINE:COLUMN: KEY: PROBLEM. Exit status 0 when valid, 2 when there are errors\n"
-     "or the file is missing or cannot be read.\n"
+     "FILE:LINE:COLUMN: KEY: PROBLEM. What only the daemon can resolve when it runs (a\n"
+     "target_branch not written, tokens read from the environment or a file, discovered\n"
+     "instances, where a target_file without a directory goes, a state_dir derived from\n"
+     "the environment) is said on standard error, one 'warning: resolved at run time:'\n"
+     "line each. Exit status 0 when valid, 2 when there are errors or the\n"
+     "file is missing or cannot be read.\n"
      "\n"
      "  -c, --config FILE     the configuration file ('-' reads standard input); the\n"
      "                        original tool's -configPath FILE is accepted too\n"
-     "  -q, --quiet           print nothing when the file is valid\n"
+     "  -q, --quiet           print nothing when the file is valid (the run-time\n"
+     "                        warnings neither)\n"
      "  --output DIR          also check what 'cpgo run --output DIR' checks: no two\n"
      "                        targets share an output file\n"
      "  --reference           print the reference of every key (docs/CONFIG.md) and exit\n"},
@@ -172,9 +178,10 @@ void cpgo_cli_print_help(FILE *out)
             CPGO_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "  %-13s %s\n", "help", "show help for a command");
-    fprintf(out, "\nRun 'cpgo help COMMAND' for a command's options. 'cpgo --version' prints the "
-                 "version.\n");
+    /* as `go help`: help is how to ask, not a command of the list (`cpgo help help` is an
+     * unknown topic, as `go help help` is) */
+    fprintf(out, "\nUse 'cpgo help <command>' for more information about a command.\n"
+                 "'cpgo --version' prints the version.\n");
     /* teams replacing the original keep its command line in their unit files */
     fputs("\nThe original tool's command line runs the daemon as 'cpgo run' does:\n"
           "  cpgo [-configPath FILE] [-githubToken TOKEN] [-verbose]\n"
@@ -184,6 +191,38 @@ void cpgo_cli_print_help(FILE *out)
           "  -verbose              debug logging (-verbose=false turns it off)\n"
           "Go's spellings work (--configPath, -configPath=FILE), and so do run's options.\n",
           out);
+}
+
+int cpgo_cli_help_flag(const char *cmd)
+{
+    /* the usage lines (up to the first blank line), as `go build -h` prints them */
+    const char *u = cpgo_cli_usage(cmd);
+    const char *end = u ? strstr(u, "\n\n") : NULL;
+    if (u) fprintf(stderr, "%.*s\n", (int)(end ? end - u : (ptrdiff_t)strlen(u)), u);
+    fprintf(stderr, "Run 'cpgo help %s' for details.\n", cmd);
+    return CPGO_EXIT_INVALID;
+}
+
+/* `cpgo help [TOPIC...]`, as `go help`: the list or a command's whole text on standard
+ * output (0); an unknown topic, `help` itself or anything after a command is refused on
+ * standard error (2) in Go's words. */
+static int help(int argc, char **argv)
+{
+    if (argc < 3) {
+        cpgo_cli_print_help(stdout);
+        return CPGO_EXIT_OK;
+    }
+    const char *u = cpgo_cli_usage(argv[2]);
+    if (!u || argc > 3) {
+        fputs("cpgo help", stderr);
+        for (int i = 2; i < argc; i++)
+            fprintf(stderr, " %s", argv[i]);
+        fprintf(stderr, ": unknown help topic. Run 'cpgo help%s%s'.\n", u ? " " : "",
+                u ? argv[2] : "");
+        return CPGO_EXIT_INVALID;
+    }
+    fputs(u, stdout);
+    return CPGO_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -205,29 +244,17 @@ int main(int argc, char **argv)
         printf("cpgo %s\n", CPGO_VERSION);
         return CPGO_EXIT_OK;
     }
-    /* Go's flag package answers -h, -help and --help */
+    /* Go's flag package answers -h, -help and --help: the usage on standard error, exit 2
+     * (as `go -h`; `cpgo help` prints it on standard output with 0) */
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "-help")) {
-        cpgo_cli_print_help(stdout);
-        return CPGO_EXIT_OK;
+        cpgo_cli_print_help(stderr);
+        return CPGO_EXIT_INVALID;
     }
     /* a flag where the command goes: the original tool's command line */
     if (cmd[0] == '-' && cmd[1]) return cpgo_cmd_original(argc, argv);
-    if (!strcmp(cmd, "help")) {
-        if (argc < 3) {
-            cpgo_cli_print_help(stdout);
-            return CPGO_EXIT_OK;
-        }
-        const char *u = cpgo_cli_usage(argv[2]);
-        if (!u) {
-            fprintf(stderr, "cpgo help: unknown command '%s'\nRun 'cpgo help' for the list.\n",
-                    argv[2]);
-            return CPGO_EXIT_INVALID;
-        }
-        fputs(u, stdout);
-        return CPGO_EXIT_OK;
-    }
+    if (!strcmp(cmd, "help")) return help(argc, argv);
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(commands[i].name, cmd)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "cpgo: unknown command '%s'\nRun 'cpgo help' for the list of commands.\n", cmd);
+    fprintf(stderr, "cpgo %s: unknown command\nRun 'cpgo help' for usage.\n", cmd);
     return CPGO_EXIT_INVALID;
 }

@@ -110,6 +110,77 @@ void cpgo_duration_format(int64_t ms, char *buf, size_t cap)
         snprintf(buf, cap, "%ss", sec);
 }
 
+/* Go's fmtFrac: the prec low digits of v as a fraction, trailing zeros (and a bare '.')
+ * dropped, written right to left ending before w; returns the new w, *v the integer part. */
+static size_t frac_go(char *b, size_t w, uint64_t *v, int prec)
+{
+    int print = 0;
+    for (int i = 0; i < prec; i++) {
+        unsigned digit = (unsigned)(*v % 10);
+        print = print || digit != 0;
+        if (print) b[--w] = (char)('0' + digit);
+        *v /= 10;
+    }
+    if (print) b[--w] = '.';
+    return w;
+}
+
+static size_t int_go(char *b, size_t w, uint64_t v)
+{
+    do {
+        b[--w] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return w;
+}
+
+void cpgo_duration_format_ns(int64_t ns, char *buf, size_t cap)
+{
+    /* right to left as Go's time.Duration.format, so the bytes are Go's: 32 hold the
+     * longest ("-2562047h47m16.854775808s") */
+    char b[32];
+    size_t w = sizeof b;
+    int neg = ns < 0;
+    uint64_t u = neg ? -(uint64_t)ns : (uint64_t)ns;
+    if (u < 1000000000u) {
+        int prec;
+        b[--w] = 's';
+        if (u == 0) {
+            b[--w] = '0';
+            snprintf(buf, cap, "%.*s", (int)(sizeof b - w), b + w);
+            return;
+        } else if (u < 1000u) {
+            prec = 0;
+            b[--w] = 'n';
+        } else if (u < 1000000u) {
+            prec = 3;
+            b[--w] = '\xb5'; /* U+00B5 in UTF-8, as Go writes it */
+            b[--w] = '\xc2';
+        } else {
+            prec = 6;
+            b[--w] = 'm';
+        }
+        w = frac_go(b, w, &u, prec);
+        w = int_go(b, w, u);
+    } else {
+        b[--w] = 's';
+        w = frac_go(b, w, &u, 9);
+        w = int_go(b, w, u % 60);
+        u /= 60;
+        if (u > 0) {
+            b[--w] = 'm';
+            w = int_go(b, w, u % 60);
+            u /= 60;
+            if (u > 0) {
+                b[--w] = 'h';
+                w = int_go(b, w, u);
+            }
+        }
+    }
+    if (neg) b[--w] = '-';
+    snprintf(buf, cap, "%.*s", (int)(sizeof b - w), b + w);
+}
+
 int cpgo_size_parse(const char *text, uint64_t *bytes, struct cpgo_err *err)
 {
     static const struct {

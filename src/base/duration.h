@@ -22,6 +22,10 @@ int cpgo_duration_parse(const char *text, int64_t *ms, struct cpgo_err *err);
 /* Formats ms the way Go prints a time.Duration ("1h30m0s", "45s", "1.5s", "250ms", "0s"). */
 void cpgo_duration_format(int64_t ms, char *buf, size_t cap);
 
+/* Formats ns exactly as Go's time.Duration.String: "1.5s", "1m30.000000001s", "1.234ms",
+ * "12µs" (the micro sign, U+00B5), "7ns", "0s", "-2s"; cap of 32 always holds it. */
+void cpgo_duration_format_ns(int64_t ns, char *buf, size_t cap);
+
 /*
  * Parses a size: a non-negative integer (bytes) optionally followed by a unit: B, KB, MB,
  * GB (powers of 1000) or KiB, MiB, GiB (powers of 1024); spaces between number and unit

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -98,6 +99,68 @@ static void write_all(const char *p, size_t len)
 /* "\r" to the line's start, ESC [ K erases to its end (every VT100 descendant) */
 static const char erase_seq[] = "\r\033[K";
 
+/* The length of a JSON number at the start of v (RFC 8259's grammar: no '+', no leading
+ * zero, no "inf"), 0 when there is none; *integral says it has no fraction or exponent. */
+static size_t json_number_len(const char *v, int *integral)
+{
+    const char *p = v;
+    *integral = 1;
+    if (*p == '-') p++;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (*p >= '0' && *p <= '9')
+            p++;
+    else
+        return 0;
+    if (*p == '.') {
+        *integral = 0;
+        if (!(*++p >= '0' && *p <= '9')) return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        *integral = 0;
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!(*p >= '0' && *p <= '9')) return 0;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return (size_t)(p - v);
+}
+
+/* A value for JSON: typed when the key's marker says so and the text is of that type,
+ * else the text as a string (a caller's mistake shows, it is not dropped). */
+static json_t *json_value(char type, const char *v)
+{
+    if (!v) return json_null();
+    if (type == CPGO_LOG_BOOL("")[0]) {
+        if (!strcmp(v, "true")) return json_true();
+        if (!strcmp(v, "false")) return json_false();
+    } else if (type == CPGO_LOG_INT("")[0] || type == CPGO_LOG_NUM("")[0]) {
+        int integral;
+        size_t n = json_number_len(v, &integral);
+        if (n && !v[n] && integral) {
+            errno = 0;
+            long long x = strtoll(v, NULL, 10);
+            if (!errno) return json_integer(x);
+        } else if (n && !v[n] && type == CPGO_LOG_NUM("")[0]) {
+            double x = strtod(v, NULL);
+            if (isfinite(x)) return json_real(x);
+        }
+    }
+    return json_string(v);
+}
+
+/* The key without its type marker, and the marker (0: a string). */
+static const char *untyped(const char *k, char *type)
+{
+    *type = 0;
+    if (k[0] >= 1 && k[0] <= 3) *type = *k++;
+    return k;
+}
+
 static void write_line(const char *line, size_t len)
 {
     pthread_mutex_lock(&g_mu);
@@ -127,9 +190,13 @@ void cpgo_log(int level, const char *msg, ...)
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
-            json_object_set_new(o, k, v ? json_string(v) : json_null());
+            char type;
+            k = untyped(k, &type);
+            json_object_set_new(o, k, json_value(type, v));
         }
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        /* 15 digits: a decimal the caller printed with up to 15 ("0.123") is written back
+         * as given, not as the double's 17-digit expansion (0.12299999999999999) */
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         json_decref(o);
         if (s) {
             size_t n = strlen(s);
@@ -145,6 +212,8 @@ void cpgo_log(int level, const char *msg, ...)
         const char *k;
         while ((k = va_arg(ap, const char *)) != NULL) {
             const char *v = va_arg(ap, const char *);
+            char type;
+            k = untyped(k, &type); /* logfmt has no types: the text as given */
             if (o < cap) o += (size_t)snprintf(line + o, cap - o, " %s=", k);
             if (o < cap) put_value(line, cap, &o, v ? v : "");
         }

@@ -10,6 +10,7 @@
 #define CPGO_CLI_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -32,6 +33,11 @@ int cpgo_cmd_discover(int argc, char **argv);
 /* Usage text of a command (NULL for unknown) and the list of commands. */
 const char *cpgo_cli_usage(const char *cmd);
 void cpgo_cli_print_help(FILE *out);
+/* A command's -h, -help or --help, as Go's flag package answers it: the usage lines and
+ * "Run 'cpgo help CMD' for details." on standard error; returns 2 (CPGO_EXIT_INVALID). */
+int cpgo_cli_help_flag(const char *cmd);
+/* Whether an argument asks for help that way. */
+#define CPGO_CLI_IS_HELP(a) (!strcmp((a), "-h") || !strcmp((a), "-help") || !strcmp((a), "--help"))
 
 /* Reads a whole file ("-" = standard input) into out, refusing more than max bytes. */
 int cpgo_cli_read_file(const char *path, size_t max, struct cpgo_buf *out, struct cpgo_err *err);

@@ -58,10 +58,7 @@ int cpgo_cmd_check_config(int argc, char **argv)
     int reference = 0, quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(cpgo_cli_usage(CMD), stdout);
-            return CPGO_EXIT_OK;
-        }
+        if (CPGO_CLI_IS_HELP(a)) return cpgo_cli_help_flag(CMD);
         if (!strcmp(a, "--reference")) {
             reference = 1;
             continue;
@@ -133,6 +130,8 @@ int cpgo_cmd_check_config(int argc, char **argv)
     /* accepted, but without effect: said on stderr, so the dump stays configuration */
     for (size_t i = 0; i < cfg->nwarnings; i++)
         fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
+    /* what no check here can see: the daemon resolves it when it runs */
+    if (!quiet) cpgo_config_write_runtime(cfg, stderr);
     rc = quiet ? 0 : cpgo_config_dump(cfg, stdout);
     cpgo_config_free(cfg);
     if (rc || fflush(stdout)) {

@@ -252,10 +252,9 @@ int cpgo_cmd_demo(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir_arg = argv[++i];
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(cpgo_cli_usage("demo"), stdout);
-            return CPGO_EXIT_OK;
-        } else
+        else if (CPGO_CLI_IS_HELP(argv[i]))
+            return cpgo_cli_help_flag("demo");
+        else
             return cpgo_cli_usage_error("demo", "unknown or incomplete option '%s'", argv[i]);
     }
     if (nprofiles() == 0) {

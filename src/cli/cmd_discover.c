@@ -99,10 +99,7 @@ int cpgo_cmd_discover(int argc, char **argv)
     int64_t timeout_ms = 30000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(cpgo_cli_usage(CMD), stdout);
-            return CPGO_EXIT_OK;
-        }
+        if (CPGO_CLI_IS_HELP(a)) return cpgo_cli_help_flag(CMD);
         int copt = cpgo_cli_config_option(CMD, argc, argv, &i, &path);
         if (copt < 0) return CPGO_EXIT_INVALID;
         if (copt > 0) {

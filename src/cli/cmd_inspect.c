@@ -10,7 +10,9 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "base/duration.h"
 #include "profile/pgograph.h"
 #include "profile/summary.h"
 
@@ -25,6 +27,40 @@ static json_t *fns_json(const struct cpgo_summary_fn *f, size_t n)
     return a;
 }
 
+/* A profile's time as Go's time.Unix(0, ns).Format(time.RFC3339Nano) prints it: local time
+ * (TZ) with its offset, "Z" for UTC, the fraction without trailing zeros. */
+static void format_time(int64_t ns, char *buf, size_t cap)
+{
+    int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+    if (frac < 0) {
+        frac += 1000000000;
+        sec--;
+    }
+    time_t t = (time_t)sec;
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) {
+        snprintf(buf, cap, "%" PRId64 "ns since the epoch", ns);
+        return;
+    }
+    char f[16] = "";
+    if (frac) {
+        snprintf(f, sizeof f, ".%09" PRId64, frac);
+        for (size_t n = strlen(f); f[n - 1] == '0'; n--)
+            f[n - 1] = 0;
+    }
+    char zone[24] = "Z"; /* room for any two numbers, as -Wformat-truncation reckons */
+    long off = tm.tm_gmtoff;
+    if (off) {
+        char sign = off < 0 ? '-' : '+';
+        if (off < 0) off = -off;
+        /* an offset is under a day (the kernel's tz data keeps it within ±26 h) */
+        unsigned h = (unsigned)(off / 3600 % 100), m = (unsigned)(off / 60 % 60);
+        snprintf(zone, sizeof zone, "%c%02u:%02u", sign, h, m);
+    }
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d%s%s", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, f, zone);
+}
+
 static int print_json(const char *file, size_t bytes, const struct cpgo_summary *s)
 {
     json_t *types = json_array();
@@ -32,17 +68,21 @@ static int print_json(const char *file, size_t bytes, const struct cpgo_summary 
         json_array_append_new(types,
                               json_pack("{s:s, s:s, s:I}", "type", s->type_names[i], "unit",
                                         s->type_units[i], "total", (json_int_t)s->totals[i]));
+    char when[64], dur[32];
+    format_time(s->time_nanos, when, sizeof when);
+    cpgo_duration_format_ns(s->duration_nanos, dur, sizeof dur);
     json_t *o = json_pack(
-        "{s:s, s:I, s:o, s:{s:s, s:s}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
+        "{s:s, s:I, s:o, s:{s:s, s:s}, s:I, s:I, s:s, s:I, s:s, s:{s:I, s:I, s:I, s:I, s:I}, "
         "s:{s:b, s:b, s:b, s:b}, s:s, s:o, s:o}",
         "file", file, "bytes", (json_int_t)bytes, "sample_types", types, "period_type", "type",
         s->period_type, "unit", s->period_unit, "period", (json_int_t)s->period, "time_nanos",
-        (json_int_t)s->time_nanos, "duration_nanos", (json_int_t)s->duration_nanos, "counts",
-        "samples", (json_int_t)s->nsamples, "locations", (json_int_t)s->nlocations, "functions",
-        (json_int_t)s->nfunctions, "mappings", (json_int_t)s->nmappings, "strings",
-        (json_int_t)s->nstrings, "pgo", "usable", cpgo_summary_pgo_usable(s), "has_pgo_sample_type",
-        s->pgo_index >= 0, "has_start_lines", s->has_start_lines, "has_negative_values",
-        s->has_negative, "top_value", s->ntypes ? s->type_names[s->value_index] : "", "top_flat",
+        (json_int_t)s->time_nanos, "time", when, "duration_nanos", (json_int_t)s->duration_nanos,
+        "duration", dur, "counts", "samples", (json_int_t)s->nsamples, "locations",
+        (json_int_t)s->nlocations, "functions", (json_int_t)s->nfunctions, "mappings",
+        (json_int_t)s->nmappings, "strings", (json_int_t)s->nstrings, "pgo", "usable",
+        cpgo_summary_pgo_usable(s), "has_pgo_sample_type", s->pgo_index >= 0, "has_start_lines",
+        s->has_start_lines, "has_negative_values", s->has_negative, "top_value",
+        s->ntypes ? s->type_names[s->value_index] : "", "top_flat",
         fns_json(s->by_flat, s->ntop_flat), "top_cum", fns_json(s->by_cum, s->ntop_cum));
     if (!o) return -1;
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -60,8 +100,11 @@ static void print_text(const char *file, size_t bytes, const struct cpgo_summary
     for (size_t i = 0; i < s->ntypes; i++)
         printf(" %s/%s", s->type_names[i], s->type_units[i]);
     printf("\nperiod:        %" PRId64 " %s/%s\n", s->period, s->period_type, s->period_unit);
-    printf("time:          %" PRId64 " ns since the epoch\n", s->time_nanos);
-    printf("duration:      %.3f s\n", (double)s->duration_nanos / 1e9);
+    char when[64], dur[32];
+    format_time(s->time_nanos, when, sizeof when);
+    cpgo_duration_format_ns(s->duration_nanos, dur, sizeof dur);
+    printf("time:          %s\n", when);
+    printf("duration:      %s\n", dur);
     printf("counts:        %zu samples, %zu locations, %zu functions, %zu mappings, %zu strings\n",
            s->nsamples, s->nlocations, s->nfunctions, s->nmappings, s->nstrings);
     printf("totals:       ");
@@ -146,8 +189,7 @@ int cpgo_cmd_inspect(int argc, char **argv)
             if (cpgo_cli_parse_limit(&lim, optarg, &err)) return cpgo_cli_fail("inspect", &err);
             break;
         case 'h':
-            fputs(cpgo_cli_usage("inspect"), stdout);
-            return CPGO_EXIT_OK;
+            return cpgo_cli_help_flag("inspect");
         default:
             return cpgo_cli_usage_error("inspect", "unknown or incomplete option '%s'",
                                         argv[optind - 1]);

@@ -119,8 +119,7 @@ int cpgo_cmd_merge(int argc, char **argv)
             if (cpgo_cli_parse_limit(&lim, optarg, &err)) return cpgo_cli_fail("merge", &err);
             break;
         case 'h':
-            fputs(cpgo_cli_usage("merge"), stdout);
-            return CPGO_EXIT_OK;
+            return cpgo_cli_help_flag("merge");
         default:
             return cpgo_cli_usage_error("merge", "unknown or incomplete option '%s'",
                                         argv[optind - 1]);

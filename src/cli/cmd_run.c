@@ -125,12 +125,13 @@ static int run_flags(const char *cmd, int argc, char **argv)
             if (!token) rc = CPGO_EXIT_FAIL;
             o.github_token = token;
             break;
-        case 'h':
+        case 'h': /* as Go's flag package: the usage on standard error, exit 2 */
             if (cmd)
-                fputs(cpgo_cli_usage(cmd), stdout);
-            else
-                cpgo_cli_print_help(stdout);
-            rc = CPGO_EXIT_OK;
+                rc = cpgo_cli_help_flag(cmd);
+            else {
+                cpgo_cli_print_help(stderr);
+                rc = CPGO_EXIT_INVALID;
+            }
             break;
         case ':':
             rc = usage_error(cmd, "a value is missing after", arg);

@@ -35,9 +35,33 @@ int cpgo_config_parse_int(const char *s, int64_t *v)
     return 1;
 }
 
+/* In place: "//" and "/./" become "/", a trailing "/" or "/." goes (the root stays "/").
+ * ".." is kept: through a symbolic link "a/link/.." is not "a", so only what cannot change
+ * the file named is removed. */
+static void clean_path(char *p)
+{
+    char *w = p;
+    for (const char *r = p; *r;) {
+        if (r[0] == '/' && w > p && w[-1] == '/') {
+            r++; /* "//" */
+        } else if (r[0] == '.' && (w == p || w[-1] == '/') && (r[1] == '/' || !r[1]) && w > p) {
+            r += r[1] ? 2 : 1; /* "/./" or a trailing "/." */
+        } else {
+            *w++ = *r++;
+        }
+    }
+    while (w > p + 1 && w[-1] == '/')
+        w--;
+    *w = 0;
+}
+
 char *cpgo_config_join_path(struct ctx *c, const char *rel)
 {
-    if (rel[0] == '/') return cpgo_config_strdup(c, rel);
+    if (rel[0] == '/') {
+        char *out = cpgo_config_strdup(c, rel);
+        if (out) clean_path(out);
+        return out;
+    }
     char cwd[4096] = "";
     const char *base = c->base_dir && *c->base_dir ? c->base_dir : ".";
     if (base[0] != '/' && !getcwd(cwd, sizeof cwd)) cwd[0] = 0;
@@ -51,6 +75,7 @@ char *cpgo_config_join_path(struct ctx *c, const char *rel)
         snprintf(out, n, "%s/%s", cwd, rel);
     else
         snprintf(out, n, "%s%s%s/%s", cwd, *cwd ? "/" : "", base, rel);
+    clean_path(out); /* what check-config prints and logs name: no "/./" nor "//" */
     return out;
 }
 

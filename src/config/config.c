@@ -782,6 +782,7 @@ int cpgo_config_parse_with(const char *text, size_t len, const char *name, const
         if (c.services->kid[i]->kind == N_MAP) cpgo_config_complete_backend(&c, &ss[i]);
     if (!c.full && !c.nomem) cpgo_config_assign_names(&c, bs, nb, ss, ns);
     if (!c.full && !c.nomem) cpgo_config_build_targets(&c, cfg, bs, nb, ss, ns);
+    cfg->state_dir_default = !top->set[KI_STATE_DIR];
     c.top = NULL;
     free(top);
 

@@ -349,6 +349,7 @@ struct cpgo_config {
      * each, for check-config to print and the daemon to log; at most 100. */
     char **warnings;
     size_t nwarnings;
+    int state_dir_default;             /* state_dir not written: derived from this environment */
     struct cpgo_config_source *source; /* private to src/config: the text, kept while a
                                           default branch is unresolved (loaded again then) */
 };
@@ -403,6 +404,15 @@ int cpgo_config_resolve_branches(struct cpgo_config **cfg, cpgo_config_branch_fn
  * (values of secret headers, cpgo_url_secret_header; URLs, proxy_url included, through
  * cpgo_url_mask); secret files are shown by path, never their content. */
 int cpgo_config_dump(const struct cpgo_config *c, FILE *out);
+
+/* Writes one "warning: " line per value the configuration leaves to run time, so that
+ * check-config says what it could not check: a target_branch not written (the repository's
+ * default branch, asked at start), a forge token or key read at start (from the environment
+ * or a file; whether the variable is set here, never its value), a service's discovered
+ * instances, a target_file without a directory (placed in the repository at publish
+ * time), a state_dir derived from this environment, ssh repositories without git.ssh_key
+ * (the agent). Returns how many. */
+size_t cpgo_config_write_runtime(const struct cpgo_config *c, FILE *out);
 
 /* The id under which `cpgo run --output DIR` keeps a target's state (state_dir/targets/<id>):
  * a hash of the target's id and "output", so directory runs never consume the pending

@@ -373,8 +373,11 @@ static const char reference_head[] =
     "- `defaults:` takes any `backends[]` key and applies it to every backend that does not\n"
     "  set the key itself.\n"
     "- A backend's `timeout` must be longer than the profile's `seconds` (from the `url`,\n"
-    "  30 when absent) and shorter than the shortest period of its `schedule`, so one\n"
-    "  scrape ends before the next begins.\n"
+    "  30 when absent) and not longer than the shortest period of its `schedule`, so one\n"
+    "  scrape ends before the next begins. Not written, it is `seconds` + 15s, clamped to\n"
+    "  that period when the period is shorter (as Prometheus clamps a defaulted\n"
+    "  `scrape_timeout` to `scrape_interval`); only a written `timeout` that does not fit is\n"
+    "  an error. A schedule whose shortest period is not longer than `seconds` is one.\n"
     "- Backends with the same repository (compared after normalisation: host lowercased,\n"
     "  `.git` and trailing `/` ignored, https, ssh and scp-like forms alike), `target_branch`\n"
     "  and `target_file` form one *target*: their profiles are merged into one file. They\n"
@@ -442,6 +445,127 @@ static const char reference_head[] =
     "| key | type | default | bounds | description |\n"
     "|---|---|---|---|---|\n";
 
+/* ---- what is left to run time (check-config's warnings) ------------------------------- */
+
+/* Each line starts so: a script can tell these from the configuration's own warnings. */
+#define RUNTIME "warning: resolved at run time: "
+
+static const char *k8s_role(enum cpgo_k8s_role r)
+{
+    return r == CPGO_K8S_POD ? "pods" : r == CPGO_K8S_SERVICE ? "services" : "endpointslices";
+}
+
+/* One forge's credential, when a target publishes through it. */
+static size_t forge_runtime(const struct cpgo_config *c, enum cpgo_forge f, const char *name,
+                            const struct cpgo_forge_api_cfg *api, FILE *out)
+{
+    int used = 0;
+    for (size_t i = 0; i < c->ntargets; i++)
+        used |= c->targets[i].forge == f;
+    if (!used) return 0;
+    char sh[SHOW_MAX + 8];
+    if (f == CPGO_FORGE_GITHUB && c->github.app.app_id > 0) {
+        fprintf(out,
+                RUNTIME "github.app.private_key_file %s: the GitHub App's key is read at start "
+                        "and on reload; installation tokens are asked from GitHub at run time\n",
+                cpgo_config_show(c->github.app.private_key_file, sh, sizeof sh));
+        return 1;
+    }
+    if (api->token_file) {
+        fprintf(out,
+                RUNTIME "%s.token_file %s: the token is read at start and on reload (by the "
+                        "daemon's user)\n",
+                name, cpgo_config_show(api->token_file, sh, sizeof sh));
+        return 1;
+    }
+    const char *env = api->token_env ? api->token_env : "";
+    fprintf(out,
+            RUNTIME "%s.token_env: the token is read from the environment variable %s at "
+                    "start and on reload (%s in this environment)\n",
+            name, cpgo_config_show(env, sh, sizeof sh), *env && getenv(env) ? "set" : "not set");
+    return 1;
+}
+
+size_t cpgo_config_write_runtime(const struct cpgo_config *c, FILE *out)
+{
+    size_t n = 0;
+    char sh[SHOW_MAX + 8];
+    if (c->state_dir_default) {
+        fprintf(out,
+                RUNTIME "state_dir not written: %s comes from this environment "
+                        "($XDG_STATE_HOME, $HOME, the user); the daemon's environment decides "
+                        "where its state is\n",
+                cpgo_config_show(c->state_dir, sh, sizeof sh));
+        n++;
+    }
+    int ssh = 0;
+    for (size_t i = 0; i < c->ntargets; i++) {
+        const struct cpgo_target_cfg *t = &c->targets[i];
+        ssh |= t->repo.kind == CPGO_REPO_SSH;
+        if (t->branch_default) {
+            fprintf(out,
+                    RUNTIME "target %s: target_branch not written: the repository's default "
+                            "branch is asked from the repository at start (and on reload); the "
+                            "target's id, state and head branch follow from it\n",
+                    cpgo_config_show(t->key, sh, sizeof sh));
+            n++;
+        }
+        if (!strchr(t->target_file, '/')) {
+            char f[SHOW_MAX + 8];
+            cpgo_config_show(t->target_file, f, sizeof f);
+            fprintf(out,
+                    RUNTIME
+                    "target %s: target_file %s has no directory: where it goes is "
+                    "found in the repository at publish time (an existing %s anywhere in it, "
+                    "else the directory of its one package main; with --output, as written)\n",
+                    cpgo_config_show(t->key, sh, sizeof sh), f, f);
+            n++;
+        }
+    }
+    n += forge_runtime(c, CPGO_FORGE_GITHUB, "github",
+                       &(struct cpgo_forge_api_cfg){.token_env = c->github.token_env,
+                                                    .token_file = c->github.token_file},
+                       out);
+    n += forge_runtime(c, CPGO_FORGE_GITLAB, "gitlab", &c->gitlab, out);
+    n += forge_runtime(c, CPGO_FORGE_GITEA, "gitea", &c->gitea, out);
+    if (ssh && !c->git.ssh_key) {
+        fputs(RUNTIME "git.ssh_key not written: ssh repositories authenticate with the ssh "
+                      "agent of the daemon's environment ($SSH_AUTH_SOCK) at run time\n",
+              out);
+        n++;
+    }
+    for (size_t i = 0; i < c->nservices; i++) {
+        const struct cpgo_service_cfg *s = &c->services[i];
+        char what[512] = "";
+        size_t o = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (o < sizeof what)                                                                       \
+            o += (size_t)snprintf(what + o, sizeof what - o, "%s", o ? "; " : "");                 \
+        if (o < sizeof what) o += (size_t)snprintf(what + o, sizeof what - o, __VA_ARGS__);        \
+    } while (0)
+        if (s->nstatics) ADD("static_configs: host names resolved at each round");
+        for (size_t k = 0; k < s->ndns; k++) {
+            char iv[32];
+            cpgo_duration_format(s->dns[k].refresh_ms, iv, sizeof iv);
+            ADD("dns_sd_configs[%zu]: %zu name%s asked every %s", k, s->dns[k].nnames,
+                s->dns[k].nnames == 1 ? "" : "s", iv);
+        }
+        for (size_t k = 0; k < s->nfiles; k++)
+            ADD("file_sd_configs[%zu]: %zu file pattern%s read when they change", k,
+                s->files[k].nfiles, s->files[k].nfiles == 1 ? "" : "s");
+        for (size_t k = 0; k < s->nk8s; k++)
+            ADD("kubernetes_sd_configs[%zu]: %s listed and watched at %s", k,
+                k8s_role(s->k8s[k].role),
+                s->k8s[k].api_server ? "the API server" : "the in-cluster API server");
+#undef ADD
+        fprintf(out, RUNTIME "services[%zu] %s: instances are discovered (%s)\n", i,
+                cpgo_config_show(s->name, sh, sizeof sh), what);
+        n++;
+    }
+    return n;
+}
+
 void cpgo_config_write_reference(FILE *out)
 {
     struct cpgo_config *preset = calloc(1, sizeof *preset);
@@ -484,7 +608,8 @@ void cpgo_config_write_reference(FILE *out)
         fprintf(out, "%s `%s`", n++ ? "," : "", k->name);
     }
     fputs(". The profile's duration is the service's `seconds`; its `timeout` (default "
-          "`seconds` + 15s) follows the same rules as a backend's.\n",
+          "`seconds` + 15s, at most the schedule's shortest period) follows the same rules as a "
+          "backend's.\n",
           out);
     free(preset);
 }

@@ -100,7 +100,9 @@ const struct key cpgo_config_keys[NKEYS] = {
                       .choices = log_levels, .desc = "Least severity logged."},
     [KI_LOG_FORMAT] = {"log.format", TOP(log_format), .type = T_ENUM, .def = "logfmt",
                        .choices = log_formats,
-                       .desc = "Log lines as logfmt (`key=value`) or as JSON objects."},
+                       .desc = "Log lines as logfmt (`key=value`) or as JSON objects, "
+                               "whose counts, sizes and seconds are numbers and flags "
+                               "booleans, as Go's slog writes them."},
     [KI_SHUTDOWN_TIMEOUT] = {"shutdown_timeout", TOP(shutdown_timeout_ms), .type = T_DURATION,
                              .def = "30s", .min = 100, .max = HOUR,
                              .desc = "On SIGTERM or SIGINT: how long running work may take to "
@@ -301,10 +303,14 @@ const struct key cpgo_config_keys[NKEYS] = {
                      .desc = "When to scrape: five-field cron (`*/5 * * * *`), `@hourly` and "
                              "the other macros, `@every 10m`; UTC unless prefixed "
                              "`CRON_TZ=Zone/Name `."},
-    [KI_TIMEOUT] = {"timeout", BK(timeout_ms), .type = T_DURATION, .def_doc = "seconds + 15s",
-                    .min = SEC, .max = 24 * HOUR,
+    [KI_TIMEOUT] = {"timeout", BK(timeout_ms), .type = T_DURATION,
+                    .def_doc = "seconds + 15s, at most the schedule's shortest period", .min = SEC,
+                    .max = 24 * HOUR,
                     .desc = "Whole-scrape deadline. Must be longer than the profile's "
-                            "`seconds` and shorter than the schedule's shortest period."},
+                            "`seconds` and not longer than the schedule's shortest period. "
+                            "Not written, it is `seconds` + 15s, or that period when shorter "
+                            "(as Prometheus clamps a defaulted `scrape_timeout` to "
+                            "`scrape_interval`)."},
     [KI_CONNECT_TIMEOUT] = {"connect_timeout", BK(connect_timeout_ms), .type = T_DURATION,
                             .def = "10s", .min = 10, .max = 10 * MINUTE,
                             .desc = "Deadline for the TCP (and TLS) connection; at most "
@@ -405,7 +411,14 @@ const struct key cpgo_config_keys[NKEYS] = {
     [KI_TARGET_FILE] = {"open_pull_request.target_file", BK(target_file), .type = T_STR,
                         .def = "default.pgo", .check = cpgo_config_check_target_file,
                         .desc = "The profile's path in the repository: relative, without "
-                                "`.` or `..` segments, not inside `.git`."},
+                                "`.` or `..` segments, not inside `.git`. A bare name (no "
+                                "`/`) is looked for anywhere in the repository: the one file "
+                                "of that name is updated where it is (several are an error). "
+                                "When there is none, it is created in the directory of the "
+                                "repository's one `package main` (where `go build "
+                                "-pgo=auto` reads `default.pgo`), at the root when no "
+                                "directory holds one; several main packages are an error "
+                                "that lists them: write the path."},
     [KI_TARGET_BRANCH] = {"open_pull_request.target_branch", BK(target_branch), .type = T_STR,
                           .def_doc = "the repository's default branch",
                           .check = cpgo_config_check_branch, .flags = F_NULLABLE,

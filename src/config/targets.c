@@ -312,13 +312,29 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
             c->nomem = 1;
     }
 
-    /* timeout: longer than the profile, shorter than the schedule's period */
+    /* timeout: longer than the profile, not longer than the schedule's period. Not written,
+     * it is seconds + 15s, clamped to the period as Prometheus clamps a defaulted
+     * scrape_timeout to scrape_interval; only a timeout someone wrote can fail to fit. */
     int timeout_ok = given(b, KI_TIMEOUT) || (!b->s.set[KI_TIMEOUT] && b->valid_url);
-    if (!b->s.set[KI_TIMEOUT]) cfg->timeout_ms = b->seconds * SEC + 15 * SEC;
+    if (!b->s.set[KI_TIMEOUT]) {
+        cfg->timeout_ms = b->seconds * SEC + 15 * SEC;
+        if (b->period > 0 && cfg->timeout_ms > b->period * SEC) cfg->timeout_ms = b->period * SEC;
+    }
     if (!b->s.set[KI_CONNECT_TIMEOUT] && cfg->connect_timeout_ms > cfg->timeout_ms)
         cfg->connect_timeout_ms = cfg->timeout_ms; /* a default never conflicts */
     backend_path(b, KI_TIMEOUT, path, sizeof path);
-    if (timeout_ok && b->valid_url && cfg->timeout_ms <= b->seconds * SEC) {
+    if (timeout_ok && !b->s.set[KI_TIMEOUT] && b->period > 0 && b->period <= b->seconds) {
+        /* no timeout fits: the profile outlasts the time between two firings */
+        struct pos p = where(b, KI_SCHEDULE);
+        backend_path(b, KI_SCHEDULE, path, sizeof path);
+        cpgo_duration_format(b->period * SEC, t2, sizeof t2);
+        cpgo_config_add_error(c, p.line, p.col,
+                              "%s: '%s' fires %s apart, not longer than the profile's %" PRId64
+                              " seconds (%s): a scrape could not end before the next began",
+                              path, cpgo_config_show(cfg->schedule_text, sh, sizeof sh), t2,
+                              b->seconds, b->svc ? "seconds" : "seconds= in url");
+        timeout_ok = 0;
+    } else if (timeout_ok && b->valid_url && cfg->timeout_ms <= b->seconds * SEC) {
         struct pos p = where(b, KI_TIMEOUT);
         cpgo_duration_format(cfg->timeout_ms, t1, sizeof t1);
         cpgo_config_add_error(c, p.line, p.col,
@@ -327,17 +343,16 @@ void cpgo_config_complete_backend(struct ctx *c, struct bstate *b)
                               path, t1, inherited(b, KI_TIMEOUT), b->seconds,
                               b->svc ? "seconds" : "seconds= in url");
         timeout_ok = 0;
-    } else if (timeout_ok && b->period > 0 && cfg->timeout_ms >= b->period * SEC) {
-        struct pos p = b->s.set[KI_TIMEOUT] ? where(b, KI_TIMEOUT) : where(b, KI_SCHEDULE);
+    } else if (timeout_ok && b->period > 0 && cfg->timeout_ms > b->period * SEC) {
+        /* only a written timeout gets here: a default was clamped above */
+        struct pos p = where(b, KI_TIMEOUT);
         cpgo_duration_format(cfg->timeout_ms, t1, sizeof t1);
         cpgo_duration_format(b->period * SEC, t2, sizeof t2);
-        cpgo_config_add_error(
-            c, p.line, p.col,
-            "%s: %s%s must be shorter than the schedule's shortest period (%s between "
-            "'%s' firings), or scrapes would overlap",
-            path, t1,
-            b->s.set[KI_TIMEOUT] ? inherited(b, KI_TIMEOUT) : " (the default, seconds + 15s)", t2,
-            cpgo_config_show(cfg->schedule_text, sh, sizeof sh));
+        cpgo_config_add_error(c, p.line, p.col,
+                              "%s: %s%s must not be longer than the schedule's shortest period "
+                              "(%s between '%s' firings), or scrapes would overlap",
+                              path, t1, inherited(b, KI_TIMEOUT), t2,
+                              cpgo_config_show(cfg->schedule_text, sh, sizeof sh));
         timeout_ok = 0;
     }
     if (timeout_ok && given(b, KI_CONNECT_TIMEOUT) && cfg->connect_timeout_ms > cfg->timeout_ms) {

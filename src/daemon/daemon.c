@@ -175,7 +175,7 @@ static void load_done(struct cpgo_job *job, int canceled)
             char n[24];
             snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
             cpgo_log(CPGO_LVL_INFO, "recovered pending scrapes", "target", t->key,
-                     "pending_scrapes", n, NULL);
+                     CPGO_LOG_INT("pending_scrapes"), n, NULL);
         }
     }
     free(j);
@@ -285,7 +285,7 @@ static void ingest_body_done(struct ingest_job *j, struct ingest_body *x, int ca
         char n[32];
         snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
         cpgo_log(CPGO_LVL_INFO, "scrape merged", "backend", b->name, "target", t->key,
-                 "pending_scrapes", n, NULL);
+                 CPGO_LOG_INT("pending_scrapes"), n, NULL);
     }
     set_busy(b, 0);
     if (!b->removed) backend_finished(b);
@@ -482,14 +482,14 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
             snprintf(att, sizeof att, "%d", b->attempt);
             cpgo_log(CPGO_LVL_INFO, "scrape failed, retrying", "backend", b->name, "target",
                      b->t->key, "url", b->url_masked, "class", cpgo_class_name(r->cls), "error",
-                     r->error, "attempt", att, NULL);
+                     r->error, CPGO_LOG_INT("attempt"), att, NULL);
             uv_timer_start(&b->retry, retry_cb, (uint64_t)delay, 0);
             return;
         }
     }
     b->failed++;
     cpgo_log(CPGO_LVL_WARN, "scrape failed", "backend", b->name, "target", b->t->key, "url",
-             b->url_masked, "class", cpgo_class_name(r->cls), "transient",
+             b->url_masked, "class", cpgo_class_name(r->cls), CPGO_LOG_BOOL("transient"),
              transient ? "true" : "false", "error", r->error, NULL);
     set_busy(b, 0);
     backend_finished(b);
@@ -1298,7 +1298,7 @@ static void reload_done(uv_work_t *w, int status)
         }
         char n[24];
         snprintf(n, sizeof n, "%zu", nc->nbackends);
-        cpgo_log(CPGO_LVL_INFO, "configuration reloaded", "backends", n, NULL);
+        cpgo_log(CPGO_LVL_INFO, "configuration reloaded", CPGO_LOG_INT("backends"), n, NULL);
     }
     if (r->nc) cpgo_config_free(r->nc);
     for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
@@ -1687,9 +1687,9 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
         snprintf(shard, sizeof shard, "%u/%u", o->shard_index, o->shard_count);
         snprintf(nt, sizeof nt, "%zu of %zu", owned, cfg->ntargets);
     }
-    cpgo_log(CPGO_LVL_INFO, "starting", "config", o->config_path, "backends", nb, "targets", nt,
-             "shard", shard, "state_dir", cfg->state_dir, "mode", o->once ? "once" : "daemon",
-             NULL);
+    cpgo_log(CPGO_LVL_INFO, "starting", "config", o->config_path, CPGO_LOG_INT("backends"), nb,
+             "targets", nt, "shard", shard, "state_dir", cfg->state_dir, "mode",
+             o->once ? "once" : "daemon", NULL);
     d->cfg = NULL;
     apply_config(d, cfg);
     if (o->once && cpgo_report_start(d)) {
@@ -1709,8 +1709,8 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
     snprintf(cpus, sizeof cpus, "%.3f", (double)cpu.tv_sec + (double)cpu.tv_nsec / 1e9);
     char lagmax[32];
     snprintf(lagmax, sizeof lagmax, "%.4f", d->obs.lag_max_ever);
-    cpgo_log(CPGO_LVL_INFO, "stopped", "loop_cpu_seconds", cpus, "loop_lag_max_seconds", lagmax,
-             NULL);
+    cpgo_log(CPGO_LVL_INFO, "stopped", CPGO_LOG_NUM("loop_cpu_seconds"), cpus,
+             CPGO_LOG_NUM("loop_lag_max_seconds"), lagmax, NULL);
 
     /* --once: the summary (report.c) decides: a target not published fails the run, a
      * failed backend in a published target is a warning (a failure with --strict) */

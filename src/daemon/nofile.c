@@ -79,5 +79,6 @@ void cpgo_nofile_warn(size_t limit, size_t configured, size_t cap, size_t *warne
              "run at once, the others wait (raise the hard limit, ulimit -Hn / LimitNOFILE=, "
              "to %s, or lower limits.max_concurrent_scrapes to %zu)",
              cap, need, cap);
-    cpgo_log(CPGO_LVL_WARN, msg, "nofile", l, "max_concurrent_scrapes", c, "effective", e, NULL);
+    cpgo_log(CPGO_LVL_WARN, msg, CPGO_LOG_INT("nofile"), l, CPGO_LOG_INT("max_concurrent_scrapes"),
+             c, CPGO_LOG_INT("effective"), e, NULL);
 }

@@ -295,8 +295,9 @@ static void dir_done(struct cpgo_job *job, int canceled)
         snprintf(sc, sizeof sc, "%" PRIu64, j->info.scrapes);
         snprintf(before, sizeof before, "%zu", j->info.bytes_before);
         snprintf(after, sizeof after, "%zu", j->info.bytes_after);
-        cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path, "scrapes", sc,
-                 "bytes_before", before, "bytes_after", after, "change", j->info.change, NULL);
+        cpgo_log(CPGO_LVL_INFO, "published", "target", t->key, "path", j->out_path,
+                 CPGO_LOG_INT("scrapes"), sc, CPGO_LOG_INT("bytes_before"), before,
+                 CPGO_LOG_INT("bytes_after"), after, "change", j->info.change, NULL);
     }
     dir_job_free(j);
     finished(t);
@@ -830,8 +831,9 @@ static void log_round(struct target *t, const struct cpgo_forge_result *r, const
     snprintf(before, sizeof before, "%zu", r->bytes_before);
     snprintf(after, sizeof after, "%zu", r->bytes_after);
     cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "branch", r->head_branch, "commit", r->commit,
-             "path", r->path, "scrapes", sc, "instances", inst, "bytes_before", before,
-             "bytes_after", after, "summary", r->summary, NULL);
+             "path", r->path, CPGO_LOG_INT("scrapes"), sc, CPGO_LOG_INT("instances"), inst,
+             CPGO_LOG_INT("bytes_before"), before, CPGO_LOG_INT("bytes_after"), after, "summary",
+             r->summary, NULL);
 }
 
 /* What follows a round on the loop. */
@@ -861,7 +863,7 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
         cpgo_log(CPGO_LVL_INFO,
                  t->prforge >= 0 ? "pull request merged: its scrapes are published"
                                  : "branch merged: its scrapes are published",
-                 "target", t->key, "scrapes", n, NULL);
+                 "target", t->key, CPGO_LOG_INT("scrapes"), n, NULL);
     }
     if (j->rc) {
         *outcome = CPGO_OUTCOME_FAILED;
@@ -926,7 +928,8 @@ static enum after_round round_result(struct target *t, struct forge_job *j,
         cpgo_log(CPGO_LVL_INFO,
                  "the last pull request was closed without merging: no new one until pending "
                  "scrapes reach the threshold",
-                 "target", t->key, "closed_pr", pr, "pending_scrapes", n, "threshold", need, NULL);
+                 "target", t->key, CPGO_LOG_INT("closed_pr"), pr, CPGO_LOG_INT("pending_scrapes"),
+                 n, CPGO_LOG_INT("threshold"), need, NULL);
         if (t->prforge < 0 || !fapi(t)->client) return ROUND_ENDS;
         t->probe_only = 1; /* a person may have reopened it: one lookup tells, and lifts the gate */
         return ROUND_PROBE;
@@ -1096,8 +1099,8 @@ static void log_pr(struct target *t, const char *msg, const struct cpgo_prapi_pr
 {
     char n[24];
     snprintf(n, sizeof n, "%" PRIu64, pr->number);
-    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, "pr", n, "url", pr->html_url ? pr->html_url : "",
-             NULL);
+    cpgo_log(CPGO_LVL_INFO, msg, "target", t->key, CPGO_LOG_INT("pr"), n, "url",
+             pr->html_url ? pr->html_url : "", NULL);
 }
 
 /* Options the forge did not take (a missing label, a reviewer who cannot review, auto-merge
@@ -1204,7 +1207,7 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
             }
             save_note(t);
             cpgo_log(CPGO_LVL_INFO, "the taken-over pull request is no longer a person's", "target",
-                     t->key, "pr", n, "state",
+                     t->key, CPGO_LOG_INT("pr"), n, "state",
                      !res->found  ? "gone"
                      : mine       ? "marker back"
                      : pr->merged ? "merged"
@@ -1225,7 +1228,7 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
             save_note(t);
             cpgo_log(CPGO_LVL_INFO,
                      "the closed pull request was reopened: it is updated from the next round",
-                     "target", t->key, "pr", n, NULL);
+                     "target", t->key, CPGO_LOG_INT("pr"), n, NULL);
             t->publish_again = 1; /* the next due time publishes into it */
         }
         gh_end(t, CPGO_OUTCOME_NONE);
@@ -1280,7 +1283,8 @@ static void on_find(struct cpgo_prapi_result *res, void *arg)
             cpgo_log(CPGO_LVL_WARN,
                      "pull request was closed without merging: not reopened; a new one waits "
                      "until pending scrapes grow by reopen_growth percent",
-                     "target", t->key, "pr", n, "reopen_growth", g, NULL);
+                     "target", t->key, CPGO_LOG_INT("pr"), n, CPGO_LOG_INT("reopen_growth"), g,
+                     NULL);
             succeeded(t);
             save_note(t);
             gh_end(t, CPGO_OUTCOME_PR_CLOSED);

@@ -166,8 +166,9 @@ static void round_end(struct service *s)
     snprintf(b, sizeof b, "%zu", s->nrinst);
     snprintf(c, sizeof c, "%zu", s->round_busy);
     snprintf(e, sizeof e, "%zu", s->round_failed);
-    cpgo_log(CPGO_LVL_INFO, "service round finished", "service", s->name, "scraped", a,
-             "discovered", b, "busy", c, "failed", e, NULL);
+    cpgo_log(CPGO_LVL_INFO, "service round finished", "service", s->name, CPGO_LOG_INT("scraped"),
+             a, CPGO_LOG_INT("discovered"), b, CPGO_LOG_INT("busy"), c, CPGO_LOG_INT("failed"), e,
+             NULL);
 }
 
 static void skip_round(struct service *s, const char *why)
@@ -234,7 +235,7 @@ static int round_start(struct service *s)
     snprintf(a, sizeof a, "%zu", got);
     snprintf(b, sizeof b, "%zu", n);
     cpgo_log(CPGO_LVL_INFO, "service round started", "service", s->name, "target", s->t->key,
-             "instances", a, "discovered", b, NULL);
+             CPGO_LOG_INT("instances"), a, CPGO_LOG_INT("discovered"), b, NULL);
     for (size_t k = 0; k < got; k++) {
         s->round_outstanding++;
         if (s->d->instance_start(s, &s->rinst[pick[k]])) {

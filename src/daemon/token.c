@@ -228,7 +228,7 @@ int cpgo_token_setup(struct daemon *d, struct cpgo_err *err)
             if (rc)
                 cpgo_log(CPGO_LVL_WARN, "GitHub App key not loaded", "error", err->text, NULL);
             else
-                cpgo_log(CPGO_LVL_INFO, "GitHub App key loaded", "app_id", id, "path",
+                cpgo_log(CPGO_LVL_INFO, "GitHub App key loaded", CPGO_LOG_INT("app_id"), id, "path",
                          d->cfg->github.app.private_key_file, NULL);
             continue;
         }

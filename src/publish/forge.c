@@ -343,6 +343,7 @@ static int step_merge(struct round *rd)
         .first_scrape = rd->meta.first,
         .last_scrape = rd->meta.last,
         .created = r->created,
+        .placed = rd->f.placed,
         .bytes_before = rd->f.len,
         .bytes_after = rd->c.out.len,
         .before = rd->c.have_sb ? &rd->c.sb : NULL,

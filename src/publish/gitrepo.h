@@ -165,6 +165,7 @@ int cpgo_gitrepo_fetch(struct cpgo_gitrepo *g, const char *target_branch, const 
 struct cpgo_git_file {
     int found;           /* 0: absent; path is target_file, data NULL */
     int searched;        /* found by searching the tree for a bare file name */
+    int placed;          /* absent, and path is in the directory of the one package main */
     char *path;          /* the path in the tree */
     unsigned char *data; /* the blob's bytes */
     size_t len;
@@ -177,8 +178,13 @@ void cpgo_git_file_free(struct cpgo_git_file *f);
  * Finds the profile on the fetched target_branch: target_file itself if it exists; else,
  * when target_file is a bare name (no '/'), the one file of that name anywhere in the tree
  * (depth <= CPGO_GIT_SEARCH_MAX_DEPTH, <= CPGO_GIT_SEARCH_MAX_ENTRIES entries visited, or
- * CPGO_CLASS_LIMIT). Several matches are CPGO_CLASS_CONTENT, listing them; none is "absent"
- * (found = 0, path = target_file). A directory, symlink or submodule at the path is
+ * CPGO_CLASS_LIMIT). Several matches are CPGO_CLASS_CONTENT, listing them. None is "absent"
+ * (found = 0) with path where the file is to be created: target_file itself when it has a
+ * '/'; a bare name goes into the directory of the tree's one `package main` (placed = 1;
+ * Go files but _test.go, outside testdata, vendor and directories starting with '.' or
+ * '_', by their package clause; `//go:build ignore` files do not count), at the root when
+ * no directory holds one, and several are CPGO_CLASS_CONTENT listing them (the same search
+ * limits). A directory, symlink or submodule at the path is
  * CPGO_CLASS_CONTENT; a blob larger than max_bytes is CPGO_CLASS_LIMIT. target_file must be a
  * relative path without "." or ".." segments.
  */

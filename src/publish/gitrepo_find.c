@@ -118,6 +118,190 @@ static int search_tree(struct search *s, git_tree *tree, size_t plen, int depth)
     return 0;
 }
 
+/* ---- where a new profile goes: the directory of the one `package main` ---- */
+
+/* The largest Go file whose package clause is looked for; a bigger one (generated data,
+ * rare) is not taken as a main package's file. */
+#define GO_FILE_MAX (8u << 20)
+
+/* A Go file's leading comments: a build constraint of exactly "ignore" (`//go:build
+ * ignore`, `// +build ignore`) leaves the file out of every build, as generators in a
+ * library's directory are; skips them and says so in *ignored. Returns the text after. */
+static const char *go_skip_comments(const char *p, const char *end, int *ignored)
+{
+    for (;;) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        if (end - p >= 2 && p[0] == '/' && p[1] == '/') {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            size_t n = (size_t)(le - p);
+            while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+                n--;
+            if ((n == 17 && !memcmp(p, "//go:build ignore", 17)) ||
+                (n == 16 && !memcmp(p, "// +build ignore", 16)))
+                *ignored = 1;
+            p = le;
+        } else if (end - p >= 2 && p[0] == '/' && p[1] == '*') {
+            const char *q = p + 2;
+            while (q + 1 < end && !(q[0] == '*' && q[1] == '/'))
+                q++;
+            if (q + 1 >= end) return end;
+            p = q + 2;
+        } else {
+            return p;
+        }
+    }
+}
+
+/* 1 when the Go source's package clause names main (and no build constraint ignores it),
+ * 0 for any other package, -1 when there is no clause to read. */
+static int go_is_main(const char *p, size_t len)
+{
+    const char *end = p + len;
+    int ignored = 0;
+    p = go_skip_comments(p, end, &ignored);
+    if (end - p < 8 || memcmp(p, "package", 7) || (p[7] != ' ' && p[7] != '\t')) return -1;
+    p += 8;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    /* `package main`, then a space, a newline, a comment or the end */
+    if (end - p < 4 || memcmp(p, "main", 4)) return 0;
+    p += 4;
+    if (p < end && (*p == '_' || (*p >= '0' && *p <= '9') ||
+                    ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || (unsigned char)*p >= 0x80))
+        return 0; /* "mainly" */
+    return ignored ? 0 : 1;
+}
+
+struct mains {
+    struct call *c;
+    size_t visited;
+    size_t ndirs;
+    char *dirs[MATCHES_LISTED]; /* "" for the root */
+    int over;                   /* 1: entries, 2: depth */
+    char path[PATH_MAX_LEN + 1];
+};
+
+/* Depth-first: a directory is a main package's when one of its Go files (not _test.go)
+ * says `package main`; testdata, vendor and directories Go ignores ('.' or '_' first) are
+ * not looked into. At most one file is read per directory: Go allows one package there. */
+static int search_mains(struct mains *m, git_tree *tree, size_t plen, int depth)
+{
+    size_t n = git_tree_entrycount(tree);
+    int decided = 0; /* this directory's package is known */
+    for (size_t i = 0; i < n; i++) {
+        if (++m->visited > CPGO_GIT_SEARCH_MAX_ENTRIES) {
+            m->over = 1;
+            return -1;
+        }
+        const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+        const char *name = git_tree_entry_name(e);
+        git_filemode_t mode = git_tree_entry_filemode(e);
+        size_t nl = strlen(name);
+        if (mode == GIT_FILEMODE_TREE || decided || !gitrepo_is_file_mode(mode) || nl < 4 ||
+            strcmp(name + nl - 3, ".go") || (nl >= 8 && !strcmp(name + nl - 8, "_test.go")) ||
+            name[0] == '.' || name[0] == '_')
+            continue;
+        git_blob *blob = NULL;
+        int rc = git_blob_lookup(&blob, m->c->repo, git_tree_entry_id(e));
+        if (rc < 0) return rc;
+        int is = git_blob_rawsize(blob) > GO_FILE_MAX
+                     ? -1
+                     : go_is_main(git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+        git_blob_free(blob);
+        if (is < 0) continue; /* no clause: the next file says */
+        decided = 1;
+        if (!is) continue;
+        if (m->ndirs < MATCHES_LISTED) {
+            size_t dl = plen ? plen - 1 : 0; /* without the trailing '/' */
+            char *d = malloc(dl + 1);
+            if (!d) return -1;
+            memcpy(d, m->path, dl);
+            d[dl] = 0;
+            m->dirs[m->ndirs] = d;
+        }
+        m->ndirs++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+        const char *name = git_tree_entry_name(e);
+        size_t nl = strlen(name);
+        if (git_tree_entry_filemode(e) != GIT_FILEMODE_TREE || name[0] == '.' || name[0] == '_' ||
+            !strcmp(name, "testdata") || !strcmp(name, "vendor") || plen + nl + 1 > PATH_MAX_LEN)
+            continue;
+        if (depth + 1 > CPGO_GIT_SEARCH_MAX_DEPTH) {
+            m->over = 2;
+            return -1;
+        }
+        git_tree *sub = NULL;
+        int rc = git_tree_lookup(&sub, m->c->repo, git_tree_entry_id(e));
+        if (rc < 0) return rc;
+        memcpy(m->path + plen, name, nl);
+        m->path[plen + nl] = '/';
+        rc = search_mains(m, sub, plen + nl + 1, depth + 1);
+        git_tree_free(sub);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* A bare target_file found nowhere: out->path is where it goes. The one directory holding a
+ * `package main` (the root when none does: a library's profile has no better place), or
+ * CPGO_CLASS_CONTENT listing them when there are several: Go reads default.pgo only from
+ * the main package's directory, and which main is meant is the user's to say. */
+static int place_profile(struct call *c, git_tree *tree, const char *target_branch,
+                         const char *target_file, struct cpgo_git_file *out)
+{
+    struct mains m;
+    memset(&m, 0, sizeof m);
+    m.c = c;
+    int src = search_mains(&m, tree, 0, 0);
+    int rc = 0;
+    if (m.over) {
+        rc = gitrepo_fail(c, CPGO_CLASS_LIMIT,
+                          "searching branch '%s' of %s for a package main to put %s beside: %s; "
+                          "set target_file to the profile's path",
+                          target_branch, c->g->url, target_file,
+                          m.over == 1 ? "too many entries" : "directories nested too deep");
+    } else if (src < 0) {
+        rc = gitrepo_gfail(c, CPGO_CLASS_LOCAL, src, "cannot search branch '%s' of %s",
+                           target_branch, c->g->url);
+    } else if (m.ndirs > 1) {
+        char list[400] = "";
+        size_t n = 0;
+        for (size_t i = 0; i < m.ndirs && i < MATCHES_LISTED; i++) {
+            int w = snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "",
+                             m.dirs[i][0] ? m.dirs[i] : "(the root)");
+            if (w < 0 || (size_t)w >= sizeof list - n) break;
+            n += (size_t)w;
+        }
+        rc = gitrepo_fail(c, CPGO_CLASS_CONTENT,
+                          "no file named %s on branch '%s' of %s, and %zu directories hold a "
+                          "package main: %s%s; set target_file to the path of the profile in "
+                          "the one to build with it (e.g. %s%s%s)",
+                          target_file, target_branch, c->g->url, m.ndirs, list,
+                          m.ndirs > MATCHES_LISTED ? ", ..." : "", m.dirs[0],
+                          m.dirs[0][0] ? "/" : "", target_file);
+    } else {
+        const char *dir = m.ndirs ? m.dirs[0] : "";
+        size_t len = strlen(dir) + 1 + strlen(target_file) + 1;
+        if (strlen(dir) + 1 + strlen(target_file) > PATH_MAX_LEN) {
+            dir = ""; /* cannot be written there: the root, as before */
+            len = strlen(target_file) + 1;
+        }
+        if (!(out->path = malloc(len))) {
+            rc = gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+        } else {
+            snprintf(out->path, len, "%s%s%s", dir, *dir ? "/" : "", target_file);
+            out->placed = m.ndirs == 1;
+        }
+    }
+    for (size_t i = 0; i < m.ndirs && i < MATCHES_LISTED; i++)
+        free(m.dirs[i]);
+    return rc;
+}
+
 /* Copies the blob `id` into out (bounded by max_bytes). */
 static int read_blob(struct call *c, const git_oid *id, const char *branch, const char *path,
                      size_t max_bytes, struct cpgo_git_file *out)
@@ -256,6 +440,8 @@ int cpgo_gitrepo_find_profile(struct cpgo_gitrepo *g, const char *target_branch,
         out->searched = 1;
         goto out;
     }
+    rc = place_profile(&c, tree, target_branch, target_file, out);
+    goto out;
 absent:
     if (!(out->path = strdup(target_file)))
         rc = gitrepo_fail(&c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");

@@ -335,7 +335,8 @@ static void easy_done(void *easy, int curlcode, void *arg)
         snprintf(sts, sizeof sts, "%ld", rs.status);
         snprintf(rem, sizeof rem, "%lld", (long long)rs.remaining);
         cpgo_log(CPGO_LVL_DEBUG, "pull request API response", "forge", c->d->name, "repository",
-                 r->repo, "status", sts, "ratelimit_remaining", rem, NULL);
+                 r->repo, CPGO_LOG_INT("status"), sts, CPGO_LOG_INT("ratelimit_remaining"), rem,
+                 NULL);
     }
     prapi_handle(r, &rs);
     free(rs.body);

@@ -410,7 +410,7 @@ void prapi_handle(struct prapi_req *r, struct prapi_resp *rs)
         char ws[32];
         snprintf(ws, sizeof ws, "%llu", (unsigned long long)wait);
         cpgo_log(CPGO_LVL_WARN, "rate limited: pausing the forge's requests", "forge", c->d->name,
-                 "repository", r->repo, "kind", kind, "wait_ms", ws, NULL);
+                 "repository", r->repo, "kind", kind, CPGO_LOG_INT("wait_ms"), ws, NULL);
         retry(r, wait, CPGO_CLASS_RATE_LIMITED, why);
         return;
     }

@@ -347,6 +347,12 @@ static int created_note(struct cpgo_buf *b, const struct cpgo_prbody_in *in, con
     } else {
         snprintf(dir, sizeof dir, "the repository root");
     }
+    if (in->placed)
+        return put(b,
+                   "\n**New file.** It goes into %s, the directory of the repository's one "
+                   "`package main`, where `go build` reads it (`-pgo=auto`, the default since "
+                   "Go 1.21).\n",
+                   dir);
     return put(b,
                "\n**New file.** Go uses `default.pgo` only from the main package's "
                "directory (`go build -pgo=auto`, the default since Go 1.21): if %s is not "

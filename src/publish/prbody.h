@@ -35,6 +35,7 @@ struct cpgo_prbody_in {
     int64_t first_scrape;      /* seconds since the epoch; 0 = unknown (row left out) */
     int64_t last_scrape;
     int created;         /* the file does not exist on the base branch yet */
+    int placed;          /* created in the directory of the repository's one package main */
     size_t bytes_before; /* size of the existing file (ignored when created) */
     size_t bytes_after;
     const struct cpgo_summary *before; /* the existing file; NULL when created */

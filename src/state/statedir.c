@@ -173,7 +173,7 @@ int cpgo_state_dir_prepare(const char *state_dir, int create, struct cpgo_err *e
             char f[8];
             snprintf(f, sizeof f, "%d", format ? format : 1);
             cpgo_log(CPGO_LVL_INFO, "state directory upgraded in place", "state_dir", state_dir,
-                     "from_format", f, "to_format", "2", NULL);
+                     CPGO_LOG_INT("from_format"), f, CPGO_LOG_INT("to_format"), "2", NULL);
         }
     }
     if (!rc && create && mkdirat(dfd, "targets", 0700) && errno != EEXIST)

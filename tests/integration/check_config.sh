@@ -28,7 +28,7 @@ expect 0 "" "sample with -c" -- "$CPGO" check-config -c "$S"
 check "sample dump names the backend" grep -q '^- name: localhost:6060$' "$T/out"
 check "sample dump has the default timeout" grep -q '^  timeout: 45s$' "$T/out"
 check "sample dump lists the target" grep -q '^#   [0-9a-f]\{16\} github.com/my-org/my-repo@main:default.pgo' "$T/out"
-check "nothing on stderr when valid" [ ! -s "$T/err" ]
+check "nothing on stderr when valid but what is resolved at run time" bash -c "! grep -v '^warning: resolved at run time: ' '$T/err'"
 cp "$T/out" "$T/sample.dump"
 expect 0 "" "sample with --config" -- "$CPGO" check-config --config "$S"
 check "--config gives the same dump" cmp -s "$T/out" "$T/sample.dump"
@@ -109,7 +109,7 @@ expect 2 "needs a FILE" "-configPath without a file" -- "$CPGO" check-config -co
 expect 2 "expects one configuration file" "two files" -- "$CPGO" check-config "$S" "$S"
 expect 0 "" "help" -- "$CPGO" help check-config
 check "help mentions -configPath" grep -q -- '-configPath' "$T/out"
-expect 0 "" "--help" -- "$CPGO" check-config --help
+expect 2 "Run 'cpgo help check-config' for details." "--help" -- "$CPGO" check-config --help
 
 # secrets never reach the output, valid or not
 TOKEN='ghp_Z9yX8wV7uT6sR5qP4oN3mL2kJ1iH0gF'
@@ -165,6 +165,61 @@ expect 2 "$T/hb-ref.yaml:7:18: backends[0].open_pull_request.head_branch: 'refs/
   "head_branch: refs/heads/pgo" -- "$CPGO" check-config -c "$T/hb-ref.yaml"
 expect 2 "must not start with 'refs/'" "run refuses head_branch: refs/..." -- \
   "$CPGO" run --once -c "$T/hb-ref.yaml"
+
+# paths are printed cleaned (no "/./", no "//", no trailing "/."), and every value left to
+# run time is said on stderr, one "warning: resolved at run time: " line each
+mkdir -p "$T/rt/sub"
+cat > "$T/rt/sub/rt.yaml" <<EOF
+state_dir: ./st//x/.
+github: {token_file: ./tok/./en}
+backends:
+- url: http://127.0.0.1:1/debug/pprof/profile?seconds=1
+  schedule: '@hourly'
+  open_pull_request: {repository: https://github.com/acme/svc}
+- url: http://127.0.0.1:2/debug/pprof/profile?seconds=1
+  schedule: '@hourly'
+  open_pull_request: {repository: ./repo/./x//, target_branch: main, target_file: pgo/x.pgo}
+- url: http://127.0.0.1:3/debug/pprof/profile?seconds=1
+  schedule: '@hourly'
+  open_pull_request: {repository: 'git@gitlab.com:acme/svc.git', target_branch: main, target_file: a/b.pgo}
+services:
+- name: s
+  schedule: '@hourly'
+  dns_sd_configs: [{names: [a.example], type: A, port: 6060}]
+  file_sd_configs: [{files: [./sd//./*.json]}]
+  open_pull_request: {repository: https://gitea.example/acme/svc, forge: gitea, target_branch: main, target_file: c/d.pgo}
+gitea: {api_url: https://gitea.example/api/v1}
+EOF
+(cd "$T/rt" && env -u GITLAB_TOKEN GITEA_TOKEN=x "$CPGO" check-config -c sub/rt.yaml >"$T/out" 2>"$T/err")
+check "run-time config valid (exit $?: $(head -3 "$T/err"))" [ -s "$T/out" ]
+R="$T/rt/sub"
+check "state_dir cleaned" grep -qxF "state_dir: $R/st/x" "$T/out"
+check "token_file cleaned" grep -qxF "  token_file: $R/tok/en" "$T/out"
+check "local repository cleaned" grep -qxF "    repository: $R/repo/x" "$T/out"
+check "file_sd pattern cleaned" grep -qF "\"$R/sd/*.json\"" "$T/out"
+check "no /./ nor // nor a trailing /. in any path" bash -c "! grep -E '/\\./|[^:]//|/\\.\$' '$T/out'"
+rt() { grep -cF "warning: resolved at run time: $1" "$T/err"; }
+check "target_branch not written: said once, for its target" \
+  [ "$(rt 'target github.com/acme/svc@<default>:default.pgo: target_branch not written')" -eq 1 ]
+check "target_file without a directory: said" \
+  [ "$(rt 'target github.com/acme/svc@<default>:default.pgo: target_file default.pgo has no directory')" -eq 1 ]
+check "target_file with a directory: not said" [ "$(grep -c 'has no directory' "$T/err")" -eq 1 ]
+check "github token file: said" [ "$(rt "github.token_file $R/tok/en: the token is read at start")" -eq 1 ]
+check "gitlab token from the environment, unset here: said" \
+  [ "$(rt 'gitlab.token_env: the token is read from the environment variable GITLAB_TOKEN at start and on reload (not set in this environment)')" -eq 1 ]
+check "gitea token from the environment, set here: said, never its value" \
+  [ "$(rt 'gitea.token_env: the token is read from the environment variable GITEA_TOKEN at start and on reload (set in this environment)')" -eq 1 ]
+check "ssh without git.ssh_key: the agent" [ "$(rt 'git.ssh_key not written')" -eq 1 ]
+check "the service's discovery: said" \
+  [ "$(rt 'services[0] s: instances are discovered (dns_sd_configs[0]: 1 name asked every 30s; file_sd_configs[0]: 1 file pattern read when they change)')" -eq 1 ]
+check "state_dir written: not said" [ "$(rt 'state_dir')" -eq 0 ]
+check "only run-time warnings" bash -c "! grep -v '^warning: resolved at run time: ' '$T/err'"
+(cd "$T/rt" && "$CPGO" check-config -q -c sub/rt.yaml >"$T/out" 2>"$T/err")
+check "-q: quiet about run time too" [ ! -s "$T/err" ]
+sed -i '/^state_dir:/d' "$T/rt/sub/rt.yaml"
+(cd "$T/rt" && "$CPGO" check-config -c sub/rt.yaml >"$T/out" 2>"$T/err")
+check "state_dir not written: said, with the path this environment gives" \
+  [ "$(rt "state_dir not written: $T/xdg/cpgo comes from this environment")" -eq 1 ]
 
 # the reference is docs/CONFIG.md
 expect 0 "" "--reference" -- "$CPGO" check-config --reference

@@ -23,7 +23,7 @@ expect() { # expect STATUS NAME_IN_STDERR DESCRIPTION -- COMMAND...
 
 # usage
 expect 2 "cpgo help" "no arguments" -- "$CPGO"
-expect 2 "unknown command 'frobnicate'" "unknown command" -- "$CPGO" frobnicate
+expect 2 "cpgo frobnicate: unknown command" "unknown command" -- "$CPGO" frobnicate
 expect 2 "no input files" "merge without files" -- "$CPGO" merge
 expect 2 "cpgo help merge" "merge bad option" -- "$CPGO" merge --bogus "$G"
 expect 2 "--keep-frames" "keep-frames 1" -- "$CPGO" merge --keep-frames 1 "$G"
@@ -34,7 +34,7 @@ expect 0 "" "version" -- "$CPGO" --version
 check "version text" grep -q '^cpgo [0-9]' "$T/out"
 expect 0 "" "help merge" -- "$CPGO" help merge
 check "help merge text" grep -q 'keep-frames' "$T/out"
-expect 2 "unknown command" "help unknown" -- "$CPGO" help nope
+expect 2 "cpgo help nope: unknown help topic" "help unknown" -- "$CPGO" help nope
 expect 1 "missing.pb.gz" "missing file is an operational failure" -- "$CPGO" merge "$T/missing.pb.gz"
 expect 1 "is a directory" "directory input" -- "$CPGO" inspect "$T"
 

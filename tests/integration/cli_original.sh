@@ -138,13 +138,13 @@ check "bare cpgo with ./config.yaml: nothing published" bash -c "! git -C '$D/re
 for h in -h -help --help; do
   "$CPGO" "$h" >"$T/out" 2>&1
   rc=$?
-  check "cpgo $h: exit 0 (rc $rc)" [ "$rc" -eq 0 ]
+  check "cpgo $h: exit 2 as go -h (rc $rc)" [ "$rc" -eq 2 ]
   check "cpgo $h: cpgo's commands" grep -q 'check-config' "$T/out"
   check "cpgo $h: the original's flags" \
     bash -c "grep -q -- '-configPath FILE' '$T/out' && grep -q -- '-githubToken TOKEN' '$T/out' && grep -q -- '-verbose' '$T/out'"
 done
 "$CPGO" -configPath "$T/none.yaml" -h >"$T/out" 2>&1
-check "-h after a flag: help, exit 0" [ $? -eq 0 ]
+check "-h after a flag: help, exit 2 as go -h" [ $? -eq 2 ]
 check "-h after a flag: the original's flags" grep -q -- '-githubToken TOKEN' "$T/out"
 
 # 5. bad flags: exit 2, one line naming the flag, never its value

@@ -23,8 +23,7 @@ merged() { cat "$@" | grep -c 'msg="scrape merged"'; }
 mkrepo() { # mkrepo DIR: a repository with one commit on main
   rm -rf "$1"
   git init -q -b main "$1"
-  mkdir -p "$1/cmd/app"
-  echo 'package main' >"$1/cmd/app/main.go"
+  echo 'package main' >"$1/main.go" # at the root: the new profile goes there
   git -C "$1" add -A
   git -C "$1" -c user.name=Human -c user.email=human@example.com commit -q -m init
 }

@@ -9,6 +9,9 @@
 #   proposal is main's file + only the newer scrapes;
 # - a file found by searching the tree; several matches; an invalid existing file; an
 #   explicit path; a head branch with a person's commit on it: left alone and reported;
+# - a new bare target_file goes into the directory of the one package main (the root when
+#   it is there); two main packages are refused with both listed; an existing file of
+#   that name elsewhere is updated where it is;
 # - the daemon publishes at most once per min_interval while scraping goes on.
 . "$(dirname "$0")/lib.sh"
 export HOME="$T" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
@@ -19,11 +22,12 @@ start_fleet "$T" --profile "$P" --count 2 || finish
 mapfile -t PORTS < <(awk '{print $1}' "$T/ports")
 BR=cpgo/main/default.pgo
 
-mkrepo() { # mkrepo DIR: a repository with one commit on main
+mkrepo() { # mkrepo DIR: a repository with one commit on main, its package main at the root
   rm -rf "$1"
   git init -q -b main "$1"
   mkdir -p "$1/cmd/app"
-  echo 'package main' >"$1/cmd/app/main.go"
+  echo 'package main' >"$1/main.go"
+  echo 'package app' >"$1/cmd/app/app.go"
   git -C "$1" add -A
   git -C "$1" -c user.name=Human -c user.email=human@example.com commit -q -m init
 }
@@ -71,7 +75,7 @@ check "only default.pgo changed" [ "$(git -C "$R" diff --name-only main "$BR")" 
 check "the file holds both scrapes" [ "$(branch_samples "$R" "$BR" default.pgo)" -eq $((2 * S)) ]
 msg=$(git -C "$R" log -1 --format=%B "$BR")
 check "commit subject is the summary" grep -q '^cpgo: add default.pgo (2 scrapes of 2 instances' <<<"$msg"
-check "the message says where Go reads the file" grep -q "main package's directory" <<<"$msg"
+check "the message says where Go reads the file" grep -q "the repository root, the directory of the repository's one .package main." <<<"$msg"
 check "author is cpgo" [ "$(git -C "$R" log -1 --format='%an <%ae>|%cn' "$BR")" = "cpgo <cpgo@localhost>|cpgo" ]
 check "the working tree is untouched" [ -z "$(git -C "$R" status --porcelain)" ]
 check "main is untouched" [ "$(git -C "$R" rev-list --count main)" = 1 ]
@@ -209,6 +213,78 @@ check "invalid existing file: no branch" [ -z "$(git -C "$R4" for-each-ref refs/
 git -C "$R4" rm -q default.pgo && git -C "$R4" -c user.name=H -c user.email=h@x commit -q -m fix
 run_once "$T/c4.yaml"
 check "after the fix: published with every scrape" [ "$(branch_samples "$R4" "$BR" default.pgo)" -eq $((4 * S)) ]
+
+# 10. where a new profile goes: the directory of the repository's one package main
+mkmains() { # mkmains DIR MAIN_DIR...: a library at the root, package main in each MAIN_DIR
+  rm -rf "$1"
+  git init -q -b main "$1"
+  local r=$1 d
+  shift
+  printf '// Package lib.\npackage lib\n' >"$r/lib.go"
+  # none of these is a main package for go build
+  mkdir -p "$r/testdata/x" "$r/vendor/example.com/tool" "$r/gen" "$r/.hidden"
+  echo 'package main' >"$r/testdata/x/main.go"
+  echo 'package main' >"$r/vendor/example.com/tool/main.go"
+  printf '//go:build ignore\n\npackage main\n' >"$r/gen/gen.go"
+  echo 'package gen' >"$r/gen/lib.go"
+  echo 'package main' >"$r/.hidden/main.go"
+  echo 'package main_test' >"$r/lib_test.go"
+  for d in "$@"; do
+    mkdir -p "$r/$d"
+    printf '/* Command %s. */\n// with a comment first\npackage main // here\n\nfunc main() {}\n' "$d" >"$r/$d/main.go"
+  done
+  git -C "$r" add -A
+  git -C "$r" -c user.name=Human -c user.email=human@example.com commit -q -m init
+}
+R8="$T/one-main"
+mkmains "$R8" cmd/app
+mkcfg "$R8" >"$T/c8.yaml"
+run_once "$T/c8.yaml"
+check "one main in cmd/app: exit 0 (rc $rc: $(tail -1 "$T/out"))" [ "$rc" -eq 0 ]
+B8=cpgo/main/cmd/app/default.pgo
+check "one main in cmd/app: the branch names the path" git -C "$R8" rev-parse -q --verify "refs/heads/$B8"
+check "one main in cmd/app: the file lands there, only it" [ "$(git -C "$R8" diff --name-only main "$B8")" = cmd/app/default.pgo ]
+check "one main in cmd/app: both scrapes" [ "$(branch_samples "$R8" "$B8" cmd/app/default.pgo)" -eq $((2 * S)) ]
+check "one main in cmd/app: nothing at the root" [ -z "$(git -C "$R8" ls-tree "$B8" default.pgo)" ]
+check "one main in cmd/app: the message says why there" \
+  grep -q "into .cmd/app., the directory of the repository's one .package main." <<<"$(git -C "$R8" log -1 --format=%B "$B8")"
+run_once "$T/c8.yaml"
+check "one main in cmd/app: the next round updates it there" [ "$(branch_samples "$R8" "$B8" cmd/app/default.pgo)" -eq $((4 * S)) ]
+check "one main in cmd/app: still one branch" [ "$(git -C "$R8" for-each-ref refs/heads/cpgo | wc -l)" -eq 1 ]
+
+R9="$T/two-mains"
+mkmains "$R9" cmd/api cmd/worker
+mkcfg "$R9" >"$T/c9.yaml"
+run_once "$T/c9.yaml"
+check "two mains: exit 1 (rc $rc)" [ "$rc" -eq 1 ]
+check "two mains: both listed ($(grep -o 'directories hold a package main[^"]*' "$T/out" | head -1))" \
+  grep -q 'no file named default.pgo .* 2 directories hold a package main: cmd/api, cmd/worker; set target_file' "$T/out"
+check "two mains: nothing pushed" [ -z "$(git -C "$R9" for-each-ref refs/heads/cpgo)" ]
+mkcfg "$R9" "target_file: cmd/worker/default.pgo" >"$T/c9b.yaml"
+run_once "$T/c9b.yaml"
+check "two mains, a path chosen: exit 0 (rc $rc)" [ "$rc" -eq 0 ]
+check "two mains, a path chosen: there" \
+  [ "$(git -C "$R9" diff --name-only main cpgo/main/cmd/worker/default.pgo)" = cmd/worker/default.pgo ]
+
+R10="$T/existing-elsewhere"
+mkmains "$R10" cmd/app
+mkdir -p "$R10/deploy/pgo"
+cp "$P" "$R10/deploy/pgo/default.pgo"
+git -C "$R10" add -A && git -C "$R10" -c user.name=H -c user.email=h@x commit -q -m pgo
+mkcfg "$R10" >"$T/c10.yaml"
+run_once "$T/c10.yaml"
+check "existing elsewhere: exit 0 (rc $rc)" [ "$rc" -eq 0 ]
+B10=cpgo/main/deploy/pgo/default.pgo
+check "existing elsewhere: that file is updated, as before" [ "$(git -C "$R10" diff --name-only main "$B10")" = deploy/pgo/default.pgo ]
+check "existing elsewhere: existing + two scrapes" [ "$(branch_samples "$R10" "$B10" deploy/pgo/default.pgo)" -eq $((3 * S)) ]
+check "existing elsewhere: nothing beside the main package" [ -z "$(git -C "$R10" ls-tree "$B10" cmd/app/default.pgo)" ]
+
+R11="$T/no-main"
+mkmains "$R11"
+mkcfg "$R11" >"$T/c11.yaml"
+run_once "$T/c11.yaml"
+check "no main package: exit 0 (rc $rc)" [ "$rc" -eq 0 ]
+check "no main package: the root, as before" [ "$(git -C "$R11" diff --name-only main "$BR")" = default.pgo ]
 
 # 9. the daemon: scrapes every 2 s, publishes at most once per min_interval
 R5="$T/cadence"

@@ -184,8 +184,43 @@ static void test_size(void)
     CHECK_EQ_INT(cpgo_size_parse(NULL, &b, &err), CPGO_E_INPUT);
 }
 
+/* Go's own table for time.Duration.String (time_test.go's durationTests) */
+static void test_format_ns(void)
+{
+    static const struct {
+        const char *text;
+        int64_t ns;
+    } t[] = {
+        {"0s", 0},
+        {"1ns", 1},
+        {"1.1\xc2\xb5s", 1100},
+        {"2.2ms", 2200000},
+        {"3.3s", 3300000000},
+        {"4m5s", 245000000000},
+        {"4m5.001s", 245001000000},
+        {"5h6m7.001s", 18367001000000},
+        {"8m0.000000001s", 480000000001},
+        {"2562047h47m16.854775807s", INT64_MAX},
+        {"-2562047h47m16.854775808s", INT64_MIN},
+        {"-1.5s", -1500000000},
+        {"250ms", 250000000},
+        {"1m30s", 90000000000},
+        {"1h0m0s", 3600000000000},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        char buf[32];
+        cpgo_duration_format_ns(t[i].ns, buf, sizeof buf);
+        if (strcmp(buf, t[i].text)) fprintf(stderr, "%lld: %s\n", (long long)t[i].ns, buf);
+        CHECK(!strcmp(buf, t[i].text));
+    }
+    char small[4];
+    cpgo_duration_format_ns(90000000000, small, sizeof small); /* cut, still terminated */
+    CHECK(!strcmp(small, "1m3"));
+}
+
 int main(void)
 {
+    test_format_ns();
     test_parse();
     test_format();
     test_size();

@@ -681,29 +681,44 @@ static void test_urls(void)
     cpgo_config_free(c);
 }
 
-/* timeout > seconds, timeout < the schedule's period, connect_timeout <= timeout. */
+/* timeout > seconds, timeout <= the schedule's period (a default clamped to it, as Prometheus
+ * clamps scrape_timeout), connect_timeout <= timeout. */
 static void test_timeouts(void)
 {
     expect_error(B_MIN "  timeout: 30s\n",
                  NAME ":6:12: backends[0].timeout: 30s must be longer than the profile's 30 "
                       "seconds");
     expect_error(B_MIN "  timeout: 10s\n", "must be longer than the profile's 30 seconds");
-    expect_error(B_MIN "  timeout: 60s\n",
-                 NAME ":6:12: backends[0].timeout: 1m0s must be shorter than the schedule's "
+    /* a written timeout that does not fit stays an error */
+    expect_error(B_MIN "  timeout: 61s\n",
+                 NAME ":6:12: backends[0].timeout: 1m1s must not be longer than the schedule's "
                       "shortest period (1m0s between '* * * * *' firings)");
     struct cpgo_config *c = parse_ok(B_MIN "  timeout: 59s\n");
     if (c) CHECK_EQ_INT(c->backends[0].timeout_ms, 59000);
     cpgo_config_free(c);
-    /* the default timeout (seconds + 15 s) against an every-minute schedule: at the schedule */
-    expect_error("backends:\n- url: http://h/x?seconds=50\n  schedule: '* * * * *'\n" OPR,
-                 NAME ":3:13: backends[0].timeout: 1m5s (the default, seconds + 15s) must be "
-                      "shorter than the schedule's shortest period (1m0s");
+    c = parse_ok(B_MIN "  timeout: 60s\n"); /* equal fits, as in Prometheus */
+    if (c) CHECK_EQ_INT(c->backends[0].timeout_ms, 60000);
+    cpgo_config_free(c);
+    /* the default timeout (seconds + 15 s) past an every-minute schedule: the period */
+    c = parse_ok("backends:\n- url: http://h/x?seconds=50\n  schedule: '* * * * *'\n" OPR);
+    if (c) CHECK_EQ_INT(c->backends[0].timeout_ms, 60000);
+    cpgo_config_free(c);
     c = parse_ok("backends:\n- url: http://h/x?seconds=50\n  schedule: '*/2 * * * *'\n" OPR);
     if (c) CHECK_EQ_INT(c->backends[0].timeout_ms, 65000);
     cpgo_config_free(c);
-    expect_error("backends:\n- url: http://h/x\n  schedule: '@every 40s'\n" OPR,
-                 "45s (the default, seconds + 15s) must be shorter than the schedule's shortest "
-                 "period (40s between '@every 40s' firings)");
+    c = parse_ok("backends:\n- url: http://h/x\n  schedule: '@every 40s'\n" OPR);
+    if (c) CHECK_EQ_INT(c->backends[0].timeout_ms, 40000);
+    cpgo_config_free(c);
+    /* a schedule not longer than the profile stays an error, said at the schedule */
+    expect_error("backends:\n- url: http://h/x\n  schedule: '@every 30s'\n" OPR,
+                 NAME ":3:13: backends[0].schedule: '@every 30s' fires 30s apart, not longer "
+                      "than the profile's 30 seconds (seconds= in url)");
+    expect_error("backends:\n- url: http://h/x?seconds=90\n  schedule: '* * * * *'\n" OPR,
+                 "backends[0].schedule: '* * * * *' fires 1m0s apart, not longer than the "
+                 "profile's 90 seconds");
+    /* with a written timeout, the timeout is what is wrong */
+    expect_error("backends:\n- url: http://h/x\n  schedule: '@every 30s'\n  timeout: 31s\n" OPR,
+                 NAME ":4:12: backends[0].timeout: 31s must not be longer than the schedule's");
     expect_error(B_MIN "  timeout: 40s\n  connect_timeout: 50s\n",
                  NAME ":7:20: backends[0].connect_timeout: 50s must not be longer than timeout "
                       "(40s)");
@@ -917,8 +932,8 @@ static void test_defaults(void)
                  1);
     /* an inherited value that conflicts says where it came from */
     expect_error("defaults:\n  timeout: 2m\n" B_MIN,
-                 NAME ":2:12: backends[0].timeout: 2m0s (from defaults) must be shorter than the "
-                      "schedule's shortest period");
+                 NAME ":2:12: backends[0].timeout: 2m0s (from defaults) must not be longer than "
+                      "the schedule's shortest period");
     expect_error("defaults:\n  bogus: 1\n" B_MIN, NAME ":2:3: defaults.bogus: unknown key");
     expect_error("defaults: [1]\n" B_MIN, NAME ":1:11: defaults: expected a mapping, got a list");
 }
@@ -1227,8 +1242,9 @@ static void test_reference(void)
     FILE *f = open_memstream(&fresh, &flen);
     cpgo_config_write_reference(f);
     fclose(f);
-    CHECK_STR_CONTAINS(fresh,
-                       "| `backends[].timeout` | duration | seconds + 15s | 1s to 24h0m0s |");
+    CHECK_STR_CONTAINS(
+        fresh, "| `backends[].timeout` | duration | seconds + 15s, at most the schedule's shortest "
+               "period | 1s to 24h0m0s |");
     CHECK_STR_CONTAINS(fresh, "| `limits.max_body_bytes` | size | `64MiB` |");
     CHECK_STR_CONTAINS(fresh, "| `log.level` | one of `debug`, `info`, `warn`, `error` | `info` |");
     CHECK_STR_CONTAINS(fresh, "| `backends[].keep_frames` | integer | `0` | 0, or 2 to 1024 |");

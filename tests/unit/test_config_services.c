@@ -474,10 +474,13 @@ static void test_service_keys(void)
     expect_error(S_MIN "  seconds: 60\n  timeout: 30s\n",
                  NAME ":9:12: services[0].timeout: 30s must be longer than the profile's 60 "
                       "seconds (seconds), or the scrape ends before the profile does");
-    expect_error("services:\n- name: a\n  schedule: '* * * * *'\n  seconds: 50\n" S_STATIC OPR,
-                 NAME ":3:13: services[0].timeout: 1m5s (the default, seconds + 15s) must be "
-                      "shorter than the schedule's shortest period (1m0s between '* * * * *' "
-                      "firings)");
+    /* a default past the schedule's period is clamped to it (Prometheus' scrape_timeout) */
+    c = parse_ok("services:\n- name: a\n  schedule: '* * * * *'\n  seconds: 50\n" S_STATIC OPR);
+    if (c) CHECK_EQ_INT(c->services[0].tmpl.timeout_ms, 60000);
+    cpgo_config_free(c);
+    expect_error("services:\n- name: a\n  schedule: '* * * * *'\n  seconds: 60\n" S_STATIC OPR,
+                 NAME ":3:13: services[0].schedule: '* * * * *' fires 1m0s apart, not longer "
+                      "than the profile's 60 seconds (seconds)");
     c = parse_ok("services:\n- name: a\n  schedule: '* * * * *'\n  seconds: 10\n" S_STATIC OPR);
     if (c) CHECK_EQ_INT(c->services[0].tmpl.timeout_ms, 25000);
     cpgo_config_free(c);

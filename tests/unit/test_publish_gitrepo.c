@@ -231,7 +231,8 @@ static void lifecycle(int bare)
     CHECK(!strcmp(cap("git -C '%s' for-each-ref refs/heads/cpgo | wc -l", dir), "1"));
 
     /* 4. the base moved: regenerated on the new tip, the other change kept */
-    CHECK_EQ_INT(human(dir, "main", "src/main.go", "package main"), 0);
+    /* (not a main package: one would draw a new file into its directory, see placing) */
+    CHECK_EQ_INT(human(dir, "main", "src/main.go", "package src"), 0);
     rc = do_round(g, "default.pgo", "profile-2", &r);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(r.head.on_base, 0);
@@ -870,6 +871,83 @@ static void ssh_key_files(void)
     cpgo_gitrepo_close(g);
 }
 
+/* A new bare target_file goes into the directory of the tree's one package main. */
+static void placing(void)
+{
+    char dir[600];
+    struct cpgo_git_tips tips;
+    struct cpgo_git_file f = {0};
+    struct cpgo_err err = {0};
+    struct round r;
+    memset(&r, 0, sizeof r);
+
+    /* one main package in cmd/app: what go build ignores does not count */
+    make_repo("place-one", 1, dir, sizeof dir);
+    human(dir, "main", "lib.go", "// Package lib.\npackage lib\n");
+    human(dir, "main", "lib_test.go", "package main\n");
+    human(dir, "main", "testdata/x/main.go", "package main\n");
+    human(dir, "main", "vendor/example.com/t/main.go", "package main\n");
+    human(dir, "main", ".tools/main.go", "package main\n");
+    human(dir, "main", "_old/main.go", "package main\n");
+    human(dir, "main", "gen/gen.go", "//go:build ignore\n\npackage main\n");
+    human(dir, "main", "gen/lib.go", "package gen\n");
+    human(dir, "main", "mainly/x.go", "package mainly\n");
+    human(dir, "main", "cmd/app/main.go",
+          "/* Command app.\n package lib */\n// package lib\n\npackage main // x\n");
+    struct cpgo_gitrepo *g = open_repo(dir, 0);
+    CHECK_EQ_INT(do_round(g, "default.pgo", "p1", &r), 0);
+    CHECK_EQ_INT(r.file.found, 0);
+    CHECK_EQ_INT(r.file.placed, 1);
+    CHECK(r.file.path && !strcmp(r.file.path, "cmd/app/default.pgo"));
+    CHECK(!strcmp(cap("git -C '%s' show %s:cmd/app/default.pgo", dir, HEAD_BR), "p1"));
+    /* a path is taken as written */
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "pgo/default.pgo", 1 << 20, &f, &err), 0);
+    CHECK(!f.found && !f.placed && !strcmp(f.path, "pgo/default.pgo"));
+    cpgo_git_file_free(&f);
+    cpgo_gitrepo_close(g);
+
+    /* two: refused, both listed */
+    make_repo("place-two", 1, dir, sizeof dir);
+    human(dir, "main", "cmd/api/main.go", "package main\n");
+    human(dir, "main", "cmd/worker/main.go", "package main\n");
+    human(dir, "main", "cmd/worker/flags.go", "package main\n");
+    g = open_repo(dir, 0);
+    CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "main", HEAD_BR, &tips, &err), 0);
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err),
+                 CPGO_E_INPUT);
+    CHECK_EQ_INT(cpgo_gitrepo_last_class(g), CPGO_CLASS_CONTENT);
+    CHECK_STR_CONTAINS(err.text, "2 directories hold a package main: cmd/api, cmd/worker;");
+    CHECK_STR_CONTAINS(err.text, "set target_file");
+    CHECK(f.path == NULL);
+    /* an existing file of that name anywhere wins, as before */
+    human(dir, "main", "deploy/default.pgo", "old");
+    CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "main", HEAD_BR, &tips, &err), 0);
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err), 0);
+    CHECK(f.found && f.searched && !f.placed && !strcmp(f.path, "deploy/default.pgo"));
+    cpgo_git_file_free(&f);
+    cpgo_gitrepo_close(g);
+
+    /* the main package at the root: the root; none at all: the root too */
+    make_repo("place-root", 1, dir, sizeof dir);
+    human(dir, "main", "main.go", "package main\n\nfunc main() {}\n");
+    human(dir, "main", "internal/x/x.go", "package x\n");
+    g = open_repo(dir, 0);
+    CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "main", HEAD_BR, &tips, &err), 0);
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err), 0);
+    CHECK(!f.found && f.placed && !strcmp(f.path, "default.pgo"));
+    cpgo_git_file_free(&f);
+    cpgo_gitrepo_close(g);
+    make_repo("place-none", 1, dir, sizeof dir);
+    human(dir, "main", "lib.go", "package lib\n");
+    g = open_repo(dir, 0);
+    CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "main", HEAD_BR, &tips, &err), 0);
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err), 0);
+    CHECK(!f.found && !f.placed && !strcmp(f.path, "default.pgo"));
+    cpgo_git_file_free(&f);
+    cpgo_gitrepo_close(g);
+    cpgo_git_file_free(&r.file);
+}
+
 int main(int argc, char **argv)
 {
     struct cpgo_err err = {0};
@@ -916,6 +994,7 @@ int main(int argc, char **argv)
     lifecycle(1);
     lifecycle(0);
     finding();
+    placing();
     search_limits();
     pruned();
     upkeep();
