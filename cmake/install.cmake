@@ -105,6 +105,9 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # the shared libraries' packages from dpkg-shlibdeps; adduser for postinst
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# not libraries, so dpkg-shlibdeps cannot see them: the CA certificates for HTTPS (scrapes,
+# forges) and the zone database for CRON_TZ (as scripts/runtime-packages lists them)
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ca-certificates, tzdata")
 # the extended description; CPack puts CPACK_PACKAGE_DESCRIPTION_SUMMARY above it
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
     "cpgo scrapes CPU profiles from Go services (net/http/pprof) on a schedule,
