@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "version.h" /* generated at every build: CPGO_COMMIT */
 
 static const struct {
     const char *name;
@@ -241,7 +242,9 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-version") || !strcmp(cmd, "version")) {
-        printf("cpgo %s\n", CPGO_VERSION);
+        /* the commit, not a build date: two builds of one commit say the same, and a bug
+         * report names the source it came from ("unknown" outside git and its tarballs) */
+        printf("cpgo %s (commit %s)\n", CPGO_VERSION, CPGO_COMMIT);
         return CPGO_EXIT_OK;
     }
     /* Go's flag package answers -h, -help and --help: the usage on standard error, exit 2
