@@ -119,11 +119,12 @@ int cpgo_profile_view(cpgo_pb_profile *pb, struct cpgo_profile **out, struct cpg
 int cpgo_profile_check_readable(const void *raw, size_t len, const struct cpgo_limits *lim,
                                 struct cpgo_err *err);
 
-/* The string at index i of the string table (validated to exist). */
+/* The string at index i of the string table (validated to exist); never NULL: protobuf-c
+ * leaves an empty string's data NULL, and callers pass it to strndup and memcmp. */
 static inline const char *cpgo_profile_str(const cpgo_pb_profile *pb, int64_t i, size_t *len)
 {
     *len = pb->string_table[i].len;
-    return (const char *)pb->string_table[i].data;
+    return pb->string_table[i].data ? (const char *)pb->string_table[i].data : "";
 }
 
 /*

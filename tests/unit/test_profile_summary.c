@@ -46,9 +46,38 @@ static void test_pgo_lacks(void)
     pbuild_free(b);
 }
 
+/* A profile without a period type: its names are the string table's empty string, which
+ * protobuf-c leaves without data (strndup(NULL, 0) was undefined: UBSan stopped there). */
+static void test_no_period_type(void)
+{
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "samples", "count");
+    pbuild_function(b, 1, "f", "a.go", 3);
+    uint64_t fn[] = {1}, loc[] = {1};
+    int64_t line[] = {4}, v[] = {5};
+    pbuild_location(b, 1, 0, 0x10, 1, fn, line);
+    pbuild_sample(b, 1, loc, 1, v);
+    struct cpgo_buf raw;
+    pbuild_encode(b, 1, &raw);
+    struct cpgo_limits lim;
+    cpgo_limits_default(&lim);
+    struct cpgo_profile *p;
+    struct cpgo_err err;
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, &lim, &p, &err), 0);
+    struct cpgo_summary s;
+    CHECK_EQ_INT(cpgo_summary_build(p, 10, &s, &err), 0);
+    CHECK(s.period_type && !strcmp(s.period_type, "") && s.period_unit && !*s.period_unit);
+    CHECK_EQ_INT(s.totals[0], 5);
+    cpgo_summary_free(&s);
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    pbuild_free(b);
+}
+
 int main(void)
 {
     test_pgo_lacks();
+    test_no_period_type();
     struct pbuild *b = pbuild_new();
     pbuild_sample_type(b, "samples", "count");
     pbuild_sample_type(b, "cpu", "nanoseconds");
