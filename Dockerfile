@@ -11,8 +11,8 @@
 #
 # Configuration: /etc/cpgo/config.yaml (mount it; the image ships none, so a missing mount
 #   fails at once with a clear error). Inside a container `listen` must bind every
-#   interface, `listen: 0.0.0.0:9090` (a bare `:9090` is loopback only), or neither the
-#   published port nor the HEALTHCHECK below reach it.
+#   interface, `listen: ':9090'` (as in Go and Prometheus: IPv4 and IPv6), or the published
+#   port does not reach it; `127.0.0.1:9090` would be the container's own loopback only.
 # State: the volume /var/lib/cpgo (`state_dir: /var/lib/cpgo`): pending samples, publication
 #   records, the git caches. Keep it across restarts or pending samples are lost.
 # Token: never baked in, never a build argument. Either the environment variable named by

@@ -12,8 +12,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Connections the kernel completes before we accept them: past it a new SYN is dropped and
  * retried a second later, longer than a health check waits, so room for a burst */
@@ -134,6 +137,16 @@ static void on_listener_closed(uv_handle_t *h)
     cpgo_admin_maybe_finish(a);
 }
 
+/* Whether this host can open an IPv6 socket at all (a kernel or container with IPv6 off
+ * cannot: EAFNOSUPPORT). */
+static int ipv6_available(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    close(fd);
+    return 1;
+}
+
 int cpgo_admin_parse_listen(const char *listen, struct sockaddr_storage *out, struct cpgo_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -181,11 +194,21 @@ int cpgo_admin_parse_listen(const char *listen, struct sockaddr_storage *out, st
                                 host);
         return 0;
     }
+    if (!*host) {
+        /* ":port" is every interface, as in Go and Prometheus: "::" without IPV6_V6ONLY
+         * takes IPv4 too (cpgo_admin_new falls back to 0.0.0.0 on a host without IPv6).
+         * The safe default is that no `listen:` means no endpoint. */
+        struct sockaddr_in6 *sa = (struct sockaddr_in6 *)out;
+        sa->sin6_family = AF_INET6;
+        sa->sin6_port = htons((uint16_t)pn);
+        sa->sin6_addr = in6addr_any;
+        return 0;
+    }
     struct sockaddr_in *sa = (struct sockaddr_in *)out;
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)pn);
-    /* the default is loopback (docs/RELIABILITY.md A1); names are never resolved */
-    if (!*host || !strcmp(host, "localhost")) {
+    /* names are never resolved; "localhost" is the loopback */
+    if (!strcmp(host, "localhost")) {
         sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         return 0;
     }
@@ -269,7 +292,21 @@ int cpgo_admin_new(uv_loop_t *loop, const struct cpgo_admin_opts *opts, struct c
     }
     a->listener.data = a;
     a->handles = 1;
-    unsigned flags = ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0;
+    int any6 = ss.ss_family == AF_INET6 &&
+               !memcmp(&((struct sockaddr_in6 *)&ss)->sin6_addr, &in6addr_any, sizeof in6addr_any);
+    if (any6 && !ipv6_available()) {
+        /* every interface on a host without IPv6 (a container started with IPv6 off) */
+        struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+        uint16_t port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+        memset(&ss, 0, sizeof ss);
+        sa->sin_family = AF_INET;
+        sa->sin_port = port;
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+        any6 = 0;
+    }
+    /* "::" is dual-stack (IPv4 too, as Go listens on it); any other IPv6 address is
+     * only itself */
+    unsigned flags = ss.ss_family == AF_INET6 && !any6 ? UV_TCP_IPV6ONLY : 0;
     rc = uv_tcp_bind(&a->listener, (const struct sockaddr *)&ss, flags);
     if (!rc) rc = uv_listen((uv_stream_t *)&a->listener, BACKLOG, on_connection);
     struct sockaddr_storage bound;
@@ -283,6 +320,17 @@ int cpgo_admin_new(uv_loop_t *loop, const struct cpgo_admin_opts *opts, struct c
     }
     a->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (bound.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&bound)->sin6_addr, ip, sizeof ip);
+        snprintf(a->bound, sizeof a->bound, "[%s]:%d", ip, a->port);
+        a->every_interface = any6;
+    } else {
+        struct in_addr in = ((struct sockaddr_in *)&bound)->sin_addr;
+        inet_ntop(AF_INET, &in, ip, sizeof ip);
+        snprintf(a->bound, sizeof a->bound, "%s:%d", ip, a->port);
+        a->every_interface = in.s_addr == htonl(INADDR_ANY);
+    }
     *out = a;
     return 0;
 }
@@ -290,6 +338,12 @@ int cpgo_admin_new(uv_loop_t *loop, const struct cpgo_admin_opts *opts, struct c
 int cpgo_admin_port(const struct cpgo_admin *a)
 {
     return a->port;
+}
+
+int cpgo_admin_bound(const struct cpgo_admin *a, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", a->bound);
+    return a->every_interface;
 }
 
 void cpgo_admin_stats(const struct cpgo_admin *a, struct cpgo_admin_stats *out)

@@ -159,6 +159,10 @@ const char *cpgo_admin_reason_name(enum cpgo_admin_reason r);
 /*
  * Parses a listen address (the forms of opts.listen) into a socket address. 0 or
  * CPGO_E_INPUT with err naming what is wrong. For config validation as well.
+ * Forms, as Go's net.Listen reads them: "127.0.0.1:9090", "localhost:9090" (loopback),
+ * "0.0.0.0:9090" (every IPv4 interface), "[::1]:9090" (that IPv6 address only),
+ * "[::]:9090" and ":9090" (every interface: "::" dual-stack, IPv4 through mapped
+ * addresses; 0.0.0.0 where the host has no IPv6). Names are never resolved.
  */
 int cpgo_admin_parse_listen(const char *listen, struct sockaddr_storage *out, struct cpgo_err *err);
 
@@ -174,6 +178,9 @@ int cpgo_admin_new(uv_loop_t *loop, const struct cpgo_admin_opts *opts, struct c
 
 /* The bound port (the one chosen by the system when the address said port 0). */
 int cpgo_admin_port(const struct cpgo_admin *a);
+/* The bound address ("[::]:9090", "0.0.0.0:9090", "127.0.0.1:9090") into buf; 1 when it
+ * is every interface, else 0. */
+int cpgo_admin_bound(const struct cpgo_admin *a, char *buf, size_t cap);
 
 void cpgo_admin_stats(const struct cpgo_admin *a, struct cpgo_admin_stats *out);
 

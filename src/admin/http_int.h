@@ -152,6 +152,8 @@ struct cpgo_admin {
     void *closed_arg;
     struct cpgo_admin_stats st;
     int port;
+    char bound[64];      /* the bound address, "[::]:9090" or "127.0.0.1:9090" */
+    int every_interface; /* bound to :: (dual-stack) or 0.0.0.0 */
     /* cpgo_admin_register_metrics */
     struct cpgo_metrics *metrics;
     struct cpgo_metric *m_open, *m_conns, *m_requests, *m_idle, *m_rejected;

@@ -8,6 +8,7 @@
  * profile path inside .git), and name the line it came from. The rules that span keys are
  * in targets.c.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,17 +152,28 @@ int cpgo_config_check_listen(struct ctx *c, const struct key *k, void *base, con
                               cpgo_config_show(s, sh, sizeof sh));
         return -1;
     }
-    if (!hl) { /* ":port": loopback only, never all interfaces by accident */
-        size_t n = strlen(s) + 10;
-        char *full = malloc(n);
-        if (!full) {
-            c->nomem = 1;
+    /* the admin endpoint binds addresses, never resolves names (admin/http.h): a name
+     * other than localhost is refused here rather than when the daemon starts */
+    char host[64];
+    int v6 = s[0] == '[';
+    if (hl && hl - (v6 ? 2 : 0) < sizeof host) {
+        snprintf(host, sizeof host, "%.*s", (int)(hl - (v6 ? 2 : 0)), s + v6);
+        unsigned char a[16];
+        if (strcmp(host, "localhost") && inet_pton(v6 ? AF_INET6 : AF_INET, host, a) != 1) {
+            char sh[SHOW_MAX + 8];
+            cpgo_config_add_error(c, at.line, at.col,
+                                  "%s: '%s': the host must be a numeric address or localhost "
+                                  "(':%s' for every interface, '127.0.0.1:%s' for loopback)",
+                                  path, cpgo_config_show(s, sh, sizeof sh), port, port);
             return -1;
         }
-        snprintf(full, n, "127.0.0.1%s", s);
-        free(*p);
-        *p = full;
+    } else if (hl) {
+        char sh[SHOW_MAX + 8];
+        cpgo_config_add_error(c, at.line, at.col, "%s: '%s': the host is too long", path,
+                              cpgo_config_show(s, sh, sizeof sh));
+        return -1;
     }
+    /* ":port" stays as written: every interface, as in Go and Prometheus (admin/http.h) */
     return 0;
 }
 

@@ -329,7 +329,7 @@ struct cpgo_config {
     char *path;      /* the file loaded */
     char *state_dir; /* default $XDG_STATE_HOME/cpgo, else ~/.local/state/cpgo, else
                         /var/lib/cpgo for root */
-    char *listen;    /* admin address "host:port"; NULL = off; a bare ":port" = 127.0.0.1 */
+    char *listen;    /* admin address "host:port"; NULL = off; ":port" = every interface */
     enum cpgo_log_level log_level;   /* `log.level`, default info */
     enum cpgo_log_format log_format; /* `log.format`, default logfmt */
     int64_t shutdown_timeout_ms;     /* `shutdown_timeout`, default 30s */

@@ -93,8 +93,11 @@ const struct key cpgo_config_keys[NKEYS] = {
     [KI_LISTEN] = {"listen", TOP(listen), .type = T_STR, .def_doc = "off",
                    .check = cpgo_config_check_listen, .flags = F_NULLABLE,
                    .desc = "Address of the admin HTTP endpoint (health, status, metrics), "
-                           "`host:port`. A bare `:port` binds 127.0.0.1 only; `null` or "
-                           "absent: no endpoint."},
+                           "`host:port` as in Go and Prometheus: `:9090` or `[::]:9090` "
+                           "binds every interface (IPv4 and IPv6; inside a container, "
+                           "where a probe or Prometheus must reach it), `0.0.0.0:9090` every "
+                           "IPv4 interface, `127.0.0.1:9090` loopback only. `null` or absent: "
+                           "no endpoint (the safe default)."},
     [KI_LOG] = {"log", .scope = S_TOP, .type = T_SECTION, .desc = "Logging."},
     [KI_LOG_LEVEL] = {"log.level", TOP(log_level), .type = T_ENUM, .def = "info",
                       .choices = log_levels, .desc = "Least severity logged."},

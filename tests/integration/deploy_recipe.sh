@@ -329,8 +329,8 @@ if not cfgtext: fail("the ConfigMap has no data config.yaml"); cfgtext = "{}"
 open(os.path.join(tdir, "k8s-config.yaml"), "w").write(cfgtext)
 cfg = yaml.safe_load(cfgtext) or {}
 listen = str(cfg.get("listen", ""))
-m = re.fullmatch(r"0\.0\.0\.0:(\d+)|\[::\]:(\d+)", listen)
-if not m: fail(f"ConfigMap: listen '{listen}' must bind every interface (0.0.0.0:PORT)")
+m = re.fullmatch(r"0\.0\.0\.0:(\d+)|\[::\]:(\d+)|:(\d+)", listen)
+if not m: fail(f"ConfigMap: listen '{listen}' must bind every interface (:PORT)")
 port = int(next(g for g in m.groups() if g)) if m else None
 if expose and port and int(expose) != port: fail(f"listen port {port} != the Dockerfile's EXPOSE {expose}")
 state_dir = cfg.get("state_dir")

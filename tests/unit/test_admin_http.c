@@ -970,7 +970,7 @@ static void test_listen(void)
         const char *addr;
         int port;
     } ok[] = {
-        {":9090", AF_INET, "127.0.0.1", 9090},  {"localhost:0", AF_INET, "127.0.0.1", 0},
+        {":9090", AF_INET6, "::", 9090},        {"localhost:0", AF_INET, "127.0.0.1", 0},
         {"0.0.0.0:80", AF_INET, "0.0.0.0", 80}, {"10.1.2.3:65535", AF_INET, "10.1.2.3", 65535},
         {"[::1]:9090", AF_INET6, "::1", 9090},  {"[::]:1", AF_INET6, "::", 1},
     };
@@ -1045,6 +1045,26 @@ static void test_listen(void)
     CHECK(a == NULL);
     CHECK_STR_CONTAINS(err.text, "listen 127.0.0.1:");
     CHECK_STR_CONTAINS(err.text, "address already in use");
+    /* ":0" is every interface (dual-stack "::", or 0.0.0.0 without IPv6): IPv4's loopback
+     * reaches it */
+    o.listen = ":0";
+    struct cpgo_admin *all = NULL;
+    CHECK_EQ_INT(cpgo_admin_new(&loop, &o, &all, &err), 0);
+    if (all) {
+        char bound[64];
+        CHECK_EQ_INT(cpgo_admin_bound(all, bound, sizeof bound), 1);
+        CHECK(!strncmp(bound, "[::]:", 5) || !strncmp(bound, "0.0.0.0:", 8));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)cpgo_admin_port(all)),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        CHECK_EQ_INT(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        close(fd);
+        cpgo_admin_close(all, NULL, NULL);
+    }
+    char lb[64];
+    CHECK_EQ_INT(cpgo_admin_bound(first, lb, sizeof lb), 0);
+    CHECK(!strncmp(lb, "127.0.0.1:", 10));
     /* IPv6 loopback, where the host has it */
     o.listen = "[::1]:0";
     struct cpgo_admin *v6 = NULL;

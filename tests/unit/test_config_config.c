@@ -292,10 +292,11 @@ static void test_all_keys(void)
     CHECK(c->targets[0].trim.keep_frames == 5 && c->targets[0].trim.drop_labels == 0);
     cpgo_config_free(c);
 
-    /* small things: ":port" is loopback, sizes as integers, enum case, !!str, null listen */
+    /* small things: ":port" is every interface (kept as written), sizes as integers, enum case,
+     * !!str, null listen */
     c = parse_ok("listen: ':8080'\nlog: {level: WARN}\nlimits: {max_body_bytes: 1000}\n" B_MIN);
     if (c) {
-        CHECK(!strcmp(c->listen, "127.0.0.1:8080"));
+        CHECK(!strcmp(c->listen, ":8080"));
         CHECK_EQ_INT(c->log_level, CPGO_LOG_WARN);
         CHECK_EQ_INT(c->limits.profile.max_compressed, 1000);
     }
@@ -423,6 +424,11 @@ static void test_messages(void)
     expect_error("listen: localhost\n" B_MIN,
                  NAME ":1:9: listen: 'localhost' is not host:port (e.g. 127.0.0.1:8080 or :8080)");
     expect_error("listen: ':99999'\n" B_MIN, "is not host:port");
+    /* names are not resolved: the error says so at load, not when the daemon starts */
+    expect_error("listen: 'admin.example.com:9090'\n" B_MIN,
+                 NAME ":1:9: listen: 'admin.example.com:9090': the host must be a numeric address "
+                      "or localhost (':9090' for every interface, '127.0.0.1:9090' for loopback)");
+    expect_error("listen: '[fe80::1::2]:9090'\n" B_MIN, "the host must be a numeric address");
     expect_error("github:\n  token_env: 'GITHUB-TOKEN'\n" B_MIN, NAME
                  ":2:14: github.token_env: 'GITHUB-TOKEN' is not an environment variable name");
     expect_error(
@@ -1189,7 +1195,7 @@ static void test_dump(void)
     CHECK_STR_CONTAINS(d, "url: http://ops:xxxxx@localhost:6060/debug/pprof/profile?seconds=20\n");
     CHECK_STR_CONTAINS(d, "    Authorization: \"****\"\n");
     CHECK_STR_CONTAINS(d, "    X-Scope-OrgID: team-a\n");
-    CHECK_STR_CONTAINS(d, "listen: \"127.0.0.1:9090\"\n");
+    CHECK_STR_CONTAINS(d, "listen: \":9090\"\n");
     CHECK_STR_CONTAINS(d, "  headers:\n    Authorization: \"****\"\n");
     CHECK_STR_CONTAINS(d, "  timeout: 35s\n");
     CHECK_STR_CONTAINS(d, "  connect_timeout: 10s\n");
