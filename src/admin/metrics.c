@@ -205,7 +205,13 @@ static int series_get(struct cpgo_metric *m, const char *const *values, int crea
     if (!m) return CPGO_E_USAGE;
     if (count_values(values) != m->nlabels) return CPGO_E_USAGE;
     if (!m->nlabels) {
-        if (!m->nseries) return create ? CPGO_E_NOMEM : CPGO_E_EMPTY; /* made at registration */
+        if (!m->nseries) {
+            /* made at registration; absent after cpgo_metric_remove until the next update */
+            if (!create) return CPGO_E_EMPTY;
+            if (CPGO_ARRAY_PUSH_ROOM(m->series, m->nseries, m->cap)) return CPGO_E_NOMEM;
+            if (!(m->series[0] = series_alloc(m, NULL))) return CPGO_E_NOMEM;
+            m->nseries = 1;
+        }
         *out = m->series[0];
         return 0;
     }
@@ -483,7 +489,12 @@ int cpgo_metric_get(const struct cpgo_metric *m, const char *const *values, doub
 int cpgo_metric_remove(struct cpgo_metric *m, const char *const *values)
 {
     if (!m) return CPGO_E_USAGE;
-    if (!m->nlabels) return CPGO_E_USAGE;
+    if (!m->nlabels) {
+        if (values || !m->nseries) return values ? CPGO_E_USAGE : CPGO_E_EMPTY;
+        free(m->series[0]);
+        m->nseries = 0;
+        return 0;
+    }
     struct series *s;
     int rc = series_get(m, values, 0, &s);
     if (rc) return rc;
@@ -500,6 +511,7 @@ void cpgo_metric_clear(struct cpgo_metric *m)
 {
     if (!m) return;
     if (!m->nlabels) {
+        if (!m->nseries) return;
         struct series *s = m->series[0];
         s->v = s->sum = 0;
         s->count = 0;

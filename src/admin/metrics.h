@@ -16,7 +16,8 @@
  * label values) is created the first time it is touched. Label names and values are passed
  * as NULL-terminated arrays (CPGO_LABELS builds one), so a call with the wrong number of
  * values is detected instead of reading past the array. A family without labels passes
- * NULL and has its one series from the start (so it renders 0 before the first event).
+ * NULL and has its one series from the start (so it renders 0 before the first event),
+ * unless cpgo_metric_remove takes it away.
  *
  * Bounded: a family holds at most max_series series (a label taken from a runaway set,
  * such as one value per URL, cannot grow the registry without end); a new series past the
@@ -98,7 +99,9 @@ int cpgo_metric_observe(struct cpgo_metric *m, double v, const char *const *valu
 /* Reads a counter's or gauge's value: 0, or CPGO_E_EMPTY when the series does not exist
  * (CPGO_E_USAGE as above). Histograms report their count. */
 int cpgo_metric_get(const struct cpgo_metric *m, const char *const *values, double *v);
-/* Forgets one series (a backend removed on reload): 0 or CPGO_E_EMPTY. */
+/* Forgets one series (a backend removed on reload): 0 or CPGO_E_EMPTY. A family without
+ * labels (values NULL) then renders no sample until its next update: a value not known
+ * (yet) is absent, never a placeholder such as -1. */
 int cpgo_metric_remove(struct cpgo_metric *m, const char *const *values);
 /* Forgets every series of a labelled family (a family without labels is reset to 0). */
 void cpgo_metric_clear(struct cpgo_metric *m);

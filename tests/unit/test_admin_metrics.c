@@ -411,12 +411,42 @@ static void test_many(void)
     cpgo_metrics_free(r);
 }
 
+/* A value not known yet is absent, never a placeholder: a family without labels loses its
+ * sample with cpgo_metric_remove and gets it back at the next update. */
+static void test_absent(void)
+{
+    struct cpgo_metrics *r = cpgo_metrics_new(0);
+    struct cpgo_metric *g = cpgo_metric_gauge(r, "rate_remaining", "Remaining.", NULL);
+    CHECK(g != NULL);
+    char *text = render(r);
+    CHECK_STR_CONTAINS(text, "# TYPE rate_remaining gauge\nrate_remaining 0\n");
+    free(text);
+    CHECK_EQ_INT(cpgo_metric_remove(g, NULL), 0);
+    CHECK_EQ_INT(cpgo_metric_remove(g, NULL), CPGO_E_EMPTY);
+    CHECK_EQ_INT(cpgo_metric_remove(g, CPGO_LABELS("x")), CPGO_E_USAGE);
+    double v = 7;
+    CHECK_EQ_INT(cpgo_metric_get(g, NULL, &v), CPGO_E_EMPTY);
+    cpgo_metric_clear(g); /* no sample to reset */
+    text = render(r);
+    CHECK_STR_CONTAINS(text, "# TYPE rate_remaining gauge\n");
+    CHECK(!strstr(text, "rate_remaining 0"));
+    free(text);
+    CHECK_EQ_INT(cpgo_metric_set(g, 4999, NULL), 0);
+    CHECK_EQ_INT(cpgo_metric_get(g, NULL, &v), 0);
+    CHECK(v == 4999);
+    text = render(r);
+    CHECK_STR_CONTAINS(text, "rate_remaining 4999\n");
+    free(text);
+    cpgo_metrics_free(r);
+}
+
 int main(void)
 {
     test_exposition();
     test_escaping();
     test_numbers();
     test_cap();
+    test_absent();
     test_usage_errors();
     test_collectors();
     test_many();
