@@ -171,6 +171,10 @@ static void load_done(struct cpgo_job *job, int canceled)
         cpgo_observe_state_problems(t);
         t->fs = j->fs;
         t->last_publish_ms = t->fs.last_publish;
+        /* the head branch the last round resolved (before this start), unless the
+         * configuration names one (cpgo_publish_target_cfg) */
+        if (t->fs.head_branch[0] && t->cfg && !t->cfg->head_branch && !d->opts.output_dir)
+            snprintf(t->head_branch, sizeof t->head_branch, "%s", t->fs.head_branch);
         if (j->pending_scrapes) {
             char n[24];
             snprintf(n, sizeof n, "%" PRIu64, j->pending_scrapes);
@@ -210,8 +214,7 @@ struct ingest_body {
     size_t len;
     struct cpgo_url_secrets *secrets; /* the backend's (a reference: a reload may replace b's) */
     struct cpgo_limits lim;
-    uint64_t weight_ppm;   /* the backend's `pgo: weight`, as configured when scraped */
-    double scrape_seconds; /* the transfer, for metrics */
+    uint64_t weight_ppm; /* the backend's `pgo: weight`, as configured when scraped */
     /* outputs */
     struct cpgo_ingest_item out;
 };
@@ -269,7 +272,8 @@ static void ingest_body_done(struct ingest_job *j, struct ingest_body *x, int ca
     }
     assert(t->ingests > 0);
     t->ingests--;
-    if (!b->removed) cpgo_observe_scrape(b, o->cls, x->scrape_seconds, x->len);
+    /* the scheduled scrape's outcome (its HTTP attempts were counted in scrape_done) */
+    cpgo_observe_scrape(b, o->cls);
     if (!o->rc) cpgo_observe_merged(t, j->work_seconds / (double)j->n);
     if (o->rc) {
         b->failed++;
@@ -354,7 +358,6 @@ static int submit_ingest(struct backend *b, struct cpgo_scrape_result *r)
     x->body = r->body;
     x->len = r->len;
     r->body = NULL; /* the job owns it now */
-    x->scrape_seconds = r->seconds;
     t->ingests++;
     if (joined) {
         cpgo_workq_grow(d->q, &j->base, 1, x->len);
@@ -442,6 +445,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     struct daemon *d = b->d;
     b->scrape = NULL;
     scrape_ended(b);
+    cpgo_observe_attempt(b, r->cls, r->seconds, r->len);
     if (r->cls == CPGO_CLASS_OK) {
         if (submit_ingest(b, r) == 0) {
             drain_waiting(d);
@@ -452,7 +456,6 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     }
     b->last_class = r->cls;
     snprintf(b->last_error, sizeof b->last_error, "%s", r->error);
-    cpgo_observe_scrape(b, r->cls, r->seconds, r->len);
     int64_t now = cpgo_daemon_wall_ms();
     int transient = cpgo_class_transient(r->cls);
     if (r->cls == CPGO_CLASS_BUSY && b->svc && !d->stopping && !b->removed &&
@@ -460,6 +463,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
         /* another profiler is running on this instance: another instance of the service
          * took its place in the round; this one is owed to the next round */
         b->busy_replaced = 1;
+        cpgo_observe_scrape(b, r->cls);
         set_busy(b, 0);
         backend_finished(b);
         progress(d);
@@ -488,6 +492,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
         }
     }
     b->failed++;
+    cpgo_observe_scrape(b, r->cls);
     cpgo_log(CPGO_LVL_WARN, "scrape failed", "backend", b->name, "target", b->t->key, "url",
              b->url_masked, "class", cpgo_class_name(r->cls), CPGO_LOG_BOOL("transient"),
              transient ? "true" : "false", "error", r->error, NULL);
@@ -537,6 +542,7 @@ static void start_scrape(struct backend *b)
         b->last_class = CPGO_CLASS_INTERNAL;
         snprintf(b->last_error, sizeof b->last_error, "cannot start the scrape");
         b->failed++;
+        cpgo_observe_scrape(b, b->last_class);
         set_busy(b, 0);
         backend_finished(b);
         return;
@@ -561,6 +567,8 @@ static void drain_waiting(struct daemon *d)
         if (d->stopping || b->removed || b->t->load_failed) {
             if (b->t->load_failed) {
                 b->failed++;
+                b->last_class = CPGO_CLASS_LOCAL;
+                cpgo_observe_scrape(b, b->last_class);
                 snprintf(b->last_error, sizeof b->last_error, "target state unavailable");
             }
             set_busy(b, 0);
@@ -1243,6 +1251,7 @@ static void reload_done(uv_work_t *w, int status)
         for (size_t i = 0; i < r->errs.n; i++)
             cpgo_log(CPGO_LVL_ERROR, "config reload refused; keeping the running configuration",
                      "error", r->errs.lines[i], NULL);
+        cpgo_observe_config_loaded(d, 0);
     } else if (status == 0 && !d->stopping && r->nc) {
         struct cpgo_config *nc = r->nc;
         r->nc = NULL;
@@ -1299,6 +1308,7 @@ static void reload_done(uv_work_t *w, int status)
         char n[24];
         snprintf(n, sizeof n, "%zu", nc->nbackends);
         cpgo_log(CPGO_LVL_INFO, "configuration reloaded", CPGO_LOG_INT("backends"), n, NULL);
+        cpgo_observe_config_loaded(d, 1);
     }
     if (r->nc) cpgo_config_free(r->nc);
     for (int f = 0; f < CPGO_PRAPI_NFORGES; f++)
@@ -1667,6 +1677,7 @@ static int run(const struct cpgo_run_opts *o, char *dry_dir, size_t dry_cap)
             daemon_free(d);
             return 1;
         }
+        cpgo_observe_config_loaded(d, 1); /* the start's load counts, as in Prometheus */
         d->cfg = NULL;
     }
     uv_signal_init(&d->loop, &d->sigint);

@@ -78,7 +78,9 @@ struct cpgo_observe {
         *publishes, *settled, *pending, *last_success, *gh_remaining, *gh_stopped, *queue_depth,
         *publish_queue, *scrapes_in_flight, *inflight_bytes, *inflight_peak, *inflight_budget,
         *loop_lag, *loop_lag_max, *loop_lag_hist, *state_problems, *corrupt_records, *pending_mem,
-        *pending_budget, *spills;
+        *pending_budget, *spills, *attempts, *build_info, *reload_ok, *reload_at, *last_publish;
+    /* the standard process_* families (admin/process.h) */
+    struct cpgo_metric *proc_cpu, *proc_rss, *proc_vms, *proc_fds, *proc_max_fds, *proc_start;
     /* services */
     struct cpgo_metric *sd_instances, *sd_failures, *sd_refresh_seconds, *sd_last_success, *sd_up,
         *svc_discovered, *svc_scraped, *svc_busy, *svc_skipped;
@@ -89,6 +91,8 @@ struct cpgo_observe {
     double lag_max_ever;         /* the largest lag since the start (logged at the stop) */
     double lag_ring[LAG_WINDOW]; /* the last probes, for the rolling maximum */
     size_t lag_next;
+    int cfg_ok;        /* the last load or reload of the configuration succeeded */
+    int64_t cfg_ok_ms; /* when the configuration was last loaded successfully */
     char *status_page; /* the last /status rendering and when (uv_now) */
     uint64_t status_at;
 };
@@ -144,6 +148,10 @@ struct target {
     uv_timer_t due;                  /* min_interval: when the next publish may start */
     int due_open;
     int64_t last_publish_ms;
+    int64_t next_publish_ms;    /* when the publish waiting (min_interval, its turn) may start; 0:
+                                   none waiting (/status next_publish) */
+    int64_t published_ok_ms;    /* when a publish last ended without failing since the start
+                                   (cpgo_target_last_publish_timestamp_seconds); 0: none */
     struct cpgo_state_forge fs; /* loop's copy of the forge record */
     int gh_steps;               /* pull-request operations of this publish still running */
     /* github.app: the installation's API this publish uses (NULL: the forge's own), the
@@ -323,7 +331,14 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err);  /* the registry 
 int cpgo_observe_start(struct daemon *d, struct cpgo_err *err); /* lag probe, admin endpoint */
 void cpgo_observe_close(struct daemon *d);
 void cpgo_observe_free(struct daemon *d);
-void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes);
+/* One HTTP attempt of a scrape ended (every retry counts): cpgo_scrape_attempts_total, the
+ * transfer's duration and bytes. */
+void cpgo_observe_attempt(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes);
+/* A scheduled scrape ended, once, with its final outcome after its retries (ok: merged):
+ * cpgo_scrapes_total, as /status counts scrapes_ok and scrapes_failed. */
+void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls);
+/* The configuration was loaded (at the start, ok) or a reload ended (ok, or refused). */
+void cpgo_observe_config_loaded(struct daemon *d, int ok);
 void cpgo_observe_missed(struct backend *b);
 void cpgo_observe_merged(struct target *t, double seconds);
 void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome); /* NONE: no-op */
@@ -337,6 +352,8 @@ void cpgo_observe_backend_left(struct backend *b, int removed);
  * its scrape series under t go. */
 void cpgo_observe_service_left(const struct service *s, const struct target *t);
 void cpgo_observe_target_retired(struct target *t); /* a reload removed the target */
+/* ms since the epoch as RFC 3339 in UTC ("2026-12-02T14:00:00Z"), as /status shows times */
+void cpgo_observe_rfc3339(int64_t ms, char *buf, size_t cap);
 
 /* report.c (loop thread): --once's progress line on a terminal and its summary. daemon.c
  * reports each scrape's end and asks for the summary at the end; service.c and publish.c

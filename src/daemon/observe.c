@@ -9,7 +9,8 @@
  *   /metrics  the registry below, plus the server's own cpgo_admin_* families
  *   /status   JSON (jansson): every backend with its target, last result and error class,
  *             last success, next run; every target with its pending scrapes, last
- *             publish, pull request; GitHub's rate-limit state. URLs are shown masked and
+ *             publish, next publish (min_interval's time, null when none waits), head
+ *             branch, pull request; GitHub's rate-limit state. URLs are shown masked and
  *             the token never appears: nothing here holds it.
  *
  * Loop lag: a repeating 1 s timer compares when it ran with when it was due; the gauge is
@@ -18,7 +19,11 @@
  *
  * Counters are updated where events happen: daemon.c and publish.c call one
  * cpgo_observe_* function per event, from one place each, and never touch the registry
- * themselves; gauges are refreshed by a collector when /metrics renders. A reload that
+ * themselves (a scrape's HTTP attempts and its final outcome are two events: three busy
+ * answers are three attempts and one failed scrape, as /status counts it); gauges, and
+ * the process_* metrics, are refreshed by a collector when /metrics renders, which also
+ * makes the counters of every configured backend and target exist at zero. A value not
+ * known yet is absent, never a placeholder (docs/METRICS.md). A reload that
  * removes a backend, a service or a target removes its series (cpgo_metric_remove), so
  * /metrics shows only what is configured; events of a retired target that finish later are
  * not counted.
@@ -33,6 +38,7 @@
 
 #include "admin/http.h"
 #include "admin/metrics.h"
+#include "admin/process.h"
 #include "base/log.h"
 #include "daemon/daemon_int.h"
 
@@ -56,6 +62,11 @@ static void iso_time(int64_t ms, char *buf, size_t cap)
     strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void cpgo_observe_rfc3339(int64_t ms, char *buf, size_t cap)
+{
+    iso_time(ms, buf, cap);
+}
+
 static json_t *time_or_null(int64_t ms)
 {
     char t[40];
@@ -65,11 +76,41 @@ static json_t *time_or_null(int64_t ms)
 
 /* ---- metrics ---------------------------------------------------------------------------- */
 
+/* Makes a counter's series exist at zero (a configured backend's or target's, so rate()
+ * and increase() see its first event); a value too long for a label is left out rather
+ * than counted as dropped at every render. */
+static void ensure(struct cpgo_metric *m, const char *const *values)
+{
+    for (size_t i = 0; values[i]; i++)
+        if (strlen(values[i]) > CPGO_METRIC_VALUE_MAX) return;
+    cpgo_metric_add(m, 0, values);
+}
+
+/* A gauge whose value may be unknown: set, or absent (never a placeholder). */
+static void set_or_absent(struct cpgo_metric *m, double v, int known)
+{
+    if (known)
+        cpgo_metric_set(m, v, NULL);
+    else
+        cpgo_metric_remove(m, NULL);
+}
+
 static void collect(struct cpgo_metrics *r, void *arg)
 {
     (void)r;
     struct daemon *d = arg;
     struct cpgo_observe *o = &d->obs;
+    /* the process, read now (a few syscalls: only when /metrics is asked for) */
+    struct cpgo_process p;
+    cpgo_process_read(&p);
+    set_or_absent(o->proc_cpu, p.cpu_seconds, p.cpu_seconds >= 0);
+    set_or_absent(o->proc_rss, p.resident_bytes, p.resident_bytes >= 0);
+    set_or_absent(o->proc_vms, p.virtual_bytes, p.virtual_bytes >= 0);
+    set_or_absent(o->proc_fds, p.open_fds, p.open_fds >= 0);
+    set_or_absent(o->proc_max_fds, p.max_fds, p.max_fds >= 0);
+    set_or_absent(o->proc_start, p.start_time_s, p.start_time_s >= 0);
+    cpgo_metric_set(o->reload_ok, o->cfg_ok ? 1 : 0, NULL);
+    set_or_absent(o->reload_at, (double)o->cfg_ok_ms / 1000.0, o->cfg_ok_ms > 0);
     cpgo_metric_set(o->queue_depth, (double)cpgo_workq_depth(d->q), NULL);
     cpgo_metric_set(o->scrapes_in_flight, (double)d->scrapes_in_flight, NULL);
     cpgo_metric_set(o->inflight_bytes, (double)cpgo_scraper_inflight_bytes(d->scraper), NULL);
@@ -84,12 +125,12 @@ static void collect(struct cpgo_metrics *r, void *arg)
     cpgo_metric_set(o->publish_queue, (double)d->pubq.len, NULL);
     cpgo_metric_set(o->pending_mem, (double)atomic_load(&d->pending_mem), NULL);
     if (d->cfg) cpgo_metric_set(o->pending_budget, (double)d->cfg->limits.max_pending_memory, NULL);
-    if (d->fa[CPGO_PRAPI_GITHUB].client) {
-        struct cpgo_prapi_status st;
-        cpgo_prapi_client_status(d->fa[CPGO_PRAPI_GITHUB].client, &st);
-        cpgo_metric_set(o->gh_remaining, (double)st.rate_remaining, NULL);
-        cpgo_metric_set(o->gh_stopped, st.stopped ? 1 : 0, NULL);
-    }
+    /* GitHub's: absent until there is a client, the remaining count until it answered */
+    struct cpgo_prapi_status st = {.rate_remaining = -1};
+    struct cpgo_prapi_client *gh = d->fa[CPGO_PRAPI_GITHUB].client;
+    if (gh) cpgo_prapi_client_status(gh, &st);
+    set_or_absent(o->gh_remaining, (double)st.rate_remaining, gh && st.rate_remaining >= 0);
+    set_or_absent(o->gh_stopped, st.stopped ? 1 : 0, gh != NULL);
     /* per-target and per-backend gauges: rebuilt, so removed ones disappear */
     cpgo_metric_clear(o->pending);
     for (struct target *t = d->targets; t; t = t->next)
@@ -99,11 +140,36 @@ static void collect(struct cpgo_metrics *r, void *arg)
     for (struct target *t = d->targets; t; t = t->next)
         if (!t->retired && t->loaded)
             cpgo_metric_set(o->state_problems, (double)t->problems, CPGO_LABELS(t->key));
+    cpgo_metric_clear(o->last_publish);
+    for (struct target *t = d->targets; t; t = t->next)
+        if (!t->retired && t->published_ok_ms)
+            cpgo_metric_set(o->last_publish, (double)t->published_ok_ms / 1000.0,
+                            CPGO_LABELS(t->key));
     cpgo_metric_clear(o->last_success);
     for (struct backend *b = d->backends; b; b = b->next)
         if (b->last_success_ms && !b->svc)
             cpgo_metric_set(o->last_success, (double)b->last_success_ms / 1000.0,
                             CPGO_LABELS(b->name, b->t->key));
+    /* the counters of everything configured exist from the start, at zero (a removed one's
+     * series went at the reload: cpgo_observe_backend_left and the others) */
+    for (struct target *t = d->targets; t; t = t->next) {
+        if (t->retired) continue;
+        ensure(o->merged, CPGO_LABELS(t->key));
+        ensure(o->settled, CPGO_LABELS(t->key));
+        ensure(o->corrupt_records, CPGO_LABELS(t->key));
+        ensure(o->publishes, CPGO_LABELS(t->key, "failed"));
+    }
+    for (struct backend *b = d->backends; b; b = b->next) {
+        if (b->svc || b->removed) continue; /* an instance counts under its service */
+        ensure(o->scrapes, CPGO_LABELS(b->name, b->t->key, "ok"));
+        ensure(o->attempts, CPGO_LABELS(b->name, b->t->key, "ok"));
+        ensure(o->missed, CPGO_LABELS(b->name));
+    }
+    for (struct service *s = d->services; s; s = s->next) {
+        if (s->removed) continue;
+        ensure(o->scrapes, CPGO_LABELS(s->name, s->t->key, "ok"));
+        ensure(o->attempts, CPGO_LABELS(s->name, s->t->key, "ok"));
+    }
     /* services and their sources: rebuilt, so removed ones disappear */
     struct cpgo_metric *svc[] = {o->sd_instances,    o->sd_failures, o->sd_refresh_seconds,
                                  o->sd_last_success, o->sd_up,       o->svc_discovered,
@@ -121,19 +187,30 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
     o->reg = cpgo_metrics_new(200000);
     if (!o->reg) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     struct cpgo_metrics *r = o->reg;
+    o->build_info = cpgo_metric_gauge(r, "cpgo_build_info",
+                                      "The version and git commit cpgo was built from (always 1).",
+                                      CPGO_LABELS("version", "commit"));
     o->scrapes = cpgo_metric_counter(r, "cpgo_scrapes_total",
-                                     "Scrapes finished, by backend, target and result class "
-                                     "(ok, timeout, http_5xx, inflight_limit, bad_response, "
-                                     "bad_payload, ...).",
+                                     "Scheduled scrapes ended, once each with its final outcome "
+                                     "after its retries, by backend (a service's instances under "
+                                     "the service), target and class: ok (merged), or why it "
+                                     "failed (timeout, http_5xx, busy, bad_payload, ...). "
+                                     "/status counts the same (scrapes_ok, scrapes_failed).",
                                      CPGO_LABELS("backend", "target", "class"));
+    o->attempts = cpgo_metric_counter(r, "cpgo_scrape_attempts_total",
+                                      "HTTP requests to backends, every retry counted, by "
+                                      "backend, target and the transfer's class (ok: a body "
+                                      "was received, whatever its content).",
+                                      CPGO_LABELS("backend", "target", "class"));
     o->scrape_seconds = cpgo_metric_histogram(
-        r, "cpgo_scrape_duration_seconds", "Wall time of one scrape transfer.", NULL, dur_buckets,
-        sizeof dur_buckets / sizeof *dur_buckets);
+        r, "cpgo_scrape_duration_seconds", "Wall time of one scrape attempt's transfer.", NULL,
+        dur_buckets, sizeof dur_buckets / sizeof *dur_buckets);
     o->bytes = cpgo_metric_counter(r, "cpgo_scrape_received_bytes_total",
                                    "Response bytes received from backends.", NULL);
     o->missed = cpgo_metric_counter(r, "cpgo_missed_ticks_total",
                                     "Schedule ticks skipped because the previous scrape of the "
-                                    "backend was still running.",
+                                    "backend was still running (or its target was busy "
+                                    "publishing with scrapes waiting).",
                                     CPGO_LABELS("backend"));
     o->merged = cpgo_metric_counter(r, "cpgo_profiles_merged_total",
                                     "Scraped profiles accepted and merged into pending.",
@@ -196,14 +273,39 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
                                          "Rounds of a service skipped (no instances, state not "
                                          "ready).",
                                          CPGO_LABELS("service"));
+    o->last_publish = cpgo_metric_gauge(r, "cpgo_target_last_publish_timestamp_seconds",
+                                        "When a publish of the target last ended without "
+                                        "failing (written, pushed, unchanged, nothing pending, "
+                                        "below min_change, ...); absent until one did since "
+                                        "the start.",
+                                        CPGO_LABELS("target"));
     o->gh_remaining = cpgo_metric_gauge(r, "cpgo_github_rate_limit_remaining",
                                         "GitHub's x-ratelimit-remaining from the last response "
-                                        "(-1 before the first).",
+                                        "(absent before the first).",
                                         NULL);
     o->gh_stopped = cpgo_metric_gauge(r, "cpgo_github_stopped",
                                       "1 when GitHub rejected the token (401) and all GitHub "
-                                      "work stopped.",
+                                      "work stopped (absent without GitHub).",
                                       NULL);
+    o->reload_ok = cpgo_metric_gauge(r, "cpgo_config_last_reload_successful",
+                                     "1 when the last load of the configuration (the start, or "
+                                     "SIGHUP) succeeded, 0 when the file was refused.",
+                                     NULL);
+    o->reload_at = cpgo_metric_gauge(r, "cpgo_config_last_reload_success_timestamp_seconds",
+                                     "When the configuration was last loaded successfully.", NULL);
+    o->proc_cpu = cpgo_metric_counter(r, "process_cpu_seconds_total",
+                                      "Total user and system CPU time spent in seconds.", NULL);
+    o->proc_rss = cpgo_metric_gauge(r, "process_resident_memory_bytes",
+                                    "Resident memory size in bytes.", NULL);
+    o->proc_vms =
+        cpgo_metric_gauge(r, "process_virtual_memory_bytes", "Virtual memory size in bytes.", NULL);
+    o->proc_fds =
+        cpgo_metric_gauge(r, "process_open_fds", "Number of open file descriptors.", NULL);
+    o->proc_max_fds =
+        cpgo_metric_gauge(r, "process_max_fds", "Maximum number of open file descriptors.", NULL);
+    o->proc_start =
+        cpgo_metric_gauge(r, "process_start_time_seconds",
+                          "Start time of the process since unix epoch in seconds.", NULL);
     o->queue_depth = cpgo_metric_gauge(r, "cpgo_workqueue_depth",
                                        "Jobs queued or running on the work queue.", NULL);
     o->publish_queue = cpgo_metric_gauge(r, "cpgo_publish_queue_length",
@@ -242,7 +344,11 @@ int cpgo_observe_init(struct daemon *d, struct cpgo_err *err)
                                     NULL);
     if (cpgo_metrics_error(r))
         return cpgo_err_set(err, CPGO_E_USAGE, "metrics: %s", cpgo_metrics_error(r));
-    cpgo_metric_set(o->gh_remaining, -1, NULL);
+    cpgo_metric_set(o->build_info, 1, CPGO_LABELS(CPGO_VERSION, CPGO_COMMIT));
+    /* absent until known (collect) */
+    cpgo_metric_remove(o->gh_remaining, NULL);
+    cpgo_metric_remove(o->gh_stopped, NULL);
+    cpgo_metric_remove(o->reload_at, NULL);
     cpgo_metrics_add_collector(r, collect, d);
     return 0;
 }
@@ -269,18 +375,31 @@ static const char *const outcome_names[CPGO_OUTCOME_COUNT] = {
     [CPGO_OUTCOME_DRY_RUN] = "dry_run",
 };
 
-void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
+void cpgo_observe_attempt(struct backend *b, enum cpgo_class cls, double seconds, size_t bytes)
 {
     struct cpgo_observe *o = &b->d->obs;
+    if (seconds > 0) cpgo_metric_observe(o->scrape_seconds, seconds, NULL);
+    cpgo_metric_add(o->bytes, (double)bytes, NULL);
     /* a removed backend's (or service's) series are gone: a scrape it canceled or that
      * ends after the reload must not bring them back */
     if (b->removed) return;
     /* an instance of a service counts under the service's name: instances come and go,
      * series must not */
     const char *who = b->svc ? b->svc->name : b->name;
-    cpgo_metric_inc(o->scrapes, CPGO_LABELS(who, b->t->key, cpgo_class_name(cls)));
-    if (seconds > 0) cpgo_metric_observe(o->scrape_seconds, seconds, NULL);
-    cpgo_metric_add(o->bytes, (double)bytes, NULL);
+    cpgo_metric_inc(o->attempts, CPGO_LABELS(who, b->t->key, cpgo_class_name(cls)));
+}
+
+void cpgo_observe_scrape(struct backend *b, enum cpgo_class cls)
+{
+    if (b->removed) return; /* as above */
+    const char *who = b->svc ? b->svc->name : b->name;
+    cpgo_metric_inc(b->d->obs.scrapes, CPGO_LABELS(who, b->t->key, cpgo_class_name(cls)));
+}
+
+void cpgo_observe_config_loaded(struct daemon *d, int ok)
+{
+    d->obs.cfg_ok = ok;
+    if (ok) d->obs.cfg_ok_ms = cpgo_daemon_wall_ms();
 }
 
 void cpgo_observe_missed(struct backend *b)
@@ -300,6 +419,8 @@ void cpgo_observe_publish(struct target *t, enum cpgo_outcome outcome)
     if (outcome <= CPGO_OUTCOME_NONE || outcome >= CPGO_OUTCOME_COUNT) return;
     t->last_outcome = outcome;
     t->last_outcome_ms = cpgo_daemon_wall_ms();
+    if (outcome != CPGO_OUTCOME_FAILED && outcome != CPGO_OUTCOME_DRY_RUN)
+        t->published_ok_ms = t->last_outcome_ms;
     if (!t->retired)
         cpgo_metric_inc(t->d->obs.publishes, CPGO_LABELS(t->key, outcome_names[outcome]));
 }
@@ -319,8 +440,10 @@ void cpgo_observe_backend_left(struct backend *b, int removed)
 {
     if (b->svc) return;
     struct cpgo_observe *o = &b->d->obs;
-    for (int c = 0; c < CPGO_CLASS_COUNT; c++)
+    for (int c = 0; c < CPGO_CLASS_COUNT; c++) {
         cpgo_metric_remove(o->scrapes, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(c)));
+        cpgo_metric_remove(o->attempts, CPGO_LABELS(b->name, b->t->key, cpgo_class_name(c)));
+    }
     if (removed) cpgo_metric_remove(o->missed, CPGO_LABELS(b->name));
 }
 
@@ -328,8 +451,10 @@ void cpgo_observe_service_left(const struct service *s, const struct target *t)
 {
     /* its instances count under the service's name (cpgo_observe_scrape) */
     struct cpgo_observe *o = &s->d->obs;
-    for (int c = 0; c < CPGO_CLASS_COUNT; c++)
+    for (int c = 0; c < CPGO_CLASS_COUNT; c++) {
         cpgo_metric_remove(o->scrapes, CPGO_LABELS(s->name, t->key, cpgo_class_name(c)));
+        cpgo_metric_remove(o->attempts, CPGO_LABELS(s->name, t->key, cpgo_class_name(c)));
+    }
 }
 
 void cpgo_observe_target_retired(struct target *t)
@@ -467,6 +592,8 @@ static json_t *status_json(struct daemon *d)
             json_object_set_new(o, "pending_memory_bytes",
                                 json_integer((json_int_t)atomic_load(&t->acct.mem)));
         }
+        if (o) /* why nothing happens yet: min_interval, or its turn in the publish queue */
+            json_object_set_new(o, "next_publish", time_or_null(t->next_publish_ms));
         if (o && t->discovery_note[0])
             json_object_set_new(o, "last_round", json_string(t->discovery_note));
         if (o && t->pr_warning[0])
@@ -582,9 +709,15 @@ int cpgo_observe_start(struct daemon *d, struct cpgo_err *err)
     int rc = cpgo_admin_new(&d->loop, &ao, &o->admin, err);
     if (rc) return rc;
     cpgo_admin_register_metrics(o->admin, o->reg);
-    char port[16];
+    char port[16], bound[64];
     snprintf(port, sizeof port, "%d", cpgo_admin_port(o->admin));
-    cpgo_log(CPGO_LVL_INFO, "admin endpoint listening", "listen", d->cfg->listen, "port", port,
+    int every = cpgo_admin_bound(o->admin, bound, sizeof bound);
+    /* which interfaces: ":9090" reaches beyond this host, say so */
+    cpgo_log(CPGO_LVL_INFO, "admin endpoint listening", "listen", d->cfg->listen, "address", bound,
+             "port", port, "interfaces",
+             every                                                        ? "every interface"
+             : !strncmp(bound, "127.", 4) || !strncmp(bound, "[::1]:", 6) ? "loopback"
+                                                                          : "one address",
              NULL);
     return 0;
 }

@@ -65,6 +65,15 @@ void cpgo_publish_target_cfg(struct target *t)
         }
         return;
     }
+    /* the head branch before any round (/status): the configured one, else the default
+     * for the configured file; a round replaces it with the one it resolved (a profile
+     * found elsewhere names another), and the state remembers that across restarts
+     * (cpgo_publish_state_loaded) */
+    if (tc->head_branch)
+        snprintf(t->head_branch, sizeof t->head_branch, "%s", tc->head_branch);
+    else if (!t->head_branch[0] && cpgo_config_head_branch(tc->target_branch, tc->target_file,
+                                                           t->head_branch, sizeof t->head_branch))
+        t->head_branch[0] = 0;
     t->prforge = cpgo_token_target_forge(d->cfg, tc);
     if (t->prforge >= 0) {
         /* owner/repo: the last segment of the repository path is the repository; before it
@@ -336,6 +345,7 @@ static void dir_publish(struct target *t)
         return;
     }
     t->publishing = 1;
+    t->next_publish_ms = 0;
     j->base.prio = 1; /* finishes the target's round and frees its pending merge */
     cpgo_workq_submit(d->q, &t->lane, &j->base);
 }
@@ -485,6 +495,9 @@ static int forge_round(struct forge_job *j)
     /* only a commit this target pushed itself: an "unchanged" head may be another's */
     if (!rc && j->fr.outcome == CPGO_FORGE_OUT_PUSHED && j->fr.commit[0])
         snprintf(fs.last_commit, sizeof fs.last_commit, "%s", j->fr.commit);
+    /* the head branch this round resolved, so /status names it after a restart */
+    if (j->fr.head_branch[0])
+        snprintf(fs.head_branch, sizeof fs.head_branch, "%s", j->fr.head_branch);
     struct cpgo_err e;
     cpgo_state_forge_put(t->ts, &fs, &e); /* best effort: the cadence and ownership hint */
     return rc;
@@ -724,6 +737,7 @@ static int start_forge(struct target *t, char *why, size_t cap)
         return -1;
     }
     t->publishing = 1;
+    t->next_publish_ms = 0;
     t->forge_job = 1;
     d->forge_running++;
     j->base.prio = 1; /* finishes the target's round */
@@ -758,6 +772,8 @@ static void enqueue(struct target *t)
         return;
     }
     t->in_pubq = 1;
+    /* waiting for its turn: due now (or since its min_interval ended) */
+    if (!t->next_publish_ms) t->next_publish_ms = cpgo_daemon_wall_ms();
     cpgo_list_push_tail(&d->pubq, &t->pubq_link);
     pubq_drain(d);
 }
@@ -809,10 +825,14 @@ void cpgo_publish_request(struct target *t)
     }
     if (!uv_is_active((uv_handle_t *)&t->due)) {
         uv_timer_start(&t->due, due_cb, (uint64_t)(due - now), 0);
-        char in[32];
+        t->next_publish_ms = due;
+        /* info, once per deferral (not per round): why nothing is published yet, and when
+         * it will be */
+        char in[32], at[40];
         cpgo_duration_format(due - now, in, sizeof in);
-        cpgo_log(CPGO_LVL_DEBUG, "publish deferred by min_interval", "target", t->key, "in", in,
-                 NULL);
+        cpgo_observe_rfc3339(due, at, sizeof at);
+        cpgo_log(CPGO_LVL_INFO, "publish deferred by min_interval", "target", t->key, "at", at,
+                 "in", in, NULL);
     }
 }
 

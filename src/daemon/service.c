@@ -580,7 +580,8 @@ void cpgo_service_collect(const struct service *s)
         const char *const *l = CPGO_LABELS(s->name, src->name);
         cpgo_metric_set(o->sd_instances, (double)cpgo_discovery_source_instances(s->dsc, i), l);
         cpgo_metric_set(o->sd_failures, (double)src->failures, l);
-        cpgo_metric_set(o->sd_refresh_seconds, src->last_seconds, l);
+        /* a refresh's duration once one ended: absent before, not 0 */
+        if (src->answered) cpgo_metric_set(o->sd_refresh_seconds, src->last_seconds, l);
         cpgo_metric_set(o->sd_up, src->answered && src->ok ? 1 : 0, l);
         if (src->last_success_ms)
             cpgo_metric_set(o->sd_last_success, (double)src->last_success_ms / 1000.0, l);

@@ -618,6 +618,8 @@ static void load_forge(struct cpgo_tstate *ts)
         f->unmanaged_pr = (uint64_t)json_integer_value(v);
     if (json_is_string(v = json_object_get(o, "last_commit")))
         snprintf(f->last_commit, sizeof f->last_commit, "%s", json_string_value(v));
+    if (json_is_string(v = json_object_get(o, "head_branch")))
+        snprintf(f->head_branch, sizeof f->head_branch, "%s", json_string_value(v));
     json_decref(o);
 }
 
@@ -630,11 +632,12 @@ int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *
                          struct cpgo_err *err)
 {
     if (!memcmp(&ts->forge, f, sizeof *f)) return 0;
-    json_t *o = json_pack(
-        "{s:I, s:I, s:s, s:I, s:I, s:b, s:I, s:s}", "last_publish", (json_int_t)f->last_publish,
-        "pr_number", (json_int_t)f->pr_number, "pr_url", f->pr_url, "closed_pr",
-        (json_int_t)f->closed_pr, "closed_scrapes", (json_int_t)f->closed_scrapes, "released",
-        f->released, "unmanaged_pr", (json_int_t)f->unmanaged_pr, "last_commit", f->last_commit);
+    json_t *o = json_pack("{s:I, s:I, s:s, s:I, s:I, s:b, s:I, s:s, s:s}", "last_publish",
+                          (json_int_t)f->last_publish, "pr_number", (json_int_t)f->pr_number,
+                          "pr_url", f->pr_url, "closed_pr", (json_int_t)f->closed_pr,
+                          "closed_scrapes", (json_int_t)f->closed_scrapes, "released", f->released,
+                          "unmanaged_pr", (json_int_t)f->unmanaged_pr, "last_commit",
+                          f->last_commit, "head_branch", f->head_branch);
     int rc =
         o ? write_json(ts, "forge.json", o, err) : cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
     json_decref(o);

@@ -229,6 +229,7 @@ struct cpgo_state_forge {
     uint64_t unmanaged_pr;   /* an open pull request a person took over (marker removed):
                                 its branch is left alone while it is open */
     char last_commit[CPGO_STATE_BLOB_SIZE]; /* the head branch commit cpgo pushed last */
+    char head_branch[512]; /* the head branch the last round resolved ("" before one) */
 };
 void cpgo_state_forge_get(const struct cpgo_tstate *ts, struct cpgo_state_forge *out);
 int cpgo_state_forge_put(struct cpgo_tstate *ts, const struct cpgo_state_forge *f,

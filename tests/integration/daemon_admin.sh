@@ -77,7 +77,7 @@ sleep 2.5
 curl -s "$A/metrics" >"$T/metrics"
 for m in cpgo_scrapes_total cpgo_scrape_duration_seconds_bucket cpgo_scrape_received_bytes_total \
   cpgo_profiles_merged_total cpgo_merge_duration_seconds_count cpgo_publishes_total \
-  cpgo_github_rate_limit_remaining cpgo_workqueue_depth cpgo_loop_lag_seconds \
+  cpgo_scrape_attempts_total cpgo_workqueue_depth cpgo_loop_lag_seconds \
   cpgo_scrape_connections_open cpgo_admin_open_connections cpgo_pending_scrapes; do
   check "metric $m present" grep -q "^$m" "$T/metrics"
 done
@@ -88,6 +88,8 @@ bad = [l for l in open(sys.argv[1]).read().splitlines() if not ok.match(l)]
 print("\n".join(bad[:5]), file=sys.stderr)
 sys.exit(1 if bad else 0)
 PY
+check "no GitHub: its rate-limit gauge has no value (absent, not -1)" \
+  bash -c "grep -q '^# TYPE cpgo_github_rate_limit_remaining gauge' '$T/metrics' && ! grep -q '^cpgo_github_rate_limit_remaining' '$T/metrics'"
 check "404 backend counted by class" grep -q 'cpgo_scrapes_total{backend="missing",target="[^"]*",class="http_4xx"} [1-9]' "$T/metrics"
 check "ok scrapes counted" grep -q 'cpgo_scrapes_total{backend="good-1",target="[^"]*",class="ok"} [1-9]' "$T/metrics"
 check "publishes counted" grep -q 'cpgo_publishes_total{target="[^"]*",outcome="pushed"} [1-9]' "$T/metrics"

@@ -76,11 +76,13 @@ import re,sys; t=open('$T/metrics').read()
 peak=float(re.search(r'^cpgo_scrape_inflight_peak_bytes (\S+)', t, re.M).group(1))
 budget=float(re.search(r'^cpgo_scrape_inflight_budget_bytes (\S+)', t, re.M).group(1))
 print(peak, budget, file=sys.stderr); sys.exit(0 if budget == $BUDGET_MIB * 2**20 and budget / 2 < peak <= budget else 1)"
+# every attempt (retries too) of the endless backends; the classes at zero are the series
+# every configured backend has from the start
 check "the endless scrapes failed with class inflight_limit in /metrics (or timeout, never another)" python3 -c "
 import re,sys; t=open('$T/metrics').read()
 c={}
-for cls, v in re.findall(r'^cpgo_scrapes_total\{backend=\"endless-\d+\",target=\"[^\"]*\",class=\"(\w+)\"\} (\S+)', t, re.M):
-    c[cls] = c.get(cls, 0) + float(v)
+for cls, v in re.findall(r'^cpgo_scrape_attempts_total\{backend=\"endless-\d+\",target=\"[^\"]*\",class=\"(\w+)\"\} (\S+)', t, re.M):
+    if float(v): c[cls] = c.get(cls, 0) + float(v)
 print(c, file=sys.stderr)
 sys.exit(0 if c.get('inflight_limit', 0) >= ($N if $TSAN == 0 else 1) and set(c) <= {'inflight_limit', 'timeout'} else 1)"
 check "/status shows the class and the budget" python3 -c "
