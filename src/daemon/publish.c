@@ -750,6 +750,7 @@ static void pubq_drain(struct daemon *d)
     while (!d->stopping && d->forge_running < FORGE_RUNNING_MAX && !cpgo_list_empty(&d->pubq)) {
         struct target *t = CPGO_LIST_DATA(cpgo_list_pop_head(&d->pubq), struct target, pubq_link);
         t->in_pubq = 0;
+        t->next_publish_ms = 0; /* its turn: publishing, or not at all */
         if (t->retired || !t->loaded) {
             finished(t);
             continue;

@@ -451,6 +451,8 @@ int main(void)
     fg.closed_pr = 5;
     fg.closed_scrapes = 3;
     snprintf(fg.pr_url, sizeof fg.pr_url, "https://example.com/pr/7");
+    /* the head branch the last round resolved: /status names it after a restart */
+    snprintf(fg.head_branch, sizeof fg.head_branch, "cpgo/main/cmd/app/default.pgo");
     CHECK_EQ_INT(cpgo_state_forge_put(ts, &fg, &err), 0);
     cpgo_state_close(ts);
     ts = open_ts();
@@ -459,6 +461,7 @@ int main(void)
     CHECK_EQ_INT(fg2.pr_number, 7);
     CHECK_EQ_INT(fg2.closed_scrapes, 3);
     CHECK(!strcmp(fg2.pr_url, fg.pr_url));
+    CHECK(!strcmp(fg2.head_branch, "cpgo/main/cmd/app/default.pgo"));
     cpgo_state_close(ts);
 
     cpgo_buf_free(&b1);
