@@ -68,7 +68,7 @@ void cpgo_publish_target_cfg(struct target *t)
     /* the head branch before any round (/status): the configured one, else the default
      * for the configured file; a round replaces it with the one it resolved (a profile
      * found elsewhere names another), and the state remembers that across restarts
-     * (cpgo_publish_state_loaded) */
+     * (daemon.c, when the state is opened) */
     if (tc->head_branch)
         snprintf(t->head_branch, sizeof t->head_branch, "%s", tc->head_branch);
     else if (!t->head_branch[0] && cpgo_config_head_branch(tc->target_branch, tc->target_file,
