@@ -41,6 +41,7 @@
 #include "admin/process.h"
 #include "base/log.h"
 #include "daemon/daemon_int.h"
+#include "version.h" /* CPGO_COMMIT, for cpgo_build_info */
 
 #define LAG_PERIOD_MS 1000
 #define STATUS_MAX (64u << 20)
