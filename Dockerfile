@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # cpgo: build on Debian 12, run on Debian 12 with only the runtime libraries.
 #
-#   docker build -t cpgo .
+#   docker build --build-arg CPGO_COMMIT=$(git rev-parse HEAD) -t cpgo .
 #   docker run -d --name cpgo --stop-timeout 45 \
 #     -v "$PWD/config.yaml:/etc/cpgo/config.yaml:ro" \
 #     -v cpgo-state:/var/lib/cpgo \
@@ -35,7 +35,10 @@ COPY . .
 # scripts/build: the project's build flags (RelWithDebInfo), without -Werror (a packaging
 # build must not fail on a warning; the project's tests compile with it); setup-deps finds
 # everything present and runs no apt-get. The binary keeps its symbols (backtraces).
-RUN scripts/build --no-werror --dir /build \
+# .git stays out of the context: `cpgo --version` and cpgo_build_info name the commit given
+# here (cmake/version.cmake), or "unknown"
+ARG CPGO_COMMIT=
+RUN CPGO_COMMIT="$CPGO_COMMIT" scripts/build --no-werror --dir /build \
  && install -D -m 0755 /build/cpgo /out/usr/local/bin/cpgo \
  && install -D -m 0644 config.sample.yaml /out/usr/share/doc/cpgo/config.sample.yaml
 

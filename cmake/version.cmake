@@ -9,7 +9,10 @@
 #      "-dirty" when tracked files differ from HEAD (untracked files do not count);
 #   2. cmake/commit.txt was expanded by `git archive` (export-subst, see .gitattributes):
 #      the first 12 hex digits of the commit it holds;
-#   3. "unknown". Never a date or anything else in its place.
+#   3. the environment variable CPGO_COMMIT, when it is a commit hash (hex, 12 digits or
+#      more): a build without .git or a tarball, as the Dockerfile's (.git stays out of the
+#      image's context; `docker build --build-arg CPGO_COMMIT=$(git rev-parse HEAD)`);
+#   4. "unknown". Never a date or anything else in its place.
 # The length is fixed at 12 (not git's growing default) so a tree and its tarball print
 # the same string.
 cmake_minimum_required(VERSION 3.18)
@@ -49,6 +52,9 @@ if(commit STREQUAL "" AND EXISTS "${SRC}/cmake/commit.txt")
   if(archived MATCHES "^[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]")
     string(SUBSTRING "${archived}" 0 12 commit)
   endif()
+endif()
+if(commit STREQUAL "" AND "$ENV{CPGO_COMMIT}" MATCHES "^[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]")
+  string(SUBSTRING "$ENV{CPGO_COMMIT}" 0 12 commit)
 endif()
 if(commit STREQUAL "")
   set(commit "unknown")

@@ -77,6 +77,11 @@ check "a tarball inside another repository: its own commit, not the outer HEAD" 
 mkdir -p "$T/plain/cmake"
 cp "$CPGO_SRC/cmake/commit.txt" "$T/plain/cmake/"
 check "no .git, commit.txt not expanded: unknown" [ "$(gen "$T/plain" "$T/v4.h")" = unknown ]
+check "no .git, CPGO_COMMIT in the environment (a docker build): that commit" \
+  [ "$(CPGO_COMMIT=$B gen "$T/plain" "$T/v6.h")" = "${B:0:12}" ]
+check "CPGO_COMMIT that is not a hash: unknown" \
+  [ "$(CPGO_COMMIT=2026-12-02 gen "$T/plain" "$T/v7.h")" = unknown ]
+check "a checkout's own HEAD wins over CPGO_COMMIT" [ "$(CPGO_COMMIT=$A gen "$R" "$T/v8.h")" = "${B:0:12}" ]
 rm -f "$T/plain/cmake/commit.txt"
 check "no .git, no commit.txt: unknown" [ "$(gen "$T/plain" "$T/v5.h")" = unknown ]
 
