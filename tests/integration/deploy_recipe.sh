@@ -168,7 +168,8 @@ check "scripts/build takes --dir (the Dockerfile builds with it)" grep -q -- '--
 # the image), so a newer compiler's new warning cannot break an image build
 check "CPGO_WERROR is off by default" grep -qE '^option\(CPGO_WERROR "[^"]*" OFF\)' "$S/CMakeLists.txt"
 check "scripts/build turns -Werror on" grep -q -- '-DCPGO_WERROR="$werror"' "$S/scripts/build"
-check "the image builds without -Werror" grep -qE '^RUN scripts/build --no-werror' "$S/Dockerfile"
+check "the image builds without -Werror" grep -qE '^RUN (CPGO_COMMIT=[^ ]+ )?scripts/build --no-werror' "$S/Dockerfile"
+check "the image's build is given the commit (no .git in its context)" grep -q '^ARG CPGO_COMMIT' "$S/Dockerfile"
 check "scripts/setup-deps is executable (the build stage runs it)" [ -x "$S/scripts/setup-deps" ]
 check "scripts/runtime-packages is executable" [ -x "$S/scripts/runtime-packages" ]
 python3 - "$S" "$RP_OUT" > "$T/dockerfile.out" 2>&1 <<'PY'
