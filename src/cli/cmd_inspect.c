@@ -45,8 +45,9 @@ static void format_time(int64_t ns, char *buf, size_t cap)
     char f[16] = "";
     if (frac) {
         snprintf(f, sizeof f, ".%09" PRId64, frac);
-        for (size_t n = strlen(f); f[n - 1] == '0'; n--)
-            f[n - 1] = 0;
+        size_t n = strlen(f); /* frac > 0: a digit other than 0 stops it before the '.' */
+        while (n > 1 && f[n - 1] == '0')
+            f[--n] = 0;
     }
     char zone[24] = "Z"; /* room for any two numbers, as -Wformat-truncation reckons */
     long off = tm.tm_gmtoff;

@@ -76,7 +76,8 @@ static struct rec *rec_add(struct cpgo_report *r, const struct target *t, enum r
     struct rec *x = &r->recs[r->nrecs++];
     x->t = t;
     x->kind = kind;
-    snprintf(x->who, sizeof x->who, "%s", who);
+    /* cut to fit (a backend name is at most 255 bytes; the table shows 127 of them) */
+    snprintf(x->who, sizeof x->who, "%.*s", (int)sizeof x->who - 1, who);
     x->text[0] = 0;
     return x;
 }
