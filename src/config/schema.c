@@ -146,7 +146,13 @@ const struct key cpgo_config_keys[NKEYS] = {
                                       "work queue's length)."},
     [KI_MAX_QUEUED_BYTES] = {"limits.max_queued_bytes", TOP(limits.max_queued_bytes),
                              .type = T_SIZE, .def = "256MiB", .min = 1, .max = TIB,
-                             .desc = "Bytes of those waiting bodies."},
+                             .desc = "Bytes of those waiting bodies, counting the bodies that "
+                                     "scrapes in flight will bring: a scrape starts only when "
+                                     "its expected body (its backend's last one, 128 KiB before "
+                                     "the first) fits beside them, so a large round's bodies, "
+                                     "which all arrive about `seconds` after they started, "
+                                     "cannot pile up beyond it (one scrape always may start "
+                                     "when none is in flight)."},
     [KI_MAX_INFLIGHT_BYTES] = {"limits.max_inflight_bytes", TOP(limits.max_inflight_bytes),
                                .type = T_SIZE, .def = "256MiB", .min = 1024 * 1024, .max = TIB,
                                .desc = "Bytes of response bodies still being received, over "

@@ -435,8 +435,11 @@ static void retry_cb(uv_timer_t *h)
 static void scrape_ended(struct backend *b)
 {
     assert(b->d->scrapes_in_flight > 0 && b->t->scraping > 0);
+    assert(b->d->expect_bytes >= b->expect_bytes);
     b->d->scrapes_in_flight--;
     b->t->scraping--;
+    b->d->expect_bytes -= b->expect_bytes;
+    b->expect_bytes = 0;
 }
 
 static void scrape_done(struct cpgo_scrape_result *r, void *arg)
@@ -447,6 +450,7 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     scrape_ended(b);
     cpgo_observe_attempt(b, r->cls, r->seconds, r->len);
     if (r->cls == CPGO_CLASS_OK) {
+        b->last_body_bytes = r->len;
         if (submit_ingest(b, r) == 0) {
             drain_waiting(d);
             return;
@@ -503,19 +507,34 @@ static void scrape_done(struct cpgo_scrape_result *r, void *arg)
     progress(d);
 }
 
-static int has_capacity(struct daemon *d)
+/* What b's next body is expected to weigh in the work queue: its last one's size, or a
+ * typical Go CPU profile's before it has one. */
+static size_t expected_body(const struct backend *b)
+{
+    return b->last_body_bytes ? b->last_body_bytes : CPGO_DAEMON_BODY_GUESS;
+}
+
+static int has_capacity(struct daemon *d, const struct backend *b)
 {
     /* the configured concurrency, or fewer when the open-file limit cannot hold it
      * (nofile.h): the others wait in the FIFO instead of failing with EMFILE */
-    return d->scrapes_in_flight <
-               cpgo_nofile_scrape_cap(d->nofile, d->cfg->limits.max_concurrent_scrapes) &&
-           cpgo_workq_has_room(d->q);
+    if (d->scrapes_in_flight >=
+            cpgo_nofile_scrape_cap(d->nofile, d->cfg->limits.max_concurrent_scrapes) ||
+        !cpgo_workq_has_room(d->q))
+        return 0;
+    /* max_queued_bytes bounds the bodies that will arrive too, not only those queued now:
+     * every body of a round arrives at about the same time (after `seconds`), faster than
+     * the pool can merge them, so room checked at the start alone let a 10,000-backend
+     * round queue all of its bodies at once (1.3 GB). A scrape starts when the body it is
+     * expected to bring fits beside the queue and the bodies of the scrapes in flight; one
+     * always may when none is in flight, whatever its size. */
+    return d->scrapes_in_flight == 0 || cpgo_workq_fits(d->q, d->expect_bytes + expected_body(b));
 }
 
 static void start_scrape(struct backend *b)
 {
     struct daemon *d = b->d;
-    if (!has_capacity(d) || !b->t->loaded) {
+    if (!has_capacity(d, b) || !b->t->loaded) {
         if (!b->waiting) {
             b->waiting = 1;
             cpgo_list_push_tail(&d->waiting, &b->wait_link);
@@ -549,18 +568,26 @@ static void start_scrape(struct backend *b)
     }
     d->scrapes_in_flight++;
     b->t->scraping++;
+    b->expect_bytes = expected_body(b);
+    d->expect_bytes += b->expect_bytes;
     if (cpgo_log_enabled(CPGO_LVL_DEBUG)) { /* -v: each step of a round, as the original logs */
-        char to[32];
+        char to[32], inf[24], expb[24];
         cpgo_duration_format(b->cfg->timeout_ms, to, sizeof to);
+        snprintf(inf, sizeof inf, "%zu", d->scrapes_in_flight);
+        snprintf(expb, sizeof expb, "%zu", d->expect_bytes);
+        /* in_flight and expected_bytes (the bodies those will bring, for max_queued_bytes)
+         * say why the next ones wait */
         cpgo_log(CPGO_LVL_DEBUG, "scrape started", "backend", b->name, "target", b->t->key,
-                 "timeout", to, NULL);
+                 "timeout", to, CPGO_LOG_INT("in_flight"), inf, CPGO_LOG_INT("expected_bytes"),
+                 expb, NULL);
     }
 }
 
 static void drain_waiting(struct daemon *d)
 {
-    while (!cpgo_list_empty(&d->waiting) && (d->stopping || has_capacity(d))) {
+    while (!cpgo_list_empty(&d->waiting)) {
         struct backend *b = CPGO_LIST_DATA(cpgo_list_head(&d->waiting), struct backend, wait_link);
+        if (!d->stopping && !has_capacity(d, b)) break; /* FIFO: the head goes first */
         if (!d->stopping && !b->t->loaded && !b->t->load_failed) break; /* keep FIFO order */
         cpgo_list_remove(&d->waiting, &b->wait_link);
         b->waiting = 0;

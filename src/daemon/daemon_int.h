@@ -71,6 +71,9 @@ enum cpgo_outcome {
 
 /* observe.c: metrics, the admin endpoint, the loop-lag probe */
 #define LAG_WINDOW 10
+/* A backend's body size before its first scrape, for the work queue's byte budget
+ * (has_capacity): a typical Go CPU profile of 30 s is 50 to 300 KB gzipped. */
+#define CPGO_DAEMON_BODY_GUESS ((size_t)128 << 10)
 struct cpgo_observe {
     struct cpgo_metrics *reg;
     struct cpgo_admin *admin; /* NULL without `listen:` */
@@ -229,9 +232,11 @@ struct backend {
     int64_t next_fire_ms; /* wall-clock ms of the next tick */
     int64_t offset_ms;
     struct cpgo_scrape *scrape;
-    int busy;     /* scraping, waiting to scrape, retrying or being ingested */
-    int in_round; /* counted in t->round_outstanding */
-    int waiting;  /* in the waiting list for queue room / concurrency */
+    int busy;               /* scraping, waiting to scrape, retrying or being ingested */
+    int in_round;           /* counted in t->round_outstanding */
+    int waiting;            /* in the waiting list for queue room / concurrency */
+    size_t expect_bytes;    /* while scraping: its share of daemon.expect_bytes */
+    size_t last_body_bytes; /* its last scraped body's size (0: none yet) */
     int attempt;
     char **headers;
     struct cpgo_url_secrets *secrets; /* scrubbed from text it echoes (build_secrets) */
@@ -283,6 +288,7 @@ struct daemon {
     struct target *targets;
     struct cpgo_list waiting; /* of backend.wait_link: FIFO of scrapes waiting for room */
     size_t scrapes_in_flight;
+    size_t expect_bytes;      /* the bodies scrapes in flight will bring, as start_scrape guessed */
     size_t nofile;            /* the soft open-file limit after raising it (nofile.h) */
     size_t nofile_warned_for; /* the max_concurrent_scrapes the too-low limit was told for */
     size_t busy_backends;

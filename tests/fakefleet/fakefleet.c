@@ -204,6 +204,7 @@ struct fleet {
     int stats_dirty;
     unsigned stats_failed;
     uint64_t requests, completed, ok, busy, accepted, accept_errors, connections;
+    uint64_t peak_connections; /* the most open at once: the client's concurrency */
     int exit_code;
 };
 
@@ -570,11 +571,12 @@ static int fill_stats(FILE *fp, void *arg)
                                              (json_int_t)e->completed, "ok", (json_int_t)e->ok,
                                              "busy", (json_int_t)e->busy, "host", e->host));
     }
-    json_t *root = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "requests",
+    json_t *root = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "requests",
                              (json_int_t)f->requests, "completed", (json_int_t)f->completed, "ok",
                              (json_int_t)f->ok, "busy", (json_int_t)f->busy, "accepted",
                              (json_int_t)f->accepted, "connections", (json_int_t)f->connections,
-                             "accept_errors", (json_int_t)f->accept_errors, "endpoints", eps);
+                             "peak_connections", (json_int_t)f->peak_connections, "accept_errors",
+                             (json_int_t)f->accept_errors, "endpoints", eps);
     int rc = root ? json_dumpf(root, fp, JSON_COMPACT) : -1;
     if (!rc && fputc('\n', fp) == EOF) rc = -1;
     json_decref(root);
@@ -1192,6 +1194,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (f->conns) f->conns->prev = c;
     f->conns = c;
     f->connections++;
+    if (f->connections > f->peak_connections) f->peak_connections = f->connections;
     mark(f);
     int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc) {
