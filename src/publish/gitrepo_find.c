@@ -253,6 +253,15 @@ static int search_mains(struct mains *m, git_tree *tree, size_t plen, int depth)
 static int place_profile(struct call *c, git_tree *tree, const char *target_branch,
                          const char *target_file, struct cpgo_git_file *out)
 {
+    struct cpgo_gitrepo *g = c->g;
+    if (g->placed_path && git_oid_equal(&g->placed_tree, git_tree_id(tree)) &&
+        !strcmp(g->placed_name, target_file)) {
+        /* the same tree: the same answer (a pure function of the tree and the name) */
+        if (!(out->path = strdup(g->placed_path)))
+            return gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+        out->placed = g->placed;
+        return 0;
+    }
     struct mains m;
     memset(&m, 0, sizeof m);
     m.c = c;
@@ -295,6 +304,18 @@ static int place_profile(struct call *c, git_tree *tree, const char *target_bran
         } else {
             snprintf(out->path, len, "%s%s%s", dir, *dir ? "/" : "", target_file);
             out->placed = m.ndirs == 1;
+            char *name = strdup(target_file), *path = strdup(out->path);
+            if (name && path) { /* remembered for the next round; without, searched again */
+                free(g->placed_name);
+                free(g->placed_path);
+                g->placed_name = name;
+                g->placed_path = path;
+                git_oid_cpy(&g->placed_tree, git_tree_id(tree));
+                g->placed = out->placed;
+            } else {
+                free(name);
+                free(path);
+            }
         }
     }
     for (size_t i = 0; i < m.ndirs && i < MATCHES_LISTED; i++)

@@ -936,6 +936,21 @@ static void placing(void)
     CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err), 0);
     CHECK(!f.found && f.placed && !strcmp(f.path, "default.pgo"));
     cpgo_git_file_free(&f);
+    /* the same tree again: the same answer (remembered, not searched again) */
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err), 0);
+    CHECK(!f.found && f.placed && !strcmp(f.path, "default.pgo"));
+    cpgo_git_file_free(&f);
+    /* another name on that tree is its own question */
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "other.pgo", 1 << 20, &f, &err), 0);
+    CHECK(!f.found && f.placed && !strcmp(f.path, "other.pgo"));
+    cpgo_git_file_free(&f);
+    /* a tree that changed is searched again: a second main package now */
+    human(dir, "main", "cmd/tool/main.go", "package main\n");
+    CHECK_EQ_INT(cpgo_gitrepo_fetch(g, "main", HEAD_BR, &tips, &err), 0);
+    CHECK_EQ_INT(cpgo_gitrepo_find_profile(g, "main", "default.pgo", 1 << 20, &f, &err),
+                 CPGO_E_INPUT);
+    CHECK_STR_CONTAINS(err.text, "2 directories hold a package main: (the root), cmd/tool;");
+    cpgo_git_file_free(&f);
     cpgo_gitrepo_close(g);
     make_repo("place-none", 1, dir, sizeof dir);
     human(dir, "main", "lib.go", "package lib\n");
