@@ -464,8 +464,7 @@ void cpgo_gitrepo_close(struct cpgo_gitrepo *g)
     cpgo_url_secrets_unref(g->secrets);
     free(g->ssh_key);
     free(g->ssh_pubkey);
-    free(g->placed_name);
-    free(g->placed_path);
+    free(g->placed_dir);
     free(g);
 }
 

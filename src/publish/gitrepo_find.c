@@ -250,18 +250,28 @@ static int search_mains(struct mains *m, git_tree *tree, size_t plen, int depth)
  * `package main` (the root when none does: a library's profile has no better place), or
  * CPGO_CLASS_CONTENT listing them when there are several: Go reads default.pgo only from
  * the main package's directory, and which main is meant is the user's to say. */
+/* out->path: target_file in `dir` ("" for the root), or at the root when that path would
+ * be too long to write; `placed`: dir is the one package main's. */
+static int place_in(struct call *c, const char *dir, int placed, const char *target_file,
+                    struct cpgo_git_file *out)
+{
+    if (strlen(dir) + 1 + strlen(target_file) > PATH_MAX_LEN)
+        dir = ""; /* cannot be written there: the root, as before */
+    size_t len = strlen(dir) + 1 + strlen(target_file) + 1;
+    if (!(out->path = malloc(len)))
+        return gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
+    snprintf(out->path, len, "%s%s%s", dir, *dir ? "/" : "", target_file);
+    out->placed = placed;
+    return 0;
+}
+
 static int place_profile(struct call *c, git_tree *tree, const char *target_branch,
                          const char *target_file, struct cpgo_git_file *out)
 {
     struct cpgo_gitrepo *g = c->g;
-    if (g->placed_path && git_oid_equal(&g->placed_tree, git_tree_id(tree)) &&
-        !strcmp(g->placed_name, target_file)) {
-        /* the same tree: the same answer (a pure function of the tree and the name) */
-        if (!(out->path = strdup(g->placed_path)))
-            return gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
-        out->placed = g->placed;
-        return 0;
-    }
+    /* the same tree: the same directory (the search reads nothing else) */
+    if (g->placed_dir && git_oid_equal(&g->placed_tree, git_tree_id(tree)))
+        return place_in(c, g->placed_dir, g->placed, target_file, out);
     struct mains m;
     memset(&m, 0, sizeof m);
     m.c = c;
@@ -294,28 +304,13 @@ static int place_profile(struct call *c, git_tree *tree, const char *target_bran
                           m.dirs[0][0] ? "/" : "", target_file);
     } else {
         const char *dir = m.ndirs ? m.dirs[0] : "";
-        size_t len = strlen(dir) + 1 + strlen(target_file) + 1;
-        if (strlen(dir) + 1 + strlen(target_file) > PATH_MAX_LEN) {
-            dir = ""; /* cannot be written there: the root, as before */
-            len = strlen(target_file) + 1;
-        }
-        if (!(out->path = malloc(len))) {
-            rc = gitrepo_fail(c, CPGO_CLASS_INTERNAL_RETRY, "out of memory");
-        } else {
-            snprintf(out->path, len, "%s%s%s", dir, *dir ? "/" : "", target_file);
-            out->placed = m.ndirs == 1;
-            char *name = strdup(target_file), *path = strdup(out->path);
-            if (name && path) { /* remembered for the next round; without, searched again */
-                free(g->placed_name);
-                free(g->placed_path);
-                g->placed_name = name;
-                g->placed_path = path;
-                git_oid_cpy(&g->placed_tree, git_tree_id(tree));
-                g->placed = out->placed;
-            } else {
-                free(name);
-                free(path);
-            }
+        rc = place_in(c, dir, m.ndirs == 1, target_file, out);
+        char *keep = rc ? NULL : strdup(dir);
+        if (keep) { /* remembered for the next round; without, searched again */
+            free(g->placed_dir);
+            g->placed_dir = keep;
+            git_oid_cpy(&g->placed_tree, git_tree_id(tree));
+            g->placed = m.ndirs == 1;
         }
     }
     for (size_t i = 0; i < m.ndirs && i < MATCHES_LISTED; i++)

@@ -38,12 +38,12 @@ struct cpgo_gitrepo {
     char *ssh_pubkey;
     int timeout_s;
     enum cpgo_class last;
-    /* place_profile's last answer: the tree it searched, for which name, and the path it
-     * chose (placed: beside the one package main). The search reads a Go file of every
+    /* place_profile's last search: the tree it searched and the directory it chose ("" for
+     * the root; placed: the one package main's). The search reads a Go file of every
      * directory, and while a pull request waits the target branch's tree, and so the
      * answer, stays the same round after round. */
     git_oid placed_tree;
-    char *placed_name, *placed_path;
+    char *placed_dir;
     int placed;
 };
 
