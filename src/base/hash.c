@@ -87,6 +87,18 @@ int cpgo_itab_insert(struct cpgo_itab *t, uint64_t hash, uint32_t idx)
     return 0;
 }
 
+int cpgo_itab_copy(struct cpgo_itab *dst, const struct cpgo_itab *src)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!src->cap) return 0;
+    dst->slots = malloc(src->cap * sizeof *dst->slots);
+    if (!dst->slots) return CPGO_E_NOMEM;
+    memcpy(dst->slots, src->slots, src->cap * sizeof *dst->slots);
+    dst->cap = src->cap;
+    dst->n = src->n;
+    return 0;
+}
+
 void cpgo_itab_truncate(struct cpgo_itab *t, size_t n)
 {
     if (!t->cap || t->n == 0) return;

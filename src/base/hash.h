@@ -60,6 +60,9 @@ int64_t cpgo_itab_find(const struct cpgo_itab *t, uint64_t hash, cpgo_itab_eq_fn
                        const void *ctx);
 /* Inserts index idx under hash (the caller has checked it is absent). 0 or CPGO_E_NOMEM. */
 int cpgo_itab_insert(struct cpgo_itab *t, uint64_t hash, uint32_t idx);
+/* Makes dst (empty, all-zero) a copy of src: the same slots, so the same lookups. 0 or
+ * CPGO_E_NOMEM (dst left empty). */
+int cpgo_itab_copy(struct cpgo_itab *dst, const struct cpgo_itab *src);
 /* Removes every entry whose index is >= n (the entities appended after a point the owner
  * rolls back to). In place, O(capacity), never allocates: it runs on error paths. */
 void cpgo_itab_truncate(struct cpgo_itab *t, size_t n);

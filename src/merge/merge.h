@@ -162,6 +162,12 @@ size_t cpgo_merge_mem(const struct cpgo_merger *m);
  * src may be compacted but is otherwise unchanged. */
 int cpgo_merge_add_merger(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err);
 
+/* Whether cpgo_merge_add_merger_scaled(dst, src, s) copies src's tables instead of
+ * exporting and reading src back (dst fresh, the same options, no renaming, stamp or scale:
+ * the bytes are the same either way, the copy is a few memcpy). */
+int cpgo_merge_copyable(const struct cpgo_merger *dst, const struct cpgo_merger *src,
+                        struct cpgo_scale s);
+
 /* Folds src into dst as cpgo_merge_add_merger does, scaled. dst's no_inline applies to
  * src's functions; src's comments (its stamp included) enter as an input's would. */
 int cpgo_merge_add_merger_scaled(struct cpgo_merger *dst, struct cpgo_merger *src,

@@ -308,9 +308,117 @@ int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_b
     return rc;
 }
 
+/* ---- one merger into another ------------------------------------------------------------ */
+
+/* Folding a merger into a fresh one with the same options makes a copy of it: the exported
+ * result is read back in its own order, so every sample, location, function and mapping is
+ * created in the order it has already (each was first used, when it was made, by a sample
+ * after every sample that was there before), the header comes over as it is and the string
+ * ids, which differ, do not reach the encoding (merge_export_pb numbers strings by first
+ * use). A publish does exactly this when there is no existing file (a new target, or every
+ * first round): copying the tables costs a few memcpy instead of an export, a validation
+ * and a merge of the whole target. What a read-back would change is excluded: a label that
+ * the export writes as nothing (a string label whose value is the empty string id, a
+ * numeric label with neither number nor unit: the decoder drops them), renaming, a stamp,
+ * compat's per-input bookkeeping, a scale, and any difference of options.
+ * tests/unit/test_merge.c compares the two ways byte for byte. */
+static int same_opts(const struct cpgo_merge_opts *a, const struct cpgo_merge_opts *b)
+{
+    return a->compat == b->compat && a->trim.drop_labels == b->trim.drop_labels &&
+           a->trim.keep_frames == b->trim.keep_frames &&
+           a->trim.strip_addresses == b->trim.strip_addresses && a->shape == b->shape;
+}
+
+int cpgo_merge_copyable(const struct cpgo_merger *dst, const struct cpgo_merger *src,
+                        struct cpgo_scale s)
+{
+    if (!(s.den == 0 || s.num == s.den) || s.decay_seed || s.weight_seed) return 0;
+    if (dst->ninputs || dst->nstrs != 1 || dst->nnoinl || dst->stamp_prefix || dst->opts.compat)
+        return 0;
+    if (!src->ninputs || src->nnoinl || src->stamp_prefix || !same_opts(&dst->opts, &src->opts))
+        return 0;
+    for (size_t i = 0; i < src->nlabs; i++) {
+        const struct lab_ent *e = &src->labs[i];
+        if (e->is_num ? (e->num == 0 && e->unit == 0) : e->str == 0) return 0;
+    }
+    return 1;
+}
+
+static int dup_arr(void **out, size_t *cap, const void *src, size_t n, size_t size)
+{
+    free(*out);
+    *out = NULL;
+    if (cap) *cap = 0;
+    if (!n) return 0;
+    if (!(*out = malloc(n * size))) return CPGO_E_NOMEM;
+    memcpy(*out, src, n * size);
+    if (cap) *cap = n;
+    return 0;
+}
+
+#define DUP(d, s, f, n, capf) dup_arr((void **)&(d)->f, (capf), (s)->f, (n), sizeof *(s)->f)
+
+static int copy_tables(struct cpgo_merger *d, const struct cpgo_merger *s)
+{
+    d->period_type = s->period_type;
+    d->drop_frames = s->drop_frames;
+    d->keep_frames = s->keep_frames;
+    d->default_st = s->default_st;
+    d->doc_url = s->doc_url;
+    d->time_nanos = s->time_nanos;
+    d->duration_nanos = s->duration_nanos;
+    d->period = s->period;
+    d->nst = s->nst;
+    d->ncomments = s->ncomments;
+    d->nstrs = s->nstrs;
+    d->nfns = s->nfns;
+    d->nmaps = s->nmaps;
+    d->nlocs = s->nlocs;
+    d->nlines = s->nlines;
+    d->nsmps = s->nsmps;
+    d->nsloc = s->nsloc;
+    d->nlabs = s->nlabs;
+    d->arena.len = 0;
+    cpgo_itab_free(&d->str_tab);
+    if (DUP(d, s, st, s->nst, NULL) || DUP(d, s, comments, s->ncomments, &d->comments_cap) ||
+        cpgo_buf_append(&d->arena, s->arena.data, s->arena.len) ||
+        DUP(d, s, strs, s->nstrs, &d->strs_cap) || cpgo_itab_copy(&d->str_tab, &s->str_tab) ||
+        DUP(d, s, fns, s->nfns, &d->fns_cap) || cpgo_itab_copy(&d->fn_tab, &s->fn_tab) ||
+        DUP(d, s, maps, s->nmaps, &d->maps_cap) || cpgo_itab_copy(&d->map_tab, &s->map_tab) ||
+        DUP(d, s, locs, s->nlocs, &d->locs_cap) || cpgo_itab_copy(&d->loc_tab, &s->loc_tab) ||
+        DUP(d, s, lines, s->nlines, &d->lines_cap) || DUP(d, s, smps, s->nsmps, &d->smps_cap) ||
+        cpgo_itab_copy(&d->smp_tab, &s->smp_tab) || DUP(d, s, sloc, s->nsloc, &d->sloc_cap) ||
+        DUP(d, s, labs, s->nlabs, &d->labs_cap) || DUP(d, s, vals, s->nsmps * s->nst, &d->vals_cap))
+        return CPGO_E_NOMEM;
+    d->ninputs = 1; /* as a read-back counts one input */
+    d->dirty = 0;
+    return 0;
+}
+
+/* dst (fresh, copyable) becomes a copy of src, all or nothing. */
+static int copy_into(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
+{
+    int rc;
+    /* what cpgo_merge_result would do first: samples that summed to zero go */
+    if (src->dirty && has_zero_sample(src) && (rc = compact(src, err))) return rc;
+    src->dirty = 0;
+    struct cpgo_merger *t;
+    if ((rc = cpgo_merge_new(&t, &dst->opts))) return cpgo_err_set(err, rc, "out of memory");
+    if ((rc = copy_tables(t, src))) {
+        cpgo_merge_free(t);
+        return cpgo_err_set(err, rc, "out of memory");
+    }
+    struct cpgo_merger tmp = *dst;
+    *dst = *t;
+    *t = tmp;
+    cpgo_merge_free(t);
+    return 0;
+}
+
 int cpgo_merge_add_merger_scaled(struct cpgo_merger *dst, struct cpgo_merger *src,
                                  struct cpgo_scale s, struct cpgo_err *err)
 {
+    if (cpgo_merge_copyable(dst, src, s)) return copy_into(dst, src, err);
     struct cpgo_merged *r;
     int rc = cpgo_merge_result(src, &r, err);
     if (rc) return rc;
