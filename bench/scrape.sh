@@ -91,7 +91,7 @@ for n in "${sizes[@]}"; do
     done < "$d/ports"
   } > "$d/config.yaml"
   wrap=()
-  [ "${CPGO_BENCH_PERF:-0}" = 1 ] && wrap=(perf record -F 499 -g -q -o "$d/perf.data" --)
+  [ "${CPGO_BENCH_PERF:-0}" = 1 ] && wrap=(perf record ${CPGO_PERF_EVENT:-} -F 499 -g -q -o "$d/perf.data" --)
   [ "${CPGO_BENCH_STRACE:-0}" = 1 ] && wrap=(strace -f --seccomp-bpf -c -e trace=fsync,fdatasync -o "$d/fsyncs.txt")
   /usr/bin/time -f "%e %U %S %M" -o "$d/time" "${wrap[@]}" "$build/cpgo" run --once \
     -c "$d/config.yaml" --output "$d/published" 2>"$d/cpgo.log" || true

@@ -315,6 +315,9 @@ struct daemon {
      * jobs of the batch running */
     _Atomic(int64_t) pending_mem;
     size_t spills_running;
+    /* the idle trim (daemon.c): work has ended since the last trim; a trim job is queued */
+    int trim_owed, trimming;
+    struct cpgo_lane trim_lane;
     /* Set by daemon.c: called after anything that may let a waiting scrape start, end a
      * --once run or advance the shutdown (a job's end, a pull-request step's end). */
     void (*progress)(struct daemon *d);
