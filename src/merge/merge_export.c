@@ -315,13 +315,15 @@ int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_b
  * created in the order it has already (each was first used, when it was made, by a sample
  * after every sample that was there before), the header comes over as it is and the string
  * ids, which differ, do not reach the encoding (merge_export_pb numbers strings by first
- * use). A publish does exactly this when there is no existing file (a new target, or every
- * first round): copying the tables costs a few memcpy instead of an export, a validation
- * and a merge of the whole target. What a read-back would change is excluded: a label that
- * the export writes as nothing (a string label whose value is the empty string id, a
- * numeric label with neither number nor unit: the decoder drops them), renaming, a stamp,
- * compat's per-input bookkeeping, a scale, and any difference of options.
- * tests/unit/test_merge.c compares the two ways byte for byte. */
+ * use). Renaming (no_inline, on by default) changes nothing when none of its names is in
+ * the source; the copy then takes the names over for later inputs. A publish does exactly
+ * this when there is no existing file (a new target, or every first round): copying the
+ * tables costs a few memcpy instead of an export, a validation and a merge of the whole
+ * target. What a read-back would change is excluded: a label that the export writes as
+ * nothing (a string label whose value is the empty string id, a numeric label with neither
+ * number nor unit: the decoder drops them), a name to rename, a stamp, compat's per-input
+ * bookkeeping, a scale, and any difference of options. tests/unit/test_merge_copy.c
+ * compares the two ways byte for byte. */
 static int same_opts(const struct cpgo_merge_opts *a, const struct cpgo_merge_opts *b)
 {
     return a->compat == b->compat && a->trim.drop_labels == b->trim.drop_labels &&
@@ -333,10 +335,18 @@ int cpgo_merge_copyable(const struct cpgo_merger *dst, const struct cpgo_merger 
                         struct cpgo_scale s)
 {
     if (!(s.den == 0 || s.num == s.den) || s.decay_seed || s.weight_seed) return 0;
-    if (dst->ninputs || dst->nstrs != 1 || dst->nnoinl || dst->stamp_prefix || dst->opts.compat)
+    if (dst->ninputs || dst->nstrs != 1 + dst->nnoinl + dst->noinl_map.n || dst->stamp_prefix ||
+        dst->opts.compat)
         return 0;
     if (!src->ninputs || src->nnoinl || src->stamp_prefix || !same_opts(&dst->opts, &src->opts))
         return 0;
+    /* renaming: none of dst's names may be in src at all (as a function's name it would be
+     * renamed; anywhere else it is harmless, but rare enough not to tell apart) */
+    for (size_t i = 0; i < dst->nnoinl; i++) {
+        size_t len;
+        const char *n = str_at(dst, dst->noinl[i], &len);
+        if (merge_find_str(src, n, len) >= 0) return 0;
+    }
     for (size_t i = 0; i < src->nlabs; i++) {
         const struct lab_ent *e = &src->labs[i];
         if (e->is_num ? (e->num == 0 && e->unit == 0) : e->str == 0) return 0;
@@ -404,7 +414,14 @@ static int copy_into(struct cpgo_merger *dst, struct cpgo_merger *src, struct cp
     src->dirty = 0;
     struct cpgo_merger *t;
     if ((rc = cpgo_merge_new(&t, &dst->opts))) return cpgo_err_set(err, rc, "out of memory");
-    if ((rc = copy_tables(t, src))) {
+    rc = copy_tables(t, src);
+    /* dst's no_inline names (and their renamed forms), for the inputs after this one */
+    for (size_t i = 0; i < dst->nnoinl && !rc; i++) {
+        size_t len;
+        const char *n = str_at(dst, dst->noinl[i], &len);
+        rc = merge_no_inline_add(t, n, len);
+    }
+    if (rc) {
         cpgo_merge_free(t);
         return cpgo_err_set(err, rc, "out of memory");
     }

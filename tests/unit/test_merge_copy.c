@@ -2,8 +2,9 @@
  * copied (cpgo_merge_copyable) instead of exported and read back, and the copy encodes to
  * exactly the bytes the read-back gives: for generated profiles of both kinds under every
  * trim, a shape, values that cancel to zero (compaction), comments, several mappings and
- * recursion on one line (addresses kept under strip_addresses); also after more adds and a
- * stamp on both. Where a read-back would change something (a label the export writes as
+ * recursion on one line (addresses kept under strip_addresses), with no_inline names the
+ * source does not hold; also after more adds (which the names still rename) and a stamp on
+ * both. Where a read-back would change something (a label the export writes as
  * nothing, renaming, a scale, other options, a non-empty destination) it is not copied,
  * and the result is still the read-back's. */
 #include <stdint.h>
@@ -100,6 +101,21 @@ static struct pbuild *odd(int k)
     return b;
 }
 
+/* A later input with a function that no_inline renames. */
+static struct pbuild *gopark(void)
+{
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "samples", "count");
+    pbuild_sample_type(b, "cpu", "nanoseconds");
+    pbuild_period(b, "cpu", "nanoseconds", 10000000);
+    pbuild_function(b, 1, "runtime.gopark", "proc.go", 380);
+    pbuild_function(b, 2, "main.main", "main.go", 3);
+    pbuild_location(b, 1, 0, 0x1000, 1, (uint64_t[]){1}, (int64_t[]){402});
+    pbuild_location(b, 2, 0, 0x2000, 1, (uint64_t[]){2}, (int64_t[]){5});
+    pbuild_sample(b, 2, (uint64_t[]){1, 2}, 2, (int64_t[]){2, 20000000});
+    return b;
+}
+
 static struct pbuild *input(int kind, uint64_t seed)
 {
     switch (kind) {
@@ -116,7 +132,11 @@ static struct pbuild *input(int kind, uint64_t seed)
 static void one(const struct cpgo_merge_opts *o, int kinds, uint64_t seed, int n, const char *what)
 {
     struct cpgo_merger *src, *a, *b;
-    CHECK_EQ_INT(cpgo_merge_new(&src, o), 0);
+    /* as in the daemon: pending merges without renaming, the candidate renames */
+    struct cpgo_merge_opts so = *o;
+    so.no_inline = NULL;
+    so.nno_inline = 0;
+    CHECK_EQ_INT(cpgo_merge_new(&src, &so), 0);
     for (int i = 0; i < n; i++) {
         int kind = kinds == 3 ? i % 3 : kinds;
         if (o->shape && kind == 2) kind = 0; /* odd() has negative values */
@@ -137,6 +157,11 @@ static void one(const struct cpgo_merge_opts *o, int kinds, uint64_t seed, int n
     add_pb(b, more);
     pbuild_free(more);
     CHECK(same_bytes(a, b, what));
+    more = gopark();
+    add_pb(a, more);
+    add_pb(b, more);
+    pbuild_free(more);
+    CHECK(same_bytes(a, b, what));
     CHECK_EQ_INT(cpgo_merge_stamp(a, "cpgo-written: ", "cpgo-written: 2026-12-02T00:00:00Z", &err),
                  0);
     CHECK_EQ_INT(cpgo_merge_stamp(b, "cpgo-written: ", "cpgo-written: 2026-12-02T00:00:00Z", &err),
@@ -149,7 +174,10 @@ static void one(const struct cpgo_merge_opts *o, int kinds, uint64_t seed, int n
 
 static void test_copy_equals_read_back(void)
 {
-    struct cpgo_merge_opts opts[6] = {{0}};
+    /* the default no_inline names, which the generated profiles do not hold */
+    static const char *const names[] = {
+        "runtime.gopark", "google.golang.org/grpc/internal/transport.(*loopyWriter).processData"};
+    struct cpgo_merge_opts opts[8] = {{0}};
     opts[1].trim.strip_addresses = 1;
     opts[2].trim.keep_frames = 3;
     opts[3].trim.drop_labels = 1;
@@ -157,8 +185,13 @@ static void test_copy_equals_read_back(void)
     opts[5].trim.strip_addresses = 1;
     opts[5].trim.keep_frames = 2;
     opts[5].trim.drop_labels = 1;
+    opts[6].no_inline = names;
+    opts[6].nno_inline = 2;
+    opts[7] = opts[6];
+    opts[7].shape = &cpgo_shape_go_cpu;
+    opts[7].trim.strip_addresses = 1;
     char what[64];
-    for (int oi = 0; oi < 6; oi++)
+    for (int oi = 0; oi < 8; oi++)
         for (int kinds = 0; kinds < 4; kinds++)
             for (uint64_t seed = 1; seed <= 3; seed++) {
                 snprintf(what, sizeof what, "opts %d kinds %d seed %llu", oi, kinds,
