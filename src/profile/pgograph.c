@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/sort.h"
 
 #define NONE UINT32_MAX
 
@@ -379,12 +380,14 @@ static int cmp_ranked_key(const struct cpgo_pgo_edge *a, const struct cpgo_pgo_e
     return (a->offset > b->offset) - (a->offset < b->offset);
 }
 
-static int cmp_weight_order(const void *x, const void *y)
+/* ByWeight: weight descending, then the key (a total order: keys are unique). */
+static int weight_less(const struct cpgo_pgo_edge *a, const struct cpgo_pgo_edge *b)
 {
-    const struct cpgo_pgo_edge *a = x, *b = y;
-    if (a->weight != b->weight) return a->weight > b->weight ? -1 : 1;
-    return cmp_ranked_key(a, b);
+    if (a->weight != b->weight) return a->weight > b->weight;
+    return cmp_ranked_key(a, b) < 0;
 }
+
+CPGO_SORT_DEFINE(sort_by_weight, struct cpgo_pgo_edge, weight_less)
 
 struct name_rank {
     const struct name *n;
@@ -406,16 +409,18 @@ static int cmp_key(const struct cpgo_pgo_edge *a, const struct cpgo_pgo_edge *b)
     return (a->offset > b->offset) - (a->offset < b->offset);
 }
 
-/* qsort has no context argument: the key order is sorted as (index, edge pointer) pairs. */
+/* The key order is sorted as (edge pointer, index) pairs. */
 struct keyed {
     const struct cpgo_pgo_edge *e;
     uint32_t idx;
 };
 
-static int cmp_keyed(const void *x, const void *y)
+static int keyed_less(const struct keyed *a, const struct keyed *b)
 {
-    return cmp_ranked_key(((const struct keyed *)x)->e, ((const struct keyed *)y)->e);
+    return cmp_ranked_key(a->e, b->e) < 0;
 }
+
+CPGO_SORT_DEFINE(sort_keyed, struct keyed, keyed_less)
 
 int cpgo_pgograph_empty(struct cpgo_pgograph **out, struct cpgo_err *err)
 {
@@ -496,7 +501,10 @@ static int finish(struct bld *b, uint64_t total, struct cpgo_pgograph *g, struct
     free(rank);
     g->nedges = b->nnamed;
     g->total = to_i64(total);
-    if (g->nedges) qsort(g->edges, g->nedges, sizeof *g->edges, cmp_weight_order);
+    if (sort_by_weight(g->edges, g->nedges)) {
+        free(ko);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
 
     /* hotNodesFromCDF: float64(cum)/float64(total)*100 > 99, cum an int64 that wraps */
     g->nhot = g->nedges;
@@ -511,7 +519,10 @@ static int finish(struct bld *b, uint64_t total, struct cpgo_pgograph *g, struct
 
     for (size_t i = 0; i < g->nedges; i++)
         ko[i] = (struct keyed){&g->edges[i], (uint32_t)i};
-    if (g->nedges) qsort(ko, g->nedges, sizeof *ko, cmp_keyed);
+    if (sort_keyed(ko, g->nedges)) {
+        free(ko);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < g->nedges; i++)
         g->by_key_[i] = ko[i].idx;
     free(ko);
@@ -663,12 +674,15 @@ double cpgo_pgograph_tvd(const struct cpgo_pgograph *a, const struct cpgo_pgogra
     return t < 0 ? 0 : t > 1 ? 1 : t;
 }
 
-static int cmp_change(const void *x, const void *y)
+/* Share descending, then the key. The changes of one list are edges of one graph, whose
+ * name ranks order them as their bytes do. */
+static int change_less(const struct cpgo_pgo_edge_change *a, const struct cpgo_pgo_edge_change *b)
 {
-    const struct cpgo_pgo_edge_change *a = x, *b = y;
-    if (a->share != b->share) return a->share > b->share ? -1 : 1;
-    return cmp_key(a->e, b->e);
+    if (a->share != b->share) return a->share > b->share;
+    return cmp_ranked_key(a->e, b->e) < 0;
 }
+
+CPGO_SORT_DEFINE(sort_changes, struct cpgo_pgo_edge_change, change_less)
 
 int cpgo_pgograph_hot_diff(const struct cpgo_pgograph *from, const struct cpgo_pgograph *to,
                            struct cpgo_pgo_edge_change **added, size_t *nadded,
@@ -698,8 +712,11 @@ int cpgo_pgograph_hot_diff(const struct cpgo_pgograph *from, const struct cpgo_p
         i += c <= 0;
         j += c >= 0;
     }
-    if (na) qsort(ad, na, sizeof *ad, cmp_change);
-    if (nr) qsort(rm, nr, sizeof *rm, cmp_change);
+    if (sort_changes(ad, na) || sort_changes(rm, nr)) {
+        free(ad);
+        free(rm);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    }
     if (!na) {
         free(ad);
         ad = NULL;
