@@ -193,6 +193,11 @@ int cpgo_merge_stamp(struct cpgo_merger *m, const char *prefix, const char *text
  * returned, so a profile with dangling ids can never be written.
  */
 int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_err *err);
+/* As cpgo_merge_result, also handing out the validation it makes: *view is the validated
+ * profile over (*out)->pb (cpgo_profile_view's result, without validating twice); free it
+ * with cpgo_profile_free before *out. */
+int cpgo_merge_result_view(struct cpgo_merger *m, struct cpgo_merged **out,
+                           struct cpgo_profile **view, struct cpgo_err *err);
 void cpgo_merged_free(struct cpgo_merged *r);
 
 /* Convenience: result + encode in one go (used by the CLI and the work queue); `threads`

@@ -274,9 +274,11 @@ static int compact(struct cpgo_merger *m, struct cpgo_err *err)
     return 0;
 }
 
-int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_err *err)
+static int result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_profile **view,
+                  struct cpgo_err *err)
 {
     *out = NULL;
+    if (view) *view = NULL;
     if (m->ninputs == 0) return cpgo_err_set(err, CPGO_E_USAGE, "no profiles to merge");
     if (m->opts.compat) merge_settle_compat_default(m);
     int rc;
@@ -288,13 +290,33 @@ int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cp
     /* M7: never hand out a profile our own validator would refuse. */
     struct cpgo_profile wp;
     rc = wrap_validate(&(*out)->pb, &wp, err);
+    if (!rc && view) {
+        /* as cpgo_profile_view: no arena, so cpgo_profile_free frees only the id maps */
+        if ((*view = malloc(sizeof **view))) {
+            **view = wp;
+            return 0;
+        }
+        rc = cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");
+    } else if (rc) {
+        cpgo_err_prefix(err, "internal error: merged profile failed validation");
+    }
     unwrap(&wp);
     if (rc) {
-        cpgo_err_prefix(err, "internal error: merged profile failed validation");
         cpgo_merged_free(*out);
         *out = NULL;
     }
     return rc;
+}
+
+int cpgo_merge_result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_err *err)
+{
+    return result(m, out, NULL, err);
+}
+
+int cpgo_merge_result_view(struct cpgo_merger *m, struct cpgo_merged **out,
+                           struct cpgo_profile **view, struct cpgo_err *err)
+{
+    return result(m, out, view, err);
 }
 
 int cpgo_merge_encode(struct cpgo_merger *m, int raw, int threads, struct cpgo_buf *out,

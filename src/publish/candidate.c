@@ -258,12 +258,11 @@ int cpgo_candidate_build(const struct cpgo_candidate_in *in, struct cpgo_candida
      * tell, whether the next round can read the file under its limits, is checked on the
      * packed bytes (size, counts, the decode memory bound). */
     struct cpgo_buf packed = {0};
-    if ((rc = cpgo_merge_result(m, &c->res, err))) goto out;
+    if ((rc = cpgo_merge_result_view(m, &c->res, &c->neu, err))) goto out;
     c->acc = m;
     m = NULL;
     rc = cpgo_profile_pack(&c->res->pb, &packed, err);
     if (!rc) rc = cpgo_profile_check_readable(packed.data, packed.len, in->lim, err);
-    if (!rc) rc = cpgo_profile_view(&c->res->pb, &c->neu, err);
     if (!rc) rc = cpgo_gz_compress(packed.data, packed.len, 1, &c->out, err);
     cpgo_buf_free(&packed);
     if (!rc && c->out.len > in->lim->max_compressed)
