@@ -48,7 +48,11 @@ int main(void)
             uint64_t range = spread == 0 ? 3 : spread == 1 ? n + 1 : UINT64_MAX;
             for (size_t i = 0; i < n; i++) {
                 uint64_t r = next();
-                a[i].key = (int64_t)(range == UINT64_MAX ? r : r % range) - (int64_t)(range / 2);
+                /* a full-range key is the bits as they are (no subtraction: it would
+                 * overflow), a narrow one is centred on 0 */
+                a[i].key = range == UINT64_MAX
+                               ? (int64_t)(r >> 1) - (int64_t)(r & 1 ? INT64_MAX : 0)
+                               : (int64_t)(r % range) - (int64_t)(range / 2);
                 a[i].pos = (uint32_t)i;
             }
             memcpy(b, a, n * sizeof *a);
