@@ -274,6 +274,17 @@ static int compact(struct cpgo_merger *m, struct cpgo_err *err)
     return 0;
 }
 
+/* As pprof: only when some sample summed to zero is the result merged again to
+ * garbage-collect it (and whatever only it referenced). What every reader of the tables
+ * (the result, a copy) does first. */
+static int settle_zero_samples(struct cpgo_merger *m, struct cpgo_err *err)
+{
+    int rc;
+    if (m->dirty && has_zero_sample(m) && (rc = compact(m, err))) return rc;
+    m->dirty = 0;
+    return 0;
+}
+
 static int result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_profile **view,
                   struct cpgo_err *err)
 {
@@ -281,11 +292,8 @@ static int result(struct cpgo_merger *m, struct cpgo_merged **out, struct cpgo_p
     if (view) *view = NULL;
     if (m->ninputs == 0) return cpgo_err_set(err, CPGO_E_USAGE, "no profiles to merge");
     if (m->opts.compat) merge_settle_compat_default(m);
-    int rc;
-    /* As pprof: only when some sample summed to zero is the result merged again to
-     * garbage-collect it (and whatever only it referenced). */
-    if (m->dirty && has_zero_sample(m) && (rc = compact(m, err))) return rc;
-    m->dirty = 0;
+    int rc = settle_zero_samples(m, err);
+    if (rc) return rc;
     if ((rc = merge_export_pb(m, out))) return cpgo_err_set(err, rc, "out of memory");
     /* M7: never hand out a profile our own validator would refuse. */
     struct cpgo_profile wp;
@@ -357,9 +365,8 @@ int cpgo_merge_copyable(const struct cpgo_merger *dst, const struct cpgo_merger 
                         struct cpgo_scale s)
 {
     if (!(s.den == 0 || s.num == s.den) || s.decay_seed || s.weight_seed) return 0;
-    if (dst->ninputs || dst->nstrs != 1 + dst->nnoinl + dst->noinl_map.n || dst->stamp_prefix ||
-        dst->opts.compat)
-        return 0;
+    /* fresh: no input (a refused one leaves nothing); its strings are its no_inline names */
+    if (dst->ninputs || dst->stamp_prefix || dst->opts.compat) return 0;
     if (!src->ninputs || src->nnoinl || src->stamp_prefix || !same_opts(&dst->opts, &src->opts))
         return 0;
     /* renaming: none of dst's names may be in src at all (as a function's name it would be
@@ -430,10 +437,8 @@ static int copy_tables(struct cpgo_merger *d, const struct cpgo_merger *s)
 /* dst (fresh, copyable) becomes a copy of src, all or nothing. */
 static int copy_into(struct cpgo_merger *dst, struct cpgo_merger *src, struct cpgo_err *err)
 {
-    int rc;
-    /* what cpgo_merge_result would do first: samples that summed to zero go */
-    if (src->dirty && has_zero_sample(src) && (rc = compact(src, err))) return rc;
-    src->dirty = 0;
+    int rc = settle_zero_samples(src, err);
+    if (rc) return rc;
     struct cpgo_merger *t;
     if ((rc = cpgo_merge_new(&t, &dst->opts))) return cpgo_err_set(err, rc, "out of memory");
     rc = copy_tables(t, src);
