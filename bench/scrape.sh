@@ -80,7 +80,7 @@ for n in "${sizes[@]}"; do
   cat "$d"/ports.* > "$d/ports"
   {
     echo "state_dir: ${CPGO_BENCH_STATE:-$PWD/$d}/state"
-    echo "limits: {max_concurrent_scrapes: $((n + 16)), max_queued_bodies: 256}"
+    echo "limits: {max_concurrent_scrapes: $((n + 16))}"
     echo "backends:"
     i=0
     while read -r port _; do

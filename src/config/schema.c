@@ -141,9 +141,13 @@ const struct key cpgo_config_keys[NKEYS] = {
                            .desc = "Scrapes in flight at once, over all backends (one backend "
                                    "never has two)."},
     [KI_MAX_QUEUED_BODIES] = {"limits.max_queued_bodies", TOP(limits.max_queued_bodies),
-                              .type = T_COUNT, .def = "64", .min = 1, .max = 1000000,
+                              .type = T_COUNT, .def = "4096", .min = 1, .max = 1000000,
                               .desc = "Scraped bodies waiting to be decoded and merged (the "
-                                      "work queue's length)."},
+                                      "work queue's length), counting the bodies that scrapes "
+                                      "in flight will bring: a scrape starts only when its "
+                                      "body fits beside them (one scrape always may start "
+                                      "when none is in flight). It also caps the scrapes in "
+                                      "flight; `max_queued_bytes` usually binds first."},
     [KI_MAX_QUEUED_BYTES] = {"limits.max_queued_bytes", TOP(limits.max_queued_bytes),
                              .type = T_SIZE, .def = "256MiB", .min = 1, .max = TIB,
                              .desc = "Bytes of those waiting bodies, counting the bodies that "

@@ -572,13 +572,20 @@ static int has_capacity(struct daemon *d, const struct backend *b)
             cpgo_nofile_scrape_cap(d->nofile, d->cfg->limits.max_concurrent_scrapes) ||
         !cpgo_workq_has_room(d->q))
         return 0;
-    /* max_queued_bytes bounds the bodies that will arrive too, not only those queued now:
-     * every body of a round arrives at about the same time (after `seconds`), faster than
-     * the pool can merge them, so room checked at the start alone let a 10,000-backend
-     * round queue all of its bodies at once (1.3 GB). A scrape starts when the body it is
-     * expected to bring fits beside the queue and the bodies of the scrapes in flight; one
-     * always may when none is in flight, whatever its size. */
-    return d->scrapes_in_flight == 0 || cpgo_workq_fits(d->q, d->expect_bytes + expected_body(b));
+    /* max_queued_bytes and max_queued_bodies bound the bodies that will arrive too, not
+     * only those queued now: every body of a round arrives at about the same time (after
+     * `seconds`), faster than the pool can merge them, so room checked at the start alone
+     * let a 10,000-backend round queue all of its bodies at once (1.3 GB). A scrape starts
+     * when its body (the one it is expected to bring) fits beside the queue and the bodies
+     * of the scrapes in flight, by count and by bytes; one always may when none is in
+     * flight, whatever its size. Counting the bodies on their way matters for the flow as
+     * much as for the bound: with the count checked against the queue alone, the bytes
+     * rule started a whole wave (max_queued_bytes' worth), its bodies overflowed the count
+     * together, and no scrape started until the queue had drained below it, so the pool
+     * sat idle for the next wave's `seconds` (1-2 s every 10 s of a 10,000-backend round).
+     * Now each merged body lets one more scrape start, and arrivals stay continuous. */
+    return d->scrapes_in_flight == 0 ||
+           cpgo_workq_fits(d->q, d->scrapes_in_flight + 1, d->expect_bytes + expected_body(b));
 }
 
 static void start_scrape(struct backend *b)

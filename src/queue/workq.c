@@ -134,9 +134,10 @@ int cpgo_workq_has_room(const struct cpgo_workq *q)
     return q->jobs < q->max_jobs && q->bytes < q->max_bytes;
 }
 
-int cpgo_workq_fits(const struct cpgo_workq *q, size_t bytes)
+int cpgo_workq_fits(const struct cpgo_workq *q, size_t jobs, size_t bytes)
 {
-    return q->bytes <= q->max_bytes && bytes <= q->max_bytes - q->bytes;
+    return q->jobs <= q->max_jobs && jobs <= q->max_jobs - q->jobs && q->bytes <= q->max_bytes &&
+           bytes <= q->max_bytes - q->bytes;
 }
 
 size_t cpgo_workq_depth(const struct cpgo_workq *q)

@@ -76,9 +76,10 @@ int cpgo_workq_new(uv_loop_t *loop, size_t max_jobs, size_t max_bytes, size_t sl
  * work that will produce a job. */
 void cpgo_workq_submit(struct cpgo_workq *q, struct cpgo_lane *lane, struct cpgo_job *job);
 int cpgo_workq_has_room(const struct cpgo_workq *q);
-/* Whether `bytes` more (bodies not arrived yet, that the caller expects) would still fit
- * beside the bytes queued now under max_bytes (loop thread). */
-int cpgo_workq_fits(const struct cpgo_workq *q, size_t bytes);
+/* Whether `jobs` more units and `bytes` more bytes (bodies not arrived yet, that the caller
+ * expects) would still fit beside what is queued now, under max_jobs and max_bytes (loop
+ * thread). */
+int cpgo_workq_fits(const struct cpgo_workq *q, size_t jobs, size_t bytes);
 /* The lane's last job if it has not started (loop thread), else NULL. Until it starts (which
  * happens on the loop thread, never while the caller runs) the pool does not touch it, so the
  * caller may add work to it, counted with cpgo_workq_grow: several scraped bodies of a

@@ -7,7 +7,8 @@
 # the scrapes in flight. 30 backends, one --once round under 1 MiB: at most 8 scrapes are in
 # flight at once (cpgo's -v "scrape started" lines count them; the fleet's peak of open
 # connections agrees, with slack for connections still closing), and every scrape is still
-# merged and published. The same round with the default budget has them all in flight
+# merged and published; max_queued_bodies likewise counts the scrapes in flight. The same
+# round with the default budget has them all in flight
 # together, so the bound is the limit's doing.
 . "$(dirname "$0")/lib.sh"
 P="$T/p.pb.gz"
@@ -48,6 +49,15 @@ check "at most 1 MiB / 128 KiB = 8 scrapes in flight: $(inflight bounded)" \
 check "the fleet saw at most 16 connections at once (8 closing): $(peak bounded)" \
   [ "$(peak bounded)" -le 16 ]
 
+# max_queued_bodies counts the bodies on their way the same way: with 4, never more than 4
+# scrapes in flight (queued bodies and scrapes in flight together stay within it), and a
+# round of 30 still completes
+run_round counted "{max_queued_bodies: 4}"
+echo "counted: $(inflight counted) in flight at most"
+check "counted round exited 0" [ "$(cat "$T/counted/rc")" = 0 ]
+check "every scrape merged under 4 bodies" [ "$(grep -c 'msg="scrape merged"' "$T/counted/log")" = $N ]
+check "every target published under 4 bodies" [ "$(find "$T/counted/out" -name default.pgo | wc -l)" = 6 ]
+check "at most 4 scrapes in flight: $(inflight counted)" [ "$(inflight counted)" -le 4 ]
 run_round open "{}"
 echo "default budget: $(inflight open) in flight at most, the fleet saw $(peak open) connections"
 check "default round exited 0" [ "$(cat "$T/open/rc")" = 0 ]

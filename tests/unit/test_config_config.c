@@ -106,7 +106,7 @@ static void check_defaults_top(const struct cpgo_config *c)
     cpgo_limits_default(&lim);
     CHECK(!memcmp(&c->limits.profile, &lim, sizeof lim));
     CHECK_EQ_INT(c->limits.max_concurrent_scrapes, 1024);
-    CHECK_EQ_INT(c->limits.max_queued_bodies, 64);
+    CHECK_EQ_INT(c->limits.max_queued_bodies, 4096);
     CHECK_EQ_INT(c->limits.max_queued_bytes, 256u << 20);
     CHECK(c->listen == NULL);
     CHECK_EQ_INT(c->log_level, CPGO_LOG_INFO);

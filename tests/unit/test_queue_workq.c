@@ -93,6 +93,11 @@ int main(void)
     CHECK_EQ_INT(cpgo_workq_depth(q), 5);
     CHECK_EQ_INT(cpgo_workq_running(q), 1);
     CHECK(cpgo_workq_has_room(q));
+    /* what is on its way counts too: 5 queued + 3 expected fit under 8 jobs, 4 do not */
+    CHECK(cpgo_workq_fits(q, 3, 0));
+    CHECK(!cpgo_workq_fits(q, 4, 0));
+    CHECK(cpgo_workq_fits(q, 0, 950)); /* 5 jobs of 10 bytes under 1000 */
+    CHECK(!cpgo_workq_fits(q, 1, 951));
     submit(&lanes[4], 500, 0, 0);
     submit(&lanes[5], 600, 0, 0);
     submit(&lanes[6], 700, 0, 0);
