@@ -129,7 +129,7 @@ static inline const char *cpgo_profile_str(const cpgo_pb_profile *pb, int64_t i,
 
 /*
  * Encodes a message as protobuf, gzip-compressed unless raw. The same message always gives
- * the same bytes (libdeflate level 1 gzip members, no name, mtime 0: profile/gz.h).
+ * the same bytes (libdeflate level 2 gzip members, no name, mtime 0: profile/gz.h).
  */
 int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out,
                         struct cpgo_err *err);
