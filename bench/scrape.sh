@@ -15,6 +15,8 @@
 # process per 4,000 backends; each raises its own soft limit to the hard one.
 # CPGO_BENCH_PERF=1 records `perf record -F 499 -g` of cpgo into runN/perf.data;
 # CPGO_BENCH_STRACE=1 counts its fsync and fdatasync calls into runN/fsyncs.txt.
+# CPGO_BENCH_LIMITS adds keys to the config's limits (e.g. "max_queued_bodies: 256", what
+# the bench set before that limit counted the scrapes in flight: for builds older than it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build
@@ -80,7 +82,7 @@ for n in "${sizes[@]}"; do
   cat "$d"/ports.* > "$d/ports"
   {
     echo "state_dir: ${CPGO_BENCH_STATE:-$PWD/$d}/state"
-    echo "limits: {max_concurrent_scrapes: $((n + 16))}"
+    echo "limits: {max_concurrent_scrapes: $((n + 16))${CPGO_BENCH_LIMITS:+, $CPGO_BENCH_LIMITS}}"
     echo "backends:"
     i=0
     while read -r port _; do
