@@ -4,8 +4,8 @@
  *
  * Reading and decoding (gunzip, protobuf, validation) of input i+1 runs on a second thread
  * while the main thread merges input i: a pipeline of depth one, so at most two decoded
- * inputs exist at once. The output's gzip members are compressed on all cores
- * (profile/gz.h). Neither changes a byte of the result.
+ * inputs exist at once. The output is packed and its gzip members compressed on all cores
+ * (profile/codec.h, profile/gz.h). None of this changes a byte of the result.
  */
 #include "cli/cli.h"
 
@@ -191,7 +191,7 @@ int cpgo_cmd_merge(int argc, char **argv)
     int threads = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
     struct cpgo_merged *res = NULL;
     if (!rc) rc = cpgo_merge_result(m, &res, &err);
-    if (!rc) rc = cpgo_profile_pack(&res->pb, &packed, &err);
+    if (!rc) rc = cpgo_profile_pack_mt(&res->pb, threads, &packed, &err);
     cpgo_merged_free(res);
     cpgo_merge_free(m);
     if (!rc && raw) {

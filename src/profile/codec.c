@@ -536,11 +536,165 @@ int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cp
     return 0;
 }
 
+/* ---- packing on several threads ------------------------------------------------------ */
+
+/* A message's encoding is its fields' encodings in field order (protobuf-c packs the
+ * descriptor's fields by number, then any unknown fields), and a repeated message or bytes
+ * field is one record per element. So the top-level message cut into parts, each a Profile
+ * holding consecutive elements of one repeated field, the parts in field order, and the
+ * scalars, period_type, the packed comments and the unknown fields in the last part only (each
+ * is then written once, as in the whole), packs part by part to the bytes of the whole. */
+#define PACK_SLICES_PER_THREAD 4
+#define PACK_THREADS_MAX 16
+
+struct pack_part {
+    cpgo_pb_profile msg;
+    size_t size, at; /* from the sizing pass */
+    size_t got;      /* what the packing pass wrote (== size) */
+};
+
+struct pack_run {
+    struct pack_part *parts;
+    size_t nparts;
+    unsigned char *out; /* NULL: the sizing pass */
+    size_t first, stride;
+    pthread_t tid;
+};
+
+static void *pack_run_main(void *arg)
+{
+    struct pack_run *r = arg;
+    for (size_t i = r->first; i < r->nparts; i += r->stride) {
+        struct pack_part *p = &r->parts[i];
+        if (!r->out)
+            p->size = perftools__profiles__profile__get_packed_size(&p->msg);
+        else
+            p->got = perftools__profiles__profile__pack(&p->msg, r->out + p->at);
+    }
+    return NULL;
+}
+
+/* One pass (sizes, or packing when out is set) over the parts on up to `threads` threads:
+ * part i on worker i % threads; worker 0 is this thread, which also takes the share of any
+ * worker that could not be started. */
+static void pack_pass(struct pack_part *parts, size_t nparts, unsigned char *out, int threads)
+{
+    struct pack_run runs[PACK_THREADS_MAX];
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        runs[t] = (struct pack_run){parts, nparts, out, (size_t)t, (size_t)threads, 0};
+        if (pthread_create(&runs[t].tid, NULL, pack_run_main, &runs[t])) break;
+        started = t;
+    }
+    for (size_t i = 0; i < nparts; i++) {
+        size_t owner = i % (size_t)threads;
+        if (owner == 0 || owner > (size_t)started) {
+            struct pack_run one = {parts, i + 1, out, i, 1, 0};
+            pack_run_main(&one);
+        }
+    }
+    for (int t = 1; t <= started; t++)
+        pthread_join(runs[t].tid, NULL);
+}
+
+enum pack_field { PF_SAMPLE, PF_LOCATION, PF_FUNCTION, PF_STRING };
+
+/* Appends the parts of one repeated field, n elements in at most `slices` slices. */
+static size_t pack_slices(struct pack_part *parts, size_t np, const cpgo_pb_profile *pb,
+                          enum pack_field f, size_t n, size_t slices)
+{
+    size_t per = n / slices + (n % slices != 0);
+    for (size_t from = 0; from < n; from += per) {
+        cpgo_pb_profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
+        size_t count = n - from < per ? n - from : per;
+        switch (f) {
+        case PF_SAMPLE:
+            m.sample = pb->sample + from;
+            m.n_sample = count;
+            break;
+        case PF_LOCATION:
+            m.location = pb->location + from;
+            m.n_location = count;
+            break;
+        case PF_FUNCTION:
+            m.function = pb->function + from;
+            m.n_function = count;
+            break;
+        case PF_STRING:
+            m.string_table = pb->string_table + from;
+            m.n_string_table = count;
+            break;
+        }
+        parts[np++].msg = m;
+    }
+    return np;
+}
+
+int cpgo_profile_pack_mt(const cpgo_pb_profile *pb, int threads, struct cpgo_buf *out,
+                         struct cpgo_err *err)
+{
+    if (threads < 2) return cpgo_profile_pack(pb, out, err);
+    if (threads > PACK_THREADS_MAX) threads = PACK_THREADS_MAX;
+    size_t slices = (size_t)threads * PACK_SLICES_PER_THREAD;
+    /* fields 1 and 3 (a few elements) whole, 2, 4, 5 and 6 in slices, then the tail */
+    struct pack_part *parts = calloc(3 + 4 * slices, sizeof *parts);
+    if (!parts) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory encoding");
+    size_t np = 0;
+    cpgo_pb_profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
+    m.sample_type = pb->sample_type;
+    m.n_sample_type = pb->n_sample_type;
+    parts[np++].msg = m;
+    np = pack_slices(parts, np, pb, PF_SAMPLE, pb->n_sample, slices);
+    m = (cpgo_pb_profile)PERFTOOLS__PROFILES__PROFILE__INIT;
+    m.mapping = pb->mapping;
+    m.n_mapping = pb->n_mapping;
+    parts[np++].msg = m;
+    np = pack_slices(parts, np, pb, PF_LOCATION, pb->n_location, slices);
+    np = pack_slices(parts, np, pb, PF_FUNCTION, pb->n_function, slices);
+    np = pack_slices(parts, np, pb, PF_STRING, pb->n_string_table, slices);
+    /* the tail: the fields after 6, and what protobuf-c writes after the fields */
+    m = *pb;
+    m.n_sample_type = m.n_sample = m.n_mapping = 0;
+    m.n_location = m.n_function = m.n_string_table = 0;
+    m.sample_type = NULL;
+    m.sample = NULL;
+    m.mapping = NULL;
+    m.location = NULL;
+    m.function = NULL;
+    m.string_table = NULL;
+    parts[np++].msg = m;
+
+    pack_pass(parts, np, NULL, threads);
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++) {
+        parts[i].at = n;
+        n += parts[i].size;
+    }
+    unsigned char *bytes = malloc(n ? n : 1);
+    if (!bytes) {
+        free(parts);
+        return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory encoding %zu bytes", n);
+    }
+    pack_pass(parts, np, bytes, threads);
+    int bad = 0;
+    for (size_t i = 0; i < np; i++)
+        bad |= parts[i].got != parts[i].size;
+    free(parts);
+    if (bad) {
+        free(bytes);
+        return cpgo_err_set(err, CPGO_E_INPUT, "protobuf encoder size mismatch");
+    }
+    cpgo_buf_init(out, 0);
+    out->data = bytes;
+    out->len = out->cap = n;
+    return 0;
+}
+
 int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads, struct cpgo_buf *out,
                            struct cpgo_err *err)
 {
     struct cpgo_buf packed;
-    int rc = cpgo_profile_pack(pb, &packed, err);
+    int rc = cpgo_profile_pack_mt(pb, threads, &packed, err);
     if (rc || raw) {
         *out = packed;
         return rc;

@@ -135,7 +135,12 @@ int cpgo_profile_encode(const cpgo_pb_profile *pb, int raw, struct cpgo_buf *out
                         struct cpgo_err *err);
 /* Raw protobuf only (the caller may free what the message points into, then compress). */
 int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cpgo_err *err);
-/* The same, compressing on `threads` threads; the bytes do not depend on `threads`. */
+/* The same on `threads` threads (< 2: this one): the message is cut into parts, slices of its
+ * repeated fields in field order, each sized and packed by protobuf-c at its own offset; the
+ * bytes are those of cpgo_profile_pack. For the CLI's big merges: the daemon passes 1. */
+int cpgo_profile_pack_mt(const cpgo_pb_profile *pb, int threads, struct cpgo_buf *out,
+                         struct cpgo_err *err);
+/* Encodes packing and compressing on `threads` threads; the bytes do not depend on them. */
 int cpgo_profile_encode_mt(const cpgo_pb_profile *pb, int raw, int threads, struct cpgo_buf *out,
                            struct cpgo_err *err);
 

@@ -224,12 +224,78 @@ static void test_decode_memory_bound(void)
     }
 }
 
+/* cpgo_profile_pack_mt cuts the message into parts packed on several threads: its bytes must
+ * be the single-threaded pack's for every thread count, with the tail fields (scalars,
+ * period_type, comments, default type, unknown fields) written once, in their place. */
+static void check_pack_mt(const cpgo_pb_profile *pb, const char *what)
+{
+    struct cpgo_err e = {0};
+    struct cpgo_buf one = {0};
+    CHECK_EQ_INT(cpgo_profile_pack(pb, &one, &e), 0);
+    static const int threads[] = {0, 1, 2, 3, 5, 16, 64};
+    for (size_t i = 0; i < sizeof threads / sizeof *threads; i++) {
+        struct cpgo_buf mt = {0};
+        CHECK_EQ_INT(cpgo_profile_pack_mt(pb, threads[i], &mt, &e), 0);
+        if (mt.len != one.len || memcmp(mt.data, one.data, one.len)) {
+            fprintf(stderr, "pack_mt(%s, %d threads): %zu bytes differ from pack's %zu\n", what,
+                    threads[i], mt.len, one.len);
+            CHECK(0);
+        }
+        cpgo_buf_free(&mt);
+    }
+    cpgo_buf_free(&one);
+}
+
+static void test_pack_mt(const struct cpgo_limits *lim)
+{
+    cpgo_pb_profile empty = PERFTOOLS__PROFILES__PROFILE__INIT;
+    check_pack_mt(&empty, "empty");
+    struct pbuild *b = small();
+    pbuild_times(b, 1700000000000000000, 30000000000);
+    pbuild_comment(b, "one");
+    pbuild_comment(b, "two");
+    pbuild_default_type(b, "cpu");
+    cpgo_pb_profile *pb = pbuild_pb(b);
+    pb->drop_frames = pbuild_str(b, "runtime\\..*");
+    pb->keep_frames = pbuild_str(b, "main\\..*");
+    pb->doc_url = pbuild_str(b, "https://example.com/doc");
+    check_pack_mt(pb, "small with every tail field");
+    pbuild_free(b);
+    /* sizes around the slice counts: fewer elements than slices, exactly as many, more */
+    for (size_t n = 1; n <= 70; n += 23) {
+        b = pbuild_golike(n, n, n, n, (int)(n % 2));
+        check_pack_mt(pbuild_pb(b), "golike");
+        pbuild_free(b);
+    }
+    b = pbuild_heavy(3, 2000, 1500, 400);
+    check_pack_mt(pbuild_pb(b), "heavy");
+    /* unknown fields (field 99 appended to the bytes) come back from the decoder and are
+     * written after the known ones, as protobuf-c does for the whole message */
+    struct cpgo_buf raw;
+    CHECK_EQ_INT(pbuild_encode(b, 1, &raw), 0);
+    unsigned char extra[] = {0x9a, 0x06, 0x03, 'x', 'y', 'z'}; /* field 99, bytes "xyz" */
+    unsigned char *with = malloc(raw.len + sizeof extra);
+    CHECK(with != NULL);
+    memcpy(with, raw.data, raw.len);
+    memcpy(with + raw.len, extra, sizeof extra);
+    struct cpgo_profile *p = NULL;
+    struct cpgo_err e = {0};
+    CHECK_EQ_INT(cpgo_profile_decode(with, raw.len + sizeof extra, lim, &p, &e), 0);
+    CHECK(p && p->pb->base.n_unknown_fields == 1);
+    if (p) check_pack_mt(p->pb, "heavy with an unknown field");
+    cpgo_profile_free(p);
+    free(with);
+    cpgo_buf_free(&raw);
+    pbuild_free(b);
+}
+
 int main(void)
 {
     struct cpgo_limits lim;
     cpgo_limits_default(&lim);
     struct cpgo_err err;
     test_arena_reuse(&lim);
+    test_pack_mt(&lim);
     test_decode_memory_bound();
     {
         /* check_readable's decode (the size alone does not prove the memory bound): raw
