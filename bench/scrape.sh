@@ -8,8 +8,12 @@
 # bench/out/scrape/cpu-per-scrape.png (gnuplot) of CPU/scrape against N.
 # --heavy: the backends of a target send five different heavy profiles (cpgo-testgen -heavy:
 # ~300 KB raw / ~170 KB gzip, six mappings, labels on every sample, deep inlining); the
-# results go to bench/out/scrape-heavy.
-#   bench/scrape.sh [--build DIR] [--heavy] [N...]   default: 100 1000 5000, and 10000 when the hard
+# results go to bench/out/scrape-heavy. --heavy-profiles K: K different heavy profiles (seeds
+# 1..K, backend i sends profile i mod K; --heavy is 5). With 1, every backend sends the same
+# profile: the workload issue 14's numbers were measured on (the fleet of its day served one
+# file); merges then collapse each target's five inputs into one input's samples.
+#   bench/scrape.sh [--build DIR] [--heavy | --heavy-profiles K] [N...]
+#                                          default: 100 1000 5000, and 10000 when the hard
 #                                          fd limit allows (cpgo needs N + 384 fds)
 # The fake fleet needs two fds per backend (listener + connection), so it runs as one
 # process per 4,000 backends; each raises its own soft limit to the hard one.
@@ -21,13 +25,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build
 heavy=0
+nheavy=5
 sizes=()
+usage() { echo "usage: bench/scrape.sh [--build DIR] [--heavy | --heavy-profiles K] [N...]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --build) [ $# -ge 2 ] || { echo "usage: bench/scrape.sh [--build DIR] [--heavy] [N...]" >&2; exit 2; }; build=$2; shift ;;
+    --build) [ $# -ge 2 ] || usage; build=$2; shift ;;
     --heavy) heavy=1 ;;
+    --heavy-profiles)
+      [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]?$ ]] || usage
+      heavy=1 nheavy=$2; shift ;;
     [1-9]*) sizes+=("$1") ;;
-    *) echo "usage: bench/scrape.sh [--build DIR] [--heavy] [N...]" >&2; exit 2 ;;
+    *) usage ;;
   esac
   shift
 done
@@ -47,7 +56,7 @@ for n in "${sizes[@]}"; do
 done
 profiles=()
 if [ "$heavy" = 1 ]; then
-  for s in 1 2 3 4 5; do
+  for s in $(seq 1 "$nheavy"); do
     [ -s "$out/heavy$s.pb.gz" ] || "$build/tests/cpgo-testgen" -heavy -seed "$s" -o "$out/heavy$s.pb.gz"
     profiles+=(--profile "$out/heavy$s.pb.gz")
   done
