@@ -16,6 +16,8 @@
 #include "profile/codec.h"
 #include "profile/gz.h"
 
+#include "base/par.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -538,12 +540,14 @@ int cpgo_profile_pack(const cpgo_pb_profile *pb, struct cpgo_buf *out, struct cp
 
 /* ---- packing on several threads ------------------------------------------------------ */
 
-/* A message's encoding is its fields' encodings in field order (protobuf-c packs the
- * descriptor's fields by number, then any unknown fields), and a repeated message or bytes
- * field is one record per element. So the top-level message cut into parts, each a Profile
- * holding consecutive elements of one repeated field, the parts in field order, and the
- * scalars, period_type, the packed comments and the unknown fields in the last part only (each
- * is then written once, as in the whole), packs part by part to the bytes of the whole. */
+/* A message's encoding is its fields' encodings in the descriptor's order (protobuf-c packs
+ * fields by number, then any unknown fields), and a repeated message or bytes field is one
+ * record per element. So the top-level message cut into parts packs part by part to the
+ * bytes of the whole: a part per slice of each leading repeated message or bytes field
+ * (Profile's fields 1-6), in field order, then one tail part holding every later field and
+ * the unknown fields (each written once, as in the whole). The parts are found through the
+ * descriptor, so a field added to profile.proto is sliced or kept in the tail by the same
+ * rule. */
 #define PACK_SLICES_PER_THREAD 4
 #define PACK_THREADS_MAX 16
 
@@ -553,81 +557,40 @@ struct pack_part {
     size_t got;      /* what the packing pass wrote (== size) */
 };
 
-struct pack_run {
+struct pack_job {
     struct pack_part *parts;
-    size_t nparts;
     unsigned char *out; /* NULL: the sizing pass */
-    size_t first, stride;
-    pthread_t tid;
 };
 
-static void *pack_run_main(void *arg)
+static void pack_part_run(void *arg, size_t i)
 {
-    struct pack_run *r = arg;
-    for (size_t i = r->first; i < r->nparts; i += r->stride) {
-        struct pack_part *p = &r->parts[i];
-        if (!r->out)
-            p->size = perftools__profiles__profile__get_packed_size(&p->msg);
-        else
-            p->got = perftools__profiles__profile__pack(&p->msg, r->out + p->at);
-    }
-    return NULL;
+    struct pack_job *j = arg;
+    struct pack_part *p = &j->parts[i];
+    if (!j->out)
+        p->size = perftools__profiles__profile__get_packed_size(&p->msg);
+    else
+        p->got = perftools__profiles__profile__pack(&p->msg, j->out + p->at);
 }
 
-/* One pass (sizes, or packing when out is set) over the parts on up to `threads` threads:
- * part i on worker i % threads; worker 0 is this thread, which also takes the share of any
- * worker that could not be started. */
-static void pack_pass(struct pack_part *parts, size_t nparts, unsigned char *out, int threads)
+/* A field's element count and array, through the descriptor's offsets. */
+static size_t *field_count(cpgo_pb_profile *m, const ProtobufCFieldDescriptor *f)
 {
-    struct pack_run runs[PACK_THREADS_MAX];
-    int started = 0;
-    for (int t = 1; t < threads; t++) {
-        runs[t] = (struct pack_run){parts, nparts, out, (size_t)t, (size_t)threads, 0};
-        if (pthread_create(&runs[t].tid, NULL, pack_run_main, &runs[t])) break;
-        started = t;
-    }
-    for (size_t i = 0; i < nparts; i++) {
-        size_t owner = i % (size_t)threads;
-        if (owner == 0 || owner > (size_t)started) {
-            struct pack_run one = {parts, i + 1, out, i, 1, 0};
-            pack_run_main(&one);
-        }
-    }
-    for (int t = 1; t <= started; t++)
-        pthread_join(runs[t].tid, NULL);
+    return (size_t *)((char *)m + f->quantifier_offset);
+}
+static char **field_array(cpgo_pb_profile *m, const ProtobufCFieldDescriptor *f)
+{
+    return (char **)((char *)m + f->offset);
 }
 
-enum pack_field { PF_SAMPLE, PF_LOCATION, PF_FUNCTION, PF_STRING };
-
-/* Appends the parts of one repeated field, n elements in at most `slices` slices. */
-static size_t pack_slices(struct pack_part *parts, size_t np, const cpgo_pb_profile *pb,
-                          enum pack_field f, size_t n, size_t slices)
+/* The leading fields that are cut into slices: repeated messages or bytes. */
+static size_t pack_sliced_fields(const ProtobufCMessageDescriptor *d)
 {
-    size_t per = n / slices + (n % slices != 0);
-    for (size_t from = 0; from < n; from += per) {
-        cpgo_pb_profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
-        size_t count = n - from < per ? n - from : per;
-        switch (f) {
-        case PF_SAMPLE:
-            m.sample = pb->sample + from;
-            m.n_sample = count;
-            break;
-        case PF_LOCATION:
-            m.location = pb->location + from;
-            m.n_location = count;
-            break;
-        case PF_FUNCTION:
-            m.function = pb->function + from;
-            m.n_function = count;
-            break;
-        case PF_STRING:
-            m.string_table = pb->string_table + from;
-            m.n_string_table = count;
-            break;
-        }
-        parts[np++].msg = m;
-    }
-    return np;
+    size_t k = 0;
+    while (k < d->n_fields && d->fields[k].label == PROTOBUF_C_LABEL_REPEATED &&
+           (d->fields[k].type == PROTOBUF_C_TYPE_MESSAGE ||
+            d->fields[k].type == PROTOBUF_C_TYPE_BYTES))
+        k++;
+    return k;
 }
 
 int cpgo_profile_pack_mt(const cpgo_pb_profile *pb, int threads, struct cpgo_buf *out,
@@ -635,57 +598,53 @@ int cpgo_profile_pack_mt(const cpgo_pb_profile *pb, int threads, struct cpgo_buf
 {
     if (threads < 2) return cpgo_profile_pack(pb, out, err);
     if (threads > PACK_THREADS_MAX) threads = PACK_THREADS_MAX;
+    const ProtobufCMessageDescriptor *d = &perftools__profiles__profile__descriptor;
+    size_t nsliced = pack_sliced_fields(d);
     size_t slices = (size_t)threads * PACK_SLICES_PER_THREAD;
-    /* fields 1 and 3 (a few elements) whole, 2, 4, 5 and 6 in slices, then the tail */
-    struct pack_part *parts = calloc(3 + 4 * slices, sizeof *parts);
+    struct pack_part *parts = calloc(nsliced * slices + 1, sizeof *parts);
     if (!parts) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory encoding");
+    cpgo_pb_profile tail = *pb;
     size_t np = 0;
-    cpgo_pb_profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
-    m.sample_type = pb->sample_type;
-    m.n_sample_type = pb->n_sample_type;
-    parts[np++].msg = m;
-    np = pack_slices(parts, np, pb, PF_SAMPLE, pb->n_sample, slices);
-    m = (cpgo_pb_profile)PERFTOOLS__PROFILES__PROFILE__INIT;
-    m.mapping = pb->mapping;
-    m.n_mapping = pb->n_mapping;
-    parts[np++].msg = m;
-    np = pack_slices(parts, np, pb, PF_LOCATION, pb->n_location, slices);
-    np = pack_slices(parts, np, pb, PF_FUNCTION, pb->n_function, slices);
-    np = pack_slices(parts, np, pb, PF_STRING, pb->n_string_table, slices);
-    /* the tail: the fields after 6, and what protobuf-c writes after the fields */
-    m = *pb;
-    m.n_sample_type = m.n_sample = m.n_mapping = 0;
-    m.n_location = m.n_function = m.n_string_table = 0;
-    m.sample_type = NULL;
-    m.sample = NULL;
-    m.mapping = NULL;
-    m.location = NULL;
-    m.function = NULL;
-    m.string_table = NULL;
-    parts[np++].msg = m;
+    for (size_t k = 0; k < nsliced; k++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[k];
+        size_t esize = f->type == PROTOBUF_C_TYPE_BYTES ? sizeof(ProtobufCBinaryData)
+                                                        : sizeof(ProtobufCMessage *);
+        size_t n = *field_count(&tail, f);
+        char *elems = *field_array(&tail, f);
+        size_t per = n / slices + (n % slices != 0);
+        for (size_t from = 0; from < n; from += per) {
+            cpgo_pb_profile m = PERFTOOLS__PROFILES__PROFILE__INIT;
+            *field_count(&m, f) = n - from < per ? n - from : per;
+            *field_array(&m, f) = elems + from * esize;
+            parts[np++].msg = m;
+        }
+        *field_count(&tail, f) = 0;
+        *field_array(&tail, f) = NULL;
+    }
+    parts[np++].msg = tail;
 
-    pack_pass(parts, np, NULL, threads);
+    struct pack_job job = {parts, NULL};
+    cpgo_par_for(np, threads, pack_part_run, &job);
     size_t n = 0;
     for (size_t i = 0; i < np; i++) {
         parts[i].at = n;
         n += parts[i].size;
     }
-    unsigned char *bytes = malloc(n ? n : 1);
-    if (!bytes) {
+    if (!(job.out = malloc(n ? n : 1))) {
         free(parts);
         return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory encoding %zu bytes", n);
     }
-    pack_pass(parts, np, bytes, threads);
+    cpgo_par_for(np, threads, pack_part_run, &job);
     int bad = 0;
     for (size_t i = 0; i < np; i++)
         bad |= parts[i].got != parts[i].size;
     free(parts);
     if (bad) {
-        free(bytes);
+        free(job.out);
         return cpgo_err_set(err, CPGO_E_INPUT, "protobuf encoder size mismatch");
     }
     cpgo_buf_init(out, 0);
-    out->data = bytes;
+    out->data = job.out;
     out->len = out->cap = n;
     return 0;
 }
