@@ -13,7 +13,7 @@ uint64_t cpgo_hash_fnv1a(const void *data, size_t len, uint64_t h)
     return h;
 }
 
-uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
+uint64_t cpgo_hash_stable(const void *data, size_t len, uint64_t seed)
 {
     const unsigned char *p = data;
     uint64_t h = cpgo_hash_mix(seed, len);
@@ -30,6 +30,82 @@ uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
         h = cpgo_hash_mix(h, v);
     }
     return h;
+}
+
+/* The folded 128-bit product: the multiply carries every bit of both inputs into the
+ * middle of the result, and the fold brings the high half down. */
+static inline uint64_t hash_mum(uint64_t a, uint64_t b)
+{
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+static inline uint64_t hash_r8(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint64_t hash_r4(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The construction of wyhash (public domain, Wang Yi): odd 64-bit constants with balanced
+ * bits, the input xored into them and multiplied in pairs. */
+#define HK0 0xa0761d6478bd642fULL
+#define HK1 0xe7037ed1a0b428dbULL
+#define HK2 0x8ebc6af09c88c6e3ULL
+#define HK3 0x589965cc75374cc3ULL
+
+uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t a, b;
+    seed ^= hash_mum(seed ^ HK0, HK1);
+    if (len <= 16) {
+        if (len >= 4) {
+            /* two overlapping 4-byte reads from each end cover 4..16 bytes */
+            size_t q = (len >> 3) << 2;
+            a = (hash_r4(p) << 32) | hash_r4(p + q);
+            b = (hash_r4(p + len - 4) << 32) | hash_r4(p + len - 4 - q);
+        } else if (len) {
+            a = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1];
+            b = 0;
+        } else {
+            a = b = 0;
+        }
+    } else {
+        size_t i = len;
+        if (i > 48) {
+            uint64_t s1 = seed, s2 = seed;
+            do {
+                seed = hash_mum(hash_r8(p) ^ HK1, hash_r8(p + 8) ^ seed);
+                s1 = hash_mum(hash_r8(p + 16) ^ HK2, hash_r8(p + 24) ^ s1);
+                s2 = hash_mum(hash_r8(p + 32) ^ HK3, hash_r8(p + 40) ^ s2);
+                p += 48;
+                i -= 48;
+            } while (i > 48);
+            seed ^= s1 ^ s2;
+        }
+        while (i > 16) {
+            seed = hash_mum(hash_r8(p) ^ HK1, hash_r8(p + 8) ^ seed);
+            p += 16;
+            i -= 16;
+        }
+        /* the last 16 bytes, overlapping what came before when len is not a multiple */
+        a = hash_r8(p + i - 16);
+        b = hash_r8(p + i - 8);
+    }
+    a ^= HK1;
+    b ^= seed;
+    unsigned __int128 r = (unsigned __int128)a * b;
+    a = (uint64_t)r;
+    b = (uint64_t)(r >> 64);
+    return hash_mum(a ^ HK0 ^ len, b ^ HK1);
 }
 
 void cpgo_itab_free(struct cpgo_itab *t)

@@ -32,7 +32,16 @@ static inline uint64_t cpgo_hash_mix(uint64_t h, uint64_t v)
     return cpgo_hash_fmix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
 }
 
+/* A hash of len bytes for in-memory tables (strings, stacks): 16 bytes per 64x64->128-bit
+ * multiply, three independent lanes past 48 bytes, so a long symbol name or a deep stack
+ * costs a few cycles per word rather than a serial mixer's dozen. Its values may change
+ * between releases: nothing stored or shown may depend on them (cpgo_hash_stable). */
 uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed);
+
+/* A hash whose values never change between releases, for decisions that must repeat
+ * exactly on the same input: the merge's seeded rounding draws (merge.h). One serial
+ * cpgo_hash_mix per 8 bytes: slower than cpgo_hash_bytes; use that one for tables. */
+uint64_t cpgo_hash_stable(const void *data, size_t len, uint64_t seed);
 
 /* FNV-1a, for values that are stored or shown and so must never change between releases:
  * target ids, git cache names, the hash of a published file. h = CPGO_FNV1A_INIT to start
