@@ -4,7 +4,9 @@
 # Prints, for each N: wall time beyond the 2 s, cpgo's CPU seconds, peak RSS, CPU per
 # scrape, the loop thread's own CPU per scrape, the floor per scrape (gunzip of the input
 # plus gzip level 1 of the published outputs, measured with zlib in the same run: the CPU
-# no implementation can avoid) and the scrapes merged; then writes
+# no implementation can avoid), the scrapes merged, and the machine's steal during the round
+# (the share of its CPU time the hypervisor gave to other guests: wall times of runs with
+# different steal do not compare); then writes
 # bench/out/scrape/cpu-per-scrape.png (gnuplot) of CPU/scrape against N.
 # --heavy: the backends of a target send five different heavy profiles (cpgo-testgen -heavy:
 # ~300 KB raw / ~170 KB gzip, six mappings, labels on every sample, deep inlining); the
@@ -68,8 +70,8 @@ else
   floor_prof=$out/profile.pb.gz
 fi
 per_fleet=4000
-printf '%-6s %9s %10s %9s %10s %13s %14s %15s %6s\n' backends "wall s" "beyond 2s" "cpu s" \
-  "RSS MiB" "cpu/scrape ms" "loop/scrape ms" "floor/scrape ms" "ok"
+printf '%-6s %9s %10s %9s %10s %13s %14s %15s %6s %8s\n' backends "wall s" "beyond 2s" "cpu s" \
+  "RSS MiB" "cpu/scrape ms" "loop/scrape ms" "floor/scrape ms" "ok" "steal %"
 : > "$out/table.dat"
 for n in "${sizes[@]}"; do
   d=$out/run$n
@@ -104,17 +106,30 @@ for n in "${sizes[@]}"; do
   wrap=()
   [ "${CPGO_BENCH_PERF:-0}" = 1 ] && wrap=(perf record ${CPGO_PERF_EVENT:-} -F 499 -g -q -o "$d/perf.data" --)
   [ "${CPGO_BENCH_STRACE:-0}" = 1 ] && wrap=(strace -f --seccomp-bpf -c -e trace=fsync,fdatasync -o "$d/fsyncs.txt")
+  # the machine's CPU lines around the round: steal (time the hypervisor gave to other
+  # guests) makes wall times of one run incomparable with another's, so it is printed
+  head -1 /proc/stat > "$d/stat.before" 2>/dev/null || : > "$d/stat.before"
   /usr/bin/time -f "%e %U %S %M" -o "$d/time" "${wrap[@]}" "$build/cpgo" run --once \
     -c "$d/config.yaml" --output "$d/published" 2>"$d/cpgo.log" || true
+  head -1 /proc/stat > "$d/stat.after" 2>/dev/null || : > "$d/stat.after"
   kill "${fleets[@]}" 2>/dev/null || true
   wait "${fleets[@]}" 2>/dev/null || true
   read -r wall user sys rss < "$d/time"
   ok=$(grep -c 'msg="scrape merged"' "$d/cpgo.log" || true)
   loop=$(sed -n 's/.*loop_cpu_seconds=\([0-9.]*\).*/\1/p' "$d/cpgo.log" | tail -1)
   python3 - "$n" "$wall" "$user" "$sys" "$rss" "$ok" "${loop:-0}" "$floor_prof" \
-    "$d/published" "$out/table.dat" <<'PY'
+    "$d/published" "$out/table.dat" "$d/stat.before" "$d/stat.after" <<'PY'
 import glob, sys, time, zlib
-n, wall, user, sys_, rss, ok, loop, prof, pub, dat = sys.argv[1:]
+n, wall, user, sys_, rss, ok, loop, prof, pub, dat, st0, st1 = sys.argv[1:]
+def cpu_line(path):
+    f = open(path).read().split()
+    return [int(x) for x in f[1:]] if f[:1] == ["cpu"] else None
+a, b = cpu_line(st0), cpu_line(st1)
+# /proc/stat: user nice system idle iowait irq softirq steal ...; guest time is inside user
+steal = "-"
+if a and b and len(a) >= 8 and len(b) >= 8:
+    d = [y - x for x, y in zip(a[:8], b[:8])]
+    steal = f"{100 * d[7] / max(sum(d), 1):.1f}"
 n, wall, cpu, rss, ok, loop = int(n), float(wall), float(user) + float(sys_), int(rss), int(ok), float(loop)
 # the floor: gunzip of one input (every scrape pays it) + gzip -1 of the published outputs
 # (paid once per target), per scrape; CPU time of this process, best of a few repeats
@@ -138,7 +153,7 @@ def gzip_all():
         c.flush()
 gzip_s = cpu_of(gzip_all, 1) if outs else 0.0
 floor = gunzip + gzip_s / max(ok, 1)
-print(f"{n:<6} {wall:9.2f} {wall-2:10.2f} {cpu:9.2f} {rss/1024:10.1f} {1000*cpu/max(ok,1):13.3f} {1000*loop/max(ok,1):14.3f} {1000*floor:15.3f} {ok:6}")
+print(f"{n:<6} {wall:9.2f} {wall-2:10.2f} {cpu:9.2f} {rss/1024:10.1f} {1000*cpu/max(ok,1):13.3f} {1000*loop/max(ok,1):14.3f} {1000*floor:15.3f} {ok:6} {steal:>8}")
 with open(dat, "a") as f:
     f.write(f"{n} {1000*cpu/max(ok,1):.4f} {1000*loop/max(ok,1):.4f} {1000*floor:.4f}\n")
 PY
