@@ -33,11 +33,14 @@ uint64_t cpgo_hash_stable(const void *data, size_t len, uint64_t seed)
 }
 
 /* The folded 128-bit product: the multiply carries every bit of both inputs into the
- * middle of the result, and the fold brings the high half down. */
+ * middle of the result, and the fold brings the high half down. The inputs are folded in
+ * as well (wyhash's "condom" mode): a plain product is 0 whenever one factor is, so input
+ * words that cancel a constant (8 bytes a hostile profile can choose) would erase the other
+ * word and make every such string collide, whatever the seed: a flood of one table chain. */
 static inline uint64_t hash_mum(uint64_t a, uint64_t b)
 {
     unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
+    return (a ^ (uint64_t)r) ^ (b ^ (uint64_t)(r >> 64));
 }
 
 static inline uint64_t hash_r8(const unsigned char *p)
@@ -103,8 +106,8 @@ uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
     a ^= HK1;
     b ^= seed;
     unsigned __int128 r = (unsigned __int128)a * b;
-    a = (uint64_t)r;
-    b = (uint64_t)(r >> 64);
+    a ^= (uint64_t)r;
+    b ^= (uint64_t)(r >> 64);
     return hash_mum(a ^ HK0 ^ len, b ^ HK1);
 }
 
