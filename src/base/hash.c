@@ -2,8 +2,36 @@
 #include "base/hash.h"
 #include "base/err.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t cpgo_hash_key_value_;
+atomic_int cpgo_hash_key_ready_;
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_draw(void)
+{
+    uint64_t k = 0;
+    if (getrandom(&k, sizeof k, 0) != (ssize_t)sizeof k) {
+        /* no entropy source (a sandbox without the syscall): still unknown to a profile's
+         * author, if weaker */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        k = cpgo_hash_mix(cpgo_hash_mix((uint64_t)ts.tv_nsec, (uint64_t)ts.tv_sec),
+                          (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&k);
+    }
+    cpgo_hash_key_value_ = k;
+    atomic_store_explicit(&cpgo_hash_key_ready_, 1, memory_order_release);
+}
+
+void cpgo_hash_key_init(void)
+{
+    pthread_once(&hash_key_once, hash_key_draw);
+}
 
 uint64_t cpgo_hash_fnv1a(const void *data, size_t len, uint64_t h)
 {
@@ -68,6 +96,7 @@ uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed)
 {
     const unsigned char *p = data;
     uint64_t a, b;
+    seed ^= cpgo_hash_key();
     seed ^= hash_mum(seed ^ HK0, HK1);
     if (len <= 16) {
         if (len >= 4) {
@@ -231,7 +260,7 @@ static int idmap_grow(struct cpgo_idmap *m, size_t want)
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
-        size_t j = cpgo_hash_mix(0, m->keys[i]) & (cap - 1);
+        size_t j = cpgo_hash_mix(cpgo_hash_key(), m->keys[i]) & (cap - 1);
         while (k[j])
             j = (j + 1) & (cap - 1);
         k[j] = m->keys[i];
@@ -253,7 +282,7 @@ int cpgo_idmap_reserve(struct cpgo_idmap *m, size_t n)
 int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val)
 {
     if ((m->n + 1) * 2 > m->cap && idmap_grow(m, (m->n + 1) * 2)) return CPGO_E_NOMEM;
-    size_t j = cpgo_hash_mix(0, id) & (m->cap - 1);
+    size_t j = cpgo_hash_mix(cpgo_hash_key(), id) & (m->cap - 1);
     while (m->keys[j]) {
         if (m->keys[j] == id) return 1;
         j = (j + 1) & (m->cap - 1);
@@ -267,12 +296,24 @@ int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val)
 int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id)
 {
     if (!m->cap || !id) return -1;
-    size_t j = cpgo_hash_mix(0, id) & (m->cap - 1);
+    size_t j = cpgo_hash_mix(cpgo_hash_key(), id) & (m->cap - 1);
     while (m->keys[j]) {
         if (m->keys[j] == id) return m->vals[j];
         j = (j + 1) & (m->cap - 1);
     }
     return -1;
+}
+
+size_t cpgo_idmap_longest_probe(const struct cpgo_idmap *m)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->keys[i]) continue;
+        size_t home = cpgo_hash_mix(cpgo_hash_key(), m->keys[i]) & (m->cap - 1);
+        size_t d = (i - home) & (m->cap - 1);
+        if (d > most) most = d;
+    }
+    return most;
 }
 
 /* ---- string map ------------------------------------------------------------------------ */
@@ -288,10 +329,9 @@ static int strmap_eq(const void *ctx, uint32_t idx)
     return strcmp(p->m->keys[idx], p->key) == 0;
 }
 
-/* FNV-1a as elsewhere for names, mixed because the itab indexes by the low bits */
 static uint64_t strmap_hash(const char *key)
 {
-    return cpgo_hash_fmix64(cpgo_hash_fnv1a(key, strlen(key), CPGO_FNV1A_INIT));
+    return cpgo_hash_bytes(key, strlen(key), 0x73);
 }
 
 void cpgo_strmap_free(struct cpgo_strmap *m)

@@ -12,8 +12,25 @@
 #ifndef CPGO_BASE_HASH_H
 #define CPGO_BASE_HASH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The process's secret key for table hashes, drawn once from getrandom(2) at first use.
+ * Profiles come from backends cpgo does not trust: with a fixed hash, one could be built
+ * offline whose ids, addresses or strings all land in one probe chain of a table, and its
+ * decode or merge would take quadratic time (100,000 crafted location ids: 17 s instead of
+ * 0.1 s). Keyed: cpgo_hash_bytes, cpgo_hash_keyed chains, cpgo_idmap, cpgo_strmap. Never
+ * keyed, because their values are stored, shown or must repeat: cpgo_hash_stable,
+ * cpgo_hash_fnv1a, and cpgo_hash_mix / cpgo_hash_fmix64 themselves. */
+extern uint64_t cpgo_hash_key_value_; /* private: written once, before the flag is set */
+extern atomic_int cpgo_hash_key_ready_;
+void cpgo_hash_key_init(void);
+static inline uint64_t cpgo_hash_key(void)
+{
+    if (!atomic_load_explicit(&cpgo_hash_key_ready_, memory_order_acquire)) cpgo_hash_key_init();
+    return cpgo_hash_key_value_;
+}
 
 /* splitmix64's finaliser: every input bit reaches every output bit. */
 static inline uint64_t cpgo_hash_fmix64(uint64_t x)
@@ -32,10 +49,18 @@ static inline uint64_t cpgo_hash_mix(uint64_t h, uint64_t v)
     return cpgo_hash_fmix64(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
 }
 
+/* The start of a table hash chain: a per-use constant under the process key, then
+ * cpgo_hash_mix of each field. A chain's values differ between processes. */
+static inline uint64_t cpgo_hash_keyed(uint64_t seed)
+{
+    return seed ^ cpgo_hash_key();
+}
+
 /* A hash of len bytes for in-memory tables (strings, stacks): 16 bytes per 64x64->128-bit
  * multiply, three independent lanes past 48 bytes, so a long symbol name or a deep stack
- * costs a few cycles per word rather than a serial mixer's dozen. Its values may change
- * between releases: nothing stored or shown may depend on them (cpgo_hash_stable). */
+ * costs a few cycles per word rather than a serial mixer's dozen. Keyed by the process key:
+ * its values differ between processes, so nothing stored or shown may depend on them
+ * (cpgo_hash_stable, cpgo_hash_fnv1a). */
 uint64_t cpgo_hash_bytes(const void *data, size_t len, uint64_t seed);
 
 /* A hash whose values never change between releases, for decisions that must repeat
@@ -89,6 +114,9 @@ int cpgo_idmap_reserve(struct cpgo_idmap *m, size_t n);
 int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val);
 /* Returns the value for id, or -1. */
 int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id);
+/* The longest distance of an entry from its home slot: what one lookup can cost at worst.
+ * For tests and diagnostics (a flood shows as a chain as long as the map). */
+size_t cpgo_idmap_longest_probe(const struct cpgo_idmap *m);
 
 /* A string -> size_t map: the keys in an array, found through a cpgo_itab. Keys are
  * borrowed (the caller keeps them alive and unchanged while they are in the map); an

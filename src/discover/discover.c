@@ -101,6 +101,8 @@ static int index_init(struct index *ix, size_t entries)
     return 0;
 }
 
+/* Under the process key (hash.h): names and addresses come from discovery sources, which
+ * must not be able to pick values that share one probe chain. */
 static uint64_t host_hash(const char *host)
 {
     uint64_t h = CPGO_FNV1A_INIT;
@@ -108,7 +110,7 @@ static uint64_t host_hash(const char *host)
         unsigned char c = (unsigned char)tolower((unsigned char)*p);
         h = cpgo_hash_fnv1a(&c, 1, h);
     }
-    return cpgo_hash_fmix64(h);
+    return cpgo_hash_mix(cpgo_hash_keyed(0x68), h);
 }
 
 /* The name's entry (names[i], case-insensitive), or NULL; with ix, *slot is where it goes. */
@@ -300,7 +302,7 @@ static void rebuild(struct cpgo_discovery *dsc)
                 host = t->host;
             }
             uint64_t key = cpgo_instance_key(addr, t->port);
-            size_t dup = ninst, h = (size_t)key & byaddr.mask;
+            size_t dup = ninst, h = (size_t)cpgo_hash_mix(cpgo_hash_keyed(0x61), key) & byaddr.mask;
             for (; byaddr.slot[h] != SIZE_MAX; h = (h + 1) & byaddr.mask) {
                 const struct cpgo_instance *o = &inst[byaddr.slot[h]];
                 if (o->key == key && o->port == t->port && !strcmp(o->addr, addr)) {

@@ -144,7 +144,7 @@ static int fn_eq(const void *ctx, uint32_t idx)
 
 static uint64_t fn_hash(const struct fn_ent *f)
 {
-    uint64_t h = cpgo_hash_mix(0x11, f->name);
+    uint64_t h = cpgo_hash_mix(cpgo_hash_keyed(0x11), f->name);
     h = cpgo_hash_mix(h, f->sys);
     h = cpgo_hash_mix(h, f->file);
     return cpgo_hash_mix(h, (uint64_t)f->start_line);
@@ -223,7 +223,8 @@ int merge_xl_map(struct add_ctx *c, size_t i, struct map_xl *out)
     XS(e.file, c, src->filename);
     XS(e.build_id, c, src->build_id);
     struct map_probe p = {m, map_size_key(e.start, e.limit), e.offset, map_key_str(&e)};
-    uint64_t h = cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_mix(0x22, p.size), p.offset), p.key);
+    uint64_t h =
+        cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_keyed(0x22), p.size), p.offset), p.key);
     int64_t idx = cpgo_itab_find(&m->map_tab, h, map_eq, &p);
     struct map_xl xl;
     if (idx >= 0) {
@@ -297,8 +298,9 @@ static int64_t xl_loc(struct add_ctx *c, size_t i)
     struct loc_probe p = {
         m, address, mx.idx1, src->is_folded ? 1 : 0, m->tmp_lines, (uint32_t)src->n_line};
     if (mx.idx1) p.key_addr = address - m->maps[mx.idx1 - 1].start;
-    uint64_t h = cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_mix(0x33, p.key_addr), p.mapping),
-                               p.folded + ((uint64_t)p.nlines << 1));
+    uint64_t h =
+        cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_keyed(0x33), p.key_addr), p.mapping),
+                      p.folded + ((uint64_t)p.nlines << 1));
     for (uint32_t j = 0; j < p.nlines; j++)
         h = cpgo_hash_mix(cpgo_hash_mix(h, p.lines[j].fn), (uint64_t)p.lines[j].line);
     if (p.nlines) h = cpgo_hash_mix(h, (uint64_t)p.lines[p.nlines - 1].column);

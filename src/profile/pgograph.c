@@ -203,7 +203,8 @@ static int find_or_add_node(struct bld *b, const struct node *key, uint32_t *id,
                             struct cpgo_err *err)
 {
     uint64_t h = cpgo_hash_mix(
-        cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_fmix64(key->name), key->addr), key->line),
+        cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_keyed(0x6e), key->name), key->addr),
+                      key->line),
         key->start);
     struct node_probe pr = {b, key};
     int64_t at = cpgo_itab_find(&b->node_tab, h, node_eq, &pr);
@@ -275,7 +276,7 @@ static int edge_eq(const void *ctx, uint32_t idx)
 static int add_to_edge(struct bld *b, uint32_t src, uint32_t dst, uint64_t w, size_t stamp,
                        struct cpgo_err *err)
 {
-    uint64_t h = cpgo_hash_mix(cpgo_hash_fmix64(src), dst);
+    uint64_t h = cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_keyed(0x65), src), dst);
     struct edge_probe pr = {b, src, dst};
     int64_t at = cpgo_itab_find(&b->edge_tab, h, edge_eq, &pr);
     if (at < 0) {
@@ -308,7 +309,8 @@ static int named_eq(const void *ctx, uint32_t idx)
 
 static int add_named(struct bld *b, const struct nedge *key, struct cpgo_err *err)
 {
-    uint64_t h = cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_fmix64(key->caller), key->callee), key->off);
+    uint64_t h = cpgo_hash_mix(
+        cpgo_hash_mix(cpgo_hash_mix(cpgo_hash_keyed(0x63), key->caller), key->callee), key->off);
     struct named_probe pr = {b, key};
     int64_t at = cpgo_itab_find(&b->named_tab, h, named_eq, &pr);
     if (at < 0) {

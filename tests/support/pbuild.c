@@ -369,3 +369,28 @@ struct pbuild *pbuild_heavy(uint64_t seed, size_t nsamples, size_t nlocations, s
     }
     return b;
 }
+
+/* The inverse of cpgo_hash_fmix64: each step of the finaliser is invertible (xorshifts and
+ * odd multipliers). */
+static uint64_t unxorshift(uint64_t x, int s)
+{
+    uint64_t r = x;
+    for (int i = 0; i < 64 / s + 1; i++)
+        r = x ^ (r >> s);
+    return r;
+}
+
+static uint64_t fmix64_inverse(uint64_t x)
+{
+    x = unxorshift(x, 31);
+    x *= 0x319642b2d24d8ec3ULL; /* the inverse of 0x94d049bb133111eb mod 2^64 */
+    x = unxorshift(x, 27);
+    x *= 0x96de1b173f119089ULL; /* the inverse of 0xbf58476d1ce4e5b9 */
+    return unxorshift(x, 30);
+}
+
+uint64_t pbuild_flood_id(uint64_t i)
+{
+    /* cpgo_hash_mix(0, v) = fmix64(v + 0x9e3779b97f4a7c15) */
+    return fmix64_inverse((i + 1) << 24) - 0x9e3779b97f4a7c15ULL;
+}

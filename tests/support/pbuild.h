@@ -46,4 +46,9 @@ struct pbuild *pbuild_golike(uint64_t seed, size_t nsamples, size_t nlocations, 
  * location, three labels on every sample (see pbuild.c). */
 struct pbuild *pbuild_heavy(uint64_t seed, size_t nsamples, size_t nlocations, size_t nfunctions);
 
+/* The i-th id of a hash flood against an unkeyed id map: cpgo_hash_mix(0, id) has its low 24
+ * bits zero, so without the process key (base/hash.h) every such id shares one probe chain
+ * (100,000 of them as location ids took 17 s to decode). May be 0 for some i: skip those. */
+uint64_t pbuild_flood_id(uint64_t i);
+
 #endif

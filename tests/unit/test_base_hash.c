@@ -8,6 +8,7 @@
 #include "base/err.h"
 #include "base/hash.h"
 #include "check.h"
+#include "pbuild.h"
 
 static const uint32_t *g_vals;
 static uint32_t g_probe;
@@ -142,9 +143,29 @@ static void test_hash_bytes(void)
     CHECK(cpgo_hash_stable("", 0, 1) == 0x8c741196acc47e35ULL);
 }
 
+static void test_idmap_flood(void)
+{
+    /* ids whose unkeyed slot hash (cpgo_hash_mix(0, id)) has its low 24 bits zero: without
+     * the process key they all share one probe chain */
+    CHECK(cpgo_hash_mix(0, pbuild_flood_id(5)) == (uint64_t)6 << 24); /* the inverse is right */
+    struct cpgo_idmap m = {0};
+    size_t n = 20000;
+    for (uint64_t i = 0; i < n; i++)
+        if (pbuild_flood_id(i))
+            CHECK_EQ_INT(cpgo_idmap_put(&m, pbuild_flood_id(i), (uint32_t)i), 0);
+    size_t most = cpgo_idmap_longest_probe(&m);
+    CHECK(most < 200);
+    if (most >= 200) fprintf(stderr, "longest probe %zu of %zu entries\n", most, m.n);
+    CHECK_EQ_INT(cpgo_idmap_get(&m, pbuild_flood_id(1234)), 1234);
+    cpgo_idmap_free(&m);
+    /* the key is one per process: the same on every call and every thread's table */
+    CHECK(cpgo_hash_key() == cpgo_hash_key());
+}
+
 int main(void)
 {
     test_hash_bytes();
+    test_idmap_flood();
     test_strmap();
     /* idmap: sparse and dense ids, duplicates, misses */
     struct cpgo_idmap m = {0};

@@ -289,6 +289,42 @@ static void test_pack_mt(const struct cpgo_limits *lim)
     pbuild_free(b);
 }
 
+/* A profile whose location ids are a hash flood (pbuild_flood_id): decoded, its id map has no
+ * long chain, and every sample still finds its location. */
+static void test_id_flood(const struct cpgo_limits *lim)
+{
+    struct pbuild *b = pbuild_new();
+    pbuild_sample_type(b, "samples", "count");
+    pbuild_function(b, 1, "main.f", "f.go", 1);
+    uint64_t f[] = {1};
+    int64_t ln[] = {2};
+    size_t n = 0;
+    for (uint64_t i = 0; i < 20000; i++) {
+        uint64_t id = pbuild_flood_id(i);
+        if (!id) continue;
+        pbuild_location(b, id, 0, 0x1000 + i, 1, f, ln);
+        int64_t v[] = {1};
+        pbuild_sample(b, 1, &id, 1, v);
+        n++;
+    }
+    struct cpgo_buf raw;
+    CHECK_EQ_INT(pbuild_encode(b, 1, &raw), 0);
+    struct cpgo_profile *p = NULL;
+    struct cpgo_err err;
+    CHECK_EQ_INT(cpgo_profile_decode(raw.data, raw.len, lim, &p, &err), 0);
+    if (p) {
+        CHECK(!p->location_ids.dense);
+        CHECK_EQ_INT(p->location_ids.map.n, n);
+        size_t most = cpgo_idmap_longest_probe(&p->location_ids.map);
+        CHECK(most < 200);
+        if (most >= 200) fprintf(stderr, "longest probe %zu of %zu ids\n", most, n);
+        CHECK_EQ_INT(cpgo_id_lookup(&p->location_ids, pbuild_flood_id(777)), 777);
+    }
+    cpgo_profile_free(p);
+    cpgo_buf_free(&raw);
+    pbuild_free(b);
+}
+
 int main(void)
 {
     struct cpgo_limits lim;
@@ -297,6 +333,7 @@ int main(void)
     test_arena_reuse(&lim);
     test_pack_mt(&lim);
     test_decode_memory_bound();
+    test_id_flood(&lim);
     {
         /* check_readable's decode (the size alone does not prove the memory bound): raw
          * bytes are held to max_decompressed, not to max_compressed, which is the gzip's */
