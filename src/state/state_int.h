@@ -90,7 +90,9 @@ uint64_t state_inst_hash(const char *name);
  * same whatever order it arrived in. */
 static inline uint64_t state_weight_seed(const void *body, size_t len)
 {
-    return cpgo_hash_bytes(body, len, 0x9e3779b97f4a7c15ULL) | 1;
+    /* stable, not the keyed table hash: a journal replayed by another process (a restart,
+     * a new release) must round each record exactly as the process that merged it did */
+    return cpgo_hash_stable(body, len, 0x9e3779b97f4a7c15ULL) | 1;
 }
 /* Group commit: open (cutting a failed write's leftovers), write records unsynced, one sync
  * that accepts them all (or cuts them all off). */
