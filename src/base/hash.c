@@ -245,6 +245,12 @@ void cpgo_idmap_free(struct cpgo_idmap *m)
     memset(m, 0, sizeof *m);
 }
 
+/* An id's home slot in a table of cap slots (a power of two), under the process key. */
+static inline size_t idmap_home(uint64_t id, size_t cap)
+{
+    return cpgo_hash_mix(cpgo_hash_key(), id) & (cap - 1);
+}
+
 static int idmap_grow(struct cpgo_idmap *m, size_t want)
 {
     size_t cap = 16;
@@ -260,7 +266,7 @@ static int idmap_grow(struct cpgo_idmap *m, size_t want)
     }
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
-        size_t j = cpgo_hash_mix(cpgo_hash_key(), m->keys[i]) & (cap - 1);
+        size_t j = idmap_home(m->keys[i], cap);
         while (k[j])
             j = (j + 1) & (cap - 1);
         k[j] = m->keys[i];
@@ -282,7 +288,7 @@ int cpgo_idmap_reserve(struct cpgo_idmap *m, size_t n)
 int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val)
 {
     if ((m->n + 1) * 2 > m->cap && idmap_grow(m, (m->n + 1) * 2)) return CPGO_E_NOMEM;
-    size_t j = cpgo_hash_mix(cpgo_hash_key(), id) & (m->cap - 1);
+    size_t j = idmap_home(id, m->cap);
     while (m->keys[j]) {
         if (m->keys[j] == id) return 1;
         j = (j + 1) & (m->cap - 1);
@@ -296,7 +302,7 @@ int cpgo_idmap_put(struct cpgo_idmap *m, uint64_t id, uint32_t val)
 int64_t cpgo_idmap_get(const struct cpgo_idmap *m, uint64_t id)
 {
     if (!m->cap || !id) return -1;
-    size_t j = cpgo_hash_mix(cpgo_hash_key(), id) & (m->cap - 1);
+    size_t j = idmap_home(id, m->cap);
     while (m->keys[j]) {
         if (m->keys[j] == id) return m->vals[j];
         j = (j + 1) & (m->cap - 1);
@@ -309,7 +315,7 @@ size_t cpgo_idmap_longest_probe(const struct cpgo_idmap *m)
     size_t most = 0;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
-        size_t home = cpgo_hash_mix(cpgo_hash_key(), m->keys[i]) & (m->cap - 1);
+        size_t home = idmap_home(m->keys[i], m->cap);
         size_t d = (i - home) & (m->cap - 1);
         if (d > most) most = d;
     }
