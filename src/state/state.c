@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,7 +421,17 @@ void cpgo_state_remove_stale_temps(const char *path)
     closedir(d);
 }
 
-/* Does the output at path hold exactly the recorded bytes (size and hash)? */
+/* The recorded check of a published output's bytes: "crc32:" and 8 hex digits. It only
+ * tells whether a write completed (with the size), nobody chooses the bytes against it, and
+ * libdeflate's CRC-32 reads a 650 KB target in about 40 us where the byte-serial FNV-1a
+ * written before took about 1 ms. */
+static void output_hash(const void *data, size_t len, char *h, size_t cap)
+{
+    snprintf(h, cap, "crc32:%08" PRIx32, (uint32_t)libdeflate_crc32(0, data, len));
+}
+
+/* Does the output at path hold exactly the recorded bytes (size and hash)? A hash of 16 hex
+ * digits is the FNV-1a of an intent written before the CRC (read, never written). */
 static int output_matches(const char *path, uint64_t size, const char *hash)
 {
     unsigned char *data;
@@ -428,7 +439,10 @@ static int output_matches(const char *path, uint64_t size, const char *hash)
     struct cpgo_err e;
     if (cpgo_state_read_file(path, (size_t)size + 1, &data, &len, &e)) return 0;
     char h[32];
-    snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
+    if (strncmp(hash, "crc32:", 6) == 0)
+        output_hash(data, len, h, sizeof h);
+    else
+        snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
     free(data);
     return (uint64_t)len == size && !strcmp(h, hash);
 }
@@ -1390,7 +1404,7 @@ int cpgo_state_publish_begin(struct cpgo_tstate *ts, const char *path, const voi
     }
     uint64_t seq = ts->next_seq - 1;
     char h[32];
-    snprintf(h, sizeof h, "%016" PRIx64, cpgo_hash_fnv1a(data, len, CPGO_FNV1A_INIT));
+    output_hash(data, len, h, sizeof h);
     json_t *o = json_pack("{s:I, s:s, s:I, s:s}", "upto_seq", (json_int_t)seq, "path", path, "size",
                           (json_int_t)len, "hash", h);
     if (!o) return cpgo_err_set(err, CPGO_E_NOMEM, "out of memory");

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "pbuild.h"
 #include "base/file.h"
+#include "base/hash.h"
 #include "state/state.h"
 
 #include "state_helpers.h"
@@ -341,6 +342,34 @@ int main(void)
     cpgo_state_close(ts);
     ts = open_ts();
     CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 1);
+    /* the intent records the output's CRC-32; one written by an earlier version records
+     * the FNV-1a of 16 hex digits, and a crash after its output was written still means
+     * published */
+    CHECK_EQ_INT(cpgo_state_publish_begin(ts, out, enc.data, enc.len, &err), 0);
+    CHECK_EQ_INT(cpgo_state_write_file(out, enc.data, enc.len, &err), 0);
+    cpgo_state_close(ts);
+    {
+        char ip[800];
+        snprintf(ip, sizeof ip, "%s/targets/t1/publishing.json", dir);
+        FILE *jf = fopen(ip, "rb");
+        CHECK(jf != NULL);
+        char js[2048] = {0};
+        size_t jn = jf ? fread(js, 1, sizeof js - 1, jf) : 0;
+        if (jf) fclose(jf);
+        char *at = strstr(js, "\"crc32:");
+        CHECK(at != NULL);
+        CHECK(jn > 0 && at && strlen(at) > 15 && at[15] == '"');
+        if (at && strlen(at) > 15) {
+            char old[2048];
+            snprintf(old, sizeof old, "%.*s\"%016llx%s", (int)(at - js), js,
+                     (unsigned long long)cpgo_hash_fnv1a(enc.data, enc.len, CPGO_FNV1A_INIT),
+                     at + 15);
+            CHECK_EQ_INT(cpgo_state_write_file(ip, old, strlen(old), &err), 0);
+        }
+    }
+    ts = open_ts();
+    CHECK_EQ_INT(cpgo_state_pending_scrapes(ts), 0);
+    ingest(ts, &b1);
     /* a normal commit clears pending and the journal */
     CHECK_EQ_INT(cpgo_state_publish_begin(ts, out, enc.data, enc.len, &err), 0);
     CHECK_EQ_INT(cpgo_state_write_file(out, enc.data, enc.len, &err), 0);
