@@ -116,6 +116,10 @@ for n in "${sizes[@]}"; do
   wait "${fleets[@]}" 2>/dev/null || true
   read -r wall user sys rss < "$d/time"
   ok=$(grep -c 'msg="scrape merged"' "$d/cpgo.log" || true)
+  # a retried scrape waits out its timeout and a backoff: say so, or a slow round looks like
+  # a slow machine
+  retried=$(grep -c 'msg="scrape failed, retrying"' "$d/cpgo.log" || true)
+  [ "${retried:-0}" -gt 0 ] && echo "note: $n backends: $retried scrape attempts failed and were retried ($(grep -m1 'msg="scrape failed, retrying"' "$d/cpgo.log" | grep -o 'class=[a-z_]*')); see $d/cpgo.log" >&2
   loop=$(sed -n 's/.*loop_cpu_seconds=\([0-9.]*\).*/\1/p' "$d/cpgo.log" | tail -1)
   python3 - "$n" "$wall" "$user" "$sys" "$rss" "$ok" "${loop:-0}" "$floor_prof" \
     "$d/published" "$out/table.dat" "$d/stat.before" "$d/stat.after" <<'PY'
